@@ -1,0 +1,306 @@
+//! Generated documentation (man pages, shell completions) and the `git issue demo` tour.
+//! Man pages and completions come from the same clap definitions as `--help`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use super::{CommandError, Ui};
+
+/// The top-level command of every tool.
+pub fn tools() -> Vec<clap::Command> {
+    vec![
+        super::issue::Cli::command(),
+        super::wal::Cli::command(),
+        super::lock::Cli::command(),
+        super::sandbox::Cli::command(),
+    ]
+}
+
+const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Success.
+.TP
+\fB1\fR
+Failure: a git or filesystem error, or something that was asked for does not exist.
+.TP
+\fB2\fR
+Usage error or invalid input. Nothing was written.
+.TP
+\fB3\fR
+Lock conflict: another actor holds the lock.
+.TP
+\fB4\fR
+Verification failed: an event's id or signature does not check out, or a chunk is malformed.
+"#;
+
+fn json_section(tool: &str) -> &'static str {
+    match tool {
+        "git-issue" => {
+            r#".SH "JSON OUTPUT"
+With \fB\-\-json\fR, stdout holds only JSON; errors go to stderr with a non\-zero exit.
+Fields may be added in later versions, never removed or renamed.
+.TP
+\fBlist\fR
+A JSON array of objects: \fBid\fR (full hex), \fBshort_id\fR (shortest unique prefix, at least 7),
+\fBtitle\fR, \fBstate\fR ("open" or "closed"), \fBstate_reason\fR ("completed", "not_planned" or null),
+\fBlabels\fR and \fBassignees\fR (sorted arrays of strings), \fBcomments\fR (count),
+\fBcreated_at\fR and \fBupdated_at\fR (RFC 3339, UTC), \fBauthor\fR (object: \fBid\fR, \fBname\fR, \fBemail\fR).
+.TP
+\fBshow\fR, \fBcreate\fR, \fBedit\fR, \fBcomment\fR, \fBclose\fR, \fBreopen\fR
+One object with the list fields (\fBcomments\fR is then an array) plus \fBbody\fR; each comment has
+\fBid\fR, \fBauthor\fR, \fBcreated_at\fR and \fBbody\fR.
+"#
+        }
+        "git-wal" => {
+            r#".SH "JSON OUTPUT"
+With \fB\-\-json\fR, stdout holds only JSON; errors go to stderr with a non\-zero exit.
+.TP
+\fBlog\fR
+An array of events: \fBid\fR, \fBentity\fR, \fBkind\fR (e.g. "issue.created"), \fBcode\fR, \fBactor\fR,
+\fBlamport\fR, \fBtime\fR, \fBparents\fR, \fBcommit\fR, \fBreference\fR, \fBsummary\fR.
+.TP
+\fBstats\fR
+An object: \fBevents\fR, \fBissues\fR, \fBactors\fR, \fBrefs\fR, \fBindex_bytes\fR, \fBindex_path\fR,
+\fBschema_version\fR, \fBlast_fold_at\fR, \fBlast_fold_ms\fR, \fBlamport\fR.
+.TP
+\fBrebuild\fR
+An object: \fBrefs_changed\fR, \fBcommits\fR, \fBevents\fR, \fBmillis\fR.
+.TP
+\fBactor list\fR, \fBactor show\fR, \fBactor new\fR, \fBactor use\fR
+Actor objects: \fBlabel\fR, \fBid\fR, \fBname\fR, \fBemail\fR, \fBcreated_ms\fR, \fBcurrent\fR, \fBwal_ref\fR.
+"#
+        }
+        _ => "",
+    }
+}
+
+const SEE_ALSO: &str = r#".SH "SEE ALSO"
+\fBgit\-issue\fR(1), \fBgit\-wal\fR(1), \fBgit\-lock\fR(1), \fBgit\-sandbox\fR(1)
+"#;
+
+fn render_page(cmd: clap::Command, name: &str, extra: &[&str]) -> Vec<u8> {
+    let man = clap_mangen::Man::new(cmd)
+        .title(name.to_uppercase())
+        .manual("grit manual")
+        .source(concat!("grit ", env!("CARGO_PKG_VERSION")));
+    let mut out = Vec::new();
+    man.render_title(&mut out)
+        .expect("writing to a Vec cannot fail");
+    man.render_name_section(&mut out)
+        .expect("writing to a Vec cannot fail");
+    man.render_synopsis_section(&mut out)
+        .expect("writing to a Vec cannot fail");
+    man.render_description_section(&mut out)
+        .expect("writing to a Vec cannot fail");
+    man.render_options_section(&mut out)
+        .expect("writing to a Vec cannot fail");
+    man.render_subcommands_section(&mut out)
+        .expect("writing to a Vec cannot fail");
+    for e in extra {
+        out.extend_from_slice(e.as_bytes());
+    }
+    man.render_version_section(&mut out)
+        .expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Every generated file, relative to the repository root, with its contents.
+pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for mut cmd in tools() {
+        cmd.build();
+        let tool = cmd.get_name().to_owned();
+        files.push((
+            PathBuf::from(format!("man/{tool}.1")),
+            render_page(
+                cmd.clone(),
+                &tool,
+                &[EXIT_STATUS, json_section(&tool), SEE_ALSO],
+            ),
+        ));
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{tool}-{}", sub.get_name());
+            let bin = format!("{} {}", cmd.get_bin_name().unwrap_or(&tool), sub.get_name());
+            let page = sub
+                .clone()
+                .name(name.clone())
+                .display_name(name.clone())
+                .bin_name(bin);
+            files.push((
+                PathBuf::from(format!("man/{name}.1")),
+                render_page(page, &name, &[SEE_ALSO]),
+            ));
+        }
+        for (shell, file) in [
+            (Shell::Bash, format!("{tool}.bash")),
+            (Shell::Zsh, format!("_{tool}")),
+            (Shell::Fish, format!("{tool}.fish")),
+        ] {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd.clone(), tool.clone(), &mut buf);
+            files.push((PathBuf::from(format!("completions/{file}")), buf));
+        }
+    }
+    files
+}
+
+fn run_shown(
+    ui: &mut Ui,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<String, CommandError> {
+    let shown: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .chain(args.iter().map(|a| {
+            if a.contains(' ') {
+                format!("\"{a}\"")
+            } else {
+                (*a).to_owned()
+            }
+        }))
+        .collect();
+    ui.say(format!(
+        "{} {}",
+        ui.paint("36", "$"),
+        ui.paint("1", &shown.join(" "))
+    ))?;
+    let out = Process::new(args[0])
+        .args(&args[1..])
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        let hint = if stderr.contains("is not a git command") {
+            "install the suite so git finds it: `cargo install --locked --path .`, with ~/.cargo/bin on PATH"
+        } else {
+            "this is a bug in grit; please report it with the output above"
+        };
+        return Err(CommandError::failure(format!(
+            "`{}` failed: {}",
+            shown.join(" "),
+            stderr.trim()
+        ))
+        .hint(hint));
+    }
+    ui.say(stdout.trim_end())?;
+    ui.say("")?;
+    Ok(stdout.trim().to_owned())
+}
+
+/// `git issue demo`: a scratch repository, two writers, every issue command once.
+pub fn demo(ui: &mut Ui, dir: Option<PathBuf>) -> Result<(), CommandError> {
+    let dir = dir
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("grit-demo-{}", std::process::id())));
+    if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+        return Err(CommandError::usage(
+            format!("{} is not empty", dir.display()),
+            "give a new or empty directory",
+        ));
+    }
+    std::fs::create_dir_all(&dir)?;
+    ui.say(format!("A scratch repository in {}\n", dir.display()))?;
+    run_shown(ui, &dir, &["git", "init", "-q"], &[])?;
+    run_shown(
+        ui,
+        &dir,
+        &["git", "config", "user.name", "Ada Lovelace"],
+        &[],
+    )?;
+    run_shown(
+        ui,
+        &dir,
+        &["git", "config", "user.email", "ada@example.com"],
+        &[],
+    )?;
+    let bug = run_shown(
+        ui,
+        &dir,
+        &[
+            "git",
+            "issue",
+            "create",
+            "--title",
+            "Login fails behind the proxy",
+            "--body",
+            "Steps: set HTTPS_PROXY, run login.",
+            "--label",
+            "bug",
+        ],
+        &[],
+    )?;
+    let docs = run_shown(
+        ui,
+        &dir,
+        &[
+            "git",
+            "issue",
+            "create",
+            "--title",
+            "Document the sync model",
+            "--label",
+            "docs",
+        ],
+        &[],
+    )?;
+    run_shown(
+        ui,
+        &dir,
+        &[
+            "git",
+            "issue",
+            "comment",
+            &bug,
+            "--body",
+            "Reproduced; the proxy strips the header.",
+        ],
+        &[("GRIT_ACTOR", "agent-1")],
+    )?;
+    run_shown(
+        ui,
+        &dir,
+        &[
+            "git",
+            "issue",
+            "edit",
+            &bug,
+            "--add-label",
+            "p1",
+            "--add-assignee",
+            "agent-1",
+        ],
+        &[],
+    )?;
+    run_shown(
+        ui,
+        &dir,
+        &[
+            "git",
+            "issue",
+            "close",
+            &docs,
+            "--reason",
+            "completed",
+            "--comment",
+            "Written up in the README.",
+        ],
+        &[],
+    )?;
+    run_shown(ui, &dir, &["git", "issue", "list", "--state", "all"], &[])?;
+    run_shown(ui, &dir, &["git", "issue", "show", &bug], &[])?;
+    run_shown(ui, &dir, &["git", "wal", "actor", "list"], &[])?;
+    run_shown(ui, &dir, &["git", "for-each-ref", "refs/grit/"], &[])?;
+    run_shown(ui, &dir, &["git", "wal", "stats"], &[])?;
+    ui.say(format!(
+        "Everything above lives in refs/grit/ of {}; delete the directory when done.",
+        dir.display()
+    ))
+}

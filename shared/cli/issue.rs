@@ -1,0 +1,604 @@
+//! `git issue`: create, list, show, edit, comment, close and reopen issues.
+//! Flags follow GitHub CLI's `gh issue` wherever it has one.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::{CommandError, GlobalArgs, Ui, columns, main_with};
+use crate::event::{Id, Kind, State};
+use crate::index::ListFilter;
+use crate::issue::RowFields;
+use crate::store::Store;
+
+/// An issue tracker that lives in the repository: every change is a signed event in git refs,
+/// synced by plain `git fetch` and `git push`.
+#[derive(Debug, Parser)]
+#[command(name = "git-issue", bin_name = "git issue", version, after_help = super::EXIT_STATUS_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Create(CreateArgs),
+    List(ListArgs),
+    #[command(visible_alias = "view")]
+    Show(ShowArgs),
+    Edit(EditArgs),
+    Comment(CommentArgs),
+    Close(CloseArgs),
+    Reopen(ReopenArgs),
+    Demo(DemoArgs),
+}
+
+/// Create an issue
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Title of the issue
+    #[arg(short, long)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub body: BodyArgs,
+    /// Add a label (repeat, or separate with commas)
+    #[arg(short, long = "label", value_name = "NAME", value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Assign someone (repeat, or separate with commas; `@me` is your own email)
+    #[arg(short, long = "assignee", value_name = "WHO", value_delimiter = ',')]
+    pub assignees: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BodyArgs {
+    /// Body text
+    #[arg(short, long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the body from a file (`-` for standard input)
+    #[arg(short = 'F', long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum StateFilter {
+    Open,
+    Closed,
+    All,
+}
+
+/// List issues, newest first
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Which issues to list
+    #[arg(short, long, value_enum, default_value = "open")]
+    pub state: StateFilter,
+    /// Only issues with this label (repeat: all of them)
+    #[arg(short, long = "label", value_name = "NAME", value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Only issues assigned to WHO (`@me`: your own email)
+    #[arg(short, long, value_name = "WHO")]
+    pub assignee: Option<String>,
+    /// Show at most N issues (0: all)
+    #[arg(short = 'L', long, default_value_t = 30, value_name = "N")]
+    pub limit: usize,
+}
+
+/// Show an issue with its body and comments
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Issue id, or any unique prefix of it
+    pub id: String,
+}
+
+/// Edit an issue's title, body, labels or assignees
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Issue id, or any unique prefix of it
+    pub id: String,
+    /// New title
+    #[arg(short, long)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub body: BodyArgs,
+    /// Add a label (repeat, or separate with commas)
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub add_label: Vec<String>,
+    /// Remove a label (repeat, or separate with commas)
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub remove_label: Vec<String>,
+    /// Assign someone (repeat, or separate with commas)
+    #[arg(long, value_name = "WHO", value_delimiter = ',')]
+    pub add_assignee: Vec<String>,
+    /// Unassign someone (repeat, or separate with commas)
+    #[arg(long, value_name = "WHO", value_delimiter = ',')]
+    pub remove_assignee: Vec<String>,
+}
+
+/// Add a comment to an issue
+#[derive(Debug, Args)]
+pub struct CommentArgs {
+    /// Issue id, or any unique prefix of it
+    pub id: String,
+    #[command(flatten)]
+    pub body: BodyArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Reason {
+    Completed,
+    NotPlanned,
+}
+
+/// Close an issue
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// Issue id, or any unique prefix of it
+    pub id: String,
+    /// Why it is closed
+    #[arg(short, long, value_enum)]
+    pub reason: Option<Reason>,
+    /// Leave a closing comment
+    #[arg(short, long, value_name = "BODY")]
+    pub comment: Option<String>,
+}
+
+/// Reopen a closed issue
+#[derive(Debug, Args)]
+pub struct ReopenArgs {
+    /// Issue id, or any unique prefix of it
+    pub id: String,
+    /// Leave a comment saying why
+    #[arg(short, long, value_name = "BODY")]
+    pub comment: Option<String>,
+}
+
+/// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to create the scratch repository (default: a new temporary directory)
+    pub dir: Option<PathBuf>,
+}
+
+pub fn main() -> ExitCode {
+    main_with(run, |c: &Cli| &c.global)
+}
+
+pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Create(a) => create(ui, a),
+        Command::List(a) => list(ui, a),
+        Command::Show(a) => show(ui, a),
+        Command::Edit(a) => edit(ui, a),
+        Command::Comment(a) => comment(ui, a),
+        Command::Close(a) => set_state(ui, &a.id, State::Closed, a.reason, a.comment),
+        Command::Reopen(a) => set_state(ui, &a.id, State::Open, None, a.comment),
+        Command::Demo(a) => super::docs::demo(ui, a.dir),
+    }
+}
+
+fn open(ui: &Ui) -> Result<Store, CommandError> {
+    Ok(Store::open(&ui.dir)?)
+}
+
+/// Rejects text that is empty or holds control characters other than newlines and tabs.
+fn clean_text(what: &str, s: &str, multiline: bool) -> Result<String, CommandError> {
+    let t = if multiline {
+        s.trim_end().to_owned()
+    } else {
+        s.trim().to_owned()
+    };
+    if t.is_empty() {
+        return Err(CommandError::usage(
+            format!("{what} is empty"),
+            format!("give a non-empty {what}"),
+        ));
+    }
+    if t.chars()
+        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
+    {
+        return Err(CommandError::usage(
+            format!("{what} contains control characters"),
+            if multiline {
+                "remove them; newlines and tabs are fine"
+            } else {
+                "a single line of printable text is expected"
+            },
+        ));
+    }
+    Ok(t)
+}
+
+fn clean_names(
+    what: &str,
+    names: &[String],
+    me: &dyn Fn() -> Result<String, CommandError>,
+) -> Result<Vec<String>, CommandError> {
+    let mut out = Vec::new();
+    for n in names {
+        let n = if n.trim() == "@me" {
+            me()?
+        } else {
+            clean_text(what, n, false)?
+        };
+        if n.len() > 256 {
+            return Err(CommandError::usage(
+                format!("{what} '{}…' is too long", &n[..32]),
+                "use at most 256 bytes",
+            ));
+        }
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+fn read_body(b: &BodyArgs) -> Result<Option<String>, CommandError> {
+    let raw = match (&b.body, &b.body_file) {
+        (Some(s), _) => s.clone().into_bytes(),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut v = Vec::new();
+            std::io::stdin().read_to_end(&mut v)?;
+            v
+        }
+        (None, Some(p)) => std::fs::read(p).map_err(|e| {
+            CommandError::usage(
+                format!("cannot read {}: {e}", p.display()),
+                "check the path given to --body-file",
+            )
+        })?,
+        (None, None) => return Ok(None),
+    };
+    let text = String::from_utf8(raw).map_err(|_| {
+        CommandError::usage(
+            "the body is not valid UTF-8",
+            "convert it first, e.g. with `iconv -t UTF-8`",
+        )
+    })?;
+    if text.contains('\0') {
+        return Err(CommandError::usage(
+            "the body contains NUL bytes",
+            "pass text, not a binary file",
+        ));
+    }
+    Ok(Some(text.trim_end().to_owned()))
+}
+
+fn me(store: &Store) -> impl Fn() -> Result<String, CommandError> + '_ {
+    move || Ok(store.actor()?.record.email)
+}
+
+fn create(ui: &mut Ui, a: CreateArgs) -> Result<(), CommandError> {
+    let title = a.title.as_deref().ok_or_else(|| {
+        CommandError::usage(
+            "a title is required",
+            "`git issue create --title \"…\" [--body \"…\"]`",
+        )
+    })?;
+    let title = clean_text("title", title, false)?;
+    let body = read_body(&a.body)?.unwrap_or_default();
+    let store = open(ui)?;
+    let labels = clean_names("label", &a.labels, &me(&store))?;
+    let assignees = clean_names("assignee", &a.assignees, &me(&store))?;
+    let mut kinds = vec![Kind::IssueCreated {
+        title,
+        body,
+        labels,
+    }];
+    kinds.extend(
+        assignees
+            .into_iter()
+            .map(|assignee| Kind::AssigneeAdded { assignee }),
+    );
+    let events = store.write(None, kinds)?;
+    let id = events[0].id;
+    print_written(ui, &store, &id, "created")
+}
+
+fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), CommandError> {
+    if ui.json {
+        let view = store.index.view(id)?;
+        return ui.json(&view);
+    }
+    let short = store.index.short_id(id)?;
+    if ui.tty {
+        let title = store
+            .index
+            .issue(id)?
+            .and_then(|s| s.title.map(|t| t.value))
+            .unwrap_or_default();
+        let line = format!(
+            "{} {} {}",
+            ui.paint("32", verb),
+            ui.paint("33", &short),
+            title
+        );
+        ui.say(line)
+    } else {
+        ui.say(short)
+    }
+}
+
+fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
+    let store = open(ui)?;
+    let assignee = match a.assignee {
+        Some(w) if w == "@me" => Some(store.actor()?.record.email),
+        other => other,
+    };
+    let filter = ListFilter {
+        state: match a.state {
+            StateFilter::Open => Some(State::Open),
+            StateFilter::Closed => Some(State::Closed),
+            StateFilter::All => None,
+        },
+        labels: a.labels,
+        assignee,
+        author: None,
+        limit: a.limit,
+    };
+    if ui.json {
+        store.index.write_list_json(&filter, ui.out())?;
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    let total =
+        store.index.for_each_row(&filter, |row| {
+            let f: RowFields = serde_json::from_slice(&[b"{", row.fragment, b"}"].concat())
+                .map_err(|e| crate::Error::Io {
+                    path: "index row".into(),
+                    source: e.into(),
+                })?;
+            rows.push((
+                row.short_id.to_owned(),
+                f.state,
+                f.title,
+                f.labels.join(", "),
+                f.updated_at,
+            ));
+            Ok(())
+        })?;
+    if ui.quiet {
+        return Ok(());
+    }
+    let what = match a.state {
+        StateFilter::Open => "open ",
+        StateFilter::Closed => "closed ",
+        StateFilter::All => "",
+    };
+    if rows.is_empty() {
+        ui.note(format!("no {what}issues match"));
+        return Ok(());
+    }
+    if ui.tty {
+        ui.say(format!(
+            "Showing {} of {} {what}issues\n",
+            rows.len(),
+            total
+        ))?;
+        let mut table = vec![vec![
+            "ID".into(),
+            "STATE".into(),
+            "TITLE".into(),
+            "LABELS".into(),
+            "UPDATED".into(),
+        ]];
+        for (short, state, title, labels, updated) in rows {
+            let state = match state {
+                State::Open => ui.paint("32", "open"),
+                State::Closed => ui.paint("35", "closed"),
+            };
+            table.push(vec![
+                ui.paint("33", &short),
+                state,
+                title,
+                labels,
+                updated[..10].to_owned(),
+            ]);
+        }
+        for line in columns(&table) {
+            ui.say(line.trim_end())?;
+        }
+    } else {
+        for (short, state, title, labels, updated) in rows {
+            let state = if state == State::Open {
+                "open"
+            } else {
+                "closed"
+            };
+            ui.say(format!("{short}\t{state}\t{title}\t{labels}\t{updated}"))?;
+        }
+    }
+    if total > a.limit && a.limit > 0 {
+        ui.note(format!(
+            "hint: {} more; use `--limit {}` or `--limit 0` for all",
+            total - a.limit,
+            total
+        ));
+    }
+    Ok(())
+}
+
+fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
+    let store = open(ui)?;
+    let id = store.index.resolve(&a.id)?;
+    let v = store.index.view(&id)?;
+    if ui.json {
+        return ui.json(&v);
+    }
+    let state = match v.state {
+        State::Open => ui.paint("32", "Open"),
+        State::Closed => ui.paint("35", "Closed"),
+    };
+    let reason = v
+        .state_reason
+        .as_deref()
+        .map(|r| format!(" as {}", r.replace('_', " ")))
+        .unwrap_or_default();
+    ui.say(format!(
+        "{} {}",
+        ui.paint("1", &v.title),
+        ui.paint("33", &v.short_id)
+    ))?;
+    ui.say(format!(
+        "{state}{reason} • {} opened {} • {} comment{}",
+        v.author.display(),
+        &v.created_at[..10],
+        v.comments.len(),
+        if v.comments.len() == 1 { "" } else { "s" }
+    ))?;
+    if !v.labels.is_empty() {
+        ui.say(format!("Labels: {}", v.labels.join(", ")))?;
+    }
+    if !v.assignees.is_empty() {
+        ui.say(format!("Assignees: {}", v.assignees.join(", ")))?;
+    }
+    ui.say("")?;
+    if v.body.is_empty() {
+        ui.say("  No description provided")?;
+    } else {
+        for line in v.body.lines() {
+            ui.say(format!("  {line}"))?;
+        }
+    }
+    for c in &v.comments {
+        ui.say("")?;
+        ui.say(format!(
+            "{} • {}",
+            ui.paint("1", &c.author.display()),
+            c.created_at
+        ))?;
+        for line in c.body.lines() {
+            ui.say(format!("  {line}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn edit(ui: &mut Ui, a: EditArgs) -> Result<(), CommandError> {
+    let title = a
+        .title
+        .as_deref()
+        .map(|t| clean_text("title", t, false))
+        .transpose()?;
+    let body = read_body(&a.body)?;
+    let store = open(ui)?;
+    let me = me(&store);
+    let (add_l, rm_l) = (
+        clean_names("label", &a.add_label, &me)?,
+        clean_names("label", &a.remove_label, &me)?,
+    );
+    let (add_a, rm_a) = (
+        clean_names("assignee", &a.add_assignee, &me)?,
+        clean_names("assignee", &a.remove_assignee, &me)?,
+    );
+    if title.is_none()
+        && body.is_none()
+        && add_l.is_empty()
+        && rm_l.is_empty()
+        && add_a.is_empty()
+        && rm_a.is_empty()
+    {
+        return Err(CommandError::usage(
+            "nothing to edit",
+            "give at least one of --title, --body, --body-file, --add-label, --remove-label, --add-assignee, --remove-assignee",
+        ));
+    }
+    let id = store.index.resolve(&a.id)?;
+    let cur = store.index.issue(&id)?.expect("resolved ids exist");
+    let (labels, assignees) = (cur.labels(), cur.assignees());
+    let mut kinds = Vec::new();
+    if let Some(t) = title.filter(|t| cur.title.as_ref().is_none_or(|r| &r.value != t)) {
+        kinds.push(Kind::TitleSet { title: t });
+    }
+    if let Some(b) = body.filter(|b| cur.body.as_ref().is_none_or(|r| &r.value != b)) {
+        kinds.push(Kind::BodySet { body: b });
+    }
+    kinds.extend(
+        add_l
+            .into_iter()
+            .filter(|l| !labels.contains(l))
+            .map(|label| Kind::LabelAdded { label }),
+    );
+    kinds.extend(
+        rm_l.into_iter()
+            .filter(|l| labels.contains(l))
+            .map(|label| Kind::LabelRemoved { label }),
+    );
+    kinds.extend(
+        add_a
+            .into_iter()
+            .filter(|x| !assignees.contains(x))
+            .map(|assignee| Kind::AssigneeAdded { assignee }),
+    );
+    kinds.extend(
+        rm_a.into_iter()
+            .filter(|x| assignees.contains(x))
+            .map(|assignee| Kind::AssigneeRemoved { assignee }),
+    );
+    if kinds.is_empty() {
+        ui.note("nothing changed: the issue already looks like that");
+    }
+    store.write(Some(id), kinds)?;
+    print_written(ui, &store, &id, "edited")
+}
+
+fn comment(ui: &mut Ui, a: CommentArgs) -> Result<(), CommandError> {
+    let body = read_body(&a.body)?.ok_or_else(|| {
+        CommandError::usage(
+            "a comment needs a body",
+            "`git issue comment ID --body \"…\"` or `--body-file FILE`",
+        )
+    })?;
+    let body = clean_text("comment", &body, true)?;
+    let store = open(ui)?;
+    let id = store.index.resolve(&a.id)?;
+    store.write(Some(id), vec![Kind::CommentAdded { body }])?;
+    print_written(ui, &store, &id, "commented on")
+}
+
+fn set_state(
+    ui: &mut Ui,
+    query: &str,
+    to: State,
+    reason: Option<Reason>,
+    comment: Option<String>,
+) -> Result<(), CommandError> {
+    let comment = comment
+        .map(|c| clean_text("comment", &c, true))
+        .transpose()?;
+    let store = open(ui)?;
+    let id = store.index.resolve(query)?;
+    let cur = store.index.issue(&id)?.expect("resolved ids exist");
+    let mut kinds: Vec<Kind> = comment
+        .into_iter()
+        .map(|body| Kind::CommentAdded { body })
+        .collect();
+    let verb = if to == State::Closed {
+        "closed"
+    } else {
+        "reopened"
+    };
+    if cur.state() == to {
+        ui.note(format!(
+            "issue {} is already {}",
+            store.index.short_id(&id)?,
+            if to == State::Closed {
+                "closed"
+            } else {
+                "open"
+            }
+        ));
+    } else {
+        let reason = reason.map(|r| match r {
+            Reason::Completed => "completed".to_owned(),
+            Reason::NotPlanned => "not_planned".to_owned(),
+        });
+        kinds.push(Kind::StateSet { state: to, reason });
+    }
+    store.write(Some(id), kinds)?;
+    print_written(ui, &store, &id, verb)
+}

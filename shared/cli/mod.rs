@@ -1,0 +1,299 @@
+//! The command-line layer: clap definitions per tool, output, errors, exit codes.
+//! Only this layer prints or picks an exit code; the engine returns data and typed errors.
+
+pub mod docs;
+pub mod issue;
+pub mod lock;
+pub mod sandbox;
+pub mod wal;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::error::Error;
+
+/// Exit codes, documented in every man page.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const LOCK_CONFLICT: u8 = 3;
+    pub const VERIFY_FAILED: u8 = 4;
+}
+
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  failure (git or filesystem error, not found, ...)
+  2  usage error or invalid input; nothing was written
+  3  lock conflict: someone else holds the lock
+  4  verification failed: a signature or id does not check out";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Flags every tool shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Run as if started in <PATH>
+    #[arg(short = 'C', value_name = "PATH", global = true)]
+    pub dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing but errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to use colour
+    #[arg(long, value_enum, default_value_t, value_name = "WHEN", global = true)]
+    pub color: ColorChoice,
+}
+
+/// Output for one command: stdout buffered, colour and TTY decided once.
+pub struct Ui {
+    pub json: bool,
+    pub quiet: bool,
+    pub color: bool,
+    pub tty: bool,
+    pub dir: PathBuf,
+    out: io::BufWriter<io::Stdout>,
+}
+
+impl Ui {
+    pub fn new(g: &GlobalArgs) -> Ui {
+        let tty = io::stdout().is_terminal();
+        let color = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        };
+        Ui {
+            json: g.json,
+            quiet: g.quiet,
+            color,
+            tty,
+            dir: g.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+            out: io::BufWriter::with_capacity(1 << 16, io::stdout()),
+        }
+    }
+
+    pub fn out(&mut self) -> &mut impl Write {
+        &mut self.out
+    }
+
+    /// Writes a line of human output (suppressed by `--quiet` and `--json`).
+    pub fn say(&mut self, line: impl AsRef<str>) -> Result<(), CommandError> {
+        if !self.quiet && !self.json {
+            writeln!(self.out, "{}", line.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Writes one JSON document on stdout.
+    pub fn json(&mut self, value: &impl serde::Serialize) -> Result<(), CommandError> {
+        serde_json::to_writer_pretty(&mut self.out, value).map_err(io::Error::from)?;
+        writeln!(self.out)?;
+        Ok(())
+    }
+
+    /// Informational note on stderr, for humans only.
+    pub fn note(&self, line: impl AsRef<str>) {
+        if !self.quiet && !self.json {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    pub fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// An error as the user sees it: `error: …`, `caused by: …`, `hint: …`, and an exit code.
+#[derive(Debug)]
+pub struct CommandError {
+    pub code: u8,
+    pub message: String,
+    pub causes: Vec<String>,
+    pub hints: Vec<String>,
+}
+
+impl CommandError {
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> CommandError {
+        CommandError {
+            code: exit::USAGE,
+            message: message.into(),
+            causes: vec![],
+            hints: vec![hint.into()],
+        }
+    }
+
+    pub fn failure(message: impl Into<String>) -> CommandError {
+        CommandError {
+            code: exit::FAILURE,
+            message: message.into(),
+            causes: vec![],
+            hints: vec![],
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> CommandError {
+        self.hints.push(hint.into());
+        self
+    }
+}
+
+impl From<io::Error> for CommandError {
+    fn from(e: io::Error) -> Self {
+        CommandError::failure(e.to_string())
+    }
+}
+
+impl From<Error> for CommandError {
+    fn from(e: Error) -> Self {
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !e.to_string().contains(&text) {
+                causes.push(text);
+            }
+            source = s.source();
+        }
+        let (code, hints): (u8, Vec<String>) = match &e {
+            Error::NotARepo { .. } => (exit::FAILURE, vec!["run this inside a git repository, or create one with `git init`".into()]),
+            Error::Invalid { hint, .. } => (exit::USAGE, hint.iter().cloned().collect()),
+            Error::NotFound { what, .. } => (exit::FAILURE, vec![format!("`git {what} list` shows what there is")]),
+            Error::Ambiguous { candidates, .. } => {
+                let mut h = vec!["use more characters of the id; candidates:".to_owned()];
+                h.extend(candidates.iter().map(|c| format!("  {c}")));
+                (exit::USAGE, h)
+            }
+            Error::NoIdentity { missing } => (
+                exit::FAILURE,
+                vec![format!(
+                    "tell git who you are: `git config {missing} \"{}\"` (add --global for every repository)",
+                    if *missing == "user.name" { "Your Name" } else { "you@example.com" }
+                )],
+            ),
+            Error::Index { .. } => (exit::FAILURE, vec!["the index is a cache: `git wal rebuild` recreates it from the refs".into()]),
+            Error::Corrupt { .. } => (exit::VERIFY_FAILED, vec!["`git wal log` shows the readable events; fetch the ref again from a healthy clone".into()]),
+            Error::Verify(_) => (exit::VERIFY_FAILED, vec![]),
+            Error::Contention { .. } => (exit::FAILURE, vec!["many writers share this actor; give each its own with GRIT_ACTOR=<label>".into()]),
+            _ => (exit::FAILURE, vec![]),
+        };
+        CommandError {
+            code,
+            message: e.to_string(),
+            causes,
+            hints,
+        }
+    }
+}
+
+fn is_broken_pipe(e: &CommandError) -> bool {
+    e.message.contains("Broken pipe") || e.message.contains("os error 32")
+}
+
+/// Parses the arguments of `P`, runs `f`, prints any error, and maps it to an exit code.
+/// A closed stdout (`git issue list | head`) ends the program quietly.
+pub fn main_with<P: Parser>(
+    f: impl FnOnce(P, &mut Ui) -> Result<(), CommandError>,
+    global: impl Fn(&P) -> &GlobalArgs,
+) -> ExitCode {
+    let parsed = match P::try_parse() {
+        Ok(p) => p,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let mut ui = Ui::new(global(&parsed));
+    let result = f(parsed, &mut ui).and_then(|()| ui.flush().map_err(CommandError::from));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = ui.flush();
+            report(&e, ui.color && io::stderr().is_terminal());
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn report(e: &CommandError, color: bool) {
+    let (red, yellow, reset) = if color {
+        ("\x1b[1;31m", "\x1b[33m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{red}error:{reset} {}", e.message);
+    for c in &e.causes {
+        let _ = writeln!(err, "caused by: {c}");
+    }
+    for h in &e.hints {
+        let _ = writeln!(err, "{yellow}hint:{reset} {h}");
+    }
+}
+
+/// Pads `cells` into aligned columns (by character count), two spaces apart.
+pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| visible_len(c))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let mut line = String::new();
+            for (i, c) in r.iter().enumerate() {
+                line.push_str(c);
+                if i + 1 < r.len() {
+                    line.push_str(&" ".repeat(widths[i] - visible_len(c) + 2));
+                }
+            }
+            line
+        })
+        .collect()
+}
+
+/// Length without ANSI colour sequences.
+fn visible_len(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_esc = false;
+    for ch in s.chars() {
+        match (in_esc, ch) {
+            (false, '\x1b') => in_esc = true,
+            (true, 'm') => in_esc = false,
+            (true, _) => {}
+            (false, _) => n += 1,
+        }
+    }
+    n
+}

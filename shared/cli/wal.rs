@@ -1,0 +1,390 @@
+//! `git wal`: the event log underneath — actors, the log itself, the index.
+//! Sync, snapshots, integrity checks and hooks join here as they land.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use super::{CommandError, GlobalArgs, Ui, columns, main_with};
+use crate::actor::{self, Actor};
+use crate::event::{Kind, SignedEvent};
+use crate::index::{Index, is_wal_ref};
+use crate::repo::{Repo, format_time};
+use crate::store::Store;
+use crate::wal;
+
+/// The event log under grit: actors, events, and the local index.
+#[derive(Debug, Parser)]
+#[command(name = "git-wal", bin_name = "git wal", version, after_help = super::EXIT_STATUS_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    #[command(subcommand)]
+    Actor(ActorCommand),
+    Log(LogArgs),
+    Rebuild(RebuildArgs),
+    Stats(StatsArgs),
+}
+
+/// Manage the identities this clone writes as
+#[derive(Debug, Subcommand)]
+pub enum ActorCommand {
+    New(ActorNewArgs),
+    List(ActorListArgs),
+    Use(ActorUseArgs),
+    Show(ActorShowArgs),
+}
+
+/// Create a local actor (a key pair) and publish its public record
+#[derive(Debug, Args)]
+pub struct ActorNewArgs {
+    /// Local label, used with GRIT_ACTOR=<label> (letters, digits, '.', '_', '-')
+    pub label: String,
+    /// Display name (default: user.name)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Email (default: user.email)
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Also make it this repository's default actor (grit.actor)
+    #[arg(long = "use")]
+    pub make_default: bool,
+}
+
+/// List the actors that have a private key in this repository
+#[derive(Debug, Args)]
+pub struct ActorListArgs {}
+
+/// Make an actor this repository's default (sets grit.actor); GRIT_ACTOR still overrides it
+#[derive(Debug, Args)]
+pub struct ActorUseArgs {
+    /// Label or id prefix
+    pub actor: String,
+}
+
+/// Show an actor (default: the one this process writes as)
+#[derive(Debug, Args)]
+pub struct ActorShowArgs {
+    /// Label or id prefix
+    pub actor: Option<String>,
+}
+
+/// Show events, newest first, as stored in the WAL refs
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Show at most N events (0: all)
+    #[arg(short = 'n', long, default_value_t = 0, value_name = "N")]
+    pub limit: usize,
+    /// Only events of this issue (id or unique prefix)
+    #[arg(long, value_name = "ID")]
+    pub issue: Option<String>,
+    /// Check every event's id and signature while reading
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// Delete the local index and rebuild it from the refs
+#[derive(Debug, Args)]
+pub struct RebuildArgs {}
+
+/// Counts: events, issues, actors, refs, index size, last fold
+#[derive(Debug, Args)]
+pub struct StatsArgs {}
+
+pub fn main() -> ExitCode {
+    main_with(run, |c: &Cli| &c.global)
+}
+
+pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Actor(a) => actor_cmd(ui, a),
+        Command::Log(a) => log(ui, a),
+        Command::Rebuild(_) => rebuild(ui),
+        Command::Stats(_) => stats(ui),
+    }
+}
+
+#[derive(Serialize)]
+struct ActorJson<'a> {
+    label: &'a str,
+    #[serde(flatten)]
+    record: &'a actor::Record,
+    current: bool,
+    wal_ref: String,
+}
+
+fn actor_json<'a>(a: &'a Actor, current: &str) -> ActorJson<'a> {
+    ActorJson {
+        label: &a.label,
+        record: &a.record,
+        current: a.label == current,
+        wal_ref: wal::wal_ref(&a.id()),
+    }
+}
+
+fn actor_cmd(ui: &mut Ui, cmd: ActorCommand) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let current = actor::selected_label(&repo);
+    match cmd {
+        ActorCommand::New(a) => {
+            actor::validate_label(&a.label)?;
+            if actor::find(&repo, &a.label)?.is_some_and(|x| x.label == a.label) {
+                return Err(CommandError::usage(
+                    format!("an actor labelled '{}' already exists", a.label),
+                    "pick another label, or `git wal actor show LABEL` to see it",
+                ));
+            }
+            let (name, email) = match (a.name, a.email) {
+                (Some(n), Some(e)) => (n, e),
+                (n, e) => {
+                    let (dn, de) = repo.identity()?;
+                    (n.unwrap_or(dn), e.unwrap_or(de))
+                }
+            };
+            let created = actor::create(&repo, &a.label, &name, &email)?;
+            if a.make_default {
+                repo.set_local_config("grit.actor", &created.label)?;
+            }
+            if ui.json {
+                return ui.json(&actor_json(
+                    &created,
+                    if a.make_default {
+                        &created.label
+                    } else {
+                        &current
+                    },
+                ));
+            }
+            ui.say(format!(
+                "created actor {} ({})",
+                created.label,
+                created.id()
+            ))
+        }
+        ActorCommand::List(_) => {
+            let all = actor::list_local(&repo)?;
+            if ui.json {
+                return ui.json(
+                    &all.iter()
+                        .map(|a| actor_json(a, &current))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            if all.is_empty() {
+                ui.note("no local actors yet; one is created on the first write (or `git wal actor new LABEL`)");
+            }
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|a| {
+                    let mark = if a.label == current { "*" } else { " " };
+                    vec![
+                        format!("{mark} {}", a.label),
+                        a.id().to_hex()[..12].to_owned(),
+                        format!("{} <{}>", a.record.name, a.record.email),
+                    ]
+                })
+                .collect();
+            for line in columns(&rows) {
+                ui.say(line)?;
+            }
+            Ok(())
+        }
+        ActorCommand::Use(a) => {
+            let found = actor::find(&repo, &a.actor)?.ok_or_else(|| {
+                CommandError::usage(
+                    format!("no local actor matches '{}'", a.actor),
+                    "`git wal actor list` shows them; `git wal actor new LABEL` creates one",
+                )
+            })?;
+            repo.set_local_config("grit.actor", &found.label)?;
+            if ui.json {
+                return ui.json(&actor_json(&found, &found.label));
+            }
+            ui.say(format!("now writing as {} ({})", found.label, found.id()))
+        }
+        ActorCommand::Show(a) => {
+            let found = match a.actor {
+                Some(q) => actor::find(&repo, &q)?.ok_or_else(|| {
+                    CommandError::usage(
+                        format!("no local actor matches '{q}'"),
+                        "`git wal actor list` shows them",
+                    )
+                })?,
+                None => actor::find(&repo, &current)?.ok_or_else(|| {
+                    CommandError::failure(format!("actor '{current}' does not exist yet"))
+                        .hint("it is created on the first write, or now with `git wal actor new`")
+                })?,
+            };
+            if ui.json {
+                return ui.json(&actor_json(&found, &current));
+            }
+            ui.say(format!("label:   {}", found.label))?;
+            ui.say(format!("id:      {}", found.id()))?;
+            ui.say(format!("name:    {}", found.record.name))?;
+            ui.say(format!("email:   {}", found.record.email))?;
+            ui.say(format!("created: {}", format_time(found.record.created_ms)))?;
+            ui.say(format!("ref:     {}", wal::wal_ref(&found.id())))
+        }
+    }
+}
+
+/// One event in `git wal log --json`.
+#[derive(Serialize)]
+pub struct EventJson {
+    pub id: String,
+    pub entity: String,
+    pub kind: &'static str,
+    pub code: u64,
+    pub actor: String,
+    pub lamport: u64,
+    pub time: String,
+    pub parents: Vec<String>,
+    pub commit: String,
+    pub reference: String,
+    pub summary: String,
+}
+
+fn summary(k: &Kind) -> String {
+    match k {
+        Kind::IssueCreated { title, .. } => title.clone(),
+        Kind::TitleSet { title } => title.clone(),
+        Kind::BodySet { body } | Kind::CommentAdded { body } => {
+            body.lines().next().unwrap_or("").to_owned()
+        }
+        Kind::StateSet { state, reason } => format!(
+            "{state:?}{}",
+            reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )
+        .to_lowercase(),
+        Kind::LabelAdded { label } | Kind::LabelRemoved { label } => label.clone(),
+        Kind::AssigneeAdded { assignee } | Kind::AssigneeRemoved { assignee } => assignee.clone(),
+        Kind::Unknown { code, .. } => format!("kind {code} from a newer version"),
+    }
+}
+
+fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
+    let store = Store::open(&ui.dir)?;
+    let issue = a
+        .issue
+        .as_deref()
+        .map(|q| store.index.resolve(q))
+        .transpose()?;
+    let mut all: Vec<(SignedEvent, String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (name, tip) in wal::list_refs(&store.repo, "refs/grit/")? {
+        if !is_wal_ref(&name) {
+            continue;
+        }
+        for commit in wal::new_commits(&store.repo, tip, |c| Ok(seen.contains(c)))? {
+            seen.insert(commit);
+            for ev in wal::read_chunk(&store.repo, &name, commit)?.events {
+                if issue.is_none_or(|i| ev.entity() == i) {
+                    all.push((ev, commit.to_string(), name.clone()));
+                }
+            }
+        }
+    }
+    all.sort_by(|x, y| {
+        (y.0.event.lamport, y.0.event.wall_ms, y.0.id).cmp(&(
+            x.0.event.lamport,
+            x.0.event.wall_ms,
+            x.0.id,
+        ))
+    });
+    all.dedup_by(|x, y| x.0.id == y.0.id);
+    if a.limit > 0 {
+        all.truncate(a.limit);
+    }
+    if a.verify {
+        for (ev, _, _) in &all {
+            ev.verify().map_err(crate::Error::from)?;
+        }
+    }
+    if ui.json {
+        let out: Vec<EventJson> = all
+            .iter()
+            .map(|(ev, commit, reference)| EventJson {
+                id: ev.id.to_hex(),
+                entity: ev.entity().to_hex(),
+                kind: ev.event.kind.name(),
+                code: ev.event.kind.code(),
+                actor: ev.event.actor.to_hex(),
+                lamport: ev.event.lamport,
+                time: format_time(ev.event.wall_ms),
+                parents: ev.event.parents.iter().map(|p| p.to_hex()).collect(),
+                commit: commit.clone(),
+                reference: reference.clone(),
+                summary: summary(&ev.event.kind),
+            })
+            .collect();
+        return ui.json(&out);
+    }
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|(ev, _, _)| {
+            vec![
+                ui.paint("33", &ev.id.to_hex()[..10]),
+                format_time(ev.event.wall_ms),
+                ev.entity().to_hex()[..7].to_owned(),
+                ev.event.kind.name().to_owned(),
+                summary(&ev.event.kind).chars().take(60).collect(),
+            ]
+        })
+        .collect();
+    for line in columns(&rows) {
+        ui.say(line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn rebuild(ui: &mut Ui) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let (_, stats) = Index::open(&repo)?.rebuild(&repo)?;
+    if ui.json {
+        return ui.json(&stats);
+    }
+    ui.say(format!(
+        "rebuilt the index: {} events from {} commits on {} refs in {:.1} ms",
+        stats.events, stats.commits, stats.refs_changed, stats.millis
+    ))
+}
+
+fn stats(ui: &mut Ui) -> Result<(), CommandError> {
+    let store = Store::open(&ui.dir)?;
+    let s = store.index.stats()?;
+    if ui.json {
+        return ui.json(&s);
+    }
+    let rows = vec![
+        vec!["events".into(), s.events.to_string()],
+        vec!["issues".into(), s.issues.to_string()],
+        vec!["actors".into(), s.actors.to_string()],
+        vec!["refs".into(), s.refs.to_string()],
+        vec![
+            "index size".into(),
+            format!("{} KiB ({})", s.index_bytes / 1024, s.index_path),
+        ],
+        vec![
+            "last fold".into(),
+            match (&s.last_fold_at, s.last_fold_ms) {
+                (Some(at), Some(ms)) => format!("{at} ({ms:.2} ms)"),
+                _ => "never".into(),
+            },
+        ],
+        vec!["lamport".into(), s.lamport.to_string()],
+    ];
+    for line in columns(&rows) {
+        ui.say(line)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The library's error type: what went wrong, with enough context for the CLI to say what to do.
+//! The CLI layer (`cli::CommandError`) turns these into messages, hints and exit codes.
+
+use std::path::PathBuf;
+
+use crate::event::{DecodeError, VerifyError};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not a git repository (or any of the parent directories): {}", path.display())]
+    NotARepo { path: PathBuf },
+    #[error("git: {0}")]
+    Git(#[from] gix::Error),
+    #[error("index at {}: {source}", path.display())]
+    Index { path: PathBuf, source: heed::Error },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Input the user can correct; the CLI exits with the usage code.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        hint: Option<String>,
+    },
+    #[error("no {what} matches '{query}'")]
+    NotFound { what: &'static str, query: String },
+    #[error("'{prefix}' is ambiguous: it matches {} {what}s", candidates.len())]
+    Ambiguous {
+        what: &'static str,
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    #[error("cannot create an actor: {missing} is not set")]
+    NoIdentity { missing: &'static str },
+    #[error("commit {commit} on {reference} holds a malformed chunk: {source}")]
+    Corrupt {
+        reference: String,
+        commit: String,
+        source: DecodeError,
+    },
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error("`{command}` failed: {stderr}")]
+    Subprocess { command: String, stderr: String },
+    #[error("{reference} kept moving while {what}; gave up after {attempts} attempts")]
+    Contention {
+        reference: String,
+        what: &'static str,
+        attempts: u32,
+    },
+}
+
+impl Error {
+    pub fn invalid(message: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Invalid {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}

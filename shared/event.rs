@@ -1,0 +1,561 @@
+//! The event model: what an event says, its canonical CBOR encoding, its id and its signature.
+//! Everything here is pure (no git, no disk); `docs/event-format.md` is the byte-level spec.
+
+use std::fmt;
+
+use blake2::digest::consts::U32;
+use blake2::{Blake2b, Digest};
+use ciborium::value::{Integer, Value};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+use crate::hex;
+
+/// The event format written by this version.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// A 32-byte content address (BLAKE2b-256) of an event; an issue's id is its creation event's id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Id(pub [u8; 32]);
+
+/// An actor is named by its Ed25519 public key, so every event is self-certifying.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ActorId(pub [u8; 32]);
+
+macro_rules! hex_id {
+    ($t:ident) => {
+        impl $t {
+            pub fn to_hex(&self) -> String {
+                hex::encode(&self.0)
+            }
+            pub fn from_hex(s: &str) -> Option<Self> {
+                let v = hex::decode(s)?;
+                Some(Self(v.try_into().ok()?))
+            }
+            pub fn from_slice(b: &[u8]) -> Option<Self> {
+                Some(Self(b.try_into().ok()?))
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($t), &self.to_hex()[..12])
+            }
+        }
+    };
+}
+hex_id!(Id);
+hex_id!(ActorId);
+
+/// Open or closed, with the reason a close was given.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Open,
+    Closed,
+}
+
+/// What an event does. Codes are part of the format; unknown codes survive as `Unknown`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    IssueCreated {
+        title: String,
+        body: String,
+        labels: Vec<String>,
+    },
+    TitleSet {
+        title: String,
+    },
+    BodySet {
+        body: String,
+    },
+    StateSet {
+        state: State,
+        reason: Option<String>,
+    },
+    CommentAdded {
+        body: String,
+    },
+    LabelAdded {
+        label: String,
+    },
+    LabelRemoved {
+        label: String,
+    },
+    AssigneeAdded {
+        assignee: String,
+    },
+    AssigneeRemoved {
+        assignee: String,
+    },
+    /// A kind from a newer version: kept byte for byte, skipped by the projection.
+    Unknown {
+        code: u64,
+        payload: Value,
+    },
+}
+
+impl Kind {
+    pub fn code(&self) -> u64 {
+        match self {
+            Kind::IssueCreated { .. } => 1,
+            Kind::TitleSet { .. } => 2,
+            Kind::BodySet { .. } => 3,
+            Kind::StateSet { .. } => 4,
+            Kind::CommentAdded { .. } => 5,
+            Kind::LabelAdded { .. } => 6,
+            Kind::LabelRemoved { .. } => 7,
+            Kind::AssigneeAdded { .. } => 8,
+            Kind::AssigneeRemoved { .. } => 9,
+            Kind::Unknown { code, .. } => *code,
+        }
+    }
+
+    /// The stable name used in `git wal log` and JSON output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::IssueCreated { .. } => "issue.created",
+            Kind::TitleSet { .. } => "issue.title_set",
+            Kind::BodySet { .. } => "issue.body_set",
+            Kind::StateSet { .. } => "issue.state_set",
+            Kind::CommentAdded { .. } => "issue.comment_added",
+            Kind::LabelAdded { .. } => "issue.label_added",
+            Kind::LabelRemoved { .. } => "issue.label_removed",
+            Kind::AssigneeAdded { .. } => "issue.assignee_added",
+            Kind::AssigneeRemoved { .. } => "issue.assignee_removed",
+            Kind::Unknown { .. } => "unknown",
+        }
+    }
+
+    fn payload(&self) -> Value {
+        let t = |s: &str| Value::Text(s.to_owned());
+        match self {
+            Kind::IssueCreated {
+                title,
+                body,
+                labels,
+            } => Value::Array(vec![
+                t(title),
+                t(body),
+                Value::Array(canonical_set(labels).map(t).collect()),
+            ]),
+            Kind::TitleSet { title } => Value::Array(vec![t(title)]),
+            Kind::BodySet { body } | Kind::CommentAdded { body } => Value::Array(vec![t(body)]),
+            Kind::StateSet { state, reason } => Value::Array(vec![
+                uint(match state {
+                    State::Open => 0,
+                    State::Closed => 1,
+                }),
+                reason.as_deref().map_or(Value::Null, t),
+            ]),
+            Kind::LabelAdded { label } | Kind::LabelRemoved { label } => {
+                Value::Array(vec![t(label)])
+            }
+            Kind::AssigneeAdded { assignee } | Kind::AssigneeRemoved { assignee } => {
+                Value::Array(vec![t(assignee)])
+            }
+            Kind::Unknown { payload, .. } => payload.clone(),
+        }
+    }
+
+    fn from_parts(code: u64, payload: Value) -> Result<Kind, DecodeError> {
+        let fields = match (&payload, code) {
+            (_, c) if c == 0 || c > 9 => return Ok(Kind::Unknown { code, payload }),
+            (Value::Array(a), _) => a,
+            _ => return Err(DecodeError("payload is not an array")),
+        };
+        let text = |i: usize| -> Result<String, DecodeError> {
+            match fields.get(i) {
+                Some(Value::Text(s)) => Ok(s.clone()),
+                _ => Err(DecodeError("payload field is not text")),
+            }
+        };
+        Ok(match code {
+            1 => {
+                let labels = match fields.get(2) {
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .map(|v| match v {
+                            Value::Text(s) => Ok(s.clone()),
+                            _ => Err(DecodeError("label is not text")),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                    _ => return Err(DecodeError("labels are not an array")),
+                };
+                Kind::IssueCreated {
+                    title: text(0)?,
+                    body: text(1)?,
+                    labels,
+                }
+            }
+            2 => Kind::TitleSet { title: text(0)? },
+            3 => Kind::BodySet { body: text(0)? },
+            4 => {
+                let state = match fields.first().and_then(as_u64) {
+                    Some(0) => State::Open,
+                    Some(1) => State::Closed,
+                    _ => return Err(DecodeError("state is not 0 or 1")),
+                };
+                let reason = match fields.get(1) {
+                    Some(Value::Null) | None => None,
+                    Some(Value::Text(s)) => Some(s.clone()),
+                    _ => return Err(DecodeError("reason is not text or null")),
+                };
+                Kind::StateSet { state, reason }
+            }
+            5 => Kind::CommentAdded { body: text(0)? },
+            6 => Kind::LabelAdded { label: text(0)? },
+            7 => Kind::LabelRemoved { label: text(0)? },
+            8 => Kind::AssigneeAdded { assignee: text(0)? },
+            9 => Kind::AssigneeRemoved { assignee: text(0)? },
+            _ => unreachable!("codes outside 1..=9 were handled above"),
+        })
+    }
+}
+
+/// The fields of an event, before it is encoded and signed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub version: u64,
+    /// The entity changed; `None` for an event that creates one (its id becomes the entity's).
+    pub entity: Option<Id>,
+    pub actor: ActorId,
+    pub lamport: u64,
+    /// Milliseconds since the Unix epoch, as the writer's clock saw it.
+    pub wall_ms: u64,
+    /// Ids of the entity's latest events the writer had seen (sorted, no duplicates when encoded).
+    pub parents: Vec<Id>,
+    pub kind: Kind,
+}
+
+/// An event as stored: its canonical body bytes, id and signature.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignedEvent {
+    pub id: Id,
+    pub body: Vec<u8>,
+    pub signature: [u8; 64],
+    pub event: Event,
+}
+
+impl SignedEvent {
+    /// The entity this event belongs to: its own id for a creation event.
+    pub fn entity(&self) -> Id {
+        self.event.entity.unwrap_or(self.id)
+    }
+
+    /// Checks the signature against the actor's public key and the id against the body.
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        if id_of(&self.body) != self.id {
+            return Err(VerifyError::IdMismatch(self.id));
+        }
+        let key = VerifyingKey::from_bytes(&self.event.actor.0)
+            .map_err(|_| VerifyError::BadKey(self.event.actor))?;
+        key.verify(&self.id.0, &Signature::from_bytes(&self.signature))
+            .map_err(|_| VerifyError::BadSignature(self.id))
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("malformed event: {0}")]
+pub struct DecodeError(pub &'static str);
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum VerifyError {
+    #[error("event {0} does not hash to its id")]
+    IdMismatch(Id),
+    #[error("actor {0} is not a valid Ed25519 public key")]
+    BadKey(ActorId),
+    #[error("event {0} has a bad signature")]
+    BadSignature(Id),
+}
+
+fn uint(n: u64) -> Value {
+    Value::Integer(Integer::from(n))
+}
+
+fn as_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Integer(i) => u64::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+fn canonical_set(items: &[String]) -> impl Iterator<Item = &str> {
+    let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.into_iter()
+}
+
+/// Encodes a CBOR value; ciborium always writes definite lengths and the shortest integer heads.
+pub fn to_cbor(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    ciborium::ser::into_writer(value, &mut out).expect("writing CBOR to a Vec cannot fail");
+    out
+}
+
+pub fn from_cbor(bytes: &[u8]) -> Result<Value, DecodeError> {
+    ciborium::de::from_reader(bytes).map_err(|_| DecodeError("not valid CBOR"))
+}
+
+/// BLAKE2b-256 of `bytes`.
+pub fn blake2b256(bytes: &[u8]) -> [u8; 32] {
+    Blake2b::<U32>::digest(bytes).into()
+}
+
+pub fn id_of(body: &[u8]) -> Id {
+    Id(blake2b256(body))
+}
+
+impl Event {
+    /// The canonical encoding: a 8-element array, see docs/event-format.md.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut parents = self.parents.clone();
+        parents.sort_unstable();
+        parents.dedup();
+        to_cbor(&Value::Array(vec![
+            uint(self.version),
+            self.entity
+                .map_or(Value::Null, |e| Value::Bytes(e.0.to_vec())),
+            Value::Bytes(self.actor.0.to_vec()),
+            uint(self.lamport),
+            uint(self.wall_ms),
+            Value::Array(parents.iter().map(|p| Value::Bytes(p.0.to_vec())).collect()),
+            uint(self.kind.code()),
+            self.kind.payload(),
+        ]))
+    }
+
+    pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
+        let Value::Array(f) = from_cbor(body)? else {
+            return Err(DecodeError("event is not an array"));
+        };
+        if f.len() != 8 {
+            return Err(DecodeError("event does not have 8 fields"));
+        }
+        let mut f = f.into_iter();
+        let mut next = || f.next().expect("length checked above");
+        let version = as_u64(&next()).ok_or(DecodeError("version is not an integer"))?;
+        let entity = match next() {
+            Value::Null => None,
+            Value::Bytes(b) => {
+                Some(Id::from_slice(&b).ok_or(DecodeError("entity is not 32 bytes"))?)
+            }
+            _ => return Err(DecodeError("entity is not bytes or null")),
+        };
+        let actor = match next() {
+            Value::Bytes(b) => {
+                ActorId::from_slice(&b).ok_or(DecodeError("actor is not 32 bytes"))?
+            }
+            _ => return Err(DecodeError("actor is not bytes")),
+        };
+        let lamport = as_u64(&next()).ok_or(DecodeError("lamport is not an integer"))?;
+        let wall_ms = as_u64(&next()).ok_or(DecodeError("time is not an integer"))?;
+        let parents = match next() {
+            Value::Array(a) => a
+                .into_iter()
+                .map(|v| match v {
+                    Value::Bytes(b) => {
+                        Id::from_slice(&b).ok_or(DecodeError("parent is not 32 bytes"))
+                    }
+                    _ => Err(DecodeError("parent is not bytes")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => return Err(DecodeError("parents are not an array")),
+        };
+        let code = as_u64(&next()).ok_or(DecodeError("kind is not an integer"))?;
+        let kind = Kind::from_parts(code, next())?;
+        Ok(Event {
+            version,
+            entity,
+            actor,
+            lamport,
+            wall_ms,
+            parents,
+            kind,
+        })
+    }
+
+    /// Encodes, hashes and signs the event with the actor's key.
+    pub fn sign(self, key: &SigningKey) -> SignedEvent {
+        debug_assert_eq!(
+            key.verifying_key().to_bytes(),
+            self.actor.0,
+            "an event is signed by its own actor"
+        );
+        let body = self.encode();
+        let id = id_of(&body);
+        let signature = key.sign(&id.0).to_bytes();
+        SignedEvent {
+            id,
+            body,
+            signature,
+            event: self,
+        }
+    }
+}
+
+impl SignedEvent {
+    /// The stored form: `[body as a byte string, signature]`.
+    pub fn to_value(&self) -> Value {
+        Value::Array(vec![
+            Value::Bytes(self.body.clone()),
+            Value::Bytes(self.signature.to_vec()),
+        ])
+    }
+
+    pub fn from_value(v: Value) -> Result<SignedEvent, DecodeError> {
+        let Value::Array(f) = v else {
+            return Err(DecodeError("signed event is not an array"));
+        };
+        let mut f = f.into_iter();
+        let (Some(Value::Bytes(body)), Some(Value::Bytes(sig)), None) =
+            (f.next(), f.next(), f.next())
+        else {
+            return Err(DecodeError("signed event is not [body, signature]"));
+        };
+        let signature: [u8; 64] = sig
+            .try_into()
+            .map_err(|_| DecodeError("signature is not 64 bytes"))?;
+        let event = Event::decode(&body)?;
+        Ok(SignedEvent {
+            id: id_of(&body),
+            body,
+            signature,
+            event,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn event(kind: Kind) -> Event {
+        Event {
+            version: FORMAT_VERSION,
+            entity: Some(Id([7; 32])),
+            actor: ActorId(key(1).verifying_key().to_bytes()),
+            lamport: 3,
+            wall_ms: 1_700_000_000_000,
+            parents: vec![Id([2; 32]), Id([1; 32]), Id([2; 32])],
+            kind,
+        }
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_the_stored_form() {
+        let kinds = vec![
+            Kind::IssueCreated {
+                title: "t".into(),
+                body: "b".into(),
+                labels: vec!["x".into(), "a".into()],
+            },
+            Kind::TitleSet { title: "ü".into() },
+            Kind::BodySet {
+                body: String::new(),
+            },
+            Kind::StateSet {
+                state: State::Closed,
+                reason: Some("completed".into()),
+            },
+            Kind::StateSet {
+                state: State::Open,
+                reason: None,
+            },
+            Kind::CommentAdded { body: "hi".into() },
+            Kind::LabelAdded {
+                label: "bug".into(),
+            },
+            Kind::LabelRemoved {
+                label: "bug".into(),
+            },
+            Kind::AssigneeAdded {
+                assignee: "ann".into(),
+            },
+            Kind::AssigneeRemoved {
+                assignee: "ann".into(),
+            },
+            Kind::Unknown {
+                code: 4242,
+                payload: Value::Array(vec![Value::Bool(true)]),
+            },
+        ];
+        for kind in kinds {
+            let signed = event(kind).sign(&key(1));
+            let back = SignedEvent::from_value(signed.to_value()).expect("decodes");
+            assert_eq!(back.id, signed.id);
+            assert_eq!(
+                back.event.encode(),
+                signed.body,
+                "re-encoding is byte-identical"
+            );
+            back.verify().expect("signature verifies");
+        }
+    }
+
+    #[test]
+    fn parents_and_labels_are_encoded_as_sorted_sets() {
+        let a = event(Kind::IssueCreated {
+            title: "t".into(),
+            body: "".into(),
+            labels: vec!["b".into(), "a".into()],
+        });
+        let mut b = a.clone();
+        b.parents.reverse();
+        b.kind = Kind::IssueCreated {
+            title: "t".into(),
+            body: "".into(),
+            labels: vec!["a".into(), "b".into(), "a".into()],
+        };
+        assert_eq!(a.encode(), b.encode());
+    }
+
+    #[test]
+    fn unknown_kinds_are_kept_not_rejected() {
+        let signed = event(Kind::Unknown {
+            code: 77,
+            payload: Value::Text("future".into()),
+        })
+        .sign(&key(1));
+        let back = SignedEvent::from_value(signed.to_value()).unwrap();
+        assert_eq!(
+            back.event.kind,
+            Kind::Unknown {
+                code: 77,
+                payload: Value::Text("future".into())
+            }
+        );
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let mut signed = event(Kind::TitleSet { title: "a".into() }).sign(&key(1));
+        signed.signature[0] ^= 1;
+        assert_eq!(signed.verify(), Err(VerifyError::BadSignature(signed.id)));
+        let mut signed = event(Kind::TitleSet { title: "a".into() }).sign(&key(1));
+        signed.body.push(0);
+        assert!(matches!(signed.verify(), Err(VerifyError::IdMismatch(_))));
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        for bytes in [
+            &b""[..],
+            &[0x80],
+            &[0x88, 0, 0, 0, 0, 0, 0, 0, 0],
+            &[0xff, 0xff],
+        ] {
+            assert!(Event::decode(bytes).is_err());
+        }
+    }
+}

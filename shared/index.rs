@@ -1,0 +1,778 @@
+//! The index: an LMDB projection of every WAL ref, kept at `<git-common-dir>/grit/index/`.
+//! Each command folds in only the commits that arrived since the stored tips; the whole index
+//! is a cache that can be deleted at any time (or is wiped on a schema change) and rebuilt.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gix::ObjectId;
+use heed::types::{Bytes, Str, Unit};
+use heed::{Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn};
+
+use crate::actor::{self, ACTORS_PREFIX, Record};
+use crate::error::{Error, Result};
+use crate::event::{ActorId, Id, SignedEvent, State};
+use crate::hex;
+use crate::issue::{AuthorView, IssueState, IssueView};
+use crate::repo::Repo;
+use crate::wal;
+
+/// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Shortest id prefix ever printed.
+pub const MIN_SHORT: usize = 7;
+const MAP_SIZE: usize = 16 << 30;
+
+/// The open index of one repository.
+pub struct Index {
+    env: Env,
+    path: PathBuf,
+    meta: Database<Str, Bytes>,
+    /// ref name → tip commit applied.
+    tips: Database<Str, Bytes>,
+    /// commit id → (): every WAL commit folded in.
+    commits: Database<Bytes, Unit>,
+    /// event id → entity id: every event folded in.
+    events: Database<Bytes, Bytes>,
+    /// event id → (): events some other event names as a causal parent.
+    parented: Database<Bytes, Unit>,
+    /// issue id → CBOR `IssueState`.
+    issues: Database<Bytes, Bytes>,
+    /// created_ms (BE) ++ issue id → state byte ++ author ++ JSON fragment, for `list`.
+    rows: Database<Bytes, Bytes>,
+    /// label ++ 0 ++ issue id → (): issues currently carrying a label.
+    labels: Database<Bytes, Unit>,
+    /// actor id → CBOR `[name, email]` from the published records.
+    actors: Database<Bytes, Bytes>,
+}
+
+/// What one fold did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct FoldStats {
+    pub refs_changed: usize,
+    pub commits: usize,
+    pub events: usize,
+    pub millis: f64,
+}
+
+/// `git wal stats`.
+#[derive(Debug, serde::Serialize)]
+pub struct Stats {
+    pub events: u64,
+    pub issues: u64,
+    pub actors: u64,
+    pub refs: u64,
+    pub index_bytes: u64,
+    pub index_path: String,
+    pub schema_version: u32,
+    pub last_fold_at: Option<String>,
+    pub last_fold_ms: Option<f64>,
+    pub lamport: u64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub state: Option<State>,
+    /// Issues carrying every one of these labels.
+    pub labels: Vec<String>,
+    pub assignee: Option<String>,
+    pub author: Option<ActorId>,
+    /// 0: no limit.
+    pub limit: usize,
+}
+
+/// One row of `list`, borrowed from the index.
+pub struct Row<'a> {
+    pub id: Id,
+    pub short_id: &'a str,
+    pub author_json: &'a str,
+    pub fragment: &'a [u8],
+}
+
+fn lmdb(path: &Path) -> impl Fn(heed::Error) -> Error + '_ {
+    move |source| Error::Index {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn meta_u64(v: Option<&[u8]>) -> u64 {
+    v.and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+fn oid_bytes(id: &ObjectId) -> &[u8] {
+    id.as_bytes()
+}
+
+impl Index {
+    fn dir(repo: &Repo) -> PathBuf {
+        repo.grit_dir.join("index")
+    }
+
+    /// Opens (creating if needed) the repository's index. An index written by another schema
+    /// version, or one LMDB cannot read, is deleted and started afresh: it is only a cache.
+    pub fn open(repo: &Repo) -> Result<Index> {
+        let path = Self::dir(repo);
+        match Self::open_at(&path) {
+            Ok(index) if index.schema()? == SCHEMA_VERSION => Ok(index),
+            Ok(index) => {
+                index.close();
+                Self::wipe(&path)?;
+                Self::open_at(&path)
+            }
+            Err(Error::Index {
+                source: heed::Error::Mdb(_),
+                ..
+            }) => {
+                Self::wipe(&path)?;
+                Self::open_at(&path)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn wipe(path: &Path) -> Result<()> {
+        match std::fs::remove_dir_all(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                path: path.to_owned(),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn open_at(path: &Path) -> Result<Index> {
+        std::fs::create_dir_all(path).map_err(Error::io(path))?;
+        let err = lmdb(path);
+        // SAFETY: LMDB requires that the same environment is not opened twice in one process
+        // (heed enforces it) and that the files are not modified by other means.
+        let env = unsafe {
+            EnvOpenOptions::new()
+                .map_size(MAP_SIZE)
+                .max_dbs(16)
+                // The index is a cache of the refs: a power loss may cost it, never the refs,
+                // and a damaged index is rebuilt. Process crashes lose nothing either way.
+                .flags(EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC)
+                .open(path)
+        }
+        .map_err(&err)?;
+        let mut wtxn = env.write_txn().map_err(&err)?;
+        let index = Index {
+            meta: env.create_database(&mut wtxn, Some("meta")).map_err(&err)?,
+            tips: env.create_database(&mut wtxn, Some("tips")).map_err(&err)?,
+            commits: env
+                .create_database(&mut wtxn, Some("commits"))
+                .map_err(&err)?,
+            events: env
+                .create_database(&mut wtxn, Some("events"))
+                .map_err(&err)?,
+            parented: env
+                .create_database(&mut wtxn, Some("parented"))
+                .map_err(&err)?,
+            issues: env
+                .create_database(&mut wtxn, Some("issues"))
+                .map_err(&err)?,
+            rows: env.create_database(&mut wtxn, Some("rows")).map_err(&err)?,
+            labels: env
+                .create_database(&mut wtxn, Some("labels"))
+                .map_err(&err)?,
+            actors: env
+                .create_database(&mut wtxn, Some("actors"))
+                .map_err(&err)?,
+            path: path.to_owned(),
+            env: env.clone(),
+        };
+        if index.meta.get(&wtxn, "schema").map_err(&err)?.is_none() {
+            index
+                .meta
+                .put(&mut wtxn, "schema", &SCHEMA_VERSION.to_be_bytes())
+                .map_err(&err)?;
+        }
+        wtxn.commit().map_err(&err)?;
+        Ok(index)
+    }
+
+    fn close(self) {
+        self.env.prepare_for_closing().wait();
+    }
+
+    fn err(&self) -> impl Fn(heed::Error) -> Error + '_ {
+        lmdb(&self.path)
+    }
+
+    fn schema(&self) -> Result<u32> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let v = self.meta.get(&rtxn, "schema").map_err(self.err())?;
+        Ok(v.and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_be_bytes))
+    }
+
+    /// Deletes the index and folds every ref in again.
+    pub fn rebuild(self, repo: &Repo) -> Result<(Index, FoldStats)> {
+        let path = self.path.clone();
+        self.close();
+        Self::wipe(&path)?;
+        let index = Self::open_at(&path)?;
+        let stats = index.refresh(repo)?;
+        Ok((index, stats))
+    }
+
+    /// Folds in whatever changed in `refs/grit/` since the last fold. Cheap when nothing did.
+    pub fn refresh(&self, repo: &Repo) -> Result<FoldStats> {
+        let start = Instant::now();
+        let refs = wal::list_refs(repo, "refs/grit/")?;
+        let relevant: Vec<&(String, ObjectId)> = refs
+            .iter()
+            .filter(|(name, _)| is_wal_ref(name) || name.starts_with(ACTORS_PREFIX))
+            .collect();
+        if !self.changed(&relevant)? {
+            return Ok(FoldStats::default());
+        }
+        let err = self.err();
+        let mut wtxn = self.env.write_txn().map_err(&err)?;
+        let mut stats = FoldStats::default();
+        let mut batch = Vec::new();
+        let mut current = BTreeSet::new();
+        for (name, tip) in &relevant {
+            current.insert(name.as_str());
+            if self.tips.get(&wtxn, name).map_err(&err)? == Some(oid_bytes(tip)) {
+                continue;
+            }
+            stats.refs_changed += 1;
+            if name.starts_with(ACTORS_PREFIX) {
+                if let Some(record) = actor::read_record(repo, *tip)? {
+                    self.put_actor(&mut wtxn, &record)?;
+                }
+            } else {
+                let fresh = wal::new_commits(repo, *tip, |c| {
+                    Ok(self
+                        .commits
+                        .get(&wtxn, oid_bytes(c))
+                        .map_err(&err)?
+                        .is_some())
+                })?;
+                for commit in fresh {
+                    let chunk = wal::read_chunk(repo, name, commit)?;
+                    batch.extend(chunk.events);
+                    self.commits
+                        .put(&mut wtxn, oid_bytes(&commit), &())
+                        .map_err(&err)?;
+                    stats.commits += 1;
+                }
+            }
+            self.tips
+                .put(&mut wtxn, name, oid_bytes(tip))
+                .map_err(&err)?;
+        }
+        // Refs that disappeared stop being tracked; their events stay until the next rebuild.
+        let gone: Vec<String> = self
+            .tips
+            .iter(&wtxn)
+            .map_err(&err)?
+            .filter_map(|r| r.ok().map(|(k, _)| k.to_owned()))
+            .filter(|k| !current.contains(k.as_str()))
+            .collect();
+        for k in gone {
+            self.tips.delete(&mut wtxn, &k).map_err(&err)?;
+        }
+        stats.events = self.apply(&mut wtxn, batch)?;
+        stats.millis = start.elapsed().as_secs_f64() * 1000.0;
+        self.meta
+            .put(&mut wtxn, "folded_at", &crate::repo::now_ms().to_be_bytes())
+            .map_err(&err)?;
+        self.meta
+            .put(
+                &mut wtxn,
+                "fold_micros",
+                &((stats.millis * 1000.0) as u64).to_be_bytes(),
+            )
+            .map_err(&err)?;
+        wtxn.commit().map_err(&err)?;
+        Ok(stats)
+    }
+
+    fn changed(&self, refs: &[&(String, ObjectId)]) -> Result<bool> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        if self.tips.len(&rtxn).map_err(self.err())? != refs.len() as u64 {
+            return Ok(true);
+        }
+        for (name, tip) in refs {
+            if self.tips.get(&rtxn, name).map_err(self.err())? != Some(oid_bytes(tip)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn put_actor(&self, wtxn: &mut RwTxn, r: &Record) -> Result<()> {
+        let v = crate::event::to_cbor(&ciborium::value::Value::Array(vec![
+            ciborium::value::Value::Text(r.name.clone()),
+            ciborium::value::Value::Text(r.email.clone()),
+        ]));
+        self.actors.put(wtxn, &r.id.0, &v).map_err(self.err())
+    }
+
+    /// Applies a batch of events, each once, in any order. Returns how many were new.
+    pub fn apply(&self, wtxn: &mut RwTxn, mut batch: Vec<SignedEvent>) -> Result<usize> {
+        let err = self.err();
+        // Sorted keys make LMDB's inserts sequential; the result does not depend on order.
+        batch.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        batch.dedup_by(|a, b| a.id == b.id);
+        let mut touched: HashMap<Id, (IssueState, Vec<String>, bool)> = HashMap::new();
+        let mut lamport = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
+        let mut applied = 0;
+        for ev in &batch {
+            if self.events.get(wtxn, &ev.id.0).map_err(&err)?.is_some() {
+                continue;
+            }
+            let entity = ev.entity();
+            self.events.put(wtxn, &ev.id.0, &entity.0).map_err(&err)?;
+            for p in &ev.event.parents {
+                self.parented.put(wtxn, &p.0, &()).map_err(&err)?;
+            }
+            let parented = self.parented.get(wtxn, &ev.id.0).map_err(&err)?.is_some();
+            if !touched.contains_key(&entity) {
+                let loaded = self.load_issue(wtxn, &entity)?;
+                let existed = loaded.is_some();
+                let state = loaded.unwrap_or_else(|| IssueState::new(entity));
+                let labels = if state.created.is_some() {
+                    state.labels()
+                } else {
+                    Vec::new()
+                };
+                touched.insert(entity, (state, labels, existed));
+            }
+            let (state, _, _) = touched.get_mut(&entity).expect("inserted above");
+            state.apply(ev, parented);
+            lamport = lamport.max(ev.event.lamport);
+            applied += 1;
+        }
+        for (id, (state, old_labels, _)) in touched {
+            self.store_issue(wtxn, &id, &state, &old_labels)?;
+        }
+        self.meta
+            .put(wtxn, "lamport", &lamport.to_be_bytes())
+            .map_err(&err)?;
+        Ok(applied)
+    }
+
+    fn load_issue(&self, txn: &RoTxn, id: &Id) -> Result<Option<IssueState>> {
+        match self.issues.get(txn, &id.0).map_err(self.err())? {
+            None => Ok(None),
+            Some(bytes) => ciborium::de::from_reader(bytes)
+                .map(Some)
+                .map_err(|e| Error::Index {
+                    path: self.path.clone(),
+                    source: heed::Error::Decoding(Box::new(e)),
+                }),
+        }
+    }
+
+    fn store_issue(
+        &self,
+        wtxn: &mut RwTxn,
+        id: &Id,
+        state: &IssueState,
+        old_labels: &[String],
+    ) -> Result<()> {
+        let err = self.err();
+        let mut buf = Vec::with_capacity(512);
+        ciborium::ser::into_writer(state, &mut buf).expect("writing CBOR to a Vec cannot fail");
+        self.issues.put(wtxn, &id.0, &buf).map_err(&err)?;
+        let Some(created) = &state.created else {
+            return Ok(());
+        };
+        let mut row = Vec::with_capacity(256);
+        row.push(state_byte(state.state()));
+        row.extend_from_slice(&created.author);
+        row.extend_from_slice(&state.row_fragment());
+        self.rows
+            .put(wtxn, &row_key(created.created_ms, id), &row)
+            .map_err(&err)?;
+        let new_labels = state.labels();
+        for l in old_labels.iter().filter(|l| !new_labels.contains(l)) {
+            self.labels.delete(wtxn, &label_key(l, id)).map_err(&err)?;
+        }
+        for l in new_labels.iter().filter(|l| !old_labels.contains(l)) {
+            self.labels
+                .put(wtxn, &label_key(l, id), &())
+                .map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// The largest Lamport clock seen; a new event takes this plus one.
+    pub fn lamport(&self) -> Result<u64> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(meta_u64(
+            self.meta.get(&rtxn, "lamport").map_err(self.err())?,
+        ))
+    }
+
+    pub fn issue(&self, id: &Id) -> Result<Option<IssueState>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        self.load_issue(&rtxn, id)
+    }
+
+    /// Resolves a full id or any unique hex prefix to an issue id.
+    pub fn resolve(&self, query: &str) -> Result<Id> {
+        let q = query.trim().to_ascii_lowercase();
+        let Some((low, high)) = hex::prefix_range(&q) else {
+            return Err(Error::invalid(
+                format!("'{query}' is not an issue id"),
+                "ids are hexadecimal; `git issue list` shows them",
+            ));
+        };
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut found = Vec::new();
+        let range = (Bound::Included(&low[..]), Bound::Included(&high[..]));
+        for item in self.issues.range(&rtxn, &range).map_err(self.err())? {
+            let (k, v) = item.map_err(self.err())?;
+            let created = ciborium::de::from_reader::<IssueState, _>(v)
+                .map(|s| s.created.is_some())
+                .unwrap_or(false);
+            if created {
+                found.push(Id::from_slice(k).expect("issue keys are 32 bytes"));
+            }
+            if found.len() > 10 {
+                break;
+            }
+        }
+        match found.len() {
+            0 => Err(Error::NotFound {
+                what: "issue",
+                query: query.to_owned(),
+            }),
+            1 => Ok(found[0]),
+            _ => {
+                let mut candidates = Vec::new();
+                for id in found.iter().take(10) {
+                    let title = self
+                        .load_issue(&rtxn, id)?
+                        .and_then(|s| s.title.map(|t| t.value))
+                        .unwrap_or_default();
+                    candidates.push(format!(
+                        "{}  {}",
+                        &id.to_hex()[..(q.len() + 4).clamp(MIN_SHORT, 64)],
+                        title
+                    ));
+                }
+                Err(Error::Ambiguous {
+                    what: "issue",
+                    prefix: query.to_owned(),
+                    candidates,
+                })
+            }
+        }
+    }
+
+    /// The shortest prefix (at least `MIN_SHORT` digits) that tells `id` apart from every other issue.
+    fn short_len(&self, rtxn: &RoTxn, id: &Id) -> Result<usize> {
+        let mut n = 0;
+        if let Some((k, _)) = self
+            .issues
+            .get_lower_than(rtxn, &id.0)
+            .map_err(self.err())?
+        {
+            n = n.max(hex::common_digits(k, &id.0));
+        }
+        if let Some((k, _)) = self
+            .issues
+            .get_greater_than(rtxn, &id.0)
+            .map_err(self.err())?
+        {
+            n = n.max(hex::common_digits(k, &id.0));
+        }
+        Ok((n + 1).max(MIN_SHORT))
+    }
+
+    pub fn short_id(&self, id: &Id) -> Result<String> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(id.to_hex()[..self.short_len(&rtxn, id)?].to_owned())
+    }
+
+    /// Short-id lengths of every issue, in one pass over the sorted keys.
+    fn all_short_lens(&self, rtxn: &RoTxn) -> Result<HashMap<[u8; 32], u8>> {
+        let keys: Vec<&[u8]> = self
+            .issues
+            .lazily_decode_data()
+            .iter(rtxn)
+            .map_err(self.err())?
+            .map(|r| r.map(|(k, _)| k))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(self.err())?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let mut n = 0;
+            if i > 0 {
+                n = n.max(hex::common_digits(keys[i - 1], k));
+            }
+            if i + 1 < keys.len() {
+                n = n.max(hex::common_digits(keys[i + 1], k));
+            }
+            out.insert(
+                (*k).try_into().expect("issue keys are 32 bytes"),
+                (n + 1).max(MIN_SHORT) as u8,
+            );
+        }
+        Ok(out)
+    }
+
+    /// How an actor is shown; unknown actors (record not fetched yet) show their id only.
+    pub fn author(&self, id: &ActorId) -> Result<AuthorView> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        self.author_in(&rtxn, id)
+    }
+
+    fn author_in(&self, rtxn: &RoTxn, id: &ActorId) -> Result<AuthorView> {
+        let rec = self.actors.get(rtxn, &id.0).map_err(self.err())?;
+        let fields = rec.and_then(|b| match crate::event::from_cbor(b).ok()? {
+            ciborium::value::Value::Array(a) if a.len() == 2 => {
+                Some((a[0].as_text()?.to_owned(), a[1].as_text()?.to_owned()))
+            }
+            _ => None,
+        });
+        Ok(AuthorView {
+            id: id.to_hex(),
+            name: fields.as_ref().map(|f| f.0.clone()),
+            email: fields.map(|f| f.1),
+        })
+    }
+
+    /// The full view of one issue for `show`.
+    pub fn view(&self, id: &Id) -> Result<IssueView> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let state = self.load_issue(&rtxn, id)?.ok_or_else(|| Error::NotFound {
+            what: "issue",
+            query: id.to_hex(),
+        })?;
+        let short = id.to_hex()[..self.short_len(&rtxn, id)?].to_owned();
+        let mut cache: HashMap<ActorId, AuthorView> = HashMap::new();
+        let author = |a: &ActorId| -> AuthorView {
+            if let Some(v) = cache.get(a) {
+                return v.clone();
+            }
+            self.author_in(&rtxn, a).unwrap_or(AuthorView {
+                id: a.to_hex(),
+                name: None,
+                email: None,
+            })
+        };
+        let view = IssueView::new(&state, short, &author);
+        cache.clear();
+        Ok(view)
+    }
+
+    /// Calls `f` for each issue matching `filter`, newest first. Returns how many matched in
+    /// all (beyond the limit too), so callers can say what they left out.
+    pub fn for_each_row(
+        &self,
+        filter: &ListFilter,
+        mut f: impl FnMut(Row<'_>) -> Result<()>,
+    ) -> Result<usize> {
+        let err = self.err();
+        let rtxn = self.env.read_txn().map_err(&err)?;
+        let label_sets: Vec<BTreeSet<[u8; 32]>> = filter
+            .labels
+            .iter()
+            .map(|l| self.issues_with_label(&rtxn, l))
+            .collect::<Result<_>>()?;
+        let total = self.rows.len(&rtxn).map_err(&err)? as usize;
+        let limit = if filter.limit == 0 {
+            usize::MAX
+        } else {
+            filter.limit
+        };
+        let bulk = if limit.min(total) > 256 {
+            Some(self.all_short_lens(&rtxn)?)
+        } else {
+            None
+        };
+        let mut authors: HashMap<[u8; 32], String> = HashMap::new();
+        let mut matched = 0;
+        for item in self.rows.rev_iter(&rtxn).map_err(&err)? {
+            let (key, value) = item.map_err(&err)?;
+            let id: [u8; 32] = key[8..].try_into().expect("row keys are 8 + 32 bytes");
+            if filter.state.is_some_and(|s| state_byte(s) != value[0]) {
+                continue;
+            }
+            if !label_sets.iter().all(|s| s.contains(&id)) {
+                continue;
+            }
+            let author: [u8; 32] = value[1..33].try_into().expect("rows hold a 32-byte author");
+            if filter.author.is_some_and(|a| a.0 != author) {
+                continue;
+            }
+            let fragment = &value[33..];
+            if let Some(who) = &filter.assignee {
+                let fields: crate::issue::RowFields =
+                    serde_json::from_slice(&[b"{", fragment, b"}"].concat()).map_err(|e| {
+                        Error::Index {
+                            path: self.path.clone(),
+                            source: heed::Error::Decoding(Box::new(e)),
+                        }
+                    })?;
+                if !fields.assignees.iter().any(|a| a == who) {
+                    continue;
+                }
+            }
+            matched += 1;
+            if matched > limit {
+                continue;
+            }
+            let id = Id(id);
+            let short_len = match &bulk {
+                Some(m) => m.get(&id.0).copied().map_or(MIN_SHORT, usize::from),
+                None => self.short_len(&rtxn, &id)?,
+            };
+            let hex = id.to_hex();
+            if !authors.contains_key(&author) {
+                let view = self.author_in(&rtxn, &ActorId(author))?;
+                authors.insert(
+                    author,
+                    serde_json::to_string(&view).expect("an author always serialises"),
+                );
+            }
+            f(Row {
+                id,
+                short_id: &hex[..short_len],
+                author_json: &authors[&author],
+                fragment,
+            })?;
+        }
+        Ok(matched)
+    }
+
+    fn issues_with_label(&self, rtxn: &RoTxn, label: &str) -> Result<BTreeSet<[u8; 32]>> {
+        let mut prefix = label.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = BTreeSet::new();
+        for item in self.labels.prefix_iter(rtxn, &prefix).map_err(self.err())? {
+            let (k, _) = item.map_err(self.err())?;
+            out.insert(
+                k[prefix.len()..]
+                    .try_into()
+                    .expect("label keys end in a 32-byte id"),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Writes `list --json`: a JSON array of row objects.
+    pub fn write_list_json(&self, filter: &ListFilter, out: &mut impl Write) -> Result<usize> {
+        let io = |e| Error::Io {
+            path: "<stdout>".into(),
+            source: e,
+        };
+        out.write_all(b"[").map_err(io)?;
+        let mut first = true;
+        let n = self.for_each_row(filter, |row| {
+            if !first {
+                out.write_all(b",\n").map_err(io)?;
+            }
+            first = false;
+            write!(
+                out,
+                "{{\"id\":\"{}\",\"short_id\":\"{}\",",
+                row.id, row.short_id
+            )
+            .map_err(io)?;
+            out.write_all(row.fragment).map_err(io)?;
+            write!(out, ",\"author\":{}}}", row.author_json).map_err(io)?;
+            Ok(())
+        })?;
+        out.write_all(b"]\n").map_err(io)?;
+        Ok(n)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let err = self.err();
+        let rtxn = self.env.read_txn().map_err(&err)?;
+        let folded_at = meta_u64(self.meta.get(&rtxn, "folded_at").map_err(&err)?);
+        let fold_micros = self.meta.get(&rtxn, "fold_micros").map_err(&err)?;
+        Ok(Stats {
+            events: self.events.len(&rtxn).map_err(&err)?,
+            issues: self.rows.len(&rtxn).map_err(&err)?,
+            actors: self.actors.len(&rtxn).map_err(&err)?,
+            refs: self.tips.len(&rtxn).map_err(&err)?,
+            index_bytes: std::fs::metadata(self.path.join("data.mdb")).map_or(0, |m| m.len()),
+            index_path: self.path.display().to_string(),
+            schema_version: SCHEMA_VERSION,
+            last_fold_at: (folded_at > 0).then(|| crate::repo::format_time(folded_at)),
+            last_fold_ms: fold_micros.map(|b| meta_u64(Some(b)) as f64 / 1000.0),
+            lamport: meta_u64(self.meta.get(&rtxn, "lamport").map_err(&err)?),
+        })
+    }
+
+    /// A canonical dump of the projection, for tests that compare two indexes byte for byte.
+    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out = Vec::new();
+        for (tag, db) in [(b'i', &self.issues), (b'r', &self.rows)] {
+            for item in db.iter(&rtxn).map_err(self.err())? {
+                let (k, v) = item.map_err(self.err())?;
+                out.push(([&[tag][..], k].concat(), v.to_vec()));
+            }
+        }
+        for (tag, db) in [(b'l', &self.labels), (b'p', &self.parented)] {
+            for item in db.iter(&rtxn).map_err(self.err())? {
+                let (k, _) = item.map_err(self.err())?;
+                out.push(([&[tag][..], k].concat(), Vec::new()));
+            }
+        }
+        for item in self.events.iter(&rtxn).map_err(self.err())? {
+            let (k, v) = item.map_err(self.err())?;
+            out.push(([&b"e"[..], k].concat(), v.to_vec()));
+        }
+        out.push((
+            b"lamport".to_vec(),
+            self.meta
+                .get(&rtxn, "lamport")
+                .map_err(self.err())?
+                .unwrap_or_default()
+                .to_vec(),
+        ));
+        Ok(out)
+    }
+
+    /// Applies events directly (no git), in one transaction. For tests and benchmarks of the fold.
+    pub fn apply_batch(&self, batch: Vec<SignedEvent>) -> Result<usize> {
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        let n = self.apply(&mut wtxn, batch)?;
+        wtxn.commit().map_err(self.err())?;
+        Ok(n)
+    }
+
+    /// Opens an index in an arbitrary directory (tests, benchmarks).
+    pub fn open_dir(path: &Path) -> Result<Index> {
+        Self::open_at(path)
+    }
+}
+
+/// WAL refs: `refs/grit/wal/<actor>` and remote-tracking copies `refs/grit/remotes/<r>/wal/<actor>`.
+pub fn is_wal_ref(name: &str) -> bool {
+    name.starts_with(wal::WAL_PREFIX)
+        || (name.starts_with("refs/grit/remotes/") && name.contains("/wal/"))
+}
+
+fn state_byte(s: State) -> u8 {
+    match s {
+        State::Open => b'o',
+        State::Closed => b'c',
+    }
+}
+
+fn row_key(created_ms: u64, id: &Id) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&created_ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.0);
+    k
+}
+
+fn label_key(label: &str, id: &Id) -> Vec<u8> {
+    [label.as_bytes(), &[0], &id.0].concat()
+}

@@ -1,0 +1,359 @@
+//! Issues: the projection of issue events (merge rules) and the views commands print.
+//! `IssueState::apply` is the only place the merge rules live; it is order-independent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{ActorId, Id, Kind, SignedEvent, State};
+use crate::repo::format_time;
+
+/// Orders concurrent writes: (Lamport clock, wall time, actor, event id), compared in that order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Stamp {
+    pub lamport: u64,
+    pub wall_ms: u64,
+    #[serde(with = "bytes32")]
+    pub actor: [u8; 32],
+    #[serde(with = "bytes32")]
+    pub id: [u8; 32],
+}
+
+impl Stamp {
+    pub fn of(ev: &SignedEvent) -> Stamp {
+        Stamp {
+            lamport: ev.event.lamport,
+            wall_ms: ev.event.wall_ms,
+            actor: ev.event.actor.0,
+            id: ev.id.0,
+        }
+    }
+
+    fn clock(&self) -> (u64, u64) {
+        (self.lamport, self.wall_ms)
+    }
+}
+
+/// A last-writer-wins register.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reg<T> {
+    pub stamp: Stamp,
+    pub value: T,
+}
+
+fn set_reg<T>(reg: &mut Option<Reg<T>>, stamp: Stamp, value: T) {
+    if reg.as_ref().is_none_or(|r| stamp > r.stamp) {
+        *reg = Some(Reg { stamp, value });
+    }
+}
+
+/// One element of a set: the latest add and the latest remove it has seen.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Element {
+    pub add: Option<Stamp>,
+    pub remove: Option<Stamp>,
+}
+
+impl Element {
+    /// Present when its latest add is not older than its latest remove by (Lamport, wall time):
+    /// an add and a remove with the same clock are concurrent, and the add wins.
+    pub fn present(&self) -> bool {
+        match (self.add, self.remove) {
+            (Some(a), Some(r)) => a.clock() >= r.clock(),
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+fn set_op(set: &mut BTreeMap<String, Element>, key: &str, stamp: Stamp, add: bool) {
+    let el = set.entry(key.to_owned()).or_default();
+    let slot = if add { &mut el.add } else { &mut el.remove };
+    if slot.is_none_or(|s| stamp > s) {
+        *slot = Some(stamp);
+    }
+}
+
+fn members(set: &BTreeMap<String, Element>) -> Vec<String> {
+    set.iter()
+        .filter(|(_, e)| e.present())
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub stamp: Stamp,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Created {
+    #[serde(with = "bytes32")]
+    pub author: [u8; 32],
+    pub created_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateValue {
+    pub state: State,
+    pub reason: Option<String>,
+}
+
+/// Everything known about one issue. A pure function of the set of its events.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IssueState {
+    #[serde(with = "bytes32")]
+    pub id: [u8; 32],
+    /// `None` until the creation event has arrived (events can arrive in any order).
+    pub created: Option<Created>,
+    pub title: Option<Reg<String>>,
+    pub body: Option<Reg<String>>,
+    pub state: Option<Reg<StateValue>>,
+    pub labels: BTreeMap<String, Element>,
+    pub assignees: BTreeMap<String, Element>,
+    /// Sorted by stamp; append-only.
+    pub comments: Vec<Comment>,
+    /// The entity's events that no other known event names as a parent, sorted.
+    pub heads: Vec<Id32>,
+    pub updated_ms: u64,
+    pub events: u64,
+}
+
+/// An id stored compactly in CBOR (a byte string, not an array of 32 integers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Id32(#[serde(with = "bytes32")] pub [u8; 32]);
+
+impl IssueState {
+    pub fn new(id: Id) -> IssueState {
+        IssueState {
+            id: id.0,
+            ..Default::default()
+        }
+    }
+
+    /// Folds one event in. `parented` says whether some known event names this one as a parent.
+    /// The caller applies each event once; order does not matter.
+    pub fn apply(&mut self, ev: &SignedEvent, parented: bool) {
+        let stamp = Stamp::of(ev);
+        self.events += 1;
+        for p in &ev.event.parents {
+            if let Ok(i) = self.heads.binary_search(&Id32(p.0)) {
+                self.heads.remove(i);
+            }
+        }
+        if !parented && let Err(i) = self.heads.binary_search(&Id32(ev.id.0)) {
+            self.heads.insert(i, Id32(ev.id.0));
+        }
+        if matches!(ev.event.kind, Kind::Unknown { .. }) {
+            return;
+        }
+        self.updated_ms = self.updated_ms.max(ev.event.wall_ms);
+        match &ev.event.kind {
+            Kind::IssueCreated {
+                title,
+                body,
+                labels,
+            } => {
+                self.created = Some(Created {
+                    author: ev.event.actor.0,
+                    created_ms: ev.event.wall_ms,
+                });
+                set_reg(&mut self.title, stamp, title.clone());
+                set_reg(&mut self.body, stamp, body.clone());
+                set_reg(
+                    &mut self.state,
+                    stamp,
+                    StateValue {
+                        state: State::Open,
+                        reason: None,
+                    },
+                );
+                for l in labels {
+                    set_op(&mut self.labels, l, stamp, true);
+                }
+            }
+            Kind::TitleSet { title } => set_reg(&mut self.title, stamp, title.clone()),
+            Kind::BodySet { body } => set_reg(&mut self.body, stamp, body.clone()),
+            Kind::StateSet { state, reason } => set_reg(
+                &mut self.state,
+                stamp,
+                StateValue {
+                    state: *state,
+                    reason: reason.clone(),
+                },
+            ),
+            Kind::CommentAdded { body } => {
+                let c = Comment {
+                    stamp,
+                    body: body.clone(),
+                };
+                if let Err(i) = self.comments.binary_search_by(|x| x.stamp.cmp(&stamp)) {
+                    self.comments.insert(i, c);
+                }
+            }
+            Kind::LabelAdded { label } => set_op(&mut self.labels, label, stamp, true),
+            Kind::LabelRemoved { label } => set_op(&mut self.labels, label, stamp, false),
+            Kind::AssigneeAdded { assignee } => set_op(&mut self.assignees, assignee, stamp, true),
+            Kind::AssigneeRemoved { assignee } => {
+                set_op(&mut self.assignees, assignee, stamp, false)
+            }
+            Kind::Unknown { .. } => unreachable!("skipped above"),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state.as_ref().map_or(State::Open, |r| r.value.state)
+    }
+
+    pub fn labels(&self) -> Vec<String> {
+        members(&self.labels)
+    }
+
+    pub fn assignees(&self) -> Vec<String> {
+        members(&self.assignees)
+    }
+
+    pub fn heads(&self) -> Vec<Id> {
+        self.heads.iter().map(|h| Id(h.0)).collect()
+    }
+
+    /// The JSON fields of a list row other than `id`, `short_id` and `author`, which the index
+    /// adds when it prints (they depend on other issues and on actor records).
+    pub fn row_fragment(&self) -> Vec<u8> {
+        let created_ms = self.created.as_ref().map_or(0, |c| c.created_ms);
+        let row = RowFields {
+            title: self
+                .title
+                .as_ref()
+                .map(|r| r.value.clone())
+                .unwrap_or_default(),
+            state: self.state(),
+            state_reason: self.state.as_ref().and_then(|r| r.value.reason.clone()),
+            labels: self.labels(),
+            assignees: self.assignees(),
+            comments: self.comments.len(),
+            created_at: format_time(created_ms),
+            updated_at: format_time(self.updated_ms),
+        };
+        let json = serde_json::to_vec(&row).expect("a row always serialises");
+        // Drop the braces: the fragment is spliced into an object that has more fields.
+        json[1..json.len() - 1].to_vec()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct RowFields {
+    pub title: String,
+    pub state: State,
+    pub state_reason: Option<String>,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub comments: usize,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Who wrote something, as printed.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuthorView {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl AuthorView {
+    pub fn display(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.id[..12].to_owned())
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CommentView {
+    pub id: String,
+    pub author: AuthorView,
+    pub created_at: String,
+    pub body: String,
+}
+
+/// `git issue show --json`: the list fields plus body and comments.
+#[derive(Clone, Debug, Serialize)]
+pub struct IssueView {
+    pub id: String,
+    pub short_id: String,
+    pub title: String,
+    pub state: State,
+    pub state_reason: Option<String>,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub author: AuthorView,
+    pub created_at: String,
+    pub updated_at: String,
+    pub body: String,
+    pub comments: Vec<CommentView>,
+}
+
+impl IssueView {
+    pub fn new(
+        s: &IssueState,
+        short_id: String,
+        author: &dyn Fn(&ActorId) -> AuthorView,
+    ) -> IssueView {
+        let created = s.created.as_ref();
+        IssueView {
+            id: Id(s.id).to_hex(),
+            short_id,
+            title: s
+                .title
+                .as_ref()
+                .map(|r| r.value.clone())
+                .unwrap_or_default(),
+            state: s.state(),
+            state_reason: s.state.as_ref().and_then(|r| r.value.reason.clone()),
+            labels: s.labels(),
+            assignees: s.assignees(),
+            author: author(&ActorId(created.map_or([0; 32], |c| c.author))),
+            created_at: format_time(created.map_or(0, |c| c.created_ms)),
+            updated_at: format_time(s.updated_ms),
+            body: s.body.as_ref().map(|r| r.value.clone()).unwrap_or_default(),
+            comments: s
+                .comments
+                .iter()
+                .map(|c| CommentView {
+                    id: Id(c.stamp.id).to_hex(),
+                    author: author(&ActorId(c.stamp.actor)),
+                    created_at: format_time(c.stamp.wall_ms),
+                    body: c.body.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Serde for `[u8; 32]` as a CBOR byte string.
+mod bytes32 {
+    use serde::{Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(b)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = [u8; 32];
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("32 bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<[u8; 32], E> {
+                v.try_into().map_err(|_| E::invalid_length(v.len(), &self))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<[u8; 32], E> {
+                self.visit_bytes(&v)
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}

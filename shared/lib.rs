@@ -1,0 +1,18 @@
+//! grit: a team's and its coding agents' coordination state, kept inside the git repository.
+//!
+//! The engine (events, WAL, index, issues) knows nothing of the terminal; `cli` holds the
+//! command-line front ends that the `git-*` binaries call.
+
+pub mod actor;
+pub mod cli;
+pub mod error;
+pub mod event;
+pub mod hex;
+pub mod index;
+pub mod issue;
+pub mod maintenance;
+pub mod repo;
+pub mod store;
+pub mod wal;
+
+pub use error::{Error, Result};

@@ -1,0 +1,147 @@
+//! Repository discovery, git config, the clock, and where grit keeps its local state.
+//! Everything canonical lives in refs; `grit_dir()` holds only caches and private keys.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+
+/// An open repository and the paths grit derives from it.
+pub struct Repo {
+    pub git: gix::Repository,
+    /// `<git-common-dir>/grit`: shared by every worktree and sandbox of the repository.
+    pub grit_dir: PathBuf,
+}
+
+impl Repo {
+    /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends as git does.
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let git = gix::discover_with_environment_overrides(dir).map_err(|_| Error::NotARepo {
+            path: dir.to_owned(),
+        })?;
+        Ok(Repo::from_gix(git))
+    }
+
+    pub fn from_gix(mut git: gix::Repository) -> Repo {
+        // Loose objects are written once and read rarely; a larger cache helps folds of many chunks.
+        git.object_cache_size_if_unset(4 * 1024 * 1024);
+        let grit_dir = git.common_dir().join("grit");
+        Repo { git, grit_dir }
+    }
+
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        self.git
+            .config_snapshot()
+            .string(key)
+            .map(|s| s.to_string())
+    }
+
+    pub fn config_bool(&self, key: &str) -> Option<bool> {
+        self.git.config_snapshot().boolean(key)
+    }
+
+    /// Sets a key in the repository's own config file through `git config`.
+    pub fn set_local_config(&self, key: &str, value: &str) -> Result<()> {
+        self.git_command(&["config", "--local", key, value])?;
+        Ok(())
+    }
+
+    /// Runs `git` in this repository; returns stdout, or the command's stderr as the error.
+    pub fn git_command(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("git")
+            .arg("--git-dir")
+            .arg(self.git.git_dir())
+            .args(args)
+            .output()
+            .map_err(Error::io("git"))?;
+        if !out.status.success() {
+            return Err(Error::Subprocess {
+                command: format!("git {}", args.join(" ")),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The name and email new actors take: git's author identity (env, then config).
+    pub fn identity(&self) -> Result<(String, String)> {
+        let name = self
+            .config_string("user.name")
+            .filter(|s| !s.trim().is_empty());
+        let email = self
+            .config_string("user.email")
+            .filter(|s| !s.trim().is_empty());
+        let name = std::env::var("GIT_AUTHOR_NAME")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or(name);
+        let email = std::env::var("GIT_AUTHOR_EMAIL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or(email);
+        match (name, email) {
+            (Some(n), Some(e)) => Ok((n, e)),
+            (None, _) => Err(Error::NoIdentity {
+                missing: "user.name",
+            }),
+            (_, None) => Err(Error::NoIdentity {
+                missing: "user.email",
+            }),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch; `GRIT_NOW` (seconds, or milliseconds when it has 13+
+/// digits) pins it so tests and reproducible demos get stable output.
+pub fn now_ms() -> u64 {
+    if let Some(pinned) = std::env::var("GRIT_NOW")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return if pinned >= 1_000_000_000_000 {
+            pinned
+        } else {
+            pinned * 1000
+        };
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// RFC 3339 in UTC with second precision, as `gh` prints times.
+pub fn format_time(ms: u64) -> String {
+    let secs = (ms / 1000) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant), valid for the whole u64 millisecond range we accept.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_format_as_rfc3339_utc() {
+        assert_eq!(super::format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::format_time(1_700_000_000_123),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(super::format_time(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+}

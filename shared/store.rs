@@ -1,0 +1,71 @@
+//! The store: an open repository with its index, and the one write path every command uses.
+//! A write signs events as the current actor, appends them to its WAL ref, then folds them in.
+
+use std::path::Path;
+
+use crate::actor::{self, Actor};
+use crate::error::Result;
+use crate::event::{Event, FORMAT_VERSION, Id, Kind, SignedEvent};
+use crate::index::Index;
+use crate::repo::{Repo, now_ms};
+use crate::wal;
+
+pub struct Store {
+    pub repo: Repo,
+    pub index: Index,
+}
+
+impl Store {
+    /// Opens the repository at or above `dir` and brings its index up to date.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let repo = Repo::discover(dir)?;
+        let index = Index::open(&repo)?;
+        index.refresh(&repo)?;
+        Ok(Store { repo, index })
+    }
+
+    pub fn actor(&self) -> Result<Actor> {
+        actor::current(&self.repo)
+    }
+
+    /// Writes `kinds` as one chunk of causally chained events about `entity` (`None`: the first
+    /// event creates a new entity, whose id is that event's id). Returns the signed events.
+    pub fn write(&self, entity: Option<Id>, kinds: Vec<Kind>) -> Result<Vec<SignedEvent>> {
+        let actor = self.actor()?;
+        let mut lamport = self.index.lamport()?;
+        let mut parents = match entity {
+            Some(id) => self
+                .index
+                .issue(&id)?
+                .map(|s| s.heads())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let now = now_ms();
+        let mut entity = entity;
+        let mut out = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            lamport += 1;
+            let ev = Event {
+                version: FORMAT_VERSION,
+                entity,
+                actor: actor.id(),
+                lamport,
+                wall_ms: now,
+                parents,
+                kind,
+            }
+            .sign(&actor.key);
+            parents = vec![ev.id];
+            entity = Some(entity.unwrap_or(ev.id));
+            out.push(ev);
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        wal::append(&self.repo, &actor.id(), &actor.author(now), &out)?;
+        self.index.refresh(&self.repo)?;
+        crate::maintenance::after_write(&self.repo);
+        Ok(out)
+    }
+}

@@ -1,0 +1,300 @@
+//! The write-ahead log in git: one append-only commit chain per actor under `refs/grit/wal/`.
+//! Each commit's tree holds one chunk (`[format, actor, [signed events…]]`); the ref update,
+//! compare-and-swap on the old tip, is the commit point. Everything here goes through gix.
+
+use std::time::Duration;
+
+use ciborium::value::{Integer, Value};
+use gix::ObjectId;
+use gix::refs::Target;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+
+use crate::error::{Error, Result};
+use crate::event::{ActorId, DecodeError, SignedEvent, from_cbor, to_cbor};
+use crate::repo::Repo;
+
+pub const WAL_PREFIX: &str = "refs/grit/wal/";
+pub const CHUNK_FORMAT: u64 = 1;
+/// The file name of the chunk inside each WAL commit's tree.
+pub const CHUNK_FILE: &str = "chunk.cbor";
+/// How often an append retries when another process of the same actor moves the ref first.
+const CAS_ATTEMPTS: u32 = 1000;
+
+pub fn wal_ref(actor: &ActorId) -> String {
+    format!("{WAL_PREFIX}{actor}")
+}
+
+/// Encodes a chunk: `[format, actor, [[body, signature]…]]`.
+pub fn encode_chunk(actor: &ActorId, events: &[SignedEvent]) -> Vec<u8> {
+    to_cbor(&Value::Array(vec![
+        Value::Integer(Integer::from(CHUNK_FORMAT)),
+        Value::Bytes(actor.0.to_vec()),
+        Value::Array(events.iter().map(SignedEvent::to_value).collect()),
+    ]))
+}
+
+pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<SignedEvent>, DecodeError> {
+    let Value::Array(fields) = from_cbor(bytes)? else {
+        return Err(DecodeError("chunk is not an array"));
+    };
+    let mut fields = fields.into_iter();
+    match fields.next() {
+        Some(Value::Integer(i)) if u64::try_from(i).ok() == Some(CHUNK_FORMAT) => {}
+        _ => return Err(DecodeError("unsupported chunk format")),
+    }
+    let Some(Value::Bytes(_actor)) = fields.next() else {
+        return Err(DecodeError("chunk actor is not bytes"));
+    };
+    let Some(Value::Array(events)) = fields.next() else {
+        return Err(DecodeError("chunk events are not an array"));
+    };
+    events.into_iter().map(SignedEvent::from_value).collect()
+}
+
+/// A git identity and time for the commits grit writes.
+pub struct Author<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub time_ms: u64,
+}
+
+impl Author<'_> {
+    fn signature(&self) -> gix::actor::Signature {
+        gix::actor::Signature {
+            name: self.name.into(),
+            email: self.email.into(),
+            time: gix::date::Time {
+                seconds: (self.time_ms / 1000) as i64,
+                offset: 0,
+            },
+        }
+    }
+}
+
+/// Writes a tree holding one file and returns its id.
+pub fn write_single_file_tree(repo: &Repo, file: &str, bytes: &[u8]) -> Result<ObjectId> {
+    let blob = repo.git.write_blob(bytes)?.detach();
+    let tree = gix::objs::Tree {
+        entries: vec![gix::objs::tree::Entry {
+            mode: gix::objs::tree::EntryKind::Blob.into(),
+            filename: file.into(),
+            oid: blob,
+        }],
+    };
+    Ok(repo.git.write_object(&tree)?.detach())
+}
+
+pub fn write_commit(
+    repo: &Repo,
+    tree: ObjectId,
+    parents: &[ObjectId],
+    author: &Author<'_>,
+    message: &str,
+) -> Result<ObjectId> {
+    let sig = author.signature();
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parents.iter().copied().collect(),
+        author: sig.clone(),
+        committer: sig,
+        encoding: None,
+        message: message.into(),
+        extra_headers: Vec::new(),
+    };
+    Ok(repo.git.write_object(&commit)?.detach())
+}
+
+/// The current target of `name`, if the ref exists.
+pub fn ref_tip(repo: &Repo, name: &str) -> Result<Option<ObjectId>> {
+    Ok(repo
+        .git
+        .try_find_reference(name)?
+        .and_then(|r| r.target().try_id().map(ToOwned::to_owned)))
+}
+
+/// What a compare-and-swap found.
+pub enum Swap {
+    Done,
+    /// The ref was not at the expected value (another writer got there first).
+    Moved,
+}
+
+/// Points `name` at `new` if it is still at `expected` (`None`: must not exist). No reflog:
+/// the commit chain is the history.
+pub fn compare_and_swap(
+    repo: &Repo,
+    name: &str,
+    expected: Option<ObjectId>,
+    new: ObjectId,
+    message: &str,
+) -> Result<Swap> {
+    let edit = RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: message.into(),
+            },
+            expected: match expected {
+                Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
+                None => PreviousValue::MustNotExist,
+            },
+            new: Target::Object(new),
+        },
+        name: name
+            .try_into()
+            .map_err(|e: gix::validate::reference::name::Error| {
+                Error::invalid(
+                    format!("'{name}' is not a valid reference name: {e}"),
+                    "this is a bug in grit; please report it",
+                )
+            })?,
+        deref: false,
+    };
+    match repo.git.edit_references_as(Some(edit), None) {
+        Ok(_) => Ok(Swap::Done),
+        Err(err) if is_cas_conflict(&err) => Ok(Swap::Moved),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A ref that moved under us, or whose lock another process holds right now, is a lost race.
+fn is_cas_conflict(err: &gix::Error) -> bool {
+    if err.is_conflict() {
+        return true;
+    }
+    let text = format!("{err:?}");
+    text.contains("ReferenceOutOfDate") || text.contains("MustNotExist") || text.contains("lock")
+}
+
+/// Appends one chunk of `events` to the actor's WAL ref, retrying the compare-and-swap until it
+/// lands; concurrent appenders of the same actor each get their own commit, none is lost.
+pub fn append(
+    repo: &Repo,
+    actor: &ActorId,
+    author: &Author<'_>,
+    events: &[SignedEvent],
+) -> Result<ObjectId> {
+    let name = wal_ref(actor);
+    let tree = write_single_file_tree(repo, CHUNK_FILE, &encode_chunk(actor, events))?;
+    let message = match events {
+        [one] => format!("grit: {}", one.event.kind.name()),
+        many => format!("grit: {} events", many.len()),
+    };
+    for attempt in 0..CAS_ATTEMPTS {
+        let tip = ref_tip(repo, &name)?;
+        let commit = write_commit(repo, tree, tip.as_slice(), author, &message)?;
+        if let Swap::Done = compare_and_swap(repo, &name, tip, commit, &message)? {
+            return Ok(commit);
+        }
+        std::thread::sleep(Duration::from_micros(200 + 50 * u64::from(attempt % 40)));
+    }
+    Err(Error::Contention {
+        reference: name,
+        what: "appending events",
+        attempts: CAS_ATTEMPTS,
+    })
+}
+
+/// A commit of a WAL ref, read back.
+pub struct Chunk {
+    pub commit: ObjectId,
+    pub parents: Vec<ObjectId>,
+    pub events: Vec<SignedEvent>,
+}
+
+/// Reads the chunk a WAL commit adds; a commit without one (a union merge) has no events.
+pub fn read_chunk(repo: &Repo, reference: &str, commit: ObjectId) -> Result<Chunk> {
+    let c = repo.git.find_commit(commit)?;
+    let parents = c.parent_ids().map(|id| id.detach()).collect();
+    let tree = c.tree()?;
+    let events = match tree.find_entry(CHUNK_FILE) {
+        Some(entry) => {
+            let blob = repo.git.find_blob(entry.object_id())?;
+            decode_chunk(&blob.data).map_err(|source| Error::Corrupt {
+                reference: reference.to_owned(),
+                commit: commit.to_string(),
+                source,
+            })?
+        }
+        None => Vec::new(),
+    };
+    Ok(Chunk {
+        commit,
+        parents,
+        events,
+    })
+}
+
+/// Commits reachable from `tip` that `known` does not already cover, newest first.
+pub fn new_commits(
+    repo: &Repo,
+    tip: ObjectId,
+    known: impl Fn(&ObjectId) -> Result<bool>,
+) -> Result<Vec<ObjectId>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![tip];
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) || known(&id)? {
+            continue;
+        }
+        let commit = repo.git.find_commit(id)?;
+        stack.extend(commit.parent_ids().map(|p| p.detach()));
+        out.push(id);
+    }
+    Ok(out)
+}
+
+/// All refs under `prefix` with their tips, sorted by name.
+pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
+    let platform = repo.git.references()?;
+    let mut out = Vec::new();
+    for r in platform.prefixed(prefix)? {
+        let r = r?;
+        if let Some(id) = r.target().try_id() {
+            out.push((r.name().as_bstr().to_string(), id.to_owned()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, FORMAT_VERSION, Kind};
+    use ed25519_dalek::SigningKey;
+
+    #[test]
+    fn chunks_round_trip() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let actor = ActorId(key.verifying_key().to_bytes());
+        let events: Vec<_> = (0..3)
+            .map(|i| {
+                Event {
+                    version: FORMAT_VERSION,
+                    entity: None,
+                    actor,
+                    lamport: i,
+                    wall_ms: 5,
+                    parents: vec![],
+                    kind: Kind::IssueCreated {
+                        title: format!("t{i}"),
+                        body: String::new(),
+                        labels: vec![],
+                    },
+                }
+                .sign(&key)
+            })
+            .collect();
+        assert_eq!(
+            decode_chunk(&encode_chunk(&actor, &events)).unwrap(),
+            events
+        );
+        assert!(
+            decode_chunk(b"\x83\x02\x40\x80").is_err(),
+            "a future chunk format is refused, not misread"
+        );
+    }
+}
