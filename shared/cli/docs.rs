@@ -83,35 +83,37 @@ const SEE_ALSO: &str = r#".SH "SEE ALSO"
 "#;
 
 fn render_page(cmd: clap::Command, name: &str, extra: &[&str]) -> Vec<u8> {
+    let has_version = cmd.get_version().is_some();
     let man = clap_mangen::Man::new(cmd)
         .title(name.to_uppercase())
         .manual("grit manual")
         .source(concat!("grit ", env!("CARGO_PKG_VERSION")));
     let mut out = Vec::new();
-    man.render_title(&mut out)
-        .expect("writing to a Vec cannot fail");
-    man.render_name_section(&mut out)
-        .expect("writing to a Vec cannot fail");
-    man.render_synopsis_section(&mut out)
-        .expect("writing to a Vec cannot fail");
-    man.render_description_section(&mut out)
-        .expect("writing to a Vec cannot fail");
-    man.render_options_section(&mut out)
-        .expect("writing to a Vec cannot fail");
-    man.render_subcommands_section(&mut out)
-        .expect("writing to a Vec cannot fail");
+    let sections: [fn(&clap_mangen::Man, &mut dyn std::io::Write) -> std::io::Result<()>; 6] = [
+        clap_mangen::Man::render_title,
+        clap_mangen::Man::render_name_section,
+        clap_mangen::Man::render_synopsis_section,
+        clap_mangen::Man::render_description_section,
+        clap_mangen::Man::render_options_section,
+        clap_mangen::Man::render_subcommands_section,
+    ];
+    for render in sections {
+        render(&man, &mut out).expect("writing to a Vec cannot fail");
+    }
     for e in extra {
         out.extend_from_slice(e.as_bytes());
     }
-    man.render_version_section(&mut out)
-        .expect("writing to a Vec cannot fail");
+    if has_version {
+        man.render_version_section(&mut out)
+            .expect("writing to a Vec cannot fail");
+    }
     out
 }
 
 /// Every generated file, relative to the repository root, with its contents.
 pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
-    for mut cmd in tools() {
+    for (mut cmd, fresh) in tools().into_iter().zip(tools()) {
         cmd.build();
         let tool = cmd.get_name().to_owned();
         files.push((
@@ -141,7 +143,8 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
             (Shell::Fish, format!("{tool}.fish")),
         ] {
             let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut cmd.clone(), tool.clone(), &mut buf);
+            // Completions start from an unbuilt command: building bakes in `git issue …` bin names.
+            clap_complete::generate(shell, &mut fresh.clone(), tool.clone(), &mut buf);
             files.push((PathBuf::from(format!("completions/{file}")), buf));
         }
     }

@@ -13,8 +13,10 @@ use crate::index::ListFilter;
 use crate::issue::RowFields;
 use crate::store::Store;
 
-/// An issue tracker that lives in the repository: every change is a signed event in git refs,
-/// synced by plain `git fetch` and `git push`.
+/// An issue tracker that lives in the repository
+///
+/// Every change is a signed event appended to the writer's own ref under refs/grit/, shared by
+/// plain `git fetch` and `git push`; a local index answers queries instantly.
 #[derive(Debug, Parser)]
 #[command(name = "git-issue", bin_name = "git issue", version, after_help = super::EXIT_STATUS_HELP)]
 pub struct Cli {

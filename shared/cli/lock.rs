@@ -7,7 +7,9 @@ use clap::{CommandFactory, Parser};
 
 use super::{CommandError, GlobalArgs, Ui, main_with};
 
-/// Lease locks on paths, issues or the whole repository, shared through the remote.
+/// Lease locks on paths, issues or the whole repository
+///
+/// Locks are shared through the remote, without a server.
 ///
 /// Not implemented in this version: the command only prints this help.
 #[derive(Debug, Parser)]

@@ -7,7 +7,9 @@ use clap::{CommandFactory, Parser};
 
 use super::{CommandError, GlobalArgs, Ui, main_with};
 
-/// Run a command in a throw-away copy of the work tree on its own branch.
+/// Run a command in a throw-away copy of the work tree
+///
+/// The copy is a worktree on its own branch; the result can be kept, committed or discarded.
 ///
 /// Not implemented in this version: the command only prints this help.
 #[derive(Debug, Parser)]

@@ -14,7 +14,9 @@ use crate::repo::{Repo, format_time};
 use crate::store::Store;
 use crate::wal;
 
-/// The event log under grit: actors, events, and the local index.
+/// The event log under grit
+///
+/// Actors (who writes), the events in refs/grit/wal/, and the local index built from them.
 #[derive(Debug, Parser)]
 #[command(name = "git-wal", bin_name = "git wal", version, after_help = super::EXIT_STATUS_HELP)]
 pub struct Cli {

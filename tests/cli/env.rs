@@ -1,0 +1,145 @@
+//! A hermetic environment for running the binaries: cleared env, temp HOME, no system or
+//! global git config, fixed identity, clock and key seed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub const NOW: &str = "1763700000";
+
+pub struct TestEnv {
+    pub tmp: TempDir,
+}
+
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_git-issue"))
+        .parent()
+        .expect("binaries live in a directory")
+        .to_owned()
+}
+
+fn path_var() -> String {
+    format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        TestEnv {
+            tmp: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        let h = self.tmp.path().join("home");
+        std::fs::create_dir_all(&h).unwrap();
+        h
+    }
+
+    fn apply_env(&self, c: &mut StdCommand) {
+        c.env_clear()
+            .env("PATH", path_var())
+            .env("HOME", self.home())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_DATE", "2025-11-21T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2025-11-21T00:00:00Z")
+            .env("GRIT_TEST_SEED", "grit-tests")
+            .env("GRIT_NOW", NOW)
+            .env("LANG", "C");
+    }
+
+    /// A new repository with a fixed identity in its own config.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        let dir = self.tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.git(&dir, &["init", "-q", "-b", "main"]);
+        self.git(&dir, &["config", "user.name", "Ann Example"]);
+        self.git(&dir, &["config", "user.email", "ann@example.com"]);
+        dir
+    }
+
+    /// Runs git in `dir` and returns its stdout; panics on failure.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let mut c = StdCommand::new("git");
+        self.apply_env(&mut c);
+        let out = c.args(args).current_dir(dir).output().expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A `git-<tool>` command in `dir`, in the hermetic environment.
+    pub fn cmd(&self, tool: &str, dir: &Path) -> Command {
+        let mut c = StdCommand::new(bin_dir().join(format!("git-{tool}")));
+        self.apply_env(&mut c);
+        c.current_dir(dir);
+        Command::from_std(c)
+    }
+
+    /// Runs `git-<tool> args…` expecting success; returns stdout.
+    pub fn ok(&self, tool: &str, dir: &Path, args: &[&str]) -> String {
+        let out = self.cmd(tool, dir).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {tool} {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs with `--json` and parses stdout.
+    pub fn json(&self, tool: &str, dir: &Path, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.ok(tool, dir, &a);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    }
+
+    /// Creates an issue and returns its full id.
+    pub fn create(&self, dir: &Path, title: &str) -> String {
+        self.json("issue", dir, &["create", "--title", title])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Every ref under refs/grit/, as `git for-each-ref` prints them.
+    pub fn grit_refs(&self, dir: &Path) -> String {
+        self.git(dir, &["for-each-ref", "refs/grit/"])
+    }
+}
+
+impl TestEnv {
+    /// Runs git with `input` on stdin; returns stdout.
+    pub fn git_stdin(&self, dir: &Path, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut c = StdCommand::new("git");
+        self.apply_env(&mut c);
+        let mut child = c
+            .args(args)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("git runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+}

@@ -1,0 +1,144 @@
+//! `git wal`: actors, log, rebuild, stats.
+
+use predicates::prelude::*;
+
+use crate::env::TestEnv;
+
+#[test]
+fn actors_are_created_listed_used_and_shown() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let made = t.json(
+        "wal",
+        &r,
+        &[
+            "actor",
+            "new",
+            "bot-1",
+            "--name",
+            "Bot One",
+            "--email",
+            "bot@example.com",
+        ],
+    );
+    assert_eq!(made["label"], "bot-1");
+    assert_eq!(made["current"], false);
+    t.cmd("wal", &r)
+        .args(["actor", "new", "bot-1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already exists"));
+    t.cmd("wal", &r)
+        .args(["actor", "new", "bad/label"])
+        .assert()
+        .code(2);
+    let id = made["id"].as_str().unwrap();
+    t.ok("wal", &r, &["actor", "use", &id[..10]]);
+    assert_eq!(t.git(&r, &["config", "grit.actor"]).trim(), "bot-1");
+    let issue = t.create(&r, "by the bot");
+    assert_eq!(
+        t.json("issue", &r, &["show", &issue])["author"]["name"],
+        "Bot One"
+    );
+    let shown = t.json("wal", &r, &["actor", "show"]);
+    assert_eq!(shown["id"], id);
+    assert_eq!(shown["current"], true);
+    assert!(t.grit_refs(&r).contains(&format!("refs/grit/actors/{id}")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(r.join(".git/grit/actors/bot-1.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "private keys are readable by their owner only"
+        );
+    }
+}
+
+#[test]
+fn log_lists_every_event_with_verified_signatures() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let id = t.create(&r, "logged");
+    t.ok("issue", &r, &["comment", &id, "--body", "c"]);
+    let log = t.json("wal", &r, &["log", "--verify"]);
+    let kinds: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["issue.comment_added", "issue.created"]);
+    assert_eq!(
+        log[0]["parents"][0], log[1]["id"],
+        "the comment names the creation as its causal parent"
+    );
+    assert_eq!(
+        log[0]["lamport"].as_u64().unwrap(),
+        log[1]["lamport"].as_u64().unwrap() + 1
+    );
+    let only = t.json("wal", &r, &["log", "--issue", &id[..8], "-n", "1"]);
+    assert_eq!(only.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn stats_and_rebuild_report_counts() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let id = t.create(&r, "one");
+    t.create(&r, "two");
+    t.ok("issue", &r, &["close", &id]);
+    let s = t.json("wal", &r, &["stats"]);
+    assert_eq!(s["events"], 3);
+    assert_eq!(s["issues"], 2);
+    assert_eq!(s["actors"], 1);
+    assert_eq!(s["refs"], 2);
+    assert!(s["index_bytes"].as_u64().unwrap() > 0);
+    let rebuilt = t.json("wal", &r, &["rebuild"]);
+    assert_eq!(rebuilt["events"], 3);
+    assert_eq!(rebuilt["commits"], 3);
+}
+
+#[test]
+fn a_corrupt_chunk_is_reported_as_a_verification_failure() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "fine");
+    // Append a commit whose chunk is garbage, as a damaged or hostile clone might.
+    let actor_ref = t
+        .git(
+            &r,
+            &["for-each-ref", "--format=%(refname)", "refs/grit/wal/"],
+        )
+        .trim()
+        .to_owned();
+    std::fs::write(r.join("chunk.cbor"), b"\xff\xff not cbor").unwrap();
+    let blob = t
+        .git(&r, &["hash-object", "-w", "chunk.cbor"])
+        .trim()
+        .to_owned();
+    let tree = t.git_stdin(
+        &r,
+        &["mktree"],
+        &format!("100644 blob {blob}\tchunk.cbor\n"),
+    );
+    let parent = t.git(&r, &["rev-parse", &actor_ref]).trim().to_owned();
+    let commit = t
+        .git(
+            &r,
+            &["commit-tree", tree.trim(), "-p", &parent, "-m", "bad"],
+        )
+        .trim()
+        .to_owned();
+    t.git(&r, &["update-ref", &actor_ref, &commit]);
+    t.cmd("issue", &r)
+        .args(["list"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("malformed chunk"))
+        .stderr(predicate::str::contains(&commit));
+}
