@@ -116,7 +116,11 @@ impl Index {
     /// Opens (creating if needed) the repository's index. An index written by another schema
     /// version, or one LMDB cannot read, is deleted and started afresh: it is only a cache.
     pub fn open(repo: &Repo) -> Result<Index> {
-        let path = Self::dir(repo);
+        Self::reopen_checked(&Self::dir(repo))
+    }
+
+    fn reopen_checked(path: &Path) -> Result<Index> {
+        let path = path.to_owned();
         match Self::open_at(&path) {
             Ok(index) if index.schema()? == SCHEMA_VERSION => Ok(index),
             Ok(index) => {
@@ -775,4 +779,30 @@ fn row_key(created_ms: u64, id: &Id) -> [u8; 40] {
 
 fn label_key(label: &str, id: &Id) -> Vec<u8> {
     [label.as_bytes(), &[0], &id.0].concat()
+}
+
+#[cfg(test)]
+#[path = "index_props.rs"]
+mod props;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_change_wipes_the_index_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        {
+            let index = Index::open_at(&path).unwrap();
+            let mut wtxn = index.env.write_txn().unwrap();
+            index.meta.put(&mut wtxn, "schema", &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+            index.meta.put(&mut wtxn, "lamport", &7u64.to_be_bytes()).unwrap();
+            wtxn.commit().unwrap();
+            index.close();
+        }
+        let index = Index::reopen_checked(&path).unwrap();
+        assert_eq!(index.schema().unwrap(), SCHEMA_VERSION);
+        assert_eq!(index.lamport().unwrap(), 0, "the old contents are gone");
+    }
 }

@@ -1,0 +1,169 @@
+//! Property tests of the merge rules: any order, any split into batches, incremental or from
+//! scratch, the projection is byte-identical.
+
+use ed25519_dalek::SigningKey;
+use proptest::prelude::*;
+
+use super::Index;
+use crate::event::{ActorId, Event, FORMAT_VERSION, Id, Kind, SignedEvent, State};
+use crate::issue::IssueState;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Title(u8),
+    Body(u8),
+    State(bool, bool),
+    Comment(u8),
+    Label(u8, bool),
+    Assignee(u8, bool),
+    Future(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        any::<u8>().prop_map(|v| Op::Title(v % 4)),
+        any::<u8>().prop_map(|v| Op::Body(v % 4)),
+        (any::<bool>(), any::<bool>()).prop_map(|(c, r)| Op::State(c, r)),
+        any::<u8>().prop_map(|v| Op::Comment(v % 4)),
+        (any::<u8>(), any::<bool>()).prop_map(|(v, a)| Op::Label(v % 3, a)),
+        (any::<u8>(), any::<bool>()).prop_map(|(v, a)| Op::Assignee(v % 3, a)),
+        any::<u8>().prop_map(Op::Future),
+    ]
+}
+
+/// (actor, issue, lamport, wall, parent picks, op)
+type Step = (u8, u8, u8, u8, Vec<u8>, Op);
+
+fn steps() -> impl Strategy<Value = (u8, Vec<Step>)> {
+    (1u8..4, prop::collection::vec((0u8..3, any::<u8>(), 1u8..6, 0u8..3, prop::collection::vec(any::<u8>(), 0..3), op()), 0..40))
+}
+
+fn keys() -> Vec<SigningKey> {
+    (1..=3).map(|i| SigningKey::from_bytes(&[i; 32])).collect()
+}
+
+/// Turns a generated script into signed events: creations first, then edits whose lamport
+/// clocks and wall times collide often, with parents drawn from the same issue's earlier events.
+fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
+    let keys = keys();
+    let mut out: Vec<SignedEvent> = Vec::new();
+    let mut per_issue: Vec<Vec<Id>> = Vec::new();
+    for i in 0..issues {
+        let key = &keys[usize::from(i) % 3];
+        let ev = Event {
+            version: FORMAT_VERSION,
+            entity: None,
+            actor: ActorId(key.verifying_key().to_bytes()),
+            lamport: 1,
+            wall_ms: 1000 + u64::from(i),
+            parents: vec![],
+            kind: Kind::IssueCreated { title: format!("issue {i}"), body: String::new(), labels: vec!["l0".into()] },
+        }
+        .sign(key);
+        per_issue.push(vec![ev.id]);
+        out.push(ev);
+    }
+    for (actor, issue, lamport, wall, picks, op) in steps {
+        let k = usize::from(issue % issues);
+        let key = &keys[usize::from(actor)];
+        let known = &per_issue[k];
+        let parents: Vec<Id> = picks.iter().map(|p| known[usize::from(*p) % known.len()]).collect();
+        let kind = match op {
+            Op::Title(v) => Kind::TitleSet { title: format!("t{v}") },
+            Op::Body(v) => Kind::BodySet { body: format!("b{v}") },
+            Op::State(closed, reason) => Kind::StateSet {
+                state: if closed { State::Closed } else { State::Open },
+                reason: reason.then(|| "completed".to_owned()),
+            },
+            Op::Comment(v) => Kind::CommentAdded { body: format!("c{v}") },
+            Op::Label(v, true) => Kind::LabelAdded { label: format!("l{v}") },
+            Op::Label(v, false) => Kind::LabelRemoved { label: format!("l{v}") },
+            Op::Assignee(v, true) => Kind::AssigneeAdded { assignee: format!("a{v}") },
+            Op::Assignee(v, false) => Kind::AssigneeRemoved { assignee: format!("a{v}") },
+            Op::Future(v) => Kind::Unknown { code: 100 + u64::from(v), payload: ciborium::value::Value::Null },
+        };
+        let ev = Event {
+            version: FORMAT_VERSION,
+            entity: Some(known[0]),
+            actor: ActorId(key.verifying_key().to_bytes()),
+            lamport: u64::from(lamport),
+            wall_ms: 2000 + u64::from(wall),
+            parents,
+            kind,
+        }
+        .sign(key);
+        per_issue[k].push(ev.id);
+        out.push(ev);
+    }
+    out
+}
+
+fn shuffle<T>(v: &mut [T], mut seed: u64) {
+    for i in (1..v.len()).rev() {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        v.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+}
+
+/// The in-memory projection, applying events one at a time in the given order.
+fn project(events: &[SignedEvent]) -> Vec<IssueState> {
+    let mut states: std::collections::BTreeMap<Id, IssueState> = Default::default();
+    let mut parented = std::collections::HashSet::new();
+    for ev in events {
+        parented.extend(ev.event.parents.iter().copied());
+        let entity = ev.entity();
+        states.entry(entity).or_insert_with(|| IssueState::new(entity)).apply(ev, parented.contains(&ev.id));
+    }
+    states.into_values().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_projection_does_not_depend_on_event_order(script in steps(), seed in any::<u64>()) {
+        let events = build(script);
+        let mut shuffled = events.clone();
+        shuffle(&mut shuffled, seed);
+        prop_assert_eq!(project(&events), project(&shuffled));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_index_is_identical_for_any_order_and_any_batches(
+        script in steps(),
+        seed in any::<u64>(),
+        cuts in prop::collection::vec(any::<u8>(), 0..6),
+    ) {
+        let events = build(script);
+        let dir = tempfile::tempdir().unwrap();
+
+        let scratch = Index::open_dir(&dir.path().join("scratch")).unwrap();
+        scratch.apply_batch(events.clone()).unwrap();
+
+        let incremental = Index::open_dir(&dir.path().join("incremental")).unwrap();
+        let mut shuffled = events.clone();
+        shuffle(&mut shuffled, seed);
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| usize::from(*c) % (shuffled.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut start = 0;
+        for cut in cuts.into_iter().chain([shuffled.len()]) {
+            incremental.apply_batch(shuffled[start..cut.max(start)].to_vec()).unwrap();
+            start = cut.max(start);
+        }
+
+        let one_by_one = Index::open_dir(&dir.path().join("one_by_one")).unwrap();
+        for ev in events.iter().rev() {
+            one_by_one.apply_batch(vec![ev.clone()]).unwrap();
+        }
+        // Applying everything again changes nothing: events are applied once.
+        one_by_one.apply_batch(events.clone()).unwrap();
+
+        let expected = scratch.dump().unwrap();
+        prop_assert_eq!(&expected, &incremental.dump().unwrap());
+        prop_assert_eq!(&expected, &one_by_one.dump().unwrap());
+    }
+}
