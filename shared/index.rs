@@ -796,8 +796,14 @@ mod tests {
         {
             let index = Index::open_at(&path).unwrap();
             let mut wtxn = index.env.write_txn().unwrap();
-            index.meta.put(&mut wtxn, "schema", &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
-            index.meta.put(&mut wtxn, "lamport", &7u64.to_be_bytes()).unwrap();
+            index
+                .meta
+                .put(&mut wtxn, "schema", &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
+            index
+                .meta
+                .put(&mut wtxn, "lamport", &7u64.to_be_bytes())
+                .unwrap();
             wtxn.commit().unwrap();
             index.close();
         }

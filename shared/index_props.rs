@@ -35,7 +35,20 @@ fn op() -> impl Strategy<Value = Op> {
 type Step = (u8, u8, u8, u8, Vec<u8>, Op);
 
 fn steps() -> impl Strategy<Value = (u8, Vec<Step>)> {
-    (1u8..4, prop::collection::vec((0u8..3, any::<u8>(), 1u8..6, 0u8..3, prop::collection::vec(any::<u8>(), 0..3), op()), 0..40))
+    (
+        1u8..4,
+        prop::collection::vec(
+            (
+                0u8..3,
+                any::<u8>(),
+                1u8..6,
+                0u8..3,
+                prop::collection::vec(any::<u8>(), 0..3),
+                op(),
+            ),
+            0..40,
+        ),
+    )
 }
 
 fn keys() -> Vec<SigningKey> {
@@ -57,7 +70,11 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
             lamport: 1,
             wall_ms: 1000 + u64::from(i),
             parents: vec![],
-            kind: Kind::IssueCreated { title: format!("issue {i}"), body: String::new(), labels: vec!["l0".into()] },
+            kind: Kind::IssueCreated {
+                title: format!("issue {i}"),
+                body: String::new(),
+                labels: vec!["l0".into()],
+            },
         }
         .sign(key);
         per_issue.push(vec![ev.id]);
@@ -67,20 +84,40 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
         let k = usize::from(issue % issues);
         let key = &keys[usize::from(actor)];
         let known = &per_issue[k];
-        let parents: Vec<Id> = picks.iter().map(|p| known[usize::from(*p) % known.len()]).collect();
+        let parents: Vec<Id> = picks
+            .iter()
+            .map(|p| known[usize::from(*p) % known.len()])
+            .collect();
         let kind = match op {
-            Op::Title(v) => Kind::TitleSet { title: format!("t{v}") },
-            Op::Body(v) => Kind::BodySet { body: format!("b{v}") },
+            Op::Title(v) => Kind::TitleSet {
+                title: format!("t{v}"),
+            },
+            Op::Body(v) => Kind::BodySet {
+                body: format!("b{v}"),
+            },
             Op::State(closed, reason) => Kind::StateSet {
                 state: if closed { State::Closed } else { State::Open },
                 reason: reason.then(|| "completed".to_owned()),
             },
-            Op::Comment(v) => Kind::CommentAdded { body: format!("c{v}") },
-            Op::Label(v, true) => Kind::LabelAdded { label: format!("l{v}") },
-            Op::Label(v, false) => Kind::LabelRemoved { label: format!("l{v}") },
-            Op::Assignee(v, true) => Kind::AssigneeAdded { assignee: format!("a{v}") },
-            Op::Assignee(v, false) => Kind::AssigneeRemoved { assignee: format!("a{v}") },
-            Op::Future(v) => Kind::Unknown { code: 100 + u64::from(v), payload: ciborium::value::Value::Null },
+            Op::Comment(v) => Kind::CommentAdded {
+                body: format!("c{v}"),
+            },
+            Op::Label(v, true) => Kind::LabelAdded {
+                label: format!("l{v}"),
+            },
+            Op::Label(v, false) => Kind::LabelRemoved {
+                label: format!("l{v}"),
+            },
+            Op::Assignee(v, true) => Kind::AssigneeAdded {
+                assignee: format!("a{v}"),
+            },
+            Op::Assignee(v, false) => Kind::AssigneeRemoved {
+                assignee: format!("a{v}"),
+            },
+            Op::Future(v) => Kind::Unknown {
+                code: 100 + u64::from(v),
+                payload: ciborium::value::Value::Null,
+            },
         };
         let ev = Event {
             version: FORMAT_VERSION,
@@ -100,7 +137,9 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
 
 fn shuffle<T>(v: &mut [T], mut seed: u64) {
     for i in (1..v.len()).rev() {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         v.swap(i, (seed >> 33) as usize % (i + 1));
     }
 }
@@ -112,7 +151,10 @@ fn project(events: &[SignedEvent]) -> Vec<IssueState> {
     for ev in events {
         parented.extend(ev.event.parents.iter().copied());
         let entity = ev.entity();
-        states.entry(entity).or_insert_with(|| IssueState::new(entity)).apply(ev, parented.contains(&ev.id));
+        states
+            .entry(entity)
+            .or_insert_with(|| IssueState::new(entity))
+            .apply(ev, parented.contains(&ev.id));
     }
     states.into_values().collect()
 }
