@@ -173,10 +173,7 @@ pub fn list_local(repo: &Repo) -> Result<Vec<Actor>> {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(Error::Io {
-                path: dir,
-                source: e,
-            });
+            return Err(Error::Io { path: dir, source: e });
         }
     };
     let mut out = Vec::new();
@@ -257,13 +254,7 @@ pub fn publish(repo: &Repo, actor: &Actor) -> Result<()> {
         return Ok(());
     }
     let tree = wal::write_single_file_tree(repo, RECORD_FILE, &actor.record.encode(&actor.key))?;
-    let commit = wal::write_commit(
-        repo,
-        tree,
-        &[],
-        &actor.author(actor.record.created_ms),
-        "grit: actor",
-    )?;
+    let commit = wal::write_commit(repo, tree, &[], &actor.author(actor.record.created_ms), "grit: actor")?;
     // Losing this race means someone published the same record: nothing to do.
     wal::compare_and_swap(repo, &name, None, commit, "grit: actor")?;
     Ok(())
@@ -306,10 +297,7 @@ pub fn find(repo: &Repo, query: &str) -> Result<Option<Actor>> {
         _ => Err(Error::Ambiguous {
             what: "actor",
             prefix: query.to_owned(),
-            candidates: matches
-                .iter()
-                .map(|a| format!("{} {}", a.id(), a.label))
-                .collect(),
+            candidates: matches.iter().map(|a| format!("{} {}", a.id(), a.label)).collect(),
         }),
     }
 }

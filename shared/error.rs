@@ -16,16 +16,10 @@ pub enum Error {
     #[error("index at {}: {source}", path.display())]
     Index { path: PathBuf, source: heed::Error },
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// Input the user can correct; the CLI exits with the usage code.
     #[error("{message}")]
-    Invalid {
-        message: String,
-        hint: Option<String>,
-    },
+    Invalid { message: String, hint: Option<String> },
     #[error("no {what} matches '{query}'")]
     NotFound { what: &'static str, query: String },
     #[error("'{prefix}' is ambiguous: it matches {} {what}s", candidates.len())]

@@ -51,9 +51,7 @@ hex_id!(Id);
 hex_id!(ActorId);
 
 /// Open or closed, with the reason a close was given.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Open,
@@ -135,11 +133,7 @@ impl Kind {
     fn payload(&self) -> Value {
         let t = |s: &str| Value::Text(s.to_owned());
         match self {
-            Kind::IssueCreated {
-                title,
-                body,
-                labels,
-            } => Value::Array(vec![
+            Kind::IssueCreated { title, body, labels } => Value::Array(vec![
                 t(title),
                 t(body),
                 Value::Array(canonical_set(labels).map(t).collect()),
@@ -153,12 +147,8 @@ impl Kind {
                 }),
                 reason.as_deref().map_or(Value::Null, t),
             ]),
-            Kind::LabelAdded { label } | Kind::LabelRemoved { label } => {
-                Value::Array(vec![t(label)])
-            }
-            Kind::AssigneeAdded { assignee } | Kind::AssigneeRemoved { assignee } => {
-                Value::Array(vec![t(assignee)])
-            }
+            Kind::LabelAdded { label } | Kind::LabelRemoved { label } => Value::Array(vec![t(label)]),
+            Kind::AssigneeAdded { assignee } | Kind::AssigneeRemoved { assignee } => Value::Array(vec![t(assignee)]),
             Kind::Unknown { payload, .. } => payload.clone(),
         }
     }
@@ -253,8 +243,7 @@ impl SignedEvent {
         if id_of(&self.body) != self.id {
             return Err(VerifyError::IdMismatch(self.id));
         }
-        let key = VerifyingKey::from_bytes(&self.event.actor.0)
-            .map_err(|_| VerifyError::BadKey(self.event.actor))?;
+        let key = VerifyingKey::from_bytes(&self.event.actor.0).map_err(|_| VerifyError::BadKey(self.event.actor))?;
         key.verify(&self.id.0, &Signature::from_bytes(&self.signature))
             .map_err(|_| VerifyError::BadSignature(self.id))
     }
@@ -320,8 +309,7 @@ impl Event {
         parents.dedup();
         to_cbor(&Value::Array(vec![
             uint(self.version),
-            self.entity
-                .map_or(Value::Null, |e| Value::Bytes(e.0.to_vec())),
+            self.entity.map_or(Value::Null, |e| Value::Bytes(e.0.to_vec())),
             Value::Bytes(self.actor.0.to_vec()),
             uint(self.lamport),
             uint(self.wall_ms),
@@ -343,15 +331,11 @@ impl Event {
         let version = as_u64(&next()).ok_or(DecodeError("version is not an integer"))?;
         let entity = match next() {
             Value::Null => None,
-            Value::Bytes(b) => {
-                Some(Id::from_slice(&b).ok_or(DecodeError("entity is not 32 bytes"))?)
-            }
+            Value::Bytes(b) => Some(Id::from_slice(&b).ok_or(DecodeError("entity is not 32 bytes"))?),
             _ => return Err(DecodeError("entity is not bytes or null")),
         };
         let actor = match next() {
-            Value::Bytes(b) => {
-                ActorId::from_slice(&b).ok_or(DecodeError("actor is not 32 bytes"))?
-            }
+            Value::Bytes(b) => ActorId::from_slice(&b).ok_or(DecodeError("actor is not 32 bytes"))?,
             _ => return Err(DecodeError("actor is not bytes")),
         };
         let lamport = as_u64(&next()).ok_or(DecodeError("lamport is not an integer"))?;
@@ -360,9 +344,7 @@ impl Event {
             Value::Array(a) => a
                 .into_iter()
                 .map(|v| match v {
-                    Value::Bytes(b) => {
-                        Id::from_slice(&b).ok_or(DecodeError("parent is not 32 bytes"))
-                    }
+                    Value::Bytes(b) => Id::from_slice(&b).ok_or(DecodeError("parent is not 32 bytes")),
                     _ => Err(DecodeError("parent is not bytes")),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
@@ -414,14 +396,10 @@ impl SignedEvent {
             return Err(DecodeError("signed event is not an array"));
         };
         let mut f = f.into_iter();
-        let (Some(Value::Bytes(body)), Some(Value::Bytes(sig)), None) =
-            (f.next(), f.next(), f.next())
-        else {
+        let (Some(Value::Bytes(body)), Some(Value::Bytes(sig)), None) = (f.next(), f.next(), f.next()) else {
             return Err(DecodeError("signed event is not [body, signature]"));
         };
-        let signature: [u8; 64] = sig
-            .try_into()
-            .map_err(|_| DecodeError("signature is not 64 bytes"))?;
+        let signature: [u8; 64] = sig.try_into().map_err(|_| DecodeError("signature is not 64 bytes"))?;
         let event = Event::decode(&body)?;
         Ok(SignedEvent {
             id: id_of(&body),
@@ -461,9 +439,7 @@ mod tests {
                 labels: vec!["x".into(), "a".into()],
             },
             Kind::TitleSet { title: "ü".into() },
-            Kind::BodySet {
-                body: String::new(),
-            },
+            Kind::BodySet { body: String::new() },
             Kind::StateSet {
                 state: State::Closed,
                 reason: Some("completed".into()),
@@ -473,18 +449,10 @@ mod tests {
                 reason: None,
             },
             Kind::CommentAdded { body: "hi".into() },
-            Kind::LabelAdded {
-                label: "bug".into(),
-            },
-            Kind::LabelRemoved {
-                label: "bug".into(),
-            },
-            Kind::AssigneeAdded {
-                assignee: "ann".into(),
-            },
-            Kind::AssigneeRemoved {
-                assignee: "ann".into(),
-            },
+            Kind::LabelAdded { label: "bug".into() },
+            Kind::LabelRemoved { label: "bug".into() },
+            Kind::AssigneeAdded { assignee: "ann".into() },
+            Kind::AssigneeRemoved { assignee: "ann".into() },
             Kind::Unknown {
                 code: 4242,
                 payload: Value::Array(vec![Value::Bool(true)]),
@@ -494,11 +462,7 @@ mod tests {
             let signed = event(kind).sign(&key(1));
             let back = SignedEvent::from_value(signed.to_value()).expect("decodes");
             assert_eq!(back.id, signed.id);
-            assert_eq!(
-                back.event.encode(),
-                signed.body,
-                "re-encoding is byte-identical"
-            );
+            assert_eq!(back.event.encode(), signed.body, "re-encoding is byte-identical");
             back.verify().expect("signature verifies");
         }
     }
@@ -549,12 +513,7 @@ mod tests {
 
     #[test]
     fn malformed_bodies_are_errors_not_panics() {
-        for bytes in [
-            &b""[..],
-            &[0x80],
-            &[0x88, 0, 0, 0, 0, 0, 0, 0, 0],
-            &[0xff, 0xff],
-        ] {
+        for bytes in [&b""[..], &[0x80], &[0x88, 0, 0, 0, 0, 0, 0, 0, 0], &[0xff, 0xff]] {
             assert!(Event::decode(bytes).is_err());
         }
     }
@@ -563,13 +522,7 @@ mod tests {
 /// The published test vectors of `docs/event-format.md`: (description, signing-key seed byte, event).
 #[cfg(test)]
 pub(crate) fn test_vectors() -> Vec<(&'static str, u8, Event)> {
-    let actor = |seed: u8| {
-        ActorId(
-            SigningKey::from_bytes(&[seed; 32])
-                .verifying_key()
-                .to_bytes(),
-        )
-    };
+    let actor = |seed: u8| ActorId(SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes());
     let base = |seed: u8, entity: Option<Id>, lamport: u64, parents: Vec<Id>, kind: Kind| Event {
         version: FORMAT_VERSION,
         entity,
@@ -621,7 +574,7 @@ pub(crate) fn test_vectors() -> Vec<(&'static str, u8, Event)> {
                 24,
                 vec![p(0x22)],
                 Kind::TitleSet {
-                    title: "Grüße".into(),
+                    title: "Grüße".into()
                 },
             ),
         ),
@@ -675,7 +628,7 @@ pub(crate) fn test_vectors() -> Vec<(&'static str, u8, Event)> {
                 7,
                 vec![p(0x66)],
                 Kind::CommentAdded {
-                    body: "LGTM 👍".into(),
+                    body: "LGTM 👍".into()
                 },
             ),
         ),
@@ -725,10 +678,7 @@ pub(crate) fn test_vectors() -> Vec<(&'static str, u8, Event)> {
                 vec![],
                 Kind::Unknown {
                     code: 4242,
-                    payload: Value::Array(vec![
-                        Value::Text("future".into()),
-                        Value::Integer(Integer::from(1u8)),
-                    ]),
+                    payload: Value::Array(vec![Value::Text("future".into()), Value::Integer(Integer::from(1u8))]),
                 },
             ),
         ),
@@ -749,8 +699,7 @@ mod vectors {
                 .map(|v| v.trim().to_owned())
                 .collect()
         };
-        let (encodings, ids, signatures) =
-            (field("encoding: "), field("id: "), field("signature: "));
+        let (encodings, ids, signatures) = (field("encoding: "), field("id: "), field("signature: "));
         let vectors = test_vectors();
         for (i, (what, seed, event)) in vectors.iter().enumerate() {
             let signed = event.clone().sign(&SigningKey::from_bytes(&[*seed; 32]));
@@ -770,12 +719,7 @@ mod vectors {
                 "encoding of vector {} ({what})",
                 i + 1
             );
-            assert_eq!(
-                ids.get(i),
-                Some(&signed.id.to_hex()),
-                "id of vector {} ({what})",
-                i + 1
-            );
+            assert_eq!(ids.get(i), Some(&signed.id.to_hex()), "id of vector {} ({what})", i + 1);
             assert_eq!(
                 signatures.get(i),
                 Some(&hex::encode(&signed.signature)),

@@ -24,12 +24,10 @@ fn nibble(c: u8) -> Option<u8> {
 /// Decodes an even-length hex string.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
-    s.chunks(2)
-        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
-        .collect()
+    s.chunks(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect()
 }
 
 /// The inclusive byte range `[low, high]` of all 32-byte values whose hex starts with `prefix`.

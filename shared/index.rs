@@ -100,8 +100,7 @@ fn lmdb(path: &Path) -> impl Fn(heed::Error) -> Error + '_ {
 }
 
 fn meta_u64(v: Option<&[u8]>) -> u64 {
-    v.and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_be_bytes)
+    v.and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes)
 }
 
 fn oid_bytes(id: &ObjectId) -> &[u8] {
@@ -168,25 +167,13 @@ impl Index {
         let index = Index {
             meta: env.create_database(&mut wtxn, Some("meta")).map_err(&err)?,
             tips: env.create_database(&mut wtxn, Some("tips")).map_err(&err)?,
-            commits: env
-                .create_database(&mut wtxn, Some("commits"))
-                .map_err(&err)?,
-            events: env
-                .create_database(&mut wtxn, Some("events"))
-                .map_err(&err)?,
-            parented: env
-                .create_database(&mut wtxn, Some("parented"))
-                .map_err(&err)?,
-            issues: env
-                .create_database(&mut wtxn, Some("issues"))
-                .map_err(&err)?,
+            commits: env.create_database(&mut wtxn, Some("commits")).map_err(&err)?,
+            events: env.create_database(&mut wtxn, Some("events")).map_err(&err)?,
+            parented: env.create_database(&mut wtxn, Some("parented")).map_err(&err)?,
+            issues: env.create_database(&mut wtxn, Some("issues")).map_err(&err)?,
             rows: env.create_database(&mut wtxn, Some("rows")).map_err(&err)?,
-            labels: env
-                .create_database(&mut wtxn, Some("labels"))
-                .map_err(&err)?,
-            actors: env
-                .create_database(&mut wtxn, Some("actors"))
-                .map_err(&err)?,
+            labels: env.create_database(&mut wtxn, Some("labels")).map_err(&err)?,
+            actors: env.create_database(&mut wtxn, Some("actors")).map_err(&err)?,
             path: path.to_owned(),
             env: env.clone(),
         };
@@ -211,8 +198,7 @@ impl Index {
     fn schema(&self) -> Result<u32> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
         let v = self.meta.get(&rtxn, "schema").map_err(self.err())?;
-        Ok(v.and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_be_bytes))
+        Ok(v.and_then(|b| b.try_into().ok()).map_or(0, u32::from_be_bytes))
     }
 
     /// Deletes the index and folds every ref in again.
@@ -253,24 +239,16 @@ impl Index {
                 }
             } else {
                 let fresh = wal::new_commits(repo, *tip, |c| {
-                    Ok(self
-                        .commits
-                        .get(&wtxn, oid_bytes(c))
-                        .map_err(&err)?
-                        .is_some())
+                    Ok(self.commits.get(&wtxn, oid_bytes(c)).map_err(&err)?.is_some())
                 })?;
                 for commit in fresh {
                     let chunk = wal::read_chunk(repo, name, commit)?;
                     batch.extend(chunk.events);
-                    self.commits
-                        .put(&mut wtxn, oid_bytes(&commit), &())
-                        .map_err(&err)?;
+                    self.commits.put(&mut wtxn, oid_bytes(&commit), &()).map_err(&err)?;
                     stats.commits += 1;
                 }
             }
-            self.tips
-                .put(&mut wtxn, name, oid_bytes(tip))
-                .map_err(&err)?;
+            self.tips.put(&mut wtxn, name, oid_bytes(tip)).map_err(&err)?;
         }
         // Refs that disappeared stop being tracked; their events stay until the next rebuild.
         let gone: Vec<String> = self
@@ -324,9 +302,9 @@ impl Index {
     pub fn apply(&self, wtxn: &mut RwTxn, mut batch: Vec<SignedEvent>) -> Result<usize> {
         let err = self.err();
         // Sorted keys make LMDB's inserts sequential; the result does not depend on order.
-        batch.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        batch.sort_unstable_by_key(|e| e.id);
         batch.dedup_by(|a, b| a.id == b.id);
-        let mut touched: HashMap<Id, (IssueState, Vec<String>, bool)> = HashMap::new();
+        let mut touched: HashMap<Id, (IssueState, Vec<String>)> = HashMap::new();
         let mut lamport = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
         let mut applied = 0;
         for ev in &batch {
@@ -339,50 +317,42 @@ impl Index {
                 self.parented.put(wtxn, &p.0, &()).map_err(&err)?;
             }
             let parented = self.parented.get(wtxn, &ev.id.0).map_err(&err)?.is_some();
-            if !touched.contains_key(&entity) {
-                let loaded = self.load_issue(wtxn, &entity)?;
-                let existed = loaded.is_some();
-                let state = loaded.unwrap_or_else(|| IssueState::new(entity));
-                let labels = if state.created.is_some() {
-                    state.labels()
-                } else {
-                    Vec::new()
-                };
-                touched.insert(entity, (state, labels, existed));
-            }
-            let (state, _, _) = touched.get_mut(&entity).expect("inserted above");
+            let (state, _) = match touched.entry(entity) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let state = self
+                        .load_issue(wtxn, &entity)?
+                        .unwrap_or_else(|| IssueState::new(entity));
+                    let labels = if state.created.is_some() {
+                        state.labels()
+                    } else {
+                        Vec::new()
+                    };
+                    v.insert((state, labels))
+                }
+            };
             state.apply(ev, parented);
             lamport = lamport.max(ev.event.lamport);
             applied += 1;
         }
-        for (id, (state, old_labels, _)) in touched {
+        for (id, (state, old_labels)) in touched {
             self.store_issue(wtxn, &id, &state, &old_labels)?;
         }
-        self.meta
-            .put(wtxn, "lamport", &lamport.to_be_bytes())
-            .map_err(&err)?;
+        self.meta.put(wtxn, "lamport", &lamport.to_be_bytes()).map_err(&err)?;
         Ok(applied)
     }
 
     fn load_issue(&self, txn: &RoTxn, id: &Id) -> Result<Option<IssueState>> {
         match self.issues.get(txn, &id.0).map_err(self.err())? {
             None => Ok(None),
-            Some(bytes) => ciborium::de::from_reader(bytes)
-                .map(Some)
-                .map_err(|e| Error::Index {
-                    path: self.path.clone(),
-                    source: heed::Error::Decoding(Box::new(e)),
-                }),
+            Some(bytes) => ciborium::de::from_reader(bytes).map(Some).map_err(|e| Error::Index {
+                path: self.path.clone(),
+                source: heed::Error::Decoding(Box::new(e)),
+            }),
         }
     }
 
-    fn store_issue(
-        &self,
-        wtxn: &mut RwTxn,
-        id: &Id,
-        state: &IssueState,
-        old_labels: &[String],
-    ) -> Result<()> {
+    fn store_issue(&self, wtxn: &mut RwTxn, id: &Id, state: &IssueState, old_labels: &[String]) -> Result<()> {
         let err = self.err();
         let mut buf = Vec::with_capacity(512);
         ciborium::ser::into_writer(state, &mut buf).expect("writing CBOR to a Vec cannot fail");
@@ -402,9 +372,7 @@ impl Index {
             self.labels.delete(wtxn, &label_key(l, id)).map_err(&err)?;
         }
         for l in new_labels.iter().filter(|l| !old_labels.contains(l)) {
-            self.labels
-                .put(wtxn, &label_key(l, id), &())
-                .map_err(&err)?;
+            self.labels.put(wtxn, &label_key(l, id), &()).map_err(&err)?;
         }
         Ok(())
     }
@@ -412,9 +380,7 @@ impl Index {
     /// The largest Lamport clock seen; a new event takes this plus one.
     pub fn lamport(&self) -> Result<u64> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
-        Ok(meta_u64(
-            self.meta.get(&rtxn, "lamport").map_err(self.err())?,
-        ))
+        Ok(meta_u64(self.meta.get(&rtxn, "lamport").map_err(self.err())?))
     }
 
     pub fn issue(&self, id: &Id) -> Result<Option<IssueState>> {
@@ -477,18 +443,10 @@ impl Index {
     /// The shortest prefix (at least `MIN_SHORT` digits) that tells `id` apart from every other issue.
     fn short_len(&self, rtxn: &RoTxn, id: &Id) -> Result<usize> {
         let mut n = 0;
-        if let Some((k, _)) = self
-            .issues
-            .get_lower_than(rtxn, &id.0)
-            .map_err(self.err())?
-        {
+        if let Some((k, _)) = self.issues.get_lower_than(rtxn, &id.0).map_err(self.err())? {
             n = n.max(hex::common_digits(k, &id.0));
         }
-        if let Some((k, _)) = self
-            .issues
-            .get_greater_than(rtxn, &id.0)
-            .map_err(self.err())?
-        {
+        if let Some((k, _)) = self.issues.get_greater_than(rtxn, &id.0).map_err(self.err())? {
             n = n.max(hex::common_digits(k, &id.0));
         }
         Ok((n + 1).max(MIN_SHORT))
@@ -555,11 +513,7 @@ impl Index {
             query: id.to_hex(),
         })?;
         let short = id.to_hex()[..self.short_len(&rtxn, id)?].to_owned();
-        let mut cache: HashMap<ActorId, AuthorView> = HashMap::new();
         let author = |a: &ActorId| -> AuthorView {
-            if let Some(v) = cache.get(a) {
-                return v.clone();
-            }
             self.author_in(&rtxn, a).unwrap_or(AuthorView {
                 id: a.to_hex(),
                 name: None,
@@ -567,17 +521,12 @@ impl Index {
             })
         };
         let view = IssueView::new(&state, short, &author);
-        cache.clear();
         Ok(view)
     }
 
     /// Calls `f` for each issue matching `filter`, newest first. Returns how many matched in
     /// all (beyond the limit too), so callers can say what they left out.
-    pub fn for_each_row(
-        &self,
-        filter: &ListFilter,
-        mut f: impl FnMut(Row<'_>) -> Result<()>,
-    ) -> Result<usize> {
+    pub fn for_each_row(&self, filter: &ListFilter, mut f: impl FnMut(Row<'_>) -> Result<()>) -> Result<usize> {
         let err = self.err();
         let rtxn = self.env.read_txn().map_err(&err)?;
         let label_sets: Vec<BTreeSet<[u8; 32]>> = filter
@@ -586,11 +535,7 @@ impl Index {
             .map(|l| self.issues_with_label(&rtxn, l))
             .collect::<Result<_>>()?;
         let total = self.rows.len(&rtxn).map_err(&err)? as usize;
-        let limit = if filter.limit == 0 {
-            usize::MAX
-        } else {
-            filter.limit
-        };
+        let limit = if filter.limit == 0 { usize::MAX } else { filter.limit };
         let bulk = if limit.min(total) > 256 {
             Some(self.all_short_lens(&rtxn)?)
         } else {
@@ -613,12 +558,10 @@ impl Index {
             }
             let fragment = &value[33..];
             if let Some(who) = &filter.assignee {
-                let fields: crate::issue::RowFields =
-                    serde_json::from_slice(&[b"{", fragment, b"}"].concat()).map_err(|e| {
-                        Error::Index {
-                            path: self.path.clone(),
-                            source: heed::Error::Decoding(Box::new(e)),
-                        }
+                let fields: crate::issue::RowFields = serde_json::from_slice(&[b"{", fragment, b"}"].concat())
+                    .map_err(|e| Error::Index {
+                        path: self.path.clone(),
+                        source: heed::Error::Decoding(Box::new(e)),
                     })?;
                 if !fields.assignees.iter().any(|a| a == who) {
                     continue;
@@ -634,17 +577,17 @@ impl Index {
                 None => self.short_len(&rtxn, &id)?,
             };
             let hex = id.to_hex();
-            if !authors.contains_key(&author) {
-                let view = self.author_in(&rtxn, &ActorId(author))?;
-                authors.insert(
-                    author,
-                    serde_json::to_string(&view).expect("an author always serialises"),
-                );
-            }
+            let author_json = match authors.entry(author) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let view = self.author_in(&rtxn, &ActorId(author))?;
+                    v.insert(serde_json::to_string(&view).expect("an author always serialises"))
+                }
+            };
             f(Row {
                 id,
                 short_id: &hex[..short_len],
-                author_json: &authors[&author],
+                author_json,
                 fragment,
             })?;
         }
@@ -657,11 +600,7 @@ impl Index {
         let mut out = BTreeSet::new();
         for item in self.labels.prefix_iter(rtxn, &prefix).map_err(self.err())? {
             let (k, _) = item.map_err(self.err())?;
-            out.insert(
-                k[prefix.len()..]
-                    .try_into()
-                    .expect("label keys end in a 32-byte id"),
-            );
+            out.insert(k[prefix.len()..].try_into().expect("label keys end in a 32-byte id"));
         }
         Ok(out)
     }
@@ -679,12 +618,7 @@ impl Index {
                 out.write_all(b",\n").map_err(io)?;
             }
             first = false;
-            write!(
-                out,
-                "{{\"id\":\"{}\",\"short_id\":\"{}\",",
-                row.id, row.short_id
-            )
-            .map_err(io)?;
+            write!(out, "{{\"id\":\"{}\",\"short_id\":\"{}\",", row.id, row.short_id).map_err(io)?;
             out.write_all(row.fragment).map_err(io)?;
             write!(out, ",\"author\":{}}}", row.author_json).map_err(io)?;
             Ok(())
@@ -759,8 +693,7 @@ impl Index {
 
 /// WAL refs: `refs/grit/wal/<actor>` and remote-tracking copies `refs/grit/remotes/<r>/wal/<actor>`.
 pub fn is_wal_ref(name: &str) -> bool {
-    name.starts_with(wal::WAL_PREFIX)
-        || (name.starts_with("refs/grit/remotes/") && name.contains("/wal/"))
+    name.starts_with(wal::WAL_PREFIX) || (name.starts_with("refs/grit/remotes/") && name.contains("/wal/"))
 }
 
 fn state_byte(s: State) -> u8 {
@@ -800,10 +733,7 @@ mod tests {
                 .meta
                 .put(&mut wtxn, "schema", &(SCHEMA_VERSION + 1).to_be_bytes())
                 .unwrap();
-            index
-                .meta
-                .put(&mut wtxn, "lamport", &7u64.to_be_bytes())
-                .unwrap();
+            index.meta.put(&mut wtxn, "lamport", &7u64.to_be_bytes()).unwrap();
             wtxn.commit().unwrap();
             index.close();
         }

@@ -84,30 +84,17 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
         let k = usize::from(issue % issues);
         let key = &keys[usize::from(actor)];
         let known = &per_issue[k];
-        let parents: Vec<Id> = picks
-            .iter()
-            .map(|p| known[usize::from(*p) % known.len()])
-            .collect();
+        let parents: Vec<Id> = picks.iter().map(|p| known[usize::from(*p) % known.len()]).collect();
         let kind = match op {
-            Op::Title(v) => Kind::TitleSet {
-                title: format!("t{v}"),
-            },
-            Op::Body(v) => Kind::BodySet {
-                body: format!("b{v}"),
-            },
+            Op::Title(v) => Kind::TitleSet { title: format!("t{v}") },
+            Op::Body(v) => Kind::BodySet { body: format!("b{v}") },
             Op::State(closed, reason) => Kind::StateSet {
                 state: if closed { State::Closed } else { State::Open },
                 reason: reason.then(|| "completed".to_owned()),
             },
-            Op::Comment(v) => Kind::CommentAdded {
-                body: format!("c{v}"),
-            },
-            Op::Label(v, true) => Kind::LabelAdded {
-                label: format!("l{v}"),
-            },
-            Op::Label(v, false) => Kind::LabelRemoved {
-                label: format!("l{v}"),
-            },
+            Op::Comment(v) => Kind::CommentAdded { body: format!("c{v}") },
+            Op::Label(v, true) => Kind::LabelAdded { label: format!("l{v}") },
+            Op::Label(v, false) => Kind::LabelRemoved { label: format!("l{v}") },
             Op::Assignee(v, true) => Kind::AssigneeAdded {
                 assignee: format!("a{v}"),
             },
@@ -137,9 +124,7 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
 
 fn shuffle<T>(v: &mut [T], mut seed: u64) {
     for i in (1..v.len()).rev() {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         v.swap(i, (seed >> 33) as usize % (i + 1));
     }
 }

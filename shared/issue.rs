@@ -150,11 +150,7 @@ impl IssueState {
         }
         self.updated_ms = self.updated_ms.max(ev.event.wall_ms);
         match &ev.event.kind {
-            Kind::IssueCreated {
-                title,
-                body,
-                labels,
-            } => {
+            Kind::IssueCreated { title, body, labels } => {
                 self.created = Some(Created {
                     author: ev.event.actor.0,
                     created_ms: ev.event.wall_ms,
@@ -195,9 +191,7 @@ impl IssueState {
             Kind::LabelAdded { label } => set_op(&mut self.labels, label, stamp, true),
             Kind::LabelRemoved { label } => set_op(&mut self.labels, label, stamp, false),
             Kind::AssigneeAdded { assignee } => set_op(&mut self.assignees, assignee, stamp, true),
-            Kind::AssigneeRemoved { assignee } => {
-                set_op(&mut self.assignees, assignee, stamp, false)
-            }
+            Kind::AssigneeRemoved { assignee } => set_op(&mut self.assignees, assignee, stamp, false),
             Kind::Unknown { .. } => unreachable!("skipped above"),
         }
     }
@@ -223,11 +217,7 @@ impl IssueState {
     pub fn row_fragment(&self) -> Vec<u8> {
         let created_ms = self.created.as_ref().map_or(0, |c| c.created_ms);
         let row = RowFields {
-            title: self
-                .title
-                .as_ref()
-                .map(|r| r.value.clone())
-                .unwrap_or_default(),
+            title: self.title.as_ref().map(|r| r.value.clone()).unwrap_or_default(),
             state: self.state(),
             state_reason: self.state.as_ref().and_then(|r| r.value.reason.clone()),
             labels: self.labels(),
@@ -264,9 +254,7 @@ pub struct AuthorView {
 
 impl AuthorView {
     pub fn display(&self) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| self.id[..12].to_owned())
+        self.name.clone().unwrap_or_else(|| self.id[..12].to_owned())
     }
 }
 
@@ -296,20 +284,12 @@ pub struct IssueView {
 }
 
 impl IssueView {
-    pub fn new(
-        s: &IssueState,
-        short_id: String,
-        author: &dyn Fn(&ActorId) -> AuthorView,
-    ) -> IssueView {
+    pub fn new(s: &IssueState, short_id: String, author: &dyn Fn(&ActorId) -> AuthorView) -> IssueView {
         let created = s.created.as_ref();
         IssueView {
             id: Id(s.id).to_hex(),
             short_id,
-            title: s
-                .title
-                .as_ref()
-                .map(|r| r.value.clone())
-                .unwrap_or_default(),
+            title: s.title.as_ref().map(|r| r.value.clone()).unwrap_or_default(),
             state: s.state(),
             state_reason: s.state.as_ref().and_then(|r| r.value.reason.clone()),
             labels: s.labels(),

@@ -11,11 +11,7 @@ const DEFAULT_GC_AUTO: i64 = 6700;
 /// Starts `git gc --auto` in the background when the loose-object estimate passes `gc.auto`.
 /// Cheap otherwise: one small directory listing. Never fails the write that called it.
 pub fn after_write(repo: &Repo) {
-    let limit = repo
-        .git
-        .config_snapshot()
-        .integer("gc.auto")
-        .unwrap_or(DEFAULT_GC_AUTO);
+    let limit = repo.git.config_snapshot().integer("gc.auto").unwrap_or(DEFAULT_GC_AUTO);
     if limit <= 0 || std::env::var_os("GRIT_NO_AUTO_GC").is_some() {
         return;
     }

@@ -16,9 +16,8 @@ pub struct Repo {
 impl Repo {
     /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends as git does.
     pub fn discover(dir: &Path) -> Result<Repo> {
-        let git = gix::discover_with_environment_overrides(dir).map_err(|_| Error::NotARepo {
-            path: dir.to_owned(),
-        })?;
+        let git =
+            gix::discover_with_environment_overrides(dir).map_err(|_| Error::NotARepo { path: dir.to_owned() })?;
         Ok(Repo::from_gix(git))
     }
 
@@ -30,10 +29,7 @@ impl Repo {
     }
 
     pub fn config_string(&self, key: &str) -> Option<String> {
-        self.git
-            .config_snapshot()
-            .string(key)
-            .map(|s| s.to_string())
+        self.git.config_snapshot().string(key).map(|s| s.to_string())
     }
 
     pub fn config_bool(&self, key: &str) -> Option<bool> {
@@ -65,28 +61,17 @@ impl Repo {
 
     /// The name and email new actors take: git's author identity (env, then config).
     pub fn identity(&self) -> Result<(String, String)> {
-        let name = self
-            .config_string("user.name")
-            .filter(|s| !s.trim().is_empty());
-        let email = self
-            .config_string("user.email")
-            .filter(|s| !s.trim().is_empty());
-        let name = std::env::var("GIT_AUTHOR_NAME")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .or(name);
+        let name = self.config_string("user.name").filter(|s| !s.trim().is_empty());
+        let email = self.config_string("user.email").filter(|s| !s.trim().is_empty());
+        let name = std::env::var("GIT_AUTHOR_NAME").ok().filter(|s| !s.is_empty()).or(name);
         let email = std::env::var("GIT_AUTHOR_EMAIL")
             .ok()
             .filter(|s| !s.is_empty())
             .or(email);
         match (name, email) {
             (Some(n), Some(e)) => Ok((n, e)),
-            (None, _) => Err(Error::NoIdentity {
-                missing: "user.name",
-            }),
-            (_, None) => Err(Error::NoIdentity {
-                missing: "user.email",
-            }),
+            (None, _) => Err(Error::NoIdentity { missing: "user.name" }),
+            (_, None) => Err(Error::NoIdentity { missing: "user.email" }),
         }
     }
 }
@@ -138,10 +123,7 @@ mod tests {
     #[test]
     fn times_format_as_rfc3339_utc() {
         assert_eq!(super::format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            super::format_time(1_700_000_000_123),
-            "2023-11-14T22:13:20Z"
-        );
+        assert_eq!(super::format_time(1_700_000_000_123), "2023-11-14T22:13:20Z");
         assert_eq!(super::format_time(951_782_400_000), "2000-02-29T00:00:00Z");
     }
 }

@@ -32,20 +32,14 @@ impl Store {
     /// event creates a new entity, whose id is that event's id). Returns the signed events.
     pub fn write(&self, entity: Option<Id>, kinds: Vec<Kind>) -> Result<Vec<SignedEvent>> {
         let actor = self.actor()?;
-        let mut lamport = self.index.lamport()?;
         let mut parents = match entity {
-            Some(id) => self
-                .index
-                .issue(&id)?
-                .map(|s| s.heads())
-                .unwrap_or_default(),
+            Some(id) => self.index.issue(&id)?.map(|s| s.heads()).unwrap_or_default(),
             None => Vec::new(),
         };
         let now = now_ms();
         let mut entity = entity;
         let mut out = Vec::with_capacity(kinds.len());
-        for kind in kinds {
-            lamport += 1;
+        for (lamport, kind) in (self.index.lamport()? + 1..).zip(kinds) {
             let ev = Event {
                 version: FORMAT_VERSION,
                 entity,

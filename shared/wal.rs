@@ -141,14 +141,12 @@ pub fn compare_and_swap(
             },
             new: Target::Object(new),
         },
-        name: name
-            .try_into()
-            .map_err(|e: gix::validate::reference::name::Error| {
-                Error::invalid(
-                    format!("'{name}' is not a valid reference name: {e}"),
-                    "this is a bug in grit; please report it",
-                )
-            })?,
+        name: name.try_into().map_err(|e: gix::validate::reference::name::Error| {
+            Error::invalid(
+                format!("'{name}' is not a valid reference name: {e}"),
+                "this is a bug in grit; please report it",
+            )
+        })?,
         deref: false,
     };
     match repo.git.edit_references_as(Some(edit), None) {
@@ -169,12 +167,7 @@ fn is_cas_conflict(err: &gix::Error) -> bool {
 
 /// Appends one chunk of `events` to the actor's WAL ref, retrying the compare-and-swap until it
 /// lands; concurrent appenders of the same actor each get their own commit, none is lost.
-pub fn append(
-    repo: &Repo,
-    actor: &ActorId,
-    author: &Author<'_>,
-    events: &[SignedEvent],
-) -> Result<ObjectId> {
+pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[SignedEvent]) -> Result<ObjectId> {
     let name = wal_ref(actor);
     let tree = write_single_file_tree(repo, CHUNK_FILE, &encode_chunk(actor, events))?;
     let message = match events {
@@ -227,11 +220,7 @@ pub fn read_chunk(repo: &Repo, reference: &str, commit: ObjectId) -> Result<Chun
 }
 
 /// Commits reachable from `tip` that `known` does not already cover, newest first.
-pub fn new_commits(
-    repo: &Repo,
-    tip: ObjectId,
-    known: impl Fn(&ObjectId) -> Result<bool>,
-) -> Result<Vec<ObjectId>> {
+pub fn new_commits(repo: &Repo, tip: ObjectId, known: impl Fn(&ObjectId) -> Result<bool>) -> Result<Vec<ObjectId>> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut stack = vec![tip];
@@ -288,10 +277,7 @@ mod tests {
                 .sign(&key)
             })
             .collect();
-        assert_eq!(
-            decode_chunk(&encode_chunk(&actor, &events)).unwrap(),
-            events
-        );
+        assert_eq!(decode_chunk(&encode_chunk(&actor, &events)).unwrap(), events);
         assert!(
             decode_chunk(b"\x83\x02\x40\x80").is_err(),
             "a future chunk format is refused, not misread"

@@ -89,7 +89,8 @@ fn render_page(cmd: clap::Command, name: &str, extra: &[&str]) -> Vec<u8> {
         .manual("grit manual")
         .source(concat!("grit ", env!("CARGO_PKG_VERSION")));
     let mut out = Vec::new();
-    let sections: [fn(&clap_mangen::Man, &mut dyn std::io::Write) -> std::io::Result<()>; 6] = [
+    type Section = fn(&clap_mangen::Man, &mut dyn std::io::Write) -> std::io::Result<()>;
+    let sections: [Section; 6] = [
         clap_mangen::Man::render_title,
         clap_mangen::Man::render_name_section,
         clap_mangen::Man::render_synopsis_section,
@@ -118,20 +119,12 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
         let tool = cmd.get_name().to_owned();
         files.push((
             PathBuf::from(format!("man/{tool}.1")),
-            render_page(
-                cmd.clone(),
-                &tool,
-                &[EXIT_STATUS, json_section(&tool), SEE_ALSO],
-            ),
+            render_page(cmd.clone(), &tool, &[EXIT_STATUS, json_section(&tool), SEE_ALSO]),
         ));
         for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
             let name = format!("{tool}-{}", sub.get_name());
             let bin = format!("{} {}", cmd.get_bin_name().unwrap_or(&tool), sub.get_name());
-            let page = sub
-                .clone()
-                .name(name.clone())
-                .display_name(name.clone())
-                .bin_name(bin);
+            let page = sub.clone().name(name.clone()).display_name(name.clone()).bin_name(bin);
             files.push((
                 PathBuf::from(format!("man/{name}.1")),
                 render_page(page, &name, &[SEE_ALSO]),
@@ -151,12 +144,7 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
     files
 }
 
-fn run_shown(
-    ui: &mut Ui,
-    dir: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Result<String, CommandError> {
+fn run_shown(ui: &mut Ui, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, CommandError> {
     let shown: Vec<String> = env
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -168,11 +156,7 @@ fn run_shown(
             }
         }))
         .collect();
-    ui.say(format!(
-        "{} {}",
-        ui.paint("36", "$"),
-        ui.paint("1", &shown.join(" "))
-    ))?;
+    ui.say(format!("{} {}", ui.paint("36", "$"), ui.paint("1", &shown.join(" "))))?;
     let out = Process::new(args[0])
         .args(&args[1..])
         .current_dir(dir)
@@ -187,12 +171,7 @@ fn run_shown(
         } else {
             "this is a bug in grit; please report it with the output above"
         };
-        return Err(CommandError::failure(format!(
-            "`{}` failed: {}",
-            shown.join(" "),
-            stderr.trim()
-        ))
-        .hint(hint));
+        return Err(CommandError::failure(format!("`{}` failed: {}", shown.join(" "), stderr.trim())).hint(hint));
     }
     ui.say(stdout.trim_end())?;
     ui.say("")?;
@@ -201,8 +180,7 @@ fn run_shown(
 
 /// `git issue demo`: a scratch repository, two writers, every issue command once.
 pub fn demo(ui: &mut Ui, dir: Option<PathBuf>) -> Result<(), CommandError> {
-    let dir = dir
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("grit-demo-{}", std::process::id())));
+    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("grit-demo-{}", std::process::id())));
     if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
         return Err(CommandError::usage(
             format!("{} is not empty", dir.display()),
@@ -212,18 +190,8 @@ pub fn demo(ui: &mut Ui, dir: Option<PathBuf>) -> Result<(), CommandError> {
     std::fs::create_dir_all(&dir)?;
     ui.say(format!("A scratch repository in {}\n", dir.display()))?;
     run_shown(ui, &dir, &["git", "init", "-q"], &[])?;
-    run_shown(
-        ui,
-        &dir,
-        &["git", "config", "user.name", "Ada Lovelace"],
-        &[],
-    )?;
-    run_shown(
-        ui,
-        &dir,
-        &["git", "config", "user.email", "ada@example.com"],
-        &[],
-    )?;
+    run_shown(ui, &dir, &["git", "config", "user.name", "Ada Lovelace"], &[])?;
+    run_shown(ui, &dir, &["git", "config", "user.email", "ada@example.com"], &[])?;
     let bug = run_shown(
         ui,
         &dir,

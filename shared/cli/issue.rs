@@ -275,27 +275,17 @@ fn me(store: &Store) -> impl Fn() -> Result<String, CommandError> + '_ {
 }
 
 fn create(ui: &mut Ui, a: CreateArgs) -> Result<(), CommandError> {
-    let title = a.title.as_deref().ok_or_else(|| {
-        CommandError::usage(
-            "a title is required",
-            "`git issue create --title \"…\" [--body \"…\"]`",
-        )
-    })?;
+    let title = a
+        .title
+        .as_deref()
+        .ok_or_else(|| CommandError::usage("a title is required", "`git issue create --title \"…\" [--body \"…\"]`"))?;
     let title = clean_text("title", title, false)?;
     let body = read_body(&a.body)?.unwrap_or_default();
     let store = open(ui)?;
     let labels = clean_names("label", &a.labels, &me(&store))?;
     let assignees = clean_names("assignee", &a.assignees, &me(&store))?;
-    let mut kinds = vec![Kind::IssueCreated {
-        title,
-        body,
-        labels,
-    }];
-    kinds.extend(
-        assignees
-            .into_iter()
-            .map(|assignee| Kind::AssigneeAdded { assignee }),
-    );
+    let mut kinds = vec![Kind::IssueCreated { title, body, labels }];
+    kinds.extend(assignees.into_iter().map(|assignee| Kind::AssigneeAdded { assignee }));
     let events = store.write(None, kinds)?;
     let id = events[0].id;
     print_written(ui, &store, &id, "created")
@@ -313,12 +303,7 @@ fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), 
             .issue(id)?
             .and_then(|s| s.title.map(|t| t.value))
             .unwrap_or_default();
-        let line = format!(
-            "{} {} {}",
-            ui.paint("32", verb),
-            ui.paint("33", &short),
-            title
-        );
+        let line = format!("{} {} {}", ui.paint("32", verb), ui.paint("33", &short), title);
         ui.say(line)
     } else {
         ui.say(short)
@@ -347,22 +332,21 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
         return Ok(());
     }
     let mut rows = Vec::new();
-    let total =
-        store.index.for_each_row(&filter, |row| {
-            let f: RowFields = serde_json::from_slice(&[b"{", row.fragment, b"}"].concat())
-                .map_err(|e| crate::Error::Io {
-                    path: "index row".into(),
-                    source: e.into(),
-                })?;
-            rows.push((
-                row.short_id.to_owned(),
-                f.state,
-                f.title,
-                f.labels.join(", "),
-                f.updated_at,
-            ));
-            Ok(())
-        })?;
+    let total = store.index.for_each_row(&filter, |row| {
+        let f: RowFields =
+            serde_json::from_slice(&[b"{", row.fragment, b"}"].concat()).map_err(|e| crate::Error::Io {
+                path: "index row".into(),
+                source: e.into(),
+            })?;
+        rows.push((
+            row.short_id.to_owned(),
+            f.state,
+            f.title,
+            f.labels.join(", "),
+            f.updated_at,
+        ));
+        Ok(())
+    })?;
     if ui.quiet {
         return Ok(());
     }
@@ -376,11 +360,7 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
         return Ok(());
     }
     if ui.tty {
-        ui.say(format!(
-            "Showing {} of {} {what}issues\n",
-            rows.len(),
-            total
-        ))?;
+        ui.say(format!("Showing {} of {} {what}issues\n", rows.len(), total))?;
         let mut table = vec![vec![
             "ID".into(),
             "STATE".into(),
@@ -406,11 +386,7 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
         }
     } else {
         for (short, state, title, labels, updated) in rows {
-            let state = if state == State::Open {
-                "open"
-            } else {
-                "closed"
-            };
+            let state = if state == State::Open { "open" } else { "closed" };
             ui.say(format!("{short}\t{state}\t{title}\t{labels}\t{updated}"))?;
         }
     }
@@ -440,11 +416,7 @@ fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
         .as_deref()
         .map(|r| format!(" as {}", r.replace('_', " ")))
         .unwrap_or_default();
-    ui.say(format!(
-        "{} {}",
-        ui.paint("1", &v.title),
-        ui.paint("33", &v.short_id)
-    ))?;
+    ui.say(format!("{} {}", ui.paint("1", &v.title), ui.paint("33", &v.short_id)))?;
     ui.say(format!(
         "{state}{reason} • {} opened {} • {} comment{}",
         v.author.display(),
@@ -468,11 +440,7 @@ fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
     }
     for c in &v.comments {
         ui.say("")?;
-        ui.say(format!(
-            "{} • {}",
-            ui.paint("1", &c.author.display()),
-            c.created_at
-        ))?;
+        ui.say(format!("{} • {}", ui.paint("1", &c.author.display()), c.created_at))?;
         for line in c.body.lines() {
             ui.say(format!("  {line}"))?;
         }
@@ -481,11 +449,7 @@ fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
 }
 
 fn edit(ui: &mut Ui, a: EditArgs) -> Result<(), CommandError> {
-    let title = a
-        .title
-        .as_deref()
-        .map(|t| clean_text("title", t, false))
-        .transpose()?;
+    let title = a.title.as_deref().map(|t| clean_text("title", t, false)).transpose()?;
     let body = read_body(&a.body)?;
     let store = open(ui)?;
     let me = me(&store);
@@ -497,13 +461,7 @@ fn edit(ui: &mut Ui, a: EditArgs) -> Result<(), CommandError> {
         clean_names("assignee", &a.add_assignee, &me)?,
         clean_names("assignee", &a.remove_assignee, &me)?,
     );
-    if title.is_none()
-        && body.is_none()
-        && add_l.is_empty()
-        && rm_l.is_empty()
-        && add_a.is_empty()
-        && rm_a.is_empty()
-    {
+    if title.is_none() && body.is_none() && add_l.is_empty() && rm_l.is_empty() && add_a.is_empty() && rm_a.is_empty() {
         return Err(CommandError::usage(
             "nothing to edit",
             "give at least one of --title, --body, --body-file, --add-label, --remove-label, --add-assignee, --remove-assignee",
@@ -569,30 +527,17 @@ fn set_state(
     reason: Option<Reason>,
     comment: Option<String>,
 ) -> Result<(), CommandError> {
-    let comment = comment
-        .map(|c| clean_text("comment", &c, true))
-        .transpose()?;
+    let comment = comment.map(|c| clean_text("comment", &c, true)).transpose()?;
     let store = open(ui)?;
     let id = store.index.resolve(query)?;
     let cur = store.index.issue(&id)?.expect("resolved ids exist");
-    let mut kinds: Vec<Kind> = comment
-        .into_iter()
-        .map(|body| Kind::CommentAdded { body })
-        .collect();
-    let verb = if to == State::Closed {
-        "closed"
-    } else {
-        "reopened"
-    };
+    let mut kinds: Vec<Kind> = comment.into_iter().map(|body| Kind::CommentAdded { body }).collect();
+    let verb = if to == State::Closed { "closed" } else { "reopened" };
     if cur.state() == to {
         ui.note(format!(
             "issue {} is already {}",
             store.index.short_id(&id)?,
-            if to == State::Closed {
-                "closed"
-            } else {
-                "open"
-            }
+            if to == State::Closed { "closed" } else { "open" }
         ));
     } else {
         let reason = reason.map(|r| match r {

@@ -176,7 +176,10 @@ impl From<Error> for CommandError {
             source = s.source();
         }
         let (code, hints): (u8, Vec<String>) = match &e {
-            Error::NotARepo { .. } => (exit::FAILURE, vec!["run this inside a git repository, or create one with `git init`".into()]),
+            Error::NotARepo { .. } => (
+                exit::FAILURE,
+                vec!["run this inside a git repository, or create one with `git init`".into()],
+            ),
             Error::Invalid { hint, .. } => (exit::USAGE, hint.iter().cloned().collect()),
             Error::NotFound { what, .. } => (exit::FAILURE, vec![format!("`git {what} list` shows what there is")]),
             Error::Ambiguous { candidates, .. } => {
@@ -188,13 +191,26 @@ impl From<Error> for CommandError {
                 exit::FAILURE,
                 vec![format!(
                     "tell git who you are: `git config {missing} \"{}\"` (add --global for every repository)",
-                    if *missing == "user.name" { "Your Name" } else { "you@example.com" }
+                    if *missing == "user.name" {
+                        "Your Name"
+                    } else {
+                        "you@example.com"
+                    }
                 )],
             ),
-            Error::Index { .. } => (exit::FAILURE, vec!["the index is a cache: `git wal rebuild` recreates it from the refs".into()]),
-            Error::Corrupt { .. } => (exit::VERIFY_FAILED, vec!["`git wal log` shows the readable events; fetch the ref again from a healthy clone".into()]),
+            Error::Index { .. } => (
+                exit::FAILURE,
+                vec!["the index is a cache: `git wal rebuild` recreates it from the refs".into()],
+            ),
+            Error::Corrupt { .. } => (
+                exit::VERIFY_FAILED,
+                vec!["`git wal log` shows the readable events; fetch the ref again from a healthy clone".into()],
+            ),
             Error::Verify(_) => (exit::VERIFY_FAILED, vec![]),
-            Error::Contention { .. } => (exit::FAILURE, vec!["many writers share this actor; give each its own with GRIT_ACTOR=<label>".into()]),
+            Error::Contention { .. } => (
+                exit::FAILURE,
+                vec!["many writers share this actor; give each its own with GRIT_ACTOR=<label>".into()],
+            ),
             _ => (exit::FAILURE, vec![]),
         };
         CommandError {
@@ -219,11 +235,7 @@ pub fn main_with<P: Parser>(
     let parsed = match P::try_parse() {
         Ok(p) => p,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
             return ExitCode::from(code);
         }

@@ -157,27 +157,15 @@ fn actor_cmd(ui: &mut Ui, cmd: ActorCommand) -> Result<(), CommandError> {
             if ui.json {
                 return ui.json(&actor_json(
                     &created,
-                    if a.make_default {
-                        &created.label
-                    } else {
-                        &current
-                    },
+                    if a.make_default { &created.label } else { &current },
                 ));
             }
-            ui.say(format!(
-                "created actor {} ({})",
-                created.label,
-                created.id()
-            ))
+            ui.say(format!("created actor {} ({})", created.label, created.id()))
         }
         ActorCommand::List(_) => {
             let all = actor::list_local(&repo)?;
             if ui.json {
-                return ui.json(
-                    &all.iter()
-                        .map(|a| actor_json(a, &current))
-                        .collect::<Vec<_>>(),
-                );
+                return ui.json(&all.iter().map(|a| actor_json(a, &current)).collect::<Vec<_>>());
             }
             if all.is_empty() {
                 ui.note("no local actors yet; one is created on the first write (or `git wal actor new LABEL`)");
@@ -257,15 +245,10 @@ fn summary(k: &Kind) -> String {
     match k {
         Kind::IssueCreated { title, .. } => title.clone(),
         Kind::TitleSet { title } => title.clone(),
-        Kind::BodySet { body } | Kind::CommentAdded { body } => {
-            body.lines().next().unwrap_or("").to_owned()
-        }
+        Kind::BodySet { body } | Kind::CommentAdded { body } => body.lines().next().unwrap_or("").to_owned(),
         Kind::StateSet { state, reason } => format!(
             "{state:?}{}",
-            reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
+            reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
         )
         .to_lowercase(),
         Kind::LabelAdded { label } | Kind::LabelRemoved { label } => label.clone(),
@@ -276,11 +259,7 @@ fn summary(k: &Kind) -> String {
 
 fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
     let store = Store::open(&ui.dir)?;
-    let issue = a
-        .issue
-        .as_deref()
-        .map(|q| store.index.resolve(q))
-        .transpose()?;
+    let issue = a.issue.as_deref().map(|q| store.index.resolve(q)).transpose()?;
     let mut all: Vec<(SignedEvent, String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (name, tip) in wal::list_refs(&store.repo, "refs/grit/")? {
@@ -297,11 +276,7 @@ fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
         }
     }
     all.sort_by(|x, y| {
-        (y.0.event.lamport, y.0.event.wall_ms, y.0.id).cmp(&(
-            x.0.event.lamport,
-            x.0.event.wall_ms,
-            x.0.id,
-        ))
+        (y.0.event.lamport, y.0.event.wall_ms, y.0.id).cmp(&(x.0.event.lamport, x.0.event.wall_ms, x.0.id))
     });
     all.dedup_by(|x, y| x.0.id == y.0.id);
     if a.limit > 0 {

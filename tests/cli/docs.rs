@@ -29,17 +29,8 @@ fn generated_man_pages_and_completions_are_up_to_date() {
 fn every_tool_answers_help_and_version() {
     for tool in ["issue", "wal", "lock", "sandbox"] {
         let exe = Path::new(env!("CARGO_BIN_EXE_git-issue")).with_file_name(format!("git-{tool}"));
-        assert_cmd::Command::new(&exe)
-            .arg("--help")
-            .assert()
-            .success();
-        assert_cmd::Command::new(&exe)
-            .arg("--version")
-            .assert()
-            .success();
-        assert_cmd::Command::new(&exe)
-            .arg("--no-such-flag")
-            .assert()
-            .code(2);
+        assert_cmd::Command::new(&exe).arg("--help").assert().success();
+        assert_cmd::Command::new(&exe).arg("--version").assert().success();
+        assert_cmd::Command::new(&exe).arg("--no-such-flag").assert().code(2);
     }
 }

@@ -21,11 +21,7 @@ fn bin_dir() -> PathBuf {
 }
 
 fn path_var() -> String {
-    format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
+    format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default())
 }
 
 impl TestEnv {
@@ -132,12 +128,7 @@ impl TestEnv {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("git runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()

@@ -55,10 +55,7 @@ fn create_then_list_and_show_round_trip_every_field() {
         "created_at",
         "updated_at",
     ] {
-        assert_eq!(
-            row[key], created[key],
-            "{key} agrees between create and list"
-        );
+        assert_eq!(row[key], created[key], "{key} agrees between create and list");
     }
     assert!(row["short_id"].as_str().unwrap().len() >= 7);
 
@@ -93,27 +90,13 @@ fn edit_comment_close_and_reopen_change_what_show_prints() {
     t.ok(
         "issue",
         &r,
-        &[
-            "edit",
-            &id,
-            "--remove-label",
-            "a",
-            "--remove-assignee",
-            "cy",
-        ],
+        &["edit", &id, "--remove-label", "a", "--remove-assignee", "cy"],
     );
     t.ok("issue", &r, &["comment", &id, "--body", "first"]);
     t.ok(
         "issue",
         &r,
-        &[
-            "close",
-            &id,
-            "--reason",
-            "not-planned",
-            "--comment",
-            "closing",
-        ],
+        &["close", &id, "--reason", "not-planned", "--comment", "closing"],
     );
     let s = t.json("issue", &r, &["show", &id]);
     assert_eq!(s["title"], "New title");
@@ -135,10 +118,7 @@ fn edit_comment_close_and_reopen_change_what_show_prints() {
         serde_json::json!([]),
         "closed issues leave the default list"
     );
-    assert_eq!(
-        ids(&t.json("issue", &r, &["list", "--state", "closed"])),
-        [id.as_str()]
-    );
+    assert_eq!(ids(&t.json("issue", &r, &["list", "--state", "closed"])), [id.as_str()]);
 
     t.ok("issue", &r, &["reopen", &id]);
     let s = t.json("issue", &r, &["show", &id]);
@@ -156,14 +136,7 @@ fn list_filters_by_state_label_and_limit_newest_first() {
         cmd.env("GRIT_NOW", (1_763_700_000 + i).to_string());
         let label = if i % 2 == 0 { "even" } else { "odd" };
         let out = cmd
-            .args([
-                "create",
-                "--title",
-                &format!("issue {i}"),
-                "--label",
-                label,
-                "--json",
-            ])
+            .args(["create", "--title", &format!("issue {i}"), "--label", label, "--json"])
             .output()
             .unwrap();
         made.push(
@@ -176,12 +149,7 @@ fn list_filters_by_state_label_and_limit_newest_first() {
     t.ok("issue", &r, &["close", made[4].as_str()]);
     assert_eq!(
         ids(&t.json("issue", &r, &["list"])),
-        [
-            made[3].as_str(),
-            made[2].as_str(),
-            made[1].as_str(),
-            made[0].as_str()
-        ],
+        [made[3].as_str(), made[2].as_str(), made[1].as_str(), made[0].as_str()],
         "newest first"
     );
     assert_eq!(
@@ -207,13 +175,11 @@ fn human_output_is_tab_separated_when_piped() {
     let t = TestEnv::new();
     let r = t.repo("r");
     let id = t.create(&r, "Piped");
-    t.cmd("issue", &r).args(["list"]).assert().success().stdout(
-        predicate::str::is_match(format!(
-            "^{}\topen\tPiped\t\t2025-11-21T04:40:00Z\n$",
-            &id[..7]
-        ))
-        .unwrap(),
-    );
+    t.cmd("issue", &r)
+        .args(["list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(format!("^{}\topen\tPiped\t\t2025-11-21T04:40:00Z\n$", &id[..7])).unwrap());
     t.cmd("issue", &r)
         .args(["show", &id])
         .assert()
@@ -228,10 +194,7 @@ fn deleting_the_index_changes_nothing_that_is_printed() {
     let id = t.create(&r, "Survives");
     t.ok("issue", &r, &["comment", &id, "--body", "hello"]);
     t.ok("issue", &r, &["edit", &id, "--add-label", "x"]);
-    let (list, show) = (
-        t.json("issue", &r, &["list"]),
-        t.json("issue", &r, &["show", &id]),
-    );
+    let (list, show) = (t.json("issue", &r, &["list"]), t.json("issue", &r, &["show", &id]));
     std::fs::remove_dir_all(r.join(".git/grit/index")).unwrap();
     assert_eq!(t.json("issue", &r, &["list"]), list);
     assert_eq!(t.json("issue", &r, &["show", &id]), show);
@@ -245,11 +208,7 @@ fn a_damaged_index_is_rebuilt_silently() {
     let r = t.repo("r");
     let id = t.create(&r, "Robust");
     let before = t.json("issue", &r, &["show", &id]);
-    std::fs::write(
-        r.join(".git/grit/index/data.mdb"),
-        b"garbage, not an LMDB file",
-    )
-    .unwrap();
+    std::fs::write(r.join(".git/grit/index/data.mdb"), b"garbage, not an LMDB file").unwrap();
     assert_eq!(t.json("issue", &r, &["show", &id]), before);
 }
 
@@ -288,12 +247,7 @@ fn ids_are_accepted_by_any_unique_prefix_and_ambiguity_lists_candidates() {
     let (a, b) = made
         .iter()
         .enumerate()
-        .find_map(|(i, a)| {
-            made[i + 1..]
-                .iter()
-                .find(|b| b[..1] == a[..1])
-                .map(|b| (a, b))
-        })
+        .find_map(|(i, a)| made[i + 1..].iter().find(|b| b[..1] == a[..1]).map(|b| (a, b)))
         .expect("pigeonhole");
     let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
     t.cmd("issue", &r)
@@ -303,10 +257,7 @@ fn ids_are_accepted_by_any_unique_prefix_and_ambiguity_lists_candidates() {
         .stderr(predicate::str::contains("ambiguous"))
         .stderr(predicate::str::contains(&a[..common + 1]))
         .stderr(predicate::str::contains(&b[..common + 1]));
-    assert_eq!(
-        t.json("issue", &r, &["show", &a[..common + 1]])["id"],
-        a.as_str()
-    );
+    assert_eq!(t.json("issue", &r, &["show", &a[..common + 1]])["id"], a.as_str());
     let short = t.json("issue", &r, &["list", "--limit", "0"]);
     for row in short.as_array().unwrap() {
         let s = row["short_id"].as_str().unwrap();
@@ -375,10 +326,7 @@ fn a_body_file_that_is_not_utf8_is_refused() {
         .write_stdin("from stdin")
         .assert()
         .success();
-    assert_eq!(
-        t.json("issue", &r, &["show", &id])["comments"][0]["body"],
-        "from stdin"
-    );
+    assert_eq!(t.json("issue", &r, &["show", &id])["comments"][0]["body"], "from stdin");
 }
 
 #[test]
@@ -480,23 +428,12 @@ fn concurrent_processes_on_one_actor_and_on_many_never_lose_an_event() {
     }
     let expected = 1 + 8 * per_proc;
     let list = t.json("issue", &r, &["list", "--limit", "0"]);
-    assert_eq!(
-        list.as_array().unwrap().len(),
-        expected,
-        "every issue is in the index"
-    );
+    assert_eq!(list.as_array().unwrap().len(), expected, "every issue is in the index");
     let log = t.json("wal", &r, &["log"]);
-    assert_eq!(
-        log.as_array().unwrap().len(),
-        expected,
-        "every event is in the WAL"
-    );
+    assert_eq!(log.as_array().unwrap().len(), expected, "every event is in the WAL");
     std::fs::remove_dir_all(r.join(".git/grit/index")).unwrap();
     assert_eq!(
-        t.json("issue", &r, &["list", "--limit", "0"])
-            .as_array()
-            .unwrap()
-            .len(),
+        t.json("issue", &r, &["list", "--limit", "0"]).as_array().unwrap().len(),
         expected
     );
 }

@@ -28,18 +28,12 @@ fn actors_are_created_listed_used_and_shown() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("already exists"));
-    t.cmd("wal", &r)
-        .args(["actor", "new", "bad/label"])
-        .assert()
-        .code(2);
+    t.cmd("wal", &r).args(["actor", "new", "bad/label"]).assert().code(2);
     let id = made["id"].as_str().unwrap();
     t.ok("wal", &r, &["actor", "use", &id[..10]]);
     assert_eq!(t.git(&r, &["config", "grit.actor"]).trim(), "bot-1");
     let issue = t.create(&r, "by the bot");
-    assert_eq!(
-        t.json("issue", &r, &["show", &issue])["author"]["name"],
-        "Bot One"
-    );
+    assert_eq!(t.json("issue", &r, &["show", &issue])["author"]["name"], "Bot One");
     let shown = t.json("wal", &r, &["actor", "show"]);
     assert_eq!(shown["id"], id);
     assert_eq!(shown["current"], true);
@@ -51,11 +45,7 @@ fn actors_are_created_listed_used_and_shown() {
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(
-            mode & 0o777,
-            0o600,
-            "private keys are readable by their owner only"
-        );
+        assert_eq!(mode & 0o777, 0o600, "private keys are readable by their owner only");
     }
 }
 
@@ -110,28 +100,15 @@ fn a_corrupt_chunk_is_reported_as_a_verification_failure() {
     t.create(&r, "fine");
     // Append a commit whose chunk is garbage, as a damaged or hostile clone might.
     let actor_ref = t
-        .git(
-            &r,
-            &["for-each-ref", "--format=%(refname)", "refs/grit/wal/"],
-        )
+        .git(&r, &["for-each-ref", "--format=%(refname)", "refs/grit/wal/"])
         .trim()
         .to_owned();
     std::fs::write(r.join("chunk.cbor"), b"\xff\xff not cbor").unwrap();
-    let blob = t
-        .git(&r, &["hash-object", "-w", "chunk.cbor"])
-        .trim()
-        .to_owned();
-    let tree = t.git_stdin(
-        &r,
-        &["mktree"],
-        &format!("100644 blob {blob}\tchunk.cbor\n"),
-    );
+    let blob = t.git(&r, &["hash-object", "-w", "chunk.cbor"]).trim().to_owned();
+    let tree = t.git_stdin(&r, &["mktree"], &format!("100644 blob {blob}\tchunk.cbor\n"));
     let parent = t.git(&r, &["rev-parse", &actor_ref]).trim().to_owned();
     let commit = t
-        .git(
-            &r,
-            &["commit-tree", tree.trim(), "-p", &parent, "-m", "bad"],
-        )
+        .git(&r, &["commit-tree", tree.trim(), "-p", &parent, "-m", "bad"])
         .trim()
         .to_owned();
     t.git(&r, &["update-ref", &actor_ref, &commit]);

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the grit suite (git-issue, git-wal, git-lock, git-sandbox) with its man pages and
+# shell completions, then runs `git issue demo` in a scratch repository.
+set -eu
+cd "$(dirname "$0")"
+
+root="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}"
+cargo install --locked --quiet --path . --root "$root"
+
+# man finds pages in <prefix>/share/man for every <prefix>/bin on PATH, so `git help issue` works.
+mkdir -p "$root/share/man/man1"
+cp man/*.1 "$root/share/man/man1/"
+
+data="${XDG_DATA_HOME:-$HOME/.local/share}"
+mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$data/fish/vendor_completions.d"
+for tool in issue wal lock sandbox; do
+    cp "completions/git-$tool.bash" "$data/bash-completion/completions/git-$tool"
+    cp "completions/_git-$tool" "$data/zsh/site-functions/"
+    cp "completions/git-$tool.fish" "$data/fish/vendor_completions.d/"
+done
+
+case ":$PATH:" in
+    *":$root/bin:"*) ;;
+    *)
+        echo "note: $root/bin is not on your PATH; add it so git finds the commands:" >&2
+        echo "      export PATH=\"$root/bin:\$PATH\"" >&2
+        PATH="$root/bin:$PATH"
+        export PATH
+        ;;
+esac
+
+echo "installed git-issue, git-wal, git-lock, git-sandbox into $root/bin"
+echo
+git issue demo
