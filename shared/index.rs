@@ -277,6 +277,22 @@ impl Index {
         Ok(stats)
     }
 
+    /// Folds in a commit this process just appended, without reading it back from git. Returns
+    /// false (and does nothing) unless the index had applied exactly the tip it was put on.
+    pub fn fold_own_append(&self, appended: &wal::Appended, events: Vec<SignedEvent>) -> Result<bool> {
+        let err = self.err();
+        let mut wtxn = self.env.write_txn().map_err(&err)?;
+        let applied = self.tips.get(&wtxn, &appended.reference).map_err(&err)?;
+        if applied != appended.parent.as_ref().map(oid_bytes) {
+            return Ok(false);
+        }
+        self.apply(&mut wtxn, events)?;
+        self.commits.put(&mut wtxn, oid_bytes(&appended.commit), &()).map_err(&err)?;
+        self.tips.put(&mut wtxn, &appended.reference, oid_bytes(&appended.commit)).map_err(&err)?;
+        wtxn.commit().map_err(&err)?;
+        Ok(true)
+    }
+
     fn changed(&self, refs: &[&(String, ObjectId)]) -> Result<bool> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
         if self.tips.len(&rtxn).map_err(self.err())? != refs.len() as u64 {

@@ -57,8 +57,11 @@ impl Store {
         if out.is_empty() {
             return Ok(out);
         }
-        wal::append(&self.repo, &actor.id(), &actor.author(now), &out)?;
-        self.index.refresh(&self.repo)?;
+        let appended = wal::append(&self.repo, &actor.id(), &actor.author(now), &out)?;
+        // Our own events need no reading back, unless someone else moved the ref in between.
+        if !self.index.fold_own_append(&appended, out.clone())? {
+            self.index.refresh(&self.repo)?;
+        }
         crate::maintenance::after_write(&self.repo);
         Ok(out)
     }

@@ -165,9 +165,16 @@ fn is_cas_conflict(err: &gix::Error) -> bool {
     text.contains("ReferenceOutOfDate") || text.contains("MustNotExist") || text.contains("lock")
 }
 
+/// What an append did: the new commit and the tip it was put on.
+pub struct Appended {
+    pub reference: String,
+    pub commit: ObjectId,
+    pub parent: Option<ObjectId>,
+}
+
 /// Appends one chunk of `events` to the actor's WAL ref, retrying the compare-and-swap until it
 /// lands; concurrent appenders of the same actor each get their own commit, none is lost.
-pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[SignedEvent]) -> Result<ObjectId> {
+pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[SignedEvent]) -> Result<Appended> {
     let name = wal_ref(actor);
     let tree = write_single_file_tree(repo, CHUNK_FILE, &encode_chunk(actor, events))?;
     let message = match events {
@@ -178,7 +185,7 @@ pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[Signe
         let tip = ref_tip(repo, &name)?;
         let commit = write_commit(repo, tree, tip.as_slice(), author, &message)?;
         if let Swap::Done = compare_and_swap(repo, &name, tip, commit, &message)? {
-            return Ok(commit);
+            return Ok(Appended { reference: name, commit, parent: tip });
         }
         std::thread::sleep(Duration::from_micros(200 + 50 * u64::from(attempt % 40)));
     }

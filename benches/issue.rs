@@ -1,0 +1,259 @@
+//! Benchmarks of the foundation, each against a baseline measured in the same run:
+//! `git issue create` per process, `list --json` at 10k and 100k issues, a full rebuild, and
+//! the size of `.git` after 10k creates. `cargo bench --bench issue` (release build).
+//! `GRIT_BENCH_SMALL=1` scales everything down 10x for a quick look.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use grit::actor;
+use grit::event::{Event, FORMAT_VERSION, Kind};
+use grit::index::Index;
+use grit::repo::Repo;
+use grit::wal;
+
+fn exe(tool: &str) -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_git-issue")).with_file_name(format!("git-{tool}"))
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").args(args).current_dir(dir).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn new_repo(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.name", "Bench"]);
+    git(&dir, &["config", "user.email", "bench@example.com"]);
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "root"]);
+    dir
+}
+
+/// Median wall time of `runs` runs of a command.
+fn median(runs: usize, mut cmd: impl FnMut() -> Command) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let mut c = cmd();
+            c.stdout(Stdio::null()).stderr(Stdio::null());
+            let start = Instant::now();
+            let status = c.status().expect("command runs");
+            let t = start.elapsed();
+            assert!(status.success(), "{c:?} failed");
+            t
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn rev_parse(dir: &Path) -> impl FnMut() -> Command + '_ {
+    move || {
+        let mut c = Command::new("git");
+        c.args(["rev-parse", "HEAD"]).current_dir(dir);
+        c
+    }
+}
+
+/// Writes `issues` issues with 3 events each (created, label added, comment) straight into one
+/// actor's WAL, `per_chunk` events per commit, as a fast in-process generator.
+fn generate(dir: &Path, issues: usize, per_chunk: usize) -> usize {
+    let repo = Repo::discover(dir).unwrap();
+    let actor = actor::current(&repo).unwrap();
+    let mut batch = Vec::with_capacity(per_chunk);
+    let mut total = 0;
+    let mut lamport = 0;
+    for i in 0..issues {
+        let mut ev = |entity, parents, kind| {
+            lamport += 1;
+            Event {
+                version: FORMAT_VERSION,
+                entity,
+                actor: actor.id(),
+                lamport,
+                wall_ms: 1_763_700_000_000 + i as u64,
+                parents,
+                kind,
+            }
+            .sign(&actor.key)
+        };
+        let created = ev(
+            None,
+            vec![],
+            Kind::IssueCreated {
+                title: format!("Issue number {i}: something to do"),
+                body: "A body of a typical length, a sentence or two.".into(),
+                labels: vec![["bug", "docs", "ui"][i % 3].into()],
+            },
+        );
+        let labelled = ev(Some(created.id), vec![created.id], Kind::LabelAdded { label: format!("p{}", i % 4) });
+        let commented = ev(Some(created.id), vec![labelled.id], Kind::CommentAdded { body: "Looking at it.".into() });
+        batch.extend([created, labelled, commented]);
+        if batch.len() >= per_chunk || i + 1 == issues {
+            total += batch.len();
+            wal::append(&repo, &actor.id(), &actor.author(1_763_700_000_000), &batch).unwrap();
+            batch.clear();
+        }
+    }
+    total
+}
+
+fn bench_create(root: &Path) {
+    let dir = new_repo(root, "create");
+    let issue = exe("issue");
+    let create = || {
+        let mut c = Command::new(&issue);
+        c.args(["create", "--title", "A new issue", "--label", "bug"]).current_dir(&dir).env("GRIT_NO_AUTO_GC", "1");
+        c
+    };
+    median(20, create);
+    let ours = median(301, create);
+    let base = median(301, rev_parse(&dir));
+    println!(
+        "create           median {:7.2} ms   baseline git rev-parse HEAD {:5.2} ms   ratio {:4.2}   (target <= 3 ms)",
+        ms(ours),
+        ms(base),
+        ms(ours) / ms(base)
+    );
+}
+
+fn bench_list(root: &Path, issues: usize) -> PathBuf {
+    let dir = new_repo(root, &format!("list-{issues}"));
+    let start = Instant::now();
+    let events = generate(&dir, issues, 3000);
+    let generated = start.elapsed();
+    let issue = exe("issue");
+    let list = || {
+        let mut c = Command::new(&issue);
+        c.args(["list", "--json", "--limit", "0", "--state", "all"]).current_dir(&dir);
+        c
+    };
+    let start = Instant::now();
+    let first = list().stdout(Stdio::null()).status().unwrap();
+    assert!(first.success());
+    let fold = start.elapsed();
+    let ours = median(21, list);
+    let base = median(21, rev_parse(&dir));
+    let default_limit = median(21, || {
+        let mut c = Command::new(&issue);
+        c.args(["list", "--json"]).current_dir(&dir);
+        c
+    });
+    println!(
+        "list --json {issues:>6} issues ({events} events, generated in {:.1} s): first run incl. fold {:.0} ms; \
+         median {:7.2} ms   baseline {:5.2} ms   ratio {:5.1}   default --limit 30: {:.2} ms",
+        generated.as_secs_f64(),
+        ms(fold),
+        ms(ours),
+        ms(base),
+        ms(ours) / ms(base),
+        ms(default_limit)
+    );
+    dir
+}
+
+fn bench_rebuild(dir: &Path) {
+    let repo = Repo::discover(dir).unwrap();
+    let start = Instant::now();
+    let (index, stats) = Index::open(&repo).unwrap().rebuild(&repo).unwrap();
+    let took = start.elapsed();
+    drop(index);
+    let start = Instant::now();
+    let out = Command::new("git")
+        .args(["cat-file", "--batch-all-objects", "--batch"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let base = start.elapsed();
+    println!(
+        "rebuild          {} events from {} commits in {:.0} ms = {:.0} events/s   baseline git cat-file --batch-all-objects {:.0} ms   ratio {:.2}   (target >= 300,000/s)",
+        stats.events,
+        stats.commits,
+        ms(took),
+        stats.events as f64 / took.as_secs_f64(),
+        ms(base),
+        ms(took) / ms(base)
+    );
+}
+
+fn du(path: &Path) -> u64 {
+    let out = git(path, &["count-objects", "-v"]);
+    let kib: u64 = out
+        .lines()
+        .filter(|l| l.starts_with("size:") || l.starts_with("size-pack:"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    let index = std::fs::metadata(path.join(".git/grit/index/data.mdb")).map_or(0, |m| m.len());
+    kib * 1024 + index
+}
+
+fn disk_usage(path: &Path) -> u64 {
+    let out = Command::new("du").args(["-sk", ".git"]).current_dir(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().parse::<u64>().unwrap() * 1024
+}
+
+fn bench_size(root: &Path, issues: usize) {
+    let dir = new_repo(root, "size");
+    let issue = exe("issue");
+    let start = Instant::now();
+    for i in 0..issues {
+        let st = Command::new(&issue)
+            .args(["create", "--title", &format!("Issue number {i}: something to do"), "--label", "bug"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let took = start.elapsed();
+    // Let a background `git gc --auto` finish before measuring.
+    while dir.join(".git/gc.pid").exists() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ours = disk_usage(&dir);
+    let objects_and_index = du(&dir);
+    git(&dir, &["gc", "-q", "--prune=now"]);
+    let packed = disk_usage(&dir);
+    println!(
+        "size             {issues} issues, one process each ({:.1} s, {:.2} ms per create): .git {:.1} MB on disk   \
+         baseline after `git gc --prune=now` {:.1} MB   ratio {:.2}   (objects + index {:.1} MB; target <= 30 MB)",
+        took.as_secs_f64(),
+        ms(took) / issues as f64,
+        ours as f64 / 1e6,
+        packed as f64 / 1e6,
+        ours as f64 / packed as f64,
+        objects_and_index as f64 / 1e6
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument filters by benchmark name.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let on = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let scale = if std::env::var_os("GRIT_BENCH_SMALL").is_some() { 10 } else { 1 };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    println!("grit benchmarks ({} cores); medians of repeated process runs", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if on("create") {
+        bench_create(root);
+    }
+    if on("list") || on("rebuild") {
+        bench_list(root, 10_000 / scale);
+        let big = bench_list(root, 100_000 / scale);
+        if on("rebuild") {
+            bench_rebuild(&big);
+        }
+    }
+    if on("size") {
+        bench_size(root, 10_000 / scale);
+    }
+}
