@@ -287,8 +287,12 @@ impl Index {
             return Ok(false);
         }
         self.apply(&mut wtxn, events)?;
-        self.commits.put(&mut wtxn, oid_bytes(&appended.commit), &()).map_err(&err)?;
-        self.tips.put(&mut wtxn, &appended.reference, oid_bytes(&appended.commit)).map_err(&err)?;
+        self.commits
+            .put(&mut wtxn, oid_bytes(&appended.commit), &())
+            .map_err(&err)?;
+        self.tips
+            .put(&mut wtxn, &appended.reference, oid_bytes(&appended.commit))
+            .map_err(&err)?;
         wtxn.commit().map_err(&err)?;
         Ok(true)
     }

@@ -1,32 +1,63 @@
-//! Keeping `.git` small: every append writes a few loose objects, so like git itself we pack
-//! them in the background once there are enough (the same estimate `git gc --auto` makes).
+//! Keeping `.git` small: every append writes three loose objects, so like `git gc --auto` we
+//! estimate the loose-object count and pack them in the background once there are enough.
 
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::repo::Repo;
 
-/// Git's default `gc.auto`.
-const DEFAULT_GC_AUTO: i64 = 6700;
+/// Loose objects (estimated) that trigger an incremental `git repack -d` (`grit.autoPack`).
+const DEFAULT_AUTO_PACK: i64 = 1024;
+/// A repack that has not removed its marker after this long is taken to have died.
+const STALE_MARKER: Duration = Duration::from_secs(600);
 
-/// Starts `git gc --auto` in the background when the loose-object estimate passes `gc.auto`.
-/// Cheap otherwise: one small directory listing. Never fails the write that called it.
+/// Starts an incremental repack in the background when the loose-object estimate passes
+/// `grit.autoPack`. Cheap otherwise: one small directory listing. Never fails the caller's write.
+/// Pack consolidation, pruning and the rest stay with git's own `gc --auto`.
 pub fn after_write(repo: &Repo) {
-    let limit = repo.git.config_snapshot().integer("gc.auto").unwrap_or(DEFAULT_GC_AUTO);
+    let limit = repo
+        .git
+        .config_snapshot()
+        .integer("grit.autoPack")
+        .unwrap_or(DEFAULT_AUTO_PACK);
     if limit <= 0 || std::env::var_os("GRIT_NO_AUTO_GC").is_some() {
         return;
     }
-    // Git samples objects/17: loose objects are spread evenly over 256 fan-out directories.
+    // As git does: loose objects spread evenly over 256 fan-out directories; sample one.
     let sample = repo.git.common_dir().join("objects").join("17");
     let count = std::fs::read_dir(sample).map_or(0, |d| d.count()) as i64;
     if count * 256 <= limit {
         return;
     }
-    let _ = Command::new("git")
-        .arg("--git-dir")
+    let marker = repo.grit_dir.join("repack.running");
+    let stale = std::fs::metadata(&marker)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_MARKER);
+    if stale {
+        let _ = std::fs::remove_file(&marker);
+    }
+    // One repack at a time: the marker is created exclusively and removed when it ends.
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .is_err()
+    {
+        return;
+    }
+    let spawned = Command::new("sh")
+        .args([
+            "-c",
+            "git --git-dir=\"$1\" repack -d -q -l; git --git-dir=\"$1\" gc --auto --quiet; rm -f \"$2\"",
+            "sh",
+        ])
         .arg(repo.git.git_dir())
-        .args(["gc", "--auto", "--quiet"])
+        .arg(&marker)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
+    if spawned.is_err() {
+        let _ = std::fs::remove_file(&marker);
+    }
 }

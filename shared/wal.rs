@@ -185,7 +185,11 @@ pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[Signe
         let tip = ref_tip(repo, &name)?;
         let commit = write_commit(repo, tree, tip.as_slice(), author, &message)?;
         if let Swap::Done = compare_and_swap(repo, &name, tip, commit, &message)? {
-            return Ok(Appended { reference: name, commit, parent: tip });
+            return Ok(Appended {
+                reference: name,
+                commit,
+                parent: tip,
+            });
         }
         std::thread::sleep(Duration::from_micros(200 + 50 * u64::from(attempt % 40)));
     }
