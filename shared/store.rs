@@ -59,7 +59,9 @@ impl Store {
         }
         let appended = wal::append(&self.repo, &actor.id(), &actor.author(now), &out)?;
         // Our own events need no reading back, unless someone else moved the ref in between.
-        if !self.index.fold_own_append(&appended, out.clone())? {
+        // A first write also published the actor's record, which only a full refresh folds in.
+        let known = self.index.author(&actor.id())?.name.is_some();
+        if !known || !self.index.fold_own_append(&appended, out.clone())? {
             self.index.refresh(&self.repo)?;
         }
         crate::maintenance::after_write(&self.repo);
