@@ -193,7 +193,7 @@ fn bench_rebuild(dir: &Path) {
     }
     let reading = start.elapsed();
     let start = Instant::now();
-    let (index, stats) = Index::open(&repo).unwrap().rebuild(&repo).unwrap();
+    let (index, stats) = Index::open(&repo).unwrap().rebuild(&repo, false).unwrap();
     let took = start.elapsed();
     drop(index);
     let start = Instant::now();

@@ -249,6 +249,35 @@ impl SignedEvent {
     }
 }
 
+/// Verifies many events on every core; returns the index and error of each one that fails.
+pub fn verify_all(events: &[SignedEvent]) -> Vec<(usize, VerifyError)> {
+    if events.is_empty() {
+        return Vec::new();
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(events.len());
+    let per = events.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = events
+            .chunks(per)
+            .enumerate()
+            .map(|(n, part)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .filter_map(|(i, ev)| ev.verify().err().map(|e| (n * per + i, e)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("verification threads do not panic"))
+            .collect()
+    })
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("malformed event: {0}")]
 pub struct DecodeError(pub &'static str);

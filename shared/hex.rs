@@ -3,6 +3,11 @@
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// Serializes a git object id as its hex string.
+pub fn serialize_oid<S: serde::Serializer>(id: &gix::ObjectId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
 pub fn encode(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -18,7 +18,7 @@ use crate::event::{ActorId, Id, SignedEvent, State};
 use crate::hex;
 use crate::issue::{AuthorView, IssueState, IssueView};
 use crate::repo::Repo;
-use crate::wal;
+use crate::{snapshot, sync, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -56,7 +56,29 @@ pub struct FoldStats {
     pub commits: usize,
     pub events: usize,
     pub millis: f64,
+    /// The snapshot a first fold started from.
+    pub snapshot: Option<String>,
+    /// Events from other clones that failed verification and were not applied.
+    pub rejected: Vec<Rejected>,
 }
+
+/// An event that did not verify, and where it was found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rejected {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub commit: String,
+    /// None when the whole chunk was unreadable.
+    pub event: Option<String>,
+    pub reason: String,
+}
+
+/// Events read from git, with the remote-tracking ref and commit they came from when they came
+/// from another clone (those are verified before they are applied).
+type Fetched<'a> = (Vec<SignedEvent>, Option<(&'a str, ObjectId)>);
+
+/// Meta key prefix: remote-tracking ref → the commit where a bad event was found.
+const REJECTED: &str = "rejected:";
 
 /// `git wal stats`.
 #[derive(Debug, serde::Serialize)]
@@ -202,22 +224,29 @@ impl Index {
     }
 
     /// Deletes the index and folds every ref in again.
-    pub fn rebuild(self, repo: &Repo) -> Result<(Index, FoldStats)> {
+    /// With `use_snapshot`, it starts from the newest snapshot, as a fresh clone does.
+    pub fn rebuild(self, repo: &Repo, use_snapshot: bool) -> Result<(Index, FoldStats)> {
         let path = self.path.clone();
         self.close();
         Self::wipe(&path)?;
         let index = Self::open_at(&path)?;
-        let stats = index.refresh(repo)?;
+        let stats = index.refresh_with(repo, use_snapshot)?;
         Ok((index, stats))
     }
 
     /// Folds in whatever changed in `refs/grit/` since the last fold. Cheap when nothing did.
+    /// A first fold starts from the newest snapshot, if there is one.
     pub fn refresh(&self, repo: &Repo) -> Result<FoldStats> {
+        self.refresh_with(repo, true)
+    }
+
+    /// `refresh`, choosing whether a first fold may start from a snapshot.
+    pub fn refresh_with(&self, repo: &Repo, use_snapshot: bool) -> Result<FoldStats> {
         let start = Instant::now();
         let refs = wal::list_refs(repo, "refs/grit/")?;
         let relevant: Vec<&(String, ObjectId)> = refs
             .iter()
-            .filter(|(name, _)| is_wal_ref(name) || name.starts_with(ACTORS_PREFIX))
+            .filter(|(name, _)| is_wal_ref(name) || is_actor_ref(name))
             .collect();
         if !self.changed(&relevant)? {
             return Ok(FoldStats::default());
@@ -225,7 +254,25 @@ impl Index {
         let err = self.err();
         let mut wtxn = self.env.write_txn().map_err(&err)?;
         let mut stats = FoldStats::default();
-        let mut batch = Vec::new();
+        let fresh_index = self.tips.is_empty(&wtxn).map_err(&err)? && self.commits.is_empty(&wtxn).map_err(&err)?;
+        let snap = match use_snapshot && fresh_index {
+            true => snapshot::newest(repo, &refs)?,
+            false => None,
+        };
+        // Events, with where they came from when that was another clone (they get verified).
+        let mut batch: Vec<Fetched<'_>> = Vec::new();
+        if let Some(snap) = &snap {
+            let loaded = snapshot::read(repo, snap)?;
+            for commit in &loaded.commits {
+                self.commits.put(&mut wtxn, oid_bytes(commit), &()).map_err(&err)?;
+            }
+            let origin = snap
+                .name
+                .starts_with(sync::TRACKING_ROOT)
+                .then_some((snap.name.as_str(), snap.commit));
+            batch.push((loaded.events, origin));
+            stats.snapshot = Some(snap.name.clone());
+        }
         let mut current = BTreeSet::new();
         for (name, tip) in &relevant {
             current.insert(name.as_str());
@@ -233,7 +280,7 @@ impl Index {
                 continue;
             }
             stats.refs_changed += 1;
-            if name.starts_with(ACTORS_PREFIX) {
+            if is_actor_ref(name) {
                 if let Some(record) = actor::read_record(repo, *tip)? {
                     self.put_actor(&mut wtxn, &record)?;
                 }
@@ -241,9 +288,18 @@ impl Index {
                 let fresh = wal::new_commits(repo, *tip, |c| {
                     Ok(self.commits.get(&wtxn, oid_bytes(c)).map_err(&err)?.is_some())
                 })?;
+                let foreign = name.starts_with(sync::TRACKING_ROOT);
                 for commit in fresh {
-                    let chunk = wal::read_chunk(repo, name, commit)?;
-                    batch.extend(chunk.events);
+                    let chunk = match wal::read_chunk(repo, name, commit) {
+                        Ok(chunk) => chunk,
+                        // Another clone's garbage must not stop this one: skip it, say so.
+                        Err(Error::Corrupt { source, .. }) if foreign => {
+                            self.reject(&mut wtxn, &mut stats, name, commit, None, source.to_string())?;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    batch.push((chunk.events, foreign.then_some((name.as_str(), commit))));
                     self.commits.put(&mut wtxn, oid_bytes(&commit), &()).map_err(&err)?;
                     stats.commits += 1;
                 }
@@ -261,7 +317,8 @@ impl Index {
         for k in gone {
             self.tips.delete(&mut wtxn, &k).map_err(&err)?;
         }
-        stats.events = self.apply(&mut wtxn, batch)?;
+        let events = self.verified(&mut wtxn, batch, &mut stats)?;
+        stats.events = self.apply(&mut wtxn, events)?;
         stats.millis = start.elapsed().as_secs_f64() * 1000.0;
         self.meta
             .put(&mut wtxn, "folded_at", &crate::repo::now_ms().to_be_bytes())
@@ -275,6 +332,75 @@ impl Index {
             .map_err(&err)?;
         wtxn.commit().map_err(&err)?;
         Ok(stats)
+    }
+
+    /// Checks the ids and signatures of events that came from another clone (our own writes
+    /// and refs already in this repository are trusted, as git trusts its object store). An
+    /// event that fails is not applied; its ref is remembered as rejected so sync will not
+    /// carry it into the local refs.
+    fn verified(
+        &self,
+        wtxn: &mut RwTxn,
+        batch: Vec<Fetched<'_>>,
+        stats: &mut FoldStats,
+    ) -> Result<Vec<SignedEvent>> {
+        let verify = !matches!(std::env::var("GRIT_VERIFY").as_deref(), Ok("0"));
+        let (foreign, trusted): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, o)| verify && o.is_some());
+        let mut out: Vec<SignedEvent> = trusted.into_iter().flat_map(|(evs, _)| evs).collect();
+        let mut candidates = Vec::new();
+        let mut origins = Vec::new();
+        for (events, origin) in foreign {
+            for ev in events {
+                origins.push(origin.expect("partitioned on origin"));
+                candidates.push(ev);
+            }
+        }
+        let bad = crate::event::verify_all(&candidates);
+        for (i, reason) in &bad {
+            let (reference, commit) = origins[*i];
+            let event = Some(candidates[*i].id);
+            self.reject(wtxn, stats, reference, commit, event, reason.to_string())?;
+        }
+        let bad: std::collections::HashSet<usize> = bad.into_iter().map(|(i, _)| i).collect();
+        out.extend(
+            candidates
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !bad.contains(i))
+                .map(|(_, e)| e),
+        );
+        Ok(out)
+    }
+
+    fn reject(
+        &self,
+        wtxn: &mut RwTxn,
+        stats: &mut FoldStats,
+        reference: &str,
+        commit: ObjectId,
+        event: Option<Id>,
+        reason: String,
+    ) -> Result<()> {
+        self.meta
+            .put(wtxn, &format!("{REJECTED}{reference}"), oid_bytes(&commit))
+            .map_err(self.err())?;
+        stats.rejected.push(Rejected {
+            reference: reference.to_owned(),
+            commit: commit.to_string(),
+            event: event.map(|e| e.to_hex()),
+            reason,
+        });
+        Ok(())
+    }
+
+    /// The commit at which a remote-tracking ref was found to carry a forged or damaged event.
+    pub fn rejected(&self, reference: &str) -> Result<Option<ObjectId>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let v = self
+            .meta
+            .get(&rtxn, &format!("{REJECTED}{reference}"))
+            .map_err(self.err())?;
+        Ok(v.and_then(|b| ObjectId::try_from(b).ok()))
     }
 
     /// Folds in a commit this process just appended, without reading it back from git. Returns
@@ -647,6 +773,12 @@ impl Index {
         Ok(n)
     }
 
+    /// How many distinct events the index holds.
+    pub fn event_count(&self) -> Result<u64> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        self.events.len(&rtxn).map_err(self.err())
+    }
+
     pub fn stats(&self) -> Result<Stats> {
         let err = self.err();
         let rtxn = self.env.read_txn().map_err(&err)?;
@@ -713,7 +845,12 @@ impl Index {
 
 /// WAL refs: `refs/grit/wal/<actor>` and remote-tracking copies `refs/grit/remotes/<r>/wal/<actor>`.
 pub fn is_wal_ref(name: &str) -> bool {
-    name.starts_with(wal::WAL_PREFIX) || (name.starts_with("refs/grit/remotes/") && name.contains("/wal/"))
+    name.starts_with(wal::WAL_PREFIX) || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/wal/"))
+}
+
+/// Actor records: `refs/grit/actors/<id>` and their remote-tracking copies.
+pub fn is_actor_ref(name: &str) -> bool {
+    name.starts_with(ACTORS_PREFIX) || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/actors/"))
 }
 
 fn state_byte(s: State) -> u8 {

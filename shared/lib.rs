@@ -8,11 +8,14 @@ pub mod cli;
 pub mod error;
 pub mod event;
 pub mod hex;
+pub mod hooks;
 pub mod index;
 pub mod issue;
 pub mod maintenance;
 pub mod repo;
+pub mod snapshot;
 pub mod store;
+pub mod sync;
 pub mod wal;
 
 pub use error::{Error, Result};

@@ -44,12 +44,7 @@ impl Repo {
 
     /// Runs `git` in this repository; returns stdout, or the command's stderr as the error.
     pub fn git_command(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("git")
-            .arg("--git-dir")
-            .arg(self.git.git_dir())
-            .args(args)
-            .output()
-            .map_err(Error::io("git"))?;
+        let out = self.git_output(args)?;
         if !out.status.success() {
             return Err(Error::Subprocess {
                 command: format!("git {}", args.join(" ")),
@@ -57,6 +52,21 @@ impl Repo {
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs `git` in this repository and returns its output whatever its exit status. grit's
+    /// own git calls never re-enter grit's hooks (`GRIT_NO_HOOKS`).
+    pub fn git_output(&self, args: &[&str]) -> Result<std::process::Output> {
+        let mut cmd = Command::new("git");
+        cmd.arg("--git-dir").arg(self.git.git_dir());
+        if let Some(dir) = self.git.workdir() {
+            cmd.current_dir(dir);
+        }
+        cmd.args(args)
+            .env("GRIT_NO_HOOKS", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(Error::io("git"))
     }
 
     /// The name and email new actors take: git's author identity (env, then config).

@@ -6,13 +6,15 @@ use std::path::Path;
 use crate::actor::{self, Actor};
 use crate::error::Result;
 use crate::event::{Event, FORMAT_VERSION, Id, Kind, SignedEvent};
-use crate::index::Index;
+use crate::index::{FoldStats, Index};
 use crate::repo::{Repo, now_ms};
 use crate::wal;
 
 pub struct Store {
     pub repo: Repo,
     pub index: Index,
+    /// What opening folded in (the CLI warns about rejected events).
+    pub folded: FoldStats,
 }
 
 impl Store {
@@ -20,8 +22,8 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         let repo = Repo::discover(dir)?;
         let index = Index::open(&repo)?;
-        index.refresh(&repo)?;
-        Ok(Store { repo, index })
+        let folded = index.refresh(&repo)?;
+        Ok(Store { repo, index, folded })
     }
 
     pub fn actor(&self) -> Result<Actor> {
@@ -65,6 +67,9 @@ impl Store {
             self.index.refresh(&self.repo)?;
         }
         crate::maintenance::after_write(&self.repo);
+        if crate::snapshot::due(&self.repo, self.index.event_count()?)? {
+            crate::sync::write_snapshot(self)?;
+        }
         Ok(out)
     }
 }

@@ -128,19 +128,42 @@ pub fn compare_and_swap(
     new: ObjectId,
     message: &str,
 ) -> Result<Swap> {
-    let edit = RefEdit {
-        change: Change::Update {
+    let expected = match expected {
+        Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
+        None => PreviousValue::MustNotExist,
+    };
+    edit_ref(repo, name, expected, Some(new), message)
+}
+
+/// Points `name` at `new` whatever it held before (remote-tracking refs mirror the remote).
+pub fn force_ref(repo: &Repo, name: &str, new: ObjectId, message: &str) -> Result<()> {
+    edit_ref(repo, name, PreviousValue::Any, Some(new), message).map(|_| ())
+}
+
+/// Deletes `name` if it is still at `expected`.
+pub fn delete_ref(repo: &Repo, name: &str, expected: ObjectId) -> Result<Swap> {
+    let expected = PreviousValue::MustExistAndMatch(Target::Object(expected));
+    edit_ref(repo, name, expected, None, "grit: delete")
+}
+
+fn edit_ref(repo: &Repo, name: &str, expected: PreviousValue, new: Option<ObjectId>, message: &str) -> Result<Swap> {
+    let change = match new {
+        Some(new) => Change::Update {
             log: LogChange {
                 mode: RefLog::AndReference,
                 force_create_reflog: false,
                 message: message.into(),
             },
-            expected: match expected {
-                Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
-                None => PreviousValue::MustNotExist,
-            },
+            expected,
             new: Target::Object(new),
         },
+        None => Change::Delete {
+            expected,
+            log: RefLog::AndReference,
+        },
+    };
+    let edit = RefEdit {
+        change,
         name: name.try_into().map_err(|e: gix::validate::reference::name::Error| {
             Error::invalid(
                 format!("'{name}' is not a valid reference name: {e}"),
@@ -244,6 +267,70 @@ pub fn new_commits(repo: &Repo, tip: ObjectId, known: impl Fn(&ObjectId) -> Resu
         out.push(id);
     }
     Ok(out)
+}
+
+/// How one commit's history relates to another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    Same,
+    /// The first contains the second (a fast-forward from the second).
+    Ahead,
+    /// The second contains the first.
+    Behind,
+    Diverged,
+}
+
+/// Relates `a` to `b` by walking both histories in step, so a fast-forward of k commits costs
+/// O(k) reads; only diverged histories are walked to the root.
+pub fn relation(repo: &Repo, a: ObjectId, b: ObjectId) -> Result<Relation> {
+    use std::collections::{HashSet, VecDeque};
+    if a == b {
+        return Ok(Relation::Same);
+    }
+    let (mut queue_a, mut queue_b) = (VecDeque::from([a]), VecDeque::from([b]));
+    let (mut seen_a, mut seen_b) = (HashSet::new(), HashSet::new());
+    while !queue_a.is_empty() || !queue_b.is_empty() {
+        if let Some(id) = queue_a.pop_front() {
+            if id == b {
+                return Ok(Relation::Ahead);
+            }
+            if seen_a.insert(id) {
+                queue_a.extend(repo.git.find_commit(id)?.parent_ids().map(|p| p.detach()));
+            }
+        }
+        if let Some(id) = queue_b.pop_front() {
+            if id == a {
+                return Ok(Relation::Behind);
+            }
+            if seen_b.insert(id) {
+                queue_b.extend(repo.git.find_commit(id)?.parent_ids().map(|p| p.detach()));
+            }
+        }
+    }
+    Ok(Relation::Diverged)
+}
+
+/// The committer time of a commit, in milliseconds.
+pub fn commit_time_ms(repo: &Repo, id: ObjectId) -> Result<u64> {
+    let commit = repo.git.find_commit(id)?;
+    let seconds = commit.time().map(|t| t.seconds).unwrap_or(0);
+    Ok(u64::try_from(seconds).unwrap_or(0) * 1000)
+}
+
+/// The union of two diverged histories of one WAL ref: a merge commit that adds no chunk. It
+/// is a pure function of its parents (sorted, empty tree, the later parent's time), so two
+/// clones that merge the same pair make the same commit and do not diverge again.
+pub fn union_commit(repo: &Repo, a: ObjectId, b: ObjectId, author: (&str, &str)) -> Result<ObjectId> {
+    let mut parents = [a, b];
+    parents.sort();
+    let time_ms = commit_time_ms(repo, a)?.max(commit_time_ms(repo, b)?);
+    let tree = repo.git.write_object(gix::objs::Tree::empty())?.detach();
+    let author = Author {
+        name: author.0,
+        email: author.1,
+        time_ms,
+    };
+    write_commit(repo, tree, &parents, &author, "grit: union of diverged histories")
 }
 
 /// All refs under `prefix` with their tips, sorted by name.

@@ -68,7 +68,31 @@ An object: \fBevents\fR, \fBissues\fR, \fBactors\fR, \fBrefs\fR, \fBindex_bytes\
 \fBschema_version\fR, \fBlast_fold_at\fR, \fBlast_fold_ms\fR, \fBlamport\fR.
 .TP
 \fBrebuild\fR
-An object: \fBrefs_changed\fR, \fBcommits\fR, \fBevents\fR, \fBmillis\fR.
+An object: \fBrefs_changed\fR, \fBcommits\fR, \fBevents\fR, \fBmillis\fR, \fBsnapshot\fR (the snapshot
+it started from, or null), \fBrejected\fR (events from other clones that failed verification: \fBref\fR,
+\fBcommit\fR, \fBevent\fR, \fBreason\fR).
+.TP
+\fBinit\fR
+An object: \fBactor\fR, \fBactor_label\fR, \fBhooks\fR (as \fBhooks status\fR, with \fBaction\fR),
+\fBremotes\fR (\fBname\fR, \fBadded_refspecs\fR), \fBpush_with_code\fR.
+.TP
+\fBsync\fR, \fBpull\fR, \fBpush\fR
+An object: \fBremote\fR, \fBrounds\fR, \fBevents_folded\fR, \fBsnapshot\fR, \fBpartial\fR (null, or
+\fBissue\fR, \fBcarried_events\fR, \fBheld_back_commits\fR) and \fBrefs\fR, one object per ref that
+changed: \fBref\fR (the local name), \fBfetched\fR (null or \fBold\fR/\fBnew\fR), \fBintegrated\fR
+("created", "fast-forward", "union", "kept-local" or null), \fBpushed\fR ("new", "fast-forward" or
+null), \fBpushed_commit\fR, \fBrejected\fR (why, or null). Exit status 1 when any ref was rejected.
+.TP
+\fBhooks install\fR, \fBhooks uninstall\fR, \fBhooks status\fR
+An array, one object per hook: \fBname\fR, \fBpath\fR, \fBstate\fR ("absent", "installed", "chained",
+"outdated", "foreign") and \fBaction\fR ("installed", "updated", "up-to-date", "chained", "replaced",
+"removed", "restored", "left-alone", "not-installed"; null for status).
+.TP
+\fBsnapshot\fR
+An object: \fBcreated\fR (null, or \fBref\fR, \fBcommit\fR, \fBevents\fR) and \fBsnapshots\fR (all of them).
+.TP
+\fBgc\fR
+An object: \fBdeleted\fR (snapshot objects) and \fBkept\fR.
 .TP
 \fBactor list\fR, \fBactor show\fR, \fBactor new\fR, \fBactor use\fR
 Actor objects: \fBlabel\fR, \fBid\fR, \fBname\fR, \fBemail\fR, \fBcreated_ms\fR, \fBcurrent\fR, \fBwal_ref\fR.
@@ -121,7 +145,10 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
             PathBuf::from(format!("man/{tool}.1")),
             render_page(cmd.clone(), &tool, &[EXIT_STATUS, json_section(&tool), SEE_ALSO]),
         ));
-        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        for sub in cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+        {
             let name = format!("{tool}-{}", sub.get_name());
             let bin = format!("{} {}", cmd.get_bin_name().unwrap_or(&tool), sub.get_name());
             let page = sub.clone().name(name.clone()).display_name(name.clone()).bin_name(bin);

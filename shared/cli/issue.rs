@@ -183,7 +183,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
 }
 
 fn open(ui: &Ui) -> Result<Store, CommandError> {
-    Ok(Store::open(&ui.dir)?)
+    super::open_store(ui)
 }
 
 /// Rejects text that is empty or holds control characters other than newlines and tabs.

@@ -5,6 +5,7 @@ pub mod docs;
 pub mod issue;
 pub mod lock;
 pub mod sandbox;
+pub mod sync;
 pub mod wal;
 
 use std::io::{self, IsTerminal, Write};
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::error::Error;
+use crate::store::Store;
 
 /// Exit codes, documented in every man page.
 pub mod exit {
@@ -220,6 +222,28 @@ impl From<Error> for CommandError {
             hints,
         }
     }
+}
+
+/// Opens the repository's store, warning on stderr about events from other clones that failed
+/// verification (they were not applied).
+pub fn open_store(ui: &Ui) -> Result<Store, CommandError> {
+    let store = Store::open(&ui.dir)?;
+    warn_rejected(ui, &store.folded.rejected);
+    Ok(store)
+}
+
+pub fn warn_rejected(ui: &Ui, rejected: &[crate::index::Rejected]) {
+    if ui.quiet || rejected.is_empty() {
+        return;
+    }
+    for r in rejected {
+        let what = match &r.event {
+            Some(e) => format!("event {} in commit {}", &e[..12], &r.commit[..12]),
+            None => format!("commit {}", &r.commit[..12]),
+        };
+        eprintln!("warning: {}: {what}: {}; not applied", r.reference, r.reason);
+    }
+    eprintln!("hint: someone with push access wrote events that do not verify; `git wal log --verify` shows them");
 }
 
 fn is_broken_pipe(e: &CommandError) -> bool {

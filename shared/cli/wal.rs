@@ -1,22 +1,24 @@
-//! `git wal`: the event log underneath — actors, the log itself, the index.
-//! Sync, snapshots, integrity checks and hooks join here as they land.
+//! `git wal`: the event log underneath — actors, the log itself, the index; sync, hooks and
+//! snapshots are in `cli::sync`.
 
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+use super::sync;
 use super::{CommandError, GlobalArgs, Ui, columns, main_with};
 use crate::actor::{self, Actor};
 use crate::event::{Kind, SignedEvent};
 use crate::index::{Index, is_wal_ref};
 use crate::repo::{Repo, format_time};
-use crate::store::Store;
+use crate::sync::Options;
 use crate::wal;
 
 /// The event log under grit
 ///
-/// Actors (who writes), the events in refs/grit/wal/, and the local index built from them.
+/// Actors (who writes), the events in refs/grit/wal/, the local index built from them, sync
+/// through plain git, hooks and snapshots.
 #[derive(Debug, Parser)]
 #[command(name = "git-wal", bin_name = "git wal", version, after_help = super::EXIT_STATUS_HELP)]
 pub struct Cli {
@@ -28,11 +30,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Init(sync::InitArgs),
+    Sync(sync::SyncArgs),
+    Pull(sync::PullArgs),
+    Push(sync::PushArgs),
     #[command(subcommand)]
     Actor(ActorCommand),
     Log(LogArgs),
     Rebuild(RebuildArgs),
     Stats(StatsArgs),
+    Snapshot(sync::SnapshotArgs),
+    Gc(sync::GcArgs),
+    #[command(subcommand)]
+    Hooks(sync::HooksCommand),
+    #[command(hide = true)]
+    Hook(sync::HookArgs),
 }
 
 /// Manage the identities this clone writes as
@@ -94,11 +106,23 @@ pub struct LogArgs {
 
 /// Delete the local index and rebuild it from the refs
 #[derive(Debug, Args)]
-pub struct RebuildArgs {}
+pub struct RebuildArgs {
+    /// Replay every WAL commit instead of starting from the newest snapshot
+    #[arg(long)]
+    pub full: bool,
+}
 
 /// Counts: events, issues, actors, refs, index size, last fold
 #[derive(Debug, Args)]
 pub struct StatsArgs {}
+
+fn both() -> Options {
+    Options {
+        fetch: true,
+        push: true,
+        issue: None,
+    }
+}
 
 pub fn main() -> ExitCode {
     main_with(run, |c: &Cli| &c.global)
@@ -106,10 +130,18 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
     match cli.command {
+        Command::Init(a) => sync::init(ui, a),
+        Command::Sync(a) => sync::sync_cmd(ui, a.remote, a.issue, both()),
+        Command::Pull(a) => sync::sync_cmd(ui, a.remote, None, Options { push: false, ..both() }),
+        Command::Push(a) => sync::sync_cmd(ui, a.remote, a.issue, Options { fetch: false, ..both() }),
         Command::Actor(a) => actor_cmd(ui, a),
         Command::Log(a) => log(ui, a),
-        Command::Rebuild(_) => rebuild(ui),
+        Command::Rebuild(a) => rebuild(ui, a),
         Command::Stats(_) => stats(ui),
+        Command::Snapshot(_) => sync::snapshot_cmd(ui),
+        Command::Gc(a) => sync::gc(ui, a),
+        Command::Hooks(a) => sync::hooks_cmd(ui, a),
+        Command::Hook(a) => sync::hook(ui, a),
     }
 }
 
@@ -258,7 +290,7 @@ fn summary(k: &Kind) -> String {
 }
 
 fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
-    let store = Store::open(&ui.dir)?;
+    let store = super::open_store(ui)?;
     let issue = a.issue.as_deref().map(|q| store.index.resolve(q)).transpose()?;
     let mut all: Vec<(SignedEvent, String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -324,20 +356,25 @@ fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn rebuild(ui: &mut Ui) -> Result<(), CommandError> {
+fn rebuild(ui: &mut Ui, a: RebuildArgs) -> Result<(), CommandError> {
     let repo = Repo::discover(&ui.dir)?;
-    let (_, stats) = Index::open(&repo)?.rebuild(&repo)?;
+    let (_, stats) = Index::open(&repo)?.rebuild(&repo, !a.full)?;
+    super::warn_rejected(ui, &stats.rejected);
     if ui.json {
         return ui.json(&stats);
     }
+    let from = match &stats.snapshot {
+        Some(s) => format!(" (starting from {s})"),
+        None => String::new(),
+    };
     ui.say(format!(
-        "rebuilt the index: {} events from {} commits on {} refs in {:.1} ms",
+        "rebuilt the index: {} events from {} commits on {} refs in {:.1} ms{from}",
         stats.events, stats.commits, stats.refs_changed, stats.millis
     ))
 }
 
 fn stats(ui: &mut Ui) -> Result<(), CommandError> {
-    let store = Store::open(&ui.dir)?;
+    let store = super::open_store(ui)?;
     let s = store.index.stats()?;
     if ui.json {
         return ui.json(&s);

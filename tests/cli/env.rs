@@ -75,10 +75,15 @@ impl TestEnv {
 
     /// A `git-<tool>` command in `dir`, in the hermetic environment.
     pub fn cmd(&self, tool: &str, dir: &Path) -> Command {
+        Command::from_std(self.std_cmd(tool, dir))
+    }
+
+    /// The same as a plain `std::process::Command`, for spawning several at once.
+    pub fn std_cmd(&self, tool: &str, dir: &Path) -> StdCommand {
         let mut c = StdCommand::new(bin_dir().join(format!("git-{tool}")));
         self.apply_env(&mut c);
         c.current_dir(dir);
-        Command::from_std(c)
+        c
     }
 
     /// Runs `git-<tool> args…` expecting success; returns stdout.
@@ -132,5 +137,53 @@ impl TestEnv {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl TestEnv {
+    /// A bare repository to sync through, holding one commit on `main`.
+    pub fn remote(&self) -> PathBuf {
+        let seed = self.repo("seed");
+        self.git(&seed, &["commit", "-q", "--allow-empty", "-m", "init"]);
+        let bare = self.tmp.path().join("remote.git");
+        self.git(
+            self.tmp.path(),
+            &["clone", "-q", "--bare", seed.to_str().unwrap(), bare.to_str().unwrap()],
+        );
+        bare
+    }
+
+    /// A clone of `remote` writing as `user` with actor label `actor` (the test key seed makes
+    /// equal labels the same actor in every clone).
+    pub fn clone(&self, remote: &Path, name: &str, user: &str, actor: &str) -> PathBuf {
+        let dir = self.tmp.path().join(name);
+        self.git(
+            self.tmp.path(),
+            &["clone", "-q", remote.to_str().unwrap(), dir.to_str().unwrap()],
+        );
+        self.git(&dir, &["config", "user.name", user]);
+        self.git(
+            &dir,
+            &["config", "user.email", &format!("{}@example.com", user.to_lowercase())],
+        );
+        self.git(&dir, &["config", "grit.actor", actor]);
+        dir
+    }
+
+    /// Runs git with extra environment; returns (success, stdout, stderr).
+    pub fn git_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+        let mut c = StdCommand::new("git");
+        self.apply_env(&mut c);
+        let out = c
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .output()
+            .expect("git runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }

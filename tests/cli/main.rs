@@ -3,5 +3,7 @@
 
 mod docs;
 mod env;
+mod hooks;
 mod issue;
+mod sync;
 mod wal;

@@ -1,0 +1,439 @@
+//! `git wal init | sync | pull | push | hooks | hook | snapshot | gc`: sharing the log through
+//! plain git, the hooks that keep the index current, and snapshots for fresh clones.
+
+use std::io::BufRead;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::{CommandError, Ui, columns, open_store};
+use crate::hooks::{self, Foreign, HookReport};
+use crate::repo::Repo;
+use crate::snapshot::{self, SnapshotRef};
+use crate::sync::{self, Options, SyncReport};
+
+/// Set this repository up to share its events: actor, hooks, fetch refspecs
+///
+/// Creates the actor if needed, installs the hooks, and adds to each remote (or only --remote)
+/// fetch refspecs that mirror refs/grit/* into refs/grit/remotes/<remote>/, so a plain `git fetch`
+/// brings other clones' events and the next command (or the hook, at once) folds them in. Sets
+/// grit.pushWithCode=true unless it is set. Never sets remote.<name>.push. Safe to run again.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Only this remote (repeatable; default: every remote)
+    #[arg(long, value_name = "NAME")]
+    pub remote: Vec<String>,
+    #[command(flatten)]
+    pub foreign: ForeignArgs,
+}
+
+/// What to do with a hook that grit did not write
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct ForeignArgs {
+    /// Keep an existing hook and run it before grit's (its exit status counts)
+    #[arg(long)]
+    pub chain: bool,
+    /// Set an existing hook aside as <hook>.grit-backup (uninstall puts it back)
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl ForeignArgs {
+    fn policy(&self) -> Foreign {
+        match (self.chain, self.force) {
+            (true, _) => Foreign::Chain,
+            (_, true) => Foreign::Replace,
+            _ => Foreign::Refuse,
+        }
+    }
+}
+
+/// Fetch, integrate and push the event log (fast-forward only)
+///
+/// Fetches the remote's refs/grit/ into refs/grit/remotes/<remote>/, integrates each into the
+/// local ref (create, fast-forward, or a union merge when one actor's history diverged between
+/// clones: no event lost, nothing rewritten), then pushes fast-forward only. When the remote
+/// moves during the push, it fetches and integrates again. Prints per ref what happened.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Remote to sync with (default: grit.remote, origin, or the only remote)
+    pub remote: Option<String>,
+    /// Push only what carries this issue's events. A WAL chain cannot be split without
+    /// rewriting it, so each actor's chain goes up to its newest commit with an event of ID
+    /// (earlier events of other issues go along and are counted) and later commits stay local.
+    /// Fetching always brings everything: it is cheap, and other issues' events are never hidden
+    #[arg(long, value_name = "ID", verbatim_doc_comment)]
+    pub issue: Option<String>,
+}
+
+/// Fetch and integrate the remote's events, without pushing
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Remote to pull from (default: grit.remote, origin, or the only remote)
+    pub remote: Option<String>,
+}
+
+/// Push local events to the remote (fast-forward only), without fetching first
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Remote to push to (default: grit.remote, origin, or the only remote)
+    pub remote: Option<String>,
+    /// Push only what carries this issue's events
+    #[arg(long, value_name = "ID")]
+    pub issue: Option<String>,
+}
+
+/// Install, remove or inspect grit's git hooks
+#[derive(Debug, Subcommand)]
+pub enum HooksCommand {
+    /// Install the hooks into the directory git uses (core.hooksPath honoured)
+    Install(HooksInstallArgs),
+    /// Remove grit's hooks and restore what they chained or replaced
+    Uninstall(HooksPlainArgs),
+    /// Show each hook's state: absent, installed, chained, outdated or foreign
+    Status(HooksPlainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HooksInstallArgs {
+    #[command(flatten)]
+    pub foreign: ForeignArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HooksPlainArgs {}
+
+/// Run a hook's work (called by the installed shims)
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// reference-transaction, pre-push or pre-commit
+    pub name: String,
+    /// The arguments git gave the hook
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// Write a compacted copy of every event under refs/grit/snapshots/
+///
+/// A fresh clone's first index build reads the newest snapshot and then only the WAL commits
+/// after it. Snapshots never replace the WAL. Written automatically once grit.snapshotEvery
+/// events (default 10000) are not in a snapshot.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {}
+
+/// Delete old local snapshots, keeping the newest N
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// How many snapshots to keep
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub keep: usize,
+}
+
+#[derive(Serialize)]
+struct InitJson {
+    actor: String,
+    actor_label: String,
+    hooks: Vec<HookReport>,
+    remotes: Vec<RemoteJson>,
+    push_with_code: bool,
+}
+
+#[derive(Serialize)]
+struct RemoteJson {
+    name: String,
+    added_refspecs: Vec<String>,
+}
+
+pub fn init(ui: &mut Ui, a: InitArgs) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let all = sync::remote_names(&repo);
+    for r in &a.remote {
+        sync::check_remote(&repo, r)?;
+    }
+    let policy = a.foreign.policy();
+    if policy == Foreign::Refuse
+        && let Some(h) = hooks::conflicts(&repo)?.first()
+    {
+        return Err(CommandError::usage(
+            format!("{} is a hook grit did not write; nothing was changed", h.path),
+            "`git wal init --chain` keeps it and runs it first; `--force` sets it aside (uninstall restores it)",
+        ));
+    }
+    let actor = crate::actor::current(&repo)?;
+    let hooks = hooks::install(&repo, policy)?;
+    let remotes = if a.remote.is_empty() { all } else { a.remote };
+    let mut out = Vec::new();
+    for r in remotes {
+        let added = sync::configure_fetch(&repo, &r)?;
+        out.push(RemoteJson {
+            name: r,
+            added_refspecs: added,
+        });
+    }
+    let push_with_code = match repo.config_bool("grit.pushWithCode") {
+        Some(v) => v,
+        None => {
+            repo.set_local_config("grit.pushWithCode", "true")?;
+            true
+        }
+    };
+    if ui.json {
+        return ui.json(&InitJson {
+            actor: actor.id().to_hex(),
+            actor_label: actor.label.clone(),
+            hooks,
+            remotes: out,
+            push_with_code,
+        });
+    }
+    ui.say(format!("actor    {} ({})", actor.label, &actor.id().to_hex()[..12]))?;
+    print_hooks(ui, &hooks)?;
+    if out.is_empty() {
+        ui.say("remotes  none yet; run `git wal init` again after `git remote add`")?;
+    }
+    for r in &out {
+        let what = if r.added_refspecs.is_empty() {
+            "already fetches refs/grit/*".to_owned()
+        } else {
+            format!("now fetches refs/grit/* into {}", sync::tracking_prefix(&r.name))
+        };
+        ui.say(format!("remote   {}: {what}", r.name))?;
+    }
+    ui.say(format!(
+        "push     events go along with `git push`: {}",
+        if push_with_code {
+            "yes"
+        } else {
+            "no (grit.pushWithCode)"
+        }
+    ))?;
+    if !sync::remote_names(&repo).is_empty() {
+        ui.say("next     `git wal sync` shares your events; a plain `git fetch` brings others'")?;
+    }
+    Ok(())
+}
+
+fn print_hooks(ui: &mut Ui, hooks: &[HookReport]) -> Result<(), CommandError> {
+    let rows: Vec<Vec<String>> = hooks
+        .iter()
+        .map(|h| {
+            vec![
+                "hook".into(),
+                h.name.to_owned(),
+                h.action
+                    .map(|a| format!("{a:?}").to_lowercase())
+                    .unwrap_or_else(|| format!("{:?}", h.state).to_lowercase()),
+                h.path.clone(),
+            ]
+        })
+        .collect();
+    for line in columns(&rows) {
+        ui.say(line.replacen("hook ", "hook    ", 1))?;
+    }
+    Ok(())
+}
+
+fn resolve_remote(repo: &Repo, remote: Option<String>) -> Result<String, CommandError> {
+    Ok(match remote {
+        Some(r) => r,
+        None => sync::default_remote(repo)?,
+    })
+}
+
+pub fn sync_cmd(ui: &mut Ui, remote: Option<String>, issue: Option<String>, opts: Options) -> Result<(), CommandError> {
+    let store = open_store(ui)?;
+    let remote = resolve_remote(&store.repo, remote)?;
+    let issue = issue.map(|q| store.index.resolve(&q)).transpose()?;
+    let report = sync::sync(&store, &remote, Options { issue, ..opts })?;
+    let rejected = report.rejected().count();
+    super::warn_rejected(ui, &report.rejected_events);
+    if ui.json {
+        ui.json(&report)?;
+    } else {
+        print_sync(ui, &report)?;
+    }
+    if rejected > 0 {
+        return Err(CommandError::failure(format!(
+            "{rejected} ref(s) could not be integrated or pushed (see above)"
+        ))
+        .hint("run `git wal sync` again; if it keeps failing, `git wal sync --json` shows why per ref"));
+    }
+    Ok(())
+}
+
+fn short(r: &str) -> String {
+    match r.rsplit_once('/') {
+        Some((ns, key)) if key.len() > 12 && !ns.ends_with("snapshots") => format!("{ns}/{}", &key[..12]),
+        _ => r.to_owned(),
+    }
+}
+
+fn print_sync(ui: &mut Ui, r: &SyncReport) -> Result<(), CommandError> {
+    let mut rows = Vec::new();
+    for x in &r.refs {
+        let mut what = Vec::new();
+        if x.fetched.is_some() {
+            what.push("fetched".to_owned());
+        }
+        if let Some(i) = x.integrated {
+            what.push(format!("{i:?}").to_lowercase().replace("fastforward", "fast-forwarded"));
+        }
+        if let Some(p) = x.pushed {
+            what.push(match p {
+                sync::Pushed::New => "pushed (new)".into(),
+                sync::Pushed::FastForward => "pushed".into(),
+            });
+        }
+        if let Some(why) = &x.rejected {
+            what.push(ui.paint("31", &format!("rejected: {why}")));
+        }
+        if !what.is_empty() {
+            rows.push(vec![short(&x.reference), what.join(", ")]);
+        }
+    }
+    for line in columns(&rows) {
+        ui.say(line)?;
+    }
+    let rounds = if r.rounds > 1 {
+        format!(" in {} rounds (the remote moved meanwhile)", r.rounds)
+    } else {
+        String::new()
+    };
+    if rows.is_empty() {
+        ui.say(format!("{}: everything up to date", r.remote))?;
+    } else {
+        ui.say(format!(
+            "{}: {} ref(s) changed, {} new event(s) folded{rounds}",
+            r.remote,
+            rows.len(),
+            r.events_folded
+        ))?;
+    }
+    if let Some(s) = &r.snapshot {
+        ui.say(format!("wrote snapshot {s}"))?;
+    }
+    if let Some(p) = &r.partial {
+        ui.say(format!(
+            "partial: issue {}; {} event(s) of other issues went along (earlier in the same chains), \
+             {} later commit(s) held back",
+            &p.issue[..12],
+            p.carried_events,
+            p.held_back_commits
+        ))?;
+    }
+    Ok(())
+}
+
+pub fn hooks_cmd(ui: &mut Ui, cmd: HooksCommand) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let reports = match cmd {
+        HooksCommand::Install(a) => hooks::install(&repo, a.foreign.policy())?,
+        HooksCommand::Uninstall(_) => hooks::uninstall(&repo)?,
+        HooksCommand::Status(_) => hooks::status(&repo)?,
+    };
+    if ui.json {
+        return ui.json(&reports);
+    }
+    print_hooks(ui, &reports)
+}
+
+/// What the shims call. Hooks never block git because of grit's own trouble: errors become
+/// warnings. (Lock checks, which may block by policy, join `pre-commit` and `pre-push`.)
+pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
+    let result = match a.name.as_str() {
+        "reference-transaction" => open_store(ui).map(|_| ()),
+        "pre-push" => pre_push(ui, &a.args),
+        "pre-commit" => Ok(()),
+        other => {
+            return Err(CommandError::usage(
+                format!("'{other}' is not a hook grit runs"),
+                "`git wal hooks status` lists grit's hooks",
+            ));
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("warning: grit {} hook: {}", a.name, e.message);
+        for h in &e.hints {
+            eprintln!("hint: {h}");
+        }
+    }
+    Ok(())
+}
+
+fn pre_push(ui: &mut Ui, args: &[String]) -> Result<(), CommandError> {
+    // git gives the refs being pushed on stdin; lock checks read them. Drain it either way.
+    let _updates: Vec<String> = std::io::stdin().lock().lines().map_while(Result::ok).collect();
+    let store = open_store(ui)?;
+    if !store.repo.config_bool("grit.pushWithCode").unwrap_or(false) {
+        return Ok(());
+    }
+    let Some(remote) = args.first() else {
+        return Ok(());
+    };
+    if !sync::remote_names(&store.repo).contains(remote) {
+        return Ok(()); // a URL, not a named remote: there is no tracking namespace to use
+    }
+    let push_only = Options {
+        fetch: false,
+        push: true,
+        issue: None,
+    };
+    let mut report = sync::sync(&store, remote, push_only)?;
+    if report.rejected().next().is_some() {
+        report = sync::sync(
+            &store,
+            remote,
+            Options {
+                fetch: true,
+                ..push_only
+            },
+        )?;
+    }
+    let pushed = report.refs.iter().filter(|r| r.pushed.is_some()).count();
+    if pushed > 0 && !ui.quiet {
+        eprintln!("grit: pushed {pushed} event log ref(s) to {remote}");
+    }
+    if let Some(r) = report.rejected().next() {
+        eprintln!(
+            "warning: grit: {} was not pushed: {}",
+            r.reference,
+            r.rejected.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct SnapshotJson {
+    created: Option<SnapshotRef>,
+    snapshots: Vec<SnapshotRef>,
+}
+
+pub fn snapshot_cmd(ui: &mut Ui) -> Result<(), CommandError> {
+    let store = open_store(ui)?;
+    let created = sync::write_snapshot(&store)?;
+    let all = snapshot::list(&crate::wal::list_refs(&store.repo, "refs/grit/")?);
+    if ui.json {
+        return ui.json(&SnapshotJson {
+            created,
+            snapshots: all,
+        });
+    }
+    match created {
+        Some(s) => ui.say(format!("wrote {} ({} events)", s.name, s.events)),
+        None => ui.say("the newest snapshot already covers every WAL tip; nothing written"),
+    }
+}
+
+pub fn gc(ui: &mut Ui, a: GcArgs) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let deleted = snapshot::gc(&repo, a.keep)?;
+    if ui.json {
+        return ui.json(&serde_json::json!({ "deleted": deleted, "kept": a.keep }));
+    }
+    for s in &deleted {
+        ui.say(format!("deleted {}", s.name))?;
+    }
+    ui.say(format!("{} snapshot(s) deleted; the WAL is untouched", deleted.len()))
+}

@@ -1,0 +1,241 @@
+//! Git hooks: installing the POSIX sh shims from `hooks/` into the hooks directory git uses
+//! (honouring `core.hooksPath`), chaining or backing up a hook that is already there, and
+//! restoring it on uninstall. What the hooks do when they run is `cli::wal`'s `hook` command.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::repo::Repo;
+
+/// The shims, as shipped in the repository's `hooks/` directory.
+pub const SHIMS: [(&str, &str); 3] = [
+    ("reference-transaction", include_str!("../hooks/reference-transaction")),
+    ("pre-push", include_str!("../hooks/pre-push")),
+    ("pre-commit", include_str!("../hooks/pre-commit")),
+];
+/// A foreign hook kept and run first by our shim.
+pub const CHAINED_SUFFIX: &str = ".grit-chained";
+/// A foreign hook set aside by `--force`; uninstall puts it back.
+pub const BACKUP_SUFFIX: &str = ".grit-backup";
+const MARKER: &str = "# grit-hook: ";
+
+/// What to do with a hook that is not ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Foreign {
+    /// Refuse, naming the hook and the flags.
+    #[default]
+    Refuse,
+    /// Keep it and run it first; its exit status counts.
+    Chain,
+    /// Set it aside (restored by uninstall) and put ours in its place.
+    Replace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Absent,
+    /// Our shim, current version.
+    Installed,
+    /// Our shim, with a foreign hook chained before it.
+    Chained,
+    /// Our shim, an older or edited version.
+    Outdated,
+    /// Someone else's hook.
+    Foreign,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Installed,
+    Updated,
+    UpToDate,
+    Chained,
+    /// The foreign hook was moved to `<hook>.grit-backup`.
+    Replaced,
+    Removed,
+    /// The hook that was there before us is back.
+    Restored,
+    /// Not ours: left alone.
+    LeftAlone,
+    NotInstalled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HookReport {
+    pub name: &'static str,
+    pub path: String,
+    pub state: State,
+    pub action: Option<Action>,
+}
+
+/// The hooks directory git uses for this repository (`core.hooksPath` honoured).
+pub fn hooks_dir(repo: &Repo) -> Result<PathBuf> {
+    let out = repo.git_command(&["rev-parse", "--path-format=absolute", "--git-path", "hooks"])?;
+    Ok(PathBuf::from(out.trim_end_matches(['\n', '\r'])))
+}
+
+fn is_ours(text: &str, name: &str) -> bool {
+    text.lines().take(3).any(|l| l.starts_with(&format!("{MARKER}{name} ")))
+}
+
+fn read(path: &Path) -> Result<Option<String>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io {
+            path: path.to_owned(),
+            source: e,
+        }),
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn state_of(path: &Path, name: &str, shim: &str) -> Result<State> {
+    Ok(match read(path)? {
+        None => State::Absent,
+        Some(text) if !is_ours(&text, name) => State::Foreign,
+        Some(text) if text != shim => State::Outdated,
+        Some(_) if sibling(path, CHAINED_SUFFIX).exists() => State::Chained,
+        Some(_) => State::Installed,
+    })
+}
+
+/// The state of every hook grit installs.
+pub fn status(repo: &Repo) -> Result<Vec<HookReport>> {
+    let dir = hooks_dir(repo)?;
+    SHIMS
+        .iter()
+        .map(|(name, shim)| {
+            let path = dir.join(name);
+            Ok(HookReport {
+                name,
+                state: state_of(&path, name, shim)?,
+                path: path.display().to_string(),
+                action: None,
+            })
+        })
+        .collect()
+}
+
+/// Foreign hooks that `install` with `Foreign::Refuse` would stop at.
+pub fn conflicts(repo: &Repo) -> Result<Vec<HookReport>> {
+    Ok(status(repo)?
+        .into_iter()
+        .filter(|h| h.state == State::Foreign)
+        .collect())
+}
+
+fn write_shim(path: &Path, shim: &str) -> Result<()> {
+    let tmp = sibling(path, ".grit-tmp");
+    fs::write(&tmp, shim).map_err(Error::io(&tmp))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(Error::io(&tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(Error::io(path))
+}
+
+/// Installs every shim. Foreign hooks are refused (nothing is written), chained or set aside,
+/// per `foreign`; our own older shims are replaced; current ones are left as they are.
+pub fn install(repo: &Repo, foreign: Foreign) -> Result<Vec<HookReport>> {
+    let dir = hooks_dir(repo)?;
+    let before = status(repo)?;
+    if foreign == Foreign::Refuse
+        && let Some(h) = before.iter().find(|h| h.state == State::Foreign)
+    {
+        return Err(Error::invalid(
+            format!("{} is a hook grit did not write", h.path),
+            "`git wal hooks install --chain` keeps it and runs it first; `--force` sets it aside \
+             (uninstall restores it)",
+        ));
+    }
+    fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    let mut out = Vec::new();
+    for (mut report, (name, shim)) in before.into_iter().zip(SHIMS) {
+        let path = dir.join(name);
+        let action = match report.state {
+            State::Absent => Action::Installed,
+            State::Installed | State::Chained => Action::UpToDate,
+            State::Outdated => Action::Updated,
+            State::Foreign => {
+                let (suffix, action) = match foreign {
+                    Foreign::Chain => (CHAINED_SUFFIX, Action::Chained),
+                    _ => (BACKUP_SUFFIX, Action::Replaced),
+                };
+                let aside = sibling(&path, suffix);
+                if aside.exists() {
+                    return Err(Error::invalid(
+                        format!("{} already exists; it would be overwritten", aside.display()),
+                        "move it away, then run `git wal hooks install` again",
+                    ));
+                }
+                fs::rename(&path, &aside).map_err(Error::io(&path))?;
+                action
+            }
+        };
+        if action != Action::UpToDate {
+            write_shim(&path, shim)?;
+        }
+        report.state = state_of(&path, name, shim)?;
+        report.action = Some(action);
+        out.push(report);
+    }
+    Ok(out)
+}
+
+/// Removes our shims and puts back whatever they chained or replaced. Hooks that are not ours
+/// are left alone.
+pub fn uninstall(repo: &Repo) -> Result<Vec<HookReport>> {
+    let dir = hooks_dir(repo)?;
+    let mut out = Vec::new();
+    for (mut report, (name, shim)) in status(repo)?.into_iter().zip(SHIMS) {
+        let path = dir.join(name);
+        let action = match report.state {
+            State::Absent => Action::NotInstalled,
+            State::Foreign => Action::LeftAlone,
+            State::Installed | State::Chained | State::Outdated => {
+                let chained = sibling(&path, CHAINED_SUFFIX);
+                let backup = sibling(&path, BACKUP_SUFFIX);
+                if chained.exists() {
+                    fs::rename(&chained, &path).map_err(Error::io(&chained))?;
+                    Action::Restored
+                } else if backup.exists() {
+                    fs::rename(&backup, &path).map_err(Error::io(&backup))?;
+                    Action::Restored
+                } else {
+                    fs::remove_file(&path).map_err(Error::io(&path))?;
+                    Action::Removed
+                }
+            }
+        };
+        report.state = state_of(&path, name, shim)?;
+        report.action = Some(action);
+        out.push(report);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shim_carries_its_marker_and_is_posix_sh() {
+        for (name, shim) in SHIMS {
+            assert!(shim.starts_with("#!/bin/sh\n"), "{name}");
+            assert!(is_ours(shim, name), "{name}");
+            assert!(!is_ours(shim, "post-checkout"), "{name}");
+        }
+    }
+}

@@ -1,0 +1,525 @@
+//! Sync through plain git. A remote's `refs/grit/{wal,actors,snapshots}/*` are mirrored under
+//! `refs/grit/remotes/<remote>/` by `git fetch` (with the refspecs `git wal init` adds), folded
+//! into the local refs (create, fast-forward, or a union merge when one actor's WAL diverged),
+//! and pushed back fast-forward only. gix has no push, so fetch and push run `git`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use gix::ObjectId;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::event::Id;
+use crate::repo::Repo;
+use crate::store::Store;
+use crate::wal::{self, Relation, Swap};
+
+/// Where remote-tracking copies of other clones' refs live: `refs/grit/remotes/<remote>/…`.
+pub const TRACKING_ROOT: &str = "refs/grit/remotes/";
+/// The namespaces under `refs/grit/` that travel between clones.
+pub const NAMESPACES: [&str; 3] = ["wal", "actors", "snapshots"];
+/// Fetch–integrate–push rounds before giving up on a remote that keeps moving.
+const ROUNDS: u32 = 5;
+
+pub fn tracking_prefix(remote: &str) -> String {
+    format!("{TRACKING_ROOT}{remote}/")
+}
+
+/// The fetch refspecs that mirror a remote's grit refs into its tracking namespace.
+pub fn fetch_refspecs(remote: &str) -> Vec<String> {
+    NAMESPACES
+        .iter()
+        .map(|ns| format!("+refs/grit/{ns}/*:{TRACKING_ROOT}{remote}/{ns}/*"))
+        .collect()
+}
+
+pub fn remote_names(repo: &Repo) -> Vec<String> {
+    repo.git.remote_names().into_iter().map(|n| n.to_string()).collect()
+}
+
+/// The remote to use when none is named: `grit.remote`, else `origin`, else the only remote.
+pub fn default_remote(repo: &Repo) -> Result<String> {
+    if let Some(r) = repo.config_string("grit.remote") {
+        return Ok(r);
+    }
+    let names = remote_names(repo);
+    if names.iter().any(|n| n == "origin") {
+        return Ok("origin".into());
+    }
+    match names.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(Error::invalid(
+            "this repository has no remote to sync with",
+            "add one with `git remote add origin URL`",
+        )),
+        _ => Err(Error::invalid(
+            format!("several remotes and none is 'origin': {}", names.join(", ")),
+            "name one: `git wal sync REMOTE`, or set it once with `git config grit.remote REMOTE`",
+        )),
+    }
+}
+
+pub fn check_remote(repo: &Repo, remote: &str) -> Result<()> {
+    if remote_names(repo).iter().any(|n| n == remote) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        format!("no remote named '{remote}'"),
+        "`git remote -v` lists the remotes; grit syncs with named remotes only",
+    ))
+}
+
+/// Adds the refspecs of [`fetch_refspecs`] to `remote.<remote>.fetch` where missing; returns
+/// the ones added. Never touches `remote.<remote>.push`.
+pub fn configure_fetch(repo: &Repo, remote: &str) -> Result<Vec<String>> {
+    let key = format!("remote.{remote}.fetch");
+    let have: Vec<String> = repo
+        .git
+        .config_snapshot()
+        .strings(key.as_str())
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut added = Vec::new();
+    for spec in fetch_refspecs(remote) {
+        if !have.contains(&spec) {
+            repo.git_command(&["config", "--local", "--add", &key, &spec])?;
+            added.push(spec);
+        }
+    }
+    Ok(added)
+}
+
+/// How a ref's tip moved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Move {
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Integrated {
+    Created,
+    FastForward,
+    /// The local and remote histories diverged; a merge commit now holds both.
+    Union,
+    /// Records other than WAL refs are never merged; the local one stays.
+    KeptLocal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pushed {
+    New,
+    FastForward,
+}
+
+/// What one sync did to one ref (named by its local name, `refs/grit/…`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RefReport {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The remote-tracking copy moved.
+    pub fetched: Option<Move>,
+    pub integrated: Option<Integrated>,
+    pub pushed: Option<Pushed>,
+    /// The commit that was pushed (for a partial sync, possibly older than the local tip).
+    pub pushed_commit: Option<String>,
+    /// Why the ref could not be integrated or pushed.
+    pub rejected: Option<String>,
+}
+
+/// What `git wal sync` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub remote: String,
+    /// Fetch–integrate–push rounds (more than one when the remote moved during the push).
+    pub rounds: u32,
+    pub events_folded: usize,
+    pub refs: Vec<RefReport>,
+    pub snapshot: Option<String>,
+    pub partial: Option<Partial>,
+    /// Fetched events that failed verification and were not applied.
+    pub rejected_events: Vec<crate::index::Rejected>,
+}
+
+/// A sync limited to one issue's events.
+#[derive(Debug, Clone, Serialize)]
+pub struct Partial {
+    pub issue: String,
+    /// Events of other issues that went along because they sit earlier in the same chains.
+    pub carried_events: usize,
+    /// Events left unpushed because they come after the issue's last event in their chain.
+    pub held_back_commits: usize,
+}
+
+impl SyncReport {
+    pub fn rejected(&self) -> impl Iterator<Item = &RefReport> {
+        self.refs.iter().filter(|r| r.rejected.is_some())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub fetch: bool,
+    pub push: bool,
+    /// Push only what carries this issue's events.
+    pub issue: Option<Id>,
+}
+
+/// Fetches, integrates and pushes, repeating when the remote moved under the push.
+pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
+    let repo = &store.repo;
+    check_remote(repo, remote)?;
+    let mut refs: BTreeMap<String, RefReport> = BTreeMap::new();
+    let mut report = SyncReport {
+        remote: remote.to_owned(),
+        rounds: 0,
+        events_folded: 0,
+        refs: Vec::new(),
+        snapshot: None,
+        rejected_events: Vec::new(),
+        partial: opts.issue.map(|i| Partial {
+            issue: i.to_hex(),
+            carried_events: 0,
+            held_back_commits: 0,
+        }),
+    };
+    for round in 1..=ROUNDS {
+        report.rounds = round;
+        // Each round judges every ref afresh; only the last round's rejections stand.
+        refs.values_mut().for_each(|r| r.rejected = None);
+        if opts.fetch {
+            fetch(repo, remote, &mut refs)?;
+        }
+        let folded = store.index.refresh(repo)?;
+        report.events_folded += folded.events;
+        report.rejected_events.extend(folded.rejected);
+        integrate(store, remote, &mut refs)?;
+        report.events_folded += store.index.refresh(repo)?.events;
+        if !opts.push {
+            break;
+        }
+        if opts.issue.is_none() && report.snapshot.is_none() && snapshot_due(store)? {
+            report.snapshot = write_snapshot(store)?.map(|s| s.name);
+        }
+        let moved = push(store, remote, opts.issue, &mut refs, report.partial.as_mut())?;
+        if !moved || !opts.fetch {
+            break;
+        }
+        // Racing pushers of the same refs: back off a little, differently per process.
+        let jitter = u64::from(std::process::id() % 50) + 20 * u64::from(round);
+        std::thread::sleep(std::time::Duration::from_millis(jitter));
+    }
+    report.refs = refs.into_values().collect();
+    Ok(report)
+}
+
+fn snapshot_due(store: &Store) -> Result<bool> {
+    crate::snapshot::due(&store.repo, store.index.stats()?.events)
+}
+
+/// Writes a snapshot of every WAL ref this clone has, except remote-tracking ones that
+/// carried a forged event.
+pub fn write_snapshot(store: &Store) -> Result<Option<crate::snapshot::SnapshotRef>> {
+    let actor = store.actor()?;
+    let now = crate::repo::now_ms();
+    crate::snapshot::create(&store.repo, &actor.author(now), |name| {
+        store.index.rejected(name).ok().flatten().is_some()
+    })
+}
+
+fn entry<'a>(refs: &'a mut BTreeMap<String, RefReport>, local: &str) -> &'a mut RefReport {
+    refs.entry(local.to_owned()).or_insert_with(|| RefReport {
+        reference: local.to_owned(),
+        ..RefReport::default()
+    })
+}
+
+/// `git fetch` of the grit namespaces into the remote-tracking refs; records what moved.
+pub fn fetch(repo: &Repo, remote: &str, refs: &mut BTreeMap<String, RefReport>) -> Result<()> {
+    let prefix = tracking_prefix(remote);
+    let before: BTreeMap<String, ObjectId> = wal::list_refs(repo, &prefix)?.into_iter().collect();
+    let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote];
+    let specs = fetch_refspecs(remote);
+    args.extend(specs.iter().map(String::as_str));
+    repo.git_command(&args)?;
+    let after: BTreeMap<String, ObjectId> = wal::list_refs(repo, &prefix)?.into_iter().collect();
+    for (name, new) in &after {
+        let old = before.get(name);
+        if old != Some(new) {
+            let local = format!("refs/grit/{}", &name[prefix.len()..]);
+            entry(refs, &local).fetched = Some(Move {
+                old: old.map(ToString::to_string),
+                new: Some(new.to_string()),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn is_actor_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Brings every remote-tracking ref of `remote` into the local refs.
+pub fn integrate(store: &Store, remote: &str, refs: &mut BTreeMap<String, RefReport>) -> Result<()> {
+    let repo = &store.repo;
+    let prefix = tracking_prefix(remote);
+    for (tracking, theirs) in wal::list_refs(repo, &prefix)? {
+        let rest = &tracking[prefix.len()..];
+        let Some((ns, key)) = rest.split_once('/') else {
+            continue;
+        };
+        if !NAMESPACES.contains(&ns) {
+            continue;
+        }
+        let local = format!("refs/grit/{rest}");
+        if ns != "snapshots" && !is_actor_hex(key) {
+            entry(refs, &local).rejected = Some("not named by an actor id; ignored".into());
+            continue;
+        }
+        if let Some(commit) = store.index.rejected(&tracking)? {
+            entry(refs, &local).rejected = Some(format!(
+                "commit {commit} carries an event that fails verification; not integrated \
+                 (`git wal log --verify` shows it)"
+            ));
+            continue;
+        }
+        if let Some(done) = integrate_one(store, ns, key, &local, theirs)? {
+            let e = entry(refs, &local);
+            e.integrated = Some(done);
+            e.rejected = None;
+        }
+    }
+    Ok(())
+}
+
+fn integrate_one(store: &Store, ns: &str, key: &str, local: &str, theirs: ObjectId) -> Result<Option<Integrated>> {
+    let repo = &store.repo;
+    for _ in 0..1000 {
+        let ours = wal::ref_tip(repo, local)?;
+        let (done, new) = match ours {
+            None => (Integrated::Created, theirs),
+            Some(o) if o == theirs => return Ok(None),
+            Some(o) => match (ns, wal::relation(repo, o, theirs)?) {
+                (_, Relation::Same | Relation::Ahead) => return Ok(None),
+                (_, Relation::Behind) => (Integrated::FastForward, theirs),
+                ("wal", Relation::Diverged) => {
+                    let author = union_author(store, key)?;
+                    let merge = wal::union_commit(repo, o, theirs, (&author.0, &author.1))?;
+                    (Integrated::Union, merge)
+                }
+                (_, Relation::Diverged) => return Ok(Some(Integrated::KeptLocal)),
+            },
+        };
+        if let Swap::Done = wal::compare_and_swap(repo, local, ours, new, "grit: integrate")? {
+            return Ok(Some(done));
+        }
+    }
+    Err(Error::Contention {
+        reference: local.to_owned(),
+        what: "integrating fetched events",
+        attempts: 1000,
+    })
+}
+
+/// The name and email on a union commit: the actor's own, from its published record.
+fn union_author(store: &Store, key: &str) -> Result<(String, String)> {
+    let id = crate::event::ActorId(
+        crate::hex::decode(key)
+            .and_then(|b| b.try_into().ok())
+            .expect("checked to be 64 hex digits"),
+    );
+    let view = store.index.author(&id)?;
+    Ok((
+        view.name.unwrap_or_else(|| "grit".into()),
+        view.email.unwrap_or_else(|| "grit@localhost".into()),
+    ))
+}
+
+/// One ref to push: its local name, the commit to put there, and what the remote had.
+struct Planned {
+    local: String,
+    tracking: String,
+    commit: ObjectId,
+    theirs: Option<ObjectId>,
+}
+
+/// Pushes local refs the remote lacks, fast-forward only. Returns true when a ref was rejected
+/// because the remote moved (another round will fetch and integrate first).
+fn push(
+    store: &Store,
+    remote: &str,
+    issue: Option<Id>,
+    refs: &mut BTreeMap<String, RefReport>,
+    mut partial: Option<&mut Partial>,
+) -> Result<bool> {
+    let repo = &store.repo;
+    let prefix = tracking_prefix(remote);
+    let mut plan = Vec::new();
+    let mut actors_needed = HashSet::new();
+    for ns in NAMESPACES {
+        if issue.is_some() && ns == "snapshots" {
+            continue;
+        }
+        for (local, tip) in wal::list_refs(repo, &format!("refs/grit/{ns}/"))? {
+            let tracking = format!("{prefix}{}", &local["refs/grit/".len()..]);
+            let theirs = wal::ref_tip(repo, &tracking)?;
+            if theirs == Some(tip) {
+                continue;
+            }
+            let commit = match (issue, ns) {
+                (Some(issue), "wal") => match cut(repo, tip, theirs, issue)? {
+                    Some(c) => {
+                        if let Some(p) = partial.as_deref_mut() {
+                            p.carried_events += c.carried;
+                            p.held_back_commits += c.held_back;
+                        }
+                        actors_needed.insert(local["refs/grit/wal/".len()..].to_owned());
+                        c.commit
+                    }
+                    None => continue,
+                },
+                _ => tip,
+            };
+            plan.push(Planned {
+                local,
+                tracking,
+                commit,
+                theirs,
+            });
+        }
+    }
+    if issue.is_some() {
+        // Only the records of actors whose events go out.
+        plan.retain(|p| {
+            !p.local.starts_with(crate::actor::ACTORS_PREFIX)
+                || actors_needed.contains(&p.local[crate::actor::ACTORS_PREFIX.len()..])
+        });
+    }
+    if plan.is_empty() {
+        return Ok(false);
+    }
+    let specs: Vec<String> = plan.iter().map(|p| format!("{}:{}", p.commit, p.local)).collect();
+    let mut args = vec!["push", "--porcelain", "--no-verify", remote];
+    args.extend(specs.iter().map(String::as_str));
+    let out = repo.git_output(&args)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut seen = 0;
+    let mut moved = false;
+    for line in stdout.lines() {
+        let mut parts = line.splitn(3, '\t');
+        let (Some(flag), Some(spec), summary) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let Some((_, to)) = spec.split_once(':') else { continue };
+        let Some(p) = plan.iter().find(|p| p.local == to) else {
+            continue;
+        };
+        seen += 1;
+        let e = entry(refs, &p.local);
+        match flag {
+            " " | "*" | "+" | "=" => {
+                wal::force_ref(repo, &p.tracking, p.commit, "grit: pushed")?;
+                if flag != "=" {
+                    e.pushed = Some(if p.theirs.is_none() && flag == "*" {
+                        Pushed::New
+                    } else {
+                        Pushed::FastForward
+                    });
+                    e.pushed_commit = Some(p.commit.to_string());
+                }
+                e.rejected = None;
+            }
+            _ => {
+                let why = summary.unwrap_or("rejected").trim().to_owned();
+                moved |= lost_race(&why);
+                e.rejected = Some(why);
+            }
+        }
+    }
+    if seen == 0 && !out.status.success() {
+        return Err(Error::Subprocess {
+            command: format!("git push {remote}"),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(moved)
+}
+
+/// Rejections that another round (fetch, integrate, push) can fix: the remote moved, or another
+/// push held the ref's lock at that moment.
+fn lost_race(why: &str) -> bool {
+    [
+        "fetch first",
+        "non-fast-forward",
+        "stale info",
+        "failed to update ref",
+        "failed to lock",
+        "cannot lock",
+    ]
+    .iter()
+    .any(|s| why.contains(s))
+}
+
+/// Where a partial push of one ref stops.
+struct Cut {
+    commit: ObjectId,
+    carried: usize,
+    held_back: usize,
+}
+
+/// A WAL chain cannot be split without rewriting it, so a partial push sends the chain up to
+/// its newest commit holding an event of `issue` (earlier commits go along), and holds back
+/// the commits after it. Diverged histories are pushed whole.
+fn cut(repo: &Repo, tip: ObjectId, theirs: Option<ObjectId>, issue: Id) -> Result<Option<Cut>> {
+    let mut on_remote = HashSet::new();
+    if let Some(t) = theirs {
+        for c in wal::new_commits(repo, t, |_| Ok(false))? {
+            on_remote.insert(c);
+        }
+    }
+    let outgoing = wal::new_commits(repo, tip, |c| Ok(on_remote.contains(c)))?;
+    let mut touching = Vec::new();
+    for c in &outgoing {
+        if wal::read_chunk(repo, "partial sync", *c)?
+            .events
+            .iter()
+            .any(|e| e.entity() == issue)
+        {
+            touching.push(*c);
+        }
+    }
+    let Some(&first) = touching.first() else {
+        return Ok(None);
+    };
+    let mut commit = first;
+    for t in &touching[1..] {
+        if !matches!(wal::relation(repo, commit, *t)?, Relation::Ahead) {
+            commit = tip;
+            break;
+        }
+    }
+    if let Some(t) = theirs
+        && !matches!(wal::relation(repo, commit, t)?, Relation::Ahead)
+    {
+        commit = tip;
+    }
+    let going = wal::new_commits(repo, commit, |c| Ok(on_remote.contains(c)))?;
+    let mut carried = 0;
+    for c in &going {
+        carried += wal::read_chunk(repo, "partial sync", *c)?
+            .events
+            .iter()
+            .filter(|e| e.entity() != issue)
+            .count();
+    }
+    Ok(Some(Cut {
+        commit,
+        carried,
+        held_back: outgoing.len() - going.len(),
+    }))
+}

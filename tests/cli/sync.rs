@@ -1,0 +1,467 @@
+//! Sync through a bare remote and several clones: plain fetch, `git wal sync`, unions of one
+//! actor's diverged history, a remote that moved, partial sync, forged events, snapshots.
+
+use std::path::Path;
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::env::TestEnv;
+
+fn list(t: &TestEnv, dir: &Path) -> Value {
+    t.json("issue", dir, &["list", "--state", "all"])
+}
+
+fn titles(list: &Value) -> Vec<String> {
+    let mut v: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn wal_events(t: &TestEnv, dir: &Path) -> usize {
+    t.json("wal", dir, &["log"]).as_array().unwrap().len()
+}
+
+#[test]
+fn pulled_issues_appear_after_plain_git_fetch() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    let b = t.clone(&remote, "b", "Bob", "bob");
+    t.ok("wal", &a, &["init"]);
+    let id = t.create(&a, "shared bug");
+    t.ok(
+        "issue",
+        &a,
+        &["edit", &id, "--add-label", "p1", "--add-assignee", "bob"],
+    );
+    t.ok("issue", &a, &["comment", &id, "--body", "steps to reproduce"]);
+    t.create(&a, "second");
+    let synced = t.json("wal", &a, &["sync"]);
+    assert_eq!(synced["rounds"], 1);
+    assert!(
+        synced["refs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["pushed"] == "new" && r["ref"].as_str().unwrap().starts_with("refs/grit/wal/"))
+    );
+
+    t.ok("wal", &b, &["init"]);
+    let configured = t.git(&b, &["config", "--get-all", "remote.origin.fetch"]);
+    assert!(configured.contains("+refs/grit/wal/*:refs/grit/remotes/origin/wal/*"));
+    assert!(
+        t.git_env(&b, &["config", "remote.origin.push"], &[]).1.is_empty(),
+        "init never sets a push refspec"
+    );
+    t.git(&b, &["fetch", "-q"]);
+    assert_eq!(
+        list(&t, &b),
+        list(&t, &a),
+        "B sees exactly what A has, after a plain fetch"
+    );
+    assert_eq!(t.json("issue", &b, &["show", &id]), t.json("issue", &a, &["show", &id]));
+    // Running init again changes nothing.
+    let again = t.json("wal", &b, &["init"]);
+    assert_eq!(again["remotes"][0]["added_refspecs"].as_array().unwrap().len(), 0);
+    assert!(
+        again["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["action"] == "up-to-date")
+    );
+}
+
+#[test]
+fn the_fetch_hook_folds_new_events_at_once() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    let b = t.clone(&remote, "b", "Bob", "bob");
+    t.ok("wal", &a, &["init"]);
+    t.ok("wal", &b, &["init"]);
+    t.create(&a, "one");
+    t.ok("wal", &a, &["sync"]);
+    // The hook's fold is stamped with the fetch's clock; a later command finds nothing to do.
+    let (ok, _, err) = t.git_env(&b, &["fetch", "-q"], &[("GRIT_NOW", "1800000000")]);
+    assert!(ok, "{err}");
+    let stats = t.json("wal", &b, &["stats"]);
+    assert_eq!(stats["events"], 1);
+    assert_eq!(
+        stats["last_fold_at"], "2027-01-15T08:00:00Z",
+        "the hook folded during the fetch"
+    );
+}
+
+fn concurrent_edits(order_ab: bool) {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    let b = t.clone(&remote, "b", "Bob", "bob");
+    for c in [&a, &b] {
+        t.ok("wal", c, &["init"]);
+    }
+    let id = t.create(&a, "original");
+    t.ok("issue", &a, &["edit", &id, "--add-label", "base"]);
+    t.ok("wal", &a, &["sync"]);
+    t.ok("wal", &b, &["sync"]);
+    // Both edit every kind of field without seeing each other.
+    t.ok(
+        "issue",
+        &a,
+        &[
+            "edit",
+            &id,
+            "--title",
+            "A's title",
+            "--add-label",
+            "a",
+            "--remove-label",
+            "base",
+        ],
+    );
+    t.ok("issue", &a, &["comment", &id, "--body", "from A"]);
+    t.ok("issue", &a, &["close", &id, "--reason", "not-planned"]);
+    t.ok(
+        "issue",
+        &b,
+        &[
+            "edit",
+            &id,
+            "--title",
+            "B's title",
+            "--add-label",
+            "b",
+            "--add-assignee",
+            "bob",
+        ],
+    );
+    t.ok("issue", &b, &["comment", &id, "--body", "from B"]);
+    t.ok("issue", &b, &["close", &id]);
+    t.ok("issue", &b, &["reopen", &id]);
+    let (first, second) = if order_ab { (&a, &b) } else { (&b, &a) };
+    t.ok("wal", first, &["sync"]);
+    t.ok("wal", second, &["sync"]);
+    t.ok("wal", first, &["sync"]);
+    let show_a = t.json("issue", &a, &["show", &id]);
+    let show_b = t.json("issue", &b, &["show", &id]);
+    assert_eq!(show_a, show_b);
+    assert_eq!(show_a["comments"].as_array().unwrap().len(), 2);
+    let labels: Vec<&str> = show_a["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"a") && labels.contains(&"b"), "{labels:?}");
+    assert_eq!(list(&t, &a), list(&t, &b));
+}
+
+#[test]
+fn concurrent_edits_converge_when_a_syncs_first() {
+    concurrent_edits(true);
+}
+
+#[test]
+fn concurrent_edits_converge_when_b_syncs_first() {
+    concurrent_edits(false);
+}
+
+#[test]
+fn one_actor_in_two_clones_is_united_and_pushed_fast_forward() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    // Same label and key seed: the same actor writes from two clones.
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    let b = t.clone(&remote, "b", "Ann", "ann");
+    for c in [&a, &b] {
+        t.ok("wal", c, &["init"]);
+    }
+    let actor = t.json("wal", &a, &["actor", "show"])["id"].as_str().unwrap().to_owned();
+    assert_eq!(t.json("wal", &b, &["actor", "show"])["id"], actor.as_str());
+    for n in 0..3 {
+        t.create(&a, &format!("a{n}"));
+        t.create(&b, &format!("b{n}"));
+    }
+    t.ok("wal", &a, &["sync"]);
+    let united = t.json("wal", &b, &["sync"]);
+    let wal = format!("refs/grit/wal/{actor}");
+    let entry = united["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ref"] == wal.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(entry["integrated"], "union");
+    assert_eq!(entry["pushed"], "fast-forward");
+    assert!(entry["rejected"].is_null());
+    let back = t.json("wal", &a, &["sync"]);
+    let entry = back["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ref"] == wal.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(entry["integrated"], "fast-forward", "A takes the union as it is");
+    for c in [&a, &b] {
+        assert_eq!(wal_events(&t, c), 6, "every event of both clones is in the log");
+        assert_eq!(titles(&list(&t, c)), ["a0", "a1", "a2", "b0", "b1", "b2"]);
+    }
+    // The remote's ref holds both histories, nothing rewritten.
+    let tip = t.git(&remote, &["rev-parse", &wal]);
+    let parents = t.git(&remote, &["rev-list", "--parents", "-n", "1", tip.trim()]);
+    assert_eq!(parents.split_whitespace().count(), 3, "a union merge commit");
+    assert_eq!(t.git(&remote, &["rev-list", "--count", &wal]).trim(), "7");
+}
+
+#[test]
+fn push_alone_reports_a_moved_remote_and_sync_then_succeeds() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    let b = t.clone(&remote, "b", "Ann", "ann");
+    for c in [&a, &b] {
+        t.ok("wal", c, &["init"]);
+    }
+    t.create(&a, "from a");
+    t.ok("wal", &a, &["sync"]);
+    t.create(&b, "from b");
+    let out = t.cmd("wal", &b).args(["push", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rejected: Vec<&Value> = report["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["rejected"].is_null())
+        .collect();
+    assert_eq!(rejected.len(), 1, "{report}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
+    // No manual step: sync fetches, unites and pushes.
+    t.ok("wal", &b, &["sync"]);
+    t.ok("wal", &a, &["sync"]);
+    assert_eq!(titles(&list(&t, &a)), ["from a", "from b"]);
+    assert_eq!(list(&t, &a), list(&t, &b));
+}
+
+#[test]
+fn clones_syncing_at_the_same_moment_all_land() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let clones: Vec<_> = (0..4)
+        .map(|i| {
+            // Two actors shared by two clones each: pushes race on the same refs.
+            let c = t.clone(&remote, &format!("c{i}"), "Ann", &format!("agent{}", i % 2));
+            t.ok("wal", &c, &["init"]);
+            for n in 0..3 {
+                t.create(&c, &format!("c{i}-{n}"));
+            }
+            c
+        })
+        .collect();
+    let children: Vec<_> = clones
+        .iter()
+        .map(|c| t.std_cmd("wal", c).arg("sync").spawn().unwrap())
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    for c in &clones {
+        t.ok("wal", c, &["sync"]);
+    }
+    let want = titles(&list(&t, &clones[0]));
+    assert_eq!(want.len(), 12);
+    for c in &clones {
+        assert_eq!(titles(&list(&t, c)), want);
+    }
+}
+
+#[test]
+fn partial_sync_pushes_one_issue_and_holds_later_events_back() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    let b = t.clone(&remote, "b", "Bob", "bob");
+    t.ok("wal", &a, &["init"]);
+    t.ok("wal", &b, &["init"]);
+    let x = t.create(&a, "x");
+    let y = t.create(&a, "y");
+    t.ok("issue", &a, &["comment", &x, "--body", "x comment"]);
+    t.ok("issue", &a, &["comment", &y, "--body", "y comment"]);
+    let r = t.json("wal", &a, &["sync", "--issue", &x[..8]]);
+    assert_eq!(
+        r["partial"]["carried_events"], 1,
+        "y's creation sits between x's events"
+    );
+    assert_eq!(r["partial"]["held_back_commits"], 1, "y's comment stays local");
+    t.git(&b, &["fetch", "-q"]);
+    assert_eq!(
+        t.json("issue", &b, &["show", &x])["comments"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(
+        t.json("issue", &b, &["show", &y])["comments"].as_array().unwrap().len(),
+        0
+    );
+    t.ok("wal", &a, &["sync"]);
+    t.git(&b, &["fetch", "-q"]);
+    assert_eq!(
+        t.json("issue", &b, &["show", &y])["comments"].as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_forged_event_from_the_remote_is_rejected_and_never_integrated() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    let b = t.clone(&remote, "b", "Bob", "bob");
+    t.ok("wal", &a, &["init"]);
+    t.ok("wal", &b, &["init"]);
+    t.create(&a, "genuine");
+    t.ok("wal", &a, &["sync"]);
+    // Someone with push access rewrites the title inside a copy of A's chunk and appends it.
+    let wal = t
+        .git(&remote, &["for-each-ref", "--format=%(refname)", "refs/grit/wal/"])
+        .trim()
+        .to_owned();
+    let blob = std::process::Command::new("git")
+        .args(["cat-file", "blob", &format!("{wal}:chunk.cbor")])
+        .current_dir(&remote)
+        .output()
+        .unwrap()
+        .stdout;
+    let at = blob.windows(7).position(|w| w == b"genuine").unwrap();
+    let mut forged = blob.clone();
+    forged[at..at + 7].copy_from_slice(b"forged!");
+    std::fs::write(t.tmp.path().join("forged.cbor"), &forged).unwrap();
+    let blob_id = t.git(
+        &remote,
+        &["hash-object", "-w", t.tmp.path().join("forged.cbor").to_str().unwrap()],
+    );
+    let tree = t.git_stdin(
+        &remote,
+        &["mktree"],
+        &format!("100644 blob {}\tchunk.cbor\n", blob_id.trim()),
+    );
+    let parent = t.git(&remote, &["rev-parse", &wal]);
+    let commit = t.git(
+        &remote,
+        &[
+            "-c",
+            "user.name=M",
+            "-c",
+            "user.email=m@example.com",
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            parent.trim(),
+            "-m",
+            "x",
+        ],
+    );
+    t.git(&remote, &["update-ref", &wal, commit.trim()]);
+
+    t.cmd("wal", &b)
+        .args(["sync"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad signature"))
+        .stdout(predicate::str::contains("rejected"));
+    assert_eq!(titles(&list(&t, &b)), ["genuine"], "the forged event is not applied");
+    assert!(
+        !t.grit_refs(&b).contains(&format!("{} commit\t{wal}", commit.trim())),
+        "the forged chain is not carried into the local ref"
+    );
+}
+
+#[test]
+fn a_fresh_clone_starts_from_the_snapshot_and_matches_a_full_replay() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    t.ok("wal", &a, &["init"]);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(t.create(&a, &format!("before {n}")));
+    }
+    t.ok("issue", &a, &["close", &ids[0]]);
+    let snap = t.json("wal", &a, &["snapshot"]);
+    assert_eq!(snap["created"]["events"], 6);
+    assert_eq!(
+        t.json("wal", &a, &["snapshot"])["created"],
+        Value::Null,
+        "nothing new, nothing written"
+    );
+    t.create(&a, "after the snapshot");
+    t.ok("issue", &a, &["comment", &ids[1], "--body", "later"]);
+    t.ok("wal", &a, &["sync"]);
+
+    let c = t.clone(&remote, "c", "Cy", "cy");
+    t.ok("wal", &c, &["init"]);
+    t.git(&c, &["fetch", "-q"]);
+    let from_snapshot = t.json("wal", &c, &["rebuild"]);
+    assert!(
+        from_snapshot["snapshot"]
+            .as_str()
+            .unwrap()
+            .starts_with("refs/grit/remotes/origin/snapshots/0000000006-")
+    );
+    assert_eq!(
+        from_snapshot["commits"], 2,
+        "only the commits after the snapshot are read"
+    );
+    let listed = list(&t, &c);
+    let shown = t.json("issue", &c, &["show", &ids[1]]);
+    let full = t.json("wal", &c, &["rebuild", "--full"]);
+    assert!(full["snapshot"].is_null());
+    assert_eq!(full["events"], 8);
+    assert_eq!(list(&t, &c), listed, "same projection as a full replay");
+    assert_eq!(t.json("issue", &c, &["show", &ids[1]]), shown);
+    assert_eq!(listed, list(&t, &a));
+}
+
+#[test]
+fn snapshots_are_automatic_and_gc_keeps_the_newest() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["config", "grit.snapshotEvery", "3"]);
+    for n in 0..7 {
+        t.create(&r, &format!("i{n}"));
+    }
+    let snaps = t.git(&r, &["for-each-ref", "--format=%(refname)", "refs/grit/snapshots/"]);
+    let names: Vec<&str> = snaps.lines().collect();
+    assert_eq!(names.len(), 2, "{snaps}");
+    assert!(names[0].contains("/0000000003-") && names[1].contains("/0000000006-"));
+    let gc = t.json("wal", &r, &["gc", "--keep", "1"]);
+    assert_eq!(gc["deleted"].as_array().unwrap().len(), 1);
+    let left = t.git(&r, &["for-each-ref", "--format=%(refname)", "refs/grit/snapshots/"]);
+    assert!(left.trim().contains("/0000000006-"));
+    assert_eq!(wal_events(&t, &r), 7, "the WAL is untouched");
+}
+
+#[test]
+fn sync_without_a_usable_remote_explains_what_to_do() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.cmd("wal", &r)
+        .args(["sync"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no remote"))
+        .stderr(predicate::str::contains("hint: add one with `git remote add"));
+    t.cmd("wal", &r)
+        .args(["sync", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no remote named 'nope'"));
+}
