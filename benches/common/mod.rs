@@ -1,0 +1,124 @@
+//! Helpers shared by the benchmarks: binaries, git, repositories, timing, a fast generator.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use grit::actor;
+use grit::event::{Event, FORMAT_VERSION, Kind};
+use grit::repo::Repo;
+use grit::wal;
+
+pub fn exe(tool: &str) -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_git-issue")).with_file_name(format!("git-{tool}"))
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn new_repo(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.name", "Bench"]);
+    git(&dir, &["config", "user.email", "bench@example.com"]);
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "root"]);
+    dir
+}
+
+/// Median wall time of `runs` runs of a command.
+pub fn median(runs: usize, mut cmd: impl FnMut() -> Command) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let mut c = cmd();
+            c.stdout(Stdio::null()).stderr(Stdio::null());
+            let start = Instant::now();
+            let status = c.status().expect("command runs");
+            let t = start.elapsed();
+            assert!(status.success(), "{c:?} failed");
+            t
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub fn rev_parse(dir: &Path) -> impl FnMut() -> Command + '_ {
+    move || {
+        let mut c = Command::new("git");
+        c.args(["rev-parse", "HEAD"]).current_dir(dir);
+        c
+    }
+}
+
+/// Writes `issues` issues with 3 events each (created, label added, comment) straight into one
+/// actor's WAL, `per_chunk` events per commit, as a fast in-process generator.
+pub fn generate(dir: &Path, issues: usize, per_chunk: usize) -> usize {
+    let repo = Repo::discover(dir).unwrap();
+    let actor = actor::current(&repo).unwrap();
+    let mut batch = Vec::with_capacity(per_chunk);
+    let mut total = 0;
+    let mut lamport = 0;
+    for i in 0..issues {
+        let mut ev = |entity, parents, kind| {
+            lamport += 1;
+            Event {
+                version: FORMAT_VERSION,
+                entity,
+                actor: actor.id(),
+                lamport,
+                wall_ms: 1_763_700_000_000 + i as u64,
+                parents,
+                kind,
+            }
+            .sign(&actor.key)
+        };
+        let created = ev(
+            None,
+            vec![],
+            Kind::IssueCreated {
+                title: format!("Issue number {i}: something to do"),
+                body: "A body of a typical length, a sentence or two.".into(),
+                labels: vec![["bug", "docs", "ui"][i % 3].into()],
+            },
+        );
+        let labelled = ev(
+            Some(created.id),
+            vec![created.id],
+            Kind::LabelAdded {
+                label: format!("p{}", i % 4),
+            },
+        );
+        let commented = ev(
+            Some(created.id),
+            vec![labelled.id],
+            Kind::CommentAdded {
+                body: "Looking at it.".into(),
+            },
+        );
+        batch.extend([created, labelled, commented]);
+        if batch.len() >= per_chunk || i + 1 == issues {
+            total += batch.len();
+            wal::append(&repo, &actor.id(), &actor.author(1_763_700_000_000), &batch).unwrap();
+            batch.clear();
+        }
+    }
+    total
+}
