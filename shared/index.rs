@@ -339,8 +339,7 @@ impl Index {
     /// event that fails is not applied; its ref is remembered as rejected so sync will not
     /// carry it into the local refs.
     fn verified(&self, wtxn: &mut RwTxn, batch: Vec<Fetched<'_>>, stats: &mut FoldStats) -> Result<Vec<SignedEvent>> {
-        let verify = !matches!(std::env::var("GRIT_VERIFY").as_deref(), Ok("0"));
-        let (foreign, trusted): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, o)| verify && o.is_some());
+        let (foreign, trusted): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, o)| o.is_some());
         let mut out: Vec<SignedEvent> = trusted.into_iter().flat_map(|(evs, _)| evs).collect();
         let mut candidates = Vec::new();
         let mut origins = Vec::new();
