@@ -16,6 +16,9 @@ _git__issue() {
             ",$1")
                 cmd="git__issue"
                 ;;
+            git__issue,claim)
+                cmd="git__issue__subcmd__claim"
+                ;;
             git__issue,close)
                 cmd="git__issue__subcmd__close"
                 ;;
@@ -37,14 +40,23 @@ _git__issue() {
             git__issue,list)
                 cmd="git__issue__subcmd__list"
                 ;;
+            git__issue,ready)
+                cmd="git__issue__subcmd__ready"
+                ;;
             git__issue,reopen)
                 cmd="git__issue__subcmd__reopen"
                 ;;
             git__issue,show)
                 cmd="git__issue__subcmd__show"
                 ;;
+            git__issue,unclaim)
+                cmd="git__issue__subcmd__unclaim"
+                ;;
             git__issue,view)
                 cmd="git__issue__subcmd__show"
+                ;;
+            git__issue__subcmd__help,claim)
+                cmd="git__issue__subcmd__help__subcmd__claim"
                 ;;
             git__issue__subcmd__help,close)
                 cmd="git__issue__subcmd__help__subcmd__close"
@@ -67,11 +79,17 @@ _git__issue() {
             git__issue__subcmd__help,list)
                 cmd="git__issue__subcmd__help__subcmd__list"
                 ;;
+            git__issue__subcmd__help,ready)
+                cmd="git__issue__subcmd__help__subcmd__ready"
+                ;;
             git__issue__subcmd__help,reopen)
                 cmd="git__issue__subcmd__help__subcmd__reopen"
                 ;;
             git__issue__subcmd__help,show)
                 cmd="git__issue__subcmd__help__subcmd__show"
+                ;;
+            git__issue__subcmd__help,unclaim)
+                cmd="git__issue__subcmd__help__subcmd__unclaim"
                 ;;
             *)
                 ;;
@@ -80,7 +98,7 @@ _git__issue() {
 
     case "${cmd}" in
         git__issue)
-            opts="-C -q -h -V --json --quiet --color --help --version create list show view edit comment close reopen demo help"
+            opts="-C -q -h -V --json --quiet --color --help --version create list show view edit comment close reopen claim unclaim ready demo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -101,8 +119,34 @@ _git__issue() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__subcmd__issue__subcmd__claim)
+            opts="-C -q -h --ttl --local --json --quiet --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__subcmd__issue__subcmd__close)
-            opts="-r -c -C -q -h --reason --comment --json --quiet --color --help"
+            opts="-r -c -C -q -h --lock --reason --comment --json --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -140,7 +184,7 @@ _git__issue() {
             return 0
             ;;
         git__subcmd__issue__subcmd__comment)
-            opts="-b -F -C -q -h --body --body-file --json --quiet --color --help"
+            opts="-b -F -C -q -h --lock --body --body-file --json --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -258,7 +302,7 @@ _git__issue() {
             return 0
             ;;
         git__subcmd__issue__subcmd__edit)
-            opts="-t -b -F -C -q -h --title --body --body-file --add-label --remove-label --add-assignee --remove-assignee --json --quiet --color --help"
+            opts="-t -b -F -C -q -h --lock --title --body --body-file --add-label --remove-label --add-assignee --remove-assignee --json --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,8 +364,22 @@ _git__issue() {
             return 0
             ;;
         git__subcmd__issue__subcmd__help)
-            opts="create list show edit comment close reopen demo help"
+            opts="create list show edit comment close reopen claim unclaim ready demo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__issue__subcmd__help__subcmd__claim)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -431,6 +489,20 @@ _git__issue() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__subcmd__issue__subcmd__help__subcmd__ready)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__subcmd__issue__subcmd__help__subcmd__reopen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -446,6 +518,20 @@ _git__issue() {
             return 0
             ;;
         git__subcmd__issue__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__issue__subcmd__help__subcmd__unclaim)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -513,8 +599,46 @@ _git__issue() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__subcmd__issue__subcmd__ready)
+            opts="-l -L -C -q -h --label --limit --json --quiet --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -L)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__subcmd__issue__subcmd__reopen)
-            opts="-c -C -q -h --comment --json --quiet --color --help"
+            opts="-c -C -q -h --lock --comment --json --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,6 +669,28 @@ _git__issue() {
             ;;
         git__subcmd__issue__subcmd__show)
             opts="-C -q -h --json --quiet --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__issue__subcmd__unclaim)
+            opts="-C -q -h --force --local --json --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -40,6 +40,9 @@ complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "edit" -d 'Edit 
 complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "comment" -d 'Add a comment to an issue'
 complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "close" -d 'Close an issue'
 complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "reopen" -d 'Reopen a closed issue'
+complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "claim" -d 'Claim an issue: a lease on issue:<id>, so two agents never work the same issue'
+complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "unclaim" -d 'Give up a claim'
+complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "ready" -d 'List open issues nobody has claimed, newest first (what an agent can pick up)'
 complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "demo" -d 'Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)'
 complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s t -l title -d 'Title of the issue' -r
@@ -92,6 +95,7 @@ complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s C -d 'Run a
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s h -l help -d 'Print help'
@@ -101,6 +105,7 @@ complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s C -d 'Ru
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s h -l help -d 'Print help'
@@ -111,6 +116,7 @@ complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s C -d 'Run 
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand close" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s h -l help -d 'Print help'
@@ -119,21 +125,52 @@ complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -s C -d 'Run
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -s h -l help -d 'Print help'
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l ttl -d 'How long the claim lasts unless renewed (`git lock renew issue:<id>`)' -r
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -s C -d 'Run as if started in <PATH>' -r -F
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l local -d 'Take it only in this repository, not on the lock remote'
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -s h -l help -d 'Print help'
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -s C -d 'Run as if started in <PATH>' -r -F
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l force -d 'End someone else\'s (abandoned) claim; recorded in the lock\'s history'
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l local -d 'Only in this repository, not on the lock remote'
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -s h -l help -d 'Print help'
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s l -l label -d 'Only issues with this label (repeat: all of them)' -r
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s L -l limit -d 'Show at most N issues (0: all)' -r
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s C -d 'Run as if started in <PATH>' -r -F
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s h -l help -d 'Print help'
 complete -c git-issue -n "__fish_git_issue_using_subcommand demo" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-issue -n "__fish_git_issue_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand demo" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand demo" -s h -l help -d 'Print help'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "create" -d 'Create an issue'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "list" -d 'List issues, newest first'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "show" -d 'Show an issue with its body and comments'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "edit" -d 'Edit an issue\'s title, body, labels or assignees'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "comment" -d 'Add a comment to an issue'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "close" -d 'Close an issue'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "reopen" -d 'Reopen a closed issue'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "demo" -d 'Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)'
-complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "create" -d 'Create an issue'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "list" -d 'List issues, newest first'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "show" -d 'Show an issue with its body and comments'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "edit" -d 'Edit an issue\'s title, body, labels or assignees'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "comment" -d 'Add a comment to an issue'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "close" -d 'Close an issue'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "reopen" -d 'Reopen a closed issue'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "claim" -d 'Claim an issue: a lease on issue:<id>, so two agents never work the same issue'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "unclaim" -d 'Give up a claim'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "ready" -d 'List open issues nobody has claimed, newest first (what an agent can pick up)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "demo" -d 'Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand help; and not __fish_seen_subcommand_from create list show edit comment close reopen claim unclaim ready demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

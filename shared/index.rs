@@ -102,6 +102,8 @@ pub struct ListFilter {
     pub labels: Vec<String>,
     pub assignee: Option<String>,
     pub author: Option<ActorId>,
+    /// Issues left out (e.g. claimed ones, for `ready`).
+    pub exclude: std::collections::HashSet<Id>,
     /// 0: no limit.
     pub limit: usize,
 }
@@ -696,6 +698,9 @@ impl Index {
             if filter.author.is_some_and(|a| a.0 != author) {
                 continue;
             }
+            if filter.exclude.contains(&Id(id)) {
+                continue;
+            }
             let fragment = &value[33..];
             if let Some(who) = &filter.assignee {
                 let fields: crate::issue::RowFields = serde_json::from_slice(&[b"{", fragment, b"}"].concat())
@@ -746,7 +751,13 @@ impl Index {
     }
 
     /// Writes `list --json`: a JSON array of row objects.
-    pub fn write_list_json(&self, filter: &ListFilter, out: &mut impl Write) -> Result<usize> {
+    /// `extra` may add fields to each row: it returns a JSON fragment starting with a comma.
+    pub fn write_list_json(
+        &self,
+        filter: &ListFilter,
+        out: &mut impl Write,
+        mut extra: impl FnMut(&Id) -> Option<String>,
+    ) -> Result<usize> {
         let io = |e| Error::Io {
             path: "<stdout>".into(),
             source: e,
@@ -760,7 +771,11 @@ impl Index {
             first = false;
             write!(out, "{{\"id\":\"{}\",\"short_id\":\"{}\",", row.id, row.short_id).map_err(io)?;
             out.write_all(row.fragment).map_err(io)?;
-            write!(out, ",\"author\":{}}}", row.author_json).map_err(io)?;
+            write!(out, ",\"author\":{}", row.author_json).map_err(io)?;
+            match extra(&row.id) {
+                Some(more) => write!(out, "{more}}}").map_err(io)?,
+                None => out.write_all(b"}").map_err(io)?,
+            }
             Ok(())
         })?;
         out.write_all(b"]\n").map_err(io)?;

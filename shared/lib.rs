@@ -11,6 +11,7 @@ pub mod hex;
 pub mod hooks;
 pub mod index;
 pub mod issue;
+pub mod lock;
 pub mod maintenance;
 pub mod repo;
 pub mod snapshot;

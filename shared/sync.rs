@@ -25,9 +25,13 @@ pub fn tracking_prefix(remote: &str) -> String {
     format!("{TRACKING_ROOT}{remote}/")
 }
 
+/// The namespaces a plain `git fetch` mirrors (locks too, for the hooks' checks; sync never
+/// pushes those: leases are taken on the remote by `git lock` itself).
+pub const FETCHED: [&str; 4] = ["wal", "actors", "snapshots", "locks"];
+
 /// The fetch refspecs that mirror a remote's grit refs into its tracking namespace.
 pub fn fetch_refspecs(remote: &str) -> Vec<String> {
-    NAMESPACES
+    FETCHED
         .iter()
         .map(|ns| format!("+refs/grit/{ns}/*:{TRACKING_ROOT}{remote}/{ns}/*"))
         .collect()

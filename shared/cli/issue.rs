@@ -11,7 +11,11 @@ use super::{CommandError, GlobalArgs, Ui, columns, main_with};
 use crate::event::{Id, Kind, State};
 use crate::index::ListFilter;
 use crate::issue::RowFields;
+use crate::lock::{self, Resource, Scope};
+use crate::repo::{format_time, now_ms};
 use crate::store::Store;
+use serde::Serialize;
+use std::collections::HashMap;
 
 /// An issue tracker that lives in the repository
 ///
@@ -36,7 +40,56 @@ pub enum Command {
     Comment(CommentArgs),
     Close(CloseArgs),
     Reopen(ReopenArgs),
+    Claim(ClaimArgs),
+    Unclaim(UnclaimArgs),
+    Ready(ReadyArgs),
     Demo(DemoArgs),
+}
+
+/// Hold the issue's lock while this command writes (`issue:<id>`, a short lease)
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Take the issue's lock for the duration of the command (fails with exit 3 if another
+    /// actor holds it)
+    #[arg(long)]
+    pub lock: bool,
+}
+
+/// Claim an issue: a lease on issue:<id>, so two agents never work the same issue
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// Issue id, or any unique prefix of it
+    pub id: String,
+    /// How long the claim lasts unless renewed (`git lock renew issue:<id>`)
+    #[arg(long, default_value = "2h", value_name = "DURATION")]
+    pub ttl: String,
+    /// Take it only in this repository, not on the lock remote
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// Give up a claim
+#[derive(Debug, Args)]
+pub struct UnclaimArgs {
+    /// Issue id, or any unique prefix of it
+    pub id: String,
+    /// End someone else's (abandoned) claim; recorded in the lock's history
+    #[arg(long)]
+    pub force: bool,
+    /// Only in this repository, not on the lock remote
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// List open issues nobody has claimed, newest first (what an agent can pick up)
+#[derive(Debug, Args)]
+pub struct ReadyArgs {
+    /// Only issues with this label (repeat: all of them)
+    #[arg(short, long = "label", value_name = "NAME", value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Show at most N issues (0: all)
+    #[arg(short = 'L', long, default_value_t = 30, value_name = "N")]
+    pub limit: usize,
 }
 
 /// Create an issue
@@ -101,6 +154,8 @@ pub struct ShowArgs {
 pub struct EditArgs {
     /// Issue id, or any unique prefix of it
     pub id: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// New title
     #[arg(short, long)]
     pub title: Option<String>,
@@ -126,6 +181,8 @@ pub struct CommentArgs {
     /// Issue id, or any unique prefix of it
     pub id: String,
     #[command(flatten)]
+    pub lock: LockArgs,
+    #[command(flatten)]
     pub body: BodyArgs,
 }
 
@@ -140,6 +197,8 @@ pub enum Reason {
 pub struct CloseArgs {
     /// Issue id, or any unique prefix of it
     pub id: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Why it is closed
     #[arg(short, long, value_enum)]
     pub reason: Option<Reason>,
@@ -153,6 +212,8 @@ pub struct CloseArgs {
 pub struct ReopenArgs {
     /// Issue id, or any unique prefix of it
     pub id: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Leave a comment saying why
     #[arg(short, long, value_name = "BODY")]
     pub comment: Option<String>,
@@ -176,8 +237,11 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Show(a) => show(ui, a),
         Command::Edit(a) => edit(ui, a),
         Command::Comment(a) => comment(ui, a),
-        Command::Close(a) => set_state(ui, &a.id, State::Closed, a.reason, a.comment),
-        Command::Reopen(a) => set_state(ui, &a.id, State::Open, None, a.comment),
+        Command::Close(a) => set_state(ui, &a.id, a.lock.lock, State::Closed, a.reason, a.comment),
+        Command::Reopen(a) => set_state(ui, &a.id, a.lock.lock, State::Open, None, a.comment),
+        Command::Claim(a) => claim(ui, a),
+        Command::Unclaim(a) => unclaim(ui, a),
+        Command::Ready(a) => ready(ui, a),
         Command::Demo(a) => super::docs::demo(ui, a.dir),
     }
 }
@@ -294,7 +358,8 @@ fn create(ui: &mut Ui, a: CreateArgs) -> Result<(), CommandError> {
 fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), CommandError> {
     if ui.json {
         let view = store.index.view(id)?;
-        return ui.json(&view);
+        let claim = claims(store)?.remove(id);
+        return ui.json(&ShowJson { view: &view, claim });
     }
     let short = store.index.short_id(id)?;
     if ui.tty {
@@ -325,23 +390,41 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
         labels: a.labels,
         assignee,
         author: None,
+        exclude: Default::default(),
         limit: a.limit,
     };
+    let claims = claims(&store)?;
     if ui.json {
-        store.index.write_list_json(&filter, ui.out())?;
+        store
+            .index
+            .write_list_json(&filter, ui.out(), |id| Some(claim_field(claims.get(id))))?;
         return Ok(());
     }
+    print_rows(ui, &store, &filter, &claims, a.state)
+}
+
+fn print_rows(
+    ui: &mut Ui,
+    store: &Store,
+    filter: &ListFilter,
+    claims: &HashMap<Id, Claim>,
+    state: StateFilter,
+) -> Result<(), CommandError> {
     let mut rows = Vec::new();
-    let total = store.index.for_each_row(&filter, |row| {
+    let total = store.index.for_each_row(filter, |row| {
         let f: RowFields =
             serde_json::from_slice(&[b"{", row.fragment, b"}"].concat()).map_err(|e| crate::Error::Io {
                 path: "index row".into(),
                 source: e.into(),
             })?;
+        let title = match claims.get(&row.id) {
+            Some(c) => format!("{} [claimed by {}]", f.title, c.by_name),
+            None => f.title,
+        };
         rows.push((
             row.short_id.to_owned(),
             f.state,
-            f.title,
+            title,
             f.labels.join(", "),
             f.updated_at,
         ));
@@ -350,7 +433,7 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
     if ui.quiet {
         return Ok(());
     }
-    let what = match a.state {
+    let what = match state {
         StateFilter::Open => "open ",
         StateFilter::Closed => "closed ",
         StateFilter::All => "",
@@ -390,10 +473,10 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
             ui.say(format!("{short}\t{state}\t{title}\t{labels}\t{updated}"))?;
         }
     }
-    if total > a.limit && a.limit > 0 {
+    if total > filter.limit && filter.limit > 0 {
         ui.note(format!(
             "hint: {} more; use `--limit {}` or `--limit 0` for all",
-            total - a.limit,
+            total - filter.limit,
             total
         ));
     }
@@ -404,8 +487,9 @@ fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
     let v = store.index.view(&id)?;
+    let claim = claims(&store)?.remove(&id);
     if ui.json {
-        return ui.json(&v);
+        return ui.json(&ShowJson { view: &v, claim });
     }
     let state = match v.state {
         State::Open => ui.paint("32", "Open"),
@@ -429,6 +513,9 @@ fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
     }
     if !v.assignees.is_empty() {
         ui.say(format!("Assignees: {}", v.assignees.join(", ")))?;
+    }
+    if let Some(c) = &claim {
+        ui.say(format!("Claimed by {} until {}", c.by_name, c.until))?;
     }
     ui.say("")?;
     if v.body.is_empty() {
@@ -468,6 +555,7 @@ fn edit(ui: &mut Ui, a: EditArgs) -> Result<(), CommandError> {
         ));
     }
     let id = store.index.resolve(&a.id)?;
+    let _guard = guard(ui, &store, &id, a.lock.lock)?;
     let cur = store.index.issue(&id)?.expect("resolved ids exist");
     let (labels, assignees) = (cur.labels(), cur.assignees());
     let mut kinds = Vec::new();
@@ -516,6 +604,7 @@ fn comment(ui: &mut Ui, a: CommentArgs) -> Result<(), CommandError> {
     let body = clean_text("comment", &body, true)?;
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
+    let _guard = guard(ui, &store, &id, a.lock.lock)?;
     store.write(Some(id), vec![Kind::CommentAdded { body }])?;
     print_written(ui, &store, &id, "commented on")
 }
@@ -523,6 +612,7 @@ fn comment(ui: &mut Ui, a: CommentArgs) -> Result<(), CommandError> {
 fn set_state(
     ui: &mut Ui,
     query: &str,
+    lock: bool,
     to: State,
     reason: Option<Reason>,
     comment: Option<String>,
@@ -530,6 +620,7 @@ fn set_state(
     let comment = comment.map(|c| clean_text("comment", &c, true)).transpose()?;
     let store = open(ui)?;
     let id = store.index.resolve(query)?;
+    let _guard = guard(ui, &store, &id, lock)?;
     let cur = store.index.issue(&id)?.expect("resolved ids exist");
     let mut kinds: Vec<Kind> = comment.into_iter().map(|body| Kind::CommentAdded { body }).collect();
     let verb = if to == State::Closed { "closed" } else { "reopened" };
@@ -548,4 +639,195 @@ fn set_state(
     }
     store.write(Some(id), kinds)?;
     print_written(ui, &store, &id, verb)
+}
+
+/// An active claim (a lease on `issue:<id>`), as `list --json` and `show --json` print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claim {
+    pub by: String,
+    pub by_name: String,
+    pub until: String,
+}
+
+#[derive(Serialize)]
+struct ShowJson<'a> {
+    #[serde(flatten)]
+    view: &'a crate::issue::IssueView,
+    claim: Option<Claim>,
+}
+
+fn claim_field(c: Option<&Claim>) -> String {
+    format!(",\"claim\":{}", serde_json::to_string(&c).expect("a claim serialises"))
+}
+
+/// Active claims by issue, from the locks this clone knows of.
+fn claims(store: &Store) -> Result<HashMap<Id, Claim>, CommandError> {
+    let view = lock::View::load(&store.repo)?;
+    let now = now_ms();
+    let mut out = HashMap::new();
+    for l in view.locks.values().filter(|l| l.lease.active(now)) {
+        let (Some(Resource::Issue(id)), Some(owner)) = (lock::parse_canonical(&l.lease.resource), l.lease.owner) else {
+            continue;
+        };
+        let author = store.index.author(&owner)?;
+        out.insert(
+            id,
+            Claim {
+                by: owner.to_hex(),
+                by_name: author.name.clone().unwrap_or_else(|| author.id[..12].to_owned()),
+                until: format_time(l.lease.expires_ms),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Holds `issue:<id>` while a write runs (with `--lock`); otherwise applies lock.policy to a
+/// write on an issue someone else has locked. Dropping it releases the lease.
+struct IssueGuard<'a> {
+    store: &'a Store,
+    resource: Resource,
+    scope: Scope,
+}
+
+impl Drop for IssueGuard<'_> {
+    fn drop(&mut self) {
+        let Ok(actor) = self.store.actor() else { return };
+        let who = lock::Actor {
+            id: actor.id(),
+            author: actor.author(now_ms()),
+        };
+        if let Err(e) = lock::change(
+            &self.store.repo,
+            &who,
+            std::slice::from_ref(&self.resource),
+            lock::LeaseChange::Release,
+            &self.scope,
+            false,
+        ) {
+            let why = match e {
+                lock::Refused::Error(e) => e.to_string(),
+                lock::Refused::NotHeld(r) => format!("{r} was no longer held"),
+                lock::Refused::NotOwner(l) => format!("{} is now held by someone else", l.lease.resource),
+            };
+            eprintln!("warning: could not release {}: {why}", self.resource);
+        }
+    }
+}
+
+fn guard<'a>(ui: &mut Ui, store: &'a Store, id: &Id, take: bool) -> Result<Option<IssueGuard<'a>>, CommandError> {
+    let resource = Resource::Issue(*id);
+    if !take {
+        super::lock::enforce(ui, &store.repo, &[], std::slice::from_ref(&resource), "issue is locked")?;
+        return Ok(None);
+    }
+    let scope = lock::default_scope(&store.repo);
+    take_lock(
+        ui,
+        store,
+        &resource,
+        std::time::Duration::from_secs(300),
+        "git issue --lock",
+        &scope,
+    )?;
+    Ok(Some(IssueGuard { store, resource, scope }))
+}
+
+fn take_lock(
+    ui: &Ui,
+    store: &Store,
+    resource: &Resource,
+    ttl: std::time::Duration,
+    note: &str,
+    scope: &Scope,
+) -> Result<Vec<lock::Lock>, CommandError> {
+    let actor = store.actor()?;
+    let who = lock::Actor {
+        id: actor.id(),
+        author: actor.author(now_ms()),
+    };
+    let req = lock::Request {
+        resources: std::slice::from_ref(resource),
+        ttl,
+        note,
+        scope: scope.clone(),
+        wait: None,
+    };
+    match lock::acquire(&store.repo, &who, &req) {
+        Ok(l) => Ok(l),
+        Err(lock::Denied::Conflicts(c)) => {
+            let held: Vec<&lock::Lock> = c.iter().map(|c| &c.held).collect();
+            Err(super::lock::conflict_error(ui, &held))
+        }
+        Err(lock::Denied::Error(e)) => Err(e.into()),
+    }
+}
+
+fn claim(ui: &mut Ui, a: ClaimArgs) -> Result<(), CommandError> {
+    let ttl = lock::parse_duration(&a.ttl)?;
+    let store = open(ui)?;
+    let id = store.index.resolve(&a.id)?;
+    let scope = if a.local {
+        Scope::Local
+    } else {
+        lock::default_scope(&store.repo)
+    };
+    take_lock(ui, &store, &Resource::Issue(id), ttl, "claim", &scope)?;
+    print_written(ui, &store, &id, "claimed")
+}
+
+fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
+    let store = open(ui)?;
+    let id = store.index.resolve(&a.id)?;
+    let scope = if a.local {
+        Scope::Local
+    } else {
+        lock::default_scope(&store.repo)
+    };
+    let actor = store.actor()?;
+    let who = lock::Actor {
+        id: actor.id(),
+        author: actor.author(now_ms()),
+    };
+    let r = Resource::Issue(id);
+    match lock::change(
+        &store.repo,
+        &who,
+        std::slice::from_ref(&r),
+        lock::LeaseChange::Release,
+        &scope,
+        a.force,
+    ) {
+        Ok(_) => print_written(ui, &store, &id, "unclaimed"),
+        Err(lock::Refused::NotHeld(_)) => Err(CommandError::failure(format!(
+            "issue {} is not claimed",
+            store.index.short_id(&id)?
+        ))),
+        Err(lock::Refused::NotOwner(l)) => {
+            let mut e = super::lock::conflict_error(ui, &[&l]);
+            e.hints = vec!["only the claimer unclaims; `--force` ends an abandoned claim".into()];
+            Err(e)
+        }
+        Err(lock::Refused::Error(e)) => Err(e.into()),
+    }
+}
+
+fn ready(ui: &mut Ui, a: ReadyArgs) -> Result<(), CommandError> {
+    let store = open(ui)?;
+    let claims = claims(&store)?;
+    let filter = ListFilter {
+        state: Some(State::Open),
+        labels: a.labels,
+        assignee: None,
+        author: None,
+        exclude: claims.keys().copied().collect(),
+        limit: a.limit,
+    };
+    if ui.json {
+        store
+            .index
+            .write_list_json(&filter, ui.out(), |_| Some(claim_field(None)))?;
+        return Ok(());
+    }
+    print_rows(ui, &store, &filter, &claims, StateFilter::Open)
 }

@@ -1,32 +1,488 @@
-//! `git lock`: team-wide lease locks stored in refs (not implemented yet: prints its usage).
-//! The clap definition lives here so the man page and completions already exist.
+//! `git lock`: lease locks on paths, issues or the whole repository, kept in refs and taken
+//! on the remote with an atomic push, so among concurrent acquirers exactly one wins.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
 
-use super::{CommandError, GlobalArgs, Ui, main_with};
+use super::{CommandError, GlobalArgs, Ui, columns, exit, main_with};
+use crate::event::ActorId;
+use crate::lock::{self, Denied, LeaseChange, Lock, Policy, Refused, Resource, Scope, View};
+use crate::repo::{Repo, format_time, now_ms};
+use crate::store::Store;
 
 /// Lease locks on paths, issues or the whole repository
 ///
-/// Locks are shared through the remote, without a server.
-///
-/// Not implemented in this version: the command only prints this help.
+/// A lock is a lease: it expires unless renewed. Resources are `repo:` (conflicts with every
+/// other lock), `path:<file>` and `path:<dir>/` (conflict when one contains the other) and
+/// `issue:<id>`. Leases live in refs/grit/locks/ and, with a remote (lock.remote, else origin),
+/// are taken there by an atomic push with --force-with-lease: of many clones racing, exactly one
+/// wins and the others exit 3 naming the holder. lock.policy (off, warn, require; default warn)
+/// decides what the pre-commit and pre-push hooks and `git issue` writes do about others' locks.
 #[derive(Debug, Parser)]
 #[command(name = "git-lock", bin_name = "git lock", version, after_help = super::EXIT_STATUS_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Acquire(AcquireArgs),
+    Renew(RenewArgs),
+    Release(ReleaseArgs),
+    Status(StatusArgs),
+    Gc(GcArgs),
+    Check(CheckArgs),
+}
+
+/// Where to take the lease
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct ScopeArgs {
+    /// Take it on this remote (default: lock.remote, else origin if it exists)
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+    /// Only in this repository, not on any remote
+    #[arg(long)]
+    pub local: bool,
+}
+
+impl ScopeArgs {
+    fn scope(&self, repo: &Repo) -> Result<Scope, CommandError> {
+        Ok(match (&self.remote, self.local) {
+            (_, true) => Scope::Local,
+            (Some(r), _) => {
+                crate::sync::check_remote(repo, r)?;
+                Scope::Remote(r.clone())
+            }
+            _ => lock::default_scope(repo),
+        })
+    }
+}
+
+/// Take leases on resources, all or nothing (one you hold already is renewed)
+#[derive(Debug, Args)]
+pub struct AcquireArgs {
+    /// repo:, path:<file>, path:<dir>/ or issue:<id>
+    #[arg(required = true, value_name = "RESOURCE")]
+    pub resources: Vec<String>,
+    /// How long the lease lasts: 90s, 15m, 2h, 1d
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    pub ttl: String,
+    /// Why you hold it (shown to others)
+    #[arg(long, default_value = "", value_name = "TEXT")]
+    pub note: String,
+    /// Keep trying this long while someone else holds one of them
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// Extend leases you hold
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    #[arg(required = true, value_name = "RESOURCE")]
+    pub resources: Vec<String>,
+    /// New lease length from now
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    pub ttl: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// Give leases back
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[arg(required = true, value_name = "RESOURCE")]
+    pub resources: Vec<String>,
+    /// End a lease someone else holds (an abandoned one); recorded in the lock's history
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// List locks this clone knows of (run `git fetch` or `git wal sync` for the remote's newest)
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only your own
+    #[arg(long)]
+    pub mine: bool,
+    /// Also released and expired leases
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Delete released and expired leases (locally, and on the lock remote unless --local)
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// Check paths or issues against others' locks under lock.policy (what the hooks run)
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Paths relative to the repository root
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Check the paths staged for commit
+    #[arg(long)]
+    pub staged: bool,
+    /// Check an issue (id or unique prefix)
+    #[arg(long, value_name = "ID")]
+    pub issue: Vec<String>,
 }
 
 pub fn main() -> ExitCode {
     main_with(run, |c: &Cli| &c.global)
 }
 
-pub fn run(_cli: Cli, _ui: &mut Ui) -> Result<(), CommandError> {
-    Cli::command().print_help()?;
-    Err(CommandError::usage(
-        "`git lock` is not implemented in this version",
-        "see `git issue list` of the grit project for its status",
-    ))
+pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Acquire(a) => acquire(ui, a),
+        Command::Renew(a) => change(ui, &a.resources, LeaseChange::Renew(duration(&a.ttl)?), &a.scope, false),
+        Command::Release(a) => change(ui, &a.resources, LeaseChange::Release, &a.scope, a.force),
+        Command::Status(a) => status(ui, a),
+        Command::Gc(a) => gc(ui, a),
+        Command::Check(a) => check(ui, a),
+    }
+}
+
+fn duration(s: &str) -> Result<Duration, CommandError> {
+    Ok(lock::parse_duration(s)?)
+}
+
+/// Parses resources; the index is opened only when an `issue:` needs resolving.
+pub fn resources(repo: &Repo, ui: &Ui, args: &[String]) -> Result<Vec<Resource>, CommandError> {
+    let mut store: Option<Store> = None;
+    let mut out = Vec::new();
+    for a in args {
+        let r = Resource::parse(a, |q| {
+            if store.is_none() {
+                store = Some(Store::open(&ui.dir)?);
+            }
+            store.as_ref().expect("just opened").index.resolve(q)
+        })?;
+        out.push(r);
+    }
+    let _ = repo;
+    Ok(out)
+}
+
+/// The holder's name, from the published actor records (local or fetched from a remote).
+fn holder(ui: &Ui, owner: Option<ActorId>) -> String {
+    thread_local! {
+        static NAMES: std::cell::RefCell<std::collections::HashMap<ActorId, String>> = Default::default();
+    }
+    let Some(owner) = owner else {
+        return "nobody".into();
+    };
+    if let Some(n) = NAMES.with(|m| m.borrow().get(&owner).cloned()) {
+        return n;
+    }
+    let name = Repo::discover(&ui.dir)
+        .ok()
+        .and_then(|repo| lock::actor_record(&repo, &owner))
+        .map(|r| format!("{} <{}>", r.name, r.email))
+        .unwrap_or_else(|| owner.to_hex()[..12].to_owned());
+    NAMES.with(|m| m.borrow_mut().insert(owner, name.clone()));
+    name
+}
+
+fn describe(ui: &Ui, l: &Lock) -> String {
+    let note = if l.lease.note.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", l.lease.note)
+    };
+    format!(
+        "{} is held by {} until {}{note}",
+        l.lease.resource,
+        holder(ui, l.lease.owner),
+        format_time(l.lease.expires_ms)
+    )
+}
+
+pub fn conflict_error(ui: &Ui, held: &[&Lock]) -> CommandError {
+    let mut e = CommandError {
+        code: exit::LOCK_CONFLICT,
+        message: match held.first() {
+            Some(l) => describe(ui, l),
+            None => "locked".into(),
+        },
+        causes: held.iter().skip(1).map(|l| describe(ui, l)).collect(),
+        hints: Vec::new(),
+    };
+    e.hints
+        .push("wait for it with `--wait 10m`, ask the holder, or `git lock status` to see every lock".into());
+    e
+}
+
+#[derive(Serialize)]
+struct LockJson<'a> {
+    #[serde(flatten)]
+    lock: &'a Lock,
+    owner_name: String,
+    active: bool,
+    expires_at: String,
+}
+
+fn lock_json<'a>(ui: &Ui, l: &'a Lock, now: u64) -> LockJson<'a> {
+    LockJson {
+        lock: l,
+        owner_name: holder(ui, l.lease.owner),
+        active: l.lease.active(now),
+        expires_at: format_time(l.lease.expires_ms),
+    }
+}
+
+fn me(repo: &Repo) -> Result<crate::actor::Actor, CommandError> {
+    Ok(crate::actor::current(repo)?)
+}
+
+fn acquire(ui: &mut Ui, a: AcquireArgs) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let resources = resources(&repo, ui, &a.resources)?;
+    let req = lock::Request {
+        resources: &resources,
+        ttl: duration(&a.ttl)?,
+        note: &a.note,
+        scope: a.scope.scope(&repo)?,
+        wait: a.wait.as_deref().map(duration).transpose()?,
+    };
+    let actor = me(&repo)?;
+    let who = lock::Actor {
+        id: actor.id(),
+        author: actor.author(now_ms()),
+    };
+    match lock::acquire(&repo, &who, &req) {
+        Ok(locks) => print_locks(ui, &locks, "acquired"),
+        Err(Denied::Conflicts(c)) => {
+            let held: Vec<&Lock> = c.iter().map(|c| &c.held).collect();
+            Err(conflict_error(ui, &held))
+        }
+        Err(Denied::Error(e)) => Err(e.into()),
+    }
+}
+
+fn print_locks(ui: &mut Ui, locks: &[Lock], verb: &str) -> Result<(), CommandError> {
+    let now = now_ms();
+    if ui.json {
+        let out: Vec<LockJson> = locks.iter().map(|l| lock_json(ui, l, now)).collect();
+        return ui.json(&out);
+    }
+    for l in locks {
+        let until = if l.lease.held {
+            format!(" until {}", format_time(l.lease.expires_ms))
+        } else {
+            String::new()
+        };
+        let wher = if l.source == "local" {
+            " (local only)".to_owned()
+        } else {
+            format!(" on {}", l.source)
+        };
+        ui.say(format!("{verb} {}{until}{wher}", l.lease.resource))?;
+    }
+    Ok(())
+}
+
+fn change(ui: &mut Ui, args: &[String], what: LeaseChange, scope: &ScopeArgs, force: bool) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let resources = resources(&repo, ui, args)?;
+    let scope = scope.scope(&repo)?;
+    let actor = me(&repo)?;
+    let who = lock::Actor {
+        id: actor.id(),
+        author: actor.author(now_ms()),
+    };
+    match lock::change(&repo, &who, &resources, what, &scope, force) {
+        Ok(locks) => {
+            let verb = match (what, locks.first().map(|l| l.lease.action)) {
+                (LeaseChange::Renew(_), _) => "renewed",
+                (_, Some(lock::Action::Break)) => "broke",
+                _ => "released",
+            };
+            print_locks(ui, &locks, verb)
+        }
+        Err(Refused::NotHeld(r)) => Err(CommandError::failure(format!("{r} is not locked"))
+            .hint("`git lock status` lists the locks this clone knows of")),
+        Err(Refused::NotOwner(l)) => {
+            let mut e = conflict_error(ui, &[&l]);
+            e.hints = vec![match what {
+                LeaseChange::Release => "only its owner releases a lease; `--force` breaks an abandoned one \
+                                         (recorded in its history)"
+                    .into(),
+                LeaseChange::Renew(_) => "only its owner renews a lease".into(),
+            }];
+            Err(e)
+        }
+        Err(Refused::Error(e)) => Err(e.into()),
+    }
+}
+
+fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let view = View::load(&repo)?;
+    let now = now_ms();
+    let mine = if a.mine {
+        Some(crate::actor::find(&repo, &crate::actor::selected_label(&repo))?.map(|x| x.id()))
+    } else {
+        None
+    };
+    let locks: Vec<&Lock> = view
+        .locks
+        .values()
+        .filter(|l| l.lease.owner.is_some() && (a.all || l.lease.active(now)))
+        .filter(|l| mine.is_none_or(|m| m.is_some() && l.lease.owner == m))
+        .collect();
+    if ui.json {
+        let out: Vec<LockJson> = locks.iter().map(|l| lock_json(ui, l, now)).collect();
+        return ui.json(&out);
+    }
+    if locks.is_empty() {
+        ui.note("no locks held");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = locks
+        .iter()
+        .map(|l| {
+            let state = if l.lease.active(now) {
+                format!("until {}", format_time(l.lease.expires_ms))
+            } else if l.lease.held {
+                "expired".into()
+            } else {
+                "released".into()
+            };
+            vec![
+                l.lease.resource.clone(),
+                holder(ui, l.lease.owner),
+                state,
+                l.source.clone(),
+                l.lease.note.clone(),
+            ]
+        })
+        .collect();
+    for line in columns(&rows) {
+        ui.say(line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn gc(ui: &mut Ui, a: GcArgs) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let scope = a.scope.scope(&repo)?;
+    let removed = lock::gc(&repo, &scope)?;
+    if ui.json {
+        let now = now_ms();
+        let out: Vec<LockJson> = removed.iter().map(|l| lock_json(ui, l, now)).collect();
+        return ui.json(&out);
+    }
+    ui.say(format!("removed {} released or expired lease(s)", removed.len()))
+}
+
+/// A path or issue that is locked by someone else.
+#[derive(Serialize)]
+pub struct Hit {
+    pub what: String,
+    #[serde(flatten)]
+    pub lock: Lock,
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    policy: Policy,
+    conflicts: &'a [Hit],
+}
+
+/// Staged paths (`git diff --cached --name-only`).
+pub fn staged_paths(repo: &Repo) -> Result<Vec<String>, CommandError> {
+    let out = repo.git_command(&["diff", "--cached", "--name-only", "-z", "--no-renames"])?;
+    Ok(out.split('\0').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+}
+
+/// Checks `paths` and `issues` against others' locks and applies the policy: nothing under
+/// off; a warning per hit under warn; under require, the lock-conflict exit code.
+pub fn enforce(
+    ui: &mut Ui,
+    repo: &Repo,
+    paths: &[String],
+    issues: &[Resource],
+    what: &str,
+) -> Result<Vec<Hit>, CommandError> {
+    let policy = lock::policy(repo)?;
+    if policy == Policy::Off {
+        return Ok(Vec::new());
+    }
+    let view = View::load(repo)?;
+    if view.locks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_ms();
+    let me = crate::actor::find(repo, &crate::actor::selected_label(repo))?
+        .map(|a| a.id())
+        .unwrap_or(ActorId([0; 32]));
+    let mut hits: Vec<Hit> = lock::path_conflicts(&view, paths, &me, now)
+        .into_iter()
+        .map(|(p, l)| Hit { what: p, lock: l })
+        .collect();
+    for r in issues {
+        for l in view.conflicts(r, &me, now) {
+            hits.push(Hit {
+                what: r.to_string(),
+                lock: l.clone(),
+            });
+        }
+    }
+    if hits.is_empty() {
+        return Ok(hits);
+    }
+    match policy {
+        Policy::Require => {
+            let held: Vec<&Lock> = hits.iter().map(|h| &h.lock).collect();
+            let mut e = conflict_error(ui, &held);
+            e.message = format!("{what}: {} (lock.policy=require)", e.message);
+            e.hints.push(format!(
+                "hits: {}",
+                hits.iter().map(|h| h.what.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+            Err(e)
+        }
+        _ => {
+            if !ui.quiet {
+                for h in &hits {
+                    eprintln!("warning: {what}: {} — {}", h.what, describe(ui, &h.lock));
+                }
+            }
+            Ok(hits)
+        }
+    }
+}
+
+fn check(ui: &mut Ui, a: CheckArgs) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    let mut paths = a.paths.clone();
+    if a.staged {
+        paths.extend(staged_paths(&repo)?);
+    }
+    let issues = resources(
+        &repo,
+        ui,
+        &a.issue.iter().map(|i| format!("issue:{i}")).collect::<Vec<_>>(),
+    )?;
+    let hits = enforce(ui, &repo, &paths, &issues, "locked")?;
+    if ui.json {
+        return ui.json(&CheckJson {
+            policy: lock::policy(&repo)?,
+            conflicts: &hits,
+        });
+    }
+    Ok(())
 }

@@ -339,12 +339,12 @@ pub fn hooks_cmd(ui: &mut Ui, cmd: HooksCommand) -> Result<(), CommandError> {
 }
 
 /// What the shims call. Hooks never block git because of grit's own trouble: errors become
-/// warnings. (Lock checks, which may block by policy, join `pre-commit` and `pre-push`.)
+/// warnings. Only a lock held by someone else under `lock.policy=require` stops a commit or push.
 pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
     let result = match a.name.as_str() {
         "reference-transaction" => open_store(ui).map(|_| ()),
         "pre-push" => pre_push(ui, &a.args),
-        "pre-commit" => Ok(()),
+        "pre-commit" => pre_commit(ui),
         other => {
             return Err(CommandError::usage(
                 format!("'{other}' is not a hook grit runs"),
@@ -352,27 +352,71 @@ pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
             ));
         }
     };
-    if let Err(e) = result {
-        eprintln!("warning: grit {} hook: {}", a.name, e.message);
-        for h in &e.hints {
-            eprintln!("hint: {h}");
+    match result {
+        Err(e) if e.code == super::exit::LOCK_CONFLICT => Err(e),
+        Err(e) => {
+            eprintln!("warning: grit {} hook: {}", a.name, e.message);
+            for h in &e.hints {
+                eprintln!("hint: {h}");
+            }
+            Ok(())
         }
+        Ok(()) => Ok(()),
     }
-    Ok(())
+}
+
+fn pre_commit(ui: &mut Ui) -> Result<(), CommandError> {
+    let repo = Repo::discover(&ui.dir)?;
+    if crate::lock::policy(&repo)? == crate::lock::Policy::Off {
+        return Ok(());
+    }
+    let paths = super::lock::staged_paths(&repo)?;
+    super::lock::enforce(ui, &repo, &paths, &[], "commit touches a locked path").map(|_| ())
+}
+
+const ZERO: &str = "0000000000000000000000000000000000000000";
+
+/// Paths changed by the commits a push sends (git gives `<local ref> <sha> <remote ref> <sha>`).
+fn pushed_paths(repo: &Repo, remote: &str, updates: &[String]) -> Result<Vec<String>, CommandError> {
+    let mut paths = std::collections::BTreeSet::new();
+    for line in updates {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [local_ref, local, _, theirs] = f[..] else { continue };
+        if local.trim_start_matches('0').is_empty() || local_ref.starts_with("refs/grit/") {
+            continue;
+        }
+        let not = if theirs == ZERO || repo.git_output(&["cat-file", "-e", theirs])?.status.code() != Some(0) {
+            format!("--remotes={remote}")
+        } else {
+            theirs.to_owned()
+        };
+        let out = repo.git_command(&["log", "--format=", "--name-only", "--no-renames", local, "--not", &not])?;
+        paths.extend(out.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+    }
+    Ok(paths.into_iter().collect())
 }
 
 fn pre_push(ui: &mut Ui, args: &[String]) -> Result<(), CommandError> {
-    // git gives the refs being pushed on stdin; lock checks read them. Drain it either way.
-    let _updates: Vec<String> = std::io::stdin().lock().lines().map_while(Result::ok).collect();
+    let updates: Vec<String> = std::io::stdin().lock().lines().map_while(Result::ok).collect();
+    let repo = Repo::discover(&ui.dir)?;
+    let named = args.first().filter(|r| sync::remote_names(&repo).contains(r));
+    if crate::lock::policy(&repo)? != crate::lock::Policy::Off {
+        // Against the remote's current locks: fetch them first.
+        if let Some(remote) = named
+            && let Err(e) = crate::lock::fetch(&repo, remote)
+        {
+            eprintln!("warning: grit: could not fetch locks from {remote}: {e}");
+        }
+        let remote = named.map_or("origin", String::as_str);
+        let paths = pushed_paths(&repo, remote, &updates)?;
+        super::lock::enforce(ui, &repo, &paths, &[], "push changes a locked path")?;
+    }
+    let Some(remote) = named else {
+        return Ok(()); // a URL, not a named remote: there is no tracking namespace to use
+    };
     let store = open_store(ui)?;
     if !store.repo.config_bool("grit.pushWithCode").unwrap_or(false) {
         return Ok(());
-    }
-    let Some(remote) = args.first() else {
-        return Ok(());
-    };
-    if !sync::remote_names(&store.repo).contains(remote) {
-        return Ok(()); // a URL, not a named remote: there is no tracking namespace to use
     }
     let push_only = Options {
         fetch: false,

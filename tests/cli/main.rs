@@ -5,5 +5,6 @@ mod docs;
 mod env;
 mod hooks;
 mod issue;
+mod lock;
 mod sync;
 mod wal;
