@@ -21,7 +21,7 @@ use crate::repo::Repo;
 use crate::{snapshot, sync, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
@@ -47,6 +47,8 @@ pub struct Index {
     labels: Database<Bytes, Unit>,
     /// actor id → CBOR `[name, email]` from the published records.
     actors: Database<Bytes, Bytes>,
+    /// lock commit id → its message (the lease): lock commits never change, so neither does this.
+    leases: Database<Bytes, Bytes>,
 }
 
 /// What one fold did.
@@ -198,6 +200,7 @@ impl Index {
             rows: env.create_database(&mut wtxn, Some("rows")).map_err(&err)?,
             labels: env.create_database(&mut wtxn, Some("labels")).map_err(&err)?,
             actors: env.create_database(&mut wtxn, Some("actors")).map_err(&err)?,
+            leases: env.create_database(&mut wtxn, Some("leases")).map_err(&err)?,
             path: path.to_owned(),
             env: env.clone(),
         };
@@ -245,7 +248,16 @@ impl Index {
     /// `refresh`, choosing whether a first fold may start from a snapshot.
     pub fn refresh_with(&self, repo: &Repo, use_snapshot: bool) -> Result<FoldStats> {
         let start = Instant::now();
-        let refs = wal::list_refs(repo, "refs/grit/")?;
+        // Lock refs (there may be thousands) are not the fold's business: list around them.
+        let mut refs = Vec::new();
+        for prefix in [
+            wal::WAL_PREFIX,
+            ACTORS_PREFIX,
+            snapshot::SNAPSHOTS_PREFIX,
+            sync::TRACKING_ROOT,
+        ] {
+            refs.extend(wal::list_refs(repo, prefix)?);
+        }
         let relevant: Vec<&(String, ObjectId)> = refs
             .iter()
             .filter(|(name, _)| is_wal_ref(name) || is_actor_ref(name))
@@ -780,6 +792,33 @@ impl Index {
         })?;
         out.write_all(b"]\n").map_err(io)?;
         Ok(n)
+    }
+
+    /// Looks up cached commit messages of lock commits; `None` where not cached yet.
+    pub fn cached_leases(&self, commits: &[ObjectId]) -> Result<Vec<Option<Vec<u8>>>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        commits
+            .iter()
+            .map(|c| {
+                Ok(self
+                    .leases
+                    .get(&rtxn, oid_bytes(c))
+                    .map_err(self.err())?
+                    .map(<[u8]>::to_vec))
+            })
+            .collect()
+    }
+
+    /// Caches lock commits' messages.
+    pub fn cache_leases(&self, items: &[(ObjectId, Vec<u8>)]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        for (c, m) in items {
+            self.leases.put(&mut wtxn, oid_bytes(c), m).map_err(self.err())?;
+        }
+        wtxn.commit().map_err(self.err())
     }
 
     /// How many distinct events the index holds.

@@ -1,5 +1,5 @@
-//! Keeping `.git` small: every append writes three loose objects, so like `git gc --auto` we
-//! estimate the loose-object count and pack them in the background once there are enough.
+//! Keeping `.git` small and fast: every append writes loose objects and every lock a loose ref,
+//! so like `git gc --auto` we estimate how many there are and pack them in the background.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -10,6 +10,8 @@ use crate::repo::Repo;
 const DEFAULT_AUTO_PACK: i64 = 1024;
 /// A repack that has not removed its marker after this long is taken to have died.
 const STALE_MARKER: Duration = Duration::from_secs(600);
+/// Loose lock refs that trigger `git pack-refs`.
+const LOOSE_REFS: usize = 256;
 
 /// Starts an incremental repack in the background when the loose-object estimate passes
 /// `grit.autoPack`. Cheap otherwise: one small directory listing. Never fails the caller's write.
@@ -26,7 +28,10 @@ pub fn after_write(repo: &Repo) {
     // As git does: loose objects spread evenly over 256 fan-out directories; sample one.
     let sample = repo.git.common_dir().join("objects").join("17");
     let count = std::fs::read_dir(sample).map_or(0, |d| d.count()) as i64;
-    if count * 256 <= limit {
+    // Loose lock refs are listed on every lock check; packed, they cost a binary search.
+    let locks = repo.git.common_dir().join("refs/grit/locks");
+    let loose_refs = std::fs::read_dir(locks).map_or(0, |d| d.count());
+    if count * 256 <= limit && loose_refs <= LOOSE_REFS {
         return;
     }
     let marker = repo.grit_dir.join("repack.running");
@@ -48,7 +53,8 @@ pub fn after_write(repo: &Repo) {
     let spawned = Command::new("sh")
         .args([
             "-c",
-            "git --git-dir=\"$1\" repack -d -q -l; git --git-dir=\"$1\" gc --auto --quiet; rm -f \"$2\"",
+            "git --git-dir=\"$1\" repack -d -q -l; git --git-dir=\"$1\" pack-refs --all; \
+             git --git-dir=\"$1\" gc --auto --quiet; rm -f \"$2\"",
             "sh",
         ])
         .arg(repo.git.git_dir())

@@ -49,8 +49,10 @@ A JSON array of objects: \fBid\fR (full hex), \fBshort_id\fR (shortest unique pr
 \fBtitle\fR, \fBstate\fR ("open" or "closed"), \fBstate_reason\fR ("completed", "not_planned" or null),
 \fBlabels\fR and \fBassignees\fR (sorted arrays of strings), \fBcomments\fR (count),
 \fBcreated_at\fR and \fBupdated_at\fR (RFC 3339, UTC), \fBauthor\fR (object: \fBid\fR, \fBname\fR, \fBemail\fR).
+Each also has \fBclaim\fR: null, or \fBby\fR (actor id), \fBby_name\fR and \fBuntil\fR (RFC 3339).
+\fBready\fR prints the same array.
 .TP
-\fBshow\fR, \fBcreate\fR, \fBedit\fR, \fBcomment\fR, \fBclose\fR, \fBreopen\fR
+\fBshow\fR, \fBcreate\fR, \fBedit\fR, \fBcomment\fR, \fBclose\fR, \fBreopen\fR, \fBclaim\fR, \fBunclaim\fR
 One object with the list fields (\fBcomments\fR is then an array) plus \fBbody\fR; each comment has
 \fBid\fR, \fBauthor\fR, \fBcreated_at\fR and \fBbody\fR.
 "#
@@ -96,6 +98,23 @@ An object: \fBdeleted\fR (snapshot objects) and \fBkept\fR.
 .TP
 \fBactor list\fR, \fBactor show\fR, \fBactor new\fR, \fBactor use\fR
 Actor objects: \fBlabel\fR, \fBid\fR, \fBname\fR, \fBemail\fR, \fBcreated_ms\fR, \fBcurrent\fR, \fBwal_ref\fR.
+"#
+        }
+        "git-lock" => {
+            r#".SH "JSON OUTPUT"
+With \fB\-\-json\fR, stdout holds only JSON; errors go to stderr with a non\-zero exit (3 for a
+lock held by someone else).
+.TP
+\fBacquire\fR, \fBrenew\fR, \fBrelease\fR, \fBstatus\fR, \fBgc\fR
+An array of locks: \fBref\fR, \fBcommit\fR, \fBsource\fR ("local" or the remote it was found on),
+\fBresource\fR, \fBowner\fR (actor id), \fBowner_name\fR, \fBheld\fR, \fBactive\fR (held and not
+expired), \fBacquired_ms\fR, \fBexpires_ms\fR, \fBexpires_at\fR, \fBnote\fR, \fBnonce\fR, \fBseq\fR
+(length of the lock's history), \fBaction\fR ("acquire", "renew", "release", "break", "guard") and
+\fBby\fR (who wrote that commit).
+.TP
+\fBcheck\fR
+An object: \fBpolicy\fR ("off", "warn", "require") and \fBconflicts\fR, each a lock as above plus
+\fBwhat\fR (the path or issue that hit it).
 "#
         }
         _ => "",

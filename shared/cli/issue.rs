@@ -1,21 +1,22 @@
-//! `git issue`: create, list, show, edit, comment, close and reopen issues.
+//! `git issue`: create, list, show, edit, comment, close, reopen, claim, unclaim and ready.
 //! Flags follow GitHub CLI's `gh issue` wherever it has one.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 
+use super::claim::{Claim, claim_field, claims, guard, take_lock};
 use super::{CommandError, GlobalArgs, Ui, columns, main_with};
 use crate::event::{Id, Kind, State};
 use crate::index::ListFilter;
 use crate::issue::RowFields;
 use crate::lock::{self, Resource, Scope};
-use crate::repo::{format_time, now_ms};
+use crate::repo::now_ms;
 use crate::store::Store;
-use serde::Serialize;
-use std::collections::HashMap;
 
 /// An issue tracker that lives in the repository
 ///
@@ -641,126 +642,11 @@ fn set_state(
     print_written(ui, &store, &id, verb)
 }
 
-/// An active claim (a lease on `issue:<id>`), as `list --json` and `show --json` print it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Claim {
-    pub by: String,
-    pub by_name: String,
-    pub until: String,
-}
-
 #[derive(Serialize)]
 struct ShowJson<'a> {
     #[serde(flatten)]
     view: &'a crate::issue::IssueView,
     claim: Option<Claim>,
-}
-
-fn claim_field(c: Option<&Claim>) -> String {
-    format!(",\"claim\":{}", serde_json::to_string(&c).expect("a claim serialises"))
-}
-
-/// Active claims by issue, from the locks this clone knows of.
-fn claims(store: &Store) -> Result<HashMap<Id, Claim>, CommandError> {
-    let view = lock::View::load(&store.repo)?;
-    let now = now_ms();
-    let mut out = HashMap::new();
-    for l in view.locks.values().filter(|l| l.lease.active(now)) {
-        let (Some(Resource::Issue(id)), Some(owner)) = (lock::parse_canonical(&l.lease.resource), l.lease.owner) else {
-            continue;
-        };
-        let author = store.index.author(&owner)?;
-        out.insert(
-            id,
-            Claim {
-                by: owner.to_hex(),
-                by_name: author.name.clone().unwrap_or_else(|| author.id[..12].to_owned()),
-                until: format_time(l.lease.expires_ms),
-            },
-        );
-    }
-    Ok(out)
-}
-
-/// Holds `issue:<id>` while a write runs (with `--lock`); otherwise applies lock.policy to a
-/// write on an issue someone else has locked. Dropping it releases the lease.
-struct IssueGuard<'a> {
-    store: &'a Store,
-    resource: Resource,
-    scope: Scope,
-}
-
-impl Drop for IssueGuard<'_> {
-    fn drop(&mut self) {
-        let Ok(actor) = self.store.actor() else { return };
-        let who = lock::Actor {
-            id: actor.id(),
-            author: actor.author(now_ms()),
-        };
-        if let Err(e) = lock::change(
-            &self.store.repo,
-            &who,
-            std::slice::from_ref(&self.resource),
-            lock::LeaseChange::Release,
-            &self.scope,
-            false,
-        ) {
-            let why = match e {
-                lock::Refused::Error(e) => e.to_string(),
-                lock::Refused::NotHeld(r) => format!("{r} was no longer held"),
-                lock::Refused::NotOwner(l) => format!("{} is now held by someone else", l.lease.resource),
-            };
-            eprintln!("warning: could not release {}: {why}", self.resource);
-        }
-    }
-}
-
-fn guard<'a>(ui: &mut Ui, store: &'a Store, id: &Id, take: bool) -> Result<Option<IssueGuard<'a>>, CommandError> {
-    let resource = Resource::Issue(*id);
-    if !take {
-        super::lock::enforce(ui, &store.repo, &[], std::slice::from_ref(&resource), "issue is locked")?;
-        return Ok(None);
-    }
-    let scope = lock::default_scope(&store.repo);
-    take_lock(
-        ui,
-        store,
-        &resource,
-        std::time::Duration::from_secs(300),
-        "git issue --lock",
-        &scope,
-    )?;
-    Ok(Some(IssueGuard { store, resource, scope }))
-}
-
-fn take_lock(
-    ui: &Ui,
-    store: &Store,
-    resource: &Resource,
-    ttl: std::time::Duration,
-    note: &str,
-    scope: &Scope,
-) -> Result<Vec<lock::Lock>, CommandError> {
-    let actor = store.actor()?;
-    let who = lock::Actor {
-        id: actor.id(),
-        author: actor.author(now_ms()),
-    };
-    let req = lock::Request {
-        resources: std::slice::from_ref(resource),
-        ttl,
-        note,
-        scope: scope.clone(),
-        wait: None,
-    };
-    match lock::acquire(&store.repo, &who, &req) {
-        Ok(l) => Ok(l),
-        Err(lock::Denied::Conflicts(c)) => {
-            let held: Vec<&lock::Lock> = c.iter().map(|c| &c.held).collect();
-            Err(super::lock::conflict_error(ui, &held))
-        }
-        Err(lock::Denied::Error(e)) => Err(e.into()),
-    }
 }
 
 fn claim(ui: &mut Ui, a: ClaimArgs) -> Result<(), CommandError> {
@@ -772,7 +658,7 @@ fn claim(ui: &mut Ui, a: ClaimArgs) -> Result<(), CommandError> {
     } else {
         lock::default_scope(&store.repo)
     };
-    take_lock(ui, &store, &Resource::Issue(id), ttl, "claim", &scope)?;
+    take_lock(&store, &Resource::Issue(id), ttl, "claim", &scope)?;
     print_written(ui, &store, &id, "claimed")
 }
 
@@ -792,6 +678,7 @@ fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
     let r = Resource::Issue(id);
     match lock::change(
         &store.repo,
+        Some(&store.index),
         &who,
         std::slice::from_ref(&r),
         lock::LeaseChange::Release,
@@ -804,7 +691,7 @@ fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
             store.index.short_id(&id)?
         ))),
         Err(lock::Refused::NotOwner(l)) => {
-            let mut e = super::lock::conflict_error(ui, &[&l]);
+            let mut e = super::lock::conflict_error(&store.repo, &[&l]);
             e.hints = vec!["only the claimer unclaims; `--force` ends an abandoned claim".into()];
             Err(e)
         }

@@ -159,25 +159,15 @@ fn duration(s: &str) -> Result<Duration, CommandError> {
     Ok(lock::parse_duration(s)?)
 }
 
-/// Parses resources; the index is opened only when an `issue:` needs resolving.
-pub fn resources(repo: &Repo, ui: &Ui, args: &[String]) -> Result<Vec<Resource>, CommandError> {
-    let mut store: Option<Store> = None;
-    let mut out = Vec::new();
-    for a in args {
-        let r = Resource::parse(a, |q| {
-            if store.is_none() {
-                store = Some(Store::open(&ui.dir)?);
-            }
-            store.as_ref().expect("just opened").index.resolve(q)
-        })?;
-        out.push(r);
-    }
-    let _ = repo;
-    Ok(out)
+/// Parses resources; `issue:` ids resolve through the index like any issue id.
+pub fn resources(store: &Store, args: &[String]) -> Result<Vec<Resource>, CommandError> {
+    args.iter()
+        .map(|a| Ok(Resource::parse(a, |q| store.index.resolve(q))?))
+        .collect()
 }
 
 /// The holder's name, from the published actor records (local or fetched from a remote).
-fn holder(ui: &Ui, owner: Option<ActorId>) -> String {
+fn holder(repo: &Repo, owner: Option<ActorId>) -> String {
     thread_local! {
         static NAMES: std::cell::RefCell<std::collections::HashMap<ActorId, String>> = Default::default();
     }
@@ -187,16 +177,14 @@ fn holder(ui: &Ui, owner: Option<ActorId>) -> String {
     if let Some(n) = NAMES.with(|m| m.borrow().get(&owner).cloned()) {
         return n;
     }
-    let name = Repo::discover(&ui.dir)
-        .ok()
-        .and_then(|repo| lock::actor_record(&repo, &owner))
+    let name = lock::actor_record(repo, &owner)
         .map(|r| format!("{} <{}>", r.name, r.email))
         .unwrap_or_else(|| owner.to_hex()[..12].to_owned());
     NAMES.with(|m| m.borrow_mut().insert(owner, name.clone()));
     name
 }
 
-fn describe(ui: &Ui, l: &Lock) -> String {
+fn describe(repo: &Repo, l: &Lock) -> String {
     let note = if l.lease.note.is_empty() {
         String::new()
     } else {
@@ -205,19 +193,19 @@ fn describe(ui: &Ui, l: &Lock) -> String {
     format!(
         "{} is held by {} until {}{note}",
         l.lease.resource,
-        holder(ui, l.lease.owner),
+        holder(repo, l.lease.owner),
         format_time(l.lease.expires_ms)
     )
 }
 
-pub fn conflict_error(ui: &Ui, held: &[&Lock]) -> CommandError {
+pub fn conflict_error(repo: &Repo, held: &[&Lock]) -> CommandError {
     let mut e = CommandError {
         code: exit::LOCK_CONFLICT,
         message: match held.first() {
-            Some(l) => describe(ui, l),
+            Some(l) => describe(repo, l),
             None => "locked".into(),
         },
-        causes: held.iter().skip(1).map(|l| describe(ui, l)).collect(),
+        causes: held.iter().skip(1).map(|l| describe(repo, l)).collect(),
         hints: Vec::new(),
     };
     e.hints
@@ -234,10 +222,10 @@ struct LockJson<'a> {
     expires_at: String,
 }
 
-fn lock_json<'a>(ui: &Ui, l: &'a Lock, now: u64) -> LockJson<'a> {
+fn lock_json<'a>(repo: &Repo, l: &'a Lock, now: u64) -> LockJson<'a> {
     LockJson {
         lock: l,
-        owner_name: holder(ui, l.lease.owner),
+        owner_name: holder(repo, l.lease.owner),
         active: l.lease.active(now),
         expires_at: format_time(l.lease.expires_ms),
     }
@@ -248,34 +236,35 @@ fn me(repo: &Repo) -> Result<crate::actor::Actor, CommandError> {
 }
 
 fn acquire(ui: &mut Ui, a: AcquireArgs) -> Result<(), CommandError> {
-    let repo = Repo::discover(&ui.dir)?;
-    let resources = resources(&repo, ui, &a.resources)?;
+    let store = super::open_store(ui)?;
+    let repo = &store.repo;
+    let resources = resources(&store, &a.resources)?;
     let req = lock::Request {
         resources: &resources,
         ttl: duration(&a.ttl)?,
         note: &a.note,
-        scope: a.scope.scope(&repo)?,
+        scope: a.scope.scope(repo)?,
         wait: a.wait.as_deref().map(duration).transpose()?,
     };
-    let actor = me(&repo)?;
+    let actor = me(repo)?;
     let who = lock::Actor {
         id: actor.id(),
         author: actor.author(now_ms()),
     };
-    match lock::acquire(&repo, &who, &req) {
-        Ok(locks) => print_locks(ui, &locks, "acquired"),
+    match lock::acquire(&store.repo, Some(&store.index), &who, &req) {
+        Ok(locks) => print_locks(ui, &store.repo, &locks, "acquired"),
         Err(Denied::Conflicts(c)) => {
             let held: Vec<&Lock> = c.iter().map(|c| &c.held).collect();
-            Err(conflict_error(ui, &held))
+            Err(conflict_error(&store.repo, &held))
         }
         Err(Denied::Error(e)) => Err(e.into()),
     }
 }
 
-fn print_locks(ui: &mut Ui, locks: &[Lock], verb: &str) -> Result<(), CommandError> {
+fn print_locks(ui: &mut Ui, repo: &Repo, locks: &[Lock], verb: &str) -> Result<(), CommandError> {
     let now = now_ms();
     if ui.json {
-        let out: Vec<LockJson> = locks.iter().map(|l| lock_json(ui, l, now)).collect();
+        let out: Vec<LockJson> = locks.iter().map(|l| lock_json(repo, l, now)).collect();
         return ui.json(&out);
     }
     for l in locks {
@@ -295,27 +284,27 @@ fn print_locks(ui: &mut Ui, locks: &[Lock], verb: &str) -> Result<(), CommandErr
 }
 
 fn change(ui: &mut Ui, args: &[String], what: LeaseChange, scope: &ScopeArgs, force: bool) -> Result<(), CommandError> {
-    let repo = Repo::discover(&ui.dir)?;
-    let resources = resources(&repo, ui, args)?;
-    let scope = scope.scope(&repo)?;
-    let actor = me(&repo)?;
+    let store = super::open_store(ui)?;
+    let resources = resources(&store, args)?;
+    let scope = scope.scope(&store.repo)?;
+    let actor = me(&store.repo)?;
     let who = lock::Actor {
         id: actor.id(),
         author: actor.author(now_ms()),
     };
-    match lock::change(&repo, &who, &resources, what, &scope, force) {
+    match lock::change(&store.repo, Some(&store.index), &who, &resources, what, &scope, force) {
         Ok(locks) => {
             let verb = match (what, locks.first().map(|l| l.lease.action)) {
                 (LeaseChange::Renew(_), _) => "renewed",
                 (_, Some(lock::Action::Break)) => "broke",
                 _ => "released",
             };
-            print_locks(ui, &locks, verb)
+            print_locks(ui, &store.repo, &locks, verb)
         }
         Err(Refused::NotHeld(r)) => Err(CommandError::failure(format!("{r} is not locked"))
             .hint("`git lock status` lists the locks this clone knows of")),
         Err(Refused::NotOwner(l)) => {
-            let mut e = conflict_error(ui, &[&l]);
+            let mut e = conflict_error(&store.repo, &[&l]);
             e.hints = vec![match what {
                 LeaseChange::Release => "only its owner releases a lease; `--force` breaks an abandoned one \
                                          (recorded in its history)"
@@ -329,11 +318,12 @@ fn change(ui: &mut Ui, args: &[String], what: LeaseChange, scope: &ScopeArgs, fo
 }
 
 fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
-    let repo = Repo::discover(&ui.dir)?;
-    let view = View::load(&repo)?;
+    let store = super::open_store(ui)?;
+    let repo = &store.repo;
+    let view = View::load(&store.repo, Some(&store.index))?;
     let now = now_ms();
     let mine = if a.mine {
-        Some(crate::actor::find(&repo, &crate::actor::selected_label(&repo))?.map(|x| x.id()))
+        Some(crate::actor::find(repo, &crate::actor::selected_label(repo))?.map(|x| x.id()))
     } else {
         None
     };
@@ -344,7 +334,7 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
         .filter(|l| mine.is_none_or(|m| m.is_some() && l.lease.owner == m))
         .collect();
     if ui.json {
-        let out: Vec<LockJson> = locks.iter().map(|l| lock_json(ui, l, now)).collect();
+        let out: Vec<LockJson> = locks.iter().map(|l| lock_json(repo, l, now)).collect();
         return ui.json(&out);
     }
     if locks.is_empty() {
@@ -363,7 +353,7 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
             };
             vec![
                 l.lease.resource.clone(),
-                holder(ui, l.lease.owner),
+                holder(repo, l.lease.owner),
                 state,
                 l.source.clone(),
                 l.lease.note.clone(),
@@ -377,12 +367,12 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
 }
 
 fn gc(ui: &mut Ui, a: GcArgs) -> Result<(), CommandError> {
-    let repo = Repo::discover(&ui.dir)?;
-    let scope = a.scope.scope(&repo)?;
-    let removed = lock::gc(&repo, &scope)?;
+    let store = super::open_store(ui)?;
+    let scope = a.scope.scope(&store.repo)?;
+    let removed = lock::gc(&store.repo, Some(&store.index), &scope)?;
     if ui.json {
         let now = now_ms();
-        let out: Vec<LockJson> = removed.iter().map(|l| lock_json(ui, l, now)).collect();
+        let out: Vec<LockJson> = removed.iter().map(|l| lock_json(&store.repo, l, now)).collect();
         return ui.json(&out);
     }
     ui.say(format!("removed {} released or expired lease(s)", removed.len()))
@@ -412,16 +402,17 @@ pub fn staged_paths(repo: &Repo) -> Result<Vec<String>, CommandError> {
 /// off; a warning per hit under warn; under require, the lock-conflict exit code.
 pub fn enforce(
     ui: &mut Ui,
-    repo: &Repo,
+    store: &Store,
     paths: &[String],
     issues: &[Resource],
     what: &str,
 ) -> Result<Vec<Hit>, CommandError> {
+    let repo = &store.repo;
     let policy = lock::policy(repo)?;
     if policy == Policy::Off {
         return Ok(Vec::new());
     }
-    let view = View::load(repo)?;
+    let view = View::load(&store.repo, Some(&store.index))?;
     if view.locks.is_empty() {
         return Ok(Vec::new());
     }
@@ -447,7 +438,7 @@ pub fn enforce(
     match policy {
         Policy::Require => {
             let held: Vec<&Lock> = hits.iter().map(|h| &h.lock).collect();
-            let mut e = conflict_error(ui, &held);
+            let mut e = conflict_error(&store.repo, &held);
             e.message = format!("{what}: {} (lock.policy=require)", e.message);
             e.hints.push(format!(
                 "hits: {}",
@@ -458,7 +449,7 @@ pub fn enforce(
         _ => {
             if !ui.quiet {
                 for h in &hits {
-                    eprintln!("warning: {what}: {} — {}", h.what, describe(ui, &h.lock));
+                    eprintln!("warning: {what}: {} — {}", h.what, describe(repo, &h.lock));
                 }
             }
             Ok(hits)
@@ -467,20 +458,19 @@ pub fn enforce(
 }
 
 fn check(ui: &mut Ui, a: CheckArgs) -> Result<(), CommandError> {
-    let repo = Repo::discover(&ui.dir)?;
+    let store = super::open_store(ui)?;
     let mut paths = a.paths.clone();
     if a.staged {
-        paths.extend(staged_paths(&repo)?);
+        paths.extend(staged_paths(&store.repo)?);
     }
     let issues = resources(
-        &repo,
-        ui,
+        &store,
         &a.issue.iter().map(|i| format!("issue:{i}")).collect::<Vec<_>>(),
     )?;
-    let hits = enforce(ui, &repo, &paths, &issues, "locked")?;
+    let hits = enforce(ui, &store, &paths, &issues, "locked")?;
     if ui.json {
         return ui.json(&CheckJson {
-            policy: lock::policy(&repo)?,
+            policy: lock::policy(&store.repo)?,
             conflicts: &hits,
         });
     }

@@ -1,6 +1,7 @@
 //! The command-line layer: clap definitions per tool, output, errors, exit codes.
 //! Only this layer prints or picks an exit code; the engine returns data and typed errors.
 
+pub mod claim;
 pub mod docs;
 pub mod issue;
 pub mod lock;

@@ -366,12 +366,21 @@ pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
 }
 
 fn pre_commit(ui: &mut Ui) -> Result<(), CommandError> {
-    let repo = Repo::discover(&ui.dir)?;
-    if crate::lock::policy(&repo)? == crate::lock::Policy::Off {
+    let store = open_store(ui)?;
+    let repo = &store.repo;
+    if crate::lock::policy(repo)? == crate::lock::Policy::Off {
         return Ok(());
     }
-    let paths = super::lock::staged_paths(&repo)?;
-    super::lock::enforce(ui, &repo, &paths, &[], "commit touches a locked path").map(|_| ())
+    // No lock refs at all (the common case): nothing to check.
+    let any_lock = !crate::wal::list_refs(repo, crate::lock::LOCKS_PREFIX)?.is_empty()
+        || sync::remote_names(repo).iter().any(|r| {
+            crate::wal::list_refs(repo, &format!("{}locks/", sync::tracking_prefix(r))).is_ok_and(|v| !v.is_empty())
+        });
+    if !any_lock {
+        return Ok(());
+    }
+    let paths = super::lock::staged_paths(repo)?;
+    super::lock::enforce(ui, &store, &paths, &[], "commit touches a locked path").map(|_| ())
 }
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -398,24 +407,24 @@ fn pushed_paths(repo: &Repo, remote: &str, updates: &[String]) -> Result<Vec<Str
 
 fn pre_push(ui: &mut Ui, args: &[String]) -> Result<(), CommandError> {
     let updates: Vec<String> = std::io::stdin().lock().lines().map_while(Result::ok).collect();
-    let repo = Repo::discover(&ui.dir)?;
-    let named = args.first().filter(|r| sync::remote_names(&repo).contains(r));
-    if crate::lock::policy(&repo)? != crate::lock::Policy::Off {
+    let store = open_store(ui)?;
+    let repo = &store.repo;
+    let named = args.first().filter(|r| sync::remote_names(repo).contains(r));
+    if crate::lock::policy(repo)? != crate::lock::Policy::Off {
         // Against the remote's current locks: fetch them first.
         if let Some(remote) = named
-            && let Err(e) = crate::lock::fetch(&repo, remote)
+            && let Err(e) = crate::lock::fetch(repo, remote)
         {
             eprintln!("warning: grit: could not fetch locks from {remote}: {e}");
         }
         let remote = named.map_or("origin", String::as_str);
-        let paths = pushed_paths(&repo, remote, &updates)?;
-        super::lock::enforce(ui, &repo, &paths, &[], "push changes a locked path")?;
+        let paths = pushed_paths(repo, remote, &updates)?;
+        super::lock::enforce(ui, &store, &paths, &[], "push changes a locked path")?;
     }
     let Some(remote) = named else {
         return Ok(()); // a URL, not a named remote: there is no tracking namespace to use
     };
-    let store = open_store(ui)?;
-    if !store.repo.config_bool("grit.pushWithCode").unwrap_or(false) {
+    if !repo.config_bool("grit.pushWithCode").unwrap_or(false) {
         return Ok(());
     }
     let push_only = Options {

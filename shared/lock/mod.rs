@@ -1,0 +1,357 @@
+//! Lease locks in refs: `refs/grit/locks/<hash-of-resource>`, one commit per change (acquire,
+//! renew, release, break, guard), the lease in the commit message so `git log` reads as the
+//! lock's history. `resource` names what is locked; `take` changes leases, locally or on a
+//! remote, serialising overlapping resources through their ancestors' refs.
+
+mod resource;
+mod take;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gix::ObjectId;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::event::{ActorId, Id};
+use crate::repo::Repo;
+use crate::sync::TRACKING_ROOT;
+use crate::wal;
+
+pub use resource::{Resource, parse_duration};
+pub use take::{Actor, Conflict, Denied, LeaseChange, Refused, Request, acquire, actor_record, change, fetch, gc};
+
+pub const LOCKS_PREFIX: &str = "refs/grit/locks/";
+/// `--ttl` when none is given.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// What a lock commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Acquire,
+    Renew,
+    Release,
+    /// Another actor ended a lease (`--force`).
+    Break,
+    /// A lock under this one changed; the lease itself is carried over unchanged.
+    Guard,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Acquire => "acquire",
+            Action::Renew => "renew",
+            Action::Release => "release",
+            Action::Break => "break",
+            Action::Guard => "guard",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "acquire" => Action::Acquire,
+            "renew" => Action::Renew,
+            "release" => Action::Release,
+            "break" => Action::Break,
+            "guard" => Action::Guard,
+            _ => return None,
+        })
+    }
+}
+
+/// A lease, as one lock commit records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    pub resource: String,
+    /// The holder; `None` on a guard commit of a lock nobody ever held.
+    #[serde(serialize_with = "serialize_actor")]
+    pub owner: Option<ActorId>,
+    pub held: bool,
+    pub acquired_ms: u64,
+    pub expires_ms: u64,
+    pub note: String,
+    pub nonce: String,
+    /// Length of the lock's commit chain; the newest copy of a lease wins.
+    pub seq: u64,
+    pub action: Action,
+    /// Who wrote this commit (differs from the owner on a break or a guard).
+    #[serde(serialize_with = "serialize_actor")]
+    pub by: Option<ActorId>,
+}
+
+fn serialize_actor<S: serde::Serializer>(a: &Option<ActorId>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match a {
+        Some(a) => s.collect_str(a),
+        None => s.serialize_none(),
+    }
+}
+
+impl Lease {
+    /// Held and not expired at `now`.
+    pub fn active(&self, now: u64) -> bool {
+        self.held && self.expires_ms > now
+    }
+
+    fn message(&self) -> String {
+        let actor = |a: &Option<ActorId>| a.map_or_else(|| "-".to_owned(), |a| a.to_hex());
+        format!(
+            "grit-lock: {} {}\n\nresource {}\nowner {}\nheld {}\nacquired {}\nexpires {}\nseq {}\nnonce {}\nby {}\nnote {}\n",
+            self.action.name(),
+            self.resource,
+            self.resource,
+            actor(&self.owner),
+            self.held,
+            self.acquired_ms,
+            self.expires_ms,
+            self.seq,
+            self.nonce,
+            actor(&self.by),
+            serde_json::to_string(&self.note).expect("a string serialises"),
+        )
+    }
+
+    fn parse(message: &[u8]) -> Option<Lease> {
+        let text = std::str::from_utf8(message).ok()?;
+        let mut first = text.lines().next()?.strip_prefix("grit-lock: ")?.split(' ');
+        let action = Action::parse(first.next()?)?;
+        let mut fields = BTreeMap::new();
+        for line in text.lines().skip(2) {
+            if let Some((k, v)) = line.split_once(' ') {
+                fields.insert(k, v);
+            }
+        }
+        let actor = |k: &str| -> Option<Option<ActorId>> {
+            match *fields.get(k)? {
+                "-" => Some(None),
+                hex => Some(Some(ActorId(crate::hex::decode(hex)?.try_into().ok()?))),
+            }
+        };
+        Some(Lease {
+            resource: fields.get("resource")?.to_string(),
+            owner: actor("owner")?,
+            held: fields.get("held")?.parse().ok()?,
+            acquired_ms: fields.get("acquired")?.parse().ok()?,
+            expires_ms: fields.get("expires")?.parse().ok()?,
+            seq: fields.get("seq")?.parse().ok()?,
+            nonce: fields.get("nonce")?.to_string(),
+            by: actor("by")?,
+            note: serde_json::from_str(fields.get("note")?).ok()?,
+            action,
+        })
+    }
+}
+
+/// One lock as this clone sees it: the newest lease among the local ref and every remote's copy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lock {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    #[serde(serialize_with = "crate::hex::serialize_oid")]
+    pub commit: ObjectId,
+    /// Where the newest copy was found: "local" or a remote's name.
+    pub source: String,
+    #[serde(flatten)]
+    pub lease: Lease,
+}
+
+/// Every lock this clone knows of, keyed by lock ref hash.
+pub struct View {
+    pub locks: BTreeMap<String, Lock>,
+    /// Per hash: the local tip and each remote's tip.
+    tips: BTreeMap<String, BTreeMap<String, ObjectId>>,
+}
+
+impl View {
+    /// Reads the local lock refs and the remote-tracking copies of every remote's. With an
+    /// index, lock commits already seen are not read from git again.
+    pub fn load(repo: &Repo, cache: Option<&crate::index::Index>) -> Result<View> {
+        let mut refs: Vec<(String, String, ObjectId)> = wal::list_refs(repo, LOCKS_PREFIX)?
+            .into_iter()
+            .map(|(n, c)| ("local".to_owned(), n[LOCKS_PREFIX.len()..].to_owned(), c))
+            .collect();
+        for remote in crate::sync::remote_names(repo) {
+            let prefix = format!("{TRACKING_ROOT}{remote}/locks/");
+            for (name, commit) in wal::list_refs(repo, &prefix)? {
+                refs.push((remote.clone(), name[prefix.len()..].to_owned(), commit));
+            }
+        }
+        let commits: Vec<ObjectId> = refs.iter().map(|(_, _, c)| *c).collect();
+        let mut messages = match cache {
+            Some(index) => index.cached_leases(&commits)?,
+            None => vec![None; commits.len()],
+        };
+        let mut fresh = Vec::new();
+        for (m, c) in messages.iter_mut().zip(&commits) {
+            if m.is_none() {
+                let text = repo.git.find_commit(*c)?.message_raw_sloppy().to_vec();
+                fresh.push((*c, text.clone()));
+                *m = Some(text);
+            }
+        }
+        if let Some(index) = cache {
+            index.cache_leases(&fresh)?;
+        }
+        let mut view = View {
+            locks: BTreeMap::new(),
+            tips: BTreeMap::new(),
+        };
+        for ((source, hash, commit), message) in refs.into_iter().zip(messages) {
+            view.tips
+                .entry(hash.clone())
+                .or_default()
+                .insert(source.clone(), commit);
+            let Some(lease) = message.as_deref().and_then(Lease::parse) else {
+                continue;
+            };
+            let newer = match view.locks.get_mut(&hash) {
+                None => true,
+                // The same commit here and on a remote: say where it is shared.
+                Some(l) if l.commit == commit => {
+                    if l.source == "local" {
+                        l.source = source.clone();
+                    }
+                    false
+                }
+                // Equal length and different commits: the two copies diverged; keep the held one.
+                Some(l) => (lease.seq, lease.held) > (l.lease.seq, l.lease.held),
+            };
+            if newer {
+                view.locks.insert(
+                    hash.clone(),
+                    Lock {
+                        reference: format!("{LOCKS_PREFIX}{hash}"),
+                        commit,
+                        source,
+                        lease,
+                    },
+                );
+            }
+        }
+        Ok(view)
+    }
+
+    pub fn get(&self, r: &Resource) -> Option<&Lock> {
+        self.locks.get(&r.ref_name()[LOCKS_PREFIX.len()..])
+    }
+
+    fn tip(&self, r: &Resource, source: &str) -> Option<ObjectId> {
+        self.tips
+            .get(&r.ref_name()[LOCKS_PREFIX.len()..])
+            .and_then(|t| t.get(source).copied())
+    }
+
+    /// Active leases held by someone other than `me`.
+    pub fn others(&self, me: &ActorId, now: u64) -> impl Iterator<Item = &Lock> {
+        self.locks
+            .values()
+            .filter(move |l| l.lease.active(now) && l.lease.owner.as_ref() != Some(me))
+    }
+
+    /// Active leases of others that overlap `r`.
+    pub fn conflicts(&self, r: &Resource, me: &ActorId, now: u64) -> Vec<&Lock> {
+        self.others(me, now)
+            .filter(|l| parse_canonical(&l.lease.resource).is_some_and(|x| x.overlaps(r)))
+            .collect()
+    }
+}
+
+/// Parses a resource as stored in a lease (issue ids are already full).
+pub fn parse_canonical(s: &str) -> Option<Resource> {
+    Resource::parse(s, |q| {
+        crate::hex::decode(q)
+            .and_then(|b| b.try_into().ok())
+            .map(Id)
+            .ok_or_else(|| Error::invalid("bad id", ""))
+    })
+    .ok()
+}
+
+/// Where leases are taken.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Local,
+    Remote(String),
+}
+
+impl Scope {
+    fn source(&self) -> &str {
+        match self {
+            Scope::Local => "local",
+            Scope::Remote(r) => r,
+        }
+    }
+}
+
+/// `lock.remote`, else `origin` when it exists, else none (local leases).
+pub fn default_scope(repo: &Repo) -> Scope {
+    if let Some(r) = repo.config_string("lock.remote").filter(|r| !r.is_empty()) {
+        return Scope::Remote(r);
+    }
+    if crate::sync::remote_names(repo).iter().any(|n| n == "origin") {
+        return Scope::Remote("origin".into());
+    }
+    Scope::Local
+}
+
+/// `lock.policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    Off,
+    Warn,
+    Require,
+}
+
+pub fn policy(repo: &Repo) -> Result<Policy> {
+    match repo.config_string("lock.policy").as_deref().map(str::trim) {
+        None | Some("warn") | Some("") => Ok(Policy::Warn),
+        Some("off") => Ok(Policy::Off),
+        Some("require") => Ok(Policy::Require),
+        Some(other) => Err(Error::invalid(
+            format!("lock.policy is '{other}'"),
+            "set it to off, warn or require: `git config lock.policy warn`",
+        )),
+    }
+}
+
+/// Locks of others that cover any of `paths` (path: and repo: locks).
+pub fn path_conflicts(view: &View, paths: &[String], me: &ActorId, now: u64) -> Vec<(String, Lock)> {
+    let mut out = Vec::new();
+    let held: Vec<(Resource, &Lock)> = view
+        .others(me, now)
+        .filter_map(|l| parse_canonical(&l.lease.resource).map(|r| (r, l)))
+        .filter(|(r, _)| !matches!(r, Resource::Issue(_)))
+        .collect();
+    for p in paths {
+        for (r, l) in &held {
+            if r.covers_path(p) {
+                out.push((p.clone(), (*l).clone()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_round_trip_through_the_commit_message() {
+        let lease = Lease {
+            resource: "path:src/".into(),
+            owner: Some(ActorId([1; 32])),
+            held: true,
+            acquired_ms: 5,
+            expires_ms: 9,
+            note: "fixing \"it\"\nnow".into(),
+            nonce: "ab".into(),
+            seq: 3,
+            action: Action::Renew,
+            by: None,
+        };
+        assert_eq!(Lease::parse(lease.message().as_bytes()), Some(lease));
+    }
+}
