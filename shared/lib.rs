@@ -14,6 +14,7 @@ pub mod issue;
 pub mod lock;
 pub mod maintenance;
 pub mod repo;
+pub mod sandbox;
 pub mod snapshot;
 pub mod store;
 pub mod sync;

@@ -279,6 +279,10 @@ pub fn main_with<P: Parser>(
 }
 
 fn report(e: &CommandError, color: bool) {
+    // An exit code passed through from a child (git sandbox exec) has nothing to add.
+    if e.message.is_empty() {
+        return;
+    }
     let (red, yellow, reset) = if color {
         ("\x1b[1;31m", "\x1b[33m", "\x1b[0m")
     } else {

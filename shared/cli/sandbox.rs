@@ -1,32 +1,632 @@
-//! `git sandbox`: throw-away copies of the work tree (not implemented yet: prints its usage).
-//! The clap definition lives here so the man page and completions already exist.
+//! `git sandbox`: run a command in a throw-away copy of the work tree on its own branch, then
+//! keep, commit or discard it; and list, open, exec, diff, commit, merge, rm, clean.
 
-use std::process::ExitCode;
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command as Process, ExitCode};
 
-use clap::{CommandFactory, Parser};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
 
-use super::{CommandError, GlobalArgs, Ui, main_with};
+use super::{CommandError, GlobalArgs, Ui, columns, main_with};
+use crate::repo::format_time;
+use crate::sandbox::{self, Backend, Main, Record, Spec, Stopped};
 
 /// Run a command in a throw-away copy of the work tree
 ///
-/// The copy is a worktree on its own branch; the result can be kept, committed or discarded.
-///
-/// Not implemented in this version: the command only prints this help.
+/// A sandbox is a git worktree on branch sandbox/NAME (tracked files by `git worktree add`) with
+/// the main tree's uncommitted changes, untracked files and ignored files (build directories,
+/// .env, node_modules; only those matching .worktreeinclude when it exists) brought along with
+/// their modes, symlinks and modification times, so builds find nothing stale. Sandboxes live
+/// under sandbox.root (default $XDG_DATA_HOME/grit/sandboxes/<repo-id>/NAME). Run from inside a
+/// sandbox, every command acts on the original repository.
 #[derive(Debug, Parser)]
 #[command(name = "git-sandbox", bin_name = "git sandbox", version, after_help = super::EXIT_STATUS_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
 }
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Run(RunArgs),
+    List(ListArgs),
+    Open(NameArgs),
+    Exec(ExecArgs),
+    Diff(NameArgs),
+    Commit(CommitArgs),
+    Merge(NameArgs),
+    Rm(RmArgs),
+    Clean(CleanArgs),
+}
+
+/// Create a sandbox, run a command in it, then keep, commit or discard it
+///
+/// The command's exit code becomes this one's (128+N when a signal N killed it). Afterwards, on a
+/// terminal, asks whether to commit, keep, open a shell or discard; otherwise --commit or
+/// --discard decides, and the default is to keep it. A failing command never skips this step.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Sandbox name (letters, digits, '.', '_', '-'); the branch is sandbox/NAME
+    #[arg(allow_hyphen_values = true)]
+    pub name: String,
+    /// Commit to start from (default: HEAD)
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// Bring neither uncommitted changes nor untracked files (ignored files still come)
+    #[arg(long)]
+    pub clean: bool,
+    /// Leave out ignored or untracked paths matching GLOB (repeatable; also sandbox.exclude)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// auto, reflink, copy or overlay (default: sandbox.backend, else auto)
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Option<String>,
+    /// Keep the sandbox afterwards (the default without a terminal)
+    #[arg(long, group = "after")]
+    pub keep: bool,
+    /// Commit everything in the sandbox afterwards with this message
+    #[arg(long, value_name = "MSG", group = "after")]
+    pub commit: Option<String>,
+    /// Remove the sandbox afterwards
+    #[arg(long, group = "after")]
+    pub discard: bool,
+    /// Run CMD as a shell command line (`sh -c`)
+    #[arg(long)]
+    pub sh: bool,
+    /// Record on this issue that the sandbox was started, and what it committed
+    #[arg(long, value_name = "ID")]
+    pub issue: Option<String>,
+    /// Hold a lease on RESOURCE while the sandbox exists (repeatable)
+    #[arg(long, value_name = "RESOURCE")]
+    pub lock: Vec<String>,
+    /// The command and its arguments (default: an interactive $SHELL)
+    #[arg(last = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
+}
+
+/// List sandboxes: name, path, branch, base, backend, created, dirty, ahead/behind its base
+#[derive(Debug, Args)]
+pub struct ListArgs {}
+
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    pub name: String,
+}
+
+/// Run a command in an existing sandbox
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub name: String,
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
+}
+
+/// Commit everything in a sandbox
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    pub name: String,
+    #[arg(short, long, value_name = "MSG")]
+    pub message: String,
+}
+
+/// Remove a sandbox (refuses to lose uncommitted or unmerged work without --force)
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    pub name: String,
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Remove every sandbox that has no uncommitted changes and is merged into its base branch
+#[derive(Debug, Args)]
+pub struct CleanArgs {}
 
 pub fn main() -> ExitCode {
     main_with(run, |c: &Cli| &c.global)
 }
 
-pub fn run(_cli: Cli, _ui: &mut Ui) -> Result<(), CommandError> {
-    Cli::command().print_help()?;
-    Err(CommandError::usage(
-        "`git sandbox` is not implemented in this version",
-        "see `git issue list` of the grit project for its status",
+pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
+    let main = Main::discover(&ui.dir)?;
+    match cli.command {
+        Command::Run(a) => run_cmd(ui, &main, a),
+        Command::List(_) => list(ui, &main),
+        Command::Open(a) => {
+            let r = find(&main, &a.name)?;
+            exit_with(execute(&r.path, &[], false)?)
+        }
+        Command::Exec(a) => {
+            let r = find(&main, &a.name)?;
+            exit_with(execute(&r.path, &a.cmd, false)?)
+        }
+        Command::Diff(a) => diff(&main, &find(&main, &a.name)?),
+        Command::Commit(a) => {
+            let r = find(&main, &a.name)?;
+            let c = sandbox::commit(&r, &a.message)?;
+            after_commit(ui, &main, &r, c.as_deref())
+        }
+        Command::Merge(a) => merge(ui, &main, &find(&main, &a.name)?),
+        Command::Rm(a) => rm(ui, &main, &a.name, a.force),
+        Command::Clean(_) => clean(ui, &main),
+    }
+}
+
+fn find(main: &Main, name: &str) -> Result<Record, CommandError> {
+    sandbox::validate_name(name)?;
+    let _ = main.list()?; // rolls back dead creations first
+    main.load(name)?.filter(|r| r.state == "ready").ok_or_else(|| {
+        CommandError::failure(format!("no sandbox named '{name}'")).hint("`git sandbox list` shows them")
+    })
+}
+
+/// Signals that must not cut a creation in half: blocked, then looked at between steps.
+const GUARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill a sigset_t we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in signals {
+            libc::sigaddset(&mut set, *s);
+        }
+        set
+    }
+}
+
+fn block_signals() {
+    let set = sigset(&GUARDED);
+    // SAFETY: blocking signals for this thread (and threads spawned after) with a valid set.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The first guarded signal that arrived while blocked, if any.
+fn pending_signal() -> Option<i32> {
+    // SAFETY: sigpending fills a sigset_t we own; sigismember reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set);
+        GUARDED.into_iter().find(|s| libc::sigismember(&set, *s) == 1)
+    }
+}
+
+/// Consumes pending guarded signals (the child got its own copy of a Ctrl-C).
+fn drain_signals() -> Option<i32> {
+    let first = pending_signal()?;
+    let set = sigset(&GUARDED);
+    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: sigtimedwait with a zero timeout takes pending signals from a valid set.
+    unsafe { while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) > 0 {} }
+    Some(first)
+}
+
+/// Runs `cmd` in `dir` (an interactive $SHELL when empty; `sh -c` with `sh`) with the
+/// signals it would get from the terminal, and returns its exit code (128+N for signal N).
+fn execute(dir: &Path, cmd: &[String], sh: bool) -> Result<i32, CommandError> {
+    let mut p = if cmd.is_empty() {
+        Process::new(
+            std::env::var("SHELL")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "sh".into()),
+        )
+    } else if sh {
+        let mut p = Process::new("sh");
+        p.arg("-c").arg(cmd.join(" "));
+        p
+    } else {
+        let mut p = Process::new(&cmd[0]);
+        p.args(&cmd[1..]);
+        p
+    };
+    p.current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE");
+    block_signals();
+    // SAFETY: between fork and exec only async-signal-safe calls: restore an empty mask.
+    unsafe {
+        p.pre_exec(|| {
+            let empty = sigset(&[]);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let status = match p.status() {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "error: {}: command not found",
+                cmd.first().map_or("$SHELL", String::as_str)
+            );
+            return Ok(127);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    drain_signals();
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+fn exit_with(code: i32) -> Result<(), CommandError> {
+    if code == 0 {
+        return Ok(());
+    }
+    Err(CommandError {
+        code: code.clamp(0, 255) as u8,
+        message: String::new(),
+        causes: vec![],
+        hints: vec![],
+    })
+}
+
+fn progress_printer(ui: &Ui) -> impl Fn(u64, u64) + Sync + use<> {
+    let on = ui.tty && !ui.quiet && std::io::stderr().is_terminal();
+    let start = std::time::Instant::now();
+    move |done: u64, total: u64| {
+        if on && total > 0 && start.elapsed().as_millis() > 300 {
+            eprint!(
+                "\rcopying {:>5.1} / {:.1} MB ({:>3}%)",
+                done as f64 / 1e6,
+                total as f64 / 1e6,
+                done * 100 / total
+            );
+            if done >= total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
+    sandbox::validate_name(&a.name)?;
+    let backend = match a.backend.clone().or_else(|| main.repo.config_string("sandbox.backend")) {
+        Some(b) => Backend::parse(&b)?,
+        None => Backend::Auto,
+    };
+    let backend = if backend == Backend::Overlay {
+        ui.note(
+            "note: the overlay backend is not available in this version; using a metadata-preserving copy \
+             (reflink where the filesystem supports it)",
+        );
+        Backend::Auto
+    } else {
+        backend
+    };
+    let store = match (&a.issue, a.lock.is_empty()) {
+        (None, true) => None,
+        _ => Some(super::open_store(ui)?),
+    };
+    let issue = match (&a.issue, &store) {
+        (Some(q), Some(s)) => Some(s.index.resolve(q)?),
+        _ => None,
+    };
+    let locks = match &store {
+        Some(s) if !a.lock.is_empty() => {
+            let res = super::lock::resources(s, &a.lock)?;
+            let scope = crate::lock::default_scope(&s.repo);
+            for r in &res {
+                super::claim::take_lock(
+                    s,
+                    r,
+                    std::time::Duration::from_secs(4 * 3600),
+                    &format!("sandbox {}", a.name),
+                    &scope,
+                )?;
+            }
+            res.iter().map(ToString::to_string).collect()
+        }
+        _ => Vec::new(),
+    };
+    let spec = Spec {
+        name: a.name.clone(),
+        base: a.base.clone(),
+        clean: a.clean,
+        excludes: a.exclude.clone(),
+        backend,
+        issue: issue.map(|i| i.to_hex()),
+        locks,
+    };
+    block_signals();
+    let progress = progress_printer(ui);
+    let record = match sandbox::create(main, &spec, &pending_signal, &progress) {
+        Ok(r) => r,
+        Err(Stopped::Interrupted(sig)) => {
+            release_locks(ui, main, &spec.locks);
+            return Err(CommandError {
+                code: (128 + sig) as u8,
+                message: "interrupted: the sandbox was not created and nothing was left behind".into(),
+                causes: vec![],
+                hints: vec![],
+            });
+        }
+        Err(Stopped::Failed(e)) => {
+            release_locks(ui, main, &spec.locks);
+            return Err(e.into());
+        }
+    };
+    if let (Some(id), Some(s)) = (issue, &store) {
+        let note = format!(
+            "sandbox {}: started on branch {} from {}",
+            record.name,
+            record.branch,
+            &record.base[..12]
+        );
+        s.write(Some(id), vec![crate::event::Kind::CommentAdded { body: note }])?;
+    }
+    drop(store);
+    ui.note(format!("sandbox {} at {}", record.name, record.path.display()));
+    ui.flush()?;
+    let code = execute(&record.path, &a.cmd, a.sh)?;
+    let decision = if std::io::stdin().is_terminal() && !a.keep && a.commit.is_none() && !a.discard {
+        prompt(&record)?
+    } else if let Some(m) = a.commit {
+        After::Commit(m)
+    } else if a.discard {
+        After::Discard
+    } else {
+        After::Keep
+    };
+    match decision {
+        After::Commit(m) => {
+            let c = sandbox::commit(&record, &m)?;
+            after_commit(ui, main, &record, c.as_deref())?;
+        }
+        After::Discard => {
+            sandbox::remove(main, &record)?;
+            release_locks(ui, main, &record.locks);
+            ui.note(format!("discarded sandbox {}", record.name));
+        }
+        After::Keep => ui.note(format!(
+            "kept sandbox {} (`git sandbox open {}`, `git sandbox rm {}`)",
+            record.name, record.name, record.name
+        )),
+    }
+    exit_with(code)
+}
+
+enum After {
+    Commit(String),
+    Keep,
+    Discard,
+}
+
+fn prompt(r: &Record) -> Result<After, CommandError> {
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("sandbox {}: [c]ommit, [k]eep, [s]hell, [d]iscard? ", r.name);
+        std::io::stderr().flush()?;
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            return Ok(After::Keep);
+        }
+        match line.trim() {
+            "c" | "commit" => {
+                eprint!("commit message: ");
+                std::io::stderr().flush()?;
+                let mut m = String::new();
+                stdin.lock().read_line(&mut m)?;
+                let m = m.trim();
+                return Ok(After::Commit(if m.is_empty() {
+                    format!("sandbox {}", r.name)
+                } else {
+                    m.to_owned()
+                }));
+            }
+            "k" | "keep" | "" => return Ok(After::Keep),
+            "d" | "discard" => return Ok(After::Discard),
+            "s" | "shell" => {
+                execute(&r.path, &[], false)?;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn after_commit(ui: &mut Ui, main: &Main, r: &Record, commit: Option<&str>) -> Result<(), CommandError> {
+    let Some(c) = commit else {
+        ui.note(format!("sandbox {}: nothing to commit", r.name));
+        return Ok(());
+    };
+    if let Some(issue) = &r.issue {
+        let store = crate::store::Store::open(&main.tree)?;
+        let id = store.index.resolve(issue)?;
+        let body = format!("sandbox {}: committed {} on {}", r.name, &c[..12], r.branch);
+        store.write(Some(id), vec![crate::event::Kind::CommentAdded { body }])?;
+    }
+    if ui.json {
+        return ui.json(&serde_json::json!({ "name": r.name, "branch": r.branch, "commit": c }));
+    }
+    ui.say(format!("committed {} on {}", &c[..12], r.branch))
+}
+
+fn release_locks(ui: &Ui, main: &Main, locks: &[String]) {
+    if locks.is_empty() {
+        return;
+    }
+    let Ok(store) = crate::store::Store::open(&main.tree) else {
+        return;
+    };
+    let Ok(actor) = store.actor() else { return };
+    let res: Vec<crate::lock::Resource> = locks.iter().filter_map(|l| crate::lock::parse_canonical(l)).collect();
+    let who = crate::lock::Actor {
+        id: actor.id(),
+        author: actor.author(crate::repo::now_ms()),
+    };
+    let scope = crate::lock::default_scope(&store.repo);
+    if crate::lock::change(
+        &store.repo,
+        Some(&store.index),
+        &who,
+        &res,
+        crate::lock::LeaseChange::Release,
+        &scope,
+        false,
+    )
+    .is_err()
+    {
+        ui.note("warning: could not release the sandbox's locks; they expire on their own");
+    }
+}
+
+#[derive(Serialize)]
+struct ListJson<'a> {
+    name: &'a str,
+    path: String,
+    branch: &'a str,
+    base: &'a str,
+    base_ref: Option<&'a str>,
+    backend: Backend,
+    created_at: String,
+    dirty: bool,
+    ahead: u64,
+    behind: u64,
+    copied_bytes: u64,
+    issue: Option<&'a str>,
+    locks: &'a [String],
+}
+
+fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
+    let records = main.list()?;
+    let statuses = sandbox::statuses(main, &records)?;
+    if ui.json {
+        let out: Vec<ListJson> = records
+            .iter()
+            .zip(&statuses)
+            .map(|(r, s)| ListJson {
+                name: &r.name,
+                path: r.path.display().to_string(),
+                branch: &r.branch,
+                base: &r.base,
+                base_ref: r.base_ref.as_deref(),
+                backend: r.backend,
+                created_at: format_time(r.created_ms),
+                dirty: s.dirty,
+                ahead: s.ahead,
+                behind: s.behind,
+                copied_bytes: r.copied_bytes,
+                issue: r.issue.as_deref(),
+                locks: &r.locks,
+            })
+            .collect();
+        return ui.json(&out);
+    }
+    if records.is_empty() {
+        ui.note("no sandboxes; `git sandbox run NAME -- CMD` makes one");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .zip(&statuses)
+        .map(|(r, s)| {
+            vec![
+                r.name.clone(),
+                if s.dirty { "dirty".into() } else { "clean".into() },
+                format!("+{} -{}", s.ahead, s.behind),
+                sandbox::against(r).chars().take(20).collect(),
+                format!("{:?}", r.backend).to_lowercase(),
+                format_time(r.created_ms),
+                r.path.display().to_string(),
+            ]
+        })
+        .collect();
+    for line in columns(&rows) {
+        ui.say(line)?;
+    }
+    Ok(())
+}
+
+fn diff(main: &Main, r: &Record) -> Result<(), CommandError> {
+    // Untracked files show too: stage everything into a throw-away copy of the index.
+    let git_dir = sandbox::git_in(&r.path, &["rev-parse", "--absolute-git-dir"])?;
+    let index = Path::new(git_dir.trim()).join("index");
+    let tmp = Path::new(git_dir.trim()).join("grit-diff-index");
+    std::fs::copy(&index, &tmp).map_err(crate::Error::io(&index))?;
+    let tmp_s = tmp.to_string_lossy().into_owned();
+    let staged = sandbox::git_cmd(&r.path)
+        .env("GIT_INDEX_FILE", &tmp_s)
+        .args(["add", "-A"])
+        .status();
+    let shown = staged.and_then(|_| {
+        Process::new("git")
+            .current_dir(&r.path)
+            .env("GIT_INDEX_FILE", &tmp_s)
+            .args(["diff", "--cached", &r.base])
+            .status()
+    });
+    let _ = std::fs::remove_file(&tmp);
+    let _ = main;
+    let st = shown?;
+    exit_with(st.code().unwrap_or(1))
+}
+
+fn merge(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
+    let dirty = main.git(&["status", "--porcelain", "--untracked-files=no"])?;
+    if !dirty.trim().is_empty() {
+        return Err(CommandError::usage(
+            "the current branch has uncommitted changes; nothing was merged",
+            "commit or stash them first (`git stash`), then `git sandbox merge` again",
+        ));
+    }
+    let st = Process::new("git")
+        .current_dir(&main.tree)
+        .args(["merge", "--no-edit", &r.branch])
+        .status()?;
+    if !st.success() {
+        return Err(CommandError::failure(format!("git merge {} failed", r.branch))
+            .hint("resolve the conflicts and commit, or `git merge --abort`"));
+    }
+    ui.say(format!("merged {} into the current branch", r.branch))
+}
+
+fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool) -> Result<(), CommandError> {
+    let r = find(main, name)?;
+    if !force {
+        if sandbox::dirty(&r)? {
+            return Err(
+                CommandError::failure(format!("sandbox {name} has uncommitted changes")).hint(format!(
+                    "`git sandbox commit {name} -m MSG` keeps them; `--force` throws them away"
+                )),
+            );
+        }
+        if !sandbox::merged(main, &r)? {
+            return Err(CommandError::failure(format!(
+                "sandbox {name} has commits not merged into {}",
+                sandbox::against(&r)
+            ))
+            .hint(format!(
+                "`git sandbox merge {name}` merges them; `--force` throws them away"
+            )));
+        }
+    }
+    sandbox::remove(main, &r)?;
+    release_locks(ui, main, &r.locks);
+    ui.say(format!("removed sandbox {name}"))
+}
+
+fn clean(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
+    let mut removed = Vec::new();
+    for r in main.list()? {
+        if !sandbox::dirty(&r)? && sandbox::merged(main, &r)? {
+            sandbox::remove(main, &r)?;
+            release_locks(ui, main, &r.locks);
+            removed.push(r.name);
+        }
+    }
+    if ui.json {
+        return ui.json(&serde_json::json!({ "removed": removed }));
+    }
+    ui.say(format!(
+        "removed {} sandbox(es){}",
+        removed.len(),
+        if removed.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", removed.join(", "))
+        }
     ))
 }

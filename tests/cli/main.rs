@@ -6,5 +6,6 @@ mod env;
 mod hooks;
 mod issue;
 mod lock;
+mod sandbox;
 mod sync;
 mod wal;

@@ -1,0 +1,302 @@
+//! Copying trees with their metadata: files (reflinked where the filesystem can, else copied
+//! in the kernel), symlinks as symlinks, directories including empty ones, and every entry's
+//! mode and modification time, on all cores. Stops early when asked to (a pending signal).
+
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// How file contents are copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// FICLONE: the copy shares blocks with the original until either is written.
+    Reflink,
+    /// A real copy (copy_file_range inside the kernel).
+    Copy,
+}
+
+/// What was copied.
+#[derive(Debug, Default)]
+pub struct Copied {
+    pub files: u64,
+    pub bytes: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+}
+
+enum Entry {
+    Dir(PathBuf, fs::Metadata),
+    File(PathBuf, fs::Metadata),
+    Link(PathBuf, fs::Metadata),
+}
+
+/// Lists `rel` (a file, symlink or directory under `src`) and everything below it.
+fn walk(src: &Path, rel: &Path, out: &mut Vec<Entry>, skip: &dyn Fn(&Path) -> bool) -> io::Result<()> {
+    if skip(rel) {
+        return Ok(());
+    }
+    let meta = match fs::symlink_metadata(src.join(rel)) {
+        Ok(m) => m,
+        // Gone since git listed it (a build running in the main tree): nothing to copy.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        let mut children: Vec<PathBuf> = fs::read_dir(src.join(rel))?
+            .map(|e| e.map(|e| rel.join(e.file_name())))
+            .collect::<io::Result<_>>()?;
+        children.sort();
+        out.push(Entry::Dir(rel.to_owned(), meta));
+        for c in children {
+            walk(src, &c, out, skip)?;
+        }
+    } else if ft.is_symlink() {
+        out.push(Entry::Link(rel.to_owned(), meta));
+    } else if ft.is_file() {
+        out.push(Entry::File(rel.to_owned(), meta));
+    }
+    Ok(())
+}
+
+/// Sets a path's access and modification times without following a symlink.
+pub fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    let times = [
+        libc::timespec {
+            tv_sec: meta.atime() as libc::time_t,
+            tv_nsec: meta.atime_nsec() as libc::c_long,
+        },
+        libc::timespec {
+            tv_sec: meta.mtime() as libc::time_t,
+            tv_nsec: meta.mtime_nsec() as libc::c_long,
+        },
+    ];
+    // SAFETY: a valid NUL-terminated path and two timespecs, as utimensat(2) requires.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn reflink(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let src = fs::File::open(from)?;
+    let dst = fs::OpenOptions::new().write(true).create_new(true).open(to)?;
+    // SAFETY: two open file descriptors; FICLONE takes the source fd as its argument.
+    let rc = unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONE as _, src.as_raw_fd()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        let e = io::Error::last_os_error();
+        drop(dst);
+        let _ = fs::remove_file(to);
+        Err(e)
+    }
+}
+
+/// Whether FICLONE works from `dir`'s filesystem to itself.
+pub fn probe_reflink(dir: &Path) -> bool {
+    let a = dir.join(format!(".grit-probe-{}", std::process::id()));
+    let b = dir.join(format!(".grit-probe-{}.clone", std::process::id()));
+    let ok = fs::write(&a, b"probe").is_ok() && reflink(&a, &b).is_ok();
+    let _ = fs::remove_file(&a);
+    let _ = fs::remove_file(&b);
+    ok
+}
+
+fn copy_file(from: &Path, to: &Path, meta: &fs::Metadata, method: Method) -> io::Result<()> {
+    match method {
+        Method::Reflink => reflink(from, to)?,
+        Method::Copy => {
+            fs::copy(from, to)?;
+        }
+    }
+    fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    set_times(to, meta)
+}
+
+/// Copies each of `roots` (relative to `src`) to the same place under `dst`, skipping what
+/// `skip` rejects. `cancel` is polled; when it returns true the copy stops with `Interrupted`.
+/// `progress` sees bytes copied so far.
+pub fn copy_tree(
+    src: &Path,
+    dst: &Path,
+    roots: &[PathBuf],
+    method: Method,
+    skip: &(dyn Fn(&Path) -> bool + Sync),
+    cancel: &(dyn Fn() -> bool + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> io::Result<Copied> {
+    let mut entries = Vec::new();
+    for r in roots {
+        walk(src, r, &mut entries, skip)?;
+    }
+    let total: u64 = entries
+        .iter()
+        .map(|e| match e {
+            Entry::File(_, m) => m.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut copied = Copied::default();
+    // Directories first (and their parents, which may be outside the roots).
+    for e in &entries {
+        match e {
+            Entry::Dir(rel, m) => {
+                fs::create_dir_all(dst.join(rel))?;
+                fs::set_permissions(dst.join(rel), fs::Permissions::from_mode(m.mode() & 0o7777))?;
+                copied.dirs += 1;
+            }
+            Entry::File(rel, _) | Entry::Link(rel, _) => {
+                if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    fs::create_dir_all(dst.join(parent))?;
+                }
+            }
+        }
+    }
+    let files: Vec<&Entry> = entries.iter().filter(|e| !matches!(e, Entry::Dir(..))).collect();
+    let next = AtomicUsize::new(0);
+    let bytes = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16) * 2;
+    let results: Vec<io::Result<(u64, u64)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| -> io::Result<(u64, u64)> {
+                    let (mut nfiles, mut nlinks) = (0, 0);
+                    loop {
+                        if stop.load(Ordering::Relaxed) {
+                            return Ok((nfiles, nlinks));
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(e) = files.get(i) else {
+                            return Ok((nfiles, nlinks));
+                        };
+                        if i.is_multiple_of(64) && cancel() {
+                            stop.store(true, Ordering::Relaxed);
+                            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+                        }
+                        match e {
+                            Entry::File(rel, m) => {
+                                let r = copy_file(&src.join(rel), &dst.join(rel), m, method);
+                                if let Err(err) = r {
+                                    stop.store(true, Ordering::Relaxed);
+                                    return Err(io::Error::new(err.kind(), format!("{}: {err}", rel.display())));
+                                }
+                                nfiles += 1;
+                                let done = bytes.fetch_add(m.len(), Ordering::Relaxed) + m.len();
+                                if i.is_multiple_of(256) {
+                                    progress(done, total);
+                                }
+                            }
+                            Entry::Link(rel, m) => {
+                                let target = fs::read_link(src.join(rel))?;
+                                std::os::unix::fs::symlink(&target, dst.join(rel))?;
+                                set_times(&dst.join(rel), m)?;
+                                nlinks += 1;
+                            }
+                            Entry::Dir(..) => {}
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("copy threads do not panic"))
+            .collect()
+    });
+    for r in results {
+        let (f, l) = r?;
+        copied.files += f;
+        copied.symlinks += l;
+    }
+    copied.bytes = bytes.load(Ordering::Relaxed);
+    // Directory times last, deepest first: creating their entries changed them.
+    for e in entries.iter().rev() {
+        if let Entry::Dir(rel, m) = e {
+            set_times(&dst.join(rel), m)?;
+        }
+    }
+    progress(copied.bytes, total);
+    Ok(copied)
+}
+
+/// Matches `glob` (`*`, `?`, `**`) against a relative path; a glob without `/` also matches any
+/// single component, as in .gitignore.
+pub fn glob_match(glob: &str, path: &Path) -> bool {
+    let p = path.to_string_lossy();
+    let g = glob.trim_end_matches('/');
+    if !g.contains('/') {
+        return p.split('/').any(|c| wild(g.as_bytes(), c.as_bytes()));
+    }
+    wild(g.trim_start_matches('/').as_bytes(), p.as_bytes()) || (g.ends_with("/**") && p.starts_with(&g[..g.len() - 3]))
+}
+
+fn wild(g: &[u8], s: &[u8]) -> bool {
+    match (g.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) if g.get(1) == Some(&b'*') => {
+            let rest = g[2..].strip_prefix(b"/").unwrap_or(&g[2..]);
+            (0..=s.len()).any(|i| wild(rest, &s[i..]))
+        }
+        (Some(b'*'), _) => (0..=s.len())
+            .take_while(|&i| i == 0 || s[i - 1] != b'/')
+            .any(|i| wild(&g[1..], &s[i..])),
+        (Some(b'?'), Some(c)) if *c != b'/' => wild(&g[1..], &s[1..]),
+        (Some(a), Some(b)) if a == b => wild(&g[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_like_gitignore() {
+        assert!(glob_match("*.log", Path::new("a/b/x.log")));
+        assert!(glob_match("node_modules", Path::new("web/node_modules")));
+        assert!(glob_match("target/**", Path::new("target/debug/x")));
+        assert!(glob_match("build/*.o", Path::new("build/a.o")));
+        assert!(!glob_match("build/*.o", Path::new("build/sub/a.o")));
+        assert!(!glob_match("*.log", Path::new("a/log")));
+        assert!(glob_match("**/cache", Path::new("x/y/cache")));
+    }
+
+    #[test]
+    fn trees_copy_with_modes_times_symlinks_and_empty_dirs() {
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let s = src.path();
+        fs::create_dir_all(s.join("d/empty")).unwrap();
+        fs::write(s.join("d/run.sh"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(s.join("d/run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink("run.sh", s.join("d/link")).unwrap();
+        let old = fs::File::options().write(true).open(s.join("d/run.sh")).unwrap();
+        old.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000))
+            .unwrap();
+        let c = copy_tree(
+            s,
+            dst.path(),
+            &[PathBuf::from("d")],
+            Method::Copy,
+            &|_| false,
+            &|| false,
+            &|_, _| {},
+        )
+        .unwrap();
+        assert_eq!((c.files, c.symlinks, c.dirs), (1, 1, 2));
+        let m = fs::metadata(dst.path().join("d/run.sh")).unwrap();
+        assert_eq!(m.mode() & 0o777, 0o755);
+        assert_eq!(m.mtime(), 1_000_000);
+        assert_eq!(fs::read_link(dst.path().join("d/link")).unwrap(), Path::new("run.sh"));
+        assert!(dst.path().join("d/empty").is_dir());
+    }
+}

@@ -1,0 +1,371 @@
+//! `git sandbox`: what a sandbox holds (files, modes, symlinks, mtimes, status), exit codes,
+//! interrupted creation, names, and list/diff/commit/merge/rm/clean.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::env::TestEnv;
+
+/// A repository with tracked, modified, staged, untracked and ignored files, a symlink, an
+/// executable, an empty directory and a nested .gitignore.
+fn workspace(t: &TestEnv) -> PathBuf {
+    let r = t.repo("r");
+    let w = |p: &str, s: &str| {
+        let f = r.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(f, s).unwrap();
+    };
+    w(".gitignore", "target/\n.env\n");
+    w("src/main.rs", "fn main() {}\n");
+    w("src/lib.rs", "pub fn f() {}\n");
+    w("web/.gitignore", "node_modules/\n");
+    w("web/app.js", "x()\n");
+    w("run.sh", "#!/bin/sh\necho run\n");
+    fs::set_permissions(r.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("src/main.rs", r.join("main-link")).unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    w("src/lib.rs", "pub fn f() { changed() }\n");
+    w("web/app.js", "staged()\n");
+    t.git(&r, &["add", "web/app.js"]);
+    w("notes.txt", "untracked\n");
+    w(".env", "SECRET=1\n");
+    w("target/debug/app", "binary");
+    w("target/debug/.fingerprint/x", "fp");
+    w("web/node_modules/dep/index.js", "dep");
+    fs::create_dir_all(r.join("empty")).unwrap();
+    // Old times, as a build would have left them.
+    for p in ["src/main.rs", "target/debug/app", "notes.txt"] {
+        let f = fs::File::options().write(true).open(r.join(p)).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000))
+            .unwrap();
+    }
+    r
+}
+
+fn sandbox_env(t: &TestEnv) -> Vec<(&'static str, String)> {
+    vec![("XDG_DATA_HOME", t.tmp.path().join("data").display().to_string())]
+}
+
+fn sb(t: &TestEnv, dir: &Path) -> assert_cmd::Command {
+    let mut c = t.cmd("sandbox", dir);
+    for (k, v) in sandbox_env(t) {
+        c.env(k, v);
+    }
+    c
+}
+
+fn run_ok(t: &TestEnv, dir: &Path, args: &[&str]) -> String {
+    let out = sb(t, dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "git sandbox {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn listed(t: &TestEnv, dir: &Path) -> Value {
+    serde_json::from_str(&run_ok(t, dir, &["list", "--json"])).unwrap()
+}
+
+fn path_of(t: &TestEnv, dir: &Path, name: &str) -> PathBuf {
+    let l = listed(t, dir);
+    let s = l.as_array().unwrap().iter().find(|s| s["name"] == name).unwrap();
+    PathBuf::from(s["path"].as_str().unwrap())
+}
+
+fn status(t: &TestEnv, dir: &Path) -> String {
+    t.git(dir, &["status", "--porcelain=v1", "--untracked-files=all"])
+}
+
+#[test]
+fn a_sandbox_has_the_same_files_modes_times_and_status() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    run_ok(&t, &r, &["run", "s1", "--keep", "--", "true"]);
+    let s = path_of(&t, &r, "s1");
+    assert_eq!(status(&t, &s), status(&t, &r), "git status reads the same");
+    for p in [
+        "src/main.rs",
+        "src/lib.rs",
+        "web/app.js",
+        "run.sh",
+        "notes.txt",
+        ".env",
+        "target/debug/app",
+        "target/debug/.fingerprint/x",
+        "web/node_modules/dep/index.js",
+    ] {
+        let (a, b) = (fs::metadata(r.join(p)).unwrap(), fs::metadata(s.join(p)).unwrap());
+        assert_eq!(fs::read(r.join(p)).unwrap(), fs::read(s.join(p)).unwrap(), "{p}");
+        assert_eq!(a.mode(), b.mode(), "{p}");
+        assert_eq!((a.mtime(), a.mtime_nsec()), (b.mtime(), b.mtime_nsec()), "{p}");
+    }
+    assert_eq!(fs::read_link(s.join("main-link")).unwrap(), Path::new("src/main.rs"));
+    assert!(s.join("empty").is_dir(), "empty directories come along");
+    assert_eq!(t.git(&s, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "sandbox/s1");
+    // Changes in the sandbox never touch the original.
+    fs::write(s.join("src/main.rs"), "changed in the sandbox").unwrap();
+    fs::write(s.join("target/debug/app"), "rebuilt").unwrap();
+    assert_eq!(fs::read_to_string(r.join("src/main.rs")).unwrap(), "fn main() {}\n");
+    assert_eq!(fs::read_to_string(r.join("target/debug/app")).unwrap(), "binary");
+}
+
+#[test]
+fn clean_leaves_changes_behind_and_excludes_and_worktreeinclude_narrow_ignored_files() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    run_ok(
+        &t,
+        &r,
+        &["run", "c", "--clean", "--exclude", "node_modules", "--", "true"],
+    );
+    let s = path_of(&t, &r, "c");
+    assert_eq!(status(&t, &s), "", "nothing uncommitted, nothing untracked");
+    assert!(s.join("target/debug/app").exists() && s.join(".env").exists());
+    assert!(!s.join("web/node_modules").exists(), "--exclude leaves it out");
+    fs::write(r.join(".worktreeinclude"), ".env\n").unwrap();
+    run_ok(&t, &r, &["run", "w", "--", "true"]);
+    let s = path_of(&t, &r, "w");
+    assert!(s.join(".env").exists());
+    assert!(!s.join("target").exists(), "only what .worktreeinclude names");
+}
+
+#[test]
+fn exit_codes_pass_through_and_the_sandbox_is_kept() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    for (i, (cmd, code)) in [("exit 0", 0), ("exit 1", 1), ("exit 3", 3), ("kill -TERM $$", 143)]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("e{i}");
+        sb(&t, &r).args(["run", &name, "--sh", "--", cmd]).assert().code(code);
+    }
+    sb(&t, &r)
+        .args(["run", "e9", "--", "no-such-command-anywhere"])
+        .assert()
+        .code(127);
+    let names: Vec<String> = listed(&t, &r)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["e0", "e1", "e2", "e3", "e9"],
+        "a failing command never skips keeping"
+    );
+    sb(&t, &r)
+        .args([
+            "run",
+            "args",
+            "--discard",
+            "--",
+            "sh",
+            "-c",
+            "test \"$1\" = 'a b'",
+            "x",
+            "a b",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn an_interrupted_creation_leaves_nothing_behind() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let mut c = t.std_cmd("sandbox", &r);
+        for (k, v) in sandbox_env(&t) {
+            c.env(k, v);
+        }
+        let child = c
+            .env("GRIT_TEST_SANDBOX_PAUSE_MS", "5000")
+            .args(["run", "half", "--", "true"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the worktree exists, then interrupt.
+        let wt = r.join(".git/worktrees/half");
+        let start = std::time::Instant::now();
+        while !wt.exists() && start.elapsed().as_secs() < 20 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(wt.exists(), "creation got as far as the worktree");
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(128 + sig));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was left behind"));
+        assert!(!wt.exists(), "no worktree");
+        assert_eq!(t.git(&r, &["branch", "--list", "sandbox/*"]), "", "no branch");
+        assert_eq!(listed(&t, &r), serde_json::json!([]), "no record");
+        let data = t.tmp.path().join("data/grit/sandboxes");
+        let dirs: Vec<_> = fs::read_dir(&data).map(|d| d.flatten().collect()).unwrap_or_default();
+        for d in dirs {
+            assert!(!d.path().join("half").exists(), "no directory");
+        }
+    }
+}
+
+#[test]
+fn a_creation_killed_outright_is_rolled_back_by_the_next_command() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    let mut c = t.std_cmd("sandbox", &r);
+    for (k, v) in sandbox_env(&t) {
+        c.env(k, v);
+    }
+    let mut child = c
+        .env("GRIT_TEST_SANDBOX_PAUSE_MS", "5000")
+        .args(["run", "killed", "--", "true"])
+        .spawn()
+        .unwrap();
+    let wt = r.join(".git/worktrees/killed");
+    let start = std::time::Instant::now();
+    while !wt.exists() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(listed(&t, &r), serde_json::json!([]));
+    assert!(!wt.exists());
+    assert_eq!(t.git(&r, &["branch", "--list", "sandbox/*"]), "");
+    run_ok(&t, &r, &["run", "killed", "--", "true"]);
+}
+
+#[test]
+fn bad_names_and_taken_branches_are_refused() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    for bad in ["", "..", "a/b", "-x", "has space", "tab\tname", "a..b", "x.lock"] {
+        sb(&t, &r)
+            .args(["run", bad, "--", "true"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("hint:"));
+    }
+    t.git(&r, &["branch", "sandbox/taken"]);
+    sb(&t, &r)
+        .args(["run", "taken", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already exists"));
+    assert_eq!(listed(&t, &r), serde_json::json!([]));
+}
+
+#[test]
+fn commit_merge_rm_and_clean_manage_sandboxes() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    run_ok(
+        &t,
+        &r,
+        &["run", "work", "--sh", "--commit", "add b", "--", "echo b > b.txt"],
+    );
+    run_ok(&t, &r, &["run", "idle", "--", "true"]);
+    run_ok(&t, &r, &["run", "scratch", "--sh", "--", "echo tmp > tmp.txt"]);
+    let l = listed(&t, &r);
+    let get = |n: &str| l.as_array().unwrap().iter().find(|s| s["name"] == n).unwrap().clone();
+    assert_eq!(get("work")["ahead"], 1);
+    assert_eq!(get("work")["dirty"], false);
+    assert_eq!(get("scratch")["dirty"], true);
+    // diff shows untracked files too.
+    let d = run_ok(&t, &r, &["diff", "scratch"]);
+    assert!(d.contains("tmp.txt") && d.contains("+tmp"), "{d}");
+    // rm refuses to lose work.
+    sb(&t, &r)
+        .args(["rm", "scratch"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("uncommitted"));
+    sb(&t, &r)
+        .args(["rm", "work"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("not merged"));
+    // clean removes only what is unmodified and merged.
+    let cleaned: Value = serde_json::from_str(&run_ok(&t, &r, &["clean", "--json"])).unwrap();
+    assert_eq!(cleaned["removed"], serde_json::json!(["idle"]));
+    // merge refuses a dirty tree, then merges.
+    fs::write(r.join("a.txt"), "dirty\n").unwrap();
+    sb(&t, &r).args(["merge", "work"]).assert().code(2);
+    t.git(&r, &["checkout", "-q", "a.txt"]);
+    run_ok(&t, &r, &["merge", "work"]);
+    assert_eq!(fs::read_to_string(r.join("b.txt")).unwrap(), "b\n");
+    run_ok(&t, &r, &["rm", "work"]);
+    run_ok(&t, &r, &["commit", "scratch", "-m", "keep tmp"]);
+    run_ok(&t, &r, &["rm", "scratch", "--force"]);
+    assert_eq!(listed(&t, &r), serde_json::json!([]));
+    assert_eq!(t.git(&r, &["branch", "--list", "sandbox/*"]), "");
+}
+
+#[test]
+fn commands_run_inside_a_sandbox_act_on_the_original_repository() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    run_ok(&t, &r, &["run", "outer", "--", "true"]);
+    let s = path_of(&t, &r, "outer");
+    let from_inside = listed(&t, &s);
+    assert_eq!(from_inside.as_array().unwrap().len(), 1);
+    run_ok(&t, &s, &["run", "sibling", "--", "true"]);
+    let p = path_of(&t, &r, "sibling");
+    assert!(!p.starts_with(&s), "never nested inside the sandbox it was run from");
+}
+
+#[test]
+fn an_issue_records_the_sandbox_and_its_commit() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let id = t.create(&r, "fix it");
+    run_ok(
+        &t,
+        &r,
+        &[
+            "run",
+            "fix",
+            "--issue",
+            &id[..8],
+            "--sh",
+            "--commit",
+            "the fix",
+            "--",
+            "echo x > x.txt",
+        ],
+    );
+    let show = t.json("issue", &r, &["show", &id]);
+    let bodies: Vec<&str> = show["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert!(bodies[0].starts_with("sandbox fix: started on branch sandbox/fix"));
+    assert!(bodies[1].starts_with("sandbox fix: committed "));
+}
+
+#[test]
+fn the_reflink_backend_is_used_where_the_filesystem_has_it() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    let probe = grit::sandbox::copy::probe_reflink(t.tmp.path());
+    if !probe {
+        eprintln!("skipped: this filesystem has no reflinks (FICLONE); the copy backend covers it");
+        return;
+    }
+    run_ok(&t, &r, &["run", "rl", "--backend", "reflink", "--", "true"]);
+    assert_eq!(listed(&t, &r)[0]["backend"], "reflink");
+}
