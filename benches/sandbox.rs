@@ -1,0 +1,237 @@
+//! Benchmarks of `git sandbox`, each against baselines in the same run: creating a sandbox of a
+//! repository with ~20,000 tracked files (~200 MB) and an ignored build directory of ~30,000
+//! files (~500 MB) against `git worktree add` alone and `cp -a`; whether a fresh `cargo build`
+//! stays fresh in the sandbox; and `git sandbox list` with 50 sandboxes.
+//! `cargo bench --bench sandbox` (release build); `GRIT_BENCH_SMALL=1` scales down 10x.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{exe, git, ms, new_repo};
+
+fn timed(mut c: Command) -> Duration {
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let start = Instant::now();
+    let st = c.status().expect("runs");
+    let t = start.elapsed();
+    assert!(st.success(), "{c:?} failed");
+    t
+}
+
+fn sandbox(dir: &Path, data: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(exe("sandbox"));
+    c.args(args).current_dir(dir).env("XDG_DATA_HOME", data);
+    c
+}
+
+/// Writes `n` files of `size` bytes under `root/prefix`, 100 per directory.
+fn fill(root: &Path, prefix: &str, n: usize, size: usize) {
+    let mut block = vec![0u8; size];
+    for i in 0..n {
+        let dir = root.join(prefix).join(format!("d{:04}", i / 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        // Distinct contents, so git stores every file.
+        block[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        for (j, b) in block.iter_mut().enumerate().skip(8) {
+            *b = b'a' + ((i + j) % 26) as u8;
+        }
+        std::fs::write(dir.join(format!("f{i}.txt")), &block).unwrap();
+    }
+}
+
+fn drop_caches_hint() -> &'static str {
+    "page cache warm (files just written)"
+}
+
+fn bench_create(root: &Path, scale: usize) {
+    let repo = new_repo(root, "big");
+    let (tracked, ignored) = (20_000 / scale, 30_000 / scale);
+    let start = Instant::now();
+    fill(&repo, "src", tracked, 10_000);
+    std::fs::write(repo.join(".gitignore"), "build/\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "tracked files"]);
+    fill(&repo, "build", ignored, 17_000);
+    println!(
+        "repository: {tracked} tracked files (~{} MB), {ignored} ignored files (~{} MB), made in {:.0} s; {}",
+        tracked * 10_000 / 1_000_000,
+        ignored * 17_000 / 1_000_000,
+        start.elapsed().as_secs_f64(),
+        drop_caches_hint()
+    );
+    let data = root.join("data");
+    let runs = 3;
+    let (mut ours, mut wt, mut cp_ignored, mut cp_all) = (vec![], vec![], vec![], vec![]);
+    for i in 0..runs {
+        let name = format!("b{i}");
+        ours.push(timed(sandbox(
+            &repo,
+            &data,
+            &["run", &name, "--backend", "copy", "--keep", "--", "true"],
+        )));
+        timed(sandbox(&repo, &data, &["rm", &name, "--force"]));
+        let w = root.join(format!("wt{i}"));
+        let mut c = Command::new("git");
+        c.args(["worktree", "add", "-q", "-b", &format!("wt{i}"), w.to_str().unwrap()])
+            .current_dir(&repo);
+        wt.push(timed(c));
+        let mut c = Command::new("cp");
+        c.args([
+            "-a",
+            repo.join("build").to_str().unwrap(),
+            w.join("build").to_str().unwrap(),
+        ]);
+        cp_ignored.push(timed(c));
+        let full = root.join(format!("cp{i}"));
+        let mut c = Command::new("cp");
+        c.args(["-a", repo.to_str().unwrap(), full.to_str().unwrap()]);
+        cp_all.push(timed(c));
+        std::fs::remove_dir_all(&full).unwrap();
+        git(&repo, &["worktree", "remove", "--force", w.to_str().unwrap()]);
+        git(&repo, &["branch", "-D", "-q", &format!("wt{i}")]);
+    }
+    let med = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (o, w, ci, ca) = (med(ours), med(wt), med(cp_ignored), med(cp_all));
+    println!(
+        "git sandbox run (copy backend): {:7.0} ms   baselines: git worktree add {:5.0} ms + cp -a of the ignored files {:5.0} ms = {:5.0} ms (ratio {:.2}; target <= 1.0)   cp -a of the whole tree {:5.0} ms",
+        ms(o),
+        ms(w),
+        ms(ci),
+        ms(w) + ms(ci),
+        ms(o) / (ms(w) + ms(ci)),
+        ms(ca)
+    );
+    // The first `git status` in a fresh sandbox (its index was refreshed during creation).
+    timed(sandbox(
+        &repo,
+        &data,
+        &["run", "st", "--backend", "copy", "--keep", "--", "true"],
+    ));
+    let out = Command::new(exe("sandbox"))
+        .args(["list", "--json"])
+        .current_dir(&repo)
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = list[0]["path"].as_str().unwrap().to_owned();
+    let mut c = Command::new("git");
+    c.args(["status", "--porcelain"]).current_dir(&path);
+    let first = timed(c);
+    let mut c = Command::new("git");
+    c.args(["status", "--porcelain"]).current_dir(&repo);
+    let main_status = timed(c);
+    println!(
+        "first git status in the fresh sandbox {:.0} ms   (git status in the main tree {:.0} ms)",
+        ms(first),
+        ms(main_status)
+    );
+}
+
+fn bench_cargo(root: &Path) {
+    let Ok(v) = Command::new("cargo").arg("--version").output() else {
+        println!("cargo build freshness: skipped (no cargo on PATH)");
+        return;
+    };
+    assert!(v.status.success());
+    let repo = new_repo(root, "crate");
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(
+        repo.join("Cargo.toml"),
+        "[package]\nname = \"fresh\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("src/main.rs"), "fn main() { println!(\"hi\"); }\n").unwrap();
+    std::fs::write(repo.join("src/lib.rs"), "pub fn f() -> u32 { 7 }\n").unwrap();
+    std::fs::write(repo.join(".gitignore"), "target/\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "crate"]);
+    let build = |dir: &Path| {
+        let out = Command::new("cargo")
+            .args(["build", "--offline"])
+            .current_dir(dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.trim_start().starts_with("Compiling"))
+            .count()
+    };
+    build(&repo);
+    let data = root.join("data-cargo");
+    timed(sandbox(&repo, &data, &["run", "cargo", "--keep", "--", "true"]));
+    let out = Command::new(exe("sandbox"))
+        .args(["list", "--json"])
+        .current_dir(&repo)
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = std::path::PathBuf::from(list[0]["path"].as_str().unwrap());
+    let rebuilt = build(&path);
+    println!(
+        "cargo build in a fresh sandbox after a fresh build in the main tree: {rebuilt} crate(s) rebuilt (target 0)"
+    );
+}
+
+fn bench_list(root: &Path, n: usize) {
+    let repo = new_repo(root, "many");
+    std::fs::write(repo.join("a.txt"), "a").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "a"]);
+    let data = root.join("data-many");
+    for i in 0..n {
+        timed(sandbox(
+            &repo,
+            &data,
+            &["run", &format!("s{i}"), "--keep", "--", "true"],
+        ));
+    }
+    let mut times: Vec<Duration> = (0..11)
+        .map(|_| timed(sandbox(&repo, &data, &["list", "--json"])))
+        .collect();
+    times.sort();
+    let mut c = Command::new("git");
+    c.args(["worktree", "list", "--porcelain"]).current_dir(&repo);
+    let base = timed(c);
+    println!(
+        "git sandbox list with {n} sandboxes: median {:.1} ms   baseline git worktree list {:.1} ms   (target <= 50 ms)",
+        ms(times[5]),
+        ms(base)
+    );
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let on = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let scale = if std::env::var_os("GRIT_BENCH_SMALL").is_some() {
+        10
+    } else {
+        1
+    };
+    let base = std::env::var_os("GRIT_BENCH_DIR").map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    let tmp = tempfile::tempdir_in(base).unwrap();
+    println!(
+        "grit sandbox benchmarks ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if on("create") {
+        bench_create(tmp.path(), scale);
+    }
+    if on("cargo") {
+        bench_cargo(tmp.path());
+    }
+    if on("list") {
+        bench_list(tmp.path(), 50);
+    }
+}
