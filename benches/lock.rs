@@ -23,10 +23,7 @@ fn hold(dir: &Path, n: usize) {
             dir: false,
         })
         .collect();
-    let who = lock::Actor {
-        id: actor.id(),
-        author: actor.author(now_ms()),
-    };
+    let who = lock::Actor::of(&actor);
     let req = lock::Request {
         resources: &resources,
         ttl: Duration::from_secs(3600),

@@ -56,10 +56,7 @@ pub struct IssueGuard<'a> {
 impl Drop for IssueGuard<'_> {
     fn drop(&mut self) {
         let Ok(actor) = self.store.actor() else { return };
-        let who = lock::Actor {
-            id: actor.id(),
-            author: actor.author(now_ms()),
-        };
+        let who = lock::Actor::of(&actor);
         if let Err(e) = lock::change(
             &self.store.repo,
             Some(&self.store.index),
@@ -104,10 +101,7 @@ pub fn take_lock(
     scope: &Scope,
 ) -> Result<Vec<lock::Lock>, CommandError> {
     let actor = store.actor()?;
-    let who = lock::Actor {
-        id: actor.id(),
-        author: actor.author(now_ms()),
-    };
+    let who = lock::Actor::of(&actor);
     let req = lock::Request {
         resources: std::slice::from_ref(resource),
         ttl,

@@ -15,7 +15,6 @@ use crate::event::{Id, Kind, State};
 use crate::index::ListFilter;
 use crate::issue::RowFields;
 use crate::lock::{self, Resource, Scope};
-use crate::repo::now_ms;
 use crate::store::Store;
 
 /// An issue tracker that lives in the repository
@@ -649,15 +648,19 @@ struct ShowJson<'a> {
     claim: Option<Claim>,
 }
 
+fn scope(store: &Store, local: bool) -> Scope {
+    if local {
+        Scope::Local
+    } else {
+        lock::default_scope(&store.repo)
+    }
+}
+
 fn claim(ui: &mut Ui, a: ClaimArgs) -> Result<(), CommandError> {
     let ttl = lock::parse_duration(&a.ttl)?;
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
-    let scope = if a.local {
-        Scope::Local
-    } else {
-        lock::default_scope(&store.repo)
-    };
+    let scope = scope(&store, a.local);
     take_lock(&store, &Resource::Issue(id), ttl, "claim", &scope)?;
     print_written(ui, &store, &id, "claimed")
 }
@@ -665,16 +668,9 @@ fn claim(ui: &mut Ui, a: ClaimArgs) -> Result<(), CommandError> {
 fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
-    let scope = if a.local {
-        Scope::Local
-    } else {
-        lock::default_scope(&store.repo)
-    };
+    let scope = scope(&store, a.local);
     let actor = store.actor()?;
-    let who = lock::Actor {
-        id: actor.id(),
-        author: actor.author(now_ms()),
-    };
+    let who = lock::Actor::of(&actor);
     let r = Resource::Issue(id);
     match lock::change(
         &store.repo,

@@ -247,10 +247,7 @@ fn acquire(ui: &mut Ui, a: AcquireArgs) -> Result<(), CommandError> {
         wait: a.wait.as_deref().map(duration).transpose()?,
     };
     let actor = me(repo)?;
-    let who = lock::Actor {
-        id: actor.id(),
-        author: actor.author(now_ms()),
-    };
+    let who = lock::Actor::of(&actor);
     match lock::acquire(&store.repo, Some(&store.index), &who, &req) {
         Ok(locks) => print_locks(ui, &store.repo, &locks, "acquired"),
         Err(Denied::Conflicts(c)) => {
@@ -288,10 +285,7 @@ fn change(ui: &mut Ui, args: &[String], what: LeaseChange, scope: &ScopeArgs, fo
     let resources = resources(&store, args)?;
     let scope = scope.scope(&store.repo)?;
     let actor = me(&store.repo)?;
-    let who = lock::Actor {
-        id: actor.id(),
-        author: actor.author(now_ms()),
-    };
+    let who = lock::Actor::of(&actor);
     match lock::change(&store.repo, Some(&store.index), &who, &resources, what, &scope, force) {
         Ok(locks) => {
             let verb = match (what, locks.first().map(|l| l.lease.action)) {

@@ -453,10 +453,7 @@ fn release_locks(ui: &Ui, main: &Main, locks: &[String]) {
     };
     let Ok(actor) = store.actor() else { return };
     let res: Vec<crate::lock::Resource> = locks.iter().filter_map(|l| crate::lock::parse_canonical(l)).collect();
-    let who = crate::lock::Actor {
-        id: actor.id(),
-        author: actor.author(crate::repo::now_ms()),
-    };
+    let who = crate::lock::Actor::of(&actor);
     let scope = crate::lock::default_scope(&store.repo);
     if crate::lock::change(
         &store.repo,

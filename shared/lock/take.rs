@@ -46,6 +46,16 @@ pub struct Actor<'a> {
     pub author: Author<'a>,
 }
 
+impl Actor<'_> {
+    /// A local actor, acting now.
+    pub fn of(actor: &crate::actor::Actor) -> Actor<'_> {
+        Actor {
+            id: actor.id(),
+            author: actor.author(now_ms()),
+        }
+    }
+}
+
 fn nonce() -> String {
     let mut b = [0u8; 16];
     if std::env::var_os("GRIT_TEST_SEED").is_some() {

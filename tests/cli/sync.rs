@@ -1,7 +1,7 @@
 //! Sync through a bare remote and several clones: plain fetch, `git wal sync`, unions of one
 //! actor's diverged history, a remote that moved, partial sync, forged events, snapshots.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 use serde_json::Value;
@@ -21,6 +21,16 @@ fn titles(list: &Value) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A bare remote and two clones with their own actors, both set up with `git wal init`.
+fn pair(t: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    let b = t.clone(&remote, "b", "Bob", "bob");
+    t.ok("wal", &a, &["init"]);
+    t.ok("wal", &b, &["init"]);
+    (remote, a, b)
 }
 
 fn wal_events(t: &TestEnv, dir: &Path) -> usize {
@@ -81,11 +91,7 @@ fn pulled_issues_appear_after_plain_git_fetch() {
 #[test]
 fn the_fetch_hook_folds_new_events_at_once() {
     let t = TestEnv::new();
-    let remote = t.remote();
-    let a = t.clone(&remote, "a", "Ann", "ann");
-    let b = t.clone(&remote, "b", "Bob", "bob");
-    t.ok("wal", &a, &["init"]);
-    t.ok("wal", &b, &["init"]);
+    let (_, a, b) = pair(&t);
     t.create(&a, "one");
     t.ok("wal", &a, &["sync"]);
     // The hook's fold is stamped with the fetch's clock; a later command finds nothing to do.
@@ -287,11 +293,7 @@ fn clones_syncing_at_the_same_moment_all_land() {
 #[test]
 fn partial_sync_pushes_one_issue_and_holds_later_events_back() {
     let t = TestEnv::new();
-    let remote = t.remote();
-    let a = t.clone(&remote, "a", "Ann", "ann");
-    let b = t.clone(&remote, "b", "Bob", "bob");
-    t.ok("wal", &a, &["init"]);
-    t.ok("wal", &b, &["init"]);
+    let (_, a, b) = pair(&t);
     let x = t.create(&a, "x");
     let y = t.create(&a, "y");
     t.ok("issue", &a, &["comment", &x, "--body", "x comment"]);
@@ -322,11 +324,7 @@ fn partial_sync_pushes_one_issue_and_holds_later_events_back() {
 #[test]
 fn a_forged_event_from_the_remote_is_rejected_and_never_integrated() {
     let t = TestEnv::new();
-    let remote = t.remote();
-    let a = t.clone(&remote, "a", "Ann", "ann");
-    let b = t.clone(&remote, "b", "Bob", "bob");
-    t.ok("wal", &a, &["init"]);
-    t.ok("wal", &b, &["init"]);
+    let (remote, a, b) = pair(&t);
     t.create(&a, "genuine");
     t.ok("wal", &a, &["sync"]);
     // Someone with push access rewrites the title inside a copy of A's chunk and appends it.
