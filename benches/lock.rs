@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{exe, git, median, ms, new_repo, rev_parse};
 use grit::lock::{self, Resource, Scope};
-use grit::repo::{Repo, now_ms};
+use grit::repo::Repo;
 
 /// `n` active leases held by the repository's default actor, in one transaction.
 fn hold(dir: &Path, n: usize) {
