@@ -288,15 +288,10 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         Some(b) => Backend::parse(&b)?,
         None => Backend::Auto,
     };
-    let backend = if backend == Backend::Overlay {
-        ui.note(
-            "note: the overlay backend is not available in this version; using a metadata-preserving copy \
-             (reflink where the filesystem supports it)",
-        );
-        Backend::Auto
-    } else {
-        backend
-    };
+    let (backend, note) = sandbox::resolve_backend(main, backend, &main.root());
+    if let Some(n) = note {
+        ui.note(n);
+    }
     let store = match (&a.issue, a.lock.is_empty()) {
         (None, true) => None,
         _ => Some(super::open_store(ui)?),

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{BRANCH_PREFIX, Backend, Main, Method, Record, alive, copy, git_cmd, nul_list, validate_name};
+use blake2::Digest;
+
+use super::{BRANCH_PREFIX, Backend, Main, Method, Record, alive, copy, git_cmd, nul_list, overlay, validate_name};
 use crate::error::{Error, Result};
 use crate::repo::now_ms;
 
@@ -58,17 +60,19 @@ impl From<Error> for Stopped {
     }
 }
 
-/// Resolves `auto` once per repository (the answer is remembered in the grit dir).
-pub fn resolve_backend(main: &Main, wanted: Backend, root: &Path) -> Backend {
+/// Resolves the backend: `auto` is probed once per repository and remembered in the grit dir
+/// (reflink where the filesystem clones, else copy); `overlay` and `reflink` fall back to a copy
+/// where this process cannot mount or clone, with a note saying so.
+pub fn resolve_backend(main: &Main, wanted: Backend, root: &Path) -> (Backend, Option<String>) {
+    let _ = fs::create_dir_all(root);
     match wanted {
         Backend::Auto => {
             let memo = main.repo.grit_dir.join("sandbox-backend");
             if let Ok(s) = fs::read_to_string(&memo)
                 && let Ok(b) = Backend::parse(s.trim())
             {
-                return b;
+                return (b, None);
             }
-            let _ = fs::create_dir_all(root);
             let b = if copy::probe_reflink(root) && copy::probe_reflink(&main.tree) {
                 Backend::Reflink
             } else {
@@ -76,9 +80,22 @@ pub fn resolve_backend(main: &Main, wanted: Backend, root: &Path) -> Backend {
             };
             let _ = fs::create_dir_all(&main.repo.grit_dir);
             let _ = fs::write(&memo, if b == Backend::Reflink { "reflink" } else { "copy" });
-            b
+            (b, None)
         }
-        other => other,
+        Backend::Overlay => match overlay::probe(root) {
+            Ok(()) => (Backend::Overlay, None),
+            Err(e) => (
+                Backend::Copy,
+                Some(format!(
+                    "note: the overlay backend needs permission to mount ({e}); using a copy instead"
+                )),
+            ),
+        },
+        Backend::Reflink if !copy::probe_reflink(root) => (
+            Backend::Copy,
+            Some("note: this filesystem cannot clone files (no FICLONE); using a copy instead".into()),
+        ),
+        other => (other, None),
     }
 }
 
@@ -148,7 +165,10 @@ pub fn create(
         )
         .into());
     }
-    let backend = resolve_backend(main, spec.backend, &root);
+    let backend = match spec.backend {
+        Backend::Auto => resolve_backend(main, Backend::Auto, &root).0,
+        b => b,
+    };
     let mut record = Record {
         name: spec.name.clone(),
         path: path.clone(),
@@ -177,56 +197,33 @@ pub fn create(
     }
 }
 
-fn populate(
-    main: &Main,
-    spec: &Spec,
-    record: &mut Record,
-    base_is_head: bool,
-    interrupted: &(dyn Fn() -> Option<i32> + Sync),
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<(), Stopped> {
-    let check = || interrupted().map_or(Ok(()), |s| Err(Stopped::Interrupted(s)));
-    let mut phases = Phases::new();
-    let path = record.path.clone();
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(Error::io(parent))?;
-    }
-    // Parallel checkout (one worker per core): inflating blobs is the slow part of a checkout.
-    main.git(&[
-        "-c",
-        "checkout.workers=0",
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        &record.branch,
-        &path.to_string_lossy(),
-        &record.base,
-    ])?;
-    phases.done("git worktree add");
-    // Fault injection for the tests of interrupted creation: a pause with the worktree half made.
-    if let Some(ms) = std::env::var("GRIT_TEST_SANDBOX_PAUSE_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
-        while std::time::Instant::now() < until && interrupted().is_none() {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-    check()?;
-    // What comes along from the main tree.
-    let mut changed: BTreeSet<String> = BTreeSet::new();
-    let mut roots: Vec<PathBuf> = Vec::new();
+/// What comes along from the main tree besides the tracked files.
+struct Selection {
+    /// Tracked paths whose content differs from HEAD in the main tree (staged or not).
+    changed: BTreeSet<String>,
+    /// Untracked, not ignored (collapsed to directories where git does).
+    untracked: Vec<PathBuf>,
+    /// Ignored, narrowed by .worktreeinclude (collapsed to directories).
+    ignored: Vec<PathBuf>,
+    excludes: Vec<String>,
+}
+
+fn select(main: &Main, spec: &Spec, base_is_head: bool) -> Result<Selection> {
+    let mut sel = Selection {
+        changed: BTreeSet::new(),
+        untracked: Vec::new(),
+        ignored: Vec::new(),
+        excludes: spec.excludes.clone(),
+    };
     if !spec.clean && base_is_head {
-        changed.extend(nul_list(&main.git(&[
+        sel.changed.extend(nul_list(&main.git(&[
             "diff",
             "--name-only",
             "--no-renames",
             "-z",
             "HEAD",
         ])?));
-        roots.extend(
+        sel.untracked.extend(
             nul_list(&main.git(&["ls-files", "-o", "--exclude-standard", "--directory", "-z"])?)
                 .into_iter()
                 .map(PathBuf::from),
@@ -234,8 +231,7 @@ fn populate(
     }
     let mut ignored: Vec<String> =
         nul_list(&main.git(&["ls-files", "-o", "-i", "--exclude-standard", "--directory", "-z"])?);
-    let include = main.tree.join(".worktreeinclude");
-    if include.is_file() {
+    if main.tree.join(".worktreeinclude").is_file() {
         let wanted = nul_list(&main.git(&[
             "ls-files",
             "-o",
@@ -250,9 +246,8 @@ fn populate(
             .filter(|w| all_ignored.iter().any(|i| w.starts_with(i.as_str()) || i == w))
             .collect();
     }
-    roots.extend(ignored.into_iter().map(PathBuf::from));
-    let mut excludes = spec.excludes.clone();
-    excludes.extend(
+    sel.ignored = ignored.into_iter().map(PathBuf::from).collect();
+    sel.excludes.extend(
         main.repo
             .git
             .config_snapshot()
@@ -261,105 +256,341 @@ fn populate(
             .iter()
             .map(|s| s.to_string()),
     );
+    Ok(sel)
+}
+
+/// What the copy leaves out: `.git`, excluded globs, and the sandbox root itself.
+fn skipper(main: &Main, excludes: &[String]) -> impl Fn(&Path) -> bool + Sync + use<> {
+    let excludes = excludes.to_vec();
     let root = main.root();
     let tree = main.tree.clone();
-    let skip = move |rel: &Path| {
+    move |rel: &Path| {
         rel.file_name().is_some_and(|n| n == ".git")
             || excludes.iter().any(|g| copy::glob_match(g, rel))
             || root.starts_with(tree.join(rel))
+    }
+}
+
+fn copy_roots(
+    main: &Main,
+    to: &Path,
+    roots: &[PathBuf],
+    method: Method,
+    skip: &(dyn Fn(&Path) -> bool + Sync),
+    interrupted: &(dyn Fn() -> Option<i32> + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<u64, Stopped> {
+    let cancel = || interrupted().is_some();
+    copy::copy_tree(&main.tree, to, roots, method, skip, &cancel, progress)
+        .map(|c| c.bytes)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Stopped::Interrupted(interrupted().unwrap_or(libc::SIGINT))
+            } else {
+                Stopped::Failed(Error::Io {
+                    path: main.tree.clone(),
+                    source: e,
+                })
+            }
+        })
+}
+
+/// Tracked files at `base` whose content is the main tree's: they take its times.
+fn same_as_main(main: &Main, base: &str, base_is_head: bool) -> Result<Vec<String>> {
+    let mut same: Vec<String> = nul_list(&main.git(&["ls-files", "-z"])?);
+    let mut differ: BTreeSet<String> = nul_list(&main.git(&["diff", "--name-only", "--no-renames", "-z", "HEAD"])?)
+        .into_iter()
+        .collect();
+    if !base_is_head {
+        differ.extend(nul_list(&main.git(&[
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            "HEAD",
+            base,
+        ])?));
+    }
+    same.retain(|p| !differ.contains(p));
+    Ok(same)
+}
+
+fn copy_times(main: &Main, to: &Path, paths: &[String]) {
+    for p in paths {
+        if let Ok(m) = fs::symlink_metadata(main.tree.join(p)) {
+            let _ = copy::set_times(&to.join(p), &m);
+        }
+    }
+}
+
+fn pause_for_tests(interrupted: &(dyn Fn() -> Option<i32> + Sync)) {
+    // Fault injection for the tests of interrupted creation: a pause with the worktree half made.
+    if let Some(ms) = std::env::var("GRIT_TEST_SANDBOX_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while std::time::Instant::now() < until && interrupted().is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+fn populate(
+    main: &Main,
+    spec: &Spec,
+    record: &mut Record,
+    base_is_head: bool,
+    interrupted: &(dyn Fn() -> Option<i32> + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(), Stopped> {
+    let check = || interrupted().map_or(Ok(()), |s| Err(Stopped::Interrupted(s)));
+    let mut phases = Phases::new();
+    let path = record.path.clone();
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(Error::io(parent))?;
+    }
+    let sel = select(main, spec, base_is_head)?;
+    let skip = skipper(main, &sel.excludes);
+    let method = match record.backend {
+        Backend::Reflink => Method::Reflink,
+        _ => Method::Copy,
     };
+    let mut roots: Vec<PathBuf> = sel.untracked.clone();
+    if record.backend == Backend::Overlay {
+        overlay_tree(main, record, &sel, base_is_head, &skip, interrupted, progress)?;
+        phases.done("base layer and overlay mount");
+    } else {
+        // Parallel checkout (one worker per core): inflating blobs is the slow part of a checkout.
+        main.git(&[
+            "-c",
+            "checkout.workers=0",
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            &record.branch,
+            &path.to_string_lossy(),
+            &record.base,
+        ])?;
+        phases.done("git worktree add");
+        roots.extend(sel.ignored.iter().cloned());
+    }
+    pause_for_tests(interrupted);
+    check()?;
     // Uncommitted changes to tracked files replace what the checkout wrote; deletions delete.
-    let mut changed_roots = Vec::new();
-    for c in &changed {
+    for c in &sel.changed {
         let dst = path.join(c);
         if dst.symlink_metadata().is_ok() {
             fs::remove_file(&dst).map_err(Error::io(&dst))?;
         }
         if main.tree.join(c).symlink_metadata().is_ok() {
-            changed_roots.push(PathBuf::from(c));
+            roots.push(PathBuf::from(c));
         }
     }
-    roots.extend(changed_roots);
-    let method = match record.backend {
-        Backend::Reflink => Method::Reflink,
-        _ => Method::Copy,
-    };
-    let cancel = || interrupted().is_some();
-    let copied = copy::copy_tree(&main.tree, &path, &roots, method, &skip, &cancel, progress).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::Interrupted {
-            Stopped::Interrupted(interrupted().unwrap_or(libc::SIGINT))
-        } else {
-            Stopped::Failed(Error::Io {
-                path: main.tree.clone(),
-                source: e,
-            })
-        }
-    })?;
-    record.copied_bytes = copied.bytes;
+    record.copied_bytes += copy_roots(main, &path, &roots, method, &skip, interrupted, progress)?;
     phases.done("listing and copying the rest");
     check()?;
-    // Tracked files the checkout wrote take the main tree's times, so builds see nothing new.
-    let mut same: Vec<String> = nul_list(&main.git(&["ls-files", "-z"])?);
-    let differs: BTreeSet<String> = if base_is_head {
-        BTreeSet::new()
-    } else {
-        nul_list(&main.git(&["diff", "--name-only", "--no-renames", "-z", "HEAD", &record.base])?)
-            .into_iter()
-            .collect()
-    };
-    let dirty: BTreeSet<String> = if base_is_head {
-        changed.clone()
-    } else {
-        nul_list(&main.git(&["diff", "--name-only", "--no-renames", "-z", "HEAD"])?)
-            .into_iter()
-            .collect()
-    };
-    same.retain(|p| !differs.contains(p) && !dirty.contains(p));
-    for p in &same {
-        if let Ok(m) = fs::symlink_metadata(main.tree.join(p)) {
-            let _ = copy::set_times(&path.join(p), &m);
-        }
+    if record.backend != Backend::Overlay {
+        // Tracked files the checkout wrote take the main tree's times, so builds see nothing new.
+        copy_times(main, &path, &same_as_main(main, &record.base, base_is_head)?);
+        phases.done("times of tracked files");
     }
-    phases.done("times of tracked files");
     check()?;
     // Staged changes stay staged, so `git status` reads the same in both trees.
     if !spec.clean && base_is_head {
-        let staged = nul_list(&main.git(&["diff", "--cached", "--name-only", "--no-renames", "-z", "HEAD"])?);
-        if !staged.is_empty() {
-            let mut args = vec!["ls-files", "-s", "-z", "--"];
-            args.extend(staged.iter().map(String::as_str));
-            let entries = main.git(&args)?;
-            let present: BTreeSet<String> = nul_list(&entries)
-                .iter()
-                .filter_map(|e| e.split_once('\t').map(|(_, p)| p.to_owned()))
-                .collect();
-            let mut info = String::new();
-            for e in nul_list(&entries) {
-                info.push_str(&e);
-                info.push('\0');
-            }
-            for gone in staged.iter().filter(|p| !present.contains(*p)) {
-                info.push_str(&format!("0 {}\t{gone}\0", "0".repeat(40)));
-            }
-            let mut child = git_cmd(&path)
-                .args(["update-index", "-z", "--index-info"])
-                .stdin(std::process::Stdio::piped())
-                .spawn()
-                .map_err(Error::io("git"))?;
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(info.as_bytes())
-                .map_err(Error::io("git update-index"))?;
-            child.wait().map_err(Error::io("git update-index"))?;
-        }
+        restage(main, &path)?;
     }
-    // Record the new files' stat data in the index once, now, not at the first `git status`.
     phases.done("staged changes");
+    // Record the new files' stat data in the index once, now, not at the first `git status`.
     let _ = git_cmd(&path).args(["update-index", "-q", "--refresh"]).output();
     phases.done("git update-index --refresh");
     check()?;
     Ok(())
+}
+
+/// Copies the main tree's index entries of staged paths into the sandbox's index.
+fn restage(main: &Main, path: &Path) -> Result<()> {
+    let staged = nul_list(&main.git(&["diff", "--cached", "--name-only", "--no-renames", "-z", "HEAD"])?);
+    if staged.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec!["ls-files", "-s", "-z", "--"];
+    args.extend(staged.iter().map(String::as_str));
+    let entries = main.git(&args)?;
+    let present: BTreeSet<String> = nul_list(&entries)
+        .iter()
+        .filter_map(|e| e.split_once('\t').map(|(_, p)| p.to_owned()))
+        .collect();
+    let mut info = String::new();
+    for e in nul_list(&entries) {
+        info.push_str(&e);
+        info.push('\0');
+    }
+    for gone in staged.iter().filter(|p| !present.contains(*p)) {
+        info.push_str(&format!("0 {}\t{gone}\0", "0".repeat(40)));
+    }
+    let mut child = git_cmd(path)
+        .args(["update-index", "-z", "--index-info"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(Error::io("git"))?;
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(info.as_bytes())
+        .map_err(Error::io("git update-index"))?;
+    child.wait().map_err(Error::io("git update-index"))?;
+    Ok(())
+}
+
+/// The layer key: the base commit and everything that decides what the layer holds.
+fn layer_key(main: &Main, base: &str, sel: &Selection) -> String {
+    let mut k = format!("{base}\0");
+    for r in &sel.ignored {
+        k.push_str(&r.to_string_lossy());
+        k.push('\0');
+    }
+    k.push('\0');
+    for e in &sel.excludes {
+        k.push_str(e);
+        k.push('\0');
+    }
+    k.push_str(&fs::read_to_string(main.tree.join(".worktreeinclude")).unwrap_or_default());
+    let digest = blake2::Blake2b::<blake2::digest::consts::U32>::digest(k.as_bytes());
+    crate::hex::encode(&digest)[..24].to_owned()
+}
+
+/// The overlay backend: the base layer (materialised on first use) mounted under this
+/// sandbox's own upper directory, with the worktree's `.git` file in the upper layer and the
+/// layer's cached index.
+fn overlay_tree(
+    main: &Main,
+    record: &mut Record,
+    sel: &Selection,
+    base_is_head: bool,
+    skip: &(dyn Fn(&Path) -> bool + Sync),
+    interrupted: &(dyn Fn() -> Option<i32> + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(), Stopped> {
+    let root = main.root();
+    let key = layer_key(main, &record.base, sel);
+    let layer = match overlay::existing(&root, &key) {
+        Some(l) => l,
+        None => {
+            record.copied_bytes += materialise(
+                main,
+                &root,
+                &key,
+                record,
+                sel,
+                base_is_head,
+                skip,
+                interrupted,
+                progress,
+            )?;
+            overlay::existing(&root, &key).ok_or_else(|| Error::invalid("the base layer vanished", "run it again"))?
+        }
+    };
+    let path = record.path.clone();
+    main.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "--no-checkout",
+        "-b",
+        &record.branch,
+        &path.to_string_lossy(),
+        &record.base,
+    ])?;
+    let (upper, work) = overlay::dirs(&root, &record.name);
+    for d in [&upper, &work] {
+        fs::create_dir_all(d).map_err(Error::io(d))?;
+    }
+    let dotgit = path.join(".git");
+    fs::rename(&dotgit, upper.join(".git")).map_err(Error::io(&dotgit))?;
+    overlay::mount(&layer.tree, &upper, &work, &path).map_err(|e| Error::Io {
+        path: path.clone(),
+        source: e,
+    })?;
+    let git_dir = git_cmd(&path)
+        .args(["rev-parse", "--absolute-git-dir"])
+        .output()
+        .map_err(Error::io("git"))?;
+    let git_dir = PathBuf::from(String::from_utf8_lossy(&git_dir.stdout).trim());
+    let index = git_dir.join("index");
+    if layer.index.is_file() {
+        fs::copy(&layer.index, &index).map_err(Error::io(&layer.index))?;
+    } else {
+        super::git_in(&path, &["read-tree", &record.base])?;
+        let _ = git_cmd(&path).args(["update-index", "-q", "--refresh"]).output();
+        let tmp = layer.index.with_extension(format!("tmp{}", std::process::id()));
+        fs::copy(&index, &tmp).map_err(Error::io(&index))?;
+        fs::rename(&tmp, &layer.index).map_err(Error::io(&layer.index))?;
+    }
+    Ok(())
+}
+
+/// Builds a base layer in a private directory and renames it into place: the tracked files at
+/// the base (with the main tree's times where the content is the same) and the ignored files.
+#[allow(clippy::too_many_arguments)]
+fn materialise(
+    main: &Main,
+    root: &Path,
+    key: &str,
+    record: &Record,
+    sel: &Selection,
+    base_is_head: bool,
+    skip: &(dyn Fn(&Path) -> bool + Sync),
+    interrupted: &(dyn Fn() -> Option<i32> + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<u64, Stopped> {
+    let tmp = root
+        .join(".layers")
+        .join(format!(".tmp-{}-{}", std::process::id(), now_ms()));
+    let tree = tmp.join("tree");
+    fs::create_dir_all(&tree).map_err(Error::io(&tree))?;
+    let result = (|| -> Result<u64, Stopped> {
+        let build_index = tmp.join("checkout-index");
+        let git = |args: &[&str]| -> Result<()> {
+            let out = git_cmd(&main.tree)
+                .env("GIT_INDEX_FILE", &build_index)
+                .arg("--work-tree")
+                .arg(&tree)
+                .args(args)
+                .output()
+                .map_err(Error::io("git"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(Error::Subprocess {
+                    command: format!("git {}", args.join(" ")),
+                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                })
+            }
+        };
+        git(&["read-tree", &record.base])?;
+        git(&["-c", "checkout.workers=0", "checkout-index", "-a", "-f"])?;
+        let _ = fs::remove_file(&build_index);
+        copy_times(main, &tree, &same_as_main(main, &record.base, base_is_head)?);
+        let bytes = copy_roots(main, &tree, &sel.ignored, Method::Copy, skip, interrupted, progress)?;
+        fs::write(tmp.join("ready"), b"").map_err(Error::io(&tmp))?;
+        Ok(bytes)
+    })();
+    let dest = overlay::layer_dir(root, key);
+    match result {
+        Ok(bytes) => {
+            // Another sandbox may have made the same layer meanwhile: then use that one.
+            if fs::rename(&tmp, &dest).is_err() {
+                let _ = fs::remove_dir_all(&tmp);
+            }
+            Ok(bytes)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod copy;
 mod create;
+pub mod overlay;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -158,6 +159,8 @@ impl Main {
 
     /// Undoes a creation: worktree, branch, directory, record. Best effort, every step.
     pub fn rollback(&self, r: &Record) {
+        let _ = overlay::unmount(&r.path);
+        let _ = fs::remove_dir_all(overlay::dirs(&self.root(), &r.name).0.parent().expect("has a parent"));
         let path = r.path.to_string_lossy();
         let _ = self.git(&["worktree", "remove", "--force", "--force", &path]);
         let _ = fs::remove_dir_all(&r.path);
@@ -365,6 +368,11 @@ pub fn commit(r: &Record, message: &str) -> Result<Option<String>> {
 
 /// Removes the worktree, its branch and its record.
 pub fn remove(main: &Main, r: &Record) -> Result<()> {
+    overlay::unmount(&r.path)?;
+    let overlay_dir = overlay::dirs(&main.root(), &r.name).0;
+    if let Some(d) = overlay_dir.parent().filter(|d| d.exists()) {
+        fs::remove_dir_all(d).map_err(Error::io(d))?;
+    }
     let path = r.path.to_string_lossy();
     if r.path.exists() {
         main.git(&["worktree", "remove", "--force", "--force", &path])

@@ -369,3 +369,46 @@ fn the_reflink_backend_is_used_where_the_filesystem_has_it() {
     run_ok(&t, &r, &["run", "rl", "--backend", "reflink", "--", "true"]);
     assert_eq!(listed(&t, &r)[0]["backend"], "reflink");
 }
+
+#[test]
+fn the_overlay_backend_shares_one_base_layer_and_never_writes_it() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    if let Err(e) = grit::sandbox::overlay::probe(t.tmp.path()) {
+        eprintln!("skipped: this process cannot mount an overlay here ({e}); the copy backend covers it");
+        return;
+    }
+    run_ok(&t, &r, &["run", "o1", "--backend", "overlay", "--", "true"]);
+    run_ok(&t, &r, &["run", "o2", "--backend", "overlay", "--", "true"]);
+    let (o1, o2) = (path_of(&t, &r, "o1"), path_of(&t, &r, "o2"));
+    assert!(grit::sandbox::overlay::is_mounted(&o1) && grit::sandbox::overlay::is_mounted(&o2));
+    for s in [&o1, &o2] {
+        assert_eq!(status(&t, s), status(&t, &r), "git status reads the same");
+        for p in ["src/main.rs", "src/lib.rs", "target/debug/app", ".env", "notes.txt"] {
+            let (a, b) = (fs::metadata(r.join(p)).unwrap(), fs::metadata(s.join(p)).unwrap());
+            assert_eq!(fs::read(r.join(p)).unwrap(), fs::read(s.join(p)).unwrap(), "{p}");
+            assert_eq!((a.mtime(), a.mode()), (b.mtime(), b.mode()), "{p}");
+        }
+    }
+    let repo_dirs: Vec<_> = fs::read_dir(t.tmp.path().join("data/grit/sandboxes"))
+        .unwrap()
+        .flatten()
+        .collect();
+    let layers: Vec<_> = fs::read_dir(repo_dirs[0].path().join(".layers"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(layers.len(), 1, "one base layer for both");
+    fs::write(o1.join("src/main.rs"), "written in o1").unwrap();
+    fs::write(o1.join("target/debug/app"), "rebuilt in o1").unwrap();
+    assert_eq!(fs::read_to_string(o2.join("src/main.rs")).unwrap(), "fn main() {}\n");
+    assert_eq!(
+        fs::read_to_string(layers[0].path().join("tree/target/debug/app")).unwrap(),
+        "binary",
+        "the base layer is never written"
+    );
+    run_ok(&t, &r, &["rm", "o1", "--force"]);
+    run_ok(&t, &r, &["rm", "o2", "--force"]);
+    assert!(!grit::sandbox::overlay::is_mounted(&o1) && !grit::sandbox::overlay::is_mounted(&o2));
+    assert_eq!(t.git(&r, &["worktree", "list"]).lines().count(), 1);
+}

@@ -1,0 +1,111 @@
+//! The overlay backend: an immutable base layer per (base commit, include set), materialised
+//! once under `<sandbox root>/.layers/<key>/`, with one overlayfs mount per sandbox on top of it,
+//! so the second and later sandboxes on the same base cost a mount, not a copy. The layer is only
+//! ever a lower layer: every write lands in the sandbox's own upper directory. Its git index is
+//! cached with it (overlayfs passes lower inode numbers and times through, and git does not
+//! compare device numbers), so a new sandbox's `git status` needs no re-hashing.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A materialised base layer.
+pub struct Layer {
+    pub tree: PathBuf,
+    /// The git index of a sandbox made from this layer, before any change of the main tree.
+    pub index: PathBuf,
+}
+
+/// Where a sandbox's overlay keeps its own writes.
+pub fn dirs(root: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let base = root.join(".overlay").join(name);
+    (base.join("upper"), base.join("work"))
+}
+
+pub fn layer_dir(root: &Path, key: &str) -> PathBuf {
+    root.join(".layers").join(key)
+}
+
+/// The layer for `key`, if it was materialised already.
+pub fn existing(root: &Path, key: &str) -> Option<Layer> {
+    let dir = layer_dir(root, key);
+    dir.join("ready").exists().then(|| Layer {
+        tree: dir.join("tree"),
+        index: dir.join("index"),
+    })
+}
+
+fn cstr(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::invalid("a path holds a NUL byte", "rename it"))
+}
+
+/// Mounts `lower` + `upper` (with `work`) at `target`.
+pub fn mount(lower: &Path, upper: &Path, work: &Path, target: &Path) -> std::io::Result<()> {
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    let (src, tgt, fstype) = (
+        CString::new("overlay").expect("no NUL"),
+        CString::new(target.as_os_str().as_bytes()).map_err(std::io::Error::other)?,
+        CString::new("overlay").expect("no NUL"),
+    );
+    let data = CString::new(opts).map_err(std::io::Error::other)?;
+    // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
+    let rc = unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fstype.as_ptr(), 0, data.as_ptr().cast()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Unmounts `target` if something is mounted there.
+pub fn unmount(target: &Path) -> Result<()> {
+    if !is_mounted(target) {
+        return Ok(());
+    }
+    let t = cstr(target)?;
+    // SAFETY: umount2(2) with a NUL-terminated path.
+    let rc = unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::Io {
+            path: target.to_owned(),
+            source: std::io::Error::last_os_error(),
+        })
+    }
+}
+
+/// Whether `target` is a mount point (from /proc/self/mountinfo).
+pub fn is_mounted(target: &Path) -> bool {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = target.to_string_lossy();
+    // Field 5 is the mount point, with spaces and the like escaped as octal.
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|m| m.replace("\\040", " ") == want)
+}
+
+/// Whether this process may mount an overlay here; the error says why not.
+pub fn probe(root: &Path) -> std::io::Result<()> {
+    let dir = root.join(format!(".overlay-probe-{}", std::process::id()));
+    let (l, u, w, m) = (dir.join("l"), dir.join("u"), dir.join("w"), dir.join("m"));
+    for d in [&l, &u, &w, &m] {
+        fs::create_dir_all(d)?;
+    }
+    let r = mount(&l, &u, &w, &m);
+    if r.is_ok() {
+        let _ = unmount(&m);
+    }
+    let _ = fs::remove_dir_all(&dir);
+    r
+}
