@@ -208,46 +208,71 @@ struct Selection {
     excludes: Vec<String>,
 }
 
-fn select(main: &Main, spec: &Spec, base_is_head: bool) -> Result<Selection> {
+/// Lists what comes along, running git's scans of the main tree side by side. The ignored files
+/// are listed only when `ignored` says they are needed (an existing overlay layer has them).
+fn select(main: &Main, spec: &Spec, base_is_head: bool, ignored: bool) -> Result<Selection> {
     let mut sel = Selection {
         changed: BTreeSet::new(),
         untracked: Vec::new(),
         ignored: Vec::new(),
-        excludes: spec.excludes.clone(),
+        excludes: excludes(main, spec),
     };
-    if !spec.clean && base_is_head {
-        sel.changed.extend(nul_list(&main.git(&[
-            "diff",
-            "--name-only",
-            "--no-renames",
-            "-z",
-            "HEAD",
-        ])?));
-        sel.untracked.extend(
-            nul_list(&main.git(&["ls-files", "-o", "--exclude-standard", "--directory", "-z"])?)
-                .into_iter()
-                .map(PathBuf::from),
+    let with_changes = !spec.clean && base_is_head;
+    let include = main.tree.join(".worktreeinclude").is_file();
+    let tree = main.tree.as_path();
+    let scan = |on: bool, args: &'static [&'static str]| -> Result<Vec<String>> {
+        if on {
+            Ok(nul_list(&super::git_in(tree, args)?))
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (changed, untracked, all_ignored, wanted) = std::thread::scope(|s| {
+        let changed = s.spawn(|| scan(with_changes, &["diff", "--name-only", "--no-renames", "-z", "HEAD"]));
+        let untracked = s.spawn(|| {
+            scan(
+                with_changes,
+                &["ls-files", "-o", "--exclude-standard", "--directory", "-z"],
+            )
+        });
+        let all_ignored = s.spawn(|| {
+            scan(
+                ignored,
+                &["ls-files", "-o", "-i", "--exclude-standard", "--directory", "-z"],
+            )
+        });
+        let wanted = scan(
+            ignored && include,
+            &[
+                "ls-files",
+                "-o",
+                "-i",
+                "--exclude-from=.worktreeinclude",
+                "--directory",
+                "-z",
+            ],
         );
-    }
-    let mut ignored: Vec<String> =
-        nul_list(&main.git(&["ls-files", "-o", "-i", "--exclude-standard", "--directory", "-z"])?);
-    if main.tree.join(".worktreeinclude").is_file() {
-        let wanted = nul_list(&main.git(&[
-            "ls-files",
-            "-o",
-            "-i",
-            "--exclude-from=.worktreeinclude",
-            "--directory",
-            "-z",
-        ])?);
-        let all_ignored: Vec<String> = std::mem::take(&mut ignored);
-        ignored = wanted
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<String>>>| h.join().expect("no panic");
+        (join(changed), join(untracked), join(all_ignored), wanted)
+    });
+    sel.changed.extend(changed?);
+    sel.untracked = untracked?.into_iter().map(PathBuf::from).collect();
+    let all_ignored = all_ignored?;
+    let chosen: Vec<String> = if include {
+        wanted?
             .into_iter()
             .filter(|w| all_ignored.iter().any(|i| w.starts_with(i.as_str()) || i == w))
-            .collect();
-    }
-    sel.ignored = ignored.into_iter().map(PathBuf::from).collect();
-    sel.excludes.extend(
+            .collect()
+    } else {
+        all_ignored
+    };
+    sel.ignored = chosen.into_iter().map(PathBuf::from).collect();
+    Ok(sel)
+}
+
+fn excludes(main: &Main, spec: &Spec) -> Vec<String> {
+    let mut all = spec.excludes.clone();
+    all.extend(
         main.repo
             .git
             .config_snapshot()
@@ -256,7 +281,7 @@ fn select(main: &Main, spec: &Spec, base_is_head: bool) -> Result<Selection> {
             .iter()
             .map(|s| s.to_string()),
     );
-    Ok(sel)
+    all
 }
 
 /// What the copy leaves out: `.git`, excluded globs, and the sandbox root itself.
@@ -350,7 +375,9 @@ fn populate(
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(Error::io(parent))?;
     }
-    let sel = select(main, spec, base_is_head)?;
+    let key = layer_key(main, &record.base, &excludes(main, spec));
+    let layer_ready = record.backend == Backend::Overlay && overlay::existing(&main.root(), &key).is_some();
+    let sel = select(main, spec, base_is_head, !layer_ready)?;
     let skip = skipper(main, &sel.excludes);
     let method = match record.backend {
         Backend::Reflink => Method::Reflink,
@@ -358,7 +385,7 @@ fn populate(
     };
     let mut roots: Vec<PathBuf> = sel.untracked.clone();
     if record.backend == Backend::Overlay {
-        overlay_tree(main, record, &sel, base_is_head, &skip, interrupted, progress)?;
+        overlay_tree(main, record, &key, &sel, base_is_head, &skip, interrupted, progress)?;
         phases.done("base layer and overlay mount");
     } else {
         // Parallel checkout (one worker per core): inflating blobs is the slow part of a checkout.
@@ -403,8 +430,11 @@ fn populate(
     }
     phases.done("staged changes");
     // Record the new files' stat data in the index once, now, not at the first `git status`.
-    let _ = git_cmd(&path).args(["update-index", "-q", "--refresh"]).output();
-    phases.done("git update-index --refresh");
+    // (An overlay's index comes from its layer and is current but for what was just copied.)
+    if record.backend != Backend::Overlay {
+        let _ = git_cmd(&path).args(["update-index", "-q", "--refresh"]).output();
+        phases.done("git update-index --refresh");
+    }
     check()?;
     Ok(())
 }
@@ -446,18 +476,15 @@ fn restage(main: &Main, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The layer key: the base commit and everything that decides what the layer holds.
-fn layer_key(main: &Main, base: &str, sel: &Selection) -> String {
+/// The layer key: the base commit and what decides which ignored files the layer holds
+/// (.worktreeinclude and the excludes).
+fn layer_key(main: &Main, base: &str, excludes: &[String]) -> String {
     let mut k = format!("{base}\0");
-    for r in &sel.ignored {
-        k.push_str(&r.to_string_lossy());
-        k.push('\0');
-    }
-    k.push('\0');
-    for e in &sel.excludes {
+    for e in excludes {
         k.push_str(e);
         k.push('\0');
     }
+    k.push('\0');
     k.push_str(&fs::read_to_string(main.tree.join(".worktreeinclude")).unwrap_or_default());
     let digest = blake2::Blake2b::<blake2::digest::consts::U32>::digest(k.as_bytes());
     crate::hex::encode(&digest)[..24].to_owned()
@@ -466,9 +493,11 @@ fn layer_key(main: &Main, base: &str, sel: &Selection) -> String {
 /// The overlay backend: the base layer (materialised on first use) mounted under this
 /// sandbox's own upper directory, with the worktree's `.git` file in the upper layer and the
 /// layer's cached index.
+#[allow(clippy::too_many_arguments)]
 fn overlay_tree(
     main: &Main,
     record: &mut Record,
+    key: &str,
     sel: &Selection,
     base_is_head: bool,
     skip: &(dyn Fn(&Path) -> bool + Sync),
@@ -476,22 +505,12 @@ fn overlay_tree(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<(), Stopped> {
     let root = main.root();
-    let key = layer_key(main, &record.base, sel);
-    let layer = match overlay::existing(&root, &key) {
+    let layer = match overlay::existing(&root, key) {
         Some(l) => l,
         None => {
-            record.copied_bytes += materialise(
-                main,
-                &root,
-                &key,
-                record,
-                sel,
-                base_is_head,
-                skip,
-                interrupted,
-                progress,
-            )?;
-            overlay::existing(&root, &key).ok_or_else(|| Error::invalid("the base layer vanished", "run it again"))?
+            record.copied_bytes +=
+                materialise(main, &root, key, record, sel, base_is_head, skip, interrupted, progress)?;
+            overlay::existing(&root, key).ok_or_else(|| Error::invalid("the base layer vanished", "run it again"))?
         }
     };
     let path = record.path.clone();
