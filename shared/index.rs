@@ -763,12 +763,12 @@ impl Index {
     }
 
     /// Writes `list --json`: a JSON array of row objects.
-    /// `extra` may add fields to each row: it returns a JSON fragment starting with a comma.
-    pub fn write_list_json(
+    /// `extra` may add fields to each row: it writes a JSON fragment starting with a comma.
+    pub fn write_list_json<W: Write>(
         &self,
         filter: &ListFilter,
-        out: &mut impl Write,
-        mut extra: impl FnMut(&Id) -> Option<String>,
+        out: &mut W,
+        mut extra: impl FnMut(&Id, &mut W) -> std::io::Result<()>,
     ) -> Result<usize> {
         let io = |e| Error::Io {
             path: "<stdout>".into(),
@@ -784,10 +784,8 @@ impl Index {
             write!(out, "{{\"id\":\"{}\",\"short_id\":\"{}\",", row.id, row.short_id).map_err(io)?;
             out.write_all(row.fragment).map_err(io)?;
             write!(out, ",\"author\":{}", row.author_json).map_err(io)?;
-            match extra(&row.id) {
-                Some(more) => write!(out, "{more}}}").map_err(io)?,
-                None => out.write_all(b"}").map_err(io)?,
-            }
+            extra(&row.id, out).map_err(io)?;
+            out.write_all(b"}").map_err(io)?;
             Ok(())
         })?;
         out.write_all(b"]\n").map_err(io)?;

@@ -19,8 +19,15 @@ pub struct Claim {
     pub until: String,
 }
 
-pub fn claim_field(c: Option<&Claim>) -> String {
-    format!(",\"claim\":{}", serde_json::to_string(&c).expect("a claim serialises"))
+/// Writes `,"claim":…` into a `list --json` row.
+pub fn claim_field(c: Option<&Claim>, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    match c {
+        None => out.write_all(b",\"claim\":null"),
+        Some(c) => {
+            out.write_all(b",\"claim\":")?;
+            serde_json::to_writer(out, c).map_err(std::io::Error::from)
+        }
+    }
 }
 
 /// Active claims by issue, from the locks this clone knows of.

@@ -397,7 +397,7 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
     if ui.json {
         store
             .index
-            .write_list_json(&filter, ui.out(), |id| Some(claim_field(claims.get(id))))?;
+            .write_list_json(&filter, ui.out(), |id, out| claim_field(claims.get(id), out))?;
         return Ok(());
     }
     print_rows(ui, &store, &filter, &claims, a.state)
@@ -709,7 +709,7 @@ fn ready(ui: &mut Ui, a: ReadyArgs) -> Result<(), CommandError> {
     if ui.json {
         store
             .index
-            .write_list_json(&filter, ui.out(), |_| Some(claim_field(None)))?;
+            .write_list_json(&filter, ui.out(), |_, out| claim_field(None, out))?;
         return Ok(());
     }
     print_rows(ui, &store, &filter, &claims, StateFilter::Open)
