@@ -313,6 +313,51 @@ pub fn demo(ui: &mut Ui, dir: Option<PathBuf>) -> Result<(), CommandError> {
     )?;
     run_shown(ui, &dir, &["git", "issue", "list", "--state", "all"], &[])?;
     run_shown(ui, &dir, &["git", "issue", "show", &bug], &[])?;
+    run_shown(
+        ui,
+        &dir,
+        &["git", "issue", "claim", &bug, "--local"],
+        &[("GRIT_ACTOR", "agent-1")],
+    )?;
+    run_shown(ui, &dir, &["git", "issue", "list"], &[])?;
+    run_shown(
+        ui,
+        &dir,
+        &[
+            "git",
+            "lock",
+            "acquire",
+            "path:src/",
+            "--local",
+            "--ttl",
+            "1h",
+            "--note",
+            "refactor",
+        ],
+        &[],
+    )?;
+    run_shown(ui, &dir, &["git", "lock", "status"], &[])?;
+    run_shown(
+        ui,
+        &dir,
+        &["git", "commit", "-q", "--allow-empty", "-m", "first commit"],
+        &[],
+    )?;
+    run_shown(
+        ui,
+        &dir,
+        &[
+            "git",
+            "sandbox",
+            "run",
+            "try-it",
+            "--discard",
+            "--sh",
+            "--",
+            "echo hello > note.txt && git status --short",
+        ],
+        &[],
+    )?;
     run_shown(ui, &dir, &["git", "wal", "actor", "list"], &[])?;
     run_shown(ui, &dir, &["git", "for-each-ref", "refs/grit/"], &[])?;
     run_shown(ui, &dir, &["git", "wal", "stats"], &[])?;
