@@ -14,10 +14,20 @@ pub struct Repo {
 }
 
 impl Repo {
-    /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends as git does.
+    /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends as git does, and
+    /// the `git -c key=value` overrides git passes down to the commands and hooks it runs.
     pub fn discover(dir: &Path) -> Result<Repo> {
-        let git =
-            gix::discover_with_environment_overrides(dir).map_err(|_| Error::NotARepo { path: dir.to_owned() })?;
+        let overrides = config_overrides();
+        let git = if overrides.is_empty() {
+            gix::discover_with_environment_overrides(dir)
+        } else {
+            let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
+            trust.full = trust.full.cli_overrides(overrides.clone());
+            trust.reduced = trust.reduced.cli_overrides(overrides);
+            gix::ThreadSafeRepository::discover_with_environment_overrides_opts(dir, Default::default(), trust)
+                .map(gix::Repository::from)
+        }
+        .map_err(|_| Error::NotARepo { path: dir.to_owned() })?;
         Ok(Repo::from_gix(git))
     }
 
@@ -86,6 +96,64 @@ impl Repo {
     }
 }
 
+/// The `-c` settings git passes to the commands it runs: `GIT_CONFIG_PARAMETERS` (each entry
+/// shell-quoted, `'key'='value'` or the older `'key=value'`) and `GIT_CONFIG_COUNT` with
+/// `GIT_CONFIG_KEY_<n>` / `GIT_CONFIG_VALUE_<n>`. Returned as `key=value`.
+pub fn config_overrides() -> Vec<String> {
+    let mut out = std::env::var("GIT_CONFIG_PARAMETERS")
+        .map(|p| parse_config_parameters(&p))
+        .unwrap_or_default();
+    let count: usize = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(0);
+    for i in 0..count {
+        if let (Ok(k), Ok(v)) = (
+            std::env::var(format!("GIT_CONFIG_KEY_{i}")),
+            std::env::var(format!("GIT_CONFIG_VALUE_{i}")),
+        ) {
+            out.push(format!("{k}={v}"));
+        }
+    }
+    out
+}
+
+fn parse_config_parameters(p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut any) = (false, false);
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '\'') => quoted = false,
+            (true, c) => cur.push(c),
+            (false, '\'') => {
+                quoted = true;
+                any = true;
+            }
+            (false, '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            (false, c) if c.is_whitespace() => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (false, c) => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
 /// Milliseconds since the Unix epoch; `GRIT_NOW` (seconds, or milliseconds when it has 13+
 /// digits) pins it so tests and reproducible demos get stable output.
 pub fn now_ms() -> u64 {
@@ -130,6 +198,15 @@ pub fn format_time(ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn git_dash_c_parameters_are_unquoted_as_git_writes_them() {
+        assert_eq!(
+            super::parse_config_parameters("'lock.policy'='require' 'user.name=Old Style' 'a.b'='it'\\''s'"),
+            ["lock.policy=require", "user.name=Old Style", "a.b=it's"]
+        );
+        assert!(super::parse_config_parameters("").is_empty());
+    }
+
     #[test]
     fn times_format_as_rfc3339_utc() {
         assert_eq!(super::format_time(0), "1970-01-01T00:00:00Z");

@@ -202,6 +202,13 @@ fn pre_commit_checks_staged_paths_under_each_policy() {
     let (ok, err) = commit_file(&t, &c[1], "docs/free.md");
     assert!(ok, "paths nobody holds pass: {err}");
 
+    // `git -c` reaches grit as it reaches git's own commands.
+    t.git(&c[1], &["config", "lock.policy", "warn"]);
+    let (ok, _, err) = t.git_env(&c[1], &["-c", "lock.policy=require", "lock", "check", "src/x.rs"], &[]);
+    assert!(!ok && err.contains("lock.policy=require"), "{err}");
+    let (ok, _, err) = t.git_env(&c[1], &["-c", "lock.policy=off", "lock", "check", "src/x.rs"], &[]);
+    assert!(ok && err.is_empty(), "{err}");
+
     // Your own locks never block you.
     t.git(&c[0], &["config", "lock.policy", "require"]);
     let (ok, err) = commit_file(&t, &c[0], "src/mine.rs");
