@@ -792,19 +792,14 @@ impl Index {
         Ok(n)
     }
 
-    /// Looks up cached commit messages of lock commits; `None` where not cached yet.
-    pub fn cached_leases(&self, commits: &[ObjectId]) -> Result<Vec<Option<Vec<u8>>>> {
+    /// Looks up the cached message of each lock commit, calling `f` with its position and the
+    /// bytes (borrowed from the map, no copy), or `None` where it is not cached yet.
+    pub fn with_cached_leases(&self, commits: &[ObjectId], mut f: impl FnMut(usize, Option<&[u8]>)) -> Result<()> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
-        commits
-            .iter()
-            .map(|c| {
-                Ok(self
-                    .leases
-                    .get(&rtxn, oid_bytes(c))
-                    .map_err(self.err())?
-                    .map(<[u8]>::to_vec))
-            })
-            .collect()
+        for (i, c) in commits.iter().enumerate() {
+            f(i, self.leases.get(&rtxn, oid_bytes(c)).map_err(self.err())?);
+        }
+        Ok(())
     }
 
     /// Caches lock commits' messages.

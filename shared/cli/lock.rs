@@ -321,12 +321,13 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
     } else {
         None
     };
-    let locks: Vec<&Lock> = view
+    let mut locks: Vec<&Lock> = view
         .locks
         .values()
         .filter(|l| l.lease.owner.is_some() && (a.all || l.lease.active(now)))
         .filter(|l| mine.is_none_or(|m| m.is_some() && l.lease.owner == m))
         .collect();
+    locks.sort_by(|x, y| x.lease.resource.cmp(&y.lease.resource));
     if ui.json {
         let out: Vec<LockJson> = locks.iter().map(|l| lock_json(repo, l, now)).collect();
         return ui.json(&out);

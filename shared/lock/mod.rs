@@ -6,7 +6,7 @@
 mod resource;
 mod take;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use gix::ObjectId;
@@ -113,33 +113,68 @@ impl Lease {
     }
 
     fn parse(message: &[u8]) -> Option<Lease> {
+        // Called for every lease on every check: one pass over the lines, no map, no allocation
+        // beyond the owned strings.
         let text = std::str::from_utf8(message).ok()?;
-        let mut first = text.lines().next()?.strip_prefix("grit-lock: ")?.split(' ');
+        let mut lines = text.lines();
+        let mut first = lines.next()?.strip_prefix("grit-lock: ")?.split(' ');
         let action = Action::parse(first.next()?)?;
-        let mut fields = BTreeMap::new();
-        for line in text.lines().skip(2) {
-            if let Some((k, v)) = line.split_once(' ') {
-                fields.insert(k, v);
+        let actor = |v: &str| -> Option<Option<ActorId>> {
+            if v == "-" {
+                return Some(None);
+            }
+            let mut id = [0u8; 32];
+            let b = v.as_bytes();
+            if b.len() != 64 {
+                return None;
+            }
+            for (i, pair) in b.chunks(2).enumerate() {
+                id[i] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
+            }
+            Some(Some(ActorId(id)))
+        };
+        let (mut resource, mut owner, mut held, mut acquired, mut expires) = (None, None, None, None, None);
+        let (mut seq, mut nonce, mut by, mut note) = (None, None, None, None);
+        for line in lines.skip(1) {
+            let Some((k, v)) = line.split_once(' ') else { continue };
+            match k {
+                "resource" => resource = Some(v),
+                "owner" => owner = Some(actor(v)?),
+                "held" => held = v.parse().ok(),
+                "acquired" => acquired = v.parse().ok(),
+                "expires" => expires = v.parse().ok(),
+                "seq" => seq = v.parse().ok(),
+                "nonce" => nonce = Some(v),
+                "by" => by = Some(actor(v)?),
+                "note" => {
+                    note = match v.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+                        Some(plain) if !plain.contains(['\\', '"']) => Some(plain.to_owned()),
+                        _ => serde_json::from_str(v).ok(),
+                    }
+                }
+                _ => {}
             }
         }
-        let actor = |k: &str| -> Option<Option<ActorId>> {
-            match *fields.get(k)? {
-                "-" => Some(None),
-                hex => Some(Some(ActorId(crate::hex::decode(hex)?.try_into().ok()?))),
-            }
-        };
         Some(Lease {
-            resource: fields.get("resource")?.to_string(),
-            owner: actor("owner")?,
-            held: fields.get("held")?.parse().ok()?,
-            acquired_ms: fields.get("acquired")?.parse().ok()?,
-            expires_ms: fields.get("expires")?.parse().ok()?,
-            seq: fields.get("seq")?.parse().ok()?,
-            nonce: fields.get("nonce")?.to_string(),
-            by: actor("by")?,
-            note: serde_json::from_str(fields.get("note")?).ok()?,
+            resource: resource?.to_owned(),
+            owner: owner?,
+            held: held?,
+            acquired_ms: acquired?,
+            expires_ms: expires?,
+            seq: seq?,
+            nonce: nonce?.to_owned(),
+            by: by?,
+            note: note?,
             action,
         })
+    }
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
     }
 }
 
@@ -158,51 +193,56 @@ pub struct Lock {
 
 /// Every lock this clone knows of, keyed by lock ref hash.
 pub struct View {
-    pub locks: BTreeMap<String, Lock>,
-    /// Per hash: the local tip and each remote's tip.
-    tips: BTreeMap<String, BTreeMap<String, ObjectId>>,
+    pub locks: HashMap<String, Lock>,
+    /// Per hash: the local tip ("local") and each remote's tip.
+    tips: HashMap<String, Vec<(String, ObjectId)>>,
 }
 
 impl View {
     /// Reads the local lock refs and the remote-tracking copies of every remote's. With an
-    /// index, lock commits already seen are not read from git again.
+    /// index, lock commits already seen are not read from git again: their messages are parsed
+    /// straight from the index's map.
     pub fn load(repo: &Repo, cache: Option<&crate::index::Index>) -> Result<View> {
         let mut refs: Vec<(String, String, ObjectId)> = wal::list_refs(repo, LOCKS_PREFIX)?
             .into_iter()
-            .map(|(n, c)| ("local".to_owned(), n[LOCKS_PREFIX.len()..].to_owned(), c))
+            .map(|(mut n, c)| {
+                n.drain(..LOCKS_PREFIX.len());
+                ("local".to_owned(), n, c)
+            })
             .collect();
         for remote in crate::sync::remote_names(repo) {
             let prefix = format!("{TRACKING_ROOT}{remote}/locks/");
-            for (name, commit) in wal::list_refs(repo, &prefix)? {
-                refs.push((remote.clone(), name[prefix.len()..].to_owned(), commit));
+            for (mut name, commit) in wal::list_refs(repo, &prefix)? {
+                name.drain(..prefix.len());
+                refs.push((remote.clone(), name, commit));
             }
         }
         let commits: Vec<ObjectId> = refs.iter().map(|(_, _, c)| *c).collect();
-        let mut messages = match cache {
-            Some(index) => index.cached_leases(&commits)?,
-            None => vec![None; commits.len()],
-        };
+        let mut leases: Vec<Option<Lease>> = vec![None; commits.len()];
+        let mut missing = Vec::new();
+        match cache {
+            Some(index) => index.with_cached_leases(&commits, |i, m| match m {
+                Some(m) => leases[i] = Lease::parse(m),
+                None => missing.push(i),
+            })?,
+            None => missing.extend(0..commits.len()),
+        }
         let mut fresh = Vec::new();
-        for (m, c) in messages.iter_mut().zip(&commits) {
-            if m.is_none() {
-                let text = repo.git.find_commit(*c)?.message_raw_sloppy().to_vec();
-                fresh.push((*c, text.clone()));
-                *m = Some(text);
-            }
+        for i in missing {
+            let text = repo.git.find_commit(commits[i])?.message_raw_sloppy().to_vec();
+            leases[i] = Lease::parse(&text);
+            fresh.push((commits[i], text));
         }
         if let Some(index) = cache {
             index.cache_leases(&fresh)?;
         }
         let mut view = View {
-            locks: BTreeMap::new(),
-            tips: BTreeMap::new(),
+            locks: HashMap::with_capacity(refs.len()),
+            tips: HashMap::with_capacity(refs.len()),
         };
-        for ((source, hash, commit), message) in refs.into_iter().zip(messages) {
-            view.tips
-                .entry(hash.clone())
-                .or_default()
-                .insert(source.clone(), commit);
-            let Some(lease) = message.as_deref().and_then(Lease::parse) else {
+        for ((source, hash, commit), lease) in refs.into_iter().zip(leases) {
+            let Some(lease) = lease else {
+                view.tips.entry(hash).or_default().push((source, commit));
                 continue;
             };
             let newer = match view.locks.get_mut(&hash) {
@@ -223,13 +263,21 @@ impl View {
                     Lock {
                         reference: format!("{LOCKS_PREFIX}{hash}"),
                         commit,
-                        source,
+                        source: source.clone(),
                         lease,
                     },
                 );
             }
+            view.tips.entry(hash).or_default().push((source, commit));
         }
         Ok(view)
+    }
+
+    /// The tip of a lock ref in `source` ("local" or a remote's name).
+    pub fn tip_of(&self, hash: &str, source: &str) -> Option<ObjectId> {
+        self.tips
+            .get(hash)
+            .and_then(|t| t.iter().find(|(s, _)| s == source).map(|(_, c)| *c))
     }
 
     pub fn get(&self, r: &Resource) -> Option<&Lock> {
@@ -237,9 +285,7 @@ impl View {
     }
 
     fn tip(&self, r: &Resource, source: &str) -> Option<ObjectId> {
-        self.tips
-            .get(&r.ref_name()[LOCKS_PREFIX.len()..])
-            .and_then(|t| t.get(source).copied())
+        self.tip_of(&r.ref_name()[LOCKS_PREFIX.len()..], source)
     }
 
     /// Active leases held by someone other than `me`.

@@ -490,21 +490,13 @@ pub fn gc(repo: &Repo, cache: Option<&Index>, scope: &Scope) -> Result<Vec<Lock>
         ];
         let mut any = false;
         for l in &dead {
-            if let Some(tip) = view
-                .tips
-                .get(&l.reference[LOCKS_PREFIX.len()..])
-                .and_then(|t| t.get(remote))
-            {
+            if let Some(tip) = view.tip_of(&l.reference[LOCKS_PREFIX.len()..], remote) {
                 args.push(format!("--force-with-lease={}:{tip}", l.reference));
                 any = true;
             }
         }
         for l in &dead {
-            if view
-                .tips
-                .get(&l.reference[LOCKS_PREFIX.len()..])
-                .is_some_and(|t| t.contains_key(remote))
-            {
+            if view.tip_of(&l.reference[LOCKS_PREFIX.len()..], remote).is_some() {
                 args.push(format!(":{}", l.reference));
             }
         }
@@ -517,8 +509,8 @@ pub fn gc(repo: &Repo, cache: Option<&Index>, scope: &Scope) -> Result<Vec<Lock>
     let mut removed = Vec::new();
     for l in dead {
         let hash = &l.reference[LOCKS_PREFIX.len()..];
-        if let Some(local) = view.tips.get(hash).and_then(|t| t.get("local")) {
-            wal::delete_ref(repo, &l.reference, *local)?;
+        if let Some(local) = view.tip_of(hash, "local") {
+            wal::delete_ref(repo, &l.reference, local)?;
         }
         removed.push(l);
     }
