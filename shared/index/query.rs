@@ -1,0 +1,345 @@
+//! The read side of the index: resolving ids, short ids, authors, issue views, the rows of
+//! `list`, the lease cache, counts and a canonical dump for tests.
+
+use super::*;
+
+impl Index {
+    /// The largest Lamport clock seen; a new event takes this plus one.
+    pub fn lamport(&self) -> Result<u64> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(meta_u64(self.meta.get(&rtxn, "lamport").map_err(self.err())?))
+    }
+
+    pub fn issue(&self, id: &Id) -> Result<Option<IssueState>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        self.load_issue(&rtxn, id)
+    }
+
+    /// Resolves a full id or any unique hex prefix to an issue id.
+    pub fn resolve(&self, query: &str) -> Result<Id> {
+        let q = query.trim().to_ascii_lowercase();
+        let Some((low, high)) = hex::prefix_range(&q) else {
+            return Err(Error::invalid(
+                format!("'{query}' is not an issue id"),
+                "ids are hexadecimal; `git issue list` shows them",
+            ));
+        };
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut found = Vec::new();
+        let range = (Bound::Included(&low[..]), Bound::Included(&high[..]));
+        for item in self.issues.range(&rtxn, &range).map_err(self.err())? {
+            let (k, v) = item.map_err(self.err())?;
+            let created = ciborium::de::from_reader::<IssueState, _>(v)
+                .map(|s| s.created.is_some())
+                .unwrap_or(false);
+            if created {
+                found.push(Id::from_slice(k).expect("issue keys are 32 bytes"));
+            }
+            if found.len() > 10 {
+                break;
+            }
+        }
+        match found.len() {
+            0 => Err(Error::NotFound {
+                what: "issue",
+                query: query.to_owned(),
+            }),
+            1 => Ok(found[0]),
+            _ => {
+                let mut candidates = Vec::new();
+                for id in found.iter().take(10) {
+                    let title = self
+                        .load_issue(&rtxn, id)?
+                        .and_then(|s| s.title.map(|t| t.value))
+                        .unwrap_or_default();
+                    candidates.push(format!(
+                        "{}  {}",
+                        &id.to_hex()[..(q.len() + 4).clamp(MIN_SHORT, 64)],
+                        title
+                    ));
+                }
+                Err(Error::Ambiguous {
+                    what: "issue",
+                    prefix: query.to_owned(),
+                    candidates,
+                })
+            }
+        }
+    }
+
+    /// The shortest prefix (at least `MIN_SHORT` digits) that tells `id` apart from every other issue.
+    fn short_len(&self, rtxn: &RoTxn, id: &Id) -> Result<usize> {
+        let mut n = 0;
+        if let Some((k, _)) = self.issues.get_lower_than(rtxn, &id.0).map_err(self.err())? {
+            n = n.max(hex::common_digits(k, &id.0));
+        }
+        if let Some((k, _)) = self.issues.get_greater_than(rtxn, &id.0).map_err(self.err())? {
+            n = n.max(hex::common_digits(k, &id.0));
+        }
+        Ok((n + 1).max(MIN_SHORT))
+    }
+
+    pub fn short_id(&self, id: &Id) -> Result<String> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(id.to_hex()[..self.short_len(&rtxn, id)?].to_owned())
+    }
+
+    /// Short-id lengths of every issue, in one pass over the sorted keys.
+    fn all_short_lens(&self, rtxn: &RoTxn) -> Result<HashMap<[u8; 32], u8>> {
+        let keys: Vec<&[u8]> = self
+            .issues
+            .lazily_decode_data()
+            .iter(rtxn)
+            .map_err(self.err())?
+            .map(|r| r.map(|(k, _)| k))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(self.err())?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let mut n = 0;
+            if i > 0 {
+                n = n.max(hex::common_digits(keys[i - 1], k));
+            }
+            if i + 1 < keys.len() {
+                n = n.max(hex::common_digits(keys[i + 1], k));
+            }
+            out.insert(
+                (*k).try_into().expect("issue keys are 32 bytes"),
+                (n + 1).max(MIN_SHORT) as u8,
+            );
+        }
+        Ok(out)
+    }
+
+    /// How an actor is shown; unknown actors (record not fetched yet) show their id only.
+    pub fn author(&self, id: &ActorId) -> Result<AuthorView> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        self.author_in(&rtxn, id)
+    }
+
+    fn author_in(&self, rtxn: &RoTxn, id: &ActorId) -> Result<AuthorView> {
+        let rec = self.actors.get(rtxn, &id.0).map_err(self.err())?;
+        let fields = rec.and_then(|b| match crate::event::from_cbor(b).ok()? {
+            ciborium::value::Value::Array(a) if a.len() == 2 => {
+                Some((a[0].as_text()?.to_owned(), a[1].as_text()?.to_owned()))
+            }
+            _ => None,
+        });
+        Ok(AuthorView {
+            id: id.to_hex(),
+            name: fields.as_ref().map(|f| f.0.clone()),
+            email: fields.map(|f| f.1),
+        })
+    }
+
+    /// The full view of one issue for `show`.
+    pub fn view(&self, id: &Id) -> Result<IssueView> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let state = self.load_issue(&rtxn, id)?.ok_or_else(|| Error::NotFound {
+            what: "issue",
+            query: id.to_hex(),
+        })?;
+        let short = id.to_hex()[..self.short_len(&rtxn, id)?].to_owned();
+        let author = |a: &ActorId| -> AuthorView {
+            self.author_in(&rtxn, a).unwrap_or(AuthorView {
+                id: a.to_hex(),
+                name: None,
+                email: None,
+            })
+        };
+        let view = IssueView::new(&state, short, &author);
+        Ok(view)
+    }
+
+    /// Calls `f` for each issue matching `filter`, newest first. Returns how many matched in
+    /// all (beyond the limit too), so callers can say what they left out.
+    pub fn for_each_row(&self, filter: &ListFilter, mut f: impl FnMut(Row<'_>) -> Result<()>) -> Result<usize> {
+        let err = self.err();
+        let rtxn = self.env.read_txn().map_err(&err)?;
+        let label_sets: Vec<BTreeSet<[u8; 32]>> = filter
+            .labels
+            .iter()
+            .map(|l| self.issues_with_label(&rtxn, l))
+            .collect::<Result<_>>()?;
+        let total = self.rows.len(&rtxn).map_err(&err)? as usize;
+        let limit = if filter.limit == 0 { usize::MAX } else { filter.limit };
+        let bulk = if limit.min(total) > 256 {
+            Some(self.all_short_lens(&rtxn)?)
+        } else {
+            None
+        };
+        let mut authors: HashMap<[u8; 32], String> = HashMap::new();
+        let mut matched = 0;
+        for item in self.rows.rev_iter(&rtxn).map_err(&err)? {
+            let (key, value) = item.map_err(&err)?;
+            let id: [u8; 32] = key[8..].try_into().expect("row keys are 8 + 32 bytes");
+            if filter.state.is_some_and(|s| state_byte(s) != value[0]) {
+                continue;
+            }
+            if !label_sets.iter().all(|s| s.contains(&id)) {
+                continue;
+            }
+            let author: [u8; 32] = value[1..33].try_into().expect("rows hold a 32-byte author");
+            if filter.author.is_some_and(|a| a.0 != author) {
+                continue;
+            }
+            if filter.exclude.contains(&Id(id)) {
+                continue;
+            }
+            let fragment = &value[33..];
+            if let Some(who) = &filter.assignee {
+                let fields: crate::issue::RowFields = serde_json::from_slice(&[b"{", fragment, b"}"].concat())
+                    .map_err(|e| Error::Index {
+                        path: self.path.clone(),
+                        source: heed::Error::Decoding(Box::new(e)),
+                    })?;
+                if !fields.assignees.iter().any(|a| a == who) {
+                    continue;
+                }
+            }
+            matched += 1;
+            if matched > limit {
+                continue;
+            }
+            let id = Id(id);
+            let short_len = match &bulk {
+                Some(m) => m.get(&id.0).copied().map_or(MIN_SHORT, usize::from),
+                None => self.short_len(&rtxn, &id)?,
+            };
+            let hex = id.to_hex();
+            let author_json = match authors.entry(author) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let view = self.author_in(&rtxn, &ActorId(author))?;
+                    v.insert(serde_json::to_string(&view).expect("an author always serialises"))
+                }
+            };
+            f(Row {
+                id,
+                short_id: &hex[..short_len],
+                author_json,
+                fragment,
+            })?;
+        }
+        Ok(matched)
+    }
+
+    fn issues_with_label(&self, rtxn: &RoTxn, label: &str) -> Result<BTreeSet<[u8; 32]>> {
+        let mut prefix = label.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = BTreeSet::new();
+        for item in self.labels.prefix_iter(rtxn, &prefix).map_err(self.err())? {
+            let (k, _) = item.map_err(self.err())?;
+            out.insert(k[prefix.len()..].try_into().expect("label keys end in a 32-byte id"));
+        }
+        Ok(out)
+    }
+
+    /// Writes `list --json`: a JSON array of row objects.
+    /// `extra` may add fields to each row: it writes a JSON fragment starting with a comma.
+    pub fn write_list_json<W: Write>(
+        &self,
+        filter: &ListFilter,
+        out: &mut W,
+        mut extra: impl FnMut(&Id, &mut W) -> std::io::Result<()>,
+    ) -> Result<usize> {
+        let io = |e| Error::Io {
+            path: "<stdout>".into(),
+            source: e,
+        };
+        out.write_all(b"[").map_err(io)?;
+        let mut first = true;
+        let n = self.for_each_row(filter, |row| {
+            if !first {
+                out.write_all(b",\n").map_err(io)?;
+            }
+            first = false;
+            write!(out, "{{\"id\":\"{}\",\"short_id\":\"{}\",", row.id, row.short_id).map_err(io)?;
+            out.write_all(row.fragment).map_err(io)?;
+            write!(out, ",\"author\":{}", row.author_json).map_err(io)?;
+            extra(&row.id, out).map_err(io)?;
+            out.write_all(b"}").map_err(io)?;
+            Ok(())
+        })?;
+        out.write_all(b"]\n").map_err(io)?;
+        Ok(n)
+    }
+
+    /// Looks up the cached message of each lock commit, calling `f` with its position and the
+    /// bytes (borrowed from the map, no copy), or `None` where it is not cached yet.
+    pub fn with_cached_leases(&self, commits: &[ObjectId], mut f: impl FnMut(usize, Option<&[u8]>)) -> Result<()> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        for (i, c) in commits.iter().enumerate() {
+            f(i, self.leases.get(&rtxn, oid_bytes(c)).map_err(self.err())?);
+        }
+        Ok(())
+    }
+
+    /// Caches lock commits' messages.
+    pub fn cache_leases(&self, items: &[(ObjectId, Vec<u8>)]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        for (c, m) in items {
+            self.leases.put(&mut wtxn, oid_bytes(c), m).map_err(self.err())?;
+        }
+        wtxn.commit().map_err(self.err())
+    }
+
+    /// How many distinct events the index holds.
+    pub fn event_count(&self) -> Result<u64> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        self.events.len(&rtxn).map_err(self.err())
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let err = self.err();
+        let rtxn = self.env.read_txn().map_err(&err)?;
+        let folded_at = meta_u64(self.meta.get(&rtxn, "folded_at").map_err(&err)?);
+        let fold_micros = self.meta.get(&rtxn, "fold_micros").map_err(&err)?;
+        Ok(Stats {
+            events: self.events.len(&rtxn).map_err(&err)?,
+            issues: self.rows.len(&rtxn).map_err(&err)?,
+            actors: self.actors.len(&rtxn).map_err(&err)?,
+            refs: self.tips.len(&rtxn).map_err(&err)?,
+            index_bytes: std::fs::metadata(self.path.join("data.mdb")).map_or(0, |m| m.len()),
+            index_path: self.path.display().to_string(),
+            schema_version: SCHEMA_VERSION,
+            last_fold_at: (folded_at > 0).then(|| crate::repo::format_time(folded_at)),
+            last_fold_ms: fold_micros.map(|b| meta_u64(Some(b)) as f64 / 1000.0),
+            lamport: meta_u64(self.meta.get(&rtxn, "lamport").map_err(&err)?),
+        })
+    }
+
+    /// A canonical dump of the projection, for tests that compare two indexes byte for byte.
+    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out = Vec::new();
+        for (tag, db) in [(b'i', &self.issues), (b'r', &self.rows)] {
+            for item in db.iter(&rtxn).map_err(self.err())? {
+                let (k, v) = item.map_err(self.err())?;
+                out.push(([&[tag][..], k].concat(), v.to_vec()));
+            }
+        }
+        for (tag, db) in [(b'l', &self.labels), (b'p', &self.parented)] {
+            for item in db.iter(&rtxn).map_err(self.err())? {
+                let (k, _) = item.map_err(self.err())?;
+                out.push(([&[tag][..], k].concat(), Vec::new()));
+            }
+        }
+        for item in self.events.iter(&rtxn).map_err(self.err())? {
+            let (k, v) = item.map_err(self.err())?;
+            out.push(([&b"e"[..], k].concat(), v.to_vec()));
+        }
+        out.push((
+            b"lamport".to_vec(),
+            self.meta
+                .get(&rtxn, "lamport")
+                .map_err(self.err())?
+                .unwrap_or_default()
+                .to_vec(),
+        ));
+        Ok(out)
+    }
+}
