@@ -249,7 +249,8 @@ pub fn fetch(repo: &Repo, remote: &str, refs: &mut BTreeMap<String, RefReport>) 
     let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote];
     let specs = fetch_refspecs(remote);
     args.extend(specs.iter().map(String::as_str));
-    repo.git_command(&args)?;
+    repo.git_command(&args)
+        .map_err(|e| short_command(e, &format!("git fetch {remote}")))?;
     let after: BTreeMap<String, ObjectId> = wal::list_refs(repo, &prefix)?.into_iter().collect();
     for (name, new) in &after {
         let old = before.get(name);
@@ -262,6 +263,17 @@ pub fn fetch(repo: &Repo, remote: &str, refs: &mut BTreeMap<String, RefReport>) 
         }
     }
     Ok(())
+}
+
+/// Names a failed git command briefly (the refspecs say nothing to a user).
+pub fn short_command(e: Error, command: &str) -> Error {
+    match e {
+        Error::Subprocess { stderr, .. } => Error::Subprocess {
+            command: command.to_owned(),
+            stderr,
+        },
+        other => other,
+    }
 }
 
 fn is_actor_hex(s: &str) -> bool {

@@ -210,6 +210,17 @@ impl From<Error> for CommandError {
                 vec!["`git wal log` shows the readable events; fetch the ref again from a healthy clone".into()],
             ),
             Error::Verify(_) => (exit::VERIFY_FAILED, vec![]),
+            Error::Subprocess { command, .. }
+                if command.starts_with("git fetch") || command.starts_with("git push") =>
+            {
+                let mut h = vec![
+                    "is the remote reachable? `git remote -v` lists it; `git fetch REMOTE` shows git's own view".into(),
+                ];
+                if command.contains("lock") {
+                    h.push("`--local` takes the lease in this repository only".into());
+                }
+                (exit::FAILURE, h)
+            }
             Error::Contention { .. } => (
                 exit::FAILURE,
                 vec!["many writers share this actor; give each its own with GRIT_ACTOR=<label>".into()],

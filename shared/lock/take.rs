@@ -85,7 +85,8 @@ pub fn fetch(repo: &Repo, remote: &str) -> Result<()> {
         remote,
         &locks,
         &actors,
-    ])?;
+    ])
+    .map_err(|e| crate::sync::short_command(e, &format!("git fetch {remote} (locks)")))?;
     Ok(())
 }
 
