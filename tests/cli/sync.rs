@@ -463,3 +463,32 @@ fn sync_without_a_usable_remote_explains_what_to_do() {
         .code(2)
         .stderr(predicate::str::contains("no remote named 'nope'"));
 }
+
+#[test]
+fn an_unreachable_remote_fails_with_a_hint_and_loses_nothing() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(
+        &r,
+        &[
+            "remote",
+            "add",
+            "origin",
+            t.tmp.path().join("gone.git").to_str().unwrap(),
+        ],
+    );
+    let id = t.create(&r, "kept");
+    t.cmd("wal", &r)
+        .args(["sync"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("`git fetch origin` failed"))
+        .stderr(predicate::str::contains("hint: is the remote reachable?"));
+    t.cmd("lock", &r)
+        .args(["acquire", "path:x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--local"));
+    assert_eq!(t.json("issue", &r, &["show", &id])["title"], "kept");
+    t.ok("lock", &r, &["acquire", "path:x", "--local"]);
+}
