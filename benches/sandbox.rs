@@ -27,6 +27,18 @@ fn sandbox(dir: &Path, data: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// The path of the first sandbox `git sandbox list` shows.
+fn first_sandbox(repo: &Path, data: &Path) -> std::path::PathBuf {
+    let out = Command::new(exe("sandbox"))
+        .args(["list", "--json"])
+        .current_dir(repo)
+        .env("XDG_DATA_HOME", data)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    std::path::PathBuf::from(list[0]["path"].as_str().unwrap())
+}
+
 /// Writes `n` files of `size` bytes under `root/prefix`, 100 per directory.
 fn fill(root: &Path, prefix: &str, n: usize, size: usize) {
     let mut block = vec![0u8; size];
@@ -144,14 +156,7 @@ fn bench_create(root: &Path, scale: usize) {
         &data,
         &["run", "st", "--backend", "copy", "--keep", "--", "true"],
     ));
-    let out = Command::new(exe("sandbox"))
-        .args(["list", "--json"])
-        .current_dir(&repo)
-        .env("XDG_DATA_HOME", &data)
-        .output()
-        .unwrap();
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let path = list[0]["path"].as_str().unwrap().to_owned();
+    let path = first_sandbox(&repo, &data);
     let mut c = Command::new("git");
     c.args(["status", "--porcelain"]).current_dir(&path);
     let first = timed(c);
@@ -199,14 +204,7 @@ fn bench_cargo(root: &Path) {
     build(&repo);
     let data = root.join("data-cargo");
     timed(sandbox(&repo, &data, &["run", "cargo", "--keep", "--", "true"]));
-    let out = Command::new(exe("sandbox"))
-        .args(["list", "--json"])
-        .current_dir(&repo)
-        .env("XDG_DATA_HOME", &data)
-        .output()
-        .unwrap();
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let path = std::path::PathBuf::from(list[0]["path"].as_str().unwrap());
+    let path = first_sandbox(&repo, &data);
     let rebuilt = build(&path);
     println!(
         "cargo build in a fresh sandbox after a fresh build in the main tree: {rebuilt} crate(s) rebuilt (target 0)"
