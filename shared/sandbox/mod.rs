@@ -213,14 +213,30 @@ pub fn git_in(dir: &Path, args: &[&str]) -> Result<String> {
 }
 
 pub fn git_cmd(dir: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(dir)
+    // `-C` rather than a working directory for the child: std can then spawn with posix_spawn
+    // (no fork of this process's address space), which `list` does once per sandbox.
+    let mut c = Command::new(git_exe());
+    c.arg("-C")
+        .arg(dir)
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
         .env("GRIT_NO_HOOKS", "1")
         .stdin(std::process::Stdio::null());
     c
+}
+
+/// `git` resolved on PATH once, so each spawn execs it directly.
+fn git_exe() -> &'static Path {
+    static GIT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    GIT.get_or_init(|| {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|d| d.join("git"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from("git"))
+    })
 }
 
 fn nul_list(s: &str) -> Vec<String> {
