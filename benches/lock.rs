@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{exe, git, median, ms, new_repo, rev_parse};
+use common::{exe, git, med, median, ms, new_repo, rev_parse, timed};
 use grit::lock::{self, Resource, Scope};
 use grit::repo::Repo;
 
@@ -84,11 +84,6 @@ fn main() {
     git(&hooked, &["pack-refs", "--all"]);
     git(&hooked, &["config", "user.name", "Other"]);
     git(&hooked, &["config", "user.email", "other@example.com"]);
-    let path = format!(
-        "{}:{}",
-        exe("wal").parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let install = Command::new(exe("wal"))
         .args(["hooks", "install"])
         .current_dir(&hooked)
@@ -105,32 +100,20 @@ fn main() {
         let mut c = Command::new("git");
         c.args(["commit", "-q", "-m", file])
             .current_dir(d)
-            .env("PATH", &path)
             .env("GRIT_ACTOR", "other");
         c
     };
     let (mut with, mut without) = (Vec::new(), Vec::new());
     for k in 0..runs {
         let f = format!("free{k}.txt");
-        without.push(time(commit(&plain, &f)));
-        with.push(time(commit(&hooked, &f)));
+        without.push(timed(commit(&plain, &f)));
+        with.push(timed(commit(&hooked, &f)));
     }
-    with.sort();
-    without.sort();
-    let (w, wo) = (with[runs / 2], without[runs / 2]);
+    let (w, wo) = (med(with), med(without));
     println!(
         "git commit with the pre-commit lock check, {n} active locks: {:6.2} ms   without the hook {:6.2} ms   adds {:5.2} ms   (target <= 10 ms)",
         ms(w),
         ms(wo),
         ms(w) - ms(wo)
     );
-}
-
-fn time(mut c: Command) -> Duration {
-    c.stdout(std::process::Stdio::null());
-    let start = std::time::Instant::now();
-    let st = c.status().unwrap();
-    let t = start.elapsed();
-    assert!(st.success(), "{c:?}");
-    t
 }

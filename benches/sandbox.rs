@@ -7,19 +7,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{exe, git, ms, new_repo};
-
-fn timed(mut c: Command) -> Duration {
-    c.stdout(Stdio::null()).stderr(Stdio::null());
-    let start = Instant::now();
-    let st = c.status().expect("runs");
-    let t = start.elapsed();
-    assert!(st.success(), "{c:?} failed");
-    t
-}
+use common::{exe, git, med, ms, new_repo, timed};
 
 fn sandbox(dir: &Path, data: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(exe("sandbox"));
@@ -107,10 +98,6 @@ fn bench_create(root: &Path, scale: usize) {
         git(&repo, &["worktree", "remove", "--force", w.to_str().unwrap()]);
         git(&repo, &["branch", "-D", "-q", &format!("wt{i}")]);
     }
-    let med = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
     let (o, w, ci, ca) = (med(ours), med(wt), med(cp_ignored), med(cp_all));
     println!(
         "git sandbox run (copy backend): {:7.0} ms   baselines: git worktree add {:5.0} ms + cp -a of the ignored files {:5.0} ms = {:5.0} ms (ratio {:.2}; target <= 1.0)   cp -a of the whole tree {:5.0} ms",

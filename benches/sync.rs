@@ -8,32 +8,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{exe, generate, git, ms, new_repo};
-
-/// PATH with the built binaries first, as an installed suite would be.
-fn path_var() -> String {
-    format!(
-        "{}:{}",
-        exe("wal").parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-fn timed(mut c: Command) -> Duration {
-    c.stdout(Stdio::null()).stderr(Stdio::null()).env("PATH", path_var());
-    let start = Instant::now();
-    let status = c.status().expect("command runs");
-    let took = start.elapsed();
-    assert!(status.success(), "{c:?} failed");
-    took
-}
-
-fn med(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use common::{exe, generate, git, med, ms, new_repo, timed};
 
 fn in_dir(dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
     let mut c = Command::new(program);

@@ -270,7 +270,7 @@ impl Index {
         let mut stats = FoldStats::default();
         let fresh_index = self.tips.is_empty(&wtxn).map_err(&err)? && self.commits.is_empty(&wtxn).map_err(&err)?;
         let snap = match use_snapshot && fresh_index {
-            true => snapshot::newest(repo, &refs)?,
+            true => snapshot::newest(&refs),
             false => None,
         };
         // Events, with where they came from when that was another clone (they get verified).

@@ -64,8 +64,8 @@ pub fn list(refs: &[(String, ObjectId)]) -> Vec<SnapshotRef> {
 }
 
 /// The snapshot holding the most events, local or remote-tracking.
-pub fn newest(_repo: &Repo, refs: &[(String, ObjectId)]) -> Result<Option<SnapshotRef>> {
-    Ok(list(refs).into_iter().next())
+pub fn newest(refs: &[(String, ObjectId)]) -> Option<SnapshotRef> {
+    list(refs).into_iter().next()
 }
 
 pub fn encode(commits: &[ObjectId], events: &[SignedEvent]) -> Vec<u8> {
@@ -132,7 +132,7 @@ pub fn create(repo: &Repo, author: &Author<'_>, skip: impl Fn(&str) -> bool) -> 
         .collect();
     tips.sort();
     tips.dedup();
-    let (mut commits, mut events) = match newest(repo, &refs)? {
+    let (mut commits, mut events) = match newest(&refs) {
         Some(base) => {
             let loaded = read(repo, &base)?;
             (loaded.commits, loaded.events)
@@ -198,6 +198,6 @@ pub fn due(repo: &Repo, indexed: u64) -> Result<bool> {
             &format!("{}snapshots/", crate::sync::tracking_prefix(&remote)),
         )?);
     }
-    let covered = newest(repo, &refs)?.map_or(0, |s| s.events);
+    let covered = newest(&refs).map_or(0, |s| s.events);
     Ok(indexed >= covered + every)
 }

@@ -26,6 +26,15 @@ impl Store {
         Ok(Store { repo, index, folded })
     }
 
+    /// Writes a snapshot of every WAL ref this clone has, except remote-tracking ones that
+    /// carried a forged event.
+    pub fn snapshot(&self) -> Result<Option<crate::snapshot::SnapshotRef>> {
+        let actor = self.actor()?;
+        crate::snapshot::create(&self.repo, &actor.author(now_ms()), |name| {
+            self.index.rejected(name).ok().flatten().is_some()
+        })
+    }
+
     pub fn actor(&self) -> Result<Actor> {
         actor::current(&self.repo)
     }
@@ -68,7 +77,7 @@ impl Store {
         }
         crate::maintenance::after_write(&self.repo);
         if crate::snapshot::due(&self.repo, self.index.event_count()?)? {
-            crate::sync::write_snapshot(self)?;
+            self.snapshot()?;
         }
         Ok(out)
     }

@@ -207,7 +207,7 @@ pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
             break;
         }
         if opts.issue.is_none() && report.snapshot.is_none() && snapshot_due(store)? {
-            report.snapshot = write_snapshot(store)?.map(|s| s.name);
+            report.snapshot = store.snapshot()?.map(|s| s.name);
         }
         let moved = push(store, remote, opts.issue, &mut refs, report.partial.as_mut())?;
         if !moved || !opts.fetch {
@@ -223,16 +223,6 @@ pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
 
 fn snapshot_due(store: &Store) -> Result<bool> {
     crate::snapshot::due(&store.repo, store.index.stats()?.events)
-}
-
-/// Writes a snapshot of every WAL ref this clone has, except remote-tracking ones that
-/// carried a forged event.
-pub fn write_snapshot(store: &Store) -> Result<Option<crate::snapshot::SnapshotRef>> {
-    let actor = store.actor()?;
-    let now = crate::repo::now_ms();
-    crate::snapshot::create(&store.repo, &actor.author(now), |name| {
-        store.index.rejected(name).ok().flatten().is_some()
-    })
 }
 
 fn entry<'a>(refs: &'a mut BTreeMap<String, RefReport>, local: &str) -> &'a mut RefReport {
@@ -344,11 +334,7 @@ fn integrate_one(store: &Store, ns: &str, key: &str, local: &str, theirs: Object
 
 /// The name and email on a union commit: the actor's own, from its published record.
 fn union_author(store: &Store, key: &str) -> Result<(String, String)> {
-    let id = crate::event::ActorId(
-        crate::hex::decode(key)
-            .and_then(|b| b.try_into().ok())
-            .expect("checked to be 64 hex digits"),
-    );
+    let id = crate::event::ActorId::from_hex(key).expect("checked to be 64 hex digits");
     let view = store.index.author(&id)?;
     Ok((
         view.name.unwrap_or_else(|| "grit".into()),

@@ -122,3 +122,30 @@ pub fn generate(dir: &Path, issues: usize, per_chunk: usize) -> usize {
     }
     total
 }
+
+/// PATH with the built binaries first, as an installed suite would be (hooks find `git-wal`).
+pub fn path_with_binaries() -> String {
+    format!(
+        "{}:{}",
+        exe("wal").parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Runs a command once, output discarded, with the built binaries on PATH; its wall time.
+pub fn timed(mut c: Command) -> Duration {
+    c.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .env("PATH", path_with_binaries());
+    let start = Instant::now();
+    let status = c.status().expect("command runs");
+    let took = start.elapsed();
+    assert!(status.success(), "{c:?} failed");
+    took
+}
+
+/// The median of some timings.
+pub fn med(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}

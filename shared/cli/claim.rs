@@ -86,7 +86,13 @@ impl Drop for IssueGuard<'_> {
 pub fn guard<'a>(ui: &mut Ui, store: &'a Store, id: &Id, take: bool) -> Result<Option<IssueGuard<'a>>, CommandError> {
     let resource = Resource::Issue(*id);
     if !take {
-        super::lock::enforce(ui, store, &[], std::slice::from_ref(&resource), "issue is locked")?;
+        super::lock::enforce(
+            ui,
+            store,
+            || Ok(Vec::new()),
+            std::slice::from_ref(&resource),
+            "issue is locked",
+        )?;
         return Ok(None);
     }
     let scope = lock::default_scope(&store.repo);

@@ -394,11 +394,12 @@ pub fn staged_paths(repo: &Repo) -> Result<Vec<String>, CommandError> {
 }
 
 /// Checks `paths` and `issues` against others' locks and applies the policy: nothing under
-/// off; a warning per hit under warn; under require, the lock-conflict exit code.
+/// off; a warning per hit under warn; under require, the lock-conflict exit code. `paths` is
+/// only called when some lock exists (listing staged or pushed paths costs a git process).
 pub fn enforce(
     ui: &mut Ui,
     store: &Store,
-    paths: &[String],
+    paths: impl FnOnce() -> Result<Vec<String>, CommandError>,
     issues: &[Resource],
     what: &str,
 ) -> Result<Vec<Hit>, CommandError> {
@@ -415,7 +416,7 @@ pub fn enforce(
     let me = crate::actor::find(repo, &crate::actor::selected_label(repo))?
         .map(|a| a.id())
         .unwrap_or(ActorId([0; 32]));
-    let mut hits: Vec<Hit> = lock::path_conflicts(&view, paths, &me, now)
+    let mut hits: Vec<Hit> = lock::path_conflicts(&view, &paths()?, &me, now)
         .into_iter()
         .map(|(p, l)| Hit { what: p, lock: l })
         .collect();
@@ -454,15 +455,18 @@ pub fn enforce(
 
 fn check(ui: &mut Ui, a: CheckArgs) -> Result<(), CommandError> {
     let store = super::open_store(ui)?;
-    let mut paths = a.paths.clone();
-    if a.staged {
-        paths.extend(staged_paths(&store.repo)?);
-    }
     let issues = resources(
         &store,
         &a.issue.iter().map(|i| format!("issue:{i}")).collect::<Vec<_>>(),
     )?;
-    let hits = enforce(ui, &store, &paths, &issues, "locked")?;
+    let paths = || {
+        let mut paths = a.paths.clone();
+        if a.staged {
+            paths.extend(staged_paths(&store.repo)?);
+        }
+        Ok(paths)
+    };
+    let hits = enforce(ui, &store, paths, &issues, "locked")?;
     if ui.json {
         return ui.json(&CheckJson {
             policy: lock::policy(&store.repo)?,

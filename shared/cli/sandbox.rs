@@ -142,7 +142,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             let r = find(&main, &a.name)?;
             exit_with(execute(&r.path, &a.cmd, false)?)
         }
-        Command::Diff(a) => diff(&main, &find(&main, &a.name)?),
+        Command::Diff(a) => diff(&find(&main, &a.name)?),
         Command::Commit(a) => {
             let r = find(&main, &a.name)?;
             let c = sandbox::commit(&r, &a.message)?;
@@ -532,7 +532,7 @@ fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn diff(main: &Main, r: &Record) -> Result<(), CommandError> {
+fn diff(r: &Record) -> Result<(), CommandError> {
     // Untracked files show too: stage everything into a throw-away copy of the index.
     let git_dir = sandbox::git_in(&r.path, &["rev-parse", "--absolute-git-dir"])?;
     let index = Path::new(git_dir.trim()).join("index");
@@ -551,7 +551,6 @@ fn diff(main: &Main, r: &Record) -> Result<(), CommandError> {
             .status()
     });
     let _ = std::fs::remove_file(&tmp);
-    let _ = main;
     let st = shown?;
     exit_with(st.code().unwrap_or(1))
 }

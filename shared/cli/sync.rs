@@ -367,20 +367,8 @@ pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
 
 fn pre_commit(ui: &mut Ui) -> Result<(), CommandError> {
     let store = open_store(ui)?;
-    let repo = &store.repo;
-    if crate::lock::policy(repo)? == crate::lock::Policy::Off {
-        return Ok(());
-    }
-    // No lock refs at all (the common case): nothing to check.
-    let any_lock = !crate::wal::list_refs(repo, crate::lock::LOCKS_PREFIX)?.is_empty()
-        || sync::remote_names(repo).iter().any(|r| {
-            crate::wal::list_refs(repo, &format!("{}locks/", sync::tracking_prefix(r))).is_ok_and(|v| !v.is_empty())
-        });
-    if !any_lock {
-        return Ok(());
-    }
-    let paths = super::lock::staged_paths(repo)?;
-    super::lock::enforce(ui, &store, &paths, &[], "commit touches a locked path").map(|_| ())
+    let staged = || super::lock::staged_paths(&store.repo);
+    super::lock::enforce(ui, &store, staged, &[], "commit touches a locked path").map(|_| ())
 }
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -418,8 +406,8 @@ fn pre_push(ui: &mut Ui, args: &[String]) -> Result<(), CommandError> {
             eprintln!("warning: grit: could not fetch locks from {remote}: {e}");
         }
         let remote = named.map_or("origin", String::as_str);
-        let paths = pushed_paths(repo, remote, &updates)?;
-        super::lock::enforce(ui, &store, &paths, &[], "push changes a locked path")?;
+        let pushed = || pushed_paths(repo, remote, &updates);
+        super::lock::enforce(ui, &store, pushed, &[], "push changes a locked path")?;
     }
     let Some(remote) = named else {
         return Ok(()); // a URL, not a named remote: there is no tracking namespace to use
@@ -465,7 +453,7 @@ struct SnapshotJson {
 
 pub fn snapshot_cmd(ui: &mut Ui) -> Result<(), CommandError> {
     let store = open_store(ui)?;
-    let created = sync::write_snapshot(&store)?;
+    let created = store.snapshot()?;
     let all = snapshot::list(&crate::wal::list_refs(&store.repo, "refs/grit/")?);
     if ui.json {
         return ui.json(&SnapshotJson {

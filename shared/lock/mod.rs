@@ -120,18 +120,10 @@ impl Lease {
         let mut first = lines.next()?.strip_prefix("grit-lock: ")?.split(' ');
         let action = Action::parse(first.next()?)?;
         let actor = |v: &str| -> Option<Option<ActorId>> {
-            if v == "-" {
-                return Some(None);
+            match v {
+                "-" => Some(None),
+                hex => Some(Some(ActorId::from_hex(hex)?)),
             }
-            let mut id = [0u8; 32];
-            let b = v.as_bytes();
-            if b.len() != 64 {
-                return None;
-            }
-            for (i, pair) in b.chunks(2).enumerate() {
-                id[i] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
-            }
-            Some(Some(ActorId(id)))
         };
         let (mut resource, mut owner, mut held, mut acquired, mut expires) = (None, None, None, None, None);
         let (mut seq, mut nonce, mut by, mut note) = (None, None, None, None);
@@ -167,14 +159,6 @@ impl Lease {
             note: note?,
             action,
         })
-    }
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
     }
 }
 
@@ -305,13 +289,7 @@ impl View {
 
 /// Parses a resource as stored in a lease (issue ids are already full).
 pub fn parse_canonical(s: &str) -> Option<Resource> {
-    Resource::parse(s, |q| {
-        crate::hex::decode(q)
-            .and_then(|b| b.try_into().ok())
-            .map(Id)
-            .ok_or_else(|| Error::invalid("bad id", ""))
-    })
-    .ok()
+    Resource::parse(s, |q| Id::from_hex(q).ok_or_else(|| Error::invalid("bad id", ""))).ok()
 }
 
 /// Where leases are taken.

@@ -148,9 +148,7 @@ fn contains(dir: &str, path: &str) -> bool {
 }
 
 fn hash(s: &str) -> String {
-    use blake2::Digest;
-    let digest = blake2::Blake2b::<blake2::digest::consts::U32>::digest(s.as_bytes());
-    crate::hex::encode(&digest)
+    crate::hex::encode(&crate::event::blake2b256(s.as_bytes()))
 }
 
 /// Parses `90s`, `15m`, `2h`, `1d` (a plain number is seconds).

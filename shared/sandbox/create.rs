@@ -5,8 +5,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use blake2::Digest;
-
 use super::{BRANCH_PREFIX, Backend, Main, Method, Record, alive, copy, git_cmd, nul_list, overlay, validate_name};
 use crate::error::{Error, Result};
 use crate::repo::now_ms;
@@ -486,8 +484,7 @@ fn layer_key(main: &Main, base: &str, excludes: &[String]) -> String {
     }
     k.push('\0');
     k.push_str(&fs::read_to_string(main.tree.join(".worktreeinclude")).unwrap_or_default());
-    let digest = blake2::Blake2b::<blake2::digest::consts::U32>::digest(k.as_bytes());
-    crate::hex::encode(&digest)[..24].to_owned()
+    super::blake_hex(k.as_bytes())[..24].to_owned()
 }
 
 /// The overlay backend: the base layer (materialised on first use) mounted under this

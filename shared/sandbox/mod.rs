@@ -93,7 +93,9 @@ impl Main {
             Some(n) if n == ".git" => common.parent().expect("a .git dir has a parent").to_owned(),
             _ => return Err(not_nested("the repository is bare")),
         };
-        let repo = Repo::discover(&tree)?;
+        // Only from inside a sandbox (a linked worktree) is the main tree another repository.
+        let in_main = here.git.workdir().and_then(|w| w.canonicalize().ok()).as_deref() == Some(tree.as_path());
+        let repo = if in_main { here } else { Repo::discover(&tree)? };
         Ok(Main { repo, tree })
     }
 
@@ -159,14 +161,7 @@ impl Main {
 
     /// Undoes a creation: worktree, branch, directory, record. Best effort, every step.
     pub fn rollback(&self, r: &Record) {
-        let _ = overlay::unmount(&r.path);
-        let _ = fs::remove_dir_all(overlay::dirs(&self.root(), &r.name).0.parent().expect("has a parent"));
-        let path = r.path.to_string_lossy();
-        let _ = self.git(&["worktree", "remove", "--force", "--force", &path]);
-        let _ = fs::remove_dir_all(&r.path);
-        let _ = self.git(&["worktree", "prune"]);
-        let _ = self.git(&["branch", "-D", "-q", &r.branch]);
-        let _ = fs::remove_file(self.record_path(&r.name));
+        let _ = remove(self, r);
     }
 
     /// Where sandboxes go: `sandbox.root`, else `$XDG_DATA_HOME/grit/sandboxes/<repo-id>`.
@@ -190,9 +185,8 @@ impl Main {
     }
 }
 
-fn blake_hex(b: &[u8]) -> String {
-    use blake2::Digest;
-    crate::hex::encode(&blake2::Blake2b::<blake2::digest::consts::U32>::digest(b))
+pub(crate) fn blake_hex(b: &[u8]) -> String {
+    crate::hex::encode(&crate::event::blake2b256(b))
 }
 
 fn alive(pid: u32) -> bool {
@@ -382,25 +376,34 @@ pub fn commit(r: &Record, message: &str) -> Result<Option<String>> {
     Ok(Some(git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned()))
 }
 
-/// Removes the worktree, its branch and its record.
+/// Removes the worktree, its branch and its record (and an overlay's mount and upper layer).
+/// Every step is tried and the first failure returned; a mount that will not go away stops it
+/// before anything is deleted through it. Steps with nothing to do (an interrupted creation
+/// never made the branch) are not failures.
 pub fn remove(main: &Main, r: &Record) -> Result<()> {
     overlay::unmount(&r.path)?;
+    let mut first: Option<Error> = None;
     let overlay_dir = overlay::dirs(&main.root(), &r.name).0;
-    if let Some(d) = overlay_dir.parent().filter(|d| d.exists()) {
-        fs::remove_dir_all(d).map_err(Error::io(d))?;
+    if let Some(d) = overlay_dir.parent().filter(|d| d.exists())
+        && let Err(e) = fs::remove_dir_all(d)
+    {
+        first.get_or_insert(Error::Io {
+            path: d.to_owned(),
+            source: e,
+        });
     }
     let path = r.path.to_string_lossy();
-    if r.path.exists() {
-        main.git(&["worktree", "remove", "--force", "--force", &path])
-            .or_else(|_| {
-                fs::remove_dir_all(&r.path)
-                    .map(|_| String::new())
-                    .map_err(Error::io(&r.path))
-            })?;
+    if r.path.exists()
+        && main.git(&["worktree", "remove", "--force", "--force", &path]).is_err()
+        && let Err(e) = fs::remove_dir_all(&r.path)
+    {
+        first.get_or_insert(Error::Io {
+            path: r.path.clone(),
+            source: e,
+        });
     }
     let _ = main.git(&["worktree", "prune"]);
     let _ = main.git(&["branch", "-D", "-q", &r.branch]);
-    let p = main.record_path(&r.name);
-    let _ = fs::remove_file(&p);
-    Ok(())
+    let _ = fs::remove_file(main.record_path(&r.name));
+    first.map_or(Ok(()), Err)
 }
