@@ -133,6 +133,26 @@ fn oid_bytes(id: &ObjectId) -> &[u8] {
     id.as_bytes()
 }
 
+/// An `Index` whose databases `$db!(name)` opens or creates.
+macro_rules! databases {
+    ($db:ident, $path:expr, $env:expr) => {
+        Index {
+            meta: $db!("meta"),
+            tips: $db!("tips"),
+            commits: $db!("commits"),
+            events: $db!("events"),
+            parented: $db!("parented"),
+            issues: $db!("issues"),
+            rows: $db!("rows"),
+            labels: $db!("labels"),
+            actors: $db!("actors"),
+            leases: $db!("leases"),
+            path: $path.to_owned(),
+            env: $env.clone(),
+        }
+    };
+}
+
 impl Index {
     fn dir(repo: &Repo) -> PathBuf {
         repo.grit_dir.join("index")
@@ -189,21 +209,32 @@ impl Index {
                 .open(path)
         }
         .map_err(&err)?;
+        // Every database exists after the first open: open them in a read transaction, so that
+        // a command does not wait for (or hold up) a writer just to start.
+        let rtxn = env.read_txn().map_err(&err)?;
+        let opened = (|| -> heed::Result<Option<Index>> {
+            macro_rules! open {
+                ($name:literal) => {
+                    match env.open_database(&rtxn, Some($name))? {
+                        Some(db) => db,
+                        None => return Ok(None),
+                    }
+                };
+            }
+            Ok(Some(databases!(open, path, env)))
+        })()
+        .map_err(&err)?;
+        rtxn.commit().map_err(&err)?;
+        if let Some(index) = opened {
+            return Ok(index);
+        }
         let mut wtxn = env.write_txn().map_err(&err)?;
-        let index = Index {
-            meta: env.create_database(&mut wtxn, Some("meta")).map_err(&err)?,
-            tips: env.create_database(&mut wtxn, Some("tips")).map_err(&err)?,
-            commits: env.create_database(&mut wtxn, Some("commits")).map_err(&err)?,
-            events: env.create_database(&mut wtxn, Some("events")).map_err(&err)?,
-            parented: env.create_database(&mut wtxn, Some("parented")).map_err(&err)?,
-            issues: env.create_database(&mut wtxn, Some("issues")).map_err(&err)?,
-            rows: env.create_database(&mut wtxn, Some("rows")).map_err(&err)?,
-            labels: env.create_database(&mut wtxn, Some("labels")).map_err(&err)?,
-            actors: env.create_database(&mut wtxn, Some("actors")).map_err(&err)?,
-            leases: env.create_database(&mut wtxn, Some("leases")).map_err(&err)?,
-            path: path.to_owned(),
-            env: env.clone(),
-        };
+        macro_rules! create {
+            ($name:literal) => {
+                env.create_database(&mut wtxn, Some($name)).map_err(&err)?
+            };
+        }
+        let index = databases!(create, path, env);
         if index.meta.get(&wtxn, "schema").map_err(&err)?.is_none() {
             index
                 .meta

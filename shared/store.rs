@@ -26,6 +26,18 @@ impl Store {
         Ok(Store { repo, index, folded })
     }
 
+    /// Opens the repository and its index without folding new events in: for commands that use
+    /// the index only as a cache keyed by object id (locks), never for issue queries.
+    pub fn open_unfolded(dir: &Path) -> Result<Store> {
+        let repo = Repo::discover(dir)?;
+        let index = Index::open(&repo)?;
+        Ok(Store {
+            repo,
+            index,
+            folded: FoldStats::default(),
+        })
+    }
+
     /// Writes a snapshot of every WAL ref this clone has, except remote-tracking ones that
     /// carried a forged event.
     pub fn snapshot(&self) -> Result<Option<crate::snapshot::SnapshotRef>> {

@@ -333,6 +333,13 @@ pub fn union_commit(repo: &Repo, a: ObjectId, b: ObjectId, author: (&str, &str))
     write_commit(repo, tree, &parents, &author, "grit: union of diverged histories")
 }
 
+/// Whether any ref starts with `prefix` (stops at the first).
+pub fn has_refs(repo: &Repo, prefix: &str) -> Result<bool> {
+    let platform = repo.git.references()?;
+    let mut iter = platform.prefixed(prefix)?;
+    Ok(iter.next().transpose()?.is_some())
+}
+
 /// All refs under `prefix` with their tips, sorted by name.
 pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
     let platform = repo.git.references()?;

@@ -66,7 +66,6 @@ impl Drop for IssueGuard<'_> {
         let who = lock::Actor::of(&actor);
         if let Err(e) = lock::change(
             &self.store.repo,
-            Some(&self.store.index),
             &who,
             std::slice::from_ref(&self.resource),
             lock::LeaseChange::Release,

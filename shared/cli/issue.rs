@@ -674,7 +674,6 @@ fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
     let r = Resource::Issue(id);
     match lock::change(
         &store.repo,
-        Some(&store.index),
         &who,
         std::slice::from_ref(&r),
         lock::LeaseChange::Release,

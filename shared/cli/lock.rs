@@ -159,6 +159,16 @@ fn duration(s: &str) -> Result<Duration, CommandError> {
     Ok(lock::parse_duration(s)?)
 }
 
+/// Opens the store for a lock command. Locks live in refs of their own and use the index only
+/// as a cache of lease commits, so the event log is folded in only when an `issue:` id must be
+/// resolved.
+fn open_for(ui: &Ui, args: &[String]) -> Result<Store, CommandError> {
+    if args.iter().any(|a| a.starts_with("issue:")) {
+        return super::open_store(ui);
+    }
+    Ok(Store::open_unfolded(&ui.dir)?)
+}
+
 /// Parses resources; `issue:` ids resolve through the index like any issue id.
 pub fn resources(store: &Store, args: &[String]) -> Result<Vec<Resource>, CommandError> {
     args.iter()
@@ -236,7 +246,7 @@ fn me(repo: &Repo) -> Result<crate::actor::Actor, CommandError> {
 }
 
 fn acquire(ui: &mut Ui, a: AcquireArgs) -> Result<(), CommandError> {
-    let store = super::open_store(ui)?;
+    let store = open_for(ui, &a.resources)?;
     let repo = &store.repo;
     let resources = resources(&store, &a.resources)?;
     let req = lock::Request {
@@ -281,12 +291,12 @@ fn print_locks(ui: &mut Ui, repo: &Repo, locks: &[Lock], verb: &str) -> Result<(
 }
 
 fn change(ui: &mut Ui, args: &[String], what: LeaseChange, scope: &ScopeArgs, force: bool) -> Result<(), CommandError> {
-    let store = super::open_store(ui)?;
+    let store = open_for(ui, args)?;
     let resources = resources(&store, args)?;
     let scope = scope.scope(&store.repo)?;
     let actor = me(&store.repo)?;
     let who = lock::Actor::of(&actor);
-    match lock::change(&store.repo, Some(&store.index), &who, &resources, what, &scope, force) {
+    match lock::change(&store.repo, &who, &resources, what, &scope, force) {
         Ok(locks) => {
             let verb = match (what, locks.first().map(|l| l.lease.action)) {
                 (LeaseChange::Renew(_), _) => "renewed",
@@ -312,7 +322,7 @@ fn change(ui: &mut Ui, args: &[String], what: LeaseChange, scope: &ScopeArgs, fo
 }
 
 fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
-    let store = super::open_store(ui)?;
+    let store = Store::open_unfolded(&ui.dir)?;
     let repo = &store.repo;
     let view = View::load(&store.repo, Some(&store.index))?;
     let now = now_ms();
@@ -362,7 +372,7 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
 }
 
 fn gc(ui: &mut Ui, a: GcArgs) -> Result<(), CommandError> {
-    let store = super::open_store(ui)?;
+    let store = Store::open_unfolded(&ui.dir)?;
     let scope = a.scope.scope(&store.repo)?;
     let removed = lock::gc(&store.repo, Some(&store.index), &scope)?;
     if ui.json {
@@ -395,7 +405,8 @@ pub fn staged_paths(repo: &Repo) -> Result<Vec<String>, CommandError> {
 
 /// Checks `paths` and `issues` against others' locks and applies the policy: nothing under
 /// off; a warning per hit under warn; under require, the lock-conflict exit code. `paths` is
-/// only called when some lock exists (listing staged or pushed paths costs a git process).
+/// only called when some lock exists (listing staged or pushed paths costs a git process), and
+/// only the locks that can cover those paths are read.
 pub fn enforce(
     ui: &mut Ui,
     store: &Store,
@@ -408,15 +419,23 @@ pub fn enforce(
     if policy == Policy::Off {
         return Ok(Vec::new());
     }
-    let view = View::load(&store.repo, Some(&store.index))?;
-    if view.locks.is_empty() {
+    if !lock::any(repo)? {
         return Ok(Vec::new());
     }
+    let paths = paths()?;
+    // Only the locks that can cover these paths or issues, looked up by name.
+    let view = match lock::path_resources(&paths) {
+        Some(mut wanted) => {
+            wanted.extend_from_slice(issues);
+            View::load_overlapping(repo, Some(&store.index), &wanted)?
+        }
+        None => View::load(repo, Some(&store.index))?,
+    };
     let now = now_ms();
     let me = crate::actor::find(repo, &crate::actor::selected_label(repo))?
         .map(|a| a.id())
         .unwrap_or(ActorId([0; 32]));
-    let mut hits: Vec<Hit> = lock::path_conflicts(&view, &paths()?, &me, now)
+    let mut hits: Vec<Hit> = lock::path_conflicts(&view, &paths, &me, now)
         .into_iter()
         .map(|(p, l)| Hit { what: p, lock: l })
         .collect();
@@ -454,7 +473,11 @@ pub fn enforce(
 }
 
 fn check(ui: &mut Ui, a: CheckArgs) -> Result<(), CommandError> {
-    let store = super::open_store(ui)?;
+    let store = if a.issue.is_empty() {
+        Store::open_unfolded(&ui.dir)?
+    } else {
+        super::open_store(ui)?
+    };
     let issues = resources(
         &store,
         &a.issue.iter().map(|i| format!("issue:{i}")).collect::<Vec<_>>(),

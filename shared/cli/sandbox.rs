@@ -452,7 +452,6 @@ fn release_locks(ui: &Ui, main: &Main, locks: &[String]) {
     let scope = crate::lock::default_scope(&store.repo);
     if crate::lock::change(
         &store.repo,
-        Some(&store.index),
         &who,
         &res,
         crate::lock::LeaseChange::Release,

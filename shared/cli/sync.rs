@@ -10,6 +10,7 @@ use super::{CommandError, Ui, columns, open_store};
 use crate::hooks::{self, Foreign, HookReport};
 use crate::repo::Repo;
 use crate::snapshot::{self, SnapshotRef};
+use crate::store::Store;
 use crate::sync::{self, Options, SyncReport};
 
 /// Set this repository up to share its events: actor, hooks, fetch refspecs
@@ -366,7 +367,8 @@ pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
 }
 
 fn pre_commit(ui: &mut Ui) -> Result<(), CommandError> {
-    let store = open_store(ui)?;
+    // Paths only: the event log need not be folded in.
+    let store = Store::open_unfolded(&ui.dir)?;
     let staged = || super::lock::staged_paths(&store.repo);
     super::lock::enforce(ui, &store, staged, &[], "commit touches a locked path").map(|_| ())
 }

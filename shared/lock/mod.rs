@@ -6,7 +6,7 @@
 mod resource;
 mod take;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use gix::ObjectId;
@@ -201,6 +201,41 @@ impl View {
                 refs.push((remote.clone(), name, commit));
             }
         }
+        Self::build(repo, cache, refs)
+    }
+
+    /// Reads only the locks of `resources` (local and every remote's copy): a lookup by name
+    /// each, however many locks exist. The few commits are read from git directly; the index's
+    /// cache (and its write transaction) pays off only when reading every lock.
+    pub fn load_exact<'r>(repo: &Repo, resources: impl IntoIterator<Item = &'r Resource>) -> Result<View> {
+        let remotes = crate::sync::remote_names(repo);
+        let mut refs = Vec::new();
+        for r in resources {
+            let name = r.ref_name();
+            let hash = &name[LOCKS_PREFIX.len()..];
+            if let Some(c) = wal::ref_tip(repo, &name)? {
+                refs.push(("local".to_owned(), hash.to_owned(), c));
+            }
+            for remote in &remotes {
+                if let Some(c) = wal::ref_tip(repo, &format!("{TRACKING_ROOT}{remote}/locks/{hash}"))? {
+                    refs.push((remote.clone(), hash.to_owned(), c));
+                }
+            }
+        }
+        Self::build(repo, None, refs)
+    }
+
+    /// Reads every lock that can overlap one of `resources`: a file or an issue overlaps only
+    /// itself and what contains it, so those are looked up by name; a directory or `repo:`
+    /// (which contain locks of unknown names) make it read every lock.
+    pub fn load_overlapping(repo: &Repo, cache: Option<&crate::index::Index>, resources: &[Resource]) -> Result<View> {
+        match candidates(resources) {
+            Some(set) => Self::load_exact(repo, &set),
+            None => Self::load(repo, cache),
+        }
+    }
+
+    fn build(repo: &Repo, cache: Option<&crate::index::Index>, refs: Vec<(String, String, ObjectId)>) -> Result<View> {
         let commits: Vec<ObjectId> = refs.iter().map(|(_, _, c)| *c).collect();
         let mut leases: Vec<Option<Lease>> = vec![None; commits.len()];
         let mut missing = Vec::new();
@@ -290,6 +325,56 @@ impl View {
 /// Parses a resource as stored in a lease (issue ids are already full).
 pub fn parse_canonical(s: &str) -> Option<Resource> {
     Resource::parse(s, |q| Id::from_hex(q).ok_or_else(|| Error::invalid("bad id", ""))).ok()
+}
+
+/// Whether this clone has any lock ref at all (local or a remote's copy): one step into the
+/// refs, however many there are.
+pub fn any(repo: &Repo) -> Result<bool> {
+    if wal::has_refs(repo, LOCKS_PREFIX)? {
+        return Ok(true);
+    }
+    for remote in crate::sync::remote_names(repo) {
+        if wal::has_refs(repo, &format!("{TRACKING_ROOT}{remote}/locks/"))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Beyond this many lookups by name, reading every lock is cheaper.
+const MAX_LOOKUPS: usize = 512;
+
+/// The resources whose locks can overlap any of `resources`, when that set is small and known
+/// by name: each file or issue and its ancestors. `None` when one contains locks of unknown
+/// names (a directory, `repo:`) or the set is large.
+fn candidates(resources: &[Resource]) -> Option<BTreeSet<Resource>> {
+    let mut set = BTreeSet::new();
+    for r in resources {
+        match r {
+            Resource::Repo | Resource::Path { dir: true, .. } => return None,
+            _ => {}
+        }
+        set.extend(r.ancestors());
+        set.insert(r.clone());
+        if set.len() > MAX_LOOKUPS {
+            return None;
+        }
+    }
+    Some(set)
+}
+
+/// The file resources of changed paths, for checking them against locks; `None` when a path
+/// is not a valid resource (then every lock is read and matched by `covers_path`).
+pub fn path_resources(paths: &[String]) -> Option<Vec<Resource>> {
+    paths
+        .iter()
+        .map(
+            |p| match Resource::parse(&format!("path:{p}"), |_| Err(Error::invalid("", ""))) {
+                Ok(r @ Resource::Path { dir: false, .. }) => Some(r),
+                _ => None,
+            },
+        )
+        .collect()
 }
 
 /// Where leases are taken.

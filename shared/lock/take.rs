@@ -303,7 +303,7 @@ pub fn acquire(
         {
             fetch(repo, r)?;
         }
-        let view = View::load(repo, cache)?;
+        let view = View::load_overlapping(repo, cache, req.resources)?;
         let now = now_ms();
         let mut conflicts = Vec::new();
         for r in req.resources {
@@ -405,7 +405,6 @@ pub enum LeaseChange {
 /// (recorded as a break, by whom, in the lock's history).
 pub fn change(
     repo: &Repo,
-    cache: Option<&Index>,
     who: &Actor<'_>,
     resources: &[Resource],
     what: LeaseChange,
@@ -417,7 +416,7 @@ pub fn change(
         if let Scope::Remote(r) = scope {
             fetch(repo, r)?;
         }
-        let view = View::load(repo, cache)?;
+        let view = View::load_exact(repo, resources)?;
         let now = now_ms();
         let mut steps = Vec::new();
         for r in resources {

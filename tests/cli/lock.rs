@@ -83,6 +83,51 @@ fn eight_clones_racing_for_the_repo_lock_and_paths_exactly_one_wins() {
 }
 
 #[test]
+fn eight_clones_racing_for_a_directory_and_a_file_in_it_exactly_one_wins() {
+    let t = TestEnv::new();
+    let (_, clones) = team(&t, 8);
+    // A file's acquire reads only its own lock and its ancestors', by name.
+    let codes = race(&t, &clones, |i| {
+        if i % 2 == 0 {
+            "path:src/".into()
+        } else {
+            "path:src/deep/a.rs".into()
+        }
+    });
+    exactly_one_wins(&codes);
+}
+
+#[test]
+fn a_file_lock_sees_the_directory_and_repo_locks_above_it_and_the_reverse() {
+    let t = TestEnv::new();
+    let (_, c) = team(&t, 2);
+    t.ok("lock", &c[0], &["acquire", "path:src/"]);
+    for wanted in ["path:src/deep/a.rs", "path:src/", "repo:"] {
+        t.cmd("lock", &c[1])
+            .args(["acquire", wanted])
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("path:src/ is held by Agent0"));
+    }
+    t.ok("lock", &c[1], &["acquire", "path:srcx/a.rs", "path:docs/a.md"]);
+    t.ok("lock", &c[1], &["release", "path:srcx/a.rs", "path:docs/a.md"]);
+    t.ok("lock", &c[0], &["release", "path:src/"]);
+    t.ok("lock", &c[0], &["acquire", "repo:", "--local"]);
+    t.cmd("lock", &c[0])
+        .env("GRIT_ACTOR", "other")
+        .args(["acquire", "path:x/y/z.rs", "--local"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("repo: is held by Agent0"));
+    t.ok("lock", &c[1], &["acquire", "path:lib/a.rs"]);
+    t.cmd("lock", &c[0])
+        .args(["acquire", "path:lib/"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("path:lib/a.rs is held by Agent1"));
+}
+
+#[test]
 fn disjoint_locks_taken_at_once_all_succeed() {
     let t = TestEnv::new();
     let (_, clones) = team(&t, 4);
