@@ -1,7 +1,8 @@
 //! Lease locks in refs: `refs/grit/locks/<hash-of-resource>`, one commit per change (acquire,
 //! renew, release, break, guard), the lease in the commit message so `git log` reads as the
 //! lock's history. `resource` names what is locked; `take` changes leases, locally or on a
-//! remote, serialising overlapping resources through their ancestors' refs.
+//! remote, serialising overlapping resources through their ancestors' refs there and through a
+//! mutex file among the processes of one clone.
 
 mod resource;
 mod take;

@@ -70,6 +70,27 @@ fn nonce() -> String {
     crate::hex::encode(&b)
 }
 
+/// Serialises acquires among the processes of one clone and its worktrees, from reading the
+/// view to writing the refs: two acquires of overlapping resources write different refs, so
+/// without it both could pass the check. (Between clones, the guard refs on the remote do
+/// this.) Released when dropped, or by the OS when the process dies.
+struct Mutex(#[allow(dead_code)] std::fs::File);
+
+impl Mutex {
+    fn take(repo: &Repo) -> Result<Mutex> {
+        let path = repo.grit_dir.join("locks.mutex");
+        std::fs::create_dir_all(&repo.grit_dir).map_err(Error::io(&repo.grit_dir))?;
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io(&path))?;
+        file.lock().map_err(Error::io(&path))?;
+        Ok(Mutex(file))
+    }
+}
+
 /// Brings the remote's lock refs into `refs/grit/remotes/<remote>/locks/`.
 pub fn fetch(repo: &Repo, remote: &str) -> Result<()> {
     crate::sync::check_remote(repo, remote)?;
@@ -232,8 +253,8 @@ fn base_of(view: &View, r: &Resource, scope: &Scope) -> (Option<ObjectId>, Optio
 }
 
 /// A guard commit on each ancestor of the resources being changed, carrying its lease over.
-/// Two clones changing overlapping locks then always write one ref in common, so the ref
-/// transaction (or the atomic push) lets exactly one through.
+/// Two clones changing overlapping locks then always write one ref in common, so the atomic
+/// push lets exactly one through. (Local leases need none: `Mutex` orders the processes.)
 fn guard_steps(view: &View, scope: &Scope, changing: &BTreeSet<Resource>, who: &ActorId, now: u64) -> Vec<Step> {
     let guards: BTreeSet<Resource> = changing
         .iter()
@@ -303,6 +324,7 @@ pub fn acquire(
         {
             fetch(repo, r)?;
         }
+        let mutex = Mutex::take(repo)?;
         let view = View::load_overlapping(repo, cache, req.resources)?;
         let now = now_ms();
         let mut conflicts = Vec::new();
@@ -315,6 +337,7 @@ pub fn acquire(
             }
         }
         if !conflicts.is_empty() {
+            drop(mutex);
             if Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(500).min(deadline - Instant::now()));
                 continue;
@@ -348,8 +371,12 @@ pub fn acquire(
                 }
             })
             .collect();
-        steps.extend(guard_steps(&view, &req.scope, &changing, &who.id, now));
-        match apply(repo, who, &req.scope, steps)? {
+        if let Scope::Remote(_) = req.scope {
+            steps.extend(guard_steps(&view, &req.scope, &changing, &who.id, now));
+        }
+        let applied = apply(repo, who, &req.scope, steps)?;
+        drop(mutex);
+        match applied {
             Applied::Done(done) => return Ok(to_locks(done, &req.scope)),
             Applied::Raced => {
                 races += 1;

@@ -98,6 +98,53 @@ fn eight_clones_racing_for_a_directory_and_a_file_in_it_exactly_one_wins() {
 }
 
 #[test]
+fn eight_processes_in_one_clone_racing_for_overlapping_local_locks_exactly_one_wins() {
+    let t = TestEnv::new();
+    let dir = t.repo("r");
+    let actors: Vec<String> = (0..8).map(|i| format!("agent{i}")).collect();
+    for a in &actors {
+        // Each actor exists before the race.
+        t.cmd("lock", &dir)
+            .env("GRIT_ACTOR", a)
+            .args(["status"])
+            .assert()
+            .success();
+    }
+    for round in 0..3 {
+        let children: Vec<_> = actors
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                // Different refs, every pair overlapping: nested directories, a file, repo:.
+                let resource = match i % 4 {
+                    0 => format!("path:r{round}/"),
+                    1 => format!("path:r{round}/s/"),
+                    2 => format!("path:r{round}/s/a.rs"),
+                    _ => "repo:".into(),
+                };
+                t.std_cmd("lock", &dir)
+                    .env("GRIT_ACTOR", a)
+                    .args(["acquire", "--local", &resource])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let codes: Vec<i32> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap().status.code().unwrap())
+            .collect();
+        exactly_one_wins(&codes);
+        // Free the winner's lock for the next round.
+        let status = t.json("lock", &dir, &["status"]);
+        for l in status.as_array().unwrap() {
+            t.ok("lock", &dir, &["release", "--force", l["resource"].as_str().unwrap()]);
+        }
+    }
+}
+
+#[test]
 fn a_file_lock_sees_the_directory_and_repo_locks_above_it_and_the_reverse() {
     let t = TestEnv::new();
     let (_, c) = team(&t, 2);
