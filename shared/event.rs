@@ -424,7 +424,7 @@ impl Event {
 /// lengths, unsigned integers, byte and text strings, arrays, null. Returns `None` on anything
 /// else, and the caller falls back to the general decoder.
 mod fast {
-    use super::{ActorId, Event, Id, Kind, State};
+    use super::{ActorId, Event, Id, Kind, SignedEvent, State};
 
     struct Cursor<'a>(&'a [u8]);
 
@@ -541,9 +541,57 @@ mod fast {
             kind,
         })
     }
+
+    /// A WAL chunk, `[format, actor, [[body, signature]…]]`, when it uses only the canonical
+    /// subset and every event is of a known kind; `None` sends it to the general decoder.
+    pub(super) fn chunk(bytes: &[u8], format: u64) -> Option<Vec<SignedEvent>> {
+        let mut c = Cursor(bytes);
+        if c.array()? != 3 || c.uint()? != format {
+            return None;
+        }
+        c.take(2)?;
+        let n = c.array()?;
+        let mut out = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            if c.array()? != 2 {
+                return None;
+            }
+            let body = c.take(2)?;
+            let signature: [u8; 64] = c.take(2)?.try_into().ok()?;
+            out.push(SignedEvent {
+                id: super::id_of(body),
+                event: decode(body)?,
+                body: body.to_vec(),
+                signature,
+            });
+        }
+        c.0.is_empty().then_some(out)
+    }
 }
 
 impl SignedEvent {
+    /// Decodes the events of a WAL chunk (`[format, actor, [[body, signature]…]]`).
+    pub fn decode_chunk(bytes: &[u8], format: u64) -> Result<Vec<SignedEvent>, DecodeError> {
+        if let Some(events) = fast::chunk(bytes, format) {
+            return Ok(events);
+        }
+        let Value::Array(fields) = from_cbor(bytes)? else {
+            return Err(DecodeError("chunk is not an array"));
+        };
+        let mut fields = fields.into_iter();
+        match fields.next() {
+            Some(Value::Integer(i)) if u64::try_from(i).ok() == Some(format) => {}
+            _ => return Err(DecodeError("unsupported chunk format")),
+        }
+        let Some(Value::Bytes(_actor)) = fields.next() else {
+            return Err(DecodeError("chunk actor is not bytes"));
+        };
+        let Some(Value::Array(events)) = fields.next() else {
+            return Err(DecodeError("chunk events are not an array"));
+        };
+        events.into_iter().map(SignedEvent::from_value).collect()
+    }
+
     /// The stored form: `[body as a byte string, signature]`.
     pub fn to_value(&self) -> Value {
         Value::Array(vec![
