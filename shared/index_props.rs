@@ -168,8 +168,11 @@ proptest! {
         let events = build(script);
         let dir = tempfile::tempdir().unwrap();
 
+        // All at once into an empty index takes the bulk path; twice over, to see each once.
         let scratch = Index::open_dir(&dir.path().join("scratch")).unwrap();
-        scratch.apply_batch(events.clone()).unwrap();
+        let mut twice = events.clone();
+        twice.extend(events.iter().rev().cloned());
+        scratch.apply_batch(twice).unwrap();
 
         let incremental = Index::open_dir(&dir.path().join("incremental")).unwrap();
         let mut shuffled = events.clone();
@@ -182,6 +185,7 @@ proptest! {
             start = cut.max(start);
         }
 
+        // Event by event: all but the first through the incremental path.
         let one_by_one = Index::open_dir(&dir.path().join("one_by_one")).unwrap();
         for ev in events.iter().rev() {
             one_by_one.apply_batch(vec![ev.clone()]).unwrap();

@@ -10,7 +10,7 @@ use gix::refs::Target;
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
-use crate::event::{ActorId, DecodeError, SignedEvent, from_cbor, to_cbor};
+use crate::event::{ActorId, DecodeError, SignedEvent, to_cbor};
 use crate::repo::Repo;
 
 pub const WAL_PREFIX: &str = "refs/grit/wal/";
@@ -34,21 +34,7 @@ pub fn encode_chunk(actor: &ActorId, events: &[SignedEvent]) -> Vec<u8> {
 }
 
 pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<SignedEvent>, DecodeError> {
-    let Value::Array(fields) = from_cbor(bytes)? else {
-        return Err(DecodeError("chunk is not an array"));
-    };
-    let mut fields = fields.into_iter();
-    match fields.next() {
-        Some(Value::Integer(i)) if u64::try_from(i).ok() == Some(CHUNK_FORMAT) => {}
-        _ => return Err(DecodeError("unsupported chunk format")),
-    }
-    let Some(Value::Bytes(_actor)) = fields.next() else {
-        return Err(DecodeError("chunk actor is not bytes"));
-    };
-    let Some(Value::Array(events)) = fields.next() else {
-        return Err(DecodeError("chunk events are not an array"));
-    };
-    events.into_iter().map(SignedEvent::from_value).collect()
+    SignedEvent::decode_chunk(bytes, CHUNK_FORMAT)
 }
 
 /// A git identity and time for the commits grit writes.
@@ -232,24 +218,70 @@ pub struct Chunk {
 
 /// Reads the chunk a WAL commit adds; a commit without one (a union merge) has no events.
 pub fn read_chunk(repo: &Repo, reference: &str, commit: ObjectId) -> Result<Chunk> {
+    let (parents, bytes) = read_chunk_bytes(repo, commit)?;
+    decode_chunk_of(reference, commit, parents, bytes.as_deref())
+}
+
+/// A WAL commit's parents and the bytes of its chunk, if it has one.
+fn read_chunk_bytes(repo: &Repo, commit: ObjectId) -> Result<(Vec<ObjectId>, Option<Vec<u8>>)> {
     let c = repo.git.find_commit(commit)?;
     let parents = c.parent_ids().map(|id| id.detach()).collect();
     let tree = c.tree()?;
-    let events = match tree.find_entry(CHUNK_FILE) {
-        Some(entry) => {
-            let blob = repo.git.find_blob(entry.object_id())?;
-            decode_chunk(&blob.data).map_err(|source| Error::Corrupt {
-                reference: reference.to_owned(),
-                commit: commit.to_string(),
-                source,
-            })?
-        }
+    let bytes = match tree.find_entry(CHUNK_FILE) {
+        Some(entry) => Some(repo.git.find_blob(entry.object_id())?.take_data()),
+        None => None,
+    };
+    Ok((parents, bytes))
+}
+
+fn decode_chunk_of(reference: &str, commit: ObjectId, parents: Vec<ObjectId>, bytes: Option<&[u8]>) -> Result<Chunk> {
+    let events = match bytes {
+        Some(bytes) => decode_chunk(bytes).map_err(|source| Error::Corrupt {
+            reference: reference.to_owned(),
+            commit: commit.to_string(),
+            source,
+        })?,
         None => Vec::new(),
     };
     Ok(Chunk {
         commit,
         parents,
         events,
+    })
+}
+
+/// `read_chunk` of many commits: the objects are read here, the chunks decoded (with each
+/// event's id hashed) on every core. The results are in the order of `items`.
+pub fn read_chunks(repo: &Repo, items: &[(&str, ObjectId)]) -> Vec<Result<Chunk>> {
+    let mut read = Vec::with_capacity(items.len());
+    for (r, c) in items {
+        match read_chunk_bytes(repo, *c) {
+            Ok((parents, bytes)) => read.push(Ok((*r, *c, parents, bytes))),
+            Err(e) => read.push(Err(e)),
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let per = read.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = read
+            .chunks_mut(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter_mut()
+                        .map(|r| match std::mem::replace(r, Err(Error::invalid("", ""))) {
+                            Ok((name, commit, parents, bytes)) => {
+                                decode_chunk_of(name, commit, parents, bytes.as_deref())
+                            }
+                            Err(e) => Err(e),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("decoding does not panic"))
+            .collect()
     })
 }
 
