@@ -21,8 +21,3 @@ pub mod sync;
 pub mod wal;
 
 pub use error::{Error, Result};
-
-/// mimalloc: a fold allocates and frees hundreds of thousands of small objects (events,
-/// strings, states), where glibc's allocator spends more time than the fold itself.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
