@@ -251,31 +251,11 @@ impl SignedEvent {
 
 /// Verifies many events on every core; returns the index and error of each one that fails.
 pub fn verify_all(events: &[SignedEvent]) -> Vec<(usize, VerifyError)> {
-    if events.is_empty() {
-        return Vec::new();
-    }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(events.len());
-    let per = events.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = events
-            .chunks(per)
-            .enumerate()
-            .map(|(n, part)| {
-                scope.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .filter_map(|(i, ev)| ev.verify().err().map(|e| (n * per + i, e)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("verification threads do not panic"))
-            .collect()
-    })
+    crate::parallel::map(events, |ev| ev.verify().err())
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.map(|e| (i, e)))
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -344,7 +344,7 @@ impl Index {
             self.tips.put(&mut wtxn, name, oid_bytes(tip)).map_err(&err)?;
         }
         let items: Vec<(&str, ObjectId)> = jobs.iter().map(|(i, c)| (relevant[*i].0.as_str(), *c)).collect();
-        for ((name, commit), chunk) in items.iter().zip(wal::read_chunks(repo, &items)) {
+        for ((name, commit), chunk) in items.iter().zip(wal::read_chunks(repo, &items)?) {
             let foreign = name.starts_with(sync::TRACKING_ROOT);
             match chunk {
                 Ok(chunk) => {
@@ -581,7 +581,7 @@ impl Index {
         let mut parented: Vec<Id> = batch.iter().flat_map(|e| e.event.parents.iter().copied()).collect();
         parented.sort_unstable();
         parented.dedup();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let threads = crate::parallel::threads();
         let mut shares: Vec<Vec<&SignedEvent>> = vec![Vec::new(); threads];
         for (_, i) in &order {
             let ev = &batch[*i as usize];

@@ -13,6 +13,7 @@ pub mod index;
 pub mod issue;
 pub mod lock;
 pub mod maintenance;
+pub mod parallel;
 pub mod repo;
 pub mod sandbox;
 pub mod snapshot;

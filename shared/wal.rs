@@ -250,39 +250,17 @@ fn decode_chunk_of(reference: &str, commit: ObjectId, parents: Vec<ObjectId>, by
     })
 }
 
-/// `read_chunk` of many commits: the objects are read here, the chunks decoded (with each
-/// event's id hashed) on every core. The results are in the order of `items`.
-pub fn read_chunks(repo: &Repo, items: &[(&str, ObjectId)]) -> Vec<Result<Chunk>> {
-    let mut read = Vec::with_capacity(items.len());
-    for (r, c) in items {
-        match read_chunk_bytes(repo, *c) {
-            Ok((parents, bytes)) => read.push(Ok((*r, *c, parents, bytes))),
-            Err(e) => read.push(Err(e)),
-        }
-    }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let per = read.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = read
-            .chunks_mut(per)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter_mut()
-                        .map(|r| match std::mem::replace(r, Err(Error::invalid("", ""))) {
-                            Ok((name, commit, parents, bytes)) => {
-                                decode_chunk_of(name, commit, parents, bytes.as_deref())
-                            }
-                            Err(e) => Err(e),
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("decoding does not panic"))
-            .collect()
-    })
+/// `read_chunk` of many commits: the objects are read here (an error reading one is returned),
+/// the chunks decoded (with each event's id hashed) on every core; a chunk that does not decode
+/// is an `Error::Corrupt` in its place. The results are in the order of `items`.
+pub fn read_chunks(repo: &Repo, items: &[(&str, ObjectId)]) -> Result<Vec<Result<Chunk>>> {
+    let read = items
+        .iter()
+        .map(|(r, c)| read_chunk_bytes(repo, *c).map(|(parents, bytes)| (*r, *c, parents, bytes)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(crate::parallel::map(&read, |(name, commit, parents, bytes)| {
+        decode_chunk_of(name, *commit, parents.clone(), bytes.as_deref())
+    }))
 }
 
 /// Commits reachable from `tip` that `known` does not already cover, newest first.
