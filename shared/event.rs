@@ -523,7 +523,7 @@ mod fast {
     }
 
     /// A WAL chunk, `[format, actor, [[body, signature]…]]`, when it uses only the canonical
-    /// subset and every event is of a known kind; `None` sends it to the general decoder.
+    /// subset and every event is of a known kind; `None` sends it to `wal`'s general decoder.
     pub(super) fn chunk(bytes: &[u8], format: u64) -> Option<Vec<SignedEvent>> {
         let mut c = Cursor(bytes);
         if c.array()? != 3 || c.uint()? != format {
@@ -549,29 +549,13 @@ mod fast {
     }
 }
 
-impl SignedEvent {
-    /// Decodes the events of a WAL chunk (`[format, actor, [[body, signature]…]]`).
-    pub fn decode_chunk(bytes: &[u8], format: u64) -> Result<Vec<SignedEvent>, DecodeError> {
-        if let Some(events) = fast::chunk(bytes, format) {
-            return Ok(events);
-        }
-        let Value::Array(fields) = from_cbor(bytes)? else {
-            return Err(DecodeError("chunk is not an array"));
-        };
-        let mut fields = fields.into_iter();
-        match fields.next() {
-            Some(Value::Integer(i)) if u64::try_from(i).ok() == Some(format) => {}
-            _ => return Err(DecodeError("unsupported chunk format")),
-        }
-        let Some(Value::Bytes(_actor)) = fields.next() else {
-            return Err(DecodeError("chunk actor is not bytes"));
-        };
-        let Some(Value::Array(events)) = fields.next() else {
-            return Err(DecodeError("chunk events are not an array"));
-        };
-        events.into_iter().map(SignedEvent::from_value).collect()
-    }
+/// A WAL chunk's events by the fast reader, when the chunk uses only the canonical subset and
+/// every event is of a known kind (the chunk format itself is `wal`'s).
+pub fn decode_chunk_fast(bytes: &[u8], format: u64) -> Option<Vec<SignedEvent>> {
+    fast::chunk(bytes, format)
+}
 
+impl SignedEvent {
     /// The stored form: `[body as a byte string, signature]`.
     pub fn to_value(&self) -> Value {
         Value::Array(vec![

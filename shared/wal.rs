@@ -10,7 +10,7 @@ use gix::refs::Target;
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
-use crate::event::{ActorId, DecodeError, SignedEvent, to_cbor};
+use crate::event::{ActorId, DecodeError, SignedEvent, from_cbor, to_cbor};
 use crate::repo::Repo;
 
 pub const WAL_PREFIX: &str = "refs/grit/wal/";
@@ -34,7 +34,24 @@ pub fn encode_chunk(actor: &ActorId, events: &[SignedEvent]) -> Vec<u8> {
 }
 
 pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<SignedEvent>, DecodeError> {
-    SignedEvent::decode_chunk(bytes, CHUNK_FORMAT)
+    if let Some(events) = crate::event::decode_chunk_fast(bytes, CHUNK_FORMAT) {
+        return Ok(events);
+    }
+    let Value::Array(fields) = from_cbor(bytes)? else {
+        return Err(DecodeError("chunk is not an array"));
+    };
+    let mut fields = fields.into_iter();
+    match fields.next() {
+        Some(Value::Integer(i)) if u64::try_from(i).ok() == Some(CHUNK_FORMAT) => {}
+        _ => return Err(DecodeError("unsupported chunk format")),
+    }
+    let Some(Value::Bytes(_actor)) = fields.next() else {
+        return Err(DecodeError("chunk actor is not bytes"));
+    };
+    let Some(Value::Array(events)) = fields.next() else {
+        return Err(DecodeError("chunk events are not an array"));
+    };
+    events.into_iter().map(SignedEvent::from_value).collect()
 }
 
 /// A git identity and time for the commits grit writes.

@@ -473,15 +473,9 @@ pub fn enforce(
 }
 
 fn check(ui: &mut Ui, a: CheckArgs) -> Result<(), CommandError> {
-    let store = if a.issue.is_empty() {
-        Store::open_unfolded(&ui.dir)?
-    } else {
-        super::open_store(ui)?
-    };
-    let issues = resources(
-        &store,
-        &a.issue.iter().map(|i| format!("issue:{i}")).collect::<Vec<_>>(),
-    )?;
+    let issues: Vec<String> = a.issue.iter().map(|i| format!("issue:{i}")).collect();
+    let store = open_for(ui, &issues)?;
+    let issues = resources(&store, &issues)?;
     let paths = || {
         let mut paths = a.paths.clone();
         if a.staged {
