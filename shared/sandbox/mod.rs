@@ -275,8 +275,8 @@ pub struct Status {
     pub exists: bool,
 }
 
-/// Status of many sandboxes: one `for-each-ref` per distinct base for ahead/behind, and a
-/// `git status` per sandbox, run in parallel.
+/// Status of many sandboxes: one `for-each-ref` per distinct base for ahead/behind, and an
+/// in-process status per sandbox, spread over every core.
 pub fn statuses(main: &Main, records: &[Record]) -> Result<Vec<Status>> {
     let mut counts: std::collections::HashMap<String, (u64, u64)> = Default::default();
     let bases: BTreeSet<String> = records.iter().map(against).collect();
@@ -296,26 +296,7 @@ pub fn statuses(main: &Main, records: &[Record]) -> Result<Vec<Status>> {
             }
         }
     }
-    let dirty: Vec<bool> = std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(records.len().div_ceil(8).max(1))
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|r| {
-                            git_cmd(&r.path)
-                                .args(["--no-optional-locks", "status", "--porcelain", "-z"])
-                                .args(["--ignore-submodules", "--no-renames"])
-                                .output()
-                                .map(|o| !o.stdout.is_empty())
-                                .unwrap_or(false)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("no panic")).collect()
-    });
+    let dirty = crate::parallel::map(records, |r| dirty(r).unwrap_or(false));
     Ok(records
         .iter()
         .zip(dirty)
@@ -354,12 +335,51 @@ pub fn merged(main: &Main, r: &Record) -> Result<bool> {
     Ok(out.status.success())
 }
 
-/// Whether the sandbox has uncommitted changes.
+/// Whether the sandbox has changes `git status` would show: staged, unstaged or untracked
+/// (submodules aside). Decided in-process; `git status` answers when gix cannot.
 pub fn dirty(r: &Record) -> Result<bool> {
     if !r.path.exists() {
         return Ok(false);
     }
-    Ok(!git_in(&r.path, &["status", "--porcelain", "-z"])?.is_empty())
+    match dirty_in_process(&r.path) {
+        Ok(dirty) => Ok(dirty),
+        Err(_) => Ok(!git_in(
+            &r.path,
+            &[
+                "--no-optional-locks",
+                "status",
+                "--porcelain",
+                "-z",
+                "--ignore-submodules",
+            ],
+        )?
+        .is_empty()),
+    }
+}
+
+fn dirty_in_process(tree: &Path) -> Result<bool> {
+    use gix::status::{Submodule, UntrackedFiles};
+    let repo = gix::open(tree)?;
+    let ignore = gix::submodule::config::Ignore::All;
+    let mut changes = repo
+        .status(gix::progress::Discard)?
+        .untracked_files(UntrackedFiles::Collapsed)
+        .index_worktree_rewrites(None)
+        .index_worktree_submodules(Submodule::Given {
+            ignore,
+            check_dirty: false,
+        })
+        .into_iter(Vec::new())?;
+    for item in &mut changes {
+        let change = match item? {
+            gix::status::Item::IndexWorktree(item) => item.summary().is_some(),
+            gix::status::Item::TreeIndex(_) => true,
+        };
+        if change {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Stages everything in the sandbox and commits it; `None` when there was nothing to commit.

@@ -312,6 +312,55 @@ fn commit_merge_rm_and_clean_manage_sandboxes() {
 }
 
 #[test]
+fn list_calls_a_sandbox_dirty_exactly_when_git_status_shows_something() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join(".gitignore"), "target/\n").unwrap();
+    fs::write(r.join("a.txt"), "aaaa\n").unwrap();
+    fs::write(r.join("b.txt"), "b\n").unwrap();
+    std::os::unix::fs::symlink("a.txt", r.join("link")).unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    type Change = fn(&TestEnv, &Path);
+    let cases: [(&str, Change); 10] = [
+        ("untouched", |_, _| {}),
+        // Same size, same second as the index: only the content tells.
+        ("racy", |_, s| fs::write(s.join("a.txt"), "bbbb\n").unwrap()),
+        ("modified", |_, s| fs::write(s.join("b.txt"), "longer\n").unwrap()),
+        ("staged", |t, s| {
+            fs::write(s.join("b.txt"), "staged\n").unwrap();
+            t.git(s, &["add", "b.txt"]);
+        }),
+        ("deleted", |_, s| fs::remove_file(s.join("b.txt")).unwrap()),
+        ("untracked", |_, s| fs::write(s.join("new.txt"), "n\n").unwrap()),
+        ("ignored", |_, s| {
+            fs::create_dir_all(s.join("target")).unwrap();
+            fs::write(s.join("target/out"), "o").unwrap();
+        }),
+        ("empty-dir", |_, s| fs::create_dir(s.join("nothing")).unwrap()),
+        ("mode", |_, s| {
+            fs::set_permissions(s.join("b.txt"), fs::Permissions::from_mode(0o755)).unwrap()
+        }),
+        ("relinked", |_, s| {
+            fs::remove_file(s.join("link")).unwrap();
+            std::os::unix::fs::symlink("b.txt", s.join("link")).unwrap();
+        }),
+    ];
+    for (name, change) in cases {
+        run_ok(&t, &r, &["run", name, "--", "true"]);
+        change(&t, &path_of(&t, &r, name));
+    }
+    let l = listed(&t, &r);
+    for (name, _) in cases {
+        let s = l.as_array().unwrap().iter().find(|s| s["name"] == name).unwrap();
+        let git_says = !status(&t, Path::new(s["path"].as_str().unwrap())).is_empty();
+        assert_eq!(s["dirty"], git_says, "{name}");
+        let expected = !matches!(name, "untouched" | "ignored" | "empty-dir");
+        assert_eq!(git_says, expected, "{name}: the case tests what it says");
+    }
+}
+
+#[test]
 fn commands_run_inside_a_sandbox_act_on_the_original_repository() {
     let t = TestEnv::new();
     let r = workspace(&t);
