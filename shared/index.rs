@@ -694,8 +694,8 @@ fn encode_states(events: &[&SignedEvent], parented: &[Id]) -> Vec<Encoded> {
 }
 
 fn encode_state(state: &IssueState) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(512);
-    ciborium::ser::into_writer(state, &mut buf).expect("writing CBOR to a Vec cannot fail");
+    let mut buf = Vec::with_capacity(1024);
+    state.encode(&mut buf);
     buf
 }
 
@@ -705,7 +705,7 @@ fn row_of(id: &Id, state: &IssueState) -> Option<([u8; 40], Vec<u8>)> {
     let mut row = Vec::with_capacity(256);
     row.push(state_byte(state.state()));
     row.extend_from_slice(&created.author);
-    row.extend_from_slice(&state.row_fragment());
+    state.row_fragment(&mut row);
     Some((row_key(created.created_ms, id), row))
 }
 

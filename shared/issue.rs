@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::event::{ActorId, Id, Kind, SignedEvent, State};
 use crate::repo::format_time;
 
+mod encode;
+
 /// Orders concurrent writes: (Lamport clock, wall time, actor, event id), compared in that order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Stamp {
@@ -211,27 +213,9 @@ impl IssueState {
     pub fn heads(&self) -> Vec<Id> {
         self.heads.iter().map(|h| Id(h.0)).collect()
     }
-
-    /// The JSON fields of a list row other than `id`, `short_id` and `author`, which the index
-    /// adds when it prints (they depend on other issues and on actor records).
-    pub fn row_fragment(&self) -> Vec<u8> {
-        let created_ms = self.created.as_ref().map_or(0, |c| c.created_ms);
-        let row = RowFields {
-            title: self.title.as_ref().map(|r| r.value.clone()).unwrap_or_default(),
-            state: self.state(),
-            state_reason: self.state.as_ref().and_then(|r| r.value.reason.clone()),
-            labels: self.labels(),
-            assignees: self.assignees(),
-            comments: self.comments.len(),
-            created_at: format_time(created_ms),
-            updated_at: format_time(self.updated_ms),
-        };
-        let json = serde_json::to_vec(&row).expect("a row always serialises");
-        // Drop the braces: the fragment is spliced into an object that has more fields.
-        json[1..json.len() - 1].to_vec()
-    }
 }
 
+/// A list row's fields, as `IssueState::row_fragment` writes them.
 #[derive(Serialize, Deserialize)]
 pub struct RowFields {
     pub title: String,
