@@ -343,6 +343,7 @@ impl Index {
             }
             self.tips.put(&mut wtxn, name, oid_bytes(tip)).map_err(&err)?;
         }
+        eprintln!("T walk {:?}", start.elapsed());
         let items: Vec<(&str, ObjectId)> = jobs.iter().map(|(i, c)| (relevant[*i].0.as_str(), *c)).collect();
         for ((name, commit), chunk) in items.iter().zip(wal::read_chunks(repo, &items)?) {
             let foreign = name.starts_with(sync::TRACKING_ROOT);
@@ -371,13 +372,16 @@ impl Index {
         for k in gone {
             self.tips.delete(&mut wtxn, &k).map_err(&err)?;
         }
+        eprintln!("T read {:?}", start.elapsed());
         let events = self.verified(&mut wtxn, batch, &mut stats)?;
+        eprintln!("T verified {:?}", start.elapsed());
         stats.events = if fresh_index && self.events.is_empty(&wtxn).map_err(&err)? {
             self.apply_to_empty(&mut wtxn, events)?
         } else {
-            self.apply(&mut wtxn, events)?
+            self.apply(&mut wtxn, events.into_iter().flatten().collect())?
         };
         stats.millis = start.elapsed().as_secs_f64() * 1000.0;
+        eprintln!("T applied {:?}", start.elapsed());
         self.meta
             .put(&mut wtxn, "folded_at", &crate::repo::now_ms().to_be_bytes())
             .map_err(&err)?;
@@ -389,6 +393,7 @@ impl Index {
             )
             .map_err(&err)?;
         wtxn.commit().map_err(&err)?;
+        eprintln!("T committed {:?}", start.elapsed());
         Ok(stats)
     }
 
@@ -396,9 +401,14 @@ impl Index {
     /// and refs already in this repository are trusted, as git trusts its object store). An
     /// event that fails is not applied; its ref is remembered as rejected so sync will not
     /// carry it into the local refs.
-    fn verified(&self, wtxn: &mut RwTxn, batch: Vec<Fetched<'_>>, stats: &mut FoldStats) -> Result<Vec<SignedEvent>> {
+    fn verified(
+        &self,
+        wtxn: &mut RwTxn,
+        batch: Vec<Fetched<'_>>,
+        stats: &mut FoldStats,
+    ) -> Result<Vec<Vec<SignedEvent>>> {
         let (foreign, trusted): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, o)| o.is_some());
-        let mut out: Vec<SignedEvent> = trusted.into_iter().flat_map(|(evs, _)| evs).collect();
+        let mut out: Vec<Vec<SignedEvent>> = trusted.into_iter().map(|(evs, _)| evs).collect();
         let mut candidates = Vec::new();
         let mut origins = Vec::new();
         for (events, origin) in foreign {
@@ -414,12 +424,13 @@ impl Index {
             self.reject(wtxn, stats, reference, commit, event, reason.to_string())?;
         }
         let bad: std::collections::HashSet<usize> = bad.into_iter().map(|(i, _)| i).collect();
-        out.extend(
+        out.push(
             candidates
                 .into_iter()
                 .enumerate()
                 .filter(|(i, _)| !bad.contains(i))
-                .map(|(_, e)| e),
+                .map(|(_, e)| e)
+                .collect(),
         );
         Ok(out)
     }
@@ -568,69 +579,78 @@ impl Index {
     }
 
     /// `apply` into an empty index (a first fold, a rebuild): every key is new, so nothing is
-    /// looked up; the issues' states are built in memory and encoded on every core, each
-    /// thread taking the issues of its share of entities; every table is written in key order
-    /// with MDB_APPEND. The result is the same as `apply`'s.
-    fn apply_to_empty(&self, wtxn: &mut RwTxn, batch: Vec<SignedEvent>) -> Result<usize> {
+    /// looked up. Each thread takes the entities of one range of ids, sorts their events by
+    /// entity, folds and encodes each entity at once and hands the results over in order;
+    /// this thread meanwhile writes every table in key order with MDB_APPEND. Copies of an
+    /// event (same bytes, same id) count once. The result is the same as `apply`'s.
+    fn apply_to_empty(&self, wtxn: &mut RwTxn, chunks: Vec<Vec<SignedEvent>>) -> Result<usize> {
         let err = self.err();
         let append = PutFlags::APPEND;
-        // Sort positions, not the events (they are large to move).
-        let mut order: Vec<(Id, u32)> = batch.iter().enumerate().map(|(i, e)| (e.id, i as u32)).collect();
-        order.sort_unstable();
-        order.dedup_by(|a, b| a.0 == b.0);
-        let mut parented: Vec<Id> = batch.iter().flat_map(|e| e.event.parents.iter().copied()).collect();
-        parented.sort_unstable();
-        parented.dedup();
+        let all: Vec<&SignedEvent> = chunks.iter().flatten().collect();
         let threads = crate::parallel::threads();
-        let mut shares: Vec<Vec<&SignedEvent>> = vec![Vec::new(); threads];
-        for (_, i) in &order {
-            let ev = &batch[*i as usize];
-            shares[usize::from(ev.entity().0[0]) % threads].push(ev);
+        let mut shares: Vec<Vec<u32>> = vec![Vec::with_capacity(all.len() / threads + 1); threads];
+        for (i, ev) in all.iter().enumerate() {
+            shares[usize::from(ev.entity().0[0]) * threads / 256].push(i as u32);
         }
-        let parented_ref = &parented;
-        let encoded: Vec<Encoded> = std::thread::scope(|scope| -> Result<Vec<Encoded>> {
-            let workers: Vec<_> = shares
+        let (mut rows, mut labels) = (Vec::new(), Vec::new());
+        let parented = std::sync::OnceLock::new();
+        let (applied, lamport) = std::thread::scope(|scope| -> Result<(usize, u64)> {
+            let (all, parented) = (&all, &parented);
+            let receivers: Vec<_> = shares
                 .into_iter()
-                .map(|share| scope.spawn(move || encode_states(&share, parented_ref)))
+                .map(|share| {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    scope.spawn(move || encode_states(share, all, parented, &tx));
+                    rx
+                })
                 .collect();
-            // Meanwhile, this thread writes the event and parent tables.
-            for (id, i) in &order {
-                self.events
-                    .put_with_flags(wtxn, append, &id.0, &batch[*i as usize].entity().0)
-                    .map_err(&err)?;
-            }
-            for p in &parented {
+            // Meanwhile, this thread sorts the parents (before anything can fail: the other
+            // threads wait for them) and writes the parent and event tables.
+            let mut ids: Vec<Id> = all.iter().flat_map(|e| e.event.parents.iter().copied()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let ids = &parented.get_or_init(|| (ids.iter().copied().collect(), ids)).1;
+            for p in ids {
                 self.parented.put_with_flags(wtxn, append, &p.0, &()).map_err(&err)?;
             }
-            let mut all: Vec<Encoded> = workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("encoding does not panic"))
-                .collect();
-            all.sort_unstable_by_key(|e| e.id);
-            Ok(all)
+            let mut events: Vec<(Id, Id)> = all.iter().map(|e| (e.id, e.entity())).collect();
+            events.sort_unstable_by_key(|(id, _)| *id);
+            events.dedup_by_key(|(id, _)| *id);
+            for (id, entity) in &events {
+                self.events
+                    .put_with_flags(wtxn, append, &id.0, &entity.0)
+                    .map_err(&err)?;
+            }
+            for part in receivers.iter().flatten() {
+                for e in part {
+                    self.issues
+                        .put_with_flags(wtxn, append, &e.id.0, &e.state)
+                        .map_err(&err)?;
+                    rows.extend(e.row);
+                    labels.extend(e.labels);
+                }
+            }
+            Ok((events.len(), all.iter().map(|e| e.event.lamport).max().unwrap_or(0)))
         })?;
-        let (mut rows, mut labels) = (Vec::with_capacity(encoded.len()), Vec::new());
-        for e in encoded {
-            self.issues
-                .put_with_flags(wtxn, append, &e.id.0, &e.state)
-                .map_err(&err)?;
-            rows.extend(e.row);
-            labels.extend(e.labels);
-        }
-        rows.sort_unstable();
-        labels.sort_unstable();
-        for (key, row) in &rows {
-            self.rows.put_with_flags(wtxn, append, key, row).map_err(&err)?;
-        }
-        for key in &labels {
-            self.labels.put_with_flags(wtxn, append, key, &()).map_err(&err)?;
-        }
-        let lamport = batch.iter().map(|e| e.event.lamport).max().unwrap_or(0);
+        drop(all);
+        std::thread::scope(|scope| -> Result<()> {
+            // Freeing the events takes a while: do it alongside the last two tables.
+            scope.spawn(move || drop(chunks));
+            rows.sort_unstable();
+            for (key, row) in &rows {
+                self.rows.put_with_flags(wtxn, append, key, row).map_err(&err)?;
+            }
+            labels.sort_unstable();
+            for key in &labels {
+                self.labels.put_with_flags(wtxn, append, key, &()).map_err(&err)?;
+            }
+            Ok(())
+        })?;
         let old = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
         self.meta
             .put(wtxn, "lamport", &lamport.max(old).to_be_bytes())
             .map_err(&err)?;
-        Ok(order.len())
+        Ok(applied)
     }
 
     /// Applies events directly (no git), in one transaction, the way a fold does (in bulk when
@@ -638,7 +658,7 @@ impl Index {
     pub fn apply_batch(&self, batch: Vec<SignedEvent>) -> Result<usize> {
         let mut wtxn = self.env.write_txn().map_err(self.err())?;
         let n = match self.events.is_empty(&wtxn).map_err(self.err())? {
-            true => self.apply_to_empty(&mut wtxn, batch)?,
+            true => self.apply_to_empty(&mut wtxn, vec![batch])?,
             false => self.apply(&mut wtxn, batch)?,
         };
         wtxn.commit().map_err(self.err())?;
@@ -669,19 +689,48 @@ struct Encoded {
     labels: Vec<Vec<u8>>,
 }
 
-/// Folds `events` (all the events of their entities) into states and encodes them.
-fn encode_states(events: &[&SignedEvent], parented: &[Id]) -> Vec<Encoded> {
-    let mut states: HashMap<Id, IssueState> = HashMap::new();
-    for ev in events {
-        let entity = ev.entity();
-        states
-            .entry(entity)
-            .or_insert_with(|| IssueState::new(entity))
-            .apply(ev, parented.binary_search(&ev.id).is_ok());
+/// A set of ids hashed by their first bytes: they are hashes already.
+type IdSet = std::collections::HashSet<Id, std::hash::BuildHasherDefault<IdHasher>>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut head = [0u8; 8];
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(head);
     }
-    states
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Folds the entities of `share` (positions in `all`) into their states and encodes them,
+/// sending the results in entity order, a few hundred at a time. Whether an event has a child
+/// is looked up in `parented` once this thread has sorted its share and the other has set it.
+fn encode_states(
+    share: Vec<u32>,
+    all: &[&SignedEvent],
+    parented: &std::sync::OnceLock<(IdSet, Vec<Id>)>,
+    out: &std::sync::mpsc::Sender<Vec<Encoded>>,
+) {
+    let mut sorted: Vec<(Id, Id, u32)> = share
         .into_iter()
-        .map(|(id, state)| Encoded {
+        .map(|i| (all[i as usize].entity(), all[i as usize].id, i))
+        .collect();
+    sorted.sort_unstable();
+    sorted.dedup_by(|a, b| a.1 == b.1);
+    let parented = &parented.wait().0;
+    let mut part = Vec::with_capacity(256);
+    for group in sorted.chunk_by(|a, b| a.0 == b.0) {
+        let id = group[0].0;
+        let mut state = IssueState::new(id);
+        for (_, ev, i) in group {
+            state.apply(all[*i as usize], parented.contains(ev));
+        }
+        part.push(Encoded {
             id,
             state: encode_state(&state),
             row: row_of(&id, &state),
@@ -689,8 +738,12 @@ fn encode_states(events: &[&SignedEvent], parented: &[Id]) -> Vec<Encoded> {
                 Some(_) => state.labels().iter().map(|l| label_key(l, &id)).collect(),
                 None => Vec::new(),
             },
-        })
-        .collect()
+        });
+        if part.len() == part.capacity() && out.send(std::mem::replace(&mut part, Vec::with_capacity(256))).is_err() {
+            return;
+        }
+    }
+    let _ = out.send(part);
 }
 
 fn encode_state(state: &IssueState) -> Vec<u8> {

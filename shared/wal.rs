@@ -267,17 +267,32 @@ fn decode_chunk_of(reference: &str, commit: ObjectId, parents: Vec<ObjectId>, by
     })
 }
 
-/// `read_chunk` of many commits: the objects are read here (an error reading one is returned),
-/// the chunks decoded (with each event's id hashed) on every core; a chunk that does not decode
-/// is an `Error::Corrupt` in its place. The results are in the order of `items`.
+/// `read_chunk` of many commits, read and decoded (with each event's id hashed) on every core:
+/// an error reading an object is returned; a chunk that does not decode is an `Error::Corrupt`
+/// in its place. The results are in the order of `items`.
 pub fn read_chunks(repo: &Repo, items: &[(&str, ObjectId)]) -> Result<Vec<Result<Chunk>>> {
-    let read = items
-        .iter()
-        .map(|(r, c)| read_chunk_bytes(repo, *c).map(|(parents, bytes)| (*r, *c, parents, bytes)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(crate::parallel::map(&read, |(name, commit, parents, bytes)| {
-        decode_chunk_of(name, *commit, parents.clone(), bytes.as_deref())
-    }))
+    let read = |repo: &Repo, (name, commit): &(&str, ObjectId)| {
+        let (parents, bytes) = read_chunk_bytes(repo, *commit)?;
+        Ok(decode_chunk_of(name, *commit, parents, bytes.as_deref()))
+    };
+    // Each thread opens its own handle (gix's are not shared across threads), which only
+    // pays off for more than a few commits.
+    if items.len() < 16 {
+        return items.iter().map(|item| read(repo, item)).collect();
+    }
+    let (dir, options) = (repo.git.git_dir(), repo.git.open_options());
+    let results = crate::parallel::map_with(
+        items,
+        || None,
+        |handle: &mut Option<Repo>, item| {
+            let repo = match handle {
+                Some(repo) => repo,
+                None => handle.insert(Repo::from_gix(gix::open_opts(dir, options.clone())?)),
+            };
+            read(repo, item)
+        },
+    );
+    results.into_iter().collect()
 }
 
 /// Commits reachable from `tip` that `known` does not already cover, newest first.
