@@ -13,6 +13,27 @@ use crate::hex;
 /// The event format written by this version.
 pub const FORMAT_VERSION: u64 = 1;
 
+/// Hashes ids (and other 32-byte hashes) by their first bytes: they are uniformly random already.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut head = [0u8; 8];
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(head);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type IdSet = std::collections::HashSet<Id, std::hash::BuildHasherDefault<IdHasher>>;
+/// Keyed by a 32-byte hash (an event id, an actor key).
+pub type IdMap<V> = std::collections::HashMap<[u8; 32], V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// A 32-byte content address (BLAKE2b-256) of an event; an issue's id is its creation event's id.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Id(pub [u8; 32]);
@@ -405,56 +426,7 @@ impl Event {
 /// else, and the caller falls back to the general decoder.
 mod fast {
     use super::{ActorId, Event, Id, Kind, SignedEvent, State};
-
-    struct Cursor<'a>(&'a [u8]);
-
-    impl<'a> Cursor<'a> {
-        fn head(&mut self) -> Option<(u8, u64)> {
-            let (&b, rest) = self.0.split_first()?;
-            self.0 = rest;
-            let (major, minor) = (b >> 5, b & 0x1f);
-            let n = match minor {
-                0..=23 => u64::from(minor),
-                24..=27 => {
-                    let len = 1usize << (minor - 24);
-                    let (bytes, rest) = (self.0.get(..len)?, self.0.get(len..)?);
-                    self.0 = rest;
-                    bytes.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b))
-                }
-                _ => return None,
-            };
-            Some((major, n))
-        }
-        fn uint(&mut self) -> Option<u64> {
-            match self.head()? {
-                (0, n) => Some(n),
-                _ => None,
-            }
-        }
-        fn array(&mut self) -> Option<usize> {
-            match self.head()? {
-                (4, n) => usize::try_from(n).ok(),
-                _ => None,
-            }
-        }
-        fn take(&mut self, major: u8) -> Option<&'a [u8]> {
-            match self.head()? {
-                (m, n) if m == major => {
-                    let n = usize::try_from(n).ok()?;
-                    let (bytes, rest) = (self.0.get(..n)?, self.0.get(n..)?);
-                    self.0 = rest;
-                    Some(bytes)
-                }
-                _ => None,
-            }
-        }
-        fn id(&mut self) -> Option<[u8; 32]> {
-            self.take(2)?.try_into().ok()
-        }
-        fn text(&mut self) -> Option<String> {
-            String::from_utf8(self.take(3)?.to_vec()).ok()
-        }
-    }
+    use crate::cbor::Cursor;
 
     pub(super) fn decode(body: &[u8]) -> Option<Event> {
         let mut c = Cursor(body);
@@ -462,12 +434,7 @@ mod fast {
             return None;
         }
         let version = c.uint()?;
-        let entity = if c.0.first() == Some(&0xf6) {
-            c.0 = &c.0[1..];
-            None
-        } else {
-            Some(Id(c.id()?))
-        };
+        let entity = c.option(|c| c.id().map(Id))?;
         let actor = ActorId(c.id()?);
         let lamport = c.uint()?;
         let wall_ms = c.uint()?;
@@ -496,12 +463,7 @@ mod fast {
                     1 => State::Closed,
                     _ => return None,
                 };
-                let reason = if c.0.first() == Some(&0xf6) {
-                    c.0 = &c.0[1..];
-                    None
-                } else {
-                    Some(c.text()?)
-                };
+                let reason = c.option(Cursor::text)?;
                 Kind::StateSet { state, reason }
             }
             (5, 1) => Kind::CommentAdded { body: c.text()? },

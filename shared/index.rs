@@ -14,14 +14,14 @@ use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 
 use crate::actor::{self, ACTORS_PREFIX, Record};
 use crate::error::{Error, Result};
-use crate::event::{ActorId, Id, SignedEvent, State};
+use crate::event::{ActorId, Id, IdSet, SignedEvent, State};
 use crate::hex;
 use crate::issue::{AuthorView, IssueState, IssueView};
 use crate::repo::Repo;
 use crate::{snapshot, sync, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
@@ -39,7 +39,7 @@ pub struct Index {
     events: Database<Bytes, Bytes>,
     /// event id → (): events some other event names as a causal parent.
     parented: Database<Bytes, Unit>,
-    /// issue id → CBOR `IssueState`.
+    /// issue id → `IssueState`, in the form `IssueState::encode` writes.
     issues: Database<Bytes, Bytes>,
     /// created_ms (BE) ++ issue id → state byte ++ author ++ JSON fragment, for `list`.
     rows: Database<Bytes, Bytes>,
@@ -554,10 +554,13 @@ impl Index {
     fn load_issue(&self, txn: &RoTxn, id: &Id) -> Result<Option<IssueState>> {
         match self.issues.get(txn, &id.0).map_err(self.err())? {
             None => Ok(None),
-            Some(bytes) => ciborium::de::from_reader(bytes).map(Some).map_err(|e| Error::Index {
-                path: self.path.clone(),
-                source: heed::Error::Decoding(Box::new(e)),
-            }),
+            Some(bytes) => match IssueState::decode(bytes) {
+                Some(state) => Ok(Some(state)),
+                None => Err(Error::Index {
+                    path: self.path.clone(),
+                    source: heed::Error::Decoding(format!("issue {} is stored malformed", id.to_hex()).into()),
+                }),
+            },
         }
     }
 
@@ -687,24 +690,6 @@ struct Encoded {
     state: Vec<u8>,
     row: Option<([u8; 40], Vec<u8>)>,
     labels: Vec<Vec<u8>>,
-}
-
-/// A set of ids hashed by their first bytes: they are hashes already.
-type IdSet = std::collections::HashSet<Id, std::hash::BuildHasherDefault<IdHasher>>;
-
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut head = [0u8; 8];
-        let n = bytes.len().min(8);
-        head[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(head);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// Folds the entities of `share` (positions in `all`) into their states and encodes them,

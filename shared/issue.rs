@@ -8,16 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::event::{ActorId, Id, Kind, SignedEvent, State};
 use crate::repo::format_time;
 
-mod encode;
+mod codec;
 
 /// Orders concurrent writes: (Lamport clock, wall time, actor, event id), compared in that order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stamp {
     pub lamport: u64,
     pub wall_ms: u64,
-    #[serde(with = "bytes32")]
     pub actor: [u8; 32],
-    #[serde(with = "bytes32")]
     pub id: [u8; 32],
 }
 
@@ -37,7 +35,7 @@ impl Stamp {
 }
 
 /// A last-writer-wins register.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Reg<T> {
     pub stamp: Stamp,
     pub value: T,
@@ -50,7 +48,7 @@ fn set_reg<T>(reg: &mut Option<Reg<T>>, stamp: Stamp, value: T) {
 }
 
 /// One element of a set: the latest add and the latest remove it has seen.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Element {
     pub add: Option<Stamp>,
     pub remove: Option<Stamp>,
@@ -83,29 +81,27 @@ fn members(set: &BTreeMap<String, Element>) -> Vec<String> {
         .collect()
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Comment {
     pub stamp: Stamp,
     pub body: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Created {
-    #[serde(with = "bytes32")]
     pub author: [u8; 32],
     pub created_ms: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StateValue {
     pub state: State,
     pub reason: Option<String>,
 }
 
 /// Everything known about one issue. A pure function of the set of its events.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct IssueState {
-    #[serde(with = "bytes32")]
     pub id: [u8; 32],
     /// `None` until the creation event has arrived (events can arrive in any order).
     pub created: Option<Created>,
@@ -117,14 +113,10 @@ pub struct IssueState {
     /// Sorted by stamp; append-only.
     pub comments: Vec<Comment>,
     /// The entity's events that no other known event names as a parent, sorted.
-    pub heads: Vec<Id32>,
+    pub heads: Vec<Id>,
     pub updated_ms: u64,
     pub events: u64,
 }
-
-/// An id stored compactly in CBOR (a byte string, not an array of 32 integers).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Id32(#[serde(with = "bytes32")] pub [u8; 32]);
 
 impl IssueState {
     pub fn new(id: Id) -> IssueState {
@@ -140,12 +132,12 @@ impl IssueState {
         let stamp = Stamp::of(ev);
         self.events += 1;
         for p in &ev.event.parents {
-            if let Ok(i) = self.heads.binary_search(&Id32(p.0)) {
+            if let Ok(i) = self.heads.binary_search(p) {
                 self.heads.remove(i);
             }
         }
-        if !parented && let Err(i) = self.heads.binary_search(&Id32(ev.id.0)) {
-            self.heads.insert(i, Id32(ev.id.0));
+        if !parented && let Err(i) = self.heads.binary_search(&ev.id) {
+            self.heads.insert(i, ev.id);
         }
         if matches!(ev.event.kind, Kind::Unknown { .. }) {
             return;
@@ -208,10 +200,6 @@ impl IssueState {
 
     pub fn assignees(&self) -> Vec<String> {
         members(&self.assignees)
-    }
-
-    pub fn heads(&self) -> Vec<Id> {
-        self.heads.iter().map(|h| Id(h.0)).collect()
     }
 }
 
@@ -293,31 +281,5 @@ impl IssueView {
                 })
                 .collect(),
         }
-    }
-}
-
-/// Serde for `[u8; 32]` as a CBOR byte string.
-mod bytes32 {
-    use serde::{Deserializer, Serializer, de};
-
-    pub fn serialize<S: Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(b)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-        struct V;
-        impl<'de> de::Visitor<'de> for V {
-            type Value = [u8; 32];
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("32 bytes")
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<[u8; 32], E> {
-                v.try_into().map_err(|_| E::invalid_length(v.len(), &self))
-            }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<[u8; 32], E> {
-                self.visit_bytes(&v)
-            }
-        }
-        d.deserialize_bytes(V)
     }
 }

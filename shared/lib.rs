@@ -4,6 +4,7 @@
 //! command-line front ends that the `git-*` binaries call.
 
 pub mod actor;
+pub mod cbor;
 pub mod cli;
 pub mod error;
 pub mod event;

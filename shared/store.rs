@@ -56,7 +56,7 @@ impl Store {
     pub fn write(&self, entity: Option<Id>, kinds: Vec<Kind>) -> Result<Vec<SignedEvent>> {
         let actor = self.actor()?;
         let mut parents = match entity {
-            Some(id) => self.index.issue(&id)?.map(|s| s.heads()).unwrap_or_default(),
+            Some(id) => self.index.issue(&id)?.map(|s| s.heads).unwrap_or_default(),
             None => Vec::new(),
         };
         let now = now_ms();

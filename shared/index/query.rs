@@ -29,9 +29,7 @@ impl Index {
         let range = (Bound::Included(&low[..]), Bound::Included(&high[..]));
         for item in self.issues.range(&rtxn, &range).map_err(self.err())? {
             let (k, v) = item.map_err(self.err())?;
-            let created = ciborium::de::from_reader::<IssueState, _>(v)
-                .map(|s| s.created.is_some())
-                .unwrap_or(false);
+            let created = IssueState::decode(v).is_some_and(|s| s.created.is_some());
             if created {
                 found.push(Id::from_slice(k).expect("issue keys are 32 bytes"));
             }

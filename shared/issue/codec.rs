@@ -1,0 +1,261 @@
+//! How the index stores an issue's state, by hand in canonical CBOR, and the JSON fragment of
+//! its list row. Stamps repeat (one event sets the title, body, state and first labels) and so
+//! do actors, so each is written once in a table and referred to by position:
+//!
+//! `[id, [actor…], [[lamport, wall_ms, actor#, event id]…], created, title, body, state,
+//!   labels, assignees, [[stamp#, body]…], [head…], updated_ms, events]`
+//!
+//! with `created = null | [actor#, created_ms]`, `title`, `body = null | [stamp#, text]`,
+//! `state = null | [stamp#, 0 open | 1 closed, null | reason]` and each set
+//! `[[name, null | add stamp#, null | remove stamp#]…]`. Change it, bump `SCHEMA_VERSION`.
+
+use std::collections::BTreeMap;
+
+use super::{Comment, Created, Element, IssueState, Reg, Stamp, StateValue};
+use crate::cbor::{self, Cursor};
+use crate::event::{Id, IdMap, State};
+use crate::repo::format_time;
+
+/// The stamp and actor tables of one state, in first-use order.
+#[derive(Default)]
+struct Tables<'a> {
+    stamps: Vec<&'a Stamp>,
+    stamp_at: IdMap<u64>,
+    actors: Vec<&'a [u8; 32]>,
+    actor_at: IdMap<u64>,
+}
+
+impl<'a> Tables<'a> {
+    fn actor(&mut self, a: &'a [u8; 32]) {
+        let next = self.actors.len() as u64;
+        if *self.actor_at.entry(*a).or_insert(next) == next {
+            self.actors.push(a);
+        }
+    }
+
+    fn stamp(&mut self, s: &'a Stamp) {
+        let next = self.stamps.len() as u64;
+        if *self.stamp_at.entry(s.id).or_insert(next) == next {
+            self.stamps.push(s);
+            self.actor(&s.actor);
+        }
+    }
+}
+
+fn state_name(s: State) -> &'static str {
+    match s {
+        State::Open => "open",
+        State::Closed => "closed",
+    }
+}
+
+impl IssueState {
+    /// Appends the stored form (see the module's documentation) to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut t = Tables::default();
+        if let Some(c) = &self.created {
+            t.actor(&c.author);
+        }
+        let regs = [
+            self.title.as_ref().map(|r| &r.stamp),
+            self.body.as_ref().map(|r| &r.stamp),
+        ];
+        for s in regs
+            .into_iter()
+            .chain([self.state.as_ref().map(|r| &r.stamp)])
+            .flatten()
+        {
+            t.stamp(s);
+        }
+        for e in self.labels.values().chain(self.assignees.values()) {
+            for s in [&e.add, &e.remove].into_iter().flatten() {
+                t.stamp(s);
+            }
+        }
+        for c in &self.comments {
+            t.stamp(&c.stamp);
+        }
+        let stamp = |s: &Stamp| t.stamp_at[&s.id];
+        cbor::array(out, 13);
+        cbor::bytes(out, &self.id);
+        cbor::array(out, t.actors.len());
+        for a in &t.actors {
+            cbor::bytes(out, *a);
+        }
+        cbor::array(out, t.stamps.len());
+        for s in &t.stamps {
+            cbor::array(out, 4);
+            cbor::uint(out, s.lamport);
+            cbor::uint(out, s.wall_ms);
+            cbor::uint(out, t.actor_at[&s.actor]);
+            cbor::bytes(out, &s.id);
+        }
+        cbor::option(out, self.created.as_ref(), |out, c| {
+            cbor::array(out, 2);
+            cbor::uint(out, t.actor_at[&c.author]);
+            cbor::uint(out, c.created_ms);
+        });
+        for r in [&self.title, &self.body] {
+            cbor::option(out, r.as_ref(), |out, r| {
+                cbor::array(out, 2);
+                cbor::uint(out, stamp(&r.stamp));
+                cbor::text(out, &r.value);
+            });
+        }
+        cbor::option(out, self.state.as_ref(), |out, r| {
+            cbor::array(out, 3);
+            cbor::uint(out, stamp(&r.stamp));
+            cbor::uint(out, u64::from(r.value.state == State::Closed));
+            cbor::option(out, r.value.reason.as_ref(), |out, s| cbor::text(out, s));
+        });
+        for set in [&self.labels, &self.assignees] {
+            cbor::array(out, set.len());
+            for (name, e) in set {
+                cbor::array(out, 3);
+                cbor::text(out, name);
+                for s in [&e.add, &e.remove] {
+                    cbor::option(out, s.as_ref(), |out, s| cbor::uint(out, stamp(s)));
+                }
+            }
+        }
+        cbor::array(out, self.comments.len());
+        for c in &self.comments {
+            cbor::array(out, 2);
+            cbor::uint(out, stamp(&c.stamp));
+            cbor::text(out, &c.body);
+        }
+        cbor::array(out, self.heads.len());
+        for h in &self.heads {
+            cbor::bytes(out, &h.0);
+        }
+        cbor::uint(out, self.updated_ms);
+        cbor::uint(out, self.events);
+    }
+
+    /// Reads what `encode` wrote; `None` for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<IssueState> {
+        let mut c = Cursor(bytes);
+        if c.array()? != 13 {
+            return None;
+        }
+        let id = c.id()?;
+        let actors = (0..c.array()?).map(|_| c.id()).collect::<Option<Vec<_>>>()?;
+        let actor = |c: &mut Cursor| actors.get(usize::try_from(c.uint()?).ok()?).copied();
+        let mut stamps = Vec::new();
+        for _ in 0..c.array()? {
+            if c.array()? != 4 {
+                return None;
+            }
+            let (lamport, wall_ms, actor, id) = (c.uint()?, c.uint()?, actor(&mut c)?, c.id()?);
+            stamps.push(Stamp {
+                lamport,
+                wall_ms,
+                actor,
+                id,
+            });
+        }
+        let stamp = |c: &mut Cursor| stamps.get(usize::try_from(c.uint()?).ok()?).copied();
+        let created = c.option(|c| {
+            (c.array()? == 2).then_some(())?;
+            Some(Created {
+                author: actor(c)?,
+                created_ms: c.uint()?,
+            })
+        })?;
+        let text_reg = |c: &mut Cursor| {
+            c.option(|c| {
+                (c.array()? == 2).then_some(())?;
+                Some(Reg {
+                    stamp: stamp(c)?,
+                    value: c.text()?,
+                })
+            })
+        };
+        let (title, body) = (text_reg(&mut c)?, text_reg(&mut c)?);
+        let state = c.option(|c| {
+            (c.array()? == 3).then_some(())?;
+            let stamp = stamp(c)?;
+            let state = match c.uint()? {
+                0 => State::Open,
+                1 => State::Closed,
+                _ => return None,
+            };
+            let reason = c.option(Cursor::text)?;
+            Some(Reg {
+                stamp,
+                value: StateValue { state, reason },
+            })
+        })?;
+        let set = |c: &mut Cursor| {
+            let mut set = BTreeMap::new();
+            for _ in 0..c.array()? {
+                (c.array()? == 3).then_some(())?;
+                let name = c.text()?;
+                let (add, remove) = (c.option(stamp)?, c.option(stamp)?);
+                set.insert(name, Element { add, remove });
+            }
+            Some(set)
+        };
+        let (labels, assignees) = (set(&mut c)?, set(&mut c)?);
+        let mut comments = Vec::new();
+        for _ in 0..c.array()? {
+            (c.array()? == 2).then_some(())?;
+            comments.push(Comment {
+                stamp: stamp(&mut c)?,
+                body: c.text()?,
+            });
+        }
+        let heads = (0..c.array()?).map(|_| c.id().map(Id)).collect::<Option<Vec<_>>>()?;
+        let (updated_ms, events) = (c.uint()?, c.uint()?);
+        c.0.is_empty().then_some(IssueState {
+            id,
+            created,
+            title,
+            body,
+            state,
+            labels,
+            assignees,
+            comments,
+            heads,
+            updated_ms,
+            events,
+        })
+    }
+
+    /// The JSON fields of a list row other than `id`, `short_id` and `author`, which the index
+    /// adds when it prints (they depend on other issues and on actor records): the members of
+    /// a `RowFields` object without its braces.
+    pub fn row_fragment(&self, out: &mut Vec<u8>) {
+        let json = |out: &mut Vec<u8>, s: &str| serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
+        let names = |out: &mut Vec<u8>, set: &BTreeMap<String, Element>| {
+            out.push(b'[');
+            for (i, (name, _)) in set.iter().filter(|(_, e)| e.present()).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json(out, name);
+            }
+            out.push(b']');
+        };
+        out.extend_from_slice(b"\"title\":");
+        json(out, self.title.as_ref().map_or("", |r| r.value.as_str()));
+        out.extend_from_slice(b",\"state\":\"");
+        out.extend_from_slice(state_name(self.state()).as_bytes());
+        out.extend_from_slice(b"\",\"state_reason\":");
+        match self.state.as_ref().and_then(|r| r.value.reason.as_deref()) {
+            Some(reason) => json(out, reason),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"labels\":");
+        names(out, &self.labels);
+        out.extend_from_slice(b",\"assignees\":");
+        names(out, &self.assignees);
+        out.extend_from_slice(format!(",\"comments\":{}", self.comments.len()).as_bytes());
+        let created_ms = self.created.as_ref().map_or(0, |c| c.created_ms);
+        out.extend_from_slice(b",\"created_at\":\"");
+        out.extend_from_slice(format_time(created_ms).as_bytes());
+        out.extend_from_slice(b"\",\"updated_at\":\"");
+        out.extend_from_slice(format_time(self.updated_ms).as_bytes());
+        out.push(b'"');
+    }
+}
