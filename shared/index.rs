@@ -343,7 +343,6 @@ impl Index {
             }
             self.tips.put(&mut wtxn, name, oid_bytes(tip)).map_err(&err)?;
         }
-        eprintln!("T walk {:?}", start.elapsed());
         let items: Vec<(&str, ObjectId)> = jobs.iter().map(|(i, c)| (relevant[*i].0.as_str(), *c)).collect();
         for ((name, commit), chunk) in items.iter().zip(wal::read_chunks(repo, &items)?) {
             let foreign = name.starts_with(sync::TRACKING_ROOT);
@@ -372,16 +371,13 @@ impl Index {
         for k in gone {
             self.tips.delete(&mut wtxn, &k).map_err(&err)?;
         }
-        eprintln!("T read {:?}", start.elapsed());
         let events = self.verified(&mut wtxn, batch, &mut stats)?;
-        eprintln!("T verified {:?}", start.elapsed());
         stats.events = if fresh_index && self.events.is_empty(&wtxn).map_err(&err)? {
             self.apply_to_empty(&mut wtxn, events)?
         } else {
             self.apply(&mut wtxn, events.into_iter().flatten().collect())?
         };
         stats.millis = start.elapsed().as_secs_f64() * 1000.0;
-        eprintln!("T applied {:?}", start.elapsed());
         self.meta
             .put(&mut wtxn, "folded_at", &crate::repo::now_ms().to_be_bytes())
             .map_err(&err)?;
@@ -393,7 +389,6 @@ impl Index {
             )
             .map_err(&err)?;
         wtxn.commit().map_err(&err)?;
-        eprintln!("T committed {:?}", start.elapsed());
         Ok(stats)
     }
 
