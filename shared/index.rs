@@ -594,14 +594,13 @@ impl Index {
         let parented = std::sync::OnceLock::new();
         let (applied, lamport) = std::thread::scope(|scope| -> Result<(usize, u64)> {
             let (all, parented) = (&all, &parented);
-            let receivers: Vec<_> = shares
+            let (workers, receivers): (Vec<_>, Vec<_>) = shares
                 .into_iter()
                 .map(|share| {
                     let (tx, rx) = std::sync::mpsc::channel();
-                    scope.spawn(move || encode_states(share, all, parented, &tx));
-                    rx
+                    (scope.spawn(move || encode_states(share, all, parented, &tx)), rx)
                 })
-                .collect();
+                .unzip();
             // Meanwhile, this thread sorts the parents (before anything can fail: the other
             // threads wait for them) and writes the parent and event tables.
             let mut ids: Vec<Id> = all.iter().flat_map(|e| e.event.parents.iter().copied()).collect();
@@ -620,13 +619,14 @@ impl Index {
                     .map_err(&err)?;
             }
             for part in receivers.iter().flatten() {
-                for e in part {
-                    self.issues
-                        .put_with_flags(wtxn, append, &e.id.0, &e.state)
-                        .map_err(&err)?;
-                    rows.extend(e.row);
-                    labels.extend(e.labels);
+                for (id, state) in part {
+                    self.issues.put_with_flags(wtxn, append, &id.0, &state).map_err(&err)?;
                 }
+            }
+            for w in workers {
+                let (r, l) = w.join().expect("encoding does not panic");
+                rows.extend(r);
+                labels.extend(l);
             }
             Ok((events.len(), all.iter().map(|e| e.event.lamport).max().unwrap_or(0)))
         })?;
@@ -634,11 +634,12 @@ impl Index {
         std::thread::scope(|scope| -> Result<()> {
             // Freeing the events takes a while: do it alongside the last two tables.
             scope.spawn(move || drop(chunks));
-            rows.sort_unstable();
+            // Each thread's share is sorted already: a stable sort merges the runs.
+            rows.sort();
             for (key, row) in &rows {
                 self.rows.put_with_flags(wtxn, append, key, row).map_err(&err)?;
             }
-            labels.sort_unstable();
+            labels.sort();
             for key in &labels {
                 self.labels.put_with_flags(wtxn, append, key, &()).map_err(&err)?;
             }
@@ -679,23 +680,16 @@ pub fn is_actor_ref(name: &str) -> bool {
     name.starts_with(ACTORS_PREFIX) || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/actors/"))
 }
 
-/// One issue, ready for the tables.
-struct Encoded {
-    id: Id,
-    state: Vec<u8>,
-    row: Option<([u8; 40], Vec<u8>)>,
-    labels: Vec<Vec<u8>>,
-}
-
 /// Folds the entities of `share` (positions in `all`) into their states and encodes them,
-/// sending the results in entity order, a few hundred at a time. Whether an event has a child
-/// is looked up in `parented` once this thread has sorted its share and the other has set it.
+/// sending the states in entity order, a few hundred at a time, and returning the rows and
+/// label keys, each sorted. Whether an event has a child is looked up in `parented` once this
+/// thread has sorted its share and the other has set it.
 fn encode_states(
     share: Vec<u32>,
     all: &[&SignedEvent],
     parented: &std::sync::OnceLock<(IdSet, Vec<Id>)>,
-    out: &std::sync::mpsc::Sender<Vec<Encoded>>,
-) {
+    out: &std::sync::mpsc::Sender<Vec<(Id, Vec<u8>)>>,
+) -> (Vec<RowEntry>, Vec<Vec<u8>>) {
     let mut sorted: Vec<(Id, Id, u32)> = share
         .into_iter()
         .map(|i| (all[i as usize].entity(), all[i as usize].id, i))
@@ -703,37 +697,42 @@ fn encode_states(
     sorted.sort_unstable();
     sorted.dedup_by(|a, b| a.1 == b.1);
     let parented = &parented.wait().0;
-    let mut part = Vec::with_capacity(256);
+    let (mut rows, mut labels) = (Vec::new(), Vec::new());
+    let (mut part, mut buf) = (Vec::with_capacity(256), Vec::new());
     for group in sorted.chunk_by(|a, b| a.0 == b.0) {
         let id = group[0].0;
         let mut state = IssueState::new(id);
         for (_, ev, i) in group {
             state.apply(all[*i as usize], parented.contains(ev));
         }
-        part.push(Encoded {
-            id,
-            state: encode_state(&state),
-            row: row_of(&id, &state),
-            labels: match state.created {
-                Some(_) => state.labels().iter().map(|l| label_key(l, &id)).collect(),
-                None => Vec::new(),
-            },
-        });
+        state.encode(&mut buf);
+        part.push((id, buf.clone()));
+        buf.clear();
+        if state.created.is_some() {
+            labels.extend(state.labels().iter().map(|l| label_key(l, &id)));
+        }
+        rows.extend(row_of(&id, &state));
         if part.len() == part.capacity() && out.send(std::mem::replace(&mut part, Vec::with_capacity(256))).is_err() {
-            return;
+            break;
         }
     }
     let _ = out.send(part);
+    rows.sort_unstable();
+    labels.sort_unstable();
+    (rows, labels)
 }
 
 fn encode_state(state: &IssueState) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(1024);
+    let mut buf = Vec::with_capacity(512);
     state.encode(&mut buf);
     buf
 }
 
+/// A `rows` entry: key and value.
+type RowEntry = ([u8; 40], Vec<u8>);
+
 /// The `rows` entry of an issue whose creation event has arrived.
-fn row_of(id: &Id, state: &IssueState) -> Option<([u8; 40], Vec<u8>)> {
+fn row_of(id: &Id, state: &IssueState) -> Option<RowEntry> {
     let created = state.created.as_ref()?;
     let mut row = Vec::with_capacity(256);
     row.push(state_byte(state.state()));
