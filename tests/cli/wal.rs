@@ -91,6 +91,12 @@ fn stats_and_rebuild_report_counts() {
     let rebuilt = t.json("wal", &r, &["rebuild"]);
     assert_eq!(rebuilt["events"], 3);
     assert_eq!(rebuilt["commits"], 3);
+    // A quiet success says nothing on stderr.
+    t.cmd("wal", &r)
+        .args(["rebuild", "--json"])
+        .assert()
+        .success()
+        .stderr("");
 }
 
 #[test]
