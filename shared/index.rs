@@ -606,8 +606,8 @@ impl Index {
             let mut ids: Vec<Id> = all.iter().flat_map(|e| e.event.parents.iter().copied()).collect();
             ids.sort_unstable();
             ids.dedup();
-            let ids = &parented.get_or_init(|| (ids.iter().copied().collect(), ids)).1;
-            for p in ids {
+            let _ = parented.set(ids.iter().copied().collect());
+            for p in &ids {
                 self.parented.put_with_flags(wtxn, append, &p.0, &()).map_err(&err)?;
             }
             let mut events: Vec<(Id, Id)> = all.iter().map(|e| (e.id, e.entity())).collect();
@@ -687,7 +687,7 @@ pub fn is_actor_ref(name: &str) -> bool {
 fn encode_states(
     share: Vec<u32>,
     all: &[&SignedEvent],
-    parented: &std::sync::OnceLock<(IdSet, Vec<Id>)>,
+    parented: &std::sync::OnceLock<IdSet>,
     out: &std::sync::mpsc::Sender<Vec<(Id, Vec<u8>)>>,
 ) -> (Vec<RowEntry>, Vec<Vec<u8>>) {
     let mut sorted: Vec<(Id, Id, u32)> = share
@@ -696,7 +696,7 @@ fn encode_states(
         .collect();
     sorted.sort_unstable();
     sorted.dedup_by(|a, b| a.1 == b.1);
-    let parented = &parented.wait().0;
+    let parented = parented.wait();
     let (mut rows, mut labels) = (Vec::new(), Vec::new());
     let (mut part, mut buf) = (Vec::with_capacity(256), Vec::new());
     for group in sorted.chunk_by(|a, b| a.0 == b.0) {

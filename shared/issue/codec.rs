@@ -42,13 +42,6 @@ impl<'a> Tables<'a> {
     }
 }
 
-fn state_name(s: State) -> &'static str {
-    match s {
-        State::Open => "open",
-        State::Closed => "closed",
-    }
-}
-
 impl IssueState {
     /// Appends the stored form (see the module's documentation) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -239,9 +232,9 @@ impl IssueState {
         };
         out.extend_from_slice(b"\"title\":");
         json(out, self.title.as_ref().map_or("", |r| r.value.as_str()));
-        out.extend_from_slice(b",\"state\":\"");
-        out.extend_from_slice(state_name(self.state()).as_bytes());
-        out.extend_from_slice(b"\",\"state_reason\":");
+        out.extend_from_slice(b",\"state\":");
+        serde_json::to_writer(&mut *out, &self.state()).expect("writing to a Vec cannot fail");
+        out.extend_from_slice(b",\"state_reason\":");
         match self.state.as_ref().and_then(|r| r.value.reason.as_deref()) {
             Some(reason) => json(out, reason),
             None => out.extend_from_slice(b"null"),
