@@ -174,6 +174,13 @@ pub fn now_ms() -> u64 {
 
 /// RFC 3339 in UTC with second precision, as `gh` prints times.
 pub fn format_time(ms: u64) -> String {
+    let mut out = Vec::with_capacity(20);
+    write_time(ms, &mut out);
+    String::from_utf8(out).expect("digits and separators are ASCII")
+}
+
+/// `format_time`, appended to `out` without formatting machinery: a fold writes two per issue.
+pub fn write_time(ms: u64, out: &mut Vec<u8>) {
     let secs = (ms / 1000) as i64;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -188,12 +195,24 @@ pub fn format_time(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let digits = |out: &mut Vec<u8>, n: i64, width: u32| {
+        let width = width.max(n.checked_ilog10().unwrap_or(0) + 1);
+        for p in (0..width).rev() {
+            out.push(b'0' + (n / 10_i64.pow(p) % 10) as u8);
+        }
+    };
+    digits(out, y, 4);
+    for (sep, n) in [
+        (b'-', m),
+        (b'-', d),
+        (b'T', rem / 3600),
+        (b':', rem % 3600 / 60),
+        (b':', rem % 60),
+    ] {
+        out.push(sep);
+        digits(out, n, 2);
+    }
+    out.push(b'Z');
 }
 
 #[cfg(test)]
@@ -212,5 +231,8 @@ mod tests {
         assert_eq!(super::format_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::format_time(1_700_000_000_123), "2023-11-14T22:13:20Z");
         assert_eq!(super::format_time(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(super::format_time(253_402_300_799_000), "9999-12-31T23:59:59Z");
+        assert_eq!(super::format_time(253_402_300_800_000), "10000-01-01T00:00:00Z");
+        assert_eq!(super::format_time(u64::MAX), "584556019-04-03T14:25:51Z");
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use super::{Comment, Created, Element, IssueState, Reg, Stamp, StateValue};
 use crate::cbor::{self, Cursor};
 use crate::event::{Id, IdMap, State};
-use crate::repo::format_time;
+use crate::repo::write_time;
 
 /// The stamp and actor tables of one state, in first-use order.
 #[derive(Default)]
@@ -243,12 +243,13 @@ impl IssueState {
         names(out, &self.labels);
         out.extend_from_slice(b",\"assignees\":");
         names(out, &self.assignees);
-        out.extend_from_slice(format!(",\"comments\":{}", self.comments.len()).as_bytes());
+        out.extend_from_slice(b",\"comments\":");
+        serde_json::to_writer(&mut *out, &self.comments.len()).expect("writing to a Vec cannot fail");
         let created_ms = self.created.as_ref().map_or(0, |c| c.created_ms);
         out.extend_from_slice(b",\"created_at\":\"");
-        out.extend_from_slice(format_time(created_ms).as_bytes());
+        write_time(created_ms, out);
         out.extend_from_slice(b"\",\"updated_at\":\"");
-        out.extend_from_slice(format_time(self.updated_ms).as_bytes());
+        write_time(self.updated_ms, out);
         out.push(b'"');
     }
 }
