@@ -583,7 +583,6 @@ impl Index {
     /// event (same bytes, same id) count once. The result is the same as `apply`'s.
     fn apply_to_empty(&self, wtxn: &mut RwTxn, chunks: Vec<Vec<SignedEvent>>) -> Result<usize> {
         let err = self.err();
-        let append = PutFlags::APPEND;
         let all: Vec<&SignedEvent> = chunks.iter().flatten().collect();
         let threads = crate::parallel::threads();
         let mut shares: Vec<Vec<u32>> = vec![Vec::with_capacity(all.len() / threads + 1); threads];
@@ -607,22 +606,13 @@ impl Index {
             ids.sort_unstable();
             ids.dedup();
             let _ = parented.set(ids.iter().copied().collect());
-            for p in &ids {
-                self.parented.put_with_flags(wtxn, append, &p.0, &()).map_err(&err)?;
-            }
+            append_sorted(self.parented, wtxn, ids.iter().map(|p| (p.0, []))).map_err(&err)?;
             let mut events: Vec<(Id, Id)> = all.iter().map(|e| (e.id, e.entity())).collect();
             events.sort_unstable_by_key(|(id, _)| *id);
             events.dedup_by_key(|(id, _)| *id);
-            for (id, entity) in &events {
-                self.events
-                    .put_with_flags(wtxn, append, &id.0, &entity.0)
-                    .map_err(&err)?;
-            }
-            for part in receivers.iter().flatten() {
-                for (id, state) in part {
-                    self.issues.put_with_flags(wtxn, append, &id.0, &state).map_err(&err)?;
-                }
-            }
+            append_sorted(self.events, wtxn, events.iter().map(|(id, entity)| (id.0, entity.0))).map_err(&err)?;
+            let states = receivers.iter().flatten().flatten().map(|(id, state)| (id.0, state));
+            append_sorted(self.issues, wtxn, states).map_err(&err)?;
             for w in workers {
                 let (r, l) = w.join().expect("encoding does not panic");
                 rows.extend(r);
@@ -636,13 +626,9 @@ impl Index {
             scope.spawn(move || drop(chunks));
             // Each thread's share is sorted already: a stable sort merges the runs.
             rows.sort();
-            for (key, row) in &rows {
-                self.rows.put_with_flags(wtxn, append, key, row).map_err(&err)?;
-            }
+            append_sorted(self.rows, wtxn, rows.iter().map(|(key, row)| (key, row))).map_err(&err)?;
             labels.sort();
-            for key in &labels {
-                self.labels.put_with_flags(wtxn, append, key, &()).map_err(&err)?;
-            }
+            append_sorted(self.labels, wtxn, labels.iter().map(|key| (key, []))).map_err(&err)?;
             Ok(())
         })?;
         let old = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
@@ -720,6 +706,21 @@ fn encode_states(
     rows.sort_unstable();
     labels.sort_unstable();
     (rows, labels)
+}
+
+/// Writes `entries`, in strictly increasing key order, after the last key of `db`, through one
+/// cursor: `put` with MDB_APPEND opens a cursor and searches the tree from its root every time.
+fn append_sorted<D, K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    db: Database<Bytes, D>,
+    wtxn: &mut RwTxn,
+    entries: impl IntoIterator<Item = (K, V)>,
+) -> heed::Result<()> {
+    let mut cursor = db.remap_data_type::<Bytes>().iter_mut(wtxn)?;
+    for (key, value) in entries {
+        // SAFETY: nothing read from `db` is held while it is written.
+        unsafe { cursor.put_current_with_options::<Bytes>(PutFlags::APPEND, key.as_ref(), value.as_ref())? };
+    }
+    Ok(())
 }
 
 fn encode_state(state: &IssueState) -> Vec<u8> {
