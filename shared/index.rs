@@ -561,81 +561,27 @@ impl Index {
 
     fn store_issue(&self, wtxn: &mut RwTxn, id: &Id, state: &IssueState, old_labels: &[String]) -> Result<()> {
         let err = self.err();
-        self.issues.put(wtxn, &id.0, &encode_state(state)).map_err(&err)?;
-        let Some((key, row)) = row_of(id, state) else {
+        let mut buf = Vec::with_capacity(512);
+        state.encode(&mut buf);
+        self.issues.put(wtxn, &id.0, &buf).map_err(&err)?;
+        buf.clear();
+        let Some(key) = write_row(id, state, &mut buf) else {
             return Ok(());
         };
-        self.rows.put(wtxn, &key, &row).map_err(&err)?;
+        self.rows.put(wtxn, &key, &buf).map_err(&err)?;
         let new_labels = state.labels();
+        let label_key = |l: &str| {
+            let mut key = Vec::with_capacity(l.len() + 33);
+            write_label_key(l, id, &mut key);
+            key
+        };
         for l in old_labels.iter().filter(|l| !new_labels.contains(l)) {
-            self.labels.delete(wtxn, &label_key(l, id)).map_err(&err)?;
+            self.labels.delete(wtxn, &label_key(l)).map_err(&err)?;
         }
         for l in new_labels.iter().filter(|l| !old_labels.contains(l)) {
-            self.labels.put(wtxn, &label_key(l, id), &()).map_err(&err)?;
+            self.labels.put(wtxn, &label_key(l), &()).map_err(&err)?;
         }
         Ok(())
-    }
-
-    /// `apply` into an empty index (a first fold, a rebuild): every key is new, so nothing is
-    /// looked up. Each thread takes the entities of one range of ids, sorts their events by
-    /// entity, folds and encodes each entity at once and hands the results over in order;
-    /// this thread meanwhile writes every table in key order with MDB_APPEND. Copies of an
-    /// event (same bytes, same id) count once. The result is the same as `apply`'s.
-    fn apply_to_empty(&self, wtxn: &mut RwTxn, chunks: Vec<Vec<SignedEvent>>) -> Result<usize> {
-        let err = self.err();
-        let all: Vec<&SignedEvent> = chunks.iter().flatten().collect();
-        let threads = crate::parallel::threads();
-        let mut shares: Vec<Vec<u32>> = vec![Vec::with_capacity(all.len() / threads + 1); threads];
-        for (i, ev) in all.iter().enumerate() {
-            shares[usize::from(ev.entity().0[0]) * threads / 256].push(i as u32);
-        }
-        let (mut rows, mut labels) = (Vec::new(), Vec::new());
-        let parented = std::sync::OnceLock::new();
-        let (applied, lamport) = std::thread::scope(|scope| -> Result<(usize, u64)> {
-            let (all, parented) = (&all, &parented);
-            let (workers, receivers): (Vec<_>, Vec<_>) = shares
-                .into_iter()
-                .map(|share| {
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    (scope.spawn(move || encode_states(share, all, parented, &tx)), rx)
-                })
-                .unzip();
-            // Meanwhile, this thread sorts the parents (before anything can fail: the other
-            // threads wait for them) and writes the parent and event tables.
-            let mut ids: Vec<Id> = all.iter().flat_map(|e| e.event.parents.iter().copied()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let _ = parented.set(ids.iter().copied().collect());
-            append_sorted(self.parented, wtxn, ids.iter().map(|p| (p.0, []))).map_err(&err)?;
-            let mut events: Vec<(Id, Id)> = all.iter().map(|e| (e.id, e.entity())).collect();
-            events.sort_unstable_by_key(|(id, _)| *id);
-            events.dedup_by_key(|(id, _)| *id);
-            append_sorted(self.events, wtxn, events.iter().map(|(id, entity)| (id.0, entity.0))).map_err(&err)?;
-            let states = receivers.iter().flatten().flatten().map(|(id, state)| (id.0, state));
-            append_sorted(self.issues, wtxn, states).map_err(&err)?;
-            for w in workers {
-                let (r, l) = w.join().expect("encoding does not panic");
-                rows.extend(r);
-                labels.extend(l);
-            }
-            Ok((events.len(), all.iter().map(|e| e.event.lamport).max().unwrap_or(0)))
-        })?;
-        drop(all);
-        std::thread::scope(|scope| -> Result<()> {
-            // Freeing the events takes a while: do it alongside the last two tables.
-            scope.spawn(move || drop(chunks));
-            // Each thread's share is sorted already: a stable sort merges the runs.
-            rows.sort();
-            append_sorted(self.rows, wtxn, rows.iter().map(|(key, row)| (key, row))).map_err(&err)?;
-            labels.sort();
-            append_sorted(self.labels, wtxn, labels.iter().map(|key| (key, []))).map_err(&err)?;
-            Ok(())
-        })?;
-        let old = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
-        self.meta
-            .put(wtxn, "lamport", &lamport.max(old).to_be_bytes())
-            .map_err(&err)?;
-        Ok(applied)
     }
 
     /// Applies events directly (no git), in one transaction, the way a fold does (in bulk when
@@ -666,80 +612,16 @@ pub fn is_actor_ref(name: &str) -> bool {
     name.starts_with(ACTORS_PREFIX) || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/actors/"))
 }
 
-/// Folds the entities of `share` (positions in `all`) into their states and encodes them,
-/// sending the states in entity order, a few hundred at a time, and returning the rows and
-/// label keys, each sorted. Whether an event has a child is looked up in `parented` once this
-/// thread has sorted its share and the other has set it.
-fn encode_states(
-    share: Vec<u32>,
-    all: &[&SignedEvent],
-    parented: &std::sync::OnceLock<IdSet>,
-    out: &std::sync::mpsc::Sender<Vec<(Id, Vec<u8>)>>,
-) -> (Vec<RowEntry>, Vec<Vec<u8>>) {
-    let mut sorted: Vec<(Id, Id, u32)> = share
-        .into_iter()
-        .map(|i| (all[i as usize].entity(), all[i as usize].id, i))
-        .collect();
-    sorted.sort_unstable();
-    sorted.dedup_by(|a, b| a.1 == b.1);
-    let parented = parented.wait();
-    let (mut rows, mut labels) = (Vec::new(), Vec::new());
-    let (mut part, mut buf) = (Vec::with_capacity(256), Vec::new());
-    for group in sorted.chunk_by(|a, b| a.0 == b.0) {
-        let id = group[0].0;
-        let mut state = IssueState::new(id);
-        for (_, ev, i) in group {
-            state.apply(all[*i as usize], parented.contains(ev));
-        }
-        state.encode(&mut buf);
-        part.push((id, buf.clone()));
-        buf.clear();
-        if state.created.is_some() {
-            labels.extend(state.labels().iter().map(|l| label_key(l, &id)));
-        }
-        rows.extend(row_of(&id, &state));
-        if part.len() == part.capacity() && out.send(std::mem::replace(&mut part, Vec::with_capacity(256))).is_err() {
-            break;
-        }
-    }
-    let _ = out.send(part);
-    rows.sort_unstable();
-    labels.sort_unstable();
-    (rows, labels)
-}
-
-/// Writes `entries`, in strictly increasing key order, after the last key of `db`, through one
-/// cursor: `put` with MDB_APPEND opens a cursor and searches the tree from its root every time.
-fn append_sorted<D, K: AsRef<[u8]>, V: AsRef<[u8]>>(
-    db: Database<Bytes, D>,
-    wtxn: &mut RwTxn,
-    entries: impl IntoIterator<Item = (K, V)>,
-) -> heed::Result<()> {
-    let mut cursor = db.remap_data_type::<Bytes>().iter_mut(wtxn)?;
-    for (key, value) in entries {
-        // SAFETY: nothing read from `db` is held while it is written.
-        unsafe { cursor.put_current_with_options::<Bytes>(PutFlags::APPEND, key.as_ref(), value.as_ref())? };
-    }
-    Ok(())
-}
-
-fn encode_state(state: &IssueState) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(512);
-    state.encode(&mut buf);
-    buf
-}
-
-/// A `rows` entry: key and value.
-type RowEntry = ([u8; 40], Vec<u8>);
-
-/// The `rows` entry of an issue whose creation event has arrived.
-fn row_of(id: &Id, state: &IssueState) -> Option<RowEntry> {
+/// Appends the `rows` value of an issue whose creation event has arrived, and returns its key.
+fn write_row(id: &Id, state: &IssueState, out: &mut Vec<u8>) -> Option<[u8; 40]> {
     let created = state.created.as_ref()?;
-    let mut row = Vec::with_capacity(256);
-    row.push(state_byte(state.state()));
-    row.extend_from_slice(&created.author);
-    state.row_fragment(&mut row);
-    Some((row_key(created.created_ms, id), row))
+    out.push(state_byte(state.state()));
+    out.extend_from_slice(&created.author);
+    state.row_fragment(out);
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&created.created_ms.to_be_bytes());
+    key[8..].copy_from_slice(&id.0);
+    Some(key)
 }
 
 fn state_byte(s: State) -> u8 {
@@ -749,17 +631,14 @@ fn state_byte(s: State) -> u8 {
     }
 }
 
-fn row_key(created_ms: u64, id: &Id) -> [u8; 40] {
-    let mut k = [0u8; 40];
-    k[..8].copy_from_slice(&created_ms.to_be_bytes());
-    k[8..].copy_from_slice(&id.0);
-    k
+/// Appends the `labels` key of an issue carrying `label`.
+fn write_label_key(label: &str, id: &Id, out: &mut Vec<u8>) {
+    out.extend_from_slice(label.as_bytes());
+    out.push(0);
+    out.extend_from_slice(&id.0);
 }
 
-fn label_key(label: &str, id: &Id) -> Vec<u8> {
-    [label.as_bytes(), &[0], &id.0].concat()
-}
-
+mod bulk;
 mod query;
 
 #[cfg(test)]
