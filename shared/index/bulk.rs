@@ -11,10 +11,10 @@ const BATCH: usize = 256;
 
 impl Index {
     /// Nothing is looked up, since every key is new. Each thread takes the entities of one range
-    /// of ids, folds and encodes each entity at once and hands the states over in key order;
-    /// this thread meanwhile writes the parent and event tables, then the states as they come,
-    /// then the rows and labels each thread sorted. Copies of an event (same bytes, same id)
-    /// count once.
+    /// of ids and sorts their events and parents for the tables, then folds and encodes each
+    /// entity at once and hands the states over in key order. This thread writes: the parents
+    /// and events the threads sorted, merged, then the states as they come, then the rows and
+    /// labels the threads sorted, merged. Copies of an event (same bytes, same id) count once.
     pub(super) fn apply_to_empty(&self, wtxn: &mut RwTxn, chunks: Vec<Vec<SignedEvent>>) -> Result<usize> {
         let err = self.err();
         let all: Vec<&SignedEvent> = chunks.iter().flatten().collect();
@@ -23,32 +23,41 @@ impl Index {
         for (i, ev) in all.iter().enumerate() {
             shares[usize::from(ev.entity().0[0]) * threads / 256].push(i as u32);
         }
-        let parented = OnceLock::new();
-        let (applied, lamport, folded) = std::thread::scope(|scope| -> Result<(usize, u64, Vec<Folded>)> {
+        let parented: Vec<OnceLock<IdSet>> = (0..threads).map(|_| OnceLock::new()).collect();
+        let (keys, folded) = std::thread::scope(|scope| -> Result<(Vec<Keys>, Vec<Folded>)> {
             let (all, parented) = (&all, &parented);
-            let (workers, receivers): (Vec<_>, Vec<_>) = shares
-                .into_iter()
-                .map(|share| {
-                    let (tx, rx) = channel();
-                    (scope.spawn(move || fold_share(share, all, parented, &tx)), rx)
-                })
-                .unzip();
-            // The folding threads wait for the parent set: make it first, before anything can
-            // fail, then sort it for the table while they sort their shares.
-            let set: &IdSet =
-                parented.get_or_init(|| all.iter().flat_map(|e| e.event.parents.iter().copied()).collect());
-            let mut ids: Vec<&Id> = set.iter().collect();
-            ids.sort_unstable();
-            append(self.parented, wtxn, |t| ids.iter().try_for_each(|id| t.put(&id.0, &[]))).map_err(&err)?;
-            let mut events: Vec<(Id, Id)> = all.iter().map(|e| (e.id, e.entity())).collect();
-            events.sort_unstable_by_key(|(id, _)| *id);
-            events.dedup_by_key(|(id, _)| *id);
+            let mut workers = Vec::new();
+            let (mut keys, mut states) = (Vec::new(), Vec::new());
+            for (me, share) in shares.into_iter().enumerate() {
+                let (keys_tx, keys_rx) = channel();
+                let (states_tx, states_rx) = channel();
+                workers.push(scope.spawn(move || fold_share(share, all, parented, me, &keys_tx, &states_tx)));
+                keys.push(keys_rx);
+                states.push(states_rx);
+            }
+            let keys: Vec<Keys> = keys
+                .iter()
+                .map(|rx| rx.recv().expect("folding does not panic"))
+                .collect();
+            append(self.parented, wtxn, |t| {
+                let mut last = None;
+                for (_, id) in merge(keys.iter().map(|k| &k.parents[..]).collect(), |_, id| id) {
+                    if last.replace(id) != Some(id) {
+                        t.put(&id.0, &[])?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(&err)?;
             append(self.events, wtxn, |t| {
-                events.iter().try_for_each(|(id, entity)| t.put(&id.0, &entity.0))
+                let events = merge(keys.iter().map(|k| &k.events[..]).collect(), |_, (id, _)| id);
+                events
+                    .into_iter()
+                    .try_for_each(|(_, (id, entity))| t.put(&id.0, &entity.0))
             })
             .map_err(&err)?;
             append(self.issues, wtxn, |t| {
-                for part in receivers.iter().flatten() {
+                for part in states.iter().flatten() {
                     for (i, id) in part.ids.iter().enumerate() {
                         t.put(&id.0, part.states.get(i))?;
                     }
@@ -57,40 +66,49 @@ impl Index {
             })
             .map_err(&err)?;
             let folded = workers.into_iter().map(|w| w.join().expect("folding does not panic"));
-            Ok((
-                events.len(),
-                all.iter().map(|e| e.event.lamport).max().unwrap_or(0),
-                folded.collect(),
-            ))
+            Ok((keys, folded.collect()))
         })?;
         drop(all);
         std::thread::scope(|scope| -> Result<()> {
             // Freeing the events takes a while: do it alongside the last two tables.
             scope.spawn(move || drop(chunks));
-            // Each thread's share is sorted already: a stable sort merges the runs.
-            let mut rows: Vec<(&[u8; 40], &[u8])> = folded
-                .iter()
-                .flat_map(|f| f.rows.iter().map(|(key, i)| (key, f.row_bytes.get(*i as usize))))
-                .collect();
-            rows.sort_by_key(|(key, _)| *key);
             append(self.rows, wtxn, |t| {
-                rows.iter().try_for_each(|(key, row)| t.put(*key, row))
+                let rows = merge(folded.iter().map(|f| &f.rows[..]).collect(), |_, (key, _)| key);
+                rows.into_iter()
+                    .try_for_each(|(f, (key, i))| t.put(key, folded[f].row_bytes.get(*i as usize)))
             })
             .map_err(&err)?;
-            let mut labels: Vec<&[u8]> = folded
-                .iter()
-                .flat_map(|f| f.labels.iter().map(|i| f.label_keys.get(*i as usize)))
-                .collect();
-            labels.sort();
-            append(self.labels, wtxn, |t| labels.iter().try_for_each(|key| t.put(key, &[]))).map_err(&err)?;
+            append(self.labels, wtxn, |t| {
+                let labels = merge(folded.iter().map(|f| &f.labels[..]).collect(), |f, i| {
+                    folded[f].label_keys.get(*i as usize)
+                });
+                labels
+                    .into_iter()
+                    .try_for_each(|(f, i)| t.put(folded[f].label_keys.get(*i as usize), &[]))
+            })
+            .map_err(&err)?;
             Ok(())
         })?;
+        let lamport = keys.iter().map(|k| k.lamport).max().unwrap_or(0);
         let old = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
         self.meta
             .put(wtxn, "lamport", &lamport.max(old).to_be_bytes())
             .map_err(&err)?;
-        Ok(applied)
+        Ok(keys.iter().map(|k| k.events.len()).sum())
     }
+}
+
+/// The items of sorted runs in order of `key`, each with the position of its run (ties go to
+/// the earlier run).
+fn merge<'a, T, K: Ord>(runs: Vec<&'a [T]>, key: impl Fn(usize, &'a T) -> K) -> impl Iterator<Item = (usize, &'a T)> {
+    let mut at = vec![0; runs.len()];
+    std::iter::from_fn(move || {
+        let (r, item) = (0..runs.len())
+            .filter_map(|r| runs[r].get(at[r]).map(|item| (r, item)))
+            .min_by(|(r, a), (s, b)| key(*r, a).cmp(&key(*s, b)))?;
+        at[r] += 1;
+        Some((r, item))
+    })
 }
 
 /// Byte strings end to end in one buffer, each found by its position: one allocation for
@@ -121,6 +139,14 @@ struct States {
     states: Arena,
 }
 
+/// What a folding thread hands over before it folds: the keys of the parent and event tables
+/// for its share, each sorted, and the largest Lamport clock.
+struct Keys {
+    parents: Vec<Id>,
+    events: Vec<(Id, Id)>,
+    lamport: u64,
+}
+
 /// What a folding thread leaves for the last two tables: rows and label keys, each sorted.
 struct Folded {
     rows: Vec<([u8; 40], u32)>,
@@ -130,16 +156,38 @@ struct Folded {
 }
 
 /// Folds the entities of `share` (positions in `all`) into their states and encodes them,
-/// sending the states in entity order a batch at a time. Whether an event has a child is
-/// looked up in `parented` once this thread has sorted its share and the other has set it.
-fn fold_share(share: Vec<u32>, all: &[&SignedEvent], parented: &OnceLock<IdSet>, out: &Sender<States>) -> Folded {
+/// sending the sorted keys first, then the states in entity order a batch at a time. Whether
+/// an event has a child is looked up in every thread's `parented` set, once all are made.
+fn fold_share(
+    share: Vec<u32>,
+    all: &[&SignedEvent],
+    parented: &[OnceLock<IdSet>],
+    me: usize,
+    keys: &Sender<Keys>,
+    out: &Sender<States>,
+) -> Folded {
+    let mut parents: Vec<Id> = share
+        .iter()
+        .flat_map(|i| all[*i as usize].event.parents.iter().copied())
+        .collect();
+    let _ = parented[me].set(parents.iter().copied().collect());
+    let lamport = share.iter().map(|i| all[*i as usize].event.lamport).max().unwrap_or(0);
     let mut sorted: Vec<(Id, Id, u32)> = share
         .into_iter()
         .map(|i| (all[i as usize].entity(), all[i as usize].id, i))
         .collect();
     sorted.sort_unstable();
     sorted.dedup_by(|a, b| a.1 == b.1);
-    let parented = parented.wait();
+    let mut events: Vec<(Id, Id)> = sorted.iter().map(|(entity, id, _)| (*id, *entity)).collect();
+    events.sort_unstable();
+    parents.sort_unstable();
+    parents.dedup();
+    let _ = keys.send(Keys {
+        parents,
+        events,
+        lamport,
+    });
+    let parented: Vec<&IdSet> = parented.iter().map(OnceLock::wait).collect();
     let mut folded = Folded {
         rows: Vec::new(),
         row_bytes: Arena::default(),
@@ -155,7 +203,7 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], parented: &OnceLock<IdSet>,
         let id = group[0].0;
         let mut state = IssueState::new(id);
         for (_, ev, i) in group {
-            state.apply(all[*i as usize], parented.contains(ev));
+            state.apply(all[*i as usize], parented.iter().any(|set| set.contains(ev)));
         }
         part.ids.push(id);
         part.states.push(|out| state.encode(out));
