@@ -41,7 +41,7 @@ pub fn new_repo(root: &Path, name: &str) -> PathBuf {
 
 /// Median wall time of `runs` runs of a command.
 pub fn median(runs: usize, mut cmd: impl FnMut() -> Command) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
+    let times: Vec<Duration> = (0..runs)
         .map(|_| {
             let mut c = cmd();
             c.stdout(Stdio::null()).stderr(Stdio::null());
@@ -52,8 +52,7 @@ pub fn median(runs: usize, mut cmd: impl FnMut() -> Command) -> Duration {
             t
         })
         .collect();
-    times.sort();
-    times[runs / 2]
+    med(times)
 }
 
 pub fn ms(d: Duration) -> f64 {
