@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod index;
 pub mod issue;
 pub mod lock;
+pub mod loose;
 pub mod maintenance;
 pub mod parallel;
 pub mod repo;

@@ -76,7 +76,7 @@ impl Author<'_> {
 
 /// Writes a tree holding one file and returns its id.
 pub fn write_single_file_tree(repo: &Repo, file: &str, bytes: &[u8]) -> Result<ObjectId> {
-    let blob = repo.git.write_blob(bytes)?.detach();
+    let blob = crate::loose::write_buf(repo, gix::objs::Kind::Blob, bytes)?;
     let tree = gix::objs::Tree {
         entries: vec![gix::objs::tree::Entry {
             mode: gix::objs::tree::EntryKind::Blob.into(),
@@ -84,7 +84,7 @@ pub fn write_single_file_tree(repo: &Repo, file: &str, bytes: &[u8]) -> Result<O
             oid: blob,
         }],
     };
-    Ok(repo.git.write_object(&tree)?.detach())
+    crate::loose::write(repo, &tree)
 }
 
 pub fn write_commit(
@@ -104,7 +104,7 @@ pub fn write_commit(
         message: message.into(),
         extra_headers: Vec::new(),
     };
-    Ok(repo.git.write_object(&commit)?.detach())
+    crate::loose::write(repo, &commit)
 }
 
 /// The current target of `name`, if the ref exists.
@@ -366,7 +366,7 @@ pub fn union_commit(repo: &Repo, a: ObjectId, b: ObjectId, author: (&str, &str))
     let mut parents = [a, b];
     parents.sort();
     let time_ms = commit_time_ms(repo, a)?.max(commit_time_ms(repo, b)?);
-    let tree = repo.git.write_object(gix::objs::Tree::empty())?.detach();
+    let tree = crate::loose::write(repo, &gix::objs::Tree::empty())?;
     let author = Author {
         name: author.0,
         email: author.1,

@@ -159,7 +159,7 @@ enum Applied {
 }
 
 fn write_steps(repo: &Repo, who: &Actor<'_>, steps: &[Step]) -> Result<Vec<ObjectId>> {
-    let tree = repo.git.write_object(gix::objs::Tree::empty())?.detach();
+    let tree = crate::loose::write(repo, &gix::objs::Tree::empty())?;
     steps
         .iter()
         .map(|s| {

@@ -50,6 +50,27 @@ fn actors_are_created_listed_used_and_shown() {
 }
 
 #[test]
+fn wal_objects_are_ones_git_reads_and_checks() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let id = t.create(&r, "stored");
+    t.ok("issue", &r, &["comment", &id, "--body", &"long ".repeat(20_000)]);
+    t.ok("lock", &r, &["acquire", "path:src/", "--local"]);
+    t.git(&r, &["fsck", "--full", "--strict", "--no-dangling"]);
+    let wal = t.git(&r, &["for-each-ref", "--format=%(refname)", "refs/grit/wal/"]);
+    let chunk = format!("{}:chunk.cbor", wal.trim());
+    assert!(t.git(&r, &["cat-file", "-s", &chunk]).trim().parse::<usize>().unwrap() > 100_000);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let blob = t.git(&r, &["rev-parse", &chunk]);
+        let path = r.join(".git/objects").join(&blob[..2]).join(blob[2..].trim());
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o444, "loose objects are read-only, as git writes them");
+    }
+}
+
+#[test]
 fn log_lists_every_event_with_verified_signatures() {
     let t = TestEnv::new();
     let r = t.repo("r");
