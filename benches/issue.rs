@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{exe, generate, git, med, median, ms, new_repo, rev_parse};
+use common::{exe, generate, git, med, median, median_pair, ms, new_repo, rev_parse};
 use grit::index::Index;
 use grit::repo::Repo;
 use grit::wal;
@@ -25,8 +25,7 @@ fn bench_create(root: &Path) {
         c
     };
     median(20, create);
-    let ours = median(301, create);
-    let base = median(301, rev_parse(&dir));
+    let (ours, base) = median_pair(301, create, rev_parse(&dir));
     println!(
         "create           median {:7.2} ms   baseline git rev-parse HEAD {:5.2} ms   ratio {:4.2}   (target <= 3 ms)",
         ms(ours),
@@ -51,8 +50,7 @@ fn bench_list(root: &Path, issues: usize) -> PathBuf {
     let first = list().stdout(Stdio::null()).status().unwrap();
     assert!(first.success());
     let fold = start.elapsed();
-    let ours = median(21, list);
-    let base = median(21, rev_parse(&dir));
+    let (ours, base) = median_pair(21, list, rev_parse(&dir));
     let default_limit = median(21, || {
         let mut c = Command::new(&issue);
         c.args(["list", "--json"]).current_dir(&dir);

@@ -39,20 +39,34 @@ pub fn new_repo(root: &Path, name: &str) -> PathBuf {
     dir
 }
 
+/// One run of a command, output discarded: its wall time.
+fn run(mut c: Command) -> Duration {
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let start = Instant::now();
+    let status = c.status().expect("command runs");
+    let took = start.elapsed();
+    assert!(status.success(), "{c:?} failed");
+    took
+}
+
 /// Median wall time of `runs` runs of a command.
 pub fn median(runs: usize, mut cmd: impl FnMut() -> Command) -> Duration {
-    let times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let mut c = cmd();
-            c.stdout(Stdio::null()).stderr(Stdio::null());
-            let start = Instant::now();
-            let status = c.status().expect("command runs");
-            let t = start.elapsed();
-            assert!(status.success(), "{c:?} failed");
-            t
-        })
-        .collect();
-    med(times)
+    med((0..runs).map(|_| run(cmd())).collect())
+}
+
+/// Medians of `runs` runs each of two commands, run in turn: when the machine's speed drifts
+/// (it does, here), both see the same drift and their ratio stays honest.
+pub fn median_pair(
+    runs: usize,
+    mut a: impl FnMut() -> Command,
+    mut b: impl FnMut() -> Command,
+) -> (Duration, Duration) {
+    let (mut ta, mut tb) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        ta.push(run(a()));
+        tb.push(run(b()));
+    }
+    (med(ta), med(tb))
 }
 
 pub fn ms(d: Duration) -> f64 {
@@ -133,14 +147,8 @@ pub fn path_with_binaries() -> String {
 
 /// Runs a command once, output discarded, with the built binaries on PATH; its wall time.
 pub fn timed(mut c: Command) -> Duration {
-    c.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .env("PATH", path_with_binaries());
-    let start = Instant::now();
-    let status = c.status().expect("command runs");
-    let took = start.elapsed();
-    assert!(status.success(), "{c:?} failed");
-    took
+    c.env("PATH", path_with_binaries());
+    run(c)
 }
 
 /// The median of some timings.
