@@ -9,12 +9,17 @@ pub fn serialize_oid<S: serde::Serializer>(id: &gix::ObjectId, s: S) -> Result<S
 }
 
 pub fn encode(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
+    let mut out = vec![0; bytes.len() * 2];
+    encode_to(bytes, &mut out);
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
+/// Writes the hex of `bytes` into the first `2 * bytes.len()` bytes of `out`.
+pub fn encode_to(bytes: &[u8], out: &mut [u8]) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[(b >> 4) as usize];
+        pair[1] = DIGITS[(b & 15) as usize];
     }
-    s
 }
 
 fn nibble(c: u8) -> Option<u8> {

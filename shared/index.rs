@@ -14,7 +14,7 @@ use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 
 use crate::actor::{self, ACTORS_PREFIX, Record};
 use crate::error::{Error, Result};
-use crate::event::{ActorId, Id, IdSet, SignedEvent, State};
+use crate::event::{ActorId, Id, IdMap, IdSet, SignedEvent, State};
 use crate::hex;
 use crate::issue::{AuthorView, IssueState, IssueView};
 use crate::repo::Repo;
@@ -113,6 +113,8 @@ pub struct ListFilter {
 /// One row of `list`, borrowed from the index.
 pub struct Row<'a> {
     pub id: Id,
+    /// The id in full hex.
+    pub hex: &'a str,
     pub short_id: &'a str,
     pub author_json: &'a str,
     pub fragment: &'a [u8],

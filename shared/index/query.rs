@@ -83,7 +83,7 @@ impl Index {
     }
 
     /// Short-id lengths of every issue, in one pass over the sorted keys.
-    fn all_short_lens(&self, rtxn: &RoTxn) -> Result<HashMap<[u8; 32], u8>> {
+    fn all_short_lens(&self, rtxn: &RoTxn) -> Result<IdMap<u8>> {
         let keys: Vec<&[u8]> = self
             .issues
             .lazily_decode_data()
@@ -92,7 +92,7 @@ impl Index {
             .map(|r| r.map(|(k, _)| k))
             .collect::<std::result::Result<_, _>>()
             .map_err(self.err())?;
-        let mut out = HashMap::with_capacity(keys.len());
+        let mut out = IdMap::with_capacity_and_hasher(keys.len(), Default::default());
         for (i, k) in keys.iter().enumerate() {
             let mut n = 0;
             if i > 0 {
@@ -166,7 +166,7 @@ impl Index {
         } else {
             None
         };
-        let mut authors: HashMap<[u8; 32], String> = HashMap::new();
+        let mut authors: IdMap<String> = IdMap::default();
         let mut matched = 0;
         for item in self.rows.rev_iter(&rtxn).map_err(&err)? {
             let (key, value) = item.map_err(&err)?;
@@ -204,7 +204,9 @@ impl Index {
                 Some(m) => m.get(&id.0).copied().map_or(MIN_SHORT, usize::from),
                 None => self.short_len(&rtxn, &id)?,
             };
-            let hex = id.to_hex();
+            let mut hex = [0; 64];
+            crate::hex::encode_to(&id.0, &mut hex);
+            let hex = std::str::from_utf8(&hex).expect("hex digits are ASCII");
             let author_json = match authors.entry(author) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -214,6 +216,7 @@ impl Index {
             };
             f(Row {
                 id,
+                hex,
                 short_id: &hex[..short_len],
                 author_json,
                 fragment,
@@ -252,9 +255,18 @@ impl Index {
                 out.write_all(b",\n").map_err(io)?;
             }
             first = false;
-            write!(out, "{{\"id\":\"{}\",\"short_id\":\"{}\",", row.id, row.short_id).map_err(io)?;
-            out.write_all(row.fragment).map_err(io)?;
-            write!(out, ",\"author\":{}", row.author_json).map_err(io)?;
+            for part in [
+                &b"{\"id\":\""[..],
+                row.hex.as_bytes(),
+                b"\",\"short_id\":\"",
+                row.short_id.as_bytes(),
+                b"\",",
+                row.fragment,
+                b",\"author\":",
+                row.author_json.as_bytes(),
+            ] {
+                out.write_all(part).map_err(io)?;
+            }
             extra(&row.id, out).map_err(io)?;
             out.write_all(b"}").map_err(io)?;
             Ok(())
