@@ -28,19 +28,26 @@ pub fn write_buf(repo: &Repo, kind: Kind, data: &[u8]) -> Result<ObjectId> {
     let mut raw = gix::objs::encode::loose_header(kind, data.len() as u64).to_vec();
     raw.extend_from_slice(data);
     let objects = repo.git.objects.store_ref().path();
-    let hex = id.to_hex().to_string();
-    let dir = objects.join(&hex[..2]);
-    match std::fs::create_dir(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(Error::io(&dir)(e)),
-        _ => {}
-    }
     let mut file = tempfile::Builder::new()
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
         .tempfile_in(objects)
         .map_err(Error::io(objects))?;
     file.write_all(&stored_zlib(&raw)).map_err(Error::io(file.path()))?;
-    let path = dir.join(&hex[2..]);
-    file.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
+    let hex = id.to_hex().to_string();
+    let (dir, path) = (objects.join(&hex[..2]), objects.join(&hex[..2]).join(&hex[2..]));
+    // `git prune-packed` (run by a repack, ours in the background too) removes the fan-out
+    // directories it empties: make the directory again when it vanished before the rename.
+    for attempt in 1.. {
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(Error::io(&dir)(e)),
+            _ => {}
+        }
+        match file.persist(&path) {
+            Ok(_) => break,
+            Err(e) if e.error.kind() == std::io::ErrorKind::NotFound && attempt < 100 => file = e.file,
+            Err(e) => return Err(Error::io(&path)(e.error)),
+        }
+    }
     Ok(id)
 }
 

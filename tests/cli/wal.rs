@@ -71,6 +71,36 @@ fn wal_objects_are_ones_git_reads_and_checks() {
 }
 
 #[test]
+fn writes_survive_a_background_repack_removing_empty_object_directories() {
+    // `git prune-packed`, which a background repack runs, removes the fan-out directories it
+    // empties; a write that made its directory just before must make it again, not fail.
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "warm up");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let objects = r.join(".git/objects");
+    let pruner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for i in 0..256 {
+                    let _ = std::fs::remove_dir(objects.join(format!("{i:02x}")));
+                }
+            }
+        })
+    };
+    let n = 40;
+    for i in 0..n {
+        t.create(&r, &format!("written while directories vanish {i}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    pruner.join().unwrap();
+    let listed = t.json("issue", &r, &["list", "--limit", "0"]);
+    assert_eq!(listed.as_array().unwrap().len(), n + 1);
+    t.git(&r, &["fsck", "--full", "--strict", "--no-dangling"]);
+}
+
+#[test]
 fn log_lists_every_event_with_verified_signatures() {
     let t = TestEnv::new();
     let r = t.repo("r");
