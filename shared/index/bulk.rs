@@ -10,11 +10,12 @@ use super::*;
 const BATCH: usize = 256;
 
 impl Index {
-    /// Nothing is looked up, since every key is new. Each thread takes the entities of one range
-    /// of ids and sorts their events and parents for the tables, then folds and encodes each
-    /// entity at once and hands the states over in key order. This thread writes: the parents
-    /// and events the threads sorted, merged, then the states as they come, then the rows and
-    /// labels the threads sorted, merged. Copies of an event (same bytes, same id) count once.
+    /// `apply` into an empty index, where nothing needs looking up. Each thread takes the
+    /// entities of one range of ids and sorts their events and parents for the tables, then
+    /// folds and encodes each entity at once and hands the states over in key order. This
+    /// thread writes: the parents and events the threads sorted, merged, then the states as
+    /// they come, then the rows and labels the threads sorted, merged. Copies of an event
+    /// (same bytes, same id) count once.
     pub(super) fn apply_to_empty(&self, wtxn: &mut RwTxn, chunks: Vec<Vec<SignedEvent>>) -> Result<usize> {
         let err = self.err();
         let all: Vec<&SignedEvent> = chunks.iter().flatten().collect();
