@@ -1,8 +1,8 @@
 //! Loose objects as git writes them with `core.looseCompression=0`: the object in a zlib stream
 //! of stored blocks, in a temporary file renamed into place. gix compresses each object with a
-//! fresh deflate state (256 KiB, zeroed); three per WAL append were a tenth of `git issue
-//! create`. The objects are small and mostly signatures and hashes, so that deflate saved
-//! little; `git gc` compresses them when it packs them.
+//! fresh deflate state (256 KiB, zeroed); three per WAL append cost about 0.4 ms of every
+//! `git issue create`. The objects are small and mostly signatures and hashes, so that deflate
+//! saved little; `git gc` compresses them when it packs them.
 
 use std::io::Write;
 
@@ -28,7 +28,9 @@ pub fn write_buf(repo: &Repo, kind: Kind, data: &[u8]) -> Result<ObjectId> {
     let mut raw = gix::objs::encode::loose_header(kind, data.len() as u64).to_vec();
     raw.extend_from_slice(data);
     let objects = repo.git.objects.store_ref().path();
+    // Named as git names its own, so that `git prune` clears what a crash leaves behind.
     let mut file = tempfile::Builder::new()
+        .prefix("tmp_obj_")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
         .tempfile_in(objects)
         .map_err(Error::io(objects))?;
