@@ -30,7 +30,6 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
-pub type IdSet = std::collections::HashSet<Id, std::hash::BuildHasherDefault<IdHasher>>;
 /// Keyed by a 32-byte hash (an event id, an actor key).
 pub type IdMap<V> = std::collections::HashMap<[u8; 32], V, std::hash::BuildHasherDefault<IdHasher>>;
 

@@ -14,14 +14,14 @@ use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 
 use crate::actor::{self, ACTORS_PREFIX, Record};
 use crate::error::{Error, Result};
-use crate::event::{ActorId, Id, IdMap, IdSet, SignedEvent, State};
+use crate::event::{ActorId, Id, IdMap, SignedEvent, State};
 use crate::hex;
 use crate::issue::{AuthorView, IssueState, IssueView};
 use crate::repo::Repo;
 use crate::{snapshot, sync, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
@@ -37,7 +37,7 @@ pub struct Index {
     commits: Database<Bytes, Unit>,
     /// event id → entity id: every event folded in.
     events: Database<Bytes, Bytes>,
-    /// event id → (): events some other event names as a causal parent.
+    /// entity id ++ event id → (): events another event of the same entity names as a parent.
     parented: Database<Bytes, Unit>,
     /// issue id → `IssueState`, in the form `IssueState::encode` writes.
     issues: Database<Bytes, Bytes>,
@@ -520,9 +520,13 @@ impl Index {
             let entity = ev.entity();
             self.events.put(wtxn, &ev.id.0, &entity.0).map_err(&err)?;
             for p in &ev.event.parents {
-                self.parented.put(wtxn, &p.0, &()).map_err(&err)?;
+                self.parented.put(wtxn, &parent_key(&entity, p), &()).map_err(&err)?;
             }
-            let parented = self.parented.get(wtxn, &ev.id.0).map_err(&err)?.is_some();
+            let parented = self
+                .parented
+                .get(wtxn, &parent_key(&entity, &ev.id))
+                .map_err(&err)?
+                .is_some();
             let (state, _) = match touched.entry(entity) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -631,6 +635,14 @@ fn state_byte(s: State) -> u8 {
         State::Open => b'o',
         State::Closed => b'c',
     }
+}
+
+/// The `parented` key saying that an event of `entity` names `parent`.
+fn parent_key(entity: &Id, parent: &Id) -> [u8; 64] {
+    let mut key = [0; 64];
+    key[..32].copy_from_slice(&entity.0);
+    key[32..].copy_from_slice(&parent.0);
+    key
 }
 
 /// Appends the `labels` key of an issue carrying `label`.

@@ -56,7 +56,8 @@ fn keys() -> Vec<SigningKey> {
 }
 
 /// Turns a generated script into signed events: creations first, then edits whose lamport
-/// clocks and wall times collide often, with parents drawn from the same issue's earlier events.
+/// clocks and wall times collide often, with parents drawn mostly from the same issue's earlier
+/// events.
 fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
     let keys = keys();
     let mut out: Vec<SignedEvent> = Vec::new();
@@ -84,7 +85,18 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
         let k = usize::from(issue % issues);
         let key = &keys[usize::from(actor)];
         let known = &per_issue[k];
-        let parents: Vec<Id> = picks.iter().map(|p| known[usize::from(*p) % known.len()]).collect();
+        // Now and then a parent from another issue: a writer of ours never does that, another
+        // clone's might, and the projection must not depend on order then either.
+        let parents: Vec<Id> = picks
+            .iter()
+            .map(|p| {
+                let from = match p {
+                    224.. => &per_issue[(k + 1) % per_issue.len()],
+                    _ => known,
+                };
+                from[usize::from(*p) % from.len()]
+            })
+            .collect();
         let kind = match op {
             Op::Title(v) => Kind::TitleSet {
                 title: format!("t{v} \"quoted\" \\ é\n\u{1}"),
@@ -137,12 +149,12 @@ fn project(events: &[SignedEvent]) -> Vec<IssueState> {
     let mut states: std::collections::BTreeMap<Id, IssueState> = Default::default();
     let mut parented = std::collections::HashSet::new();
     for ev in events {
-        parented.extend(ev.event.parents.iter().copied());
         let entity = ev.entity();
+        parented.extend(ev.event.parents.iter().map(|p| (entity, *p)));
         states
             .entry(entity)
             .or_insert_with(|| IssueState::new(entity))
-            .apply(ev, parented.contains(&ev.id));
+            .apply(ev, parented.contains(&(entity, ev.id)));
     }
     states.into_values().collect()
 }

@@ -112,7 +112,9 @@ pub struct IssueState {
     pub assignees: BTreeMap<String, Element>,
     /// Sorted by stamp; append-only.
     pub comments: Vec<Comment>,
-    /// The entity's events that no other known event names as a parent, sorted.
+    /// The entity's events that no other known event of the entity names as a parent, sorted.
+    /// (A parent in another entity is ignored, so that the heads never depend on the order
+    /// events arrive in.)
     pub heads: Vec<Id>,
     pub updated_ms: u64,
     pub events: u64,
@@ -126,7 +128,8 @@ impl IssueState {
         }
     }
 
-    /// Folds one event in. `parented` says whether some known event names this one as a parent.
+    /// Folds one event in. `parented` says whether some known event of the same entity names
+    /// this one as a parent.
     /// The caller applies each event once; order does not matter.
     pub fn apply(&mut self, ev: &SignedEvent, parented: bool) {
         let stamp = Stamp::of(ev);

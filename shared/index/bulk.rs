@@ -1,7 +1,6 @@
 //! The bulk fold: every event into an empty index (a first fold, a rebuild), on every core,
 //! each table written once in key order with MDB_APPEND. Its result is the same as `apply`'s.
 
-use std::sync::OnceLock;
 use std::sync::mpsc::{Sender, channel};
 
 use super::*;
@@ -24,15 +23,14 @@ impl Index {
         for (i, ev) in all.iter().enumerate() {
             shares[usize::from(ev.entity().0[0]) * threads / 256].push(i as u32);
         }
-        let parented: Vec<OnceLock<IdSet>> = (0..threads).map(|_| OnceLock::new()).collect();
         let (keys, folded) = std::thread::scope(|scope| -> Result<(Vec<Keys>, Vec<Folded>)> {
-            let (all, parented) = (&all, &parented);
+            let all = &all;
             let mut workers = Vec::new();
             let (mut keys, mut states) = (Vec::new(), Vec::new());
-            for (me, share) in shares.into_iter().enumerate() {
+            for share in shares {
                 let (keys_tx, keys_rx) = channel();
                 let (states_tx, states_rx) = channel();
-                workers.push(scope.spawn(move || fold_share(share, all, parented, me, &keys_tx, &states_tx)));
+                workers.push(scope.spawn(move || fold_share(share, all, &keys_tx, &states_tx)));
                 keys.push(keys_rx);
                 states.push(states_rx);
             }
@@ -42,9 +40,9 @@ impl Index {
                 .collect();
             append(self.parented, wtxn, |t| {
                 let mut last = None;
-                for (_, id) in merge(keys.iter().map(|k| &k.parents[..]).collect(), |_, id| id) {
-                    if last.replace(id) != Some(id) {
-                        t.put(&id.0, &[])?;
+                for (_, pair) in merge(keys.iter().map(|k| &k.parents[..]).collect(), |_, pair| pair) {
+                    if last.replace(pair) != Some(pair) {
+                        t.put(&parent_key(&pair.0, &pair.1), &[])?;
                     }
                 }
                 Ok(())
@@ -143,7 +141,8 @@ struct States {
 /// What a folding thread hands over before it folds: the keys of the parent and event tables
 /// for its share, each sorted, and the largest Lamport clock.
 struct Keys {
-    parents: Vec<Id>,
+    /// (entity, a parent an event of it names)
+    parents: Vec<(Id, Id)>,
     events: Vec<(Id, Id)>,
     lamport: u64,
 }
@@ -158,20 +157,15 @@ struct Folded {
 
 /// Folds the entities of `share` (positions in `all`) into their states and encodes them,
 /// sending the sorted keys first, then the states in entity order a batch at a time. Whether
-/// an event has a child is looked up in every thread's `parented` set, once all are made.
-fn fold_share(
-    share: Vec<u32>,
-    all: &[&SignedEvent],
-    parented: &[OnceLock<IdSet>],
-    me: usize,
-    keys: &Sender<Keys>,
-    out: &Sender<States>,
-) -> Folded {
-    let mut parents: Vec<Id> = share
+/// an event has a child depends on its entity's events only, so each entity's events tell.
+fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &Sender<States>) -> Folded {
+    let mut parents: Vec<(Id, Id)> = share
         .iter()
-        .flat_map(|i| all[*i as usize].event.parents.iter().copied())
+        .flat_map(|i| {
+            let ev = all[*i as usize];
+            ev.event.parents.iter().map(move |p| (ev.entity(), *p))
+        })
         .collect();
-    let _ = parented[me].set(parents.iter().copied().collect());
     let lamport = share.iter().map(|i| all[*i as usize].event.lamport).max().unwrap_or(0);
     let mut sorted: Vec<(Id, Id, u32)> = share
         .into_iter()
@@ -188,7 +182,6 @@ fn fold_share(
         events,
         lamport,
     });
-    let parented: Vec<&IdSet> = parented.iter().map(OnceLock::wait).collect();
     let mut folded = Folded {
         rows: Vec::new(),
         row_bytes: Arena::default(),
@@ -199,12 +192,15 @@ fn fold_share(
         ids: Vec::with_capacity(BATCH),
         states: Arena::default(),
     };
-    let mut part = batch();
+    let (mut part, mut named) = (batch(), Vec::new());
     for group in sorted.chunk_by(|a, b| a.0 == b.0) {
         let id = group[0].0;
+        named.clear();
+        named.extend(group.iter().flat_map(|(_, _, i)| all[*i as usize].event.parents.iter()));
+        named.sort_unstable();
         let mut state = IssueState::new(id);
         for (_, ev, i) in group {
-            state.apply(all[*i as usize], parented.iter().any(|set| set.contains(ev)));
+            state.apply(all[*i as usize], named.binary_search(&ev).is_ok());
         }
         part.ids.push(id);
         part.states.push(|out| state.encode(out));
