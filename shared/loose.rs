@@ -1,8 +1,5 @@
 //! Loose objects as git writes them with `core.looseCompression=0`: the object in a zlib stream
-//! of stored blocks, in a temporary file renamed into place. gix compresses each object with a
-//! fresh deflate state (256 KiB, zeroed); three per WAL append cost about 0.4 ms of every
-//! `git issue create`. The objects are small and mostly signatures and hashes, so that deflate
-//! saved little; `git gc` compresses them when it packs them.
+//! of stored blocks, in a temporary file renamed into place.
 
 use std::io::Write;
 
@@ -20,6 +17,11 @@ pub fn write(repo: &Repo, object: &impl WriteTo) -> Result<ObjectId> {
 }
 
 /// Writes an object of `kind` with `data` unless the repository has it already; returns its id.
+///
+/// Not through gix: it compresses each object with a fresh deflate state (256 KiB, zeroed), and
+/// three per WAL append cost about 0.4 ms of every `git issue create`. These objects are small
+/// and mostly signatures and hashes, so deflate saved little; `git gc` compresses them when it
+/// packs them.
 pub fn write_buf(repo: &Repo, kind: Kind, data: &[u8]) -> Result<ObjectId> {
     let id = gix::objs::compute_hash(repo.git.object_hash(), kind, data)?;
     if repo.git.objects.exists_without_refresh(&id) {
