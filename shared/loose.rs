@@ -38,7 +38,8 @@ pub fn write_buf(repo: &Repo, kind: Kind, data: &[u8]) -> Result<ObjectId> {
         .map_err(Error::io(objects))?;
     file.write_all(&stored_zlib(&raw)).map_err(Error::io(file.path()))?;
     let hex = id.to_hex().to_string();
-    let (dir, path) = (objects.join(&hex[..2]), objects.join(&hex[..2]).join(&hex[2..]));
+    let dir = objects.join(&hex[..2]);
+    let path = dir.join(&hex[2..]);
     // `git prune-packed` (run by a repack, ours in the background too) removes the fan-out
     // directories it empties: make the directory again when it vanished before the rename.
     for attempt in 1.. {
