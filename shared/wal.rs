@@ -387,13 +387,34 @@ pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
     let platform = repo.git.references()?;
     let mut out = Vec::new();
     for r in platform.prefixed(prefix)? {
-        let r = r?;
-        if let Some(id) = r.target().try_id() {
-            out.push((r.name().as_bstr().to_string(), id.to_owned()));
+        match r {
+            Ok(r) => {
+                if let Some(id) = r.target().try_id() {
+                    out.push((r.name().as_bstr().to_string(), id.to_owned()));
+                }
+            }
+            Err(e) => warn_broken_ref(&e.to_string()),
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// A ref file that does not parse (a stray file, a crash of a tool that writes refs in place)
+/// is skipped with a warning, as git does, rather than failing every command that lists refs.
+fn warn_broken_ref(error: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.iter().any(|s| s == error) {
+        return;
+    }
+    eprintln!("warning: ignoring broken ref: {error}");
+    if seen.is_empty() {
+        eprintln!(
+            "hint: a ref is a file under .git/refs/; move the broken one aside (`git update-ref` refuses to touch it)"
+        );
+    }
+    seen.push(error.to_owned());
 }
 
 #[cfg(test)]

@@ -176,3 +176,33 @@ fn a_corrupt_chunk_is_reported_as_a_verification_failure() {
         .stderr(predicate::str::contains("malformed chunk"))
         .stderr(predicate::str::contains(&commit));
 }
+
+#[test]
+fn a_broken_ref_file_is_skipped_with_a_warning_as_git_does() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let id = t.create(&r, "still here");
+    // A stray empty file among the WAL refs, as a crashed tool or a careless hand leaves.
+    std::fs::write(r.join(".git/refs/grit/wal/stray"), b"").unwrap();
+    let list = t
+        .cmd("issue", &r)
+        .args(["list", "--json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning: ignoring broken ref"))
+        .stderr(predicate::str::contains("refs/grit/wal/stray"))
+        .stderr(predicate::str::contains("hint: "));
+    let listed: serde_json::Value = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    assert_eq!(listed[0]["id"], id.as_str());
+    // Writes go on, and the index keeps up with them.
+    t.cmd("issue", &r)
+        .args(["create", "--title", "after"])
+        .assert()
+        .success();
+    let listed: serde_json::Value =
+        serde_json::from_slice(&t.cmd("issue", &r).args(["list", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    // Once the file is moved aside, nothing is said any more.
+    std::fs::remove_file(r.join(".git/refs/grit/wal/stray")).unwrap();
+    t.cmd("issue", &r).args(["list"]).assert().success().stderr("");
+}
