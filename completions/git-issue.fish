@@ -45,28 +45,28 @@ complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "unclaim" -d 'Gi
 complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "ready" -d 'List open issues nobody has claimed, newest first (what an agent can pick up)'
 complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "demo" -d 'Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)'
 complete -c git-issue -n "__fish_git_issue_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s C -d 'Run as if started in <PATH>' -r -F
+complete -c git-issue -n "__fish_git_issue_using_subcommand create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s t -l title -d 'Title of the issue' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s b -l body -d 'Body text' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s F -l body-file -d 'Read the body from a file (`-` for standard input)' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s l -l label -d 'Add a label (repeat, or separate with commas)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s a -l assignee -d 'Assign someone (repeat, or separate with commas; `@me` is your own email)' -r
-complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s C -d 'Run as if started in <PATH>' -r -F
-complete -c git-issue -n "__fish_git_issue_using_subcommand create" -l color -d 'When to use colour' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand create" -s h -l help -d 'Print help'
+complete -c git-issue -n "__fish_git_issue_using_subcommand list" -s C -d 'Run as if started in <PATH>' -r -F
+complete -c git-issue -n "__fish_git_issue_using_subcommand list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c git-issue -n "__fish_git_issue_using_subcommand list" -s s -l state -d 'Which issues to list' -r -f -a "open\t''
 closed\t''
 all\t''"
 complete -c git-issue -n "__fish_git_issue_using_subcommand list" -s l -l label -d 'Only issues with this label (repeat: all of them)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand list" -s a -l assignee -d 'Only issues assigned to WHO (`@me`: your own email)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand list" -s L -l limit -d 'Show at most N issues (0: all)' -r
-complete -c git-issue -n "__fish_git_issue_using_subcommand list" -s C -d 'Run as if started in <PATH>' -r -F
-complete -c git-issue -n "__fish_git_issue_using_subcommand list" -l color -d 'When to use colour' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c git-issue -n "__fish_git_issue_using_subcommand list" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand list" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand list" -s h -l help -d 'Print help'
@@ -84,6 +84,10 @@ never\t''"
 complete -c git-issue -n "__fish_git_issue_using_subcommand view" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand view" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand view" -s h -l help -d 'Print help'
+complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s C -d 'Run as if started in <PATH>' -r -F
+complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s t -l title -d 'New title' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s b -l body -d 'Body text' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s F -l body-file -d 'Read the body from a file (`-` for standard input)' -r -F
@@ -91,71 +95,68 @@ complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l add-label -
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l remove-label -d 'Remove a label (repeat, or separate with commas)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l add-assignee -d 'Assign someone (repeat, or separate with commas)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l remove-assignee -d 'Unassign someone (repeat, or separate with commas)' -r
-complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s C -d 'Run as if started in <PATH>' -r -F
-complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l color -d 'When to use colour' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand edit" -s h -l help -d 'Print help'
-complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s b -l body -d 'Body text' -r
-complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s F -l body-file -d 'Read the body from a file (`-` for standard input)' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s b -l body -d 'Body text' -r
+complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s F -l body-file -d 'Read the body from a file (`-` for standard input)' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand comment" -s h -l help -d 'Print help'
-complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s r -l reason -d 'Why it is closed' -r -f -a "completed\t''
-not-planned\t''"
-complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s c -l comment -d 'Leave a closing comment' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-issue -n "__fish_git_issue_using_subcommand close" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s r -l reason -d 'Why it is closed' -r -f -a "completed\t''
+not-planned\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s c -l comment -d 'Leave a closing comment' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand close" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand close" -s h -l help -d 'Print help'
-complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -s c -l comment -d 'Leave a comment saying why' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
+complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -s c -l comment -d 'Leave a comment saying why' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -l lock -d 'Take the issue\'s lock for the duration of the command (fails with exit 3 if another actor holds it)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand reopen" -s h -l help -d 'Print help'
-complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l ttl -d 'How long the claim lasts unless renewed (`git lock renew issue:<id>`)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l local -d 'Take it only in this repository, not on the lock remote'
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l ttl -d 'How long the claim lasts unless renewed (`git lock renew issue:<id>`)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -l local -d 'Take it only in this repository, not on the lock remote'
 complete -c git-issue -n "__fish_git_issue_using_subcommand claim" -s h -l help -d 'Print help'
 complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l force -d 'End someone else\'s (abandoned) claim; recorded in the lock\'s history'
-complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l local -d 'Only in this repository, not on the lock remote'
 complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l force -d 'End someone else\'s (abandoned) claim; recorded in the lock\'s history'
+complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -l local -d 'Only in this repository, not on the lock remote'
 complete -c git-issue -n "__fish_git_issue_using_subcommand unclaim" -s h -l help -d 'Print help'
-complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s l -l label -d 'Only issues with this label (repeat: all of them)' -r
-complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s L -l limit -d 'Show at most N issues (0: all)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s l -l label -d 'Only issues with this label (repeat: all of them)' -r
+complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s L -l limit -d 'Show at most N issues (0: all)' -r
 complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-issue -n "__fish_git_issue_using_subcommand ready" -s h -l help -d 'Print help'
+complete -c git-issue -n "__fish_git_issue_using_subcommand demo" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-issue -n "__fish_git_issue_using_subcommand demo" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"

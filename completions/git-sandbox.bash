@@ -127,26 +127,26 @@ _git__sandbox() {
             return 0
             ;;
         git__subcmd__sandbox__subcmd__commit)
-            opts="-m -C -q -h --message --json --quiet --color --help"
+            opts="-C -q -m -h --json --quiet --color --message --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --message)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -m)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -421,7 +421,7 @@ _git__sandbox() {
             return 0
             ;;
         git__subcmd__sandbox__subcmd__rm)
-            opts="-C -q -h --force --json --quiet --color --help"
+            opts="-C -q -h --json --quiet --color --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -443,12 +443,20 @@ _git__sandbox() {
             return 0
             ;;
         git__subcmd__sandbox__subcmd__run)
-            opts="-C -q -h --base --clean --exclude --backend --keep --commit --discard --sh --issue --lock --json --quiet --color --help"
+            opts="-C -q -h --json --quiet --color --base --clean --exclude --backend --keep --commit --discard --sh --issue --lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --base)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -471,14 +479,6 @@ _git__sandbox() {
                     ;;
                 --lock)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -C)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -45,21 +45,21 @@ complete -c git-wal -n "__fish_git_wal_needs_command" -f -a "gc" -d 'Delete old 
 complete -c git-wal -n "__fish_git_wal_needs_command" -f -a "hooks" -d 'Install, remove or inspect grit\'s git hooks'
 complete -c git-wal -n "__fish_git_wal_needs_command" -f -a "hook" -d 'Run a hook\'s work (called by the installed shims)'
 complete -c git-wal -n "__fish_git_wal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c git-wal -n "__fish_git_wal_using_subcommand init" -l remote -d 'Only this remote (repeatable; default: every remote)' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand init" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-wal -n "__fish_git_wal_using_subcommand init" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-wal -n "__fish_git_wal_using_subcommand init" -l chain -d 'Keep an existing hook and run it before grit\'s (its exit status counts)'
-complete -c git-wal -n "__fish_git_wal_using_subcommand init" -l force -d 'Set an existing hook aside as <hook>.grit-backup (uninstall puts it back)'
+complete -c git-wal -n "__fish_git_wal_using_subcommand init" -l remote -d 'Only this remote (repeatable; default: every remote)' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand init" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand init" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-wal -n "__fish_git_wal_using_subcommand init" -l chain -d 'Keep an existing hook and run it before grit\'s (its exit status counts)'
+complete -c git-wal -n "__fish_git_wal_using_subcommand init" -l force -d 'Set an existing hook aside as <hook>.grit-backup (uninstall puts it back)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-wal -n "__fish_git_wal_using_subcommand sync" -l issue -d 'Push only what carries this issue\'s events. A WAL chain cannot be split without rewriting it, so each actor\'s chain goes up to its newest commit with an event of ID (earlier events of other issues go along and are counted) and later commits stay local. Fetching always brings everything: it is cheap, and other issues\' events are never hidden' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand sync" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-wal -n "__fish_git_wal_using_subcommand sync" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-wal -n "__fish_git_wal_using_subcommand sync" -l issue -d 'Push only what carries this issue\'s events. A WAL chain cannot be split without rewriting it, so each actor\'s chain goes up to its newest commit with an event of ID (earlier events of other issues go along and are counted) and later commits stay local. Fetching always brings everything: it is cheap, and other issues\' events are never hidden' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand sync" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand sync" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-wal -n "__fish_git_wal_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -70,11 +70,11 @@ never\t''"
 complete -c git-wal -n "__fish_git_wal_using_subcommand pull" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand pull" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-wal -n "__fish_git_wal_using_subcommand pull" -s h -l help -d 'Print help'
-complete -c git-wal -n "__fish_git_wal_using_subcommand push" -l issue -d 'Push only what carries this issue\'s events' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand push" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-wal -n "__fish_git_wal_using_subcommand push" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-wal -n "__fish_git_wal_using_subcommand push" -l issue -d 'Push only what carries this issue\'s events' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand push" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand push" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-wal -n "__fish_git_wal_using_subcommand push" -s h -l help -d 'Print help'
@@ -126,23 +126,23 @@ complete -c git-wal -n "__fish_git_wal_using_subcommand actor; and __fish_seen_s
 complete -c git-wal -n "__fish_git_wal_using_subcommand actor; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make an actor this repository\'s default (sets grit.actor); GRIT_ACTOR still overrides it'
 complete -c git-wal -n "__fish_git_wal_using_subcommand actor; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show an actor (default: the one this process writes as)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand actor; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c git-wal -n "__fish_git_wal_using_subcommand log" -s n -l limit -d 'Show at most N events (0: all)' -r
-complete -c git-wal -n "__fish_git_wal_using_subcommand log" -l issue -d 'Only events of this issue (id or unique prefix)' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand log" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-wal -n "__fish_git_wal_using_subcommand log" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-wal -n "__fish_git_wal_using_subcommand log" -l verify -d 'Check every event\'s id and signature while reading'
+complete -c git-wal -n "__fish_git_wal_using_subcommand log" -s n -l limit -d 'Show at most N events (0: all)' -r
+complete -c git-wal -n "__fish_git_wal_using_subcommand log" -l issue -d 'Only events of this issue (id or unique prefix)' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand log" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand log" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-wal -n "__fish_git_wal_using_subcommand log" -l verify -d 'Check every event\'s id and signature while reading'
 complete -c git-wal -n "__fish_git_wal_using_subcommand log" -s h -l help -d 'Print help'
 complete -c git-wal -n "__fish_git_wal_using_subcommand rebuild" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-wal -n "__fish_git_wal_using_subcommand rebuild" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-wal -n "__fish_git_wal_using_subcommand rebuild" -l full -d 'Replay every WAL commit instead of starting from the newest snapshot'
 complete -c git-wal -n "__fish_git_wal_using_subcommand rebuild" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand rebuild" -s q -l quiet -d 'Print nothing but errors'
+complete -c git-wal -n "__fish_git_wal_using_subcommand rebuild" -l full -d 'Replay every WAL commit instead of starting from the newest snapshot'
 complete -c git-wal -n "__fish_git_wal_using_subcommand rebuild" -s h -l help -d 'Print help'
 complete -c git-wal -n "__fish_git_wal_using_subcommand stats" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-wal -n "__fish_git_wal_using_subcommand stats" -l color -d 'When to use colour' -r -f -a "auto\t''
@@ -158,11 +158,11 @@ never\t''"
 complete -c git-wal -n "__fish_git_wal_using_subcommand snapshot" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand snapshot" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-wal -n "__fish_git_wal_using_subcommand snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-wal -n "__fish_git_wal_using_subcommand gc" -l keep -d 'How many snapshots to keep' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand gc" -s C -d 'Run as if started in <PATH>' -r -F
 complete -c git-wal -n "__fish_git_wal_using_subcommand gc" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-wal -n "__fish_git_wal_using_subcommand gc" -l keep -d 'How many snapshots to keep' -r
 complete -c git-wal -n "__fish_git_wal_using_subcommand gc" -l json -d 'Print machine-readable JSON on stdout (see JSON OUTPUT in the man page)'
 complete -c git-wal -n "__fish_git_wal_using_subcommand gc" -s q -l quiet -d 'Print nothing but errors'
 complete -c git-wal -n "__fish_git_wal_using_subcommand gc" -s h -l help -d 'Print help'

@@ -31,22 +31,35 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it runs: a command parses its own, not all.
+#[command(defer = true)]
 pub enum Command {
+    /// Create an issue
     Create(CreateArgs),
+    /// List issues, newest first
     List(ListArgs),
+    /// Show an issue with its body and comments
     #[command(visible_alias = "view")]
     Show(ShowArgs),
+    /// Edit an issue's title, body, labels or assignees
     Edit(EditArgs),
+    /// Add a comment to an issue
     Comment(CommentArgs),
+    /// Close an issue
     Close(CloseArgs),
+    /// Reopen a closed issue
     Reopen(ReopenArgs),
+    /// Claim an issue: a lease on issue:<id>, so two agents never work the same issue
     Claim(ClaimArgs),
+    /// Give up a claim
     Unclaim(UnclaimArgs),
+    /// List open issues nobody has claimed, newest first (what an agent can pick up)
     Ready(ReadyArgs),
+    /// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
     Demo(DemoArgs),
 }
 
-/// Hold the issue's lock while this command writes (`issue:<id>`, a short lease)
+// Hold the issue's lock while this command writes (`issue:<id>`, a short lease)
 #[derive(Debug, Args)]
 pub struct LockArgs {
     /// Take the issue's lock for the duration of the command (fails with exit 3 if another
@@ -55,7 +68,6 @@ pub struct LockArgs {
     pub lock: bool,
 }
 
-/// Claim an issue: a lease on issue:<id>, so two agents never work the same issue
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     /// Issue id, or any unique prefix of it
@@ -68,7 +80,6 @@ pub struct ClaimArgs {
     pub local: bool,
 }
 
-/// Give up a claim
 #[derive(Debug, Args)]
 pub struct UnclaimArgs {
     /// Issue id, or any unique prefix of it
@@ -81,7 +92,6 @@ pub struct UnclaimArgs {
     pub local: bool,
 }
 
-/// List open issues nobody has claimed, newest first (what an agent can pick up)
 #[derive(Debug, Args)]
 pub struct ReadyArgs {
     /// Only issues with this label (repeat: all of them)
@@ -92,7 +102,6 @@ pub struct ReadyArgs {
     pub limit: usize,
 }
 
-/// Create an issue
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Title of the issue
@@ -125,7 +134,6 @@ pub enum StateFilter {
     All,
 }
 
-/// List issues, newest first
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Which issues to list
@@ -142,14 +150,12 @@ pub struct ListArgs {
     pub limit: usize,
 }
 
-/// Show an issue with its body and comments
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Issue id, or any unique prefix of it
     pub id: String,
 }
 
-/// Edit an issue's title, body, labels or assignees
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// Issue id, or any unique prefix of it
@@ -175,7 +181,6 @@ pub struct EditArgs {
     pub remove_assignee: Vec<String>,
 }
 
-/// Add a comment to an issue
 #[derive(Debug, Args)]
 pub struct CommentArgs {
     /// Issue id, or any unique prefix of it
@@ -192,7 +197,6 @@ pub enum Reason {
     NotPlanned,
 }
 
-/// Close an issue
 #[derive(Debug, Args)]
 pub struct CloseArgs {
     /// Issue id, or any unique prefix of it
@@ -207,7 +211,6 @@ pub struct CloseArgs {
     pub comment: Option<String>,
 }
 
-/// Reopen a closed issue
 #[derive(Debug, Args)]
 pub struct ReopenArgs {
     /// Issue id, or any unique prefix of it
@@ -219,11 +222,11 @@ pub struct ReopenArgs {
     pub comment: Option<String>,
 }
 
-/// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where to create the scratch repository (default: a new temporary directory)
-    pub dir: Option<PathBuf>,
+    #[arg(value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
 }
 
 pub fn main() -> ExitCode {
@@ -242,7 +245,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Claim(a) => claim(ui, a),
         Command::Unclaim(a) => unclaim(ui, a),
         Command::Ready(a) => ready(ui, a),
-        Command::Demo(a) => super::docs::demo(ui, a.dir),
+        Command::Demo(a) => super::docs::demo(ui, a.scratch),
     }
 }
 

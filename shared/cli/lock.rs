@@ -31,16 +31,25 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it runs: a command parses its own, not all.
+#[command(defer = true)]
 pub enum Command {
+    /// Take leases on resources, all or nothing (one you hold already is renewed)
     Acquire(AcquireArgs),
+    /// Extend leases you hold
     Renew(RenewArgs),
+    /// Give leases back
     Release(ReleaseArgs),
+    /// List locks this clone knows of (run `git fetch` or `git wal sync` for the remote's newest)
     Status(StatusArgs),
+    /// Delete released and expired leases (locally, and on the lock remote unless --local)
     Gc(GcArgs),
+    /// Check paths or issues against others' locks under lock.policy (what the hooks run)
     Check(CheckArgs),
 }
 
-/// Where to take the lease
+// Where to take the lease (no doc comment: a flattened container's would replace the about of
+// every subcommand it is in)
 #[derive(Debug, Args)]
 #[group(multiple = false)]
 pub struct ScopeArgs {
@@ -65,7 +74,6 @@ impl ScopeArgs {
     }
 }
 
-/// Take leases on resources, all or nothing (one you hold already is renewed)
 #[derive(Debug, Args)]
 pub struct AcquireArgs {
     /// repo:, path:<file>, path:<dir>/ or issue:<id>
@@ -84,7 +92,6 @@ pub struct AcquireArgs {
     pub scope: ScopeArgs,
 }
 
-/// Extend leases you hold
 #[derive(Debug, Args)]
 pub struct RenewArgs {
     #[arg(required = true, value_name = "RESOURCE")]
@@ -96,7 +103,6 @@ pub struct RenewArgs {
     pub scope: ScopeArgs,
 }
 
-/// Give leases back
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
     #[arg(required = true, value_name = "RESOURCE")]
@@ -108,7 +114,6 @@ pub struct ReleaseArgs {
     pub scope: ScopeArgs,
 }
 
-/// List locks this clone knows of (run `git fetch` or `git wal sync` for the remote's newest)
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Only your own
@@ -119,14 +124,12 @@ pub struct StatusArgs {
     pub all: bool,
 }
 
-/// Delete released and expired leases (locally, and on the lock remote unless --local)
 #[derive(Debug, Args)]
 pub struct GcArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
 }
 
-/// Check paths or issues against others' locks under lock.policy (what the hooks run)
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Paths relative to the repository root

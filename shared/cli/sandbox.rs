@@ -31,23 +31,33 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it runs: a command parses its own, not all.
+#[command(defer = true)]
 pub enum Command {
+    /// Create a sandbox, run a command in it, then keep, commit or discard it
+    ///
+    /// The command's exit code becomes this one's (128+N when a signal N killed it). Afterwards, on a
+    /// terminal, asks whether to commit, keep, open a shell or discard; otherwise --commit or
+    /// --discard decides, and the default is to keep it. A failing command never skips this step.
     Run(RunArgs),
+    /// List sandboxes: name, path, branch, base, backend, created, dirty, ahead/behind its base
     List(ListArgs),
+    /// Open a shell in a sandbox ($SHELL, or sh); its exit code is passed back
     Open(NameArgs),
+    /// Run a command in an existing sandbox
     Exec(ExecArgs),
+    /// Show a sandbox's changes against its base, untracked files included
     Diff(NameArgs),
+    /// Commit everything in a sandbox
     Commit(CommitArgs),
+    /// Merge a sandbox's branch into the current branch (`git merge --no-edit`)
     Merge(NameArgs),
+    /// Remove a sandbox (refuses to lose uncommitted or unmerged work without --force)
     Rm(RmArgs),
+    /// Remove every sandbox that has no uncommitted changes and is merged into its base branch
     Clean(CleanArgs),
 }
 
-/// Create a sandbox, run a command in it, then keep, commit or discard it
-///
-/// The command's exit code becomes this one's (128+N when a signal N killed it). Afterwards, on a
-/// terminal, asks whether to commit, keep, open a shell or discard; otherwise --commit or
-/// --discard decides, and the default is to keep it. A failing command never skips this step.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Sandbox name (letters, digits, '.', '_', '-'); the branch is sandbox/NAME
@@ -88,7 +98,6 @@ pub struct RunArgs {
     pub cmd: Vec<String>,
 }
 
-/// List sandboxes: name, path, branch, base, backend, created, dirty, ahead/behind its base
 #[derive(Debug, Args)]
 pub struct ListArgs {}
 
@@ -97,7 +106,6 @@ pub struct NameArgs {
     pub name: String,
 }
 
-/// Run a command in an existing sandbox
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     pub name: String,
@@ -105,7 +113,6 @@ pub struct ExecArgs {
     pub cmd: Vec<String>,
 }
 
-/// Commit everything in a sandbox
 #[derive(Debug, Args)]
 pub struct CommitArgs {
     pub name: String,
@@ -113,7 +120,6 @@ pub struct CommitArgs {
     pub message: String,
 }
 
-/// Remove a sandbox (refuses to lose uncommitted or unmerged work without --force)
 #[derive(Debug, Args)]
 pub struct RmArgs {
     pub name: String,
@@ -121,7 +127,6 @@ pub struct RmArgs {
     pub force: bool,
 }
 
-/// Remove every sandbox that has no uncommitted changes and is merged into its base branch
 #[derive(Debug, Args)]
 pub struct CleanArgs {}
 

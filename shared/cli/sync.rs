@@ -13,12 +13,6 @@ use crate::snapshot::{self, SnapshotRef};
 use crate::store::Store;
 use crate::sync::{self, Options, SyncReport};
 
-/// Set this repository up to share its events: actor, hooks, fetch refspecs
-///
-/// Creates the actor if needed, installs the hooks, and adds to each remote (or only --remote)
-/// fetch refspecs that mirror refs/grit/* into refs/grit/remotes/<remote>/, so a plain `git fetch`
-/// brings other clones' events and the next command (or the hook, at once) folds them in. Sets
-/// grit.pushWithCode=true unless it is set. Never sets remote.<name>.push. Safe to run again.
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Only this remote (repeatable; default: every remote)
@@ -28,7 +22,7 @@ pub struct InitArgs {
     pub foreign: ForeignArgs,
 }
 
-/// What to do with a hook that grit did not write
+// What to do with a hook that grit did not write
 #[derive(Debug, Args)]
 #[group(multiple = false)]
 pub struct ForeignArgs {
@@ -50,12 +44,6 @@ impl ForeignArgs {
     }
 }
 
-/// Fetch, integrate and push the event log (fast-forward only)
-///
-/// Fetches the remote's refs/grit/ into refs/grit/remotes/<remote>/, integrates each into the
-/// local ref (create, fast-forward, or a union merge when one actor's history diverged between
-/// clones: no event lost, nothing rewritten), then pushes fast-forward only. When the remote
-/// moves during the push, it fetches and integrates again. Prints per ref what happened.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Remote to sync with (default: grit.remote, origin, or the only remote)
@@ -68,14 +56,12 @@ pub struct SyncArgs {
     pub issue: Option<String>,
 }
 
-/// Fetch and integrate the remote's events, without pushing
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// Remote to pull from (default: grit.remote, origin, or the only remote)
     pub remote: Option<String>,
 }
 
-/// Push local events to the remote (fast-forward only), without fetching first
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// Remote to push to (default: grit.remote, origin, or the only remote)
@@ -105,7 +91,6 @@ pub struct HooksInstallArgs {
 #[derive(Debug, Args)]
 pub struct HooksPlainArgs {}
 
-/// Run a hook's work (called by the installed shims)
 #[derive(Debug, Args)]
 pub struct HookArgs {
     /// reference-transaction, pre-push or pre-commit
@@ -115,15 +100,9 @@ pub struct HookArgs {
     pub args: Vec<String>,
 }
 
-/// Write a compacted copy of every event under refs/grit/snapshots/
-///
-/// A fresh clone's first index build reads the newest snapshot and then only the WAL commits
-/// after it. Snapshots never replace the WAL. Written automatically once grit.snapshotEvery
-/// events (default 10000) are not in a snapshot.
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {}
 
-/// Delete old local snapshots, keeping the newest N
 #[derive(Debug, Args)]
 pub struct GcArgs {
     /// How many snapshots to keep

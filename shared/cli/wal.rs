@@ -29,20 +29,46 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it runs: a command parses its own, not all.
+#[command(defer = true)]
 pub enum Command {
+    /// Set this repository up to share its events: actor, hooks, fetch refspecs
+    ///
+    /// Creates the actor if needed, installs the hooks, and adds to each remote (or only --remote)
+    /// fetch refspecs that mirror refs/grit/* into refs/grit/remotes/<remote>/, so a plain `git fetch`
+    /// brings other clones' events and the next command (or the hook, at once) folds them in. Sets
+    /// grit.pushWithCode=true unless it is set. Never sets remote.<name>.push. Safe to run again.
     Init(sync::InitArgs),
+    /// Fetch, integrate and push the event log (fast-forward only)
+    ///
+    /// Fetches the remote's refs/grit/ into refs/grit/remotes/<remote>/, integrates each into the
+    /// local ref (create, fast-forward, or a union merge when one actor's history diverged between
+    /// clones: no event lost, nothing rewritten), then pushes fast-forward only. When the remote
+    /// moves during the push, it fetches and integrates again. Prints per ref what happened.
     Sync(sync::SyncArgs),
+    /// Fetch and integrate the remote's events, without pushing
     Pull(sync::PullArgs),
+    /// Push local events to the remote (fast-forward only), without fetching first
     Push(sync::PushArgs),
     #[command(subcommand)]
     Actor(ActorCommand),
+    /// Show events, newest first, as stored in the WAL refs
     Log(LogArgs),
+    /// Delete the local index and rebuild it from the refs
     Rebuild(RebuildArgs),
+    /// Counts: events, issues, actors, refs, index size, last fold
     Stats(StatsArgs),
+    /// Write a compacted copy of every event under refs/grit/snapshots/
+    ///
+    /// A fresh clone's first index build reads the newest snapshot and then only the WAL commits
+    /// after it. Snapshots never replace the WAL. Written automatically once grit.snapshotEvery
+    /// events (default 10000) are not in a snapshot.
     Snapshot(sync::SnapshotArgs),
+    /// Delete old local snapshots, keeping the newest N
     Gc(sync::GcArgs),
     #[command(subcommand)]
     Hooks(sync::HooksCommand),
+    /// Run a hook's work (called by the installed shims)
     #[command(hide = true)]
     Hook(sync::HookArgs),
 }
@@ -90,7 +116,6 @@ pub struct ActorShowArgs {
     pub actor: Option<String>,
 }
 
-/// Show events, newest first, as stored in the WAL refs
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Show at most N events (0: all)
@@ -104,7 +129,6 @@ pub struct LogArgs {
     pub verify: bool,
 }
 
-/// Delete the local index and rebuild it from the refs
 #[derive(Debug, Args)]
 pub struct RebuildArgs {
     /// Replay every WAL commit instead of starting from the newest snapshot
@@ -112,7 +136,6 @@ pub struct RebuildArgs {
     pub full: bool,
 }
 
-/// Counts: events, issues, actors, refs, index size, last fold
 #[derive(Debug, Args)]
 pub struct StatsArgs {}
 
