@@ -61,12 +61,19 @@ pub fn median_pair(
     mut a: impl FnMut() -> Command,
     mut b: impl FnMut() -> Command,
 ) -> (Duration, Duration) {
-    let (mut ta, mut tb) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    let [ta, tb] = medians(runs, [&mut a, &mut b]);
+    (ta, tb)
+}
+
+/// Medians of `runs` runs each of several commands, run in turn.
+pub fn medians<const N: usize>(runs: usize, mut cmds: [&mut dyn FnMut() -> Command; N]) -> [Duration; N] {
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
     for _ in 0..runs {
-        ta.push(run(a()));
-        tb.push(run(b()));
+        for (cmd, t) in cmds.iter_mut().zip(&mut times) {
+            t.push(run(cmd()));
+        }
     }
-    (med(ta), med(tb))
+    times.map(med)
 }
 
 pub fn ms(d: Duration) -> f64 {
