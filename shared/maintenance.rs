@@ -25,8 +25,9 @@ pub fn after_write(repo: &Repo) {
     if limit <= 0 || std::env::var_os("GRIT_NO_AUTO_GC").is_some() {
         return;
     }
-    // As git does: loose objects spread evenly over 256 fan-out directories; sample one.
-    let sample = repo.git.common_dir().join("objects").join("17");
+    // As git does: loose objects spread evenly over 256 fan-out directories; sample one, in the
+    // directory appends write to (which honours GIT_OBJECT_DIRECTORY).
+    let sample = repo.git.objects.store_ref().path().join("17");
     let count = std::fs::read_dir(sample).map_or(0, |d| d.count()) as i64;
     // Loose lock refs are listed on every lock check; packed, they cost a binary search.
     let locks = repo.git.common_dir().join("refs/grit/locks");

@@ -206,3 +206,42 @@ fn a_broken_ref_file_is_skipped_with_a_warning_as_git_does() {
     std::fs::remove_file(r.join(".git/refs/grit/wal/stray")).unwrap();
     t.cmd("issue", &r).args(["list"]).assert().success().stderr("");
 }
+
+#[test]
+fn appends_pack_loose_objects_in_the_background_past_grit_auto_pack() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    // The estimate samples one fan-out directory, objects/17, as git's does: seed it.
+    let seeded = t.git_stdin(&r, &["hash-object", "-w", "--stdin"], "seed 40\n");
+    assert!(seeded.starts_with("17"), "{seeded}");
+    t.git(&r, &["config", "grit.autoPack", "1"]);
+    let id = t.create(&r, "packed soon");
+    let marker = r.join(".git/grit/repack.running");
+    let in_pack = || {
+        let counts = t.git(&r, &["count-objects", "-v"]);
+        counts
+            .lines()
+            .find_map(|l| l.strip_prefix("in-pack: "))
+            .map_or(0, |n| n.trim().parse::<u64>().unwrap())
+    };
+    // The repack runs detached from the command; wait for it to finish.
+    for _ in 0..600 {
+        if !marker.exists() && in_pack() > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!marker.exists(), "the repack marker is removed when the repack ends");
+    assert!(in_pack() >= 3, "the append's commit, tree and chunk are packed");
+    let wal = t.git(&r, &["for-each-ref", "--format=%(objectname)", "refs/grit/wal/"]);
+    assert!(
+        !r.join(".git/objects")
+            .join(&wal[..2])
+            .join(wal.trim().get(2..).unwrap())
+            .exists(),
+        "the WAL commit is no longer loose"
+    );
+    // Nothing was lost on the way.
+    t.cmd("wal", &r).args(["rebuild"]).assert().success();
+    assert_eq!(t.json("issue", &r, &["show", &id])["title"], "packed soon");
+}
