@@ -384,21 +384,33 @@ pub fn has_refs(repo: &Repo, prefix: &str) -> Result<bool> {
 
 /// All refs under `prefix` with their tips, sorted by name.
 pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
-    let platform = repo.git.references()?;
-    let mut out = Vec::new();
-    for r in platform.prefixed(prefix)? {
-        match r {
-            Ok(r) => {
-                if let Some(id) = r.target().try_id() {
-                    out.push((r.name().as_bstr().to_string(), id.to_owned()));
+    // A loose ref can vanish between the directory listing and the read when `git pack-refs`
+    // (run by background maintenance) moves it into packed-refs: list again, and a fresh
+    // listing finds it packed. What still fails after that is a broken ref.
+    let mut attempt = 0;
+    loop {
+        let mut out = Vec::new();
+        let mut broken = Vec::new();
+        for r in repo.git.references()?.prefixed(prefix)? {
+            match r {
+                Ok(r) => {
+                    if let Some(id) = r.target().try_id() {
+                        out.push((r.name().as_bstr().to_string(), id.to_owned()));
+                    }
                 }
+                Err(e) => broken.push(e.to_string()),
             }
-            Err(e) => warn_broken_ref(&e.to_string()),
+        }
+        attempt += 1;
+        if broken.is_empty() || attempt == LIST_ATTEMPTS {
+            broken.iter().for_each(|e| warn_broken_ref(e));
+            out.sort();
+            return Ok(out);
         }
     }
-    out.sort();
-    Ok(out)
 }
+
+const LIST_ATTEMPTS: u32 = 3;
 
 /// A ref file that does not parse (a stray file, a crash of a tool that writes refs in place)
 /// is skipped with a warning, as git does, rather than failing every command that lists refs.

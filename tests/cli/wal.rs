@@ -101,6 +101,60 @@ fn writes_survive_a_background_repack_removing_empty_object_directories() {
 }
 
 #[test]
+fn a_loose_ref_vanishing_into_packed_refs_is_not_a_broken_ref() {
+    // Background maintenance runs `git pack-refs --all`, which deletes a loose ref file a
+    // command may just have listed; the ref lives on in packed-refs.
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "mine");
+    t.cmd("issue", &r)
+        .env("GRIT_ACTOR", "other")
+        .args(["create", "--title", "theirs"])
+        .assert()
+        .success();
+    t.git(&r, &["pack-refs", "--all"]);
+    let other = t
+        .git(
+            &r,
+            &["for-each-ref", "--format=%(refname) %(objectname)", "refs/grit/wal/"],
+        )
+        .lines()
+        .map(|l| l.split_once(' ').unwrap())
+        .map(|(name, tip)| (name.to_owned(), tip.to_owned()))
+        .collect::<Vec<_>>();
+    assert_eq!(other.len(), 2);
+    // The other actor's ref appears loose and vanishes again, its packed value unchanged.
+    let (name, tip) = &other[0];
+    let loose = r.join(".git").join(name);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let outputs = std::thread::scope(|s| {
+        s.spawn(|| {
+            let tmp = r.join(".git/loose-ref.tmp");
+            std::fs::create_dir_all(loose.parent().unwrap()).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::fs::write(&tmp, format!("{tip}\n")).unwrap();
+                std::fs::rename(&tmp, &loose).unwrap();
+                std::thread::sleep(std::time::Duration::from_micros(300));
+                std::fs::remove_file(&loose).unwrap();
+                std::thread::sleep(std::time::Duration::from_micros(300));
+            }
+        });
+        // Collected, not asserted here: a panic now would leave the toggling thread running.
+        let outputs: Vec<_> = (0..150)
+            .map(|_| t.std_cmd("issue", &r).args(["list", "--json"]).output().unwrap())
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        outputs
+    });
+    for out in outputs {
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+        assert!(out.status.success());
+        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(listed.as_array().unwrap().len(), 2);
+    }
+}
+
+#[test]
 fn log_lists_every_event_with_verified_signatures() {
     let t = TestEnv::new();
     let r = t.repo("r");
