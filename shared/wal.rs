@@ -387,10 +387,10 @@ pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
     // A loose ref can vanish between the directory listing and the read when `git pack-refs`
     // (run by background maintenance) moves it into packed-refs: list again, and a fresh
     // listing finds it packed. What still fails after that is a broken ref.
-    let mut attempt = 0;
-    loop {
-        let mut out = Vec::new();
-        let mut broken = Vec::new();
+    let (mut out, mut broken) = (Vec::new(), Vec::new());
+    for _ in 0..LIST_ATTEMPTS {
+        out.clear();
+        broken.clear();
         for r in repo.git.references()?.prefixed(prefix)? {
             match r {
                 Ok(r) => {
@@ -401,13 +401,13 @@ pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
                 Err(e) => broken.push(e.to_string()),
             }
         }
-        attempt += 1;
-        if broken.is_empty() || attempt == LIST_ATTEMPTS {
-            broken.iter().for_each(|e| warn_broken_ref(e));
-            out.sort();
-            return Ok(out);
+        if broken.is_empty() {
+            break;
         }
     }
+    broken.iter().for_each(|e| warn_broken_ref(e));
+    out.sort();
+    Ok(out)
 }
 
 const LIST_ATTEMPTS: u32 = 3;

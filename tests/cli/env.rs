@@ -118,6 +118,20 @@ impl TestEnv {
     pub fn grit_refs(&self, dir: &Path) -> String {
         self.git(dir, &["for-each-ref", "refs/grit/"])
     }
+
+    /// The refs under `prefix`, loose or packed, as (name, object id), sorted by name.
+    pub fn refs(&self, dir: &Path, prefix: &str) -> Vec<(String, String)> {
+        self.git(dir, &["for-each-ref", "--format=%(refname) %(objectname)", prefix])
+            .lines()
+            .map(|l| l.split_once(' ').expect("name and id"))
+            .map(|(name, id)| (name.to_owned(), id.to_owned()))
+            .collect()
+    }
+
+    /// Where git keeps object `id` when it is loose.
+    pub fn loose_object(&self, dir: &Path, id: &str) -> PathBuf {
+        dir.join(".git/objects").join(&id[..2]).join(&id[2..])
+    }
 }
 
 impl TestEnv {

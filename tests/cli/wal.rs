@@ -57,14 +57,14 @@ fn wal_objects_are_ones_git_reads_and_checks() {
     t.ok("issue", &r, &["comment", &id, "--body", &"long ".repeat(20_000)]);
     t.ok("lock", &r, &["acquire", "path:src/", "--local"]);
     t.git(&r, &["fsck", "--full", "--strict", "--no-dangling"]);
-    let wal = t.git(&r, &["for-each-ref", "--format=%(refname)", "refs/grit/wal/"]);
-    let chunk = format!("{}:chunk.cbor", wal.trim());
+    let (wal, _) = &t.refs(&r, "refs/grit/wal/")[0];
+    let chunk = format!("{wal}:chunk.cbor");
     assert!(t.git(&r, &["cat-file", "-s", &chunk]).trim().parse::<usize>().unwrap() > 100_000);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let blob = t.git(&r, &["rev-parse", &chunk]);
-        let path = r.join(".git/objects").join(&blob[..2]).join(blob[2..].trim());
+        let path = t.loose_object(&r, blob.trim());
         let mode = std::fs::metadata(path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o444, "loose objects are read-only, as git writes them");
     }
@@ -113,15 +113,7 @@ fn a_loose_ref_vanishing_into_packed_refs_is_not_a_broken_ref() {
         .assert()
         .success();
     t.git(&r, &["pack-refs", "--all"]);
-    let other = t
-        .git(
-            &r,
-            &["for-each-ref", "--format=%(refname) %(objectname)", "refs/grit/wal/"],
-        )
-        .lines()
-        .map(|l| l.split_once(' ').unwrap())
-        .map(|(name, tip)| (name.to_owned(), tip.to_owned()))
-        .collect::<Vec<_>>();
+    let other = t.refs(&r, "refs/grit/wal/");
     assert_eq!(other.len(), 2);
     // The other actor's ref appears loose and vanishes again, its packed value unchanged.
     let (name, tip) = &other[0];
@@ -210,10 +202,7 @@ fn a_corrupt_chunk_is_reported_as_a_verification_failure() {
     let r = t.repo("r");
     t.create(&r, "fine");
     // Append a commit whose chunk is garbage, as a damaged or hostile clone might.
-    let actor_ref = t
-        .git(&r, &["for-each-ref", "--format=%(refname)", "refs/grit/wal/"])
-        .trim()
-        .to_owned();
+    let (actor_ref, _) = t.refs(&r, "refs/grit/wal/").remove(0);
     std::fs::write(r.join("chunk.cbor"), b"\xff\xff not cbor").unwrap();
     let blob = t.git(&r, &["hash-object", "-w", "chunk.cbor"]).trim().to_owned();
     let tree = t.git_stdin(&r, &["mktree"], &format!("100644 blob {blob}\tchunk.cbor\n"));
@@ -287,14 +276,8 @@ fn appends_pack_loose_objects_in_the_background_past_grit_auto_pack() {
     }
     assert!(!marker.exists(), "the repack marker is removed when the repack ends");
     assert!(in_pack() >= 3, "the append's commit, tree and chunk are packed");
-    let wal = t.git(&r, &["for-each-ref", "--format=%(objectname)", "refs/grit/wal/"]);
-    assert!(
-        !r.join(".git/objects")
-            .join(&wal[..2])
-            .join(wal.trim().get(2..).unwrap())
-            .exists(),
-        "the WAL commit is no longer loose"
-    );
+    let (_, wal) = &t.refs(&r, "refs/grit/wal/")[0];
+    assert!(!t.loose_object(&r, wal).exists(), "the WAL commit is no longer loose");
     // Nothing was lost on the way.
     t.cmd("wal", &r).args(["rebuild"]).assert().success();
     assert_eq!(t.json("issue", &r, &["show", &id])["title"], "packed soon");
