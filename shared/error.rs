@@ -40,6 +40,8 @@ pub enum Error {
     Verify(#[from] VerifyError),
     #[error("`{command}` failed: {stderr}")]
     Subprocess { command: String, stderr: String },
+    #[error("cannot update {reference}: {} exists", lock.display())]
+    RefLocked { reference: String, lock: PathBuf },
     #[error("{reference} kept moving while {what}; gave up after {attempts} attempts")]
     Contention {
         reference: String,

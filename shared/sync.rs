@@ -321,7 +321,7 @@ fn integrate_one(store: &Store, ns: &str, key: &str, local: &str, theirs: Object
                 (_, Relation::Diverged) => return Ok(Some(Integrated::KeptLocal)),
             },
         };
-        if let Swap::Done = wal::compare_and_swap(repo, local, ours, new, "grit: integrate")? {
+        if let Swap::Done = crate::loose::swap_ref(repo, local, ours, new)? {
             return Ok(Some(done));
         }
     }

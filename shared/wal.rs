@@ -1,6 +1,6 @@
 //! The write-ahead log in git: one append-only commit chain per actor under `refs/grit/wal/`.
 //! Each commit's tree holds one chunk (`[format, actor, [signed events…]]`); the ref update,
-//! compare-and-swap on the old tip, is the commit point. Everything here goes through gix.
+//! compare-and-swap on the old tip, is the commit point (`loose` writes the objects and the ref).
 
 use std::time::Duration;
 
@@ -122,22 +122,6 @@ pub enum Swap {
     Moved,
 }
 
-/// Points `name` at `new` if it is still at `expected` (`None`: must not exist). No reflog:
-/// the commit chain is the history.
-pub fn compare_and_swap(
-    repo: &Repo,
-    name: &str,
-    expected: Option<ObjectId>,
-    new: ObjectId,
-    message: &str,
-) -> Result<Swap> {
-    let expected = match expected {
-        Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
-        None => PreviousValue::MustNotExist,
-    };
-    edit_ref(repo, name, expected, Some(new), message)
-}
-
 /// Points `name` at `new` whatever it held before (remote-tracking refs mirror the remote).
 pub fn force_ref(repo: &Repo, name: &str, new: ObjectId, message: &str) -> Result<()> {
     edit_ref(repo, name, PreviousValue::Any, Some(new), message).map(|_| ())
@@ -210,7 +194,7 @@ pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[Signe
     for attempt in 0..CAS_ATTEMPTS {
         let tip = ref_tip(repo, &name)?;
         let commit = write_commit(repo, tree, tip.as_slice(), author, &message)?;
-        if let Swap::Done = compare_and_swap(repo, &name, tip, commit, &message)? {
+        if let Swap::Done = crate::loose::swap_ref(repo, &name, tip, commit)? {
             return Ok(Appended {
                 reference: name,
                 commit,

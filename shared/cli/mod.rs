@@ -221,6 +221,13 @@ impl From<Error> for CommandError {
                 }
                 (exit::FAILURE, h)
             }
+            Error::RefLocked { .. } => (
+                exit::FAILURE,
+                vec![
+                    "another grit or git process is updating that ref; try again".into(),
+                    "if none is running, one crashed and left the lock file behind: remove it".into(),
+                ],
+            ),
             Error::Contention { .. } => (
                 exit::FAILURE,
                 vec!["many writers share this actor; give each its own with GRIT_ACTOR=<label>".into()],

@@ -251,6 +251,65 @@ fn a_broken_ref_file_is_skipped_with_a_warning_as_git_does() {
 }
 
 #[test]
+fn appends_do_not_wait_for_a_packed_refs_lock() {
+    // `git pack-refs` and `git fetch` hold packed-refs.lock while they rewrite it; git updates a
+    // loose ref without it, and so must an append (a stale one must not stop every writer).
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "before");
+    let (wal, _) = t.refs(&r, "refs/grit/wal/").remove(0);
+    t.git(&r, &["pack-refs", "--all"]);
+    std::fs::write(r.join(".git/packed-refs.lock"), b"").unwrap();
+    t.create(&r, "while packed-refs is locked");
+    t.cmd("issue", &r)
+        .env("GRIT_ACTOR", "other")
+        .args(["create", "--title", "a new actor too"])
+        .assert()
+        .success();
+    assert!(
+        r.join(".git/packed-refs.lock").exists(),
+        "someone else's lock is left alone"
+    );
+    std::fs::remove_file(r.join(".git/packed-refs.lock")).unwrap();
+    let log = t.git(&r, &["log", "--format=%s", &wal]);
+    assert_eq!(log.lines().count(), 2, "{log}");
+    t.cmd("issue", &r).args(["list"]).assert().success();
+    assert_eq!(t.git(&r, &["fsck", "--no-dangling"]), "");
+}
+
+#[test]
+fn a_ref_lock_left_behind_stops_appends_with_a_hint_and_loses_nothing() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let id = t.create(&r, "kept");
+    let (name, tip) = t.refs(&r, "refs/grit/wal/").remove(0);
+    let lock = r.join(".git").join(format!("{name}.lock"));
+    // As `git update-ref` or a crashed writer leaves it.
+    std::fs::write(&lock, b"").unwrap();
+    t.cmd("issue", &r)
+        .args(["create", "--title", "blocked"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("cannot update {name}")))
+        .stderr(predicate::str::contains(".lock exists"))
+        .stderr(predicate::str::contains("hint: if none is running"));
+    assert!(lock.exists(), "the lock is not ours to remove");
+    assert_eq!(t.refs(&r, "refs/grit/wal/"), vec![(name.clone(), tip)]);
+    std::fs::remove_file(&lock).unwrap();
+    t.create(&r, "after");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&t.cmd("issue", &r).args(["list", "--json"]).output().unwrap().stdout).unwrap();
+    let titles: Vec<_> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["after", "kept"]);
+    assert_eq!(listed[1]["id"], id.as_str());
+}
+
+#[test]
 fn appends_pack_loose_objects_in_the_background_past_grit_auto_pack() {
     let t = TestEnv::new();
     let r = t.repo("r");
