@@ -197,7 +197,9 @@ impl Index {
     }
 
     fn open_at(path: &Path) -> Result<Index> {
-        std::fs::create_dir_all(path).map_err(Error::io(path))?;
+        if !path.is_dir() {
+            std::fs::create_dir_all(path).map_err(Error::io(path))?;
+        }
         let err = lmdb(path);
         // SAFETY: LMDB requires that the same environment is not opened twice in one process
         // (heed enforces it) and that the files are not modified by other means.

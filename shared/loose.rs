@@ -48,17 +48,17 @@ pub fn write_buf(repo: &Repo, kind: Kind, data: &[u8]) -> Result<ObjectId> {
     let hex = id.to_hex().to_string();
     let dir = objects.join(&hex[..2]);
     let path = dir.join(&hex[2..]);
-    // `git prune-packed` (run by a repack, ours in the background too) removes the fan-out
-    // directories it empties: make the directory again when it vanished before the rename.
+    // The fan-out directory may not exist yet, and `git prune-packed` (run by a repack, ours in
+    // the background too) removes those it empties: make it again until the rename lands.
     for attempt in 1.. {
-        match std::fs::create_dir(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(Error::io(&dir)(e)),
-            _ => {}
-        }
         match file.persist(&path) {
             Ok(_) => break,
             Err(e) if e.error.kind() == std::io::ErrorKind::NotFound && attempt < 100 => file = e.file,
             Err(e) => return Err(Error::io(&path)(e.error)),
+        }
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(Error::io(&dir)(e)),
+            _ => {}
         }
     }
     Ok(id)
