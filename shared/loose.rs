@@ -94,13 +94,36 @@ fn stored_zlib(data: &[u8]) -> Vec<u8> {
 /// so the appends of all actors would queue on one lock (and on `git pack-refs`), each paying a
 /// fifth file. git takes that lock only to delete.
 pub fn swap_ref(repo: &Repo, name: &str, expected: Option<ObjectId>, new: ObjectId) -> Result<Swap> {
+    update_ref(repo, name, Some(expected), new)
+}
+
+/// Points the ref `name` at `new` whatever it held before, as [`swap_ref`] does.
+pub fn set_ref(repo: &Repo, name: &str, new: ObjectId) -> Result<()> {
+    update_ref(repo, name, None, new).map(|_| ())
+}
+
+fn update_ref(repo: &Repo, name: &str, expected: Option<Option<ObjectId>>, new: ObjectId) -> Result<Swap> {
+    // Checked as git checks it: no `..`, no `.lock` component, nothing that leaves `refs/`.
+    ref_name(name)?;
     let path = repo.git.common_dir().join(name);
     let lock = RefLock::acquire(name, &path)?;
-    if crate::wal::ref_tip(repo, name)? != expected {
+    if let Some(expected) = expected
+        && crate::wal::ref_tip(repo, name)? != expected
+    {
         return Ok(Swap::Moved);
     }
     lock.commit(&format!("{new}\n"))?;
     Ok(Swap::Done)
+}
+
+/// `name` as a full ref name, or an error if git would refuse it.
+pub fn ref_name(name: &str) -> Result<gix::refs::FullName> {
+    name.try_into().map_err(|e: gix::validate::reference::name::Error| {
+        Error::invalid(
+            format!("'{name}' is not a valid reference name: {e}"),
+            "this is a bug in grit; please report it",
+        )
+    })
 }
 
 /// `<ref>.lock`, held while it exists; removed on drop unless renamed over the ref.

@@ -425,7 +425,7 @@ fn push(
         let e = entry(refs, &p.local);
         match flag {
             " " | "*" | "+" | "=" => {
-                wal::force_ref(repo, &p.tracking, p.commit, "grit: pushed")?;
+                crate::loose::set_ref(repo, &p.tracking, p.commit)?;
                 if flag != "=" {
                     e.pushed = Some(if p.theirs.is_none() && flag == "*" {
                         Pushed::New

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ciborium::value::{Integer, Value};
 use gix::ObjectId;
 use gix::refs::Target;
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
 use crate::event::{ActorId, DecodeError, SignedEvent, from_cbor, to_cbor};
@@ -122,41 +122,15 @@ pub enum Swap {
     Moved,
 }
 
-/// Points `name` at `new` whatever it held before (remote-tracking refs mirror the remote).
-pub fn force_ref(repo: &Repo, name: &str, new: ObjectId, message: &str) -> Result<()> {
-    edit_ref(repo, name, PreviousValue::Any, Some(new), message).map(|_| ())
-}
-
-/// Deletes `name` if it is still at `expected`.
+/// Deletes `name` if it is still at `expected`. Through gix: deleting takes git's packed-refs
+/// lock too, as the ref may be packed.
 pub fn delete_ref(repo: &Repo, name: &str, expected: ObjectId) -> Result<Swap> {
-    let expected = PreviousValue::MustExistAndMatch(Target::Object(expected));
-    edit_ref(repo, name, expected, None, "grit: delete")
-}
-
-fn edit_ref(repo: &Repo, name: &str, expected: PreviousValue, new: Option<ObjectId>, message: &str) -> Result<Swap> {
-    let change = match new {
-        Some(new) => Change::Update {
-            log: LogChange {
-                mode: RefLog::AndReference,
-                force_create_reflog: false,
-                message: message.into(),
-            },
-            expected,
-            new: Target::Object(new),
-        },
-        None => Change::Delete {
-            expected,
+    let edit = RefEdit {
+        change: Change::Delete {
+            expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
             log: RefLog::AndReference,
         },
-    };
-    let edit = RefEdit {
-        change,
-        name: name.try_into().map_err(|e: gix::validate::reference::name::Error| {
-            Error::invalid(
-                format!("'{name}' is not a valid reference name: {e}"),
-                "this is a bug in grit; please report it",
-            )
-        })?,
+        name: crate::loose::ref_name(name)?,
         deref: false,
     };
     match repo.git.edit_references_as(Some(edit), None) {

@@ -140,7 +140,7 @@ fn publish_actor(repo: &Repo, remote: &str, who: &ActorId) {
     if let Ok(out) = repo.git_output(&["push", "--quiet", "--no-verify", remote, &spec])
         && out.status.success()
     {
-        let _ = wal::force_ref(repo, &tracking, tip, "grit: pushed");
+        let _ = crate::loose::set_ref(repo, &tracking, tip);
     }
 }
 
@@ -230,9 +230,9 @@ fn apply(repo: &Repo, who: &Actor<'_>, scope: &Scope, steps: Vec<Step>) -> Resul
             }
             for (s, c) in steps.iter().zip(&commits) {
                 let name = s.resource.ref_name();
-                wal::force_ref(repo, &name, *c, "grit: lock")?;
+                crate::loose::set_ref(repo, &name, *c)?;
                 let tracking = format!("{TRACKING_ROOT}{remote}/locks/{}", &name[LOCKS_PREFIX.len()..]);
-                wal::force_ref(repo, &tracking, *c, "grit: lock")?;
+                crate::loose::set_ref(repo, &tracking, *c)?;
             }
         }
     }
