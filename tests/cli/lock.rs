@@ -242,6 +242,30 @@ fn release_is_for_the_owner_and_force_records_a_break() {
 }
 
 #[test]
+fn a_lock_taken_on_the_remote_is_recorded_locally_while_packed_refs_is_locked() {
+    // A clone has packed-refs; `git fetch` or `git pack-refs` may hold its lock (or a crashed
+    // one may have left it). The lease is pushed, so the local refs must follow it.
+    let t = TestEnv::new();
+    let (remote, c) = team(&t, 1);
+    assert!(c[0].join(".git/packed-refs").exists());
+    std::fs::write(c[0].join(".git/packed-refs.lock"), b"").unwrap();
+    t.ok("lock", &c[0], &["acquire", "path:x/"]);
+    let pushed = t.refs(&remote, "refs/grit/locks/");
+    assert!(!pushed.is_empty());
+    assert_eq!(t.refs(&c[0], "refs/grit/locks/"), pushed, "the lock refs themselves");
+    let tracking: Vec<_> = t
+        .refs(&c[0], "refs/grit/remotes/origin/locks/")
+        .into_iter()
+        .map(|(name, tip)| (name.replace("refs/grit/remotes/origin/locks/", "refs/grit/locks/"), tip))
+        .collect();
+    assert_eq!(tracking, pushed, "their remote-tracking refs");
+    assert!(
+        c[0].join(".git/packed-refs.lock").exists(),
+        "someone else's lock is left alone"
+    );
+}
+
+#[test]
 fn several_resources_are_taken_all_or_nothing() {
     let t = TestEnv::new();
     let (remote, c) = team(&t, 2);
