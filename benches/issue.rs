@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{exe, generate, git, med, median, median_pair, medians, ms, new_repo, rev_parse};
+use common::{exe, generate, git, med, median, median_pair, medians, ms, new_repo, rev_parse, scratch};
 use grit::index::Index;
 use grit::repo::Repo;
 use grit::wal;
@@ -212,7 +212,7 @@ fn main() {
     } else {
         1
     };
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = scratch();
     let root = tmp.path();
     println!(
         "grit benchmarks ({} cores); medians of repeated process runs",

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{exe, git, med, median, ms, new_repo, rev_parse, timed};
+use common::{exe, git, med, median, ms, new_repo, rev_parse, scratch, timed};
 use grit::lock::{self, Resource, Scope};
 use grit::repo::Repo;
 
@@ -41,7 +41,7 @@ fn main() {
     let small = std::env::var_os("GRIT_BENCH_SMALL").is_some();
     let n = if small { 100 } else { 1000 };
     let runs = if small { 21 } else { 101 };
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = scratch();
     let dir = new_repo(tmp.path(), "locks");
     hold(&dir, n);
     let other = |args: &[&str]| {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{exe, git, med, ms, new_repo, timed};
+use common::{exe, git, med, ms, new_repo, scratch, timed};
 
 fn sandbox(dir: &Path, data: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(exe("sandbox"));
@@ -233,8 +233,7 @@ fn main() {
     } else {
         1
     };
-    let base = std::env::var_os("GRIT_BENCH_DIR").map_or_else(std::env::temp_dir, std::path::PathBuf::from);
-    let tmp = tempfile::tempdir_in(base).unwrap();
+    let tmp = scratch();
     println!(
         "grit sandbox benchmarks ({} cores)",
         std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{exe, generate, git, med, ms, new_repo, timed};
+use common::{exe, generate, git, med, ms, new_repo, scratch, timed};
 
 fn in_dir(dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
     let mut c = Command::new(program);
@@ -152,7 +152,7 @@ fn main() {
     } else {
         1
     };
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = scratch();
     println!(
         "grit sync benchmarks ({} cores); medians",
         std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -29,6 +29,18 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Where a benchmark keeps its repositories: `GRIT_BENCH_DIR`, else the scratch directory cargo
+/// gives benchmarks inside `target/`. Not the system temp dir by default: builds and test suites
+/// create and delete thousands of files there, and where the file system skips recently freed
+/// inodes one by one (ext4 without a journal), every file created near them pays for each for
+/// minutes (see docs/performance.md).
+pub fn scratch() -> tempfile::TempDir {
+    let base =
+        std::env::var_os("GRIT_BENCH_DIR").map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")), PathBuf::from);
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::tempdir_in(base).unwrap()
+}
+
 pub fn new_repo(root: &Path, name: &str) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
