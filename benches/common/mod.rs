@@ -171,6 +171,20 @@ pub fn timed(mut c: Command) -> Duration {
 }
 
 /// The median of some timings.
+/// What creating an empty file in `dir` costs just now (median of 101; the files are left for the
+/// scratch directory's cleanup, as deleting them would slow the next creations).
+pub fn file_creation(dir: &Path) -> Duration {
+    let probe = dir.join("file-creation-probe");
+    std::fs::create_dir_all(&probe).unwrap();
+    med((0..101)
+        .map(|i| {
+            let start = Instant::now();
+            std::fs::File::create_new(probe.join(i.to_string())).unwrap();
+            start.elapsed()
+        })
+        .collect())
+}
+
 pub fn med(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
