@@ -174,7 +174,9 @@ pub fn timed(mut c: Command) -> Duration {
 /// What creating an empty file in `dir` costs just now (median of 101; the files are left for the
 /// scratch directory's cleanup, as deleting them would slow the next creations).
 pub fn file_creation(dir: &Path) -> Duration {
-    let probe = dir.join("file-creation-probe");
+    static PROBES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = dir.join(format!("file-creation-probe-{n}"));
     std::fs::create_dir_all(&probe).unwrap();
     med((0..101)
         .map(|i| {
