@@ -256,7 +256,7 @@ pub fn publish(repo: &Repo, actor: &Actor) -> Result<()> {
     let tree = wal::write_single_file_tree(repo, RECORD_FILE, &actor.record.encode(&actor.key))?;
     let commit = wal::write_commit(repo, tree, &[], &actor.author(actor.record.created_ms), "grit: actor")?;
     // Losing this race means someone published the same record: nothing to do.
-    crate::loose::swap_ref(repo, &name, None, commit)?;
+    crate::refs::swap_ref(repo, &name, None, commit)?;
     Ok(())
 }
 

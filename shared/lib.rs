@@ -16,6 +16,7 @@ pub mod lock;
 pub mod loose;
 pub mod maintenance;
 pub mod parallel;
+pub mod refs;
 pub mod repo;
 pub mod sandbox;
 pub mod snapshot;

@@ -158,7 +158,7 @@ pub fn create(repo: &Repo, author: &Author<'_>, skip: impl Fn(&str) -> bool) -> 
     let message = format!("grit: snapshot of {} events", events.len());
     let commit = wal::write_commit(repo, tree, &tips, author, &message)?;
     let name = format!("{SNAPSHOTS_PREFIX}{:010}-{}", events.len(), &commit.to_string()[..16]);
-    crate::loose::swap_ref(repo, &name, None, commit)?;
+    crate::refs::swap_ref(repo, &name, None, commit)?;
     Ok(Some(SnapshotRef {
         name,
         commit,

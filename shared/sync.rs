@@ -321,7 +321,7 @@ fn integrate_one(store: &Store, ns: &str, key: &str, local: &str, theirs: Object
                 (_, Relation::Diverged) => return Ok(Some(Integrated::KeptLocal)),
             },
         };
-        if let Swap::Done = crate::loose::swap_ref(repo, local, ours, new)? {
+        if let Swap::Done = crate::refs::swap_ref(repo, local, ours, new)? {
             return Ok(Some(done));
         }
     }
@@ -425,7 +425,7 @@ fn push(
         let e = entry(refs, &p.local);
         match flag {
             " " | "*" | "+" | "=" => {
-                crate::loose::set_ref(repo, &p.tracking, p.commit)?;
+                crate::refs::set_ref(repo, &p.tracking, p.commit)?;
                 if flag != "=" {
                     e.pushed = Some(if p.theirs.is_none() && flag == "*" {
                         Pushed::New

@@ -1,6 +1,6 @@
 //! The write-ahead log in git: one append-only commit chain per actor under `refs/grit/wal/`.
 //! Each commit's tree holds one chunk (`[format, actor, [signed events…]]`); the ref update,
-//! compare-and-swap on the old tip, is the commit point (`loose` writes the objects and the ref).
+//! compare-and-swap on the old tip, is the commit point (`loose` writes the objects, `refs` the ref).
 
 use std::time::Duration;
 
@@ -130,7 +130,7 @@ pub fn delete_ref(repo: &Repo, name: &str, expected: ObjectId) -> Result<Swap> {
             expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
             log: RefLog::AndReference,
         },
-        name: crate::loose::ref_name(name)?,
+        name: crate::refs::ref_name(name)?,
         deref: false,
     };
     match repo.git.edit_references_as(Some(edit), None) {
@@ -168,7 +168,7 @@ pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[Signe
     for attempt in 0..CAS_ATTEMPTS {
         let tip = ref_tip(repo, &name)?;
         let commit = write_commit(repo, tree, tip.as_slice(), author, &message)?;
-        if let Swap::Done = crate::loose::swap_ref(repo, &name, tip, commit)? {
+        if let Swap::Done = crate::refs::swap_ref(repo, &name, tip, commit)? {
             return Ok(Appended {
                 reference: name,
                 commit,

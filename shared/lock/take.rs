@@ -6,8 +6,6 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
-use gix::refs::Target;
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use serde::Serialize;
 
 use super::{Action, LOCKS_PREFIX, Lease, Lock, Resource, Scope, View};
@@ -17,7 +15,7 @@ use crate::event::ActorId;
 use crate::index::Index;
 use crate::repo::{Repo, now_ms};
 use crate::sync::TRACKING_ROOT;
-use crate::wal::{self, Author};
+use crate::wal::{self, Author, Swap};
 
 /// A lock someone else holds.
 #[derive(Debug, Clone, Serialize)]
@@ -140,7 +138,7 @@ fn publish_actor(repo: &Repo, remote: &str, who: &ActorId) {
     if let Ok(out) = repo.git_output(&["push", "--quiet", "--no-verify", remote, &spec])
         && out.status.success()
     {
-        let _ = crate::loose::set_ref(repo, &tracking, tip);
+        let _ = crate::refs::set_ref(repo, &tracking, tip);
     }
 }
 
@@ -175,33 +173,15 @@ fn apply(repo: &Repo, who: &Actor<'_>, scope: &Scope, steps: Vec<Step>) -> Resul
     let commits = write_steps(repo, who, &steps)?;
     match scope {
         Scope::Local => {
-            let edits: Vec<RefEdit> = steps
+            let names: Vec<String> = steps.iter().map(|s| s.resource.ref_name()).collect();
+            let updates: Vec<_> = steps
                 .iter()
+                .zip(&names)
                 .zip(&commits)
-                .map(|(s, c)| RefEdit {
-                    change: Change::Update {
-                        log: LogChange {
-                            mode: RefLog::AndReference,
-                            force_create_reflog: false,
-                            message: "grit: lock".into(),
-                        },
-                        expected: match s.base {
-                            Some(b) => PreviousValue::MustExistAndMatch(Target::Object(b)),
-                            None => PreviousValue::MustNotExist,
-                        },
-                        new: Target::Object(*c),
-                    },
-                    name: s.resource.ref_name().try_into().expect("lock ref names are valid"),
-                    deref: false,
-                })
+                .map(|((s, name), c)| (name.as_str(), s.base, *c))
                 .collect();
-            match repo.git.edit_references_as(edits, None) {
-                Ok(_) => {}
-                Err(e) if e.is_conflict() || format!("{e:?}").contains("lock") => return Ok(Applied::Raced),
-                Err(e) if format!("{e:?}").contains("MustNotExist") || format!("{e:?}").contains("OutOfDate") => {
-                    return Ok(Applied::Raced);
-                }
-                Err(e) => return Err(e.into()),
+            if let Swap::Moved = crate::refs::swap_refs(repo, &updates)? {
+                return Ok(Applied::Raced);
             }
         }
         Scope::Remote(remote) => {
@@ -230,9 +210,9 @@ fn apply(repo: &Repo, who: &Actor<'_>, scope: &Scope, steps: Vec<Step>) -> Resul
             }
             for (s, c) in steps.iter().zip(&commits) {
                 let name = s.resource.ref_name();
-                crate::loose::set_ref(repo, &name, *c)?;
+                crate::refs::set_ref(repo, &name, *c)?;
                 let tracking = format!("{TRACKING_ROOT}{remote}/locks/{}", &name[LOCKS_PREFIX.len()..]);
-                crate::loose::set_ref(repo, &tracking, *c)?;
+                crate::refs::set_ref(repo, &tracking, *c)?;
             }
         }
     }

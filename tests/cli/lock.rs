@@ -242,7 +242,7 @@ fn release_is_for_the_owner_and_force_records_a_break() {
 }
 
 #[test]
-fn a_lock_taken_on_the_remote_is_recorded_locally_while_packed_refs_is_locked() {
+fn leases_are_taken_and_recorded_while_packed_refs_is_locked() {
     // A clone has packed-refs; `git fetch` or `git pack-refs` may hold its lock (or a crashed
     // one may have left it). The lease is pushed, so the local refs must follow it.
     let t = TestEnv::new();
@@ -259,6 +259,9 @@ fn a_lock_taken_on_the_remote_is_recorded_locally_while_packed_refs_is_locked() 
         .map(|(name, tip)| (name.replace("refs/grit/remotes/origin/locks/", "refs/grit/locks/"), tip))
         .collect();
     assert_eq!(tracking, pushed, "their remote-tracking refs");
+    // A local lease is one ref transaction in the clone: it does not wait for packed-refs either.
+    t.ok("lock", &c[0], &["acquire", "--local", "path:y/"]);
+    assert!(t.refs(&c[0], "refs/grit/locks/").len() > pushed.len());
     assert!(
         c[0].join(".git/packed-refs.lock").exists(),
         "someone else's lock is left alone"

@@ -1,0 +1,147 @@
+//! Refs written as git's files backend writes them: each through its `<ref>.lock`, created
+//! exclusively and renamed over the ref. gix is used to name and read refs, not to write them.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+use crate::repo::Repo;
+use crate::wal::Swap;
+
+/// How long an update waits for another process's `<ref>.lock` to go away. git waits 100 ms
+/// (`core.filesRefLockTimeout`); writers hold the lock for microseconds, but a loaded machine
+/// can deschedule one while it does.
+const REF_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Points the ref `name` (under `refs/`, shared by all worktrees) at `new` if it still holds
+/// `expected` (`None`: must not exist): create `<name>.lock` exclusively, read the current value
+/// (the loose file, else `packed-refs`), write the new one and rename the lock over the ref. No
+/// reflog: the commit chain is the history.
+///
+/// Not through gix: once `packed-refs` exists, a gix transaction also locks it for every update,
+/// so the appends of all actors would queue on one lock (and on `git pack-refs`), each paying a
+/// fifth file, and a stale `packed-refs.lock` would stop them all. git takes that lock only to
+/// delete.
+pub fn swap_ref(repo: &Repo, name: &str, expected: Option<ObjectId>, new: ObjectId) -> Result<Swap> {
+    update(repo, vec![(name, Some(expected), new)])
+}
+
+/// Moves each `(name, expected, new)` as [`swap_ref`] does, all or none of them, the way git
+/// commits a transaction: every lock first (in name order, so that two transactions never wait
+/// for each other), then every expected value checked, every new value written, and only then
+/// each lock renamed over its ref. As with git, a crash between two renames leaves the refs
+/// renamed so far moved.
+pub fn swap_refs(repo: &Repo, updates: &[(&str, Option<ObjectId>, ObjectId)]) -> Result<Swap> {
+    update(
+        repo,
+        updates
+            .iter()
+            .map(|&(name, expected, new)| (name, Some(expected), new))
+            .collect(),
+    )
+}
+
+/// Points the ref `name` at `new` whatever it held before, as [`swap_ref`] does.
+pub fn set_ref(repo: &Repo, name: &str, new: ObjectId) -> Result<()> {
+    update(repo, vec![(name, None, new)]).map(|_| ())
+}
+
+/// `expected`: `None` to take any value, `Some(None)` for a ref that must not exist.
+fn update(repo: &Repo, mut updates: Vec<(&str, Option<Option<ObjectId>>, ObjectId)>) -> Result<Swap> {
+    updates.sort_by_key(|u| u.0);
+    let mut locks = Vec::with_capacity(updates.len());
+    for (name, ..) in &updates {
+        // Checked as git checks it: no `..`, no `.lock` component, nothing that leaves `refs/`.
+        ref_name(name)?;
+        locks.push(RefLock::acquire(name, repo.git.common_dir().join(name))?);
+    }
+    for (name, expected, _) in &updates {
+        if let Some(expected) = expected
+            && crate::wal::ref_tip(repo, name)? != *expected
+        {
+            return Ok(Swap::Moved);
+        }
+    }
+    for (lock, (.., new)) in locks.iter_mut().zip(&updates) {
+        lock.write(&format!("{new}\n"))?;
+    }
+    for lock in locks {
+        lock.commit()?;
+    }
+    Ok(Swap::Done)
+}
+
+/// `name` as a full ref name, or an error if git would refuse it.
+pub fn ref_name(name: &str) -> Result<gix::refs::FullName> {
+    name.try_into().map_err(|e: gix::validate::reference::name::Error| {
+        Error::invalid(
+            format!("'{name}' is not a valid reference name: {e}"),
+            "this is a bug in grit; please report it",
+        )
+    })
+}
+
+/// `<ref>.lock`, held while it exists; removed on drop unless renamed over the ref.
+struct RefLock {
+    path: PathBuf,
+    lock: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl RefLock {
+    fn acquire(name: &str, path: PathBuf) -> Result<RefLock> {
+        let mut lock = path.as_os_str().to_owned();
+        lock.push(".lock");
+        let lock = PathBuf::from(lock);
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(100);
+        loop {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+                Ok(file) => {
+                    return Ok(RefLock {
+                        path,
+                        lock,
+                        file: Some(file),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let dir = path.parent().expect("a ref path has a parent");
+                    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if start.elapsed() >= REF_LOCK_TIMEOUT {
+                        return Err(Error::RefLocked {
+                            reference: name.to_owned(),
+                            lock: std::path::absolute(&lock).unwrap_or(lock),
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(e) => return Err(Error::io(&lock)(e)),
+            }
+        }
+    }
+
+    fn write(&mut self, content: &str) -> Result<()> {
+        let mut file = self.file.take().expect("a lock is written once");
+        file.write_all(content.as_bytes()).map_err(Error::io(&self.lock))
+    }
+
+    fn commit(mut self) -> Result<()> {
+        std::fs::rename(&self.lock, &self.path).map_err(Error::io(&self.path))?;
+        self.lock.clear();
+        Ok(())
+    }
+}
+
+impl Drop for RefLock {
+    fn drop(&mut self) {
+        if !self.lock.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.lock);
+        }
+    }
+}
