@@ -1,11 +1,13 @@
 //! Refs written as git's files backend writes them: each through its `<ref>.lock`, created
-//! exclusively and renamed over the ref. gix is used to name and read refs, not to write them.
+//! exclusively and renamed over the ref. gix names and reads them, and deletes them.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
+use gix::refs::Target;
+use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
 use crate::repo::Repo;
@@ -72,6 +74,42 @@ fn update(repo: &Repo, mut updates: Vec<(&str, Option<Option<ObjectId>>, ObjectI
         lock.commit()?;
     }
     Ok(Swap::Done)
+}
+
+/// Deletes `name` if it still holds `expected`. Through gix, which takes git's `packed-refs`
+/// lock as git does to delete (the ref may be packed); a lock still held once gix has waited
+/// for it (`core.packedRefsTimeout`) is reported, not taken for a lost race.
+pub fn delete_ref(repo: &Repo, name: &str, expected: ObjectId) -> Result<Swap> {
+    let edit = RefEdit {
+        change: Change::Delete {
+            expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
+            log: RefLog::AndReference,
+        },
+        name: ref_name(name)?,
+        deref: false,
+    };
+    let err = match repo.git.edit_references_as(Some(edit), None) {
+        Ok(_) => return Ok(Swap::Done),
+        Err(err) => err,
+    };
+    let text = format!("{err:?}");
+    if err.is_conflict() || text.contains("ReferenceOutOfDate") || text.contains("MustExist") {
+        return Ok(Swap::Moved);
+    }
+    let common = repo.git.common_dir();
+    for lock in [common.join(format!("{name}.lock")), common.join("packed-refs.lock")] {
+        if lock.exists() {
+            return Err(Error::RefLocked {
+                reference: name.to_owned(),
+                lock: std::path::absolute(&lock).unwrap_or(lock),
+            });
+        }
+    }
+    if text.contains("lock") {
+        // Released between gix giving up and the check above: someone else was writing.
+        return Ok(Swap::Moved);
+    }
+    Err(err.into())
 }
 
 /// `name` as a full ref name, or an error if git would refuse it.

@@ -171,7 +171,7 @@ pub fn gc(repo: &Repo, keep: usize) -> Result<Vec<SnapshotRef>> {
     let local: Vec<SnapshotRef> = list(&wal::list_refs(repo, SNAPSHOTS_PREFIX)?);
     let mut deleted = Vec::new();
     for snap in local.into_iter().skip(keep) {
-        if let wal::Swap::Done = wal::delete_ref(repo, &snap.name, snap.commit)? {
+        if let wal::Swap::Done = crate::refs::delete_ref(repo, &snap.name, snap.commit)? {
             deleted.push(snap);
         }
     }

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use ciborium::value::{Integer, Value};
 use gix::ObjectId;
-use gix::refs::Target;
-use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
 use crate::event::{ActorId, DecodeError, SignedEvent, from_cbor, to_cbor};
@@ -120,33 +118,6 @@ pub enum Swap {
     Done,
     /// The ref was not at the expected value (another writer got there first).
     Moved,
-}
-
-/// Deletes `name` if it is still at `expected`. Through gix: deleting takes git's packed-refs
-/// lock too, as the ref may be packed.
-pub fn delete_ref(repo: &Repo, name: &str, expected: ObjectId) -> Result<Swap> {
-    let edit = RefEdit {
-        change: Change::Delete {
-            expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
-            log: RefLog::AndReference,
-        },
-        name: crate::refs::ref_name(name)?,
-        deref: false,
-    };
-    match repo.git.edit_references_as(Some(edit), None) {
-        Ok(_) => Ok(Swap::Done),
-        Err(err) if is_cas_conflict(&err) => Ok(Swap::Moved),
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// A ref that moved under us, or whose lock another process holds right now, is a lost race.
-fn is_cas_conflict(err: &gix::Error) -> bool {
-    if err.is_conflict() {
-        return true;
-    }
-    let text = format!("{err:?}");
-    text.contains("ReferenceOutOfDate") || text.contains("MustNotExist") || text.contains("lock")
 }
 
 /// What an append did: the new commit and the tip it was put on.

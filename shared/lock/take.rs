@@ -517,7 +517,7 @@ pub fn gc(repo: &Repo, cache: Option<&Index>, scope: &Scope) -> Result<Vec<Lock>
     for l in dead {
         let hash = &l.reference[LOCKS_PREFIX.len()..];
         if let Some(local) = view.tip_of(hash, "local") {
-            wal::delete_ref(repo, &l.reference, local)?;
+            crate::refs::delete_ref(repo, &l.reference, local)?;
         }
         removed.push(l);
     }

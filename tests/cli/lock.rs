@@ -266,6 +266,16 @@ fn leases_are_taken_and_recorded_while_packed_refs_is_locked() {
         c[0].join(".git/packed-refs.lock").exists(),
         "someone else's lock is left alone"
     );
+    // Deleting a ref does need that lock, as in git: an expired lease stays until it is free.
+    at(&t, &c[0], 0, &["acquire", "--local", "path:z/", "--ttl", "10s"]).success();
+    at(&t, &c[0], 100, &["gc", "--local"])
+        .code(1)
+        .stderr(predicate::str::contains("packed-refs.lock exists"))
+        .stderr(predicate::str::contains("hint: if none is running"));
+    std::fs::remove_file(c[0].join(".git/packed-refs.lock")).unwrap();
+    at(&t, &c[0], 100, &["gc", "--local"])
+        .success()
+        .stdout(predicate::str::contains("removed"));
 }
 
 #[test]
