@@ -26,19 +26,17 @@ fn bench_create(root: &Path) {
     };
     let before = file_creation(&dir.join(".git"));
     median(20, create);
-    // A second baseline that writes: a ref update creates a lock file and frees the old ref's
-    // inode, as every append does. On a file system where creating a file is slow just now (see
+    // A second baseline that writes: a ref update creates a lock file and renames it into place,
+    // as every append does. On a file system where creating a file is slow just now (see
     // docs/performance.md), it shows, and so does the cost of creating one, probed before and
-    // after.
-    let targets = [
-        git(&dir, &["rev-parse", "HEAD"]),
-        git(&dir, &["rev-parse", "HEAD^{tree}"]),
-    ];
-    let mut flip = 0;
+    // after. Each run creates a new ref: replacing one would free an inode per run, and freed
+    // inodes are what slows the next creations there, the appends' included.
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let mut n = 0;
     let mut update_ref = || {
-        flip += 1;
+        n += 1;
         let mut c = Command::new("git");
-        c.args(["update-ref", "refs/bench/tip", targets[flip % 2].trim()])
+        c.args(["update-ref", &format!("refs/bench/{n}"), head.trim()])
             .current_dir(&dir);
         c
     };
