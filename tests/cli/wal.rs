@@ -242,8 +242,7 @@ fn a_broken_ref_file_is_skipped_with_a_warning_as_git_does() {
         .args(["create", "--title", "after"])
         .assert()
         .success();
-    let listed: serde_json::Value =
-        serde_json::from_slice(&t.cmd("issue", &r).args(["list", "--json"]).output().unwrap().stdout).unwrap();
+    let listed = t.json("issue", &r, &["list"]);
     assert_eq!(listed.as_array().unwrap().len(), 2);
     // Once the file is moved aside, nothing is said any more.
     std::fs::remove_file(r.join(".git/refs/grit/wal/stray")).unwrap();
@@ -297,8 +296,7 @@ fn a_ref_lock_left_behind_stops_appends_with_a_hint_and_loses_nothing() {
     assert_eq!(t.refs(&r, "refs/grit/wal/"), vec![(name.clone(), tip)]);
     std::fs::remove_file(&lock).unwrap();
     t.create(&r, "after");
-    let listed: serde_json::Value =
-        serde_json::from_slice(&t.cmd("issue", &r).args(["list", "--json"]).output().unwrap().stdout).unwrap();
+    let listed = t.json("issue", &r, &["list"]);
     let titles: Vec<_> = listed
         .as_array()
         .unwrap()
