@@ -11,6 +11,7 @@ use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 
 use crate::error::{Error, Result};
 use crate::event::{ActorId, blake2b256, from_cbor, to_cbor};
+use crate::refs;
 use crate::repo::{Repo, now_ms};
 use crate::wal;
 
@@ -250,13 +251,13 @@ pub fn create(repo: &Repo, label: &str, name: &str, email: &str) -> Result<Actor
 /// Writes the public record to `refs/grit/actors/<id>` unless it is already there.
 pub fn publish(repo: &Repo, actor: &Actor) -> Result<()> {
     let name = format!("{ACTORS_PREFIX}{}", actor.id());
-    if wal::ref_tip(repo, &name)?.is_some() {
+    if refs::ref_tip(repo, &name)?.is_some() {
         return Ok(());
     }
     let tree = wal::write_single_file_tree(repo, RECORD_FILE, &actor.record.encode(&actor.key))?;
     let commit = wal::write_commit(repo, tree, &[], &actor.author(actor.record.created_ms), "grit: actor")?;
     // Losing this race means someone published the same record: nothing to do.
-    crate::refs::swap_ref(repo, &name, None, commit)?;
+    refs::swap_ref(repo, &name, None, commit)?;
     Ok(())
 }
 

@@ -11,14 +11,13 @@ use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
 use crate::repo::Repo;
-use crate::wal::Swap;
 
 /// How long an update waits for another process's `<ref>.lock` to go away. git waits 100 ms
 /// (`core.filesRefLockTimeout`); writers hold the lock for microseconds, but a loaded machine
 /// can deschedule one while it does.
 const REF_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Points the ref `name` (under `refs/`, shared by all worktrees) at `new` if it still holds
+/// Points the ref `name` (under `refs/grit/`) at `new` if it still holds
 /// `expected` (`None`: must not exist): create `<name>.lock` exclusively, read the current value
 /// (the loose file, else `packed-refs`), write the new one and rename the lock over the ref. No
 /// reflog: the commit chain is the history.
@@ -56,13 +55,12 @@ fn update(repo: &Repo, mut updates: Vec<(&str, Option<Option<ObjectId>>, ObjectI
     updates.sort_by_key(|u| u.0);
     let mut locks = Vec::with_capacity(updates.len());
     for (name, ..) in &updates {
-        // Checked as git checks it: no `..`, no `.lock` component, nothing that leaves `refs/`.
         ref_name(name)?;
         locks.push(RefLock::acquire(name, repo.git.common_dir().join(name))?);
     }
     for (name, expected, _) in &updates {
         if let Some(expected) = expected
-            && crate::wal::ref_tip(repo, name)? != *expected
+            && ref_tip(repo, name)? != *expected
         {
             return Ok(Swap::Moved);
         }
@@ -112,14 +110,30 @@ pub fn delete_ref(repo: &Repo, name: &str, expected: ObjectId) -> Result<Swap> {
     Err(err.into())
 }
 
-/// `name` as a full ref name, or an error if git would refuse it.
+/// The current target of `name`, if the ref exists.
+pub fn ref_tip(repo: &Repo, name: &str) -> Result<Option<ObjectId>> {
+    Ok(repo
+        .git
+        .try_find_reference(name)?
+        .and_then(|r| r.target().try_id().map(ToOwned::to_owned)))
+}
+
+/// What a compare-and-swap found.
+pub enum Swap {
+    Done,
+    /// The ref was not at the expected value (another writer got there first).
+    Moved,
+}
+
+/// `name` as a full ref name, or an error if git would refuse it or it is not one of grit's
+/// (all are under `refs/grit/`, shared by every worktree): these names become paths to write.
 pub fn ref_name(name: &str) -> Result<gix::refs::FullName> {
-    name.try_into().map_err(|e: gix::validate::reference::name::Error| {
-        Error::invalid(
-            format!("'{name}' is not a valid reference name: {e}"),
-            "this is a bug in grit; please report it",
-        )
-    })
+    let bug = |why: String| Error::invalid(why, "this is a bug in grit; please report it");
+    if !name.starts_with("refs/grit/") {
+        return Err(bug(format!("'{name}' is not under refs/grit/")));
+    }
+    name.try_into()
+        .map_err(|e: gix::validate::reference::name::Error| bug(format!("'{name}' is not a valid reference name: {e}")))
 }
 
 /// `<ref>.lock`, held while it exists; removed on drop unless renamed over the ref.
@@ -180,6 +194,27 @@ impl Drop for RefLock {
     fn drop(&mut self) {
         if !self.lock.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.lock);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ref_name;
+
+    #[test]
+    fn only_valid_names_under_refs_grit_become_paths() {
+        assert!(ref_name("refs/grit/wal/0123abcd").is_ok());
+        for bad in [
+            "refs/heads/main",
+            "HEAD",
+            "refs/grit/../../config",
+            "refs/grit/wal/x.lock",
+            "refs/grit/wal//x",
+            "refs/grit/wal/x y\u{7f}",
+            "/etc/refs/grit/x",
+        ] {
+            assert!(ref_name(bad).is_err(), "{bad}");
         }
     }
 }

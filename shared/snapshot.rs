@@ -11,6 +11,7 @@ use gix::ObjectId;
 use crate::error::{Error, Result};
 use crate::event::{DecodeError, SignedEvent, from_cbor, to_cbor};
 use crate::index::is_wal_ref;
+use crate::refs;
 use crate::repo::Repo;
 use crate::wal::{self, Author};
 
@@ -158,7 +159,7 @@ pub fn create(repo: &Repo, author: &Author<'_>, skip: impl Fn(&str) -> bool) -> 
     let message = format!("grit: snapshot of {} events", events.len());
     let commit = wal::write_commit(repo, tree, &tips, author, &message)?;
     let name = format!("{SNAPSHOTS_PREFIX}{:010}-{}", events.len(), &commit.to_string()[..16]);
-    crate::refs::swap_ref(repo, &name, None, commit)?;
+    refs::swap_ref(repo, &name, None, commit)?;
     Ok(Some(SnapshotRef {
         name,
         commit,
@@ -171,7 +172,7 @@ pub fn gc(repo: &Repo, keep: usize) -> Result<Vec<SnapshotRef>> {
     let local: Vec<SnapshotRef> = list(&wal::list_refs(repo, SNAPSHOTS_PREFIX)?);
     let mut deleted = Vec::new();
     for snap in local.into_iter().skip(keep) {
-        if let wal::Swap::Done = crate::refs::delete_ref(repo, &snap.name, snap.commit)? {
+        if let refs::Swap::Done = refs::delete_ref(repo, &snap.name, snap.commit)? {
             deleted.push(snap);
         }
     }

@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::event::Id;
+use crate::refs::{self, Swap};
 use crate::repo::Repo;
 use crate::store::Store;
-use crate::wal::{self, Relation, Swap};
+use crate::wal::{self, Relation};
 
 /// Where remote-tracking copies of other clones' refs live: `refs/grit/remotes/<remote>/…`.
 pub const TRACKING_ROOT: &str = "refs/grit/remotes/";
@@ -306,7 +307,7 @@ pub fn integrate(store: &Store, remote: &str, refs: &mut BTreeMap<String, RefRep
 fn integrate_one(store: &Store, ns: &str, key: &str, local: &str, theirs: ObjectId) -> Result<Option<Integrated>> {
     let repo = &store.repo;
     for _ in 0..1000 {
-        let ours = wal::ref_tip(repo, local)?;
+        let ours = refs::ref_tip(repo, local)?;
         let (done, new) = match ours {
             None => (Integrated::Created, theirs),
             Some(o) if o == theirs => return Ok(None),
@@ -321,7 +322,7 @@ fn integrate_one(store: &Store, ns: &str, key: &str, local: &str, theirs: Object
                 (_, Relation::Diverged) => return Ok(Some(Integrated::KeptLocal)),
             },
         };
-        if let Swap::Done = crate::refs::swap_ref(repo, local, ours, new)? {
+        if let Swap::Done = refs::swap_ref(repo, local, ours, new)? {
             return Ok(Some(done));
         }
     }
@@ -369,7 +370,7 @@ fn push(
         }
         for (local, tip) in wal::list_refs(repo, &format!("refs/grit/{ns}/"))? {
             let tracking = format!("{prefix}{}", &local["refs/grit/".len()..]);
-            let theirs = wal::ref_tip(repo, &tracking)?;
+            let theirs = refs::ref_tip(repo, &tracking)?;
             if theirs == Some(tip) {
                 continue;
             }
@@ -425,7 +426,7 @@ fn push(
         let e = entry(refs, &p.local);
         match flag {
             " " | "*" | "+" | "=" => {
-                crate::refs::set_ref(repo, &p.tracking, p.commit)?;
+                refs::set_ref(repo, &p.tracking, p.commit)?;
                 if flag != "=" {
                     e.pushed = Some(if p.theirs.is_none() && flag == "*" {
                         Pushed::New

@@ -9,6 +9,7 @@ use gix::ObjectId;
 
 use crate::error::{Error, Result};
 use crate::event::{ActorId, DecodeError, SignedEvent, from_cbor, to_cbor};
+use crate::refs::{self, Swap};
 use crate::repo::Repo;
 
 pub const WAL_PREFIX: &str = "refs/grit/wal/";
@@ -105,21 +106,6 @@ pub fn write_commit(
     crate::loose::write(repo, &commit)
 }
 
-/// The current target of `name`, if the ref exists.
-pub fn ref_tip(repo: &Repo, name: &str) -> Result<Option<ObjectId>> {
-    Ok(repo
-        .git
-        .try_find_reference(name)?
-        .and_then(|r| r.target().try_id().map(ToOwned::to_owned)))
-}
-
-/// What a compare-and-swap found.
-pub enum Swap {
-    Done,
-    /// The ref was not at the expected value (another writer got there first).
-    Moved,
-}
-
 /// What an append did: the new commit and the tip it was put on.
 pub struct Appended {
     pub reference: String,
@@ -137,9 +123,9 @@ pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[Signe
         many => format!("grit: {} events", many.len()),
     };
     for attempt in 0..CAS_ATTEMPTS {
-        let tip = ref_tip(repo, &name)?;
+        let tip = refs::ref_tip(repo, &name)?;
         let commit = write_commit(repo, tree, tip.as_slice(), author, &message)?;
-        if let Swap::Done = crate::refs::swap_ref(repo, &name, tip, commit)? {
+        if let Swap::Done = refs::swap_ref(repo, &name, tip, commit)? {
             return Ok(Appended {
                 reference: name,
                 commit,

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::event::{ActorId, Id};
+use crate::refs;
 use crate::repo::Repo;
 use crate::sync::TRACKING_ROOT;
 use crate::wal;
@@ -214,11 +215,11 @@ impl View {
         for r in resources {
             let name = r.ref_name();
             let hash = &name[LOCKS_PREFIX.len()..];
-            if let Some(c) = wal::ref_tip(repo, &name)? {
+            if let Some(c) = refs::ref_tip(repo, &name)? {
                 refs.push(("local".to_owned(), hash.to_owned(), c));
             }
             for remote in &remotes {
-                if let Some(c) = wal::ref_tip(repo, &format!("{TRACKING_ROOT}{remote}/locks/{hash}"))? {
+                if let Some(c) = refs::ref_tip(repo, &format!("{TRACKING_ROOT}{remote}/locks/{hash}"))? {
                     refs.push((remote.clone(), hash.to_owned(), c));
                 }
             }

@@ -13,9 +13,10 @@ use crate::actor::ACTORS_PREFIX;
 use crate::error::{Error, Result};
 use crate::event::ActorId;
 use crate::index::Index;
+use crate::refs::{self, Swap};
 use crate::repo::{Repo, now_ms};
 use crate::sync::TRACKING_ROOT;
-use crate::wal::{self, Author, Swap};
+use crate::wal::{self, Author};
 
 /// A lock someone else holds.
 #[derive(Debug, Clone, Serialize)]
@@ -118,7 +119,7 @@ pub fn actor_record(repo: &Repo, id: &ActorId) -> Option<crate::actor::Record> {
             .map(|r| format!("{TRACKING_ROOT}{r}/actors/{id}")),
     );
     names.into_iter().find_map(|n| {
-        let tip = wal::ref_tip(repo, &n).ok()??;
+        let tip = refs::ref_tip(repo, &n).ok()??;
         crate::actor::read_record(repo, tip).ok()?
     })
 }
@@ -128,17 +129,17 @@ pub fn actor_record(repo: &Repo, id: &ActorId) -> Option<crate::actor::Record> {
 fn publish_actor(repo: &Repo, remote: &str, who: &ActorId) {
     let name = format!("{ACTORS_PREFIX}{who}");
     let tracking = format!("{TRACKING_ROOT}{remote}/actors/{who}");
-    if !matches!(wal::ref_tip(repo, &tracking), Ok(None)) {
+    if !matches!(refs::ref_tip(repo, &tracking), Ok(None)) {
         return;
     }
-    let Ok(Some(tip)) = wal::ref_tip(repo, &name) else {
+    let Ok(Some(tip)) = refs::ref_tip(repo, &name) else {
         return;
     };
     let spec = format!("{tip}:{name}");
     if let Ok(out) = repo.git_output(&["push", "--quiet", "--no-verify", remote, &spec])
         && out.status.success()
     {
-        let _ = crate::refs::set_ref(repo, &tracking, tip);
+        let _ = refs::set_ref(repo, &tracking, tip);
     }
 }
 
@@ -180,7 +181,7 @@ fn apply(repo: &Repo, who: &Actor<'_>, scope: &Scope, steps: Vec<Step>) -> Resul
                 .zip(&commits)
                 .map(|((s, name), c)| (name.as_str(), s.base, *c))
                 .collect();
-            if let Swap::Moved = crate::refs::swap_refs(repo, &updates)? {
+            if let Swap::Moved = refs::swap_refs(repo, &updates)? {
                 return Ok(Applied::Raced);
             }
         }
@@ -210,9 +211,9 @@ fn apply(repo: &Repo, who: &Actor<'_>, scope: &Scope, steps: Vec<Step>) -> Resul
             }
             for (s, c) in steps.iter().zip(&commits) {
                 let name = s.resource.ref_name();
-                crate::refs::set_ref(repo, &name, *c)?;
+                refs::set_ref(repo, &name, *c)?;
                 let tracking = format!("{TRACKING_ROOT}{remote}/locks/{}", &name[LOCKS_PREFIX.len()..]);
-                crate::refs::set_ref(repo, &tracking, *c)?;
+                refs::set_ref(repo, &tracking, *c)?;
             }
         }
     }
@@ -517,7 +518,7 @@ pub fn gc(repo: &Repo, cache: Option<&Index>, scope: &Scope) -> Result<Vec<Lock>
     for l in dead {
         let hash = &l.reference[LOCKS_PREFIX.len()..];
         if let Some(local) = view.tip_of(hash, "local") {
-            crate::refs::delete_ref(repo, &l.reference, local)?;
+            refs::delete_ref(repo, &l.reference, local)?;
         }
         removed.push(l);
     }
