@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{exe, file_creation, generate, git, med, median, median_pair, medians, ms, new_repo, rev_parse, scratch};
+use common::{exe, file_creation, generate, git, med, median, medians, ms, new_repo, rev_parse, scratch};
 use grit::index::Index;
 use grit::repo::Repo;
 use grit::wal;
@@ -59,7 +59,7 @@ fn bench_list(root: &Path, issues: usize) -> PathBuf {
     let events = generate(&dir, issues, 3000);
     let generated = start.elapsed();
     let issue = exe("issue");
-    let list = || {
+    let mut list = || {
         let mut c = Command::new(&issue);
         c.args(["list", "--json", "--limit", "0", "--state", "all"])
             .current_dir(&dir);
@@ -69,7 +69,7 @@ fn bench_list(root: &Path, issues: usize) -> PathBuf {
     let first = list().stdout(Stdio::null()).status().unwrap();
     assert!(first.success());
     let fold = start.elapsed();
-    let (ours, base) = median_pair(21, list, rev_parse(&dir));
+    let [ours, base] = medians(21, [&mut list, &mut rev_parse(&dir)]);
     let default_limit = median(21, || {
         let mut c = Command::new(&issue);
         c.args(["list", "--json"]).current_dir(&dir);
@@ -101,7 +101,7 @@ fn rebuild_once(dir: &Path, objects: &str) {
     let repo = Repo::discover(dir).unwrap();
     let start = Instant::now();
     let mut read = 0;
-    for (name, tip) in wal::list_refs(&repo, wal::WAL_PREFIX).unwrap() {
+    for (name, tip) in grit::refs::list_refs(&repo, wal::WAL_PREFIX).unwrap() {
         for commit in wal::new_commits(&repo, tip, |_| Ok(false)).unwrap() {
             read += wal::read_chunk(&repo, &name, commit).unwrap().events.len();
         }

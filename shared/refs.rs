@@ -1,5 +1,5 @@
-//! Refs written as git's files backend writes them: each through its `<ref>.lock`, created
-//! exclusively and renamed over the ref. gix names and reads them, and deletes them.
+//! grit's refs: listed, read and deleted through gix, written as git's files backend writes them
+//! (each through its `<ref>.lock`, created exclusively and renamed over the ref).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -123,6 +123,60 @@ pub enum Swap {
     Done,
     /// The ref was not at the expected value (another writer got there first).
     Moved,
+}
+
+/// Whether any ref starts with `prefix` (stops at the first).
+pub fn has_refs(repo: &Repo, prefix: &str) -> Result<bool> {
+    let platform = repo.git.references()?;
+    let mut iter = platform.prefixed(prefix)?;
+    Ok(iter.next().transpose()?.is_some())
+}
+
+/// All refs under `prefix` with their tips, sorted by name.
+pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
+    // A loose ref can vanish between the directory listing and the read when `git pack-refs`
+    // (run by background maintenance) moves it into packed-refs: list again, and a fresh
+    // listing finds it packed. What still fails after that is a broken ref.
+    let (mut out, mut broken) = (Vec::new(), Vec::new());
+    for _ in 0..LIST_ATTEMPTS {
+        out.clear();
+        broken.clear();
+        for r in repo.git.references()?.prefixed(prefix)? {
+            match r {
+                Ok(r) => {
+                    if let Some(id) = r.target().try_id() {
+                        out.push((r.name().as_bstr().to_string(), id.to_owned()));
+                    }
+                }
+                Err(e) => broken.push(e.to_string()),
+            }
+        }
+        if broken.is_empty() {
+            break;
+        }
+    }
+    broken.iter().for_each(|e| warn_broken_ref(e));
+    out.sort();
+    Ok(out)
+}
+
+const LIST_ATTEMPTS: u32 = 3;
+
+/// A ref file that does not parse (a stray file, a crash of a tool that writes refs in place)
+/// is skipped with a warning, as git does, rather than failing every command that lists refs.
+fn warn_broken_ref(error: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.iter().any(|s| s == error) {
+        return;
+    }
+    eprintln!("warning: ignoring broken ref: {error}");
+    if seen.is_empty() {
+        eprintln!(
+            "hint: a ref is a file under .git/refs/; move the broken one aside (`git update-ref` refuses to touch it)"
+        );
+    }
+    seen.push(error.to_owned());
 }
 
 /// `name` as a full ref name, or an error if git would refuse it or it is not one of grit's

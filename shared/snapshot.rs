@@ -125,7 +125,7 @@ pub fn read(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
 /// `skip` rejects), starting from the newest snapshot so only newer commits are read. Returns
 /// `None` when the newest snapshot already covers every tip.
 pub fn create(repo: &Repo, author: &Author<'_>, skip: impl Fn(&str) -> bool) -> Result<Option<SnapshotRef>> {
-    let refs = wal::list_refs(repo, "refs/grit/")?;
+    let refs = refs::list_refs(repo, "refs/grit/")?;
     let mut tips: Vec<ObjectId> = refs
         .iter()
         .filter(|(n, _)| is_wal_ref(n) && !skip(n))
@@ -169,7 +169,7 @@ pub fn create(repo: &Repo, author: &Author<'_>, skip: impl Fn(&str) -> bool) -> 
 
 /// Deletes all but the `keep` largest local snapshots; returns the ones deleted.
 pub fn gc(repo: &Repo, keep: usize) -> Result<Vec<SnapshotRef>> {
-    let local: Vec<SnapshotRef> = list(&wal::list_refs(repo, SNAPSHOTS_PREFIX)?);
+    let local: Vec<SnapshotRef> = list(&refs::list_refs(repo, SNAPSHOTS_PREFIX)?);
     let mut deleted = Vec::new();
     for snap in local.into_iter().skip(keep) {
         if let refs::Swap::Done = refs::delete_ref(repo, &snap.name, snap.commit)? {
@@ -192,9 +192,9 @@ pub fn due(repo: &Repo, indexed: u64) -> Result<bool> {
     if every == 0 || indexed < every {
         return Ok(false);
     }
-    let mut refs = wal::list_refs(repo, SNAPSHOTS_PREFIX)?;
+    let mut refs = refs::list_refs(repo, SNAPSHOTS_PREFIX)?;
     for remote in crate::sync::remote_names(repo) {
-        refs.extend(wal::list_refs(
+        refs.extend(refs::list_refs(
             repo,
             &format!("{}snapshots/", crate::sync::tracking_prefix(&remote)),
         )?);

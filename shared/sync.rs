@@ -236,13 +236,13 @@ fn entry<'a>(refs: &'a mut BTreeMap<String, RefReport>, local: &str) -> &'a mut 
 /// `git fetch` of the grit namespaces into the remote-tracking refs; records what moved.
 pub fn fetch(repo: &Repo, remote: &str, refs: &mut BTreeMap<String, RefReport>) -> Result<()> {
     let prefix = tracking_prefix(remote);
-    let before: BTreeMap<String, ObjectId> = wal::list_refs(repo, &prefix)?.into_iter().collect();
+    let before: BTreeMap<String, ObjectId> = refs::list_refs(repo, &prefix)?.into_iter().collect();
     let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote];
     let specs = fetch_refspecs(remote);
     args.extend(specs.iter().map(String::as_str));
     repo.git_command(&args)
         .map_err(|e| short_command(e, &format!("git fetch {remote}")))?;
-    let after: BTreeMap<String, ObjectId> = wal::list_refs(repo, &prefix)?.into_iter().collect();
+    let after: BTreeMap<String, ObjectId> = refs::list_refs(repo, &prefix)?.into_iter().collect();
     for (name, new) in &after {
         let old = before.get(name);
         if old != Some(new) {
@@ -275,7 +275,7 @@ fn is_actor_hex(s: &str) -> bool {
 pub fn integrate(store: &Store, remote: &str, refs: &mut BTreeMap<String, RefReport>) -> Result<()> {
     let repo = &store.repo;
     let prefix = tracking_prefix(remote);
-    for (tracking, theirs) in wal::list_refs(repo, &prefix)? {
+    for (tracking, theirs) in refs::list_refs(repo, &prefix)? {
         let rest = &tracking[prefix.len()..];
         let Some((ns, key)) = rest.split_once('/') else {
             continue;
@@ -368,7 +368,7 @@ fn push(
         if issue.is_some() && ns == "snapshots" {
             continue;
         }
-        for (local, tip) in wal::list_refs(repo, &format!("refs/grit/{ns}/"))? {
+        for (local, tip) in refs::list_refs(repo, &format!("refs/grit/{ns}/"))? {
             let tracking = format!("{prefix}{}", &local["refs/grit/".len()..]);
             let theirs = refs::ref_tip(repo, &tracking)?;
             if theirs == Some(tip) {

@@ -66,18 +66,8 @@ pub fn median(runs: usize, mut cmd: impl FnMut() -> Command) -> Duration {
     med((0..runs).map(|_| run(cmd())).collect())
 }
 
-/// Medians of `runs` runs each of two commands, run in turn: when the machine's speed drifts
-/// (it does, here), both see the same drift and their ratio stays honest.
-pub fn median_pair(
-    runs: usize,
-    mut a: impl FnMut() -> Command,
-    mut b: impl FnMut() -> Command,
-) -> (Duration, Duration) {
-    let [ta, tb] = medians(runs, [&mut a, &mut b]);
-    (ta, tb)
-}
-
-/// Medians of `runs` runs each of several commands, run in turn.
+/// Medians of `runs` runs each of several commands, run in turn: when the machine's speed drifts
+/// (it does, here), all see the same drift and their ratios stay honest.
 pub fn medians<const N: usize>(runs: usize, mut cmds: [&mut dyn FnMut() -> Command; N]) -> [Duration; N] {
     let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
     for _ in 0..runs {
@@ -170,7 +160,6 @@ pub fn timed(mut c: Command) -> Duration {
     run(c)
 }
 
-/// The median of some timings.
 /// What creating an empty file in `dir` costs just now (median of 101; the files are left for the
 /// scratch directory's cleanup, as deleting them would slow the next creations).
 pub fn file_creation(dir: &Path) -> Duration {
@@ -187,6 +176,7 @@ pub fn file_creation(dir: &Path) -> Duration {
         .collect())
 }
 
+/// The median of some timings.
 pub fn med(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]

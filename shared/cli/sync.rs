@@ -435,7 +435,7 @@ struct SnapshotJson {
 pub fn snapshot_cmd(ui: &mut Ui) -> Result<(), CommandError> {
     let store = open_store(ui)?;
     let created = store.snapshot()?;
-    let all = snapshot::list(&crate::wal::list_refs(&store.repo, "refs/grit/")?);
+    let all = snapshot::list(&crate::refs::list_refs(&store.repo, "refs/grit/")?);
     if ui.json {
         return ui.json(&SnapshotJson {
             created,

@@ -317,7 +317,7 @@ fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
     let issue = a.issue.as_deref().map(|q| store.index.resolve(q)).transpose()?;
     let mut all: Vec<(SignedEvent, String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (name, tip) in wal::list_refs(&store.repo, "refs/grit/")? {
+    for (name, tip) in crate::refs::list_refs(&store.repo, "refs/grit/")? {
         if !is_wal_ref(&name) {
             continue;
         }

@@ -32,7 +32,7 @@ impl Index {
             snapshot::SNAPSHOTS_PREFIX,
             sync::TRACKING_ROOT,
         ] {
-            refs.extend(wal::list_refs(repo, prefix)?);
+            refs.extend(crate::refs::list_refs(repo, prefix)?);
         }
         let relevant: Vec<&(String, ObjectId)> = refs
             .iter()

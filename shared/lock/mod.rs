@@ -18,7 +18,6 @@ use crate::event::{ActorId, Id};
 use crate::refs;
 use crate::repo::Repo;
 use crate::sync::TRACKING_ROOT;
-use crate::wal;
 
 pub use resource::{Resource, parse_duration};
 pub use take::{Actor, Conflict, Denied, LeaseChange, Refused, Request, acquire, actor_record, change, fetch, gc};
@@ -189,7 +188,7 @@ impl View {
     /// index, lock commits already seen are not read from git again: their messages are parsed
     /// straight from the index's map.
     pub fn load(repo: &Repo, cache: Option<&crate::index::Index>) -> Result<View> {
-        let mut refs: Vec<(String, String, ObjectId)> = wal::list_refs(repo, LOCKS_PREFIX)?
+        let mut refs: Vec<(String, String, ObjectId)> = refs::list_refs(repo, LOCKS_PREFIX)?
             .into_iter()
             .map(|(mut n, c)| {
                 n.drain(..LOCKS_PREFIX.len());
@@ -198,7 +197,7 @@ impl View {
             .collect();
         for remote in crate::sync::remote_names(repo) {
             let prefix = format!("{TRACKING_ROOT}{remote}/locks/");
-            for (mut name, commit) in wal::list_refs(repo, &prefix)? {
+            for (mut name, commit) in refs::list_refs(repo, &prefix)? {
                 name.drain(..prefix.len());
                 refs.push((remote.clone(), name, commit));
             }
@@ -332,11 +331,11 @@ pub fn parse_canonical(s: &str) -> Option<Resource> {
 /// Whether this clone has any lock ref at all (local or a remote's copy): one step into the
 /// refs, however many there are.
 pub fn any(repo: &Repo) -> Result<bool> {
-    if wal::has_refs(repo, LOCKS_PREFIX)? {
+    if refs::has_refs(repo, LOCKS_PREFIX)? {
         return Ok(true);
     }
     for remote in crate::sync::remote_names(repo) {
-        if wal::has_refs(repo, &format!("{TRACKING_ROOT}{remote}/locks/"))? {
+        if refs::has_refs(repo, &format!("{TRACKING_ROOT}{remote}/locks/"))? {
             return Ok(true);
         }
     }
