@@ -21,10 +21,13 @@ use crate::repo::Repo;
 use crate::{snapshot, sync, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
+/// The `meta` key counting closed rows, so `list` can say how many rows of a state it left out
+/// without walking them (the open ones are the rest).
+const CLOSED: &str = "closed";
 
 /// The open index of one repository.
 pub struct Index {

@@ -68,13 +68,17 @@ impl Index {
             Ok((keys, folded.collect()))
         })?;
         drop(all);
+        let mut closed = 0;
         std::thread::scope(|scope| -> Result<()> {
             // Freeing the events takes a while: do it alongside the last two tables.
             scope.spawn(move || drop(chunks));
             append(self.rows, wtxn, |t| {
                 let rows = merge(folded.iter().map(|f| &f.rows[..]).collect(), |_, (key, _)| key);
-                rows.into_iter()
-                    .try_for_each(|(f, (key, i))| t.put(key, folded[f].row_bytes.get(*i as usize)))
+                rows.into_iter().try_for_each(|(f, (key, i))| {
+                    let row = folded[f].row_bytes.get(*i as usize);
+                    closed += u64::from(row[0] == state_byte(State::Closed));
+                    t.put(key, row)
+                })
             })
             .map_err(&err)?;
             append(self.labels, wtxn, |t| {
@@ -88,6 +92,7 @@ impl Index {
             .map_err(&err)?;
             Ok(())
         })?;
+        self.meta.put(wtxn, CLOSED, &closed.to_be_bytes()).map_err(&err)?;
         let lamport = keys.iter().map(|k| k.lamport).max().unwrap_or(0);
         let old = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
         self.meta

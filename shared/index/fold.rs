@@ -253,7 +253,8 @@ impl Index {
         // Sorted keys make LMDB's inserts sequential; the result does not depend on order.
         batch.sort_unstable_by_key(|e| e.id);
         batch.dedup_by(|a, b| a.id == b.id);
-        let mut touched: HashMap<Id, (IssueState, Vec<String>)> = HashMap::new();
+        // Each touched issue with its labels and its row's state byte (if it had a row) before.
+        let mut touched: HashMap<Id, (IssueState, Vec<String>, Option<u8>)> = HashMap::new();
         let mut lamport = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
         let mut applied = 0;
         for ev in &batch {
@@ -270,39 +271,51 @@ impl Index {
                 .get(wtxn, &parent_key(&entity, &ev.id))
                 .map_err(&err)?
                 .is_some();
-            let (state, _) = match touched.entry(entity) {
+            let (state, ..) = match touched.entry(entity) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
                     let state = self
                         .load_issue(wtxn, &entity)?
                         .unwrap_or_else(|| IssueState::new(entity));
-                    let labels = if state.created.is_some() {
-                        state.labels()
-                    } else {
-                        Vec::new()
+                    let (labels, row) = match state.created {
+                        Some(_) => (state.labels(), Some(state_byte(state.state()))),
+                        None => (Vec::new(), None),
                     };
-                    v.insert((state, labels))
+                    v.insert((state, labels, row))
                 }
             };
             state.apply(ev, parented);
             lamport = lamport.max(ev.event.lamport);
             applied += 1;
         }
-        for (id, (state, old_labels)) in touched {
-            self.store_issue(wtxn, &id, &state, &old_labels)?;
+        let (mut closed, mut reopened) = (0, 0);
+        for (id, (state, old_labels, old_row)) in touched {
+            let row = self.store_issue(wtxn, &id, &state, &old_labels)?;
+            let was_closed = old_row == Some(state_byte(State::Closed));
+            match row == Some(state_byte(State::Closed)) {
+                true if !was_closed => closed += 1,
+                false if was_closed => reopened += 1,
+                _ => {}
+            }
+        }
+        if closed != reopened {
+            let n = meta_u64(self.meta.get(wtxn, CLOSED).map_err(&err)?);
+            let n = (n + closed).saturating_sub(reopened);
+            self.meta.put(wtxn, CLOSED, &n.to_be_bytes()).map_err(&err)?;
         }
         self.meta.put(wtxn, "lamport", &lamport.to_be_bytes()).map_err(&err)?;
         Ok(applied)
     }
 
-    fn store_issue(&self, wtxn: &mut RwTxn, id: &Id, state: &IssueState, old_labels: &[String]) -> Result<()> {
+    /// Writes an issue's state, row and label keys; returns its row's state byte, if it has a row.
+    fn store_issue(&self, wtxn: &mut RwTxn, id: &Id, state: &IssueState, old_labels: &[String]) -> Result<Option<u8>> {
         let err = self.err();
         let mut buf = Vec::with_capacity(512);
         state.encode(&mut buf);
         self.issues.put(wtxn, &id.0, &buf).map_err(&err)?;
         buf.clear();
         let Some(key) = write_row(id, state, &mut buf) else {
-            return Ok(());
+            return Ok(None);
         };
         self.rows.put(wtxn, &key, &buf).map_err(&err)?;
         let new_labels = state.labels();
@@ -317,7 +330,7 @@ impl Index {
         for l in new_labels.iter().filter(|l| !old_labels.contains(l)) {
             self.labels.put(wtxn, &label_key(l), &()).map_err(&err)?;
         }
-        Ok(())
+        Ok(Some(buf[0]))
     }
 
     /// Applies events directly (no git), in one transaction, the way a fold does (in bulk when

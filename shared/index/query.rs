@@ -166,6 +166,9 @@ impl Index {
         } else {
             None
         };
+        // With no filter but the state, the rows left out can be counted without walking them.
+        let countable =
+            label_sets.is_empty() && filter.author.is_none() && filter.assignee.is_none() && filter.exclude.is_empty();
         let mut authors: IdMap<String> = IdMap::default();
         let mut matched = 0;
         for item in self.rows.rev_iter(&rtxn).map_err(&err)? {
@@ -197,6 +200,9 @@ impl Index {
             }
             matched += 1;
             if matched > limit {
+                if countable {
+                    return self.count_rows(&rtxn, filter.state, total);
+                }
                 continue;
             }
             let id = Id(id);
@@ -223,6 +229,16 @@ impl Index {
             })?;
         }
         Ok(matched)
+    }
+
+    /// How many of the `total` rows are in `state` (all of them for `None`).
+    fn count_rows(&self, rtxn: &RoTxn, state: Option<State>, total: usize) -> Result<usize> {
+        let closed = meta_u64(self.meta.get(rtxn, CLOSED).map_err(self.err())?) as usize;
+        Ok(match state {
+            None => total,
+            Some(State::Closed) => closed,
+            Some(State::Open) => total.saturating_sub(closed),
+        })
     }
 
     fn issues_with_label(&self, rtxn: &RoTxn, label: &str) -> Result<BTreeSet<[u8; 32]>> {
@@ -342,14 +358,10 @@ impl Index {
             let (k, v) = item.map_err(self.err())?;
             out.push(([&b"e"[..], k].concat(), v.to_vec()));
         }
-        out.push((
-            b"lamport".to_vec(),
-            self.meta
-                .get(&rtxn, "lamport")
-                .map_err(self.err())?
-                .unwrap_or_default()
-                .to_vec(),
-        ));
+        let lamport = self.meta.get(&rtxn, "lamport").map_err(self.err())?;
+        out.push((b"lamport".to_vec(), lamport.unwrap_or_default().to_vec()));
+        let closed = meta_u64(self.meta.get(&rtxn, CLOSED).map_err(self.err())?);
+        out.push((CLOSED.as_bytes().to_vec(), closed.to_be_bytes().to_vec()));
         Ok(out)
     }
 }

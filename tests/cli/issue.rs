@@ -168,6 +168,31 @@ fn list_filters_by_state_label_and_limit_newest_first() {
         ids(&t.json("issue", &r, &["list", "--label", "even", "--label", "odd"])),
         Vec::<&str>::new()
     );
+
+    // What a limit leaves out is counted per state, through reopening, closing and a rebuild.
+    let hint = |args: &[&str]| {
+        let out = t.cmd("issue", &r).args(args).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(hint(&["list", "--limit", "1"]).contains("hint: 3 more;"));
+    assert!(hint(&["list", "--state", "all", "--limit", "1"]).contains("hint: 4 more;"));
+    assert_eq!(hint(&["list", "--state", "closed", "--limit", "1"]), "");
+    t.ok("issue", &r, &["reopen", made[4].as_str()]);
+    t.ok("issue", &r, &["close", made[0].as_str()]);
+    t.ok("issue", &r, &["close", made[1].as_str()]);
+    for round in ["folded", "rebuilt"] {
+        assert!(hint(&["list", "--limit", "1"]).contains("hint: 2 more;"), "{round}");
+        assert!(
+            hint(&["list", "--state", "closed", "--limit", "1"]).contains("hint: 1 more;"),
+            "{round}"
+        );
+        assert!(
+            hint(&["list", "--label", "even", "--limit", "1"]).contains("hint: 1 more;"),
+            "{round}"
+        );
+        std::fs::remove_dir_all(r.join(".git/grit/index")).unwrap();
+    }
 }
 
 #[test]
