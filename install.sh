@@ -5,7 +5,9 @@ set -eu
 cd "$(dirname "$0")"
 
 root="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}"
-cargo install --locked --quiet --path . --root "$root"
+. tools/link-static.sh
+# shellcheck disable=SC2086 # target_args is empty or two words
+cargo install --locked --quiet --path . --root "$root" $target_args
 
 # man finds pages in <prefix>/share/man for every <prefix>/bin on PATH, so `git help issue` works.
 mkdir -p "$root/share/man/man1"

@@ -1,6 +1,6 @@
 //! Benchmarks of the foundation, each against a baseline measured in the same run:
 //! `git issue create` per process, `list --json` at 10k and 100k issues, a full rebuild, and
-//! the size of `.git` after 10k creates. `cargo bench --bench issue` (release build).
+//! the size of `.git` after 10k creates. `benches/run --bench issue` (release build).
 //! `GRIT_BENCH_SMALL=1` scales everything down 10x for a quick look.
 
 mod common;

@@ -1,7 +1,7 @@
 //! Benchmarks of `git lock` with 1,000 active leases held by another actor, each against a
 //! baseline in the same run: `acquire --local` and `check` (baseline: `git rev-parse HEAD`),
 //! and what the pre-commit check adds to `git commit` (baseline: the same commit without the
-//! hook). `cargo bench --bench lock` (release build); `GRIT_BENCH_SMALL=1` scales down 10x.
+//! hook). `benches/run --bench lock` (release build); `GRIT_BENCH_SMALL=1` scales down 10x.
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! repository with ~20,000 tracked files (~200 MB) and an ignored build directory of ~30,000
 //! files (~500 MB) against `git worktree add` alone and `cp -a`; whether a fresh `cargo build`
 //! stays fresh in the sandbox; and `git sandbox list` with 50 sandboxes.
-//! `cargo bench --bench sandbox` (release build); `GRIT_BENCH_SMALL=1` scales down 10x.
+//! `benches/run --bench sandbox` (release build); `GRIT_BENCH_SMALL=1` scales down 10x.
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Benchmarks of sync and hooks, each against plain git in the same run: pushing 10,000 events
 //! to a fresh bare remote (baseline: `git push` of the same refs), fetching them into a fresh
 //! clone and folding them into the index (baseline: `git fetch` of the same refs alone), and
-//! what the installed hooks add to `git commit`. `cargo bench --bench sync` (release build);
+//! what the installed hooks add to `git commit`. `benches/run --bench sync` (release build);
 //! `GRIT_BENCH_SMALL=1` scales down 10x.
 
 mod common;
