@@ -307,6 +307,11 @@ fn write_row(id: &Id, state: &IssueState, out: &mut Vec<u8>) -> Option<[u8; 40]>
     Some(key)
 }
 
+/// The state byte of an issue's row, if it has one (its creation event has arrived).
+fn row_state(state: &IssueState) -> Option<u8> {
+    state.created.as_ref().map(|_| state_byte(state.state()))
+}
+
 fn state_byte(s: State) -> u8 {
     match s {
         State::Open => b'o',

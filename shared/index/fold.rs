@@ -277,10 +277,12 @@ impl Index {
                     let state = self
                         .load_issue(wtxn, &entity)?
                         .unwrap_or_else(|| IssueState::new(entity));
-                    let (labels, row) = match state.created {
-                        Some(_) => (state.labels(), Some(state_byte(state.state()))),
-                        None => (Vec::new(), None),
+                    let labels = if state.created.is_some() {
+                        state.labels()
+                    } else {
+                        Vec::new()
                     };
+                    let row = row_state(&state);
                     v.insert((state, labels, row))
                 }
             };
@@ -288,34 +290,30 @@ impl Index {
             lamport = lamport.max(ev.event.lamport);
             applied += 1;
         }
-        let (mut closed, mut reopened) = (0, 0);
+        // How many more rows are closed than before.
+        let mut closed: i64 = 0;
+        let is_closed = |row: Option<u8>| i64::from(row == Some(state_byte(State::Closed)));
         for (id, (state, old_labels, old_row)) in touched {
-            let row = self.store_issue(wtxn, &id, &state, &old_labels)?;
-            let was_closed = old_row == Some(state_byte(State::Closed));
-            match row == Some(state_byte(State::Closed)) {
-                true if !was_closed => closed += 1,
-                false if was_closed => reopened += 1,
-                _ => {}
-            }
+            self.store_issue(wtxn, &id, &state, &old_labels)?;
+            closed += is_closed(row_state(&state)) - is_closed(old_row);
         }
-        if closed != reopened {
+        if closed != 0 {
             let n = meta_u64(self.meta.get(wtxn, CLOSED).map_err(&err)?);
-            let n = (n + closed).saturating_sub(reopened);
+            let n = n.saturating_add_signed(closed);
             self.meta.put(wtxn, CLOSED, &n.to_be_bytes()).map_err(&err)?;
         }
         self.meta.put(wtxn, "lamport", &lamport.to_be_bytes()).map_err(&err)?;
         Ok(applied)
     }
 
-    /// Writes an issue's state, row and label keys; returns its row's state byte, if it has a row.
-    fn store_issue(&self, wtxn: &mut RwTxn, id: &Id, state: &IssueState, old_labels: &[String]) -> Result<Option<u8>> {
+    fn store_issue(&self, wtxn: &mut RwTxn, id: &Id, state: &IssueState, old_labels: &[String]) -> Result<()> {
         let err = self.err();
         let mut buf = Vec::with_capacity(512);
         state.encode(&mut buf);
         self.issues.put(wtxn, &id.0, &buf).map_err(&err)?;
         buf.clear();
         let Some(key) = write_row(id, state, &mut buf) else {
-            return Ok(None);
+            return Ok(());
         };
         self.rows.put(wtxn, &key, &buf).map_err(&err)?;
         let new_labels = state.labels();
@@ -330,7 +328,7 @@ impl Index {
         for l in new_labels.iter().filter(|l| !old_labels.contains(l)) {
             self.labels.put(wtxn, &label_key(l), &()).map_err(&err)?;
         }
-        Ok(Some(buf[0]))
+        Ok(())
     }
 
     /// Applies events directly (no git), in one transaction, the way a fold does (in bulk when

@@ -201,3 +201,12 @@ impl TestEnv {
         )
     }
 }
+
+/// The titles of a `list --json` array, in its order.
+pub fn titles(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_owned())
+        .collect()
+}

@@ -12,13 +12,9 @@ fn list(t: &TestEnv, dir: &Path) -> Value {
     t.json("issue", dir, &["list", "--state", "all"])
 }
 
+/// The titles of a listing, sorted: clones may order events of the same time differently.
 fn titles(list: &Value) -> Vec<String> {
-    let mut v: Vec<String> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap().to_owned())
-        .collect();
+    let mut v = crate::env::titles(list);
     v.sort();
     v
 }

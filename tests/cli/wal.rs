@@ -297,13 +297,7 @@ fn a_ref_lock_left_behind_stops_appends_with_a_hint_and_loses_nothing() {
     std::fs::remove_file(&lock).unwrap();
     t.create(&r, "after");
     let listed = t.json("issue", &r, &["list"]);
-    let titles: Vec<_> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(titles, ["after", "kept"]);
+    assert_eq!(crate::env::titles(&listed), ["after", "kept"]);
     assert_eq!(listed[1]["id"], id.as_str());
 }
 
