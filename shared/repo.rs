@@ -17,6 +17,9 @@ impl Repo {
     /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends as git does, and
     /// the `git -c key=value` overrides git passes down to the commands and hooks it runs.
     pub fn discover(dir: &Path) -> Result<Repo> {
+        // From inside `.git`, gix takes a relative `.` for a work tree: hand it the absolute path.
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+        let dir = absolute.as_path();
         let overrides = config_overrides();
         let git = if overrides.is_empty() {
             gix::discover_with_environment_overrides(dir)

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use super::claim::{Claim, claim_field, claims, guard, take_lock};
+use super::term::{self, esc};
 use super::{CommandError, GlobalArgs, Ui, columns, main_with};
 use crate::event::{Id, Kind, State};
 use crate::index::ListFilter;
@@ -295,7 +296,7 @@ fn clean_names(
         };
         if n.len() > 256 {
             return Err(CommandError::usage(
-                format!("{what} '{}…' is too long", &n[..32]),
+                format!("{what} '{}' is too long", term::truncate(&n, 32)),
                 "use at most 256 bytes",
             ));
         }
@@ -371,7 +372,7 @@ fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), 
             .issue(id)?
             .and_then(|s| s.title.map(|t| t.value))
             .unwrap_or_default();
-        let line = format!("{} {} {}", ui.paint("32", verb), ui.paint("33", &short), title);
+        let line = format!("{} {} {}", ui.paint("32", verb), ui.paint("33", &short), esc(&title));
         ui.say(line)
     } else {
         ui.say(short)
@@ -421,16 +422,11 @@ fn print_rows(
                 source: e.into(),
             })?;
         let title = match claims.get(&row.id) {
-            Some(c) => format!("{} [claimed by {}]", f.title, c.by_name),
-            None => f.title,
+            Some(c) => format!("{} [claimed by {}]", esc(&f.title), esc(&c.by_name)),
+            None => esc(&f.title).into_owned(),
         };
-        rows.push((
-            row.short_id.to_owned(),
-            f.state,
-            title,
-            f.labels.join(", "),
-            f.updated_at,
-        ));
+        let labels: Vec<_> = f.labels.iter().map(|l| esc(l)).collect();
+        rows.push((row.short_id.to_owned(), f.state, title, labels.join(", "), f.updated_at));
         Ok(())
     })?;
     if ui.quiet {
@@ -503,36 +499,46 @@ fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
         .as_deref()
         .map(|r| format!(" as {}", r.replace('_', " ")))
         .unwrap_or_default();
-    ui.say(format!("{} {}", ui.paint("1", &v.title), ui.paint("33", &v.short_id)))?;
+    ui.say(format!(
+        "{} {}",
+        ui.paint("1", &esc(&v.title)),
+        ui.paint("33", &v.short_id)
+    ))?;
     ui.say(format!(
         "{state}{reason} • {} opened {} • {} comment{}",
-        v.author.display(),
+        esc(&v.author.display()),
         &v.created_at[..10],
         v.comments.len(),
         if v.comments.len() == 1 { "" } else { "s" }
     ))?;
     if !v.labels.is_empty() {
-        ui.say(format!("Labels: {}", v.labels.join(", ")))?;
+        let labels: Vec<_> = v.labels.iter().map(|l| esc(l)).collect();
+        ui.say(format!("Labels: {}", labels.join(", ")))?;
     }
     if !v.assignees.is_empty() {
-        ui.say(format!("Assignees: {}", v.assignees.join(", ")))?;
+        let assignees: Vec<_> = v.assignees.iter().map(|a| esc(a)).collect();
+        ui.say(format!("Assignees: {}", assignees.join(", ")))?;
     }
     if let Some(c) = &claim {
-        ui.say(format!("Claimed by {} until {}", c.by_name, c.until))?;
+        ui.say(format!("Claimed by {} until {}", esc(&c.by_name), c.until))?;
     }
     ui.say("")?;
     if v.body.is_empty() {
         ui.say("  No description provided")?;
     } else {
         for line in v.body.lines() {
-            ui.say(format!("  {line}"))?;
+            ui.say(format!("  {}", esc(line)))?;
         }
     }
     for c in &v.comments {
         ui.say("")?;
-        ui.say(format!("{} • {}", ui.paint("1", &c.author.display()), c.created_at))?;
+        ui.say(format!(
+            "{} • {}",
+            ui.paint("1", &esc(&c.author.display())),
+            c.created_at
+        ))?;
         for line in c.body.lines() {
-            ui.say(format!("  {line}"))?;
+            ui.say(format!("  {}", esc(line)))?;
         }
     }
     Ok(())

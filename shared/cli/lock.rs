@@ -158,6 +158,20 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
     }
 }
 
+/// A lease note is shown to everyone who meets the lock: one line of printable text.
+fn lease_note(note: &str) -> Result<String, CommandError> {
+    if note.chars().any(char::is_control) {
+        return Err(CommandError::usage(
+            "the note contains control characters",
+            "a single line of printable text is expected",
+        ));
+    }
+    if note.len() > 1024 {
+        return Err(CommandError::usage("the note is too long", "use at most 1024 bytes"));
+    }
+    Ok(note.trim().to_owned())
+}
+
 fn duration(s: &str) -> Result<Duration, CommandError> {
     Ok(lock::parse_duration(s)?)
 }
@@ -201,12 +215,12 @@ fn describe(repo: &Repo, l: &Lock) -> String {
     let note = if l.lease.note.is_empty() {
         String::new()
     } else {
-        format!(" ({})", l.lease.note)
+        format!(" ({})", super::term::esc(&l.lease.note))
     };
     format!(
         "{} is held by {} until {}{note}",
-        l.lease.resource,
-        holder(repo, l.lease.owner),
+        super::term::esc(&l.lease.resource),
+        super::term::esc(&holder(repo, l.lease.owner)),
         format_time(l.lease.expires_ms)
     )
 }
@@ -255,7 +269,7 @@ fn acquire(ui: &mut Ui, a: AcquireArgs) -> Result<(), CommandError> {
     let req = lock::Request {
         resources: &resources,
         ttl: duration(&a.ttl)?,
-        note: &a.note,
+        note: &lease_note(&a.note)?,
         scope: a.scope.scope(repo)?,
         wait: a.wait.as_deref().map(duration).transpose()?,
     };
@@ -360,11 +374,11 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
                 "released".into()
             };
             vec![
-                l.lease.resource.clone(),
-                holder(repo, l.lease.owner),
+                super::term::esc(&l.lease.resource).into_owned(),
+                super::term::esc(&holder(repo, l.lease.owner)).into_owned(),
                 state,
                 l.source.clone(),
-                l.lease.note.clone(),
+                super::term::esc(&l.lease.note).into_owned(),
             ]
         })
         .collect();

@@ -7,6 +7,7 @@ pub mod issue;
 pub mod lock;
 pub mod sandbox;
 pub mod sync;
+pub mod term;
 pub mod wal;
 
 use std::io::{self, IsTerminal, Write};
@@ -95,7 +96,7 @@ impl Ui {
     /// Writes a line of human output (suppressed by `--quiet` and `--json`).
     pub fn say(&mut self, line: impl AsRef<str>) -> Result<(), CommandError> {
         if !self.quiet && !self.json {
-            writeln!(self.out, "{}", line.as_ref())?;
+            writeln!(self.out, "{}", term::line(line.as_ref(), self.color))?;
         }
         Ok(())
     }
@@ -110,7 +111,7 @@ impl Ui {
     /// Informational note on stderr, for humans only.
     pub fn note(&self, line: impl AsRef<str>) {
         if !self.quiet && !self.json {
-            eprintln!("{}", line.as_ref());
+            eprintln!("{}", term::line(line.as_ref(), false));
         }
     }
 
@@ -307,12 +308,12 @@ fn report(e: &CommandError, color: bool) {
         ("", "", "")
     };
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{red}error:{reset} {}", e.message);
+    let _ = writeln!(err, "{red}error:{reset} {}", term::line(&e.message, false));
     for c in &e.causes {
-        let _ = writeln!(err, "caused by: {c}");
+        let _ = writeln!(err, "caused by: {}", term::line(c, false));
     }
     for h in &e.hints {
-        let _ = writeln!(err, "{yellow}hint:{reset} {h}");
+        let _ = writeln!(err, "{yellow}hint:{reset} {}", term::line(h, false));
     }
 }
 

@@ -369,7 +369,7 @@ fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
                 format_time(ev.event.wall_ms),
                 ev.entity().to_hex()[..7].to_owned(),
                 ev.event.kind.name().to_owned(),
-                summary(&ev.event.kind).chars().take(60).collect(),
+                super::term::esc(&super::term::truncate(&summary(&ev.event.kind), 60)).into_owned(),
             ]
         })
         .collect();

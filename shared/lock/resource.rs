@@ -152,6 +152,10 @@ fn hash(s: &str) -> String {
 }
 
 /// Parses `90s`, `15m`, `2h`, `1d` (a plain number is seconds).
+/// The longest lease or wait a duration may give: ten years, far below where a time in
+/// milliseconds could overflow.
+pub const MAX_DURATION_SECS: u64 = 10 * 366 * 86_400;
+
 pub fn parse_duration(s: &str) -> Result<Duration> {
     let t = s.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
@@ -161,11 +165,11 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
             "write a number with a unit: 90s, 15m, 2h or 1d",
         )
     })?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let scale: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => {
             return Err(bad(
                 format!("'{s}' has an unknown unit '{unit}'"),
@@ -173,6 +177,15 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
             ));
         }
     };
+    let secs = n
+        .checked_mul(scale)
+        .filter(|s| *s <= MAX_DURATION_SECS)
+        .ok_or_else(|| {
+            bad(
+                format!("'{s}' is too long"),
+                &format!("a duration is at most {} days", MAX_DURATION_SECS / 86_400),
+            )
+        })?;
     if secs == 0 {
         return Err(bad(format!("'{s}' is zero"), "a lease must last at least a second"));
     }
