@@ -19,6 +19,12 @@ _git__wal() {
             git__wal,actor)
                 cmd="git__wal__subcmd__actor"
                 ;;
+            git__wal,check)
+                cmd="git__wal__subcmd__check"
+                ;;
+            git__wal,doctor)
+                cmd="git__wal__subcmd__doctor"
+                ;;
             git__wal,gc)
                 cmd="git__wal__subcmd__gc"
                 ;;
@@ -43,6 +49,9 @@ _git__wal() {
             git__wal,push)
                 cmd="git__wal__subcmd__push"
                 ;;
+            git__wal,quarantine)
+                cmd="git__wal__subcmd__quarantine"
+                ;;
             git__wal,rebuild)
                 cmd="git__wal__subcmd__rebuild"
                 ;;
@@ -54,6 +63,9 @@ _git__wal() {
                 ;;
             git__wal,sync)
                 cmd="git__wal__subcmd__sync"
+                ;;
+            git__wal,verify)
+                cmd="git__wal__subcmd__verify"
                 ;;
             git__wal__subcmd__actor,help)
                 cmd="git__wal__subcmd__actor__subcmd__help"
@@ -88,6 +100,12 @@ _git__wal() {
             git__wal__subcmd__help,actor)
                 cmd="git__wal__subcmd__help__subcmd__actor"
                 ;;
+            git__wal__subcmd__help,check)
+                cmd="git__wal__subcmd__help__subcmd__check"
+                ;;
+            git__wal__subcmd__help,doctor)
+                cmd="git__wal__subcmd__help__subcmd__doctor"
+                ;;
             git__wal__subcmd__help,gc)
                 cmd="git__wal__subcmd__help__subcmd__gc"
                 ;;
@@ -112,6 +130,9 @@ _git__wal() {
             git__wal__subcmd__help,push)
                 cmd="git__wal__subcmd__help__subcmd__push"
                 ;;
+            git__wal__subcmd__help,quarantine)
+                cmd="git__wal__subcmd__help__subcmd__quarantine"
+                ;;
             git__wal__subcmd__help,rebuild)
                 cmd="git__wal__subcmd__help__subcmd__rebuild"
                 ;;
@@ -123,6 +144,9 @@ _git__wal() {
                 ;;
             git__wal__subcmd__help,sync)
                 cmd="git__wal__subcmd__help__subcmd__sync"
+                ;;
+            git__wal__subcmd__help,verify)
+                cmd="git__wal__subcmd__help__subcmd__verify"
                 ;;
             git__wal__subcmd__help__subcmd__actor,list)
                 cmd="git__wal__subcmd__help__subcmd__actor__subcmd__list"
@@ -169,6 +193,24 @@ _git__wal() {
             git__wal__subcmd__hooks__subcmd__help,uninstall)
                 cmd="git__wal__subcmd__hooks__subcmd__help__subcmd__uninstall"
                 ;;
+            git__wal__subcmd__quarantine,help)
+                cmd="git__wal__subcmd__quarantine__subcmd__help"
+                ;;
+            git__wal__subcmd__quarantine,list)
+                cmd="git__wal__subcmd__quarantine__subcmd__list"
+                ;;
+            git__wal__subcmd__quarantine,resolve)
+                cmd="git__wal__subcmd__quarantine__subcmd__resolve"
+                ;;
+            git__wal__subcmd__quarantine__subcmd__help,help)
+                cmd="git__wal__subcmd__quarantine__subcmd__help__subcmd__help"
+                ;;
+            git__wal__subcmd__quarantine__subcmd__help,list)
+                cmd="git__wal__subcmd__quarantine__subcmd__help__subcmd__list"
+                ;;
+            git__wal__subcmd__quarantine__subcmd__help,resolve)
+                cmd="git__wal__subcmd__quarantine__subcmd__help__subcmd__resolve"
+                ;;
             *)
                 ;;
         esac
@@ -176,7 +218,7 @@ _git__wal() {
 
     case "${cmd}" in
         git__wal)
-            opts="-C -q -h -V --json --quiet --color --help --version init sync pull push actor log rebuild stats snapshot gc hooks hook help"
+            opts="-C -q -h -V --json --quiet --color --help --version init sync pull push actor log rebuild stats snapshot gc check verify doctor quarantine hooks hook help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -399,6 +441,50 @@ _git__wal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__subcmd__wal__subcmd__check)
+            opts="-C -q -h --json --quiet --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__doctor)
+            opts="-C -q -h --json --quiet --color --fix --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__subcmd__wal__subcmd__gc)
             opts="-C -q -h --json --quiet --color --keep --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -426,7 +512,7 @@ _git__wal() {
             return 0
             ;;
         git__subcmd__wal__subcmd__help)
-            opts="init sync pull push actor log rebuild stats snapshot gc hooks hook help"
+            opts="init sync pull push actor log rebuild stats snapshot gc check verify doctor quarantine hooks hook help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -498,6 +584,34 @@ _git__wal() {
         git__subcmd__wal__subcmd__help__subcmd__actor__subcmd__use)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -663,6 +777,20 @@ _git__wal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__subcmd__wal__subcmd__help__subcmd__quarantine)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__subcmd__wal__subcmd__help__subcmd__rebuild)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -706,6 +834,20 @@ _git__wal() {
             return 0
             ;;
         git__subcmd__wal__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1007,6 +1149,128 @@ _git__wal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__subcmd__wal__subcmd__quarantine)
+            opts="-C -q -h --json --quiet --color --help list resolve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__quarantine__subcmd__help)
+            opts="list resolve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__quarantine__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__quarantine__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__quarantine__subcmd__help__subcmd__resolve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__quarantine__subcmd__list)
+            opts="-C -q -h --all --json --quiet --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__quarantine__subcmd__resolve)
+            opts="-C -q -h --all --json --quiet --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__subcmd__wal__subcmd__rebuild)
             opts="-C -q -h --json --quiet --color --full --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1089,6 +1353,32 @@ _git__wal() {
                     return 0
                     ;;
                 --issue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__wal__subcmd__verify)
+            opts="-C -q -h --json --quiet --color --actor --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --actor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

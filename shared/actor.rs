@@ -188,6 +188,23 @@ pub fn list_local(repo: &Repo) -> Result<Vec<Actor>> {
     Ok(out)
 }
 
+/// The private key files of this repository's actors.
+pub fn key_files(repo: &Repo) -> Result<Vec<PathBuf>> {
+    let dir = actors_dir(repo);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Io { path: dir, source: e }),
+    };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "key"))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
 fn new_key(label: &str) -> Result<SigningKey> {
     // Tests and reproducible demos pin keys; everyone else gets fresh randomness.
     let secret = match std::env::var("GRIT_TEST_SEED") {

@@ -36,8 +36,16 @@ pub enum Error {
         commit: String,
         source: DecodeError,
     },
+    #[error("commit {commit} on {reference} cannot be read: {why}")]
+    MissingObject {
+        reference: String,
+        commit: String,
+        why: String,
+    },
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    #[error("the Lamport clock has reached {lamport}, the format's bound; nothing was written")]
+    ClockExhausted { lamport: u64 },
     #[error("`{command}` failed: {stderr}")]
     Subprocess { command: String, stderr: String },
     #[error("cannot update {reference}: {} exists", lock.display())]

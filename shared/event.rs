@@ -12,6 +12,11 @@ use crate::hex;
 
 /// The event format written by this version.
 pub const FORMAT_VERSION: u64 = 1;
+/// The largest Lamport clock an event may carry (2^53 - 1, exact in every JSON reader). An
+/// event past it is invalid, so no stranger can wrap the clock of those who read it.
+pub const MAX_LAMPORT: u64 = (1 << 53) - 1;
+/// The latest wall-clock time an event may carry: the last millisecond of the year 9999.
+pub const MAX_WALL_MS: u64 = 253_402_300_799_999;
 
 /// Hashes ids (and other 32-byte hashes) by their first bytes: they are uniformly random already.
 #[derive(Default)]
@@ -273,6 +278,27 @@ impl SignedEvent {
         self.event.entity.unwrap_or(self.id)
     }
 
+    /// The checks that need no key: the clock and time are within the format's bounds, and the
+    /// event sits on its own actor's WAL ref (`owner`, when it was read from one).
+    pub fn check_structure(&self, owner: Option<&ActorId>) -> Result<(), VerifyError> {
+        if self.event.lamport > MAX_LAMPORT {
+            return Err(VerifyError::OutOfBounds(self.id, "Lamport clock", self.event.lamport));
+        }
+        if self.event.wall_ms > MAX_WALL_MS {
+            return Err(VerifyError::OutOfBounds(self.id, "time", self.event.wall_ms));
+        }
+        if let Some(owner) = owner
+            && *owner != self.event.actor
+        {
+            return Err(VerifyError::NotOwner {
+                event: self.id,
+                actor: self.event.actor,
+                owner: *owner,
+            });
+        }
+        Ok(())
+    }
+
     /// Checks the signature against the actor's public key and the id against the body.
     pub fn verify(&self) -> Result<(), VerifyError> {
         self.verify_with(VerifyingKey::from_bytes(&self.event.actor.0).ok().as_ref())
@@ -318,6 +344,27 @@ pub enum VerifyError {
     BadKey(ActorId),
     #[error("event {0} has a bad signature")]
     BadSignature(Id),
+    #[error("event {0} has a {1} of {2}, past the format's bound")]
+    OutOfBounds(Id, &'static str, u64),
+    #[error("event {event} by actor {actor} sits on the WAL ref of actor {owner}")]
+    NotOwner { event: Id, actor: ActorId, owner: ActorId },
+}
+
+impl VerifyError {
+    /// What is wrong, without the event's id (for lists that show the id beside it).
+    pub fn reason(&self) -> String {
+        match self {
+            VerifyError::IdMismatch(_) => "does not hash to its id".into(),
+            VerifyError::BadKey(a) => format!("actor {} is not a valid Ed25519 public key", &a.to_hex()[..12]),
+            VerifyError::BadSignature(_) => "bad signature".into(),
+            VerifyError::OutOfBounds(_, what, n) => format!("{what} {n} is past the format's bound"),
+            VerifyError::NotOwner { actor, owner, .. } => format!(
+                "written by actor {} on the WAL ref of actor {}",
+                &actor.to_hex()[..12],
+                &owner.to_hex()[..12]
+            ),
+        }
+    }
 }
 
 fn uint(n: u64) -> Value {

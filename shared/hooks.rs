@@ -94,6 +94,11 @@ fn read(path: &Path) -> Result<Option<String>> {
     }
 }
 
+/// Where a foreign hook chained before grit's `name` lives.
+pub fn chained_path(dir: &Path, name: &str) -> PathBuf {
+    sibling(&dir.join(name), CHAINED_SUFFIX)
+}
+
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);

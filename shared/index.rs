@@ -78,12 +78,12 @@ pub struct Rejected {
     pub reason: String,
 }
 
-/// Events read from git, with the remote-tracking ref and commit they came from when they came
-/// from another clone (those are verified before they are applied).
-type Fetched<'a> = (Vec<SignedEvent>, Option<(&'a str, ObjectId)>);
-
-/// Meta key prefix: remote-tracking ref → the commit where a bad event was found.
-const REJECTED: &str = "rejected:";
+/// Events read from one WAL commit, with where they came from.
+struct Fetched<'a> {
+    events: Vec<SignedEvent>,
+    reference: &'a str,
+    commit: ObjectId,
+}
 
 /// `git wal stats`.
 #[derive(Debug, serde::Serialize)]
@@ -288,6 +288,14 @@ impl Index {
 /// WAL refs: `refs/grit/wal/<actor>` and remote-tracking copies `refs/grit/remotes/<r>/wal/<actor>`.
 pub fn is_wal_ref(name: &str) -> bool {
     name.starts_with(wal::WAL_PREFIX) || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/wal/"))
+}
+
+/// The actor whose WAL a ref is (the last part of its name), if it names one.
+pub fn wal_owner(name: &str) -> Option<ActorId> {
+    if !is_wal_ref(name) {
+        return None;
+    }
+    ActorId::from_hex(name.rsplit('/').next()?)
 }
 
 /// Actor records: `refs/grit/actors/<id>` and their remote-tracking copies.

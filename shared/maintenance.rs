@@ -13,22 +13,31 @@ const STALE_MARKER: Duration = Duration::from_secs(600);
 /// Loose lock refs that trigger `git pack-refs`.
 const LOOSE_REFS: usize = 256;
 
+/// `grit.autoPack`: loose objects (estimated) past which appends pack them.
+pub fn auto_pack_limit(repo: &Repo) -> i64 {
+    repo.git
+        .config_snapshot()
+        .integer("grit.autoPack")
+        .unwrap_or(DEFAULT_AUTO_PACK)
+}
+
+/// How many loose objects there are, estimated as git does: they spread evenly over 256
+/// fan-out directories, so count one (in the directory appends write to, which honours
+/// GIT_OBJECT_DIRECTORY) and multiply.
+pub fn loose_estimate(repo: &Repo) -> i64 {
+    let sample = repo.git.objects.store_ref().path().join("17");
+    std::fs::read_dir(sample).map_or(0, |d| d.count()) as i64 * 256
+}
+
 /// Starts an incremental repack in the background when the loose-object estimate passes
 /// `grit.autoPack`. Cheap otherwise: one small directory listing. Never fails the caller's write.
 /// Pack consolidation, pruning and the rest stay with git's own `gc --auto`.
 pub fn after_write(repo: &Repo) {
-    let limit = repo
-        .git
-        .config_snapshot()
-        .integer("grit.autoPack")
-        .unwrap_or(DEFAULT_AUTO_PACK);
+    let limit = auto_pack_limit(repo);
     if limit <= 0 || std::env::var_os("GRIT_NO_AUTO_GC").is_some() {
         return;
     }
-    // As git does: loose objects spread evenly over 256 fan-out directories; sample one, in the
-    // directory appends write to (which honours GIT_OBJECT_DIRECTORY).
-    let sample = repo.git.objects.store_ref().path().join("17");
-    let count = std::fs::read_dir(sample).map_or(0, |d| d.count()) as i64;
+    let count = loose_estimate(repo) / 256;
     // Loose lock refs are listed on every lock check; packed, they cost a binary search.
     let locks = repo.git.common_dir().join("refs/grit/locks");
     let loose_refs = std::fs::read_dir(locks).map_or(0, |d| d.count());

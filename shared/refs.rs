@@ -14,8 +14,12 @@ use crate::repo::Repo;
 
 /// How long an update waits for another process's `<ref>.lock` to go away. git waits 100 ms
 /// (`core.filesRefLockTimeout`); writers hold the lock for microseconds, but a loaded machine
-/// can deschedule one while it does.
-const REF_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
+/// can deschedule one while it does, and many writers of one actor queue on it.
+const REF_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// A `<ref>.lock` this old (by its mtime) that does not change while an update waits was left by
+/// a writer that died between creating and renaming it: the update takes it over. Writers hold
+/// a lock for microseconds, so a live one is never this old.
+pub const STALE_LOCK_AGE: Duration = Duration::from_secs(10);
 
 /// Points the ref `name` (under `refs/grit/`) at `new` if it still holds
 /// `expected` (`None`: must not exist): create `<name>.lock` exclusively, read the current value
@@ -204,6 +208,7 @@ impl RefLock {
         let lock = PathBuf::from(lock);
         let start = Instant::now();
         let mut pause = Duration::from_micros(100);
+        let mut watch = StaleWatch::default();
         loop {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
                 Ok(file) => {
@@ -218,6 +223,10 @@ impl RefLock {
                     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if watch.is_stale(&lock) {
+                        take_over(&lock)?;
+                        continue;
+                    }
                     if start.elapsed() >= REF_LOCK_TIMEOUT {
                         return Err(Error::RefLocked {
                             reference: name.to_owned(),
@@ -242,6 +251,96 @@ impl RefLock {
         self.lock.clear();
         Ok(())
     }
+}
+
+/// Watches a `<ref>.lock` held by someone else for the signs of a dead writer: old, and the
+/// same file (inode, size, mtime) for at least a moment.
+#[derive(Default)]
+struct StaleWatch {
+    seen: Option<((u64, u64, std::time::SystemTime), Instant)>,
+}
+
+impl StaleWatch {
+    fn is_stale(&mut self, lock: &std::path::Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(lock) else {
+            self.seen = None;
+            return false;
+        };
+        let Ok(mtime) = meta.modified() else { return false };
+        let old = mtime.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE);
+        let id = (meta.ino(), meta.len(), mtime);
+        match self.seen {
+            Some((seen, since)) if seen == id => old && since.elapsed() >= Duration::from_millis(100),
+            _ => {
+                self.seen = Some((id, Instant::now()));
+                false
+            }
+        }
+    }
+}
+
+/// Removes a dead writer's lock: renamed aside first (atomic, so of several waiters exactly one
+/// takes it, and a live writer's fresh lock is never touched), then deleted.
+fn take_over(lock: &std::path::Path) -> Result<()> {
+    let mut aside = lock.as_os_str().to_owned();
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    aside.push(format!(".stale-{}-{n}", std::process::id()));
+    match std::fs::rename(lock, &aside) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&aside);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(lock)(e)),
+    }
+}
+
+/// `<ref>.lock` files under `refs/grit/` that look left behind by a crash (older than
+/// [`STALE_LOCK_AGE`]), for `git wal doctor`.
+pub fn stale_locks(repo: &Repo) -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(&path, out),
+                Ok(_) if path.extension().is_some_and(|x| x == "lock") => {
+                    let old = e
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE));
+                    if old {
+                        out.push(path);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&repo.git.common_dir().join("refs/grit"), &mut out);
+    let packed = repo.git.common_dir().join("packed-refs.lock");
+    if std::fs::metadata(&packed)
+        .and_then(|m| m.modified())
+        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE))
+    {
+        out.push(packed);
+    }
+    out.sort();
+    out
+}
+
+/// Removes a stale lock found by [`stale_locks`], if it is still the same stale file.
+pub fn remove_stale_lock(lock: &std::path::Path) -> Result<bool> {
+    let still = std::fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE));
+    if still {
+        take_over(lock)?;
+    }
+    Ok(still)
 }
 
 impl Drop for RefLock {

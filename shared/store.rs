@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use crate::actor::{self, Actor};
-use crate::error::Result;
-use crate::event::{Event, FORMAT_VERSION, Id, Kind, SignedEvent};
+use crate::error::{Error, Result};
+use crate::event::{Event, FORMAT_VERSION, Id, Kind, MAX_LAMPORT, SignedEvent};
 use crate::index::{FoldStats, Index};
 use crate::repo::{Repo, now_ms};
 use crate::wal;
@@ -15,6 +15,9 @@ pub struct Store {
     pub index: Index,
     /// What opening folded in (the CLI warns about rejected events).
     pub folded: FoldStats,
+    /// Set when a write landed in the WAL but the index could not take it in: the write is
+    /// done (its ref moved), the index catches up on the next command.
+    pub index_behind: std::cell::RefCell<Option<String>>,
 }
 
 impl Store {
@@ -23,7 +26,12 @@ impl Store {
         let repo = Repo::discover(dir)?;
         let index = Index::open(&repo)?;
         let folded = index.refresh(&repo)?;
-        Ok(Store { repo, index, folded })
+        Ok(Store {
+            repo,
+            index,
+            folded,
+            index_behind: Default::default(),
+        })
     }
 
     /// Opens the repository and its index without folding new events in: for commands that use
@@ -35,16 +43,15 @@ impl Store {
             repo,
             index,
             folded: FoldStats::default(),
+            index_behind: Default::default(),
         })
     }
 
-    /// Writes a snapshot of every WAL ref this clone has, except remote-tracking ones that
-    /// carried a forged event.
+    /// Writes a snapshot of this clone's WAL refs, signed by the current actor.
     pub fn snapshot(&self) -> Result<Option<crate::snapshot::SnapshotRef>> {
         let actor = self.actor()?;
-        crate::snapshot::create(&self.repo, &actor.author(now_ms()), |name| {
-            self.index.rejected(name).ok().flatten().is_some()
-        })
+        let quarantine = crate::quarantine::Quarantine::load(&self.repo)?;
+        crate::snapshot::create(&self.repo, &actor.author(now_ms()), &actor.key, &quarantine)
     }
 
     pub fn actor(&self) -> Result<Actor> {
@@ -62,7 +69,13 @@ impl Store {
         let now = now_ms();
         let mut entity = entity;
         let mut out = Vec::with_capacity(kinds.len());
-        for (lamport, kind) in (self.index.lamport()? + 1..).zip(kinds) {
+        // The index holds only events within the format's bounds, so this cannot wrap; it can
+        // only reach the bound, and then the write is refused, never silently lost.
+        let first = self.index.lamport()? + 1;
+        if first + kinds.len() as u64 > MAX_LAMPORT + 1 {
+            return Err(Error::ClockExhausted { lamport: first - 1 });
+        }
+        for (lamport, kind) in (first..).zip(kinds) {
             let ev = Event {
                 version: FORMAT_VERSION,
                 entity,
@@ -81,16 +94,35 @@ impl Store {
             return Ok(out);
         }
         let appended = wal::append(&self.repo, &actor.id(), &actor.author(now), &out)?;
-        // Our own events need no reading back, unless someone else moved the ref in between.
-        // A first write also published the actor's record, which only a full refresh folds in.
-        let known = self.index.author(&actor.id())?.name.is_some();
-        if !known || !self.index.fold_own_append(&appended, out.clone())? {
-            self.index.refresh(&self.repo)?;
+        // The write is done: its ref moved. What follows only brings caches up to date, and a
+        // failure there must not invite a retry that would write the events twice.
+        if let Err(e) = self.after_append(&actor, &appended, &out) {
+            *self.index_behind.borrow_mut() = Some(e.to_string());
         }
         crate::maintenance::after_write(&self.repo);
+        Ok(out)
+    }
+
+    fn after_append(&self, actor: &Actor, appended: &wal::Appended, out: &[SignedEvent]) -> Result<()> {
+        if std::env::var("GRIT_TEST_FAIL").is_ok_and(|v| v == "index-after-append") {
+            return Err(Error::Io {
+                path: self.repo.grit_dir.join("index"),
+                source: std::io::Error::other("injected failure (GRIT_TEST_FAIL)"),
+            });
+        }
+        // Our own events need no reading back, unless someone else moved the ref in between.
+        // A first write also publishes the actor's record (again, if a crash cut the first
+        // try short), which only a full refresh folds in.
+        let known = self.index.author(&actor.id())?.name.is_some();
+        if !known {
+            actor::publish(&self.repo, actor)?;
+        }
+        if !known || !self.index.fold_own_append(appended, out.to_vec())? {
+            self.index.refresh(&self.repo)?;
+        }
         if crate::snapshot::due(&self.repo, self.index.event_count()?)? {
             self.snapshot()?;
         }
-        Ok(out)
+        Ok(())
     }
 }

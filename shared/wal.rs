@@ -186,9 +186,11 @@ fn decode_chunk_of(reference: &str, commit: ObjectId, parents: Vec<ObjectId>, by
 /// an error reading an object is returned; a chunk that does not decode is an `Error::Corrupt`
 /// in its place. The results are in the order of `items`.
 pub fn read_chunks(repo: &Repo, items: &[(&str, ObjectId)]) -> Result<Vec<Result<Chunk>>> {
-    let read = |repo: &Repo, (name, commit): &(&str, ObjectId)| {
-        let (parents, bytes) = read_chunk_bytes(repo, *commit)?;
-        Ok(decode_chunk_of(name, *commit, parents, bytes.as_deref()))
+    let read = |repo: &Repo, (name, commit): &(&str, ObjectId)| -> Result<Result<Chunk>> {
+        Ok(match read_chunk_bytes(repo, *commit) {
+            Ok((parents, bytes)) => decode_chunk_of(name, *commit, parents, bytes.as_deref()),
+            Err(e) => Err(missing(name, *commit, e)),
+        })
     };
     // Each thread opens its own handle (gix's are not shared across threads), which only
     // pays off for more than a few commits.
@@ -208,6 +210,18 @@ pub fn read_chunks(repo: &Repo, items: &[(&str, ObjectId)]) -> Result<Vec<Result
         },
     );
     results.into_iter().collect()
+}
+
+/// An object of a WAL commit that cannot be read, named by its ref and commit.
+fn missing(reference: &str, commit: ObjectId, e: Error) -> Error {
+    match e {
+        Error::Git(source) => Error::MissingObject {
+            reference: reference.to_owned(),
+            commit: commit.to_string(),
+            why: source.to_string(),
+        },
+        other => other,
+    }
 }
 
 /// Commits reachable from `tip` that `known` does not already cover, newest first.

@@ -360,6 +360,20 @@ fn create(ui: &mut Ui, a: CreateArgs) -> Result<(), CommandError> {
 }
 
 fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), CommandError> {
+    if let Some(why) = store.index_behind.borrow().as_deref() {
+        // The events are in the WAL; the index may not know them yet, so say only the id.
+        if !ui.quiet {
+            eprintln!(
+                "warning: {verb}, but the index could not take the write in: {}",
+                term::line(why, false)
+            );
+            eprintln!("hint: nothing to redo; the next command brings the index up to date");
+        }
+        if ui.json {
+            return ui.json(&serde_json::json!({ "id": id.to_hex() }));
+        }
+        return ui.say(id.to_hex());
+    }
     if ui.json {
         let view = store.index.view(id)?;
         let claim = claims(store)?.remove(id);

@@ -211,6 +211,16 @@ impl From<Error> for CommandError {
                 vec!["`git wal log` shows the readable events; fetch the ref again from a healthy clone".into()],
             ),
             Error::Verify(_) => (exit::VERIFY_FAILED, vec![]),
+            Error::MissingObject { reference, .. } => (
+                exit::FAILURE,
+                vec![
+                    format!(
+                        "an object of {reference} is missing or damaged; `git fetch` brings it back from a clone that has it \
+                         (its remote-tracking copy under refs/grit/remotes/)"
+                    ),
+                    "`git wal rebuild` (without --full) starts from a snapshot that covers it, if there is one".into(),
+                ],
+            ),
             Error::Subprocess { command, .. }
                 if command.starts_with("git fetch") || command.starts_with("git push") =>
             {
@@ -226,8 +236,16 @@ impl From<Error> for CommandError {
                 exit::FAILURE,
                 vec![
                     "another grit or git process is updating that ref; try again".into(),
-                    "if none is running, one crashed and left the lock file behind: remove it".into(),
+                    format!(
+                        "a lock left by a crash: a write takes over its own ref's lock once it is {} s old \
+                         and unchanged, and `git wal doctor --fix` removes any such lock",
+                        crate::refs::STALE_LOCK_AGE.as_secs()
+                    ),
                 ],
+            ),
+            Error::ClockExhausted { .. } => (
+                exit::FAILURE,
+                vec!["an event carries a clock at the bound; `git wal log --json` shows the largest `lamport` and who wrote it".into()],
             ),
             Error::Contention { .. } => (
                 exit::FAILURE,
@@ -244,26 +262,62 @@ impl From<Error> for CommandError {
     }
 }
 
-/// Opens the repository's store, warning on stderr about events from other clones that failed
-/// verification (they were not applied).
+/// Opens the repository's store, warning on stderr about quarantined events (never applied)
+/// and snapshots that failed their checks.
 pub fn open_store(ui: &Ui) -> Result<Store, CommandError> {
     let store = Store::open(&ui.dir)?;
-    warn_rejected(ui, &store.folded.rejected);
+    warn_rejected(ui, &store.repo, &store.folded.rejected);
     Ok(store)
 }
 
-pub fn warn_rejected(ui: &Ui, rejected: &[crate::index::Rejected]) {
-    if ui.quiet || rejected.is_empty() {
+/// Names, on stderr, the snapshots a fold skipped and every unresolved quarantined event: each
+/// command that reads the log says so until someone resolves them.
+pub fn warn_rejected(ui: &Ui, repo: &crate::repo::Repo, rejected: &[crate::index::Rejected]) {
+    if ui.quiet {
         return;
     }
-    for r in rejected {
-        let what = match &r.event {
-            Some(e) => format!("event {} in commit {}", &e[..12], &r.commit[..12]),
-            None => format!("commit {}", &r.commit[..12]),
-        };
-        eprintln!("warning: {}: {what}: {}; not applied", r.reference, r.reason);
+    for r in rejected
+        .iter()
+        .filter(|r| r.event.is_none() && r.reference.contains("/snapshots/"))
+    {
+        eprintln!(
+            "warning: snapshot {} skipped: {}; the index was built from the WAL instead",
+            term::esc(&r.reference),
+            term::esc(&r.reason)
+        );
     }
-    eprintln!("hint: someone with push access wrote events that do not verify; `git wal log --verify` shows them");
+    let Ok(q) = crate::quarantine::Quarantine::load(repo) else {
+        return;
+    };
+    let open: Vec<&crate::quarantine::Entry> = q.unresolved().collect();
+    for e in open.iter().take(3) {
+        eprintln!("warning: {}", quarantine_line(e));
+    }
+    if open.len() > 3 {
+        eprintln!("warning: … and {} more quarantined", open.len() - 3);
+    }
+    if !open.is_empty() {
+        eprintln!(
+            "hint: they are never applied; `git wal quarantine` lists them, `git wal quarantine resolve` stops this warning"
+        );
+    }
+}
+
+/// One quarantined entry, for a human.
+pub fn quarantine_line(e: &crate::quarantine::Entry) -> String {
+    let what = match &e.event {
+        Some(id) => format!(
+            "event {} in commit {}",
+            &id[..12.min(id.len())],
+            &e.commit[..12.min(e.commit.len())]
+        ),
+        None => format!("commit {}", &e.commit[..12.min(e.commit.len())]),
+    };
+    format!(
+        "quarantined {what} on {}: {}; not applied",
+        term::esc(&e.reference),
+        term::esc(&e.reason)
+    )
 }
 
 fn is_broken_pipe(e: &CommandError) -> bool {

@@ -222,12 +222,15 @@ fn resolve_remote(repo: &Repo, remote: Option<String>) -> Result<String, Command
 }
 
 pub fn sync_cmd(ui: &mut Ui, remote: Option<String>, issue: Option<String>, opts: Options) -> Result<(), CommandError> {
-    let store = open_store(ui)?;
+    let store = Store::open(&ui.dir)?;
     let remote = resolve_remote(&store.repo, remote)?;
     let issue = issue.map(|q| store.index.resolve(&q)).transpose()?;
-    let report = sync::sync(&store, &remote, Options { issue, ..opts })?;
+    let mut report = sync::sync(&store, &remote, Options { issue, ..opts })?;
+    report
+        .rejected_events
+        .splice(0..0, store.folded.rejected.iter().cloned());
     let rejected = report.rejected().count();
-    super::warn_rejected(ui, &report.rejected_events);
+    super::warn_rejected(ui, &store.repo, &report.rejected_events);
     if ui.json {
         ui.json(&report)?;
     } else {

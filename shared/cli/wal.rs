@@ -66,6 +66,25 @@ pub enum Command {
     Snapshot(sync::SnapshotArgs),
     /// Delete old local snapshots, keeping the newest N
     Gc(sync::GcArgs),
+    /// Check the log's structure (no keys needed); exit 4 on any failure
+    ///
+    /// Every WAL commit's chunk decodes, every event is in canonical form (so its id recomputes
+    /// the same anywhere), within the format's bounds and on its owner's ref, every parent and
+    /// every issue an event changes is known, every snapshot agrees with the WAL, and the index
+    /// holds what the log says it should. Each finding names the ref, the commit and the event.
+    Check(HealthArgs),
+    /// Check every signature, and every writer's published actor record; exit 4 on any failure
+    Verify(VerifyArgs),
+    /// Check the installation (hooks, refspecs, index, stale locks, actor records, quarantine,
+    /// loose objects, key permissions, sandbox leftovers) and repair what is safe with --fix
+    Doctor(DoctorArgs),
+    /// List or resolve quarantined events: invalid events found on WAL refs
+    ///
+    /// An event that fails a check (a bad signature, another actor's event on an actor's ref, a
+    /// clock past the format's bound, an unreadable chunk) is quarantined: never applied, named
+    /// by every command that reads the log, and carried along in history so that the actor's
+    /// valid events still sync. Resolving one stops the warning; it stays unapplied.
+    Quarantine(QuarantineArgs),
     #[command(subcommand)]
     Hooks(sync::HooksCommand),
     /// Run a hook's work (called by the installed shims)
@@ -139,6 +158,54 @@ pub struct RebuildArgs {
 #[derive(Debug, Args)]
 pub struct StatsArgs {}
 
+#[derive(Debug, Args)]
+pub struct HealthArgs {}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only the events of this actor (a local label, or a unique prefix of an actor id)
+    #[arg(long, value_name = "ACTOR")]
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Repair what is safe to repair, and say what is left for you
+    #[arg(long)]
+    pub fix: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineArgs {
+    #[command(subcommand)]
+    pub command: Option<QuarantineCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// List quarantined events (the default), resolved ones with --all
+    List(QuarantineListArgs),
+    /// Stop reporting quarantined events; they stay unapplied
+    Resolve(QuarantineResolveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineListArgs {
+    /// Also list the resolved ones
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineResolveArgs {
+    /// Event ids (or commit ids, for an unreadable chunk), or unique prefixes of them
+    #[arg(value_name = "ID", required_unless_present = "all")]
+    pub ids: Vec<String>,
+    /// Resolve every unresolved one
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+}
+
 fn both() -> Options {
     Options {
         fetch: true,
@@ -163,6 +230,10 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Stats(_) => stats(ui),
         Command::Snapshot(_) => sync::snapshot_cmd(ui),
         Command::Gc(a) => sync::gc(ui, a),
+        Command::Quarantine(a) => quarantine(ui, a),
+        Command::Check(_) => health(ui, None),
+        Command::Verify(a) => health(ui, Some(a)),
+        Command::Doctor(a) => doctor(ui, a),
         Command::Hooks(a) => sync::hooks_cmd(ui, a),
         Command::Hook(a) => sync::hook(ui, a),
     }
@@ -382,7 +453,7 @@ fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
 fn rebuild(ui: &mut Ui, a: RebuildArgs) -> Result<(), CommandError> {
     let repo = Repo::discover(&ui.dir)?;
     let (_, stats) = Index::open(&repo)?.rebuild(&repo, !a.full)?;
-    super::warn_rejected(ui, &stats.rejected);
+    super::warn_rejected(ui, &repo, &stats.rejected);
     if ui.json {
         return ui.json(&stats);
     }
@@ -422,6 +493,187 @@ fn stats(ui: &mut Ui) -> Result<(), CommandError> {
     ];
     for line in columns(&rows) {
         ui.say(line)?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct QuarantineJson<'a> {
+    #[serde(flatten)]
+    entry: &'a crate::quarantine::Entry,
+    resolved: bool,
+}
+
+fn quarantine(ui: &mut Ui, a: QuarantineArgs) -> Result<(), CommandError> {
+    let store = crate::store::Store::open(&ui.dir)?;
+    let repo = &store.repo;
+    match a
+        .command
+        .unwrap_or(QuarantineCommand::List(QuarantineListArgs { all: false }))
+    {
+        QuarantineCommand::List(l) => {
+            let q = crate::quarantine::Quarantine::load(repo)?;
+            let shown: Vec<QuarantineJson> = q
+                .entries
+                .iter()
+                .map(|e| QuarantineJson {
+                    entry: e,
+                    resolved: q.is_resolved(e),
+                })
+                .filter(|j| l.all || !j.resolved)
+                .collect();
+            if ui.json {
+                return ui.json(&shown);
+            }
+            if shown.is_empty() {
+                ui.note("nothing is quarantined");
+                return Ok(());
+            }
+            for j in &shown {
+                let mark = if j.resolved { " (resolved)" } else { "" };
+                ui.say(format!("{}{mark}", super::quarantine_line(j.entry)))?;
+            }
+            Ok(())
+        }
+        QuarantineCommand::Resolve(r) => {
+            let keys = if r.all { Vec::new() } else { r.ids };
+            let done = crate::quarantine::resolve(repo, &keys)?;
+            if ui.json {
+                let out: Vec<QuarantineJson> = done
+                    .iter()
+                    .map(|e| QuarantineJson {
+                        entry: e,
+                        resolved: true,
+                    })
+                    .collect();
+                return ui.json(&out);
+            }
+            for e in &done {
+                ui.say(format!("resolved {}", e.key()))?;
+            }
+            if done.is_empty() {
+                ui.note("nothing to resolve");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `git wal check` (no `verify`) and `git wal verify`.
+fn health(ui: &mut Ui, verify: Option<VerifyArgs>) -> Result<(), CommandError> {
+    let store = crate::store::Store::open(&ui.dir)?;
+    let (what, report) = match verify {
+        None => ("checked", crate::health::check(&store)?),
+        Some(a) => {
+            let actor = a.actor.map(|q| find_actor(&store, &q)).transpose()?;
+            ("verified", crate::health::verify(&store, actor)?)
+        }
+    };
+    let failures = report.failures();
+    if ui.json {
+        ui.json(&report)?;
+    } else {
+        for f in &report.findings {
+            let at = [&f.reference, &f.commit, &f.event]
+                .iter()
+                .filter_map(|x| x.as_deref())
+                .map(|x| if x.len() == 64 || x.len() == 40 { &x[..12] } else { x })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mark = if f.resolved { " (quarantined, resolved)" } else { "" };
+            ui.say(format!("{}: {at}: {}{mark}", f.check, super::term::esc(&f.message)))?;
+        }
+        ui.say(format!(
+            "{what} {} events in {} commits on {} refs and {} snapshots in {:.0} ms: {}",
+            report.events,
+            report.commits,
+            report.refs,
+            report.snapshots,
+            report.millis,
+            match failures {
+                0 => "clean".to_owned(),
+                n => format!("{n} problem(s)"),
+            }
+        ))?;
+    }
+    if failures > 0 {
+        ui.flush()?;
+        return Err(CommandError {
+            code: super::exit::VERIFY_FAILED,
+            message: format!("the log has {failures} problem(s)"),
+            causes: vec![],
+            hints: vec![
+                "a fold quarantines what fails (never applied); `git wal quarantine` lists it".into(),
+                "`git wal doctor` checks the rest of the installation".into(),
+            ],
+        });
+    }
+    Ok(())
+}
+
+/// An actor named by a local label or a unique prefix of any known actor id.
+fn find_actor(store: &crate::store::Store, q: &str) -> Result<crate::event::ActorId, CommandError> {
+    if let Some(a) = actor::find(&store.repo, q)? {
+        return Ok(a.id());
+    }
+    let q = q.to_ascii_lowercase();
+    let mut ids: Vec<crate::event::ActorId> = crate::refs::list_refs(&store.repo, "refs/grit/")?
+        .iter()
+        .filter(|(n, _)| is_wal_ref(n) || crate::index::is_actor_ref(n))
+        .filter_map(|(n, _)| crate::event::ActorId::from_hex(n.rsplit('/').next()?))
+        .filter(|id| id.to_hex().starts_with(&q))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    match ids.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(CommandError::usage(
+            format!("no actor matches '{q}'"),
+            "give a local label or a prefix of an actor id (`git wal log --json` shows them)",
+        )),
+        many => Err(crate::Error::Ambiguous {
+            what: "actor",
+            prefix: q,
+            candidates: many.iter().map(|a| a.to_hex()).collect(),
+        }
+        .into()),
+    }
+}
+
+fn doctor(ui: &mut Ui, a: DoctorArgs) -> Result<(), CommandError> {
+    let store = crate::store::Store::open(&ui.dir)?;
+    let report = crate::health::doctor(&store, a.fix)?;
+    let remaining = report.remaining();
+    if ui.json {
+        ui.json(&report)?;
+    } else {
+        for p in &report.problems {
+            let state = match (p.fixed, p.fixable) {
+                (true, _) => ui.paint("32", "fixed"),
+                (false, true) => ui.paint("33", "fixable"),
+                (false, false) => ui.paint("31", "yours"),
+            };
+            ui.say(format!("{state}  {}: {}", p.check, p.message))?;
+            if !p.fixed {
+                ui.say(format!("        repair: {}", p.repair))?;
+            }
+        }
+        let fixable = report.problems.iter().filter(|p| p.fixable && !p.fixed).count();
+        ui.say(match (report.problems.len(), remaining) {
+            (0, _) => format!("checked {}: all well", report.checked.join(", ")),
+            (_, 0) => "every problem found was repaired".to_owned(),
+            _ if fixable > 0 && !a.fix => format!("{remaining} problem(s); `git wal doctor --fix` repairs {fixable}"),
+            _ => format!("{remaining} problem(s) left for you"),
+        })?;
+    }
+    if remaining > 0 {
+        ui.flush()?;
+        return Err(CommandError {
+            code: super::exit::FAILURE,
+            message: String::new(),
+            causes: vec![],
+            hints: vec![],
+        });
     }
     Ok(())
 }

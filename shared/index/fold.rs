@@ -24,16 +24,7 @@ impl Index {
     /// `refresh`, choosing whether a first fold may start from a snapshot.
     pub fn refresh_with(&self, repo: &Repo, use_snapshot: bool) -> Result<FoldStats> {
         let start = Instant::now();
-        // Lock refs (there may be thousands) are not the fold's business: list around them.
-        let mut refs = Vec::new();
-        for prefix in [
-            wal::WAL_PREFIX,
-            ACTORS_PREFIX,
-            snapshot::SNAPSHOTS_PREFIX,
-            sync::TRACKING_ROOT,
-        ] {
-            refs.extend(crate::refs::list_refs(repo, prefix)?);
-        }
+        let refs = Self::fold_refs(repo)?;
         let relevant: Vec<&(String, ObjectId)> = refs
             .iter()
             .filter(|(name, _)| is_wal_ref(name) || is_actor_ref(name))
@@ -42,30 +33,36 @@ impl Index {
             return Ok(FoldStats::default());
         }
         let err = self.err();
+        let mut quarantine = crate::quarantine::Quarantine::load(repo)?;
         let mut wtxn = self.env.write_txn().map_err(&err)?;
         let mut stats = FoldStats::default();
         let fresh_index = self.tips.is_empty(&wtxn).map_err(&err)? && self.commits.is_empty(&wtxn).map_err(&err)?;
-        let snap = match use_snapshot && fresh_index {
-            true => snapshot::newest(&refs),
-            false => None,
-        };
-        // Events, with where they came from when that was another clone (they get verified).
+        // Events already checked (a snapshot's, verified as it was chosen), and per WAL commit.
+        let mut checked: Vec<Vec<SignedEvent>> = Vec::new();
         let mut batch: Vec<Fetched<'_>> = Vec::new();
-        if let Some(snap) = &snap {
-            let loaded = snapshot::read(repo, snap)?;
-            for commit in &loaded.commits {
-                self.commits.put(&mut wtxn, oid_bytes(commit), &()).map_err(&err)?;
+        if use_snapshot && fresh_index {
+            let chosen = snapshot::choose(repo, &refs, &quarantine)?;
+            for (snap, reason) in chosen.failed {
+                stats.rejected.push(Rejected {
+                    reference: snap.name,
+                    commit: snap.commit.to_string(),
+                    event: None,
+                    reason,
+                });
             }
-            let origin = snap
-                .name
-                .starts_with(sync::TRACKING_ROOT)
-                .then_some((snap.name.as_str(), snap.commit));
-            batch.push((loaded.events, origin));
-            stats.snapshot = Some(snap.name.clone());
+            if let Some((snap, loaded)) = chosen.snapshot {
+                for commit in &loaded.commits {
+                    self.commits.put(&mut wtxn, oid_bytes(commit), &()).map_err(&err)?;
+                }
+                checked.push(loaded.events);
+                stats.snapshot = Some(snap.name);
+            }
         }
         let mut current = BTreeSet::new();
         // The commits to read, by position in `relevant`. Each is marked known as soon as it is
-        // found, so a ref sharing history with one walked before stops there.
+        // found, so a ref sharing history with one walked before stops there. Remote-tracking
+        // refs sort before the local ones, so what the two share is read, and checked, from
+        // the stranger's copy.
         let mut jobs: Vec<(usize, ObjectId)> = Vec::new();
         for (i, (name, tip)) in relevant.iter().enumerate() {
             current.insert(name.as_str());
@@ -89,18 +86,22 @@ impl Index {
             self.tips.put(&mut wtxn, name, oid_bytes(tip)).map_err(&err)?;
         }
         let items: Vec<(&str, ObjectId)> = jobs.iter().map(|(i, c)| (relevant[*i].0.as_str(), *c)).collect();
+        let mut found = Vec::new();
         for ((name, commit), chunk) in items.iter().zip(wal::read_chunks(repo, &items)?) {
-            let foreign = name.starts_with(sync::TRACKING_ROOT);
             match chunk {
                 Ok(chunk) => {
-                    batch.push((chunk.events, foreign.then_some((*name, *commit))));
+                    batch.push(Fetched {
+                        events: chunk.events,
+                        reference: name,
+                        commit: *commit,
+                    });
                     stats.commits += 1;
                 }
-                // Another clone's garbage must not stop this one: skip it, say so, and look at
-                // it again next time.
-                Err(Error::Corrupt { source, .. }) if foreign => {
-                    self.commits.delete(&mut wtxn, oid_bytes(commit)).map_err(&err)?;
-                    self.reject(&mut wtxn, &mut stats, name, *commit, None, source.to_string())?;
+                // A chunk that does not decode is quarantined whole: it must not stop this clone.
+                Err(Error::Corrupt { source, .. }) => {
+                    if !quarantine.has_commit(commit) {
+                        found.push(crate::quarantine::Entry::new(None, *commit, name, source.to_string()));
+                    }
                 }
                 Err(e) => return Err(e),
             }
@@ -116,11 +117,21 @@ impl Index {
         for k in gone {
             self.tips.delete(&mut wtxn, &k).map_err(&err)?;
         }
-        let events = self.verified(&mut wtxn, batch, &mut stats)?;
+        checked.push(Self::checked(batch, &quarantine, &mut found));
+        // The quarantine is written before the fold commits, and before sync can integrate what
+        // it found: whatever sits in a local ref is either applied or listed there.
+        for e in crate::quarantine::add(repo, &mut quarantine, found)? {
+            stats.rejected.push(Rejected {
+                reference: e.reference,
+                commit: e.commit,
+                event: e.event,
+                reason: e.reason,
+            });
+        }
         stats.events = if fresh_index && self.events.is_empty(&wtxn).map_err(&err)? {
-            self.apply_to_empty(&mut wtxn, events)?
+            self.apply_to_empty(&mut wtxn, checked)?
         } else {
-            self.apply(&mut wtxn, events.into_iter().flatten().collect())?
+            self.apply(&mut wtxn, checked.into_iter().flatten().collect())?
         };
         stats.millis = start.elapsed().as_secs_f64() * 1000.0;
         self.meta
@@ -137,73 +148,86 @@ impl Index {
         Ok(stats)
     }
 
-    /// Checks the ids and signatures of events that came from another clone (our own writes
-    /// and refs already in this repository are trusted, as git trusts its object store). An
-    /// event that fails is not applied; its ref is remembered as rejected so sync will not
-    /// carry it into the local refs.
-    fn verified(
-        &self,
-        wtxn: &mut RwTxn,
+    /// The events of `batch` that may be applied. Every event must sit on its own actor's WAL
+    /// ref and keep within the format's bounds; events from remote-tracking refs (other clones)
+    /// must also verify (id and signature). Local refs hold only this clone's writes and what
+    /// sync integrated after this check, so their signatures are not checked again (as git
+    /// trusts its object store); what failed is in the quarantine and is skipped. Each failure
+    /// not quarantined yet is added to `found`.
+    fn checked(
         batch: Vec<Fetched<'_>>,
-        stats: &mut FoldStats,
-    ) -> Result<Vec<Vec<SignedEvent>>> {
-        let (foreign, trusted): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, o)| o.is_some());
-        let mut out: Vec<Vec<SignedEvent>> = trusted.into_iter().map(|(evs, _)| evs).collect();
+        quarantine: &crate::quarantine::Quarantine,
+        found: &mut Vec<crate::quarantine::Entry>,
+    ) -> Vec<SignedEvent> {
+        let mut out = Vec::new();
         let mut candidates = Vec::new();
         let mut origins = Vec::new();
-        for (events, origin) in foreign {
-            for ev in events {
-                origins.push(origin.expect("partitioned on origin"));
-                candidates.push(ev);
+        for f in batch {
+            let owner = wal_owner(f.reference);
+            let foreign = f.reference.starts_with(sync::TRACKING_ROOT);
+            for ev in f.events {
+                if quarantine.has_event(&ev.id) {
+                    continue;
+                }
+                if let Err(why) = ev.check_structure(owner.as_ref()) {
+                    found.push(crate::quarantine::Entry::new(
+                        Some(ev.id),
+                        f.commit,
+                        f.reference,
+                        why.reason(),
+                    ));
+                } else if foreign {
+                    origins.push((f.reference, f.commit));
+                    candidates.push(ev);
+                } else {
+                    out.push(ev);
+                }
             }
         }
         let bad = crate::event::verify_all(&candidates);
-        for (i, reason) in &bad {
-            let (reference, commit) = origins[*i];
-            let event = Some(candidates[*i].id);
-            self.reject(wtxn, stats, reference, commit, event, reason.to_string())?;
+        let mut skip = vec![false; candidates.len()];
+        for (i, why) in bad {
+            let (reference, commit) = origins[i];
+            found.push(crate::quarantine::Entry::new(
+                Some(candidates[i].id),
+                commit,
+                reference,
+                why.reason(),
+            ));
+            skip[i] = true;
         }
-        let bad: std::collections::HashSet<usize> = bad.into_iter().map(|(i, _)| i).collect();
-        out.push(
-            candidates
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| !bad.contains(i))
-                .map(|(_, e)| e)
-                .collect(),
-        );
-        Ok(out)
+        out.extend(candidates.into_iter().zip(skip).filter(|(_, s)| !s).map(|(e, _)| e));
+        out
     }
 
-    fn reject(
-        &self,
-        wtxn: &mut RwTxn,
-        stats: &mut FoldStats,
-        reference: &str,
-        commit: ObjectId,
-        event: Option<Id>,
-        reason: String,
-    ) -> Result<()> {
-        self.meta
-            .put(wtxn, &format!("{REJECTED}{reference}"), oid_bytes(&commit))
-            .map_err(self.err())?;
-        stats.rejected.push(Rejected {
-            reference: reference.to_owned(),
-            commit: commit.to_string(),
-            event: event.map(|e| e.to_hex()),
-            reason,
-        });
-        Ok(())
+    /// Whether the index has folded in every ref as it is now.
+    pub fn is_current(&self, repo: &Repo) -> Result<bool> {
+        let refs = Self::fold_refs(repo)?;
+        let relevant: Vec<&(String, ObjectId)> = refs
+            .iter()
+            .filter(|(name, _)| is_wal_ref(name) || is_actor_ref(name))
+            .collect();
+        Ok(!self.changed(&relevant)?)
     }
 
-    /// The commit at which a remote-tracking ref was found to carry a forged or damaged event.
-    pub fn rejected(&self, reference: &str) -> Result<Option<ObjectId>> {
+    /// The refs a fold looks at (lock refs, of which there may be thousands, are not its business).
+    fn fold_refs(repo: &Repo) -> Result<Vec<(String, ObjectId)>> {
+        let mut refs = Vec::new();
+        for prefix in [
+            wal::WAL_PREFIX,
+            ACTORS_PREFIX,
+            snapshot::SNAPSHOTS_PREFIX,
+            sync::TRACKING_ROOT,
+        ] {
+            refs.extend(crate::refs::list_refs(repo, prefix)?);
+        }
+        Ok(refs)
+    }
+
+    /// Whether the fold has applied (and so checked) `reference` at `tip`.
+    pub fn has_applied(&self, reference: &str, tip: &ObjectId) -> Result<bool> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
-        let v = self
-            .meta
-            .get(&rtxn, &format!("{REJECTED}{reference}"))
-            .map_err(self.err())?;
-        Ok(v.and_then(|b| ObjectId::try_from(b).ok()))
+        Ok(self.tips.get(&rtxn, reference).map_err(self.err())? == Some(oid_bytes(tip)))
     }
 
     /// Folds in a commit this process just appended, without reading it back from git. Returns

@@ -271,7 +271,7 @@ fn leases_are_taken_and_recorded_while_packed_refs_is_locked() {
     at(&t, &c[0], 100, &["gc", "--local"])
         .code(1)
         .stderr(predicate::str::contains("packed-refs.lock exists"))
-        .stderr(predicate::str::contains("hint: if none is running"));
+        .stderr(predicate::str::contains("hint: a lock left by a crash"));
     std::fs::remove_file(c[0].join(".git/packed-refs.lock")).unwrap();
     at(&t, &c[0], 100, &["gc", "--local"])
         .success()
