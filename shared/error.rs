@@ -66,6 +66,26 @@ impl Error {
         }
     }
 
+    /// Whether this is the index's file failing to read as LMDB wrote it (a cache to rebuild).
+    pub fn is_index_damage(&self) -> bool {
+        use heed::MdbError as M;
+        matches!(
+            self,
+            Error::Index {
+                source: heed::Error::Mdb(
+                    M::Corrupted
+                        | M::PageNotFound
+                        | M::Invalid
+                        | M::VersionMismatch
+                        | M::BadTxn
+                        | M::BadValSize
+                        | M::BadDbi
+                ) | heed::Error::Decoding(_),
+                ..
+            }
+        )
+    }
+
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, source }

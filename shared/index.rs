@@ -171,6 +171,10 @@ impl Index {
 
     fn reopen_checked(path: &Path) -> Result<Index> {
         let path = path.to_owned();
+        if let Some(why) = guard::precheck(&path.join("data.mdb")) {
+            eprintln!("warning: the index is damaged ({why}); rebuilding it from the refs");
+            Self::wipe(&path)?;
+        }
         match Self::open_at(&path) {
             Ok(index) if index.schema()? == SCHEMA_VERSION => Ok(index),
             Ok(index) => {
@@ -216,6 +220,7 @@ impl Index {
                 .open(path)
         }
         .map_err(&err)?;
+        guard::arm(path);
         // Every database exists after the first open: open them in a read transaction, so that
         // a command does not wait for (or hold up) a writer just to start.
         let rtxn = env.read_txn().map_err(&err)?;
@@ -264,6 +269,14 @@ impl Index {
         let rtxn = self.env.read_txn().map_err(self.err())?;
         let v = self.meta.get(&rtxn, "schema").map_err(self.err())?;
         Ok(v.and_then(|b| b.try_into().ok()).map_or(0, u32::from_be_bytes))
+    }
+
+    /// The error for a stored record that does not have the shape this code writes.
+    fn damaged(&self, what: &str) -> Error {
+        Error::Index {
+            path: self.path.clone(),
+            source: heed::Error::Decoding(what.to_owned().into()),
+        }
     }
 
     fn load_issue(&self, txn: &RoTxn, id: &Id) -> Result<Option<IssueState>> {
@@ -344,7 +357,16 @@ fn write_label_key(label: &str, id: &Id, out: &mut Vec<u8>) {
 
 mod bulk;
 mod fold;
+mod guard;
 mod query;
+
+pub use guard::write_landed;
+
+/// After a command failed on a damaged index at `path`: deletes it and runs the command again
+/// (once, and never after a write landed). Returns when it cannot.
+pub fn restart_after_damage(path: &Path) {
+    guard::restart_after_damage(path)
+}
 
 #[cfg(test)]
 #[path = "index_props.rs"]

@@ -25,7 +25,14 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         let repo = Repo::discover(dir)?;
         let index = Index::open(&repo)?;
-        let folded = index.refresh(&repo)?;
+        let (index, folded) = match index.refresh(&repo) {
+            Ok(folded) => (index, folded),
+            Err(e) if e.is_index_damage() => {
+                eprintln!("warning: the index is damaged ({e}); rebuilding it from the refs");
+                index.rebuild(&repo, true)?
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Store {
             repo,
             index,
@@ -94,6 +101,7 @@ impl Store {
             return Ok(out);
         }
         let appended = wal::append(&self.repo, &actor.id(), &actor.author(now), &out)?;
+        crate::index::write_landed();
         // The write is done: its ref moved. What follows only brings caches up to date, and a
         // failure there must not invite a retry that would write the events twice.
         if let Err(e) = self.after_append(&actor, &appended, &out) {

@@ -227,6 +227,7 @@ fn describe(repo: &Repo, l: &Lock) -> String {
 
 pub fn conflict_error(repo: &Repo, held: &[&Lock]) -> CommandError {
     let mut e = CommandError {
+        damaged_index: None,
         code: exit::LOCK_CONFLICT,
         message: match held.first() {
             Some(l) => describe(repo, l),

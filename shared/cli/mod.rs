@@ -131,6 +131,8 @@ impl Ui {
 /// An error as the user sees it: `error: …`, `caused by: …`, `hint: …`, and an exit code.
 #[derive(Debug)]
 pub struct CommandError {
+    /// The index this failure found damaged, if that is what it was: the command runs again.
+    pub damaged_index: Option<PathBuf>,
     pub code: u8,
     pub message: String,
     pub causes: Vec<String>,
@@ -140,6 +142,7 @@ pub struct CommandError {
 impl CommandError {
     pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> CommandError {
         CommandError {
+            damaged_index: None,
             code: exit::USAGE,
             message: message.into(),
             causes: vec![],
@@ -149,6 +152,7 @@ impl CommandError {
 
     pub fn failure(message: impl Into<String>) -> CommandError {
         CommandError {
+            damaged_index: None,
             code: exit::FAILURE,
             message: message.into(),
             causes: vec![],
@@ -253,7 +257,12 @@ impl From<Error> for CommandError {
             ),
             _ => (exit::FAILURE, vec![]),
         };
+        let damaged_index = match &e {
+            Error::Index { path, .. } if e.is_index_damage() => Some(path.clone()),
+            _ => None,
+        };
         CommandError {
+            damaged_index,
             code,
             message: e.to_string(),
             causes,
@@ -340,6 +349,11 @@ pub fn main_with<P: Parser>(
     };
     let mut ui = Ui::new(global(&parsed));
     let result = f(parsed, &mut ui).and_then(|()| ui.flush().map_err(CommandError::from));
+    if let Err(e) = &result
+        && let Some(path) = &e.damaged_index
+    {
+        crate::index::restart_after_damage(path);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -262,6 +262,7 @@ fn exit_with(code: i32) -> Result<(), CommandError> {
         return Ok(());
     }
     Err(CommandError {
+        damaged_index: None,
         code: code.clamp(0, 255) as u8,
         message: String::new(),
         causes: vec![],
@@ -338,6 +339,7 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         Err(Stopped::Interrupted(sig)) => {
             release_locks(ui, main, &spec.locks);
             return Err(CommandError {
+                damaged_index: None,
                 code: (128 + sig) as u8,
                 message: "interrupted: the sandbox was not created and nothing was left behind".into(),
                 causes: vec![],

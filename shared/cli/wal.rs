@@ -599,6 +599,7 @@ fn health(ui: &mut Ui, verify: Option<VerifyArgs>) -> Result<(), CommandError> {
     if failures > 0 {
         ui.flush()?;
         return Err(CommandError {
+            damaged_index: None,
             code: super::exit::VERIFY_FAILED,
             message: format!("the log has {failures} problem(s)"),
             causes: vec![],
@@ -669,6 +670,7 @@ fn doctor(ui: &mut Ui, a: DoctorArgs) -> Result<(), CommandError> {
     if remaining > 0 {
         ui.flush()?;
         return Err(CommandError {
+            damaged_index: None,
             code: super::exit::FAILURE,
             message: String::new(),
             causes: vec![],

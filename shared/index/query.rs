@@ -31,7 +31,7 @@ impl Index {
             let (k, v) = item.map_err(self.err())?;
             let created = IssueState::decode(v).is_some_and(|s| s.created.is_some());
             if created {
-                found.push(Id::from_slice(k).expect("issue keys are 32 bytes"));
+                found.push(Id::from_slice(k).ok_or_else(|| self.damaged("an issue key is not 32 bytes"))?);
             }
             if found.len() > 10 {
                 break;
@@ -93,6 +93,9 @@ impl Index {
             .collect::<std::result::Result<_, _>>()
             .map_err(self.err())?;
         let mut out = IdMap::with_capacity_and_hasher(keys.len(), Default::default());
+        if keys.iter().any(|k| k.len() != 32) {
+            return Err(self.damaged("an issue key is not 32 bytes"));
+        }
         for (i, k) in keys.iter().enumerate() {
             let mut n = 0;
             if i > 0 {
@@ -173,14 +176,17 @@ impl Index {
         let mut matched = 0;
         for item in self.rows.rev_iter(&rtxn).map_err(&err)? {
             let (key, value) = item.map_err(&err)?;
-            let id: [u8; 32] = key[8..].try_into().expect("row keys are 8 + 32 bytes");
+            if key.len() != 40 || value.len() < 33 {
+                return Err(self.damaged("a row is shorter than its fixed fields"));
+            }
+            let id: [u8; 32] = key[8..].try_into().expect("length checked above");
             if filter.state.is_some_and(|s| state_byte(s) != value[0]) {
                 continue;
             }
             if !label_sets.iter().all(|s| s.contains(&id)) {
                 continue;
             }
-            let author: [u8; 32] = value[1..33].try_into().expect("rows hold a 32-byte author");
+            let author: [u8; 32] = value[1..33].try_into().expect("length checked above");
             if filter.author.is_some_and(|a| a.0 != author) {
                 continue;
             }
@@ -247,7 +253,10 @@ impl Index {
         let mut out = BTreeSet::new();
         for item in self.labels.prefix_iter(rtxn, &prefix).map_err(self.err())? {
             let (k, _) = item.map_err(self.err())?;
-            out.insert(k[prefix.len()..].try_into().expect("label keys end in a 32-byte id"));
+            let id = k[prefix.len()..]
+                .try_into()
+                .map_err(|_| self.damaged("a label key does not end in a 32-byte id"))?;
+            out.insert(id);
         }
         Ok(out)
     }
