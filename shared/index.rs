@@ -36,6 +36,9 @@ pub struct Index {
     meta: Database<Str, Bytes>,
     /// ref name → tip commit applied.
     tips: Database<Str, Bytes>,
+    /// A scratch directory holding this index when the repository's own could not be opened
+    /// for writing (a read-only `.git`): deleted when the index is dropped.
+    _scratch: Option<std::sync::Arc<tempfile::TempDir>>,
     /// commit id → (): every WAL commit folded in.
     commits: Database<Bytes, Unit>,
     /// event id → entity id: every event folded in.
@@ -154,6 +157,7 @@ macro_rules! databases {
             leases: $db!("leases"),
             path: $path.to_owned(),
             env: $env.clone(),
+            _scratch: None,
         }
     };
 }
@@ -166,7 +170,22 @@ impl Index {
     /// Opens (creating if needed) the repository's index. An index written by another schema
     /// version, or one LMDB cannot read, is deleted and started afresh: it is only a cache.
     pub fn open(repo: &Repo) -> Result<Index> {
-        Self::reopen_checked(&Self::dir(repo))
+        match Self::reopen_checked(&Self::dir(repo)) {
+            Err(e) if is_read_only(&e) => Self::open_scratch(),
+            other => other,
+        }
+    }
+
+    /// An empty index in a scratch directory, for reading a repository this process may not
+    /// write to: every command that only reads works there, folding what it needs.
+    fn open_scratch() -> Result<Index> {
+        let dir = tempfile::Builder::new()
+            .prefix("grit-index-")
+            .tempdir()
+            .map_err(Error::io(std::env::temp_dir()))?;
+        let mut index = Self::open_at(dir.path())?;
+        index._scratch = Some(std::sync::Arc::new(dir));
+        Ok(index)
     }
 
     fn reopen_checked(path: &Path) -> Result<Index> {
@@ -296,6 +315,19 @@ impl Index {
     pub fn open_dir(path: &Path) -> Result<Index> {
         Self::open_at(path)
     }
+}
+
+/// Whether `e` says the index's directory or files may not be written here.
+fn is_read_only(e: &Error) -> bool {
+    let io = match e {
+        Error::Io { source, .. } => source,
+        Error::Index {
+            source: heed::Error::Io(source),
+            ..
+        } => source,
+        _ => return false,
+    };
+    io.kind() == std::io::ErrorKind::PermissionDenied || io.raw_os_error() == Some(libc::EROFS)
 }
 
 /// WAL refs: `refs/grit/wal/<actor>` and remote-tracking copies `refs/grit/remotes/<r>/wal/<actor>`.

@@ -158,7 +158,12 @@ pub fn add(repo: &Repo, known: &mut Quarantine, found: Vec<Entry>) -> Result<Vec
         }
         new.push(e);
     }
-    append(repo, &new.iter().cloned().map(Line::Quarantined).collect::<Vec<_>>())?;
+    match append(repo, &new.iter().cloned().map(Line::Quarantined).collect::<Vec<_>>()) {
+        // A reader of a repository it may not write to still never applies them.
+        Err(Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::PermissionDenied || source.raw_os_error() == Some(libc::EROFS) => {}
+        other => other?,
+    }
     for e in &new {
         known.insert(e.clone());
     }

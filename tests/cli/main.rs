@@ -8,4 +8,5 @@ mod issue;
 mod lock;
 mod sandbox;
 mod sync;
+mod trust;
 mod wal;
