@@ -68,6 +68,8 @@ pub struct FoldStats {
     pub snapshot: Option<String>,
     /// Events from other clones that failed verification and were not applied.
     pub rejected: Vec<Rejected>,
+    /// So many events arrived that the fold rebuilt the index in bulk (`grit.rebuildThreshold`).
+    pub rebuilt: bool,
 }
 
 /// An event that did not verify, and where it was found.

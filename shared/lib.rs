@@ -26,4 +26,7 @@ pub mod store;
 pub mod sync;
 pub mod wal;
 
+#[cfg(test)]
+mod decode_props;
+
 pub use error::{Error, Result};

@@ -148,6 +148,8 @@ pub struct SyncReport {
     pub partial: Option<Partial>,
     /// Fetched events that failed verification and were not applied.
     pub rejected_events: Vec<crate::index::Rejected>,
+    /// So many events arrived that the index was rebuilt in bulk (`grit.rebuildThreshold`).
+    pub index_rebuilt: bool,
 }
 
 /// A sync limited to one issue's events.
@@ -186,6 +188,7 @@ pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
         refs: Vec::new(),
         snapshot: None,
         rejected_events: Vec::new(),
+        index_rebuilt: false,
         partial: opts.issue.map(|i| Partial {
             issue: i.to_hex(),
             carried_events: 0,
@@ -201,6 +204,7 @@ pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
         }
         let folded = store.index.refresh(repo)?;
         report.events_folded += folded.events;
+        report.index_rebuilt |= folded.rebuilt;
         report.rejected_events.extend(folded.rejected);
         integrate(store, remote, &mut refs)?;
         report.events_folded += store.index.refresh(repo)?.events;

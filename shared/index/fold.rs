@@ -117,6 +117,19 @@ impl Index {
         for k in gone {
             self.tips.delete(&mut wtxn, &k).map_err(&err)?;
         }
+        // Many events into a small index: the bulk path, from scratch, costs less than one
+        // lookup and update per event.
+        let incoming: usize = batch.iter().map(|f| f.events.len()).sum();
+        if !fresh_index && incoming > rebuild_threshold(repo) {
+            let existing = self.events.len(&wtxn).map_err(&err)?;
+            if incoming as u64 > existing {
+                drop(wtxn);
+                self.clear()?;
+                let mut stats = self.refresh_with(repo, use_snapshot)?;
+                stats.rebuilt = true;
+                return Ok(stats);
+            }
+        }
         checked.push(Self::checked(batch, &quarantine, &mut found));
         // The quarantine is written before the fold commits, and before sync can integrate what
         // it found: whatever sits in a local ref is either applied or listed there.
@@ -198,6 +211,25 @@ impl Index {
         }
         out.extend(candidates.into_iter().zip(skip).filter(|(_, s)| !s).map(|(e, _)| e));
         out
+    }
+
+    /// Empties every table, keeping the environment open (a fold then takes the bulk path).
+    fn clear(&self) -> Result<()> {
+        let err = self.err();
+        let mut wtxn = self.env.write_txn().map_err(&err)?;
+        self.meta.clear(&mut wtxn).map_err(&err)?;
+        self.tips.clear(&mut wtxn).map_err(&err)?;
+        self.commits.clear(&mut wtxn).map_err(&err)?;
+        self.events.clear(&mut wtxn).map_err(&err)?;
+        self.parented.clear(&mut wtxn).map_err(&err)?;
+        self.issues.clear(&mut wtxn).map_err(&err)?;
+        self.rows.clear(&mut wtxn).map_err(&err)?;
+        self.labels.clear(&mut wtxn).map_err(&err)?;
+        self.actors.clear(&mut wtxn).map_err(&err)?;
+        self.meta
+            .put(&mut wtxn, "schema", &SCHEMA_VERSION.to_be_bytes())
+            .map_err(&err)?;
+        wtxn.commit().map_err(&err)
     }
 
     /// Whether the index has folded in every ref as it is now.
@@ -366,4 +398,14 @@ impl Index {
         wtxn.commit().map_err(self.err())?;
         Ok(n)
     }
+}
+
+/// `grit.rebuildThreshold` (default 50,000): a fold that would apply more new events than this,
+/// and more than the index already holds, rebuilds the index in bulk instead.
+fn rebuild_threshold(repo: &Repo) -> usize {
+    repo.git
+        .config_snapshot()
+        .integer("grit.rebuildThreshold")
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(50_000)
 }

@@ -95,7 +95,7 @@ impl Lease {
         self.held && self.expires_ms > now
     }
 
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         let actor = |a: &Option<ActorId>| a.map_or_else(|| "-".to_owned(), |a| a.to_hex());
         format!(
             "grit-lock: {} {}\n\nresource {}\nowner {}\nheld {}\nacquired {}\nexpires {}\nseq {}\nnonce {}\nby {}\nnote {}\n",
@@ -113,7 +113,7 @@ impl Lease {
         )
     }
 
-    fn parse(message: &[u8]) -> Option<Lease> {
+    pub(crate) fn parse(message: &[u8]) -> Option<Lease> {
         // Called for every lease on every check: one pass over the lines, no map, no allocation
         // beyond the owned strings.
         let text = std::str::from_utf8(message).ok()?;

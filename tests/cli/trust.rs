@@ -831,3 +831,26 @@ fn check_and_verify_are_clean_on_a_healthy_log_and_doctor_repairs_what_is_safe()
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     t.ok("wal", &a, &["doctor"]);
 }
+
+#[test]
+fn a_fold_of_more_events_than_the_threshold_rebuilds_in_bulk() {
+    let t = TestEnv::new();
+    let (_remote, a, b) = pair(&t);
+    t.create(&b, "bob's");
+    t.git(&b, &["config", "grit.rebuildThreshold", "5"]);
+    for n in 0..3 {
+        t.create(&a, &format!("a{n}"));
+    }
+    t.ok("wal", &a, &["sync"]);
+    let few = t.json("wal", &b, &["sync"]);
+    assert_eq!(few["index_rebuilt"], false, "{few}");
+    for n in 3..12 {
+        t.create(&a, &format!("a{n}"));
+    }
+    t.ok("wal", &a, &["sync"]);
+    let many = t.json("wal", &b, &["sync"]);
+    assert_eq!(many["index_rebuilt"], true, "{many}");
+    assert_eq!(titles(&t, &b).len(), 13);
+    assert_eq!(titles(&t, &a), titles(&t, &b));
+    t.ok("wal", &b, &["check"]);
+}
