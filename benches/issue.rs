@@ -139,6 +139,47 @@ fn rebuild_once(dir: &Path, objects: &str) {
     );
 }
 
+/// `git wal check` and `git wal verify` over the whole log, as processes, each alternating with
+/// the same baseline as the rebuild (they read the same data).
+fn bench_health(dir: &Path) {
+    let wal_exe = exe("wal");
+    let events = {
+        let repo = Repo::discover(dir).unwrap();
+        Index::open(&repo).unwrap().event_count().unwrap()
+    };
+    for what in ["check", "verify"] {
+        let (mut ours, mut base) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let start = Instant::now();
+            let st = Command::new(&wal_exe)
+                .args([what, "--json"])
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success(), "git wal {what} found problems");
+            ours.push(start.elapsed());
+            let start = Instant::now();
+            let out = Command::new("git")
+                .args(["cat-file", "--batch-all-objects", "--batch"])
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(out.success());
+            base.push(start.elapsed());
+        }
+        let (took, base) = (med(ours), med(base));
+        println!(
+            "wal {what:<7} {events} events in {:.0} ms = {:.0} events/s   baseline git cat-file --batch-all-objects {:.0} ms   ratio {:.2}   (target >= 300,000/s)",
+            ms(took),
+            events as f64 / took.as_secs_f64(),
+            ms(base),
+            ms(took) / ms(base)
+        );
+    }
+}
+
 fn du(path: &Path) -> u64 {
     let out = git(path, &["count-objects", "-v"]);
     let kib: u64 = out
@@ -226,11 +267,14 @@ fn main() {
     if on("create") {
         bench_create(root);
     }
-    if on("list") || on("rebuild") {
+    if on("list") || on("rebuild") || on("health") {
         bench_list(root, 10_000 / scale);
         let big = bench_list(root, 100_000 / scale);
         if on("rebuild") {
             bench_rebuild(&big);
+        }
+        if on("rebuild") || on("health") {
+            bench_health(&big);
         }
     }
     if on("size") {

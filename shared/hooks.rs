@@ -79,7 +79,8 @@ pub fn hooks_dir(repo: &Repo) -> Result<PathBuf> {
     Ok(PathBuf::from(out.trim_end_matches(['\n', '\r'])))
 }
 
-fn is_ours(text: &str, name: &str) -> bool {
+/// Whether a hook's text is a shim grit wrote for `name`.
+pub fn is_ours(text: &str, name: &str) -> bool {
     text.lines().take(3).any(|l| l.starts_with(&format!("{MARKER}{name} ")))
 }
 

@@ -98,6 +98,22 @@ An object: \fBdeleted\fR (snapshot objects) and \fBkept\fR.
 .TP
 \fBactor list\fR, \fBactor show\fR, \fBactor new\fR, \fBactor use\fR
 Actor objects: \fBlabel\fR, \fBid\fR, \fBname\fR, \fBemail\fR, \fBcreated_ms\fR, \fBcurrent\fR, \fBwal_ref\fR.
+.TP
+\fBcheck\fR, \fBverify\fR
+An object: \fBrefs\fR, \fBcommits\fR, \fBevents\fR, \fBsnapshots\fR (how many were read), \fBmillis\fR, and
+\fBfindings\fR: objects with \fBcheck\fR (chunk, object, owner, bounds, encoding, parent, snapshot, index,
+signature or record), \fBref\fR, \fBcommit\fR, \fBevent\fR (each null where it does not apply),
+\fBmessage\fR and \fBresolved\fR (a quarantined entry someone resolved: listed, not a failure).
+Exit status 4 when a finding is not resolved.
+.TP
+\fBdoctor\fR
+An object: \fBchecked\fR (the names of the checks run) and \fBproblems\fR: objects with \fBcheck\fR,
+\fBmessage\fR, \fBrepair\fR (what repairs it), \fBfixable\fR (\fB\-\-fix\fR does it) and \fBfixed\fR.
+Exit status 1 while a problem remains.
+.TP
+\fBquarantine\fR, \fBquarantine resolve\fR
+An array of entries: \fBevent\fR (null for an unreadable chunk), \fBcommit\fR, \fBref\fR, \fBreason\fR,
+\fBfound_at\fR and \fBresolved\fR.
 "#
         }
         "git-lock" => {

@@ -830,6 +830,16 @@ fn check_and_verify_are_clean_on_a_healthy_log_and_doctor_repairs_what_is_safe()
     t.ok("wal", &a, &["doctor", "--fix"]);
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     t.ok("wal", &a, &["doctor"]);
+    // Another hook manager moved grit's hook aside, as the pre-commit framework does.
+    let hooks = a.join(".git/hooks");
+    std::fs::rename(hooks.join("pre-commit"), hooks.join("pre-commit.legacy")).unwrap();
+    std::fs::write(hooks.join("pre-commit"), "#!/bin/sh\nexec other-manager\n").unwrap();
+    t.cmd("wal", &a)
+        .args(["doctor"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("pre-commit.legacy"))
+        .stdout(predicate::str::contains("another tool's hook"));
 }
 
 #[test]
