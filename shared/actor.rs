@@ -297,14 +297,24 @@ pub fn selected_label(repo: &Repo) -> String {
         .unwrap_or_else(|| DEFAULT_LABEL.to_owned())
 }
 
-/// Finds a local actor by label or by a unique prefix of its id.
+/// Finds a local actor by label, by its full id, or by a unique prefix of its id written
+/// `id:<prefix>`. A label is only ever a label: one that looks like hex never names another
+/// actor whose id it happens to start.
 pub fn find(repo: &Repo, query: &str) -> Result<Option<Actor>> {
-    if validate_label(query).is_ok()
-        && let Some(a) = load(repo, query)?
-    {
-        return Ok(Some(a));
+    let (q, prefix) = match query.strip_prefix("id:") {
+        Some(p) => (p.to_ascii_lowercase(), true),
+        None => {
+            if validate_label(query).is_ok()
+                && let Some(a) = load(repo, query)?
+            {
+                return Ok(Some(a));
+            }
+            (query.to_ascii_lowercase(), false)
+        }
+    };
+    if !prefix && ActorId::from_hex(&q).is_none() {
+        return Ok(None);
     }
-    let q = query.to_ascii_lowercase();
     let mut matches: Vec<Actor> = list_local(repo)?
         .into_iter()
         .filter(|a| a.id().to_hex().starts_with(&q))

@@ -124,14 +124,14 @@ pub struct ActorListArgs {}
 /// Make an actor this repository's default (sets grit.actor); GRIT_ACTOR still overrides it
 #[derive(Debug, Args)]
 pub struct ActorUseArgs {
-    /// Label or id prefix
+    /// Label, full actor id, or id:<prefix>
     pub actor: String,
 }
 
 /// Show an actor (default: the one this process writes as)
 #[derive(Debug, Args)]
 pub struct ActorShowArgs {
-    /// Label or id prefix
+    /// Label, full actor id, or id:<prefix>
     pub actor: Option<String>,
 }
 
@@ -617,7 +617,7 @@ fn find_actor(store: &crate::store::Store, q: &str) -> Result<crate::event::Acto
     if let Some(a) = actor::find(&store.repo, q)? {
         return Ok(a.id());
     }
-    let q = q.to_ascii_lowercase();
+    let q = q.strip_prefix("id:").unwrap_or(q).to_ascii_lowercase();
     let mut ids: Vec<crate::event::ActorId> = crate::refs::list_refs(&store.repo, "refs/grit/")?
         .iter()
         .filter(|(n, _)| is_wal_ref(n) || crate::index::is_actor_ref(n))

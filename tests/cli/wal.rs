@@ -353,3 +353,39 @@ fn appends_pack_loose_objects_in_the_background_past_grit_auto_pack() {
     t.cmd("wal", &r).args(["rebuild"]).assert().success();
     assert_eq!(t.json("issue", &r, &["show", &id])["title"], "packed soon");
 }
+
+#[test]
+fn a_label_that_looks_like_hex_is_a_label_never_another_actors_id() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let first = t.json("wal", &r, &["actor", "new", "first"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Labels that are prefixes of that id, as agents numbered in hex might be called.
+    for label in [&first[..4], &first[..7], &first[..12]] {
+        let made = t
+            .cmd("issue", &r)
+            .env("GRIT_ACTOR", label)
+            .args(["create", "--title", label, "--json"])
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let shown: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+        assert_ne!(shown["author"]["id"], first.as_str(), "{label} wrote as another actor");
+        let me = t
+            .cmd("wal", &r)
+            .env("GRIT_ACTOR", label)
+            .args(["actor", "show", "--json"])
+            .output()
+            .unwrap();
+        let me: serde_json::Value = serde_json::from_slice(&me.stdout).unwrap();
+        assert_eq!(me["label"], label);
+    }
+    // An id is accepted in full, or as a prefix written id:<prefix>.
+    for query in [first.clone(), format!("id:{}", &first[..8])] {
+        let shown = t.json("wal", &r, &["actor", "show", &query]);
+        assert_eq!(shown["label"], "first");
+    }
+    t.cmd("wal", &r).args(["actor", "show", &first[..8]]).assert().code(2);
+}
