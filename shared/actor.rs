@@ -288,6 +288,27 @@ pub fn read_record(repo: &Repo, commit: gix::ObjectId) -> Result<Option<Record>>
     Ok(Record::decode(&blob.data))
 }
 
+/// Which of a person's actors `id` is: its local label (`agent-1`), or, for an actor of another
+/// clone, the start of its id. A record names the person; every agent of theirs shares it.
+pub fn which(repo: &Repo, id: &ActorId) -> String {
+    thread_local! {
+        static LOCAL: std::cell::OnceCell<Vec<(ActorId, String)>> = const { std::cell::OnceCell::new() };
+    }
+    let label = LOCAL.with(|l| {
+        l.get_or_init(|| {
+            list_local(repo)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| (a.id(), a.label))
+                .collect()
+        })
+        .iter()
+        .find(|(a, _)| a == id)
+        .map(|(_, label)| label.clone())
+    });
+    label.unwrap_or_else(|| format!("actor {}", &id.to_hex()[..8]))
+}
+
 /// The label this process writes as: `GRIT_ACTOR`, else `grit.actor`, else "default".
 pub fn selected_label(repo: &Repo) -> String {
     std::env::var("GRIT_ACTOR")

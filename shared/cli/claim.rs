@@ -16,7 +16,16 @@ use crate::store::Store;
 pub struct Claim {
     pub by: String,
     pub by_name: String,
+    /// Which of the person's actors: its local label, or `actor <id prefix>` for another clone's.
+    pub by_actor: String,
     pub until: String,
+}
+
+impl Claim {
+    /// The claimer as a person reads it: name and actor, `Ada Lovelace (agent-1)`.
+    pub fn who(&self) -> String {
+        format!("{} ({})", self.by_name, self.by_actor)
+    }
 }
 
 /// Writes `,"claim":…` into a `list --json` row.
@@ -45,6 +54,7 @@ pub fn claims(store: &Store) -> Result<HashMap<Id, Claim>, CommandError> {
             Claim {
                 by: owner.to_hex(),
                 by_name: author.name.clone().unwrap_or_else(|| author.id[..12].to_owned()),
+                by_actor: crate::actor::which(&store.repo, &owner),
                 until: format_time(l.lease.expires_ms),
             },
         );

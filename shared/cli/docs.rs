@@ -49,7 +49,8 @@ A JSON array of objects: \fBid\fR (full hex), \fBshort_id\fR (shortest unique pr
 \fBtitle\fR, \fBstate\fR ("open" or "closed"), \fBstate_reason\fR ("completed", "not_planned" or null),
 \fBlabels\fR and \fBassignees\fR (sorted arrays of strings), \fBcomments\fR (count),
 \fBcreated_at\fR and \fBupdated_at\fR (RFC 3339, UTC), \fBauthor\fR (object: \fBid\fR, \fBname\fR, \fBemail\fR).
-Each also has \fBclaim\fR: null, or \fBby\fR (actor id), \fBby_name\fR and \fBuntil\fR (RFC 3339).
+Each also has \fBclaim\fR: null, or \fBby\fR (actor id), \fBby_name\fR (the person), \fBby_actor\fR (which of
+their actors: its local label, or "actor" and the start of its id) and \fBuntil\fR (RFC 3339).
 \fBready\fR prints the same array.
 .TP
 \fBshow\fR, \fBcreate\fR, \fBedit\fR, \fBcomment\fR, \fBclose\fR, \fBreopen\fR, \fBclaim\fR, \fBunclaim\fR
@@ -123,7 +124,7 @@ lock held by someone else).
 .TP
 \fBacquire\fR, \fBrenew\fR, \fBrelease\fR, \fBstatus\fR, \fBgc\fR
 An array of locks: \fBref\fR, \fBcommit\fR, \fBsource\fR ("local" or the remote it was found on),
-\fBresource\fR, \fBowner\fR (actor id), \fBowner_name\fR, \fBheld\fR, \fBactive\fR (held and not
+\fBresource\fR, \fBowner\fR (actor id), \fBowner_name\fR, \fBowner_actor\fR (its local label, or "actor" and the start of its id), \fBheld\fR, \fBactive\fR (held and not
 expired), \fBacquired_ms\fR, \fBexpires_ms\fR, \fBexpires_at\fR, \fBnote\fR, \fBnonce\fR, \fBseq\fR
 (length of the lock's history), \fBaction\fR ("acquire", "renew", "release", "break", "guard") and
 \fBby\fR (who wrote that commit).

@@ -436,7 +436,7 @@ fn print_rows(
                 source: e.into(),
             })?;
         let title = match claims.get(&row.id) {
-            Some(c) => format!("{} [claimed by {}]", esc(&f.title), esc(&c.by_name)),
+            Some(c) => format!("{} [claimed by {}]", esc(&f.title), esc(&c.who())),
             None => esc(&f.title).into_owned(),
         };
         let labels: Vec<_> = f.labels.iter().map(|l| esc(l)).collect();
@@ -534,7 +534,7 @@ fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
         ui.say(format!("Assignees: {}", assignees.join(", ")))?;
     }
     if let Some(c) = &claim {
-        ui.say(format!("Claimed by {} until {}", esc(&c.by_name), c.until))?;
+        ui.say(format!("Claimed by {} until {}", esc(&c.who()), c.until))?;
     }
     ui.say("")?;
     if v.body.is_empty() {

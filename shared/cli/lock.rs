@@ -211,6 +211,15 @@ fn holder(repo: &Repo, owner: Option<ActorId>) -> String {
     name
 }
 
+/// The holder as a person reads it: name, email and which of their actors
+/// (`Ada Lovelace <ada@example.com> (agent-1)`).
+fn holder_and_actor(repo: &Repo, owner: Option<ActorId>) -> String {
+    match owner {
+        Some(id) => format!("{} ({})", holder(repo, owner), crate::actor::which(repo, &id)),
+        None => holder(repo, owner),
+    }
+}
+
 fn describe(repo: &Repo, l: &Lock) -> String {
     let note = if l.lease.note.is_empty() {
         String::new()
@@ -220,7 +229,7 @@ fn describe(repo: &Repo, l: &Lock) -> String {
     format!(
         "{} is held by {} until {}{note}",
         super::term::esc(&l.lease.resource),
-        super::term::esc(&holder(repo, l.lease.owner)),
+        super::term::esc(&holder_and_actor(repo, l.lease.owner)),
         format_time(l.lease.expires_ms)
     )
 }
@@ -246,6 +255,8 @@ struct LockJson<'a> {
     #[serde(flatten)]
     lock: &'a Lock,
     owner_name: String,
+    /// Which of the owner's actors: its local label, or `actor <id prefix>`.
+    owner_actor: Option<String>,
     active: bool,
     expires_at: String,
 }
@@ -254,6 +265,7 @@ fn lock_json<'a>(repo: &Repo, l: &'a Lock, now: u64) -> LockJson<'a> {
     LockJson {
         lock: l,
         owner_name: holder(repo, l.lease.owner),
+        owner_actor: l.lease.owner.map(|o| crate::actor::which(repo, &o)),
         active: l.lease.active(now),
         expires_at: format_time(l.lease.expires_ms),
     }
@@ -376,7 +388,7 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
             };
             vec![
                 super::term::esc(&l.lease.resource).into_owned(),
-                super::term::esc(&holder(repo, l.lease.owner)).into_owned(),
+                super::term::esc(&holder_and_actor(repo, l.lease.owner)).into_owned(),
                 state,
                 l.source.clone(),
                 super::term::esc(&l.lease.note).into_owned(),
@@ -473,6 +485,12 @@ pub fn enforce(
             let held: Vec<&Lock> = hits.iter().map(|h| &h.lock).collect();
             let mut e = conflict_error(&store.repo, &held);
             e.message = format!("{what}: {} (lock.policy=require)", e.message);
+            // Here the command refused is git's or a write's, which has no --wait of its own.
+            let resource = held.first().map_or("RESOURCE".to_owned(), |l| l.lease.resource.clone());
+            e.hints = vec![format!(
+                "`git lock status` shows who holds it; `git lock acquire --wait 10m {resource}` waits until it \
+                 is free and takes it, then run this again"
+            )];
             e.hints.push(format!(
                 "hits: {}",
                 hits.iter().map(|h| h.what.as_str()).collect::<Vec<_>>().join(", ")

@@ -376,6 +376,15 @@ fn claims_show_in_list_and_show_and_ready_skips_them() {
     t.ok("wal", &c[1], &["sync"]);
     let claimed = t.json("issue", &c[0], &["claim", &one[..8]]);
     assert_eq!(claimed["claim"]["by_name"], "Agent0");
+    assert_eq!(claimed["claim"]["by_actor"], "agent0", "which of the person's actors");
+    t.cmd("issue", &c[0])
+        .args(["list"])
+        .assert()
+        .stdout(predicate::str::contains("[claimed by Agent0 (agent0)]"));
+    t.cmd("lock", &c[0])
+        .args(["status"])
+        .assert()
+        .stdout(predicate::str::contains("Agent0 <agent0@example.com> (agent0)"));
     t.cmd("issue", &c[1])
         .args(["claim", &one[..8]])
         .assert()

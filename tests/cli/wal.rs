@@ -30,7 +30,7 @@ fn actors_are_created_listed_used_and_shown() {
         .stderr(predicate::str::contains("already exists"));
     t.cmd("wal", &r).args(["actor", "new", "bad/label"]).assert().code(2);
     let id = made["id"].as_str().unwrap();
-    t.ok("wal", &r, &["actor", "use", &id[..10]]);
+    t.ok("wal", &r, &["actor", "use", &format!("id:{}", &id[..10])]);
     assert_eq!(t.git(&r, &["config", "grit.actor"]).trim(), "bot-1");
     let issue = t.create(&r, "by the bot");
     assert_eq!(t.json("issue", &r, &["show", &issue])["author"]["name"], "Bot One");
