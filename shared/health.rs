@@ -134,7 +134,7 @@ fn read_log(store: &Store) -> Result<Log> {
 /// format's bounds and on its owner's ref; every parent and every issue an event changes is
 /// known; every snapshot decodes, holds only events of the WAL and every event of each commit
 /// it claims to cover; and the index holds what the log says it should.
-pub fn check(store: &Store) -> Result<Report> {
+pub fn check(store: &Store, fold_failed: Option<String>) -> Result<Report> {
     let start = Instant::now();
     let repo = &store.repo;
     let quarantine = Quarantine::load(repo)?;
@@ -265,7 +265,16 @@ pub fn check(store: &Store) -> Result<Report> {
     let expected = ids.values().filter(|ok| **ok).count() as u64;
     let indexed = store.index.event_count()?;
     let unverifiable = quarantine.entries.iter().filter(|e| e.event.is_some()).count() as u64;
-    if indexed != expected && indexed + unverifiable < expected {
+    if let Some(why) = fold_failed {
+        findings.push(Finding {
+            check: "index",
+            reference: None,
+            commit: None,
+            event: None,
+            message: format!("the index cannot fold the log in: {why}"),
+            resolved: false,
+        });
+    } else if indexed != expected && indexed + unverifiable < expected {
         findings.push(Finding {
             check: "index",
             reference: None,

@@ -864,3 +864,27 @@ fn a_fold_of_more_events_than_the_threshold_rebuilds_in_bulk() {
     assert_eq!(titles(&t, &a), titles(&t, &b));
     t.ok("wal", &b, &["check"]);
 }
+
+#[test]
+fn a_missing_object_under_a_wal_ref_names_the_ref_and_how_to_recover() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "one");
+    let (wal, tip) = t.refs(&r, "refs/grit/wal/").remove(0);
+    let blob = t.git(&r, &["rev-parse", &format!("{tip}:chunk.cbor")]);
+    std::fs::remove_file(t.loose_object(&r, blob.trim())).unwrap();
+    t.cmd("wal", &r)
+        .args(["rebuild", "--full"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "commit {tip} on {wal} cannot be read"
+        )))
+        .stderr(predicate::str::contains("remote-tracking copy"))
+        .stderr(predicate::str::contains("snapshot"));
+    t.cmd("wal", &r)
+        .args(["check"])
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains("object"));
+}
