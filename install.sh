@@ -6,8 +6,14 @@ cd "$(dirname "$0")"
 
 root="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}"
 . tools/link-static.sh
+cores=$(nproc 2>/dev/null || echo 2)
+start=$(date +%s)
+echo "[1/3] building the four binaries: about $((16 / cores)) minutes on $cores cores (one optimised,"
+echo "      link-time-optimised build; cargo's progress follows)"
 # shellcheck disable=SC2086 # target_args is empty or two words
-cargo install --locked --quiet --path . --root "$root" $target_args
+cargo install --locked --path . --root "$root" $target_args
+echo "      built in $(( $(date +%s) - start )) s"
+echo "[2/3] installing man pages and shell completions"
 
 # man finds pages in <prefix>/share/man for every <prefix>/bin on PATH, so `git help issue` works.
 mkdir -p "$root/share/man/man1"
@@ -33,4 +39,5 @@ esac
 
 echo "installed git-issue, git-wal, git-lock, git-sandbox into $root/bin"
 echo
+echo "[3/3] a short demo in a scratch repository"
 git issue demo

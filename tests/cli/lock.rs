@@ -327,6 +327,9 @@ fn pre_commit_checks_staged_paths_under_each_policy() {
     let (ok, err) = commit_file(&t, &c[1], "src/three.rs");
     assert!(!ok, "require refuses the commit");
     assert!(err.contains("lock.policy=require") && err.contains("hint:"), "{err}");
+    // The hint names commands that exist where the user is: `git commit` has no --wait.
+    assert!(err.contains("`git lock acquire --wait 10m path:src/`"), "{err}");
+    assert!(!err.contains("with `--wait"), "{err}");
     t.git(&c[1], &["reset", "-q"]);
     let (ok, err) = commit_file(&t, &c[1], "docs/free.md");
     assert!(ok, "paths nobody holds pass: {err}");

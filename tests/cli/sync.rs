@@ -271,10 +271,18 @@ fn clones_syncing_at_the_same_moment_all_land() {
         .collect();
     let children: Vec<_> = clones
         .iter()
-        .map(|c| t.std_cmd("wal", c).arg("sync").spawn().unwrap())
+        .map(|c| {
+            t.std_cmd("wal", c)
+                .arg("sync")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     for c in &clones {
         t.ok("wal", c, &["sync"]);
