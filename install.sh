@@ -38,6 +38,9 @@ case ":$PATH:" in
 esac
 
 echo "installed git-issue, git-wal, git-lock, git-sandbox into $root/bin"
+echo "completions: bash finds them (bash-completion loads $data/bash-completion/completions/git-issue"
+echo "  when you type \`git issue <TAB>\`); fish too; for zsh, add to ~/.zshrc before compinit:"
+echo "      fpath=(\"$data/zsh/site-functions\" \$fpath)"
 echo
 echo "[3/3] a short demo in a scratch repository"
 git issue demo

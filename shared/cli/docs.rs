@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use clap::CommandFactory;
-use clap_complete::Shell;
 
 use super::{CommandError, Ui};
 
@@ -174,7 +173,7 @@ fn render_page(cmd: clap::Command, name: &str, extra: &[&str]) -> Vec<u8> {
 /// Every generated file, relative to the repository root, with its contents.
 pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
-    for (mut cmd, fresh) in tools().into_iter().zip(tools()) {
+    for mut cmd in tools() {
         cmd.build();
         let tool = cmd.get_name().to_owned();
         files.push((
@@ -193,19 +192,90 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
                 render_page(page, &name, &[SEE_ALSO]),
             ));
         }
-        for (shell, file) in [
-            (Shell::Bash, format!("{tool}.bash")),
-            (Shell::Zsh, format!("_{tool}")),
-            (Shell::Fish, format!("{tool}.fish")),
+        let short = tool.trim_start_matches("git-");
+        for (file, script) in [
+            (format!("{tool}.bash"), BASH),
+            (format!("_{tool}"), ZSH),
+            (format!("{tool}.fish"), FISH),
         ] {
-            let mut buf = Vec::new();
-            // Completions start from an unbuilt command: building bakes in `git issue …` bin names.
-            clap_complete::generate(shell, &mut fresh.clone(), tool.clone(), &mut buf);
-            files.push((PathBuf::from(format!("completions/{file}")), buf));
+            let script = script
+                .replace("@tool@", short)
+                .replace("@fn@", &short.replace('-', "_"));
+            files.push((PathBuf::from(format!("completions/{file}")), script.into_bytes()));
         }
     }
     files
 }
+
+/// Completion scripts: each asks the binary (`git-<tool> __complete INDEX WORD…`, see
+/// `cli::complete`) for the candidates, so values come from the repository and nothing goes stale.
+const BASH: &str = r#"# bash completion for `git @tool@ …` and `git-@tool@ …` (grit). Generated: the candidates come
+# from `git-@tool@ __complete`. Installed as git-@tool@ in bash-completion's directory, git's own
+# completion loads it when it meets `git @tool@`, and calls _git_@fn@.
+
+# _grit_complete TOOL INDEX WORD…: completes word INDEX of the words after the tool's name.
+_grit_complete() {
+    local tool=$1 index=$2
+    shift 2
+    local IFS=$'
+' out
+    out=$(command "git-$tool" __complete "$index" "$@" 2>/dev/null) || return 0
+    if [[ $out == __files__ ]]; then
+        COMPREPLY=($(compgen -f -- "${@:index+1:1}"))
+    else
+        COMPREPLY=($out)
+    fi
+}
+
+# `git @tool@ …`: git's completion has set words, cword and __git_cmd_idx.
+_git_@fn@() {
+    local at=${__git_cmd_idx:-1}
+    _grit_complete @tool@ $((cword - at - 1)) "${words[@]:at+1}"
+}
+
+# `git-@tool@ …`
+_git_@fn@_direct() {
+    _grit_complete @tool@ $((COMP_CWORD - 1)) "${COMP_WORDS[@]:1}"
+}
+complete -F _git_@fn@_direct git-@tool@
+"#;
+
+const ZSH: &str = r#"#compdef git-@tool@
+# zsh completion for `git-@tool@ …` and, through git's _git (which calls _git-@tool@ for external
+# commands), `git @tool@ …` (grit). Generated: the candidates come from `git-@tool@ __complete`.
+# Put this file in a directory of $fpath before compinit runs.
+
+_git-@tool@() {
+  local -a out
+  out=("${(@f)$(git-@tool@ __complete $((CURRENT - 2)) "${(@)words[2,-1]}" 2>/dev/null)}")
+  if [[ ${out[1]} == __files__ ]]; then
+    _files
+  else
+    compadd -a out
+  fi
+}
+
+_git-@tool@ "$@"
+"#;
+
+const FISH: &str = r#"# fish completion for `git-@tool@ …` (grit); fish's git completion (3.6 and later) runs it for
+# `git @tool@ …` too. Generated: the candidates come from `git-@tool@ __complete`.
+
+function __grit_complete_@fn@
+    set -l words (commandline -opc)
+    set -l cur (commandline -ct)
+    set -e words[1]
+    set -l out (git-@tool@ __complete (count $words) $words $cur 2>/dev/null)
+    if test "$out" = __files__
+        __fish_complete_path $cur
+    else
+        printf '%s
+' $out
+    end
+end
+
+complete -c git-@tool@ -f -a '(__grit_complete_@fn@)'
+"#;
 
 fn run_shown(ui: &mut Ui, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, CommandError> {
     let shown: Vec<String> = env

@@ -2,6 +2,7 @@
 //! Only this layer prints or picks an exit code; the engine returns data and typed errors.
 
 pub mod claim;
+pub mod complete;
 pub mod docs;
 pub mod issue;
 pub mod lock;
@@ -339,6 +340,11 @@ pub fn main_with<P: Parser>(
     f: impl FnOnce(P, &mut Ui) -> Result<(), CommandError>,
     global: impl Fn(&P) -> &GlobalArgs,
 ) -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__complete") {
+        let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+        complete::answer(P::command(), &args);
+        return ExitCode::SUCCESS;
+    }
     let parsed = match P::try_parse() {
         Ok(p) => p,
         Err(e) => {

@@ -247,6 +247,23 @@ impl Index {
         })
     }
 
+    /// Every label some issue carries now, sorted.
+    pub fn label_names(&self) -> Result<Vec<String>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out: Vec<String> = Vec::new();
+        for item in self.labels.iter(&rtxn).map_err(self.err())? {
+            let (k, _) = item.map_err(self.err())?;
+            let Some(end) = k.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let label = String::from_utf8_lossy(&k[..end]);
+            if out.last().map(String::as_str) != Some(&*label) {
+                out.push(label.into_owned());
+            }
+        }
+        Ok(out)
+    }
+
     fn issues_with_label(&self, rtxn: &RoTxn, label: &str) -> Result<BTreeSet<[u8; 32]>> {
         let mut prefix = label.as_bytes().to_vec();
         prefix.push(0);

@@ -34,3 +34,151 @@ fn every_command_works_from_a_subdirectory_a_linked_worktree_and_inside_git() {
     t.create(&wt, "from a worktree");
     assert_eq!(t.json("issue", &r, &["list"]).as_array().unwrap().len(), 2);
 }
+
+/// A bash with bash-completion and grit's completions installed as `./install.sh` installs them,
+/// in tmux, in `dir`; `type_then_tab` types a line and presses Tab twice, returning the screen.
+struct Shell {
+    socket: String,
+}
+
+impl Shell {
+    fn start(t: &TestEnv, dir: &std::path::Path) -> Option<Shell> {
+        let loader = std::path::Path::new("/usr/share/bash-completion/bash_completion");
+        let tmux = std::process::Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !loader.exists() || !tmux {
+            eprintln!(
+                "skipped: needs tmux and bash-completion (tmux={tmux}, bash-completion={})",
+                loader.exists()
+            );
+            return None;
+        }
+        let data = t.tmp.path().join("data");
+        let completions = data.join("bash-completion/completions");
+        std::fs::create_dir_all(&completions).unwrap();
+        for tool in ["issue", "wal", "lock", "sandbox"] {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("completions/git-{tool}.bash"));
+            std::fs::copy(script, completions.join(format!("git-{tool}"))).unwrap();
+        }
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_git-issue"))
+            .parent()
+            .unwrap()
+            .to_owned();
+        let rc = t.tmp.path().join("bashrc");
+        std::fs::write(
+            &rc,
+            format!(
+                "PS1='$ '\nexport PATH={}:$PATH XDG_DATA_HOME={} HOME={} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null\n\
+                 . {}\ncd {}\n",
+                bin.display(),
+                data.display(),
+                t.home().display(),
+                loader.display(),
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let socket = format!(
+            "grit-test-{}",
+            std::process::id() as u64 * 1000 + (t.tmp.path().as_os_str().len() as u64)
+        );
+        let ok = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "200",
+                "-y",
+                "50",
+            ])
+            .arg(format!(
+                "env -i TERM=xterm PATH=/usr/bin:/bin bash --noprofile --rcfile {}",
+                rc.display()
+            ))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux starts");
+        let shell = Shell { socket };
+        shell.wait_for("$");
+        Some(shell)
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) || start.elapsed().as_secs() > 15 {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Clears the screen and the line, types `line`, presses Tab twice; returns the screen once
+    /// `expect` shows.
+    fn tab(&self, line: &str, expect: &str) -> String {
+        self.tmux(&["send-keys", "C-c"]);
+        self.tmux(&["send-keys", "clear", "Enter"]);
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        self.tmux(&["send-keys", "-l", line]);
+        self.tmux(&["send-keys", "Tab", "Tab"]);
+        self.wait_for(expect)
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn git_tool_tab_completes_subcommands_flags_and_values_in_a_real_bash() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let id = t.json("issue", &r, &["create", "--title", "one", "--label", "needs-triage"])["short_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let Some(sh) = Shell::start(&t, &r) else { return };
+    let screen = sh.tab("git issue ", "unclaim");
+    for sub in ["create", "list", "show", "close", "ready"] {
+        assert!(screen.contains(sub), "git issue <TAB><TAB>:\n{screen}");
+    }
+    let screen = sh.tab("git issue list --state ", "closed");
+    assert!(screen.contains("open") && screen.contains("all"), "{screen}");
+    let screen = sh.tab("git issue list --label needs-", "needs-triage");
+    assert!(
+        screen.contains("--label needs-triage"),
+        "a single candidate is inserted:\n{screen}"
+    );
+    let screen = sh.tab(&format!("git issue show {}", &id[..3]), &id);
+    assert!(screen.contains(&format!("show {id}")), "{screen}");
+    let screen = sh.tab("git issue list --ass", "--assignee");
+    assert!(screen.contains("--assignee"), "{screen}");
+    let screen = sh.tab("git wal ho", "hooks");
+    assert!(screen.contains("git wal hooks"), "{screen}");
+    let screen = sh.tab("git-lock acquire re", "repo:");
+    assert!(screen.contains("acquire repo:"), "{screen}");
+}
