@@ -96,6 +96,45 @@ pub fn configure_fetch(repo: &Repo, remote: &str) -> Result<Vec<String>> {
     Ok(added)
 }
 
+/// Fetches a remote's grit refs into its tracking namespace, quietly; returns how many refs
+/// under `refs/grit/remotes/<remote>/` there are afterwards.
+pub fn fetch_grit(repo: &Repo, remote: &str) -> Result<usize> {
+    let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote];
+    let specs = fetch_refspecs(remote);
+    args.extend(specs.iter().map(String::as_str));
+    repo.git_command(&args)
+        .map_err(|e| short_command(e, &format!("git fetch {remote}")))?;
+    Ok(refs::list_refs(repo, &tracking_prefix(remote))?.len())
+}
+
+/// Remotes that hold grit's refs while this clone was never set up to fetch them (a fresh
+/// clone: `git clone` fetches branches and tags only). Asks each remote not set up
+/// (`git ls-remote`), so it is for when the log here is empty, not for every command.
+pub fn remotes_with_unfetched_events(repo: &Repo) -> Result<Vec<String>> {
+    if refs::has_refs(repo, "refs/grit/")? {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for remote in remote_names(repo) {
+        let key = format!("remote.{remote}.fetch");
+        let configured = repo
+            .git
+            .config_snapshot()
+            .strings(key.as_str())
+            .unwrap_or_default()
+            .iter()
+            .any(|s| s.to_string().contains("refs/grit/"));
+        if configured {
+            continue;
+        }
+        let listed = repo.git_output(&["ls-remote", "--refs", &remote, "refs/grit/wal/*"])?;
+        if listed.status.success() && !listed.stdout.is_empty() {
+            out.push(remote);
+        }
+    }
+    Ok(out)
+}
+
 /// How a ref's tip moved.
 #[derive(Debug, Clone, Serialize)]
 pub struct Move {
@@ -241,11 +280,7 @@ fn entry<'a>(refs: &'a mut BTreeMap<String, RefReport>, local: &str) -> &'a mut 
 pub fn fetch(repo: &Repo, remote: &str, refs: &mut BTreeMap<String, RefReport>) -> Result<()> {
     let prefix = tracking_prefix(remote);
     let before: BTreeMap<String, ObjectId> = refs::list_refs(repo, &prefix)?.into_iter().collect();
-    let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote];
-    let specs = fetch_refspecs(remote);
-    args.extend(specs.iter().map(String::as_str));
-    repo.git_command(&args)
-        .map_err(|e| short_command(e, &format!("git fetch {remote}")))?;
+    fetch_grit(repo, remote)?;
     let after: BTreeMap<String, ObjectId> = refs::list_refs(repo, &prefix)?.into_iter().collect();
     for (name, new) in &after {
         let old = before.get(name);

@@ -393,8 +393,38 @@ fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), 
     }
 }
 
+/// In a clone whose log is empty, looks for remotes that hold issues this clone never fetched
+/// (`git clone` brings branches only): fetches them when `grit.autoInit` allows, else says how.
+fn first_minutes(ui: &Ui, store: Store) -> Result<Store, CommandError> {
+    if store.index.event_count()? > 0 {
+        return Ok(store);
+    }
+    let remotes = crate::sync::remotes_with_unfetched_events(&store.repo).unwrap_or_default();
+    if remotes.is_empty() {
+        return Ok(store);
+    }
+    if store.repo.config_bool("grit.autoInit") != Some(true) {
+        for r in &remotes {
+            ui.note(format!(
+                "hint: the remote '{r}' has issues this clone has not fetched; `git wal init` fetches them \
+                 (and `git config grit.autoInit true` does it by itself next time)"
+            ));
+        }
+        return Ok(store);
+    }
+    for r in &remotes {
+        crate::sync::configure_fetch(&store.repo, r)?;
+        crate::sync::fetch_grit(&store.repo, r)?;
+        ui.note(format!(
+            "fetched the issues of '{r}' (grit.autoInit); `git wal init` also installs the hooks that keep them current"
+        ));
+    }
+    drop(store);
+    open(ui)
+}
+
 fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
-    let store = open(ui)?;
+    let store = first_minutes(ui, open(ui)?)?;
     let assignee = match a.assignee {
         Some(w) if w == "@me" => Some(store.actor()?.record.email),
         other => other,

@@ -123,6 +123,8 @@ struct InitJson {
 struct RemoteJson {
     name: String,
     added_refspecs: Vec<String>,
+    /// grit refs of this remote after init fetched them (null when the fetch failed).
+    fetched_refs: Option<usize>,
 }
 
 pub fn init(ui: &mut Ui, a: InitArgs) -> Result<(), CommandError> {
@@ -146,9 +148,19 @@ pub fn init(ui: &mut Ui, a: InitArgs) -> Result<(), CommandError> {
     let mut out = Vec::new();
     for r in remotes {
         let added = sync::configure_fetch(&repo, &r)?;
+        // Once, so the next command already sees what the remote holds; an unreachable remote
+        // is fine: the next `git fetch` brings it.
+        let fetched_refs = match sync::fetch_grit(&repo, &r) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                ui.note(format!("warning: could not fetch grit's refs from {r}: {e}"));
+                None
+            }
+        };
         out.push(RemoteJson {
             name: r,
             added_refspecs: added,
+            fetched_refs,
         });
     }
     let push_with_code = match repo.config_bool("grit.pushWithCode") {
@@ -173,11 +185,14 @@ pub fn init(ui: &mut Ui, a: InitArgs) -> Result<(), CommandError> {
         ui.say("remotes  none yet; run `git wal init` again after `git remote add`")?;
     }
     for r in &out {
-        let what = if r.added_refspecs.is_empty() {
+        let mut what = if r.added_refspecs.is_empty() {
             "already fetches refs/grit/*".to_owned()
         } else {
             format!("now fetches refs/grit/* into {}", sync::tracking_prefix(&r.name))
         };
+        if let Some(n) = r.fetched_refs {
+            what.push_str(&format!(" ({n} refs fetched)"));
+        }
         ui.say(format!("remote   {}: {what}", r.name))?;
     }
     ui.say(format!(

@@ -182,3 +182,57 @@ fn git_tool_tab_completes_subcommands_flags_and_values_in_a_real_bash() {
     let screen = sh.tab("git-lock acquire re", "repo:");
     assert!(screen.contains("acquire repo:"), "{screen}");
 }
+
+#[test]
+fn a_fresh_clone_says_where_the_issues_are_and_fetches_them_when_asked() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    t.ok("wal", &a, &["init"]);
+    t.create(&a, "already there");
+    t.ok("wal", &a, &["sync"]);
+    // A plain `git clone` brings branches only.
+    let b = t.clone(&remote, "b", "Bob", "bob");
+    t.cmd("issue", &b)
+        .args(["list"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "the remote 'origin' has issues this clone has not fetched",
+        ))
+        .stderr(predicate::str::contains("`git wal init`"));
+    // `git wal init` fetches them at once.
+    let init = t.json("wal", &b, &["init"]);
+    assert!(init["remotes"][0]["fetched_refs"].as_u64().unwrap() >= 2, "{init}");
+    t.cmd("issue", &b)
+        .args(["list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already there"));
+    // With grit.autoInit, the first command does it.
+    let c = t.clone(&remote, "c", "Cy", "cy");
+    t.git(&c, &["config", "grit.autoInit", "true"]);
+    t.cmd("issue", &c)
+        .args(["list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already there"))
+        .stderr(predicate::str::contains("grit.autoInit"));
+    // A clone of a bundle gets them once `git wal init` runs.
+    let bundle = t.tmp.path().join("repo.bundle");
+    t.git(&a, &["bundle", "create", bundle.to_str().unwrap(), "--all"]);
+    let d = t.tmp.path().join("d");
+    t.git(
+        t.tmp.path(),
+        &["clone", "-q", bundle.to_str().unwrap(), d.to_str().unwrap()],
+    );
+    t.git(&d, &["config", "user.name", "Di"]);
+    t.git(&d, &["config", "user.email", "di@example.com"]);
+    t.ok("wal", &d, &["init"]);
+    t.cmd("issue", &d)
+        .args(["list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already there"));
+}
