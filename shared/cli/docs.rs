@@ -137,37 +137,103 @@ An object: \fBpolicy\fR ("off", "warn", "require") and \fBconflicts\fR, each a l
     }
 }
 
-const SEE_ALSO: &str = r#".SH "SEE ALSO"
-\fBgit\-issue\fR(1), \fBgit\-wal\fR(1), \fBgit\-lock\fR(1), \fBgit\-sandbox\fR(1)
-"#;
-
 fn render_page(cmd: clap::Command, name: &str, extra: &[&str]) -> Vec<u8> {
     let has_version = cmd.get_version().is_some();
+    let synopsis = synopsis(&cmd);
     let man = clap_mangen::Man::new(cmd)
         .title(name.to_uppercase())
         .manual("grit manual")
         .source(concat!("grit ", env!("CARGO_PKG_VERSION")));
     let mut out = Vec::new();
     type Section = fn(&clap_mangen::Man, &mut dyn std::io::Write) -> std::io::Result<()>;
-    let sections: [Section; 6] = [
-        clap_mangen::Man::render_title,
-        clap_mangen::Man::render_name_section,
-        clap_mangen::Man::render_synopsis_section,
+    let before: [Section; 2] = [clap_mangen::Man::render_title, clap_mangen::Man::render_name_section];
+    let after: [Section; 3] = [
         clap_mangen::Man::render_description_section,
         clap_mangen::Man::render_options_section,
         clap_mangen::Man::render_subcommands_section,
     ];
-    for render in sections {
+    for render in before {
+        render(&man, &mut out).expect("writing to a Vec cannot fail");
+    }
+    out.extend_from_slice(synopsis.as_bytes());
+    for render in after {
         render(&man, &mut out).expect("writing to a Vec cannot fail");
     }
     for e in extra {
         out.extend_from_slice(e.as_bytes());
     }
+    out.extend_from_slice(see_also(name).as_bytes());
     if has_version {
         man.render_version_section(&mut out)
             .expect("writing to a Vec cannot fail");
     }
     out
+}
+
+/// Escapes text for roff.
+fn roff(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('-', "\\-")
+}
+
+/// SYNOPSIS as git's own pages write it: every option with its value name, required ones
+/// without brackets, repeatable ones with `...`, then the positionals.
+fn synopsis(cmd: &clap::Command) -> String {
+    let bin = cmd.get_bin_name().unwrap_or(cmd.get_name());
+    let mut parts = vec![format!("\\fB{}\\fR", roff(bin))];
+    for a in cmd.get_arguments().filter(|a| !a.is_hide_set() && !a.is_positional()) {
+        if matches!(a.get_id().as_str(), "help" | "version") {
+            continue;
+        }
+        let flag = match (a.get_short(), a.get_long()) {
+            (Some(s), Some(l)) => format!("\\fB\\-{s}\\fR|\\fB\\-\\-{}\\fR", roff(l)),
+            (Some(s), None) => format!("\\fB\\-{s}\\fR"),
+            (None, Some(l)) => format!("\\fB\\-\\-{}\\fR", roff(l)),
+            (None, None) => continue,
+        };
+        let value = match (a.get_action().takes_values(), a.get_value_names()) {
+            (true, Some(names)) => format!(" \\fI{}\\fR", roff(names.first().map_or("VALUE", |n| n.as_str()))),
+            (true, None) => format!(" \\fI{}\\fR", roff(&a.get_id().as_str().to_uppercase())),
+            _ => String::new(),
+        };
+        let many = if matches!(a.get_action(), clap::ArgAction::Append | clap::ArgAction::Count) {
+            "..."
+        } else {
+            ""
+        };
+        parts.push(if a.is_required_set() {
+            format!("{flag}{value}{many}")
+        } else {
+            format!("[{flag}{value}]{many}")
+        });
+    }
+    for a in cmd.get_positionals().filter(|a| !a.is_hide_set()) {
+        let name = a
+            .get_value_names()
+            .and_then(|n| n.first())
+            .map_or_else(|| a.get_id().as_str().to_uppercase(), |n| n.to_string());
+        let many = if a.get_num_args().is_some_and(|n| n.max_values() > 1) {
+            "..."
+        } else {
+            ""
+        };
+        let dashes = if a.is_last_set() { "\\-\\- " } else { "" };
+        let text = format!("{dashes}\\fI{}\\fR{many}", roff(&name));
+        parts.push(if a.is_required_set() { text } else { format!("[{text}]") });
+    }
+    if cmd.has_subcommands() {
+        parts.push("\\fICOMMAND\\fR [\\fIARGS\\fR]".into());
+    }
+    format!(".SH SYNOPSIS\n{}\n", parts.join(" "))
+}
+
+/// SEE ALSO: the other tools' pages, and a subcommand's own tool; never the page itself.
+fn see_also(name: &str) -> String {
+    let tools = ["git-issue", "git-wal", "git-lock", "git-sandbox"];
+    let own = tools.iter().find(|t| name.starts_with(&format!("{t}-")));
+    let mut pages: Vec<&str> = own.into_iter().copied().collect();
+    pages.extend(tools.iter().filter(|t| **t != name && Some(*t) != own));
+    let list: Vec<String> = pages.iter().map(|p| format!("\\fB{}\\fR(1)", roff(p))).collect();
+    format!(".SH \"SEE ALSO\"\n{}, \\fBgit\\fR(1)\n", list.join(", "))
 }
 
 /// Every generated file, relative to the repository root, with its contents.
@@ -178,7 +244,7 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
         let tool = cmd.get_name().to_owned();
         files.push((
             PathBuf::from(format!("man/{tool}.1")),
-            render_page(cmd.clone(), &tool, &[EXIT_STATUS, json_section(&tool), SEE_ALSO]),
+            render_page(cmd.clone(), &tool, &[EXIT_STATUS, json_section(&tool)]),
         ));
         for sub in cmd
             .get_subcommands()
@@ -187,10 +253,7 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
             let name = format!("{tool}-{}", sub.get_name());
             let bin = format!("{} {}", cmd.get_bin_name().unwrap_or(&tool), sub.get_name());
             let page = sub.clone().name(name.clone()).display_name(name.clone()).bin_name(bin);
-            files.push((
-                PathBuf::from(format!("man/{name}.1")),
-                render_page(page, &name, &[SEE_ALSO]),
-            ));
+            files.push((PathBuf::from(format!("man/{name}.1")), render_page(page, &name, &[])));
         }
         let short = tool.trim_start_matches("git-");
         for (file, script) in [

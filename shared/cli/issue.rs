@@ -106,7 +106,7 @@ pub struct ReadyArgs {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Title of the issue
-    #[arg(short, long)]
+    #[arg(short, long, required = true)]
     pub title: Option<String>,
     #[command(flatten)]
     pub body: BodyArgs,

@@ -94,6 +94,7 @@ pub struct AcquireArgs {
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
+    /// The resources whose leases you hold: repo:, path:<file>, path:<dir>/ or issue:<id>
     #[arg(required = true, value_name = "RESOURCE")]
     pub resources: Vec<String>,
     /// New lease length from now
@@ -105,6 +106,7 @@ pub struct RenewArgs {
 
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
+    /// The resources to let go: repo:, path:<file>, path:<dir>/ or issue:<id>
     #[arg(required = true, value_name = "RESOURCE")]
     pub resources: Vec<String>,
     /// End a lease someone else holds (an abandoned one); recorded in the lock's history

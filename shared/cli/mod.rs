@@ -350,6 +350,9 @@ pub fn main_with<P: Parser>(
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
+            if e.use_stderr() {
+                eprintln!("hint: add `--help` to the command to see what it takes");
+            }
             return ExitCode::from(code);
         }
     };

@@ -103,26 +103,33 @@ pub struct ListArgs {}
 
 #[derive(Debug, Args)]
 pub struct NameArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
+    /// The command to run inside it, and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct CommitArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
+    /// The commit message
     #[arg(short, long, value_name = "MSG")]
     pub message: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
+    /// Remove it even with uncommitted or unmerged work, which is thrown away (its branch too)
     #[arg(long)]
     pub force: bool,
 }

@@ -52,7 +52,7 @@ pub struct SyncArgs {
     /// rewriting it, so each actor's chain goes up to its newest commit with an event of ID
     /// (earlier events of other issues go along and are counted) and later commits stay local.
     /// Fetching always brings everything: it is cheap, and other issues' events are never hidden
-    #[arg(long, value_name = "ID", verbatim_doc_comment)]
+    #[arg(long, value_name = "ID")]
     pub issue: Option<String>,
 }
 

@@ -34,3 +34,81 @@ fn every_tool_answers_help_and_version() {
         assert_cmd::Command::new(&exe).arg("--no-such-flag").assert().code(2);
     }
 }
+
+#[test]
+fn every_argument_of_every_command_has_a_sentence_of_help() {
+    let mut missing = Vec::new();
+    for mut tool in grit::cli::docs::tools() {
+        tool.build();
+        let mut stack = vec![(tool.get_name().to_owned(), tool)];
+        while let Some((path, cmd)) = stack.pop() {
+            if cmd.get_about().is_none() && !cmd.is_hide_set() {
+                missing.push(format!("{path} (the command)"));
+            }
+            for a in cmd.get_arguments() {
+                if a.is_hide_set() || a.get_id() == "help" || a.get_id() == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd
+                .get_subcommands()
+                .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+            {
+                stack.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "arguments without help: {missing:#?}");
+}
+
+#[test]
+fn man_pages_name_every_value_mark_required_and_repeated_ones_and_never_cite_themselves() {
+    let files: std::collections::HashMap<String, String> = grit::cli::docs::generated_files()
+        .into_iter()
+        .map(|(p, c)| (p.display().to_string(), String::from_utf8(c).unwrap()))
+        .collect();
+    let page = |name: &str| {
+        let text = &files[&format!("man/{name}.1")];
+        let synopsis = text
+            .split(".SH SYNOPSIS\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned();
+        let see_also = text
+            .split(".SH \"SEE ALSO\"\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned();
+        (synopsis, see_also)
+    };
+    let (synopsis, see_also) = page("git-lock-acquire");
+    assert!(synopsis.contains(r"[\fB\-C\fR \fIPATH\fR]"), "{synopsis}");
+    assert!(synopsis.contains(r"[\fB\-\-ttl\fR \fIDURATION\fR]"), "{synopsis}");
+    assert!(synopsis.ends_with(r"\fIRESOURCE\fR..."), "{synopsis}");
+    assert!(see_also.contains(r"\fBgit\-lock\fR(1)"), "{see_also}");
+    let (synopsis, _) = page("git-issue-create");
+    assert!(
+        synopsis.contains(r" \fB\-t\fR|\fB\-\-title\fR \fITITLE\fR "),
+        "required, so no brackets: {synopsis}"
+    );
+    assert!(
+        synopsis.contains(r"[\fB\-l\fR|\fB\-\-label\fR \fINAME\fR]..."),
+        "{synopsis}"
+    );
+    for tool in ["git-issue", "git-wal", "git-lock", "git-sandbox"] {
+        let (_, see_also) = page(tool);
+        assert!(
+            !see_also.contains(&format!(r"\fB{}\fR(1)", tool.replace('-', r"\-"))),
+            "{tool}: {see_also}"
+        );
+    }
+}
