@@ -146,6 +146,41 @@ pub struct LogArgs {
     /// Check every event's id and signature while reading
     #[arg(long)]
     pub verify: bool,
+    /// One line per event from a template: {id} {short_id} {issue} {kind} {actor} {author}
+    /// {time} {lamport} {summary} {commit} {ref} (e.g. '{time} {author}: {summary}')
+    #[arg(long, value_name = "TEMPLATE")]
+    pub format: Option<String>,
+}
+
+/// The fields `git wal log --format` knows.
+const LOG_FIELDS: [&str; 11] = [
+    "id", "short_id", "issue", "kind", "actor", "author", "time", "lamport", "summary", "commit", "ref",
+];
+
+/// Splits a `--format` template into literal text and field names, refusing unknown ones.
+fn parse_template(t: &str) -> Result<Vec<(bool, String)>, CommandError> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        out.push((false, rest[..open].to_owned()));
+        let Some(close) = rest[open..].find('}') else {
+            return Err(CommandError::usage(
+                format!("'{t}' has a '{{' without its '}}'"),
+                "write fields as {name}, e.g. '{time} {author}: {summary}'",
+            ));
+        };
+        let field = &rest[open + 1..open + close];
+        if !LOG_FIELDS.contains(&field) {
+            return Err(CommandError::usage(
+                format!("'{{{field}}}' is not a field of `git wal log --format`"),
+                format!("the fields are {}", LOG_FIELDS.map(|f| format!("{{{f}}}")).join(" ")),
+            ));
+        }
+        out.push((true, field.to_owned()));
+        rest = &rest[open + close + 1..];
+    }
+    out.push((false, rest.to_owned()));
+    Ok(out)
 }
 
 #[derive(Debug, Args)]
@@ -384,6 +419,7 @@ fn summary(k: &Kind) -> String {
 }
 
 fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
+    let template = a.format.as_deref().map(parse_template).transpose()?;
     let store = super::open_store(ui)?;
     let issue = a.issue.as_deref().map(|q| store.index.resolve(q)).transpose()?;
     let mut all: Vec<(SignedEvent, String, String)> = Vec::new();
@@ -432,18 +468,65 @@ fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
             .collect();
         return ui.json(&out);
     }
-    let rows: Vec<Vec<String>> = all
-        .iter()
-        .map(|(ev, _, _)| {
-            vec![
-                ui.paint("33", &ev.id.to_hex()[..10]),
-                format_time(ev.event.wall_ms),
-                ev.entity().to_hex()[..7].to_owned(),
-                ev.event.kind.name().to_owned(),
-                super::term::esc(&super::term::truncate(&summary(&ev.event.kind), 60)).into_owned(),
-            ]
-        })
-        .collect();
+    // Who wrote each event: the person, and which of their actors.
+    let mut authors: std::collections::HashMap<crate::event::ActorId, String> = Default::default();
+    let mut author = |id: &crate::event::ActorId| -> Result<String, CommandError> {
+        if let Some(a) = authors.get(id) {
+            return Ok(a.clone());
+        }
+        let view = store.index.author(id)?;
+        let who = match view.name {
+            Some(name) => format!("{name} ({})", actor::which(&store.repo, id)),
+            None => actor::which(&store.repo, id),
+        };
+        authors.insert(*id, who.clone());
+        Ok(who)
+    };
+    if let Some(template) = template {
+        for (ev, commit, reference) in &all {
+            let mut line = String::new();
+            for (field, text) in &template {
+                if !field {
+                    line.push_str(text);
+                    continue;
+                }
+                let value = match text.as_str() {
+                    "id" => ev.id.to_hex(),
+                    "short_id" => ev.id.to_hex()[..10].to_owned(),
+                    "issue" => ev.entity().to_hex()[..7].to_owned(),
+                    "kind" => ev.event.kind.name().to_owned(),
+                    "actor" => ev.event.actor.to_hex(),
+                    "author" => author(&ev.event.actor)?,
+                    "time" => format_time(ev.event.wall_ms),
+                    "lamport" => ev.event.lamport.to_string(),
+                    "summary" => summary(&ev.event.kind),
+                    "commit" => commit.clone(),
+                    _ => reference.clone(),
+                };
+                line.push_str(&super::term::esc(&value));
+            }
+            ui.say(line)?;
+        }
+        return Ok(());
+    }
+    let mut rows: Vec<Vec<String>> = Vec::with_capacity(all.len() + 1);
+    if ui.tty {
+        rows.push(
+            ["EVENT", "TIME", "ISSUE", "AUTHOR", "KIND", "SUMMARY"]
+                .map(|h| ui.paint("1", h))
+                .to_vec(),
+        );
+    }
+    for (ev, _, _) in &all {
+        rows.push(vec![
+            ui.paint("33", &ev.id.to_hex()[..10]),
+            format_time(ev.event.wall_ms),
+            ev.entity().to_hex()[..7].to_owned(),
+            super::term::esc(&author(&ev.event.actor)?).into_owned(),
+            ev.event.kind.name().to_owned(),
+            super::term::esc(&super::term::truncate(&summary(&ev.event.kind), 60)).into_owned(),
+        ]);
+    }
     for line in columns(&rows) {
         ui.say(line.trim_end())?;
     }

@@ -389,3 +389,53 @@ fn a_label_that_looks_like_hex_is_a_label_never_another_actors_id() {
     }
     t.cmd("wal", &r).args(["actor", "show", &first[..8]]).assert().code(2);
 }
+
+#[test]
+fn log_names_the_author_takes_a_format_and_heads_its_columns_on_a_terminal() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let id = t.create(&r, "first");
+    t.cmd("issue", &r)
+        .env("GRIT_ACTOR", "agent-1")
+        .args(["comment", &id, "--body", "seen"])
+        .assert()
+        .success();
+    let plain = t.ok("wal", &r, &["log"]);
+    assert!(
+        plain.contains("Ann Example (agent-1)") && plain.contains("Ann Example (default)"),
+        "{plain}"
+    );
+    assert!(!plain.contains("EVENT"), "no header when piped:\n{plain}");
+    let formatted = t.ok("wal", &r, &["log", "--format", "{issue} {author}: {kind} {summary}"]);
+    assert_eq!(
+        formatted,
+        format!(
+            "{0} Ann Example (agent-1): issue.comment_added seen\n{0} Ann Example (default): issue.created first\n",
+            &id[..7]
+        )
+    );
+    t.cmd("wal", &r)
+        .args(["log", "--format", "{title}"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("{summary}"));
+    if std::path::Path::new("/usr/bin/script").exists() {
+        let c = t.std_cmd("wal", &r);
+        let exe = c.get_program().to_string_lossy().into_owned();
+        let env: Vec<_> = c
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+            .collect();
+        let out = std::process::Command::new("script")
+            .args(["-qec", &format!("{exe} log --color never"), "/dev/null"])
+            .current_dir(&r)
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap();
+        let screen = String::from_utf8_lossy(&out.stdout);
+        assert!(screen.contains("EVENT") && screen.contains("AUTHOR"), "{screen}");
+    } else {
+        eprintln!("skipped the terminal part: no `script` to give the command a terminal");
+    }
+}
