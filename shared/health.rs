@@ -472,22 +472,8 @@ pub fn doctor(store: &Store, fix: bool) -> Result<DoctorReport> {
     let dir = crate::hooks::hooks_dir(repo)?;
     for h in crate::hooks::status(repo)? {
         use crate::hooks::State;
-        let legacy = dir.join(format!("{}.legacy", h.name));
-        if std::fs::read_to_string(&legacy).is_ok_and(|t| crate::hooks::is_ours(&t, h.name)) {
-            d.problem(
-                "hooks",
-                format!(
-                    "grit's {} hook was moved to {} by another hook manager (the pre-commit framework does this)",
-                    h.name,
-                    legacy.display()
-                ),
-                "it runs only as long as that manager calls it; `git wal hooks install --chain` puts grit's back                  and chains the manager's"
-                    .into(),
-                None,
-            );
-        }
         let orphan = crate::hooks::chained_path(&dir, h.name);
-        if orphan.exists() && !matches!(h.state, State::Chained | State::Outdated) {
+        if orphan.exists() && !matches!(h.state, State::Chained | State::Outdated | State::Moved) {
             d.problem(
                 "hooks",
                 format!(
@@ -501,7 +487,8 @@ pub fn doctor(store: &Store, fix: bool) -> Result<DoctorReport> {
             );
         }
         match h.state {
-            State::Installed | State::Chained => {}
+            // Moved: another manager (the pre-commit framework) runs ours from `<hook>.legacy`.
+            State::Installed | State::Chained | State::Moved => {}
             State::Absent | State::Outdated => {
                 let verb = if h.state == State::Absent {
                     "is not installed"

@@ -16,8 +16,13 @@ pub const SHIMS: [(&str, &str); 3] = [
     ("pre-push", include_str!("../hooks/pre-push")),
     ("pre-commit", include_str!("../hooks/pre-commit")),
 ];
-/// A foreign hook kept and run first by our shim.
-pub const CHAINED_SUFFIX: &str = ".grit-chained";
+/// Where a foreign hook kept and run first by our shim lives: a directory of its own, so that it
+/// keeps its name (`<hooks>/grit-chained/pre-commit`).
+pub const CHAINED_DIR: &str = "grit-chained";
+/// Where versions before 2 kept a chained hook (`<hook>.grit-chained`); moved on install.
+const OLD_CHAINED_SUFFIX: &str = ".grit-chained";
+/// Where other hook managers (the pre-commit framework) move a hook they replace, and run it.
+pub const LEGACY_SUFFIX: &str = ".legacy";
 /// A foreign hook set aside by `--force`; uninstall puts it back.
 pub const BACKUP_SUFFIX: &str = ".grit-backup";
 const MARKER: &str = "# grit-hook: ";
@@ -46,6 +51,9 @@ pub enum State {
     Outdated,
     /// Someone else's hook.
     Foreign,
+    /// Someone else's hook, which moved ours to `<hook>.legacy` and runs it from there (the
+    /// pre-commit framework does this): grit's hook runs, once.
+    Moved,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +79,9 @@ pub struct HookReport {
     pub path: String,
     pub state: State,
     pub action: Option<Action>,
+    /// Anything else install or uninstall did that the user should know (an orphaned chained
+    /// hook adopted or kept aside, a shim another manager moved).
+    pub note: Option<String>,
 }
 
 /// The hooks directory git uses for this repository (`core.hooksPath` honoured).
@@ -97,7 +108,7 @@ fn read(path: &Path) -> Result<Option<String>> {
 
 /// Where a foreign hook chained before grit's `name` lives.
 pub fn chained_path(dir: &Path, name: &str) -> PathBuf {
-    sibling(&dir.join(name), CHAINED_SUFFIX)
+    dir.join(CHAINED_DIR).join(name)
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -107,13 +118,57 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 }
 
 fn state_of(path: &Path, name: &str, shim: &str) -> Result<State> {
+    let dir = path.parent().expect("a hook path has a directory");
     Ok(match read(path)? {
         None => State::Absent,
-        Some(text) if !is_ours(&text, name) => State::Foreign,
+        Some(text) if !is_ours(&text, name) => match read(&sibling(path, LEGACY_SUFFIX))? {
+            Some(legacy) if is_ours(&legacy, name) => State::Moved,
+            _ => State::Foreign,
+        },
         Some(text) if text != shim => State::Outdated,
-        Some(_) if sibling(path, CHAINED_SUFFIX).exists() => State::Chained,
+        Some(_) if chained_path(dir, name).exists() => State::Chained,
         Some(_) => State::Installed,
     })
+}
+
+/// Moves a hook chained the way versions before 2 did into its directory.
+fn migrate_chained(dir: &Path, name: &str) -> Result<()> {
+    let old = sibling(&dir.join(name), OLD_CHAINED_SUFFIX);
+    if old.exists() {
+        let new = chained_path(dir, name);
+        fs::create_dir_all(new.parent().expect("has a parent")).map_err(Error::io(dir))?;
+        fs::rename(&old, &new).map_err(Error::io(&old))?;
+    }
+    Ok(())
+}
+
+/// Chains the foreign hook at `path`: it moves to its directory, and runs first. A chained hook
+/// already there, left when another tool overwrote our shim (an orphan: `git lfs update
+/// --force` does this), is dropped when it is the same hook and kept aside otherwise.
+fn chain(dir: &Path, name: &str, path: &Path) -> Result<Option<String>> {
+    let target = chained_path(dir, name);
+    fs::create_dir_all(target.parent().expect("has a parent")).map_err(Error::io(dir))?;
+    let mut note = None;
+    if let Some(orphan) = read(&target)? {
+        if read(path)?.as_deref() == Some(orphan.as_str()) {
+            fs::remove_file(&target).map_err(Error::io(&target))?;
+            note = Some(format!(
+                "{} was left over from an earlier chain and is the same hook; adopted the current one",
+                target.display()
+            ));
+        } else {
+            let aside = sibling(&target, ".orphan");
+            fs::rename(&target, &aside).map_err(Error::io(&target))?;
+            note = Some(format!(
+                "{} was left over from an earlier chain (another tool replaced grit's hook); it differs from \
+                 the current one, which is now chained, and was kept at {}",
+                target.display(),
+                aside.display()
+            ));
+        }
+    }
+    fs::rename(path, &target).map_err(Error::io(path))?;
+    Ok(note)
 }
 
 /// The state of every hook grit installs.
@@ -128,6 +183,7 @@ pub fn status(repo: &Repo) -> Result<Vec<HookReport>> {
                 state: state_of(&path, name, shim)?,
                 path: path.display().to_string(),
                 action: None,
+                note: None,
             })
         })
         .collect()
@@ -170,27 +226,48 @@ pub fn install(repo: &Repo, foreign: Foreign) -> Result<Vec<HookReport>> {
     let mut out = Vec::new();
     for (mut report, (name, shim)) in before.into_iter().zip(SHIMS) {
         let path = dir.join(name);
+        migrate_chained(&dir, name)?;
         let action = match report.state {
             State::Absent => Action::Installed,
             State::Installed | State::Chained => Action::UpToDate,
             State::Outdated => Action::Updated,
-            State::Foreign => {
-                let (suffix, action) = match foreign {
-                    Foreign::Chain => (CHAINED_SUFFIX, Action::Chained),
-                    _ => (BACKUP_SUFFIX, Action::Replaced),
-                };
-                let aside = sibling(&path, suffix);
-                if aside.exists() {
-                    return Err(Error::invalid(
-                        format!("{} already exists; it would be overwritten", aside.display()),
-                        "move it away, then run `git wal hooks install` again",
-                    ));
+            // Another manager runs ours from `.legacy`: keep it current there, chain nothing.
+            State::Moved => {
+                let legacy = sibling(&path, LEGACY_SUFFIX);
+                report.note = Some(format!(
+                    "runs from {}, called by the hook manager at {name}",
+                    legacy.display()
+                ));
+                if read(&legacy)?.as_deref() == Some(shim) {
+                    Action::UpToDate
+                } else {
+                    write_shim(&legacy, shim)?;
+                    Action::Updated
                 }
-                fs::rename(&path, &aside).map_err(Error::io(&path))?;
-                action
             }
+            State::Foreign => match foreign {
+                Foreign::Chain => {
+                    report.note = chain(&dir, name, &path)?;
+                    Action::Chained
+                }
+                _ => {
+                    let aside = sibling(&path, BACKUP_SUFFIX);
+                    if aside.exists() {
+                        return Err(Error::invalid(
+                            format!("{} already exists; it would be overwritten", aside.display()),
+                            "move it away, then run `git wal hooks install` again",
+                        ));
+                    }
+                    fs::rename(&path, &aside).map_err(Error::io(&path))?;
+                    Action::Replaced
+                }
+            },
         };
-        if action != Action::UpToDate {
+        if matches!(
+            action,
+            Action::Installed | Action::Updated | Action::Chained | Action::Replaced
+        ) && report.state != State::Moved
+        {
             write_shim(&path, shim)?;
         }
         report.state = state_of(&path, name, shim)?;
@@ -207,11 +284,24 @@ pub fn uninstall(repo: &Repo) -> Result<Vec<HookReport>> {
     let mut out = Vec::new();
     for (mut report, (name, shim)) in status(repo)?.into_iter().zip(SHIMS) {
         let path = dir.join(name);
+        migrate_chained(&dir, name)?;
+        let chained = chained_path(&dir, name);
         let action = match report.state {
             State::Absent => Action::NotInstalled,
             State::Foreign => Action::LeftAlone,
+            // Ours was moved by another manager: take it out of `.legacy`, and put back there
+            // what ours chained, which that manager then runs as before.
+            State::Moved => {
+                let legacy = sibling(&path, LEGACY_SUFFIX);
+                if chained.exists() {
+                    fs::rename(&chained, &legacy).map_err(Error::io(&chained))?;
+                    Action::Restored
+                } else {
+                    fs::remove_file(&legacy).map_err(Error::io(&legacy))?;
+                    Action::Removed
+                }
+            }
             State::Installed | State::Chained | State::Outdated => {
-                let chained = sibling(&path, CHAINED_SUFFIX);
                 let backup = sibling(&path, BACKUP_SUFFIX);
                 if chained.exists() {
                     fs::rename(&chained, &path).map_err(Error::io(&chained))?;
@@ -225,6 +315,7 @@ pub fn uninstall(repo: &Repo) -> Result<Vec<HookReport>> {
                 }
             }
         };
+        let _ = fs::remove_dir(dir.join(CHAINED_DIR));
         report.state = state_of(&path, name, shim)?;
         report.action = Some(action);
         out.push(report);

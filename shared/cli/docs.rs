@@ -87,8 +87,10 @@ null), \fBpushed_commit\fR, \fBrejected\fR (why, or null). Exit status 1 when an
 .TP
 \fBhooks install\fR, \fBhooks uninstall\fR, \fBhooks status\fR
 An array, one object per hook: \fBname\fR, \fBpath\fR, \fBstate\fR ("absent", "installed", "chained",
-"outdated", "foreign") and \fBaction\fR ("installed", "updated", "up-to-date", "chained", "replaced",
-"removed", "restored", "left-alone", "not-installed"; null for status).
+"outdated", "foreign", or "moved": another hook manager moved grit's hook to \fI<hook>.legacy\fR and runs it
+from there), \fBaction\fR ("installed", "updated", "up-to-date", "chained", "replaced",
+"removed", "restored", "left-alone", "not-installed"; null for status) and \fBnote\fR (what else was done,
+such as an orphaned chained hook adopted or kept aside; or null).
 .TP
 \fBsnapshot\fR
 An object: \fBcreated\fR (null, or \fBref\fR, \fBcommit\fR, \fBevents\fR) and \fBsnapshots\fR (all of them).

@@ -226,6 +226,11 @@ fn print_hooks(ui: &mut Ui, hooks: &[HookReport]) -> Result<(), CommandError> {
     for line in columns(&rows) {
         ui.say(line.replacen("hook ", "hook    ", 1))?;
     }
+    for h in hooks {
+        if let Some(note) = &h.note {
+            ui.say(format!("note     {}: {note}", h.name))?;
+        }
+    }
     Ok(())
 }
 
@@ -339,6 +344,14 @@ pub fn hooks_cmd(ui: &mut Ui, cmd: HooksCommand) -> Result<(), CommandError> {
 /// What the shims call. Hooks never block git because of grit's own trouble: errors become
 /// warnings. Only a lock held by someone else under `lock.policy=require` stops a commit or push.
 pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
+    // `GRIT_HOOK_LOG=FILE` appends each run's hook name to FILE: how many times a hook ran,
+    // for whoever wants to know (tests of hook managers and of large fetches do).
+    if let Some(log) = std::env::var_os("GRIT_HOOK_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{}", a.name);
+        }
+    }
     let result = match a.name.as_str() {
         "reference-transaction" => open_store(ui).map(|_| ()),
         "pre-push" => pre_push(ui, &a.args),

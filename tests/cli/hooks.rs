@@ -98,7 +98,7 @@ fn a_foreign_hook_is_refused_unless_chained_and_runs_first_with_its_status() {
     let out = t.json("wal", &r, &["hooks", "uninstall"]);
     assert_eq!(out[2]["action"], "restored");
     assert_eq!(fs::read_to_string(&hook).unwrap(), foreign, "restored byte for byte");
-    assert!(!r.join(".git/hooks/pre-commit.grit-chained").exists());
+    assert!(!r.join(".git/hooks/grit-chained").exists());
 }
 
 #[test]

@@ -236,3 +236,197 @@ fn a_fresh_clone_says_where_the_issues_are_and_fetches_them_when_asked() {
         .success()
         .stdout(predicate::str::contains("already there"));
 }
+
+/// Where `.ci/run` installs husky from npm for the tests.
+fn husky_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/node_modules/husky")
+}
+
+fn on_path(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs a git command with grit's hook log on; returns whether it succeeded and the hooks that ran.
+fn git_logged(t: &TestEnv, dir: &std::path::Path, args: &[&str]) -> (bool, Vec<String>, String) {
+    let log = t.tmp.path().join(format!("hooks-{}.log", args.join("-").len()));
+    let _ = std::fs::remove_file(&log);
+    let (ok, _, err) = t.git_env(dir, args, &[("GRIT_HOOK_LOG", log.to_str().unwrap())]);
+    let ran = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (ok, ran, err)
+}
+
+#[test]
+fn husky_hooks_keep_running_after_grit_chains_in() {
+    let husky = husky_dir();
+    if !husky.join("husky").exists() {
+        eprintln!(
+            "skipped: husky is not installed where the tests look ({}); .ci/run installs it with \
+             `npm install --prefix target/test-tools husky@9`",
+            husky.display()
+        );
+        return;
+    }
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    // What `npx husky` sets up: core.hooksPath=.husky/_, one dispatcher per hook, and `h`.
+    let underscore = r.join(".husky/_");
+    std::fs::create_dir_all(&underscore).unwrap();
+    std::fs::copy(husky.join("husky"), underscore.join("h")).unwrap();
+    for hook in ["pre-commit", "pre-push"] {
+        let path = underscore.join(hook);
+        std::fs::write(&path, "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    t.git(&r, &["config", "core.hooksPath", ".husky/_"]);
+    std::fs::write(r.join(".husky/pre-commit"), "echo husky-user-hook-ran >> husky.log\n").unwrap();
+    t.ok("wal", &r, &["hooks", "install", "--chain"]);
+    assert!(underscore.join("grit-chained/pre-commit").exists());
+    std::fs::write(r.join("f"), "x").unwrap();
+    t.git(&r, &["add", "f"]);
+    let (ok, ran, err) = git_logged(&t, &r, &["commit", "-q", "-m", "one"]);
+    assert!(ok, "{err}");
+    assert_eq!(ran, ["pre-commit"], "grit's hook ran once");
+    let log = std::fs::read_to_string(r.join("husky.log")).unwrap_or_default();
+    assert_eq!(
+        log, "husky-user-hook-ran\n",
+        "the user's husky hook ran, under its own name"
+    );
+    // A failing husky hook still stops the commit.
+    std::fs::write(r.join(".husky/pre-commit"), "exit 3\n").unwrap();
+    std::fs::write(r.join("f"), "y").unwrap();
+    t.git(&r, &["add", "f"]);
+    let (ok, _, _) = git_logged(&t, &r, &["commit", "-q", "-m", "two"]);
+    assert!(!ok, "its status counts");
+    t.ok("wal", &r, &["hooks", "uninstall"]);
+    assert!(!underscore.join("grit-chained").exists());
+    assert_eq!(
+        std::fs::read_to_string(underscore.join("pre-commit")).unwrap(),
+        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\""
+    );
+}
+
+#[test]
+fn the_pre_commit_framework_moving_grits_hook_aside_is_recognised_and_runs_it_once() {
+    if !on_path("pre-commit") {
+        eprintln!(
+            "skipped: the pre-commit framework is not on PATH; .ci/run installs it with `pip install pre-commit`"
+        );
+        return;
+    }
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let r = t.clone(&remote, "r", "Ann", "ann");
+    t.ok("wal", &r, &["hooks", "install"]);
+    std::fs::write(
+        r.join(".pre-commit-config.yaml"),
+        "repos:\n- repo: local\n  hooks:\n  - id: mark\n    name: mark\n    entry: sh -c 'echo framework-ran >> framework.log'\n    language: system\n    pass_filenames: false\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new("pre-commit")
+        .arg("install")
+        .current_dir(&r)
+        .env("HOME", t.home())
+        .env("PRE_COMMIT_HOME", t.tmp.path().join("pc-cache"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        r.join(".git/hooks/pre-commit.legacy").exists(),
+        "the framework moved ours aside"
+    );
+    let status = t.json("wal", &r, &["hooks", "status"]);
+    assert_eq!(status[2]["state"], "moved", "{status}");
+    // init neither refuses nor chains it a second time, and adds the refspecs.
+    let init = t.json("wal", &r, &["init"]);
+    assert_eq!(init["hooks"][2]["action"], "up-to-date", "{init}");
+    assert!(!r.join(".git/hooks/grit-chained/pre-commit").exists());
+    t.ok("wal", &r, &["hooks", "install", "--chain"]);
+    assert!(
+        !r.join(".git/hooks/grit-chained/pre-commit").exists(),
+        "chained once, not twice"
+    );
+    std::fs::write(r.join("f"), "x").unwrap();
+    t.git(&r, &["add", "f"]);
+    let log_home = [(
+        "PRE_COMMIT_HOME",
+        t.tmp.path().join("pc-cache").to_str().unwrap().to_owned(),
+    )];
+    let (ok, ran, err) = {
+        let log = t.tmp.path().join("pc-hooks.log");
+        let (ok, _, err) = t.git_env(
+            &r,
+            &["commit", "-q", "-m", "one"],
+            &[
+                ("GRIT_HOOK_LOG", log.to_str().unwrap()),
+                (log_home[0].0, &log_home[0].1),
+            ],
+        );
+        let ran: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        (ok, ran, err)
+    };
+    assert!(ok, "{err}");
+    assert_eq!(
+        ran.iter().filter(|h| *h == "pre-commit").count(),
+        1,
+        "grit's hook ran once: {ran:?}"
+    );
+    assert!(
+        std::fs::read_to_string(r.join("framework.log"))
+            .unwrap()
+            .contains("framework-ran")
+    );
+    // Uninstall takes ours out of `.legacy` too: no commit warns about it any more.
+    t.ok("wal", &r, &["hooks", "uninstall"]);
+    assert!(!r.join(".git/hooks/pre-commit.legacy").exists());
+    let status = t.json("wal", &r, &["hooks", "status"]);
+    assert_eq!(status[2]["state"], "foreign", "{status}");
+}
+
+#[test]
+fn git_lfs_overwriting_a_chained_pre_push_is_detected_and_adopted() {
+    if !on_path("git-lfs") {
+        eprintln!("skipped: git-lfs is not on PATH; .ci/run installs Debian's git-lfs");
+        return;
+    }
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let r = t.clone(&remote, "r", "Ann", "ann");
+    t.git(&r, &["lfs", "install", "--local"]);
+    let lfs_hook = std::fs::read_to_string(r.join(".git/hooks/pre-push")).unwrap();
+    t.cmd("wal", &r).args(["init"]).assert().code(2);
+    t.ok("wal", &r, &["init", "--chain"]);
+    assert_eq!(
+        std::fs::read_to_string(r.join(".git/hooks/grit-chained/pre-push")).unwrap(),
+        lfs_hook
+    );
+    // `git lfs update --force` writes its hook over ours: ours is gone, the chained copy orphaned.
+    t.git(&r, &["lfs", "update", "--force"]);
+    let status = t.json("wal", &r, &["hooks", "status"]);
+    assert_eq!(status[1]["state"], "foreign", "{status}");
+    t.cmd("wal", &r)
+        .args(["doctor"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("left over"));
+    let out = t.json("wal", &r, &["hooks", "install", "--chain"]);
+    assert_eq!(out[1]["action"], "chained", "{out}");
+    assert!(out[1]["note"].as_str().unwrap().contains("adopted"), "{out}");
+    // Both run on push: lfs's (chained) and grit's.
+    t.create(&r, "goes along");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "code"]);
+    let (ok, ran, err) = git_logged(&t, &r, &["push", "-q", "origin", "HEAD:refs/heads/main"]);
+    assert!(ok, "{err}");
+    assert_eq!(ran, ["pre-push"], "{err}");
+}
