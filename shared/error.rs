@@ -13,6 +13,8 @@ pub enum Error {
     NotARepo { path: PathBuf },
     #[error("git: {0}")]
     Git(#[from] gix::Error),
+    #[error("this repository stores its refs as '{format}'; grit supports git's files backend only")]
+    UnsupportedRefFormat { format: String },
     #[error("index at {}: {source}", path.display())]
     Index { path: PathBuf, source: heed::Error },
     #[error("{}: {source}", path.display())]

@@ -54,13 +54,27 @@ pub fn set_ref(repo: &Repo, name: &str, new: ObjectId) -> Result<()> {
     update(repo, vec![(name, None, new)]).map(|_| ())
 }
 
+/// [`set_ref`] of many refs, all or none, in one transaction.
+pub fn set_refs(repo: &Repo, updates: &[(&str, ObjectId)]) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    update(repo, updates.iter().map(|&(name, new)| (name, None, new)).collect()).map(|_| ())
+}
+
 /// `expected`: `None` to take any value, `Some(None)` for a ref that must not exist.
 fn update(repo: &Repo, mut updates: Vec<(&str, Option<Option<ObjectId>>, ObjectId)>) -> Result<Swap> {
     updates.sort_by_key(|u| u.0);
     let mut locks = Vec::with_capacity(updates.len());
+    // Thousands of locks at once (a push of every actor's ref) must not hold a descriptor each.
+    let many = updates.len() > 64;
     for (name, ..) in &updates {
         ref_name(name)?;
-        locks.push(RefLock::acquire(name, repo.git.common_dir().join(name))?);
+        let mut lock = RefLock::acquire(name, repo.git.common_dir().join(name))?;
+        if many {
+            lock.file = None;
+        }
+        locks.push(lock);
     }
     for (name, expected, _) in &updates {
         if let Some(expected) = expected
@@ -242,7 +256,14 @@ impl RefLock {
     }
 
     fn write(&mut self, content: &str) -> Result<()> {
-        let mut file = self.file.take().expect("a lock is written once");
+        let mut file = match self.file.take() {
+            Some(f) => f,
+            None => std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&self.lock)
+                .map_err(Error::io(&self.lock))?,
+        };
         file.write_all(content.as_bytes()).map_err(Error::io(&self.lock))
     }
 

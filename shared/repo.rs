@@ -31,6 +31,15 @@ impl Repo {
                 .map(gix::Repository::from)
         }
         .map_err(|_| Error::NotARepo { path: dir.to_owned() })?;
+        // grit reads and writes refs as git's files backend stores them; in a reftable
+        // repository git would not see them (and `git gc` would delete what they hold).
+        if let Some(format) = git.config_snapshot().string("extensions.refStorage")
+            && !format.eq_ignore_ascii_case(b"files")
+        {
+            return Err(Error::UnsupportedRefFormat {
+                format: format.to_string(),
+            });
+        }
         Ok(Repo::from_gix(git))
     }
 
@@ -72,6 +81,12 @@ impl Repo {
     pub fn git_output(&self, args: &[&str]) -> Result<std::process::Output> {
         let mut cmd = Command::new("git");
         cmd.arg("--git-dir").arg(self.git.git_dir());
+        // A fetch or push of grit's refs updates thousands of refs one transaction each, and git
+        // would start the reference-transaction hook twice for every one: grit folds once
+        // afterwards itself, and runs no one else's hooks for its own refs.
+        if matches!(args.first(), Some(&"fetch" | &"push")) {
+            cmd.args(["-c", "core.hooksPath=/dev/null"]);
+        }
         if let Some(dir) = self.git.workdir() {
             cmd.current_dir(dir);
         }

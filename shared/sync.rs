@@ -451,27 +451,71 @@ fn push(
     if plan.is_empty() {
         return Ok(false);
     }
-    let specs: Vec<String> = plan.iter().map(|p| format!("{}:{}", p.commit, p.local)).collect();
+    // Whole refs go by pattern, one refspec per namespace, whatever the number of refs (git
+    // pushes only those that differ, fast-forward only); a partial push names commits, in
+    // batches, so that no number of refs can overflow the argument list.
+    let whole = plan
+        .iter()
+        .all(|p| refs::ref_tip(repo, &p.local).ok().flatten() == Some(p.commit));
+    let batches: Vec<Vec<String>> = if whole {
+        vec![
+            NAMESPACES
+                .iter()
+                .filter(|ns| issue.is_none() || **ns != "snapshots")
+                .map(|ns| format!("refs/grit/{ns}/*:refs/grit/{ns}/*"))
+                .collect(),
+        ]
+    } else {
+        plan.chunks(push_batch())
+            .map(|part| part.iter().map(|p| format!("{}:{}", p.commit, p.local)).collect())
+            .collect()
+    };
+    let by_ref: std::collections::HashMap<&str, &Planned> = plan.iter().map(|p| (p.local.as_str(), p)).collect();
+    let mut moved = false;
+    for specs in batches {
+        moved |= push_batch_of(repo, remote, &specs, &by_ref, refs)?;
+    }
+    Ok(moved)
+}
+
+/// How many explicit refspecs one `git push` takes (`GRIT_PUSH_BATCH` lowers it, for tests).
+fn push_batch() -> usize {
+    std::env::var("GRIT_PUSH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(500)
+}
+
+/// One `git push --porcelain` of `specs`; records what happened to the refs of `plan`.
+fn push_batch_of(
+    repo: &Repo,
+    remote: &str,
+    specs: &[String],
+    plan: &std::collections::HashMap<&str, &Planned>,
+    refs: &mut BTreeMap<String, RefReport>,
+) -> Result<bool> {
     let mut args = vec!["push", "--porcelain", "--no-verify", remote];
     args.extend(specs.iter().map(String::as_str));
     let out = repo.git_output(&args)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut seen = 0;
     let mut moved = false;
+    let mut tracking = Vec::new();
     for line in stdout.lines() {
         let mut parts = line.splitn(3, '\t');
         let (Some(flag), Some(spec), summary) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
         let Some((_, to)) = spec.split_once(':') else { continue };
-        let Some(p) = plan.iter().find(|p| p.local == to) else {
+        let Some(p) = plan.get(to) else {
             continue;
         };
         seen += 1;
         let e = entry(refs, &p.local);
         match flag {
             " " | "*" | "+" | "=" => {
-                refs::set_ref(repo, &p.tracking, p.commit)?;
+                tracking.push((p.tracking.as_str(), p.commit));
                 if flag != "=" {
                     e.pushed = Some(if p.theirs.is_none() && flag == "*" {
                         Pushed::New
@@ -489,6 +533,15 @@ fn push(
             }
         }
     }
+    // What the remote now has, in one ref transaction however many refs went (git has already
+    // updated those its fetch refspecs map, opportunistically).
+    let mut stale = Vec::with_capacity(tracking.len());
+    for (name, commit) in tracking {
+        if refs::ref_tip(repo, name)? != Some(commit) {
+            stale.push((name, commit));
+        }
+    }
+    refs::set_refs(repo, &stale)?;
     if seen == 0 && !out.status.success() {
         return Err(Error::Subprocess {
             command: format!("git push {remote}"),

@@ -190,6 +190,12 @@ impl From<Error> for CommandError {
                 vec!["run this inside a git repository, or create one with `git init`".into()],
             ),
             Error::Invalid { hint, .. } => (exit::USAGE, hint.iter().cloned().collect()),
+            Error::UnsupportedRefFormat { .. } => (
+                exit::FAILURE,
+                vec![
+                    "nothing was read or written; a clone made with `git clone --ref-format=files` works".into(),
+                ],
+            ),
             Error::NotFound { what, .. } => (exit::FAILURE, vec![format!("`git {what} list` shows what there is")]),
             Error::Ambiguous { candidates, .. } => {
                 let mut h = vec!["use more characters of the id; candidates:".to_owned()];

@@ -7,6 +7,7 @@ mod hooks;
 mod issue;
 mod lock;
 mod sandbox;
+mod scale;
 mod seams;
 mod sync;
 mod trust;

@@ -1,0 +1,186 @@
+//! Many actors: pushes by pattern whatever the number of refs, hooks that cost one run per
+//! transaction at most, and refusing ref formats grit cannot write.
+
+use std::path::Path;
+
+use ed25519_dalek::SigningKey;
+use grit::event::{ActorId, Event, FORMAT_VERSION, Kind};
+
+use crate::env::TestEnv;
+
+/// Writes `n` actors into `dir`, each with its record published and one issue in its WAL ref,
+/// in-process (as thousands of agents would have over time).
+fn many_actors(dir: &Path, n: usize) {
+    let repo = grit::repo::Repo::discover(dir).unwrap();
+    for i in 0..n {
+        let key = SigningKey::from_bytes(&grit::event::blake2b256(format!("agent {i}").as_bytes()));
+        let actor = grit::actor::Actor {
+            label: format!("agent-{i}"),
+            record: grit::actor::Record {
+                id: ActorId(key.verifying_key().to_bytes()),
+                name: format!("Agent {i}"),
+                email: format!("agent{i}@example.com"),
+                created_ms: 1_763_700_000_000,
+            },
+            key,
+        };
+        grit::actor::publish(&repo, &actor).unwrap();
+        let ev = Event {
+            version: FORMAT_VERSION,
+            entity: None,
+            actor: actor.id(),
+            lamport: 1,
+            wall_ms: 1_763_700_000_000,
+            parents: vec![],
+            kind: Kind::IssueCreated {
+                title: format!("from agent {i}"),
+                body: String::new(),
+                labels: vec![],
+            },
+        }
+        .sign(&actor.key);
+        grit::wal::append(&repo, &actor.id(), &actor.author(1_763_700_000_000), &[ev]).unwrap();
+    }
+}
+
+fn hook_runs(t: &TestEnv, dir: &Path, args: &[&str]) -> Vec<String> {
+    let log = t.tmp.path().join("hook-runs.log");
+    let _ = std::fs::remove_file(&log);
+    let (ok, _, err) = t.git_env(dir, args, &[("GRIT_HOOK_LOG", log.to_str().unwrap())]);
+    assert!(ok, "git {args:?}: {err}");
+    std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn two_thousand_actors_push_clone_fetch_and_gc_with_the_hooks_on() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    t.ok("wal", &a, &["init"]);
+    many_actors(&a, 2000);
+    t.ok("wal", &a, &["push"]);
+    assert_eq!(t.refs(&remote, "refs/grit/wal/").len(), 2000);
+    assert_eq!(t.refs(&remote, "refs/grit/actors/").len(), 2001, "and Ann's own");
+    // A fresh clone: init fetches everything once, with the hooks quiet, then the index folds once.
+    let b = t.clone(&remote, "b", "Bob", "bob");
+    let init = t.json("wal", &b, &["init"]);
+    assert!(init["remotes"][0]["fetched_refs"].as_u64().unwrap() >= 4000, "{init}");
+    assert!(hook_runs(&t, &b, &["fetch", "-q"]).is_empty(), "nothing new, no fold");
+    assert_eq!(
+        t.json("issue", &b, &["list", "--limit", "0"]).as_array().unwrap().len(),
+        2000
+    );
+    // gc packs the refs in one transaction (which looks like creations: the packed-refs file has
+    // no old values), then deletes each loose copy: grit's hook starts once at most, not per ref.
+    assert!(hook_runs(&t, &b, &["gc", "-q"]).len() <= 1);
+    assert!(hook_runs(&t, &b, &["pack-refs", "--all"]).len() <= 1);
+    // New events from a few actors arrive by a plain fetch: folded, once per transaction.
+    t.create(&a, "one more");
+    t.ok("wal", &a, &["push"]);
+    let runs = hook_runs(&t, &b, &["fetch", "-q"]);
+    assert!(!runs.is_empty() && runs.len() <= 2, "{runs:?}");
+    assert_eq!(
+        t.json("issue", &b, &["list", "--limit", "0"]).as_array().unwrap().len(),
+        2001
+    );
+}
+
+#[test]
+fn a_push_of_more_refs_than_fit_in_an_argument_list_goes_by_pattern() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    t.ok("wal", &a, &["init"]);
+    t.create(&a, "real");
+    // 4,000 more WAL refs, each on a commit that carries no chunk (as a union merge does).
+    let empty = t.git_stdin(&a, &["mktree"], "").trim().to_owned();
+    let commit = t
+        .git(&a, &["commit-tree", &empty, "-m", "grit: union of diverged histories"])
+        .trim()
+        .to_owned();
+    let mut script = String::new();
+    for i in 0..4_000u32 {
+        let hex = grit::hex::encode(&grit::event::blake2b256(&i.to_be_bytes()));
+        script.push_str(&format!("create refs/grit/wal/{hex} {commit}\n"));
+    }
+    t.git_stdin(&a, &["update-ref", "--stdin"], &script);
+    // An argument list of 128 KiB (a quarter of a 512 KiB stack) holds about a thousand
+    // explicit refspecs of ours; the push must not need one per ref.
+    let c = t.std_cmd("wal", &a);
+    let exe = c.get_program().to_string_lossy().into_owned();
+    let env: Vec<_> = c
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+        .collect();
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("ulimit -s 512 && exec {exe} push")])
+        .current_dir(&a)
+        .env_clear()
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(t.refs(&remote, "refs/grit/wal/").len(), 4_001);
+    assert_eq!(
+        t.refs(&a, "refs/grit/remotes/origin/wal/").len(),
+        4_001,
+        "tracking refs follow"
+    );
+}
+
+#[test]
+fn a_partial_push_names_its_commits_in_batches() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    t.ok("wal", &a, &["init"]);
+    let id = t.create(&a, "shared");
+    for agent in 0..5 {
+        t.cmd("issue", &a)
+            .env("GRIT_ACTOR", format!("agent-{agent}"))
+            .args(["comment", &id, "--body", "me too"])
+            .assert()
+            .success();
+    }
+    t.cmd("wal", &a)
+        .env("GRIT_PUSH_BATCH", "2")
+        .args(["push", "--issue", &id])
+        .assert()
+        .success();
+    assert_eq!(t.refs(&remote, "refs/grit/wal/").len(), 6);
+}
+
+#[test]
+fn a_reftable_repository_is_refused_with_a_clear_error_and_nothing_written() {
+    let t = TestEnv::new();
+    let dir = t.tmp.path().join("rt");
+    let (ok, _, err) = t.git_env(
+        t.tmp.path(),
+        &["init", "-q", "--ref-format=reftable", dir.to_str().unwrap()],
+        &[],
+    );
+    if !ok {
+        eprintln!("skipped: this git cannot make reftable repositories: {err}");
+        return;
+    }
+    t.git(&dir, &["config", "user.name", "Ann"]);
+    t.git(&dir, &["config", "user.email", "ann@example.com"]);
+    for (tool, args) in [
+        ("issue", &["create", "--title", "x"][..]),
+        ("issue", &["list"]),
+        ("wal", &["init"]),
+    ] {
+        t.cmd(tool, &dir)
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("grit supports git's files backend only"))
+            .stderr(predicates::str::contains("hint: "));
+    }
+    assert!(!dir.join(".git/grit").exists(), "nothing written");
+    assert!(!dir.join(".git/refs/grit").exists());
+}
