@@ -430,3 +430,36 @@ fn git_lfs_overwriting_a_chained_pre_push_is_detected_and_adopted() {
     assert!(ok, "{err}");
     assert_eq!(ran, ["pre-push"], "{err}");
 }
+
+#[test]
+fn the_readme_tour_runs_as_pasted() {
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let tour = readme.split("## A 60-second tour").nth(1).unwrap();
+    let script = tour.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
+    let t = TestEnv::new();
+    let dir = t.tmp.path().join("tour");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut c = t.std_cmd("issue", &dir);
+    let env: Vec<_> = c
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+        .collect();
+    c = std::process::Command::new("bash");
+    let out = c
+        .args(["-euc", script])
+        .current_dir(&dir)
+        .env_clear()
+        .envs(env)
+        .env("TMPDIR", &dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"state\": \"closed\""), "{stdout}");
+    assert!(stdout.contains("Reproduced."), "{stdout}");
+    assert!(stdout.contains(": clean"), "{stdout}");
+}
