@@ -11,7 +11,7 @@ const DEFAULT_AUTO_PACK: i64 = 1024;
 /// A repack that has not removed its marker after this long is taken to have died.
 const STALE_MARKER: Duration = Duration::from_secs(600);
 /// Loose lock refs that trigger `git pack-refs`.
-const LOOSE_REFS: usize = 256;
+pub const LOOSE_REFS: usize = 256;
 
 /// `grit.autoPack`: loose objects (estimated) past which appends pack them.
 pub fn auto_pack_limit(repo: &Repo) -> i64 {
@@ -63,7 +63,8 @@ pub fn after_write(repo: &Repo) {
     let spawned = Command::new("sh")
         .args([
             "-c",
-            "git --git-dir=\"$1\" repack -d -q -l; git --git-dir=\"$1\" pack-refs --all; \
+            "git --git-dir=\"$1\" repack -d -q -l; \
+             git -c core.hooksPath=/dev/null --git-dir=\"$1\" pack-refs --all; \
              git --git-dir=\"$1\" gc --auto --quiet; rm -f \"$2\"",
             "sh",
         ])

@@ -84,7 +84,7 @@ impl Repo {
         // A fetch or push of grit's refs updates thousands of refs one transaction each, and git
         // would start the reference-transaction hook twice for every one: grit folds once
         // afterwards itself, and runs no one else's hooks for its own refs.
-        if matches!(args.first(), Some(&"fetch" | &"push")) {
+        if matches!(args.first(), Some(&"fetch" | &"push" | &"pack-refs")) {
             cmd.args(["-c", "core.hooksPath=/dev/null"]);
         }
         if let Some(dir) = self.git.workdir() {

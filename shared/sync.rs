@@ -104,6 +104,12 @@ pub fn fetch_grit(repo: &Repo, remote: &str) -> Result<usize> {
     args.extend(specs.iter().map(String::as_str));
     repo.git_command(&args)
         .map_err(|e| short_command(e, &format!("git fetch {remote}")))?;
+    // A first fetch from a team of thousands of agents writes a loose file per ref; packed, they
+    // cost every later ref listing (each command's) a binary search instead of a file each.
+    let loose = repo.git.common_dir().join(format!("{}wal", tracking_prefix(remote)));
+    if std::fs::read_dir(loose).map_or(0, |d| d.count()) > crate::maintenance::LOOSE_REFS {
+        repo.git_command(&["pack-refs", "--all"])?;
+    }
     Ok(refs::list_refs(repo, &tracking_prefix(remote))?.len())
 }
 

@@ -69,6 +69,8 @@ fn two_thousand_actors_push_clone_fetch_and_gc_with_the_hooks_on() {
     let b = t.clone(&remote, "b", "Bob", "bob");
     let init = t.json("wal", &b, &["init"]);
     assert!(init["remotes"][0]["fetched_refs"].as_u64().unwrap() >= 4000, "{init}");
+    let loose = std::fs::read_dir(b.join(".git/refs/grit/remotes/origin/wal")).map_or(0, |d| d.count());
+    assert!(loose < 256, "the fetched refs were packed: {loose} loose");
     assert!(hook_runs(&t, &b, &["fetch", "-q"]).is_empty(), "nothing new, no fold");
     assert_eq!(
         t.json("issue", &b, &["list", "--limit", "0"]).as_array().unwrap().len(),
