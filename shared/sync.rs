@@ -506,6 +506,7 @@ fn push_batch_of(
     let out = repo.git_output(&args)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut seen = 0;
+    let mut updated = 0;
     let mut moved = false;
     let mut tracking = Vec::new();
     for line in stdout.lines() {
@@ -523,6 +524,7 @@ fn push_batch_of(
             " " | "*" | "+" | "=" => {
                 tracking.push((p.tracking.as_str(), p.commit));
                 if flag != "=" {
+                    updated += 1;
                     e.pushed = Some(if p.theirs.is_none() && flag == "*" {
                         Pushed::New
                     } else {
@@ -548,6 +550,11 @@ fn push_batch_of(
         }
     }
     refs::set_refs(repo, &stale)?;
+    // Hundreds of loose tracking refs (git's or ours) would cost every later command a file
+    // each to list them; packed, a binary search.
+    if updated > crate::maintenance::LOOSE_REFS {
+        repo.git_command(&["pack-refs", "--all"])?;
+    }
     if seen == 0 && !out.status.success() {
         return Err(Error::Subprocess {
             command: format!("git push {remote}"),
