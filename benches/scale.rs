@@ -11,41 +11,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::{exe, git, median, ms, new_repo, path_with_binaries, scratch, timed};
-use ed25519_dalek::SigningKey;
-use grit::event::{ActorId, Event, FORMAT_VERSION, Kind};
 
-/// `n` actors, each with its record and one issue, written in-process into `dir`.
+/// `n` actors, each with its record and one issue, written in-process into `dir`, then packed.
 fn actors(dir: &Path, n: usize) {
-    let repo = grit::repo::Repo::discover(dir).unwrap();
-    for i in 0..n {
-        let key = SigningKey::from_bytes(&grit::event::blake2b256(format!("agent {i}").as_bytes()));
-        let actor = grit::actor::Actor {
-            label: format!("agent-{i}"),
-            record: grit::actor::Record {
-                id: ActorId(key.verifying_key().to_bytes()),
-                name: format!("Agent {i}"),
-                email: format!("agent{i}@example.com"),
-                created_ms: 1_763_700_000_000,
-            },
-            key,
-        };
-        grit::actor::publish(&repo, &actor).unwrap();
-        let ev = Event {
-            version: FORMAT_VERSION,
-            entity: None,
-            actor: actor.id(),
-            lamport: 1,
-            wall_ms: 1_763_700_000_000,
-            parents: vec![],
-            kind: Kind::IssueCreated {
-                title: format!("from agent {i}"),
-                body: String::new(),
-                labels: vec![],
-            },
-        }
-        .sign(&actor.key);
-        grit::wal::append(&repo, &actor.id(), &actor.author(1_763_700_000_000), &[ev]).unwrap();
-    }
+    grit::fixtures::many_actors(dir, n).unwrap();
     git(dir, &["repack", "-a", "-d", "-q"]);
     git(dir, &["pack-refs", "--all"]);
 }

@@ -8,6 +8,8 @@ pub mod cbor;
 pub mod cli;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod health;
 pub mod hex;
 pub mod hooks;

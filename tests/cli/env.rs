@@ -13,6 +13,11 @@ pub struct TestEnv {
     pub tmp: TempDir,
 }
 
+/// The path of `git-<tool>`, as built for the tests.
+pub fn exe(tool: &str) -> String {
+    bin_dir().join(format!("git-{tool}")).display().to_string()
+}
+
 fn bin_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_git-issue"))
         .parent()
@@ -81,6 +86,15 @@ impl TestEnv {
     /// The same as a plain `std::process::Command`, for spawning several at once.
     pub fn std_cmd(&self, tool: &str, dir: &Path) -> StdCommand {
         let mut c = StdCommand::new(bin_dir().join(format!("git-{tool}")));
+        self.apply_env(&mut c);
+        c.current_dir(dir);
+        c
+    }
+
+    /// Another program (a shell, `script`, `setpriv`) in `dir`, in the same hermetic environment,
+    /// for running the binaries under it; `exe(tool)` names a binary for its command line.
+    pub fn wrapped(&self, program: &str, dir: &Path) -> StdCommand {
+        let mut c = StdCommand::new(program);
         self.apply_env(&mut c);
         c.current_dir(dir);
         c
@@ -182,6 +196,17 @@ impl TestEnv {
         );
         self.git(&dir, &["config", "grit.actor", actor]);
         dir
+    }
+
+    /// A bare remote and two clones (Ann writing as `ann`, Bob as `bob`), both set up with
+    /// `git wal init`: (remote, a, b).
+    pub fn pair(&self) -> (PathBuf, PathBuf, PathBuf) {
+        let remote = self.remote();
+        let a = self.clone(&remote, "a", "Ann", "ann");
+        let b = self.clone(&remote, "b", "Bob", "bob");
+        self.ok("wal", &a, &["init"]);
+        self.ok("wal", &b, &["init"]);
+        (remote, a, b)
     }
 
     /// Runs git with extra environment; returns (success, stdout, stderr).

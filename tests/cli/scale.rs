@@ -3,44 +3,10 @@
 
 use std::path::Path;
 
-use ed25519_dalek::SigningKey;
-use grit::event::{ActorId, Event, FORMAT_VERSION, Kind};
-
 use crate::env::TestEnv;
 
-/// Writes `n` actors into `dir`, each with its record published and one issue in its WAL ref,
-/// in-process (as thousands of agents would have over time).
 fn many_actors(dir: &Path, n: usize) {
-    let repo = grit::repo::Repo::discover(dir).unwrap();
-    for i in 0..n {
-        let key = SigningKey::from_bytes(&grit::event::blake2b256(format!("agent {i}").as_bytes()));
-        let actor = grit::actor::Actor {
-            label: format!("agent-{i}"),
-            record: grit::actor::Record {
-                id: ActorId(key.verifying_key().to_bytes()),
-                name: format!("Agent {i}"),
-                email: format!("agent{i}@example.com"),
-                created_ms: 1_763_700_000_000,
-            },
-            key,
-        };
-        grit::actor::publish(&repo, &actor).unwrap();
-        let ev = Event {
-            version: FORMAT_VERSION,
-            entity: None,
-            actor: actor.id(),
-            lamport: 1,
-            wall_ms: 1_763_700_000_000,
-            parents: vec![],
-            kind: Kind::IssueCreated {
-                title: format!("from agent {i}"),
-                body: String::new(),
-                labels: vec![],
-            },
-        }
-        .sign(&actor.key);
-        grit::wal::append(&repo, &actor.id(), &actor.author(1_763_700_000_000), &[ev]).unwrap();
-    }
+    grit::fixtures::many_actors(dir, n).unwrap();
 }
 
 fn hook_runs(t: &TestEnv, dir: &Path, args: &[&str]) -> Vec<String> {
@@ -112,17 +78,9 @@ fn a_push_of_more_refs_than_fit_in_an_argument_list_goes_by_pattern() {
     t.git_stdin(&a, &["update-ref", "--stdin"], &script);
     // An argument list of 128 KiB (a quarter of a 512 KiB stack) holds about a thousand
     // explicit refspecs of ours; the push must not need one per ref.
-    let c = t.std_cmd("wal", &a);
-    let exe = c.get_program().to_string_lossy().into_owned();
-    let env: Vec<_> = c
-        .get_envs()
-        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
-        .collect();
-    let out = std::process::Command::new("sh")
-        .args(["-c", &format!("ulimit -s 512 && exec {exe} push")])
-        .current_dir(&a)
-        .env_clear()
-        .envs(env)
+    let out = t
+        .wrapped("sh", &a)
+        .args(["-c", &format!("ulimit -s 512 && exec {} push", crate::env::exe("wal"))])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -439,17 +439,9 @@ fn the_readme_tour_runs_as_pasted() {
     let t = TestEnv::new();
     let dir = t.tmp.path().join("tour");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut c = t.std_cmd("issue", &dir);
-    let env: Vec<_> = c
-        .get_envs()
-        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
-        .collect();
-    c = std::process::Command::new("bash");
-    let out = c
+    let out = t
+        .wrapped("bash", &dir)
         .args(["-euc", script])
-        .current_dir(&dir)
-        .env_clear()
-        .envs(env)
         .env("TMPDIR", &dir)
         .output()
         .unwrap();

@@ -1,7 +1,7 @@
 //! Sync through a bare remote and several clones: plain fetch, `git wal sync`, unions of one
 //! actor's diverged history, a remote that moved, partial sync, forged events, snapshots.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use predicates::prelude::*;
 use serde_json::Value;
@@ -17,16 +17,6 @@ fn titles(list: &Value) -> Vec<String> {
     let mut v = crate::env::titles(list);
     v.sort();
     v
-}
-
-/// A bare remote and two clones with their own actors, both set up with `git wal init`.
-fn pair(t: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
-    let remote = t.remote();
-    let a = t.clone(&remote, "a", "Ann", "ann");
-    let b = t.clone(&remote, "b", "Bob", "bob");
-    t.ok("wal", &a, &["init"]);
-    t.ok("wal", &b, &["init"]);
-    (remote, a, b)
 }
 
 fn wal_events(t: &TestEnv, dir: &Path) -> usize {
@@ -87,7 +77,7 @@ fn pulled_issues_appear_after_plain_git_fetch() {
 #[test]
 fn the_fetch_hook_folds_new_events_at_once() {
     let t = TestEnv::new();
-    let (_, a, b) = pair(&t);
+    let (_, a, b) = t.pair();
     t.create(&a, "one");
     t.ok("wal", &a, &["sync"]);
     // The hook's fold is stamped with the fetch's clock; a later command finds nothing to do.
@@ -297,7 +287,7 @@ fn clones_syncing_at_the_same_moment_all_land() {
 #[test]
 fn partial_sync_pushes_one_issue_and_holds_later_events_back() {
     let t = TestEnv::new();
-    let (_, a, b) = pair(&t);
+    let (_, a, b) = t.pair();
     let x = t.create(&a, "x");
     let y = t.create(&a, "y");
     t.ok("issue", &a, &["comment", &x, "--body", "x comment"]);
@@ -328,7 +318,7 @@ fn partial_sync_pushes_one_issue_and_holds_later_events_back() {
 #[test]
 fn a_forged_event_from_the_remote_is_quarantined_and_never_applied() {
     let t = TestEnv::new();
-    let (remote, a, b) = pair(&t);
+    let (remote, a, b) = t.pair();
     t.create(&a, "genuine");
     t.ok("wal", &a, &["sync"]);
     // Someone with push access rewrites the title inside a copy of A's chunk and appends it.

@@ -99,16 +99,6 @@ fn wal_ref(actor: &ActorId) -> String {
     format!("refs/grit/wal/{actor}")
 }
 
-/// A bare remote and two clones (Ann, Bob) set up with `git wal init`.
-fn pair(t: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
-    let remote = t.remote();
-    let a = t.clone(&remote, "a", "Ann", "ann");
-    let b = t.clone(&remote, "b", "Bob", "bob");
-    t.ok("wal", &a, &["init"]);
-    t.ok("wal", &b, &["init"]);
-    (remote, a, b)
-}
-
 fn titles(t: &TestEnv, dir: &Path) -> Vec<String> {
     let mut v = crate::env::titles(&t.json("issue", dir, &["list", "--state", "all"]));
     v.sort();
@@ -122,7 +112,7 @@ fn quarantined(t: &TestEnv, dir: &Path) -> Vec<Value> {
 #[test]
 fn a_clock_at_the_end_of_the_range_is_quarantined_and_freezes_nobody() {
     let t = TestEnv::new();
-    let (remote, a, b) = pair(&t);
+    let (remote, a, b) = t.pair();
     let id = t.create(&a, "before");
     t.ok("wal", &a, &["sync"]);
     // A validly signed event with the largest clock there is, by someone with push access.
@@ -167,7 +157,7 @@ fn a_clock_at_the_end_of_the_range_is_quarantined_and_freezes_nobody() {
 #[test]
 fn an_event_of_another_actor_on_an_actors_ref_is_quarantined() {
     let t = TestEnv::new();
-    let (remote, a, b) = pair(&t);
+    let (remote, a, b) = t.pair();
     t.create(&a, "ann's");
     t.ok("wal", &a, &["sync"]);
     let ann = actor_of(&key_of("ann"));
@@ -194,7 +184,7 @@ fn an_event_of_another_actor_on_an_actors_ref_is_quarantined() {
 #[test]
 fn a_forged_commit_on_the_remote_does_not_stop_the_actors_valid_events() {
     let t = TestEnv::new();
-    let (remote, a, b) = pair(&t);
+    let (remote, a, b) = t.pair();
     t.create(&a, "one");
     t.ok("wal", &a, &["sync"]);
     let ann = actor_of(&key_of("ann"));
@@ -249,7 +239,7 @@ fn a_forged_commit_on_the_remote_does_not_stop_the_actors_valid_events() {
 /// Ann's snapshot (she writes three issues first), synced; returns (remote, a, c) where c is a
 /// fresh clone that trusts snapshots signed by Ann.
 fn snapshot_setup(t: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
-    let (remote, a, _) = pair(t);
+    let (remote, a, _) = t.pair();
     for n in 0..3 {
         t.create(&a, &format!("issue {n}"));
     }
@@ -355,7 +345,7 @@ fn a_snapshot_with_a_forged_event_is_skipped_and_named() {
 #[test]
 fn snapshots_of_other_clones_are_not_copied_into_the_local_namespace() {
     let t = TestEnv::new();
-    let (_remote, a, b) = pair(&t);
+    let (_remote, a, b) = t.pair();
     t.create(&a, "x");
     t.ok("wal", &a, &["snapshot"]);
     t.ok("wal", &a, &["sync"]);
@@ -367,7 +357,7 @@ fn snapshots_of_other_clones_are_not_copied_into_the_local_namespace() {
 #[test]
 fn escape_sequences_from_a_remote_event_are_shown_escaped_in_every_human_output() {
     let t = TestEnv::new();
-    let (remote, a, b) = pair(&t);
+    let (remote, a, b) = t.pair();
     t.create(&a, "plain");
     t.ok("wal", &a, &["sync"]);
     let mallory = key_of("mallory");
@@ -641,13 +631,8 @@ fn sixty_four_writers_of_one_actor_all_land() {
             for n in 0..10 {
                 script.push_str(&format!("git-issue create --title 'w{w} n{n}' >/dev/null || exit 1\n"));
             }
-            let c = t.std_cmd("issue", &r);
-            let env: Vec<(String, String)> = c
-                .get_envs()
-                .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.to_owned())))
-                .collect();
-            let mut sh = std::process::Command::new("sh");
-            sh.env_clear().envs(env).current_dir(&r).args(["-c", &script]);
+            let mut sh = t.wrapped("sh", &r);
+            sh.args(["-c", &script]);
             sh.stderr(std::process::Stdio::piped());
             sh.spawn().unwrap()
         })
@@ -744,20 +729,15 @@ fn reading_works_in_a_repository_this_user_cannot_write() {
         if !index {
             std::fs::remove_dir_all(r.join(".git/grit/index")).unwrap();
         }
-        let mut c = t.std_cmd("issue", &r);
-        let program = c.get_program().to_owned();
-        let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = c
-            .get_envs()
-            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
-            .collect();
-        c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(program)
-            .args(["list"])
-            .env_clear()
-            .envs(env)
-            .env("HOME", "/tmp")
-            .current_dir(&r);
+        let mut c = t.wrapped("setpriv", &r);
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            &crate::env::exe("issue"),
+            "list",
+        ])
+        .env("HOME", "/tmp");
         let out = c.output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("readable"));
@@ -796,7 +776,7 @@ fn a_lease_longer_than_any_clock_can_hold_is_refused() {
 #[test]
 fn check_and_verify_are_clean_on_a_healthy_log_and_doctor_repairs_what_is_safe() {
     let t = TestEnv::new();
-    let (_remote, a, b) = pair(&t);
+    let (_remote, a, b) = t.pair();
     let id = t.create(&a, "one");
     t.ok("issue", &a, &["comment", &id, "--body", "hi"]);
     t.ok("wal", &a, &["snapshot"]);
@@ -842,7 +822,7 @@ fn check_and_verify_are_clean_on_a_healthy_log_and_doctor_repairs_what_is_safe()
 #[test]
 fn a_fold_of_more_events_than_the_threshold_rebuilds_in_bulk() {
     let t = TestEnv::new();
-    let (_remote, a, b) = pair(&t);
+    let (_remote, a, b) = t.pair();
     t.create(&b, "bob's");
     t.git(&b, &["config", "grit.rebuildThreshold", "5"]);
     for n in 0..3 {

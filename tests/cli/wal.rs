@@ -420,17 +420,13 @@ fn log_names_the_author_takes_a_format_and_heads_its_columns_on_a_terminal() {
         .code(2)
         .stderr(predicate::str::contains("{summary}"));
     if std::path::Path::new("/usr/bin/script").exists() {
-        let c = t.std_cmd("wal", &r);
-        let exe = c.get_program().to_string_lossy().into_owned();
-        let env: Vec<_> = c
-            .get_envs()
-            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
-            .collect();
-        let out = std::process::Command::new("script")
-            .args(["-qec", &format!("{exe} log --color never"), "/dev/null"])
-            .current_dir(&r)
-            .env_clear()
-            .envs(env)
+        let out = t
+            .wrapped("script", &r)
+            .args([
+                "-qec",
+                &format!("{} log --color never", crate::env::exe("wal")),
+                "/dev/null",
+            ])
             .output()
             .unwrap();
         let screen = String::from_utf8_lossy(&out.stdout);
