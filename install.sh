@@ -8,7 +8,7 @@ root="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}"
 . tools/link-static.sh
 cores=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
-echo "[1/3] building the four binaries: about $((16 / cores)) minutes on $cores cores (one optimised,"
+echo "[1/3] building the four binaries: up to $((16 / cores)) minutes on $cores cores (one optimised,"
 echo "      link-time-optimised build; cargo's progress follows)"
 # shellcheck disable=SC2086 # target_args is empty or two words
 cargo install --locked --path . --root "$root" $target_args

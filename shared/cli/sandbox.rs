@@ -129,9 +129,13 @@ pub struct CommitArgs {
 pub struct RmArgs {
     /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
-    /// Remove it even with uncommitted or unmerged work, which is thrown away (its branch too)
+    /// Remove it even with uncommitted changes, which are thrown away; committed work that is
+    /// not merged stays on its branch unless --delete-branch
     #[arg(long)]
     pub force: bool,
+    /// Delete the sandbox's branch too, even when it holds commits merged nowhere
+    #[arg(long)]
+    pub delete_branch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -161,7 +165,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             after_commit(ui, &main, &r, c.as_deref())
         }
         Command::Merge(a) => merge(ui, &main, &find(&main, &a.name)?),
-        Command::Rm(a) => rm(ui, &main, &a.name, a.force),
+        Command::Rm(a) => rm(ui, &main, &a.name, a.force, a.delete_branch),
         Command::Clean(_) => clean(ui, &main),
     }
 }
@@ -587,8 +591,9 @@ fn merge(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
     ui.say(format!("merged {} into the current branch", r.branch))
 }
 
-fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool) -> Result<(), CommandError> {
+fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool, delete_branch: bool) -> Result<(), CommandError> {
     let r = find(main, name)?;
+    let merged = sandbox::merged(main, &r)?;
     if !force {
         if sandbox::dirty(&r)? {
             return Err(
@@ -597,19 +602,36 @@ fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool) -> Result<(), CommandEr
                 )),
             );
         }
-        if !sandbox::merged(main, &r)? {
+        if !merged {
             return Err(CommandError::failure(format!(
                 "sandbox {name} has commits not merged into {}",
                 sandbox::against(&r)
             ))
             .hint(format!(
-                "`git sandbox merge {name}` merges them; `--force` throws them away"
+                "`git sandbox merge {name}` merges them; `--force` removes the sandbox and keeps them on {}",
+                r.branch
             )));
         }
     }
-    sandbox::remove(main, &r)?;
+    // Commits merged nowhere live only on the branch: it goes only when asked.
+    let keep_branch = !merged && !delete_branch;
+    sandbox::remove_keeping(main, &r, keep_branch)?;
     release_locks(ui, main, &r.locks);
-    ui.say(format!("removed sandbox {name}"))
+    if ui.json {
+        return ui.json(&serde_json::json!({
+            "removed": name,
+            "branch": r.branch,
+            "branch_kept": keep_branch,
+        }));
+    }
+    if keep_branch {
+        ui.say(format!(
+            "removed sandbox {name}; its unmerged commits stay on {} (`git branch -D {}` deletes them)",
+            r.branch, r.branch
+        ))
+    } else {
+        ui.say(format!("removed sandbox {name} and its branch {}", r.branch))
+    }
 }
 
 fn clean(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {

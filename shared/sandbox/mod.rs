@@ -400,7 +400,14 @@ pub fn commit(r: &Record, message: &str) -> Result<Option<String>> {
 /// Every step is tried and the first failure returned; a mount that will not go away stops it
 /// before anything is deleted through it. Steps with nothing to do (an interrupted creation
 /// never made the branch) are not failures.
+/// Removes a sandbox and its branch.
 pub fn remove(main: &Main, r: &Record) -> Result<()> {
+    remove_keeping(main, r, false)
+}
+
+/// Removes a sandbox: its mount, worktree, directory, record, and its branch unless
+/// `keep_branch` (committed work not merged anywhere lives only there).
+pub fn remove_keeping(main: &Main, r: &Record, keep_branch: bool) -> Result<()> {
     overlay::unmount(&r.path)?;
     let mut first: Option<Error> = None;
     let overlay_dir = overlay::dirs(&main.root(), &r.name).0;
@@ -423,7 +430,9 @@ pub fn remove(main: &Main, r: &Record) -> Result<()> {
         });
     }
     let _ = main.git(&["worktree", "prune"]);
-    let _ = main.git(&["branch", "-D", "-q", &r.branch]);
+    if !keep_branch {
+        let _ = main.git(&["branch", "-D", "-q", &r.branch]);
+    }
     let _ = fs::remove_file(main.record_path(&r.name));
     first.map_or(Ok(()), Err)
 }

@@ -306,8 +306,25 @@ fn commit_merge_rm_and_clean_manage_sandboxes() {
     assert_eq!(fs::read_to_string(r.join("b.txt")).unwrap(), "b\n");
     run_ok(&t, &r, &["rm", "work"]);
     run_ok(&t, &r, &["commit", "scratch", "-m", "keep tmp"]);
-    run_ok(&t, &r, &["rm", "scratch", "--force"]);
+    // --force removes the sandbox; its unmerged commit stays on the branch, and it says so.
+    let out = run_ok(&t, &r, &["rm", "scratch", "--force"]);
+    assert!(out.contains("stay on sandbox/scratch"), "{out}");
     assert_eq!(listed(&t, &r), serde_json::json!([]));
+    assert_eq!(t.git(&r, &["branch", "--list", "sandbox/*"]), "  sandbox/scratch\n");
+    assert_eq!(
+        t.git(&r, &["log", "-1", "--format=%s", "sandbox/scratch"]),
+        "keep tmp\n"
+    );
+    t.git(&r, &["branch", "-D", "-q", "sandbox/scratch"]);
+    // --delete-branch deletes it too.
+    run_ok(
+        &t,
+        &r,
+        &["run", "gone", "--sh", "--commit", "c", "--", "echo c > c.txt"],
+    );
+    let out: Value =
+        serde_json::from_str(&run_ok(&t, &r, &["rm", "gone", "--force", "--delete-branch", "--json"])).unwrap();
+    assert_eq!(out["branch_kept"], false, "{out}");
     assert_eq!(t.git(&r, &["branch", "--list", "sandbox/*"]), "");
 }
 
