@@ -387,7 +387,7 @@ fn populate(
         phases.done("base layer and overlay mount");
     } else {
         // Parallel checkout (one worker per core): inflating blobs is the slow part of a checkout.
-        main.git(&[
+        main.git_tied(&[
             "-c",
             "checkout.workers=0",
             "worktree",
@@ -511,7 +511,7 @@ fn overlay_tree(
         }
     };
     let path = record.path.clone();
-    main.git(&[
+    main.git_tied(&[
         "worktree",
         "add",
         "-q",

@@ -104,6 +104,11 @@ impl Main {
         git_in(&self.tree, args)
     }
 
+    /// `git` in the main work tree, dying with this process (see [`git_in_tied`]).
+    pub fn git_tied(&self, args: &[&str]) -> Result<String> {
+        git_in_tied(&self.tree, args)
+    }
+
     fn records_dir(&self) -> PathBuf {
         self.repo.grit_dir.join("sandboxes")
     }
@@ -155,7 +160,7 @@ impl Main {
             }
             out.push(r);
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_by(|a, b| natural(&a.name, &b.name));
         Ok(out)
     }
 
@@ -185,6 +190,39 @@ impl Main {
     }
 }
 
+/// Orders names as people count: `l2` before `l10`, runs of digits compared by their value.
+pub fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(&pb) {
+        let ord = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (tx, ty) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                tx.len()
+                    .cmp(&ty.len())
+                    .then_with(|| tx.cmp(ty))
+                    .then_with(|| x.len().cmp(&y.len()))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if ord.is_ne() {
+            return ord;
+        }
+    }
+    pa.len().cmp(&pb.len()).then_with(|| a.cmp(b))
+}
+
 pub(crate) fn blake_hex(b: &[u8]) -> String {
     crate::hex::encode(&crate::event::blake2b256(b))
 }
@@ -196,7 +234,33 @@ fn alive(pid: u32) -> bool {
 
 /// Runs `git` in `dir` (a work tree), ignoring any GIT_DIR of the caller's environment.
 pub fn git_in(dir: &Path, args: &[&str]) -> Result<String> {
-    let out = git_cmd(dir).args(args).output().map_err(Error::io("git"))?;
+    run_git(git_cmd(dir), args)
+}
+
+/// `git_in`, with the child tied to this process: it dies when this process dies. A creation
+/// killed outright must not leave a `git worktree add` running on its own, finishing the
+/// worktree after the next command has rolled the creation back.
+pub fn git_in_tied(dir: &Path, args: &[&str]) -> Result<String> {
+    use std::os::unix::process::CommandExt;
+    let mut c = git_cmd(dir);
+    // SAFETY: getpid is async-signal-safe and called before the fork.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: prctl, getppid and _exit are async-signal-safe, as a pre_exec hook requires.
+    unsafe {
+        c.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // The parent may have died between the fork and the prctl.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    run_git(c, args)
+}
+
+fn run_git(mut c: Command, args: &[&str]) -> Result<String> {
+    let out = c.args(args).output().map_err(Error::io("git"))?;
     if !out.status.success() {
         return Err(Error::Subprocess {
             command: format!("git {}", args.join(" ")),
@@ -400,6 +464,30 @@ pub fn commit(r: &Record, message: &str) -> Result<Option<String>> {
 /// Every step is tried and the first failure returned; a mount that will not go away stops it
 /// before anything is deleted through it. Steps with nothing to do (an interrupted creation
 /// never made the branch) are not failures.
+/// Removes git's record of a worktree at `path` that `git worktree add` left half made (killed
+/// before it finished): it stays locked as "initializing", so `git worktree prune` keeps it.
+fn forget_half_made_worktree(main: &Main, path: &Path) {
+    let Some(name) = path.file_name() else { return };
+    let Ok(entries) = fs::read_dir(main.repo.git.common_dir().join("worktrees")) else {
+        return;
+    };
+    let ours = path.join(".git");
+    for e in entries.flatten() {
+        let dir = e.path();
+        // git names the entry after the directory, with a number when that name is taken.
+        let entry = e.file_name().to_string_lossy().into_owned();
+        let named = entry
+            .strip_prefix(&*name.to_string_lossy())
+            .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()));
+        // Killed early, git may have left `gitdir` (and `locked`) missing, empty or half written.
+        let gitdir = fs::read_to_string(dir.join("gitdir")).unwrap_or_default();
+        let ours_or_unwritten = gitdir.trim().is_empty() || Path::new(gitdir.trim()) == ours;
+        if named && ours_or_unwritten && !path.exists() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+}
+
 /// Removes a sandbox and its branch.
 pub fn remove(main: &Main, r: &Record) -> Result<()> {
     remove_keeping(main, r, false)
@@ -430,9 +518,20 @@ pub fn remove_keeping(main: &Main, r: &Record, keep_branch: bool) -> Result<()> 
         });
     }
     let _ = main.git(&["worktree", "prune"]);
+    forget_half_made_worktree(main, &r.path);
     if !keep_branch {
         let _ = main.git(&["branch", "-D", "-q", &r.branch]);
     }
     let _ = fs::remove_file(main.record_path(&r.name));
     first.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod natural_tests {
+    #[test]
+    fn names_sort_as_people_count() {
+        let mut v = vec!["l10", "l2", "l1", "b", "a10b", "a9c", "l02", "x"];
+        v.sort_by(|a, b| super::natural(a, b));
+        assert_eq!(v, ["a9c", "a10b", "b", "l1", "l2", "l02", "l10", "x"]);
+    }
 }

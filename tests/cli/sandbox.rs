@@ -237,7 +237,7 @@ fn a_creation_killed_outright_is_rolled_back_by_the_next_command() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(listed(&t, &r), serde_json::json!([]));
-    assert!(!wt.exists());
+    assert!(!wt.exists(), "git's record of the half-made worktree is gone too");
     assert_eq!(t.git(&r, &["branch", "--list", "sandbox/*"]), "");
     run_ok(&t, &r, &["run", "killed", "--", "true"]);
 }
