@@ -131,6 +131,28 @@ pub enum Kind {
     AssigneeRemoved {
         assignee: String,
     },
+    /// Priority 0 (highest) to 4.
+    PrioritySet {
+        priority: u8,
+    },
+    /// bug, feature, task, epic or chore (writers write these; readers keep any text).
+    TypeSet {
+        issue_type: String,
+    },
+    /// The issue's one parent (an epic), or none.
+    ParentSet {
+        parent: Option<Id>,
+    },
+    /// A link from this issue to `target`: `blocked-by`, `related`, `duplicate-of` or
+    /// `discovered-from` (readers keep any other name and skip it).
+    LinkAdded {
+        link: String,
+        target: Id,
+    },
+    LinkRemoved {
+        link: String,
+        target: Id,
+    },
     /// A kind from a newer version: kept byte for byte, skipped by the projection.
     Unknown {
         code: u64,
@@ -150,6 +172,11 @@ impl Kind {
             Kind::LabelRemoved { .. } => 7,
             Kind::AssigneeAdded { .. } => 8,
             Kind::AssigneeRemoved { .. } => 9,
+            Kind::PrioritySet { .. } => 10,
+            Kind::TypeSet { .. } => 11,
+            Kind::ParentSet { .. } => 12,
+            Kind::LinkAdded { .. } => 13,
+            Kind::LinkRemoved { .. } => 14,
             Kind::Unknown { code, .. } => *code,
         }
     }
@@ -166,6 +193,11 @@ impl Kind {
             Kind::LabelRemoved { .. } => "issue.label_removed",
             Kind::AssigneeAdded { .. } => "issue.assignee_added",
             Kind::AssigneeRemoved { .. } => "issue.assignee_removed",
+            Kind::PrioritySet { .. } => "issue.priority_set",
+            Kind::TypeSet { .. } => "issue.type_set",
+            Kind::ParentSet { .. } => "issue.parent_set",
+            Kind::LinkAdded { .. } => "issue.link_added",
+            Kind::LinkRemoved { .. } => "issue.link_removed",
             Kind::Unknown { .. } => "unknown",
         }
     }
@@ -189,13 +221,21 @@ impl Kind {
             ]),
             Kind::LabelAdded { label } | Kind::LabelRemoved { label } => Value::Array(vec![t(label)]),
             Kind::AssigneeAdded { assignee } | Kind::AssigneeRemoved { assignee } => Value::Array(vec![t(assignee)]),
+            Kind::PrioritySet { priority } => Value::Array(vec![uint(u64::from(*priority))]),
+            Kind::TypeSet { issue_type } => Value::Array(vec![t(issue_type)]),
+            Kind::ParentSet { parent } => Value::Array(vec![
+                parent.map_or(Value::Null, |p| Value::Bytes(p.0.to_vec())),
+            ]),
+            Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => {
+                Value::Array(vec![t(link), Value::Bytes(target.0.to_vec())])
+            }
             Kind::Unknown { payload, .. } => payload.clone(),
         }
     }
 
     fn from_parts(code: u64, payload: Value) -> Result<Kind, DecodeError> {
         let fields = match (&payload, code) {
-            (_, c) if c == 0 || c > 9 => return Ok(Kind::Unknown { code, payload }),
+            (_, c) if c == 0 || c > 14 => return Ok(Kind::Unknown { code, payload }),
             (Value::Array(a), _) => a,
             _ => return Err(DecodeError("payload is not an array")),
         };
@@ -243,7 +283,31 @@ impl Kind {
             7 => Kind::LabelRemoved { label: text(0)? },
             8 => Kind::AssigneeAdded { assignee: text(0)? },
             9 => Kind::AssigneeRemoved { assignee: text(0)? },
-            _ => unreachable!("codes outside 1..=9 were handled above"),
+            10 => match fields.first().and_then(as_u64) {
+                Some(p) if p <= 4 && fields.len() == 1 => Kind::PrioritySet { priority: p as u8 },
+                _ => return Err(DecodeError("priority is not 0 to 4")),
+            },
+            11 => Kind::TypeSet { issue_type: text(0)? },
+            12 => Kind::ParentSet {
+                parent: match fields.first() {
+                    Some(Value::Null) => None,
+                    Some(Value::Bytes(b)) => Some(Id::from_slice(b).ok_or(DecodeError("parent is not 32 bytes"))?),
+                    _ => return Err(DecodeError("parent is not null or an id")),
+                },
+            },
+            13 | 14 => {
+                let link = text(0)?;
+                let target = match fields.get(1) {
+                    Some(Value::Bytes(b)) => Id::from_slice(b).ok_or(DecodeError("link target is not 32 bytes"))?,
+                    _ => return Err(DecodeError("link target is not an id")),
+                };
+                if code == 13 {
+                    Kind::LinkAdded { link, target }
+                } else {
+                    Kind::LinkRemoved { link, target }
+                }
+            }
+            _ => unreachable!("codes outside 1..=14 were handled above"),
         })
     }
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use gix::ObjectId;
 use heed::types::{Bytes, Str, Unit};
-use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
+use heed::{Database, DatabaseFlags, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 
 use crate::actor::{self, ACTORS_PREFIX, Record};
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ use crate::repo::Repo;
 use crate::{snapshot, sync, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
@@ -55,6 +55,15 @@ pub struct Index {
     actors: Database<Bytes, Bytes>,
     /// lock commit id → its message (the lease): lock commits never change, so neither does this.
     leases: Database<Bytes, Bytes>,
+    /// issue id → the fixed-width facts queries filter and sort on (`tables::Facts`).
+    facts: Database<Bytes, Bytes>,
+    /// issue ++ link byte ++ other issue → (): every link, from both ends (`tables`).
+    edges: Database<Bytes, Unit>,
+    /// assignee ++ 0 ++ issue id → (): issues currently assigned to someone.
+    assigned: Database<Bytes, Unit>,
+    /// word → the first `tables::POSTING` bytes of each issue id whose text holds it (sorted
+    /// duplicates of a fixed size): the full-text index.
+    words: Database<Bytes, Bytes>,
 }
 
 /// What one fold did.
@@ -157,6 +166,10 @@ macro_rules! databases {
             labels: $db!("labels"),
             actors: $db!("actors"),
             leases: $db!("leases"),
+            facts: $db!("facts"),
+            edges: $db!("edges"),
+            assigned: $db!("assigned"),
+            words: $db!("words", DatabaseFlags::DUP_SORT | DatabaseFlags::DUP_FIXED),
             path: $path.to_owned(),
             env: $env.clone(),
             _scratch: None,
@@ -234,7 +247,7 @@ impl Index {
         let env = unsafe {
             EnvOpenOptions::new()
                 .map_size(MAP_SIZE)
-                .max_dbs(16)
+                .max_dbs(24)
                 // The index is a cache of the refs: a power loss may cost it, never the refs,
                 // and a damaged index is rebuilt. Process crashes lose nothing either way.
                 .flags(EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC)
@@ -248,7 +261,10 @@ impl Index {
         let opened = (|| -> heed::Result<Option<Index>> {
             macro_rules! open {
                 ($name:literal) => {
-                    match env.open_database(&rtxn, Some($name))? {
+                    open!($name, DatabaseFlags::empty())
+                };
+                ($name:literal, $flags:expr) => {
+                    match env.database_options().types().name($name).flags($flags).open(&rtxn)? {
                         Some(db) => db,
                         None => return Ok(None),
                     }
@@ -264,7 +280,15 @@ impl Index {
         let mut wtxn = env.write_txn().map_err(&err)?;
         macro_rules! create {
             ($name:literal) => {
-                env.create_database(&mut wtxn, Some($name)).map_err(&err)?
+                create!($name, DatabaseFlags::empty())
+            };
+            ($name:literal, $flags:expr) => {
+                env.database_options()
+                    .types()
+                    .name($name)
+                    .flags($flags)
+                    .create(&mut wtxn)
+                    .map_err(&err)?
             };
         }
         let index = databases!(create, path, env);
@@ -393,6 +417,8 @@ mod bulk;
 mod fold;
 mod guard;
 mod query;
+mod search;
+pub mod tables;
 
 pub use guard::write_landed;
 

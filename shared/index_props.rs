@@ -17,6 +17,10 @@ enum Op {
     Label(u8, bool),
     Assignee(u8, bool),
     Future(u8),
+    Priority(u8),
+    Type(u8),
+    Parent(Option<u8>),
+    Link(u8, u8, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -28,6 +32,10 @@ fn op() -> impl Strategy<Value = Op> {
         (any::<u8>(), any::<bool>()).prop_map(|(v, a)| Op::Label(v % 3, a)),
         (any::<u8>(), any::<bool>()).prop_map(|(v, a)| Op::Assignee(v % 3, a)),
         any::<u8>().prop_map(Op::Future),
+        any::<u8>().prop_map(|v| Op::Priority(v % 5)),
+        any::<u8>().prop_map(|v| Op::Type(v % 6)),
+        any::<Option<u8>>().prop_map(Op::Parent),
+        (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(l, t, a)| Op::Link(l % 5, t, a)),
     ]
 }
 
@@ -106,7 +114,9 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
                 state: if closed { State::Closed } else { State::Open },
                 reason: reason.then(|| "completed".to_owned()),
             },
-            Op::Comment(v) => Kind::CommentAdded { body: format!("c{v}") },
+            Op::Comment(v) => Kind::CommentAdded {
+                body: format!("c{v} Crashes on start-up w{}", v % 2),
+            },
             Op::Label(v, true) => Kind::LabelAdded { label: format!("l{v}") },
             Op::Label(v, false) => Kind::LabelRemoved { label: format!("l{v}") },
             Op::Assignee(v, true) => Kind::AssigneeAdded {
@@ -119,6 +129,22 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
                 code: 100 + u64::from(v),
                 payload: ciborium::value::Value::Null,
             },
+            Op::Priority(p) => Kind::PrioritySet { priority: p },
+            Op::Type(t) => Kind::TypeSet {
+                issue_type: ["bug", "feature", "task", "epic", "chore", "newer"][usize::from(t)].to_owned(),
+            },
+            Op::Parent(p) => Kind::ParentSet {
+                parent: p.map(|p| per_issue[usize::from(p) % per_issue.len()][0]),
+            },
+            Op::Link(l, t, add) => {
+                let link = ["blocked-by", "related", "duplicate-of", "discovered-from", "newer"][usize::from(l)].to_owned();
+                let target = per_issue[usize::from(t) % per_issue.len()][0];
+                if add {
+                    Kind::LinkAdded { link, target }
+                } else {
+                    Kind::LinkRemoved { link, target }
+                }
+            }
         };
         let ev = Event {
             version: FORMAT_VERSION,
@@ -195,6 +221,9 @@ proptest! {
                 comments: state.comments.len(),
                 created_at: crate::repo::format_time(state.created.as_ref().map_or(0, |c| c.created_ms)),
                 updated_at: crate::repo::format_time(state.updated_ms),
+                priority: state.priority(),
+                issue_type: state.issue_type().to_owned(),
+                parent: state.parent().map(|p| p.to_hex()),
             };
             let json = serde_json::to_vec(&row).unwrap();
             prop_assert_eq!(String::from_utf8_lossy(&fragment), String::from_utf8_lossy(&json[1..json.len() - 1]));

@@ -112,6 +112,11 @@ pub struct IssueState {
     pub assignees: BTreeMap<String, Element>,
     /// Sorted by stamp; append-only.
     pub comments: Vec<Comment>,
+    pub priority: Option<Reg<u8>>,
+    pub issue_type: Option<Reg<String>>,
+    pub parent: Option<Reg<Option<Id>>>,
+    /// Links from this issue, keyed `<link>:<target id in hex>` (see `link_key`).
+    pub links: BTreeMap<String, Element>,
     /// The entity's events that no other known event of the entity names as a parent, sorted.
     /// (A parent in another entity is ignored, so that the heads never depend on the order
     /// events arrive in.)
@@ -189,6 +194,11 @@ impl IssueState {
             Kind::LabelRemoved { label } => set_op(&mut self.labels, label, stamp, false),
             Kind::AssigneeAdded { assignee } => set_op(&mut self.assignees, assignee, stamp, true),
             Kind::AssigneeRemoved { assignee } => set_op(&mut self.assignees, assignee, stamp, false),
+            Kind::PrioritySet { priority } => set_reg(&mut self.priority, stamp, *priority),
+            Kind::TypeSet { issue_type } => set_reg(&mut self.issue_type, stamp, issue_type.clone()),
+            Kind::ParentSet { parent } => set_reg(&mut self.parent, stamp, *parent),
+            Kind::LinkAdded { link, target } => set_op(&mut self.links, &link_key(link, target), stamp, true),
+            Kind::LinkRemoved { link, target } => set_op(&mut self.links, &link_key(link, target), stamp, false),
             Kind::Unknown { .. } => unreachable!("skipped above"),
         }
     }
@@ -204,6 +214,74 @@ impl IssueState {
     pub fn assignees(&self) -> Vec<String> {
         members(&self.assignees)
     }
+
+    /// 0 (highest) to 4; 2 unless set.
+    pub fn priority(&self) -> u8 {
+        self.priority.as_ref().map_or(DEFAULT_PRIORITY, |r| r.value)
+    }
+
+    /// The type; `task` unless set.
+    pub fn issue_type(&self) -> &str {
+        self.issue_type.as_ref().map_or(DEFAULT_TYPE, |r| r.value.as_str())
+    }
+
+    pub fn parent(&self) -> Option<Id> {
+        self.parent.as_ref().and_then(|r| r.value)
+    }
+
+    /// The links this issue holds now, as (link, target), sorted; names this version does not
+    /// know are left out.
+    pub fn links(&self) -> Vec<(Link, Id)> {
+        self.links
+            .iter()
+            .filter(|(_, e)| e.present())
+            .filter_map(|(k, _)| parse_link_key(k))
+            .collect()
+    }
+}
+
+pub const DEFAULT_PRIORITY: u8 = 2;
+pub const DEFAULT_TYPE: &str = "task";
+/// The types writers accept, in the order `--help` lists them.
+pub const TYPES: [&str; 5] = ["bug", "feature", "task", "epic", "chore"];
+
+/// A link an issue holds to another, as stored: each kind of link lives on one side (the
+/// blocked issue holds `blocked-by`; `related` lives on the issue whose id sorts first), and
+/// the other side sees the inverse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Link {
+    BlockedBy,
+    Related,
+    DuplicateOf,
+    DiscoveredFrom,
+}
+
+impl Link {
+    pub const ALL: [Link; 4] = [Link::BlockedBy, Link::Related, Link::DuplicateOf, Link::DiscoveredFrom];
+
+    /// The name in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Link::BlockedBy => "blocked-by",
+            Link::Related => "related",
+            Link::DuplicateOf => "duplicate-of",
+            Link::DiscoveredFrom => "discovered-from",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Link> {
+        Link::ALL.into_iter().find(|l| l.name() == s)
+    }
+}
+
+/// The key of a link in `IssueState::links`.
+pub fn link_key(link: &str, target: &Id) -> String {
+    format!("{link}:{}", target.to_hex())
+}
+
+fn parse_link_key(k: &str) -> Option<(Link, Id)> {
+    let (link, target) = k.rsplit_once(':')?;
+    Some((Link::from_name(link)?, Id::from_hex(target)?))
 }
 
 /// A list row's fields, as `IssueState::row_fragment` writes them.
@@ -217,6 +295,10 @@ pub struct RowFields {
     pub comments: usize,
     pub created_at: String,
     pub updated_at: String,
+    pub priority: u8,
+    #[serde(rename = "type")]
+    pub issue_type: String,
+    pub parent: Option<String>,
 }
 
 /// Who wrote something, as printed.

@@ -26,6 +26,7 @@ pub mod sandbox;
 pub mod snapshot;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod wal;
 
 #[cfg(test)]

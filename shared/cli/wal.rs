@@ -414,6 +414,12 @@ fn summary(k: &Kind) -> String {
         .to_lowercase(),
         Kind::LabelAdded { label } | Kind::LabelRemoved { label } => label.clone(),
         Kind::AssigneeAdded { assignee } | Kind::AssigneeRemoved { assignee } => assignee.clone(),
+        Kind::PrioritySet { priority } => format!("P{priority}"),
+        Kind::TypeSet { issue_type } => issue_type.clone(),
+        Kind::ParentSet { parent } => parent.map_or_else(|| "none".to_owned(), |p| p.to_hex()[..12].to_owned()),
+        Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => {
+            format!("{link} {}", &target.to_hex()[..12])
+        }
         Kind::Unknown { code, .. } => format!("kind {code} from a newer version"),
     }
 }

@@ -47,6 +47,22 @@ pub(super) fn decode(body: &[u8]) -> Option<Event> {
         (7, 1) => Kind::LabelRemoved { label: c.text()? },
         (8, 1) => Kind::AssigneeAdded { assignee: c.text()? },
         (9, 1) => Kind::AssigneeRemoved { assignee: c.text()? },
+        (10, 1) => match c.uint()? {
+            p @ 0..=4 => Kind::PrioritySet { priority: p as u8 },
+            _ => return None,
+        },
+        (11, 1) => Kind::TypeSet { issue_type: c.text()? },
+        (12, 1) => Kind::ParentSet {
+            parent: c.option(|c| c.id().map(Id))?,
+        },
+        (13, 2) => Kind::LinkAdded {
+            link: c.text()?,
+            target: Id(c.id()?),
+        },
+        (14, 2) => Kind::LinkRemoved {
+            link: c.text()?,
+            target: Id(c.id()?),
+        },
         _ => return None,
     };
     c.0.is_empty().then_some(Event {

@@ -81,13 +81,52 @@ impl Index {
                 })
             })
             .map_err(&err)?;
-            append(self.labels, wtxn, |t| {
-                let labels = merge(folded.iter().map(|f| &f.labels[..]).collect(), |f, i| {
-                    folded[f].label_keys.get(*i as usize)
+            for (db, keys, arena) in [
+                (self.labels, Folded::labels as fn(&Folded) -> &[u32], Folded::label_keys as fn(&Folded) -> &Arena),
+                (self.assigned, |f: &Folded| &f.assigned[..], |f: &Folded| &f.assigned_keys),
+            ] {
+                append(db, wtxn, |t| {
+                    let merged = merge(folded.iter().map(|f| keys(f)).collect(), |f, i| {
+                        arena(&folded[f]).get(*i as usize)
+                    });
+                    merged
+                        .into_iter()
+                        .try_for_each(|(f, i)| t.put(arena(&folded[f]).get(*i as usize), &[]))
+                })
+                .map_err(&err)?;
+            }
+            append(self.facts, wtxn, |t| {
+                folded
+                    .iter()
+                    .flat_map(|f| &f.facts)
+                    .try_for_each(|(id, facts)| t.put(&id.0, facts))
+            })
+            .map_err(&err)?;
+            append(self.edges, wtxn, |t| {
+                let mut last = None;
+                for (_, k) in merge(folded.iter().map(|f| &f.edges[..]).collect(), |_, k| k) {
+                    if last.replace(k) != Some(k) {
+                        t.put(k, &[])?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(&err)?;
+            append(self.words, wtxn, |t| {
+                let merged = merge(folded.iter().map(|f| &f.postings[..]).collect(), |f, (w, p)| {
+                    (folded[f].terms[*w as usize].as_str(), p)
                 });
-                labels
-                    .into_iter()
-                    .try_for_each(|(f, i)| t.put(folded[f].label_keys.get(*i as usize), &[]))
+                let mut last: Option<(&str, &[u8; tables::POSTING])> = None;
+                for (f, (w, p)) in merged {
+                    let word = folded[f].terms[*w as usize].as_str();
+                    match last {
+                        Some((lw, lp)) if lw == word && lp == p => continue,
+                        Some((lw, _)) if lw == word => t.put_dup(word.as_bytes(), p)?,
+                        _ => t.put(word.as_bytes(), p)?,
+                    }
+                    last = Some((word, p));
+                }
+                Ok(())
             })
             .map_err(&err)?;
             Ok(())
@@ -152,12 +191,29 @@ struct Keys {
     lamport: u64,
 }
 
-/// What a folding thread leaves for the last two tables: rows and label keys, each sorted.
+/// What a folding thread leaves for the tables written last, each sorted: rows, label and
+/// assignee keys, facts, links and words (each word once, in `terms`, and its postings).
 struct Folded {
     rows: Vec<([u8; 40], u32)>,
     row_bytes: Arena,
     labels: Vec<u32>,
     label_keys: Arena,
+    assigned: Vec<u32>,
+    assigned_keys: Arena,
+    facts: Vec<(Id, Vec<u8>)>,
+    edges: Vec<[u8; tables::EDGE_LEN]>,
+    terms: Vec<String>,
+    postings: Vec<(u32, [u8; tables::POSTING])>,
+}
+
+impl Folded {
+    fn labels(&self) -> &[u32] {
+        &self.labels
+    }
+
+    fn label_keys(&self) -> &Arena {
+        &self.label_keys
+    }
 }
 
 /// Folds the entities of `share` (positions in `all`) into their states and encodes them,
@@ -192,7 +248,14 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
         row_bytes: Arena::default(),
         labels: Vec::new(),
         label_keys: Arena::default(),
+        assigned: Vec::new(),
+        assigned_keys: Arena::default(),
+        facts: Vec::new(),
+        edges: Vec::new(),
+        terms: Vec::new(),
+        postings: Vec::new(),
     };
+    let mut term_at: HashMap<String, u32> = HashMap::new();
     let batch = || States {
         ids: Vec::with_capacity(BATCH),
         states: Arena::default(),
@@ -209,10 +272,25 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
         }
         part.ids.push(id);
         part.states.push(|out| state.encode(out));
-        if state.created.is_some() {
-            for l in state.labels() {
-                let key = folded.label_keys.push(|out| write_label_key(&l, &id, out));
+        if let Some(sec) = tables::Secondary::of(&id, &state) {
+            for l in &sec.labels {
+                let key = folded.label_keys.push(|out| write_label_key(l, &id, out));
                 folded.labels.push(key);
+            }
+            for a in &sec.assigned {
+                let key = folded.assigned_keys.push(|out| write_label_key(a, &id, out));
+                folded.assigned.push(key);
+            }
+            folded.facts.push((id, sec.facts));
+            folded.edges.extend(sec.edges);
+            let posting: [u8; tables::POSTING] = id.0[..tables::POSTING].try_into().expect("a prefix of an id");
+            for w in sec.words {
+                let next = folded.terms.len() as u32;
+                let at = *term_at.entry(w).or_insert_with_key(|w| {
+                    folded.terms.push(w.clone());
+                    next
+                });
+                folded.postings.push((at, posting));
             }
         }
         let mut key = None;
@@ -226,10 +304,28 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
     }
     let _ = out.send(part);
     folded.rows.sort_unstable_by_key(|(key, _)| *key);
-    let keys = &folded.label_keys;
-    folded
-        .labels
-        .sort_unstable_by(|a, b| keys.get(*a as usize).cmp(keys.get(*b as usize)));
+    for (order, arena) in [
+        (&mut folded.labels, &folded.label_keys),
+        (&mut folded.assigned, &folded.assigned_keys),
+    ] {
+        order.sort_unstable_by(|a, b| arena.get(*a as usize).cmp(arena.get(*b as usize)));
+    }
+    folded.edges.sort_unstable();
+    // Words in byte order, then each word's postings in order.
+    let mut by_name: Vec<u32> = (0..folded.terms.len() as u32).collect();
+    by_name.sort_unstable_by(|a, b| folded.terms[*a as usize].cmp(&folded.terms[*b as usize]));
+    let mut rank = vec![0u32; by_name.len()];
+    for (r, t) in by_name.iter().enumerate() {
+        rank[*t as usize] = r as u32;
+    }
+    folded.terms = by_name
+        .iter()
+        .map(|t| std::mem::take(&mut folded.terms[*t as usize]))
+        .collect();
+    for p in &mut folded.postings {
+        p.0 = rank[p.0 as usize];
+    }
+    folded.postings.sort_unstable();
     folded
 }
 
@@ -254,6 +350,16 @@ impl Appender<'_> {
         unsafe {
             self.cursor
                 .put_current_with_options::<Bytes>(PutFlags::APPEND, key, value)
+        }
+    }
+
+    /// Another value, after the last one, for the key `put` wrote last (a table of sorted
+    /// duplicates).
+    fn put_dup(&mut self, key: &[u8], value: &[u8]) -> heed::Result<()> {
+        // SAFETY: as for `put`.
+        unsafe {
+            self.cursor
+                .put_current_with_options::<Bytes>(PutFlags::APPEND_DUP, key, value)
         }
     }
 }

@@ -226,6 +226,10 @@ impl Index {
         self.rows.clear(&mut wtxn).map_err(&err)?;
         self.labels.clear(&mut wtxn).map_err(&err)?;
         self.actors.clear(&mut wtxn).map_err(&err)?;
+        self.facts.clear(&mut wtxn).map_err(&err)?;
+        self.edges.clear(&mut wtxn).map_err(&err)?;
+        self.assigned.clear(&mut wtxn).map_err(&err)?;
+        self.words.clear(&mut wtxn).map_err(&err)?;
         self.meta
             .put(&mut wtxn, "schema", &SCHEMA_VERSION.to_be_bytes())
             .map_err(&err)?;
@@ -309,8 +313,8 @@ impl Index {
         // Sorted keys make LMDB's inserts sequential; the result does not depend on order.
         batch.sort_unstable_by_key(|e| e.id);
         batch.dedup_by(|a, b| a.id == b.id);
-        // Each touched issue with its labels and its row's state byte (if it had a row) before.
-        let mut touched: HashMap<Id, (IssueState, Vec<String>, Option<u8>)> = HashMap::new();
+        // Each touched issue, as it is now and as it was before this batch (if it existed).
+        let mut touched: HashMap<Id, (IssueState, Option<IssueState>)> = HashMap::new();
         let mut lamport = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
         let mut applied = 0;
         for ev in &batch {
@@ -327,19 +331,12 @@ impl Index {
                 .get(wtxn, &parent_key(&entity, &ev.id))
                 .map_err(&err)?
                 .is_some();
-            let (state, ..) = match touched.entry(entity) {
+            let (state, _) = match touched.entry(entity) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
-                    let state = self
-                        .load_issue(wtxn, &entity)?
-                        .unwrap_or_else(|| IssueState::new(entity));
-                    let labels = if state.created.is_some() {
-                        state.labels()
-                    } else {
-                        Vec::new()
-                    };
-                    let row = row_state(&state);
-                    v.insert((state, labels, row))
+                    let old = self.load_issue(wtxn, &entity)?;
+                    let state = old.clone().unwrap_or_else(|| IssueState::new(entity));
+                    v.insert((state, old))
                 }
             };
             state.apply(ev, parented);
@@ -349,9 +346,9 @@ impl Index {
         // How many more rows are closed than before.
         let mut closed: i64 = 0;
         let is_closed = |row: Option<u8>| i64::from(row == Some(state_byte(State::Closed)));
-        for (id, (state, old_labels, old_row)) in touched {
-            self.store_issue(wtxn, &id, &state, &old_labels)?;
-            closed += is_closed(row_state(&state)) - is_closed(old_row);
+        for (id, (state, old)) in touched {
+            self.store_issue(wtxn, &id, &state, old.as_ref())?;
+            closed += is_closed(row_state(&state)) - is_closed(old.as_ref().and_then(row_state));
         }
         if closed != 0 {
             let n = meta_u64(self.meta.get(wtxn, CLOSED).map_err(&err)?);
@@ -362,7 +359,9 @@ impl Index {
         Ok(applied)
     }
 
-    fn store_issue(&self, wtxn: &mut RwTxn, id: &Id, state: &IssueState, old_labels: &[String]) -> Result<()> {
+    /// Writes an issue's new state and the difference in its secondary entries from `old`.
+    fn store_issue(&self, wtxn: &mut RwTxn, id: &Id, state: &IssueState, old: Option<&IssueState>) -> Result<()> {
+        use tables::{Secondary, added, name_key};
         let err = self.err();
         let mut buf = Vec::with_capacity(512);
         state.encode(&mut buf);
@@ -372,19 +371,66 @@ impl Index {
             return Ok(());
         };
         self.rows.put(wtxn, &key, &buf).map_err(&err)?;
-        let new_labels = state.labels();
-        let label_key = |l: &str| {
-            let mut key = Vec::with_capacity(l.len() + 33);
-            write_label_key(l, id, &mut key);
-            key
-        };
-        for l in old_labels.iter().filter(|l| !new_labels.contains(l)) {
-            self.labels.delete(wtxn, &label_key(l)).map_err(&err)?;
+        let new = Secondary::of(id, state).expect("an issue with a row has been created");
+        let before = old.and_then(|o| Secondary::of(id, o)).unwrap_or_default();
+        self.facts.put(wtxn, &id.0, &new.facts).map_err(&err)?;
+        for (db, old, new) in [
+            (&self.labels, &before.labels, &new.labels),
+            (&self.assigned, &before.assigned, &new.assigned),
+        ] {
+            for name in added(new, old) {
+                buf.clear();
+                name_key(name, id, &mut buf);
+                db.delete(wtxn, &buf).map_err(&err)?;
+            }
+            for name in added(old, new) {
+                buf.clear();
+                name_key(name, id, &mut buf);
+                db.put(wtxn, &buf, &()).map_err(&err)?;
+            }
         }
-        for l in new_labels.iter().filter(|l| !old_labels.contains(l)) {
-            self.labels.put(wtxn, &label_key(l), &()).map_err(&err)?;
+        for k in added(&new.edges, &before.edges) {
+            self.edges.delete(wtxn, k).map_err(&err)?;
+        }
+        for k in added(&before.edges, &new.edges) {
+            self.edges.put(wtxn, k, &()).map_err(&err)?;
+        }
+        if old.is_some_and(|o| tables::same_text(o, state)) && !before.facts.is_empty() {
+            return Ok(());
+        }
+        let posting = &id.0[..tables::POSTING];
+        // Another issue whose id starts with the same bytes shares the postings: keep them
+        // (a search checks each issue such a posting names against its text).
+        let shared = self.shares_posting(wtxn, id)?;
+        if !shared {
+            for w in added(&new.words, &before.words) {
+                self.words
+                    .delete_one_duplicate(wtxn, w.as_bytes(), posting)
+                    .map_err(&err)?;
+            }
+        }
+        for w in added(&before.words, &new.words) {
+            self.words.put(wtxn, w.as_bytes(), posting).map_err(&err)?;
         }
         Ok(())
+    }
+
+    /// Whether another issue's id starts with the same `tables::POSTING` bytes as `id`.
+    fn shares_posting(&self, txn: &RoTxn, id: &Id) -> Result<bool> {
+        let mut low = [0u8; 32];
+        low[..tables::POSTING].copy_from_slice(&id.0[..tables::POSTING]);
+        let mut high = [0xffu8; 32];
+        high[..tables::POSTING].copy_from_slice(&id.0[..tables::POSTING]);
+        let range = (Bound::Included(&low[..]), Bound::Included(&high[..]));
+        let mut n = 0;
+        for item in self.issues.lazily_decode_data().range(txn, &range).map_err(self.err())? {
+            item.map_err(self.err())?;
+            n += 1;
+            if n > 1 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Applies events directly (no git), in one transaction, the way a fold does (in bulk when

@@ -374,7 +374,18 @@ impl Index {
                 out.push(([&[tag][..], k].concat(), v.to_vec()));
             }
         }
-        for (tag, db) in [(b'l', &self.labels), (b'p', &self.parented)] {
+        for (tag, db) in [(b'f', &self.facts), (b'w', &self.words)] {
+            for item in db.iter(&rtxn).map_err(self.err())? {
+                let (k, v) = item.map_err(self.err())?;
+                out.push(([&[tag][..], k].concat(), v.to_vec()));
+            }
+        }
+        for (tag, db) in [
+            (b'l', &self.labels),
+            (b'p', &self.parented),
+            (b'g', &self.edges),
+            (b'a', &self.assigned),
+        ] {
             for item in db.iter(&rtxn).map_err(self.err())? {
                 let (k, _) = item.map_err(self.err())?;
                 out.push(([&[tag][..], k].concat(), Vec::new()));

@@ -3,10 +3,12 @@
 //! do actors, so each is written once in a table and referred to by position:
 //!
 //! `[id, [actor…], [[lamport, wall_ms, actor#, event id]…], created, title, body, state,
-//!   labels, assignees, [[stamp#, body]…], [head…], updated_ms, events]`
+//!   labels, assignees, [[stamp#, body]…], [head…], updated_ms, events, priority, type,
+//!   parent, links]`
 //!
 //! with `created = null | [actor#, created_ms]`, `title`, `body = null | [stamp#, text]`,
-//! `state = null | [stamp#, 0 open | 1 closed, null | reason]` and each set
+//! `state = null | [stamp#, 0 open | 1 closed, null | reason]`, `priority = null | [stamp#, n]`,
+//! `type = null | [stamp#, text]`, `parent = null | [stamp#, null | id]` and each set
 //! `[[name, null | add stamp#, null | remove stamp#]…]`. Change it, bump `SCHEMA_VERSION`.
 
 use std::collections::BTreeMap;
@@ -60,7 +62,17 @@ impl IssueState {
         {
             t.stamp(s);
         }
-        for e in self.labels.values().chain(self.assignees.values()) {
+        for s in [
+            self.priority.as_ref().map(|r| &r.stamp),
+            self.issue_type.as_ref().map(|r| &r.stamp),
+            self.parent.as_ref().map(|r| &r.stamp),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            t.stamp(s);
+        }
+        for e in self.labels.values().chain(self.assignees.values()).chain(self.links.values()) {
             for s in [&e.add, &e.remove].into_iter().flatten() {
                 t.stamp(s);
             }
@@ -69,7 +81,7 @@ impl IssueState {
             t.stamp(&c.stamp);
         }
         let stamp = |s: &Stamp| t.stamp_at[&s.id];
-        cbor::array(out, 13);
+        cbor::array(out, 17);
         cbor::bytes(out, &self.id);
         cbor::array(out, t.actors.len());
         for a in &t.actors {
@@ -101,7 +113,7 @@ impl IssueState {
             cbor::uint(out, u64::from(r.value.state == State::Closed));
             cbor::option(out, r.value.reason.as_ref(), |out, s| cbor::text(out, s));
         });
-        for set in [&self.labels, &self.assignees] {
+        let set = |out: &mut Vec<u8>, set: &BTreeMap<String, Element>| {
             cbor::array(out, set.len());
             for (name, e) in set {
                 cbor::array(out, 3);
@@ -110,7 +122,9 @@ impl IssueState {
                     cbor::option(out, s.as_ref(), |out, s| cbor::uint(out, stamp(s)));
                 }
             }
-        }
+        };
+        set(out, &self.labels);
+        set(out, &self.assignees);
         cbor::array(out, self.comments.len());
         for c in &self.comments {
             cbor::array(out, 2);
@@ -123,12 +137,28 @@ impl IssueState {
         }
         cbor::uint(out, self.updated_ms);
         cbor::uint(out, self.events);
+        cbor::option(out, self.priority.as_ref(), |out, r| {
+            cbor::array(out, 2);
+            cbor::uint(out, stamp(&r.stamp));
+            cbor::uint(out, u64::from(r.value));
+        });
+        cbor::option(out, self.issue_type.as_ref(), |out, r| {
+            cbor::array(out, 2);
+            cbor::uint(out, stamp(&r.stamp));
+            cbor::text(out, &r.value);
+        });
+        cbor::option(out, self.parent.as_ref(), |out, r| {
+            cbor::array(out, 2);
+            cbor::uint(out, stamp(&r.stamp));
+            cbor::option(out, r.value.as_ref(), |out, p| cbor::bytes(out, &p.0));
+        });
+        set(out, &self.links);
     }
 
     /// Reads what `encode` wrote; `None` for anything else.
     pub fn decode(bytes: &[u8]) -> Option<IssueState> {
         let mut c = Cursor(bytes);
-        if c.array()? != 13 {
+        if c.array()? != 17 {
             return None;
         }
         let id = c.id()?;
@@ -200,6 +230,21 @@ impl IssueState {
         }
         let heads = (0..c.array()?).map(|_| c.id().map(Id)).collect::<Option<Vec<_>>>()?;
         let (updated_ms, events) = (c.uint()?, c.uint()?);
+        let priority = c.option(|c| {
+            (c.array()? == 2).then_some(())?;
+            let stamp = stamp(c)?;
+            let value = u8::try_from(c.uint()?).ok().filter(|p| *p <= 4)?;
+            Some(Reg { stamp, value })
+        })?;
+        let issue_type = text_reg(&mut c)?;
+        let parent = c.option(|c| {
+            (c.array()? == 2).then_some(())?;
+            Some(Reg {
+                stamp: stamp(c)?,
+                value: c.option(|c| c.id().map(Id))?,
+            })
+        })?;
+        let links = set(&mut c)?;
         c.0.is_empty().then_some(IssueState {
             id,
             created,
@@ -212,6 +257,10 @@ impl IssueState {
             heads,
             updated_ms,
             events,
+            priority,
+            issue_type,
+            parent,
+            links,
         })
     }
 
@@ -250,6 +299,20 @@ impl IssueState {
         write_time(created_ms, out);
         out.extend_from_slice(b"\",\"updated_at\":\"");
         write_time(self.updated_ms, out);
-        out.push(b'"');
+        out.extend_from_slice(b"\",\"priority\":");
+        serde_json::to_writer(&mut *out, &self.priority()).expect("writing to a Vec cannot fail");
+        out.extend_from_slice(b",\"type\":");
+        json(out, self.issue_type());
+        out.extend_from_slice(b",\"parent\":");
+        match self.parent() {
+            Some(p) => {
+                let mut hex = [0u8; 64];
+                crate::hex::encode_to(&p.0, &mut hex);
+                out.push(b'"');
+                out.extend_from_slice(&hex);
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
     }
 }
