@@ -417,7 +417,7 @@ mod bulk;
 mod fold;
 mod guard;
 mod query;
-mod search;
+pub mod search;
 pub mod tables;
 
 pub use guard::write_landed;

@@ -338,6 +338,10 @@ pub struct IssueView {
     pub updated_at: String,
     pub body: String,
     pub comments: Vec<CommentView>,
+    pub priority: u8,
+    #[serde(rename = "type")]
+    pub issue_type: String,
+    pub parent: Option<String>,
 }
 
 impl IssueView {
@@ -365,6 +369,82 @@ impl IssueView {
                     body: c.body.clone(),
                 })
                 .collect(),
+            priority: s.priority(),
+            issue_type: s.issue_type().to_owned(),
+            parent: s.parent().map(|p| p.to_hex()),
+        }
+    }
+}
+
+/// A link as the command line names it, from the first issue's side: `A blocks B`,
+/// `A parent B` (B is A's parent), `A child B`, `A related B`, …
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkSpec {
+    Blocks,
+    BlockedBy,
+    Parent,
+    Child,
+    Related,
+    DuplicateOf,
+    DiscoveredFrom,
+}
+
+impl LinkSpec {
+    pub const NAMES: [&'static str; 7] = [
+        "blocks",
+        "blocked-by",
+        "parent",
+        "child",
+        "related",
+        "duplicate-of",
+        "discovered-from",
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkSpec::Blocks => "blocks",
+            LinkSpec::BlockedBy => "blocked-by",
+            LinkSpec::Parent => "parent",
+            LinkSpec::Child => "child",
+            LinkSpec::Related => "related",
+            LinkSpec::DuplicateOf => "duplicate-of",
+            LinkSpec::DiscoveredFrom => "discovered-from",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LinkSpec> {
+        Some(match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "blocks" => LinkSpec::Blocks,
+            "blocked-by" => LinkSpec::BlockedBy,
+            "parent" => LinkSpec::Parent,
+            "child" => LinkSpec::Child,
+            "related" => LinkSpec::Related,
+            "duplicate-of" => LinkSpec::DuplicateOf,
+            "discovered-from" => LinkSpec::DiscoveredFrom,
+            _ => return None,
+        })
+    }
+
+    /// The event recording (`add`) or removing "`a` SPEC `b`", and the issue it is written on:
+    /// each link lives on one side (see `Link`), and a parent is the child's register.
+    pub fn event(self, a: Id, b: Id, add: bool) -> (Id, Kind) {
+        let link = |l: Link, holder: Id, target: Id| {
+            let link = l.name().to_owned();
+            let kind = if add {
+                Kind::LinkAdded { link, target }
+            } else {
+                Kind::LinkRemoved { link, target }
+            };
+            (holder, kind)
+        };
+        match self {
+            LinkSpec::Blocks => link(Link::BlockedBy, b, a),
+            LinkSpec::BlockedBy => link(Link::BlockedBy, a, b),
+            LinkSpec::Related => link(Link::Related, a.min(b), a.max(b)),
+            LinkSpec::DuplicateOf => link(Link::DuplicateOf, a, b),
+            LinkSpec::DiscoveredFrom => link(Link::DiscoveredFrom, a, b),
+            LinkSpec::Parent => (a, Kind::ParentSet { parent: add.then_some(b) }),
+            LinkSpec::Child => (b, Kind::ParentSet { parent: add.then_some(a) }),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod lock;
 pub mod loose;
 pub mod maintenance;
 pub mod parallel;
+pub mod query;
 pub mod quarantine;
 pub mod refs;
 pub mod repo;

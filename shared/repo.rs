@@ -233,8 +233,46 @@ pub fn write_time(ms: u64, out: &mut Vec<u8>) {
     out.push(b'Z');
 }
 
+/// Reads what `format_time` writes (`YYYY-MM-DDTHH:MM:SSZ`, UTC), into milliseconds.
+pub fn parse_time(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = &s[r];
+        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days-from-civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
+    u64::try_from(secs).ok().map(|s| s * 1000)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_parse_back() {
+        for ms in [0, 1_764_460_800_000, 1_767_225_599_000, 951_782_400_000] {
+            let s = super::format_time(ms);
+            assert_eq!(super::parse_time(&s), Some(ms), "{s}");
+        }
+        assert_eq!(super::parse_time("2026-13-01T00:00:00Z"), None);
+        assert_eq!(super::parse_time("2026-11-01"), None);
+    }
+
     #[test]
     fn git_dash_c_parameters_are_unquoted_as_git_writes_them() {
         assert_eq!(

@@ -21,12 +21,16 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 
 /// One word as the index keeps it.
 pub fn normalize(word: &str) -> String {
-    let folded: String = if word.is_ascii() {
+    stem(fold(word))
+}
+
+/// NFKC and lower case, without stemming (a prefix search folds what was typed this way).
+pub fn fold(word: &str) -> String {
+    if word.is_ascii() {
         word.to_ascii_lowercase()
     } else {
         word.nfkc().flat_map(char::to_lowercase).collect()
-    };
-    stem(folded)
+    }
 }
 
 fn stem(mut w: String) -> String {

@@ -1,7 +1,7 @@
-//! `git issue`: create, list, show, edit, comment, close, reopen, claim, unclaim and ready.
-//! Flags follow GitHub CLI's `gh issue` wherever it has one.
+//! `git issue`: create, show, edit, comment, close, reopen, link, claim and unclaim (finding
+//! issues is `search`'s). Flags follow GitHub CLI's `gh issue` wherever it has one.
 
-use std::collections::HashMap;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,13 +9,17 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::claim::{Claim, claim_field, claims, guard, take_lock};
+use super::claim::{Claim, claims, guard, take_lock};
+use super::links::{self, Change, LinkArgs};
+use super::search::{self, BlockedArgs, OutputArgs, QueryArgs, Rows, TreeArgs, ViewArgs};
 use super::term::{self, esc};
-use super::{CommandError, GlobalArgs, Ui, columns, main_with};
+use super::{CommandError, GlobalArgs, Ui, main_with_args};
 use crate::event::{Id, Kind, State};
 use crate::index::ListFilter;
-use crate::issue::RowFields;
+use crate::index::search::Queue;
+use crate::issue::{LinkSpec, TYPES};
 use crate::lock::{self, Resource, Scope};
+use crate::query::{Expr, Query, Term};
 use crate::store::Store;
 
 /// An issue tracker that lives in the repository
@@ -37,11 +41,12 @@ pub struct Cli {
 pub enum Command {
     /// Create an issue
     Create(CreateArgs),
-    /// List issues, newest first
+    /// List issues, newest first, or as a query sorts them
     List(ListArgs),
-    /// Show an issue with its body and comments
-    #[command(visible_alias = "view")]
+    /// Show an issue with its body, comments and links
     Show(ShowArgs),
+    /// Show an issue (`view ID`), or save, list and remove saved queries (`view save|list|rm`)
+    View(ViewArgs),
     /// Edit an issue's title, body, labels or assignees
     Edit(EditArgs),
     /// Add a comment to an issue
@@ -54,8 +59,18 @@ pub enum Command {
     Claim(ClaimArgs),
     /// Give up a claim
     Unclaim(UnclaimArgs),
-    /// List open issues nobody has claimed, newest first (what an agent can pick up)
+    /// The work queue: open issues with no open blocker, not claimed by someone else, and not
+    /// epics with open children; most urgent first, then oldest
     Ready(ReadyArgs),
+    /// Open issues that an open issue blocks, with what blocks each
+    Blocked(BlockedArgs),
+    /// An issue (an epic, usually) with its children, their children, and what blocks each
+    Tree(TreeArgs),
+    /// Link two issues: `git issue link A blocks B` (also blocked-by, parent, child, related,
+    /// duplicate-of, discovered-from)
+    Link(LinkArgs),
+    /// Remove a link: `git issue unlink A blocks B`
+    Unlink(LinkArgs),
     /// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
     Demo(DemoArgs),
 }
@@ -72,7 +87,14 @@ pub struct LockArgs {
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     /// Issue id, or any unique prefix of it
-    pub id: String,
+    #[arg(required_unless_present = "next")]
+    pub id: Option<String>,
+    /// Claim the first issue of `git issue ready` (atomically: agents running this at once
+    /// each get a different issue); -S narrows the queue
+    #[arg(long, conflicts_with = "id")]
+    pub next: bool,
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// How long the claim lasts unless renewed (`git lock renew issue:<id>`)
     #[arg(long, default_value = "2h", value_name = "DURATION")]
     pub ttl: String,
@@ -95,12 +117,27 @@ pub struct UnclaimArgs {
 
 #[derive(Debug, Args)]
 pub struct ReadyArgs {
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// Only issues with this label (repeat: all of them)
     #[arg(short, long = "label", value_name = "NAME", value_delimiter = ',')]
     pub labels: Vec<String>,
     /// Show at most N issues (0: all)
     #[arg(short = 'L', long, default_value_t = 30, value_name = "N")]
     pub limit: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Priority, type and links, as `create` and `edit` take them.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Priority from 0 (most urgent) to 4; 2 unless set
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub priority: Option<u8>,
+    /// bug, feature, task, epic or chore; task unless set
+    #[arg(short = 'T', long = "type", value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(TYPES))]
+    pub issue_type: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +153,17 @@ pub struct CreateArgs {
     /// Assign someone (repeat, or separate with commas; `@me` is your own email)
     #[arg(short, long = "assignee", value_name = "WHO", value_delimiter = ',')]
     pub assignees: Vec<String>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Make it a child of this issue (an epic, usually)
+    #[arg(long, value_name = "ID")]
+    pub parent: Option<String>,
+    /// Issues that must be closed before this one is ready (repeat, or separate with commas)
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub blocked_by: Vec<String>,
+    /// The issue whose work turned this one up
+    #[arg(long, value_name = "ID")]
+    pub discovered_from: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -137,18 +185,25 @@ pub enum StateFilter {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Which issues to list
-    #[arg(short, long, value_enum, default_value = "open")]
-    pub state: StateFilter,
+    /// Which issues to list (is:open unless the query names a state)
+    #[arg(short, long, value_enum)]
+    pub state: Option<StateFilter>,
     /// Only issues with this label (repeat: all of them)
     #[arg(short, long = "label", value_name = "NAME", value_delimiter = ',')]
     pub labels: Vec<String>,
     /// Only issues assigned to WHO (`@me`: your own email)
     #[arg(short, long, value_name = "WHO")]
     pub assignee: Option<String>,
+    /// Only issues opened by WHO (a name or email; `@me`: you)
+    #[arg(short = 'A', long, value_name = "WHO")]
+    pub author: Option<String>,
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// Show at most N issues (0: all)
     #[arg(short = 'L', long, default_value_t = 30, value_name = "N")]
     pub limit: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +235,59 @@ pub struct EditArgs {
     /// Unassign someone (repeat, or separate with commas)
     #[arg(long, value_name = "WHO", value_delimiter = ',')]
     pub remove_assignee: Vec<String>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Set the parent (an epic, usually); `none` removes it
+    #[arg(long, value_name = "ID")]
+    pub parent: Option<String>,
+    /// Mark it blocked by these issues (repeat, or separate with commas)
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub add_blocked_by: Vec<String>,
+    /// It is no longer blocked by these
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub remove_blocked_by: Vec<String>,
+    /// Mark it as blocking these issues
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub add_blocks: Vec<String>,
+    /// It no longer blocks these
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub remove_blocks: Vec<String>,
+    /// Mark it related to these issues
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub add_related: Vec<String>,
+    /// It is no longer related to these
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub remove_related: Vec<String>,
+    /// Mark it a duplicate of this issue
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub add_duplicate_of: Vec<String>,
+    /// It is no longer a duplicate of this
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub remove_duplicate_of: Vec<String>,
+    /// Record that work on this issue turned it up
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub add_discovered_from: Vec<String>,
+    /// Remove a discovered-from link
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub remove_discovered_from: Vec<String>,
+}
+
+impl EditArgs {
+    /// The link flags as (spec, ids, add).
+    fn link_flags(&self) -> [(LinkSpec, &[String], bool); 10] {
+        [
+            (LinkSpec::BlockedBy, &self.add_blocked_by, true),
+            (LinkSpec::BlockedBy, &self.remove_blocked_by, false),
+            (LinkSpec::Blocks, &self.add_blocks, true),
+            (LinkSpec::Blocks, &self.remove_blocks, false),
+            (LinkSpec::Related, &self.add_related, true),
+            (LinkSpec::Related, &self.remove_related, false),
+            (LinkSpec::DuplicateOf, &self.add_duplicate_of, true),
+            (LinkSpec::DuplicateOf, &self.remove_duplicate_of, false),
+            (LinkSpec::DiscoveredFrom, &self.add_discovered_from, true),
+            (LinkSpec::DiscoveredFrom, &self.remove_discovered_from, false),
+        ]
+    }
 }
 
 #[derive(Debug, Args)]
@@ -231,7 +339,8 @@ pub struct DemoArgs {
 }
 
 pub fn main() -> ExitCode {
-    main_with(run, |c: &Cli| &c.global)
+    let args = search::json_fields_argv(std::env::args_os().collect());
+    main_with_args(args, run, |c: &Cli| &c.global)
 }
 
 pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
@@ -239,13 +348,18 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Create(a) => create(ui, a),
         Command::List(a) => list(ui, a),
         Command::Show(a) => show(ui, a),
+        Command::View(a) => search::view(ui, a),
         Command::Edit(a) => edit(ui, a),
         Command::Comment(a) => comment(ui, a),
         Command::Close(a) => set_state(ui, &a.id, a.lock.lock, State::Closed, a.reason, a.comment),
         Command::Reopen(a) => set_state(ui, &a.id, a.lock.lock, State::Open, None, a.comment),
         Command::Claim(a) => claim(ui, a),
         Command::Unclaim(a) => unclaim(ui, a),
-        Command::Ready(a) => ready(ui, a),
+        Command::Ready(a) => search::ready(ui, &a.query, &a.labels, a.limit, &a.output),
+        Command::Blocked(a) => search::blocked(ui, a),
+        Command::Tree(a) => search::tree(ui, a),
+        Command::Link(a) => links::link(ui, a, true),
+        Command::Unlink(a) => links::link(ui, a, false),
         Command::Demo(a) => super::docs::demo(ui, a.scratch),
     }
 }
@@ -354,6 +468,25 @@ fn create(ui: &mut Ui, a: CreateArgs) -> Result<(), CommandError> {
     let assignees = clean_names("assignee", &a.assignees, &me(&store))?;
     let mut kinds = vec![Kind::IssueCreated { title, body, labels }];
     kinds.extend(assignees.into_iter().map(|assignee| Kind::AssigneeAdded { assignee }));
+    kinds.extend(plan_kinds(&a.plan, None));
+    // The links live on the new issue, so they go in the same write: nothing links to it
+    // yet, so none can close a cycle.
+    if let Some(p) = &a.parent {
+        kinds.push(Kind::ParentSet {
+            parent: Some(store.index.resolve(p)?),
+        });
+    }
+    for (ids, link) in [
+        (&a.blocked_by[..], crate::issue::Link::BlockedBy),
+        (a.discovered_from.as_slice(), crate::issue::Link::DiscoveredFrom),
+    ] {
+        for q in ids {
+            kinds.push(Kind::LinkAdded {
+                link: link.name().to_owned(),
+                target: store.index.resolve(q)?,
+            });
+        }
+    }
     let events = store.write(None, kinds)?;
     let id = events[0].id;
     print_written(ui, &store, &id, "created")
@@ -377,7 +510,7 @@ fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), 
     if ui.json {
         let view = store.index.view(id)?;
         let claim = claims(store)?.remove(id);
-        return ui.json(&ShowJson { view: &view, claim });
+        return ui.json(&ShowJson::new(store, &view, id, claim)?);
     }
     let short = store.index.short_id(id)?;
     if ui.tty {
@@ -423,116 +556,86 @@ fn first_minutes(ui: &Ui, store: Store) -> Result<Store, CommandError> {
     open(ui)
 }
 
+/// The events that set priority and type, where they differ from `cur`.
+fn plan_kinds(p: &PlanArgs, cur: Option<&crate::issue::IssueState>) -> Vec<Kind> {
+    let mut kinds = Vec::new();
+    if let Some(priority) = p.priority.filter(|n| cur.is_none_or(|c| c.priority() != *n)) {
+        kinds.push(Kind::PrioritySet { priority });
+    }
+    if let Some(t) = p.issue_type.clone().filter(|t| cur.is_none_or(|c| c.issue_type() != t)) {
+        kinds.push(Kind::TypeSet { issue_type: t });
+    }
+    kinds
+}
+
 fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
     let store = first_minutes(ui, open(ui)?)?;
-    let assignee = match a.assignee {
-        Some(w) if w == "@me" => Some(store.actor()?.record.email),
-        other => other,
-    };
-    let filter = ListFilter {
-        state: match a.state {
-            StateFilter::Open => Some(State::Open),
-            StateFilter::Closed => Some(State::Closed),
-            StateFilter::All => None,
-        },
-        labels: a.labels,
-        assignee,
-        author: None,
-        exclude: Default::default(),
-        limit: a.limit,
-    };
     let claims = claims(&store)?;
-    if ui.json {
-        store
-            .index
-            .write_list_json(&filter, ui.out(), |id, out| claim_field(claims.get(id), out))?;
-        return Ok(());
-    }
-    print_rows(ui, &store, &filter, &claims, a.state)
-}
-
-fn print_rows(
-    ui: &mut Ui,
-    store: &Store,
-    filter: &ListFilter,
-    claims: &HashMap<Id, Claim>,
-    state: StateFilter,
-) -> Result<(), CommandError> {
-    let mut rows = Vec::new();
-    let total = store.index.for_each_row(filter, |row| {
-        let f: RowFields =
-            serde_json::from_slice(&[b"{", row.fragment, b"}"].concat()).map_err(|e| crate::Error::Io {
-                path: "index row".into(),
-                source: e.into(),
-            })?;
-        let title = match claims.get(&row.id) {
-            Some(c) => format!("{} [claimed by {}]", esc(&f.title), esc(&c.who())),
-            None => esc(&f.title).into_owned(),
-        };
-        let labels: Vec<_> = f.labels.iter().map(|l| esc(l)).collect();
-        rows.push((row.short_id.to_owned(), f.state, title, labels.join(", "), f.updated_at));
-        Ok(())
-    })?;
-    if ui.quiet {
-        return Ok(());
-    }
-    let what = match state {
-        StateFilter::Open => "open ",
-        StateFilter::Closed => "closed ",
-        StateFilter::All => "",
+    let what = match a.state {
+        Some(StateFilter::Open) | None => "open ",
+        Some(StateFilter::Closed) => "closed ",
+        Some(StateFilter::All) => "",
     };
-    if rows.is_empty() {
-        ui.note(format!("no {what}issues match"));
-        return Ok(());
-    }
-    if ui.tty {
-        ui.say(format!("Showing {} of {} {what}issues\n", rows.len(), total))?;
-        let mut table = vec![vec![
-            "ID".into(),
-            "STATE".into(),
-            "TITLE".into(),
-            "LABELS".into(),
-            "UPDATED".into(),
-        ]];
-        for (short, state, title, labels, updated) in rows {
-            let state = match state {
-                State::Open => ui.paint("32", "open"),
-                State::Closed => ui.paint("35", "closed"),
-            };
-            table.push(vec![
-                ui.paint("33", &short),
-                state,
-                title,
-                labels,
-                updated[..10].to_owned(),
-            ]);
-        }
-        for line in columns(&table) {
-            ui.say(line.trim_end())?;
-        }
+    let state = |s: Option<StateFilter>| match s.unwrap_or(StateFilter::Open) {
+        StateFilter::Open => Some(State::Open),
+        StateFilter::Closed => Some(State::Closed),
+        StateFilter::All => None,
+    };
+    let simple = a.query.search.is_none() && a.query.view.is_none() && a.author.is_none();
+    let rows = if simple {
+        // The flags alone: the rows, newest first, stopping at the limit.
+        let assignee = match a.assignee {
+            Some(w) if w == "@me" => Some(store.actor()?.record.email),
+            other => other,
+        };
+        Rows::Filter(ListFilter {
+            state: state(a.state),
+            labels: a.labels,
+            assignee,
+            author: None,
+            exclude: Default::default(),
+            limit: a.limit,
+        })
     } else {
-        for (short, state, title, labels, updated) in rows {
-            let state = if state == State::Open { "open" } else { "closed" };
-            ui.say(format!("{short}\t{state}\t{title}\t{labels}\t{updated}"))?;
+        let mut q = search::parse_query(&store, &a.query)?;
+        let what = if a.state.is_none() && search::mentions_state(&q) {
+            ""
+        } else {
+            what
+        };
+        let mut terms = Vec::new();
+        if !what.is_empty() || a.state.is_some() {
+            if let Some(s) = state(a.state) {
+                terms.push(Term::State(s));
+            }
         }
-    }
-    if total > filter.limit && filter.limit > 0 {
-        ui.note(format!(
-            "hint: {} more; use `--limit {}` or `--limit 0` for all",
-            total - filter.limit,
-            total
-        ));
-    }
-    Ok(())
+        terms.extend(a.labels.iter().map(|l| Term::Label(vec![l.clone()])));
+        terms.extend(a.assignee.iter().map(|w| Term::Assignee(vec![w.clone()])));
+        terms.extend(a.author.iter().map(|w| Term::Author(w.clone())));
+        for t in terms {
+            q = q.and(Query {
+                expr: Some(Expr::Term(t)),
+                sort: None,
+            });
+        }
+        search::resolve_me(&store, &mut q)?;
+        let ctx = search::context(&store, &claims)?;
+        Rows::Found(store.index.search(&q, &ctx, Queue::All, a.limit)?)
+    };
+    let what = match &rows {
+        Rows::Found(_) if a.state.is_none() => "",
+        _ => what,
+    };
+    search::print(ui, &store, &rows, &claims, &a.output, a.limit, what)
 }
 
-fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
+pub fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
     let v = store.index.view(&id)?;
     let claim = claims(&store)?.remove(&id);
     if ui.json {
-        return ui.json(&ShowJson { view: &v, claim });
+        return ui.json(&ShowJson::new(&store, &v, &id, claim)?);
     }
     let state = match v.state {
         State::Open => ui.paint("32", "Open"),
@@ -566,6 +669,8 @@ fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
     if let Some(c) = &claim {
         ui.say(format!("Claimed by {} until {}", esc(&c.who()), c.until))?;
     }
+    ui.say(format!("Priority: P{} • Type: {}", v.priority, esc(&v.issue_type)))?;
+    links::print(ui, &links::views(&store, &id)?, &links::cycles(&store, &id)?)?;
     ui.say("")?;
     if v.body.is_empty() {
         ui.say("  No description provided")?;
@@ -601,15 +706,58 @@ fn edit(ui: &mut Ui, a: EditArgs) -> Result<(), CommandError> {
         clean_names("assignee", &a.add_assignee, &me)?,
         clean_names("assignee", &a.remove_assignee, &me)?,
     );
-    if title.is_none() && body.is_none() && add_l.is_empty() && rm_l.is_empty() && add_a.is_empty() && rm_a.is_empty() {
+    let no_links = a.link_flags().iter().all(|(_, ids, _)| ids.is_empty()) && a.parent.is_none();
+    let no_plan = a.plan.priority.is_none() && a.plan.issue_type.is_none();
+    if title.is_none()
+        && body.is_none()
+        && add_l.is_empty()
+        && rm_l.is_empty()
+        && add_a.is_empty()
+        && rm_a.is_empty()
+        && no_links
+        && no_plan
+    {
         return Err(CommandError::usage(
             "nothing to edit",
-            "give at least one of --title, --body, --body-file, --add-label, --remove-label, --add-assignee, --remove-assignee",
+            "give at least one of --title, --body, --body-file, --add-label, --remove-label, --add-assignee, \
+             --remove-assignee, --priority, --type, --parent, --add-blocked-by, --add-blocks, --add-related, …",
         ));
     }
     let id = store.index.resolve(&a.id)?;
     let _guard = guard(ui, &store, &id, a.lock.lock)?;
     let cur = store.index.issue(&id)?.expect("resolved ids exist");
+    // Links first: a cycle refuses the whole edit before anything is written.
+    let mut changes = Vec::new();
+    match a.parent.as_deref() {
+        Some("none") => {
+            if let Some(p) = cur.parent() {
+                changes.push(Change {
+                    a: id,
+                    spec: LinkSpec::Parent,
+                    b: p,
+                    add: false,
+                });
+            }
+        }
+        Some(p) => changes.push(Change {
+            a: id,
+            spec: LinkSpec::Parent,
+            b: store.index.resolve(p)?,
+            add: true,
+        }),
+        None => {}
+    }
+    for (spec, ids, add) in a.link_flags() {
+        for q in ids {
+            changes.push(Change {
+                a: id,
+                spec,
+                b: store.index.resolve(q)?,
+                add,
+            });
+        }
+    }
+    let mut planned = links::plan(ui, &store, &changes)?;
     let (labels, assignees) = (cur.labels(), cur.assignees());
     let mut kinds = Vec::new();
     if let Some(t) = title.filter(|t| cur.title.as_ref().is_none_or(|r| &r.value != t)) {
@@ -640,10 +788,15 @@ fn edit(ui: &mut Ui, a: EditArgs) -> Result<(), CommandError> {
             .filter(|x| assignees.contains(x))
             .map(|assignee| Kind::AssigneeRemoved { assignee }),
     );
-    if kinds.is_empty() {
+    kinds.extend(plan_kinds(&a.plan, Some(&cur)));
+    if let Some(at) = planned.iter().position(|(holder, _)| *holder == id) {
+        kinds.extend(planned.remove(at).1);
+    }
+    if kinds.is_empty() && planned.is_empty() {
         ui.note("nothing changed: the issue already looks like that");
     }
     store.write(Some(id), kinds)?;
+    links::write(&store, planned)?;
     print_written(ui, &store, &id, "edited")
 }
 
@@ -699,6 +852,30 @@ struct ShowJson<'a> {
     #[serde(flatten)]
     view: &'a crate::issue::IssueView,
     claim: Option<Claim>,
+    /// Every link, both ways.
+    links: Vec<links::LinkView>,
+    /// Cycles of `blocked-by` or `parent` links through this issue (two clones made them).
+    cycles: Vec<CycleJson>,
+}
+
+#[derive(Serialize)]
+struct CycleJson {
+    link: &'static str,
+    short_ids: Vec<String>,
+}
+
+impl<'a> ShowJson<'a> {
+    fn new(store: &Store, view: &'a crate::issue::IssueView, id: &Id, claim: Option<Claim>) -> Result<Self, CommandError> {
+        Ok(ShowJson {
+            view,
+            claim,
+            links: links::views(store, id)?,
+            cycles: links::cycles(store, id)?
+                .into_iter()
+                .map(|(link, short_ids)| CycleJson { link, short_ids })
+                .collect(),
+        })
+    }
 }
 
 fn scope(store: &Store, local: bool) -> Scope {
@@ -712,10 +889,44 @@ fn scope(store: &Store, local: bool) -> Scope {
 fn claim(ui: &mut Ui, a: ClaimArgs) -> Result<(), CommandError> {
     let ttl = lock::parse_duration(&a.ttl)?;
     let store = open(ui)?;
-    let id = store.index.resolve(&a.id)?;
     let scope = scope(&store, a.local);
+    let Some(query) = a.id.as_deref() else {
+        return claim_next(ui, &store, &a.query, ttl, &scope);
+    };
+    let id = store.index.resolve(query)?;
     take_lock(&store, &Resource::Issue(id), ttl, "claim", &scope)?;
     print_written(ui, &store, &id, "claimed")
+}
+
+/// Claims the first ready issue nobody else takes first: each candidate is a compare-and-swap
+/// on its lease, so of several agents doing this at once each ends up with a different one.
+fn claim_next(
+    ui: &mut Ui,
+    store: &Store,
+    query: &QueryArgs,
+    ttl: std::time::Duration,
+    scope: &Scope,
+) -> Result<(), CommandError> {
+    let mut tried = std::collections::HashSet::new();
+    loop {
+        let candidates: Vec<Id> = search::ready_ids(store, query, 64)?
+            .into_iter()
+            .filter(|id| !tried.contains(id))
+            .collect();
+        if candidates.is_empty() {
+            return Err(CommandError::failure("no issue is ready to claim")
+                .hint("`git issue ready` shows the queue; `git issue blocked` shows what waits on what"));
+        }
+        for id in candidates {
+            tried.insert(id);
+            match take_lock(store, &Resource::Issue(id), ttl, "claim --next", scope) {
+                Ok(_) => return print_written(ui, store, &id, "claimed"),
+                // Someone else took it between the queue and the lease: the next one.
+                Err(e) if e.code == super::exit::LOCK_CONFLICT => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
@@ -745,24 +956,4 @@ fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
         }
         Err(lock::Refused::Error(e)) => Err(e.into()),
     }
-}
-
-fn ready(ui: &mut Ui, a: ReadyArgs) -> Result<(), CommandError> {
-    let store = open(ui)?;
-    let claims = claims(&store)?;
-    let filter = ListFilter {
-        state: Some(State::Open),
-        labels: a.labels,
-        assignee: None,
-        author: None,
-        exclude: claims.keys().copied().collect(),
-        limit: a.limit,
-    };
-    if ui.json {
-        store
-            .index
-            .write_list_json(&filter, ui.out(), |_, out| claim_field(None, out))?;
-        return Ok(());
-    }
-    print_rows(ui, &store, &filter, &claims, StateFilter::Open)
 }

@@ -5,7 +5,9 @@ pub mod claim;
 pub mod complete;
 pub mod docs;
 pub mod issue;
+pub mod links;
 pub mod lock;
+pub mod search;
 pub mod sandbox;
 pub mod sync;
 pub mod term;
@@ -346,12 +348,21 @@ pub fn main_with<P: Parser>(
     f: impl FnOnce(P, &mut Ui) -> Result<(), CommandError>,
     global: impl Fn(&P) -> &GlobalArgs,
 ) -> ExitCode {
-    if std::env::args_os().nth(1).is_some_and(|a| a == "__complete") {
-        let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    main_with_args(std::env::args_os().collect(), f, global)
+}
+
+/// `main_with` on the given arguments (a tool may rewrite some first).
+pub fn main_with_args<P: Parser>(
+    args: Vec<std::ffi::OsString>,
+    f: impl FnOnce(P, &mut Ui) -> Result<(), CommandError>,
+    global: impl Fn(&P) -> &GlobalArgs,
+) -> ExitCode {
+    if args.get(1).is_some_and(|a| a == "__complete") {
+        let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         complete::answer(P::command(), &args);
         return ExitCode::SUCCESS;
     }
-    let parsed = match P::try_parse() {
+    let parsed = match P::try_parse_from(args) {
         Ok(p) => p,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
@@ -393,11 +404,60 @@ fn report(e: &CommandError, color: bool) {
     let mut err = io::stderr().lock();
     let _ = writeln!(err, "{red}error:{reset} {}", term::line(&e.message, false));
     for c in &e.causes {
-        let _ = writeln!(err, "caused by: {}", term::line(c, false));
+        // An indented cause is a picture (a query with a caret under the column), not a cause.
+        let prefix = if c.starts_with("  ") { "" } else { "caused by: " };
+        let _ = writeln!(err, "{prefix}{}", term::line(c, false));
     }
     for h in &e.hints {
         let _ = writeln!(err, "{yellow}hint:{reset} {}", term::line(h, false));
     }
+}
+
+/// Splits a `--format` template into literal text (false) and field names (true), refusing
+/// fields not in `fields`. `{{` and `}}` stand for braces.
+pub fn parse_template(
+    t: &str,
+    fields: &[&str],
+    command: &str,
+    example: &str,
+) -> Result<Vec<(bool, String)>, CommandError> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut rest = t;
+    while let Some(i) = rest.find(['{', '}']) {
+        text.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            text.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        let close = match (tail.starts_with('{'), tail.find('}')) {
+            (true, Some(close)) => close,
+            _ => {
+                return Err(CommandError::usage(
+                    format!("'{t}' has an unmatched brace"),
+                    format!("write fields as {{name}} (and a brace as {{{{ or }}}}), e.g. {example}"),
+                ));
+            }
+        };
+        let field = &tail[1..close];
+        if !fields.contains(&field) {
+            return Err(CommandError::usage(
+                format!("'{{{field}}}' is not a field of `{command} --format`"),
+                format!(
+                    "the fields are {}",
+                    fields.iter().map(|f| format!("{{{f}}}")).collect::<Vec<_>>().join(" ")
+                ),
+            ));
+        }
+        out.push((false, std::mem::take(&mut text)));
+        out.push((true, field.to_owned()));
+        rest = &tail[close + 1..];
+    }
+    text.push_str(rest);
+    out.push((false, text));
+    Ok(out)
 }
 
 /// Pads `cells` into aligned columns (by character count), two spaces apart.

@@ -157,30 +157,8 @@ const LOG_FIELDS: [&str; 11] = [
     "id", "short_id", "issue", "kind", "actor", "author", "time", "lamport", "summary", "commit", "ref",
 ];
 
-/// Splits a `--format` template into literal text and field names, refusing unknown ones.
 fn parse_template(t: &str) -> Result<Vec<(bool, String)>, CommandError> {
-    let mut out = Vec::new();
-    let mut rest = t;
-    while let Some(open) = rest.find('{') {
-        out.push((false, rest[..open].to_owned()));
-        let Some(close) = rest[open..].find('}') else {
-            return Err(CommandError::usage(
-                format!("'{t}' has a '{{' without its '}}'"),
-                "write fields as {name}, e.g. '{time} {author}: {summary}'",
-            ));
-        };
-        let field = &rest[open + 1..open + close];
-        if !LOG_FIELDS.contains(&field) {
-            return Err(CommandError::usage(
-                format!("'{{{field}}}' is not a field of `git wal log --format`"),
-                format!("the fields are {}", LOG_FIELDS.map(|f| format!("{{{f}}}")).join(" ")),
-            ));
-        }
-        out.push((true, field.to_owned()));
-        rest = &rest[open + close + 1..];
-    }
-    out.push((false, rest.to_owned()));
-    Ok(out)
+    super::parse_template(t, &LOG_FIELDS, "git wal log", "'{time} {author}: {summary}'")
 }
 
 #[derive(Debug, Args)]

@@ -66,7 +66,7 @@ impl Index {
     }
 
     /// The shortest prefix (at least `MIN_SHORT` digits) that tells `id` apart from every other issue.
-    fn short_len(&self, rtxn: &RoTxn, id: &Id) -> Result<usize> {
+    pub(super) fn short_len(&self, rtxn: &RoTxn, id: &Id) -> Result<usize> {
         let mut n = 0;
         if let Some((k, _)) = self.issues.get_lower_than(rtxn, &id.0).map_err(self.err())? {
             n = n.max(hex::common_digits(k, &id.0));
@@ -118,7 +118,7 @@ impl Index {
         self.author_in(&rtxn, id)
     }
 
-    fn author_in(&self, rtxn: &RoTxn, id: &ActorId) -> Result<AuthorView> {
+    pub(super) fn author_in(&self, rtxn: &RoTxn, id: &ActorId) -> Result<AuthorView> {
         let rec = self.actors.get(rtxn, &id.0).map_err(self.err())?;
         let fields = rec.and_then(|b| match crate::event::from_cbor(b).ok()? {
             ciborium::value::Value::Array(a) if a.len() == 2 => {
@@ -164,15 +164,10 @@ impl Index {
             .collect::<Result<_>>()?;
         let total = self.rows.len(&rtxn).map_err(&err)? as usize;
         let limit = if filter.limit == 0 { usize::MAX } else { filter.limit };
-        let bulk = if limit.min(total) > 256 {
-            Some(self.all_short_lens(&rtxn)?)
-        } else {
-            None
-        };
+        let mut emit = RowEmitter::new(self, &rtxn, limit.min(total))?;
         // With no filter but the state, the rows left out can be counted without walking them.
         let countable =
             label_sets.is_empty() && filter.author.is_none() && filter.assignee.is_none() && filter.exclude.is_empty();
-        let mut authors: IdMap<String> = IdMap::default();
         let mut matched = 0;
         for item in self.rows.rev_iter(&rtxn).map_err(&err)? {
             let (key, value) = item.map_err(&err)?;
@@ -193,9 +188,8 @@ impl Index {
             if filter.exclude.contains(&Id(id)) {
                 continue;
             }
-            let fragment = &value[33..];
             if let Some(who) = &filter.assignee {
-                let fields: crate::issue::RowFields = serde_json::from_slice(&[b"{", fragment, b"}"].concat())
+                let fields: crate::issue::RowFields = serde_json::from_slice(&[b"{", &value[33..], b"}"].concat())
                     .map_err(|e| Error::Index {
                         path: self.path.clone(),
                         source: heed::Error::Decoding(Box::new(e)),
@@ -211,30 +205,30 @@ impl Index {
                 }
                 continue;
             }
-            let id = Id(id);
-            let short_len = match &bulk {
-                Some(m) => m.get(&id.0).copied().map_or(MIN_SHORT, usize::from),
-                None => self.short_len(&rtxn, &id)?,
-            };
-            let mut hex = [0; 64];
-            crate::hex::encode_to(&id.0, &mut hex);
-            let hex = std::str::from_utf8(&hex).expect("hex digits are ASCII");
-            let author_json = match authors.entry(author) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    let view = self.author_in(&rtxn, &ActorId(author))?;
-                    v.insert(serde_json::to_string(&view).expect("an author always serialises"))
-                }
-            };
-            f(Row {
-                id,
-                hex,
-                short_id: &hex[..short_len],
-                author_json,
-                fragment,
-            })?;
+            emit.emit(Id(id), value, &mut f)?;
         }
         Ok(matched)
+    }
+
+    /// Calls `f` for each of `items` (an issue and its creation time), in that order.
+    pub fn for_each_listed(&self, items: &[(Id, u64)], mut f: impl FnMut(Row<'_>) -> Result<()>) -> Result<()> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut emit = RowEmitter::new(self, &rtxn, items.len())?;
+        for (id, created_ms) in items {
+            let mut key = [0u8; 40];
+            key[..8].copy_from_slice(&created_ms.to_be_bytes());
+            key[8..].copy_from_slice(&id.0);
+            let value = self
+                .rows
+                .get(&rtxn, &key)
+                .map_err(self.err())?
+                .ok_or_else(|| self.damaged("an issue's facts name a row that is missing"))?;
+            if value.len() < 33 {
+                return Err(self.damaged("a row is shorter than its fixed fields"));
+            }
+            emit.emit(*id, value, &mut f)?;
+        }
+        Ok(())
     }
 
     /// How many of the `total` rows are in `state` (all of them for `None`).
@@ -284,15 +278,25 @@ impl Index {
         &self,
         filter: &ListFilter,
         out: &mut W,
-        mut extra: impl FnMut(&Id, &mut W) -> std::io::Result<()>,
+        extra: impl FnMut(&Id, &mut W) -> std::io::Result<()>,
     ) -> Result<usize> {
+        self.write_rows_json(|f| self.for_each_row(filter, f), out, extra)
+    }
+
+    /// `write_list_json` for the rows `rows` gives (`for_each_row`, `for_each_listed`).
+    pub fn write_rows_json<W: Write, T>(
+        &self,
+        rows: impl FnOnce(&mut dyn FnMut(Row<'_>) -> Result<()>) -> Result<T>,
+        out: &mut W,
+        mut extra: impl FnMut(&Id, &mut W) -> std::io::Result<()>,
+    ) -> Result<T> {
         let io = |e| Error::Io {
             path: "<stdout>".into(),
             source: e,
         };
         out.write_all(b"[").map_err(io)?;
         let mut first = true;
-        let n = self.for_each_row(filter, |row| {
+        let n = rows(&mut |row| {
             if !first {
                 out.write_all(b",\n").map_err(io)?;
             }
@@ -400,5 +404,56 @@ impl Index {
         let closed = meta_u64(self.meta.get(&rtxn, CLOSED).map_err(self.err())?);
         out.push((CLOSED.as_bytes().to_vec(), closed.to_be_bytes().to_vec()));
         Ok(out)
+    }
+}
+
+/// Turns stored rows into `Row`s: short ids (all at once when there are many) and authors (each
+/// looked up once).
+struct RowEmitter<'t> {
+    index: &'t Index,
+    rtxn: &'t RoTxn<'t>,
+    bulk: Option<IdMap<u8>>,
+    authors: IdMap<String>,
+}
+
+impl<'t> RowEmitter<'t> {
+    fn new(index: &'t Index, rtxn: &'t RoTxn<'t>, expected: usize) -> Result<Self> {
+        let bulk = if expected > 256 {
+            Some(index.all_short_lens(rtxn)?)
+        } else {
+            None
+        };
+        Ok(RowEmitter {
+            index,
+            rtxn,
+            bulk,
+            authors: IdMap::default(),
+        })
+    }
+
+    /// Calls `f` with the row of `id` whose stored value is `value`.
+    fn emit(&mut self, id: Id, value: &[u8], f: &mut impl FnMut(Row<'_>) -> Result<()>) -> Result<()> {
+        let author: [u8; 32] = value[1..33].try_into().expect("callers check the length");
+        let short_len = match &self.bulk {
+            Some(m) => m.get(&id.0).copied().map_or(MIN_SHORT, usize::from),
+            None => self.index.short_len(self.rtxn, &id)?,
+        };
+        let mut hex = [0; 64];
+        crate::hex::encode_to(&id.0, &mut hex);
+        let hex = std::str::from_utf8(&hex).expect("hex digits are ASCII");
+        let author_json = match self.authors.entry(author) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let view = self.index.author_in(self.rtxn, &ActorId(author))?;
+                v.insert(serde_json::to_string(&view).expect("an author always serialises"))
+            }
+        };
+        f(Row {
+            id,
+            hex,
+            short_id: &hex[..short_len],
+            author_json,
+            fragment: &value[33..],
+        })
     }
 }

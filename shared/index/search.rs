@@ -1,0 +1,523 @@
+//! Queries against the index: the query language's terms turned into sets from the secondary
+//! tables, one pass over every issue's facts, then the sort. Also the graph of links: the work
+//! queue (`ready`), what is blocked and by what, an issue's links both ways, and cycles.
+
+use std::collections::HashSet;
+
+use super::tables::{self, BLOCKED_BY, CHILD, EDGE_LEN, Facts, PARENT, POSTING};
+use super::*;
+use crate::query::{Expr, Query, Sort, SortKey, Term};
+
+/// What a search needs to know beyond the index.
+#[derive(Debug, Default, Clone)]
+pub struct SearchContext {
+    /// Issues someone holds a claim on.
+    pub claimed: HashSet<Id>,
+    /// Of those, the ones claimed by someone other than the current actor.
+    pub claimed_by_others: HashSet<Id>,
+}
+
+/// Which issues a search starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Every issue.
+    All,
+    /// `ready`: open, no open blocker, not claimed by someone else, not an epic with open children.
+    Ready,
+    /// `blocked`: open, with an open blocker.
+    Blocked,
+}
+
+/// An issue a search found.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub id: Id,
+    pub facts: Facts,
+}
+
+/// What a search found: its hits up to the limit, how many matched in all, and for each hit
+/// the open issues that block it.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub hits: Vec<Hit>,
+    pub total: usize,
+    pub blockers: HashMap<Id, Vec<Id>>,
+}
+
+type IdSet = HashSet<[u8; 32], std::hash::BuildHasherDefault<crate::event::IdHasher>>;
+
+/// A term with what it needs looked up.
+enum Compiled {
+    And(Vec<Compiled>),
+    Or(Vec<Compiled>),
+    Not(Box<Compiled>),
+    Open(bool),
+    In(IdSet),
+    HasLabel,
+    HasAssignee,
+    HasParent,
+    Authors(HashSet<[u8; 32]>),
+    Types(Vec<u8>),
+    Priority(crate::query::Cmp),
+    Created(crate::query::Cmp),
+    Updated(crate::query::Cmp),
+    Comments(crate::query::Cmp),
+    Blocked,
+    Claimed,
+    /// Issues whose id begins with one of these postings (a word or prefix).
+    Words(HashSet<u64>, Vec<String>, bool),
+    /// Candidates (every word present), then the phrase checked against the text.
+    Phrase(HashSet<u64>, Vec<String>),
+    Nothing,
+}
+
+fn posting(id: &Id) -> u64 {
+    u64::from_be_bytes(id.0[..POSTING].try_into().expect("8 bytes"))
+}
+
+/// What evaluating needs at hand.
+struct Eval<'a> {
+    index: &'a Index,
+    rtxn: &'a RoTxn<'a>,
+    blocked: &'a HashMap<Id, Vec<Id>>,
+    ctx: &'a SearchContext,
+    /// Issues sharing their posting bytes with another: word matches are checked on their text.
+    collided: &'a IdSet,
+    /// Normalised words of issues read for phrases, by issue.
+    texts: HashMap<Id, Vec<String>>,
+}
+
+impl Eval<'_> {
+    fn words_of(&mut self, id: &Id) -> Result<&Vec<String>> {
+        if !self.texts.contains_key(id) {
+            let state = self.index.load_issue(self.rtxn, id)?.unwrap_or_default();
+            let words: Vec<String> = tables::text_parts(&state).flat_map(crate::text::words).collect();
+            self.texts.insert(*id, words);
+        }
+        Ok(&self.texts[id])
+    }
+
+    fn matches(&mut self, c: &Compiled, id: &Id, f: &Facts) -> Result<bool> {
+        Ok(match c {
+            Compiled::And(v) => {
+                for c in v {
+                    if !self.matches(c, id, f)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Compiled::Or(v) => {
+                for c in v {
+                    if self.matches(c, id, f)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Compiled::Not(c) => !self.matches(c, id, f)?,
+            Compiled::Open(open) => f.open == *open,
+            Compiled::In(set) => set.contains(&id.0),
+            Compiled::HasLabel => f.has_labels,
+            Compiled::HasAssignee => f.has_assignees,
+            Compiled::HasParent => f.has_parent,
+            Compiled::Authors(a) => a.contains(&f.author),
+            Compiled::Types(t) => t.contains(&f.type_code),
+            Compiled::Priority(c) => c.matches(u64::from(f.priority)),
+            Compiled::Created(c) => c.matches(f.created_ms),
+            Compiled::Updated(c) => c.matches(f.updated_ms),
+            Compiled::Comments(c) => c.matches(u64::from(f.comments)),
+            Compiled::Blocked => self.blocked.contains_key(id),
+            Compiled::Claimed => self.ctx.claimed.contains(id),
+            Compiled::Words(set, words, prefix) => {
+                if !set.contains(&posting(id)) {
+                    return Ok(false);
+                }
+                if !self.collided.contains(&id.0) {
+                    return Ok(true);
+                }
+                let (words, prefix) = (words.clone(), *prefix);
+                let text = self.words_of(id)?;
+                if prefix {
+                    text.iter().any(|w| words.iter().any(|p| w.starts_with(p.as_str())))
+                } else {
+                    text.iter().any(|w| words.contains(w))
+                }
+            }
+            Compiled::Phrase(set, phrase) => {
+                if !set.contains(&posting(id)) {
+                    return Ok(false);
+                }
+                let phrase = phrase.clone();
+                let id = *id;
+                let text = self.words_of(&id)?;
+                crate::text::contains_phrase(text, &phrase)
+            }
+            Compiled::Nothing => false,
+        })
+    }
+}
+
+impl Index {
+    /// The issues `query` matches among `queue`'s, sorted (`list`'s newest first unless the
+    /// query sorts; `ready`'s by priority, then oldest first), at most `limit` (0: all).
+    pub fn search(&self, query: &Query, ctx: &SearchContext, queue: Queue, limit: usize) -> Result<Found> {
+        let err = self.err();
+        let rtxn = self.env.read_txn().map_err(&err)?;
+        let mut all: Vec<Hit> = Vec::with_capacity(self.facts.len(&rtxn).map_err(&err)? as usize);
+        let mut collided = IdSet::default();
+        for item in self.facts.iter(&rtxn).map_err(&err)? {
+            let (k, v) = item.map_err(&err)?;
+            let id = Id::from_slice(k).ok_or_else(|| self.damaged("a facts key is not 32 bytes"))?;
+            let facts = Facts::decode(v).ok_or_else(|| self.damaged("a facts record has the wrong size"))?;
+            if let Some(last) = all.last()
+                && posting(&last.id) == posting(&id)
+            {
+                collided.insert(last.id.0);
+                collided.insert(id.0);
+            }
+            all.push(Hit { id, facts });
+        }
+        let needs_graph = queue != Queue::All || query.expr.as_ref().is_some_and(uses_blocked);
+        let (blocked, open_children) = if needs_graph {
+            self.blocked_in(&rtxn, &all)?
+        } else {
+            Default::default()
+        };
+        let compiled = query.expr.as_ref().map(|e| self.compile(&rtxn, e)).transpose()?;
+        let mut eval = Eval {
+            index: self,
+            rtxn: &rtxn,
+            blocked: &blocked,
+            ctx,
+            collided: &collided,
+            texts: HashMap::new(),
+        };
+        let mut hits = Vec::new();
+        for hit in all {
+            let keep = match queue {
+                Queue::All => true,
+                Queue::Ready => {
+                    hit.facts.open
+                        && !blocked.contains_key(&hit.id)
+                        && !ctx.claimed_by_others.contains(&hit.id)
+                        && !(hit.facts.type_code == tables::type_code("epic") && open_children.contains(&hit.id.0))
+                }
+                Queue::Blocked => hit.facts.open && blocked.contains_key(&hit.id),
+            };
+            if keep && compiled.as_ref().map_or(Ok(true), |c| eval.matches(c, &hit.id, &hit.facts))? {
+                hits.push(hit);
+            }
+        }
+        let sort = query.sort.unwrap_or(match queue {
+            Queue::All | Queue::Blocked => Sort::NEWEST,
+            Queue::Ready => Sort {
+                key: SortKey::Priority,
+                descending: false,
+            },
+        });
+        sort_hits(&mut hits, sort, queue == Queue::Ready);
+        let total = hits.len();
+        if limit > 0 {
+            hits.truncate(limit);
+        }
+        let mut blockers = HashMap::new();
+        if queue == Queue::Blocked || needs_graph {
+            for h in &hits {
+                if let Some(b) = blocked.get(&h.id) {
+                    blockers.insert(h.id, b.clone());
+                }
+            }
+        }
+        Ok(Found { hits, total, blockers })
+    }
+
+    /// Open issues with an open blocker (and which block them), and issues with an open child.
+    fn blocked_in(&self, rtxn: &RoTxn, all: &[Hit]) -> Result<(HashMap<Id, Vec<Id>>, IdSet)> {
+        let open: IdSet = all.iter().filter(|h| h.facts.open).map(|h| h.id.0).collect();
+        let mut blocked: HashMap<Id, Vec<Id>> = HashMap::new();
+        let mut open_children = IdSet::default();
+        for item in self.edges.lazily_decode_data().iter(rtxn).map_err(self.err())? {
+            let (k, _) = item.map_err(self.err())?;
+            if k.len() != EDGE_LEN {
+                return Err(self.damaged("a link key has the wrong size"));
+            }
+            let (a, link, b) = (&k[..32], k[32], &k[33..]);
+            let b: [u8; 32] = b.try_into().expect("length checked");
+            match link {
+                BLOCKED_BY if open.contains(&b) => {
+                    blocked.entry(Id(a.try_into().expect("32 bytes"))).or_default().push(Id(b));
+                }
+                CHILD if open.contains(&b) => {
+                    open_children.insert(a.try_into().expect("32 bytes"));
+                }
+                _ => {}
+            }
+        }
+        Ok((blocked, open_children))
+    }
+
+    fn compile(&self, rtxn: &RoTxn, e: &Expr) -> Result<Compiled> {
+        Ok(match e {
+            Expr::And(v) => Compiled::And(v.iter().map(|e| self.compile(rtxn, e)).collect::<Result<_>>()?),
+            Expr::Or(v) => Compiled::Or(v.iter().map(|e| self.compile(rtxn, e)).collect::<Result<_>>()?),
+            Expr::Not(e) => Compiled::Not(Box::new(self.compile(rtxn, e)?)),
+            Expr::Term(t) => match t {
+                Term::State(s) => Compiled::Open(*s == State::Open),
+                Term::Label(names) => Compiled::In(self.name_sets(rtxn, &self.labels, names)?),
+                Term::Assignee(names) => Compiled::In(self.name_sets(rtxn, &self.assigned, names)?),
+                Term::NoLabel => Compiled::Not(Box::new(Compiled::HasLabel)),
+                Term::NoAssignee => Compiled::Not(Box::new(Compiled::HasAssignee)),
+                Term::NoParent => Compiled::Not(Box::new(Compiled::HasParent)),
+                Term::Author(who) => Compiled::Authors(self.actors_named(rtxn, who)?),
+                Term::Type(types) => Compiled::Types(types.iter().map(|t| tables::type_code(t)).collect()),
+                Term::Priority(c) => Compiled::Priority(*c),
+                Term::Created(c) => Compiled::Created(*c),
+                Term::Updated(c) => Compiled::Updated(*c),
+                Term::Comments(c) => Compiled::Comments(*c),
+                Term::Blocked(true) => Compiled::Blocked,
+                Term::Blocked(false) => Compiled::Not(Box::new(Compiled::Blocked)),
+                Term::Claimed(true) => Compiled::Claimed,
+                Term::Claimed(false) => Compiled::Not(Box::new(Compiled::Claimed)),
+                Term::Parent(p) => match self.resolve(p) {
+                    Ok(parent) => Compiled::In(self.linked(rtxn, &parent, CHILD)?.into_iter().map(|i| i.0).collect()),
+                    Err(Error::NotFound { .. }) => Compiled::Nothing,
+                    Err(e) => return Err(e),
+                },
+                Term::Word(w) => Compiled::Words(self.postings(rtxn, w, false)?, vec![w.clone()], false),
+                Term::Prefix(p) => Compiled::Words(self.postings(rtxn, p, true)?, vec![p.clone()], true),
+                Term::Phrase(words) => {
+                    let mut set: Option<HashSet<u64>> = None;
+                    for w in words {
+                        let next = self.postings(rtxn, w, false)?;
+                        set = Some(match set {
+                            None => next,
+                            Some(s) => s.intersection(&next).copied().collect(),
+                        });
+                    }
+                    Compiled::Phrase(set.unwrap_or_default(), words.clone())
+                }
+            },
+        })
+    }
+
+    /// Issues carrying any of `names` in a name table (`labels`, `assigned`).
+    fn name_sets(&self, rtxn: &RoTxn, db: &Database<Bytes, Unit>, names: &[String]) -> Result<IdSet> {
+        let mut out = IdSet::default();
+        for name in names {
+            let mut prefix = name.as_bytes().to_vec();
+            prefix.push(0);
+            for item in db.lazily_decode_data().prefix_iter(rtxn, &prefix).map_err(self.err())? {
+                let (k, _) = item.map_err(self.err())?;
+                let id = k[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| self.damaged("a name key does not end in a 32-byte id"))?;
+                out.insert(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The postings of a word, or of every word beginning with `prefix`.
+    fn postings(&self, rtxn: &RoTxn, word: &str, prefix: bool) -> Result<HashSet<u64>> {
+        let mut out = HashSet::new();
+        let mut add = |v: &[u8]| -> Result<()> {
+            let p: [u8; POSTING] = v.try_into().map_err(|_| self.damaged("a posting has the wrong size"))?;
+            out.insert(u64::from_be_bytes(p));
+            Ok(())
+        };
+        if prefix {
+            for item in self.words.prefix_iter(rtxn, word.as_bytes()).map_err(self.err())? {
+                add(item.map_err(self.err())?.1)?;
+            }
+        } else if let Some(dups) = self.words.get_duplicates(rtxn, word.as_bytes()).map_err(self.err())? {
+            for item in dups {
+                add(item.map_err(self.err())?.1)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Actors whose name or email is `who` (any case), or whose id is `id:<hex prefix>`.
+    fn actors_named(&self, rtxn: &RoTxn, who: &str) -> Result<HashSet<[u8; 32]>> {
+        let mut out = HashSet::new();
+        let prefix = who.strip_prefix("id:").map(str::to_ascii_lowercase);
+        for item in self.actors.iter(rtxn).map_err(self.err())? {
+            let (k, _) = item.map_err(self.err())?;
+            let Ok(id) = <[u8; 32]>::try_from(k) else { continue };
+            let hit = match &prefix {
+                Some(p) => ActorId(id).to_hex().starts_with(p.as_str()),
+                None => {
+                    let a = self.author_in(rtxn, &ActorId(id))?;
+                    a.name.is_some_and(|n| n.eq_ignore_ascii_case(who))
+                        || a.email.is_some_and(|e| e.eq_ignore_ascii_case(who))
+                }
+            };
+            if hit {
+                out.insert(id);
+            }
+        }
+        // An author whose record has not arrived yet is still found by id.
+        if let Some(p) = prefix
+            && let Some(id) = ActorId::from_hex(&p)
+        {
+            out.insert(id.0);
+        }
+        Ok(out)
+    }
+
+    /// The issues linked to `id` by `link` (a byte of `tables`), in id order.
+    pub fn linked(&self, rtxn: &RoTxn, id: &Id, link: u8) -> Result<Vec<Id>> {
+        let mut prefix = id.0.to_vec();
+        prefix.push(link);
+        let mut out = Vec::new();
+        for item in self.edges.lazily_decode_data().prefix_iter(rtxn, &prefix).map_err(self.err())? {
+            let (k, _) = item.map_err(self.err())?;
+            out.push(Id::from_slice(&k[33..]).ok_or_else(|| self.damaged("a link key has the wrong size"))?);
+        }
+        Ok(out)
+    }
+
+    /// Every link of `id`, both ways: (link byte, other issue), sorted.
+    pub fn links_of(&self, id: &Id) -> Result<Vec<(u8, Id)>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out = Vec::new();
+        for item in self.edges.lazily_decode_data().prefix_iter(&rtxn, &id.0).map_err(self.err())? {
+            let (k, _) = item.map_err(self.err())?;
+            if k.len() != EDGE_LEN {
+                return Err(self.damaged("a link key has the wrong size"));
+            }
+            out.push((k[32], Id::from_slice(&k[33..]).expect("length checked")));
+        }
+        Ok(out)
+    }
+
+    /// The issues reachable from `from` by following `link` (`BLOCKED_BY` or `PARENT`): the
+    /// path to `to` if there is one, for refusing a link that would close a cycle.
+    pub fn path(&self, from: &Id, to: &Id, link: u8) -> Result<Option<Vec<Id>>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut seen: HashMap<Id, Id> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([*from]);
+        while let Some(at) = queue.pop_front() {
+            if at == *to {
+                let mut path = vec![at];
+                let mut cur = at;
+                while let Some(prev) = seen.get(&cur) {
+                    path.push(*prev);
+                    cur = *prev;
+                    if cur == *from {
+                        break;
+                    }
+                }
+                path.reverse();
+                return Ok(Some(path));
+            }
+            for next in self.linked(&rtxn, &at, link)? {
+                if next != *from && !seen.contains_key(&next) {
+                    seen.insert(next, at);
+                    queue.push_back(next);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Cycles of `blocks` and `parent` links (two clones can make one between them), each as
+    /// the issues on it, starting from its smallest id. With `through`, only cycles through it.
+    pub fn cycles(&self, through: Option<&Id>) -> Result<Vec<(&'static str, Vec<Id>)>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out = Vec::new();
+        for (link, name) in [(BLOCKED_BY, "blocked-by"), (PARENT, "parent")] {
+            let mut graph: HashMap<Id, Vec<Id>> = HashMap::new();
+            for item in self.edges.lazily_decode_data().iter(&rtxn).map_err(self.err())? {
+                let (k, _) = item.map_err(self.err())?;
+                if k.len() == EDGE_LEN && k[32] == link {
+                    let a = Id::from_slice(&k[..32]).expect("32 bytes");
+                    graph.entry(a).or_default().push(Id::from_slice(&k[33..]).expect("32 bytes"));
+                }
+            }
+            for cycle in find_cycles(&graph) {
+                if through.is_none_or(|t| cycle.contains(t)) {
+                    out.push((name, cycle));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The facts of one issue.
+    pub fn facts(&self, id: &Id) -> Result<Option<Facts>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let v = self.facts.get(&rtxn, &id.0).map_err(self.err())?;
+        v.map(|v| Facts::decode(v).ok_or_else(|| self.damaged("a facts record has the wrong size")))
+            .transpose()
+    }
+}
+
+fn uses_blocked(e: &Expr) -> bool {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter().any(uses_blocked),
+        Expr::Not(e) => uses_blocked(e),
+        Expr::Term(t) => matches!(t, Term::Blocked(_)),
+    }
+}
+
+/// Sorts by the key, then (for ties) oldest first in the work queue and newest first
+/// elsewhere, then by id: the same order every time.
+fn sort_hits(hits: &mut [Hit], sort: Sort, queue: bool) {
+    hits.sort_unstable_by(|a, b| {
+        let (x, y) = (&a.facts, &b.facts);
+        let key = match sort.key {
+            SortKey::Created => x.created_ms.cmp(&y.created_ms),
+            SortKey::Updated => x.updated_ms.cmp(&y.updated_ms),
+            SortKey::Priority => x.priority.cmp(&y.priority),
+            SortKey::Comments => x.comments.cmp(&y.comments),
+        };
+        let key = if sort.descending { key.reverse() } else { key };
+        let age = x.created_ms.cmp(&y.created_ms);
+        let age = if queue { age } else { age.reverse() };
+        key.then(age).then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+/// Cycles of a directed graph, as one depth-first search meets them: at least one through
+/// every node that lies on a cycle, each rotated to start at its smallest id.
+fn find_cycles(graph: &HashMap<Id, Vec<Id>>) -> Vec<Vec<Id>> {
+    let mut found: std::collections::BTreeSet<Vec<Id>> = Default::default();
+    let mut done: HashSet<Id> = HashSet::new();
+    let mut starts: Vec<&Id> = graph.keys().collect();
+    starts.sort();
+    for start in starts {
+        if done.contains(start) {
+            continue;
+        }
+        // Iterative DFS keeping the current path.
+        let mut path: Vec<Id> = vec![*start];
+        let mut on_path: HashSet<Id> = HashSet::from([*start]);
+        let mut stack: Vec<usize> = vec![0];
+        while let Some(next_at) = stack.last_mut() {
+            let node = *path.last().expect("path follows stack");
+            let nexts = graph.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(next) = nexts.get(*next_at) {
+                *next_at += 1;
+                if on_path.contains(next) {
+                    let from = path.iter().position(|p| p == next).expect("on the path");
+                    let mut cycle = path[from..].to_vec();
+                    let min = cycle.iter().enumerate().min_by_key(|(_, id)| **id).map_or(0, |(i, _)| i);
+                    cycle.rotate_left(min);
+                    found.insert(cycle);
+                } else if !done.contains(next) {
+                    path.push(*next);
+                    on_path.insert(*next);
+                    stack.push(0);
+                }
+            } else {
+                stack.pop();
+                let n = path.pop().expect("path follows stack");
+                on_path.remove(&n);
+                done.insert(n);
+            }
+        }
+    }
+    found.into_iter().collect()
+}

@@ -6,7 +6,7 @@ use super::*;
 use crate::issue::{Link, TYPES};
 
 /// `facts` values: state byte, priority, type (position in `TYPES`, 255 for another), flags
-/// (1: has a parent), comments (u32 BE), created_ms, updated_ms (u64 BE), author.
+/// (1: has a parent, 2: has labels, 4: has assignees), comments (u32 BE), created_ms, updated_ms (u64 BE), author.
 pub(super) const FACTS_LEN: usize = 56;
 /// `edges` keys: issue ++ link byte ++ other issue.
 pub(super) const EDGE_LEN: usize = 65;
@@ -50,6 +50,8 @@ pub struct Facts {
     pub priority: u8,
     pub type_code: u8,
     pub has_parent: bool,
+    pub has_labels: bool,
+    pub has_assignees: bool,
     pub comments: u32,
     pub created_ms: u64,
     pub updated_ms: u64,
@@ -67,6 +69,8 @@ impl Facts {
             priority: b[1],
             type_code: b[2],
             has_parent: b[3] & 1 != 0,
+            has_labels: b[3] & 2 != 0,
+            has_assignees: b[3] & 4 != 0,
             comments: u32::from_be_bytes(b[4..8].try_into().expect("4 bytes")),
             created_ms: u64_at(8),
             updated_ms: u64_at(16),
@@ -74,13 +78,6 @@ impl Facts {
         })
     }
 
-    /// The `rows` key of the issue.
-    pub(super) fn row_key(&self, id: &Id) -> [u8; 40] {
-        let mut key = [0u8; 40];
-        key[..8].copy_from_slice(&self.created_ms.to_be_bytes());
-        key[8..].copy_from_slice(&id.0);
-        key
-    }
 }
 
 /// The position of a type in `TYPES`, or 255.
@@ -107,7 +104,10 @@ impl Secondary {
         facts.push(state_byte(s.state()));
         facts.push(s.priority());
         facts.push(type_code(s.issue_type()));
-        facts.push(u8::from(s.parent().is_some()));
+        let (labels, assigned) = (s.labels(), s.assignees());
+        facts.push(
+            u8::from(s.parent().is_some()) | u8::from(!labels.is_empty()) << 1 | u8::from(!assigned.is_empty()) << 2,
+        );
         facts.extend_from_slice(&u32::try_from(s.comments.len()).unwrap_or(u32::MAX).to_be_bytes());
         facts.extend_from_slice(&created.created_ms.to_be_bytes());
         facts.extend_from_slice(&s.updated_ms.to_be_bytes());
@@ -126,8 +126,8 @@ impl Secondary {
         edges.dedup();
         Some(Secondary {
             facts,
-            labels: s.labels(),
-            assigned: s.assignees(),
+            labels,
+            assigned,
             edges,
             words: words_of(s),
         })

@@ -1,0 +1,259 @@
+//! Links between issues on the command line: `git issue link|unlink`, the link flags of
+//! `create` and `edit` (checked for cycles before anything is written), and how `show` prints
+//! an issue's links both ways.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::term::esc;
+use super::{CommandError, Ui};
+use crate::event::{Id, Kind, State};
+use crate::index::tables;
+use crate::issue::LinkSpec;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// The issue the link is from (id or unique prefix)
+    pub id: String,
+    /// blocks, blocked-by, parent (the second issue becomes the first's parent), child, related,
+    /// duplicate-of or discovered-from
+    #[arg(value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(LinkSpec::NAMES))]
+    pub kind: String,
+    /// The issue the link is to
+    #[arg(value_name = "OTHER")]
+    pub other: String,
+}
+
+/// One link to add or remove: "`a` SPEC `b`".
+#[derive(Debug, Clone, Copy)]
+pub struct Change {
+    pub a: Id,
+    pub spec: LinkSpec,
+    pub b: Id,
+    pub add: bool,
+}
+
+/// The events that make `changes`, by the issue each is written on, in order. Refuses a link
+/// to the issue itself and one that would close a cycle of `blocks` or `parent` (exit 2, with
+/// the cycle); a removal of a link that is not there is left out, with a note.
+pub fn plan(ui: &Ui, store: &Store, changes: &[Change]) -> Result<Vec<(Id, Vec<Kind>)>, CommandError> {
+    let mut out: Vec<(Id, Vec<Kind>)> = Vec::new();
+    for c in changes {
+        if c.a == c.b {
+            return Err(CommandError::usage(
+                "an issue cannot be linked to itself",
+                "give two different issues",
+            ));
+        }
+        let (holder, kind) = c.spec.event(c.a, c.b, c.add);
+        let state = store.index.issue(&holder)?.unwrap_or_default();
+        let present = match &kind {
+            Kind::ParentSet { .. } => {
+                let parent = if c.spec == LinkSpec::Child { c.a } else { c.b };
+                state.parent() == Some(parent)
+            }
+            Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => state
+                .links()
+                .iter()
+                .any(|(l, t)| l.name() == link && t == target),
+            _ => false,
+        };
+        if present == c.add {
+            ui.note(format!(
+                "{} {} {} {}: nothing to do",
+                short(store, &c.a)?,
+                if c.add { "already" } else { "is not" },
+                c.spec.name(),
+                short(store, &c.b)?
+            ));
+            continue;
+        }
+        if c.add {
+            check_cycle(store, c)?;
+        }
+        match out.iter_mut().find(|(h, _)| *h == holder) {
+            Some((_, kinds)) => kinds.push(kind),
+            None => out.push((holder, vec![kind])),
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses a `blocks` or `parent` link that would close a cycle.
+fn check_cycle(store: &Store, c: &Change) -> Result<(), CommandError> {
+    // (from, to, link): adding "from → to" closes a cycle if `to` already reaches `from`.
+    let (from, to, link, word) = match c.spec {
+        LinkSpec::BlockedBy => (c.a, c.b, tables::BLOCKED_BY, "is blocked by"),
+        LinkSpec::Blocks => (c.b, c.a, tables::BLOCKED_BY, "is blocked by"),
+        LinkSpec::Parent => (c.a, c.b, tables::PARENT, "has the parent"),
+        LinkSpec::Child => (c.b, c.a, tables::PARENT, "has the parent"),
+        _ => return Ok(()),
+    };
+    let Some(path) = store.index.path(&to, &from, link)? else {
+        return Ok(());
+    };
+    let mut shown = vec![short(store, &from)?];
+    for id in &path {
+        shown.push(short(store, id)?);
+    }
+    Err(CommandError::usage(
+        format!("this link would make a cycle: {}", shown.join(&format!(" {word} "))),
+        "nothing was written; remove one of the links on the cycle first (`git issue unlink`)",
+    ))
+}
+
+fn short(store: &Store, id: &Id) -> Result<String, CommandError> {
+    Ok(store.index.short_id(id)?)
+}
+
+/// Writes what `plan` made, issue by issue.
+pub fn write(store: &Store, planned: Vec<(Id, Vec<Kind>)>) -> Result<(), CommandError> {
+    for (holder, kinds) in planned {
+        store.write(Some(holder), kinds)?;
+    }
+    Ok(())
+}
+
+pub fn link(ui: &mut Ui, a: LinkArgs, add: bool) -> Result<(), CommandError> {
+    let store = super::open_store(ui)?;
+    let spec = LinkSpec::parse(&a.kind).expect("clap checked the kind");
+    let (x, y) = (store.index.resolve(&a.id)?, store.index.resolve(&a.other)?);
+    let planned = plan(ui, &store, &[Change { a: x, spec, b: y, add }])?;
+    let wrote = !planned.is_empty();
+    write(&store, planned)?;
+    if ui.json {
+        return ui.json(&serde_json::json!({
+            "id": x.to_hex(),
+            "link": a.kind,
+            "other": y.to_hex(),
+            "linked": add,
+            "changed": wrote,
+        }));
+    }
+    if wrote {
+        ui.say(format!(
+            "{} {} {} {}",
+            if add { "linked" } else { "unlinked" },
+            short(&store, &x)?,
+            a.kind,
+            short(&store, &y)?
+        ))?;
+    }
+    Ok(())
+}
+
+/// One link of an issue as `show` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    /// blocks, blocked_by, parent, child, related, duplicate_of, duplicated_by,
+    /// discovered_from or discovered
+    pub link: &'static str,
+    pub id: String,
+    pub short_id: String,
+    /// None when the linked issue has not arrived in this clone.
+    pub state: Option<State>,
+    pub title: Option<String>,
+}
+
+/// The name of a link byte, seen from the issue holding the key.
+pub fn link_name(b: u8) -> &'static str {
+    match b {
+        tables::BLOCKED_BY => "blocked_by",
+        tables::BLOCKS => "blocks",
+        tables::RELATED | tables::RELATED_FROM => "related",
+        tables::DUPLICATE_OF => "duplicate_of",
+        tables::DUPLICATED_BY => "duplicated_by",
+        tables::DISCOVERED_FROM => "discovered_from",
+        tables::DISCOVERED => "discovered",
+        tables::PARENT => "parent",
+        tables::CHILD => "child",
+        _ => "unknown",
+    }
+}
+
+/// Every link of `id`, both ways, with the other issue's short id, state and title.
+pub fn views(store: &Store, id: &Id) -> Result<Vec<LinkView>, CommandError> {
+    let order = |l: &str| {
+        [
+            "parent",
+            "child",
+            "blocked_by",
+            "blocks",
+            "related",
+            "duplicate_of",
+            "duplicated_by",
+            "discovered_from",
+            "discovered",
+        ]
+        .iter()
+        .position(|x| *x == l)
+    };
+    let mut out = Vec::new();
+    for (b, other) in store.index.links_of(id)? {
+        let state = store.index.issue(&other)?.filter(|s| s.created.is_some());
+        out.push(LinkView {
+            link: link_name(b),
+            id: other.to_hex(),
+            short_id: store.index.short_id(&other)?,
+            state: state.as_ref().map(|s| s.state()),
+            title: state.and_then(|s| s.title.map(|t| t.value)),
+        });
+    }
+    out.sort_by_key(|v| (order(v.link), v.short_id.clone()));
+    out.dedup_by(|a, b| a.link == b.link && a.id == b.id);
+    Ok(out)
+}
+
+/// The cycles through `id`, each as short ids.
+pub fn cycles(store: &Store, id: &Id) -> Result<Vec<(&'static str, Vec<String>)>, CommandError> {
+    let mut out = Vec::new();
+    for (link, cycle) in store.index.cycles(Some(id))? {
+        let ids = cycle.iter().map(|i| short(store, i)).collect::<Result<Vec<_>, _>>()?;
+        out.push((link, ids));
+    }
+    Ok(out)
+}
+
+/// `show`'s lines for links and cycles.
+pub fn print(ui: &mut Ui, links: &[LinkView], cycles: &[(&'static str, Vec<String>)]) -> Result<(), CommandError> {
+    let mut last = "";
+    for l in links {
+        let label = match l.link {
+            "blocked_by" => "Blocked by",
+            "blocks" => "Blocks",
+            "parent" => "Parent",
+            "child" => "Children",
+            "related" => "Related",
+            "duplicate_of" => "Duplicate of",
+            "duplicated_by" => "Duplicates",
+            "discovered_from" => "Discovered from",
+            "discovered" => "Led to",
+            _ => "Linked",
+        };
+        if label != last {
+            ui.say(format!("{label}:"))?;
+            last = label;
+        }
+        let state = match l.state {
+            Some(State::Open) => ui.paint("32", "open"),
+            Some(State::Closed) => ui.paint("35", "closed"),
+            None => "unknown".to_owned(),
+        };
+        ui.say(format!(
+            "  {} {state} {}",
+            ui.paint("33", &l.short_id),
+            esc(l.title.as_deref().unwrap_or("(not in this clone yet)"))
+        ))?;
+    }
+    for (link, ids) in cycles {
+        let mut ring = ids.clone();
+        ring.push(ids[0].clone());
+        ui.say(format!(
+            "{} {link} cycle: {} (made concurrently; `git issue unlink` one of them)",
+            ui.paint("31", "warning:"),
+            ring.join(" → ")
+        ))?;
+    }
+    Ok(())
+}
