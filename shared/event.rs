@@ -223,9 +223,9 @@ impl Kind {
             Kind::AssigneeAdded { assignee } | Kind::AssigneeRemoved { assignee } => Value::Array(vec![t(assignee)]),
             Kind::PrioritySet { priority } => Value::Array(vec![uint(u64::from(*priority))]),
             Kind::TypeSet { issue_type } => Value::Array(vec![t(issue_type)]),
-            Kind::ParentSet { parent } => Value::Array(vec![
-                parent.map_or(Value::Null, |p| Value::Bytes(p.0.to_vec())),
-            ]),
+            Kind::ParentSet { parent } => {
+                Value::Array(vec![parent.map_or(Value::Null, |p| Value::Bytes(p.0.to_vec()))])
+            }
             Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => {
                 Value::Array(vec![t(link), Value::Bytes(target.0.to_vec())])
             }

@@ -69,6 +69,9 @@ pub struct Report {
     pub snapshots: usize,
     pub millis: f64,
     pub findings: Vec<Finding>,
+    /// What is worth knowing but no fault of the log: cycles of `blocked-by` or `parent` links
+    /// that two clones made between them (each write was fine where it was made).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -265,6 +268,7 @@ pub fn check(store: &Store, fold_failed: Option<String>) -> Result<Report> {
     let expected = ids.values().filter(|ok| **ok).count() as u64;
     let indexed = store.index.event_count()?;
     let unverifiable = quarantine.entries.iter().filter(|e| e.event.is_some()).count() as u64;
+    let folded = fold_failed.is_none();
     if let Some(why) = fold_failed {
         findings.push(Finding {
             check: "index",
@@ -287,7 +291,22 @@ pub fn check(store: &Store, fold_failed: Option<String>) -> Result<Report> {
         });
     }
     let findings = findings.into_iter().map(|f| f.settle(&quarantine)).collect();
+    let notes = if folded {
+        store
+            .index
+            .cycles(None)?
+            .into_iter()
+            .map(|(link, ids)| {
+                let mut ring: Vec<String> = ids.iter().map(|i| i.to_hex()[..12].to_owned()).collect();
+                ring.push(ring[0].clone());
+                format!("{link} cycle: {}", ring.join(" → "))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Report {
+        notes,
         refs: log.refs,
         commits: log.chunks.len(),
         events: ids.len(),
@@ -379,6 +398,7 @@ pub fn verify(store: &Store, actor: Option<ActorId>) -> Result<Report> {
     }
     let findings = findings.into_iter().map(|f| f.settle(&quarantine)).collect();
     Ok(Report {
+        notes: Vec::new(),
         refs: log.refs,
         commits: log.chunks.len(),
         events: events.len(),

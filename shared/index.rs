@@ -264,7 +264,13 @@ impl Index {
                     open!($name, DatabaseFlags::empty())
                 };
                 ($name:literal, $flags:expr) => {
-                    match env.database_options().types().name($name).flags($flags).open(&rtxn)? {
+                    match env
+                        .database_options()
+                        .types()
+                        .name($name)
+                        .flags($flags)
+                        .open(&rtxn)?
+                    {
                         Some(db) => db,
                         None => return Ok(None),
                     }

@@ -137,7 +137,8 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
                 parent: p.map(|p| per_issue[usize::from(p) % per_issue.len()][0]),
             },
             Op::Link(l, t, add) => {
-                let link = ["blocked-by", "related", "duplicate-of", "discovered-from", "newer"][usize::from(l)].to_owned();
+                let link =
+                    ["blocked-by", "related", "duplicate-of", "discovered-from", "newer"][usize::from(l)].to_owned();
                 let target = per_issue[usize::from(t) % per_issue.len()][0];
                 if add {
                     Kind::LinkAdded { link, target }

@@ -443,8 +443,18 @@ impl LinkSpec {
             LinkSpec::Related => link(Link::Related, a.min(b), a.max(b)),
             LinkSpec::DuplicateOf => link(Link::DuplicateOf, a, b),
             LinkSpec::DiscoveredFrom => link(Link::DiscoveredFrom, a, b),
-            LinkSpec::Parent => (a, Kind::ParentSet { parent: add.then_some(b) }),
-            LinkSpec::Child => (b, Kind::ParentSet { parent: add.then_some(a) }),
+            LinkSpec::Parent => (
+                a,
+                Kind::ParentSet {
+                    parent: add.then_some(b),
+                },
+            ),
+            LinkSpec::Child => (
+                b,
+                Kind::ParentSet {
+                    parent: add.then_some(a),
+                },
+            ),
         }
     }
 }

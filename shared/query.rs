@@ -330,7 +330,12 @@ impl Parser<'_> {
                 "closed" => Term::State(State::Closed),
                 "blocked" => Term::Blocked(true),
                 "claimed" => Term::Claimed(true),
-                _ => return Err(err(vcol, format!("'{key}:{value}': use open, closed, blocked or claimed"))),
+                _ => {
+                    return Err(err(
+                        vcol,
+                        format!("'{key}:{value}': use open, closed, blocked or claimed"),
+                    ));
+                }
             },
             "label" => Term::Label(list()),
             "assignee" => Term::Assignee(list()),
@@ -352,7 +357,12 @@ impl Parser<'_> {
                 "label" | "labels" => Term::NoLabel,
                 "assignee" | "assignees" => Term::NoAssignee,
                 "parent" => Term::NoParent,
-                _ => return Err(err(vcol, format!("'no:{value}': use no:label, no:assignee or no:parent"))),
+                _ => {
+                    return Err(err(
+                        vcol,
+                        format!("'no:{value}': use no:label, no:assignee or no:parent"),
+                    ));
+                }
             },
             "blocked" | "claimed" => {
                 let b = match value.to_ascii_lowercase().as_str() {
@@ -360,13 +370,20 @@ impl Parser<'_> {
                     "false" | "no" => false,
                     _ => return Err(err(vcol, format!("'{key}:{value}': use true or false"))),
                 };
-                if key == "blocked" { Term::Blocked(b) } else { Term::Claimed(b) }
+                if key == "blocked" {
+                    Term::Blocked(b)
+                } else {
+                    Term::Claimed(b)
+                }
             }
             "created" => Term::Created(time(value, vcol, self.now_ms)?),
             "updated" => Term::Updated(time(value, vcol, self.now_ms)?),
             "sort" => {
                 if negated || depth > 0 {
-                    return Err(err(col, "sort: goes at the top level, not inside parentheses or after NOT"));
+                    return Err(err(
+                        col,
+                        "sort: goes at the top level, not inside parentheses or after NOT",
+                    ));
                 }
                 if self.sort.is_some() {
                     return Err(err(col, "only one sort: is allowed"));
@@ -583,7 +600,10 @@ mod tests {
             ("is:open", Some(t(Term::State(State::Open))), None),
             (
                 "is:open label:bug",
-                Some(Expr::And(vec![t(Term::State(State::Open)), t(Term::Label(vec!["bug".into()]))])),
+                Some(Expr::And(vec![
+                    t(Term::State(State::Open)),
+                    t(Term::Label(vec!["bug".into()])),
+                ])),
                 None,
             ),
             (
@@ -602,22 +622,52 @@ mod tests {
             ("priority:<=1", Some(t(Term::Priority(Cmp { low: 0, high: 1 }))), None),
             ("priority:>2", Some(t(Term::Priority(Cmp { low: 3, high: 4 }))), None),
             ("priority:1..3", Some(t(Term::Priority(Cmp { low: 1, high: 3 }))), None),
-            ("comments:>3", Some(t(Term::Comments(Cmp { low: 4, high: u64::from(u32::MAX) }))), None),
+            (
+                "comments:>3",
+                Some(t(Term::Comments(Cmp {
+                    low: 4,
+                    high: u64::from(u32::MAX),
+                }))),
+                None,
+            ),
             (
                 "created:>2026-11-01",
-                Some(t(Term::Created(Cmp { low: day("2026-11-02"), high: u64::MAX }))),
+                Some(t(Term::Created(Cmp {
+                    low: day("2026-11-02"),
+                    high: u64::MAX,
+                }))),
                 None,
             ),
             (
                 "created:2026-11-01",
-                Some(t(Term::Created(Cmp { low: day("2026-11-01"), high: day("2026-11-02") - 1 }))),
+                Some(t(Term::Created(Cmp {
+                    low: day("2026-11-01"),
+                    high: day("2026-11-02") - 1,
+                }))),
                 None,
             ),
-            ("updated:<7d", Some(t(Term::Updated(Cmp { low: NOW - 7 * DAY_MS + 1, high: u64::MAX }))), None),
-            ("updated:>7d", Some(t(Term::Updated(Cmp { low: 0, high: NOW - 7 * DAY_MS - 1 }))), None),
+            (
+                "updated:<7d",
+                Some(t(Term::Updated(Cmp {
+                    low: NOW - 7 * DAY_MS + 1,
+                    high: u64::MAX,
+                }))),
+                None,
+            ),
+            (
+                "updated:>7d",
+                Some(t(Term::Updated(Cmp {
+                    low: 0,
+                    high: NOW - 7 * DAY_MS - 1,
+                }))),
+                None,
+            ),
             (
                 r#""connection reset" OR timeout"#,
-                Some(Expr::Or(vec![t(Term::Phrase(vec!["connection".into(), "reset".into()])), w("timeout")])),
+                Some(Expr::Or(vec![
+                    t(Term::Phrase(vec!["connection".into(), "reset".into()])),
+                    w("timeout"),
+                ])),
                 None,
             ),
             (
@@ -638,23 +688,45 @@ mod tests {
             ("no:assignee", Some(t(Term::NoAssignee)), None),
             ("blocked:false", Some(t(Term::Blocked(false))), None),
             ("is:blocked", Some(t(Term::Blocked(true))), None),
-            ("type:bug,epic", Some(t(Term::Type(vec!["bug".into(), "epic".into()]))), None),
+            (
+                "type:bug,epic",
+                Some(t(Term::Type(vec!["bug".into(), "epic".into()]))),
+                None,
+            ),
             (
                 "sort:updated",
                 None,
-                Some(Sort { key: SortKey::Updated, descending: true }),
+                Some(Sort {
+                    key: SortKey::Updated,
+                    descending: true,
+                }),
             ),
             (
                 "is:closed sort:priority-desc",
                 Some(t(Term::State(State::Closed))),
-                Some(Sort { key: SortKey::Priority, descending: true }),
+                Some(Sort {
+                    key: SortKey::Priority,
+                    descending: true,
+                }),
             ),
             (
                 "sort:priority",
                 None,
-                Some(Sort { key: SortKey::Priority, descending: false }),
+                Some(Sort {
+                    key: SortKey::Priority,
+                    descending: false,
+                }),
             ),
-            ("http://x.org/a", Some(Expr::Term(Term::Phrase(vec!["http".into(), "x".into(), "org".into(), "a".into()]))), None),
+            (
+                "http://x.org/a",
+                Some(Expr::Term(Term::Phrase(vec![
+                    "http".into(),
+                    "x".into(),
+                    "org".into(),
+                    "a".into(),
+                ]))),
+                None,
+            ),
             ("a AND b", Some(Expr::And(vec![w("a"), w("b")])), None),
         ];
         for (q, expr, sort) in cases {

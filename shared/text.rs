@@ -63,7 +63,9 @@ mod tests {
         let w: Vec<String> = words("Crashes on START-up: 3 timeouts, ﬁle bodies; class status").collect();
         assert_eq!(
             w,
-            ["crash", "on", "start", "up", "3", "timeout", "file", "body", "class", "status"]
+            [
+                "crash", "on", "start", "up", "3", "timeout", "file", "body", "class", "status"
+            ]
         );
         assert_eq!(normalize("ÄRGER"), "ärger");
         assert_eq!(normalize("Ｆｕｌｌ"), "full", "NFKC folds full-width letters");

@@ -1,7 +1,6 @@
 //! `git issue`: create, show, edit, comment, close, reopen, link, claim and unclaim (finding
 //! issues is `search`'s). Flags follow GitHub CLI's `gh issue` wherever it has one.
 
-
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -865,7 +864,12 @@ struct CycleJson {
 }
 
 impl<'a> ShowJson<'a> {
-    fn new(store: &Store, view: &'a crate::issue::IssueView, id: &Id, claim: Option<Claim>) -> Result<Self, CommandError> {
+    fn new(
+        store: &Store,
+        view: &'a crate::issue::IssueView,
+        id: &Id,
+        claim: Option<Claim>,
+    ) -> Result<Self, CommandError> {
         Ok(ShowJson {
             view,
             claim,

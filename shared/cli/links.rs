@@ -53,10 +53,9 @@ pub fn plan(ui: &Ui, store: &Store, changes: &[Change]) -> Result<Vec<(Id, Vec<K
                 let parent = if c.spec == LinkSpec::Child { c.a } else { c.b };
                 state.parent() == Some(parent)
             }
-            Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => state
-                .links()
-                .iter()
-                .any(|(l, t)| l.name() == link && t == target),
+            Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => {
+                state.links().iter().any(|(l, t)| l.name() == link && t == target)
+            }
             _ => false,
         };
         if present == c.add {

@@ -97,6 +97,7 @@ pub enum ViewCommand {
     Save {
         /// Letters, digits and '-', starting with a letter
         name: String,
+        /// The query (as `list -S` takes it)
         #[arg(short = 'S', long = "search", value_name = "QUERY", required = true)]
         search: String,
         /// Save it in your global git config, for every repository
@@ -107,6 +108,7 @@ pub enum ViewCommand {
     List,
     /// Remove a saved view
     Rm {
+        /// The view's name
         name: String,
         /// Remove it from your global git config
         #[arg(long)]
@@ -202,7 +204,7 @@ fn query_error(text: &str, e: &query::QueryError) -> CommandError {
     let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
     let mut err = CommandError::usage(
         format!("the query does not parse at column {}: {}", e.column, e.message),
-        "see QUERIES in `git issue list --help`; quote a phrase as '\"two words\"'",
+        "`git issue list --help` describes queries (-S); quote a phrase as '\"two words\"'",
     );
     err.causes = vec![format!("  {}", esc(text)), format!("  {caret}")];
     err
@@ -359,7 +361,13 @@ pub fn print(
     let labels_of = |o: &Map<String, Value>| {
         o.get("labels")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(|l| esc(l).into_owned()).collect::<Vec<_>>().join(", "))
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|l| esc(l).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default()
     };
     if ui.tty {
@@ -393,8 +401,16 @@ pub fn print(
             ui.say(line.trim_end())?;
             for (_, blockers) in notes.iter().filter(|(at, _)| *at == i) {
                 for b in blockers {
-                    let title = store.index.issue(b)?.and_then(|s| s.title.map(|t| t.value)).unwrap_or_default();
-                    ui.say(format!("    blocked by {} {}", ui.paint("33", &short_of(b)?), esc(&title)))?;
+                    let title = store
+                        .index
+                        .issue(b)?
+                        .and_then(|s| s.title.map(|t| t.value))
+                        .unwrap_or_default();
+                    ui.say(format!(
+                        "    blocked by {} {}",
+                        ui.paint("33", &short_of(b)?),
+                        esc(&title)
+                    ))?;
                 }
             }
         }
@@ -472,7 +488,9 @@ pub fn blocked(ui: &mut Ui, a: BlockedArgs) -> Result<(), CommandError> {
     let store = super::open_store(ui)?;
     let q = parse_query(&store, &a.query)?;
     let claims = claims(&store)?;
-    let found = store.index.search(&q, &context(&store, &claims)?, Queue::Blocked, a.limit)?;
+    let found = store
+        .index
+        .search(&q, &context(&store, &claims)?, Queue::Blocked, a.limit)?;
     print(ui, &store, &Rows::Found(found), &claims, &a.output, a.limit, "blocked ")
 }
 
@@ -493,7 +511,9 @@ pub fn ready(
         });
     }
     let claims = claims(&store)?;
-    let found = store.index.search(&q, &context(&store, &claims)?, Queue::Ready, limit)?;
+    let found = store
+        .index
+        .search(&q, &context(&store, &claims)?, Queue::Ready, limit)?;
     print(ui, &store, &Rows::Found(found), &claims, output, limit, "ready ")
 }
 
@@ -573,7 +593,8 @@ fn build_tree(store: &Store, id: Id, seen: &mut HashSet<Id>) -> Result<TreeNode,
             _ => {}
         }
     }
-    node.children.sort_by(|a, b| (a.priority, &a.short_id).cmp(&(b.priority, &b.short_id)));
+    node.children
+        .sort_by(|a, b| (a.priority, &a.short_id).cmp(&(b.priority, &b.short_id)));
     Ok(node)
 }
 
@@ -594,7 +615,11 @@ fn draw(ui: &Ui, n: &TreeNode, first: &str, rest: &str, out: &mut Vec<String>) {
     let mut i = 0;
     for b in &n.blocked_by {
         i += 1;
-        let (branch, _) = if i == count { ("└── ", "    ") } else { ("├── ", "│   ") };
+        let (branch, _) = if i == count {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
         out.push(format!(
             "{rest}{branch}blocked by {} {} {}",
             ui.paint("33", &b.short_id),
@@ -604,20 +629,21 @@ fn draw(ui: &Ui, n: &TreeNode, first: &str, rest: &str, out: &mut Vec<String>) {
     }
     for c in &n.children {
         i += 1;
-        let (branch, more) = if i == count { ("└── ", "    ") } else { ("├── ", "│   ") };
+        let (branch, more) = if i == count {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
         draw(ui, c, &format!("{rest}{branch}"), &format!("{rest}{more}"), out);
     }
 }
 
 /// The query a saved view holds.
 fn view_query(store: &Store, name: &str) -> Result<String, CommandError> {
-    store
-        .repo
-        .config_string(&format!("issue.view.{name}"))
-        .ok_or_else(|| {
-            CommandError::failure(format!("there is no saved view '{name}'"))
-                .hint("`git issue view list` lists them; `git issue view save NAME -S QUERY` saves one")
-        })
+    store.repo.config_string(&format!("issue.view.{name}")).ok_or_else(|| {
+        CommandError::failure(format!("there is no saved view '{name}'"))
+            .hint("`git issue view list` lists them; `git issue view save NAME -S QUERY` saves one")
+    })
 }
 
 fn check_view_name(name: &str) -> Result<(), CommandError> {
@@ -653,9 +679,7 @@ pub fn view(ui: &mut Ui, a: ViewArgs) -> Result<(), CommandError> {
             ui.say(format!("saved view {name}: {}", esc(&search)))
         }
         ViewCommand::List => {
-            let out = store
-                .repo
-                .git_output(&["config", "--get-regexp", r"^issue\.view\."])?;
+            let out = store.repo.git_output(&["config", "--get-regexp", r"^issue\.view\."])?;
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
             let views: Vec<(String, String)> = text
                 .lines()
@@ -674,7 +698,10 @@ pub fn view(ui: &mut Ui, a: ViewArgs) -> Result<(), CommandError> {
             if views.is_empty() {
                 ui.note("no saved views; `git issue view save NAME -S QUERY` saves one");
             }
-            let table: Vec<Vec<String>> = views.iter().map(|(n, q)| vec![n.clone(), esc(q).into_owned()]).collect();
+            let table: Vec<Vec<String>> = views
+                .iter()
+                .map(|(n, q)| vec![n.clone(), esc(q).into_owned()])
+                .collect();
             for line in columns(&table) {
                 ui.say(line.trim_end())?;
             }

@@ -652,6 +652,9 @@ fn health(ui: &mut Ui, verify: Option<VerifyArgs>) -> Result<(), CommandError> {
             let mark = if f.resolved { " (quarantined, resolved)" } else { "" };
             ui.say(format!("{}: {at}: {}{mark}", f.check, super::term::esc(&f.message)))?;
         }
+        for n in &report.notes {
+            ui.say(format!("note: {n} (`git issue unlink` breaks it)"))?;
+        }
         ui.say(format!(
             "{what} {} events in {} commits on {} refs and {} snapshots in {:.0} ms: {}",
             report.events,

@@ -82,8 +82,16 @@ impl Index {
             })
             .map_err(&err)?;
             for (db, keys, arena) in [
-                (self.labels, Folded::labels as fn(&Folded) -> &[u32], Folded::label_keys as fn(&Folded) -> &Arena),
-                (self.assigned, |f: &Folded| &f.assigned[..], |f: &Folded| &f.assigned_keys),
+                (
+                    self.labels,
+                    Folded::labels as fn(&Folded) -> &[u32],
+                    Folded::label_keys as fn(&Folded) -> &Arena,
+                ),
+                (
+                    self.assigned,
+                    |f: &Folded| &f.assigned[..],
+                    |f: &Folded| &f.assigned_keys,
+                ),
             ] {
                 append(db, wtxn, |t| {
                     let merged = merge(folded.iter().map(|f| keys(f)).collect(), |f, i| {

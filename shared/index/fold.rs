@@ -423,7 +423,12 @@ impl Index {
         high[..tables::POSTING].copy_from_slice(&id.0[..tables::POSTING]);
         let range = (Bound::Included(&low[..]), Bound::Included(&high[..]));
         let mut n = 0;
-        for item in self.issues.lazily_decode_data().range(txn, &range).map_err(self.err())? {
+        for item in self
+            .issues
+            .lazily_decode_data()
+            .range(txn, &range)
+            .map_err(self.err())?
+        {
             item.map_err(self.err())?;
             n += 1;
             if n > 1 {

@@ -205,7 +205,11 @@ impl Index {
                 }
                 Queue::Blocked => hit.facts.open && blocked.contains_key(&hit.id),
             };
-            if keep && compiled.as_ref().map_or(Ok(true), |c| eval.matches(c, &hit.id, &hit.facts))? {
+            if keep
+                && compiled
+                    .as_ref()
+                    .map_or(Ok(true), |c| eval.matches(c, &hit.id, &hit.facts))?
+            {
                 hits.push(hit);
             }
         }
@@ -246,7 +250,10 @@ impl Index {
             let b: [u8; 32] = b.try_into().expect("length checked");
             match link {
                 BLOCKED_BY if open.contains(&b) => {
-                    blocked.entry(Id(a.try_into().expect("32 bytes"))).or_default().push(Id(b));
+                    blocked
+                        .entry(Id(a.try_into().expect("32 bytes")))
+                        .or_default()
+                        .push(Id(b));
                 }
                 CHILD if open.contains(&b) => {
                     open_children.insert(a.try_into().expect("32 bytes"));
@@ -371,7 +378,12 @@ impl Index {
         let mut prefix = id.0.to_vec();
         prefix.push(link);
         let mut out = Vec::new();
-        for item in self.edges.lazily_decode_data().prefix_iter(rtxn, &prefix).map_err(self.err())? {
+        for item in self
+            .edges
+            .lazily_decode_data()
+            .prefix_iter(rtxn, &prefix)
+            .map_err(self.err())?
+        {
             let (k, _) = item.map_err(self.err())?;
             out.push(Id::from_slice(&k[33..]).ok_or_else(|| self.damaged("a link key has the wrong size"))?);
         }
@@ -382,7 +394,12 @@ impl Index {
     pub fn links_of(&self, id: &Id) -> Result<Vec<(u8, Id)>> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
         let mut out = Vec::new();
-        for item in self.edges.lazily_decode_data().prefix_iter(&rtxn, &id.0).map_err(self.err())? {
+        for item in self
+            .edges
+            .lazily_decode_data()
+            .prefix_iter(&rtxn, &id.0)
+            .map_err(self.err())?
+        {
             let (k, _) = item.map_err(self.err())?;
             if k.len() != EDGE_LEN {
                 return Err(self.damaged("a link key has the wrong size"));
@@ -433,7 +450,10 @@ impl Index {
                 let (k, _) = item.map_err(self.err())?;
                 if k.len() == EDGE_LEN && k[32] == link {
                     let a = Id::from_slice(&k[..32]).expect("32 bytes");
-                    graph.entry(a).or_default().push(Id::from_slice(&k[33..]).expect("32 bytes"));
+                    graph
+                        .entry(a)
+                        .or_default()
+                        .push(Id::from_slice(&k[33..]).expect("32 bytes"));
                 }
             }
             for cycle in find_cycles(&graph) {
@@ -503,7 +523,11 @@ fn find_cycles(graph: &HashMap<Id, Vec<Id>>) -> Vec<Vec<Id>> {
                 if on_path.contains(next) {
                     let from = path.iter().position(|p| p == next).expect("on the path");
                     let mut cycle = path[from..].to_vec();
-                    let min = cycle.iter().enumerate().min_by_key(|(_, id)| **id).map_or(0, |(i, _)| i);
+                    let min = cycle
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, id)| **id)
+                        .map_or(0, |(i, _)| i);
                     cycle.rotate_left(min);
                     found.insert(cycle);
                 } else if !done.contains(next) {

@@ -77,7 +77,6 @@ impl Facts {
             author: b[24..56].try_into().expect("32 bytes"),
         })
     }
-
 }
 
 /// The position of a type in `TYPES`, or 255.

@@ -72,7 +72,12 @@ impl IssueState {
         {
             t.stamp(s);
         }
-        for e in self.labels.values().chain(self.assignees.values()).chain(self.links.values()) {
+        for e in self
+            .labels
+            .values()
+            .chain(self.assignees.values())
+            .chain(self.links.values())
+        {
             for s in [&e.add, &e.remove].into_iter().flatten() {
                 t.stamp(s);
             }

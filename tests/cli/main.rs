@@ -6,6 +6,7 @@ mod env;
 mod hooks;
 mod issue;
 mod lock;
+mod queue;
 mod sandbox;
 mod scale;
 mod seams;

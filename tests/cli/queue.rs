@@ -1,0 +1,480 @@
+//! Planning work: priorities, types, links and their cycles, the work queue (`ready`,
+//! `blocked`, `tree`, `claim --next`), the query language against a brute-force filter,
+//! saved views and output formats, and an index from before all of this upgrading itself.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::env::{TestEnv, titles};
+
+fn new(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
+    let mut a = vec!["create"];
+    a.extend_from_slice(args);
+    env.json("issue", dir, &a)["id"].as_str().unwrap().to_owned()
+}
+
+fn sync(env: &TestEnv, dir: &Path) {
+    env.ok("wal", dir, &["sync"]);
+}
+
+#[test]
+fn ready_blocked_and_tree_follow_a_graph_edited_from_two_clones() {
+    let env = TestEnv::new();
+    let (_remote, a, b) = env.pair();
+    let epic = new(&env, &a, &["-t", "Launch", "--type", "epic", "-p", "1"]);
+    let db = new(&env, &a, &["-t", "Database", "--parent", &epic, "-p", "0"]);
+    let api = new(&env, &a, &["-t", "API", "--parent", &epic, "--blocked-by", &db]);
+    let docs = new(&env, &a, &["-t", "Docs", "-p", "3", "--type", "chore"]);
+    sync(&env, &a);
+    sync(&env, &b);
+    // Bob, in his clone, finds that the docs wait on the API.
+    env.ok("issue", &b, &["link", &api, "blocks", &docs]);
+    let ready = env.json("issue", &b, &["ready"]);
+    assert_eq!(
+        titles(&ready),
+        ["Database"],
+        "the epic has open children; API and Docs are blocked"
+    );
+    sync(&env, &b);
+    sync(&env, &a);
+    let blocked = env.json("issue", &a, &["blocked"]);
+    assert_eq!(titles(&blocked), ["Docs", "API"]);
+    assert_eq!(blocked[1]["blocked_by"], serde_json::json!([db]));
+    assert_eq!(blocked[0]["blocked_by"], serde_json::json!([api]));
+    // Closing the database frees the API; closing both children frees the epic.
+    env.ok("issue", &a, &["close", &db]);
+    assert_eq!(titles(&env.json("issue", &a, &["ready"])), ["API"]);
+    env.ok("issue", &a, &["close", &api]);
+    assert_eq!(
+        titles(&env.json("issue", &a, &["ready"])),
+        ["Launch", "Docs"],
+        "P1 before P3"
+    );
+
+    let tree = env.ok("issue", &a, &["tree", &epic[..8]]);
+    let lines: Vec<&str> = tree.lines().collect();
+    assert_eq!(lines.len(), 4, "{tree}");
+    assert!(lines[0].contains("Launch") && lines[0].contains("epic"), "{tree}");
+    assert!(lines[1].starts_with("├── ") && lines[1].contains("Database"), "{tree}");
+    assert!(lines[2].starts_with("└── ") && lines[2].contains("API"), "{tree}");
+    assert!(
+        lines[3].starts_with("    └── blocked by") && lines[3].contains("Database"),
+        "{tree}"
+    );
+    let tree = env.json("issue", &a, &["tree", &epic]);
+    assert_eq!(tree["children"].as_array().unwrap().len(), 2);
+
+    // `show` prints every link both ways.
+    let show = env.json("issue", &a, &["show", &api]);
+    let links: BTreeSet<(String, String)> = show["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["link"].as_str().unwrap().to_owned(),
+                l["title"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = [("parent", "Launch"), ("blocked_by", "Database"), ("blocks", "Docs")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(links, want);
+    assert_eq!(show["priority"], 2);
+    assert_eq!(show["type"], "task");
+    assert_eq!(show["parent"], Value::String(epic.clone()));
+    let text = env.ok("issue", &a, &["show", &docs]);
+    assert!(text.contains("Blocked by:") && text.contains("API"), "{text}");
+
+    // Unlinking in one clone reaches the other.
+    env.ok("issue", &a, &["unlink", &docs, "blocked-by", &api]);
+    sync(&env, &a);
+    sync(&env, &b);
+    assert!(
+        env.json("issue", &b, &["show", &docs])["links"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_cycle_is_refused_locally_and_one_made_by_two_clones_is_shown() {
+    let env = TestEnv::new();
+    let (_remote, a, b) = env.pair();
+    let x = new(&env, &a, &["-t", "X"]);
+    let y = new(&env, &a, &["-t", "Y"]);
+    let z = new(&env, &a, &["-t", "Z", "--blocked-by", &y]);
+    let free = new(&env, &a, &["-t", "Free"]);
+    env.ok("issue", &a, &["link", &y, "blocked-by", &x]);
+    let out = env
+        .cmd("issue", &a)
+        .args(["link", &x, "blocked-by", &z])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("would make a cycle") && err.contains(&x[..7]) && err.contains(&z[..7]),
+        "{err}"
+    );
+    let out = env
+        .cmd("issue", &a)
+        .args(["edit", &x, "--parent", &x])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "an issue is not its own parent");
+    let out = env
+        .cmd("issue", &a)
+        .args(["edit", &x, "--title", "X2", "--add-blocked-by", &z])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        env.json("issue", &a, &["show", &x])["title"],
+        "X",
+        "a refused edit writes nothing"
+    );
+
+    sync(&env, &a);
+    sync(&env, &b);
+    // Each clone adds one half of a cycle; neither could see the other's.
+    env.ok("issue", &a, &["link", &free, "blocked-by", &z]);
+    env.ok("issue", &b, &["link", &z, "blocked-by", &free]);
+    sync(&env, &a);
+    sync(&env, &b);
+    sync(&env, &a);
+    let show = env.json("issue", &a, &["show", &z]);
+    assert_eq!(show["cycles"].as_array().unwrap().len(), 1, "{show}");
+    let text = env.ok("issue", &a, &["show", &free]);
+    assert!(text.contains("blocked-by cycle"), "{text}");
+    let check = env.ok("wal", &a, &["check"]);
+    assert!(check.contains("note: blocked-by cycle"), "{check}");
+    assert!(check.contains("clean"), "a cycle is not damage: {check}");
+    // The rest of the graph still works: X is ready, the cycle's members are blocked.
+    assert_eq!(titles(&env.json("issue", &a, &["ready"])), ["X"]);
+    let blocked = titles(&env.json("issue", &a, &["blocked"]));
+    assert_eq!(blocked.len(), 3, "{blocked:?}");
+}
+
+#[test]
+fn claim_next_by_eight_processes_gives_eight_distinct_issues() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    env.ok("wal", &dir, &["init"]);
+    for i in 0..10 {
+        new(&env, &dir, &["-t", &format!("task {i}"), "-p", &(i % 5).to_string()]);
+    }
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            env.std_cmd("issue", &dir)
+                .args(["claim", "--next", "--json"])
+                .env("GRIT_ACTOR", format!("agent-{i}"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut got = BTreeSet::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["claim"].is_object(), "{v}");
+        got.insert(v["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(got.len(), 8, "eight agents, eight different issues");
+    // The two left are what `ready` offers someone else, most urgent first.
+    let left = env.json("issue", &dir, &["ready"]);
+    assert_eq!(left.as_array().unwrap().len(), 2);
+    let err = env
+        .cmd("issue", &dir)
+        .args(["claim", "--next", "-S", "label:none-such"])
+        .output()
+        .unwrap();
+    assert_eq!(err.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("no issue is ready"));
+}
+
+#[test]
+fn saved_views_live_in_git_config() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    new(&env, &dir, &["-t", "Urgent bug", "-l", "bug", "-p", "0"]);
+    new(&env, &dir, &["-t", "Slow bug", "-l", "bug", "-p", "3"]);
+    new(&env, &dir, &["-t", "Feature", "-p", "0"]);
+    env.ok("issue", &dir, &["view", "save", "hot", "-S", "label:bug priority:<=1"]);
+    assert_eq!(
+        env.git(&dir, &["config", "issue.view.hot"]).trim(),
+        "label:bug priority:<=1"
+    );
+    assert_eq!(
+        titles(&env.json("issue", &dir, &["list", "--view", "hot"])),
+        ["Urgent bug"]
+    );
+    let views = env.json("issue", &dir, &["view", "list"]);
+    assert_eq!(views[0]["name"], "hot");
+    // -S narrows a view.
+    assert!(
+        env.json("issue", &dir, &["list", "--view", "hot", "-S", "feature"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // `view ID` still shows an issue, as `gh issue view` does.
+    let id = new(&env, &dir, &["-t", "Shown"]);
+    assert!(env.ok("issue", &dir, &["view", &id[..8]]).contains("Shown"));
+    for bad in [
+        &["view", "save", "9x", "-S", "is:open"][..],
+        &["view", "save", "ok", "-S", "is:"],
+    ] {
+        let out = env.cmd("issue", &dir).args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    env.ok("issue", &dir, &["view", "rm", "hot"]);
+    let out = env.cmd("issue", &dir).args(["list", "--view", "hot"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no saved view 'hot'"));
+}
+
+#[test]
+fn format_and_json_fields_print_what_was_asked() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    let id = new(
+        &env,
+        &dir,
+        &["-t", "Alpha ünï", "-l", "x,y", "-p", "1", "--type", "bug"],
+    );
+    let out = env.ok(
+        "issue",
+        &dir,
+        &[
+            "list",
+            "--format",
+            "{short_id}|P{priority}|{type}|{labels}|{title}|{{}}",
+        ],
+    );
+    assert_eq!(out, format!("{}|P1|bug|x,y|Alpha ünï|{{}}\n", &id[..7]));
+    let v = env.json("issue", &dir, &["list", "--fields", "title,priority"]);
+    assert_eq!(v, serde_json::json!([{ "title": "Alpha ünï", "priority": 1 }]));
+    // gh's spelling.
+    let out = env.ok("issue", &dir, &["list", "--json", "id,type"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!([{ "id": id, "type": "bug" }]));
+    // Every new field is in the full JSON too.
+    let full = env.json("issue", &dir, &["list"]);
+    for f in ["priority", "type", "parent"] {
+        assert!(full[0].get(f).is_some(), "{f} in {full}");
+    }
+    for (args, needle) in [
+        (&["list", "--format", "{nope}"][..], "not a field"),
+        (&["list", "--json", "--fields", "nope"], "not a field"),
+        (&["list", "--format", "{title"], "unmatched brace"),
+        (&["list", "-S", "priority:<=7"], "column 10"),
+        (&["list", "-S", "lable:bug"], "not a qualifier"),
+    ] {
+        let out = env.cmd("issue", &dir).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle) && err.contains("hint:"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn an_index_built_before_this_change_upgrades_itself() {
+    let env = TestEnv::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema5.tgz");
+    let tar = std::process::Command::new("tar")
+        .args(["xzf", fixture.to_str().unwrap(), "-C", env.tmp.path().to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let dir = env.tmp.path().join("repo");
+    assert!(dir.join(".git/grit/index/data.mdb").is_file(), "the old index is there");
+    let list = env.json("issue", &dir, &["list", "--state", "all"]);
+    assert_eq!(titles(&list), ["Add a flag", "Crash on start"]);
+    assert_eq!(list[1]["priority"], 2, "defaults for issues written before priorities");
+    assert_eq!(list[1]["type"], "task");
+    let found = env.json("issue", &dir, &["list", "-S", "\"connection reset\""]);
+    assert_eq!(titles(&found), ["Crash on start"], "the word index was built too");
+    let stats = env.json("wal", &dir, &["stats"]);
+    assert_eq!(stats["events"], 4);
+}
+
+/// A tiny deterministic generator, so a failure names the seed that made it.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.next(from.len() as u64) as usize]
+    }
+}
+
+const WORDS: [&str; 8] = [
+    "connection",
+    "reset",
+    "timeout",
+    "disk",
+    "crash",
+    "slow",
+    "parser",
+    "cache",
+];
+const LABELS: [&str; 4] = ["bug", "ui", "db", "perf"];
+
+/// What a query term means, over one issue's `show --json`: the reference the index is held to.
+fn brute(issue: &Value, term: &str, words: &[String]) -> bool {
+    let (key, value) = term.split_once(':').unwrap_or(("", term));
+    let strs = |k: &str| -> Vec<String> {
+        issue[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    match key {
+        "is" => issue["state"] == value,
+        "label" => value.split(',').any(|l| strs("labels").contains(&l.to_owned())),
+        "assignee" => strs("assignees").contains(&value.to_owned()),
+        "no" if value == "label" => strs("labels").is_empty(),
+        "no" => strs("assignees").is_empty(),
+        "type" => issue["type"] == value,
+        "priority" => {
+            let p = issue["priority"].as_u64().unwrap();
+            let n: u64 = value.trim_start_matches(['<', '>', '=']).parse().unwrap();
+            match &value[..value.len() - 1] {
+                "<=" => p <= n,
+                ">=" => p >= n,
+                "<" => p < n,
+                ">" => p > n,
+                _ => p == n,
+            }
+        }
+        "comments" => issue["comments"].as_array().unwrap().len() as u64 > value[1..].parse::<u64>().unwrap(),
+        _ if term.starts_with('"') => {
+            let phrase: Vec<String> = term.trim_matches('"').split(' ').map(str::to_owned).collect();
+            words.windows(phrase.len()).any(|w| w == phrase)
+        }
+        _ => words.contains(&term.to_owned()),
+    }
+}
+
+#[test]
+fn queries_agree_with_a_brute_force_filter_on_random_issues() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    let seed = 0x5eed_u64;
+    let mut rng = Rng(seed);
+    for i in 0..36 {
+        let title: Vec<&str> = (0..3).map(|_| rng.pick(&WORDS)).collect();
+        let body: Vec<&str> = (0..6).map(|_| rng.pick(&WORDS)).collect();
+        let mut args = vec![
+            "-t".to_owned(),
+            format!("{} {i}", title.join(" ")),
+            "-b".to_owned(),
+            body.join(" "),
+            "-p".to_owned(),
+            rng.next(5).to_string(),
+            "--type".to_owned(),
+            ["bug", "feature", "task", "epic", "chore"][rng.next(5) as usize].to_owned(),
+        ];
+        for _ in 0..rng.next(3) {
+            args.extend(["-l".to_owned(), rng.pick(&LABELS).to_owned()]);
+        }
+        if rng.next(3) == 0 {
+            args.extend(["-a".to_owned(), "ann".to_owned()]);
+        }
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let id = new(&env, &dir, &a);
+        for _ in 0..rng.next(3) {
+            let c = format!("{} {}", rng.pick(&WORDS), rng.pick(&WORDS));
+            env.ok("issue", &dir, &["comment", &id, "-b", &c]);
+        }
+        if rng.next(4) == 0 {
+            env.ok("issue", &dir, &["close", &id]);
+        }
+    }
+    let all = env.json("issue", &dir, &["list", "--state", "all", "--limit", "0"]);
+    let issues: Vec<(Value, Vec<String>)> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let full = env.json("issue", &dir, &["show", row["id"].as_str().unwrap()]);
+            let mut text = vec![
+                full["title"].as_str().unwrap().to_owned(),
+                full["body"].as_str().unwrap().to_owned(),
+            ];
+            text.extend(
+                full["comments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["body"].as_str().unwrap().to_owned()),
+            );
+            let words = text.join(" ").split(' ').map(str::to_lowercase).collect();
+            (full, words)
+        })
+        .collect();
+    let atoms = |rng: &mut Rng| -> String {
+        match rng.next(10) {
+            0 => format!("is:{}", rng.pick(&["open", "closed"])),
+            1 => format!("label:{}", rng.pick(&LABELS)),
+            2 => format!("label:{},{}", rng.pick(&LABELS), rng.pick(&LABELS)),
+            3 => format!("type:{}", rng.pick(&["bug", "feature", "task", "epic", "chore"])),
+            4 => format!("priority:{}{}", rng.pick(&["<=", ">=", "<", ">", ""]), rng.next(5)),
+            5 => rng
+                .pick(&["no:label", "no:assignee", "assignee:ann", "comments:>1"])
+                .to_owned(),
+            6 => format!("\"{} {}\"", rng.pick(&WORDS), rng.pick(&WORDS)),
+            _ => rng.pick(&WORDS).to_owned(),
+        }
+    };
+    for round in 0..40 {
+        // A AND (B OR NOT C), in query syntax and as a predicate.
+        let (a, b, c) = (atoms(&mut rng), atoms(&mut rng), atoms(&mut rng));
+        let query = format!("{a} ({b} OR -{c})");
+        let expected: BTreeSet<String> = issues
+            .iter()
+            .filter(|(i, w)| brute(i, &a, w) && (brute(i, &b, w) || !brute(i, &c, w)))
+            .map(|(i, _)| i["id"].as_str().unwrap().to_owned())
+            .collect();
+        let got = env.json("issue", &dir, &["list", "-S", &query, "--state", "all", "--limit", "0"]);
+        let got: BTreeSet<String> = got
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, expected, "seed {seed:#x}, round {round}: {query}");
+    }
+    // Sorting: by priority, most urgent first, then newest.
+    let sorted = env.json(
+        "issue",
+        &dir,
+        &["list", "-S", "sort:priority", "--state", "all", "--limit", "0"],
+    );
+    let prios: Vec<u64> = sorted
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["priority"].as_u64().unwrap())
+        .collect();
+    assert!(prios.windows(2).all(|w| w[0] <= w[1]), "{prios:?}");
+    assert_eq!(prios.len(), issues.len());
+}
