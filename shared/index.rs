@@ -112,6 +112,8 @@ pub struct Stats {
     pub last_fold_at: Option<String>,
     pub last_fold_ms: Option<f64>,
     pub lamport: u64,
+    /// Bytes of LMDB pages each table uses (branch, leaf and overflow pages).
+    pub tables: std::collections::BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Default, Clone)]

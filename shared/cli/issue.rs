@@ -39,7 +39,7 @@ pub struct Cli {
 #[command(defer = true)]
 pub enum Command {
     /// Create an issue
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List issues, newest first, or as a query sorts them
     List(ListArgs),
     /// Show an issue with its body, comments and links
@@ -47,7 +47,7 @@ pub enum Command {
     /// Show an issue (`view ID`), or save, list and remove saved queries (`view save|list|rm`)
     View(ViewArgs),
     /// Edit an issue's title, body, labels or assignees
-    Edit(EditArgs),
+    Edit(Box<EditArgs>),
     /// Add a comment to an issue
     Comment(CommentArgs),
     /// Close an issue
@@ -344,11 +344,11 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
     match cli.command {
-        Command::Create(a) => create(ui, a),
+        Command::Create(a) => create(ui, *a),
         Command::List(a) => list(ui, a),
         Command::Show(a) => show(ui, a),
         Command::View(a) => search::view(ui, a),
-        Command::Edit(a) => edit(ui, a),
+        Command::Edit(a) => edit(ui, *a),
         Command::Comment(a) => comment(ui, a),
         Command::Close(a) => set_state(ui, &a.id, a.lock.lock, State::Closed, a.reason, a.comment),
         Command::Reopen(a) => set_state(ui, &a.id, a.lock.lock, State::Open, None, a.comment),
@@ -603,10 +603,10 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
             what
         };
         let mut terms = Vec::new();
-        if !what.is_empty() || a.state.is_some() {
-            if let Some(s) = state(a.state) {
-                terms.push(Term::State(s));
-            }
+        if (!what.is_empty() || a.state.is_some())
+            && let Some(s) = state(a.state)
+        {
+            terms.push(Term::State(s));
         }
         terms.extend(a.labels.iter().map(|l| Term::Label(vec![l.clone()])));
         terms.extend(a.assignee.iter().map(|w| Term::Assignee(vec![w.clone()])));

@@ -168,6 +168,62 @@ pub(crate) fn test_vectors() -> Vec<(&'static str, u8, Event)> {
                 },
             ),
         ),
+        (
+            "priority set to 0",
+            2,
+            base(2, e, 13, vec![p(0x77)], Kind::PrioritySet { priority: 0 }),
+        ),
+        (
+            "type set to epic",
+            2,
+            base(
+                2,
+                e,
+                14,
+                vec![],
+                Kind::TypeSet {
+                    issue_type: "epic".into(),
+                },
+            ),
+        ),
+        (
+            "parent set",
+            2,
+            base(2, e, 15, vec![], Kind::ParentSet { parent: Some(p(0x22)) }),
+        ),
+        (
+            "parent removed",
+            3,
+            base(3, e, 16, vec![], Kind::ParentSet { parent: None }),
+        ),
+        (
+            "link added: blocked by another issue",
+            3,
+            base(
+                3,
+                e,
+                17,
+                vec![],
+                Kind::LinkAdded {
+                    link: "blocked-by".into(),
+                    target: p(0x33),
+                },
+            ),
+        ),
+        (
+            "link removed: related",
+            3,
+            base(
+                3,
+                e,
+                18,
+                vec![],
+                Kind::LinkRemoved {
+                    link: "related".into(),
+                    target: p(0x44),
+                },
+            ),
+        ),
     ]
 }
 

@@ -94,7 +94,7 @@ impl Index {
                 ),
             ] {
                 append(db, wtxn, |t| {
-                    let merged = merge(folded.iter().map(|f| keys(f)).collect(), |f, i| {
+                    let merged = merge(folded.iter().map(keys).collect(), |f, i| {
                         arena(&folded[f]).get(*i as usize)
                     });
                     merged

@@ -365,7 +365,38 @@ impl Index {
             last_fold_at: (folded_at > 0).then(|| crate::repo::format_time(folded_at)),
             last_fold_ms: fold_micros.map(|b| meta_u64(Some(b)) as f64 / 1000.0),
             lamport: meta_u64(self.meta.get(&rtxn, "lamport").map_err(&err)?),
+            tables: self.table_bytes(&rtxn)?,
         })
+    }
+
+    fn table_bytes(&self, rtxn: &RoTxn) -> Result<std::collections::BTreeMap<&'static str, u64>> {
+        let err = self.err();
+        let mut out = std::collections::BTreeMap::new();
+        let bytes =
+            |s: heed::DatabaseStat| (s.branch_pages + s.leaf_pages + s.overflow_pages) as u64 * u64::from(s.page_size);
+        for (name, db) in [
+            ("tips", self.tips.remap_key_type::<Bytes>()),
+            ("meta", self.meta.remap_key_type::<Bytes>()),
+            ("events", self.events),
+            ("issues", self.issues),
+            ("rows", self.rows),
+            ("actors", self.actors),
+            ("leases", self.leases),
+            ("facts", self.facts),
+            ("words", self.words),
+        ] {
+            out.insert(name, bytes(db.stat(rtxn).map_err(&err)?));
+        }
+        for (name, db) in [
+            ("commits", &self.commits),
+            ("parented", &self.parented),
+            ("labels", &self.labels),
+            ("edges", &self.edges),
+            ("assigned", &self.assigned),
+        ] {
+            out.insert(name, bytes(db.stat(rtxn).map_err(&err)?));
+        }
+        Ok(out)
     }
 
     /// A canonical dump of the projection, for tests that compare two indexes byte for byte.

@@ -198,10 +198,10 @@ impl Index {
             let keep = match queue {
                 Queue::All => true,
                 Queue::Ready => {
-                    hit.facts.open
-                        && !blocked.contains_key(&hit.id)
-                        && !ctx.claimed_by_others.contains(&hit.id)
-                        && !(hit.facts.type_code == tables::type_code("epic") && open_children.contains(&hit.id.0))
+                    let epic_with_work =
+                        hit.facts.type_code == tables::type_code("epic") && open_children.contains(&hit.id.0);
+                    let held = blocked.contains_key(&hit.id) || ctx.claimed_by_others.contains(&hit.id);
+                    hit.facts.open && !held && !epic_with_work
                 }
                 Queue::Blocked => hit.facts.open && blocked.contains_key(&hit.id),
             };
