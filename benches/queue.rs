@@ -181,6 +181,9 @@ fn main() {
     let n = if small { 10_000 } else { 100_000 };
     let root = scratch();
     let dir = new_repo(root.path(), "queue");
+    if std::env::var_os("GRIT_BENCH_KEEP").is_some() {
+        println!("keeping {}", dir.display());
+    }
     let start = Instant::now();
     let events = generate(&dir, n);
     println!(
@@ -272,23 +275,41 @@ fn main() {
     );
 
     if let Some(old) = std::env::var_os("GRIT_BENCH_OLD_ISSUE") {
-        let small = new_repo(root.path(), "create-ab");
-        let make = |bin: std::ffi::OsString| {
-            let small = small.clone();
+        // One repository each: the two builds' indexes have different schemas, and each would
+        // wipe and rebuild the other's.
+        let make = |bin: std::ffi::OsString, name: &str| {
+            let repo = new_repo(root.path(), name);
             move || {
                 let mut c = Command::new(&bin);
-                c.args(["create", "--title", "A new issue", "--label", "bug"])
-                    .current_dir(&small)
-                    .env("GRIT_NO_AUTO_GC", "1");
+                c.args([
+                    "create",
+                    "--title",
+                    "A new issue",
+                    "--label",
+                    "bug",
+                    "--body",
+                    "Steps to reproduce it.",
+                ])
+                .current_dir(&repo)
+                .env("GRIT_NO_AUTO_GC", "1");
                 c
             }
         };
-        let [before, after] = medians(151, [&mut make(old), &mut make(exe("issue").into_os_string())]);
+        let [before, after] = medians(
+            151,
+            [
+                &mut make(old, "create-old"),
+                &mut make(exe("issue").into_os_string(), "create-new"),
+            ],
+        );
         println!(
             "create A/B       this build {:6.3} ms   the other build {:6.3} ms   {:+.1} %   (target < +10 %)",
             ms(after),
             ms(before),
             (ms(after) / ms(before) - 1.0) * 100.0
         );
+    }
+    if std::env::var_os("GRIT_BENCH_KEEP").is_some() {
+        let _ = root.keep();
     }
 }

@@ -207,6 +207,8 @@ proptest! {
             let mut stored = Vec::new();
             state.encode(&mut stored);
             prop_assert_eq!(IssueState::decode(&stored), Some(state.clone()));
+            let texts: Vec<&str> = crate::index::tables::text_parts(&state).collect();
+            prop_assert_eq!(IssueState::stored_texts(&stored), Some(texts));
             for cut in [1, stored.len() / 2, stored.len() - 1] {
                 prop_assert_eq!(IssueState::decode(&stored[..cut]), None);
             }

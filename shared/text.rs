@@ -19,9 +19,64 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|w| !w.is_empty() && w.len() <= MAX_WORD)
 }
 
+/// Calls `f` with each normalised word of `text`, in order, normalising into `buf` (no
+/// allocation per word); `f` returns false to stop.
+pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str) -> bool) {
+    for w in text.split(|c: char| !c.is_alphanumeric()) {
+        if w.is_empty() {
+            continue;
+        }
+        buf.clear();
+        if w.is_ascii() {
+            buf.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            buf.extend(w.nfkc().flat_map(char::to_lowercase));
+        }
+        stem_in_place(buf);
+        if buf.is_empty() || buf.len() > MAX_WORD {
+            continue;
+        }
+        if !f(buf) {
+            return;
+        }
+    }
+}
+
+/// Whether one of `texts` holds `phrase` (normalised words) as consecutive words. A phrase
+/// never spans two texts (a title and a body, two comments).
+pub fn texts_contain_phrase<'a>(texts: impl IntoIterator<Item = &'a str>, phrase: &[String], buf: &mut String) -> bool {
+    if phrase.is_empty() {
+        return true;
+    }
+    // live[j]: the words just read match the first j words of the phrase.
+    let mut live = vec![false; phrase.len() + 1];
+    let mut found = false;
+    for text in texts {
+        live.iter_mut().for_each(|l| *l = false);
+        for_each_word(text, buf, |w| {
+            for j in (1..=phrase.len()).rev() {
+                live[j] = (j == 1 || live[j - 1]) && phrase[j - 1] == w;
+            }
+            found = live[phrase.len()];
+            !found
+        });
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
 /// One word as the index keeps it.
 pub fn normalize(word: &str) -> String {
     stem(fold(word))
+}
+
+fn stem_in_place(w: &mut String) {
+    if w.len() > 3 && w.is_ascii() {
+        let stemmed = stem(std::mem::take(w));
+        *w = stemmed;
+    }
 }
 
 /// NFKC and lower case, without stemming (a prefix search folds what was typed this way).
@@ -69,6 +124,33 @@ mod tests {
         );
         assert_eq!(normalize("ÄRGER"), "ärger");
         assert_eq!(normalize("Ｆｕｌｌ"), "full", "NFKC folds full-width letters");
+    }
+
+    #[test]
+    fn streamed_words_and_phrases_agree_with_the_plain_ones() {
+        let texts = [
+            "Crashes on START-up: 3 timeouts",
+            "the connection reset by peer",
+            "ﬁle bodies",
+        ];
+        let mut buf = String::new();
+        for t in texts {
+            let mut streamed = Vec::new();
+            for_each_word(t, &mut buf, |w| {
+                streamed.push(w.to_owned());
+                true
+            });
+            assert_eq!(streamed, words(t).collect::<Vec<_>>());
+        }
+        let p = |s: &str| words(s).collect::<Vec<_>>();
+        assert!(texts_contain_phrase(texts, &p("connection reset"), &mut buf));
+        assert!(texts_contain_phrase(texts, &p("start up"), &mut buf));
+        assert!(
+            !texts_contain_phrase(texts, &p("timeouts the"), &mut buf),
+            "no phrase across texts"
+        );
+        assert!(!texts_contain_phrase(texts, &p("reset peer"), &mut buf));
+        assert!(texts_contain_phrase(texts, &p("on on").split_off(1), &mut buf));
     }
 
     #[test]

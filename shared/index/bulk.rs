@@ -68,6 +68,8 @@ impl Index {
             Ok((keys, folded.collect()))
         })?;
         drop(all);
+        let mut folded = folded;
+        let terms = global_terms(&mut folded);
         let mut closed = 0;
         std::thread::scope(|scope| -> Result<()> {
             // Freeing the events takes a while: do it alongside the last two tables.
@@ -121,18 +123,16 @@ impl Index {
             })
             .map_err(&err)?;
             append(self.words, wtxn, |t| {
-                let merged = merge(folded.iter().map(|f| &f.postings[..]).collect(), |f, (w, p)| {
-                    (folded[f].terms[*w as usize].as_str(), p)
-                });
-                let mut last: Option<(&str, &[u8; tables::POSTING])> = None;
-                for (f, (w, p)) in merged {
-                    let word = folded[f].terms[*w as usize].as_str();
+                let merged = merge(folded.iter().map(|f| &f.postings[..]).collect(), |_, item| item);
+                let mut last: Option<&(u32, [u8; tables::POSTING])> = None;
+                for (_, item) in merged {
+                    let word = terms[item.0 as usize].as_bytes();
                     match last {
-                        Some((lw, lp)) if lw == word && lp == p => continue,
-                        Some((lw, _)) if lw == word => t.put_dup(word.as_bytes(), p)?,
-                        _ => t.put(word.as_bytes(), p)?,
+                        Some(l) if l == item => continue,
+                        Some(l) if l.0 == item.0 => t.put_dup(word, &item.1)?,
+                        _ => t.put(word, &item.1)?,
                     }
-                    last = Some((word, p));
+                    last = Some(item);
                 }
                 Ok(())
             })
@@ -160,6 +160,26 @@ fn merge<'a, T, K: Ord>(runs: Vec<&'a [T]>, key: impl Fn(usize, &'a T) -> K) -> 
         at[r] += 1;
         Some((r, item))
     })
+}
+
+/// Every thread's words in one sorted list, and each thread's postings renumbered to point
+/// into it (the order they sort in stays the same), so merging compares numbers, not words.
+fn global_terms(folded: &mut [Folded]) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    let mut maps: Vec<Vec<u32>> = folded.iter().map(|f| Vec::with_capacity(f.terms.len())).collect();
+    for (f, t) in merge(folded.iter().map(|f| &f.terms[..]).collect(), |_, t| t.as_str()) {
+        if terms.last() != Some(t) {
+            terms.push(t.clone());
+        }
+        maps[f].push(terms.len() as u32 - 1);
+    }
+    for (f, map) in folded.iter_mut().zip(maps) {
+        for p in &mut f.postings {
+            p.0 = map[p.0 as usize];
+        }
+        f.terms = Vec::new();
+    }
+    terms
 }
 
 /// Byte strings end to end in one buffer, each found by its position: one allocation for
@@ -264,6 +284,7 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
         postings: Vec::new(),
     };
     let mut term_at: HashMap<String, u32> = HashMap::new();
+    let (mut word, mut doc_terms) = (String::new(), Vec::<u32>::new());
     let batch = || States {
         ids: Vec::with_capacity(BATCH),
         states: Arena::default(),
@@ -280,7 +301,7 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
         }
         part.ids.push(id);
         part.states.push(|out| state.encode(out));
-        if let Some(sec) = tables::Secondary::of(&id, &state) {
+        if let Some(sec) = tables::Secondary::of(&id, &state, false) {
             for l in &sec.labels {
                 let key = folded.label_keys.push(|out| write_label_key(l, &id, out));
                 folded.labels.push(key);
@@ -292,14 +313,26 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
             folded.facts.push((id, sec.facts));
             folded.edges.extend(sec.edges);
             let posting: [u8; tables::POSTING] = id.0[..tables::POSTING].try_into().expect("a prefix of an id");
-            for w in sec.words {
-                let next = folded.terms.len() as u32;
-                let at = *term_at.entry(w).or_insert_with_key(|w| {
-                    folded.terms.push(w.clone());
-                    next
+            // Each word interned without an allocation unless it is new to this thread.
+            doc_terms.clear();
+            for text in tables::text_parts(&state) {
+                crate::text::for_each_word(text, &mut word, |w| {
+                    let at = match term_at.get(w) {
+                        Some(at) => *at,
+                        None => {
+                            let at = folded.terms.len() as u32;
+                            folded.terms.push(w.to_owned());
+                            term_at.insert(w.to_owned(), at);
+                            at
+                        }
+                    };
+                    doc_terms.push(at);
+                    true
                 });
-                folded.postings.push((at, posting));
             }
+            doc_terms.sort_unstable();
+            doc_terms.dedup();
+            folded.postings.extend(doc_terms.iter().map(|t| (*t, posting)));
         }
         let mut key = None;
         let row = folded.row_bytes.push(|out| key = write_row(&id, &state, out));

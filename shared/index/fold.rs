@@ -371,8 +371,9 @@ impl Index {
             return Ok(());
         };
         self.rows.put(wtxn, &key, &buf).map_err(&err)?;
-        let new = Secondary::of(id, state).expect("an issue with a row has been created");
-        let before = old.and_then(|o| Secondary::of(id, o)).unwrap_or_default();
+        let text_changed = !old.is_some_and(|o| o.created.is_some() && tables::same_text(o, state));
+        let new = Secondary::of(id, state, text_changed).expect("an issue with a row has been created");
+        let before = old.and_then(|o| Secondary::of(id, o, text_changed)).unwrap_or_default();
         self.facts.put(wtxn, &id.0, &new.facts).map_err(&err)?;
         for (db, old, new) in [
             (&self.labels, &before.labels, &new.labels),
@@ -395,7 +396,7 @@ impl Index {
         for k in added(&before.edges, &new.edges) {
             self.edges.put(wtxn, k, &()).map_err(&err)?;
         }
-        if old.is_some_and(|o| tables::same_text(o, state)) && !before.facts.is_empty() {
+        if !text_changed {
             return Ok(());
         }
         let posting = &id.0[..tables::POSTING];

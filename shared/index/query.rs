@@ -383,7 +383,6 @@ impl Index {
             ("actors", self.actors),
             ("leases", self.leases),
             ("facts", self.facts),
-            ("words", self.words),
         ] {
             out.insert(name, bytes(db.stat(rtxn).map_err(&err)?));
         }
@@ -396,6 +395,12 @@ impl Index {
         ] {
             out.insert(name, bytes(db.stat(rtxn).map_err(&err)?));
         }
+        // LMDB's statistics leave out the pages of a table of sorted duplicates: the words are
+        // what the file's used pages hold beyond the other tables (and the free list).
+        let info = self.env.info();
+        let used = (info.last_page_number as u64 + 1) * u64::from(self.words.stat(rtxn).map_err(&err)?.page_size);
+        let others: u64 = out.values().sum();
+        out.insert("words", used.saturating_sub(others));
         Ok(out)
     }
 

@@ -83,18 +83,21 @@ struct Eval<'a> {
     ctx: &'a SearchContext,
     /// Issues sharing their posting bytes with another: word matches are checked on their text.
     collided: &'a IdSet,
-    /// Normalised words of issues read for phrases, by issue.
-    texts: HashMap<Id, Vec<String>>,
+    /// A buffer for normalising words.
+    buf: String,
 }
 
 impl Eval<'_> {
-    fn words_of(&mut self, id: &Id) -> Result<&Vec<String>> {
-        if !self.texts.contains_key(id) {
-            let state = self.index.load_issue(self.rtxn, id)?.unwrap_or_default();
-            let words: Vec<String> = tables::text_parts(&state).flat_map(crate::text::words).collect();
-            self.texts.insert(*id, words);
-        }
-        Ok(&self.texts[id])
+    /// Calls `f` with the title, body and comments of `id`, read from the stored state.
+    fn with_texts(&mut self, id: &Id, f: impl FnOnce(&[&str], &mut String) -> bool) -> Result<bool> {
+        let Some(bytes) = self.index.issues.get(self.rtxn, &id.0).map_err(self.index.err())? else {
+            return Ok(false);
+        };
+        let texts = IssueState::stored_texts(bytes).ok_or_else(|| {
+            self.index
+                .damaged(&format!("issue {} is stored malformed", id.to_hex()))
+        })?;
+        Ok(f(&texts, &mut self.buf))
     }
 
     fn matches(&mut self, c: &Compiled, id: &Id, f: &Facts) -> Result<bool> {
@@ -136,25 +139,41 @@ impl Eval<'_> {
                 if !self.collided.contains(&id.0) {
                     return Ok(true);
                 }
-                let (words, prefix) = (words.clone(), *prefix);
-                let text = self.words_of(id)?;
-                if prefix {
-                    text.iter().any(|w| words.iter().any(|p| w.starts_with(p.as_str())))
-                } else {
-                    text.iter().any(|w| words.contains(w))
-                }
+                let prefix = *prefix;
+                self.with_texts(id, |texts, buf| {
+                    let mut hit = false;
+                    for t in texts {
+                        crate::text::for_each_word(t, buf, |w| {
+                            hit = words
+                                .iter()
+                                .any(|p| if prefix { w.starts_with(p.as_str()) } else { w == p });
+                            !hit
+                        });
+                    }
+                    hit
+                })?
             }
             Compiled::Phrase(set, phrase) => {
                 if !set.contains(&posting(id)) {
                     return Ok(false);
                 }
-                let phrase = phrase.clone();
-                let id = *id;
-                let text = self.words_of(&id)?;
-                crate::text::contains_phrase(text, &phrase)
+                self.with_texts(id, |texts, buf| {
+                    crate::text::texts_contain_phrase(texts.iter().copied(), phrase, buf)
+                })?
             }
             Compiled::Nothing => false,
         })
+    }
+}
+
+/// How much a term costs to evaluate, so that `And` and `Or` try the cheap ones first.
+fn cost(c: &Compiled) -> u8 {
+    match c {
+        Compiled::Phrase(..) => 3,
+        Compiled::And(v) | Compiled::Or(v) => v.iter().map(cost).max().unwrap_or(0),
+        Compiled::Not(c) => cost(c),
+        Compiled::Words(..) | Compiled::In(_) | Compiled::Authors(_) | Compiled::Blocked | Compiled::Claimed => 1,
+        _ => 0,
     }
 }
 
@@ -164,23 +183,26 @@ impl Index {
     pub fn search(&self, query: &Query, ctx: &SearchContext, queue: Queue, limit: usize) -> Result<Found> {
         let err = self.err();
         let rtxn = self.env.read_txn().map_err(&err)?;
-        let mut all: Vec<Hit> = Vec::with_capacity(self.facts.len(&rtxn).map_err(&err)? as usize);
+        // Issues whose ids begin alike share postings; word matches on them are checked against
+        // their text. Only a text query needs to know (and it essentially never happens).
         let mut collided = IdSet::default();
-        for item in self.facts.iter(&rtxn).map_err(&err)? {
-            let (k, v) = item.map_err(&err)?;
-            let id = Id::from_slice(k).ok_or_else(|| self.damaged("a facts key is not 32 bytes"))?;
-            let facts = Facts::decode(v).ok_or_else(|| self.damaged("a facts record has the wrong size"))?;
-            if let Some(last) = all.last()
-                && posting(&last.id) == posting(&id)
-            {
-                collided.insert(last.id.0);
-                collided.insert(id.0);
+        if query.has_text() {
+            let mut last: Option<[u8; 32]> = None;
+            for item in self.facts.lazily_decode_data().iter(&rtxn).map_err(&err)? {
+                let (k, _) = item.map_err(&err)?;
+                let id: [u8; 32] = k.try_into().map_err(|_| self.damaged("a facts key is not 32 bytes"))?;
+                if let Some(l) = last
+                    && l[..POSTING] == id[..POSTING]
+                {
+                    collided.insert(l);
+                    collided.insert(id);
+                }
+                last = Some(id);
             }
-            all.push(Hit { id, facts });
         }
         let needs_graph = queue != Queue::All || query.expr.as_ref().is_some_and(uses_blocked);
         let (blocked, open_children) = if needs_graph {
-            self.blocked_in(&rtxn, &all)?
+            self.blocked_in(&rtxn)?
         } else {
             Default::default()
         };
@@ -191,26 +213,25 @@ impl Index {
             blocked: &blocked,
             ctx,
             collided: &collided,
-            texts: HashMap::new(),
+            buf: String::new(),
         };
+        let epic = tables::type_code("epic");
         let mut hits = Vec::new();
-        for hit in all {
+        for item in self.facts.iter(&rtxn).map_err(&err)? {
+            let (k, v) = item.map_err(&err)?;
+            let id = Id::from_slice(k).ok_or_else(|| self.damaged("a facts key is not 32 bytes"))?;
+            let facts = Facts::decode(v).ok_or_else(|| self.damaged("a facts record has the wrong size"))?;
             let keep = match queue {
                 Queue::All => true,
                 Queue::Ready => {
-                    let epic_with_work =
-                        hit.facts.type_code == tables::type_code("epic") && open_children.contains(&hit.id.0);
-                    let held = blocked.contains_key(&hit.id) || ctx.claimed_by_others.contains(&hit.id);
-                    hit.facts.open && !held && !epic_with_work
+                    let epic_with_work = facts.type_code == epic && open_children.contains(&id.0);
+                    let held = blocked.contains_key(&id) || ctx.claimed_by_others.contains(&id);
+                    facts.open && !held && !epic_with_work
                 }
-                Queue::Blocked => hit.facts.open && blocked.contains_key(&hit.id),
+                Queue::Blocked => facts.open && blocked.contains_key(&id),
             };
-            if keep
-                && compiled
-                    .as_ref()
-                    .map_or(Ok(true), |c| eval.matches(c, &hit.id, &hit.facts))?
-            {
-                hits.push(hit);
+            if keep && compiled.as_ref().map_or(Ok(true), |c| eval.matches(c, &id, &facts))? {
+                hits.push(Hit { id, facts });
             }
         }
         let sort = query.sort.unwrap_or(match queue {
@@ -220,13 +241,10 @@ impl Index {
                 descending: false,
             },
         });
-        sort_hits(&mut hits, sort, queue == Queue::Ready);
         let total = hits.len();
-        if limit > 0 {
-            hits.truncate(limit);
-        }
+        sort_hits(&mut hits, sort, queue == Queue::Ready, limit);
         let mut blockers = HashMap::new();
-        if queue == Queue::Blocked || needs_graph {
+        if needs_graph {
             for h in &hits {
                 if let Some(b) = blocked.get(&h.id) {
                     blockers.insert(h.id, b.clone());
@@ -236,26 +254,39 @@ impl Index {
         Ok(Found { hits, total, blockers })
     }
 
-    /// Open issues with an open blocker (and which block them), and issues with an open child.
-    fn blocked_in(&self, rtxn: &RoTxn, all: &[Hit]) -> Result<(HashMap<Id, Vec<Id>>, IdSet)> {
-        let open: IdSet = all.iter().filter(|h| h.facts.open).map(|h| h.id.0).collect();
+    /// Issues with an open blocker (and which block them), and issues with an open child.
+    fn blocked_in(&self, rtxn: &RoTxn) -> Result<(HashMap<Id, Vec<Id>>, IdSet)> {
         let mut blocked: HashMap<Id, Vec<Id>> = HashMap::new();
         let mut open_children = IdSet::default();
+        let mut open: HashMap<[u8; 32], bool> = HashMap::new();
+        let mut is_open = |b: &[u8]| -> Result<bool> {
+            let b: [u8; 32] = b
+                .try_into()
+                .map_err(|_| self.damaged("a link key has the wrong size"))?;
+            if let Some(o) = open.get(&b) {
+                return Ok(*o);
+            }
+            let o = self
+                .facts
+                .get(rtxn, &b)
+                .map_err(self.err())?
+                .and_then(Facts::decode)
+                .is_some_and(|f| f.open);
+            open.insert(b, o);
+            Ok(o)
+        };
         for item in self.edges.lazily_decode_data().iter(rtxn).map_err(self.err())? {
             let (k, _) = item.map_err(self.err())?;
             if k.len() != EDGE_LEN {
                 return Err(self.damaged("a link key has the wrong size"));
             }
             let (a, link, b) = (&k[..32], k[32], &k[33..]);
-            let b: [u8; 32] = b.try_into().expect("length checked");
             match link {
-                BLOCKED_BY if open.contains(&b) => {
-                    blocked
-                        .entry(Id(a.try_into().expect("32 bytes")))
-                        .or_default()
-                        .push(Id(b));
+                BLOCKED_BY if is_open(b)? => {
+                    let b = Id::from_slice(b).expect("length checked");
+                    blocked.entry(Id(a.try_into().expect("32 bytes"))).or_default().push(b);
                 }
-                CHILD if open.contains(&b) => {
+                CHILD if is_open(b)? => {
                     open_children.insert(a.try_into().expect("32 bytes"));
                 }
                 _ => {}
@@ -266,8 +297,15 @@ impl Index {
 
     fn compile(&self, rtxn: &RoTxn, e: &Expr) -> Result<Compiled> {
         Ok(match e {
-            Expr::And(v) => Compiled::And(v.iter().map(|e| self.compile(rtxn, e)).collect::<Result<_>>()?),
-            Expr::Or(v) => Compiled::Or(v.iter().map(|e| self.compile(rtxn, e)).collect::<Result<_>>()?),
+            Expr::And(v) | Expr::Or(v) => {
+                let mut parts: Vec<Compiled> = v.iter().map(|e| self.compile(rtxn, e)).collect::<Result<_>>()?;
+                parts.sort_by_key(cost);
+                if matches!(e, Expr::And(_)) {
+                    Compiled::And(parts)
+                } else {
+                    Compiled::Or(parts)
+                }
+            }
             Expr::Not(e) => Compiled::Not(Box::new(self.compile(rtxn, e)?)),
             Expr::Term(t) => match t {
                 Term::State(s) => Compiled::Open(*s == State::Open),
@@ -483,9 +521,10 @@ fn uses_blocked(e: &Expr) -> bool {
 }
 
 /// Sorts by the key, then (for ties) oldest first in the work queue and newest first
-/// elsewhere, then by id: the same order every time.
-fn sort_hits(hits: &mut [Hit], sort: Sort, queue: bool) {
-    hits.sort_unstable_by(|a, b| {
+/// elsewhere, then by id: the same order every time. With a limit, only the first `limit`
+/// are sorted (and kept).
+fn sort_hits(hits: &mut Vec<Hit>, sort: Sort, queue: bool, limit: usize) {
+    let order = |a: &Hit, b: &Hit| {
         let (x, y) = (&a.facts, &b.facts);
         let key = match sort.key {
             SortKey::Created => x.created_ms.cmp(&y.created_ms),
@@ -497,7 +536,12 @@ fn sort_hits(hits: &mut [Hit], sort: Sort, queue: bool) {
         let age = x.created_ms.cmp(&y.created_ms);
         let age = if queue { age } else { age.reverse() };
         key.then(age).then_with(|| a.id.cmp(&b.id))
-    });
+    };
+    if limit > 0 && hits.len() > limit {
+        hits.select_nth_unstable_by(limit - 1, order);
+        hits.truncate(limit);
+    }
+    hits.sort_unstable_by(order);
 }
 
 /// Cycles of a directed graph, as one depth-first search meets them: at least one through

@@ -96,8 +96,9 @@ pub(super) struct Secondary {
 }
 
 impl Secondary {
-    /// The entries of an issue whose creation event has arrived (others have none).
-    pub fn of(id: &Id, s: &IssueState) -> Option<Secondary> {
+    /// The entries of an issue whose creation event has arrived (others have none); its words
+    /// only `with_words` (tokenising is the costly part, and most writes leave the text be).
+    pub fn of(id: &Id, s: &IssueState, with_words: bool) -> Option<Secondary> {
         let created = s.created.as_ref()?;
         let mut facts = Vec::with_capacity(FACTS_LEN);
         facts.push(state_byte(s.state()));
@@ -128,14 +129,21 @@ impl Secondary {
             labels,
             assigned,
             edges,
-            words: words_of(s),
+            words: if with_words { words_of(s) } else { Vec::new() },
         })
     }
 }
 
 /// The sorted, distinct words of an issue's title, body and comments.
 pub(super) fn words_of(s: &IssueState) -> Vec<String> {
-    let mut out: Vec<String> = text_parts(s).flat_map(crate::text::words).collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut buf = String::new();
+    for t in text_parts(s) {
+        crate::text::for_each_word(t, &mut buf, |w| {
+            out.push(w.to_owned());
+            true
+        });
+    }
     out.sort_unstable();
     out.dedup();
     out

@@ -160,6 +160,59 @@ impl IssueState {
         set(out, &self.links);
     }
 
+    /// The title, body and comments of a stored state, borrowed from its bytes, without
+    /// decoding the rest (full-text search reads thousands of them). `None` for anything
+    /// `encode` did not write.
+    pub fn stored_texts(bytes: &[u8]) -> Option<Vec<&str>> {
+        let mut c = Cursor(bytes);
+        (c.array()? == 17).then_some(())?;
+        c.take(2)?;
+        for _ in 0..c.array()? {
+            c.take(2)?;
+        }
+        for _ in 0..c.array()? {
+            (c.array()? == 4).then_some(())?;
+            (c.uint()?, c.uint()?, c.uint()?, c.take(2)?);
+        }
+        c.option(|c| {
+            (c.array()? == 2).then_some(())?;
+            c.uint().and(c.uint())
+        })?;
+        let mut out = Vec::new();
+        fn text<'a>(c: &mut Cursor<'a>) -> Option<&'a str> {
+            std::str::from_utf8(c.take(3)?).ok()
+        }
+        for _ in 0..2 {
+            if let Some(t) = c.option(|c| {
+                (c.array()? == 2).then_some(())?;
+                c.uint()?;
+                text(c)
+            })? {
+                out.push(t);
+            }
+        }
+        c.option(|c| {
+            (c.array()? == 3).then_some(())?;
+            c.uint()?;
+            c.uint()?;
+            c.option(|c| c.take(3))
+        })?;
+        for _ in 0..2 {
+            for _ in 0..c.array()? {
+                (c.array()? == 3).then_some(())?;
+                c.take(3)?;
+                c.option(Cursor::uint)?;
+                c.option(Cursor::uint)?;
+            }
+        }
+        for _ in 0..c.array()? {
+            (c.array()? == 2).then_some(())?;
+            c.uint()?;
+            out.push(text(&mut c)?);
+        }
+        Some(out)
+    }
+
     /// Reads what `encode` wrote; `None` for anything else.
     pub fn decode(bytes: &[u8]) -> Option<IssueState> {
         let mut c = Cursor(bytes);

@@ -337,7 +337,7 @@ const WORDS: [&str; 8] = [
 const LABELS: [&str; 4] = ["bug", "ui", "db", "perf"];
 
 /// What a query term means, over one issue's `show --json`: the reference the index is held to.
-fn brute(issue: &Value, term: &str, words: &[String]) -> bool {
+fn brute(issue: &Value, term: &str, fields: &[Vec<String>]) -> bool {
     let (key, value) = term.split_once(':').unwrap_or(("", term));
     let strs = |k: &str| -> Vec<String> {
         issue[k]
@@ -366,11 +366,14 @@ fn brute(issue: &Value, term: &str, words: &[String]) -> bool {
             }
         }
         "comments" => issue["comments"].as_array().unwrap().len() as u64 > value[1..].parse::<u64>().unwrap(),
+        // A phrase is consecutive words of one text (the title, the body or a comment).
         _ if term.starts_with('"') => {
             let phrase: Vec<String> = term.trim_matches('"').split(' ').map(str::to_owned).collect();
-            words.windows(phrase.len()).any(|w| w == phrase)
+            fields
+                .iter()
+                .any(|words| words.windows(phrase.len()).any(|w| w == phrase))
         }
-        _ => words.contains(&term.to_owned()),
+        _ => fields.iter().any(|words| words.contains(&term.to_owned())),
     }
 }
 
@@ -410,7 +413,7 @@ fn queries_agree_with_a_brute_force_filter_on_random_issues() {
         }
     }
     let all = env.json("issue", &dir, &["list", "--state", "all", "--limit", "0"]);
-    let issues: Vec<(Value, Vec<String>)> = all
+    let issues: Vec<(Value, Vec<Vec<String>>)> = all
         .as_array()
         .unwrap()
         .iter()
@@ -427,8 +430,11 @@ fn queries_agree_with_a_brute_force_filter_on_random_issues() {
                     .iter()
                     .map(|c| c["body"].as_str().unwrap().to_owned()),
             );
-            let words = text.join(" ").split(' ').map(str::to_lowercase).collect();
-            (full, words)
+            let fields = text
+                .iter()
+                .map(|t| t.split(' ').map(str::to_lowercase).collect())
+                .collect();
+            (full, fields)
         })
         .collect();
     let atoms = |rng: &mut Rng| -> String {
