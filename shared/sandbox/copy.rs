@@ -25,6 +25,9 @@ pub struct Copied {
     pub bytes: u64,
     pub dirs: u64,
     pub symlinks: u64,
+    /// Files made as hard links to a file copied before them: links within the copied set are
+    /// kept, as `cp -a` keeps them (a cargo `target/` holds hundreds).
+    pub hardlinks: u64,
 }
 
 enum Entry {
@@ -160,7 +163,24 @@ pub fn copy_tree(
             }
         }
     }
-    let files: Vec<&Entry> = entries.iter().filter(|e| !matches!(e, Entry::Dir(..))).collect();
+    // A file with other names in the copied set is copied once, under its first name; the others
+    // become hard links to that copy once every copy is made.
+    let mut first_of: std::collections::HashMap<(u64, u64), &Path> = std::collections::HashMap::new();
+    let mut links: Vec<(&Path, &Path)> = Vec::new();
+    let mut files: Vec<&Entry> = Vec::with_capacity(entries.len());
+    for e in &entries {
+        match e {
+            Entry::Dir(..) => {}
+            Entry::File(rel, m) if m.nlink() > 1 => match first_of.entry((m.dev(), m.ino())) {
+                std::collections::hash_map::Entry::Occupied(first) => links.push((first.get(), rel)),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(rel);
+                    files.push(e);
+                }
+            },
+            _ => files.push(e),
+        }
+    }
     let next = AtomicUsize::new(0);
     let bytes = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
@@ -218,6 +238,14 @@ pub fn copy_tree(
         copied.symlinks += l;
     }
     copied.bytes = bytes.load(Ordering::Relaxed);
+    for (first, rel) in links {
+        if cancel() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
+        fs::hard_link(dst.join(first), dst.join(rel))
+            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", rel.display())))?;
+        copied.hardlinks += 1;
+    }
     // Directory times last, deepest first: creating their entries changed them.
     for e in entries.iter().rev() {
         if let Entry::Dir(rel, m) = e {
@@ -298,5 +326,35 @@ mod tests {
         assert_eq!(m.mtime(), 1_000_000);
         assert_eq!(fs::read_link(dst.path().join("d/link")).unwrap(), Path::new("run.sh"));
         assert!(dst.path().join("d/empty").is_dir());
+    }
+
+    #[test]
+    fn hard_links_within_the_copied_set_stay_links() {
+        let src = tempfile::tempdir().unwrap();
+        let s = src.path();
+        fs::create_dir_all(s.join("t/deps")).unwrap();
+        fs::write(s.join("t/deps/libx.rlib"), vec![7u8; 10_000]).unwrap();
+        fs::hard_link(s.join("t/deps/libx.rlib"), s.join("t/libx.rlib")).unwrap();
+        fs::hard_link(s.join("t/deps/libx.rlib"), s.join("t/deps/libx-2.rlib")).unwrap();
+        fs::write(s.join("t/alone"), "x").unwrap();
+        // A link to a file outside the copied set is copied as a file.
+        fs::write(s.join("outside"), "o").unwrap();
+        fs::hard_link(s.join("outside"), s.join("t/inside")).unwrap();
+        for method in [Method::Copy, Method::Reflink] {
+            let dst = tempfile::tempdir().unwrap();
+            let d = dst.path();
+            let r = copy_tree(s, d, &[PathBuf::from("t")], method, &|_| false, &|| false, &|_, _| {});
+            let Ok(c) = r else {
+                assert_eq!(method, Method::Reflink, "copying works everywhere");
+                continue;
+            };
+            assert_eq!((c.files, c.hardlinks), (3, 2), "{method:?}");
+            let ino = |p: &str| fs::metadata(d.join(p)).unwrap().ino();
+            assert_eq!(ino("t/libx.rlib"), ino("t/deps/libx.rlib"));
+            assert_eq!(ino("t/deps/libx-2.rlib"), ino("t/deps/libx.rlib"));
+            assert_eq!(fs::metadata(d.join("t/deps/libx.rlib")).unwrap().nlink(), 3);
+            assert_eq!(fs::metadata(d.join("t/inside")).unwrap().nlink(), 1);
+            assert_ne!(ino("t/alone"), ino("t/libx.rlib"));
+        }
     }
 }

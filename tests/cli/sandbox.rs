@@ -478,3 +478,38 @@ fn the_overlay_backend_shares_one_base_layer_and_never_writes_it() {
     assert!(!grit::sandbox::overlay::is_mounted(&o1) && !grit::sandbox::overlay::is_mounted(&o2));
     assert_eq!(t.git(&r, &["worktree", "list"]).lines().count(), 1);
 }
+
+#[test]
+fn hard_links_in_ignored_build_output_survive_every_backend() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    // As `cargo build` leaves them: the same file under deps/ and at the top of target/.
+    fs::write(r.join("target/debug/libdep.rlib"), vec![1u8; 50_000]).unwrap();
+    fs::create_dir_all(r.join("target/debug/deps")).unwrap();
+    fs::hard_link(r.join("target/debug/libdep.rlib"), r.join("target/debug/deps/libdep-1.rlib")).unwrap();
+    fs::hard_link(r.join("target/debug/app"), r.join("target/debug/deps/app-1")).unwrap();
+    let mut backends = vec!["copy"];
+    if grit::sandbox::copy::probe_reflink(t.tmp.path()) {
+        backends.push("reflink");
+    } else {
+        eprintln!("reflink not checked: this filesystem has no reflinks (FICLONE)");
+    }
+    match grit::sandbox::overlay::probe(t.tmp.path()) {
+        Ok(()) => backends.push("overlay"),
+        Err(e) => eprintln!("overlay not checked: this process cannot mount an overlay here ({e})"),
+    }
+    for backend in backends {
+        let name = format!("hl-{backend}");
+        run_ok(&t, &r, &["run", &name, "--backend", backend, "--", "true"]);
+        let s = path_of(&t, &r, &name);
+        let ino = |p: &str| fs::metadata(s.join(p)).unwrap().ino();
+        assert_eq!(
+            ino("target/debug/libdep.rlib"),
+            ino("target/debug/deps/libdep-1.rlib"),
+            "{backend}: one file, two names"
+        );
+        assert_eq!(ino("target/debug/app"), ino("target/debug/deps/app-1"), "{backend}");
+        assert_ne!(ino("target/debug/app"), ino("target/debug/libdep.rlib"), "{backend}");
+        assert_eq!(fs::metadata(s.join("target/debug/app")).unwrap().nlink(), 2, "{backend}");
+    }
+}
