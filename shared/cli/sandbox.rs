@@ -54,8 +54,12 @@ pub enum Command {
     Merge(NameArgs),
     /// Remove a sandbox (refuses to lose uncommitted or unmerged work without --force)
     Rm(RmArgs),
-    /// Remove every sandbox that has no uncommitted changes and is merged into its base branch
+    /// Remove every sandbox that has no uncommitted changes and is merged into its base branch,
+    /// then the overlay base layers no sandbox uses
     Clean(CleanArgs),
+    /// Remove the overlay base layers no sandbox uses, keeping the most recently used within
+    /// sandbox.layerCacheSize (default 0), and what interrupted creations left behind
+    Gc(CleanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +171,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Merge(a) => merge(ui, &main, &find(&main, &a.name)?),
         Command::Rm(a) => rm(ui, &main, &a.name, a.force, a.delete_branch),
         Command::Clean(_) => clean(ui, &main),
+        Command::Gc(_) => gc(ui, &main),
     }
 }
 
@@ -617,6 +622,12 @@ fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool, delete_branch: bool) ->
     let keep_branch = !merged && !delete_branch;
     sandbox::remove_keeping(main, &r, keep_branch)?;
     release_locks(ui, main, &r.locks);
+    // The last sandbox on a layer frees it (beyond the cache).
+    if r.layer.is_some()
+        && let Err(e) = sandbox::layers::collect(main)
+    {
+        ui.note(format!("warning: could not collect unused layers: {e}"));
+    }
     if ui.json {
         return ui.json(&serde_json::json!({
             "removed": name,
@@ -643,8 +654,9 @@ fn clean(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
             removed.push(r.name);
         }
     }
+    let layers = sandbox::layers::collect(main)?;
     if ui.json {
-        return ui.json(&serde_json::json!({ "removed": removed }));
+        return ui.json(&serde_json::json!({ "removed": removed, "layers": layers }));
     }
     ui.say(format!(
         "removed {} sandbox(es){}",
@@ -653,6 +665,34 @@ fn clean(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
             String::new()
         } else {
             format!(": {}", removed.join(", "))
+        }
+    ))?;
+    say_layers(ui, &layers)
+}
+
+fn gc(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
+    let layers = sandbox::layers::collect(main)?;
+    if ui.json {
+        return ui.json(&layers);
+    }
+    say_layers(ui, &layers)
+}
+
+fn say_layers(ui: &mut Ui, c: &sandbox::layers::Collected) -> Result<(), CommandError> {
+    let mb = |b: u64| b as f64 / 1e6;
+    let freed: u64 = c.removed.iter().map(|l| l.bytes).sum();
+    let kept: u64 = c.kept.iter().map(|l| l.bytes).sum();
+    let in_use = c.kept.iter().filter(|l| !l.sandboxes.is_empty()).count();
+    ui.say(format!(
+        "removed {} unused base layer(s) ({:.1} MB); kept {} ({:.1} MB, {in_use} in use){}",
+        c.removed.len(),
+        mb(freed),
+        c.kept.len(),
+        mb(kept),
+        if c.leftovers > 0 {
+            format!("; removed {} half-built layer(s) of interrupted runs", c.leftovers)
+        } else {
+            String::new()
         }
     ))
 }

@@ -180,6 +180,7 @@ pub fn create(
         locks: spec.locks.clone(),
         state: "creating".into(),
         pid: std::process::id(),
+        layer: None,
     };
     main.save(&record)?;
     match populate(main, spec, &mut record, head.trim() == base, interrupted, progress) {
@@ -502,6 +503,9 @@ fn overlay_tree(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<(), Stopped> {
     let root = main.root();
+    // Recorded before the layer is used, so that a collection meanwhile sees it taken.
+    record.layer = Some(key.to_owned());
+    main.save(record)?;
     let layer = match overlay::existing(&root, key) {
         Some(l) => l,
         None => {
@@ -510,6 +514,7 @@ fn overlay_tree(
             overlay::existing(&root, key).ok_or_else(|| Error::invalid("the base layer vanished", "run it again"))?
         }
     };
+    super::layers::touch(&root, key);
     let path = record.path.clone();
     main.git_tied(&[
         "worktree",

@@ -5,6 +5,7 @@
 
 pub mod copy;
 mod create;
+pub mod layers;
 pub mod overlay;
 
 use std::collections::BTreeSet;
@@ -68,6 +69,9 @@ pub struct Record {
     /// "creating" until the sandbox is complete, then "ready".
     pub state: String,
     pub pid: u32,
+    /// The overlay base layer it stands on (`layers` counts its users by this).
+    #[serde(default)]
+    pub layer: Option<String>,
 }
 
 /// The repository a sandbox command acts on: always the main work tree, even when run from

@@ -486,7 +486,11 @@ fn hard_links_in_ignored_build_output_survive_every_backend() {
     // As `cargo build` leaves them: the same file under deps/ and at the top of target/.
     fs::write(r.join("target/debug/libdep.rlib"), vec![1u8; 50_000]).unwrap();
     fs::create_dir_all(r.join("target/debug/deps")).unwrap();
-    fs::hard_link(r.join("target/debug/libdep.rlib"), r.join("target/debug/deps/libdep-1.rlib")).unwrap();
+    fs::hard_link(
+        r.join("target/debug/libdep.rlib"),
+        r.join("target/debug/deps/libdep-1.rlib"),
+    )
+    .unwrap();
     fs::hard_link(r.join("target/debug/app"), r.join("target/debug/deps/app-1")).unwrap();
     let mut backends = vec!["copy"];
     if grit::sandbox::copy::probe_reflink(t.tmp.path()) {
@@ -510,6 +514,69 @@ fn hard_links_in_ignored_build_output_survive_every_backend() {
         );
         assert_eq!(ino("target/debug/app"), ino("target/debug/deps/app-1"), "{backend}");
         assert_ne!(ino("target/debug/app"), ino("target/debug/libdep.rlib"), "{backend}");
-        assert_eq!(fs::metadata(s.join("target/debug/app")).unwrap().nlink(), 2, "{backend}");
+        assert_eq!(
+            fs::metadata(s.join("target/debug/app")).unwrap().nlink(),
+            2,
+            "{backend}"
+        );
     }
+}
+
+#[test]
+fn overlay_layers_are_counted_collected_and_capped() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    if let Err(e) = grit::sandbox::overlay::probe(t.tmp.path()) {
+        eprintln!("skipped: this process cannot mount an overlay here ({e}); layers exist only for overlays");
+        return;
+    }
+    let layers = |t: &TestEnv| -> Vec<String> {
+        let root = fs::read_dir(t.tmp.path().join("data/grit/sandboxes"))
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap();
+        let mut v: Vec<String> = fs::read_dir(root.path().join(".layers"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    run_ok(&t, &r, &["run", "o1", "--backend", "overlay", "--", "true"]);
+    run_ok(&t, &r, &["run", "o2", "--backend", "overlay", "--", "true"]);
+    assert_eq!(layers(&t).len(), 1);
+    run_ok(&t, &r, &["rm", "o1", "--force"]);
+    assert_eq!(layers(&t).len(), 1, "o2 still stands on it");
+    let gc: Value = serde_json::from_str(&run_ok(&t, &r, &["gc", "--json"])).unwrap();
+    assert_eq!(gc["kept"][0]["sandboxes"], serde_json::json!(["o2"]));
+    assert!(gc["kept"][0]["bytes"].as_u64().unwrap() > 0);
+    run_ok(&t, &r, &["rm", "o2", "--force"]);
+    assert!(layers(&t).is_empty(), "the last user frees it");
+
+    // A cache keeps unused layers up to its size, the most recently used first.
+    t.git(&r, &["config", "sandbox.layerCacheSize", "1g"]);
+    run_ok(&t, &r, &["run", "o3", "--backend", "overlay", "--", "true"]);
+    run_ok(&t, &r, &["rm", "o3", "--force"]);
+    assert_eq!(layers(&t).len(), 1, "kept as a cache");
+    // What an interrupted creation left behind goes too.
+    let root = fs::read_dir(t.tmp.path().join("data/grit/sandboxes"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
+    fs::create_dir_all(root.path().join(".layers/.tmp-999999999-1/tree")).unwrap();
+    t.git(&r, &["config", "sandbox.layerCacheSize", "0"]);
+    let out = run_ok(&t, &r, &["gc"]);
+    assert!(
+        out.contains("removed 1 unused base layer") && out.contains("1 half-built"),
+        "{out}"
+    );
+    assert!(layers(&t).is_empty());
+    t.git(&r, &["config", "sandbox.layerCacheSize", "lots"]);
+    let bad = sb(&t, &r).args(["gc"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }
