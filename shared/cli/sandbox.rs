@@ -150,7 +150,13 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
+    if matches!(cli.command, Command::Run(_)) {
+        // As early as can be: from here a Ctrl-C is noticed, not obeyed at once (a probe or a
+        // creation cut short by the default action would leave its directories behind).
+        block_signals();
+    }
     let main = Main::discover(&ui.dir)?;
+    sandbox::overlay::sweep_probes(&main.root());
     match cli.command {
         Command::Run(a) => run_cmd(ui, &main, a),
         Command::List(_) => list(ui, &main),
@@ -304,6 +310,17 @@ fn progress_printer(ui: &Ui) -> impl Fn(u64, u64) + Sync + use<> {
     }
 }
 
+/// What `run` says when a signal stopped the creation.
+fn interrupted(sig: i32) -> CommandError {
+    CommandError {
+        damaged_index: None,
+        code: (128 + sig) as u8,
+        message: "interrupted: the sandbox was not created and nothing was left behind".into(),
+        causes: vec![],
+        hints: vec![],
+    }
+}
+
 fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     sandbox::validate_name(&a.name)?;
     let backend = match a.backend.clone().or_else(|| main.repo.config_string("sandbox.backend")) {
@@ -313,6 +330,9 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     let (backend, note) = sandbox::resolve_backend(main, backend, &main.root());
     if let Some(n) = note {
         ui.note(n);
+    }
+    if let Some(sig) = pending_signal() {
+        return Err(interrupted(sig));
     }
     let store = match (&a.issue, a.lock.is_empty()) {
         (None, true) => None,
@@ -354,13 +374,7 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         Ok(r) => r,
         Err(Stopped::Interrupted(sig)) => {
             release_locks(ui, main, &spec.locks);
-            return Err(CommandError {
-                damaged_index: None,
-                code: (128 + sig) as u8,
-                message: "interrupted: the sandbox was not created and nothing was left behind".into(),
-                causes: vec![],
-                hints: vec![],
-            });
+            return Err(interrupted(sig));
         }
         Err(Stopped::Failed(e)) => {
             release_locks(ui, main, &spec.locks);

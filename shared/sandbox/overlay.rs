@@ -109,3 +109,32 @@ pub fn probe(root: &Path) -> std::io::Result<()> {
     let _ = fs::remove_dir_all(&dir);
     r
 }
+
+/// Removes what probes of processes that are gone left in `root` (a Ctrl-C, a kill, in the few
+/// milliseconds a probe takes): `.overlay-probe-<pid>/` (unmounted first) and `.grit-probe-<pid>*`.
+pub fn sweep_probes(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix(".overlay-probe-")
+            .or_else(|| name.strip_prefix(".grit-probe-"))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|p| p.parse::<i32>().ok());
+        let Some(pid) = pid else { continue };
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        if pid == std::process::id() as i32 || unsafe { libc::kill(pid, 0) } == 0 {
+            continue;
+        }
+        let path = e.path();
+        if path.is_dir() {
+            let m = path.join("m");
+            if is_mounted(&m) {
+                let _ = unmount(&m);
+            }
+            let _ = fs::remove_dir_all(&path);
+        } else {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}

@@ -580,3 +580,52 @@ fn overlay_layers_are_counted_collected_and_capped() {
     let bad = sb(&t, &r).args(["gc"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn an_early_ctrl_c_says_so_and_leaves_no_probe_behind() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    let root_of = |t: &TestEnv| -> Option<PathBuf> {
+        fs::read_dir(t.tmp.path().join("data/grit/sandboxes")).ok()?.flatten().next().map(|e| e.path())
+    };
+    // (A signal in the first milliseconds, before the program runs at all, kills it as it
+    // kills any program.)
+    for delay_ms in [20, 25, 30, 40, 60] {
+        let mut c = t.std_cmd("sandbox", &r);
+        for (k, v) in sandbox_env(&t) {
+            c.env(k, v);
+        }
+        let child = c
+            .env("GRIT_TEST_SANDBOX_PAUSE_MS", "3000")
+            .args(["run", "early", "--backend", "overlay", "--", "true"])
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "after {delay_ms} ms: {err}");
+        assert!(err.contains("interrupted"), "after {delay_ms} ms, it says so: {err:?}");
+        if let Some(root) = root_of(&t) {
+            let left: Vec<String> = fs::read_dir(&root)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains("probe"))
+                .collect();
+            assert!(left.is_empty(), "after {delay_ms} ms: {left:?}");
+        }
+    }
+    // Probes of a process killed outright are removed by the next command.
+    run_ok(&t, &r, &["list"]);
+    let root = root_of(&t).unwrap_or_else(|| t.tmp.path().join("data/grit/sandboxes/x"));
+    fs::create_dir_all(root.join(".overlay-probe-999999999/m")).unwrap();
+    fs::write(root.join(".grit-probe-999999999.clone"), "").unwrap();
+    fs::create_dir_all(r.join(".git")).unwrap();
+    run_ok(&t, &r, &["list"]);
+    assert!(!root.join(".overlay-probe-999999999").exists());
+    assert!(!root.join(".grit-probe-999999999.clone").exists());
+}
