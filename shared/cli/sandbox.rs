@@ -46,12 +46,15 @@ pub enum Command {
     Open(NameArgs),
     /// Run a command in an existing sandbox
     Exec(ExecArgs),
-    /// Show a sandbox's changes against its base, untracked files included
-    Diff(NameArgs),
-    /// Commit everything in a sandbox
+    /// Show a sandbox's own changes (untracked files included; not what it carried from the
+    /// main tree)
+    Diff(DiffArgs),
+    /// Commit what changed in a sandbox (what it carried from the main tree stays uncommitted
+    /// unless --include-carried)
     Commit(CommitArgs),
-    /// Merge a sandbox's branch into the current branch (`git merge --no-edit`)
-    Merge(NameArgs),
+    /// Merge a sandbox's branch into the current branch (`git merge --no-edit`), rebase it first
+    /// (--rebase), or list what would conflict (--preview)
+    Merge(MergeArgs),
     /// Remove a sandbox (refuses to lose uncommitted or unmerged work without --force)
     Rm(RmArgs),
     /// Remove every sandbox that has no uncommitted changes and is merged into its base branch,
@@ -127,6 +130,31 @@ pub struct CommitArgs {
     /// The commit message
     #[arg(short, long, value_name = "MSG")]
     pub message: String,
+    /// Commit the changes carried from the main tree at creation too
+    #[arg(long)]
+    pub include_carried: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
+    pub name: String,
+    /// Only the changed files and how many lines changed in each
+    #[arg(long)]
+    pub stat: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
+    pub name: String,
+    /// List the files that would conflict, and change nothing (`git merge-tree --write-tree`);
+    /// exits 1 when some would (with --json, 0 and `"clean": false`)
+    #[arg(long, conflicts_with = "rebase")]
+    pub preview: bool,
+    /// Rebase the sandbox's branch onto the current branch, then fast-forward: no merge commit
+    #[arg(long)]
+    pub rebase: bool,
 }
 
 #[derive(Debug, Args)]
@@ -168,13 +196,20 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             let r = find(&main, &a.name)?;
             exit_with(execute(&r.path, &a.cmd, false)?)
         }
-        Command::Diff(a) => diff(&find(&main, &a.name)?),
+        Command::Diff(a) => diff(ui, &find(&main, &a.name)?, a.stat),
         Command::Commit(a) => {
             let r = find(&main, &a.name)?;
-            let c = sandbox::commit(&r, &a.message)?;
+            let c = commit(&r, &a.message, a.include_carried)?;
             after_commit(ui, &main, &r, c.as_deref())
         }
-        Command::Merge(a) => merge(ui, &main, &find(&main, &a.name)?),
+        Command::Merge(a) => {
+            let r = find(&main, &a.name)?;
+            if a.preview {
+                preview(ui, &main, &r)
+            } else {
+                merge(ui, &main, &r, a.rebase)
+            }
+        }
         Command::Rm(a) => rm(ui, &main, &a.name, a.force, a.delete_branch),
         Command::Clean(_) => clean(ui, &main),
         Command::Gc(_) => gc(ui, &main),
@@ -405,7 +440,7 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     };
     match decision {
         After::Commit(m) => {
-            let c = sandbox::commit(&record, &m)?;
+            let c = commit(&record, &m, false)?;
             after_commit(ui, main, &record, c.as_deref())?;
         }
         After::Discard => {
@@ -459,6 +494,15 @@ fn prompt(r: &Record) -> Result<After, CommandError> {
     }
 }
 
+/// Commits a sandbox's own changes (with `include_carried`, everything in it).
+fn commit(r: &Record, message: &str, include_carried: bool) -> Result<Option<String>, CommandError> {
+    Ok(if include_carried {
+        sandbox::commit(r, message)?
+    } else {
+        sandbox::carried::commit_own(r, message)?
+    })
+}
+
 fn after_commit(ui: &mut Ui, main: &Main, r: &Record, commit: Option<&str>) -> Result<(), CommandError> {
     let Some(c) = commit else {
         ui.note(format!("sandbox {}: nothing to commit", r.name));
@@ -473,7 +517,13 @@ fn after_commit(ui: &mut Ui, main: &Main, r: &Record, commit: Option<&str>) -> R
     if ui.json {
         return ui.json(&serde_json::json!({ "name": r.name, "branch": r.branch, "commit": c }));
     }
-    ui.say(format!("committed {} on {}", &c[..12], r.branch))
+    ui.say(format!("committed {} on {}", &c[..12], r.branch))?;
+    if r.carried.is_some() {
+        ui.note(
+            "what the sandbox carried from the main tree stays uncommitted there (`git sandbox commit --include-carried` takes it too)",
+        );
+    }
+    Ok(())
 }
 
 fn release_locks(ui: &Ui, main: &Main, locks: &[String]) {
@@ -568,7 +618,20 @@ fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn diff(r: &Record) -> Result<(), CommandError> {
+fn diff(ui: &mut Ui, r: &Record, stat: bool) -> Result<(), CommandError> {
+    let stat_arg: &[&str] = if stat { &["--stat"] } else { &[] };
+    // Against the start (the commits with what was carried laid over them), the sandbox's own
+    // changes only.
+    if let Some((start, now, _)) = sandbox::carried::own_changes(r)? {
+        ui.flush()?;
+        let st = Process::new("git")
+            .current_dir(&r.path)
+            .arg("diff")
+            .args(stat_arg)
+            .args([&start, &now])
+            .status()?;
+        return exit_with(st.code().unwrap_or(1));
+    }
     // Untracked files show too: stage everything into a throw-away copy of the index.
     let git_dir = sandbox::git_in(&r.path, &["rev-parse", "--absolute-git-dir"])?;
     let index = Path::new(git_dir.trim()).join("index");
@@ -579,11 +642,14 @@ fn diff(r: &Record) -> Result<(), CommandError> {
         .env("GIT_INDEX_FILE", &tmp_s)
         .args(["add", "-A"])
         .status();
+    ui.flush()?;
     let shown = staged.and_then(|_| {
         Process::new("git")
             .current_dir(&r.path)
             .env("GIT_INDEX_FILE", &tmp_s)
-            .args(["diff", "--cached", &r.base])
+            .args(["diff", "--cached"])
+            .args(stat_arg)
+            .arg(&r.base)
             .status()
     });
     let _ = std::fs::remove_file(&tmp);
@@ -591,23 +657,134 @@ fn diff(r: &Record) -> Result<(), CommandError> {
     exit_with(st.code().unwrap_or(1))
 }
 
-fn merge(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
-    let dirty = main.git(&["status", "--porcelain", "--untracked-files=no"])?;
-    if !dirty.trim().is_empty() {
-        return Err(CommandError::usage(
-            "the current branch has uncommitted changes; nothing was merged",
-            "commit or stash them first (`git stash`), then `git sandbox merge` again",
-        ));
+/// The files a merge of the sandbox's branch would conflict on, changing nothing.
+fn preview(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
+    let out = main.repo.git_output(&[
+        "merge-tree",
+        "--write-tree",
+        "--name-only",
+        "--no-messages",
+        "HEAD",
+        &r.branch,
+    ])?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let conflicts: Vec<&str> = match out.status.code() {
+        Some(0) => Vec::new(),
+        // Exit 1: conflicts; the first line is the tree, then the conflicted files.
+        Some(1) => text.lines().skip(1).filter(|l| !l.is_empty()).collect(),
+        _ => {
+            return Err(CommandError::failure(format!(
+                "git merge-tree failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+            .hint("`git merge-tree` needs git 2.38 or later"));
+        }
+    };
+    if ui.json {
+        return ui.json(&serde_json::json!({
+            "name": r.name,
+            "branch": r.branch,
+            "clean": conflicts.is_empty(),
+            "conflicts": conflicts,
+        }));
     }
-    let st = Process::new("git")
-        .current_dir(&main.tree)
-        .args(["merge", "--no-edit", &r.branch])
-        .status()?;
-    if !st.success() {
-        return Err(CommandError::failure(format!("git merge {} failed", r.branch))
-            .hint("resolve the conflicts and commit, or `git merge --abort`"));
+    if conflicts.is_empty() {
+        return ui.say(format!("{} merges cleanly into the current branch", r.branch));
     }
-    ui.say(format!("merged {} into the current branch", r.branch))
+    ui.say(format!("{} would conflict in {} file(s):", r.branch, conflicts.len()))?;
+    for c in &conflicts {
+        ui.say(format!("  {}", super::term::esc(c)))?;
+    }
+    Err(CommandError {
+        damaged_index: None,
+        code: super::exit::FAILURE,
+        message: String::new(),
+        causes: vec![],
+        hints: vec![],
+    })
+}
+
+/// The hint for what a failed `git merge` said.
+fn merge_hint(stderr: &str, stdout: &str) -> String {
+    if stderr.contains("would be overwritten by merge") && stderr.contains("untracked") {
+        "untracked files in the current tree are in the way (listed above); move them aside, then merge again. \
+         Nothing was merged"
+            .into()
+    } else if stderr.contains("would be overwritten by merge") {
+        "your uncommitted changes to those files are in the way: commit or stash them (`git stash`), then merge \
+         again. Nothing was merged"
+            .into()
+    } else if stdout.contains("CONFLICT") || stderr.contains("CONFLICT") {
+        "resolve the conflicts and commit, or `git merge --abort`".into()
+    } else {
+        "nothing was merged; `git sandbox merge --preview NAME` lists what would conflict".into()
+    }
+}
+
+fn merge(ui: &mut Ui, main: &Main, r: &Record, rebase: bool) -> Result<(), CommandError> {
+    let before = main.git(&["rev-parse", "HEAD"])?.trim().to_owned();
+    if rebase {
+        // Rebase the sandbox's branch in the sandbox (its work tree has it checked out).
+        if sandbox::dirty(r)? {
+            return Err(
+                CommandError::failure(format!("sandbox {} has uncommitted changes", r.name)).hint(format!(
+                    "`git sandbox commit {} -m MSG` first; nothing was rebased",
+                    r.name
+                )),
+            );
+        }
+        let out = sandbox::git_cmd(&r.path)
+            .args(["rebase", "-q", "--autostash", &before])
+            .output()
+            .map_err(crate::Error::io("git"))?;
+        if !out.status.success() {
+            let _ = sandbox::git_cmd(&r.path).args(["rebase", "--abort"]).output();
+            return Err(CommandError::failure(format!(
+                "rebasing {} onto the current branch stopped on a conflict; it was undone",
+                r.branch
+            ))
+            .hint(format!(
+                "`git sandbox merge {}` merges instead; `--preview` lists the files",
+                r.name
+            )));
+        }
+    }
+    let mut args = vec!["merge", "--no-edit"];
+    if rebase {
+        args.push("--ff-only");
+    }
+    args.push(&r.branch);
+    let out = Process::new("git").current_dir(&main.tree).args(&args).output()?;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    if !out.status.success() {
+        // git's own explanation (files in the way, conflicts), then ours.
+        eprint!("{stdout}{stderr}");
+        return Err(CommandError::failure(format!("git merge {} failed", r.branch)).hint(merge_hint(&stderr, &stdout)));
+    }
+    let after = main.git(&["rev-parse", "HEAD"])?.trim().to_owned();
+    if ui.json {
+        return ui.json(&serde_json::json!({
+            "name": r.name,
+            "branch": r.branch,
+            "rebased": rebase,
+            "before": before,
+            "after": after,
+            "fast_forward": main.git(&["rev-parse", &format!("{after}^@")]).map(|p| p.lines().count() == 1).unwrap_or(false),
+        }));
+    }
+    if before == after {
+        return ui.say(format!("{} was already merged", r.branch));
+    }
+    ui.say(format!(
+        "{} {} into the current branch ({}..{})",
+        if rebase { "rebased and fast-forwarded" } else { "merged" },
+        r.branch,
+        &before[..12],
+        &after[..12]
+    ))
 }
 
 fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool, delete_branch: bool) -> Result<(), CommandError> {

@@ -172,7 +172,10 @@ impl IssueState {
         }
         for _ in 0..c.array()? {
             (c.array()? == 4).then_some(())?;
-            (c.uint()?, c.uint()?, c.uint()?, c.take(2)?);
+            c.uint()?;
+            c.uint()?;
+            c.uint()?;
+            c.take(2)?;
         }
         c.option(|c| {
             (c.array()? == 2).then_some(())?;

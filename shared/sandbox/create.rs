@@ -181,6 +181,7 @@ pub fn create(
         state: "creating".into(),
         pid: std::process::id(),
         layer: None,
+        carried: None,
     };
     main.save(&record)?;
     match populate(main, spec, &mut record, head.trim() == base, interrupted, progress) {
@@ -435,6 +436,16 @@ fn populate(
         phases.done("git update-index --refresh");
     }
     check()?;
+    // What came along from the main tree, kept as a tree, so that the sandbox's own work can be
+    // told from it later.
+    if !sel.changed.is_empty() || !sel.untracked.is_empty() {
+        let now = super::carried::worktree_tree(&path)?;
+        let base = super::git_in(&path, &["rev-parse", &format!("{}^{{tree}}", record.base)])?;
+        if now != base.trim() {
+            record.carried = Some(now);
+        }
+        phases.done("recording what was carried");
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! keeping modes, symlinks and modification times. Creation is journalled so that an interrupted
 //! one is rolled back; every sandbox has a record under `<git-common-dir>/grit/sandboxes/`.
 
+pub mod carried;
 pub mod copy;
 mod create;
 pub mod layers;
@@ -72,6 +73,10 @@ pub struct Record {
     /// The overlay base layer it stands on (`layers` counts its users by this).
     #[serde(default)]
     pub layer: Option<String>,
+    /// The tree of everything it held right after creation, when that differed from its base
+    /// (uncommitted changes and untracked files carried from the main tree).
+    #[serde(default)]
+    pub carried: Option<String>,
 }
 
 /// The repository a sandbox command acts on: always the main work tree, even when run from
@@ -408,6 +413,12 @@ pub fn merged(main: &Main, r: &Record) -> Result<bool> {
 pub fn dirty(r: &Record) -> Result<bool> {
     if !r.path.exists() {
         return Ok(false);
+    }
+    // What came from the main tree is not the sandbox's work.
+    if r.carried.is_some()
+        && let Some((_, _, paths)) = carried::own_changes(r)?
+    {
+        return Ok(!paths.is_empty());
     }
     match dirty_in_process(&r.path) {
         Ok(dirty) => Ok(dirty),

@@ -298,12 +298,14 @@ fn commit_merge_rm_and_clean_manage_sandboxes() {
     // clean removes only what is unmodified and merged.
     let cleaned: Value = serde_json::from_str(&run_ok(&t, &r, &["clean", "--json"])).unwrap();
     assert_eq!(cleaned["removed"], serde_json::json!(["idle"]));
-    // merge refuses a dirty tree, then merges.
+    // merge works beside local changes that do not touch what it merges, as git merge does.
     fs::write(r.join("a.txt"), "dirty\n").unwrap();
-    sb(&t, &r).args(["merge", "work"]).assert().code(2);
-    t.git(&r, &["checkout", "-q", "a.txt"]);
+    let preview: Value = serde_json::from_str(&run_ok(&t, &r, &["merge", "work", "--preview", "--json"])).unwrap();
+    assert_eq!(preview["clean"], true);
     run_ok(&t, &r, &["merge", "work"]);
     assert_eq!(fs::read_to_string(r.join("b.txt")).unwrap(), "b\n");
+    assert_eq!(fs::read_to_string(r.join("a.txt")).unwrap(), "dirty\n");
+    t.git(&r, &["checkout", "-q", "a.txt"]);
     run_ok(&t, &r, &["rm", "work"]);
     run_ok(&t, &r, &["commit", "scratch", "-m", "keep tmp"]);
     // --force removes the sandbox; its unmerged commit stays on the branch, and it says so.
@@ -586,7 +588,11 @@ fn an_early_ctrl_c_says_so_and_leaves_no_probe_behind() {
     let t = TestEnv::new();
     let r = workspace(&t);
     let root_of = |t: &TestEnv| -> Option<PathBuf> {
-        fs::read_dir(t.tmp.path().join("data/grit/sandboxes")).ok()?.flatten().next().map(|e| e.path())
+        fs::read_dir(t.tmp.path().join("data/grit/sandboxes"))
+            .ok()?
+            .flatten()
+            .next()
+            .map(|e| e.path())
     };
     // (A signal in the first milliseconds, before the program runs at all, kills it as it
     // kills any program.)
@@ -628,4 +634,120 @@ fn an_early_ctrl_c_says_so_and_leaves_no_probe_behind() {
     run_ok(&t, &r, &["list"]);
     assert!(!root.join(".overlay-probe-999999999").exists());
     assert!(!root.join(".grit-probe-999999999.clone").exists());
+}
+
+#[test]
+fn changes_carried_from_a_dirty_main_tree_are_not_the_sandboxes_own() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    fs::write(r.join("b.txt"), "b\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    // The user's local edits and scratch files, as they are when agents start.
+    fs::write(r.join("a.txt"), "a, edited locally\n").unwrap();
+    fs::write(r.join("notes.txt"), "my notes\n").unwrap();
+    for i in 0..3 {
+        run_ok(&t, &r, &["run", &format!("idle{i}"), "--", "true"]);
+    }
+    let l = listed(&t, &r);
+    assert!(l.as_array().unwrap().iter().all(|s| s["dirty"] == false), "{l}");
+    let d = run_ok(&t, &r, &["diff", "idle0"]);
+    assert!(d.is_empty(), "nothing of its own: {d}");
+    run_ok(&t, &r, &["rm", "idle0"]);
+    let cleaned: Value = serde_json::from_str(&run_ok(&t, &r, &["clean", "--json"])).unwrap();
+    assert_eq!(cleaned["removed"], serde_json::json!(["idle1", "idle2"]));
+
+    // A sandbox that works: its own change is what diff shows and commit takes.
+    run_ok(&t, &r, &["run", "w", "--sh", "--", "echo fixed > b.txt"]);
+    let w = path_of(&t, &r, "w");
+    assert_eq!(
+        fs::read_to_string(w.join("notes.txt")).unwrap(),
+        "my notes\n",
+        "carried along"
+    );
+    let d = run_ok(&t, &r, &["diff", "w", "--stat"]);
+    assert!(
+        d.contains("b.txt") && !d.contains("a.txt") && !d.contains("notes.txt"),
+        "{d}"
+    );
+    let out = sb(&t, &r).args(["commit", "w", "-m", "fix b"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("carried from the main tree stays uncommitted"));
+    let files = t.git(&r, &["show", "--name-only", "--format=", "sandbox/w"]);
+    assert_eq!(files, "b.txt\n", "only the sandbox's own change is committed");
+    assert_eq!(listed(&t, &r)[0]["dirty"], false);
+    // It merges into the dirty main tree: the local edits are not in its way.
+    run_ok(&t, &r, &["merge", "w"]);
+    assert_eq!(fs::read_to_string(r.join("b.txt")).unwrap(), "fixed\n");
+    assert_eq!(fs::read_to_string(r.join("a.txt")).unwrap(), "a, edited locally\n");
+    assert_eq!(fs::read_to_string(r.join("notes.txt")).unwrap(), "my notes\n");
+
+    // When a local edit is in the way, the hint says so, not "conflicts".
+    run_ok(
+        &t,
+        &r,
+        &["run", "x", "--sh", "--commit", "touch a", "--", "echo theirs > a.txt"],
+    );
+    let files = t.git(&r, &["show", "--name-only", "--format=", "sandbox/x"]);
+    assert_eq!(files, "a.txt\n");
+    let out = sb(&t, &r).args(["merge", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("uncommitted changes to those files are in the way"),
+        "{err}"
+    );
+    assert!(!err.contains("merge --abort"), "{err}");
+    let preview = sb(&t, &r).args(["merge", "x", "--preview"]).output().unwrap();
+    assert_eq!(
+        preview.status.code(),
+        Some(0),
+        "x merges cleanly with the committed tree"
+    );
+    // --include-carried takes everything.
+    run_ok(&t, &r, &["run", "all", "--", "true"]);
+    run_ok(&t, &r, &["commit", "all", "-m", "everything", "--include-carried"]);
+    let files = t.git(&r, &["show", "--name-only", "--format=", "sandbox/all"]);
+    assert_eq!(files, "a.txt\nnotes.txt\n");
+}
+
+#[test]
+fn merge_preview_lists_conflicts_and_rebase_fast_forwards() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    run_ok(
+        &t,
+        &r,
+        &["run", "c", "--sh", "--commit", "theirs", "--", "echo theirs > a.txt"],
+    );
+    run_ok(
+        &t,
+        &r,
+        &["run", "f", "--sh", "--commit", "new file", "--", "echo f > f.txt"],
+    );
+    fs::write(r.join("a.txt"), "ours\n").unwrap();
+    t.git(&r, &["commit", "-q", "-am", "ours"]);
+    let head = t.git(&r, &["rev-parse", "HEAD"]);
+    let out = sb(&t, &r).args(["merge", "c", "--preview"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "conflicts: exit 1, as git merge-tree");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a.txt"));
+    let v: Value = serde_json::from_str(&run_ok(&t, &r, &["merge", "c", "--preview", "--json"])).unwrap();
+    assert_eq!(v["clean"], false);
+    assert_eq!(v["conflicts"], serde_json::json!(["a.txt"]));
+    assert_eq!(t.git(&r, &["rev-parse", "HEAD"]), head, "a preview changes nothing");
+    assert_eq!(t.git(&r, &["status", "--porcelain"]), "");
+    // A rebase leaves a straight line: the sandbox's commit on top, no merge commit.
+    let v: Value = serde_json::from_str(&run_ok(&t, &r, &["merge", "f", "--rebase", "--json"])).unwrap();
+    assert_eq!(v["fast_forward"], true, "{v}");
+    assert_eq!(t.git(&r, &["log", "--format=%s", "-2"]), "new file\nours\n");
+    // A rebase that conflicts is undone.
+    let out = sb(&t, &r).args(["merge", "c", "--rebase"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("it was undone"));
+    let c = path_of(&t, &r, "c");
+    assert_eq!(t.git(&c, &["status", "--porcelain"]), "", "no rebase left half done");
 }
