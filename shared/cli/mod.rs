@@ -7,6 +7,7 @@ pub mod docs;
 pub mod issue;
 pub mod links;
 pub mod lock;
+pub mod matrix;
 pub mod sandbox;
 pub mod search;
 pub mod sync;

@@ -39,13 +39,18 @@ pub enum Command {
     /// The command's exit code becomes this one's (128+N when a signal N killed it). Afterwards, on a
     /// terminal, asks whether to commit, keep, open a shell or discard; otherwise --commit or
     /// --discard decides, and the default is to keep it. A failing command never skips this step.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List sandboxes: name, path, branch, base, backend, created, dirty, ahead/behind its base
     List(ListArgs),
     /// Open a shell in a sandbox ($SHELL, or sh); its exit code is passed back
     Open(NameArgs),
     /// Run a command in an existing sandbox
     Exec(ExecArgs),
+    /// Run the last command run in a sandbox again, with the same environment
+    Repeat(NameArgs),
+    /// Bring the new commits of a sandbox's base branch into it (`git merge --autostash`);
+    /// sandbox.autosync=true does it before each exec and repeat
+    Sync(NameArgs),
     /// Show a sandbox's own changes (untracked files included; not what it carried from the
     /// main tree)
     Diff(DiffArgs),
@@ -100,6 +105,20 @@ pub struct RunArgs {
     /// Hold a lease on RESOURCE while the sandbox exists (repeatable)
     #[arg(long, value_name = "RESOURCE")]
     pub lock: Vec<String>,
+    /// Set an environment variable for the command (repeatable; recorded for `repeat`)
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Create it from a template (sandbox.template.NAME.include, .exclude, .setup, .env,
+    /// .backend; default: sandbox.defaultTemplate)
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+    /// One sandbox per path matching GLOB (NAME-1, NAME-2, …), run in parallel; `{match}` in
+    /// the command and $GRIT_MATRIX_ITEM give each its path
+    #[arg(long, value_name = "GLOB")]
+    pub matrix: Option<String>,
+    /// With --matrix, how many run at once (default: the number of cores)
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// The command and its arguments (default: an interactive $SHELL)
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<String>,
@@ -118,6 +137,12 @@ pub struct NameArgs {
 pub struct ExecArgs {
     /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
+    /// Run CMD as a shell command line (`sh -c`)
+    #[arg(long)]
+    pub sh: bool,
+    /// Set an environment variable for the command (repeatable; recorded for `repeat`)
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
     /// The command to run inside it, and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
@@ -186,15 +211,34 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
     let main = Main::discover(&ui.dir)?;
     sandbox::overlay::sweep_probes(&main.root());
     match cli.command {
-        Command::Run(a) => run_cmd(ui, &main, a),
+        Command::Run(a) => run_cmd(ui, &main, *a),
         Command::List(_) => list(ui, &main),
         Command::Open(a) => {
             let r = find(&main, &a.name)?;
-            exit_with(execute(&r.path, &[], false)?)
+            exit_with(execute(&r.path, &[], false, &[], false)?)
         }
         Command::Exec(a) => {
             let r = find(&main, &a.name)?;
-            exit_with(execute(&r.path, &a.cmd, false)?)
+            let env = parse_envs(&a.env)?;
+            autosync(ui, &main, &r)?;
+            let code = run_recorded(ui, &main, &r, &a.cmd, a.sh, &env)?;
+            ran(ui, &r, code)
+        }
+        Command::Repeat(a) => {
+            let r = find(&main, &a.name)?;
+            let Some(last) = r.runs.last().cloned() else {
+                return Err(
+                    CommandError::failure(format!("nothing has run in sandbox {} yet", r.name))
+                        .hint(format!("`git sandbox exec {} -- CMD` runs something", r.name)),
+                );
+            };
+            autosync(ui, &main, &r)?;
+            let code = run_recorded(ui, &main, &r, &last.cmd, last.sh, &last.env)?;
+            ran(ui, &r, code)
+        }
+        Command::Sync(a) => {
+            let r = find(&main, &a.name)?;
+            sync(ui, &main, &r, true)
         }
         Command::Diff(a) => diff(ui, &find(&main, &a.name)?, a.stat),
         Command::Commit(a) => {
@@ -248,7 +292,7 @@ fn block_signals() {
 }
 
 /// The first guarded signal that arrived while blocked, if any.
-fn pending_signal() -> Option<i32> {
+pub(super) fn pending_signal() -> Option<i32> {
     // SAFETY: sigpending fills a sigset_t we own; sigismember reads it.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -269,7 +313,13 @@ fn drain_signals() -> Option<i32> {
 
 /// Runs `cmd` in `dir` (an interactive $SHELL when empty; `sh -c` with `sh`) with the
 /// signals it would get from the terminal, and returns its exit code (128+N for signal N).
-fn execute(dir: &Path, cmd: &[String], sh: bool) -> Result<i32, CommandError> {
+pub(super) fn execute(
+    dir: &Path,
+    cmd: &[String],
+    sh: bool,
+    env: &[(String, String)],
+    stdout_to_stderr: bool,
+) -> Result<i32, CommandError> {
     let mut p = if cmd.is_empty() {
         Process::new(
             std::env::var("SHELL")
@@ -289,7 +339,17 @@ fn execute(dir: &Path, cmd: &[String], sh: bool) -> Result<i32, CommandError> {
     p.current_dir(dir)
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE");
+        .env_remove("GIT_INDEX_FILE")
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    // With --json, stdout is ours: the command writes to stderr.
+    if stdout_to_stderr {
+        // SAFETY: duplicating our own stderr descriptor for the child.
+        let fd = unsafe { libc::dup(2) };
+        if fd >= 0 {
+            // SAFETY: `fd` is a fresh descriptor this process owns.
+            p.stdout(unsafe { <std::process::Stdio as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        }
+    }
     block_signals();
     // SAFETY: between fork and exec only async-signal-safe calls: restore an empty mask.
     unsafe {
@@ -314,7 +374,7 @@ fn execute(dir: &Path, cmd: &[String], sh: bool) -> Result<i32, CommandError> {
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
-fn exit_with(code: i32) -> Result<(), CommandError> {
+pub(super) fn exit_with(code: i32) -> Result<(), CommandError> {
     if code == 0 {
         return Ok(());
     }
@@ -327,7 +387,105 @@ fn exit_with(code: i32) -> Result<(), CommandError> {
     })
 }
 
-fn progress_printer(ui: &Ui) -> impl Fn(u64, u64) + Sync + use<> {
+fn parse_envs(env: &[String]) -> Result<Vec<(String, String)>, CommandError> {
+    Ok(env
+        .iter()
+        .map(|e| sandbox::runs::parse_env(e))
+        .collect::<crate::Result<Vec<_>>>()?)
+}
+
+/// Runs a command in a sandbox and records it (command, environment, exit code, times).
+fn run_recorded(
+    ui: &Ui,
+    main: &Main,
+    r: &Record,
+    cmd: &[String],
+    sh: bool,
+    env: &[(String, String)],
+) -> Result<i32, CommandError> {
+    let start = std::time::Instant::now();
+    let started_at = format_time(crate::repo::now_ms());
+    let code = execute(&r.path, cmd, sh, env, ui.json)?;
+    sandbox::runs::record(
+        main,
+        &r.name,
+        sandbox::runs::Run {
+            cmd: cmd.to_vec(),
+            sh,
+            env: env.to_vec(),
+            exit_code: code,
+            started_at,
+            duration_ms: start.elapsed().as_millis() as u64,
+        },
+    )?;
+    Ok(code)
+}
+
+/// What `exec` and `repeat` print with --json, and their exit code.
+fn ran(ui: &mut Ui, r: &Record, code: i32) -> Result<(), CommandError> {
+    if ui.json {
+        ui.json(&serde_json::json!({ "name": r.name, "path": r.path, "exit_code": code }))?;
+    }
+    exit_with(code)
+}
+
+/// `sync` before a command, when sandbox.autosync is set.
+fn autosync(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
+    if main.repo.config_bool("sandbox.autosync") == Some(true) {
+        sync(ui, main, r, false)?;
+    }
+    Ok(())
+}
+
+/// Merges the base branch's new commits into the sandbox.
+fn sync(ui: &mut Ui, main: &Main, r: &Record, report: bool) -> Result<(), CommandError> {
+    let Some(base) = &r.base_ref else {
+        return Err(CommandError::failure(format!(
+            "sandbox {} started from a commit, not a branch: there is nothing to follow",
+            r.name
+        ))
+        .hint("`git -C <sandbox> merge REF` brings in what you choose"));
+    };
+    let before = sandbox::git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
+    let out = sandbox::git_cmd(&r.path)
+        .args(["merge", "--no-edit", "--autostash", "-q", base])
+        .output()
+        .map_err(crate::Error::io("git"))?;
+    if !out.status.success() {
+        let _ = sandbox::git_cmd(&r.path).args(["merge", "--abort"]).output();
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        return Err(CommandError::failure(format!(
+            "bringing {base} into sandbox {} stopped on a conflict; it was undone",
+            r.name
+        ))
+        .hint(format!(
+            "resolve it by hand: `git sandbox open {}`, then `git merge {base}`",
+            r.name
+        )));
+    }
+    let _ = main;
+    let after = sandbox::git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
+    if report {
+        if ui.json {
+            return ui.json(&serde_json::json!({ "name": r.name, "base": base, "before": before, "after": after }));
+        }
+        if before == after {
+            ui.say(format!("sandbox {} is up to date with {base}", r.name))?;
+        } else {
+            ui.say(format!(
+                "brought {base} into sandbox {} ({}..{})",
+                r.name,
+                &before[..12],
+                &after[..12]
+            ))?;
+        }
+    } else if before != after {
+        ui.note(format!("brought {base} into sandbox {} (sandbox.autosync)", r.name));
+    }
+    Ok(())
+}
+
+pub(super) fn progress_printer(ui: &Ui) -> impl Fn(u64, u64) + Sync + use<> {
     let on = ui.tty && !ui.quiet && std::io::stderr().is_terminal();
     let start = std::time::Instant::now();
     move |done: u64, total: u64| {
@@ -346,7 +504,7 @@ fn progress_printer(ui: &Ui) -> impl Fn(u64, u64) + Sync + use<> {
 }
 
 /// What `run` says when a signal stopped the creation.
-fn interrupted(sig: i32) -> CommandError {
+pub(super) fn interrupted(sig: i32) -> CommandError {
     CommandError {
         damaged_index: None,
         code: (128 + sig) as u8,
@@ -356,16 +514,57 @@ fn interrupted(sig: i32) -> CommandError {
     }
 }
 
-fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
-    sandbox::validate_name(&a.name)?;
+/// A run's template, environment and (resolved) backend.
+pub(super) type RunOptions = (Option<sandbox::runs::Template>, Vec<(String, String)>, Backend);
+
+/// The template, environment and (resolved) backend a `run` asks for.
+pub(super) fn options(ui: &Ui, main: &Main, a: &RunArgs) -> Result<RunOptions, CommandError> {
+    let template = match a.template.clone().or_else(|| {
+        main.repo
+            .config_string("sandbox.defaultTemplate")
+            .filter(|t| !t.is_empty())
+    }) {
+        Some(t) => Some(sandbox::runs::template(main, &t)?),
+        None => None,
+    };
+    let mut env = template.as_ref().map(|t| t.env.clone()).unwrap_or_default();
+    env.extend(parse_envs(&a.env)?);
     let backend = match a.backend.clone().or_else(|| main.repo.config_string("sandbox.backend")) {
         Some(b) => Backend::parse(&b)?,
-        None => Backend::Auto,
+        None => template.as_ref().and_then(|t| t.backend).unwrap_or(Backend::Auto),
     };
     let (backend, note) = sandbox::resolve_backend(main, backend, &main.root());
     if let Some(n) = note {
         ui.note(n);
     }
+    Ok((template, env, backend))
+}
+
+/// The creation options of a `run` for the sandbox `name`.
+pub(super) fn spec(a: &RunArgs, name: &str, template: Option<&sandbox::runs::Template>, backend: Backend) -> Spec {
+    Spec {
+        name: name.to_owned(),
+        base: a.base.clone(),
+        clean: a.clean,
+        excludes: a
+            .exclude
+            .iter()
+            .chain(template.iter().flat_map(|t| &t.excludes))
+            .cloned()
+            .collect(),
+        includes: template.map(|t| t.includes.clone()).unwrap_or_default(),
+        backend,
+        issue: None,
+        locks: Vec::new(),
+    }
+}
+
+fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
+    if a.matrix.is_some() {
+        return super::matrix::run(ui, main, a);
+    }
+    sandbox::validate_name(&a.name)?;
+    let (template, env, backend) = options(ui, main, &a)?;
     if let Some(sig) = pending_signal() {
         return Err(interrupted(sig));
     }
@@ -395,13 +594,9 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         _ => Vec::new(),
     };
     let spec = Spec {
-        name: a.name.clone(),
-        base: a.base.clone(),
-        clean: a.clean,
-        excludes: a.exclude.clone(),
-        backend,
         issue: issue.map(|i| i.to_hex()),
         locks,
+        ..spec(&a, &a.name, template.as_ref(), backend)
     };
     block_signals();
     let progress = progress_printer(ui);
@@ -428,7 +623,20 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     drop(store);
     ui.note(format!("sandbox {} at {}", record.name, record.path.display()));
     ui.flush()?;
-    let code = execute(&record.path, &a.cmd, a.sh)?;
+    if let Some(setup) = template.as_ref().and_then(|t| t.setup.clone()) {
+        let code = execute(&record.path, std::slice::from_ref(&setup), true, &env, ui.json)?;
+        if code != 0 {
+            return Err(CommandError::failure(format!(
+                "the setup of template {} (`{setup}`) exited with {code}; the sandbox is kept",
+                template.as_ref().map_or("", |t| t.name.as_str())
+            ))
+            .hint(format!(
+                "`git sandbox open {}` to look; `git sandbox rm {} --force` removes it",
+                record.name, record.name
+            )));
+        }
+    }
+    let code = run_recorded(ui, main, &record, &a.cmd, a.sh, &env)?;
     let decision = if std::io::stdin().is_terminal() && !a.keep && a.commit.is_none() && !a.discard {
         prompt(&record)?
     } else if let Some(m) = a.commit {
@@ -438,20 +646,37 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     } else {
         After::Keep
     };
-    match decision {
+    let (after, committed) = match decision {
         After::Commit(m) => {
             let c = commit(&record, &m, false)?;
-            after_commit(ui, main, &record, c.as_deref())?;
+            after_commit_json(ui, main, &record, c.as_deref(), false)?;
+            ("committed", c)
         }
         After::Discard => {
             sandbox::remove(main, &record)?;
             release_locks(ui, main, &record.locks);
             ui.note(format!("discarded sandbox {}", record.name));
+            ("discarded", None)
         }
-        After::Keep => ui.note(format!(
-            "kept sandbox {} (`git sandbox open {}`, `git sandbox rm {}`)",
-            record.name, record.name, record.name
-        )),
+        After::Keep => {
+            ui.note(format!(
+                "kept sandbox {} (`git sandbox open {}`, `git sandbox rm {}`)",
+                record.name, record.name, record.name
+            ));
+            ("kept", None)
+        }
+    };
+    if ui.json {
+        ui.json(&serde_json::json!({
+            "name": record.name,
+            "path": record.path,
+            "branch": record.branch,
+            "base": record.base,
+            "backend": record.backend,
+            "exit_code": code,
+            "after": after,
+            "commit": committed,
+        }))?;
     }
     exit_with(code)
 }
@@ -487,7 +712,7 @@ fn prompt(r: &Record) -> Result<After, CommandError> {
             "k" | "keep" | "" => return Ok(After::Keep),
             "d" | "discard" => return Ok(After::Discard),
             "s" | "shell" => {
-                execute(&r.path, &[], false)?;
+                execute(&r.path, &[], false, &[], false)?;
             }
             _ => {}
         }
@@ -504,6 +729,17 @@ fn commit(r: &Record, message: &str, include_carried: bool) -> Result<Option<Str
 }
 
 fn after_commit(ui: &mut Ui, main: &Main, r: &Record, commit: Option<&str>) -> Result<(), CommandError> {
+    after_commit_json(ui, main, r, commit, true)
+}
+
+/// `after_commit`, printing its JSON only with `print_json` (`run` prints one document).
+fn after_commit_json(
+    ui: &mut Ui,
+    main: &Main,
+    r: &Record,
+    commit: Option<&str>,
+    print_json: bool,
+) -> Result<(), CommandError> {
     let Some(c) = commit else {
         ui.note(format!("sandbox {}: nothing to commit", r.name));
         return Ok(());
@@ -515,7 +751,10 @@ fn after_commit(ui: &mut Ui, main: &Main, r: &Record, commit: Option<&str>) -> R
         store.write(Some(id), vec![crate::event::Kind::CommentAdded { body }])?;
     }
     if ui.json {
-        return ui.json(&serde_json::json!({ "name": r.name, "branch": r.branch, "commit": c }));
+        if print_json {
+            ui.json(&serde_json::json!({ "name": r.name, "branch": r.branch, "commit": c }))?;
+        }
+        return Ok(());
     }
     ui.say(format!("committed {} on {}", &c[..12], r.branch))?;
     if r.carried.is_some() {
@@ -526,7 +765,7 @@ fn after_commit(ui: &mut Ui, main: &Main, r: &Record, commit: Option<&str>) -> R
     Ok(())
 }
 
-fn release_locks(ui: &Ui, main: &Main, locks: &[String]) {
+pub(super) fn release_locks(ui: &Ui, main: &Main, locks: &[String]) {
     if locks.is_empty() {
         return;
     }
@@ -566,6 +805,8 @@ struct ListJson<'a> {
     copied_bytes: u64,
     issue: Option<&'a str>,
     locks: &'a [String],
+    /// The last command run in it (`git sandbox repeat` runs it again).
+    last_run: Option<&'a sandbox::runs::Run>,
 }
 
 fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
@@ -589,6 +830,7 @@ fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
                 copied_bytes: r.copied_bytes,
                 issue: r.issue.as_deref(),
                 locks: &r.locks,
+                last_run: r.runs.last(),
             })
             .collect();
         return ui.json(&out);

@@ -41,6 +41,8 @@ pub struct Spec {
     pub base: Option<String>,
     pub clean: bool,
     pub excludes: Vec<String>,
+    /// Globs of ignored files to bring (a template's `include`); every ignored file when empty.
+    pub includes: Vec<String>,
     pub backend: Backend,
     pub issue: Option<String>,
     pub locks: Vec<String>,
@@ -182,6 +184,7 @@ pub fn create(
         pid: std::process::id(),
         layer: None,
         carried: None,
+        runs: Vec::new(),
     };
     main.save(&record)?;
     match populate(main, spec, &mut record, head.trim() == base, interrupted, progress) {
@@ -266,7 +269,18 @@ fn select(main: &Main, spec: &Spec, base_is_head: bool, ignored: bool) -> Result
     } else {
         all_ignored
     };
-    sel.ignored = chosen.into_iter().map(PathBuf::from).collect();
+    // A template's includes narrow the ignored files to what they match (a directory git
+    // listed whole comes when a glob names it or something in it).
+    let chosen = chosen.into_iter().filter(|p| {
+        spec.includes.is_empty()
+            || spec.includes.iter().any(|g| {
+                let g = g.trim_start_matches('/');
+                super::copy::glob_match(g, Path::new(p.trim_end_matches('/')))
+                    || g.starts_with(p.as_str())
+                    || p.starts_with(g.trim_end_matches('/'))
+            })
+    });
+    sel.ignored = chosen.map(PathBuf::from).collect();
     Ok(sel)
 }
 
@@ -375,7 +389,9 @@ fn populate(
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(Error::io(parent))?;
     }
-    let key = layer_key(main, &record.base, &excludes(main, spec));
+    let mut narrowing = excludes(main, spec);
+    narrowing.extend(spec.includes.iter().map(|i| format!("include:{i}")));
+    let key = layer_key(main, &record.base, &narrowing);
     let layer_ready = record.backend == Backend::Overlay && overlay::existing(&main.root(), &key).is_some();
     let sel = select(main, spec, base_is_head, !layer_ready)?;
     let skip = skipper(main, &sel.excludes);

@@ -8,6 +8,7 @@ pub mod copy;
 mod create;
 pub mod layers;
 pub mod overlay;
+pub mod runs;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -77,6 +78,9 @@ pub struct Record {
     /// (uncommitted changes and untracked files carried from the main tree).
     #[serde(default)]
     pub carried: Option<String>,
+    /// The last runs in it, oldest first.
+    #[serde(default)]
+    pub runs: Vec<runs::Run>,
 }
 
 /// The repository a sandbox command acts on: always the main work tree, even when run from

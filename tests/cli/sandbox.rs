@@ -751,3 +751,194 @@ fn merge_preview_lists_conflicts_and_rebase_fast_forwards() {
     let c = path_of(&t, &r, "c");
     assert_eq!(t.git(&c, &["status", "--porcelain"]), "", "no rebase left half done");
 }
+
+#[test]
+fn repeat_runs_the_last_command_again_with_its_environment() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let run = sb(&t, &r)
+        .args([
+            "run",
+            "rep",
+            "--json",
+            "--sh",
+            "--env",
+            "WHO=ann",
+            "--",
+            "echo $WHO; echo $WHO >> runs.txt; exit 3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(3));
+    let out: Value = serde_json::from_slice(&run.stdout)
+        .expect("run --json prints one document, the command's output goes to stderr");
+    assert!(String::from_utf8_lossy(&run.stderr).contains("ann"));
+    assert_eq!(out["exit_code"], 3);
+    assert_eq!(out["after"], "kept");
+    let s = path_of(&t, &r, "rep");
+    let repeat = sb(&t, &r).args(["repeat", "rep", "--json"]).output().unwrap();
+    assert_eq!(repeat.status.code(), Some(3), "its exit code passes through");
+    let v: Value = serde_json::from_slice(&repeat.stdout).unwrap();
+    assert_eq!(v["exit_code"], 3);
+    assert_eq!(fs::read_to_string(s.join("runs.txt")).unwrap(), "ann\nann\n");
+    let l = listed(&t, &r);
+    assert_eq!(l[0]["last_run"]["exit_code"], 3, "{l}");
+    assert_eq!(l[0]["last_run"]["env"], serde_json::json!([["WHO", "ann"]]));
+    // exec records a run too, which repeat then repeats.
+    sb(&t, &r)
+        .args(["exec", "rep", "--sh", "--", "echo exec >> runs.txt"])
+        .assert()
+        .success();
+    sb(&t, &r).args(["repeat", "rep"]).assert().success();
+    assert_eq!(
+        fs::read_to_string(s.join("runs.txt")).unwrap(),
+        "ann\nann\nexec\nexec\n"
+    );
+    run_ok(&t, &r, &["run", "fresh", "--", "true"]);
+    // `true` ran in it: repeat has something; a sandbox where nothing ran says so.
+    sb(&t, &r).args(["repeat", "fresh"]).assert().success();
+}
+
+#[test]
+fn templates_bring_their_files_setup_and_environment() {
+    let t = TestEnv::new();
+    let r = workspace(&t);
+    t.git(&r, &["config", "sandbox.template.rust.include", "target/"]);
+    t.git(
+        &r,
+        &["config", "sandbox.template.rust.setup", "echo set up > setup.txt"],
+    );
+    t.git(&r, &["config", "--add", "sandbox.template.rust.env", "PROFILE=ci"]);
+    t.git(&r, &["config", "sandbox.template.rust.backend", "copy"]);
+    run_ok(
+        &t,
+        &r,
+        &[
+            "run",
+            "tpl",
+            "--template",
+            "rust",
+            "--sh",
+            "--",
+            "echo $PROFILE > profile.txt",
+        ],
+    );
+    let s = path_of(&t, &r, "tpl");
+    assert!(s.join("target/debug/app").is_file(), "the included build output came");
+    assert!(!s.join(".env").exists(), "ignored files outside the includes did not");
+    assert!(!s.join("web/node_modules").exists());
+    assert_eq!(fs::read_to_string(s.join("setup.txt")).unwrap(), "set up\n");
+    assert_eq!(fs::read_to_string(s.join("profile.txt")).unwrap(), "ci\n");
+    assert_eq!(listed(&t, &r)[0]["backend"], "copy");
+    // sandbox.defaultTemplate applies without --template.
+    t.git(&r, &["config", "sandbox.defaultTemplate", "rust"]);
+    run_ok(&t, &r, &["run", "dflt", "--", "true"]);
+    assert!(path_of(&t, &r, "dflt").join("setup.txt").is_file());
+    let out = sb(&t, &r)
+        .args(["run", "x", "--template", "nope", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no sandbox template 'nope'"));
+}
+
+#[test]
+fn a_matrix_runs_one_sandbox_per_item_and_sums_them_up() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    for c in ["alpha", "beta", "gamma", "delta"] {
+        fs::create_dir_all(r.join("crates").join(c)).unwrap();
+        fs::write(r.join("crates").join(c).join("lib.rs"), c).unwrap();
+    }
+    fs::write(r.join("README"), "r").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let out = sb(&t, &r)
+        .args([
+            "run",
+            "m",
+            "--matrix",
+            "crates/*",
+            "-j",
+            "2",
+            "--json",
+            "--commit",
+            "touch {match}",
+            "--sh",
+            "--",
+            "echo $GRIT_MATRIX_ITEM > done.txt; test {match} != crates/gamma",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "one item failed");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items: Vec<(&str, i64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["item"].as_str().unwrap(), i["exit_code"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("crates/alpha", 0),
+            ("crates/beta", 0),
+            ("crates/delta", 0),
+            ("crates/gamma", 1)
+        ]
+    );
+    for (item, branch) in [
+        ("crates/alpha", "sandbox/m-crates-alpha"),
+        ("crates/gamma", "sandbox/m-crates-gamma"),
+    ] {
+        let shown = t.git(&r, &["show", &format!("{branch}:done.txt")]);
+        assert_eq!(shown.trim(), item, "each item's change is on its own branch");
+        let subject = t.git(&r, &["log", "-1", "--format=%s", branch]);
+        assert_eq!(subject.trim(), format!("touch {item}"));
+    }
+    let text = sb(&t, &r)
+        .args(["run", "n", "--matrix", "crates/*", "--discard", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    let table = String::from_utf8_lossy(&text.stdout);
+    assert!(table.starts_with("ITEM") && table.contains("crates/delta"), "{table}");
+    assert!(
+        listed(&t, &r)
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s["name"].as_str().unwrap().starts_with("n-"))
+    );
+}
+
+#[test]
+fn sync_brings_the_base_branch_in() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    run_ok(&t, &r, &["run", "s", "--sh", "--", "echo mine > mine.txt"]);
+    fs::write(r.join("b.txt"), "b\n").unwrap();
+    t.git(&r, &["add", "b.txt"]);
+    t.git(&r, &["commit", "-q", "-m", "b"]);
+    let s = path_of(&t, &r, "s");
+    assert!(!s.join("b.txt").exists());
+    let out = run_ok(&t, &r, &["sync", "s"]);
+    assert!(out.contains("brought"), "{out}");
+    assert!(s.join("b.txt").exists());
+    assert!(s.join("mine.txt").exists(), "its own work stays");
+    // sandbox.autosync does it before exec.
+    fs::write(r.join("c.txt"), "c\n").unwrap();
+    t.git(&r, &["add", "c.txt"]);
+    t.git(&r, &["commit", "-q", "-m", "c"]);
+    t.git(&r, &["config", "sandbox.autosync", "true"]);
+    sb(&t, &r)
+        .args(["exec", "s", "--", "test", "-f", "c.txt"])
+        .assert()
+        .success();
+}

@@ -1,0 +1,257 @@
+//! `git sandbox run --matrix GLOB`: one sandbox per matching path of the tree, made one after
+//! another (on overlay, N sandboxes share one base layer), the command run in all of them at
+//! once, each one's output kept in a log, and a summary of every item at the end.
+
+use std::fs;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::sandbox::{RunArgs, exit_with, interrupted, options, pending_signal, progress_printer, spec};
+use super::{CommandError, Ui, columns};
+use crate::sandbox::{self, Main, Record, Stopped};
+
+/// One item of a matrix, as the summary and `--json` show it.
+#[derive(Debug, Serialize)]
+struct Item {
+    item: String,
+    name: String,
+    branch: String,
+    exit_code: i32,
+    duration_ms: u64,
+    log: PathBuf,
+    commit: Option<String>,
+}
+
+/// The paths of the tree that `glob` matches, at its depth: `crates/*` gives each directory
+/// (or file) directly under `crates/` that holds tracked files.
+fn items(main: &Main, glob: &str) -> Result<Vec<String>, CommandError> {
+    let glob = glob.trim_matches('/');
+    let depth = glob.split('/').count();
+    let files = main.git(&["ls-files", "-z"])?;
+    let mut out: Vec<String> = files
+        .split('\0')
+        .filter(|f| !f.is_empty())
+        .filter_map(|f| {
+            let parts: Vec<&str> = f.split('/').collect();
+            (parts.len() >= depth).then(|| parts[..depth].join("/"))
+        })
+        .filter(|p| sandbox::copy::glob_match(glob, Path::new(p)) && p.split('/').count() == depth)
+        .collect();
+    out.sort_by(|a, b| sandbox::natural(a, b));
+    out.dedup();
+    Ok(out)
+}
+
+/// A sandbox name for an item: NAME-<item with its slashes made dashes>.
+fn item_name(base: &str, item: &str) -> String {
+    let slug: String = item
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .collect();
+    format!("{base}-{}", slug.trim_matches('-'))
+}
+
+/// Runs `cmd` in `dir` with its output to `log`, the terminal's signals unblocked.
+fn run_logged(dir: &Path, cmd: &[String], sh: bool, env: &[(String, String)], log: &Path) -> std::io::Result<i32> {
+    let out = fs::File::create(log)?;
+    let mut p = if sh {
+        let mut p = Process::new("sh");
+        p.arg("-c").arg(cmd.join(" "));
+        p
+    } else {
+        let mut p = Process::new(&cmd[0]);
+        p.args(&cmd[1..]);
+        p
+    };
+    p.current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    // SAFETY: between fork and exec only async-signal-safe calls: restore an empty mask.
+    unsafe {
+        p.pre_exec(|| {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    match p.status() {
+        Ok(s) => Ok(s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(127),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
+    let glob = a.matrix.clone().expect("called for --matrix");
+    if a.issue.is_some() || !a.lock.is_empty() {
+        return Err(CommandError::usage(
+            "--matrix takes no --issue or --lock",
+            "run the matrix, then record or lock what you need",
+        ));
+    }
+    if a.cmd.is_empty() {
+        return Err(CommandError::usage(
+            "--matrix needs a command",
+            "`git sandbox run NAME --matrix 'crates/*' -- cargo test` ({match} in the command is each path)",
+        ));
+    }
+    sandbox::validate_name(&a.name)?;
+    let list = items(main, &glob)?;
+    if list.is_empty() {
+        return Err(CommandError::usage(
+            format!("no tracked path matches '{glob}'"),
+            "the glob matches paths of the tree at its depth, e.g. 'crates/*'",
+        ));
+    }
+    let (template, env, backend) = options(ui, main, &a)?;
+    // Made one after another: the first may build an overlay's base layer, the rest mount it.
+    let progress = progress_printer(ui);
+    let mut made: Vec<(String, Record)> = Vec::new();
+    for item in &list {
+        let name = item_name(&a.name, item);
+        sandbox::validate_name(&name)?;
+        let s = spec(&a, &name, template.as_ref(), backend);
+        match sandbox::create(main, &s, &pending_signal, &progress) {
+            Ok(r) => made.push((item.clone(), r)),
+            Err(Stopped::Interrupted(sig)) => return Err(interrupted(sig)),
+            Err(Stopped::Failed(e)) => {
+                return Err(CommandError::from(e).hint(format!(
+                    "{} of {} sandboxes were made before this; `git sandbox list` shows them",
+                    made.len(),
+                    list.len()
+                )));
+            }
+        }
+    }
+    if let Some(setup) = template.as_ref().and_then(|t| t.setup.clone()) {
+        for (_, r) in &made {
+            let code = super::sandbox::execute(&r.path, std::slice::from_ref(&setup), true, &env, true)?;
+            if code != 0 {
+                return Err(CommandError::failure(format!(
+                    "the template's setup (`{setup}`) exited with {code} in sandbox {}; the sandboxes are kept",
+                    r.name
+                )));
+            }
+        }
+    }
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let logs = main.repo.grit_dir.join("sandboxes").join("logs");
+    fs::create_dir_all(&logs).map_err(crate::Error::io(&logs))?;
+    let next = AtomicUsize::new(0);
+    type Done = (usize, sandbox::runs::Run, Result<(i32, u64), String>);
+    let made_ref = &made;
+    let results: Vec<Done> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..jobs.min(made.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((item, r)) = made_ref.get(i) else { break };
+                        let cmd: Vec<String> = a.cmd.iter().map(|c| c.replace("{match}", item)).collect();
+                        let mut env = env.clone();
+                        env.push(("GRIT_MATRIX_ITEM".into(), item.clone()));
+                        let start = Instant::now();
+                        let started_at = crate::repo::format_time(crate::repo::now_ms());
+                        let log = logs.join(format!("{}.log", r.name));
+                        let result = run_logged(&r.path, &cmd, a.sh, &env, &log).map_err(|e| e.to_string());
+                        let took = start.elapsed().as_millis() as u64;
+                        let run = sandbox::runs::Run {
+                            cmd,
+                            sh: a.sh,
+                            env,
+                            exit_code: *result.as_ref().unwrap_or(&-1),
+                            started_at,
+                            duration_ms: took,
+                        };
+                        out.push((i, run, result.map(|c| (c, took))));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all: Vec<_> = workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("matrix threads do not panic"))
+            .collect();
+        all.sort_by_key(|(i, ..)| *i);
+        all
+    });
+    let mut summary = Vec::new();
+    for (i, run, result) in results {
+        let (item, r) = &made[i];
+        if result.is_ok() {
+            sandbox::runs::record(main, &r.name, run)?;
+        }
+        let (exit_code, duration_ms) = result.map_err(|e| CommandError::failure(format!("{}: {e}", r.name)))?;
+        let commit = match &a.commit {
+            Some(m) => sandbox::carried::commit_own(r, &m.replace("{match}", item))?,
+            _ => None,
+        };
+        summary.push(Item {
+            item: item.clone(),
+            name: r.name.clone(),
+            branch: r.branch.clone(),
+            exit_code,
+            duration_ms,
+            log: logs.join(format!("{}.log", r.name)),
+            commit,
+        });
+    }
+    if a.discard {
+        for (_, r) in &made {
+            sandbox::remove(main, r)?;
+        }
+    }
+    let failed = summary.iter().filter(|s| s.exit_code != 0).count();
+    if ui.json {
+        ui.json(&summary)?;
+    } else {
+        let mut table = vec![["ITEM", "EXIT", "TIME", "BRANCH", "COMMIT"].map(String::from).to_vec()];
+        for s in &summary {
+            table.push(vec![
+                super::term::esc(&s.item).into_owned(),
+                if s.exit_code == 0 {
+                    ui.paint("32", "0")
+                } else {
+                    ui.paint("31", &s.exit_code.to_string())
+                },
+                format!("{:.1}s", s.duration_ms as f64 / 1000.0),
+                s.branch.clone(),
+                s.commit.as_deref().map_or("-".into(), |c| c[..12].to_owned()),
+            ]);
+        }
+        for line in columns(&table) {
+            ui.say(line.trim_end())?;
+        }
+        for s in summary.iter().filter(|s| s.exit_code != 0) {
+            ui.note(format!(
+                "{} failed ({}); its output: {}",
+                s.item,
+                s.exit_code,
+                s.log.display()
+            ));
+        }
+        ui.note(format!(
+            "{} of {} item(s) passed{}",
+            summary.len() - failed,
+            summary.len(),
+            if a.discard { "; the sandboxes were removed" } else { "" }
+        ));
+    }
+    exit_with(if failed > 0 { 1 } else { 0 })
+}
