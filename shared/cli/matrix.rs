@@ -57,17 +57,10 @@ fn item_name(base: &str, item: &str) -> String {
 }
 
 /// Runs `cmd` in `dir` with its output to `log`, the terminal's signals unblocked.
-fn run_logged(dir: &Path, cmd: &[String], sh: bool, env: &[(String, String)], log: &Path) -> std::io::Result<i32> {
+fn run_logged(dir: &Path, line: &[String], env: &[(String, String)], log: &Path) -> std::io::Result<i32> {
     let out = fs::File::create(log)?;
-    let mut p = if sh {
-        let mut p = Process::new("sh");
-        p.arg("-c").arg(cmd.join(" "));
-        p
-    } else {
-        let mut p = Process::new(&cmd[0]);
-        p.args(&cmd[1..]);
-        p
-    };
+    let mut p = Process::new(&line[0]);
+    p.args(&line[1..]);
     p.current_dir(dir)
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
@@ -107,6 +100,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         ));
     }
     sandbox::validate_name(&a.name)?;
+    let iso = super::sandbox::isolation(main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
     let list = items(main, &glob)?;
     if list.is_empty() {
         return Err(CommandError::usage(
@@ -168,7 +162,8 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                         let start = Instant::now();
                         let started_at = crate::repo::format_time(crate::repo::now_ms());
                         let log = logs.join(format!("{}.log", r.name));
-                        let result = run_logged(&r.path, &cmd, a.sh, &env, &log).map_err(|e| e.to_string());
+                        let line = super::sandbox::argv(&r.path, &cmd, a.sh, iso.as_ref());
+                        let result = run_logged(&r.path, &line, &env, &log).map_err(|e| e.to_string());
                         let took = start.elapsed().as_millis() as u64;
                         let run = sandbox::runs::Run {
                             cmd,
@@ -177,6 +172,8 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                             exit_code: *result.as_ref().unwrap_or(&-1),
                             started_at,
                             duration_ms: took,
+                            isolation: if iso.is_some() { "bwrap" } else { "none" }.into(),
+                            isolate: iso.clone(),
                         };
                         out.push((i, run, result.map(|c| (c, took))));
                     }
@@ -199,7 +196,11 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         }
         let (exit_code, duration_ms) = result.map_err(|e| CommandError::failure(format!("{}: {e}", r.name)))?;
         let commit = match &a.commit {
-            Some(m) => sandbox::carried::commit_own(r, &m.replace("{match}", item))?,
+            Some(m) => {
+                let r = main.load(&r.name)?.unwrap_or_else(|| r.clone());
+                let signer = sandbox::Signer::for_main(main)?;
+                sandbox::carried::commit_own(&r, &m.replace("{match}", item), signer.as_ref())?
+            }
             _ => None,
         };
         summary.push(Item {

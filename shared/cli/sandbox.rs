@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command as Process, ExitCode};
 
 use clap::{Args, Parser, Subcommand};
@@ -48,6 +48,9 @@ pub enum Command {
     Exec(ExecArgs),
     /// Run the last command run in a sandbox again, with the same environment
     Repeat(NameArgs),
+    /// Check the signed provenance (the Sandbox-Provenance trailer) of commits: exit 4 when one
+    /// does not verify, 1 when one has none
+    Verify(VerifyArgs),
     /// Bring the new commits of a sandbox's base branch into it (`git merge --autostash`);
     /// sandbox.autosync=true does it before each exec and repeat
     Sync(NameArgs),
@@ -119,6 +122,8 @@ pub struct RunArgs {
     /// With --matrix, how many run at once (default: the number of cores)
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub isolate: IsolateArgs,
     /// The command and its arguments (default: an interactive $SHELL)
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<String>,
@@ -143,9 +148,32 @@ pub struct ExecArgs {
     /// Set an environment variable for the command (repeatable; recorded for `repeat`)
     #[arg(short, long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
+    #[command(flatten)]
+    pub isolate: IsolateArgs,
     /// The command to run inside it, and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Commits (or anything git names a commit by)
+    #[arg(required = true, value_name = "COMMIT")]
+    pub commits: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct IsolateArgs {
+    /// Run the command in new user, mount, PID and network namespaces (bubblewrap), with
+    /// everything read-only but the sandbox and a private /tmp (also sandbox.isolate=true)
+    #[arg(long)]
+    pub isolate: bool,
+    /// With --isolate, keep the network
+    #[arg(long, requires = "isolate")]
+    pub net: bool,
+    /// With --isolate, let the command write PATH too (repeatable)
+    #[arg(long, value_name = "PATH", requires = "isolate")]
+    pub allow: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -220,8 +248,9 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Exec(a) => {
             let r = find(&main, &a.name)?;
             let env = parse_envs(&a.env)?;
+            let iso = isolation(&main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
             autosync(ui, &main, &r)?;
-            let code = run_recorded(ui, &main, &r, &a.cmd, a.sh, &env)?;
+            let code = run_recorded(ui, &main, &r, &a.cmd, a.sh, &env, iso.as_ref())?;
             ran(ui, &r, code)
         }
         Command::Repeat(a) => {
@@ -232,10 +261,14 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
                         .hint(format!("`git sandbox exec {} -- CMD` runs something", r.name)),
                 );
             };
+            if last.isolate.is_some() {
+                sandbox::isolate::probe()?;
+            }
             autosync(ui, &main, &r)?;
-            let code = run_recorded(ui, &main, &r, &last.cmd, last.sh, &last.env)?;
+            let code = run_recorded(ui, &main, &r, &last.cmd, last.sh, &last.env, last.isolate.as_ref())?;
             ran(ui, &r, code)
         }
+        Command::Verify(a) => verify(ui, &main, &a.commits),
         Command::Sync(a) => {
             let r = find(&main, &a.name)?;
             sync(ui, &main, &r, true)
@@ -243,7 +276,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Diff(a) => diff(ui, &find(&main, &a.name)?, a.stat),
         Command::Commit(a) => {
             let r = find(&main, &a.name)?;
-            let c = commit(&r, &a.message, a.include_carried)?;
+            let c = commit(&main, &r, &a.message, a.include_carried)?;
             after_commit(ui, &main, &r, c.as_deref())
         }
         Command::Merge(a) => {
@@ -320,22 +353,47 @@ pub(super) fn execute(
     env: &[(String, String)],
     stdout_to_stderr: bool,
 ) -> Result<i32, CommandError> {
-    let mut p = if cmd.is_empty() {
-        Process::new(
+    execute_in(dir, cmd, sh, env, stdout_to_stderr, None)
+}
+
+/// The command line to run: an interactive $SHELL when `cmd` is empty, `sh -c` with `sh`,
+/// inside bubblewrap with `iso`.
+pub(super) fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&sandbox::isolate::Isolate>) -> Vec<String> {
+    let mut v = match iso {
+        Some(iso) => {
+            let git = |args: &[&str]| sandbox::git_in(dir, args).ok().map(|d| PathBuf::from(d.trim()));
+            let git_dir = git(&["rev-parse", "--absolute-git-dir"]);
+            let common = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]);
+            sandbox::isolate::wrapper(dir, git_dir.as_deref(), common.as_deref(), iso)
+        }
+        None => Vec::new(),
+    };
+    if cmd.is_empty() {
+        v.push(
             std::env::var("SHELL")
                 .ok()
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "sh".into()),
-        )
+        );
     } else if sh {
-        let mut p = Process::new("sh");
-        p.arg("-c").arg(cmd.join(" "));
-        p
+        v.extend(["sh".to_owned(), "-c".to_owned(), cmd.join(" ")]);
     } else {
-        let mut p = Process::new(&cmd[0]);
-        p.args(&cmd[1..]);
-        p
-    };
+        v.extend(cmd.iter().cloned());
+    }
+    v
+}
+
+pub(super) fn execute_in(
+    dir: &Path,
+    cmd: &[String],
+    sh: bool,
+    env: &[(String, String)],
+    stdout_to_stderr: bool,
+    iso: Option<&sandbox::isolate::Isolate>,
+) -> Result<i32, CommandError> {
+    let line = argv(dir, cmd, sh, iso);
+    let mut p = Process::new(&line[0]);
+    p.args(&line[1..]);
     p.current_dir(dir)
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
@@ -402,10 +460,11 @@ fn run_recorded(
     cmd: &[String],
     sh: bool,
     env: &[(String, String)],
+    iso: Option<&sandbox::isolate::Isolate>,
 ) -> Result<i32, CommandError> {
     let start = std::time::Instant::now();
     let started_at = format_time(crate::repo::now_ms());
-    let code = execute(&r.path, cmd, sh, env, ui.json)?;
+    let code = execute_in(&r.path, cmd, sh, env, ui.json, iso)?;
     sandbox::runs::record(
         main,
         &r.name,
@@ -416,9 +475,118 @@ fn run_recorded(
             exit_code: code,
             started_at,
             duration_ms: start.elapsed().as_millis() as u64,
+            isolation: if iso.is_some() { "bwrap" } else { "none" }.into(),
+            isolate: iso.cloned(),
         },
     )?;
     Ok(code)
+}
+
+/// The isolation asked for (`--isolate`, or sandbox.isolate=true), checked to be possible:
+/// never `None` when it was asked for and cannot be had.
+pub(super) fn isolation(
+    main: &Main,
+    isolate: bool,
+    net: bool,
+    allow: &[PathBuf],
+) -> Result<Option<sandbox::isolate::Isolate>, CommandError> {
+    if !isolate && main.repo.config_bool("sandbox.isolate") != Some(true) {
+        return Ok(None);
+    }
+    sandbox::isolate::probe()?;
+    let allow = allow
+        .iter()
+        .map(|p| std::fs::canonicalize(p).map_err(crate::Error::io(p)))
+        .collect::<crate::Result<Vec<_>>>()?;
+    Ok(Some(sandbox::isolate::Isolate { net, allow }))
+}
+
+/// One commit's provenance as `verify` reports it.
+#[derive(serde::Serialize)]
+struct Verified {
+    commit: String,
+    ok: bool,
+    problem: Option<String>,
+    provenance: Option<sandbox::provenance::Provenance>,
+}
+
+fn verify(ui: &mut Ui, main: &Main, commits: &[String]) -> Result<(), CommandError> {
+    let mut out = Vec::new();
+    let (mut bad, mut missing) = (0, 0);
+    for c in commits {
+        let id = main
+            .git(&["rev-parse", "--verify", "--quiet", &format!("{c}^{{commit}}")])
+            .map_err(|_| CommandError::usage(format!("'{c}' is not a commit"), "give commit ids, branches or tags"))?
+            .trim()
+            .to_owned();
+        let message = main.git(&["log", "-1", "--format=%B", &id])?;
+        let tree = main.git(&["rev-parse", &format!("{id}^{{tree}}")])?.trim().to_owned();
+        let v = match sandbox::provenance::trailer_of(&message) {
+            None => {
+                missing += 1;
+                Verified {
+                    commit: id,
+                    ok: false,
+                    problem: Some(format!("no {} trailer", sandbox::provenance::TRAILER)),
+                    provenance: None,
+                }
+            }
+            Some(t) => match sandbox::provenance::verify(t, &tree) {
+                Ok(p) => Verified {
+                    commit: id,
+                    ok: true,
+                    problem: None,
+                    provenance: Some(p),
+                },
+                Err(e) => {
+                    bad += 1;
+                    Verified {
+                        commit: id,
+                        ok: false,
+                        problem: Some(e.to_string()),
+                        provenance: None,
+                    }
+                }
+            },
+        };
+        out.push(v);
+    }
+    if ui.json {
+        ui.json(&out)?;
+    } else {
+        for v in &out {
+            match (&v.provenance, &v.problem) {
+                (Some(p), _) => ui.say(format!(
+                    "{}: good provenance by actor {}: `{}` exited {} on {} ({}, isolation {})",
+                    &v.commit[..12],
+                    &p.actor[..12],
+                    super::term::esc(&p.cmd.join(" ")),
+                    p.exit_code,
+                    &p.base[..12],
+                    p.backend,
+                    p.isolation
+                ))?,
+                (None, Some(why)) => ui.say(format!("{}: {}", &v.commit[..12], super::term::esc(why)))?,
+                (None, None) => {}
+            }
+        }
+    }
+    if bad > 0 {
+        ui.flush()?;
+        return Err(CommandError {
+            damaged_index: None,
+            code: super::exit::VERIFY_FAILED,
+            message: format!("{bad} commit(s) carry provenance that does not verify"),
+            causes: vec![],
+            hints: vec!["the record or the commit's content was changed after it was signed".into()],
+        });
+    }
+    if missing > 0 {
+        ui.flush()?;
+        return Err(CommandError::failure(format!("{missing} commit(s) have no provenance"))
+            .hint("`git sandbox commit` and `run --commit` sign what they commit"));
+    }
+    Ok(())
 }
 
 /// What `exec` and `repeat` print with --json, and their exit code.
@@ -564,6 +732,8 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         return super::matrix::run(ui, main, a);
     }
     sandbox::validate_name(&a.name)?;
+    // Isolation that cannot be had stops the run before anything is made.
+    let iso = isolation(main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
     let (template, env, backend) = options(ui, main, &a)?;
     if let Some(sig) = pending_signal() {
         return Err(interrupted(sig));
@@ -636,7 +806,9 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
             )));
         }
     }
-    let code = run_recorded(ui, main, &record, &a.cmd, a.sh, &env)?;
+    let code = run_recorded(ui, main, &record, &a.cmd, a.sh, &env, iso.as_ref())?;
+    // Its runs are in the record now, for a commit's provenance.
+    let record = main.load(&record.name)?.unwrap_or(record);
     let decision = if std::io::stdin().is_terminal() && !a.keep && a.commit.is_none() && !a.discard {
         prompt(&record)?
     } else if let Some(m) = a.commit {
@@ -648,7 +820,7 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     };
     let (after, committed) = match decision {
         After::Commit(m) => {
-            let c = commit(&record, &m, false)?;
+            let c = commit(main, &record, &m, false)?;
             after_commit_json(ui, main, &record, c.as_deref(), false)?;
             ("committed", c)
         }
@@ -720,11 +892,12 @@ fn prompt(r: &Record) -> Result<After, CommandError> {
 }
 
 /// Commits a sandbox's own changes (with `include_carried`, everything in it).
-fn commit(r: &Record, message: &str, include_carried: bool) -> Result<Option<String>, CommandError> {
+fn commit(main: &Main, r: &Record, message: &str, include_carried: bool) -> Result<Option<String>, CommandError> {
+    let signer = sandbox::Signer::for_main(main)?;
     Ok(if include_carried {
-        sandbox::commit(r, message)?
+        sandbox::commit(r, message, signer.as_ref())?
     } else {
-        sandbox::carried::commit_own(r, message)?
+        sandbox::carried::commit_own(r, message, signer.as_ref())?
     })
 }
 

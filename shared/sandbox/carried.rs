@@ -145,9 +145,9 @@ pub fn own_changes(r: &Record) -> Result<Option<(String, String, Vec<String>)>> 
 
 /// Commits the sandbox's own changes only (the carried ones stay uncommitted), on its branch.
 /// Returns the new commit, or `None` when it had none.
-pub fn commit_own(r: &Record, message: &str) -> Result<Option<String>> {
+pub fn commit_own(r: &Record, message: &str, signer: Option<&super::Signer>) -> Result<Option<String>> {
     let Some((start, now, paths)) = own_changes(r)? else {
-        return super::commit(r, message);
+        return super::commit(r, message, signer);
     };
     if paths.is_empty() {
         return Ok(None);

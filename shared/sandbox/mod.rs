@@ -6,8 +6,10 @@
 pub mod carried;
 pub mod copy;
 mod create;
+pub mod isolate;
 pub mod layers;
 pub mod overlay;
+pub mod provenance;
 pub mod runs;
 
 use std::collections::BTreeSet;
@@ -466,17 +468,84 @@ fn dirty_in_process(tree: &Path) -> Result<bool> {
 }
 
 /// Stages everything in the sandbox and commits it; `None` when there was nothing to commit.
-pub fn commit(r: &Record, message: &str) -> Result<Option<String>> {
+pub fn commit(r: &Record, message: &str, signer: Option<&Signer>) -> Result<Option<String>> {
     git_in(&r.path, &["add", "-A"])?;
-    let staged = git_cmd(&r.path)
-        .args(["diff", "--cached", "--quiet"])
-        .status()
-        .map_err(Error::io("git"))?;
-    if staged.success() {
+    let tree = git_in(&r.path, &["write-tree"])?.trim().to_owned();
+    let head_tree = git_in(&r.path, &["rev-parse", "HEAD^{tree}"])?.trim().to_owned();
+    if tree == head_tree {
         return Ok(None);
     }
-    git_in(&r.path, &["commit", "-q", "--no-verify", "-m", message])?;
-    Ok(Some(git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned()))
+    commit_tree(r, &tree, message, signer).map(Some)
+}
+
+/// Who signs sandbox commits' provenance, and the tool versions it records.
+pub struct Signer {
+    pub actor: crate::actor::Actor,
+    pub tools: Vec<(String, String)>,
+}
+
+impl Signer {
+    /// The current actor, unless `sandbox.provenance=false`.
+    pub fn for_main(main: &Main) -> Result<Option<Signer>> {
+        if main.repo.config_bool("sandbox.provenance") == Some(false) {
+            return Ok(None);
+        }
+        let names: Vec<String> = match main.repo.git.config_snapshot().strings("sandbox.provenanceTools") {
+            Some(v) if !v.is_empty() => v
+                .iter()
+                .flat_map(|s| {
+                    s.to_string()
+                        .split(',')
+                        .map(|t| t.trim().to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .filter(|t| !t.is_empty())
+                .collect(),
+            _ => ["rustc", "cargo", "node", "python3", "go"].map(String::from).to_vec(),
+        };
+        Ok(Some(Signer {
+            actor: crate::actor::current(&main.repo)?,
+            tools: provenance::tool_versions(&names),
+        }))
+    }
+}
+
+/// Commits `tree` on the sandbox's branch on top of its HEAD, with a signed provenance
+/// trailer when there is a signer (from the sandbox's last run).
+pub(crate) fn commit_tree(r: &Record, tree: &str, message: &str, signer: Option<&Signer>) -> Result<String> {
+    let head = git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
+    let mut args: Vec<String> = vec![
+        "commit-tree".into(),
+        tree.into(),
+        "-p".into(),
+        head.clone(),
+        "-m".into(),
+        message.into(),
+    ];
+    if let Some(s) = signer {
+        let last = r.runs.last();
+        let now = crate::repo::now_ms();
+        let started = last.and_then(|l| crate::repo::parse_time(&l.started_at)).unwrap_or(now);
+        let p = provenance::Provenance {
+            version: provenance::VERSION,
+            tree: tree.to_owned(),
+            base: r.base.clone(),
+            cmd: last.map(|l| l.cmd.clone()).unwrap_or_default(),
+            exit_code: last.map_or(0, |l| i64::from(l.exit_code)),
+            backend: format!("{:?}", r.backend).to_lowercase(),
+            isolation: last.map_or_else(|| "none".to_owned(), |l| l.isolation.clone()),
+            tools: s.tools.clone(),
+            started_ms: started,
+            ended_ms: started + last.map_or(0, |l| l.duration_ms),
+            actor: s.actor.id().to_hex(),
+        };
+        args.push("-m".into());
+        args.push(format!("{}: {}", provenance::TRAILER, p.sign(&s.actor.key)?));
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let commit = git_in(&r.path, &argv)?.trim().to_owned();
+    git_in(&r.path, &["update-ref", "-m", "sandbox commit", "HEAD", &commit, &head])?;
+    Ok(commit)
 }
 
 /// Removes the worktree, its branch and its record (and an overlay's mount and upper layer).

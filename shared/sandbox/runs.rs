@@ -21,6 +21,15 @@ pub struct Run {
     pub exit_code: i32,
     pub started_at: String,
     pub duration_ms: u64,
+    /// none, or bwrap with its options.
+    #[serde(default = "none")]
+    pub isolation: String,
+    #[serde(default)]
+    pub isolate: Option<super::isolate::Isolate>,
+}
+
+fn none() -> String {
+    "none".into()
 }
 
 /// Appends a run to a sandbox's record (read afresh: another process may have run something).

@@ -942,3 +942,159 @@ fn sync_brings_the_base_branch_in() {
         .assert()
         .success();
 }
+
+#[test]
+fn commits_carry_signed_provenance_that_verify_checks() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    run_ok(
+        &t,
+        &r,
+        &[
+            "run",
+            "p",
+            "--sh",
+            "--commit",
+            "made by a tool",
+            "--",
+            "echo made > made.txt",
+        ],
+    );
+    let msg = t.git(&r, &["log", "-1", "--format=%B", "sandbox/p"]);
+    assert!(msg.starts_with("made by a tool\n\nSandbox-Provenance: "), "{msg}");
+    let v: Value = serde_json::from_str(&run_ok(&t, &r, &["verify", "sandbox/p", "--json"])).unwrap();
+    assert_eq!(v[0]["ok"], true, "{v}");
+    assert_eq!(v[0]["provenance"]["cmd"], serde_json::json!(["echo made > made.txt"]));
+    assert_eq!(v[0]["provenance"]["exit_code"], 0);
+    assert_eq!(v[0]["provenance"]["isolation"], "none");
+    let head = t.git(&r, &["rev-parse", "HEAD"]);
+    assert_eq!(v[0]["provenance"]["base"].as_str().unwrap(), head.trim());
+    // Tampering with the record: exit 4.
+    let tampered = msg.replacen("Sandbox-Provenance: ", "Sandbox-Provenance: A", 1);
+    let c = t.git(
+        &r,
+        &["commit-tree", "sandbox/p^{tree}", "-p", "sandbox/p^", "-m", &tampered],
+    );
+    sb(&t, &r).args(["verify", c.trim()]).assert().code(4);
+    // The same record on other content: exit 4 too.
+    fs::write(r.join("other.txt"), "x").unwrap();
+    t.git(&r, &["add", "other.txt"]);
+    let tree = t.git(&r, &["write-tree"]);
+    let moved = t.git(&r, &["commit-tree", tree.trim(), "-p", "HEAD", "-m", &msg]);
+    let out = sb(&t, &r).args(["verify", moved.trim()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the record is for tree"));
+    // A commit without one: exit 1.
+    sb(&t, &r).args(["verify", "HEAD"]).assert().code(1);
+    // sandbox.provenance=false leaves it out.
+    t.git(&r, &["config", "sandbox.provenance", "false"]);
+    run_ok(
+        &t,
+        &r,
+        &["run", "q", "--sh", "--commit", "plain", "--", "echo q > q.txt"],
+    );
+    assert_eq!(t.git(&r, &["log", "-1", "--format=%B", "sandbox/q"]).trim(), "plain");
+}
+
+#[test]
+fn isolate_keeps_the_command_off_the_network_and_out_of_the_rest_of_the_disk() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    // Outside /tmp: inside, /tmp is a private one.
+    let outside = PathBuf::from(format!("/var/tmp/grit-isolate-test-{}", std::process::id()));
+    let _ = fs::remove_file(&outside);
+    if let Err(e) = grit::sandbox::isolate::probe() {
+        // Missing permission (or bubblewrap) refuses to run: never unisolated.
+        let out = sb(&t, &r)
+            .args([
+                "run",
+                "i",
+                "--isolate",
+                "--sh",
+                "--",
+                &format!("touch {}", outside.display()),
+            ])
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0));
+        assert!(!outside.exists(), "nothing ran");
+        eprintln!("skipped the rest: isolation is not possible here ({e})");
+        return;
+    }
+    // A server on the host's loopback: reachable without isolation, not with it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo reached");
+    let plain = sb(&t, &r)
+        .args(["run", "n0", "--", "bash", "-c", &probe])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&plain.stdout).contains("reached"),
+        "the test's server answers"
+    );
+    let isolated = sb(&t, &r)
+        .args(["run", "n1", "--isolate", "--", "bash", "-c", &probe])
+        .output()
+        .unwrap();
+    assert_ne!(isolated.status.code(), Some(0), "no network inside");
+    let with_net = sb(&t, &r)
+        .args(["run", "n2", "--isolate", "--net", "--", "bash", "-c", &probe])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&with_net.stdout).contains("reached"),
+        "--net keeps it"
+    );
+    // Writing outside the sandbox fails; inside and /tmp work.
+    let w = sb(&t, &r)
+        .args([
+            "run",
+            "w",
+            "--isolate",
+            "--sh",
+            "--",
+            &format!(
+                "touch inside.txt && touch /tmp/private && ! touch {} 2>/dev/null",
+                outside.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(w.status.code(), Some(0), "{}", String::from_utf8_lossy(&w.stderr));
+    assert!(!outside.exists());
+    assert!(!Path::new("/tmp/private").exists(), "its /tmp was its own");
+    assert!(path_of(&t, &r, "w").join("inside.txt").exists());
+    // git works inside (its worktree directory is writable), and the run is recorded as isolated.
+    sb(&t, &r)
+        .args(["exec", "w", "--isolate", "--", "git", "status", "--short"])
+        .assert()
+        .success();
+    let l = listed(&t, &r);
+    let w = l.as_array().unwrap().iter().find(|s| s["name"] == "w").unwrap();
+    assert_eq!(w["last_run"]["isolation"], "bwrap");
+    // --allow adds a writable path.
+    let extra = t.tmp.path().join("extra");
+    fs::create_dir_all(&extra).unwrap();
+    let a = sb(&t, &r)
+        .args([
+            "exec",
+            "w",
+            "--isolate",
+            "--allow",
+            extra.to_str().unwrap(),
+            "--sh",
+            "--",
+            &format!("touch {}/ok", extra.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(extra.join("ok").exists());
+}
