@@ -13,6 +13,7 @@ pub mod search;
 pub mod sync;
 pub mod term;
 pub mod wal;
+pub mod watch;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;

@@ -42,12 +42,16 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List sandboxes: name, path, branch, base, backend, created, dirty, ahead/behind its base
     List(ListArgs),
-    /// Open a shell in a sandbox ($SHELL, or sh); its exit code is passed back
-    Open(NameArgs),
+    /// Open a shell in a sandbox ($SHELL, or sh), or your editor (--editor); its exit code is
+    /// passed back
+    Open(OpenArgs),
     /// Run a command in an existing sandbox
     Exec(ExecArgs),
     /// Run the last command run in a sandbox again, with the same environment
     Repeat(NameArgs),
+    /// Run a command in a sandbox, then again whenever a file in it changes (not .git, not
+    /// ignored build output); debounced, through inotify; Ctrl-C ends it
+    Watch(super::watch::WatchArgs),
     /// Check the signed provenance (the Sandbox-Provenance trailer) of commits: exit 4 when one
     /// does not verify, 1 when one has none
     Verify(VerifyArgs),
@@ -99,6 +103,10 @@ pub struct RunArgs {
     /// Remove the sandbox afterwards
     #[arg(long, group = "after")]
     pub discard: bool,
+    /// On a terminal, do this afterwards instead of asking: commit (with the last message used
+    /// in the sandbox), keep, shell (then keep) or discard
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub default: Option<Afterwards>,
     /// Run CMD as a shell command line (`sh -c`)
     #[arg(long)]
     pub sh: bool,
@@ -133,6 +141,15 @@ pub struct RunArgs {
 pub struct ListArgs {}
 
 #[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
+    pub name: String,
+    /// Open $VISUAL or $EDITOR on the sandbox instead of a shell
+    #[arg(long)]
+    pub editor: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct NameArgs {
     /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
@@ -153,6 +170,14 @@ pub struct ExecArgs {
     /// The command to run inside it, and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Afterwards {
+    Commit,
+    Keep,
+    Shell,
+    Discard,
 }
 
 #[derive(Debug, Args)]
@@ -243,7 +268,26 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::List(_) => list(ui, &main),
         Command::Open(a) => {
             let r = find(&main, &a.name)?;
-            exit_with(execute(&r.path, &[], false, &[], false)?)
+            let cmd: Vec<String> = if a.editor {
+                let editor = ["VISUAL", "EDITOR"]
+                    .iter()
+                    .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+                    .or_else(|| main.repo.config_string("core.editor"))
+                    .ok_or_else(|| {
+                        CommandError::usage(
+                            "no editor is set",
+                            "set $EDITOR (or core.editor), e.g. `export EDITOR=vim`",
+                        )
+                    })?;
+                vec![format!("{editor} .")]
+            } else {
+                Vec::new()
+            };
+            let code = execute(&r.path, &cmd, a.editor, &[], ui.json)?;
+            if ui.json {
+                ui.json(&serde_json::json!({ "name": r.name, "path": r.path, "exit_code": code }))?;
+            }
+            exit_with(code)
         }
         Command::Exec(a) => {
             let r = find(&main, &a.name)?;
@@ -269,6 +313,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             ran(ui, &r, code)
         }
         Command::Verify(a) => verify(ui, &main, &a.commits),
+        Command::Watch(a) => super::watch::watch(ui, &main, a),
         Command::Sync(a) => {
             let r = find(&main, &a.name)?;
             sync(ui, &main, &r, true)
@@ -291,6 +336,16 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Clean(_) => clean(ui, &main),
         Command::Gc(_) => gc(ui, &main),
     }
+}
+
+/// A ready sandbox by name.
+pub(super) fn find_ready(main: &Main, name: &str) -> Result<Record, CommandError> {
+    find(main, name)
+}
+
+/// Blocks the terminal's signals in this process (its children get them unblocked).
+pub(super) fn block_signals_now() {
+    block_signals();
 }
 
 fn find(main: &Main, name: &str) -> Result<Record, CommandError> {
@@ -453,7 +508,7 @@ fn parse_envs(env: &[String]) -> Result<Vec<(String, String)>, CommandError> {
 }
 
 /// Runs a command in a sandbox and records it (command, environment, exit code, times).
-fn run_recorded(
+pub(super) fn run_recorded(
     ui: &Ui,
     main: &Main,
     r: &Record,
@@ -809,7 +864,20 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     let code = run_recorded(ui, main, &record, &a.cmd, a.sh, &env, iso.as_ref())?;
     // Its runs are in the record now, for a commit's provenance.
     let record = main.load(&record.name)?.unwrap_or(record);
-    let decision = if std::io::stdin().is_terminal() && !a.keep && a.commit.is_none() && !a.discard {
+    let tty = std::io::stdin().is_terminal();
+    let decision = if let (true, Some(d)) = (tty && !a.keep && a.commit.is_none() && !a.discard, a.default) {
+        match d {
+            Afterwards::Commit => {
+                After::Commit(last_message(&record).unwrap_or_else(|| format!("sandbox {}", record.name)))
+            }
+            Afterwards::Keep => After::Keep,
+            Afterwards::Discard => After::Discard,
+            Afterwards::Shell => {
+                execute(&record.path, &[], false, &[], false)?;
+                After::Keep
+            }
+        }
+    } else if tty && !a.keep && a.commit.is_none() && !a.discard {
         prompt(&record)?
     } else if let Some(m) = a.commit {
         After::Commit(m)
@@ -859,6 +927,12 @@ enum After {
     Discard,
 }
 
+/// The subject of the sandbox's last commit since its base, if it made one.
+fn last_message(r: &Record) -> Option<String> {
+    let out = sandbox::git_in(&r.path, &["log", "-1", "--format=%s", &format!("{}..HEAD", r.base)]).ok()?;
+    Some(out.trim().to_owned()).filter(|m| !m.is_empty())
+}
+
 fn prompt(r: &Record) -> Result<After, CommandError> {
     let stdin = std::io::stdin();
     loop {
@@ -870,16 +944,14 @@ fn prompt(r: &Record) -> Result<After, CommandError> {
         }
         match line.trim() {
             "c" | "commit" => {
-                eprint!("commit message: ");
+                // The last message used in this sandbox, else its name: Enter takes it.
+                let last = last_message(r).unwrap_or_else(|| format!("sandbox {}", r.name));
+                eprint!("commit message [{last}]: ");
                 std::io::stderr().flush()?;
                 let mut m = String::new();
                 stdin.lock().read_line(&mut m)?;
                 let m = m.trim();
-                return Ok(After::Commit(if m.is_empty() {
-                    format!("sandbox {}", r.name)
-                } else {
-                    m.to_owned()
-                }));
+                return Ok(After::Commit(if m.is_empty() { last } else { m.to_owned() }));
             }
             "k" | "keep" | "" => return Ok(After::Keep),
             "d" | "discard" => return Ok(After::Discard),
@@ -1034,6 +1106,9 @@ fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
 }
 
 fn diff(ui: &mut Ui, r: &Record, stat: bool) -> Result<(), CommandError> {
+    if ui.json {
+        return diff_json(ui, r);
+    }
     let stat_arg: &[&str] = if stat { &["--stat"] } else { &[] };
     // Against the start (the commits with what was carried laid over them), the sandbox's own
     // changes only.
@@ -1070,6 +1145,29 @@ fn diff(ui: &mut Ui, r: &Record, stat: bool) -> Result<(), CommandError> {
     let _ = std::fs::remove_file(&tmp);
     let st = shown?;
     exit_with(st.code().unwrap_or(1))
+}
+
+/// `diff --json`: each changed file with its lines added and removed (null for binary files).
+fn diff_json(ui: &mut Ui, r: &Record) -> Result<(), CommandError> {
+    let (from, to) = match sandbox::carried::own_changes(r)? {
+        Some((start, now, _)) => (start, now),
+        None => (r.base.clone(), sandbox::carried::worktree_tree(&r.path)?),
+    };
+    let out = sandbox::git_in(&r.path, &["diff", "--numstat", "-z", "--no-renames", &from, &to])?;
+    let files: Vec<serde_json::Value> = out
+        .split('\0')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| {
+            let mut f = l.splitn(3, '\t');
+            let (added, removed, path) = (f.next()?, f.next()?, f.next()?);
+            Some(serde_json::json!({
+                "path": path,
+                "added": added.parse::<u64>().ok(),
+                "removed": removed.parse::<u64>().ok(),
+            }))
+        })
+        .collect();
+    ui.json(&serde_json::json!({ "name": r.name, "files": files }))
 }
 
 /// The files a merge of the sandbox's branch would conflict on, changing nothing.

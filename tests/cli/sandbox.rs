@@ -1098,3 +1098,71 @@ fn isolate_keeps_the_command_off_the_network_and_out_of_the_rest_of_the_disk() {
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert!(extra.join("ok").exists());
 }
+
+#[test]
+fn watch_reruns_once_per_change_and_once_per_burst() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join(".gitignore"), "target/\n").unwrap();
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    run_ok(&t, &r, &["run", "w", "--", "true"]);
+    let s = path_of(&t, &r, "w");
+    let mut c = t.std_cmd("sandbox", &r);
+    for (k, v) in sandbox_env(&t) {
+        c.env(k, v);
+    }
+    // The command counts its runs in an ignored file, so its own write starts nothing.
+    let child = c
+        .args([
+            "watch",
+            "w",
+            "--debounce",
+            "300",
+            "--sh",
+            "--",
+            "mkdir -p target; echo run >> target/runs",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runs = || {
+        fs::read_to_string(s.join("target/runs"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let wait_for = |n: usize| {
+        let start = std::time::Instant::now();
+        while runs() < n && start.elapsed().as_secs() < 20 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        runs()
+    };
+    assert_eq!(wait_for(1), 1, "it runs once at the start");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    fs::write(s.join("a.txt"), "changed\n").unwrap();
+    assert_eq!(wait_for(2), 2, "a change: one rerun");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    for i in 0..20 {
+        fs::write(s.join(format!("burst-{i}.txt")), "x").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(wait_for(3), 3);
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    assert_eq!(runs(), 3, "a burst: one rerun");
+    // Changes under .git and in ignored directories do not count.
+    fs::write(s.join("target/junk"), "x").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    assert_eq!(runs(), 3);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run 2 (a.txt)"), "{err}");
+    assert_eq!(
+        listed(&t, &r)[0]["last_run"]["cmd"],
+        serde_json::json!(["mkdir -p target; echo run >> target/runs"])
+    );
+}
