@@ -1,7 +1,10 @@
 //! Benchmarks of `git sandbox`, each against baselines in the same run: creating a sandbox of a
 //! repository with ~20,000 tracked files (~200 MB) and an ignored build directory of ~30,000
 //! files (~500 MB) against `git worktree add` alone and `cp -a`; whether a fresh `cargo build`
-//! stays fresh in the sandbox; and `git sandbox list` with 50 sandboxes.
+//! stays fresh in the sandbox; `git sandbox list` with 50 sandboxes; and the workflows: a
+//! cargo-shaped repository whose target/ holds hard links and a small repository, each against
+//! `git worktree add` + `cp -a`, a matrix of 8 on overlay against one sandbox, and what
+//! `--isolate` adds to a command.
 //! `benches/run --bench sandbox` (release build); `GRIT_BENCH_SMALL=1` scales down 10x.
 
 mod common;
@@ -225,6 +228,158 @@ fn bench_list(root: &Path, n: usize) {
     );
 }
 
+/// A cargo-shaped tree: `tracked` source files, and a target/ of `built` files where every
+/// fifth one also has a second name under deps/ (as cargo leaves its outputs).
+fn cargo_shaped(root: &Path, name: &str, tracked: usize, built: usize, size: usize) -> std::path::PathBuf {
+    let repo = new_repo(root, name);
+    fill(&repo, "src", tracked, size);
+    std::fs::write(repo.join(".gitignore"), "target/\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "tracked files"]);
+    fill(&repo, "target/debug/build", built, size);
+    let deps = repo.join("target/debug/deps");
+    std::fs::create_dir_all(&deps).unwrap();
+    let mut links = 0;
+    for d in std::fs::read_dir(repo.join("target/debug/build")).unwrap().flatten() {
+        for (i, f) in std::fs::read_dir(d.path()).unwrap().flatten().enumerate() {
+            if i % 5 == 0 {
+                std::fs::hard_link(f.path(), deps.join(f.file_name())).unwrap();
+                links += 1;
+            }
+        }
+    }
+    println!("{name}: {tracked} tracked files, {built} built files with {links} hard links");
+    repo
+}
+
+/// Median of 5 alternating runs: `git sandbox run --backend copy` against `git worktree add` +
+/// `cp -a target`.
+fn copy_against_baseline(root: &Path, repo: &Path, what: &str, target: f64) {
+    let data = root.join(format!("data-{what}"));
+    let (mut ours, mut base) = (vec![], vec![]);
+    for i in 0..5 {
+        let name = format!("c{i}");
+        ours.push(timed(sandbox(
+            repo,
+            &data,
+            &["run", &name, "--backend", "copy", "--keep", "--", "true"],
+        )));
+        timed(sandbox(repo, &data, &["rm", &name, "--force"]));
+        let w = root.join(format!("{what}-wt{i}"));
+        let start = Instant::now();
+        git(
+            repo,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                &format!("{what}-wt{i}"),
+                w.to_str().unwrap(),
+            ],
+        );
+        let status = Command::new("cp")
+            .args([
+                "-a",
+                repo.join("target").to_str().unwrap(),
+                w.join("target").to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        base.push(start.elapsed());
+        git(repo, &["worktree", "remove", "--force", w.to_str().unwrap()]);
+        git(repo, &["branch", "-D", "-q", &format!("{what}-wt{i}")]);
+    }
+    let (o, b) = (med(ours), med(base));
+    println!(
+        "{what:<14} git sandbox run (copy) {:6.0} ms   baseline git worktree add + cp -a target {:6.0} ms   ratio {:.2}   (target <= {target})",
+        ms(o),
+        ms(b),
+        ms(o) / ms(b)
+    );
+}
+
+fn bench_workflows(root: &Path, scale: usize) {
+    let cargo = cargo_shaped(root, "cargo-shaped", 4000 / scale, 6000 / scale, 20_000);
+    copy_against_baseline(root, &cargo, "cargo-shaped", 1.0);
+    let small = cargo_shaped(root, "small", 4000 / scale, 3000 / scale, 300);
+    copy_against_baseline(root, &small, "small", 1.5);
+
+    // A matrix of 8 on overlay against one sandbox, each from nothing (no layer yet).
+    if grit::sandbox::overlay::probe(root).is_ok() {
+        let repo = new_repo(root, "matrix");
+        for i in 0..8 {
+            fill(&repo, &format!("items/i{i}"), 200 / scale.min(4), 2000);
+        }
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "items"]);
+        let data = root.join("data-matrix");
+        let (mut one, mut eight) = (vec![], vec![]);
+        for i in 0..3 {
+            one.push(timed(sandbox(
+                &repo,
+                &data,
+                &["run", &format!("one{i}"), "--backend", "overlay", "--", "true"],
+            )));
+            timed(sandbox(&repo, &data, &["rm", &format!("one{i}"), "--force"]));
+            let m = format!("m{i}");
+            eight.push(timed(sandbox(
+                &repo,
+                &data,
+                &[
+                    "run",
+                    &m,
+                    "--matrix",
+                    "items/*",
+                    "--backend",
+                    "overlay",
+                    "--discard",
+                    "--",
+                    "true",
+                ],
+            )));
+        }
+        let (o, e) = (med(one), med(eight));
+        println!(
+            "matrix of 8 on overlay {:6.0} ms   baseline one sandbox on overlay {:6.0} ms   ratio {:.2}   (target <= 3)",
+            ms(e),
+            ms(o),
+            ms(e) / ms(o)
+        );
+    } else {
+        println!("matrix of 8 on overlay: skipped, this process cannot mount an overlay");
+    }
+
+    // What --isolate adds to a command.
+    if grit::sandbox::isolate::probe().is_ok() {
+        let data = root.join("data-isolate");
+        timed(sandbox(
+            &small,
+            &data,
+            &["run", "iso", "--backend", "copy", "--keep", "--", "true"],
+        ));
+        let (mut plain, mut isolated) = (vec![], vec![]);
+        for _ in 0..11 {
+            plain.push(timed(sandbox(&small, &data, &["exec", "iso", "--", "true"])));
+            isolated.push(timed(sandbox(
+                &small,
+                &data,
+                &["exec", "iso", "--isolate", "--", "true"],
+            )));
+        }
+        let (p, i) = (med(plain), med(isolated));
+        println!(
+            "exec --isolate -- true {:6.1} ms   baseline exec -- true {:6.1} ms   adds {:5.1} ms   (target <= 50 ms)",
+            ms(i),
+            ms(p),
+            ms(i) - ms(p)
+        );
+    } else {
+        println!("--isolate: skipped, bubblewrap cannot make namespaces here");
+    }
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let on = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
@@ -246,5 +401,8 @@ fn main() {
     }
     if on("list") {
         bench_list(tmp.path(), 50);
+    }
+    if on("workflows") {
+        bench_workflows(tmp.path(), scale);
     }
 }
