@@ -153,6 +153,16 @@ pub enum Kind {
         link: String,
         target: Id,
     },
+    /// Where an imported issue came from: its source id (`github:owner/name#12`,
+    /// `beads:bd-12`, `grit:<id>`), URL, original author and creation time.
+    Imported {
+        origin: Origin,
+    },
+    /// A comment carried over from another tracker, with its original author and time.
+    CommentImported {
+        body: String,
+        origin: Origin,
+    },
     /// A kind from a newer version: kept byte for byte, skipped by the projection.
     Unknown {
         code: u64,
@@ -177,6 +187,8 @@ impl Kind {
             Kind::ParentSet { .. } => 12,
             Kind::LinkAdded { .. } => 13,
             Kind::LinkRemoved { .. } => 14,
+            Kind::Imported { .. } => 15,
+            Kind::CommentImported { .. } => 16,
             Kind::Unknown { code, .. } => *code,
         }
     }
@@ -198,6 +210,8 @@ impl Kind {
             Kind::ParentSet { .. } => "issue.parent_set",
             Kind::LinkAdded { .. } => "issue.link_added",
             Kind::LinkRemoved { .. } => "issue.link_removed",
+            Kind::Imported { .. } => "issue.imported",
+            Kind::CommentImported { .. } => "issue.comment_imported",
             Kind::Unknown { .. } => "unknown",
         }
     }
@@ -229,13 +243,19 @@ impl Kind {
             Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => {
                 Value::Array(vec![t(link), Value::Bytes(target.0.to_vec())])
             }
+            Kind::Imported { origin } => Value::Array(origin.values()),
+            Kind::CommentImported { body, origin } => {
+                let mut v = vec![t(body)];
+                v.extend(origin.values());
+                Value::Array(v)
+            }
             Kind::Unknown { payload, .. } => payload.clone(),
         }
     }
 
     fn from_parts(code: u64, payload: Value) -> Result<Kind, DecodeError> {
         let fields = match (&payload, code) {
-            (_, c) if c == 0 || c > 14 => return Ok(Kind::Unknown { code, payload }),
+            (_, c) if c == 0 || c > 16 => return Ok(Kind::Unknown { code, payload }),
             (Value::Array(a), _) => a,
             _ => return Err(DecodeError("payload is not an array")),
         };
@@ -307,7 +327,70 @@ impl Kind {
                     Kind::LinkRemoved { link, target }
                 }
             }
-            _ => unreachable!("codes outside 1..=14 were handled above"),
+            15 => Kind::Imported {
+                origin: Origin::from_values(fields)?,
+            },
+            16 => Kind::CommentImported {
+                body: text(0)?,
+                origin: Origin::from_values(fields.get(1..).unwrap_or_default())?,
+            },
+            _ => unreachable!("codes outside 1..=16 were handled above"),
+        })
+    }
+}
+
+/// Where something imported came from: `[source, url, author, author_email, author_id,
+/// created_ms]` in the payload (url, email and id may be null).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// `github:owner/name#12`, `github:owner/name#12/comment/345`, `beads:bd-12`, `grit:<id>`.
+    pub source: String,
+    pub url: Option<String>,
+    /// The original author as the source names them (a login, a name).
+    pub author: String,
+    pub author_email: Option<String>,
+    /// For an export of this suite: the original author's actor id.
+    pub author_id: Option<String>,
+    pub created_ms: u64,
+}
+
+impl Origin {
+    fn values(&self) -> Vec<Value> {
+        let t = |s: &str| Value::Text(s.to_owned());
+        let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, t);
+        vec![
+            t(&self.source),
+            opt(&self.url),
+            t(&self.author),
+            opt(&self.author_email),
+            opt(&self.author_id),
+            uint(self.created_ms),
+        ]
+    }
+
+    fn from_values(f: &[Value]) -> Result<Origin, DecodeError> {
+        let text = |i: usize| match f.get(i) {
+            Some(Value::Text(s)) => Ok(s.clone()),
+            _ => Err(DecodeError("origin field is not text")),
+        };
+        let opt = |i: usize| match f.get(i) {
+            Some(Value::Null) => Ok(None),
+            Some(Value::Text(s)) => Ok(Some(s.clone())),
+            _ => Err(DecodeError("origin field is not text or null")),
+        };
+        if f.len() != 6 {
+            return Err(DecodeError("origin does not have 6 fields"));
+        }
+        Ok(Origin {
+            source: text(0)?,
+            url: opt(1)?,
+            author: text(2)?,
+            author_email: opt(3)?,
+            author_id: opt(4)?,
+            created_ms: f
+                .get(5)
+                .and_then(as_u64)
+                .ok_or(DecodeError("origin time is not a uint"))?,
         })
     }
 }

@@ -21,7 +21,7 @@ use crate::repo::Repo;
 use crate::{snapshot, sync, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
@@ -61,6 +61,9 @@ pub struct Index {
     edges: Database<Bytes, Unit>,
     /// assignee ++ 0 ++ issue id → (): issues currently assigned to someone.
     assigned: Database<Bytes, Unit>,
+    /// source id (`github:owner/name#12`) → issue ids (sorted duplicates): where imported
+    /// issues came from, so a second import finds them (the smallest id, should two claim one).
+    sources: Database<Bytes, Bytes>,
     /// word → the first `tables::POSTING` bytes of each issue id whose text holds it (sorted
     /// duplicates of a fixed size): the full-text index.
     words: Database<Bytes, Bytes>,
@@ -171,6 +174,7 @@ macro_rules! databases {
             facts: $db!("facts"),
             edges: $db!("edges"),
             assigned: $db!("assigned"),
+            sources: $db!("sources", DatabaseFlags::DUP_SORT | DatabaseFlags::DUP_FIXED),
             words: $db!("words", DatabaseFlags::DUP_SORT | DatabaseFlags::DUP_FIXED),
             path: $path.to_owned(),
             env: $env.clone(),
@@ -389,7 +393,7 @@ fn write_row(id: &Id, state: &IssueState, out: &mut Vec<u8>) -> Option<[u8; 40]>
     out.extend_from_slice(&created.author);
     state.row_fragment(out);
     let mut key = [0u8; 40];
-    key[..8].copy_from_slice(&created.created_ms.to_be_bytes());
+    key[..8].copy_from_slice(&state.created_ms()?.to_be_bytes());
     key[8..].copy_from_slice(&id.0);
     Some(key)
 }

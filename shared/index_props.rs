@@ -21,6 +21,8 @@ enum Op {
     Type(u8),
     Parent(Option<u8>),
     Link(u8, u8, bool),
+    Imported(u8),
+    CommentImported(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -36,6 +38,8 @@ fn op() -> impl Strategy<Value = Op> {
         any::<u8>().prop_map(|v| Op::Type(v % 6)),
         any::<Option<u8>>().prop_map(Op::Parent),
         (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(l, t, a)| Op::Link(l % 5, t, a)),
+        any::<u8>().prop_map(|v| Op::Imported(v % 3)),
+        any::<u8>().prop_map(|v| Op::CommentImported(v % 3)),
     ]
 }
 
@@ -136,6 +140,28 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
             Op::Parent(p) => Kind::ParentSet {
                 parent: p.map(|p| per_issue[usize::from(p) % per_issue.len()][0]),
             },
+            Op::Imported(v) => Kind::Imported {
+                origin: crate::event::Origin {
+                    source: format!("github:o/r#{v}"),
+                    url: (v > 0).then(|| format!("https://example.com/{v}")),
+                    author: format!("octo{v}"),
+                    author_email: None,
+                    author_id: None,
+                    // Before, between and after the creation times, so rows move both ways.
+                    created_ms: [5, 1001, 9_000_000_000][usize::from(v)],
+                },
+            },
+            Op::CommentImported(v) => Kind::CommentImported {
+                body: format!("imported {v}"),
+                origin: crate::event::Origin {
+                    source: format!("github:o/r#1/comment/{v}"),
+                    url: None,
+                    author: "octocat".into(),
+                    author_email: Some("o@example.com".into()),
+                    author_id: None,
+                    created_ms: u64::from(v),
+                },
+            },
             Op::Link(l, t, add) => {
                 let link =
                     ["blocked-by", "related", "duplicate-of", "discovered-from", "newer"][usize::from(l)].to_owned();
@@ -222,10 +248,11 @@ proptest! {
                 labels: state.labels(),
                 assignees: state.assignees(),
                 comments: state.comments.len(),
-                created_at: crate::repo::format_time(state.created.as_ref().map_or(0, |c| c.created_ms)),
+                created_at: crate::repo::format_time(state.created_ms().unwrap_or(0)),
                 updated_at: crate::repo::format_time(state.updated_ms),
                 priority: state.priority(),
                 issue_type: state.issue_type().to_owned(),
+                source: state.origin.as_ref().map(|o| o.value.source.clone()),
                 parent: state.parent().map(|p| p.to_hex()),
             };
             let json = serde_json::to_vec(&row).unwrap();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{ActorId, Id, Kind, SignedEvent, State};
+use crate::event::{ActorId, Id, Kind, Origin, SignedEvent, State};
 use crate::repo::format_time;
 
 mod codec;
@@ -85,6 +85,8 @@ fn members(set: &BTreeMap<String, Element>) -> Vec<String> {
 pub struct Comment {
     pub stamp: Stamp,
     pub body: String,
+    /// Who wrote it, and when, in the tracker it was imported from.
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -117,6 +119,8 @@ pub struct IssueState {
     pub parent: Option<Reg<Option<Id>>>,
     /// Links from this issue, keyed `<link>:<target id in hex>` (see `link_key`).
     pub links: BTreeMap<String, Element>,
+    /// Where it was imported from, if it was.
+    pub origin: Option<Reg<Origin>>,
     /// The entity's events that no other known event of the entity names as a parent, sorted.
     /// (A parent in another entity is ignored, so that the heads never depend on the order
     /// events arrive in.)
@@ -181,15 +185,9 @@ impl IssueState {
                     reason: reason.clone(),
                 },
             ),
-            Kind::CommentAdded { body } => {
-                let c = Comment {
-                    stamp,
-                    body: body.clone(),
-                };
-                if let Err(i) = self.comments.binary_search_by(|x| x.stamp.cmp(&stamp)) {
-                    self.comments.insert(i, c);
-                }
-            }
+            Kind::CommentAdded { body } => self.add_comment(stamp, body, None),
+            Kind::CommentImported { body, origin } => self.add_comment(stamp, body, Some(origin.clone())),
+            Kind::Imported { origin } => set_reg(&mut self.origin, stamp, origin.clone()),
             Kind::LabelAdded { label } => set_op(&mut self.labels, label, stamp, true),
             Kind::LabelRemoved { label } => set_op(&mut self.labels, label, stamp, false),
             Kind::AssigneeAdded { assignee } => set_op(&mut self.assignees, assignee, stamp, true),
@@ -200,6 +198,25 @@ impl IssueState {
             Kind::LinkAdded { link, target } => set_op(&mut self.links, &link_key(link, target), stamp, true),
             Kind::LinkRemoved { link, target } => set_op(&mut self.links, &link_key(link, target), stamp, false),
             Kind::Unknown { .. } => unreachable!("skipped above"),
+        }
+    }
+
+    fn add_comment(&mut self, stamp: Stamp, body: &str, origin: Option<Origin>) {
+        let c = Comment {
+            stamp,
+            body: body.to_owned(),
+            origin,
+        };
+        if let Err(i) = self.comments.binary_search_by(|x| x.stamp.cmp(&stamp)) {
+            self.comments.insert(i, c);
+        }
+    }
+
+    /// When it was opened: in the tracker it came from, for an imported issue.
+    pub fn created_ms(&self) -> Option<u64> {
+        match (&self.origin, &self.created) {
+            (Some(o), Some(_)) => Some(o.value.created_ms),
+            (_, c) => c.as_ref().map(|c| c.created_ms),
         }
     }
 
@@ -298,6 +315,9 @@ pub struct RowFields {
     pub priority: u8,
     #[serde(rename = "type")]
     pub issue_type: String,
+    /// Where it was imported from (`github:owner/name#12`, …), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub parent: Option<String>,
 }
 
@@ -342,6 +362,19 @@ pub struct IssueView {
     #[serde(rename = "type")]
     pub issue_type: String,
     pub parent: Option<String>,
+    /// Where it was imported from, if it was: source id and URL.
+    pub source: Option<String>,
+    pub url: Option<String>,
+}
+
+/// How an imported author is shown: their name in the source, and their actor id when the
+/// source was another clone of this suite.
+fn origin_author(o: &Origin) -> AuthorView {
+    AuthorView {
+        id: o.author_id.clone().unwrap_or_default(),
+        name: Some(o.author.clone()),
+        email: o.author_email.clone(),
+    }
 }
 
 impl IssueView {
@@ -355,8 +388,11 @@ impl IssueView {
             state_reason: s.state.as_ref().and_then(|r| r.value.reason.clone()),
             labels: s.labels(),
             assignees: s.assignees(),
-            author: author(&ActorId(created.map_or([0; 32], |c| c.author))),
-            created_at: format_time(created.map_or(0, |c| c.created_ms)),
+            author: match &s.origin {
+                Some(o) => origin_author(&o.value),
+                None => author(&ActorId(created.map_or([0; 32], |c| c.author))),
+            },
+            created_at: format_time(s.created_ms().unwrap_or(0)),
             updated_at: format_time(s.updated_ms),
             body: s.body.as_ref().map(|r| r.value.clone()).unwrap_or_default(),
             comments: s
@@ -364,14 +400,19 @@ impl IssueView {
                 .iter()
                 .map(|c| CommentView {
                     id: Id(c.stamp.id).to_hex(),
-                    author: author(&ActorId(c.stamp.actor)),
-                    created_at: format_time(c.stamp.wall_ms),
+                    author: c
+                        .origin
+                        .as_ref()
+                        .map_or_else(|| author(&ActorId(c.stamp.actor)), origin_author),
+                    created_at: format_time(c.origin.as_ref().map_or(c.stamp.wall_ms, |o| o.created_ms)),
                     body: c.body.clone(),
                 })
                 .collect(),
             priority: s.priority(),
             issue_type: s.issue_type().to_owned(),
             parent: s.parent().map(|p| p.to_hex()),
+            source: s.origin.as_ref().map(|o| o.value.source.clone()),
+            url: s.origin.as_ref().and_then(|o| o.value.url.clone()),
         }
     }
 }

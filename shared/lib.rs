@@ -14,6 +14,7 @@ pub mod health;
 pub mod hex;
 pub mod hooks;
 pub mod index;
+pub mod interchange;
 pub mod issue;
 pub mod lock;
 pub mod loose;

@@ -68,34 +68,44 @@ impl Store {
     /// Writes `kinds` as one chunk of causally chained events about `entity` (`None`: the first
     /// event creates a new entity, whose id is that event's id). Returns the signed events.
     pub fn write(&self, entity: Option<Id>, kinds: Vec<Kind>) -> Result<Vec<SignedEvent>> {
+        self.write_many(vec![(entity, kinds)])
+    }
+
+    /// `write` for several entities at once, in one chunk (one commit): each entity's events
+    /// chained as `write` chains them. Returns every signed event, in order.
+    pub fn write_many(&self, writes: Vec<(Option<Id>, Vec<Kind>)>) -> Result<Vec<SignedEvent>> {
         let actor = self.actor()?;
-        let mut parents = match entity {
-            Some(id) => self.index.issue(&id)?.map(|s| s.heads).unwrap_or_default(),
-            None => Vec::new(),
-        };
         let now = now_ms();
-        let mut entity = entity;
-        let mut out = Vec::with_capacity(kinds.len());
+        let total: usize = writes.iter().map(|(_, k)| k.len()).sum();
+        let mut out = Vec::with_capacity(total);
         // The index holds only events within the format's bounds, so this cannot wrap; it can
         // only reach the bound, and then the write is refused, never silently lost.
         let first = self.index.lamport()? + 1;
-        if first + kinds.len() as u64 > MAX_LAMPORT + 1 {
+        if first + total as u64 > MAX_LAMPORT + 1 {
             return Err(Error::ClockExhausted { lamport: first - 1 });
         }
-        for (lamport, kind) in (first..).zip(kinds) {
-            let ev = Event {
-                version: FORMAT_VERSION,
-                entity,
-                actor: actor.id(),
-                lamport,
-                wall_ms: now,
-                parents,
-                kind,
+        let mut lamports = first..;
+        for (entity, kinds) in writes {
+            let mut parents = match entity {
+                Some(id) => self.index.issue(&id)?.map(|s| s.heads).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let mut entity = entity;
+            for kind in kinds {
+                let ev = Event {
+                    version: FORMAT_VERSION,
+                    entity,
+                    actor: actor.id(),
+                    lamport: lamports.next().expect("an unbounded range"),
+                    wall_ms: now,
+                    parents,
+                    kind,
+                }
+                .sign(&actor.key);
+                parents = vec![ev.id];
+                entity = Some(entity.unwrap_or(ev.id));
+                out.push(ev);
             }
-            .sign(&actor.key);
-            parents = vec![ev.id];
-            entity = Some(entity.unwrap_or(ev.id));
-            out.push(ev);
         }
         if out.is_empty() {
             return Ok(out);

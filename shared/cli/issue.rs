@@ -70,6 +70,12 @@ pub enum Command {
     Link(LinkArgs),
     /// Remove a link: `git issue unlink A blocks B`
     Unlink(LinkArgs),
+    /// Write issues out: JSON Lines (every field; `import --from grit` reads it back), JSON or
+    /// Markdown
+    Export(super::transfer::ExportArgs),
+    /// Read issues in from GitHub's JSON, beads' JSONL or an export; a second import of the
+    /// same source writes only what changed
+    Import(super::transfer::ImportArgs),
     /// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
     Demo(DemoArgs),
 }
@@ -359,6 +365,8 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Tree(a) => search::tree(ui, a),
         Command::Link(a) => links::link(ui, a, true),
         Command::Unlink(a) => links::link(ui, a, false),
+        Command::Export(a) => super::transfer::export(ui, a),
+        Command::Import(a) => super::transfer::import(ui, a),
         Command::Demo(a) => super::docs::demo(ui, a.scratch),
     }
 }
@@ -669,6 +677,10 @@ pub fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
         ui.say(format!("Claimed by {} until {}", esc(&c.who()), c.until))?;
     }
     ui.say(format!("Priority: P{} • Type: {}", v.priority, esc(&v.issue_type)))?;
+    if let Some(src) = &v.source {
+        let url = v.url.as_deref().map(|u| format!(" ({})", esc(u))).unwrap_or_default();
+        ui.say(format!("Imported from {}{url}", esc(src)))?;
+    }
     links::print(ui, &links::views(&store, &id)?, &links::cycles(&store, &id)?)?;
     ui.say("")?;
     if v.body.is_empty() {

@@ -12,6 +12,7 @@ pub mod sandbox;
 pub mod search;
 pub mod sync;
 pub mod term;
+pub mod transfer;
 pub mod wal;
 pub mod watch;
 
@@ -91,6 +92,18 @@ impl Ui {
             tty,
             dir: g.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
             out: io::BufWriter::with_capacity(1 << 16, io::stdout()),
+        }
+    }
+
+    /// A Ui that prints nothing but errors, for work whose notes would be noise.
+    pub fn quiet_copy(&self) -> Ui {
+        Ui {
+            json: self.json,
+            quiet: true,
+            color: false,
+            tty: false,
+            dir: self.dir.clone(),
+            out: io::BufWriter::with_capacity(0, io::stdout()),
         }
     }
 

@@ -398,6 +398,10 @@ fn summary(k: &Kind) -> String {
         Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => {
             format!("{link} {}", &target.to_hex()[..12])
         }
+        Kind::Imported { origin } => origin.source.clone(),
+        Kind::CommentImported { body, origin } => {
+            format!("{}: {}", origin.author, body.lines().next().unwrap_or(""))
+        }
         Kind::Unknown { code, .. } => format!("kind {code} from a newer version"),
     }
 }

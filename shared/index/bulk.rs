@@ -112,6 +112,21 @@ impl Index {
                     .try_for_each(|(id, facts)| t.put(&id.0, facts))
             })
             .map_err(&err)?;
+            append(self.sources, wtxn, |t| {
+                let mut last: Option<&str> = None;
+                for (_, (src, id)) in merge(folded.iter().map(|f| &f.sources[..]).collect(), |_, (s, id)| {
+                    (s.as_str(), id)
+                }) {
+                    // Two issues claiming one source (two imports raced): both kept, in order.
+                    if last.replace(src) == Some(src) {
+                        t.put_dup(src.as_bytes(), &id.0)?;
+                    } else {
+                        t.put(src.as_bytes(), &id.0)?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(&err)?;
             append(self.edges, wtxn, |t| {
                 let mut last = None;
                 for (_, k) in merge(folded.iter().map(|f| &f.edges[..]).collect(), |_, k| k) {
@@ -229,6 +244,7 @@ struct Folded {
     assigned: Vec<u32>,
     assigned_keys: Arena,
     facts: Vec<(Id, Vec<u8>)>,
+    sources: Vec<(String, Id)>,
     edges: Vec<[u8; tables::EDGE_LEN]>,
     terms: Vec<String>,
     postings: Vec<(u32, [u8; tables::POSTING])>,
@@ -279,6 +295,7 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
         assigned: Vec::new(),
         assigned_keys: Arena::default(),
         facts: Vec::new(),
+        sources: Vec::new(),
         edges: Vec::new(),
         terms: Vec::new(),
         postings: Vec::new(),
@@ -311,6 +328,9 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
                 folded.assigned.push(key);
             }
             folded.facts.push((id, sec.facts));
+            if let Some(src) = sec.source {
+                folded.sources.push((src, id));
+            }
             folded.edges.extend(sec.edges);
             let posting: [u8; tables::POSTING] = id.0[..tables::POSTING].try_into().expect("a prefix of an id");
             // Each word interned without an allocation unless it is new to this thread.
@@ -352,6 +372,7 @@ fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &
         order.sort_unstable_by(|a, b| arena.get(*a as usize).cmp(arena.get(*b as usize)));
     }
     folded.edges.sort_unstable();
+    folded.sources.sort_unstable();
     // Words in byte order, then each word's postings in order.
     let mut by_name: Vec<u32> = (0..folded.terms.len() as u32).collect();
     by_name.sort_unstable_by(|a, b| folded.terms[*a as usize].cmp(&folded.terms[*b as usize]));

@@ -229,6 +229,7 @@ impl Index {
         self.facts.clear(&mut wtxn).map_err(&err)?;
         self.edges.clear(&mut wtxn).map_err(&err)?;
         self.assigned.clear(&mut wtxn).map_err(&err)?;
+        self.sources.clear(&mut wtxn).map_err(&err)?;
         self.words.clear(&mut wtxn).map_err(&err)?;
         self.meta
             .put(&mut wtxn, "schema", &SCHEMA_VERSION.to_be_bytes())
@@ -370,6 +371,14 @@ impl Index {
         let Some(key) = write_row(id, state, &mut buf) else {
             return Ok(());
         };
+        // An import's origin moves the row to the issue's original creation time.
+        if let Some(old_created) = old.and_then(|o| o.created.as_ref().and(o.created_ms()))
+            && old_created.to_be_bytes() != key[..8]
+        {
+            let mut old_key = key;
+            old_key[..8].copy_from_slice(&old_created.to_be_bytes());
+            self.rows.delete(wtxn, &old_key).map_err(&err)?;
+        }
         self.rows.put(wtxn, &key, &buf).map_err(&err)?;
         let text_changed = !old.is_some_and(|o| o.created.is_some() && tables::same_text(o, state));
         let new = Secondary::of(id, state, text_changed).expect("an issue with a row has been created");
@@ -388,6 +397,16 @@ impl Index {
                 buf.clear();
                 name_key(name, id, &mut buf);
                 db.put(wtxn, &buf, &()).map_err(&err)?;
+            }
+        }
+        if before.source != new.source {
+            if let Some(old) = &before.source {
+                self.sources
+                    .delete_one_duplicate(wtxn, old.as_bytes(), &id.0)
+                    .map_err(&err)?;
+            }
+            if let Some(src) = &new.source {
+                self.sources.put(wtxn, src.as_bytes(), &id.0).map_err(&err)?;
             }
         }
         for k in added(&new.edges, &before.edges) {

@@ -404,6 +404,26 @@ impl Index {
         Ok(out)
     }
 
+    /// The issue imported from `source`, if one was.
+    pub fn by_source(&self, source: &str) -> Result<Option<Id>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let v = self.sources.get(&rtxn, source.as_bytes()).map_err(self.err())?;
+        Ok(v.and_then(Id::from_slice))
+    }
+
+    /// Every event id of every issue, by issue (one pass over the events table).
+    pub fn events_by_issue(&self) -> Result<HashMap<Id, Vec<Id>>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let mut out: HashMap<Id, Vec<Id>> = HashMap::new();
+        for item in self.events.iter(&rtxn).map_err(self.err())? {
+            let (k, v) = item.map_err(self.err())?;
+            if let (Some(ev), Some(entity)) = (Id::from_slice(k), Id::from_slice(v)) {
+                out.entry(entity).or_default().push(ev);
+            }
+        }
+        Ok(out)
+    }
+
     /// A canonical dump of the projection, for tests that compare two indexes byte for byte.
     pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
@@ -414,7 +434,7 @@ impl Index {
                 out.push(([&[tag][..], k].concat(), v.to_vec()));
             }
         }
-        for (tag, db) in [(b'f', &self.facts), (b'w', &self.words)] {
+        for (tag, db) in [(b'f', &self.facts), (b'w', &self.words), (b's', &self.sources)] {
             for item in db.iter(&rtxn).map_err(self.err())? {
                 let (k, v) = item.map_err(self.err())?;
                 out.push(([&[tag][..], k].concat(), v.to_vec()));

@@ -93,6 +93,8 @@ pub(super) struct Secondary {
     pub edges: Vec<[u8; EDGE_LEN]>,
     /// Sorted, without repeats.
     pub words: Vec<String>,
+    /// Where it was imported from.
+    pub source: Option<String>,
 }
 
 impl Secondary {
@@ -109,7 +111,7 @@ impl Secondary {
             u8::from(s.parent().is_some()) | u8::from(!labels.is_empty()) << 1 | u8::from(!assigned.is_empty()) << 2,
         );
         facts.extend_from_slice(&u32::try_from(s.comments.len()).unwrap_or(u32::MAX).to_be_bytes());
-        facts.extend_from_slice(&created.created_ms.to_be_bytes());
+        facts.extend_from_slice(&s.created_ms().unwrap_or(created.created_ms).to_be_bytes());
         facts.extend_from_slice(&s.updated_ms.to_be_bytes());
         facts.extend_from_slice(&created.author);
         let mut edges = Vec::new();
@@ -130,6 +132,7 @@ impl Secondary {
             assigned,
             edges,
             words: if with_words { words_of(s) } else { Vec::new() },
+            source: s.origin.as_ref().map(|o| o.value.source.clone()),
         })
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! `[id, [actor…], [[lamport, wall_ms, actor#, event id]…], created, title, body, state,
 //!   labels, assignees, [[stamp#, body]…], [head…], updated_ms, events, priority, type,
-//!   parent, links]`
+//!   parent, links, origin]`, a comment being `[stamp#, body, null | origin]` and an origin
+//! `[source, null | url, author, null | email, null | author id, created_ms]`
 //!
 //! with `created = null | [actor#, created_ms]`, `title`, `body = null | [stamp#, text]`,
 //! `state = null | [stamp#, 0 open | 1 closed, null | reason]`, `priority = null | [stamp#, n]`,
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 
 use super::{Comment, Created, Element, IssueState, Reg, Stamp, StateValue};
 use crate::cbor::{self, Cursor};
-use crate::event::{Id, IdMap, State};
+use crate::event::{Id, IdMap, Origin, State};
 use crate::repo::write_time;
 
 /// The stamp and actor tables of one state, in first-use order.
@@ -42,6 +43,29 @@ impl<'a> Tables<'a> {
             self.actor(&s.actor);
         }
     }
+}
+
+fn write_origin(out: &mut Vec<u8>, o: &Origin) {
+    let opt = |out: &mut Vec<u8>, s: &Option<String>| cbor::option(out, s.as_ref(), |out, s| cbor::text(out, s));
+    cbor::array(out, 6);
+    cbor::text(out, &o.source);
+    opt(out, &o.url);
+    cbor::text(out, &o.author);
+    opt(out, &o.author_email);
+    opt(out, &o.author_id);
+    cbor::uint(out, o.created_ms);
+}
+
+fn read_origin(c: &mut Cursor<'_>) -> Option<Origin> {
+    (c.array()? == 6).then_some(())?;
+    Some(Origin {
+        source: c.text()?,
+        url: c.option(Cursor::text)?,
+        author: c.text()?,
+        author_email: c.option(Cursor::text)?,
+        author_id: c.option(Cursor::text)?,
+        created_ms: c.uint()?,
+    })
 }
 
 impl IssueState {
@@ -85,8 +109,11 @@ impl IssueState {
         for c in &self.comments {
             t.stamp(&c.stamp);
         }
+        if let Some(r) = &self.origin {
+            t.stamp(&r.stamp);
+        }
         let stamp = |s: &Stamp| t.stamp_at[&s.id];
-        cbor::array(out, 17);
+        cbor::array(out, 18);
         cbor::bytes(out, &self.id);
         cbor::array(out, t.actors.len());
         for a in &t.actors {
@@ -132,9 +159,10 @@ impl IssueState {
         set(out, &self.assignees);
         cbor::array(out, self.comments.len());
         for c in &self.comments {
-            cbor::array(out, 2);
+            cbor::array(out, 3);
             cbor::uint(out, stamp(&c.stamp));
             cbor::text(out, &c.body);
+            cbor::option(out, c.origin.as_ref(), write_origin);
         }
         cbor::array(out, self.heads.len());
         for h in &self.heads {
@@ -158,6 +186,11 @@ impl IssueState {
             cbor::option(out, r.value.as_ref(), |out, p| cbor::bytes(out, &p.0));
         });
         set(out, &self.links);
+        cbor::option(out, self.origin.as_ref(), |out, r| {
+            cbor::array(out, 2);
+            cbor::uint(out, stamp(&r.stamp));
+            write_origin(out, &r.value);
+        });
     }
 
     /// The title, body and comments of a stored state, borrowed from its bytes, without
@@ -165,7 +198,7 @@ impl IssueState {
     /// `encode` did not write.
     pub fn stored_texts(bytes: &[u8]) -> Option<Vec<&str>> {
         let mut c = Cursor(bytes);
-        (c.array()? == 17).then_some(())?;
+        (c.array()? == 18).then_some(())?;
         c.take(2)?;
         for _ in 0..c.array()? {
             c.take(2)?;
@@ -209,9 +242,10 @@ impl IssueState {
             }
         }
         for _ in 0..c.array()? {
-            (c.array()? == 2).then_some(())?;
+            (c.array()? == 3).then_some(())?;
             c.uint()?;
             out.push(text(&mut c)?);
+            c.option(read_origin)?;
         }
         Some(out)
     }
@@ -219,7 +253,7 @@ impl IssueState {
     /// Reads what `encode` wrote; `None` for anything else.
     pub fn decode(bytes: &[u8]) -> Option<IssueState> {
         let mut c = Cursor(bytes);
-        if c.array()? != 17 {
+        if c.array()? != 18 {
             return None;
         }
         let id = c.id()?;
@@ -283,10 +317,11 @@ impl IssueState {
         let (labels, assignees) = (set(&mut c)?, set(&mut c)?);
         let mut comments = Vec::new();
         for _ in 0..c.array()? {
-            (c.array()? == 2).then_some(())?;
+            (c.array()? == 3).then_some(())?;
             comments.push(Comment {
                 stamp: stamp(&mut c)?,
                 body: c.text()?,
+                origin: c.option(read_origin)?,
             });
         }
         let heads = (0..c.array()?).map(|_| c.id().map(Id)).collect::<Option<Vec<_>>>()?;
@@ -306,6 +341,13 @@ impl IssueState {
             })
         })?;
         let links = set(&mut c)?;
+        let origin = c.option(|c| {
+            (c.array()? == 2).then_some(())?;
+            Some(Reg {
+                stamp: stamp(c)?,
+                value: read_origin(c)?,
+            })
+        })?;
         c.0.is_empty().then_some(IssueState {
             id,
             created,
@@ -322,6 +364,7 @@ impl IssueState {
             issue_type,
             parent,
             links,
+            origin,
         })
     }
 
@@ -355,7 +398,7 @@ impl IssueState {
         names(out, &self.assignees);
         out.extend_from_slice(b",\"comments\":");
         serde_json::to_writer(&mut *out, &self.comments.len()).expect("writing to a Vec cannot fail");
-        let created_ms = self.created.as_ref().map_or(0, |c| c.created_ms);
+        let created_ms = self.created_ms().unwrap_or(0);
         out.extend_from_slice(b",\"created_at\":\"");
         write_time(created_ms, out);
         out.extend_from_slice(b"\",\"updated_at\":\"");
@@ -364,6 +407,10 @@ impl IssueState {
         serde_json::to_writer(&mut *out, &self.priority()).expect("writing to a Vec cannot fail");
         out.extend_from_slice(b",\"type\":");
         json(out, self.issue_type());
+        if let Some(o) = &self.origin {
+            out.extend_from_slice(b",\"source\":");
+            json(out, &o.value.source);
+        }
         out.extend_from_slice(b",\"parent\":");
         match self.parent() {
             Some(p) => {

@@ -11,5 +11,6 @@ mod sandbox;
 mod scale;
 mod seams;
 mod sync;
+mod transfer;
 mod trust;
 mod wal;

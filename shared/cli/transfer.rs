@@ -1,0 +1,462 @@
+//! `git issue export` and `git issue import`: every issue out as JSON Lines (lossless, read
+//! back by `import --from grit`), JSON or Markdown; and issues in from GitHub's JSON, beads'
+//! JSONL or an export, idempotently (a source id per issue, recorded in the index).
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+
+use super::claim::claims;
+use super::search::{self, QueryArgs};
+use super::term::esc;
+use super::{CommandError, Ui};
+use crate::event::{Id, Kind};
+use crate::index::search::Queue;
+use crate::interchange::{self, From, Incoming, Skipped};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Jsonl,
+    Json,
+    Md,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// jsonl (every field, one issue per line; what `import --from grit` reads), json or md
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: ExportFormat,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    /// Write here instead of to stdout (with md: an existing or new directory gets one file per
+    /// issue; a file gets one document)
+    #[arg(short, long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Source {
+    Github,
+    Beads,
+    Grit,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A file, or a directory of files (pages of a REST listing, say)
+    #[arg(value_name = "FILE|DIR")]
+    pub path: PathBuf,
+    /// github (`gh issue list --json …` or REST objects), beads (.beads/issues.jsonl) or grit
+    /// (`git issue export`)
+    #[arg(long = "from", value_enum)]
+    pub from: Source,
+    /// Say what would change, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop at the first record that cannot be read, with nothing written
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// One exported issue: `show --json`'s fields and its event ids.
+fn record(
+    store: &Store,
+    id: &Id,
+    claims: &HashMap<Id, super::claim::Claim>,
+    events: &[Id],
+) -> Result<Value, CommandError> {
+    let view = store.index.view(id)?;
+    let mut v = serde_json::to_value(&view).map_err(std::io::Error::from)?;
+    let o = v.as_object_mut().expect("a view is an object");
+    o.insert(
+        "claim".into(),
+        claims
+            .get(id)
+            .map_or(Value::Null, |c| serde_json::to_value(c).expect("claims serialise")),
+    );
+    o.insert(
+        "links".into(),
+        serde_json::to_value(super::links::views(store, id)?).map_err(std::io::Error::from)?,
+    );
+    let mut ids: Vec<String> = events.iter().map(Id::to_hex).collect();
+    ids.sort();
+    o.insert("events".into(), Value::from(ids));
+    Ok(v)
+}
+
+fn markdown(v: &Value) -> String {
+    let t = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+    let list = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    let mut out = format!("# {}\n\n", t("title"));
+    let author = v["author"]["name"].as_str().unwrap_or("");
+    out.push_str(&format!(
+        "- id: `{}`\n- state: {}\n- priority: P{}\n- type: {}\n- opened by {} on {}\n",
+        t("id"),
+        t("state"),
+        v["priority"],
+        t("type"),
+        author,
+        t("created_at")
+    ));
+    for (k, label) in [("labels", "labels"), ("assignees", "assignees")] {
+        let l = list(k);
+        if !l.is_empty() {
+            out.push_str(&format!("- {label}: {l}\n"));
+        }
+    }
+    if let Some(src) = v.get("source").and_then(Value::as_str) {
+        out.push_str(&format!("- source: {src}\n"));
+    }
+    for l in v["links"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "- {}: `{}` {}\n",
+            l["link"].as_str().unwrap_or("").replace('_', " "),
+            l["short_id"].as_str().unwrap_or(""),
+            l["title"].as_str().unwrap_or("")
+        ));
+    }
+    out.push_str(&format!("\n{}\n", t("body")));
+    for c in v["comments"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "\n## {} on {}\n\n{}\n",
+            c["author"]["name"].as_str().unwrap_or(""),
+            c["created_at"].as_str().unwrap_or(""),
+            c["body"].as_str().unwrap_or("")
+        ));
+    }
+    out
+}
+
+pub fn export(ui: &mut Ui, a: ExportArgs) -> Result<(), CommandError> {
+    let store = super::open_store(ui)?;
+    let q = search::parse_query(&store, &a.query)?;
+    let claims = claims(&store)?;
+    let found = store
+        .index
+        .search(&q, &search::context(&store, &claims)?, Queue::All, 0)?;
+    let events = store.index.events_by_issue()?;
+    let none = Vec::new();
+    let md_dir = a.format == ExportFormat::Md && a.out.as_ref().is_some_and(|p| p.is_dir() || p.extension().is_none());
+    let mut sink: Box<dyn Write> = match (&a.out, md_dir) {
+        (Some(_), true) => Box::new(std::io::sink()),
+        (Some(p), false) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| {
+            CommandError::usage(format!("cannot write {}: {e}", p.display()), "check the --out path")
+        })?)),
+        (None, _) => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    if md_dir && let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(crate::Error::io(dir))?;
+    }
+    let mut all = Vec::new();
+    for (n, h) in found.hits.iter().enumerate() {
+        let v = record(&store, &h.id, &claims, events.get(&h.id).unwrap_or(&none))?;
+        match a.format {
+            ExportFormat::Jsonl => {
+                serde_json::to_writer(&mut sink, &v).map_err(std::io::Error::from)?;
+                sink.write_all(b"\n")?;
+            }
+            ExportFormat::Json => all.push(v),
+            ExportFormat::Md if md_dir => {
+                let slug: String = v["title"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .map(|c| {
+                        if c.is_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect::<String>()
+                    .split('-')
+                    .filter(|s| !s.is_empty())
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .join("-");
+                let name = format!("{}-{slug}.md", v["short_id"].as_str().unwrap_or(""));
+                let dir = a.out.as_ref().expect("md_dir has a path");
+                std::fs::write(dir.join(&name), markdown(&v)).map_err(crate::Error::io(dir.join(&name)))?;
+            }
+            ExportFormat::Md => {
+                if n > 0 {
+                    sink.write_all(b"\n---\n\n")?;
+                }
+                sink.write_all(markdown(&v).as_bytes())?;
+            }
+        }
+    }
+    if a.format == ExportFormat::Json {
+        serde_json::to_writer_pretty(&mut sink, &all).map_err(std::io::Error::from)?;
+        sink.write_all(b"\n")?;
+    }
+    sink.flush()?;
+    if a.out.is_some() {
+        ui.note(format!("exported {} issue(s)", found.hits.len()));
+    }
+    Ok(())
+}
+
+/// Reads the documents of `path` (a file, or every file of a directory in name order): JSON
+/// (one document) or JSON Lines (one per line).
+fn read_docs(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<(String, Value)>, CommandError> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut f: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(crate::Error::io(path))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        f.sort();
+        f
+    } else if path.is_file() {
+        vec![path.to_owned()]
+    } else {
+        return Err(CommandError::usage(
+            format!("{} is neither a file nor a directory", path.display()),
+            "give the file `gh issue list --json …` wrote, a directory of REST pages, or .beads/issues.jsonl",
+        ));
+    };
+    let mut docs = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| {
+            CommandError::usage(format!("cannot read {}: {e}", f.display()), "is it a UTF-8 text file?")
+        })?;
+        let name = f.display().to_string();
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => docs.push((name, v)),
+            // Not one document: JSON Lines.
+            Err(_) => {
+                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                    match serde_json::from_str::<Value>(line) {
+                        Ok(v) => docs.push((format!("{name}:{}", i + 1), v)),
+                        Err(e) => skipped.push(Skipped {
+                            at: format!("{name}:{}", i + 1),
+                            reason: format!("not JSON: {e}"),
+                        }),
+                    }
+                }
+            }
+        }
+    }
+    Ok(docs)
+}
+
+fn parse(from: From, docs: Vec<(String, Value)>, skipped: &mut Vec<Skipped>) -> Vec<Incoming> {
+    if from == From::Github {
+        let (issues, mut s) = interchange::read_github(docs);
+        skipped.append(&mut s);
+        return issues;
+    }
+    let mut out = Vec::new();
+    for (at, doc) in docs {
+        let items = match doc {
+            Value::Array(a) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (format!("{at}[{i}]"), v))
+                .collect(),
+            v => vec![(at, v)],
+        };
+        for (at, v) in items {
+            let r = match from {
+                From::Beads => interchange::beads_issue(&v),
+                _ => interchange::grit_issue(&v),
+            };
+            match r {
+                Ok(x) => out.push(x),
+                Err(reason) => skipped.push(Skipped { at, reason }),
+            }
+        }
+    }
+    out
+}
+
+#[derive(serde::Serialize, Default)]
+struct ImportReport {
+    issues: usize,
+    created: usize,
+    updated: usize,
+    unchanged: usize,
+    events: usize,
+    links: usize,
+    dry_run: bool,
+    skipped: Vec<Skipped>,
+    /// Links to issues that are not in this import or this repository, kept for a later one.
+    pending_links: Vec<String>,
+}
+
+/// Issues written per commit: big imports go in a few chunks, not one commit per issue.
+const PER_CHUNK: usize = 500;
+
+pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
+    let from = match a.from {
+        Source::Github => From::Github,
+        Source::Beads => From::Beads,
+        Source::Grit => From::Grit,
+    };
+    let mut report = ImportReport {
+        dry_run: a.dry_run,
+        ..Default::default()
+    };
+    let docs = read_docs(&a.path, &mut report.skipped)?;
+    let incoming = parse(from, docs, &mut report.skipped);
+    if a.strict && !report.skipped.is_empty() {
+        let s = &report.skipped[0];
+        return Err(CommandError::usage(
+            format!("{}: {}; nothing was imported (--strict)", s.at, s.reason),
+            format!(
+                "{} record(s) cannot be read; without --strict they are skipped and named",
+                report.skipped.len()
+            ),
+        ));
+    }
+    let store = super::open_store(ui)?;
+    report.issues = incoming.len();
+    let progress = std::io::stderr().is_terminal() && !ui.quiet && !ui.json;
+    // Issues first, a chunk at a time.
+    let mut ids: HashMap<String, Id> = HashMap::new();
+    let mut batch: Vec<(Option<Id>, Vec<Kind>)> = Vec::new();
+    let mut pending_new: Vec<String> = Vec::new();
+    let flush = |batch: &mut Vec<(Option<Id>, Vec<Kind>)>,
+                 pending_new: &mut Vec<String>,
+                 ids: &mut HashMap<String, Id>|
+     -> Result<(), CommandError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let written = store.write_many(std::mem::take(batch))?;
+        // New issues' ids are their creation events' ids, in order.
+        let mut created = written
+            .iter()
+            .filter(|e| matches!(e.event.kind, Kind::IssueCreated { .. }));
+        for source in pending_new.drain(..) {
+            if let Some(ev) = created.next() {
+                ids.insert(source, ev.id);
+            }
+        }
+        Ok(())
+    };
+    for (n, x) in incoming.iter().enumerate() {
+        let existing = store.index.by_source(&x.source)?;
+        let current = existing.map(|id| store.index.issue(&id)).transpose()?.flatten();
+        let kinds = x.events(current.as_ref());
+        match (existing, kinds.is_empty()) {
+            (Some(id), true) => {
+                report.unchanged += 1;
+                ids.insert(x.source.clone(), id);
+            }
+            (Some(id), false) => {
+                report.updated += 1;
+                report.events += kinds.len();
+                ids.insert(x.source.clone(), id);
+                batch.push((Some(id), kinds));
+            }
+            (None, _) => {
+                report.created += 1;
+                report.events += kinds.len();
+                pending_new.push(x.source.clone());
+                batch.push((None, kinds));
+            }
+        }
+        if !a.dry_run && batch.len() >= PER_CHUNK {
+            flush(&mut batch, &mut pending_new, &mut ids)?;
+        }
+        if progress && n % 200 == 0 {
+            eprint!("\rimporting {}/{}", n + 1, incoming.len());
+        }
+    }
+    if progress {
+        eprintln!("\rimported {}/{}   ", incoming.len(), incoming.len());
+    }
+    if !a.dry_run {
+        flush(&mut batch, &mut pending_new, &mut ids)?;
+    }
+    // Then the links, once every issue exists.
+    let mut changes = Vec::new();
+    for x in &incoming {
+        let Some(id) = ids.get(&x.source).copied() else {
+            continue;
+        };
+        let mut wanted: Vec<(crate::issue::LinkSpec, &String)> = x.links.iter().map(|(s, o)| (*s, o)).collect();
+        if let Some(p) = &x.parent {
+            wanted.push((crate::issue::LinkSpec::Parent, p));
+        }
+        for (spec, other) in wanted {
+            let target = match ids.get(other) {
+                Some(t) => Some(*t),
+                None => store.index.by_source(other)?,
+            };
+            match target {
+                Some(t) if t != id => changes.push(super::links::Change {
+                    a: id,
+                    spec,
+                    b: t,
+                    add: true,
+                }),
+                Some(_) => {}
+                None => report
+                    .pending_links
+                    .push(format!("{} {} {other}", x.source, spec.name())),
+            }
+        }
+    }
+    if !a.dry_run && !changes.is_empty() {
+        // Cycles in the source are kept out, as a local write would keep them out.
+        let mut planned = Vec::new();
+        for c in &changes {
+            match super::links::plan(&ui.quiet_copy(), &store, std::slice::from_ref(c)) {
+                Ok(p) => planned.extend(p),
+                Err(e) => report.skipped.push(Skipped {
+                    at: "links".into(),
+                    reason: e.message.clone(),
+                }),
+            }
+        }
+        report.links = planned.iter().map(|(_, k)| k.len()).sum();
+        report.events += report.links;
+        store.write_many(planned.into_iter().map(|(h, k)| (Some(h), k)).collect())?;
+    } else if a.dry_run {
+        report.links = changes.len();
+    }
+    if ui.json {
+        return ui.json(&report);
+    }
+    for s in &report.skipped {
+        ui.note(format!("warning: skipped {}: {}", esc(&s.at), esc(&s.reason)));
+    }
+    if !report.pending_links.is_empty() {
+        ui.note(format!(
+            "note: {} link(s) name issues not imported yet; importing those later adds them",
+            report.pending_links.len()
+        ));
+    }
+    ui.say(format!(
+        "{}{} issue(s): {} new, {} changed, {} unchanged; {} event(s){}{}",
+        if a.dry_run { "would import " } else { "imported " },
+        report.issues,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.events,
+        if report.links > 0 {
+            format!(", {} link(s)", report.links)
+        } else {
+            String::new()
+        },
+        if report.skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; {} record(s) skipped", report.skipped.len())
+        }
+    ))
+}

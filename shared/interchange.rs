@@ -1,0 +1,537 @@
+//! Issues in and out: reading GitHub's JSON (the shape `gh issue list --json …` prints, and the
+//! REST API's issue and comment objects), beads' `issues.jsonl` and this suite's own export
+//! into one shape, `Incoming`; and turning an incoming issue into the events that make the
+//! index agree with it (all of them for a new issue, only the differences for one imported
+//! before).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::event::{Id, Kind, Origin, State};
+use crate::issue::{IssueState, LinkSpec, TYPES};
+
+/// Where an import reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum From {
+    Github,
+    Beads,
+    Grit,
+}
+
+/// A comment as another tracker had it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingComment {
+    pub source: String,
+    pub author: String,
+    pub author_email: Option<String>,
+    pub author_id: Option<String>,
+    pub created_ms: u64,
+    pub body: String,
+}
+
+/// An issue as another tracker had it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    pub source: String,
+    pub url: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub state: State,
+    pub state_reason: Option<String>,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub priority: Option<u8>,
+    pub issue_type: Option<String>,
+    pub author: String,
+    pub author_email: Option<String>,
+    pub author_id: Option<String>,
+    pub created_ms: u64,
+    pub comments: Vec<IncomingComment>,
+    /// Links to other incoming issues, by their source ids.
+    pub links: Vec<(LinkSpec, String)>,
+    /// The parent's source id.
+    pub parent: Option<String>,
+}
+
+/// A record that could not be read, and where it was.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    /// `file:line` or `file[index]`.
+    pub at: String,
+    pub reason: String,
+}
+
+fn time_ms(v: &Value) -> Option<u64> {
+    let s = v.as_str()?;
+    // RFC 3339 as GitHub and beads write it: keep the second, drop fractions and the zone
+    // offset's effect only when it is Z (others are converted).
+    let (main, rest) = s.split_at(19.min(s.len()));
+    let mut ms = crate::repo::parse_time(&format!("{main}Z"))?;
+    let zone = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    if let Some(off) = zone.strip_prefix('+').or_else(|| zone.strip_prefix('-')) {
+        let (h, m) = off.split_once(':').unwrap_or((off, "0"));
+        let delta = (h.parse::<u64>().ok()? * 60 + m.parse::<u64>().ok()?) * 60_000;
+        ms = if zone.starts_with('+') {
+            ms.checked_sub(delta)?
+        } else {
+            ms + delta
+        };
+    }
+    Some(ms)
+}
+
+fn text(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+fn names(v: Option<&Value>, key: &str) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .or_else(|| x.get(key)?.as_str().map(str::to_owned))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `owner/name#number` from an issue's URL (html or API).
+fn github_key(url: &str, number: u64) -> String {
+    let path = url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .collect::<Vec<_>>();
+    // github.com/o/r/issues/n, or api.github.com/repos/o/r/issues/n
+    let at = path.iter().position(|p| *p == "repos").map_or(1, |i| i + 1);
+    match (path.get(at), path.get(at + 1)) {
+        (Some(o), Some(r)) => format!("github:{o}/{r}#{number}"),
+        _ => format!("github:#{number}"),
+    }
+}
+
+/// One GitHub issue, in either shape (`gh` camelCase or REST snake_case).
+pub fn github_issue(v: &Value) -> Result<Incoming, String> {
+    let number = v.get("number").and_then(Value::as_u64).ok_or("no issue number")?;
+    if v.get("pull_request").is_some() {
+        return Err("a pull request, not an issue".into());
+    }
+    let url = v
+        .get("html_url")
+        .or_else(|| v.get("url"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let title = text(v, "title");
+    if title.trim().is_empty() {
+        return Err("no title".into());
+    }
+    let source = github_key(&url, number);
+    let state = match text(v, "state").to_ascii_lowercase().as_str() {
+        "open" => State::Open,
+        "closed" => State::Closed,
+        other => return Err(format!("unknown state '{other}'")),
+    };
+    let state_reason = v
+        .get("state_reason")
+        .or_else(|| v.get("stateReason"))
+        .and_then(Value::as_str)
+        .map(|r| r.to_ascii_lowercase())
+        .filter(|r| r == "completed" || r == "not_planned");
+    let author = v
+        .get("author")
+        .or_else(|| v.get("user"))
+        .and_then(|a| a.get("login"))
+        .and_then(Value::as_str)
+        .unwrap_or("ghost")
+        .to_owned();
+    let created_ms = time_ms(
+        v.get("createdAt")
+            .or_else(|| v.get("created_at"))
+            .unwrap_or(&Value::Null),
+    )
+    .ok_or("no creation time")?;
+    let mut comments = Vec::new();
+    if let Some(list) = v.get("comments").and_then(Value::as_array) {
+        for (i, c) in list.iter().enumerate() {
+            comments.push(github_comment(c, &source, i)?);
+        }
+    }
+    Ok(Incoming {
+        url: (!url.is_empty()).then_some(url),
+        title,
+        body: text(v, "body"),
+        state,
+        state_reason,
+        labels: names(v.get("labels"), "name"),
+        assignees: names(v.get("assignees"), "login"),
+        priority: None,
+        issue_type: None,
+        author,
+        author_email: None,
+        author_id: None,
+        created_ms,
+        comments,
+        links: Vec::new(),
+        parent: None,
+        source,
+    })
+}
+
+fn github_comment(c: &Value, issue_source: &str, i: usize) -> Result<IncomingComment, String> {
+    let id = c
+        .get("id")
+        .map(|id| {
+            id.as_u64()
+                .map_or_else(|| id.as_str().unwrap_or("").to_owned(), |n| n.to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("n{i}"));
+    Ok(IncomingComment {
+        source: format!("{issue_source}/comment/{id}"),
+        author: c
+            .get("author")
+            .or_else(|| c.get("user"))
+            .and_then(|a| a.get("login"))
+            .and_then(Value::as_str)
+            .unwrap_or("ghost")
+            .to_owned(),
+        author_email: None,
+        author_id: None,
+        created_ms: time_ms(
+            c.get("createdAt")
+                .or_else(|| c.get("created_at"))
+                .unwrap_or(&Value::Null),
+        )
+        .ok_or("a comment has no creation time")?,
+        body: text(c, "body"),
+    })
+}
+
+/// GitHub's JSON: arrays of issues (either shape); REST comment objects (they carry
+/// `issue_url`) are attached to their issues. Returns the issues and what was skipped.
+pub fn read_github(docs: Vec<(String, Value)>) -> (Vec<Incoming>, Vec<Skipped>) {
+    let (mut issues, mut skipped) = (Vec::new(), Vec::new());
+    let mut comments: BTreeMap<String, Vec<IncomingComment>> = BTreeMap::new();
+    for (file, doc) in docs {
+        let items = match doc {
+            Value::Array(a) => a,
+            other => vec![other],
+        };
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{file}[{i}]");
+            if let Some(issue_url) = item.get("issue_url").and_then(Value::as_str) {
+                let number = issue_url.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                let key = github_key(issue_url, number);
+                match github_comment(item, &key, i) {
+                    Ok(c) => comments.entry(key).or_default().push(c),
+                    Err(reason) => skipped.push(Skipped { at, reason }),
+                }
+                continue;
+            }
+            match github_issue(item) {
+                Ok(x) => issues.push(x),
+                Err(reason) => skipped.push(Skipped { at, reason }),
+            }
+        }
+    }
+    for issue in &mut issues {
+        if let Some(mut extra) = comments.remove(&issue.source) {
+            issue.comments.append(&mut extra);
+        }
+        issue
+            .comments
+            .sort_by(|a, b| (a.created_ms, &a.source).cmp(&(b.created_ms, &b.source)));
+        issue.comments.dedup_by(|a, b| a.source == b.source);
+    }
+    (issues, skipped)
+}
+
+/// beads' `issues.jsonl`: priorities, types and dependencies mapped to ours.
+pub fn beads_issue(v: &Value) -> Result<Incoming, String> {
+    let id = text(v, "id");
+    if id.is_empty() {
+        return Err("no id".into());
+    }
+    let title = text(v, "title");
+    if title.trim().is_empty() {
+        return Err("no title".into());
+    }
+    let source = format!("beads:{id}");
+    let state = match text(v, "status").as_str() {
+        "closed" => State::Closed,
+        "open" | "in_progress" | "blocked" | "" => State::Open,
+        other => return Err(format!("unknown status '{other}'")),
+    };
+    let priority = match v.get("priority") {
+        None | Some(Value::Null) => None,
+        Some(p) => Some(
+            p.as_u64()
+                .filter(|p| *p <= 4)
+                .ok_or_else(|| format!("priority {p} is not 0 to 4"))? as u8,
+        ),
+    };
+    let issue_type = Some(text(v, "issue_type")).filter(|t| TYPES.contains(&t.as_str()));
+    let mut links = Vec::new();
+    let mut parent = None;
+    for d in v.get("dependencies").and_then(Value::as_array).into_iter().flatten() {
+        let on = text(d, "depends_on_id");
+        if on.is_empty() {
+            continue;
+        }
+        let other = format!("beads:{on}");
+        match text(d, "type").as_str() {
+            "blocks" | "" => links.push((LinkSpec::BlockedBy, other)),
+            "related" => links.push((LinkSpec::Related, other)),
+            "discovered-from" => links.push((LinkSpec::DiscoveredFrom, other)),
+            "parent-child" => parent = Some(other),
+            _ => {}
+        }
+    }
+    let mut body = text(v, "description");
+    for (k, head) in [
+        ("design", "Design"),
+        ("acceptance_criteria", "Acceptance criteria"),
+        ("notes", "Notes"),
+    ] {
+        let t = text(v, k);
+        if !t.is_empty() {
+            body.push_str(&format!("\n\n## {head}\n\n{t}"));
+        }
+    }
+    let created_ms = time_ms(v.get("created_at").unwrap_or(&Value::Null)).ok_or("no creation time")?;
+    let mut comments = Vec::new();
+    for (i, c) in v
+        .get("comments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        comments.push(IncomingComment {
+            source: format!(
+                "{source}/comment/{}",
+                c.get("id").map_or_else(|| i.to_string(), |x| x.to_string())
+            ),
+            author: Some(text(c, "author"))
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "beads".into()),
+            author_email: None,
+            author_id: None,
+            created_ms: time_ms(c.get("created_at").unwrap_or(&Value::Null)).unwrap_or(created_ms),
+            body: text(c, "text"),
+        });
+    }
+    Ok(Incoming {
+        url: None,
+        title,
+        body: body.trim().to_owned(),
+        state,
+        state_reason: (state == State::Closed).then(|| "completed".to_owned()),
+        labels: names(v.get("labels"), "name"),
+        assignees: Some(text(v, "assignee"))
+            .filter(|a| !a.is_empty())
+            .into_iter()
+            .collect(),
+        priority,
+        issue_type,
+        author: Some(text(v, "created_by"))
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "beads".into()),
+        author_email: None,
+        author_id: None,
+        created_ms,
+        comments,
+        links,
+        parent,
+        source,
+    })
+}
+
+/// This suite's own export (`git issue export --format jsonl`).
+pub fn grit_issue(v: &Value) -> Result<Incoming, String> {
+    let id = text(v, "id");
+    if Id::from_hex(&id).is_none() {
+        return Err("no issue id".into());
+    }
+    // An issue exported after being imported keeps its first source.
+    let source = v
+        .get("source")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("grit:{id}"), str::to_owned);
+    let state = match text(v, "state").as_str() {
+        "open" => State::Open,
+        "closed" => State::Closed,
+        other => return Err(format!("unknown state '{other}'")),
+    };
+    let person = |p: Option<&Value>| {
+        let p = p.unwrap_or(&Value::Null);
+        (
+            p.get("name").and_then(Value::as_str).unwrap_or("unknown").to_owned(),
+            p.get("email").and_then(Value::as_str).map(str::to_owned),
+            p.get("id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        )
+    };
+    let (author, author_email, author_id) = person(v.get("author"));
+    let mut comments = Vec::new();
+    for c in v.get("comments").and_then(Value::as_array).into_iter().flatten() {
+        let (author, author_email, author_id) = person(c.get("author"));
+        comments.push(IncomingComment {
+            source: format!("grit:{}", text(c, "id")),
+            author,
+            author_email,
+            author_id,
+            created_ms: time_ms(c.get("created_at").unwrap_or(&Value::Null)).ok_or("a comment has no time")?,
+            body: text(c, "body"),
+        });
+    }
+    let other = |v: &Value| v.get("id").and_then(Value::as_str).map(|i| format!("grit:{i}"));
+    let mut links = Vec::new();
+    for l in v.get("links").and_then(Value::as_array).into_iter().flatten() {
+        let Some(o) = other(l) else { continue };
+        let spec = match text(l, "link").as_str() {
+            "blocked_by" => LinkSpec::BlockedBy,
+            "related" => LinkSpec::Related,
+            "duplicate_of" => LinkSpec::DuplicateOf,
+            "discovered_from" => LinkSpec::DiscoveredFrom,
+            _ => continue,
+        };
+        links.push((spec, o));
+    }
+    Ok(Incoming {
+        url: v.get("url").and_then(Value::as_str).map(str::to_owned),
+        title: text(v, "title"),
+        body: text(v, "body"),
+        state,
+        state_reason: v.get("state_reason").and_then(Value::as_str).map(str::to_owned),
+        labels: names(v.get("labels"), "name"),
+        assignees: names(v.get("assignees"), "login"),
+        priority: v
+            .get("priority")
+            .and_then(Value::as_u64)
+            .filter(|p| *p <= 4)
+            .map(|p| p as u8),
+        issue_type: v.get("type").and_then(Value::as_str).map(str::to_owned),
+        author,
+        author_email,
+        author_id,
+        created_ms: time_ms(v.get("created_at").unwrap_or(&Value::Null)).ok_or("no creation time")?,
+        comments,
+        links,
+        parent: v.get("parent").and_then(Value::as_str).map(|p| format!("grit:{p}")),
+        source,
+    })
+}
+
+impl Incoming {
+    fn origin(&self) -> Origin {
+        Origin {
+            source: self.source.clone(),
+            url: self.url.clone(),
+            author: self.author.clone(),
+            author_email: self.author_email.clone(),
+            author_id: self.author_id.clone(),
+            created_ms: self.created_ms,
+        }
+    }
+
+    /// The events that make `current` (None: no such issue yet) agree with this one, leaving
+    /// links for later (they need every issue to exist).
+    pub fn events(&self, current: Option<&IssueState>) -> Vec<Kind> {
+        let mut kinds = Vec::new();
+        let clean = |s: &str| s.trim().to_owned();
+        let Some(cur) = current else {
+            kinds.push(Kind::IssueCreated {
+                title: clean(&self.title),
+                body: self.body.trim_end().to_owned(),
+                labels: self.labels.clone(),
+            });
+            kinds.push(Kind::Imported { origin: self.origin() });
+            kinds.extend(self.rest(&IssueState::default(), true));
+            return kinds;
+        };
+        if cur.title.as_ref().map(|t| t.value.as_str()) != Some(clean(&self.title).as_str()) {
+            kinds.push(Kind::TitleSet {
+                title: clean(&self.title),
+            });
+        }
+        if cur.body.as_ref().map(|b| b.value.as_str()) != Some(self.body.trim_end()) {
+            kinds.push(Kind::BodySet {
+                body: self.body.trim_end().to_owned(),
+            });
+        }
+        let have: BTreeSet<String> = cur.labels().into_iter().collect();
+        let want: BTreeSet<String> = self.labels.iter().cloned().collect();
+        kinds.extend(want.difference(&have).map(|l| Kind::LabelAdded { label: l.clone() }));
+        kinds.extend(have.difference(&want).map(|l| Kind::LabelRemoved { label: l.clone() }));
+        if cur.origin.as_ref().map(|o| &o.value) != Some(&self.origin()) {
+            kinds.push(Kind::Imported { origin: self.origin() });
+        }
+        kinds.extend(self.rest(cur, false));
+        kinds
+    }
+
+    /// Assignees, priority, type, state and the comments `cur` lacks.
+    fn rest(&self, cur: &IssueState, new: bool) -> Vec<Kind> {
+        let mut kinds = Vec::new();
+        let have: BTreeSet<String> = cur.assignees().into_iter().collect();
+        let want: BTreeSet<String> = self.assignees.iter().cloned().collect();
+        kinds.extend(
+            want.difference(&have)
+                .map(|a| Kind::AssigneeAdded { assignee: a.clone() }),
+        );
+        kinds.extend(
+            have.difference(&want)
+                .map(|a| Kind::AssigneeRemoved { assignee: a.clone() }),
+        );
+        if let Some(p) = self
+            .priority
+            .filter(|p| new && *p != crate::issue::DEFAULT_PRIORITY || !new && *p != cur.priority())
+        {
+            kinds.push(Kind::PrioritySet { priority: p });
+        }
+        if let Some(t) = self.issue_type.clone().filter(|t| t != cur.issue_type()) {
+            kinds.push(Kind::TypeSet { issue_type: t });
+        }
+        if self.state != cur.state()
+            || (!new
+                && self.state_reason != cur.state.as_ref().and_then(|s| s.value.reason.clone())
+                && self.state == State::Closed)
+        {
+            kinds.push(Kind::StateSet {
+                state: self.state,
+                reason: self.state_reason.clone().filter(|_| self.state == State::Closed),
+            });
+        }
+        let seen: BTreeSet<&str> = cur
+            .comments
+            .iter()
+            .filter_map(|c| c.origin.as_ref().map(|o| o.source.as_str()))
+            .collect();
+        for c in self.comments.iter().filter(|c| !seen.contains(c.source.as_str())) {
+            kinds.push(Kind::CommentImported {
+                body: c.body.trim_end().to_owned(),
+                origin: Origin {
+                    source: c.source.clone(),
+                    url: None,
+                    author: c.author.clone(),
+                    author_email: c.author_email.clone(),
+                    author_id: c.author_id.clone(),
+                    created_ms: c.created_ms,
+                },
+            });
+        }
+        kinds
+    }
+}
