@@ -217,6 +217,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         for (_, r) in &made {
             sandbox::remove(main, r)?;
         }
+        sandbox::layers::collect(main)?;
     }
     let failed = summary.iter().filter(|s| s.exit_code != 0).count();
     if ui.json {

@@ -224,6 +224,47 @@ pub(crate) fn test_vectors() -> Vec<(&'static str, u8, Event)> {
                 },
             ),
         ),
+        (
+            "imported from GitHub",
+            1,
+            base(
+                1,
+                e,
+                19,
+                vec![],
+                Kind::Imported {
+                    origin: crate::event::Origin {
+                        source: "github:acme/widgets#12".into(),
+                        url: Some("https://github.com/acme/widgets/issues/12".into()),
+                        author: "octocat".into(),
+                        author_email: None,
+                        author_id: None,
+                        created_ms: 1_709_287_200_000,
+                    },
+                },
+            ),
+        ),
+        (
+            "comment imported",
+            1,
+            base(
+                1,
+                e,
+                20,
+                vec![],
+                Kind::CommentImported {
+                    body: "Same here.".into(),
+                    origin: crate::event::Origin {
+                        source: "github:acme/widgets#12/comment/345".into(),
+                        url: None,
+                        author: "hubot".into(),
+                        author_email: Some("hubot@example.com".into()),
+                        author_id: None,
+                        created_ms: 1_709_290_800_000,
+                    },
+                },
+            ),
+        ),
     ]
 }
 
