@@ -11,10 +11,12 @@ use crate::error::{Error, Result};
 use crate::repo::Repo;
 
 /// The shims, as shipped in the repository's `hooks/` directory.
-pub const SHIMS: [(&str, &str); 3] = [
+pub const SHIMS: [(&str, &str); 5] = [
     ("reference-transaction", include_str!("../hooks/reference-transaction")),
     ("pre-push", include_str!("../hooks/pre-push")),
     ("pre-commit", include_str!("../hooks/pre-commit")),
+    ("post-commit", include_str!("../hooks/post-commit")),
+    ("post-merge", include_str!("../hooks/post-merge")),
 ];
 /// Where a foreign hook kept and run first by our shim lives: a directory of its own, so that it
 /// keeps its name (`<hooks>/grit-chained/pre-commit`).

@@ -29,6 +29,7 @@ pub mod snapshot;
 pub mod store;
 pub mod sync;
 pub mod text;
+pub mod trailers;
 pub mod wal;
 
 #[cfg(test)]

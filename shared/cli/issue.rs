@@ -314,7 +314,12 @@ pub enum Reason {
 #[derive(Debug, Args)]
 pub struct CloseArgs {
     /// Issue id, or any unique prefix of it
-    pub id: String,
+    #[arg(required_unless_present = "from_commits")]
+    pub id: Option<String>,
+    /// Close what the Fixes:/Closes: trailers of the commits in RANGE name (and comment on
+    /// Refs:), for commits on the default branch (grit.closeBranch); for CI, e.g. `before..after`
+    #[arg(long, value_name = "RANGE", conflicts_with = "id")]
+    pub from_commits: Option<String>,
     #[command(flatten)]
     pub lock: LockArgs,
     /// Why it is closed
@@ -356,7 +361,11 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::View(a) => search::view(ui, a),
         Command::Edit(a) => edit(ui, *a),
         Command::Comment(a) => comment(ui, a),
-        Command::Close(a) => set_state(ui, &a.id, a.lock.lock, State::Closed, a.reason, a.comment),
+        Command::Close(a) => match (&a.from_commits, &a.id) {
+            (Some(range), _) => close_from_commits(ui, range),
+            (None, Some(id)) => set_state(ui, id, a.lock.lock, State::Closed, a.reason, a.comment),
+            (None, None) => unreachable!("clap requires one"),
+        },
         Command::Reopen(a) => set_state(ui, &a.id, a.lock.lock, State::Open, None, a.comment),
         Command::Claim(a) => claim(ui, a),
         Command::Unclaim(a) => unclaim(ui, a),
@@ -892,6 +901,53 @@ impl<'a> ShowJson<'a> {
                 .collect(),
         })
     }
+}
+
+fn close_from_commits(ui: &mut Ui, range: &str) -> Result<(), CommandError> {
+    let store = open(ui)?;
+    let branch = crate::trailers::close_branch(&store.repo).ok_or_else(|| {
+        CommandError::failure("there is no default branch to close issues from")
+            .hint("`git config grit.closeBranch main` names it")
+    })?;
+    let all = crate::trailers::in_range(&store.repo, range).map_err(|e| {
+        CommandError::from(e).hint("give a range git understands, e.g. `main~10..main` or `$BEFORE..$AFTER`")
+    })?;
+    let (on, off): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|c| crate::trailers::on_branch(&store.repo, &c.commit, &branch));
+    let mut applied = crate::trailers::apply(&store, &on)?;
+    for c in &off {
+        applied.warnings.push(format!(
+            "commit {} is not on {branch}: it closes nothing yet",
+            &c.commit[..12]
+        ));
+    }
+    if ui.json {
+        return ui.json(&applied);
+    }
+    for w in &applied.warnings {
+        ui.note(format!("warning: {}", esc(w)));
+    }
+    for (issue, commit) in &applied.closed {
+        let id = Id::from_hex(issue).expect("ids are hex");
+        ui.say(format!(
+            "closed {} (commit {})",
+            store.index.short_id(&id)?,
+            &commit[..12]
+        ))?;
+    }
+    for (issue, commit) in &applied.referenced {
+        let id = Id::from_hex(issue).expect("ids are hex");
+        ui.say(format!(
+            "commented on {} (commit {})",
+            store.index.short_id(&id)?,
+            &commit[..12]
+        ))?;
+    }
+    if applied.closed.is_empty() && applied.referenced.is_empty() {
+        ui.note(format!("nothing to do ({} already applied)", applied.unchanged));
+    }
+    Ok(())
 }
 
 fn scope(store: &Store, local: bool) -> Scope {

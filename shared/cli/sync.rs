@@ -356,6 +356,9 @@ pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
         "reference-transaction" => open_store(ui).map(|_| ()),
         "pre-push" => pre_push(ui, &a.args),
         "pre-commit" => pre_commit(ui),
+        "post-commit" => post_commit(ui, "HEAD^!"),
+        // A merge (or pull) brings commits from ORIG_HEAD to HEAD.
+        "post-merge" => post_commit(ui, "ORIG_HEAD..HEAD"),
         other => {
             return Err(CommandError::usage(
                 format!("'{other}' is not a hook grit runs"),
@@ -374,6 +377,37 @@ pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
         }
         Ok(()) => Ok(()),
     }
+}
+
+/// Applies the `Fixes:`/`Closes:`/`Refs:` trailers of the commits in `range`, when the branch
+/// checked out is the one whose commits close issues.
+fn post_commit(ui: &mut Ui, range: &str) -> Result<(), CommandError> {
+    let repo = crate::repo::Repo::discover(&ui.dir)?;
+    let (Some(branch), Some(current)) = (
+        crate::trailers::close_branch(&repo),
+        crate::trailers::current_branch(&repo),
+    ) else {
+        return Ok(());
+    };
+    if branch != current {
+        return Ok(());
+    }
+    let commits = crate::trailers::in_range(&repo, range)?;
+    if commits.is_empty() {
+        return Ok(());
+    }
+    let store = open_store(ui)?;
+    let applied = crate::trailers::apply(&store, &commits)?;
+    for w in &applied.warnings {
+        eprintln!("warning: grit: {}", super::term::esc(w));
+    }
+    for (issue, _) in &applied.closed {
+        eprintln!(
+            "grit: closed issue {}",
+            store.index.short_id(&crate::event::Id::from_hex(issue).expect("hex"))?
+        );
+    }
+    Ok(())
 }
 
 fn pre_commit(ui: &mut Ui) -> Result<(), CommandError> {

@@ -8,7 +8,13 @@ use predicates::prelude::*;
 
 use crate::env::TestEnv;
 
-const HOOKS: [&str; 3] = ["reference-transaction", "pre-push", "pre-commit"];
+const HOOKS: [&str; 5] = [
+    "reference-transaction",
+    "pre-push",
+    "pre-commit",
+    "post-commit",
+    "post-merge",
+];
 
 fn states(t: &TestEnv, r: &Path) -> Vec<String> {
     t.json("wal", r, &["hooks", "status"])
@@ -33,10 +39,10 @@ fn write_hook(path: &Path, text: &str) {
 fn hooks_install_and_uninstall_cleanly_where_there_were_none() {
     let t = TestEnv::new();
     let r = t.repo("r");
-    assert_eq!(states(&t, &r), ["absent"; 3]);
+    assert_eq!(states(&t, &r), ["absent"; 5]);
     let installed = t.json("wal", &r, &["hooks", "install"]);
     assert!(installed.as_array().unwrap().iter().all(|h| h["action"] == "installed"));
-    assert_eq!(states(&t, &r), ["installed"; 3]);
+    assert_eq!(states(&t, &r), ["installed"; 5]);
     for h in HOOKS {
         let shipped = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks").join(h)).unwrap();
         assert_eq!(fs::read_to_string(r.join(".git/hooks").join(h)).unwrap(), shipped);
@@ -45,7 +51,7 @@ fn hooks_install_and_uninstall_cleanly_where_there_were_none() {
     assert!(again.as_array().unwrap().iter().all(|h| h["action"] == "up-to-date"));
     let removed = t.json("wal", &r, &["hooks", "uninstall"]);
     assert!(removed.as_array().unwrap().iter().all(|h| h["action"] == "removed"));
-    assert_eq!(states(&t, &r), ["absent"; 3]);
+    assert_eq!(states(&t, &r), ["absent"; 5]);
     for h in HOOKS {
         assert!(!r.join(".git/hooks").join(h).exists());
     }
@@ -86,7 +92,10 @@ fn a_foreign_hook_is_refused_unless_chained_and_runs_first_with_its_status() {
 
     let out = t.json("wal", &r, &["hooks", "install", "--chain"]);
     assert_eq!(out[2]["action"], "chained");
-    assert_eq!(states(&t, &r), ["installed", "installed", "chained"]);
+    assert_eq!(
+        states(&t, &r),
+        ["installed", "installed", "chained", "installed", "installed"]
+    );
     fs::write(r.join("f"), "x").unwrap();
     t.git(&r, &["add", "f"]);
     let (ok, _, _) = t.git_env(&r, &["commit", "-q", "-m", "blocked"], &[("FAIL", "1")]);

@@ -293,7 +293,7 @@ fn husky_hooks_keep_running_after_grit_chains_in() {
     t.git(&r, &["add", "f"]);
     let (ok, ran, err) = git_logged(&t, &r, &["commit", "-q", "-m", "one"]);
     assert!(ok, "{err}");
-    assert_eq!(ran, ["pre-commit"], "grit's hook ran once");
+    assert_eq!(ran, ["pre-commit", "post-commit"], "each of grit's hooks ran once");
     let log = std::fs::read_to_string(r.join("husky.log")).unwrap_or_default();
     assert_eq!(
         log, "husky-user-hook-ran\n",

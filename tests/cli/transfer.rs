@@ -294,3 +294,70 @@ fn beads_jsonl_maps_priorities_types_and_dependencies() {
     );
     assert_eq!(import(&env, &dir, &file, "beads")["events"], 0);
 }
+
+#[test]
+fn fixes_trailers_close_issues_once_on_the_default_branch() {
+    let env = TestEnv::new();
+    let (_remote, a, _b) = env.pair();
+    let fix = env.create(&a, "Crash on start");
+    let other = env.create(&a, "Slow");
+    let reffed = env.create(&a, "Tracking");
+    let commit = |dir: &Path, msg: &str| {
+        std::fs::write(dir.join(format!("f{}", msg.len())), msg).unwrap();
+        env.git(dir, &["add", "-A"]);
+        env.git(dir, &["commit", "-q", "-m", msg]);
+    };
+    // Through the hook, on the default branch (main: what the remote's HEAD names).
+    env.git(&a, &["checkout", "-q", "main"]);
+    commit(
+        &a,
+        &format!("Fix the crash\n\nFixes: {}\nRefs: {}\n", &fix[..10], &reffed[..8]),
+    );
+    let show = env.json("issue", &a, &["show", &fix]);
+    assert_eq!(show["state"], "closed");
+    assert_eq!(show["state_reason"], "completed");
+    let head = env.git(&a, &["rev-parse", "HEAD"]);
+    assert!(
+        show["comments"][0]["body"].as_str().unwrap().contains(head.trim()),
+        "{show}"
+    );
+    let r = env.json("issue", &a, &["show", &reffed]);
+    assert_eq!(
+        (r["state"].as_str(), r["comments"].as_array().unwrap().len()),
+        (Some("open"), 1)
+    );
+    // An unknown id warns and does not block the commit; off the default branch nothing closes.
+    let out = env.git_env(
+        &a,
+        &["commit", "-q", "--allow-empty", "-m", "x\n\nFixes: 0000000deadbeef\n"],
+        &[],
+    );
+    assert!(out.0, "the commit went in");
+    assert!(out.2.contains("warning: grit:"), "{}", out.2);
+    env.git(&a, &["checkout", "-q", "-b", "topic"]);
+    commit(&a, &format!("Speed up\n\nCloses: {other}\n"));
+    assert_eq!(
+        env.json("issue", &a, &["show", &other])["state"],
+        "open",
+        "not on main yet"
+    );
+    // In CI: --from-commits over a range, for what reached main; idempotent.
+    let out = env.json("issue", &a, &["close", "--from-commits", "main~2..topic"]);
+    assert!(
+        out["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("is not on main")),
+        "{out}"
+    );
+    env.git(&a, &["checkout", "-q", "main"]);
+    env.git(&a, &["merge", "-q", "--ff-only", "topic"]);
+    let out = env.json("issue", &a, &["close", "--from-commits", "main~3..main"]);
+    assert_eq!(env.json("issue", &a, &["show", &other])["state"], "closed", "{out}");
+    // A reopened issue stays open: the same commit never closes it twice.
+    env.ok("issue", &a, &["reopen", &fix]);
+    let again = env.json("issue", &a, &["close", "--from-commits", "main~3..main"]);
+    assert_eq!(again["closed"], json!([]), "{again}");
+    assert_eq!(env.json("issue", &a, &["show", &fix])["state"], "open");
+}

@@ -1,0 +1,179 @@
+//! Commits that close issues: `Fixes: <id>` and `Closes: <id>` trailers close the issue (as
+//! completed) once the commit is on the default branch, `Refs: <id>` comments on it. Each issue
+//! gets a comment naming the commit, and that comment is also how a commit is known to have
+//! been applied: the same commit never acts twice, so an issue reopened after it stays open.
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::event::{Id, Kind, State};
+use crate::repo::Repo;
+use crate::store::Store;
+
+/// What a trailer asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Close,
+    Refer,
+}
+
+/// A commit's trailers that name issues: (action, the id or prefix as written).
+#[derive(Debug, Clone)]
+pub struct CommitTrailers {
+    pub commit: String,
+    pub subject: String,
+    pub items: Vec<(Action, String)>,
+}
+
+/// What applying trailers did.
+#[derive(Debug, Default, Serialize)]
+pub struct Applied {
+    /// (issue id, commit)
+    pub closed: Vec<(String, String)>,
+    pub referenced: Vec<(String, String)>,
+    /// Already applied by an earlier run (or the issue was closed already).
+    pub unchanged: usize,
+    /// Trailers naming no issue, or more than one; commits off the branch.
+    pub warnings: Vec<String>,
+}
+
+/// The branch whose commits close issues: `grit.closeBranch`, else the branch the remote's HEAD
+/// names (`origin` first), else `init.defaultBranch`, else main or master if one exists.
+pub fn close_branch(repo: &Repo) -> Option<String> {
+    if let Some(b) = repo.config_string("grit.closeBranch").filter(|b| !b.is_empty()) {
+        return Some(b);
+    }
+    for remote in ["origin", "upstream"] {
+        if let Ok(r) = repo.git_command(&[
+            "symbolic-ref",
+            "--quiet",
+            "--short",
+            &format!("refs/remotes/{remote}/HEAD"),
+        ]) {
+            let r = r.trim();
+            if let Some(b) = r.split_once('/').map(|(_, b)| b) {
+                return Some(b.to_owned());
+            }
+        }
+    }
+    let exists = |b: &str| {
+        repo.git_command(&["rev-parse", "--verify", "--quiet", &format!("refs/heads/{b}")])
+            .is_ok()
+    };
+    if let Some(b) = repo.config_string("init.defaultBranch").filter(|b| exists(b)) {
+        return Some(b);
+    }
+    ["main", "master"].into_iter().find(|b| exists(b)).map(str::to_owned)
+}
+
+/// The branch checked out, if any.
+pub fn current_branch(repo: &Repo) -> Option<String> {
+    repo.git_command(&["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .ok()
+        .map(|b| b.trim().to_owned())
+}
+
+/// Whether `commit` is on `branch` (local, or its remote-tracking copy).
+pub fn on_branch(repo: &Repo, commit: &str, branch: &str) -> bool {
+    [format!("refs/heads/{branch}"), format!("refs/remotes/origin/{branch}")]
+        .iter()
+        .any(|r| {
+            repo.git_output(&["merge-base", "--is-ancestor", commit, r])
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+/// The commits of `range` (oldest first) with trailers naming issues, read by git's own trailer
+/// parser (`%(trailers)`).
+pub fn in_range(repo: &Repo, range: &str) -> Result<Vec<CommitTrailers>> {
+    let out = repo.git_command(&[
+        "log",
+        "--reverse",
+        "--format=%H%x1f%s%x1f%(trailers:only,unfold,key=Fixes,key=Closes,key=Refs)%x1e",
+        range,
+    ])?;
+    let mut all = Vec::new();
+    for rec in out.split('\x1e') {
+        let mut f = rec.trim_start_matches('\n').splitn(3, '\x1f');
+        let (Some(commit), Some(subject), Some(trailers)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let items: Vec<(Action, String)> = trailers
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                let action = match k.trim().to_ascii_lowercase().as_str() {
+                    "fixes" | "closes" => Action::Close,
+                    "refs" => Action::Refer,
+                    _ => return None,
+                };
+                // `Fixes: abc1234, def5678` names two.
+                Some(
+                    v.split([',', ' '])
+                        .map(|x| x.trim().trim_start_matches('#'))
+                        .filter(|x| !x.is_empty())
+                        .map(|x| (action, x.to_owned()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .flatten()
+            .collect();
+        if !items.is_empty() {
+            all.push(CommitTrailers {
+                commit: commit.to_owned(),
+                subject: subject.to_owned(),
+                items,
+            });
+        }
+    }
+    Ok(all)
+}
+
+/// Applies the trailers of `commits`: closes and comments, once per commit and issue.
+pub fn apply(store: &Store, commits: &[CommitTrailers]) -> Result<Applied> {
+    let mut out = Applied::default();
+    for c in commits {
+        for (action, query) in &c.items {
+            let id: Id = match store.index.resolve(query) {
+                Ok(id) => id,
+                Err(e) => {
+                    out.warnings.push(format!(
+                        "commit {}: {} {query}: {e}",
+                        &c.commit[..12],
+                        if *action == Action::Close { "Fixes:" } else { "Refs:" }
+                    ));
+                    continue;
+                }
+            };
+            let state = store.index.issue(&id)?.unwrap_or_default();
+            if state.comments.iter().any(|m| m.body.contains(&c.commit)) {
+                out.unchanged += 1;
+                continue;
+            }
+            let mut kinds = Vec::new();
+            match action {
+                Action::Close => {
+                    kinds.push(Kind::CommentAdded {
+                        body: format!("Closed by commit {}: {}", c.commit, c.subject),
+                    });
+                    if state.state() == State::Open {
+                        kinds.push(Kind::StateSet {
+                            state: State::Closed,
+                            reason: Some("completed".into()),
+                        });
+                    }
+                    out.closed.push((id.to_hex(), c.commit.clone()));
+                }
+                Action::Refer => {
+                    kinds.push(Kind::CommentAdded {
+                        body: format!("Referenced by commit {}: {}", c.commit, c.subject),
+                    });
+                    out.referenced.push((id.to_hex(), c.commit.clone()));
+                }
+            }
+            store.write(Some(id), kinds)?;
+        }
+    }
+    Ok(out)
+}
