@@ -480,7 +480,12 @@ pub fn demo(ui: &mut Ui, dir: Option<PathBuf>) -> Result<(), CommandError> {
         &[],
     )?;
     run_shown(ui, &dir, &["git", "issue", "list", "--state", "all"], &[])?;
-    run_shown(ui, &dir, &["git", "issue", "list", "-S", "proxy label:bug sort:priority"], &[])?;
+    run_shown(
+        ui,
+        &dir,
+        &["git", "issue", "list", "-S", "proxy label:bug sort:priority"],
+        &[],
+    )?;
     run_shown(ui, &dir, &["git", "issue", "ready"], &[])?;
     run_shown(ui, &dir, &["git", "issue", "show", &bug], &[])?;
     run_shown(

@@ -109,24 +109,79 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         ));
     }
     let (template, env, backend) = options(ui, main, &a)?;
-    // Made one after another: the first may build an overlay's base layer, the rest mount it.
+    // The first is made alone (on overlay it builds the base layer), the rest side by side (each
+    // thread with its own handle on the repository): most of a creation is waiting on git and
+    // on the file system.
     let progress = progress_printer(ui);
+    let names: Vec<String> = list.iter().map(|item| item_name(&a.name, item)).collect();
+    for n in &names {
+        sandbox::validate_name(n)?;
+    }
+    let first = sandbox::create(
+        main,
+        &spec(&a, &names[0], template.as_ref(), backend),
+        &pending_signal,
+        &progress,
+    );
+    let mut results: Vec<(usize, Result<Record, Stopped>)> = vec![(0, first)];
+    if list.len() > 1 {
+        let next = AtomicUsize::new(1);
+        let tree = main.tree.clone();
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .max(4)
+            .min(list.len() - 1);
+        let (names, template, a) = (&names, &template, &a);
+        let more: Vec<(usize, Result<Record, Stopped>)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let tree = tree.clone();
+                    let next = &next;
+                    s.spawn(move || {
+                        let mut out = Vec::new();
+                        let m = match Main::discover(&tree) {
+                            Ok(m) => m,
+                            Err(e) => {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                out.push((i, Err(Stopped::Failed(e))));
+                                return out;
+                            }
+                        };
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(name) = names.get(i) else { break };
+                            let sp = spec(a, name, template.as_ref(), backend);
+                            out.push((i, sandbox::create(&m, &sp, &pending_signal, &|_, _| {})));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("creation threads do not panic"))
+                .collect()
+        });
+        results.extend(more);
+    }
+    results.sort_by_key(|(i, _)| *i);
     let mut made: Vec<(String, Record)> = Vec::new();
-    for item in &list {
-        let name = item_name(&a.name, item);
-        sandbox::validate_name(&name)?;
-        let s = spec(&a, &name, template.as_ref(), backend);
-        match sandbox::create(main, &s, &pending_signal, &progress) {
-            Ok(r) => made.push((item.clone(), r)),
-            Err(Stopped::Interrupted(sig)) => return Err(interrupted(sig)),
+    let mut failure = None;
+    for (i, r) in results {
+        match r {
+            Ok(r) => made.push((list[i].clone(), r)),
+            Err(Stopped::Interrupted(sig)) => failure = Some(interrupted(sig)),
             Err(Stopped::Failed(e)) => {
-                return Err(CommandError::from(e).hint(format!(
-                    "{} of {} sandboxes were made before this; `git sandbox list` shows them",
-                    made.len(),
-                    list.len()
-                )));
+                failure.get_or_insert(CommandError::from(e));
             }
         }
+    }
+    if let Some(e) = failure {
+        return Err(e.hint(format!(
+            "{} of {} sandboxes were made; `git sandbox list` shows them",
+            made.len(),
+            list.len()
+        )));
     }
     if let Some(setup) = template.as_ref().and_then(|t| t.setup.clone()) {
         for (_, r) in &made {

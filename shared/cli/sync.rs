@@ -383,6 +383,22 @@ pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
 /// checked out is the one whose commits close issues.
 fn post_commit(ui: &mut Ui, range: &str) -> Result<(), CommandError> {
     let repo = crate::repo::Repo::discover(&ui.dir)?;
+    // Most commits name no issue: find that out in-process, before any git subprocess.
+    if range == "HEAD^!" {
+        let message = repo
+            .git
+            .head_commit()
+            .ok()
+            .and_then(|c| c.message_raw().ok().map(|m| m.to_vec()))
+            .unwrap_or_default();
+        let named = String::from_utf8_lossy(&message).lines().any(|l| {
+            let l = l.trim_start().to_ascii_lowercase();
+            ["fixes:", "closes:", "refs:"].iter().any(|k| l.starts_with(k))
+        });
+        if !named {
+            return Ok(());
+        }
+    }
     let (Some(branch), Some(current)) = (
         crate::trailers::close_branch(&repo),
         crate::trailers::current_branch(&repo),

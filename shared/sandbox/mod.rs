@@ -121,7 +121,22 @@ impl Main {
 
     /// `git` in the main work tree, dying with this process (see [`git_in_tied`]).
     pub fn git_tied(&self, args: &[&str]) -> Result<String> {
+        // `git worktree add` reads every other worktree's directory, and fails on one another
+        // add is still writing: creations (a matrix's threads, other agents' processes) take
+        // turns at it, through a lock on a file beside the records.
+        let _turn = (args.contains(&"worktree") && args.contains(&"add")).then(|| self.worktree_lock());
         git_in_tied(&self.tree, args)
+    }
+
+    /// An exclusive lock (flock) held until the file is dropped; `None` if it cannot be had,
+    /// and then git's own failure will say what went wrong.
+    fn worktree_lock(&self) -> Option<fs::File> {
+        use std::os::fd::AsRawFd;
+        let dir = self.records_dir();
+        fs::create_dir_all(&dir).ok()?;
+        let f = fs::File::create(dir.join(".worktree-add.lock")).ok()?;
+        // SAFETY: flock on a descriptor this function owns.
+        (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0).then_some(f)
     }
 
     fn records_dir(&self) -> PathBuf {
