@@ -5,7 +5,6 @@
 use std::fs;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::Command as Process;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -59,14 +58,8 @@ fn item_name(base: &str, item: &str) -> String {
 /// Runs `cmd` in `dir` with its output to `log`, the terminal's signals unblocked.
 fn run_logged(dir: &Path, line: &[String], env: &[(String, String)], log: &Path) -> std::io::Result<i32> {
     let out = fs::File::create(log)?;
-    let mut p = Process::new(&line[0]);
-    p.args(&line[1..]);
-    p.current_dir(dir)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
+    let mut p = super::sandbox::command_in(dir, line, env);
+    p.stdin(std::process::Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
     // SAFETY: between fork and exec only async-signal-safe calls: restore an empty mask.

@@ -438,6 +438,19 @@ pub(super) fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&sandbox::i
     v
 }
 
+/// The process for `line` in a sandbox: its directory, the caller's environment without git's
+/// variables that would point it elsewhere, and `env` on top.
+pub(super) fn command_in(dir: &Path, line: &[String], env: &[(String, String)]) -> Process {
+    let mut p = Process::new(&line[0]);
+    p.args(&line[1..])
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    p
+}
+
 pub(super) fn execute_in(
     dir: &Path,
     cmd: &[String],
@@ -447,13 +460,7 @@ pub(super) fn execute_in(
     iso: Option<&sandbox::isolate::Isolate>,
 ) -> Result<i32, CommandError> {
     let line = argv(dir, cmd, sh, iso);
-    let mut p = Process::new(&line[0]);
-    p.args(&line[1..]);
-    p.current_dir(dir)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .envs(env.iter().map(|(k, v)| (k, v)));
+    let mut p = command_in(dir, &line, env);
     // With --json, stdout is ours: the command writes to stderr.
     if stdout_to_stderr {
         // SAFETY: duplicating our own stderr descriptor for the child.

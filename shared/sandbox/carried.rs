@@ -92,6 +92,31 @@ fn changes(dir: &Path, from: &str, to: &str) -> Result<BTreeMap<String, Entry>> 
     Ok(map)
 }
 
+/// The tree of `head` with `entries` laid over it (a deleted path's entry is `None`).
+fn tree_with<'a>(dir: &Path, head: &str, entries: impl IntoIterator<Item = (&'a String, &'a Entry)>) -> Result<String> {
+    let mut info = String::new();
+    for (path, entry) in entries {
+        match entry {
+            Some((mode, id)) => info.push_str(&format!("{mode} {id}\t{path}\0")),
+            None => info.push_str(&format!("0 {}\t{path}\0", "0".repeat(40))),
+        }
+    }
+    if info.is_empty() {
+        return Ok(git_in(dir, &["rev-parse", &format!("{head}^{{tree}}")])?
+            .trim()
+            .to_owned());
+    }
+    let index = ScratchIndex::copy_of(dir)?;
+    git_with_index(dir, &index.0, &["read-tree", head], None)?;
+    git_with_index(
+        dir,
+        &index.0,
+        &["update-index", "-z", "--index-info"],
+        Some(info.as_bytes()),
+    )?;
+    Ok(git_with_index(dir, &index.0, &["write-tree"], None)?.trim().to_owned())
+}
+
 /// What the sandbox's work is measured from: its current commit, with the carried changes laid
 /// over every path its own commits have not changed since the base. `None` for a sandbox that
 /// carried nothing (its commit is the start) or one made before this was recorded.
@@ -106,30 +131,10 @@ pub fn start_tree(r: &Record) -> Result<Option<String>> {
         .to_owned();
     let carried_changes = changes(dir, &base, carried)?;
     let committed = changes(dir, &base, &head)?;
-    let mut info = String::new();
-    for (path, entry) in &carried_changes {
-        if committed.contains_key(path) {
-            continue;
-        }
-        match entry {
-            Some((mode, id)) => info.push_str(&format!("{mode} {id}\t{path}\0")),
-            None => info.push_str(&format!("0 {}\t{path}\0", "0".repeat(40))),
-        }
-    }
-    if info.is_empty() {
-        return Ok(Some(head));
-    }
-    let index = ScratchIndex::copy_of(dir)?;
-    git_with_index(dir, &index.0, &["read-tree", &head], None)?;
-    git_with_index(
-        dir,
-        &index.0,
-        &["update-index", "-z", "--index-info"],
-        Some(info.as_bytes()),
-    )?;
-    Ok(Some(
-        git_with_index(dir, &index.0, &["write-tree"], None)?.trim().to_owned(),
-    ))
+    let uncommitted = carried_changes
+        .iter()
+        .filter(|(path, _)| !committed.contains_key(*path));
+    Ok(Some(tree_with(dir, &head, uncommitted)?))
 }
 
 /// The sandbox's own uncommitted changes: (start tree, work tree's tree, changed paths), or
@@ -155,26 +160,8 @@ pub fn commit_own(r: &Record, message: &str, signer: Option<&super::Signer>) -> 
     let dir = &r.path;
     let head = git_in(dir, &["rev-parse", "HEAD"])?.trim().to_owned();
     let own = changes(dir, &start, &now)?;
-    let mut info = String::new();
-    for (path, entry) in &own {
-        match entry {
-            Some((mode, id)) => info.push_str(&format!("{mode} {id}\t{path}\0")),
-            None => info.push_str(&format!("0 {}\t{path}\0", "0".repeat(40))),
-        }
-    }
-    let index = ScratchIndex::copy_of(dir)?;
-    git_with_index(dir, &index.0, &["read-tree", &head], None)?;
-    git_with_index(
-        dir,
-        &index.0,
-        &["update-index", "-z", "--index-info"],
-        Some(info.as_bytes()),
-    )?;
-    let tree = git_with_index(dir, &index.0, &["write-tree"], None)?.trim().to_owned();
-    let commit = git_in(dir, &["commit-tree", &tree, "-p", &head, "-m", message])?
-        .trim()
-        .to_owned();
-    git_in(dir, &["update-ref", "-m", "sandbox commit", "HEAD", &commit, &head])?;
+    let tree = tree_with(dir, &head, &own)?;
+    let commit = super::commit_tree(r, &tree, message, signer)?;
     // The sandbox's index follows the commit for the paths it took; carried changes stay as
     // they were (staged ones staged).
     let mut args = vec!["reset", "-q", "HEAD", "--"];

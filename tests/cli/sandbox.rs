@@ -676,6 +676,7 @@ fn changes_carried_from_a_dirty_main_tree_are_not_the_sandboxes_own() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("carried from the main tree stays uncommitted"));
     let files = t.git(&r, &["show", "--name-only", "--format=", "sandbox/w"]);
     assert_eq!(files, "b.txt\n", "only the sandbox's own change is committed");
+    run_ok(&t, &r, &["verify", "sandbox/w"]);
     assert_eq!(listed(&t, &r)[0]["dirty"], false);
     // It merges into the dirty main tree: the local edits are not in its way.
     run_ok(&t, &r, &["merge", "w"]);
