@@ -1,0 +1,149 @@
+//! Benchmarks of in and out, each with a baseline in the same run: importing 10,000 GitHub
+//! issues with 50,000 comments from one `gh`-shaped file and importing it again (against git
+//! hashing the same file into the repository), exporting 100,000 issues to JSON Lines (against
+//! `git cat-file` reading every object), and what the post-commit hook adds to a commit without
+//! a trailer (against the same commit with that hook removed). `benches/run --bench transfer`;
+//! `GRIT_BENCH_SMALL=1` scales the issue counts down 10x.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{exe, generate, git, med, ms, new_repo, path_with_binaries, scratch};
+
+fn time(mut c: Command) -> Duration {
+    c.stdout(std::process::Stdio::null());
+    let start = Instant::now();
+    let out = c.output().expect("runs");
+    assert!(out.status.success(), "{c:?}: {}", String::from_utf8_lossy(&out.stderr));
+    start.elapsed()
+}
+
+fn issue(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(exe("issue"));
+    c.args(args).current_dir(dir).env("GRIT_NO_AUTO_GC", "1");
+    c
+}
+
+/// A `gh issue list --json …` file: `issues` issues with five comments each.
+fn gh_file(path: &Path, issues: usize) {
+    let words = [
+        "crash", "login", "proxy", "timeout", "cache", "index", "build", "error", "page", "server",
+    ];
+    let sentence = |seed: usize, n: usize| -> String {
+        (0..n)
+            .map(|i| words[(seed * 7 + i * 3) % words.len()])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let all: Vec<serde_json::Value> = (1..=issues)
+        .map(|n| {
+            let comments: Vec<serde_json::Value> = (0..5)
+                .map(|k| {
+                    serde_json::json!({
+                        "id": format!("IC_{n}_{k}"), "author": {"login": format!("user{k}")},
+                        "body": sentence(n + k, 20), "createdAt": "2024-03-02T00:00:00Z"
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "number": n, "title": sentence(n, 6), "body": sentence(n * 3, 40),
+                "state": if n % 3 == 0 { "CLOSED" } else { "OPEN" },
+                "labels": [{"name": words[n % words.len()]}], "assignees": [], "author": {"login": "octo"},
+                "comments": comments, "createdAt": "2024-03-01T10:00:00Z", "closedAt": null,
+                "url": format!("https://github.com/acme/widgets/issues/{n}")
+            })
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_vec(&all).unwrap()).unwrap();
+}
+
+fn main() {
+    let small = std::env::var_os("GRIT_BENCH_SMALL").is_some();
+    let scale = if small { 10 } else { 1 };
+    let root = scratch();
+
+    // Import and re-import.
+    let n = 10_000 / scale;
+    let file = root.path().join("gh.json");
+    gh_file(&file, n);
+    let size = std::fs::metadata(&file).unwrap().len();
+    let dir = new_repo(root.path(), "import");
+    let first = time(issue(&dir, &["import", file.to_str().unwrap(), "--from", "github"]));
+    let mut again = Vec::new();
+    let mut hash = Vec::new();
+    for _ in 0..5 {
+        again.push(time(issue(
+            &dir,
+            &["import", file.to_str().unwrap(), "--from", "github"],
+        )));
+        let mut c = Command::new("git");
+        c.args(["hash-object", "-w", file.to_str().unwrap()]).current_dir(&dir);
+        hash.push(time(c));
+    }
+    println!(
+        "import of {n} GitHub issues with {} comments ({:.0} MB)   {:7.0} ms   (target <= 10,000 ms)",
+        n * 5,
+        size as f64 / 1e6,
+        ms(first)
+    );
+    println!(
+        "the same again (0 events)   median {:6.0} ms   baseline git hash-object -w of the file {:5.0} ms   (target <= 2,000 ms)",
+        ms(med(again)),
+        ms(med(hash))
+    );
+
+    // Export.
+    let m = 100_000 / scale;
+    let big = new_repo(root.path(), "export");
+    generate(&big, m, 3000);
+    time(issue(&big, &["list", "--limit", "1"]));
+    let (mut ours, mut cat) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        ours.push(time(issue(&big, &["export"])));
+        let mut c = Command::new("git");
+        c.args(["cat-file", "--batch-all-objects", "--batch"]).current_dir(&big);
+        cat.push(time(c));
+    }
+    println!(
+        "export of {m} issues to JSON Lines   median {:6.0} ms   baseline git cat-file --batch-all-objects {:5.0} ms   (target <= 3,000 ms)",
+        ms(med(ours)),
+        ms(med(cat))
+    );
+
+    // The post-commit hook on a commit without a trailer.
+    let hooked = new_repo(root.path(), "hooked");
+    let mut c = Command::new(exe("wal"));
+    c.args(["hooks", "install"]).current_dir(&hooked);
+    time(c);
+    let hook = hooked.join(".git/hooks/post-commit");
+    let off = hooked.join(".git/hooks/post-commit.off");
+    let commit = || {
+        let mut c = Command::new("git");
+        c.args(["commit", "-q", "--allow-empty", "-m", "a commit without a trailer"])
+            .current_dir(&hooked)
+            .env("PATH", path_with_binaries());
+        c
+    };
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        for _ in 0..15 {
+            with.push(time(commit()));
+        }
+        std::fs::rename(&hook, &off).unwrap();
+        for _ in 0..15 {
+            without.push(time(commit()));
+        }
+        std::fs::rename(&off, &hook).unwrap();
+    }
+    let (w, wo) = (med(with), med(without));
+    println!(
+        "git commit with the post-commit hook   median {:5.2} ms   baseline without it {:5.2} ms   adds {:4.2} ms   (target <= 2 ms)",
+        ms(w),
+        ms(wo),
+        ms(w) - ms(wo)
+    );
+    let _ = git(&hooked, &["log", "--oneline", "-1"]);
+}
