@@ -1,6 +1,7 @@
 //! Integration tests: the built binaries against real temporary repositories, with real git.
 //! One test binary (a module per tool) so linking happens once.
 
+mod action;
 mod docs;
 mod env;
 mod hooks;

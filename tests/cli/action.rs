@@ -1,0 +1,125 @@
+//! The GitHub Action: its scripts run here with the `GITHUB_*` variables a runner sets, on a
+//! temporary repository, and `action.yml` and the example workflow against GitHub's schemas.
+
+use std::path::{Path, PathBuf};
+
+use crate::env::{TestEnv, exe};
+
+/// A ~/.grit as the install script leaves it, holding the binaries under test.
+fn grit_root(env: &TestEnv) -> PathBuf {
+    let root = env.tmp.path().join("grit-root");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    for tool in ["issue", "lock", "sandbox", "wal"] {
+        std::os::unix::fs::symlink(exe(tool), root.join("bin").join(format!("git-{tool}"))).unwrap();
+    }
+    root
+}
+
+fn script(env: &TestEnv, name: &str, dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("action").join(name);
+    let mut c = env.wrapped("bash", dir);
+    c.arg(path).args(args).envs(vars.iter().copied());
+    c.output().unwrap()
+}
+
+#[test]
+fn the_actions_scripts_close_fixed_issues_and_summarise_a_push() {
+    let env = TestEnv::new();
+    let (_remote, a, _b) = env.pair();
+    let root = grit_root(&env);
+    let id = env.create(&a, "Crash on start");
+    env.ok("wal", &a, &["sync"]);
+    let before = env.git(&a, &["rev-parse", "HEAD"]).trim().to_owned();
+    std::fs::write(a.join("fix.txt"), "fixed").unwrap();
+    env.git(&a, &["add", "fix.txt"]);
+    env.git(
+        &a,
+        &[
+            "-c",
+            "core.hooksPath=/dev/null",
+            "commit",
+            "-q",
+            "-m",
+            &format!("Fix it\n\nFixes: {}", &id[..8]),
+        ],
+    );
+    let after = env.git(&a, &["rev-parse", "HEAD"]).trim().to_owned();
+    env.git(&a, &["push", "-q", "origin", "HEAD:main"]);
+    let event = env.tmp.path().join("event.json");
+    std::fs::write(
+        &event,
+        format!("{{\"before\": \"{before}\", \"after\": \"{after}\", \"ref\": \"refs/heads/main\"}}"),
+    )
+    .unwrap();
+    let github_path = env.tmp.path().join("github_path");
+    let summary = env.tmp.path().join("summary.md");
+    let vars = [
+        ("GRIT_ROOT", root.to_str().unwrap()),
+        ("GITHUB_WORKSPACE", a.to_str().unwrap()),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ("GITHUB_PATH", github_path.to_str().unwrap()),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ("GITHUB_ACTION_PATH", env!("CARGO_MANIFEST_DIR")),
+    ];
+    // Installed already, at this version: kept, and put on PATH.
+    let version = env.git(Path::new(env!("CARGO_MANIFEST_DIR")), &["rev-parse", "HEAD"]);
+    std::fs::write(root.join("version"), version.trim()).unwrap();
+    let out = script(&env, "install.sh", &a, &vars, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(cached)"));
+    assert_eq!(
+        std::fs::read_to_string(&github_path).unwrap().trim(),
+        root.join("bin").to_str().unwrap()
+    );
+
+    let out = script(&env, "run.sh", &a, &vars, &["close-from-commits"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.json("issue", &a, &["show", &id])["state"], "closed");
+    // Twice is once.
+    let out = script(&env, "run.sh", &a, &vars, &["close-from-commits"]);
+    assert!(out.status.success());
+    assert_eq!(
+        env.json("issue", &a, &["show", &id])["comments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let out = script(&env, "run.sh", &a, &vars, &["summary"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("| closed | `") && md.contains("Crash on start"), "{md}");
+
+    for cmd in ["sync", "verify"] {
+        let out = script(&env, "run.sh", &a, &vars, &[cmd]);
+        assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = script(&env, "run.sh", &a, &vars, &["deploy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
+}
+
+#[test]
+fn action_yml_and_the_example_workflow_follow_githubs_schemas() {
+    let env = TestEnv::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Ok(probe) = env.wrapped("check-jsonschema", dir).arg("--version").output() else {
+        eprintln!(
+            "skipped: check-jsonschema is not installed; .ci/run installs it with `pip install check-jsonschema`"
+        );
+        return;
+    };
+    assert!(probe.status.success());
+    for (schema, file) in [
+        ("vendor.github-actions", "action.yml"),
+        ("vendor.github-workflows", "docs/examples/grit.yml"),
+    ] {
+        let out = env
+            .wrapped("check-jsonschema", dir)
+            .args(["--builtin-schema", schema, file])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
