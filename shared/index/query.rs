@@ -17,6 +17,12 @@ impl Index {
 
     /// Resolves a full id or any unique hex prefix to an issue id.
     pub fn resolve(&self, query: &str) -> Result<Id> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        self.resolve_in(&rtxn, query)
+    }
+
+    /// `resolve` within a read transaction already open (LMDB allows one per thread).
+    pub(super) fn resolve_in(&self, rtxn: &RoTxn, query: &str) -> Result<Id> {
         let q = query.trim().to_ascii_lowercase();
         let Some((low, high)) = hex::prefix_range(&q) else {
             return Err(Error::invalid(
@@ -24,10 +30,9 @@ impl Index {
                 "ids are hexadecimal; `git issue list` shows them",
             ));
         };
-        let rtxn = self.env.read_txn().map_err(self.err())?;
         let mut found = Vec::new();
         let range = (Bound::Included(&low[..]), Bound::Included(&high[..]));
-        for item in self.issues.range(&rtxn, &range).map_err(self.err())? {
+        for item in self.issues.range(rtxn, &range).map_err(self.err())? {
             let (k, v) = item.map_err(self.err())?;
             let created = IssueState::decode(v).is_some_and(|s| s.created.is_some());
             if created {
@@ -47,7 +52,7 @@ impl Index {
                 let mut candidates = Vec::new();
                 for id in found.iter().take(10) {
                     let title = self
-                        .load_issue(&rtxn, id)?
+                        .load_issue(rtxn, id)?
                         .and_then(|s| s.title.map(|t| t.value))
                         .unwrap_or_default();
                     candidates.push(format!(

@@ -324,7 +324,7 @@ impl Index {
                 Term::Blocked(false) => Compiled::Not(Box::new(Compiled::Blocked)),
                 Term::Claimed(true) => Compiled::Claimed,
                 Term::Claimed(false) => Compiled::Not(Box::new(Compiled::Claimed)),
-                Term::Parent(p) => match self.resolve(p) {
+                Term::Parent(p) => match self.resolve_in(rtxn, p) {
                     Ok(parent) => Compiled::In(self.linked(rtxn, &parent, CHILD)?.into_iter().map(|i| i.0).collect()),
                     Err(Error::NotFound { .. }) => Compiled::Nothing,
                     Err(e) => return Err(e),

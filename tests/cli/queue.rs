@@ -484,3 +484,58 @@ fn queries_agree_with_a_brute_force_filter_on_random_issues() {
     assert!(prios.windows(2).all(|w| w[0] <= w[1]), "{prios:?}");
     assert_eq!(prios.len(), issues.len());
 }
+
+#[test]
+fn qualifiers_for_people_parents_claims_times_comments_and_prefixes() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    let ann = env.git(&dir, &["config", "user.email"]).trim().to_owned();
+    // An old issue, written long before the others (the tests pin the clock with GRIT_NOW).
+    let old = env
+        .std_cmd("issue", &dir)
+        .args(["create", "-t", "Old timeout report", "--json"])
+        .env("GRIT_NOW", "1700000000")
+        .output()
+        .unwrap();
+    assert!(old.status.success());
+    let epic = new(&env, &dir, &["-t", "Epic", "--type", "epic"]);
+    let child = new(&env, &dir, &["-t", "Crashes on start", "--parent", &epic, "-a", "@me"]);
+    env.ok("issue", &dir, &["comment", &child, "-b", "seen it"]);
+    // Another person, as another actor.
+    let bob = env
+        .std_cmd("issue", &dir)
+        .args(["create", "-t", "Bob's idea", "--json"])
+        .envs([
+            ("GRIT_ACTOR", "bob"),
+            ("GIT_AUTHOR_NAME", "Bob Builder"),
+            ("GIT_AUTHOR_EMAIL", "bob@example.com"),
+        ])
+        .output()
+        .unwrap();
+    assert!(bob.status.success(), "{}", String::from_utf8_lossy(&bob.stderr));
+    let q = |query: &str| -> Vec<String> {
+        let mut t = titles(&env.json("issue", &dir, &["list", "--state", "all", "--limit", "0", "-S", query]));
+        if !query.contains("sort:") {
+            t.sort();
+        }
+        t
+    };
+    assert_eq!(q("author:bob@example.com"), ["Bob's idea"]);
+    assert_eq!(q("author:\"Bob Builder\""), ["Bob's idea"]);
+    assert_eq!(q("author:@me").len(), 3, "{ann}'s three");
+    assert_eq!(q(&format!("parent:{}", &epic[..8])), ["Crashes on start"]);
+    assert!(!q("no:parent").contains(&"Crashes on start".to_owned()));
+    assert_eq!(q("assignee:@me"), ["Crashes on start"]);
+    assert_eq!(q("comments:>=1"), ["Crashes on start"]);
+    assert_eq!(q("crash*"), ["Crashes on start"], "a prefix of the stemmed word");
+    assert_eq!(q("time*"), ["Old timeout report"]);
+    assert_eq!(q("created:<2024-01-01"), ["Old timeout report"]);
+    assert_eq!(q("created:>=2025-01-01").len(), 3);
+    assert_eq!(q("updated:<7d").len(), 3, "the old one was last changed in 2023");
+    assert_eq!(q("updated:>30d"), ["Old timeout report"]);
+    assert_eq!(q("sort:created-asc")[0], "Old timeout report");
+    env.ok("issue", &dir, &["claim", &child, "--local"]);
+    assert_eq!(q("claimed:true"), ["Crashes on start"]);
+    assert_eq!(q("claimed:false").len(), 3);
+    assert_eq!(q("is:claimed"), ["Crashes on start"]);
+}
