@@ -207,6 +207,12 @@ pub fn views(store: &Store, id: &Id) -> Result<Vec<LinkView>, CommandError> {
 /// The cycles through `id`, each as short ids.
 pub fn cycles(store: &Store, id: &Id) -> Result<Vec<(&'static str, Vec<String>)>, CommandError> {
     let mut out = Vec::new();
+    // Only an issue with blocking or parent links can be on a cycle: the rest need no walk
+    // over every link.
+    let graph_links = [tables::BLOCKED_BY, tables::BLOCKS, tables::PARENT, tables::CHILD];
+    if !store.index.links_of(id)?.iter().any(|(l, _)| graph_links.contains(l)) {
+        return Ok(out);
+    }
     for (link, cycle) in store.index.cycles(Some(id))? {
         let ids = cycle.iter().map(|i| short(store, i)).collect::<Result<Vec<_>, _>>()?;
         out.push((link, ids));

@@ -1113,54 +1113,33 @@ fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
 }
 
 fn diff(ui: &mut Ui, r: &Record, stat: bool) -> Result<(), CommandError> {
+    let (from, to) = diff_trees(r)?;
     if ui.json {
-        return diff_json(ui, r);
+        return diff_json(ui, r, &from, &to);
     }
-    let stat_arg: &[&str] = if stat { &["--stat"] } else { &[] };
-    // Against the start (the commits with what was carried laid over them), the sandbox's own
-    // changes only.
-    if let Some((start, now, _)) = sandbox::carried::own_changes(r)? {
-        ui.flush()?;
-        let st = Process::new("git")
-            .current_dir(&r.path)
-            .arg("diff")
-            .args(stat_arg)
-            .args([&start, &now])
-            .status()?;
-        return exit_with(st.code().unwrap_or(1));
-    }
-    // Untracked files show too: stage everything into a throw-away copy of the index.
-    let git_dir = sandbox::git_in(&r.path, &["rev-parse", "--absolute-git-dir"])?;
-    let index = Path::new(git_dir.trim()).join("index");
-    let tmp = Path::new(git_dir.trim()).join("grit-diff-index");
-    std::fs::copy(&index, &tmp).map_err(crate::Error::io(&index))?;
-    let tmp_s = tmp.to_string_lossy().into_owned();
-    let staged = sandbox::git_cmd(&r.path)
-        .env("GIT_INDEX_FILE", &tmp_s)
-        .args(["add", "-A"])
-        .status();
     ui.flush()?;
-    let shown = staged.and_then(|_| {
-        Process::new("git")
-            .current_dir(&r.path)
-            .env("GIT_INDEX_FILE", &tmp_s)
-            .args(["diff", "--cached"])
-            .args(stat_arg)
-            .arg(&r.base)
-            .status()
-    });
-    let _ = std::fs::remove_file(&tmp);
-    let st = shown?;
+    let st = Process::new("git")
+        .current_dir(&r.path)
+        .arg("diff")
+        .args(if stat { &["--stat"][..] } else { &[] })
+        .args([&from, &to])
+        .status()?;
     exit_with(st.code().unwrap_or(1))
 }
 
-/// `diff --json`: each changed file with its lines added and removed (null for binary files).
-fn diff_json(ui: &mut Ui, r: &Record) -> Result<(), CommandError> {
-    let (from, to) = match sandbox::carried::own_changes(r)? {
+/// What `diff` compares: the sandbox's start (its commits with what was carried laid over them)
+/// and its work tree, untracked files included; for a sandbox without a recorded start, its
+/// base commit and its work tree.
+fn diff_trees(r: &Record) -> Result<(String, String), CommandError> {
+    Ok(match sandbox::carried::own_changes(r)? {
         Some((start, now, _)) => (start, now),
         None => (r.base.clone(), sandbox::carried::worktree_tree(&r.path)?),
-    };
-    let out = sandbox::git_in(&r.path, &["diff", "--numstat", "-z", "--no-renames", &from, &to])?;
+    })
+}
+
+/// `diff --json`: each changed file with its lines added and removed (null for binary files).
+fn diff_json(ui: &mut Ui, r: &Record, from: &str, to: &str) -> Result<(), CommandError> {
+    let out = sandbox::git_in(&r.path, &["diff", "--numstat", "-z", "--no-renames", from, to])?;
     let files: Vec<serde_json::Value> = out
         .split('\0')
         .filter(|l| !l.is_empty())
