@@ -170,6 +170,27 @@ pub enum Kind {
     },
 }
 
+/// The names of the event kinds this version knows, as `Kind::name` gives them.
+pub const KIND_NAMES: &[&str] = &[
+    "issue.created",
+    "issue.title_set",
+    "issue.body_set",
+    "issue.state_set",
+    "issue.comment_added",
+    "issue.label_added",
+    "issue.label_removed",
+    "issue.assignee_added",
+    "issue.assignee_removed",
+    "issue.priority_set",
+    "issue.type_set",
+    "issue.parent_set",
+    "issue.link_added",
+    "issue.link_removed",
+    "issue.imported",
+    "issue.comment_imported",
+    "unknown",
+];
+
 impl Kind {
     pub fn code(&self) -> u64 {
         match self {
@@ -194,6 +215,8 @@ impl Kind {
     }
 
     /// The stable name used in `git wal log` and JSON output.
+    ///
+    /// Every name is in [`KIND_NAMES`].
     pub fn name(&self) -> &'static str {
         match self {
             Kind::IssueCreated { .. } => "issue.created",

@@ -29,6 +29,10 @@ const MAP_SIZE: usize = 16 << 30;
 /// without walking them (the open ones are the rest).
 const CLOSED: &str = "closed";
 
+/// The environments this process has open, by canonical path.
+static OPEN_ENVS: std::sync::LazyLock<std::sync::Mutex<HashMap<PathBuf, Env>>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// The open index of one repository.
 pub struct Index {
     env: Env,
@@ -248,18 +252,7 @@ impl Index {
             std::fs::create_dir_all(path).map_err(Error::io(path))?;
         }
         let err = lmdb(path);
-        // SAFETY: LMDB requires that the same environment is not opened twice in one process
-        // (heed enforces it) and that the files are not modified by other means.
-        let env = unsafe {
-            EnvOpenOptions::new()
-                .map_size(MAP_SIZE)
-                .max_dbs(24)
-                // The index is a cache of the refs: a power loss may cost it, never the refs,
-                // and a damaged index is rebuilt. Process crashes lose nothing either way.
-                .flags(EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC)
-                .open(path)
-        }
-        .map_err(&err)?;
+        let env = Self::shared_env(path)?;
         guard::arm(path);
         // Every database exists after the first open: open them in a read transaction, so that
         // a command does not wait for (or hold up) a writer just to start.
@@ -314,7 +307,36 @@ impl Index {
         Ok(index)
     }
 
+    /// The environment at `path`, opened once per process and shared by every `Index` of it
+    /// (a long-running process, the daemon, opens one per thread).
+    fn shared_env(path: &Path) -> Result<Env> {
+        let err = lmdb(path);
+        let key = path.canonicalize().map_err(Error::io(path))?;
+        let mut open = OPEN_ENVS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(env) = open.get(&key) {
+            return Ok(env.clone());
+        }
+        // SAFETY: LMDB requires that the same environment is not opened twice in one process
+        // (heed enforces it, and `OPEN_ENVS` shares the one) and that the files are not
+        // modified by other means.
+        let env = unsafe {
+            EnvOpenOptions::new()
+                .map_size(MAP_SIZE)
+                .max_dbs(24)
+                // The index is a cache of the refs: a power loss may cost it, never the refs,
+                // and a damaged index is rebuilt. Process crashes lose nothing either way.
+                .flags(EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC)
+                .open(path)
+        }
+        .map_err(&err)?;
+        open.insert(key, env.clone());
+        Ok(env)
+    }
+
     fn close(self) {
+        if let Ok(key) = self.path.canonicalize() {
+            OPEN_ENVS.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        }
         self.env.prepare_for_closing().wait();
     }
 

@@ -8,6 +8,7 @@ pub mod cbor;
 pub mod cli;
 pub mod error;
 pub mod event;
+pub mod feed;
 #[doc(hidden)]
 pub mod fixtures;
 pub mod health;
@@ -16,6 +17,7 @@ pub mod hooks;
 pub mod index;
 pub mod interchange;
 pub mod issue;
+pub mod live;
 pub mod lock;
 pub mod loose;
 pub mod maintenance;

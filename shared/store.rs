@@ -135,7 +135,7 @@ impl Store {
         if !known {
             actor::publish(&self.repo, actor)?;
         }
-        if !known || !self.index.fold_own_append(appended, out.to_vec())? {
+        if !known || !self.index.fold_own_append(&self.repo, appended, out.to_vec())? {
             self.index.refresh(&self.repo)?;
         }
         if crate::snapshot::due(&self.repo, self.index.event_count()?)? {

@@ -6,6 +6,7 @@ pub mod complete;
 pub mod docs;
 pub mod issue;
 pub mod links;
+pub mod live;
 pub mod lock;
 pub mod matrix;
 pub mod sandbox;

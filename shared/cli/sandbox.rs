@@ -322,7 +322,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Commit(a) => {
             let r = find(&main, &a.name)?;
             let c = commit(&main, &r, &a.message, a.include_carried)?;
-            after_commit(ui, &main, &r, c.as_deref())
+            after_commit(ui, &r, c.as_deref())
         }
         Command::Merge(a) => {
             let r = find(&main, &a.name)?;
@@ -339,7 +339,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
 }
 
 /// A ready sandbox by name.
-pub(super) fn find_ready(main: &Main, name: &str) -> Result<Record, CommandError> {
+pub(crate) fn find_ready(main: &Main, name: &str) -> Result<Record, CommandError> {
     find(main, name)
 }
 
@@ -380,7 +380,7 @@ fn block_signals() {
 }
 
 /// The first guarded signal that arrived while blocked, if any.
-pub(super) fn pending_signal() -> Option<i32> {
+pub(crate) fn pending_signal() -> Option<i32> {
     // SAFETY: sigpending fills a sigset_t we own; sigismember reads it.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -413,7 +413,7 @@ pub(super) fn execute(
 
 /// The command line to run: an interactive $SHELL when `cmd` is empty, `sh -c` with `sh`,
 /// inside bubblewrap with `iso`.
-pub(super) fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&sandbox::isolate::Isolate>) -> Vec<String> {
+pub(crate) fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&sandbox::isolate::Isolate>) -> Vec<String> {
     let mut v = match iso {
         Some(iso) => {
             let git = |args: &[&str]| sandbox::git_in(dir, args).ok().map(|d| PathBuf::from(d.trim()));
@@ -440,7 +440,7 @@ pub(super) fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&sandbox::i
 
 /// The process for `line` in a sandbox: its directory, the caller's environment without git's
 /// variables that would point it elsewhere, and `env` on top.
-pub(super) fn command_in(dir: &Path, line: &[String], env: &[(String, String)]) -> Process {
+pub(crate) fn command_in(dir: &Path, line: &[String], env: &[(String, String)]) -> Process {
     let mut p = Process::new(&line[0]);
     p.args(&line[1..])
         .current_dir(dir)
@@ -789,35 +789,36 @@ pub(super) fn spec(a: &RunArgs, name: &str, template: Option<&sandbox::runs::Tem
     }
 }
 
-fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
-    if a.matrix.is_some() {
-        return super::matrix::run(ui, main, a);
-    }
-    sandbox::validate_name(&a.name)?;
-    // Isolation that cannot be had stops the run before anything is made.
-    let iso = isolation(main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
-    let (template, env, backend) = options(ui, main, &a)?;
-    if let Some(sig) = pending_signal() {
-        return Err(interrupted(sig));
-    }
-    let store = match (&a.issue, a.lock.is_empty()) {
+/// Creates a sandbox with what it takes on: its issue (resolved, and told in a comment) and
+/// its locks (taken for it, and released if creation fails or is interrupted). `git sandbox
+/// run` and the daemon's `sandbox.create` both make sandboxes here.
+pub(crate) fn make(
+    ui: &Ui,
+    main: &Main,
+    spec: Spec,
+    issue: Option<&str>,
+    lock: &[String],
+    stop: &(dyn Fn() -> Option<i32> + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Record, CommandError> {
+    let store = match (issue, lock.is_empty()) {
         (None, true) => None,
-        _ => Some(super::open_store(ui)?),
+        _ => Some(crate::store::Store::open(&main.tree)?),
     };
-    let issue = match (&a.issue, &store) {
+    let issue = match (issue, &store) {
         (Some(q), Some(s)) => Some(s.index.resolve(q)?),
         _ => None,
     };
     let locks = match &store {
-        Some(s) if !a.lock.is_empty() => {
-            let res = super::lock::resources(s, &a.lock)?;
+        Some(s) if !lock.is_empty() => {
+            let res = super::lock::resources(s, lock)?;
             let scope = crate::lock::default_scope(&s.repo);
             for r in &res {
                 super::claim::take_lock(
                     s,
                     r,
                     std::time::Duration::from_secs(4 * 3600),
-                    &format!("sandbox {}", a.name),
+                    &format!("sandbox {}", spec.name),
                     &scope,
                 )?;
             }
@@ -828,11 +829,9 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     let spec = Spec {
         issue: issue.map(|i| i.to_hex()),
         locks,
-        ..spec(&a, &a.name, template.as_ref(), backend)
+        ..spec
     };
-    block_signals();
-    let progress = progress_printer(ui);
-    let record = match sandbox::create(main, &spec, &pending_signal, &progress) {
+    let record = match sandbox::create(main, &spec, stop, progress) {
         Ok(r) => r,
         Err(Stopped::Interrupted(sig)) => {
             release_locks(ui, main, &spec.locks);
@@ -852,7 +851,31 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         );
         s.write(Some(id), vec![crate::event::Kind::CommentAdded { body: note }])?;
     }
-    drop(store);
+    Ok(record)
+}
+
+fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
+    if a.matrix.is_some() {
+        return super::matrix::run(ui, main, a);
+    }
+    sandbox::validate_name(&a.name)?;
+    // Isolation that cannot be had stops the run before anything is made.
+    let iso = isolation(main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
+    let (template, env, backend) = options(ui, main, &a)?;
+    if let Some(sig) = pending_signal() {
+        return Err(interrupted(sig));
+    }
+    block_signals();
+    let progress = progress_printer(ui);
+    let record = make(
+        ui,
+        main,
+        spec(&a, &a.name, template.as_ref(), backend),
+        a.issue.as_deref(),
+        &a.lock,
+        &pending_signal,
+        &progress,
+    )?;
     ui.note(format!("sandbox {} at {}", record.name, record.path.display()));
     ui.flush()?;
     if let Some(setup) = template.as_ref().and_then(|t| t.setup.clone()) {
@@ -896,7 +919,7 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     let (after, committed) = match decision {
         After::Commit(m) => {
             let c = commit(main, &record, &m, false)?;
-            after_commit_json(ui, main, &record, c.as_deref(), false)?;
+            after_commit_json(ui, &record, c.as_deref(), false)?;
             ("committed", c)
         }
         After::Discard => {
@@ -972,36 +995,19 @@ fn prompt(r: &Record) -> Result<After, CommandError> {
 
 /// Commits a sandbox's own changes (with `include_carried`, everything in it).
 fn commit(main: &Main, r: &Record, message: &str, include_carried: bool) -> Result<Option<String>, CommandError> {
-    let signer = sandbox::Signer::for_main(main)?;
-    Ok(if include_carried {
-        sandbox::commit(r, message, signer.as_ref())?
-    } else {
-        sandbox::carried::commit_own(r, message, signer.as_ref())?
-    })
+    Ok(sandbox::commit_work(main, r, message, include_carried)?)
 }
 
-fn after_commit(ui: &mut Ui, main: &Main, r: &Record, commit: Option<&str>) -> Result<(), CommandError> {
-    after_commit_json(ui, main, r, commit, true)
+fn after_commit(ui: &mut Ui, r: &Record, commit: Option<&str>) -> Result<(), CommandError> {
+    after_commit_json(ui, r, commit, true)
 }
 
 /// `after_commit`, printing its JSON only with `print_json` (`run` prints one document).
-fn after_commit_json(
-    ui: &mut Ui,
-    main: &Main,
-    r: &Record,
-    commit: Option<&str>,
-    print_json: bool,
-) -> Result<(), CommandError> {
+fn after_commit_json(ui: &mut Ui, r: &Record, commit: Option<&str>, print_json: bool) -> Result<(), CommandError> {
     let Some(c) = commit else {
         ui.note(format!("sandbox {}: nothing to commit", r.name));
         return Ok(());
     };
-    if let Some(issue) = &r.issue {
-        let store = crate::store::Store::open(&main.tree)?;
-        let id = store.index.resolve(issue)?;
-        let body = format!("sandbox {}: committed {} on {}", r.name, &c[..12], r.branch);
-        store.write(Some(id), vec![crate::event::Kind::CommentAdded { body }])?;
-    }
     if ui.json {
         if print_json {
             ui.json(&serde_json::json!({ "name": r.name, "branch": r.branch, "commit": c }))?;
@@ -1061,32 +1067,42 @@ struct ListJson<'a> {
     last_run: Option<&'a sandbox::runs::Run>,
 }
 
-fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
+/// `list --json`, and the daemon's `sandbox.list`.
+pub(crate) fn list_json(main: &Main) -> Result<serde_json::Value, CommandError> {
     let records = main.list()?;
     let statuses = sandbox::statuses(main, &records)?;
+    Ok(serde_json::to_value(list_rows(&records, &statuses)).expect("serialises"))
+}
+
+fn list_rows<'a>(records: &'a [Record], statuses: &[sandbox::Status]) -> Vec<ListJson<'a>> {
+    records
+        .iter()
+        .zip(statuses)
+        .map(|(r, s)| ListJson {
+            name: &r.name,
+            path: r.path.display().to_string(),
+            branch: &r.branch,
+            base: &r.base,
+            base_ref: r.base_ref.as_deref(),
+            backend: r.backend,
+            created_at: format_time(r.created_ms),
+            dirty: s.dirty,
+            ahead: s.ahead,
+            behind: s.behind,
+            copied_bytes: r.copied_bytes,
+            issue: r.issue.as_deref(),
+            locks: &r.locks,
+            last_run: r.runs.last(),
+        })
+        .collect()
+}
+
+fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
     if ui.json {
-        let out: Vec<ListJson> = records
-            .iter()
-            .zip(&statuses)
-            .map(|(r, s)| ListJson {
-                name: &r.name,
-                path: r.path.display().to_string(),
-                branch: &r.branch,
-                base: &r.base,
-                base_ref: r.base_ref.as_deref(),
-                backend: r.backend,
-                created_at: format_time(r.created_ms),
-                dirty: s.dirty,
-                ahead: s.ahead,
-                behind: s.behind,
-                copied_bytes: r.copied_bytes,
-                issue: r.issue.as_deref(),
-                locks: &r.locks,
-                last_run: r.runs.last(),
-            })
-            .collect();
-        return ui.json(&out);
+        return ui.json(&list_json(main)?);
     }
+    let records = main.list()?;
+    let statuses = sandbox::statuses(main, &records)?;
     if records.is_empty() {
         ui.note("no sandboxes; `git sandbox run NAME -- CMD` makes one");
         return Ok(());
@@ -1130,7 +1146,7 @@ fn diff(ui: &mut Ui, r: &Record, stat: bool) -> Result<(), CommandError> {
 /// What `diff` compares: the sandbox's start (its commits with what was carried laid over them)
 /// and its work tree, untracked files included; for a sandbox without a recorded start, its
 /// base commit and its work tree.
-fn diff_trees(r: &Record) -> Result<(String, String), CommandError> {
+pub(crate) fn diff_trees(r: &Record) -> Result<(String, String), CommandError> {
     Ok(match sandbox::carried::own_changes(r)? {
         Some((start, now, _)) => (start, now),
         None => (r.base.clone(), sandbox::carried::worktree_tree(&r.path)?),
@@ -1139,8 +1155,14 @@ fn diff_trees(r: &Record) -> Result<(String, String), CommandError> {
 
 /// `diff --json`: each changed file with its lines added and removed (null for binary files).
 fn diff_json(ui: &mut Ui, r: &Record, from: &str, to: &str) -> Result<(), CommandError> {
+    let files = diff_files(r, from, to)?;
+    ui.json(&serde_json::json!({ "name": r.name, "files": files }))
+}
+
+/// Each file changed between two trees of a sandbox, with its lines added and removed.
+pub(crate) fn diff_files(r: &Record, from: &str, to: &str) -> Result<Vec<serde_json::Value>, CommandError> {
     let out = sandbox::git_in(&r.path, &["diff", "--numstat", "-z", "--no-renames", from, to])?;
-    let files: Vec<serde_json::Value> = out
+    Ok(out
         .split('\0')
         .filter(|l| !l.is_empty())
         .filter_map(|l| {
@@ -1152,8 +1174,7 @@ fn diff_json(ui: &mut Ui, r: &Record, from: &str, to: &str) -> Result<(), Comman
                 "removed": removed.parse::<u64>().ok(),
             }))
         })
-        .collect();
-    ui.json(&serde_json::json!({ "name": r.name, "files": files }))
+        .collect())
 }
 
 /// The files a merge of the sandbox's branch would conflict on, changing nothing.
@@ -1264,6 +1285,14 @@ fn merge(ui: &mut Ui, main: &Main, r: &Record, rebase: bool) -> Result<(), Comma
         return Err(CommandError::failure(format!("git merge {} failed", r.branch)).hint(merge_hint(&stderr, &stdout)));
     }
     let after = main.git(&["rev-parse", "HEAD"])?.trim().to_owned();
+    if before != after {
+        sandbox::note(
+            main,
+            "merged",
+            r,
+            serde_json::json!({ "before": before, "after": after, "rebased": rebase }),
+        );
+    }
     if ui.json {
         return ui.json(&serde_json::json!({
             "name": r.name,
@@ -1287,6 +1316,35 @@ fn merge(ui: &mut Ui, main: &Main, r: &Record, rebase: bool) -> Result<(), Comma
 }
 
 fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool, delete_branch: bool) -> Result<(), CommandError> {
+    let (r, keep_branch) = remove_checked(ui, main, name, force, delete_branch)?;
+    if ui.json {
+        return ui.json(&serde_json::json!({
+            "removed": name,
+            "branch": r.branch,
+            "branch_kept": keep_branch,
+        }));
+    }
+    if keep_branch {
+        ui.say(format!(
+            "removed sandbox {name}; its unmerged commits stay on {} (`git branch -D {}` deletes them)",
+            r.branch, r.branch
+        ))
+    } else {
+        ui.say(format!("removed sandbox {name} and its branch {}", r.branch))
+    }
+}
+
+/// Removes a sandbox unless that loses work (uncommitted changes, or commits merged nowhere)
+/// and `force` is not given; keeps its branch when it holds unmerged commits, unless
+/// `delete_branch`. Returns the record and whether the branch was kept. `git sandbox rm` and
+/// the daemon's `sandbox.remove` both remove here.
+pub(crate) fn remove_checked(
+    ui: &Ui,
+    main: &Main,
+    name: &str,
+    force: bool,
+    delete_branch: bool,
+) -> Result<(Record, bool), CommandError> {
     let r = find(main, name)?;
     let merged = sandbox::merged(main, &r)?;
     if !force {
@@ -1318,21 +1376,7 @@ fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool, delete_branch: bool) ->
     {
         ui.note(format!("warning: could not collect unused layers: {e}"));
     }
-    if ui.json {
-        return ui.json(&serde_json::json!({
-            "removed": name,
-            "branch": r.branch,
-            "branch_kept": keep_branch,
-        }));
-    }
-    if keep_branch {
-        ui.say(format!(
-            "removed sandbox {name}; its unmerged commits stay on {} (`git branch -D {}` deletes them)",
-            r.branch, r.branch
-        ))
-    } else {
-        ui.say(format!("removed sandbox {name} and its branch {}", r.branch))
-    }
+    Ok((r, keep_branch))
 }
 
 fn clean(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::sync;
 use super::{CommandError, GlobalArgs, Ui, columns, main_with};
 use crate::actor::{self, Actor};
-use crate::event::{Kind, SignedEvent};
+use crate::event::SignedEvent;
 use crate::index::{Index, is_wal_ref};
 use crate::repo::{Repo, format_time};
 use crate::sync::Options;
@@ -85,6 +85,22 @@ pub enum Command {
     /// by every command that reads the log, and carried along in history so that the actor's
     /// valid events still sync. Resolving one stops the warning; it stays unapplied.
     Quarantine(QuarantineArgs),
+    /// Stream events, lock changes and sandbox steps as they reach this clone
+    ///
+    /// Each record is one JSON Lines object with --json: an event with its issue's summary, a
+    /// lock change, or a sandbox step, each with the cursor that resumes right after it
+    /// (--since). Whatever brought it (a write here, a plain `git fetch`, a sync, another
+    /// agent) it shows up; without the daemon the kernel's change notification on the refs
+    /// wakes it, no polling.
+    Watch(super::live::WatchArgs),
+    /// The optional per-repository daemon: background sync, subscriptions, webhooks, and the
+    /// sandbox API on a Unix socket (see docs/protocol.md)
+    #[command(subcommand)]
+    Daemon(super::live::DaemonCommand),
+    /// Webhooks from git config (grit.webhook.<name>.url or .command, .query, .events, .secret):
+    /// list, test, retry parked deliveries, deliver without the daemon
+    #[command(subcommand)]
+    Webhook(super::live::WebhookCommand),
     #[command(subcommand)]
     Hooks(sync::HooksCommand),
     /// Run a hook's work (called by the installed shims)
@@ -247,6 +263,9 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Check(_) => health(ui, None),
         Command::Verify(a) => health(ui, Some(a)),
         Command::Doctor(a) => doctor(ui, a),
+        Command::Watch(a) => super::live::watch(ui, a),
+        Command::Daemon(a) => super::live::daemon_cmd(ui, a),
+        Command::Webhook(a) => super::live::webhook_cmd(ui, a),
         Command::Hooks(a) => sync::hooks_cmd(ui, a),
         Command::Hook(a) => sync::hook(ui, a),
     }
@@ -364,47 +383,7 @@ fn actor_cmd(ui: &mut Ui, cmd: ActorCommand) -> Result<(), CommandError> {
     }
 }
 
-/// One event in `git wal log --json`.
-#[derive(Serialize)]
-pub struct EventJson {
-    pub id: String,
-    pub entity: String,
-    pub kind: &'static str,
-    pub code: u64,
-    pub actor: String,
-    pub lamport: u64,
-    pub time: String,
-    pub parents: Vec<String>,
-    pub commit: String,
-    pub reference: String,
-    pub summary: String,
-}
-
-fn summary(k: &Kind) -> String {
-    match k {
-        Kind::IssueCreated { title, .. } => title.clone(),
-        Kind::TitleSet { title } => title.clone(),
-        Kind::BodySet { body } | Kind::CommentAdded { body } => body.lines().next().unwrap_or("").to_owned(),
-        Kind::StateSet { state, reason } => format!(
-            "{state:?}{}",
-            reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-        )
-        .to_lowercase(),
-        Kind::LabelAdded { label } | Kind::LabelRemoved { label } => label.clone(),
-        Kind::AssigneeAdded { assignee } | Kind::AssigneeRemoved { assignee } => assignee.clone(),
-        Kind::PrioritySet { priority } => format!("P{priority}"),
-        Kind::TypeSet { issue_type } => issue_type.clone(),
-        Kind::ParentSet { parent } => parent.map_or_else(|| "none".to_owned(), |p| p.to_hex()[..12].to_owned()),
-        Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => {
-            format!("{link} {}", &target.to_hex()[..12])
-        }
-        Kind::Imported { origin } => origin.source.clone(),
-        Kind::CommentImported { body, origin } => {
-            format!("{}: {}", origin.author, body.lines().next().unwrap_or(""))
-        }
-        Kind::Unknown { code, .. } => format!("kind {code} from a newer version"),
-    }
-}
+use crate::live::{EventJson, summary};
 
 fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
     let template = a.format.as_deref().map(parse_template).transpose()?;
@@ -440,19 +419,7 @@ fn log(ui: &mut Ui, a: LogArgs) -> Result<(), CommandError> {
     if ui.json {
         let out: Vec<EventJson> = all
             .iter()
-            .map(|(ev, commit, reference)| EventJson {
-                id: ev.id.to_hex(),
-                entity: ev.entity().to_hex(),
-                kind: ev.event.kind.name(),
-                code: ev.event.kind.code(),
-                actor: ev.event.actor.to_hex(),
-                lamport: ev.event.lamport,
-                time: format_time(ev.event.wall_ms),
-                parents: ev.event.parents.iter().map(|p| p.to_hex()).collect(),
-                commit: commit.clone(),
-                reference: reference.clone(),
-                summary: summary(&ev.event.kind),
-            })
+            .map(|(ev, commit, reference)| EventJson::of(ev, commit.clone(), reference.clone()))
             .collect();
         return ui.json(&out);
     }

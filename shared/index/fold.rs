@@ -124,6 +124,7 @@ impl Index {
             let existing = self.events.len(&wtxn).map_err(&err)?;
             if incoming as u64 > existing {
                 drop(wtxn);
+                crate::feed::Feed::of(repo).append(&feed_entries(&relevant, &jobs))?;
                 self.clear()?;
                 let mut stats = self.refresh_with(repo, use_snapshot)?;
                 stats.rebuilt = true;
@@ -140,6 +141,11 @@ impl Index {
                 event: e.event,
                 reason: e.reason,
             });
+        }
+        // What a first fold finds is the starting point, not news; everything after is recorded
+        // before the fold commits, so a crash in between repeats a record and never loses one.
+        if !fresh_index {
+            crate::feed::Feed::of(repo).append(&feed_entries(&relevant, &jobs))?;
         }
         stats.events = if fresh_index && self.events.is_empty(&wtxn).map_err(&err)? {
             self.apply_to_empty(&mut wtxn, checked)?
@@ -269,13 +275,17 @@ impl Index {
 
     /// Folds in a commit this process just appended, without reading it back from git. Returns
     /// false (and does nothing) unless the index had applied exactly the tip it was put on.
-    pub fn fold_own_append(&self, appended: &wal::Appended, events: Vec<SignedEvent>) -> Result<bool> {
+    pub fn fold_own_append(&self, repo: &Repo, appended: &wal::Appended, events: Vec<SignedEvent>) -> Result<bool> {
         let err = self.err();
         let mut wtxn = self.env.write_txn().map_err(&err)?;
         let applied = self.tips.get(&wtxn, &appended.reference).map_err(&err)?;
         if applied != appended.parent.as_ref().map(oid_bytes) {
             return Ok(false);
         }
+        crate::feed::Feed::of(repo).append(&[crate::feed::Entry::Wal {
+            commit: appended.commit,
+            reference: appended.reference.clone(),
+        }])?;
         self.apply(&mut wtxn, events)?;
         self.commits
             .put(&mut wtxn, oid_bytes(&appended.commit), &())
@@ -473,6 +483,18 @@ impl Index {
 
 /// `grit.rebuildThreshold` (default 50,000): a fold that would apply more new events than this,
 /// and more than the index already holds, rebuilds the index in bulk instead.
+/// The feed records of the commits a fold takes in: per ref, oldest first.
+fn feed_entries(relevant: &[&(String, ObjectId)], jobs: &[(usize, ObjectId)]) -> Vec<crate::feed::Entry> {
+    // `jobs` holds each ref's commits together, newest first.
+    jobs.chunk_by(|a, b| a.0 == b.0)
+        .flat_map(|run| run.iter().rev())
+        .map(|(r, commit)| crate::feed::Entry::Wal {
+            commit: *commit,
+            reference: relevant[*r].0.clone(),
+        })
+        .collect()
+}
+
 fn rebuild_threshold(repo: &Repo) -> usize {
     repo.git
         .config_snapshot()

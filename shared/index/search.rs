@@ -503,6 +503,55 @@ impl Index {
         Ok(out)
     }
 
+    /// Which of `ids` the query matches now (issues not created yet match nothing): the test
+    /// `git wal watch -S` puts each event's issue to, without a pass over every issue.
+    pub fn matching(&self, query: &Query, ctx: &SearchContext, ids: &[Id]) -> Result<HashSet<Id>> {
+        let err = self.err();
+        let rtxn = self.env.read_txn().map_err(&err)?;
+        let blocked = if query.expr.as_ref().is_some_and(uses_blocked) {
+            self.blocked_in(&rtxn)?.0
+        } else {
+            HashMap::new()
+        };
+        let compiled = query.expr.as_ref().map(|e| self.compile(&rtxn, e)).transpose()?;
+        // Checking a few issues' words against their text costs little and is always exact.
+        let collided: IdSet = ids.iter().map(|i| i.0).collect();
+        let mut eval = Eval {
+            index: self,
+            rtxn: &rtxn,
+            blocked: &blocked,
+            ctx,
+            collided: &collided,
+            buf: String::new(),
+        };
+        let mut out = HashSet::new();
+        for id in ids {
+            let Some(v) = self.facts.get(&rtxn, &id.0).map_err(&err)? else {
+                continue;
+            };
+            let facts = Facts::decode(v).ok_or_else(|| self.damaged("a facts record has the wrong size"))?;
+            if compiled.as_ref().map_or(Ok(true), |c| eval.matches(c, id, &facts))? {
+                out.insert(*id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `list --json` row of each of `ids` that exists, by id.
+    pub fn summaries(&self, ids: &[Id]) -> Result<HashMap<Id, serde_json::Value>> {
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(f) = self.facts(id)? {
+                items.push((*id, f.created_ms));
+            }
+        }
+        let mut buf = Vec::new();
+        self.write_rows_json(|f| self.for_each_listed(&items, f), &mut buf, |_, _| Ok(()))?;
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_slice(&buf).map_err(|_| self.damaged("a row does not read back as JSON"))?;
+        Ok(items.iter().map(|(id, _)| *id).zip(rows).collect())
+    }
+
     /// The facts of one issue.
     pub fn facts(&self, id: &Id) -> Result<Option<Facts>> {
         let rtxn = self.env.read_txn().map_err(self.err())?;

@@ -40,7 +40,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Action::Acquire => "acquire",
             Action::Renew => "renew",

@@ -358,7 +358,7 @@ pub fn acquire(
         let applied = apply(repo, who, &req.scope, steps)?;
         drop(mutex);
         match applied {
-            Applied::Done(done) => return Ok(to_locks(done, &req.scope)),
+            Applied::Done(done) => return Ok(noted(repo, to_locks(done, &req.scope), None)),
             Applied::Raced => {
                 races += 1;
                 if races > 50 && Instant::now() >= deadline {
@@ -464,7 +464,7 @@ pub fn change(
             });
         }
         match apply(repo, who, scope, steps)? {
-            Applied::Done(done) => return Ok(to_locks(done, scope)),
+            Applied::Done(done) => return Ok(noted(repo, to_locks(done, scope), None)),
             Applied::Raced if races < 50 => {
                 races += 1;
                 std::thread::sleep(Duration::from_millis(u64::from(std::process::id() % 20) + 5));
@@ -522,5 +522,21 @@ pub fn gc(repo: &Repo, cache: Option<&Index>, scope: &Scope) -> Result<Vec<Lock>
         }
         removed.push(l);
     }
-    Ok(removed)
+    Ok(noted(repo, removed, Some("collect")))
+}
+
+/// Records lock changes in the feed (`git wal watch`): each lease as its commit says, with the
+/// change (its action, or `change` when it has none of its own, as for collected ones).
+fn noted(repo: &Repo, locks: Vec<Lock>, change: Option<&str>) -> Vec<Lock> {
+    let entries: Vec<crate::feed::Entry> = locks
+        .iter()
+        .map(|l| {
+            crate::feed::Entry::Lock(serde_json::json!({
+                "change": change.unwrap_or(l.lease.action.name()),
+                "lock": l,
+            }))
+        })
+        .collect();
+    crate::feed::note(repo, &entries);
+    locks
 }

@@ -191,6 +191,12 @@ pub fn create(
         Ok(()) => {
             record.state = "ready".into();
             main.save(&record)?;
+            super::note(
+                main,
+                "created",
+                &record,
+                serde_json::json!({ "base": record.base, "copied_bytes": record.copied_bytes }),
+            );
             Ok(record)
         }
         Err(e) => {

@@ -493,6 +493,44 @@ pub fn commit(r: &Record, message: &str, signer: Option<&Signer>) -> Result<Opti
     commit_tree(r, &tree, message, signer).map(Some)
 }
 
+/// `git sandbox commit`: commits what changed in the sandbox (with `include_carried`, also
+/// what it carried from the main tree), signed with provenance; comments on its issue, if it
+/// has one, and records the step in the feed. `None` when there was nothing to commit.
+pub fn commit_work(main: &Main, r: &Record, message: &str, include_carried: bool) -> Result<Option<String>> {
+    let signer = Signer::for_main(main)?;
+    let commit = if include_carried {
+        commit(r, message, signer.as_ref())?
+    } else {
+        carried::commit_own(r, message, signer.as_ref())?
+    };
+    let Some(c) = commit else { return Ok(None) };
+    if let Some(issue) = &r.issue {
+        let store = crate::store::Store::open(&main.tree)?;
+        let id = store.index.resolve(issue)?;
+        let body = format!("sandbox {}: committed {} on {}", r.name, &c[..12], r.branch);
+        store.write(Some(id), vec![crate::event::Kind::CommentAdded { body }])?;
+    }
+    note(main, "committed", r, serde_json::json!({ "commit": c }));
+    Ok(Some(c))
+}
+
+/// Records a sandbox's lifecycle step in the feed (`git wal watch`): `created`, `ran`,
+/// `committed`, `merged`, `removed`, with what the step adds.
+pub fn note(main: &Main, step: &str, r: &Record, extra: serde_json::Value) {
+    let mut v = serde_json::json!({
+        "step": step,
+        "name": r.name,
+        "branch": r.branch,
+        "path": r.path,
+        "backend": r.backend,
+        "issue": r.issue,
+    });
+    if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+        o.extend(extra);
+    }
+    crate::feed::note(&main.repo, &[crate::feed::Entry::Sandbox(v)]);
+}
+
 /// Who signs sandbox commits' provenance, and the tool versions it records.
 pub struct Signer {
     pub actor: crate::actor::Actor,
@@ -626,6 +664,9 @@ pub fn remove_keeping(main: &Main, r: &Record, keep_branch: bool) -> Result<()> 
         let _ = main.git(&["branch", "-D", "-q", &r.branch]);
     }
     let _ = fs::remove_file(main.record_path(&r.name));
+    if r.state == "ready" {
+        note(main, "removed", r, serde_json::json!({ "branch_kept": keep_branch }));
+    }
     first.map_or(Ok(()), Err)
 }
 

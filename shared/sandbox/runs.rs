@@ -37,6 +37,12 @@ pub fn record(main: &Main, name: &str, run: Run) -> Result<()> {
     let Some(mut r) = main.load(name)? else {
         return Ok(());
     };
+    super::note(
+        main,
+        "ran",
+        &r,
+        serde_json::json!({ "cmd": run.cmd, "exit_code": run.exit_code, "duration_ms": run.duration_ms }),
+    );
     r.runs.push(run);
     let extra = r.runs.len().saturating_sub(KEPT);
     r.runs.drain(..extra);
