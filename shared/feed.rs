@@ -252,6 +252,13 @@ impl Feed {
         self.dir.join(format!("{start:020}.log"))
     }
 
+    /// Whether nothing was ever recorded (or everything recorded was dropped).
+    pub fn is_empty(&self) -> bool {
+        self.list()
+            .iter()
+            .all(|(_, p)| fs::metadata(p).map_or(true, |m| m.len() == 0))
+    }
+
     /// Where the feed ends now: a cursor that delivers only what comes after.
     pub fn end(&self) -> Result<Cursor> {
         let epoch = self.epoch()?;

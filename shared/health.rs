@@ -532,6 +532,34 @@ pub fn doctor(store: &Store, fix: bool) -> Result<DoctorReport> {
         }
     }
 
+    d.check("webhooks");
+    match crate::live::webhook::configured(repo) {
+        Ok(hooks) => {
+            for h in hooks {
+                let parked = h.parked(repo);
+                if let Some(last) = parked.last() {
+                    d.problem(
+                        "webhooks",
+                        format!(
+                            "webhook {} has {} parked deliver(ies); the last failed: {}",
+                            h.name,
+                            parked.len(),
+                            last.error
+                        ),
+                        format!("fix the receiver, then `git wal webhook retry {}`", h.name),
+                        None,
+                    );
+                }
+            }
+        }
+        Err(e) => d.problem(
+            "webhooks",
+            e.to_string(),
+            "fix the grit.webhook.* settings in git config (`git wal webhook list` checks them)".into(),
+            None,
+        ),
+    }
+
     d.check("refspecs");
     for remote in crate::sync::remote_names(repo) {
         let have: Vec<String> = repo

@@ -33,6 +33,7 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
+        crate::live::daemon::auto_start(&repo);
         Ok(Store {
             repo,
             index,

@@ -320,7 +320,12 @@ pub fn daemon_cmd(ui: &mut Ui, c: DaemonCommand) -> Result<(), CommandError> {
         }
         DaemonCommand::Status(_) => {
             let status = match daemon::running(&repo.grit_dir) {
-                Some(_) => daemon::call(&repo.grit_dir, "status", json!({}))?,
+                // One that exits as it is asked is not running either.
+                Some(_) => match daemon::call(&repo.grit_dir, "status", json!({})) {
+                    Ok(s) => s,
+                    Err(_) if daemon::running(&repo.grit_dir).is_none() => json!({ "running": false }),
+                    Err(e) => return Err(e.into()),
+                },
                 None => json!({ "running": false }),
             };
             let parked: Vec<Value> = webhook::configured(&repo)?

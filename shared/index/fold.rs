@@ -142,10 +142,13 @@ impl Index {
                 reason: e.reason,
             });
         }
-        // What a first fold finds is the starting point, not news; everything after is recorded
-        // before the fold commits, so a crash in between repeats a record and never loses one.
-        if !fresh_index {
-            crate::feed::Feed::of(repo).append(&feed_entries(&relevant, &jobs))?;
+        // Everything folded is recorded in the feed before the fold commits, so a crash in
+        // between repeats a record and never loses one. A first fold into a rebuilt index
+        // finds history the feed already told: it records only into an empty feed (a new
+        // repository or clone), never twice.
+        let feed = crate::feed::Feed::of(repo);
+        if !fresh_index || feed.is_empty() {
+            feed.append(&feed_entries(&relevant, &jobs))?;
         }
         stats.events = if fresh_index && self.events.is_empty(&wtxn).map_err(&err)? {
             self.apply_to_empty(&mut wtxn, checked)?

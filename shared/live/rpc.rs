@@ -378,11 +378,17 @@ impl Session {
             self.gone().then_some(libc::SIGHUP)
         };
         let record = cli_sandbox::make(&ui, &main, spec, opt_str(p, "issue")?, &locks, &stop, &|_, _| {})?;
+        // Nobody is left to be told of it, or to use it: it goes, as if never made.
+        if self.gone() {
+            self.shared
+                .log(format!("sandbox.create {}: the client left; removing it", record.name));
+            cli_sandbox::remove_checked(&ui, &main, &record.name, true, true)?;
+            return Err(RpcError::new(FAILED, "the client disconnected"));
+        }
         Ok(serde_json::to_value(&record).expect("serialises"))
     }
 
     fn sandbox_exec(&self, id: &Value, p: &Value) -> Result<Value, RpcError> {
-        use std::io::Read;
         let main = self.main()?;
         let r = cli_sandbox::find_ready(&main, req_str(p, "name")?)?;
         let cmd = str_list(p, "cmd")?;

@@ -6,6 +6,7 @@ mod docs;
 mod env;
 mod hooks;
 mod issue;
+mod live;
 mod lock;
 mod queue;
 mod sandbox;
