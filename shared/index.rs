@@ -323,6 +323,9 @@ impl Index {
             EnvOpenOptions::new()
                 .map_size(MAP_SIZE)
                 .max_dbs(24)
+                // One reader slot per thread with a read open: a fleet of agents on one machine
+                // runs hundreds of processes at once (LMDB's default is 126).
+                .max_readers(2048)
                 // The index is a cache of the refs: a power loss may cost it, never the refs,
                 // and a damaged index is rebuilt. Process crashes lose nothing either way.
                 .flags(EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC)

@@ -424,15 +424,18 @@ fn the_socket_refuses_other_users() {
 
 /// A local HTTP server recording each request's headers and body; it answers 200 after
 /// `delay`, or 500 to the first `fail_first` requests.
+/// Each request received: its headers (lower-cased names) and body.
+type Requests = Arc<Mutex<Vec<(HashMap<String, String>, Vec<u8>)>>>;
+
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(HashMap<String, String>, Vec<u8>)>>>,
+    got: Requests,
 }
 
 fn receiver(fail_first: usize, delay: Duration) -> Receiver {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<(HashMap<String, String>, Vec<u8>)>>> = Default::default();
+    let got: Requests = Default::default();
     let seen = Arc::new(Mutex::new(0usize));
     let g = got.clone();
     std::thread::spawn(move || {
