@@ -116,6 +116,23 @@ Exit status 1 while a problem remains.
 \fBquarantine\fR, \fBquarantine resolve\fR
 An array of entries: \fBevent\fR (null for an unreadable chunk), \fBcommit\fR, \fBref\fR, \fBreason\fR,
 \fBfound_at\fR and \fBresolved\fR.
+.TP
+\fBwatch\fR
+JSON Lines, one record per line: \fBtype\fR ("event", "lock" or "sandbox"), \fBcursor\fR (pass it to
+\fB\-\-since\fR to resume right after the record), and \fBevent\fR (as \fBlog\fR prints it) with
+\fBissue\fR (the issue as \fBgit issue list \-\-json\fR shows it now), or \fBlock\fR (\fBchange\fR and the
+\fBlock\fR as \fBgit lock\fR prints it), or \fBsandbox\fR (\fBstep\fR: created, ran, committed, merged,
+removed; \fBname\fR, \fBbranch\fR, \fBpath\fR, \fBbackend\fR, \fBissue\fR and what the step adds).
+See docs/protocol.md.
+.TP
+\fBdaemon status\fR
+An object: \fBrunning\fR; while it runs \fBpid\fR, \fBstarted_at\fR, \fBsocket\fR, \fBclients\fR,
+\fBsubscriptions\fR, \fBsync\fR (\fBinterval_ms\fR, \fBremote\fR, \fBlast_at\fR, \fBlast_ok\fR,
+\fBlast_message\fR, \fBfailures\fR, \fBnext_in_ms\fR, \fBruns\fR) and \fBwebhooks\fR; always
+\fBdeliveries\fR: per webhook \fBname\fR, \fBparked\fR and \fBpending_records\fR.
+.TP
+\fBwebhook list\fR
+An array: \fBname\fR, \fBtarget\fR, \fBquery\fR, \fBevents\fR, \fBsigned\fR, \fBcursor\fR, \fBparked\fR.
 "#
         }
         "git-lock" => {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{CommandError, Ui};
 use crate::live::daemon;
 use crate::live::webhook;
-use crate::live::{Filter, Since, Stream, Waker, Woken};
+use crate::live::{Filter, Since, Stream, Waker};
 use crate::repo::Repo;
 use crate::store::Store;
 
@@ -224,7 +224,7 @@ pub fn watch(ui: &mut Ui, a: WatchArgs) -> Result<(), CommandError> {
             },
             None => Duration::from_secs(3600),
         };
-        if waker.wait(wait) == Woken::Refs
+        if waker.wait(wait).refs
             && let Err(e) = store.index.refresh(&store.repo)
         {
             ui.note(format!("warning: folding what arrived failed: {e}"));
@@ -328,13 +328,23 @@ pub fn daemon_cmd(ui: &mut Ui, c: DaemonCommand) -> Result<(), CommandError> {
                 },
                 None => json!({ "running": false }),
             };
+            let feed = crate::feed::Feed::of(&repo);
             let parked: Vec<Value> = webhook::configured(&repo)?
                 .iter()
-                .map(|h| json!({ "name": h.name, "parked": h.parked(&repo).len() }))
+                .map(|h| {
+                    // Records past its cursor: an upper bound on what it has still to deliver
+                    // (its filter may want fewer).
+                    let pending = h
+                        .cursor(&repo)
+                        .and_then(|c| feed.resume(&c).ok())
+                        .and_then(|(c, _)| feed.read(c.offset, 16 << 20).ok())
+                        .map_or(0, |r| r.len());
+                    json!({ "name": h.name, "parked": h.parked(&repo).len(), "pending_records": pending })
+                })
                 .collect();
             if ui.json {
                 let mut s = status;
-                s["parked"] = json!(parked);
+                s["deliveries"] = json!(parked);
                 return ui.json(&s);
             }
             print_status(ui, &status, &parked)
@@ -392,6 +402,13 @@ fn print_status(ui: &mut Ui, s: &Value, parked: &[Value]) -> Result<(), CommandE
         }
     }
     for p in parked {
+        if p["pending_records"].as_u64().unwrap_or(0) > 0 {
+            ui.say(format!(
+                "  webhook {}: {} record(s) not delivered yet",
+                p["name"].as_str().unwrap_or("?"),
+                p["pending_records"]
+            ))?;
+        }
         if p["parked"].as_u64().unwrap_or(0) > 0 {
             ui.say(format!(
                 "  webhook {}: {} parked deliver(ies) (`git wal webhook retry {}`)",

@@ -321,6 +321,8 @@ pub struct Shared {
     log_cap: u64,
     log_path: PathBuf,
     pub subscriptions: AtomicUsize,
+    /// Bumped when the repository's config file changes (webhooks are read again).
+    pub config: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -461,6 +463,7 @@ pub fn run(dir: &Path) -> Result<bool> {
         log_cap,
         log_path: paths.log.clone(),
         subscriptions: AtomicUsize::new(0),
+        config: std::sync::atomic::AtomicU64::new(0),
     });
     // The socket: a stale one (a crashed daemon's) is ours to replace, as we hold the lease.
     let _ = fs::remove_file(&paths.socket);
@@ -538,7 +541,10 @@ pub fn run(dir: &Path) -> Result<bool> {
         )?;
     }
     while !shared.stopping.load(Ordering::Relaxed) {
-        shared.wait_past(shared.generation(), Duration::from_millis(250));
+        shared.wait_past(
+            shared.generation(),
+            Duration::from_secs(1).min(idle.max(Duration::from_millis(50))),
+        );
         if !idle.is_zero() && !shared.busy() && shared.idle_for() >= idle {
             shared.log("idle: exiting");
             break;
@@ -617,14 +623,17 @@ fn follow(s: &Shared) {
         }
     };
     while !s.stopping.load(Ordering::Relaxed) {
-        match waker.wait(Duration::from_millis(500)) {
-            super::Woken::Timeout => continue,
-            super::Woken::Refs => {
-                if let Err(e) = store.index.refresh(&store.repo) {
-                    s.log(format!("fold failed: {e}"));
-                }
-            }
-            super::Woken::Feed => {}
+        let woken = waker.wait(Duration::from_secs(2));
+        if !woken.any {
+            continue;
+        }
+        if woken.refs
+            && let Err(e) = store.index.refresh(&store.repo)
+        {
+            s.log(format!("fold failed: {e}"));
+        }
+        if woken.config {
+            s.config.fetch_add(1, Ordering::SeqCst);
         }
         s.bump();
     }
@@ -661,11 +670,15 @@ fn sync_loop(s: &Shared) {
         let wait = jitter(wait);
         s.sync.lock().unwrap_or_else(|p| p.into_inner()).next_in_ms = Some(wait.as_millis() as u64);
         let deadline = Instant::now() + wait;
-        while Instant::now() < deadline {
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             if s.stopping.load(Ordering::Relaxed) {
                 return;
             }
-            std::thread::sleep((deadline - Instant::now()).min(Duration::from_millis(200)));
+            // Wakes early only to stop (the stop bumps the generation).
+            s.wait_past(s.generation(), left);
+        }
+        if s.stopping.load(Ordering::Relaxed) {
+            return;
         }
         let result = crate::store::Store::open(&s.dir).and_then(|store| {
             crate::sync::sync(

@@ -328,13 +328,14 @@ pub struct Waker {
 }
 
 /// What woke a waker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Woken {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Woken {
     /// Refs changed: a fold may have something to take in.
-    Refs,
-    /// Only the feed changed: someone else folded.
-    Feed,
-    Timeout,
+    pub refs: bool,
+    /// The repository's config changed (webhooks, intervals).
+    pub config: bool,
+    /// Anything changed at all (the feed grew, when nothing else did).
+    pub any: bool,
 }
 
 impl Waker {
@@ -349,7 +350,7 @@ impl Waker {
         let mut watcher = notify::recommended_watcher(tx).map_err(|e| watch_error(&common, e))?;
         let mut watch = |p: &PathBuf, mode| watcher.watch(p, mode).map_err(|e| watch_error(p, e));
         watch(&refs, notify::RecursiveMode::Recursive)?;
-        // packed-refs (and the reftable stack) change in the git dir itself.
+        // packed-refs, the reftable stack and the config change in the git dir itself.
         watch(&common, notify::RecursiveMode::NonRecursive)?;
         watch(&feed, notify::RecursiveMode::NonRecursive)?;
         Ok(Waker { _watcher: watcher, rx })
@@ -357,27 +358,33 @@ impl Waker {
 
     /// Waits until something changes or `timeout` passes; a burst of changes is one wake.
     pub fn wait(&self, timeout: Duration) -> Woken {
+        let mut woken = Woken::default();
         let first = match self.rx.recv_timeout(timeout) {
             Ok(e) => e,
-            Err(_) => return Woken::Timeout,
+            Err(_) => return woken,
         };
-        let mut refs = false;
         let mut note = |e: notify::Result<notify::Event>| {
-            if let Ok(e) = e {
-                refs |= e.paths.iter().any(|p| {
-                    let s = p.to_string_lossy();
-                    !s.ends_with(".lock")
-                        && (s.contains("/refs/grit/") || s.ends_with("/packed-refs") || s.contains("/reftable"))
-                });
-            } else {
-                refs = true;
+            woken.any = true;
+            let Ok(e) = e else {
+                // The kernel dropped events (a full queue): anything may have changed.
+                woken.refs = true;
+                woken.config = true;
+                return;
+            };
+            for p in &e.paths {
+                let s = p.to_string_lossy();
+                if s.ends_with(".lock") {
+                    continue;
+                }
+                woken.refs |= s.contains("/refs/grit/") || s.ends_with("/packed-refs") || s.contains("/reftable");
+                woken.config |= s.ends_with("/config");
             }
         };
         note(first);
         while let Ok(e) = self.rx.try_recv() {
             note(e);
         }
-        if refs { Woken::Refs } else { Woken::Feed }
+        woken
     }
 }
 

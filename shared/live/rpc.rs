@@ -292,7 +292,7 @@ impl Session {
                         Ok(_) => {}
                         Err(e) => shared.log(format!("subscription {sub}: {e}")),
                     }
-                    shared.wait_past(seen, Duration::from_secs(1));
+                    shared.wait_past(seen, Duration::from_secs(30));
                 }
                 shared.subscriptions.fetch_sub(1, Ordering::SeqCst);
             })

@@ -645,9 +645,14 @@ pub fn run(shared: &Arc<Shared>) {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|s| names.contains(&s.name.as_str()));
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline && !shared.stopping.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(100));
+        // Read again when the config file changes (or once a minute, should a change be missed).
+        let seen = shared.config.load(Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while shared.config.load(Ordering::SeqCst) == seen && !shared.stopping.load(Ordering::Relaxed) {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            shared.wait_past(shared.generation(), left);
         }
     }
     for (_, stop) in workers {
@@ -693,7 +698,7 @@ fn worker(shared: &Arc<Shared>, hook: &Hook, stop: &AtomicBool) {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
-        shared.wait_past(seen, Duration::from_secs(1));
+        shared.wait_past(seen, Duration::from_secs(30));
     }
 }
 
