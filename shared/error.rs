@@ -22,6 +22,9 @@ pub enum Error {
     /// Input the user can correct; the CLI exits with the usage code.
     #[error("{message}")]
     Invalid { message: String, hint: Option<String> },
+    /// A service this ran against (GitHub's API) refused or failed: not the caller's input.
+    #[error("{message}")]
+    Remote { message: String, hint: String },
     #[error("no {what} matches '{query}'")]
     NotFound { what: &'static str, query: String },
     #[error("'{prefix}' is ambiguous: it matches {} {what}s", candidates.len())]

@@ -186,7 +186,7 @@ pub fn github_issue(v: &Value) -> Result<Incoming, String> {
     })
 }
 
-fn github_comment(c: &Value, issue_source: &str, i: usize) -> Result<IncomingComment, String> {
+pub fn github_comment(c: &Value, issue_source: &str, i: usize) -> Result<IncomingComment, String> {
     let id = c
         .get("id")
         .map(|id| {

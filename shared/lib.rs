@@ -11,6 +11,7 @@ pub mod event;
 pub mod feed;
 #[doc(hidden)]
 pub mod fixtures;
+pub mod github;
 pub mod health;
 pub mod hex;
 pub mod hooks;

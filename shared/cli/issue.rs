@@ -76,6 +76,15 @@ pub enum Command {
     /// Read issues in from GitHub's JSON, beads' JSONL or an export; a second import of the
     /// same source writes only what changed
     Import(super::transfer::ImportArgs),
+    /// Sync issues and comments with another tracker (GitHub) through its API
+    ///
+    /// `pull` imports what changed since the last pull, resuming where an interrupted one
+    /// stopped; `push` creates GitHub issues for local ones, updates those that differ and posts
+    /// the comments GitHub lacks. Both read GITHUB_TOKEN (or GH_TOKEN); GRIT_GITHUB_API overrides
+    /// the API's URL (GitHub Enterprise: https://HOST/api/v3). Rate limits are waited out as
+    /// GitHub asks, up to --max-wait.
+    #[command(subcommand)]
+    Bridge(super::bridge::BridgeCommand),
     /// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
     Demo(DemoArgs),
 }
@@ -376,6 +385,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Unlink(a) => links::link(ui, a, false),
         Command::Export(a) => super::transfer::export(ui, a),
         Command::Import(a) => super::transfer::import(ui, a),
+        Command::Bridge(a) => super::bridge::bridge(ui, a),
         Command::Demo(a) => super::docs::demo(ui, a.scratch),
     }
 }

@@ -1,6 +1,7 @@
 //! The command-line layer: clap definitions per tool, output, errors, exit codes.
 //! Only this layer prints or picks an exit code; the engine returns data and typed errors.
 
+pub mod bridge;
 pub mod claim;
 pub mod complete;
 pub mod docs;
@@ -208,6 +209,7 @@ impl From<Error> for CommandError {
                 vec!["run this inside a git repository, or create one with `git init`".into()],
             ),
             Error::Invalid { hint, .. } => (exit::USAGE, hint.iter().cloned().collect()),
+            Error::Remote { hint, .. } => (exit::FAILURE, vec![hint.clone()]),
             Error::UnsupportedRefFormat { .. } => (
                 exit::FAILURE,
                 vec![

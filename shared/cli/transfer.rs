@@ -282,46 +282,31 @@ fn parse(from: From, docs: Vec<(String, Value)>, skipped: &mut Vec<Skipped>) -> 
 }
 
 #[derive(serde::Serialize, Default)]
-struct ImportReport {
-    issues: usize,
-    created: usize,
-    updated: usize,
-    unchanged: usize,
-    events: usize,
-    links: usize,
-    dry_run: bool,
-    skipped: Vec<Skipped>,
+pub(crate) struct ImportReport {
+    pub(crate) issues: usize,
+    pub(crate) created: usize,
+    pub(crate) updated: usize,
+    pub(crate) unchanged: usize,
+    pub(crate) events: usize,
+    pub(crate) links: usize,
+    pub(crate) dry_run: bool,
+    pub(crate) skipped: Vec<Skipped>,
     /// Links to issues that are not in this import or this repository, kept for a later one.
-    pending_links: Vec<String>,
+    pub(crate) pending_links: Vec<String>,
 }
 
 /// Issues written per commit: big imports go in a few chunks, not one commit per issue.
 const PER_CHUNK: usize = 500;
 
-pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
-    let from = match a.from {
-        Source::Github => From::Github,
-        Source::Beads => From::Beads,
-        Source::Grit => From::Grit,
-    };
-    let mut report = ImportReport {
-        dry_run: a.dry_run,
-        ..Default::default()
-    };
-    let docs = read_docs(&a.path, &mut report.skipped)?;
-    let incoming = parse(from, docs, &mut report.skipped);
-    if a.strict && !report.skipped.is_empty() {
-        let s = &report.skipped[0];
-        return Err(CommandError::usage(
-            format!("{}: {}; nothing was imported (--strict)", s.at, s.reason),
-            format!(
-                "{} record(s) cannot be read; without --strict they are skipped and named",
-                report.skipped.len()
-            ),
-        ));
-    }
-    let store = super::open_store(ui)?;
-    report.issues = incoming.len();
+/// Writes what `incoming` changes (new issues, changed fields, missing comments, then links),
+/// adding to `report`. `import` and the GitHub bridge's `pull` both write here.
+pub(crate) fn apply(
+    ui: &Ui,
+    store: &crate::store::Store,
+    incoming: &[Incoming],
+    report: &mut ImportReport,
+) -> Result<(), CommandError> {
+    report.issues += incoming.len();
     let progress = std::io::stderr().is_terminal() && !ui.quiet && !ui.json;
     // Issues first, a chunk at a time.
     let mut ids: HashMap<String, Id> = HashMap::new();
@@ -368,7 +353,7 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
                 batch.push((None, kinds));
             }
         }
-        if !a.dry_run && batch.len() >= PER_CHUNK {
+        if !report.dry_run && batch.len() >= PER_CHUNK {
             flush(&mut batch, &mut pending_new, &mut ids)?;
         }
         if progress && n % 200 == 0 {
@@ -378,12 +363,12 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
     if progress {
         eprintln!("\rimported {}/{}   ", incoming.len(), incoming.len());
     }
-    if !a.dry_run {
+    if !report.dry_run {
         flush(&mut batch, &mut pending_new, &mut ids)?;
     }
     // Then the links, once every issue exists.
     let mut changes = Vec::new();
-    for x in &incoming {
+    for x in incoming {
         let Some(id) = ids.get(&x.source).copied() else {
             continue;
         };
@@ -410,11 +395,11 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
             }
         }
     }
-    if !a.dry_run && !changes.is_empty() {
+    if !report.dry_run && !changes.is_empty() {
         // Cycles in the source are kept out, as a local write would keep them out.
         let mut planned = Vec::new();
         for c in &changes {
-            match super::links::plan(&ui.quiet_copy(), &store, std::slice::from_ref(c)) {
+            match super::links::plan(&ui.quiet_copy(), store, std::slice::from_ref(c)) {
                 Ok(p) => planned.extend(p),
                 Err(e) => report.skipped.push(Skipped {
                     at: "links".into(),
@@ -425,9 +410,36 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
         report.links = planned.iter().map(|(_, k)| k.len()).sum();
         report.events += report.links;
         store.write_many(planned.into_iter().map(|(h, k)| (Some(h), k)).collect())?;
-    } else if a.dry_run {
+    } else if report.dry_run {
         report.links = changes.len();
     }
+    Ok(())
+}
+
+pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
+    let from = match a.from {
+        Source::Github => From::Github,
+        Source::Beads => From::Beads,
+        Source::Grit => From::Grit,
+    };
+    let mut report = ImportReport {
+        dry_run: a.dry_run,
+        ..Default::default()
+    };
+    let docs = read_docs(&a.path, &mut report.skipped)?;
+    let incoming = parse(from, docs, &mut report.skipped);
+    if a.strict && !report.skipped.is_empty() {
+        let s = &report.skipped[0];
+        return Err(CommandError::usage(
+            format!("{}: {}; nothing was imported (--strict)", s.at, s.reason),
+            format!(
+                "{} record(s) cannot be read; without --strict they are skipped and named",
+                report.skipped.len()
+            ),
+        ));
+    }
+    let store = super::open_store(ui)?;
+    apply(ui, &store, &incoming, &mut report)?;
     if ui.json {
         return ui.json(&report);
     }

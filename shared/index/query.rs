@@ -10,6 +10,22 @@ impl Index {
         Ok(meta_u64(self.meta.get(&rtxn, "lamport").map_err(self.err())?))
     }
 
+    /// A string kept in the index's metadata (a bridge's cursor): a cache like the rest,
+    /// gone when the index is rebuilt.
+    pub fn meta_string(&self, key: &str) -> Result<Option<String>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let v = self.meta.get(&rtxn, &format!("s:{key}")).map_err(self.err())?;
+        Ok(v.map(|b| String::from_utf8_lossy(b).into_owned()))
+    }
+
+    pub fn set_meta_string(&self, key: &str, value: &str) -> Result<()> {
+        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        self.meta
+            .put(&mut wtxn, &format!("s:{key}"), value.as_bytes())
+            .map_err(self.err())?;
+        wtxn.commit().map_err(self.err())
+    }
+
     pub fn issue(&self, id: &Id) -> Result<Option<IssueState>> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
         self.load_issue(&rtxn, id)

@@ -1,0 +1,261 @@
+//! GitHub's REST API, as the bridge uses it: a blocking client (ureq) with the token, `Link`
+//! pagination, and rate limits handled the way GitHub documents them: after a 403 or 429 wait
+//! `retry-after` seconds, or until `x-ratelimit-reset` when `x-ratelimit-remaining` is 0, or at
+//! least a minute (doubling) for a secondary limit that says neither; then resume. The base URL
+//! is `GRIT_GITHUB_API` (default `https://api.github.com`), so tests use a local server.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// The API's default base.
+pub const API: &str = "https://api.github.com";
+
+/// Called with why a request waits, and for how long.
+pub type OnWait = Box<dyn FnMut(&str, Duration)>;
+
+/// A client for one run: its token, and how long it may wait on rate limits in all.
+pub struct Client {
+    pub base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+    /// Stop (with an error saying so) rather than wait longer than this on rate limits.
+    pub max_wait: Duration,
+    waited: Duration,
+    /// Told of each wait, and why.
+    pub on_wait: OnWait,
+    pub requests: u64,
+}
+
+/// One answer: its JSON and the next page, if the `Link` header names one.
+pub struct Page {
+    pub body: Value,
+    pub next: Option<String>,
+}
+
+fn header(r: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// The `rel="next"` target of a `Link` header.
+pub fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    })
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Client {
+    pub fn new(token: Option<String>) -> Client {
+        let base = std::env::var("GRIT_GITHUB_API")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| API.to_owned());
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            agent: ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(60)))
+                .http_status_as_error(false)
+                .user_agent(concat!("grit/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into(),
+            max_wait: Duration::from_secs(15 * 60),
+            waited: Duration::ZERO,
+            on_wait: Box::new(|_, _| {}),
+            requests: 0,
+        }
+    }
+
+    /// `path` under the base (`/repos/o/r/issues?…`), or a full URL as `Link` gives them.
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    fn wait(&mut self, why: &str, d: Duration) -> Result<()> {
+        if self.waited + d > self.max_wait {
+            return Err(Error::Remote {
+                message: format!(
+                    "GitHub's rate limit would keep this waiting {} s more ({why})",
+                    d.as_secs()
+                ),
+                hint: "what was done so far is kept: run the same command later and it resumes".into(),
+            });
+        }
+        (self.on_wait)(why, d);
+        std::thread::sleep(d);
+        self.waited += d;
+        Ok(())
+    }
+
+    /// Sends a request, waiting out rate limits and retrying server errors, and returns the
+    /// JSON answer with the next page.
+    pub fn request(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Page> {
+        let url = self.url(path);
+        let mut secondary = Duration::from_secs(60);
+        let mut server_errors = 0;
+        loop {
+            self.requests += 1;
+            let mut req = ureq::http::Request::builder()
+                .method(method)
+                .uri(&url)
+                .header("Accept", "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", "2022-11-28");
+            if let Some(t) = &self.token {
+                req = req.header("Authorization", format!("Bearer {t}"));
+            }
+            let payload = body
+                .map(|b| serde_json::to_vec(b).expect("serialises"))
+                .unwrap_or_default();
+            let req = req
+                .header("Content-Type", "application/json")
+                .body(payload)
+                .map_err(|e| {
+                    Error::invalid(
+                        format!("a bad request URL {url}: {e}"),
+                        "check --repo and GRIT_GITHUB_API",
+                    )
+                })?;
+            let resp = self.agent.run(req).map_err(|e| Error::Subprocess {
+                command: format!("{method} {url}"),
+                stderr: e.to_string(),
+            })?;
+            let status = resp.status().as_u16();
+            let remaining = header(&resp, "x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
+            let reset = header(&resp, "x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
+            let retry_after = header(&resp, "retry-after").and_then(|v| v.parse::<u64>().ok());
+            let next = header(&resp, "link").as_deref().and_then(next_link);
+            let text = resp.into_body().read_to_string().unwrap_or_default();
+            match status {
+                200..=299 => {
+                    let body = if text.trim().is_empty() {
+                        Value::Null
+                    } else {
+                        serde_json::from_str(&text).map_err(|e| Error::Subprocess {
+                            command: format!("{method} {url}"),
+                            stderr: format!("the answer is not JSON: {e}"),
+                        })?
+                    };
+                    // The last request of the window: wait for the next one before going on.
+                    if remaining == Some(0)
+                        && let Some(r) = reset
+                    {
+                        self.wait(
+                            "the hourly limit is spent",
+                            Duration::from_secs(r.saturating_sub(now_secs()) + 1),
+                        )?;
+                    }
+                    return Ok(Page { body, next });
+                }
+                403 | 429 if retry_after.is_some() => {
+                    let d = Duration::from_secs(retry_after.unwrap_or(60));
+                    self.wait("GitHub asked to retry after a while (secondary rate limit)", d)?;
+                }
+                403 | 429 if remaining == Some(0) => {
+                    let until = reset.unwrap_or_else(|| now_secs() + 60);
+                    self.wait(
+                        "the hourly rate limit is spent",
+                        Duration::from_secs(until.saturating_sub(now_secs()) + 1),
+                    )?;
+                }
+                403 | 429 if text.to_ascii_lowercase().contains("rate limit") => {
+                    self.wait("secondary rate limit", secondary)?;
+                    secondary *= 2;
+                }
+                500..=599 if server_errors < 3 => {
+                    server_errors += 1;
+                    std::thread::sleep(Duration::from_millis(500 << server_errors));
+                }
+                _ => {
+                    let message = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or_else(|| text.chars().take(200).collect());
+                    let hint = match status {
+                        401 => {
+                            "GITHUB_TOKEN was refused: set a valid token (a fine-grained one with Issues: read and write)"
+                        }
+                        403 => "the token may lack a permission (Issues: read and write for push)",
+                        404 => "check --repo OWNER/NAME, and that the token can see that repository",
+                        _ => "run it again; what was done so far is kept",
+                    };
+                    return Err(Error::Remote {
+                        message: format!("GitHub answered {status} to {method} {url}: {message}"),
+                        hint: hint.into(),
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> Result<Page> {
+        self.request("GET", path, None)
+    }
+
+    /// Every page of a list, from `path` on, calling `each` with each page's items; stops
+    /// early (returning false) when `each` says so.
+    pub fn each_page(&mut self, path: &str, mut each: impl FnMut(&mut Self, Vec<Value>) -> Result<bool>) -> Result<()> {
+        let mut next = Some(path.to_owned());
+        while let Some(p) = next {
+            let page = self.get(&p)?;
+            let items = match page.body {
+                Value::Array(a) => a,
+                other => {
+                    return Err(Error::Subprocess {
+                        command: format!("GET {p}"),
+                        stderr: format!(
+                            "expected a list, got {}",
+                            other.to_string().chars().take(100).collect::<String>()
+                        ),
+                    });
+                }
+            };
+            if !each(self, items)? {
+                return Ok(());
+            }
+            next = page.next;
+        }
+        Ok(())
+    }
+
+    /// How long this run has waited on rate limits.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+}
+
+/// A rough clock for messages.
+pub fn elapsed_since(t: Instant) -> String {
+    format!("{:.1} s", t.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_link_is_found_among_others() {
+        let link = r#"<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last""#;
+        assert_eq!(
+            next_link(link).unwrap(),
+            "https://api.github.com/repositories/1/issues?page=2"
+        );
+        let last = r#"<https://x/issues?page=1>; rel="first", <https://x/issues?page=4>; rel="prev""#;
+        assert_eq!(next_link(last), None);
+    }
+}

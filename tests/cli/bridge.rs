@@ -1,0 +1,494 @@
+//! The GitHub bridge against a local server that serves recorded API responses
+//! (`tests/fixtures/github/`), paginated with `Link` headers, with rate limits and outages
+//! injected; and that takes pushes (issues, edits, comments) into its own state.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use crate::env::TestEnv;
+
+const PAGE: usize = 2;
+
+#[derive(Default)]
+struct Faults {
+    /// The first GET of this page answers 403 with `retry-after: 1` (a secondary limit).
+    secondary_on_page: Option<u32>,
+    /// After this many requests, one answers 403 with the hourly limit spent (reset in 1 s).
+    primary_after: Option<usize>,
+    /// Every GET of this page of issues answers 500: the service is down from there on.
+    down_from_page: Option<u32>,
+}
+
+#[derive(Default)]
+struct State {
+    issues: Vec<Value>,
+    comments: HashMap<u64, Vec<Value>>,
+    faults: Faults,
+    /// Each request: method, path with query.
+    log: Vec<(String, String)>,
+    clock: u64,
+}
+
+struct Server {
+    base: String,
+    state: Arc<Mutex<State>>,
+}
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/github")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn query(q: &str) -> HashMap<String, String> {
+    q.split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+impl State {
+    /// GitHub's clock: later than the tests' frozen one (GRIT_NOW), as a real one would be.
+    fn now(&mut self) -> String {
+        self.clock += 1;
+        format!("2025-12-01T00:{:02}:{:02}Z", self.clock / 60, self.clock % 60)
+    }
+
+    fn answer(
+        &mut self,
+        method: &str,
+        target: &str,
+        auth: bool,
+        body: &[u8],
+        base: &str,
+    ) -> (u16, Vec<(String, String)>, Value) {
+        self.log.push((method.to_owned(), target.to_owned()));
+        let (path, q) = target.split_once('?').unwrap_or((target, ""));
+        let q = query(q);
+        let page: u32 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let mut headers = vec![
+            ("x-ratelimit-limit".to_owned(), "5000".to_owned()),
+            ("x-ratelimit-remaining".to_owned(), "4000".to_owned()),
+            ("x-ratelimit-reset".to_owned(), "9999999999".to_owned()),
+        ];
+        if let Some(n) = self.faults.primary_after
+            && self.log.len() > n
+        {
+            self.faults.primary_after = None;
+            let reset = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 1;
+            headers[1].1 = "0".into();
+            headers[2].1 = reset.to_string();
+            return (
+                403,
+                headers,
+                json!({ "message": "API rate limit exceeded for user ID 1." }),
+            );
+        }
+        if method == "GET" && self.faults.secondary_on_page == Some(page) {
+            self.faults.secondary_on_page = None;
+            headers.push(("retry-after".into(), "1".into()));
+            return (
+                403,
+                headers,
+                json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." }),
+            );
+        }
+        if method != "GET" && !auth {
+            return (401, headers, json!({ "message": "Requires authentication" }));
+        }
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        match (method, parts.as_slice()) {
+            ("GET", ["repos", "acme", "widgets", "issues"]) => {
+                if self.faults.down_from_page.is_some_and(|p| page >= p) {
+                    return (500, headers, json!({ "message": "Server Error" }));
+                }
+                let since = q.get("since").cloned().unwrap_or_default();
+                let mut list: Vec<Value> = self
+                    .issues
+                    .iter()
+                    .filter(|i| i["updated_at"].as_str().unwrap() >= since.as_str())
+                    .cloned()
+                    .collect();
+                if q.get("sort").map(String::as_str) == Some("updated") {
+                    list.sort_by(|a, b| a["updated_at"].as_str().cmp(&b["updated_at"].as_str()));
+                }
+                self.paginate(list, page, path, &q, headers, base)
+            }
+            ("GET", ["repos", "acme", "widgets", "issues", n]) => match self.find(n) {
+                Some(i) => (200, headers, self.issues[i].clone()),
+                None => (404, headers, json!({ "message": "Not Found" })),
+            },
+            ("GET", ["repos", "acme", "widgets", "issues", n, "comments"]) => {
+                let since = q.get("since").cloned().unwrap_or_default();
+                let list: Vec<Value> = self
+                    .comments
+                    .get(&n.parse().unwrap())
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["updated_at"].as_str().unwrap() >= since.as_str())
+                    .cloned()
+                    .collect();
+                self.paginate(list, page, path, &q, headers, base)
+            }
+            ("POST", ["repos", "acme", "widgets", "issues"]) => {
+                let n = self
+                    .issues
+                    .iter()
+                    .map(|i| i["number"].as_u64().unwrap())
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                let now = self.now();
+                let issue = json!({
+                    "url": format!("https://api.github.com/repos/acme/widgets/issues/{n}"),
+                    "html_url": format!("https://github.com/acme/widgets/issues/{n}"),
+                    "number": n, "title": input["title"], "body": input["body"],
+                    "user": { "login": "grit-bot", "id": 99 },
+                    "labels": labels(&input["labels"]), "state": "open", "state_reason": null,
+                    "assignees": [], "comments": 0, "created_at": now, "updated_at": now, "closed_at": null,
+                });
+                self.issues.push(issue.clone());
+                (201, headers, issue)
+            }
+            ("PATCH", ["repos", "acme", "widgets", "issues", n]) => {
+                let Some(i) = self.find(n) else {
+                    return (404, headers, json!({ "message": "Not Found" }));
+                };
+                let now = self.now();
+                let issue = &mut self.issues[i];
+                for k in ["title", "body", "state", "state_reason"] {
+                    if let Some(v) = input.get(k) {
+                        issue[k] = v.clone();
+                    }
+                }
+                if let Some(l) = input.get("labels") {
+                    issue["labels"] = labels(l);
+                }
+                issue["updated_at"] = json!(now);
+                (200, headers, issue.clone())
+            }
+            ("POST", ["repos", "acme", "widgets", "issues", n, "comments"]) => {
+                let Some(i) = self.find(n) else {
+                    return (404, headers, json!({ "message": "Not Found" }));
+                };
+                let number: u64 = n.parse().unwrap();
+                let now = self.now();
+                let id = 20_000 + self.clock;
+                let c = json!({
+                    "id": id, "issue_url": format!("https://api.github.com/repos/acme/widgets/issues/{number}"),
+                    "user": { "login": "grit-bot", "id": 99 }, "body": input["body"],
+                    "created_at": now, "updated_at": now,
+                });
+                self.comments.entry(number).or_default().push(c.clone());
+                let issue = &mut self.issues[i];
+                issue["comments"] = json!(issue["comments"].as_u64().unwrap() + 1);
+                issue["updated_at"] = json!(now);
+                (201, headers, c)
+            }
+            _ => (404, headers, json!({ "message": "Not Found" })),
+        }
+    }
+
+    fn find(&self, n: &str) -> Option<usize> {
+        let n: u64 = n.parse().ok()?;
+        self.issues.iter().position(|i| i["number"] == n)
+    }
+
+    fn paginate(
+        &self,
+        list: Vec<Value>,
+        page: u32,
+        path: &str,
+        q: &HashMap<String, String>,
+        mut headers: Vec<(String, String)>,
+        base: &str,
+    ) -> (u16, Vec<(String, String)>, Value) {
+        let start = (page as usize - 1) * PAGE;
+        let items: Vec<Value> = list.iter().skip(start).take(PAGE).cloned().collect();
+        if start + PAGE < list.len() {
+            let mut q: Vec<(String, String)> = q.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            q.retain(|(k, _)| k != "page");
+            q.sort();
+            q.push(("page".into(), (page + 1).to_string()));
+            let qs: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            headers.push((
+                "link".into(),
+                format!(
+                    "<{base}{path}?{}>; rel=\"next\", <{base}{path}?page=99>; rel=\"last\"",
+                    qs.join("&")
+                ),
+            ));
+        }
+        (200, headers, Value::Array(items))
+    }
+}
+
+fn labels(v: &Value) -> Value {
+    Value::Array(
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| json!({ "name": l, "color": "ededed" }))
+            .collect(),
+    )
+}
+
+fn server() -> Server {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let mut st = State {
+        issues: fixture("issues.json").as_array().unwrap().clone(),
+        ..Default::default()
+    };
+    for (n, cs) in fixture("comments.json").as_object().unwrap() {
+        st.comments.insert(n.parse().unwrap(), cs.as_array().unwrap().clone());
+    }
+    let state = Arc::new(Mutex::new(st));
+    let (s, b) = (state.clone(), base.clone());
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let (s, b) = (s.clone(), b.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut w = conn;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut it = line.split_whitespace();
+                    let (method, target) = (it.next().unwrap().to_owned(), it.next().unwrap().to_owned());
+                    let (mut len, mut auth) = (0usize, false);
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).unwrap();
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        let (k, v) = h.split_once(':').unwrap();
+                        match k.to_ascii_lowercase().as_str() {
+                            "content-length" => len = v.trim().parse().unwrap(),
+                            "authorization" => auth = v.trim() == "Bearer t0ken",
+                            _ => {}
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).unwrap();
+                    let (status, headers, out) = s.lock().unwrap().answer(&method, &target, auth, &body, &b);
+                    let out = serde_json::to_vec(&out).unwrap();
+                    let mut resp = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+                        out.len()
+                    );
+                    for (k, v) in headers {
+                        resp.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    resp.push_str("\r\n");
+                    if w.write_all(resp.as_bytes()).is_err() || w.write_all(&out).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Server { base, state }
+}
+
+fn bridge(t: &TestEnv, dir: &Path, s: &Server, args: &[&str]) -> assert_cmd::Command {
+    let mut c = t.cmd("issue", dir);
+    c.args(["bridge", "github"])
+        .args(args)
+        .args(["--repo", "acme/widgets"])
+        .env("GRIT_GITHUB_API", &s.base)
+        .env("GITHUB_TOKEN", "t0ken");
+    c
+}
+
+fn titles(t: &TestEnv, dir: &Path) -> Vec<String> {
+    let mut v = crate::env::titles(&t.json("issue", dir, &["list", "--state", "all"]));
+    v.sort();
+    v
+}
+
+#[test]
+fn pull_pages_waits_out_rate_limits_and_resumes_after_an_interruption() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let s = server();
+    {
+        let mut st = s.state.lock().unwrap();
+        st.faults.secondary_on_page = Some(2);
+        st.faults.down_from_page = Some(3);
+    }
+    // Pages of two, by update time: #1 #2 | #3 and a pull request | #5. Page 3 is down.
+    let out = bridge(&t, &r, &s, &["pull"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("waiting 1 s") && err.contains("secondary rate limit"),
+        "{err}"
+    );
+    assert!(err.contains("500") && err.contains("hint:"), "{err}");
+    assert_eq!(
+        titles(&t, &r),
+        [
+            "Add a --dry-run flag",
+            "Crash on start with an empty config",
+            "Übersetzung: 日本語 support"
+        ],
+        "the pages before the outage are kept; the pull request is not an issue"
+    );
+    // Back up: the next pull resumes from the last page it kept.
+    s.state.lock().unwrap().faults.down_from_page = None;
+    s.state.lock().unwrap().log.clear();
+    let v: Value = serde_json::from_slice(&bridge(&t, &r, &s, &["pull", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(v["import"]["created"], 1, "{v}");
+    let first = s.state.lock().unwrap().log[0].1.clone();
+    assert!(first.contains("since=2024-03-04T09:00:00Z"), "{first}");
+    assert_eq!(titles(&t, &r).len(), 4);
+    // Nothing changed: nothing written.
+    let v: Value = serde_json::from_slice(&bridge(&t, &r, &s, &["pull", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(v["import"]["events"], 0, "{v}");
+    // Every field came across: comments with their authors, labels with colons, the reason.
+    let list = t.json("issue", &r, &["list", "--state", "all", "-S", "crash"]);
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let show = t.json("issue", &r, &["show", &id]);
+    assert_eq!(show["comments"].as_array().unwrap().len(), 2, "{show}");
+    assert_eq!(show["state"], "closed");
+    assert_eq!(show["state_reason"], "completed");
+    assert!(show["labels"].as_array().unwrap().contains(&json!("area:core")));
+    t.cmd("issue", &r)
+        .args(["show", &id])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("octocat"))
+        .stdout(predicates::str::contains("github.com/acme/widgets/issues/1"));
+    // A change on GitHub arrives on the next pull; the hourly limit is waited out.
+    {
+        let mut st = s.state.lock().unwrap();
+        let now = st.now();
+        let i = st.find("2").unwrap();
+        st.issues[i]["title"] = json!("Translation: 日本語 support");
+        st.issues[i]["updated_at"] = json!(now);
+        st.faults.primary_after = Some(st.log.len());
+    }
+    let out = bridge(&t, &r, &s, &["pull"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hourly rate limit"));
+    assert!(titles(&t, &r).contains(&"Translation: 日本語 support".to_owned()));
+}
+
+#[test]
+fn push_creates_updates_and_comments_once_and_a_pull_brings_nothing_back_twice() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let s = server();
+    bridge(&t, &r, &s, &["pull"]).assert().success();
+    let local = t.create(&r, "Made here");
+    t.ok("issue", &r, &["comment", &local, "--body", "a local comment"]);
+    let closed = t.create(&r, "Done here");
+    t.ok("issue", &r, &["close", &closed]);
+    // Without a token, nothing is sent.
+    t.cmd("issue", &r)
+        .args(["bridge", "github", "push", "--repo", "acme/widgets"])
+        .env("GRIT_GITHUB_API", &s.base)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("GITHUB_TOKEN"));
+    let v: Value = serde_json::from_slice(&bridge(&t, &r, &s, &["push", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(v["push"]["created"], 2, "{v}");
+    assert_eq!(v["push"]["comments"], 1, "{v}");
+    {
+        let st = s.state.lock().unwrap();
+        let made = st.issues.iter().find(|i| i["title"] == "Made here").unwrap();
+        assert!(made["body"].as_str().unwrap().contains(&format!("grit:issue {local}")));
+        let done = st.issues.iter().find(|i| i["title"] == "Done here").unwrap();
+        assert_eq!(done["state"], "closed");
+        let n = made["number"].as_u64().unwrap();
+        assert_eq!(st.comments[&n].len(), 1);
+    }
+    let show = t.json("issue", &r, &["show", &local]);
+    assert!(
+        show.to_string().contains("github:acme/widgets#6"),
+        "the mapping is recorded: {show}"
+    );
+    // Again: nothing to do.
+    let v: Value = serde_json::from_slice(&bridge(&t, &r, &s, &["push", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(
+        (v["push"]["created"].clone(), v["push"]["comments"].clone()),
+        (json!(0), json!(0)),
+        "{v}"
+    );
+    // A pull maps them back to the local issues and skips the comment that came from here.
+    let before = titles(&t, &r);
+    let v: Value = serde_json::from_slice(&bridge(&t, &r, &s, &["pull", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(v["import"]["created"], 0, "{v}");
+    assert_eq!(titles(&t, &r), before);
+    assert_eq!(
+        t.json("issue", &r, &["show", &local])["comments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A local edit goes up.
+    t.ok("issue", &r, &["edit", &local, "--title", "Made here, renamed"]);
+    let v: Value = serde_json::from_slice(&bridge(&t, &r, &s, &["push", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(v["push"]["updated"], 1, "{v}");
+    assert!(
+        s.state
+            .lock()
+            .unwrap()
+            .issues
+            .iter()
+            .any(|i| i["title"] == "Made here, renamed")
+    );
+    // A push that stopped between GitHub's answer and the local record does not create twice.
+    let orphan = t.create(&r, "Half pushed");
+    {
+        let mut st = s.state.lock().unwrap();
+        let now = st.now();
+        st.issues.push(json!({
+            "number": 50, "title": "Half pushed", "body": format!("<!-- grit:issue {orphan} -->"),
+            "html_url": "https://github.com/acme/widgets/issues/50", "user": { "login": "grit-bot" },
+            "labels": [], "state": "open", "assignees": [], "comments": 0,
+            "created_at": now, "updated_at": now,
+        }));
+    }
+    let v: Value = serde_json::from_slice(&bridge(&t, &r, &s, &["push", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(v["push"]["created"], 0, "{v}");
+    assert_eq!(v["push"]["recovered"], 1, "{v}");
+    assert!(
+        t.json("issue", &r, &["show", &orphan])
+            .to_string()
+            .contains("github:acme/widgets#50")
+    );
+    assert_eq!(
+        s.state
+            .lock()
+            .unwrap()
+            .issues
+            .iter()
+            .filter(|i| i["title"] == "Half pushed")
+            .count(),
+        1
+    );
+    // Bad input: a malformed repository name.
+    t.cmd("issue", &r)
+        .args(["bridge", "github", "pull", "--repo", "not a repo"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("OWNER/NAME"));
+}
