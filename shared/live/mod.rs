@@ -364,13 +364,20 @@ impl Waker {
             Err(_) => return woken,
         };
         let mut note = |e: notify::Result<notify::Event>| {
-            woken.any = true;
             let Ok(e) = e else {
                 // The kernel dropped events (a full queue): anything may have changed.
+                woken.any = true;
                 woken.refs = true;
                 woken.config = true;
                 return;
             };
+            // Reading changes nothing (and readers of the feed would wake each other forever);
+            // a file closed after writing does.
+            use notify::event::{AccessKind, AccessMode, EventKind};
+            if matches!(e.kind, EventKind::Access(k) if k != AccessKind::Close(AccessMode::Write)) {
+                return;
+            }
+            woken.any = true;
             for p in &e.paths {
                 let s = p.to_string_lossy();
                 if s.ends_with(".lock") {

@@ -215,14 +215,18 @@ impl Hook {
             .and_then(|s| Cursor::parse(s.trim()).ok())
     }
 
-    /// Moves its durable cursor (a write and a rename: whole or not at all).
-    pub fn save_cursor(&self, repo: &Repo, c: &Cursor) -> Result<()> {
+    /// Its durable cursor's file, open for moving it.
+    pub fn cursor_file(&self, repo: &Repo) -> Result<CursorFile> {
         let dir = Self::dir(repo);
         fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         let path = self.cursor_path(repo);
-        let tmp = dir.join(format!(".{}.{}", file_name(&self.name), std::process::id()));
-        fs::write(&tmp, format!("{c}\n")).map_err(Error::io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(Error::io(&path))
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io(&path))?;
+        Ok(CursorFile { file, path })
     }
 
     /// The deliveries parked after their last attempt failed.
@@ -270,6 +274,29 @@ impl Hook {
             Target::Url(u) => u.clone(),
             Target::Command(c) => format!("command: {c}"),
         }
+    }
+}
+
+/// A webhook's cursor file. Each move is one small write at the start of the file, padded to
+/// a fixed width, so the file always holds one whole cursor; it is not synced to disk (a power
+/// loss costs a redelivery, never a gap).
+pub struct CursorFile {
+    file: fs::File,
+    path: PathBuf,
+}
+
+/// The width of a cursor record (an epoch, an offset and a count fit many times over).
+const CURSOR_WIDTH: usize = 80;
+
+impl CursorFile {
+    pub fn save(&self, c: &Cursor) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut line = c.to_string();
+        line.truncate(CURSOR_WIDTH - 1);
+        let line = format!("{line:<width$}\n", width = CURSOR_WIDTH - 1);
+        self.file
+            .write_all_at(line.as_bytes(), 0)
+            .map_err(Error::io(&self.path))
     }
 }
 
@@ -506,15 +533,16 @@ pub fn deliver_pending(
         last_error: warning,
         ..Default::default()
     };
+    let cursor = hook.cursor_file(repo)?;
     if hook.cursor(repo).as_ref() != Some(stream.cursor()) {
-        hook.save_cursor(repo, stream.cursor())?;
+        cursor.save(stream.cursor())?;
     }
     let filter = hook.filter()?;
     let mut pass = Pass::default();
     loop {
         let items = stream.poll(store, &filter, 1 << 18)?;
         if items.is_empty() {
-            hook.save_cursor(repo, stream.cursor())?;
+            cursor.save(stream.cursor())?;
             st.cursor = Some(stream.cursor().to_string());
             status(&st);
             return Ok(pass);
@@ -553,7 +581,7 @@ pub fn deliver_pending(
                     pass.parked += 1;
                 }
             }
-            hook.save_cursor(repo, &item.cursor)?;
+            cursor.save(&item.cursor)?;
             st.cursor = Some(item.cursor.to_string());
             status(&st);
         }
