@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{CommandError, Ui};
 use crate::live::daemon;
 use crate::live::webhook;
-use crate::live::{Filter, Since, Stream, Waker};
+use crate::live::{Filter, FoldLater, Since, Stream, Waker};
 use crate::repo::Repo;
 use crate::store::Store;
 
@@ -207,6 +207,7 @@ pub fn watch(ui: &mut Ui, a: WatchArgs) -> Result<(), CommandError> {
     }
     let filter = Filter { query, kinds, ctx };
     let waker = Waker::new(&store.repo)?;
+    let mut fold = FoldLater::default();
     let (mut stream, warning) = Stream::open(&store.repo, &since)?;
     if let Some(w) = warning {
         ui.note(format!("warning: {w}"));
@@ -224,7 +225,9 @@ pub fn watch(ui: &mut Ui, a: WatchArgs) -> Result<(), CommandError> {
             },
             None => Duration::from_secs(3600),
         };
-        if waker.wait(wait).refs
+        let woken = waker.wait(fold.timeout(wait));
+        fold.note(&woken);
+        if fold.due()
             && let Err(e) = store.index.refresh(&store.repo)
         {
             ui.note(format!("warning: folding what arrived failed: {e}"));

@@ -622,15 +622,17 @@ fn follow(s: &Shared) {
             return s.stop();
         }
     };
+    let mut fold = super::FoldLater::default();
     while !s.stopping.load(Ordering::Relaxed) {
-        let woken = waker.wait(Duration::from_secs(2));
-        if !woken.any {
-            continue;
-        }
-        if woken.refs
+        let woken = waker.wait(fold.timeout(Duration::from_secs(2)));
+        fold.note(&woken);
+        if fold.due()
             && let Err(e) = store.index.refresh(&store.repo)
         {
             s.log(format!("fold failed: {e}"));
+        }
+        if !woken.any {
+            continue;
         }
         if woken.config {
             s.config.fetch_add(1, Ordering::SeqCst);

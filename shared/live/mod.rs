@@ -395,6 +395,41 @@ impl Waker {
     }
 }
 
+/// Folds what the refs bring a moment after they change. A writer in this clone folds its own
+/// write at once (and records it in the feed, which wakes the watchers); a watcher that waits a
+/// little finds nothing left to fold instead of racing the writer for the index. What a fetch
+/// without hooks brought is folded when the moment passes.
+#[derive(Default)]
+pub struct FoldLater {
+    due: Option<std::time::Instant>,
+}
+
+/// How long a changed ref waits for its writer to fold it.
+const FOLD_DELAY: Duration = Duration::from_millis(100);
+
+impl FoldLater {
+    /// How long to wait for changes: at most `max`, less when a fold is due sooner.
+    pub fn timeout(&self, max: Duration) -> Duration {
+        self.due
+            .map_or(max, |d| d.saturating_duration_since(std::time::Instant::now()).min(max))
+    }
+
+    pub fn note(&mut self, w: &Woken) {
+        if w.refs && self.due.is_none() {
+            self.due = Some(std::time::Instant::now() + FOLD_DELAY);
+        }
+    }
+
+    /// Whether the fold is due now (then it is no longer pending).
+    pub fn due(&mut self) -> bool {
+        if self.due.is_some_and(|d| std::time::Instant::now() >= d) {
+            self.due = None;
+            return true;
+        }
+        false
+    }
+}
+
 fn watch_error(p: &std::path::Path, e: notify::Error) -> Error {
     Error::invalid(
         format!("cannot watch {} for changes: {e}", p.display()),
