@@ -10,6 +10,14 @@ impl Index {
         Ok(meta_u64(self.meta.get(&rtxn, "lamport").map_err(self.err())?))
     }
 
+    /// Waits until no other process is writing: a reader that learned of a write early (the
+    /// feed records a fold before it commits) then sees it.
+    pub fn wait_for_writer(&self) -> Result<()> {
+        let wtxn = self.env.write_txn().map_err(self.err())?;
+        wtxn.abort();
+        Ok(())
+    }
+
     /// A string kept in the index's metadata (a bridge's cursor): a cache like the rest,
     /// gone when the index is rebuilt.
     pub fn meta_string(&self, key: &str) -> Result<Option<String>> {

@@ -208,6 +208,10 @@ impl Stream {
                 _ => None,
             })
             .collect();
+        if !wal.is_empty() {
+            // The feed holds a fold's commits before the fold commits: let it finish first.
+            store.index.wait_for_writer()?;
+        }
         let mut chunks = crate::wal::read_chunks(&store.repo, &wal)?.into_iter();
         let quarantine = if wal.is_empty() {
             None
