@@ -33,6 +33,7 @@ pub mod store;
 pub mod sync;
 pub mod text;
 pub mod trailers;
+pub mod tui;
 pub mod wal;
 
 #[cfg(test)]

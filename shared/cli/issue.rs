@@ -85,6 +85,8 @@ pub enum Command {
     /// GitHub asks, up to --max-wait.
     #[command(subcommand)]
     Bridge(super::bridge::BridgeCommand),
+    /// Open the terminal UI: issues, sandboxes and locks, live (`?` lists the keys)
+    Ui(super::UiArgs),
     /// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
     Demo(DemoArgs),
 }
@@ -386,6 +388,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Export(a) => super::transfer::export(ui, a),
         Command::Import(a) => super::transfer::import(ui, a),
         Command::Bridge(a) => super::bridge::bridge(ui, a),
+        Command::Ui(_) => crate::tui::run(ui, crate::tui::Tab::Issues),
         Command::Demo(a) => super::docs::demo(ui, a.scratch),
     }
 }

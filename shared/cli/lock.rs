@@ -46,6 +46,8 @@ pub enum Command {
     Gc(GcArgs),
     /// Check paths or issues against others' locks under lock.policy (what the hooks run)
     Check(CheckArgs),
+    /// Open the terminal UI on its locks tab (`?` lists the keys)
+    Ui(super::UiArgs),
 }
 
 // Where to take the lease (no doc comment: a flattened container's would replace the about of
@@ -157,6 +159,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Status(a) => status(ui, a),
         Command::Gc(a) => gc(ui, a),
         Command::Check(a) => check(ui, a),
+        Command::Ui(_) => crate::tui::run(ui, crate::tui::Tab::Locks),
     }
 }
 
@@ -196,7 +199,7 @@ pub fn resources(store: &Store, args: &[String]) -> Result<Vec<Resource>, Comman
 }
 
 /// The holder's name, from the published actor records (local or fetched from a remote).
-fn holder(repo: &Repo, owner: Option<ActorId>) -> String {
+pub(crate) fn holder(repo: &Repo, owner: Option<ActorId>) -> String {
     thread_local! {
         static NAMES: std::cell::RefCell<std::collections::HashMap<ActorId, String>> = Default::default();
     }

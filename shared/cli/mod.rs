@@ -69,6 +69,10 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 }
 
+/// `ui`: the terminal UI takes no arguments of its own.
+#[derive(Debug, clap::Args)]
+pub struct UiArgs {}
+
 /// Output for one command: stdout buffered, colour and TTY decided once.
 pub struct Ui {
     pub json: bool,
@@ -76,7 +80,24 @@ pub struct Ui {
     pub color: bool,
     pub tty: bool,
     pub dir: PathBuf,
-    out: io::BufWriter<io::Stdout>,
+    out: io::BufWriter<Box<dyn Write>>,
+}
+
+/// What a captured `Ui` wrote to its stdout.
+pub type Captured = std::rc::Rc<std::cell::RefCell<Vec<u8>>>;
+
+/// A writer into a shared buffer.
+struct Capture(Captured);
+
+impl Write for Capture {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Ui {
@@ -93,8 +114,23 @@ impl Ui {
             color,
             tty,
             dir: g.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
-            out: io::BufWriter::with_capacity(1 << 16, io::stdout()),
+            out: io::BufWriter::with_capacity(1 << 16, Box::new(io::stdout())),
         }
+    }
+
+    /// A Ui for running a command in-process (the terminal UI): nothing on the terminal;
+    /// stdout goes to the buffer returned, and with `json` it holds the command's JSON.
+    pub fn capture(dir: &std::path::Path, json: bool) -> (Ui, Captured) {
+        let buf = Captured::default();
+        let ui = Ui {
+            json,
+            quiet: true,
+            color: false,
+            tty: false,
+            dir: dir.to_owned(),
+            out: io::BufWriter::with_capacity(1 << 12, Box::new(Capture(buf.clone()))),
+        };
+        (ui, buf)
     }
 
     /// A Ui that prints nothing but errors, for work whose notes would be noise.
@@ -105,7 +141,7 @@ impl Ui {
             color: false,
             tty: false,
             dir: self.dir.clone(),
-            out: io::BufWriter::with_capacity(0, io::stdout()),
+            out: io::BufWriter::with_capacity(0, Box::new(io::stdout())),
         }
     }
 

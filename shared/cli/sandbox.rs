@@ -72,6 +72,8 @@ pub enum Command {
     /// Remove every sandbox that has no uncommitted changes and is merged into its base branch,
     /// then the overlay base layers no sandbox uses
     Clean(CleanArgs),
+    /// Open the terminal UI on its sandboxes tab: diffs, shell, commit, merge, remove
+    Ui(super::UiArgs),
     /// Remove the overlay base layers no sandbox uses, keeping the most recently used within
     /// sandbox.layerCacheSize (default 0), and what interrupted creations left behind
     Gc(CleanArgs),
@@ -261,9 +263,13 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         // creation cut short by the default action would leave its directories behind).
         block_signals();
     }
+    if matches!(cli.command, Command::Ui(_)) {
+        return crate::tui::run(ui, crate::tui::Tab::Sandboxes);
+    }
     let main = Main::discover(&ui.dir)?;
     sandbox::overlay::sweep_probes(&main.root());
     match cli.command {
+        Command::Ui(_) => unreachable!("handled above"),
         Command::Run(a) => run_cmd(ui, &main, *a),
         Command::List(_) => list(ui, &main),
         Command::Open(a) => {
@@ -344,7 +350,7 @@ pub(crate) fn find_ready(main: &Main, name: &str) -> Result<Record, CommandError
 }
 
 /// Blocks the terminal's signals in this process (its children get them unblocked).
-pub(super) fn block_signals_now() {
+pub(crate) fn block_signals_now() {
     block_signals();
 }
 

@@ -16,4 +16,5 @@ mod seams;
 mod sync;
 mod transfer;
 mod trust;
+mod tui;
 mod wal;

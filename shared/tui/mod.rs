@@ -1,0 +1,748 @@
+//! The terminal UI (`git issue ui`, `git sandbox ui`, `git lock ui`): one ratatui application
+//! with a tab per tool. It reads through the library (search, views, sandbox records, leases)
+//! and acts by running the CLI's own commands in-process (`git issue comment …` and the like,
+//! with their output kept off the screen), so there is no second implementation of any
+//! operation. It refreshes when the refs or the feed change (the same kernel notification as
+//! `git wal watch`), and always gives the terminal back as it found it: on quit, on a panic,
+//! on Ctrl-C and on SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
+};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
+
+use crate::cli::{CommandError, Ui};
+use crate::store::Store;
+
+pub mod issues;
+pub mod locks;
+pub mod sandboxes;
+
+/// The tabs, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Issues,
+    Sandboxes,
+    Locks,
+}
+
+const TABS: [Tab; 3] = [Tab::Issues, Tab::Sandboxes, Tab::Locks];
+
+impl Tab {
+    fn title(self) -> &'static str {
+        match self {
+            Tab::Issues => "Issues",
+            Tab::Sandboxes => "Sandboxes",
+            Tab::Locks => "Locks",
+        }
+    }
+}
+
+/// Colours, or none (`NO_COLOR`, `--color never`).
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub color: bool,
+}
+
+impl Theme {
+    pub fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    pub fn selected(&self) -> Style {
+        if self.color {
+            Style::default()
+                .bg(Color::Blue)
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
+    }
+
+    pub fn bold(&self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD)
+    }
+
+    pub fn dim(&self) -> Style {
+        if self.color {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            Style::default()
+        }
+    }
+}
+
+/// What the UI asks the loop around it to do, beyond redrawing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    None,
+    Quit,
+    /// Suspend, edit `template` in $EDITOR, resume, and hand the text to `App::edited`.
+    Edit {
+        template: String,
+        purpose: Purpose,
+    },
+    /// Suspend, run $SHELL in this directory, resume.
+    Shell(PathBuf),
+    /// Suspend, run this CLI command line where its output shows, wait for Enter, resume.
+    Run(Vec<String>),
+}
+
+/// What an edited text is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Purpose {
+    Create,
+    Comment(String),
+}
+
+/// A one-line prompt at the bottom: its question, what was typed, and what Enter does.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub question: String,
+    pub input: String,
+    pub on_enter: Then,
+}
+
+/// What a prompt's answer goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Then {
+    Labels(String),
+    Commit(String),
+    /// A yes/no question: run this command line on `y`.
+    Confirm(Vec<String>),
+}
+
+/// The whole application: the tabs' state, the prompt, the help, the status line.
+pub struct App {
+    pub store: Store,
+    pub dir: PathBuf,
+    pub tab: Tab,
+    pub theme: Theme,
+    pub issues: issues::IssuesTab,
+    pub sandboxes: sandboxes::SandboxesTab,
+    pub locks: locks::LocksTab,
+    pub prompt: Option<Prompt>,
+    pub help: bool,
+    /// The last message: what an action did, or why it failed.
+    pub status: String,
+    pub status_error: bool,
+}
+
+/// The CLI's commands, run in-process with their output discarded; the error comes back.
+pub fn run_cli(dir: &std::path::Path, argv: &[String]) -> Result<(), CommandError> {
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    run_cli_output(dir, &argv).map(|_| ())
+}
+
+/// `run_cli`, returning what the command printed on stdout (its JSON, with `--json`).
+pub fn run_cli_output(dir: &std::path::Path, argv: &[&str]) -> Result<Vec<u8>, CommandError> {
+    let json = argv.contains(&"--json");
+    let (mut ui, out) = Ui::capture(dir, json);
+    let tool = argv.first().copied().unwrap_or("");
+    let args = std::iter::once(format!("git-{tool}")).chain(argv[1..].iter().map(|a| (*a).to_owned()));
+    let usage = |e: clap::Error| {
+        CommandError::usage(
+            e.to_string().lines().next().unwrap_or("").to_owned(),
+            "this is a bug in the terminal UI",
+        )
+    };
+    let result = match tool {
+        "issue" => crate::cli::issue::run(clap::Parser::try_parse_from(args).map_err(usage)?, &mut ui),
+        "sandbox" => crate::cli::sandbox::run(clap::Parser::try_parse_from(args).map_err(usage)?, &mut ui),
+        "lock" => crate::cli::lock::run(clap::Parser::try_parse_from(args).map_err(usage)?, &mut ui),
+        other => Err(CommandError::failure(format!("no tool '{other}'"))),
+    };
+    ui.flush()?;
+    drop(ui);
+    result?;
+    Ok(out.take())
+}
+
+impl App {
+    pub fn new(dir: PathBuf, tab: Tab, theme: Theme) -> Result<App, CommandError> {
+        let store = Store::open(&dir)?;
+        let mut app = App {
+            issues: issues::IssuesTab::default(),
+            sandboxes: sandboxes::SandboxesTab::default(),
+            locks: locks::LocksTab::default(),
+            store,
+            dir,
+            tab,
+            theme,
+            prompt: None,
+            help: false,
+            status: String::new(),
+            status_error: false,
+        };
+        app.issues.query = "is:open".into();
+        app.refresh_all();
+        Ok(app)
+    }
+
+    /// Reads everything again (after a change from outside, or an action).
+    pub fn refresh_all(&mut self) {
+        if let Err(e) = self.store.index.refresh(&self.store.repo) {
+            self.fail(&e.into());
+        }
+        let r = self.issues.reload(&self.store);
+        self.report(r);
+        let r = self.sandboxes.reload(&self.dir);
+        self.report(r);
+        let r = self.locks.reload(&self.store);
+        self.report(r);
+    }
+
+    fn report(&mut self, r: Result<(), CommandError>) {
+        if let Err(e) = r {
+            self.fail(&e);
+        }
+    }
+
+    pub fn fail(&mut self, err: &CommandError) {
+        let mut s = err.message.clone();
+        if let Some(h) = err.hints.first() {
+            s.push_str(" — ");
+            s.push_str(h);
+        }
+        self.status = e(&s);
+        self.status_error = true;
+    }
+
+    pub fn say(&mut self, s: impl Into<String>) {
+        self.status = s.into();
+        self.status_error = false;
+    }
+
+    /// Runs a CLI command line (`["issue", "comment", …]`), says how it went, and reloads.
+    pub fn act(&mut self, argv: Vec<String>, done: &str) {
+        match run_cli(&self.dir, &argv) {
+            Ok(()) => self.say(done),
+            Err(e) => self.fail(&e),
+        }
+        self.refresh_all();
+    }
+
+    /// Handles a key; returns what the loop must do.
+    pub fn key(&mut self, k: KeyEvent) -> Effect {
+        if k.kind == KeyEventKind::Release {
+            return Effect::None;
+        }
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && k.code == KeyCode::Char('c') {
+            return Effect::Quit;
+        }
+        if let Some(p) = self.prompt.as_mut() {
+            match k.code {
+                KeyCode::Esc => self.prompt = None,
+                KeyCode::Enter => {
+                    let p = self.prompt.take().expect("a prompt");
+                    self.answer(p);
+                }
+                KeyCode::Backspace => {
+                    p.input.pop();
+                }
+                KeyCode::Char(c) if !ctrl => p.input.push(c),
+                _ => {}
+            }
+            return Effect::None;
+        }
+        if self.help {
+            self.help = false;
+            return Effect::None;
+        }
+        // The query bar takes every key while it is open.
+        if self.tab == Tab::Issues && self.issues.editing {
+            self.issues.query_key(&self.store, k);
+            return Effect::None;
+        }
+        match k.code {
+            KeyCode::Char('q') => return Effect::Quit,
+            KeyCode::Char('?') => {
+                self.help = true;
+                return Effect::None;
+            }
+            KeyCode::Tab => {
+                self.tab = TABS[(TABS.iter().position(|t| *t == self.tab).unwrap_or(0) + 1) % TABS.len()];
+                return Effect::None;
+            }
+            KeyCode::BackTab => {
+                self.tab = TABS[(TABS.iter().position(|t| *t == self.tab).unwrap_or(0) + TABS.len() - 1) % TABS.len()];
+                return Effect::None;
+            }
+            _ => {}
+        }
+        match self.tab {
+            Tab::Issues => issues::key(self, k),
+            Tab::Sandboxes => sandboxes::key(self, k),
+            Tab::Locks => locks::key(self, k),
+        }
+    }
+
+    fn answer(&mut self, p: Prompt) {
+        match p.on_enter {
+            Then::Labels(id) => issues::set_labels(self, &id, &p.input),
+            Then::Commit(name) => {
+                if p.input.trim().is_empty() {
+                    return self.say("nothing committed: the message was empty");
+                }
+                self.act(
+                    vec!["sandbox".into(), "commit".into(), name.clone(), "-m".into(), p.input],
+                    &format!("committed sandbox {name}"),
+                );
+            }
+            Then::Confirm(argv) => {
+                if p.input.trim().eq_ignore_ascii_case("y") || p.input.trim().eq_ignore_ascii_case("yes") {
+                    self.act(argv, "done");
+                } else {
+                    self.say("cancelled");
+                }
+            }
+        }
+    }
+
+    /// The text an editor returned, for what it was opened for.
+    pub fn edited(&mut self, purpose: Purpose, text: Option<String>) {
+        let Some(text) = text.map(|t| strip_comments(&t)).filter(|t| !t.trim().is_empty()) else {
+            return self.say("cancelled: nothing was written");
+        };
+        match purpose {
+            Purpose::Create => {
+                let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
+                let (title, body) = (title.trim().to_owned(), body.trim().to_owned());
+                let mut argv = vec!["issue", "create", "--json", "--title", &title];
+                if !body.is_empty() {
+                    argv.extend(["--body", &body]);
+                }
+                let made = run_cli_output(&self.dir, &argv);
+                self.refresh_all();
+                match made {
+                    Ok(out) => {
+                        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+                        let id = v["id"].as_str().and_then(crate::event::Id::from_hex);
+                        self.say(format!("created {}", v["short_id"].as_str().unwrap_or("the issue")));
+                        if let Some(id) = id {
+                            self.issues.select(&self.store, id);
+                        }
+                    }
+                    Err(err) => self.fail(&err),
+                }
+            }
+            Purpose::Comment(id) => self.act(
+                vec![
+                    "issue".into(),
+                    "comment".into(),
+                    id,
+                    "--body".into(),
+                    text.trim().to_owned(),
+                ],
+                "commented",
+            ),
+        }
+    }
+
+    pub fn mouse_scroll(&mut self, down: bool) {
+        let k = KeyEvent::new(if down { KeyCode::Down } else { KeyCode::Up }, KeyModifiers::NONE);
+        if !self.help && self.prompt.is_none() {
+            let _ = match self.tab {
+                Tab::Issues => issues::key(self, k),
+                Tab::Sandboxes => sandboxes::key(self, k),
+                Tab::Locks => locks::key(self, k),
+            };
+        }
+    }
+
+    pub fn render(&mut self, f: &mut Frame) {
+        let [top, body, bottom] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(f.area());
+        let titles: Vec<Line> = TABS.iter().map(|t| Line::from(t.title())).collect();
+        let tabs = Tabs::new(titles)
+            .select(TABS.iter().position(|t| *t == self.tab).unwrap_or(0))
+            .highlight_style(self.theme.selected())
+            .divider("│");
+        let [tab_area, hint_area] = Layout::horizontal([Constraint::Min(20), Constraint::Length(22)]).areas(top);
+        f.render_widget(tabs, tab_area);
+        f.render_widget(
+            Paragraph::new(Line::from(vec![Span::styled("? keys  q quit", self.theme.dim())]))
+                .alignment(ratatui::layout::Alignment::Right),
+            hint_area,
+        );
+        match self.tab {
+            Tab::Issues => issues::render(self, f, body),
+            Tab::Sandboxes => sandboxes::render(self, f, body),
+            Tab::Locks => locks::render(self, f, body),
+        }
+        let line = match &self.prompt {
+            Some(p) => Line::from(vec![
+                Span::styled(format!("{} ", p.question), self.theme.bold()),
+                Span::raw(e(&p.input)),
+                Span::styled("▏", self.theme.dim()),
+            ]),
+            None => Line::from(Span::styled(
+                self.status.clone(),
+                if self.status_error {
+                    self.theme.fg(Color::Red)
+                } else {
+                    self.theme.dim()
+                },
+            )),
+        };
+        f.render_widget(Paragraph::new(line), bottom);
+        if self.help {
+            self.render_help(f);
+        }
+    }
+
+    fn render_help(&self, f: &mut Frame) {
+        let keys: &[(&str, &str)] = match self.tab {
+            Tab::Issues => issues::KEYS,
+            Tab::Sandboxes => sandboxes::KEYS,
+            Tab::Locks => locks::KEYS,
+        };
+        let mut lines: Vec<Line> = keys
+            .iter()
+            .map(|(k, what)| {
+                Line::from(vec![
+                    Span::styled(format!("{k:>10}  "), self.theme.bold()),
+                    Span::raw(*what),
+                ])
+            })
+            .collect();
+        lines.push(Line::from(""));
+        for (k, what) in [
+            ("Tab", "next tab (Shift-Tab: previous)"),
+            ("?", "this help (any key closes it)"),
+            ("q Ctrl-C", "quit"),
+        ] {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{k:>10}  "), self.theme.bold()),
+                Span::raw(what),
+            ]));
+        }
+        let area = f.area();
+        let h = (lines.len() as u16 + 2).min(area.height);
+        let w = 70.min(area.width);
+        let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+        f.render_widget(Clear, r);
+        f.render_widget(
+            Paragraph::new(lines)
+                .block(Block::bordered().title(format!(" {} keys ", self.tab.title())))
+                .wrap(Wrap { trim: false }),
+            r,
+        );
+    }
+}
+
+/// Text as the screen shows it: control, bidi and zero-width characters escaped.
+pub fn e(s: &str) -> String {
+    crate::cli::term::esc(s).into_owned()
+}
+
+/// Drops the `#` lines of an editor template.
+fn strip_comments(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs $VISUAL or $EDITOR (else `vi`) on `template`; returns the text, or `None` if the
+/// editor failed.
+pub fn edit_text(template: &str) -> Option<String> {
+    let file = tempfile::Builder::new().prefix("grit-").suffix(".md").tempfile().ok()?;
+    std::fs::write(file.path(), template).ok()?;
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "vi".into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(file.path())
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    std::fs::read_to_string(file.path()).ok()
+}
+
+/// Puts the terminal in the UI's mode; restores it when dropped (also on a panic's unwind).
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter() -> std::io::Result<TerminalGuard> {
+        enable_raw_mode()?;
+        execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        Ok(TerminalGuard)
+    }
+}
+
+/// Gives the terminal back: the main screen, cooked mode, the cursor, no mouse capture.
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// What the loop waits for.
+enum Msg {
+    Input(Event),
+    /// The refs or the feed changed.
+    Changed,
+    /// SIGTERM or SIGHUP.
+    Stop,
+}
+
+/// `git issue ui`: refuses outside a terminal; else runs until quit.
+pub fn run(ui: &Ui, tab: Tab) -> Result<(), CommandError> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(CommandError::usage(
+            "the terminal UI needs a terminal",
+            "outside one, `git issue list` (or `git sandbox list`, `git lock status`) prints the same",
+        ));
+    }
+    // `--color` and NO_COLOR, as for every command.
+    let theme = Theme { color: ui.color };
+    let mut app = App::new(
+        std::path::absolute(&ui.dir).unwrap_or_else(|_| ui.dir.clone()),
+        tab,
+        theme,
+    )?;
+    // Errors and notes of the commands the UI runs go to the status line, not over the screen.
+    let stderr = StderrCapture::start();
+    let prev_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        release_stderr();
+        prev_hook(info);
+    }));
+    let result = event_loop(&mut app);
+    drop(stderr);
+    let _ = std::panic::take_hook();
+    result
+}
+
+fn event_loop(app: &mut App) -> Result<(), CommandError> {
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let paused = Arc::new(AtomicBool::new(false));
+    let reading = Arc::new(AtomicBool::new(false));
+    {
+        let (tx, paused, reading) = (tx.clone(), paused.clone(), reading.clone());
+        std::thread::spawn(move || {
+            loop {
+                if paused.load(Ordering::SeqCst) {
+                    reading.store(false, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                reading.store(true, Ordering::SeqCst);
+                match event::poll(Duration::from_millis(100)) {
+                    Ok(true) => {
+                        if let Ok(e) = event::read()
+                            && tx.send(Msg::Input(e)).is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    if let Ok(waker) = crate::live::Waker::new(&app.store.repo) {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            loop {
+                let w = waker.wait(Duration::from_secs(3600));
+                if w.any && tx.send(Msg::Changed).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    {
+        let tx = tx.clone();
+        crate::cli::sandbox::block_signals_now();
+        std::thread::spawn(move || {
+            // SAFETY: waiting for signals this process blocks.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::sigaddset(&mut set, libc::SIGHUP);
+                let mut sig = 0;
+                libc::sigwait(&set, &mut sig);
+            }
+            let _ = tx.send(Msg::Stop);
+        });
+    }
+    let guard = TerminalGuard::enter()?;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+    loop {
+        terminal.draw(|f| app.render(f))?;
+        let Ok(msg) = rx.recv() else { break };
+        let effect = match msg {
+            Msg::Stop => break,
+            Msg::Changed => {
+                // A burst of changes is one reload.
+                while let Ok(Msg::Changed) = rx.try_recv() {}
+                app.refresh_all();
+                Effect::None
+            }
+            Msg::Input(Event::Key(k)) => app.key(k),
+            Msg::Input(Event::Mouse(m)) => {
+                match m.kind {
+                    MouseEventKind::ScrollDown => app.mouse_scroll(true),
+                    MouseEventKind::ScrollUp => app.mouse_scroll(false),
+                    _ => {}
+                }
+                Effect::None
+            }
+            Msg::Input(_) => Effect::None,
+        };
+        match effect {
+            Effect::None => {}
+            Effect::Quit => break,
+            Effect::Edit { template, purpose } => {
+                let text = suspended(&paused, &reading, &mut terminal, || edit_text(&template))?;
+                app.edited(purpose, text);
+            }
+            Effect::Shell(dir) => {
+                let code = suspended(&paused, &reading, &mut terminal, || {
+                    let shell = std::env::var("SHELL")
+                        .ok()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "sh".into());
+                    std::process::Command::new(shell)
+                        .current_dir(&dir)
+                        .status()
+                        .ok()
+                        .and_then(|s| s.code())
+                })?;
+                app.say(format!(
+                    "the shell exited ({})",
+                    code.map_or("signal".into(), |c| c.to_string())
+                ));
+                app.refresh_all();
+            }
+            Effect::Run(argv) => {
+                let result = suspended(&paused, &reading, &mut terminal, || {
+                    let r = run_cli(&app.dir, &argv);
+                    match &r {
+                        Ok(()) => println!("\n— done; press Enter to go back —"),
+                        Err(e) => println!("\n— {}; press Enter to go back —", e.message),
+                    }
+                    let mut line = String::new();
+                    let _ = std::io::stdin().read_line(&mut line);
+                    r
+                })?;
+                match result {
+                    Ok(()) => app.say(format!("ran `git {}`", argv.join(" "))),
+                    Err(e) => app.fail(&e),
+                }
+                app.refresh_all();
+            }
+        }
+    }
+    drop(guard);
+    Ok(())
+}
+
+/// Runs `f` with the terminal given back (the input thread paused), then takes it again.
+fn suspended<T>(
+    paused: &AtomicBool,
+    reading: &AtomicBool,
+    terminal: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
+    f: impl FnOnce() -> T,
+) -> Result<T, CommandError> {
+    paused.store(true, Ordering::SeqCst);
+    while reading.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    restore_terminal();
+    release_stderr();
+    let _ = std::io::stdout().flush();
+    let out = f();
+    capture_stderr();
+    enable_raw_mode()?;
+    execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    terminal.clear()?;
+    paused.store(false, Ordering::SeqCst);
+    Ok(out)
+}
+
+/// This process's stderr while the UI holds it elsewhere (-1: not held).
+static SAVED_STDERR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Sends this process's stderr to a file while the UI runs (restored when dropped, when the
+/// UI suspends, and on a panic), so a command's notes do not draw over the screen.
+struct StderrCapture;
+
+impl StderrCapture {
+    fn start() -> StderrCapture {
+        capture_stderr();
+        StderrCapture
+    }
+}
+
+fn capture_stderr() {
+    use std::os::fd::AsRawFd;
+    if SAVED_STDERR.load(Ordering::SeqCst) >= 0 {
+        return;
+    }
+    let Ok(sink) = tempfile::tempfile() else { return };
+    // SAFETY: duplicating and replacing standard descriptors of this process.
+    unsafe {
+        let saved = libc::dup(2);
+        if saved >= 0 && libc::dup2(sink.as_raw_fd(), 2) >= 0 {
+            SAVED_STDERR.store(saved, Ordering::SeqCst);
+        }
+    }
+}
+
+fn release_stderr() {
+    let fd = SAVED_STDERR.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: putting back the descriptor saved by `capture_stderr`.
+        unsafe {
+            libc::dup2(fd, 2);
+            libc::close(fd);
+        }
+    }
+}
+
+impl Drop for StderrCapture {
+    fn drop(&mut self) {
+        release_stderr();
+    }
+}

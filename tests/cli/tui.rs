@@ -1,0 +1,428 @@
+//! The terminal UI: each tab rendered at 80×24 and 200×50 on ratatui's test backend and
+//! compared with snapshots (`GRIT_BLESS=1` rewrites them), each action driven by keys against a
+//! real repository, and the real binary under tmux: open, filter, comment, quit, and the
+//! terminal is as it was.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use grit::tui::{App, Effect, Purpose, Tab, Theme};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::env::TestEnv;
+
+/// The UI runs in this process: give it the hermetic settings the binaries get.
+fn hermetic() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: set once, before any test of this module reads them; the other tests run the
+        // binaries with a cleared environment of their own.
+        unsafe {
+            std::env::set_var("GRIT_NOW", crate::env::NOW);
+            std::env::set_var("GRIT_TEST_SEED", "grit-tests");
+            std::env::set_var("GIT_CONFIG_NOSYSTEM", "1");
+            std::env::set_var("GIT_CONFIG_GLOBAL", "/dev/null");
+            std::env::remove_var("NO_COLOR");
+            std::env::remove_var("GRIT_ACTOR");
+        }
+    });
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.key(key(c));
+    }
+}
+
+/// A repository with issues made to be hard to draw: a long title, wide characters, and an
+/// escape sequence that arrived as a stranger's event would (not through the CLI, which
+/// refuses it).
+fn hard_repo(t: &TestEnv) -> PathBuf {
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let long = t.create(
+        &r,
+        &format!("A very long title that goes on {} and on", "and on ".repeat(30)),
+    );
+    t.ok(
+        "issue",
+        &r,
+        &["edit", &long, "--add-label", "needs-triage", "--add-label", "area:core"],
+    );
+    let wide = t.create(&r, "日本語のタイトル — ünïcödé 🚀 wide");
+    t.ok("issue", &r, &["comment", &wide, "--body", "コメント: 確認しました"]);
+    t.ok("issue", &r, &["link", &wide, "blocks", &long]);
+    let store = grit::store::Store::open(&r).unwrap();
+    store
+        .write(
+            None,
+            vec![grit::event::Kind::IssueCreated {
+                title: "evil \u{1b}[2J\u{1b}[31mred\u{202e} title".into(),
+                body: "body with \u{1b}]0;pwned\u{7}".into(),
+                labels: vec!["bug".into()],
+            }],
+        )
+        .unwrap();
+    r
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| app.render(f)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        let mut x = 0;
+        while x < w {
+            let sym = buf[(x, y)].symbol();
+            line.push_str(sym);
+            // A wide character covers the next cell too.
+            x += ratatui::text::Span::raw(sym).width().max(1) as u16;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The screen with the test's temporary directory masked (its name is random).
+fn masked(t: &TestEnv, s: &str) -> String {
+    let tmp = t.tmp.path().display().to_string();
+    s.replace(&tmp, &"#".repeat(tmp.len()))
+}
+
+fn snapshot(name: &str, text: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots/tui")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("GRIT_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}; GRIT_BLESS=1 cargo test --test cli tui writes it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        text, want,
+        "{name} differs from its snapshot (GRIT_BLESS=1 rewrites it)"
+    );
+}
+
+#[test]
+fn each_tab_renders_at_80x24_and_200x50_with_hard_text_escaped() {
+    hermetic();
+    let t = TestEnv::new();
+    let r = hard_repo(&t);
+    t.git(&r, &["config", "sandbox.root", ".sandboxes"]);
+    t.git(&r, &["config", "sandbox.backend", "copy"]);
+    std::fs::write(r.join(".gitignore"), ".sandboxes/\n").unwrap();
+    t.git(&r, &["add", ".gitignore"]);
+    t.git(&r, &["commit", "-q", "-m", "ignore"]);
+    t.ok(
+        "sandbox",
+        &r,
+        &["run", "s1", "--keep", "--", "sh", "-c", "echo hi > new.txt"],
+    );
+    t.ok(
+        "lock",
+        &r,
+        &["acquire", "path:src/", "--note", "refactoring \u{65e5}\u{672c}"],
+    );
+    let mut app = App::new(r.clone(), Tab::Issues, Theme { color: false }).unwrap();
+    for (tab, name) in [
+        (Tab::Issues, "issues"),
+        (Tab::Sandboxes, "sandboxes"),
+        (Tab::Locks, "locks"),
+    ] {
+        app.tab = tab;
+        for (w, h) in [(80, 24), (200, 50)] {
+            let s = screen(&mut app, w, h);
+            assert!(
+                !s.contains('\u{1b}') && !s.contains('\u{202e}'),
+                "raw control characters on screen:\n{s}"
+            );
+            snapshot(&format!("{name}-{w}x{h}"), &masked(&t, &s));
+        }
+    }
+    // The escaped title, as drawn, and the help over the list.
+    app.tab = Tab::Issues;
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("evil \\e[2J\\e[31mred\\u{202e} title"), "{s}");
+    app.key(key('?'));
+    snapshot("help-80x24", &screen(&mut app, 80, 24));
+    // A terminal too small for anything still draws.
+    app.key(key('x'));
+    let _ = screen(&mut app, 20, 5);
+}
+
+#[test]
+fn keys_create_comment_close_label_claim_and_filter_against_a_real_repository() {
+    hermetic();
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    t.create(&r, "first");
+    let mut app = App::new(r.clone(), Tab::Issues, Theme { color: false }).unwrap();
+    // Create, through the editor's text.
+    let Effect::Edit { purpose, .. } = app.key(key('c')) else {
+        panic!("c opens the editor")
+    };
+    assert_eq!(purpose, Purpose::Create);
+    app.edited(purpose, Some("made in the UI\n\nits body\n# a comment line\n".into()));
+    let list = t.json("issue", &r, &["list", "-S", "made"]);
+    assert_eq!(list[0]["title"], "made in the UI", "{list}");
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(t.json("issue", &r, &["show", &id])["body"], "its body");
+    assert_eq!(app.issues.hits.len(), 2, "the list updates");
+    assert_eq!(app.issues.selected_id().unwrap().to_hex(), id);
+    // Comment.
+    let Effect::Edit { purpose, .. } = app.key(key('m')) else {
+        panic!("m opens the editor")
+    };
+    app.edited(purpose, Some("from the UI".into()));
+    assert_eq!(
+        t.json("issue", &r, &["show", &id])["comments"][0]["body"],
+        "from the UI"
+    );
+    // An empty text cancels.
+    let Effect::Edit { purpose, .. } = app.key(key('m')) else {
+        panic!()
+    };
+    app.edited(purpose, Some("# nothing\n".into()));
+    assert!(app.status.contains("cancelled"));
+    // Labels, through the prompt.
+    app.key(key('l'));
+    assert!(app.prompt.is_some());
+    typed(&mut app, "bug, ui");
+    app.key(code(KeyCode::Enter));
+    assert_eq!(
+        t.json("issue", &r, &["show", &id])["labels"],
+        serde_json::json!(["bug", "ui"])
+    );
+    // Claim, and give it up.
+    app.key(key('a'));
+    assert!(
+        t.ok("issue", &r, &["list", "--json"]).contains("\"claim\":{"),
+        "claimed"
+    );
+    app.key(key('a'));
+    assert!(
+        !t.ok("issue", &r, &["list", "--json"]).contains("\"claim\":{"),
+        "unclaimed"
+    );
+    // Filter as you type.
+    app.key(key('/'));
+    app.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    typed(&mut app, "label:ui");
+    assert_eq!(app.issues.hits.len(), 1);
+    typed(&mut app, " OR first");
+    assert_eq!(app.issues.hits.len(), 2);
+    app.key(code(KeyCode::Enter));
+    // Close and reopen (a query that names no state shows both).
+    app.key(key('g'));
+    let sel = app.issues.selected_id().unwrap().to_hex();
+    app.key(key('x'));
+    assert_eq!(t.json("issue", &r, &["show", &sel])["state"], "closed");
+    app.key(key('x'));
+    assert_eq!(t.json("issue", &r, &["show", &sel])["state"], "open");
+    // A bad query says why and keeps the list.
+    app.key(key('/'));
+    typed(&mut app, " (");
+    assert!(app.issues.query_error.is_some());
+    assert_eq!(app.issues.hits.len(), 2);
+    app.key(code(KeyCode::Esc));
+    // q quits; Ctrl-C too.
+    assert_eq!(app.key(key('q')), Effect::Quit);
+    assert_eq!(
+        app.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        Effect::Quit
+    );
+}
+
+#[test]
+fn keys_drive_sandboxes_and_locks() {
+    hermetic();
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    std::fs::write(r.join(".gitignore"), ".sandboxes/\n").unwrap();
+    t.git(&r, &["add", "."]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.git(&r, &["config", "sandbox.root", ".sandboxes"]);
+    t.git(&r, &["config", "sandbox.backend", "copy"]);
+    t.ok(
+        "sandbox",
+        &r,
+        &["run", "s1", "--keep", "--", "sh", "-c", "echo hi > new.txt"],
+    );
+    let mut app = App::new(r.clone(), Tab::Sandboxes, Theme { color: false }).unwrap();
+    assert_eq!(app.sandboxes.list.len(), 1);
+    // The diff, per file.
+    app.key(code(KeyCode::Enter));
+    let d = app.sandboxes.diff.as_ref().expect("a diff");
+    assert!(d.lines.iter().any(|l| l == "+hi"), "{:?}", d.lines);
+    assert_eq!(d.files.len(), 1);
+    app.key(code(KeyCode::Esc));
+    assert!(app.sandboxes.diff.is_none());
+    // Rerun and shell hand the terminal over.
+    assert_eq!(
+        app.key(key('r')),
+        Effect::Run(vec!["sandbox".into(), "repeat".into(), "s1".into()])
+    );
+    assert!(matches!(app.key(key('s')), Effect::Shell(p) if p.ends_with("s1")));
+    // Commit, with the message pre-filled.
+    app.key(key('c'));
+    assert_eq!(
+        app.prompt.as_ref().unwrap().input,
+        "sandbox s1: sh -c echo hi > new.txt"
+    );
+    app.key(code(KeyCode::Enter));
+    assert!(
+        t.git(&r, &["log", "-1", "--format=%s", "sandbox/s1"])
+            .starts_with("sandbox s1: sh -c")
+    );
+    // Merge asks first, after a preview.
+    app.key(key('M'));
+    assert!(
+        app.prompt.as_ref().unwrap().question.contains("no conflicts"),
+        "{:?}",
+        app.prompt
+    );
+    app.key(key('n'));
+    app.key(code(KeyCode::Enter));
+    assert!(app.status.contains("cancelled"));
+    // Remove names what would be lost.
+    app.key(key('D'));
+    let q = app.prompt.as_ref().unwrap().question.clone();
+    assert!(q.contains("1 unmerged commit(s) stay on sandbox/s1"), "{q}");
+    app.key(key('y'));
+    app.key(code(KeyCode::Enter));
+    assert!(app.sandboxes.list.is_empty(), "{}", app.status);
+    assert!(
+        !t.git(&r, &["branch", "--list", "sandbox/s1"]).is_empty(),
+        "the commit stays on its branch"
+    );
+
+    // Locks: yours is released at once; another's only after a yes.
+    t.ok("lock", &r, &["acquire", "path:mine/"]);
+    t.ok("wal", &r, &["actor", "new", "bob"]);
+    t.cmd("lock", &r)
+        .args(["acquire", "path:bobs/"])
+        .env("GRIT_ACTOR", "bob")
+        .assert()
+        .success();
+    app.tab = Tab::Locks;
+    app.refresh_all();
+    assert_eq!(app.locks.rows.len(), 2);
+    let bobs = app.locks.rows.iter().position(|l| l.resource == "path:bobs/").unwrap();
+    app.locks.selected = bobs;
+    app.key(key('x'));
+    assert!(app.prompt.as_ref().unwrap().question.contains("force-release"));
+    app.key(key('y'));
+    app.key(code(KeyCode::Enter));
+    assert_eq!(app.locks.rows.len(), 1, "{}", app.status);
+    app.locks.selected = 0;
+    app.key(key('x'));
+    assert!(app.prompt.is_none(), "your own lease needs no confirmation");
+    assert!(app.locks.rows.is_empty(), "{}", app.status);
+}
+
+#[test]
+fn outside_a_terminal_it_refuses_with_a_hint() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.cmd("issue", &r)
+        .arg("ui")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("needs a terminal"))
+        .stderr(predicates::str::contains("git issue list"));
+}
+
+#[test]
+fn the_real_binary_under_tmux_filters_comments_quits_and_restores_the_terminal() {
+    let t = TestEnv::new();
+    if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    t.create(&r, "crash on start");
+    t.create(&r, "slow search");
+    let editor = t.tmp.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nprintf 'written in tmux\\n' > \"$1\"\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let sock = t.tmp.path().join("tmux.sock");
+    let before = t.tmp.path().join("stty.before");
+    let after = t.tmp.path().join("stty.after");
+    let tmux = |args: &[&str]| {
+        let out = t.wrapped("tmux", &r).arg("-S").arg(&sock).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let script = format!(
+        "stty -g > {b}; EDITOR={e} {ui} ui; stty -g > {a}; sleep 60",
+        b = before.display(),
+        a = after.display(),
+        e = editor.display(),
+        ui = crate::env::exe("issue"),
+    );
+    tmux(&["new-session", "-d", "-s", "ui", "-x", "100", "-y", "30", &script]);
+    let wait_for = |what: &str| {
+        for _ in 0..100 {
+            if tmux(&["capture-pane", "-p", "-t", "ui"]).contains(what) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("never saw {what:?}:\n{}", tmux(&["capture-pane", "-p", "-t", "ui"]));
+    };
+    wait_for("crash on start");
+    // Live: an issue made elsewhere shows up.
+    t.create(&r, "made while it was open");
+    wait_for("made while it was open");
+    tmux(&["send-keys", "-t", "ui", "/", "C-u"]);
+    tmux(&["send-keys", "-t", "ui", "-l", "crash"]);
+    tmux(&["send-keys", "-t", "ui", "Enter"]);
+    wait_for("1 issue(s)");
+    tmux(&["send-keys", "-t", "ui", "m"]);
+    wait_for("written in tmux");
+    tmux(&["send-keys", "-t", "ui", "q"]);
+    for _ in 0..100 {
+        if after.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let alt = tmux(&["display", "-p", "-t", "ui", "#{alternate_on} #{cursor_flag}"]);
+    tmux(&["kill-server"]);
+    assert_eq!(
+        std::fs::read_to_string(&before).unwrap(),
+        std::fs::read_to_string(&after).unwrap(),
+        "the terminal's modes are as they were"
+    );
+    assert_eq!(alt.trim(), "0 1", "main screen, cursor shown");
+    let list = t.json("issue", &r, &["list", "-S", "crash"]);
+    let id = list[0]["id"].as_str().unwrap();
+    assert_eq!(
+        t.json("issue", &r, &["show", id])["comments"][0]["body"],
+        "written in tmux"
+    );
+}
