@@ -75,7 +75,10 @@ fn main() {
             app.key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
             app.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
             for _ in 0..5 {
-                for c in "is:open label:bug crash".chars().chain("priority:<=2 sort:updated".chars()) {
+                for c in "is:open label:bug crash"
+                    .chars()
+                    .chain("priority:<=2 sort:updated".chars())
+                {
                     let start = Instant::now();
                     app.key(key(KeyCode::Char(c)));
                     term.draw(|f| app.render(f)).unwrap();

@@ -382,8 +382,21 @@ pub fn hook(ui: &mut Ui, a: HookArgs) -> Result<(), CommandError> {
 /// Applies the `Fixes:`/`Closes:`/`Refs:` trailers of the commits in `range`, when the branch
 /// checked out is the one whose commits close issues.
 fn post_commit(ui: &mut Ui, range: &str) -> Result<(), CommandError> {
+    let names_an_issue = |message: &[u8]| {
+        String::from_utf8_lossy(message).lines().any(|l| {
+            let l = l.trim_start().to_ascii_lowercase();
+            ["fixes:", "closes:", "refs:"].iter().any(|k| l.starts_with(k))
+        })
+    };
+    // Most commits name no issue: find that out from the files git just wrote, before opening
+    // the repository or starting any git.
+    if range == "HEAD^!"
+        && let Some(message) = crate::trailers::head_message_fast(&ui.dir)
+        && !names_an_issue(&message)
+    {
+        return Ok(());
+    }
     let repo = crate::repo::Repo::discover(&ui.dir)?;
-    // Most commits name no issue: find that out in-process, before any git subprocess.
     if range == "HEAD^!" {
         let message = repo
             .git
@@ -391,11 +404,7 @@ fn post_commit(ui: &mut Ui, range: &str) -> Result<(), CommandError> {
             .ok()
             .and_then(|c| c.message_raw().ok().map(|m| m.to_vec()))
             .unwrap_or_default();
-        let named = String::from_utf8_lossy(&message).lines().any(|l| {
-            let l = l.trim_start().to_ascii_lowercase();
-            ["fixes:", "closes:", "refs:"].iter().any(|k| l.starts_with(k))
-        });
-        if !named {
+        if !names_an_issue(&message) {
             return Ok(());
         }
     }

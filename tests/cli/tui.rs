@@ -412,7 +412,7 @@ fn the_real_binary_under_tmux_filters_comments_quits_and_restores_the_terminal()
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let alt = tmux(&["display", "-p", "-t", "ui", "#{alternate_on} #{cursor_flag}"]);
-    tmux(&["kill-server"]);
+    tmux(&["kill-session", "-t", "ui"]);
     assert_eq!(
         std::fs::read_to_string(&before).unwrap(),
         std::fs::read_to_string(&after).unwrap(),
@@ -425,4 +425,39 @@ fn the_real_binary_under_tmux_filters_comments_quits_and_restores_the_terminal()
         t.json("issue", &r, &["show", id])["comments"][0]["body"],
         "written in tmux"
     );
+
+    // SIGTERM: the terminal comes back all the same.
+    let pid = t.tmp.path().join("ui.pid");
+    let (before, after) = (t.tmp.path().join("stty2.before"), t.tmp.path().join("stty2.after"));
+    let script = format!(
+        "stty -g > {b}; sh -c 'echo $$ > {p}; exec {ui} ui'; stty -g > {a}; sleep 60",
+        b = before.display(),
+        a = after.display(),
+        p = pid.display(),
+        ui = crate::env::exe("issue"),
+    );
+    tmux(&["new-session", "-d", "-s", "term", "-x", "80", "-y", "24", &script]);
+    for _ in 0..100 {
+        if tmux(&["capture-pane", "-p", "-t", "term"]).contains("crash on start") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ui_pid: i32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
+    // SAFETY: a signal to the process this test started.
+    unsafe { libc::kill(ui_pid, libc::SIGTERM) };
+    for _ in 0..100 {
+        if after.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let alt = tmux(&["display", "-p", "-t", "term", "#{alternate_on} #{cursor_flag}"]);
+    tmux(&["kill-server"]);
+    assert_eq!(
+        std::fs::read_to_string(&before).unwrap(),
+        std::fs::read_to_string(&after).unwrap(),
+        "after SIGTERM the terminal's modes are as they were"
+    );
+    assert_eq!(alt.trim(), "0 1");
 }
