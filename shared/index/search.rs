@@ -87,7 +87,24 @@ struct Eval<'a> {
     buf: String,
 }
 
-impl Eval<'_> {
+impl<'a> Eval<'a> {
+    fn new(
+        index: &'a Index,
+        rtxn: &'a RoTxn<'a>,
+        blocked: &'a HashMap<Id, Vec<Id>>,
+        ctx: &'a SearchContext,
+        collided: &'a IdSet,
+    ) -> Eval<'a> {
+        Eval {
+            index,
+            rtxn,
+            blocked,
+            ctx,
+            collided,
+            buf: String::new(),
+        }
+    }
+
     /// Calls `f` with the title, body and comments of `id`, read from the stored state.
     fn with_texts(&mut self, id: &Id, f: impl FnOnce(&[&str], &mut String) -> bool) -> Result<bool> {
         let Some(bytes) = self.index.issues.get(self.rtxn, &id.0).map_err(self.index.err())? else {
@@ -207,14 +224,7 @@ impl Index {
             Default::default()
         };
         let compiled = query.expr.as_ref().map(|e| self.compile(&rtxn, e)).transpose()?;
-        let mut eval = Eval {
-            index: self,
-            rtxn: &rtxn,
-            blocked: &blocked,
-            ctx,
-            collided: &collided,
-            buf: String::new(),
-        };
+        let mut eval = Eval::new(self, &rtxn, &blocked, ctx, &collided);
         let epic = tables::type_code("epic");
         let mut hits = Vec::new();
         for item in self.facts.iter(&rtxn).map_err(&err)? {
@@ -516,14 +526,7 @@ impl Index {
         let compiled = query.expr.as_ref().map(|e| self.compile(&rtxn, e)).transpose()?;
         // Checking a few issues' words against their text costs little and is always exact.
         let collided: IdSet = ids.iter().map(|i| i.0).collect();
-        let mut eval = Eval {
-            index: self,
-            rtxn: &rtxn,
-            blocked: &blocked,
-            ctx,
-            collided: &collided,
-            buf: String::new(),
-        };
+        let mut eval = Eval::new(self, &rtxn, &blocked, ctx, &collided);
         let mut out = HashSet::new();
         for id in ids {
             let Some(v) = self.facts.get(&rtxn, &id.0).map_err(&err)? else {

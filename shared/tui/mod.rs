@@ -471,17 +471,27 @@ pub fn edit_text(template: &str) -> Option<String> {
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
         .unwrap_or_else(|| "vi".into());
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(file.path())
-        .status()
-        .ok()?;
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(file.path());
+    let status = unblocked(&mut cmd).status().ok()?;
     if !status.success() {
         return None;
     }
     std::fs::read_to_string(file.path()).ok()
+}
+
+/// A child gets the signals this process blocks for itself (Ctrl-C works in the shell).
+fn unblocked(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls: an empty mask.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        })
+    }
 }
 
 /// Puts the terminal in the UI's mode; restores it when dropped (also on a panic's unwind).
@@ -551,6 +561,9 @@ pub fn run(ui: &Ui, tab: Tab) -> Result<(), CommandError> {
 }
 
 fn event_loop(app: &mut App) -> Result<(), CommandError> {
+    // Before any thread starts (they inherit the mask): SIGTERM and SIGHUP go to the thread that
+    // waits for them, never to a thread whose default death would leave the terminal raw.
+    crate::cli::sandbox::block_signals_now();
     let (tx, rx) = mpsc::channel::<Msg>();
     let paused = Arc::new(AtomicBool::new(false));
     let reading = Arc::new(AtomicBool::new(false));
@@ -591,14 +604,14 @@ fn event_loop(app: &mut App) -> Result<(), CommandError> {
     }
     {
         let tx = tx.clone();
-        crate::cli::sandbox::block_signals_now();
         std::thread::spawn(move || {
             // SAFETY: waiting for signals this process blocks.
             unsafe {
                 let mut set: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut set);
-                libc::sigaddset(&mut set, libc::SIGTERM);
-                libc::sigaddset(&mut set, libc::SIGHUP);
+                for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+                    libc::sigaddset(&mut set, sig);
+                }
                 let mut sig = 0;
                 libc::sigwait(&set, &mut sig);
             }
@@ -643,11 +656,9 @@ fn event_loop(app: &mut App) -> Result<(), CommandError> {
                         .ok()
                         .filter(|s| !s.is_empty())
                         .unwrap_or_else(|| "sh".into());
-                    std::process::Command::new(shell)
-                        .current_dir(&dir)
-                        .status()
-                        .ok()
-                        .and_then(|s| s.code())
+                    let mut cmd = std::process::Command::new(shell);
+                    cmd.current_dir(&dir);
+                    unblocked(&mut cmd).status().ok().and_then(|s| s.code())
                 })?;
                 app.say(format!(
                     "the shell exited ({})",

@@ -262,30 +262,8 @@ fn server() -> Server {
             std::thread::spawn(move || {
                 let mut r = BufReader::new(conn.try_clone().unwrap());
                 let mut w = conn;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut it = line.split_whitespace();
-                    let (method, target) = (it.next().unwrap().to_owned(), it.next().unwrap().to_owned());
-                    let (mut len, mut auth) = (0usize, false);
-                    loop {
-                        let mut h = String::new();
-                        r.read_line(&mut h).unwrap();
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        let (k, v) = h.split_once(':').unwrap();
-                        match k.to_ascii_lowercase().as_str() {
-                            "content-length" => len = v.trim().parse().unwrap(),
-                            "authorization" => auth = v.trim() == "Bearer t0ken",
-                            _ => {}
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    r.read_exact(&mut body).unwrap();
+                while let Some((method, target, headers, body)) = crate::env::read_request(&mut r) {
+                    let auth = headers.get("authorization").is_some_and(|v| v == "Bearer t0ken");
                     let (status, headers, out) = s.lock().unwrap().answer(&method, &target, auth, &body, &b);
                     let out = serde_json::to_vec(&out).unwrap();
                     let mut resp = format!(

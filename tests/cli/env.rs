@@ -235,3 +235,43 @@ pub fn titles(list: &serde_json::Value) -> Vec<String> {
         .map(|i| i["title"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Opens `dir` and every directory above it to other users (read and search): what a test
+/// that runs something as `nobody` needs to reach it.
+pub fn open_to_others(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut p = dir.to_owned();
+    while p != Path::new("/") {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode | 0o005)).unwrap();
+        p.pop();
+    }
+}
+
+/// One HTTP/1.1 request read from a connection (`Content-Length` bodies, as ureq sends them):
+/// method, target, headers (names lower-cased) and body. `None` when the peer closed it.
+pub fn read_request(
+    r: &mut impl std::io::BufRead,
+) -> Option<(String, String, std::collections::HashMap<String, String>, Vec<u8>)> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut it = line.split_whitespace();
+    let (method, target) = (it.next()?.to_owned(), it.next()?.to_owned());
+    let mut headers = std::collections::HashMap::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+    }
+    let len: usize = headers.get("content-length").map_or(0, |v| v.parse().unwrap_or(0));
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some((method, target, headers, body))
+}

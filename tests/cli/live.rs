@@ -394,13 +394,7 @@ fn the_socket_refuses_other_users() {
     }
     let (_g, _) = start_daemon(&t, &r);
     // Everything on the way is open to others; only the socket's own mode keeps them out.
-    let mut p = r.join(".git/grit");
-    while p != Path::new("/") {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode | 0o005)).unwrap();
-        p.pop();
-    }
+    crate::env::open_to_others(&r.join(".git/grit"));
     t.git(&r, &["config", "--local", "safe.directory", "*"]);
     std::process::Command::new("chmod")
         .args(["-R", "o+rX"])
@@ -447,25 +441,7 @@ fn receiver(fail_first: usize, delay: Duration) -> Receiver {
             std::thread::spawn(move || {
                 let mut r = BufReader::new(conn.try_clone().unwrap());
                 let mut w = conn;
-                loop {
-                    let mut headers = HashMap::new();
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        let mut h = String::new();
-                        r.read_line(&mut h).unwrap();
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        let (k, v) = h.split_once(':').unwrap();
-                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                    }
-                    let len: usize = headers.get("content-length").map_or(0, |v| v.parse().unwrap());
-                    let mut body = vec![0; len];
-                    r.read_exact(&mut body).unwrap();
+                while let Some((_, _, headers, body)) = crate::env::read_request(&mut r) {
                     let n = {
                         let mut s = seen.lock().unwrap();
                         *s += 1;

@@ -716,13 +716,7 @@ fn reading_works_in_a_repository_this_user_cannot_write() {
         eprintln!("skipped: needs root and setpriv to run as another user (root={root}, setpriv={setpriv})");
         return;
     }
-    let mut p = r.clone();
-    while p != Path::new("/") {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode | 0o005)).unwrap();
-        p.pop();
-    }
+    crate::env::open_to_others(&r);
     t.git(&r, &["config", "--local", "safe.directory", "*"]);
     std::process::Command::new("chmod")
         .args(["-R", "o+rX"])
