@@ -3,7 +3,7 @@
 //! injected; and that takes pushes (issues, edits, comments) into its own state.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -248,11 +248,12 @@ pub fn open_to_others(dir: &Path) {
     }
 }
 
+/// An HTTP request as `read_request` reads it: method, target, headers, body.
+pub type Request = (String, String, std::collections::HashMap<String, String>, Vec<u8>);
+
 /// One HTTP/1.1 request read from a connection (`Content-Length` bodies, as ureq sends them):
 /// method, target, headers (names lower-cased) and body. `None` when the peer closed it.
-pub fn read_request(
-    r: &mut impl std::io::BufRead,
-) -> Option<(String, String, std::collections::HashMap<String, String>, Vec<u8>)> {
+pub fn read_request(r: &mut impl std::io::BufRead) -> Option<Request> {
     let mut line = String::new();
     if r.read_line(&mut line).ok()? == 0 {
         return None;
