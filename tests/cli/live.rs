@@ -310,6 +310,7 @@ fn background_sync_carries_events_between_two_clones_with_no_command_run() {
     let status = t.json("wal", &b, &["daemon", "status"]);
     assert!(status["sync"]["runs"].as_u64().unwrap() >= 1, "{status}");
     assert_eq!(status["sync"]["last_ok"], true, "{status}");
+    drop(w);
     t.ok("wal", &a, &["daemon", "stop"]);
     t.ok("wal", &b, &["daemon", "stop"]);
 }
