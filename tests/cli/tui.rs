@@ -246,6 +246,27 @@ fn keys_create_comment_close_label_claim_and_filter_against_a_real_repository() 
     assert!(app.issues.query_error.is_some());
     assert_eq!(app.issues.hits.len(), 2);
     app.key(code(KeyCode::Esc));
+    // The mouse wheel moves the selection.
+    let at = app.issues.selected;
+    app.mouse_scroll(true);
+    assert_eq!(app.issues.selected, at + 1);
+    app.mouse_scroll(false);
+    assert_eq!(app.issues.selected, at);
+    // A link's number jumps to the linked issue, in the list or pinned beside it.
+    let other = t.create(&r, "the blocker");
+    t.ok("issue", &r, &["link", &other, "blocks", &id]);
+    t.ok("issue", &r, &["close", &other]);
+    app.refresh_all();
+    let here = app.issues.hits.iter().position(|h| h.0.to_hex() == id).unwrap();
+    app.issues.selected = here;
+    app.refresh_all();
+    app.key(key('1'));
+    assert_eq!(
+        app.issues.selected_id().unwrap().to_hex(),
+        other,
+        "jumped to the closed blocker"
+    );
+    assert!(app.status.contains("not in this list"), "{}", app.status);
     // q quits; Ctrl-C too.
     assert_eq!(app.key(key('q')), Effect::Quit);
     assert_eq!(
@@ -425,6 +446,38 @@ fn the_real_binary_under_tmux_filters_comments_quits_and_restores_the_terminal()
         t.json("issue", &r, &["show", id])["comments"][0]["body"],
         "written in tmux"
     );
+
+    // NO_COLOR: no colour on the screen (the selection is shown reversed); colour without it.
+    let colours = |no_color: bool| {
+        let script = format!(
+            "{}{} ui; sleep 60",
+            if no_color { "NO_COLOR=1 " } else { "" },
+            crate::env::exe("issue")
+        );
+        tmux(&["new-session", "-d", "-s", "col", "-x", "100", "-y", "30", &script]);
+        let mut screen = String::new();
+        for _ in 0..100 {
+            screen = tmux(&["capture-pane", "-p", "-e", "-t", "col"]);
+            if screen.contains("crash on start") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        tmux(&["kill-session", "-t", "col"]);
+        // A foreground or background colour: SGR 30-38, 40-48, 90-97 (39 and 49 are the defaults).
+        let sgr = screen
+            .split("\u{1b}[")
+            .skip(1)
+            .filter_map(|s| s.split('m').next())
+            .collect::<Vec<_>>();
+        sgr.iter().any(|p| {
+            p.split(';')
+                .filter_map(|n| n.parse::<u32>().ok())
+                .any(|n| (30..=48).contains(&n) && n != 39 || (90..=97).contains(&n))
+        })
+    };
+    assert!(!colours(true), "NO_COLOR draws without colour");
+    assert!(colours(false), "colour on a terminal otherwise");
 
     // SIGTERM: the terminal comes back all the same.
     let pid = t.tmp.path().join("ui.pid");
