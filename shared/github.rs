@@ -4,7 +4,7 @@
 //! least a minute (doubling) for a secondary limit that says neither; then resume. The base URL
 //! is `GRIT_GITHUB_API` (default `https://api.github.com`), so tests use a local server.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -237,11 +237,6 @@ impl Client {
     pub fn waited(&self) -> Duration {
         self.waited
     }
-}
-
-/// A rough clock for messages.
-pub fn elapsed_since(t: Instant) -> String {
-    format!("{:.1} s", t.elapsed().as_secs_f64())
 }
 
 #[cfg(test)]
