@@ -10,7 +10,7 @@ use crate::repo::Repo;
 const DEFAULT_AUTO_PACK: i64 = 1024;
 /// A repack that has not removed its marker after this long is taken to have died.
 const STALE_MARKER: Duration = Duration::from_secs(600);
-/// Loose lock refs that trigger `git pack-refs`.
+/// Loose refs in one of grit's namespaces (lock, WAL or actor refs) that trigger `git pack-refs`.
 pub const LOOSE_REFS: usize = 256;
 
 /// `grit.autoPack`: loose objects (estimated) past which appends pack them.
@@ -38,10 +38,7 @@ pub fn after_write(repo: &Repo) {
         return;
     }
     let count = loose_estimate(repo) / 256;
-    // Loose lock refs are listed on every lock check; packed, they cost a binary search.
-    let locks = repo.git.common_dir().join("refs/grit/locks");
-    let loose_refs = std::fs::read_dir(locks).map_or(0, |d| d.count());
-    if count * 256 <= limit && loose_refs <= LOOSE_REFS {
+    if count * 256 <= limit && !many_loose_refs(repo) {
         return;
     }
     let marker = repo.grit_dir.join("repack.running");
@@ -77,4 +74,14 @@ pub fn after_write(repo: &Repo) {
     if spawned.is_err() {
         let _ = std::fs::remove_file(&marker);
     }
+}
+
+/// Whether a namespace of grit's holds more than [`LOOSE_REFS`] loose refs. Lock refs are listed
+/// on every lock check, and WAL and actor refs whenever a fold looks at them all: loose, each
+/// costs a file; packed, the lot is one read. Each directory is read only as far as the limit.
+fn many_loose_refs(repo: &Repo) -> bool {
+    let common = repo.git.common_dir();
+    ["refs/grit/locks", "refs/grit/wal", "refs/grit/actors"]
+        .iter()
+        .any(|dir| std::fs::read_dir(common.join(dir)).is_ok_and(|d| d.take(LOOSE_REFS + 1).count() > LOOSE_REFS))
 }

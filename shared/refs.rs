@@ -197,6 +197,112 @@ fn warn_broken_ref(error: &str) {
     seen.push(error.to_owned());
 }
 
+/// A cheap summary of the refs a fold reads (everything under `refs/grit/` but lock refs): equal
+/// stamps mean none of them changed, so a command can skip listing thousands of refs.
+///
+/// `packed-refs` counts by its identity: git and gix only ever replace it by renaming a new file
+/// over it, so a change gives it a new inode (and a size and mtime of its own). Each loose ref
+/// counts by its name and content, read from the file. A stamp only ever claims "unchanged" for
+/// what it saw; a stamp taken while something moves differs from the next one, which costs a
+/// full listing, never a missed change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    packed: [u64; 4],
+    /// XOR of a hash of each loose ref's name and value: one ref's change can be applied to it.
+    loose: [u8; 16],
+}
+
+impl Stamp {
+    pub const LEN: usize = 48;
+
+    /// The stamp of the refs now.
+    pub fn now(repo: &Repo) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        let common = repo.git.common_dir();
+        let packed = std::fs::metadata(common.join("packed-refs")).map_or([0; 4], |m| {
+            [
+                m.dev() ^ m.ino().rotate_left(32),
+                m.size(),
+                m.mtime() as u64,
+                m.mtime_nsec() as u64,
+            ]
+        });
+        let mut loose = [0; 16];
+        let root = common.join("refs/grit");
+        let mut dirs = vec![(root.clone(), 0usize)];
+        while let Some((dir, depth)) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    // refs/grit/locks and refs/grit/remotes/<remote>/locks: not the fold's.
+                    let locks =
+                        name == "locks" && (depth == 0 || (depth == 2 && path.starts_with(root.join("remotes"))));
+                    if !locks {
+                        dirs.push((path, depth + 1));
+                    }
+                } else if !name.ends_with(".lock") {
+                    let value = std::fs::read(&path).unwrap_or_default();
+                    let rel = path
+                        .strip_prefix(common)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .into_owned();
+                    xor(&mut loose, &entry_hash(&rel, value.trim_ascii()));
+                }
+            }
+        }
+        Stamp { packed, loose }
+    }
+
+    /// This stamp with `name` moved from `old` (`None`: packed or absent) to the loose `new`.
+    pub fn moved(mut self, name: &str, old: Option<ObjectId>, new: ObjectId) -> Stamp {
+        if let Some(old) = old {
+            xor(&mut self.loose, &entry_hash(name, old.to_string().as_bytes()));
+        }
+        xor(&mut self.loose, &entry_hash(name, new.to_string().as_bytes()));
+        self
+    }
+
+    pub fn to_bytes(self) -> [u8; Self::LEN] {
+        let mut out = [0; Self::LEN];
+        for (chunk, v) in out.chunks_mut(8).zip(self.packed) {
+            chunk.copy_from_slice(&v.to_be_bytes());
+        }
+        out[32..].copy_from_slice(&self.loose);
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Stamp> {
+        if bytes.len() != Self::LEN {
+            return None;
+        }
+        let mut packed = [0; 4];
+        for (v, chunk) in packed.iter_mut().zip(bytes.chunks(8)) {
+            *v = u64::from_be_bytes(chunk.try_into().ok()?);
+        }
+        Some(Stamp {
+            packed,
+            loose: bytes[32..].try_into().ok()?,
+        })
+    }
+}
+
+fn entry_hash(name: &str, value: &[u8]) -> [u8; 16] {
+    let mut buf = Vec::with_capacity(name.len() + 1 + value.len());
+    buf.extend_from_slice(name.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(value);
+    let full = crate::event::blake2b256(&buf);
+    full[..16].try_into().expect("16 of 32 bytes")
+}
+
+fn xor(into: &mut [u8; 16], other: &[u8; 16]) {
+    into.iter_mut().zip(other).for_each(|(a, b)| *a ^= b);
+}
+
 /// `name` as a full ref name, or an error if git would refuse it or it is not one of grit's
 /// (all are under `refs/grit/`, shared by every worktree): these names become paths to write.
 pub fn ref_name(name: &str) -> Result<gix::refs::FullName> {

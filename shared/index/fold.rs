@@ -2,6 +2,10 @@
 //! from other clones, and applying events one batch at a time.
 
 use super::*;
+use crate::refs::Stamp;
+
+/// The meta key of the refs' stamp as of the last full look at them.
+const STAMP: &str = "refs_stamp";
 
 impl Index {
     /// Deletes the index and folds every ref in again.
@@ -24,15 +28,24 @@ impl Index {
     /// `refresh`, choosing whether a first fold may start from a snapshot.
     pub fn refresh_with(&self, repo: &Repo, use_snapshot: bool) -> Result<FoldStats> {
         let start = Instant::now();
+        let err = self.err();
+        // Taken before the refs are listed: whatever moves after it makes the next stamp differ.
+        let stamp = Stamp::now(repo);
+        if self.stamp()? == Some(stamp) {
+            return Ok(FoldStats::default());
+        }
         let refs = Self::fold_refs(repo)?;
         let relevant: Vec<&(String, ObjectId)> = refs
             .iter()
             .filter(|(name, _)| is_wal_ref(name) || is_actor_ref(name))
             .collect();
         if !self.changed(&relevant)? {
+            // Something else moved (a lock ref packed, a ref rewritten to its value).
+            let mut wtxn = self.env.write_txn().map_err(&err)?;
+            self.meta.put(&mut wtxn, STAMP, &stamp.to_bytes()).map_err(&err)?;
+            wtxn.commit().map_err(&err)?;
             return Ok(FoldStats::default());
         }
-        let err = self.err();
         let mut quarantine = crate::quarantine::Quarantine::load(repo)?;
         let mut wtxn = self.env.write_txn().map_err(&err)?;
         let mut stats = FoldStats::default();
@@ -159,6 +172,7 @@ impl Index {
         self.meta
             .put(&mut wtxn, "folded_at", &crate::repo::now_ms().to_be_bytes())
             .map_err(&err)?;
+        self.meta.put(&mut wtxn, STAMP, &stamp.to_bytes()).map_err(&err)?;
         self.meta
             .put(
                 &mut wtxn,
@@ -296,8 +310,32 @@ impl Index {
         self.tips
             .put(&mut wtxn, &appended.reference, oid_bytes(&appended.commit))
             .map_err(&err)?;
+        // If this append is all that moved since the stamp was taken, the index is as current
+        // as before: the next command need not list every ref to find that out.
+        let stored = self.meta.get(&wtxn, STAMP).map_err(&err)?.and_then(Stamp::from_bytes);
+        if let Some(stored) = stored {
+            let now = Stamp::now(repo);
+            let (name, new) = (appended.reference.as_str(), appended.commit);
+            let only_ours = now == stored.moved(name, None, new)
+                || appended
+                    .parent
+                    .is_some_and(|old| now == stored.moved(name, Some(old), new));
+            if only_ours {
+                self.meta.put(&mut wtxn, STAMP, &now.to_bytes()).map_err(&err)?;
+            }
+        }
         wtxn.commit().map_err(&err)?;
         Ok(true)
+    }
+
+    /// The stamp of the refs as of the last fold that looked at them all.
+    fn stamp(&self) -> Result<Option<Stamp>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(self
+            .meta
+            .get(&rtxn, STAMP)
+            .map_err(self.err())?
+            .and_then(Stamp::from_bytes))
     }
 
     fn changed(&self, refs: &[&(String, ObjectId)]) -> Result<bool> {

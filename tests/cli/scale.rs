@@ -144,3 +144,97 @@ fn a_reftable_repository_is_refused_with_a_clear_error_and_nothing_written() {
     assert!(!dir.join(".git/grit").exists(), "nothing written");
     assert!(!dir.join(".git/refs/grit").exists());
 }
+
+/// Commands skip listing refs when a cheap stamp of them (packed-refs' identity, the loose refs'
+/// names and values) is what the last fold saw. Every way a ref can move under the index must
+/// change that stamp: a plain fetch without hooks, `pack-refs` moving the new value into
+/// `packed-refs`, a ref rewritten in place by `update-ref`, and another writer of the same
+/// clone appending between two commands of this one.
+#[test]
+fn every_way_refs_move_under_the_index_is_folded() {
+    let t = TestEnv::new();
+    let (_remote, a, b) = t.pair();
+    let count = |dir: &Path| {
+        t.json("issue", dir, &["list", "--limit", "0"])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    t.create(&a, "one");
+    t.ok("wal", &a, &["sync"]);
+    t.ok("wal", &b, &["sync"]);
+    assert_eq!(count(&b), 1);
+    // A fetch with no hooks at all: loose tracking refs move.
+    t.create(&a, "two");
+    t.ok("wal", &a, &["push"]);
+    t.git(&b, &["-c", "core.hooksPath=/dev/null", "fetch", "-q"]);
+    assert_eq!(count(&b), 2);
+    // The same, then packed at once: only packed-refs changed since the last command.
+    t.create(&a, "three");
+    t.ok("wal", &a, &["push"]);
+    t.git(&b, &["-c", "core.hooksPath=/dev/null", "pack-refs", "--all"]);
+    assert_eq!(count(&b), 2, "not fetched yet");
+    t.git(&b, &["-c", "core.hooksPath=/dev/null", "fetch", "-q"]);
+    t.git(&b, &["-c", "core.hooksPath=/dev/null", "pack-refs", "--all"]);
+    assert_eq!(count(&b), 3);
+    // A loose ref rewritten in place to a new value, the same size, within the same tick: the
+    // index follows the value, whatever the file's times say.
+    t.create(&a, "four");
+    t.ok("wal", &a, &["push"]);
+    t.git(
+        &b,
+        &[
+            "-c",
+            "core.hooksPath=/dev/null",
+            "fetch",
+            "-q",
+            "origin",
+            "+refs/grit/wal/*:refs/scratch/*",
+        ],
+    );
+    for (name, tip) in t.refs(&b, "refs/scratch/") {
+        let tracking = name.replace("refs/scratch/", "refs/grit/remotes/origin/wal/");
+        t.git(&b, &["-c", "core.hooksPath=/dev/null", "update-ref", &tracking, &tip]);
+    }
+    assert_eq!(count(&b), 4);
+    // Another actor of this clone writes between two commands of the first.
+    t.create(&b, "five");
+    t.cmd("issue", &b)
+        .env("GRIT_ACTOR", "helper")
+        .args(["create", "--title", "six"])
+        .assert()
+        .success();
+    t.create(&b, "seven");
+    assert_eq!(count(&b), 7);
+    assert!(t.ok("wal", &b, &["check"]).contains("clean"));
+}
+
+/// Hundreds of agents writing in one clone leave a loose WAL ref and a loose actor ref each: past
+/// 256 in a namespace, the next write packs them in the background, as it does lock refs.
+#[test]
+fn many_loose_wal_and_actor_refs_are_packed_in_the_background() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    many_actors(&r, 300);
+    let loose = |ns: &str| std::fs::read_dir(r.join(".git/refs/grit").join(ns)).map_or(0, |d| d.count());
+    assert_eq!(loose("wal"), 300);
+    t.create(&r, "the write that notices");
+    let marker = r.join(".git/grit/repack.running");
+    for _ in 0..600 {
+        if !marker.exists() && loose("wal") < 256 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        loose("wal") < 256 && loose("actors") < 256,
+        "{} {}",
+        loose("wal"),
+        loose("actors")
+    );
+    assert_eq!(t.refs(&r, "refs/grit/wal/").len(), 301, "nothing lost");
+    assert_eq!(
+        t.json("issue", &r, &["list", "--limit", "0"]).as_array().unwrap().len(),
+        301
+    );
+}
