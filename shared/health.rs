@@ -206,7 +206,7 @@ pub fn check(store: &Store, fold_failed: Option<String>) -> Result<Report> {
     }
     let snapshots = snapshot::list(&crate::refs::list_refs(repo, "refs/grit/")?);
     for snap in &snapshots {
-        let loaded = match snapshot::read(repo, snap) {
+        let loaded = match snapshot::read_chain(repo, snap) {
             Ok(l) => l,
             Err(e) => {
                 findings.push(Finding::new(
@@ -337,7 +337,7 @@ pub fn verify(store: &Store, actor: Option<ActorId>) -> Result<Report> {
     let snapshots = snapshot::list(&all_refs);
     let mut loaded = Vec::new();
     for snap in &snapshots {
-        match snapshot::read(repo, snap) {
+        match snapshot::read_chain(repo, snap) {
             Ok(l) => loaded.push((snap, l)),
             Err(e) => findings.push(Finding::new(
                 "snapshot",

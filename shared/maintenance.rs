@@ -41,20 +41,9 @@ pub fn after_write(repo: &Repo) {
     if count * 256 <= limit && !many_loose_refs(repo) {
         return;
     }
-    let marker = repo.grit_dir.join("repack.running");
-    let stale = std::fs::metadata(&marker)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_MARKER);
-    if stale {
-        let _ = std::fs::remove_file(&marker);
-    }
     // One repack at a time: the marker is created exclusively and removed when it ends.
-    if std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&marker)
-        .is_err()
-    {
+    let marker = repo.grit_dir.join("repack.running");
+    if !take_marker(&marker) {
         return;
     }
     let spawned = Command::new("sh")
@@ -84,4 +73,45 @@ fn many_loose_refs(repo: &Repo) -> bool {
     ["refs/grit/locks", "refs/grit/wal", "refs/grit/actors"]
         .iter()
         .any(|dir| std::fs::read_dir(common.join(dir)).is_ok_and(|d| d.take(LOOSE_REFS + 1).count() > LOOSE_REFS))
+}
+
+/// Writes the next snapshot link in the background (`git wal snapshot`, detached), so the
+/// command whose write made one due never waits for it. One at a time: the marker is created
+/// exclusively and removed when it ends; what fails is appended to `<grit>/snapshot.log`.
+pub fn snapshot_in_background(repo: &Repo) {
+    let marker = repo.grit_dir.join("snapshot.running");
+    if !take_marker(&marker) {
+        return;
+    }
+    let exe = std::env::current_exe().ok().map(|e| e.with_file_name("git-wal"));
+    let wal = exe.filter(|w| w.exists()).unwrap_or_else(|| "git-wal".into());
+    let spawned = Command::new("sh")
+        .args(["-c", "\"$1\" snapshot >/dev/null 2>>\"$3\"; rm -f \"$2\"", "sh"])
+        .arg(wal)
+        .arg(&marker)
+        .arg(repo.grit_dir.join("snapshot.log"))
+        .env("GIT_DIR", repo.git.git_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    if spawned.is_err() {
+        let _ = std::fs::remove_file(&marker);
+    }
+}
+
+/// Creates `marker` exclusively, first removing one left by a process that died
+/// ([`STALE_MARKER`]); false if another holds it.
+fn take_marker(marker: &std::path::Path) -> bool {
+    let stale = std::fs::metadata(marker)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_MARKER);
+    if stale {
+        let _ = std::fs::remove_file(marker);
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)
+        .is_ok()
 }

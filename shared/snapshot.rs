@@ -11,15 +11,16 @@ use gix::ObjectId;
 use crate::error::{Error, Result};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
-use crate::event::{ActorId, DecodeError, SignedEvent, blake2b256, from_cbor, to_cbor};
+use crate::event::{ActorId, DecodeError, SignedEvent, blake2b256, to_cbor};
 use crate::refs;
 use crate::repo::Repo;
 use crate::wal::{self, Author};
 
 pub const SNAPSHOTS_PREFIX: &str = "refs/grit/snapshots/";
 pub const SNAPSHOT_FILE: &str = "snapshot.cbor";
-/// Format 2 is signed by the actor that wrote it; format 1 (unsigned) is read but never trusted.
-pub const SNAPSHOT_FORMAT: u64 = 2;
+/// Format 3 is one link of a chain, signed by the actor that wrote it; format 2 (signed, whole)
+/// starts a chain; format 1 (unsigned) is read but never trusted.
+pub const SNAPSHOT_FORMAT: u64 = 3;
 /// `grit.snapshotEvery` when unset: a snapshot is written once this many events are not in one.
 pub const DEFAULT_EVERY: u64 = 10_000;
 /// The CBOR of a signature at the end of a signed snapshot: a 64-byte string (0x58 0x40 …).
@@ -35,10 +36,14 @@ pub struct SnapshotRef {
     pub events: u64,
 }
 
-/// A snapshot's contents.
+/// A snapshot's contents: one link, or a whole chain read from its newest link.
 pub struct Loaded {
-    /// The actor whose key signed it (`None`: an unsigned snapshot of format 1).
+    /// The actor whose key signed the newest link (`None`: an unsigned snapshot of format 1).
     pub signer: Option<ActorId>,
+    /// The link this one continues, if any (for a whole chain: `None`).
+    pub parent: Option<ObjectId>,
+    /// Every link's signer; empty when any link is unsigned.
+    pub signers: Vec<ActorId>,
     /// Every WAL commit whose events the snapshot holds.
     pub commits: Vec<ObjectId>,
     pub events: Vec<SignedEvent>,
@@ -75,78 +80,154 @@ pub fn newest(refs: &[(String, ObjectId)]) -> Option<SnapshotRef> {
     list(refs).into_iter().next()
 }
 
-/// `[2, signer, [commit…], [[body, signature]…], signature]`: the last field signs the
-/// BLAKE2b-256 of the CBOR array of the first four.
-pub fn encode(key: &SigningKey, commits: &[ObjectId], events: &[SignedEvent]) -> Vec<u8> {
+/// `[3, signer, parent, [commit…], [[body, signature]…], signature]`: one link of a chain, holding
+/// the events of the commits its parent chain does not cover. The last field signs the
+/// BLAKE2b-256 of the CBOR array of the first five.
+pub fn encode_link(
+    key: &SigningKey,
+    parent: Option<ObjectId>,
+    commits: &[ObjectId],
+    events: &[SignedEvent],
+) -> Vec<u8> {
     let signer = key.verifying_key().to_bytes();
     let mut out = to_cbor(&Value::Array(vec![
         Value::Integer(Integer::from(SNAPSHOT_FORMAT)),
         Value::Bytes(signer.to_vec()),
+        parent.map_or(Value::Null, |p| Value::Bytes(p.as_bytes().to_vec())),
         Value::Array(commits.iter().map(|c| Value::Bytes(c.as_bytes().to_vec())).collect()),
         Value::Array(events.iter().map(SignedEvent::to_value).collect()),
     ]));
     let signature = key.sign(&blake2b256(&out)).to_bytes();
-    out[0] = 0x85; // the array of four becomes an array of five
+    out[0] = 0x86; // the array of five becomes an array of six
     out.extend(to_cbor(&Value::Bytes(signature.to_vec())));
     out
+}
+
+/// A snapshot that starts a chain (no parent).
+pub fn encode(key: &SigningKey, commits: &[ObjectId], events: &[SignedEvent]) -> Vec<u8> {
+    encode_link(key, None, commits, events)
 }
 
 /// The signer a snapshot names, read from its first bytes without decoding the rest.
 pub fn signer_of(bytes: &[u8]) -> Option<ActorId> {
     match bytes {
-        [0x85, 0x02, 0x58, 0x20, rest @ ..] => ActorId::from_slice(rest.get(..32)?),
+        [0x85, 0x02, 0x58, 0x20, rest @ ..] | [0x86, 0x03, 0x58, 0x20, rest @ ..] => {
+            ActorId::from_slice(rest.get(..32)?)
+        }
         _ => None,
     }
 }
 
-pub fn decode(bytes: &[u8]) -> Result<Loaded, DecodeError> {
-    let Value::Array(fields) = from_cbor(bytes)? else {
-        return Err(DecodeError("snapshot is not an array"));
+/// What a snapshot holds before its events: read, and its signature checked, without decoding
+/// the events.
+pub struct Header {
+    /// The actor whose key signed it (`None`: an unsigned snapshot of format 1).
+    pub signer: Option<ActorId>,
+    /// The snapshot commit this one continues (format 3).
+    pub parent: Option<ObjectId>,
+    /// The WAL commits whose events this link holds.
+    pub commits: Vec<ObjectId>,
+    /// Where the events' array starts and ends in the bytes.
+    events: std::ops::Range<usize>,
+}
+
+/// A CBOR head at `*at`: (major type, argument). Definite lengths only, as grit writes them.
+fn cbor_head(bytes: &[u8], at: &mut usize) -> Result<(u8, u64), DecodeError> {
+    let short = || DecodeError("snapshot is too short");
+    let b = *bytes.get(*at).ok_or_else(short)?;
+    *at += 1;
+    let width = match b & 31 {
+        n @ 0..=23 => return Ok((b >> 5, u64::from(n))),
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        _ => return Err(DecodeError("snapshot uses an indefinite or reserved length")),
     };
-    let mut fields = fields.into_iter();
-    let format = match fields.next() {
-        Some(Value::Integer(i)) => u64::try_from(i).ok(),
-        _ => None,
+    let arg = bytes.get(*at..*at + width).ok_or_else(short)?;
+    *at += width;
+    Ok((b >> 5, arg.iter().fold(0, |n, &x| (n << 8) | u64::from(x))))
+}
+
+fn cbor_commit(bytes: &[u8], at: &mut usize) -> Result<ObjectId, DecodeError> {
+    if cbor_head(bytes, at)? != (2, 20) {
+        return Err(DecodeError("snapshot commit is not 20 bytes"));
+    }
+    let id = bytes.get(*at..*at + 20).ok_or(DecodeError("snapshot is too short"))?;
+    *at += 20;
+    ObjectId::try_from(id).map_err(|_| DecodeError("bad commit id in snapshot"))
+}
+
+/// Reads and checks everything but the events: format, signer and signature, parent, commits.
+pub fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
+    let (format, fields) = match bytes {
+        [0x83, 0x01, ..] => (1, 3),
+        [0x85, 0x02, ..] => (2, 5),
+        [0x86, 0x03, ..] => (3, 6),
+        [0x83 | 0x85 | 0x86, ..] => return Err(DecodeError("unsupported snapshot format")),
+        _ => return Err(DecodeError("snapshot is not an array of its fields")),
     };
-    let signer = match format {
-        Some(1) => None,
-        Some(2) => {
-            let signer = signer_of(bytes).ok_or(DecodeError("snapshot signer is not 32 bytes"))?;
-            let Some(Value::Bytes(_)) = fields.next() else {
-                return Err(DecodeError("snapshot signer is not bytes"));
-            };
-            let split = bytes
-                .len()
-                .checked_sub(SIGNATURE_TAIL)
-                .ok_or(DecodeError("snapshot is too short"))?;
-            let (signed, tail) = bytes.split_at(split);
-            let sig = match tail {
-                [0x58, 0x40, sig @ ..] => {
-                    Signature::from_slice(sig).map_err(|_| DecodeError("bad snapshot signature"))?
-                }
-                _ => return Err(DecodeError("snapshot does not end with its signature")),
-            };
-            let mut message = Vec::with_capacity(signed.len());
-            message.push(0x84);
-            message.extend_from_slice(&signed[1..]);
-            let key = VerifyingKey::from_bytes(&signer.0).map_err(|_| DecodeError("snapshot signer is not a key"))?;
-            key.verify(&blake2b256(&message), &sig)
-                .map_err(|_| DecodeError("the snapshot's signature does not verify"))?;
-            Some(signer)
+    let mut at = 2;
+    let (mut signer, mut end) = (None, bytes.len());
+    if format >= 2 {
+        let id = signer_of(bytes).ok_or(DecodeError("snapshot signer is not 32 bytes"))?;
+        at += 34;
+        end = bytes
+            .len()
+            .checked_sub(SIGNATURE_TAIL)
+            .filter(|&e| e >= at)
+            .ok_or(DecodeError("snapshot is too short"))?;
+        let (signed, tail) = bytes.split_at(end);
+        let sig = match tail {
+            [0x58, 0x40, sig @ ..] => Signature::from_slice(sig).map_err(|_| DecodeError("bad snapshot signature"))?,
+            _ => return Err(DecodeError("snapshot does not end with its signature")),
+        };
+        let mut message = Vec::with_capacity(signed.len());
+        message.push(0x80 | (fields - 1));
+        message.extend_from_slice(&signed[1..]);
+        let key = VerifyingKey::from_bytes(&id.0).map_err(|_| DecodeError("snapshot signer is not a key"))?;
+        key.verify(&blake2b256(&message), &sig)
+            .map_err(|_| DecodeError("the snapshot's signature does not verify"))?;
+        signer = Some(id);
+    }
+    let mut parent = None;
+    if format == 3 {
+        if bytes.get(at) == Some(&0xf6) {
+            at += 1;
+        } else {
+            parent = Some(cbor_commit(bytes, &mut at)?);
         }
-        _ => return Err(DecodeError("unsupported snapshot format")),
-    };
-    let Some(Value::Array(commits)) = fields.next() else {
+    }
+    let (major, count) = cbor_head(bytes, &mut at)?;
+    if major != 4 {
         return Err(DecodeError("snapshot commits are not an array"));
-    };
-    let commits = commits
-        .into_iter()
-        .map(|c| match c {
-            Value::Bytes(b) => ObjectId::try_from(b.as_slice()).map_err(|_| DecodeError("bad commit id in snapshot")),
-            _ => Err(DecodeError("snapshot commit is not bytes")),
-        })
+    }
+    // Each commit takes 21 bytes: a count the bytes cannot hold is a lie, not an allocation.
+    if count > (end.saturating_sub(at) / 21) as u64 {
+        return Err(DecodeError("snapshot is too short"));
+    }
+    let commits = (0..count)
+        .map(|_| cbor_commit(bytes, &mut at))
         .collect::<Result<_, _>>()?;
-    let Some(Value::Array(events)) = fields.next() else {
+    if at > end {
+        return Err(DecodeError("snapshot is too short"));
+    }
+    Ok(Header {
+        signer,
+        parent,
+        commits,
+        events: at..end,
+    })
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Loaded, DecodeError> {
+    let header = header(bytes)?;
+    let mut rest = &bytes[header.events.clone()];
+    let value: Value = ciborium::de::from_reader(&mut rest).map_err(|_| DecodeError("not valid CBOR"))?;
+    if !rest.is_empty() {
+        return Err(DecodeError("snapshot has bytes after its events"));
+    }
+    let Value::Array(events) = value else {
         return Err(DecodeError("snapshot events are not an array"));
     };
     let events = events
@@ -154,24 +235,39 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, DecodeError> {
         .map(SignedEvent::from_value)
         .collect::<Result<_, _>>()?;
     Ok(Loaded {
-        signer,
-        commits,
+        signer: header.signer,
+        parent: header.parent,
+        signers: header.signer.into_iter().collect(),
+        commits: header.commits,
         events,
     })
 }
 
-/// A snapshot's blob, as stored.
-fn read_bytes(repo: &Repo, snap: &SnapshotRef) -> Result<Vec<u8>> {
-    let tree = repo.git.find_commit(snap.commit)?.tree()?;
+/// The blob of the snapshot commit `commit`, as stored.
+fn blob_of(repo: &Repo, name: &str, commit: ObjectId) -> Result<Vec<u8>> {
+    let missing = |why: String| Error::MissingObject {
+        reference: name.to_owned(),
+        commit: commit.to_string(),
+        why,
+    };
+    let tree = repo
+        .git
+        .find_commit(commit)
+        .map_err(|e| missing(e.to_string()))?
+        .tree()?;
     let entry = tree.find_entry(SNAPSHOT_FILE).ok_or_else(|| Error::Corrupt {
-        reference: snap.name.clone(),
-        commit: snap.commit.to_string(),
+        reference: name.to_owned(),
+        commit: commit.to_string(),
         source: DecodeError("snapshot commit has no snapshot.cbor"),
     })?;
     Ok(repo.git.find_blob(entry.object_id())?.take_data())
 }
 
-/// Reads a snapshot's blob.
+fn read_bytes(repo: &Repo, snap: &SnapshotRef) -> Result<Vec<u8>> {
+    blob_of(repo, &snap.name, snap.commit)
+}
+
+/// Reads one snapshot link's blob.
 pub fn read(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
     let bytes = read_bytes(repo, snap)?;
     decode(&bytes).map_err(|source| Error::Corrupt {
@@ -179,6 +275,76 @@ pub fn read(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
         commit: snap.commit.to_string(),
         source,
     })
+}
+
+/// Links a chain may have: far more than a repository's history makes (one per
+/// `grit.snapshotEvery` events), few enough that a forged loop ends.
+const MAX_LINKS: usize = 1 << 20;
+
+/// The links of the chain `snap` heads, newest first: each one's commit and blob, read as far
+/// as its parent (the events are not decoded).
+fn links(repo: &Repo, snap: &SnapshotRef, head: Option<Vec<u8>>) -> Result<Vec<(ObjectId, Vec<u8>, Header)>> {
+    let corrupt = |commit: ObjectId, source| Error::Corrupt {
+        reference: snap.name.clone(),
+        commit: commit.to_string(),
+        source,
+    };
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let (mut commit, mut bytes) = match head {
+        Some(b) => (snap.commit, b),
+        None => (snap.commit, read_bytes(repo, snap)?),
+    };
+    loop {
+        if !seen.insert(commit) || out.len() >= MAX_LINKS {
+            return Err(corrupt(commit, DecodeError("snapshot chain loops")));
+        }
+        let header = header(&bytes).map_err(|e| corrupt(commit, e))?;
+        let parent = header.parent;
+        out.push((commit, bytes, header));
+        let Some(parent) = parent else { break };
+        commit = parent;
+        bytes = blob_of(repo, &snap.name, commit)?;
+    }
+    Ok(out)
+}
+
+/// Reads the whole chain that `snap` heads: every link's commits and events, and every link's
+/// signer. A link that does not decode or verify fails the chain.
+pub fn read_chain(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
+    read_chain_from(repo, snap, None)
+}
+
+fn read_chain_from(repo: &Repo, snap: &SnapshotRef, head: Option<Vec<u8>>) -> Result<Loaded> {
+    let mut out = Loaded {
+        signer: None,
+        parent: None,
+        signers: Vec::new(),
+        commits: Vec::new(),
+        events: Vec::new(),
+    };
+    let mut unsigned = false;
+    for (i, (commit, bytes, _)) in links(repo, snap, head)?.into_iter().enumerate() {
+        let link = decode(&bytes).map_err(|source| Error::Corrupt {
+            reference: snap.name.clone(),
+            commit: commit.to_string(),
+            source,
+        })?;
+        if i == 0 {
+            out.signer = link.signer;
+        }
+        match link.signer {
+            Some(s) if !out.signers.contains(&s) => out.signers.push(s),
+            Some(_) => {}
+            None => unsigned = true,
+        }
+        out.commits.extend(link.commits);
+        out.events.extend(link.events);
+    }
+    if unsigned {
+        out.signers.clear();
+    }
+    Ok(out)
 }
 
 /// The actors whose snapshots a fold may trust to say which commits they cover: this clone's
@@ -236,16 +402,30 @@ pub fn choose(repo: &Repo, refs: &[(String, ObjectId)], quarantine: &crate::quar
         if !signer_of(&bytes).is_some_and(|s| trusted.contains(&s)) {
             continue;
         }
-        let mut loaded = match decode(&bytes) {
+        let mut loaded = match read_chain_from(repo, &snap, Some(bytes)) {
             Ok(l) => l,
             Err(e) => {
                 out.failed.push((snap, e.to_string()));
                 continue;
             }
         };
-        drop(bytes);
+        // Every link vouches for the commits it covers: each must be signed by a trusted actor.
+        if loaded.signers.is_empty() {
+            out.failed.push((snap, "a link of its chain is not signed".into()));
+            continue;
+        }
+        if let Some(s) = loaded.signers.iter().find(|s| !trusted.contains(s)) {
+            out.failed.push((
+                snap,
+                format!(
+                    "a link of its chain is signed by {}, whose snapshots are not trusted",
+                    &s.to_hex()[..12]
+                ),
+            ));
+            continue;
+        }
         let own =
-            !snap.name.starts_with(crate::sync::TRACKING_ROOT) && loaded.signer.is_some_and(|s| local.contains(&s));
+            !snap.name.starts_with(crate::sync::TRACKING_ROOT) && loaded.signers.iter().all(|s| local.contains(s));
         let mut bad = loaded
             .events
             .iter()
@@ -268,10 +448,11 @@ pub fn choose(repo: &Repo, refs: &[(String, ObjectId)], quarantine: &crate::quar
     Ok(out)
 }
 
-/// Writes a snapshot of every event on this clone's own WAL refs (what sync integrated has
-/// been checked; quarantined events are left out), signed by `key`, starting from the newest
-/// local snapshot this clone's actors signed, so only newer commits are read. Returns `None`
-/// when that snapshot already covers every tip.
+/// Writes a snapshot of the events on this clone's own WAL refs that the newest local snapshot
+/// this clone's actors signed does not hold (what sync integrated has been checked; quarantined
+/// events are left out), signed by `key`, as the next link of that snapshot's chain: only newer
+/// commits are read, and the new blob holds only their events. Returns `None` when that
+/// snapshot already covers every tip.
 pub fn create(
     repo: &Repo,
     author: &Author<'_>,
@@ -289,21 +470,24 @@ pub fn create(
         .filter(|(n, _)| n.starts_with(SNAPSHOTS_PREFIX))
         .cloned()
         .collect();
-    let mut base = None;
+    // The chain to continue: the largest local snapshot whose every link one of this clone's
+    // actors signed. Its commits are read from the links' headers, its events not at all.
+    let mut base: Option<(SnapshotRef, Vec<ObjectId>)> = None;
     for snap in list(&own) {
-        if let Ok(loaded) = read(repo, &snap)
-            && loaded.signer.is_some_and(|s| local.contains(&s))
+        if let Ok(links) = links(repo, &snap, None)
+            && links.iter().all(|(.., h)| h.signer.is_some_and(|s| local.contains(&s)))
         {
-            base = Some(loaded);
+            let commits = links.into_iter().flat_map(|(.., h)| h.commits).collect();
+            base = Some((snap, commits));
             break;
         }
     }
-    let (mut commits, mut events) = match base {
-        Some(loaded) => (loaded.commits, loaded.events),
-        None => (Vec::new(), Vec::new()),
+    let (parent, covered_before) = match &base {
+        Some((snap, _)) => (Some(snap.commit), snap.events),
+        None => (None, 0),
     };
-    let mut known: HashSet<ObjectId> = commits.iter().copied().collect();
-    let before = known.len();
+    let mut known: HashSet<ObjectId> = base.map(|(_, c)| c.into_iter().collect()).unwrap_or_default();
+    let (mut commits, mut events) = (Vec::new(), Vec::new());
     for (name, tip) in wal_refs {
         let owner = crate::index::wal_owner(name);
         for commit in wal::new_commits(repo, *tip, |c| Ok(known.contains(c)))? {
@@ -329,21 +513,25 @@ pub fn create(
             );
         }
     }
-    if known.len() == before && before > 0 {
+    if commits.is_empty() && parent.is_some() {
         return Ok(None);
     }
     commits.sort();
     events.sort_by_key(|e| e.id);
     events.dedup_by_key(|e| e.id);
-    let tree = wal::write_single_file_tree(repo, SNAPSHOT_FILE, &encode(key, &commits, &events))?;
-    let message = format!("grit: snapshot of {} events", events.len());
-    let commit = wal::write_commit(repo, tree, &tips, author, &message)?;
-    let name = format!("{SNAPSHOTS_PREFIX}{:010}-{}", events.len(), &commit.to_string()[..16]);
+    let tree = wal::write_single_file_tree(repo, SNAPSHOT_FILE, &encode_link(key, parent, &commits, &events))?;
+    // The previous link is a parent of the commit too, so fetching the newest link brings the
+    // chain and `git gc` keeps it.
+    let total = covered_before + events.len() as u64;
+    let message = format!("grit: snapshot of {total} events ({} new)", events.len());
+    let parents: Vec<ObjectId> = tips.iter().copied().chain(parent).collect();
+    let commit = wal::write_commit(repo, tree, &parents, author, &message)?;
+    let name = format!("{SNAPSHOTS_PREFIX}{total:010}-{}", &commit.to_string()[..16]);
     refs::swap_ref(repo, &name, None, commit)?;
     Ok(Some(SnapshotRef {
         name,
         commit,
-        events: events.len() as u64,
+        events: total,
     }))
 }
 
@@ -381,4 +569,48 @@ pub fn due(repo: &Repo, indexed: u64) -> Result<bool> {
     }
     let covered = newest(&refs).map_or(0, |s| s.events);
     Ok(indexed >= covered + every)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(n: u8) -> ObjectId {
+        ObjectId::try_from(&[n; 20][..]).unwrap()
+    }
+
+    /// Format 2, as versions before chains wrote it: `[2, signer, commits, events, signature]`.
+    fn encode_v2(key: &SigningKey, commits: &[ObjectId]) -> Vec<u8> {
+        let mut out = to_cbor(&Value::Array(vec![
+            Value::Integer(Integer::from(2)),
+            Value::Bytes(key.verifying_key().to_bytes().to_vec()),
+            Value::Array(commits.iter().map(|c| Value::Bytes(c.as_bytes().to_vec())).collect()),
+            Value::Array(vec![]),
+        ]));
+        let signature = key.sign(&blake2b256(&out)).to_bytes();
+        out[0] = 0x85;
+        out.extend(to_cbor(&Value::Bytes(signature.to_vec())));
+        out
+    }
+
+    #[test]
+    fn links_name_their_parent_and_whole_snapshots_still_read() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let link = encode_link(&key, Some(commit(1)), &[commit(2), commit(3)], &[]);
+        let h = header(&link).unwrap();
+        assert_eq!(h.parent, Some(commit(1)));
+        assert_eq!(h.commits, [commit(2), commit(3)]);
+        assert_eq!(signer_of(&link), h.signer);
+        let root = decode(&encode(&key, &[commit(4)], &[])).unwrap();
+        assert_eq!((root.parent, root.commits), (None, vec![commit(4)]));
+        let old = decode(&encode_v2(&key, &[commit(5)])).unwrap();
+        assert_eq!(
+            (old.parent, old.commits, old.signer.is_some()),
+            (None, vec![commit(5)], true)
+        );
+        // The parent is signed: a link cannot be moved onto another chain.
+        let mut moved = link.clone();
+        moved[37] ^= 1;
+        assert!(header(&moved).is_err());
+    }
 }

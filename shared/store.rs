@@ -140,7 +140,7 @@ impl Store {
             self.index.refresh(&self.repo)?;
         }
         if crate::snapshot::due(&self.repo, self.index.event_count()?)? {
-            self.snapshot()?;
+            crate::maintenance::snapshot_in_background(&self.repo);
         }
         Ok(())
     }

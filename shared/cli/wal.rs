@@ -58,11 +58,12 @@ pub enum Command {
     Rebuild(RebuildArgs),
     /// Counts: events, issues, actors, refs, index size, last fold
     Stats(StatsArgs),
-    /// Write a compacted copy of every event under refs/grit/snapshots/
+    /// Write a compacted copy of the events the last snapshot lacks under refs/grit/snapshots/
     ///
-    /// A fresh clone's first index build reads the newest snapshot and then only the WAL commits
-    /// after it. Snapshots never replace the WAL. Written automatically once grit.snapshotEvery
-    /// events (default 10000) are not in a snapshot.
+    /// Each snapshot is the next link of a chain: it holds the events since the previous link and
+    /// names it as its parent. A fresh clone's first index build reads the chain and then only the
+    /// WAL commits after it. Snapshots never replace the WAL. Written automatically, in the
+    /// background, once grit.snapshotEvery events (default 10000) are not in a snapshot.
     Snapshot(sync::SnapshotArgs),
     /// Delete old local snapshots, keeping the newest N
     Gc(sync::GcArgs),

@@ -406,6 +406,23 @@ fn a_fresh_clone_starts_from_the_snapshot_and_matches_a_full_replay() {
     );
     t.create(&a, "after the snapshot");
     t.ok("issue", &a, &["comment", &ids[1], "--body", "later"]);
+    // The next snapshot is a link of a chain: it holds only the two new events, and names the
+    // first as its parent (in its signed blob and as a parent commit).
+    let second = t.json("wal", &a, &["snapshot"]);
+    assert_eq!(second["created"]["events"], 8);
+    let link = second["created"]["commit"].as_str().unwrap();
+    let blob = t
+        .wrapped("git", &a)
+        .args(["cat-file", "blob", &format!("{link}:snapshot.cbor")])
+        .output()
+        .unwrap()
+        .stdout;
+    let loaded = grit::snapshot::decode(&blob).unwrap();
+    let first = snap["created"]["commit"].as_str().unwrap();
+    assert_eq!(loaded.events.len(), 2);
+    assert_eq!(loaded.parent.unwrap().to_string(), first);
+    assert!(t.git(&a, &["rev-parse", &format!("{link}^@")]).contains(first));
+    t.create(&a, "after the chain");
     t.ok("wal", &a, &["sync"]);
 
     let c = t.clone(&remote, "c", "Cy", "cy");
@@ -420,17 +437,14 @@ fn a_fresh_clone_starts_from_the_snapshot_and_matches_a_full_replay() {
         from_snapshot["snapshot"]
             .as_str()
             .unwrap()
-            .starts_with("refs/grit/remotes/origin/snapshots/0000000006-")
+            .starts_with("refs/grit/remotes/origin/snapshots/0000000008-")
     );
-    assert_eq!(
-        from_snapshot["commits"], 2,
-        "only the commits after the snapshot are read"
-    );
+    assert_eq!(from_snapshot["commits"], 1, "only the commits after the chain are read");
     let listed = list(&t, &c);
     let shown = t.json("issue", &c, &["show", &ids[1]]);
     let full = t.json("wal", &c, &["rebuild", "--full"]);
     assert!(full["snapshot"].is_null());
-    assert_eq!(full["events"], 8);
+    assert_eq!(full["events"], 9);
     assert_eq!(list(&t, &c), listed, "same projection as a full replay");
     assert_eq!(t.json("issue", &c, &["show", &ids[1]]), shown);
     assert_eq!(listed, list(&t, &a));
@@ -441,13 +455,28 @@ fn snapshots_are_automatic_and_gc_keeps_the_newest() {
     let t = TestEnv::new();
     let r = t.repo("r");
     t.git(&r, &["config", "grit.snapshotEvery", "3"]);
+    // Each snapshot is written in the background; the next write that finds one due waits for
+    // nothing, so let each finish before the writes go on.
+    let marker = r.join(".git/grit/snapshot.running");
+    let settle = || {
+        for _ in 0..600 {
+            if !marker.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the background snapshot never ended");
+    };
     for n in 0..7 {
         t.create(&r, &format!("i{n}"));
+        settle();
     }
     let snaps = t.git(&r, &["for-each-ref", "--format=%(refname)", "refs/grit/snapshots/"]);
     let names: Vec<&str> = snaps.lines().collect();
     assert_eq!(names.len(), 2, "{snaps}");
     assert!(names[0].contains("/0000000003-") && names[1].contains("/0000000006-"));
+    let log = std::fs::read_to_string(r.join(".git/grit/snapshot.log")).unwrap_or_default();
+    assert!(log.is_empty(), "{log}");
     let gc = t.json("wal", &r, &["gc", "--keep", "1"]);
     assert_eq!(gc["deleted"].as_array().unwrap().len(), 1);
     let left = t.git(&r, &["for-each-ref", "--format=%(refname)", "refs/grit/snapshots/"]);

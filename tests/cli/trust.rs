@@ -342,6 +342,56 @@ fn a_snapshot_with_a_forged_event_is_skipped_and_named() {
     );
 }
 
+/// A chain is trusted link by link: Ann's newest link cannot vouch for an older one Mallory
+/// signed (which claims Ann's first commit and holds nothing). The chain is refused and named, and
+/// the fold reads the WAL; the same chain with both links Ann's is used, and equals a replay.
+#[test]
+fn a_snapshot_chain_counts_only_if_every_link_is_trusted() {
+    let t = TestEnv::new();
+    let (remote, _a, c) = snapshot_setup(&t);
+    let ann = actor_of(&key_of("ann"));
+    let (mut commits, mut events) = wal_of(&t, &remote, &ann);
+    // rev-list gives the newest first: the oldest commit goes in the first link.
+    let (oldest, oldest_events) = (commits.pop().unwrap(), events.split_off(events.len() - 1));
+    let tip = t.git(&remote, &["rev-parse", &wal_ref(&ann)]);
+    let link = |key: &SigningKey, parent: Option<&str>, commits: &[gix::ObjectId], events: &[SignedEvent]| {
+        let parent_id = parent.map(|p| gix::ObjectId::from_hex(p.as_bytes()).unwrap());
+        let bytes = grit::snapshot::encode_link(key, parent_id, commits, events);
+        let parents: Vec<&str> = [tip.trim()].into_iter().chain(parent).collect();
+        commit_file(&t, &remote, "snapshot.cbor", &bytes, &parents)
+    };
+    let forged_root = link(&key_of("mallory"), None, &[oldest], &[]);
+    let head = link(&key_of("ann"), Some(&forged_root), &commits, &events);
+    let name = format!("refs/grit/snapshots/{:010}-{}", 3, &head[..16]);
+    t.git(&remote, &["update-ref", &name, &head]);
+    t.git(&c, &["fetch", "-q"]);
+    let out = t.cmd("wal", &c).args(["rebuild"]).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains(&name["refs/grit/".len()..]), "{stderr}");
+    assert!(stderr.contains("not trusted"), "{stderr}");
+    assert_eq!(titles(&t, &c), ["issue 0", "issue 1", "issue 2"]);
+    // Both links Ann's: the fold starts from the chain and reads no WAL commit.
+    let root = link(&key_of("ann"), None, &[oldest], &oldest_events);
+    let head = link(&key_of("ann"), Some(&root), &commits, &events);
+    t.git(&remote, &["update-ref", "-d", &name]);
+    let name = format!("refs/grit/snapshots/{:010}-{}", 3, &head[..16]);
+    t.git(&remote, &["update-ref", &name, &head]);
+    t.git(&c, &["fetch", "-q", "--prune"]);
+    let rebuilt = t.json("wal", &c, &["rebuild"]);
+    assert!(
+        rebuilt["snapshot"]
+            .as_str()
+            .unwrap()
+            .ends_with(&name["refs/grit/snapshots/".len()..]),
+        "{rebuilt}"
+    );
+    assert_eq!(rebuilt["commits"], 0);
+    let from_chain = t.json("issue", &c, &["list", "--limit", "0"]);
+    t.ok("wal", &c, &["rebuild", "--full"]);
+    assert_eq!(t.json("issue", &c, &["list", "--limit", "0"]), from_chain);
+    t.ok("wal", &c, &["check"]);
+}
+
 #[test]
 fn snapshots_of_other_clones_are_not_copied_into_the_local_namespace() {
     let t = TestEnv::new();
