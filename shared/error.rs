@@ -13,7 +13,7 @@ pub enum Error {
     NotARepo { path: PathBuf },
     #[error("git: {0}")]
     Git(#[from] gix::Error),
-    #[error("this repository stores its refs as '{format}'; grit supports git's files backend only")]
+    #[error("this repository stores its refs as '{format}'; grit supports git's files and reftable backends")]
     UnsupportedRefFormat { format: String },
     #[error("index at {}: {source}", path.display())]
     Index { path: PathBuf, source: heed::Error },

@@ -1,5 +1,7 @@
-//! grit's refs: listed, read and deleted through gix, written as git's files backend writes them
-//! (each through its `<ref>.lock`, created exclusively and renamed over the ref).
+//! grit's refs. In the files backend: listed, read and deleted through gix, written as git's files
+//! backend writes them (each through its `<ref>.lock`, created exclusively and renamed over the
+//! ref). In a reftable repository, which gix cannot read: through git itself, one process per
+//! listing or transaction (`for-each-ref`, `update-ref --stdin`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +12,7 @@ use gix::refs::Target;
 use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
 
 use crate::error::{Error, Result};
-use crate::repo::Repo;
+use crate::repo::{RefFormat, Repo};
 
 /// How long an update waits for another process's `<ref>.lock` to go away. git waits 100 ms
 /// (`core.filesRefLockTimeout`); writers hold the lock for microseconds, but a loaded machine
@@ -65,6 +67,18 @@ pub fn set_refs(repo: &Repo, updates: &[(&str, ObjectId)]) -> Result<()> {
 /// `expected`: `None` to take any value, `Some(None)` for a ref that must not exist.
 fn update(repo: &Repo, mut updates: Vec<(&str, Option<Option<ObjectId>>, ObjectId)>) -> Result<Swap> {
     updates.sort_by_key(|u| u.0);
+    if repo.refs == RefFormat::Reftable {
+        let mut script = String::new();
+        for (name, expected, new) in &updates {
+            ref_name(name)?;
+            script.push_str(&match expected {
+                None => format!("update {name} {new}\n"),
+                Some(None) => format!("create {name} {new}\n"),
+                Some(Some(old)) => format!("update {name} {new} {old}\n"),
+            });
+        }
+        return reftable_transaction(repo, &script);
+    }
     let mut locks = Vec::with_capacity(updates.len());
     // Thousands of locks at once (a push of every actor's ref) must not hold a descriptor each.
     let many = updates.len() > 64;
@@ -96,6 +110,10 @@ fn update(repo: &Repo, mut updates: Vec<(&str, Option<Option<ObjectId>>, ObjectI
 /// lock as git does to delete (the ref may be packed); a lock still held once gix has waited
 /// for it (`core.packedRefsTimeout`) is reported, not taken for a lost race.
 pub fn delete_ref(repo: &Repo, name: &str, expected: ObjectId) -> Result<Swap> {
+    if repo.refs == RefFormat::Reftable {
+        ref_name(name)?;
+        return reftable_transaction(repo, &format!("delete {name} {expected}\n"));
+    }
     let edit = RefEdit {
         change: Change::Delete {
             expected: PreviousValue::MustExistAndMatch(Target::Object(expected)),
@@ -130,6 +148,13 @@ pub fn delete_ref(repo: &Repo, name: &str, expected: ObjectId) -> Result<Swap> {
 
 /// The current target of `name`, if the ref exists.
 pub fn ref_tip(repo: &Repo, name: &str) -> Result<Option<ObjectId>> {
+    if repo.refs == RefFormat::Reftable {
+        // A full name matches itself (and refs below it, which a ref cannot have).
+        return Ok(reftable_matching(repo, name, name)?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| id));
+    }
     Ok(repo
         .git
         .try_find_reference(name)?
@@ -145,6 +170,9 @@ pub enum Swap {
 
 /// Whether any ref starts with `prefix` (stops at the first).
 pub fn has_refs(repo: &Repo, prefix: &str) -> Result<bool> {
+    if repo.refs == RefFormat::Reftable {
+        return Ok(!reftable_list(repo, prefix)?.is_empty());
+    }
     let platform = repo.git.references()?;
     let mut iter = platform.prefixed(prefix)?;
     Ok(iter.next().transpose()?.is_some())
@@ -152,6 +180,9 @@ pub fn has_refs(repo: &Repo, prefix: &str) -> Result<bool> {
 
 /// All refs under `prefix` with their tips, sorted by name.
 pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
+    if repo.refs == RefFormat::Reftable {
+        return reftable_list(repo, prefix);
+    }
     // A loose ref can vanish between the directory listing and the read when `git pack-refs`
     // (run by background maintenance) moves it into packed-refs: list again, and a fresh
     // listing finds it packed. What still fails after that is a broken ref.
@@ -179,6 +210,100 @@ pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
 }
 
 const LIST_ATTEMPTS: u32 = 3;
+
+/// The commit HEAD points at, if any, in either backend.
+pub fn head_commit(repo: &Repo) -> Option<ObjectId> {
+    if repo.refs == RefFormat::Reftable {
+        let out = repo
+            .git_output(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+            .ok()?;
+        return ObjectId::from_hex(String::from_utf8_lossy(&out.stdout).trim().as_bytes()).ok();
+    }
+    repo.git.head_id().ok().map(|id| id.detach())
+}
+
+/// `git` for grit's own ref work in a reftable repository. It starts no hooks, as grit's own
+/// writes in the files backend start none, and waits for the table stack's lock as long as a
+/// files-backend update waits for a ref's (writers of every actor share that one lock).
+fn reftable_git(repo: &Repo, args: &[&str], stdin: &str) -> Result<std::process::Output> {
+    use std::process::{Command, Stdio};
+    let timeout = format!("reftable.lockTimeout={}", REF_LOCK_TIMEOUT.as_millis());
+    let mut child = Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.git.git_dir())
+        .args(["-c", "core.hooksPath=/dev/null", "-c", &timeout])
+        .args(args)
+        .env("GRIT_NO_HOOKS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(Error::io("git"))?;
+    let mut input = child.stdin.take().expect("piped");
+    let script = stdin.to_owned();
+    // Written from a thread: a script of thousands of updates must not fill the pipe while git
+    // fills its own.
+    let writer = std::thread::spawn(move || input.write_all(script.as_bytes()));
+    let out = child.wait_with_output().map_err(Error::io("git"))?;
+    let _ = writer.join();
+    Ok(out)
+}
+
+/// Every ref under `prefix` (a ref name or the start of one), sorted, through `for-each-ref`.
+fn reftable_list(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
+    // for-each-ref matches whole path components: ask for the directory, keep the prefix.
+    let pattern = &prefix[..prefix.rfind('/').map_or(prefix.len(), |i| i + 1)];
+    reftable_matching(repo, pattern, prefix)
+}
+
+/// The refs for-each-ref `pattern` matches that start with `prefix`.
+fn reftable_matching(repo: &Repo, pattern: &str, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
+    let out = reftable_git(
+        repo,
+        &["for-each-ref", "--format=%(objectname) %(refname)", pattern],
+        "",
+    )?;
+    if !out.status.success() {
+        return Err(Error::Subprocess {
+            command: format!("git for-each-ref {pattern}"),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    let mut refs = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((id, name)) = line.split_once(' ') else {
+            continue;
+        };
+        if let (true, Ok(id)) = (name.starts_with(prefix), ObjectId::from_hex(id.as_bytes())) {
+            refs.push((name.to_owned(), id));
+        }
+    }
+    refs.sort();
+    Ok(refs)
+}
+
+/// Runs `script` (`update`/`create`/`delete` lines) as one `git update-ref --stdin`
+/// transaction: all of it or none. A ref that did not hold its expected value is [`Swap::Moved`].
+fn reftable_transaction(repo: &Repo, script: &str) -> Result<Swap> {
+    let out = reftable_git(repo, &["update-ref", "--stdin"], script)?;
+    if out.status.success() {
+        return Ok(Swap::Done);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    let moved = [
+        "but expected",
+        "already exists",
+        "unable to resolve reference",
+        "reference is missing",
+    ];
+    if moved.iter().any(|m| stderr.contains(m)) {
+        return Ok(Swap::Moved);
+    }
+    Err(Error::Subprocess {
+        command: "git update-ref --stdin".into(),
+        stderr,
+    })
+}
 
 /// A ref file that does not parse (a stray file, a crash of a tool that writes refs in place)
 /// is skipped with a warning, as git does, rather than failing every command that lists refs.
@@ -219,6 +344,16 @@ impl Stamp {
     pub fn now(repo: &Repo) -> Stamp {
         use std::os::unix::fs::MetadataExt;
         let common = repo.git.common_dir();
+        if repo.refs == RefFormat::Reftable {
+            // Every transaction and every compaction rewrites the stack's list of tables.
+            let list = std::fs::read(common.join("reftable/tables.list")).unwrap_or_default();
+            let hash = crate::event::blake2b256(&list);
+            let mut packed = [0; 4];
+            for (v, chunk) in packed.iter_mut().zip(hash.chunks(8)) {
+                *v = u64::from_be_bytes(chunk.try_into().expect("8 bytes"));
+            }
+            return Stamp { packed, loose: [0; 16] };
+        }
         let packed = std::fs::metadata(common.join("packed-refs")).map_or([0; 4], |m| {
             [
                 m.dev() ^ m.ino().rotate_left(32),

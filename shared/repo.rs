@@ -11,6 +11,17 @@ pub struct Repo {
     pub git: gix::Repository,
     /// `<git-common-dir>/grit`: shared by every worktree and sandbox of the repository.
     pub grit_dir: PathBuf,
+    /// How the repository stores its refs (`extensions.refStorage`).
+    pub refs: RefFormat,
+}
+
+/// The ref backends grit reads and writes. Files: loose files and `packed-refs`, read through
+/// gix and written as git writes them. Reftable: through git itself (`for-each-ref`,
+/// `update-ref --stdin` transactions), which is the only reader and writer of its tables here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefFormat {
+    Files,
+    Reftable,
 }
 
 impl Repo {
@@ -31,23 +42,23 @@ impl Repo {
                 .map(gix::Repository::from)
         }
         .map_err(|_| Error::NotARepo { path: dir.to_owned() })?;
-        // grit reads and writes refs as git's files backend stores them; in a reftable
-        // repository git would not see them (and `git gc` would delete what they hold).
-        if let Some(format) = git.config_snapshot().string("extensions.refStorage")
-            && !format.eq_ignore_ascii_case(b"files")
-        {
-            return Err(Error::UnsupportedRefFormat {
-                format: format.to_string(),
-            });
-        }
-        Ok(Repo::from_gix(git))
+        Repo::from_gix(git)
     }
 
-    pub fn from_gix(mut git: gix::Repository) -> Repo {
+    /// Wraps an open repository. A ref format grit cannot write is refused here, before
+    /// anything is read or written: written around, git would neither see grit's refs nor keep
+    /// what they hold through `git gc`.
+    pub fn from_gix(mut git: gix::Repository) -> Result<Repo> {
+        let refs = match git.config_snapshot().string("extensions.refStorage") {
+            None => RefFormat::Files,
+            Some(f) if f.eq_ignore_ascii_case(b"files") => RefFormat::Files,
+            Some(f) if f.eq_ignore_ascii_case(b"reftable") => RefFormat::Reftable,
+            Some(f) => return Err(Error::UnsupportedRefFormat { format: f.to_string() }),
+        };
         // Loose objects are written once and read rarely; a larger cache helps folds of many chunks.
         git.object_cache_size_if_unset(4 * 1024 * 1024);
         let grit_dir = git.common_dir().join("grit");
-        Repo { git, grit_dir }
+        Ok(Repo { git, grit_dir, refs })
     }
 
     pub fn config_string(&self, key: &str) -> Option<String> {

@@ -204,7 +204,7 @@ pub fn read_chunks(repo: &Repo, items: &[(&str, ObjectId)]) -> Result<Vec<Result
         |handle: &mut Option<Repo>, item| {
             let repo = match handle {
                 Some(repo) => repo,
-                None => handle.insert(Repo::from_gix(gix::open_opts(dir, options.clone())?)),
+                None => handle.insert(Repo::from_gix(gix::open_opts(dir, options.clone())?)?),
             };
             read(repo, item)
         },

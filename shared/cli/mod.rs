@@ -249,7 +249,7 @@ impl From<Error> for CommandError {
             Error::UnsupportedRefFormat { .. } => (
                 exit::FAILURE,
                 vec![
-                    "nothing was read or written; a clone made with `git clone --ref-format=files` works".into(),
+                    "nothing was read or written; a clone made with `git clone --ref-format=files` (or reftable) works".into(),
                 ],
             ),
             Error::NotFound { what, .. } => (exit::FAILURE, vec![format!("`git {what} list` shows what there is")]),

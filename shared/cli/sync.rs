@@ -398,10 +398,8 @@ fn post_commit(ui: &mut Ui, range: &str) -> Result<(), CommandError> {
     }
     let repo = crate::repo::Repo::discover(&ui.dir)?;
     if range == "HEAD^!" {
-        let message = repo
-            .git
-            .head_commit()
-            .ok()
+        let message = crate::refs::head_commit(&repo)
+            .and_then(|id| repo.git.find_commit(id).ok())
             .and_then(|c| c.message_raw().ok().map(|m| m.to_vec()))
             .unwrap_or_default();
         if !names_an_issue(&message) {

@@ -272,13 +272,20 @@ impl Index {
 
     /// The refs a fold looks at (lock refs, of which there may be thousands, are not its business).
     fn fold_refs(repo: &Repo) -> Result<Vec<(String, ObjectId)>> {
-        let mut refs = Vec::new();
-        for prefix in [
+        let prefixes = [
             wal::WAL_PREFIX,
             ACTORS_PREFIX,
             snapshot::SNAPSHOTS_PREFIX,
             sync::TRACKING_ROOT,
-        ] {
+        ];
+        if repo.refs == crate::repo::RefFormat::Reftable {
+            // One git process for all of them rather than one per prefix.
+            let mut refs = crate::refs::list_refs(repo, "refs/grit/")?;
+            refs.retain(|(name, _)| prefixes.iter().any(|p| name.starts_with(p)));
+            return Ok(refs);
+        }
+        let mut refs = Vec::new();
+        for prefix in prefixes {
             refs.extend(crate::refs::list_refs(repo, prefix)?);
         }
         Ok(refs)

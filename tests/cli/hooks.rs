@@ -154,11 +154,10 @@ fn a_missing_binary_makes_the_hooks_warn_and_never_block_git() {
     t.ok("wal", &r, &["hooks", "install"]);
     fs::write(r.join("f"), "x").unwrap();
     t.git(&r, &["add", "f"]);
-    let (ok, _, err) = t.git_env(
-        &r,
-        &["commit", "-q", "-m", "no grit here"],
-        &[("PATH", "/usr/bin:/bin")],
-    );
+    // The same git as the other tests, without grit's binaries.
+    let bin = t.git_only_bin();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let (ok, _, err) = t.git_env(&r, &["commit", "-q", "-m", "no grit here"], &[("PATH", &path)]);
     assert!(ok, "{err}");
     assert!(err.contains("git-wal is not on PATH"), "{err}");
 }

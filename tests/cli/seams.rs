@@ -22,7 +22,7 @@ fn every_command_works_from_a_subdirectory_a_linked_worktree_and_inside_git() {
     t.create(&sub, "from a subdirectory");
     let wt = t.tmp.path().join("wt");
     t.git(&r, &["worktree", "add", "-q", wt.to_str().unwrap()]);
-    for dir in [sub.clone(), wt.clone(), r.join(".git"), r.join(".git/refs/heads")] {
+    for dir in [sub.clone(), wt.clone(), r.join(".git"), r.join(".git/objects/info")] {
         t.cmd("issue", &dir)
             .args(["list"])
             .assert()
@@ -98,7 +98,8 @@ impl Shell {
                 "50",
             ])
             .arg(format!(
-                "env -i TERM=xterm PATH=/usr/bin:/bin bash --noprofile --rcfile {}",
+                "env -i TERM=xterm PATH={}:/usr/bin:/bin bash --noprofile --rcfile {}",
+                t.git_only_bin().display(),
                 rc.display()
             ))
             .status()
