@@ -86,6 +86,9 @@ pub struct FoldStats {
     pub rejected: Vec<Rejected>,
     /// So many events arrived that the fold rebuilt the index in bulk (`grit.rebuildThreshold`).
     pub rebuilt: bool,
+    /// How many batches the events were applied in: more than one when they did not fit in
+    /// `grit.foldMemory` at once.
+    pub batches: usize,
 }
 
 /// An event that did not verify, and where it was found.
