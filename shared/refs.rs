@@ -3,6 +3,7 @@
 //! ref). In a reftable repository, which gix cannot read: through git itself, one process per
 //! listing or transaction (`for-each-ref`, `update-ref --stdin`).
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -226,27 +227,76 @@ pub fn head_commit(repo: &Repo) -> Option<ObjectId> {
 /// writes in the files backend start none, and waits for the table stack's lock as long as a
 /// files-backend update waits for a ref's (writers of every actor share that one lock).
 fn reftable_git(repo: &Repo, args: &[&str], stdin: &str) -> Result<std::process::Output> {
-    use std::process::{Command, Stdio};
     let timeout = format!("reftable.lockTimeout={}", REF_LOCK_TIMEOUT.as_millis());
-    let mut child = Command::new("git")
-        .arg("--git-dir")
-        .arg(repo.git.git_dir())
-        .args(["-c", "core.hooksPath=/dev/null", "-c", &timeout])
-        .args(args)
-        .env("GRIT_NO_HOOKS", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(Error::io("git"))?;
-    let mut input = child.stdin.take().expect("piped");
-    let script = stdin.to_owned();
-    // Written from a thread: a script of thousands of updates must not fill the pipe while git
-    // fills its own.
-    let writer = std::thread::spawn(move || input.write_all(script.as_bytes()));
-    let out = child.wait_with_output().map_err(Error::io("git"))?;
-    let _ = writer.join();
-    Ok(out)
+    repo.git_with_input(&["core.hooksPath=/dev/null", &timeout], args, stdin)
+}
+
+/// Adds `refs` (none of which exists yet) to `packed-refs` in one write, as `git pack-refs`
+/// writes it: under `packed-refs.lock`, created exclusively, renamed over the file. The lines
+/// already there are kept as they are. Files backend only. Returns false, having written
+/// nothing, when the lock is held or one of the refs exists loose.
+pub fn add_packed(repo: &Repo, refs: &[(String, ObjectId)]) -> Result<bool> {
+    let common = repo.git.common_dir();
+    let path = common.join("packed-refs");
+    let lock = common.join("packed-refs.lock");
+    for (name, _) in refs {
+        ref_name(name)?;
+        if common.join(name).exists() {
+            return Ok(false);
+        }
+    }
+    let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(Error::io("packed-refs.lock")(e)),
+    };
+    let written = (|| -> Result<()> {
+        let old = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io("packed-refs")(e)),
+        };
+        // A new file says what git's own says; an old one keeps its header, or its lack of one
+        // (which tells git to assume nothing about peeling or order).
+        let mut header = if old.is_empty() {
+            "# pack-refs with: peeled fully-peeled sorted \n".to_owned()
+        } else {
+            String::new()
+        };
+        // Each ref with the peeled line that may follow it, kept verbatim.
+        let mut entries: Vec<(String, String)> = Vec::new();
+        for line in old.lines() {
+            if line.starts_with('#') {
+                header = format!("{line}\n");
+            } else if line.starts_with('^') {
+                if let Some(last) = entries.last_mut() {
+                    last.1.push_str(line);
+                    last.1.push('\n');
+                }
+            } else if let Some((_, name)) = line.split_once(' ') {
+                entries.push((name.to_owned(), format!("{line}\n")));
+            }
+        }
+        let known: HashSet<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        if refs.iter().any(|(n, _)| known.contains(n.as_str())) {
+            return Err(Error::invalid(
+                "a ref to add is already packed",
+                "this is a bug in grit; please report it",
+            ));
+        }
+        entries.extend(refs.iter().map(|(n, id)| (n.clone(), format!("{id} {n}\n"))));
+        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut out = String::with_capacity(header.len() + entries.iter().map(|e| e.1.len()).sum::<usize>());
+        out.push_str(&header);
+        entries.iter().for_each(|(_, lines)| out.push_str(lines));
+        file.write_all(out.as_bytes()).map_err(Error::io("packed-refs.lock"))?;
+        drop(file);
+        std::fs::rename(&lock, &path).map_err(Error::io("packed-refs"))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&lock);
+    }
+    written.map(|()| true)
 }
 
 /// Every ref under `prefix` (a ref name or the start of one), sorted, through `for-each-ref`.

@@ -108,6 +108,36 @@ impl Repo {
             .map_err(Error::io("git"))
     }
 
+    /// Runs `git` with `-c` settings and `input` on its stdin (written from a thread, so that a
+    /// script of thousands of lines never fills the pipe while git fills its own); starts no
+    /// hooks of grit's. Returns the output whatever the exit status.
+    pub fn git_with_input(&self, config: &[&str], args: &[&str], input: &str) -> Result<std::process::Output> {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut cmd = Command::new("git");
+        cmd.arg("--git-dir").arg(self.git.git_dir());
+        for c in config {
+            cmd.args(["-c", c]);
+        }
+        if let Some(dir) = self.git.workdir() {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
+            .args(args)
+            .env("GRIT_NO_HOOKS", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(Error::io("git"))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let input = input.to_owned();
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let out = child.wait_with_output().map_err(Error::io("git"))?;
+        let _ = writer.join();
+        Ok(out)
+    }
+
     /// The name and email new actors take: git's author identity (env, then config).
     pub fn identity(&self) -> Result<(String, String)> {
         let name = self.config_string("user.name").filter(|s| !s.trim().is_empty());

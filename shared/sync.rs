@@ -99,6 +99,9 @@ pub fn configure_fetch(repo: &Repo, remote: &str) -> Result<Vec<String>> {
 /// Fetches a remote's grit refs into its tracking namespace, quietly; returns how many refs
 /// under `refs/grit/remotes/<remote>/` there are afterwards.
 pub fn fetch_grit(repo: &Repo, remote: &str) -> Result<usize> {
+    if let Some(n) = first_fetch_packed(repo, remote)? {
+        return Ok(n);
+    }
     let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote];
     let specs = fetch_refspecs(remote);
     args.extend(specs.iter().map(String::as_str));
@@ -111,6 +114,72 @@ pub fn fetch_grit(repo: &Repo, remote: &str) -> Result<usize> {
         repo.git_command(&["pack-refs", "--all"])?;
     }
     Ok(refs::list_refs(repo, &tracking_prefix(remote))?.len())
+}
+
+/// A remote's refs past which a first fetch goes through [`first_fetch_packed`].
+const MANY_REFS: usize = 256;
+
+/// The first fetch of a remote that holds many grit refs, in the files backend. `git fetch`
+/// would write a loose file per ref and `git pack-refs` then delete each: seconds per thousand
+/// refs on a slow file system, before anything is folded. Instead this lists the remote's refs
+/// (`git ls-remote`, one round trip), fetches their commits by id (`git fetch --stdin`, which
+/// writes no ref) and adds the tracking refs to `packed-refs` in one write. The refs are the
+/// ones the fetch refspecs would have made. `None` when it does not apply (a reftable
+/// repository, tracking refs already there, few refs, `packed-refs` locked): the caller fetches
+/// as usual.
+fn first_fetch_packed(repo: &Repo, remote: &str) -> Result<Option<usize>> {
+    let prefix = tracking_prefix(remote);
+    if repo.refs != crate::repo::RefFormat::Files || refs::has_refs(repo, &prefix)? {
+        return Ok(None);
+    }
+    let listed = repo
+        .git_command(&["ls-remote", "--refs", remote, "refs/grit/*"])
+        .map_err(|e| short_command(e, &format!("git ls-remote {remote}")))?;
+    let mut tracking = Vec::new();
+    for line in listed.lines() {
+        let Some((id, name)) = line.split_once('\t') else {
+            continue;
+        };
+        let Some(rest) = name.strip_prefix("refs/grit/") else {
+            continue;
+        };
+        let fetched = FETCHED
+            .iter()
+            .any(|ns| rest.strip_prefix(ns).is_some_and(|r| r.starts_with('/')));
+        if let (true, Ok(id)) = (fetched, ObjectId::from_hex(id.as_bytes())) {
+            tracking.push((format!("{prefix}{rest}"), id));
+        }
+    }
+    if tracking.len() <= MANY_REFS {
+        return Ok(None);
+    }
+    let mut ids: Vec<String> = tracking.iter().map(|(_, id)| id.to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    let out = repo.git_with_input(
+        &["core.hooksPath=/dev/null"],
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--stdin",
+            remote,
+        ],
+        &(ids.join("\n") + "\n"),
+    )?;
+    if !out.status.success() {
+        // A server that refuses wants by id, or a ref that moved and took its old commit with
+        // it: the usual fetch gets there.
+        return Ok(None);
+    }
+    if tracking.iter().any(|(_, id)| !repo.git.has_object(id)) {
+        return Ok(None);
+    }
+    if !refs::add_packed(repo, &tracking)? {
+        return Ok(None);
+    }
+    Ok(Some(refs::list_refs(repo, &prefix)?.len()))
 }
 
 /// Remotes that hold grit's refs while this clone was never set up to fetch them (a fresh

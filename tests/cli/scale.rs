@@ -35,8 +35,23 @@ fn two_thousand_actors_push_clone_fetch_and_gc_with_the_hooks_on() {
     let b = t.clone(&remote, "b", "Bob", "bob");
     let init = t.json("wal", &b, &["init"]);
     assert!(init["remotes"][0]["fetched_refs"].as_u64().unwrap() >= 4000, "{init}");
+    // A first fetch of many refs writes no loose file: the commits are fetched by id and the
+    // tracking refs added to packed-refs in one write, beside what `git clone` packed.
     let loose = std::fs::read_dir(b.join(".git/refs/grit/remotes/origin/wal")).map_or(0, |d| d.count());
-    assert!(loose < 256, "the fetched refs were packed: {loose} loose");
+    assert_eq!(loose, 0, "the fetched refs went straight into packed-refs");
+    let packed = std::fs::read_to_string(b.join(".git/packed-refs")).unwrap();
+    assert!(
+        packed.contains(" refs/remotes/origin/main\n"),
+        "the clone's own packed refs are kept"
+    );
+    assert_eq!(
+        t.refs(&b, "refs/grit/remotes/origin/wal/"),
+        t.refs(&remote, "refs/grit/wal/")
+            .into_iter()
+            .map(|(n, id)| (n.replace("refs/grit/wal/", "refs/grit/remotes/origin/wal/"), id))
+            .collect::<Vec<_>>()
+    );
+    t.git(&b, &["fsck", "--connectivity-only", "--no-dangling"]);
     assert!(hook_runs(&t, &b, &["fetch", "-q"]).is_empty(), "nothing new, no fold");
     assert_eq!(
         t.json("issue", &b, &["list", "--limit", "0"]).as_array().unwrap().len(),
