@@ -266,16 +266,19 @@ pub fn create(repo: &Repo, label: &str, name: &str, email: &str) -> Result<Actor
 }
 
 /// Writes the public record to `refs/grit/actors/<id>` unless it is already there.
-pub fn publish(repo: &Repo, actor: &Actor) -> Result<()> {
+/// Returns the record's commit when this call created the ref, `None` when it was there.
+pub fn publish(repo: &Repo, actor: &Actor) -> Result<Option<gix::ObjectId>> {
     let name = format!("{ACTORS_PREFIX}{}", actor.id());
     if refs::ref_tip(repo, &name)?.is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let tree = wal::write_single_file_tree(repo, RECORD_FILE, &actor.record.encode(&actor.key))?;
     let commit = wal::write_commit(repo, tree, &[], &actor.author(actor.record.created_ms), "grit: actor")?;
     // Losing this race means someone published the same record: nothing to do.
-    refs::swap_ref(repo, &name, None, commit)?;
-    Ok(())
+    Ok(match refs::swap_ref(repo, &name, None, commit)? {
+        refs::Swap::Done => Some(commit),
+        refs::Swap::Moved => None,
+    })
 }
 
 /// Reads a published record from the tip of an actor ref.

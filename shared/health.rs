@@ -615,7 +615,7 @@ pub fn doctor(store: &Store, fix: bool) -> Result<DoctorReport> {
     for actor in crate::actor::list_local(repo)? {
         let name = format!("{}{}", crate::actor::ACTORS_PREFIX, actor.id());
         if crate::refs::ref_tip(repo, &name)?.is_none() {
-            let mut repair = || crate::actor::publish(repo, &actor);
+            let mut repair = || crate::actor::publish(repo, &actor).map(|_| ());
             d.problem(
                 "actor-record",
                 format!("actor '{}' has a key but no published record at {name}", actor.label),

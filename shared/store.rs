@@ -133,10 +133,21 @@ impl Store {
         // A first write also publishes the actor's record (again, if a crash cut the first
         // try short), which only a full refresh folds in.
         let known = self.index.author(&actor.id())?.name.is_some();
-        if !known {
-            actor::publish(&self.repo, actor)?;
-        }
-        if !known || !self.index.fold_own_append(&self.repo, appended, out.to_vec())? {
+        let folded = if known {
+            self.index.fold_own_append(&self.repo, appended, out.to_vec(), None)?
+        } else {
+            // A record this write published is folded along with the events; one that was
+            // there already (published by a crashed write) takes the full refresh.
+            match actor::publish(&self.repo, actor)? {
+                Some(commit) => {
+                    let record = (&actor.record, commit);
+                    self.index
+                        .fold_own_append(&self.repo, appended, out.to_vec(), Some(record))?
+                }
+                None => false,
+            }
+        };
+        if !folded {
             self.index.refresh(&self.repo)?;
         }
         if crate::snapshot::due(&self.repo, self.index.event_count()?)? {

@@ -132,9 +132,10 @@ fn first_fetch_packed(repo: &Repo, remote: &str) -> Result<Option<usize>> {
     if repo.refs != crate::repo::RefFormat::Files || refs::has_refs(repo, &prefix)? {
         return Ok(None);
     }
-    let listed = repo
-        .git_command(&["ls-remote", "--refs", remote, "refs/grit/*"])
-        .map_err(|e| short_command(e, &format!("git ls-remote {remote}")))?;
+    // An unreachable remote is left to the usual fetch, which says so in its own words.
+    let Ok(listed) = repo.git_command(&["ls-remote", "--refs", remote, "refs/grit/*"]) else {
+        return Ok(None);
+    };
     let mut tracking = Vec::new();
     for line in listed.lines() {
         let Some((id, name)) = line.split_once('\t') else {

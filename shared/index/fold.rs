@@ -332,12 +332,27 @@ impl Index {
 
     /// Folds in a commit this process just appended, without reading it back from git. Returns
     /// false (and does nothing) unless the index had applied exactly the tip it was put on.
-    pub fn fold_own_append(&self, repo: &Repo, appended: &wal::Appended, events: Vec<SignedEvent>) -> Result<bool> {
+    /// `record`: the actor's record and its commit, when this write also published it.
+    pub fn fold_own_append(
+        &self,
+        repo: &Repo,
+        appended: &wal::Appended,
+        events: Vec<SignedEvent>,
+        record: Option<(&Record, ObjectId)>,
+    ) -> Result<bool> {
         let err = self.err();
         let mut wtxn = self.env.write_txn().map_err(&err)?;
         let applied = self.tips.get(&wtxn, &appended.reference).map_err(&err)?;
         if applied != appended.parent.as_ref().map(oid_bytes) {
             return Ok(false);
+        }
+        let actor_ref = record.map(|(r, commit)| (format!("{ACTORS_PREFIX}{}", r.id), r, commit));
+        if let Some((name, r, commit)) = &actor_ref {
+            if self.tips.get(&wtxn, name).map_err(&err)?.is_some() {
+                return Ok(false);
+            }
+            self.put_actor(&mut wtxn, r)?;
+            self.tips.put(&mut wtxn, name, oid_bytes(commit)).map_err(&err)?;
         }
         crate::feed::Feed::of(repo).append(&[crate::feed::Entry::Wal {
             commit: appended.commit,
@@ -355,6 +370,11 @@ impl Index {
         let stored = self.meta.get(&wtxn, STAMP).map_err(&err)?.and_then(Stamp::from_bytes);
         if let Some(stored) = stored {
             let now = Stamp::now(repo);
+            // The record's ref, if this write published it, is new and loose.
+            let stored = match &actor_ref {
+                Some((name, _, commit)) => stored.moved(name, None, *commit),
+                None => stored,
+            };
             let (name, new) = (appended.reference.as_str(), appended.commit);
             let only_ours = now == stored.moved(name, None, new)
                 || appended
