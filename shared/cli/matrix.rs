@@ -210,8 +210,9 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                         let start = Instant::now();
                         let started_at = crate::repo::format_time(crate::repo::now_ms());
                         let log = logs.join(format!("{}.log", r.name));
-                        let line = super::sandbox::argv(&r.path, &cmd, a.sh, iso.as_ref());
-                        let result = run_logged(&r.path, &line, &env, &log).map_err(|e| e.to_string());
+                        let result = super::sandbox::argv(&r.path, &cmd, a.sh, iso.as_ref())
+                            .map_err(|e| e.to_string())
+                            .and_then(|line| run_logged(&r.path, &line, &env, &log).map_err(|e| e.to_string()));
                         let took = start.elapsed().as_millis() as u64;
                         let run = sandbox::runs::Run {
                             cmd,
@@ -220,7 +221,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                             exit_code: *result.as_ref().unwrap_or(&-1),
                             started_at,
                             duration_ms: took,
-                            isolation: if iso.is_some() { "bwrap" } else { "none" }.into(),
+                            isolation: iso.as_ref().map_or("none", |i| i.with.name()).into(),
                             isolate: iso.clone(),
                         };
                         out.push((i, run, result.map(|c| (c, took))));

@@ -191,8 +191,9 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct IsolateArgs {
-    /// Run the command in new user, mount, PID and network namespaces (bubblewrap), with
-    /// everything read-only but the sandbox and a private /tmp (also sandbox.isolate=true)
+    /// Run the command in new user, mount, PID and network namespaces (bubblewrap, else unshare;
+    /// sandbox.isolateWith), with everything read-only but the sandbox and a private /tmp (also
+    /// sandbox.isolate=true)
     #[arg(long)]
     pub isolate: bool,
     /// With --isolate, keep the network
@@ -311,8 +312,9 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
                         .hint(format!("`git sandbox exec {} -- CMD` runs something", r.name)),
                 );
             };
-            if last.isolate.is_some() {
-                sandbox::isolate::probe()?;
+            if let Some(iso) = &last.isolate {
+                let (with, _) = sandbox::isolate::choose(Some(iso.with.name()))?;
+                debug_assert_eq!(with, iso.with);
             }
             autosync(ui, &main, &r)?;
             let code = run_recorded(ui, &main, &r, &last.cmd, last.sh, &last.env, last.isolate.as_ref())?;
@@ -418,14 +420,19 @@ pub(super) fn execute(
 }
 
 /// The command line to run: an interactive $SHELL when `cmd` is empty, `sh -c` with `sh`,
-/// inside bubblewrap with `iso`.
-pub(crate) fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&sandbox::isolate::Isolate>) -> Vec<String> {
+/// inside bubblewrap (or unshare) with `iso`.
+pub(crate) fn argv(
+    dir: &Path,
+    cmd: &[String],
+    sh: bool,
+    iso: Option<&sandbox::isolate::Isolate>,
+) -> crate::Result<Vec<String>> {
     let mut v = match iso {
         Some(iso) => {
             let git = |args: &[&str]| sandbox::git_in(dir, args).ok().map(|d| PathBuf::from(d.trim()));
             let git_dir = git(&["rev-parse", "--absolute-git-dir"]);
             let common = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]);
-            sandbox::isolate::wrapper(dir, git_dir.as_deref(), common.as_deref(), iso)
+            sandbox::isolate::wrapper(dir, git_dir.as_deref(), common.as_deref(), iso)?
         }
         None => Vec::new(),
     };
@@ -441,7 +448,7 @@ pub(crate) fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&sandbox::i
     } else {
         v.extend(cmd.iter().cloned());
     }
-    v
+    Ok(v)
 }
 
 /// The process for `line` in a sandbox: its directory, the caller's environment without git's
@@ -465,7 +472,7 @@ pub(super) fn execute_in(
     stdout_to_stderr: bool,
     iso: Option<&sandbox::isolate::Isolate>,
 ) -> Result<i32, CommandError> {
-    let line = argv(dir, cmd, sh, iso);
+    let line = argv(dir, cmd, sh, iso)?;
     let mut p = command_in(dir, &line, env);
     // With --json, stdout is ours: the command writes to stderr.
     if stdout_to_stderr {
@@ -543,7 +550,7 @@ pub(super) fn run_recorded(
             exit_code: code,
             started_at,
             duration_ms: start.elapsed().as_millis() as u64,
-            isolation: if iso.is_some() { "bwrap" } else { "none" }.into(),
+            isolation: iso.map_or("none", |i| i.with.name()).into(),
             isolate: iso.cloned(),
         },
     )?;
@@ -561,12 +568,15 @@ pub(super) fn isolation(
     if !isolate && main.repo.config_bool("sandbox.isolate") != Some(true) {
         return Ok(None);
     }
-    sandbox::isolate::probe()?;
+    let (with, why) = sandbox::isolate::choose(main.repo.config_string("sandbox.isolateWith").as_deref())?;
+    if let Some(why) = why {
+        eprintln!("note: {why}");
+    }
     let allow = allow
         .iter()
         .map(|p| std::fs::canonicalize(p).map_err(crate::Error::io(p)))
         .collect::<crate::Result<Vec<_>>>()?;
-    Ok(Some(sandbox::isolate::Isolate { net, allow }))
+    Ok(Some(sandbox::isolate::Isolate { net, allow, with }))
 }
 
 /// One commit's provenance as `verify` reports it.

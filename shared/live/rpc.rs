@@ -407,7 +407,7 @@ impl Session {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(RpcError::params("\"env\" must be an object of strings")),
         };
-        let line = cli_sandbox::argv(&r.path, &cmd, sh, None);
+        let line = cli_sandbox::argv(&r.path, &cmd, sh, None)?;
         let start = Instant::now();
         let started_at = crate::repo::format_time(crate::repo::now_ms());
         let mut child = cli_sandbox::command_in(&r.path, &line, &env)

@@ -1,7 +1,8 @@
 //! Running a sandbox's command isolated: new user, mount, PID, IPC and UTS namespaces (and
-//! network, unless allowed), through bubblewrap. Everything is read-only but the sandbox, its
-//! git directory, a private /tmp and the paths the user adds. Where bubblewrap is missing or
-//! namespaces are not permitted, the command does not run at all.
+//! network, unless allowed), through bubblewrap, or through util-linux's `unshare` where
+//! bubblewrap is not installed (`sandbox.isolateWith` chooses). Everything is read-only but the
+//! sandbox, its git directory, a private /tmp and the paths the user adds. Where neither tool
+//! can make the namespaces, the command does not run at all.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,102 @@ pub struct Isolate {
     pub net: bool,
     /// More paths the command may write.
     pub allow: Vec<PathBuf>,
+    /// The tool that makes the namespaces.
+    #[serde(default)]
+    pub with: Tool,
+}
+
+/// What makes the namespaces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tool {
+    #[default]
+    Bwrap,
+    Unshare,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Bwrap => "bwrap",
+            Tool::Unshare => "unshare",
+        }
+    }
+}
+
+/// `unshare`'s part of the command line: every namespace, the user mapped to root inside (so it
+/// may mount), and a /proc of the new PID namespace.
+const UNSHARE: [&str; 9] = [
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--pid",
+    "--fork",
+    "--ipc",
+    "--uts",
+    "--mount-proc",
+];
+
+/// Paths `unshare` isolation can bind (descriptors 3 to 9 of the script that mounts them).
+const UNSHARE_PATHS: usize = 7;
+
+/// Chooses the tool (`preference`: `sandbox.isolateWith`, auto when unset) and checks that it may
+/// make namespaces here. Returns the tool, and why it was chosen when that is not the default.
+pub fn choose(preference: Option<&str>) -> Result<(Tool, Option<String>)> {
+    match preference.map(str::trim) {
+        None | Some("" | "auto") => {}
+        Some("bwrap") => return probe().map(|()| (Tool::Bwrap, None)),
+        Some("unshare") => {
+            return probe_unshare().map(|()| (Tool::Unshare, Some("sandbox.isolateWith=unshare".into())));
+        }
+        Some(other) => {
+            return Err(Error::invalid(
+                format!("sandbox.isolateWith is '{other}'; nothing was run"),
+                "set it to auto, bwrap or unshare",
+            ));
+        }
+    }
+    match probe() {
+        Ok(()) => Ok((Tool::Bwrap, None)),
+        Err(bwrap) if !installed("bwrap") => match probe_unshare() {
+            Ok(()) => Ok((
+                Tool::Unshare,
+                Some("bubblewrap (bwrap) is not installed; isolating through unshare".into()),
+            )),
+            Err(_) => Err(bwrap),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+fn installed(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).is_file()))
+}
+
+/// Checks that `unshare` may make the namespaces and mount in them.
+fn probe_unshare() -> Result<()> {
+    let out = std::process::Command::new(UNSHARE[0])
+        .args(&UNSHARE[1..])
+        .args(["sh", "-c", "mount -t tmpfs tmpfs /tmp"])
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(
+            "--isolate needs bubblewrap (bwrap) or util-linux's unshare, and neither is installed; nothing was run",
+            "install bubblewrap (Debian and Ubuntu: `apt install bubblewrap`; Fedora: `dnf install bubblewrap`)",
+        )),
+        Err(e) => Err(Error::io("unshare")(e)),
+        Ok(o) if !o.status.success() => Err(Error::invalid(
+            format!(
+                "this system does not let unshare make namespaces ({}); nothing was run",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            "unprivileged user namespaces are off here (kernel.unprivileged_userns_clone, or a container's seccomp \
+             policy); run without --isolate, or where they are allowed",
+        )),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Checks that bubblewrap is installed and may make namespaces here; the error says which not.
@@ -45,7 +142,15 @@ pub fn probe() -> Result<()> {
 /// The bubblewrap command line that runs what follows it inside `sandbox`. Its git directory
 /// (a worktree's lives in the repository's) is writable too, and the repository's common git
 /// directory readable even where the private /tmp would hide it.
-pub fn wrapper(sandbox: &Path, git_dir: Option<&Path>, common_dir: Option<&Path>, iso: &Isolate) -> Vec<String> {
+pub fn wrapper(
+    sandbox: &Path,
+    git_dir: Option<&Path>,
+    common_dir: Option<&Path>,
+    iso: &Isolate,
+) -> Result<Vec<String>> {
+    if iso.with == Tool::Unshare {
+        return unshare_wrapper(sandbox, git_dir, common_dir, iso);
+    }
     let s = |p: &Path| p.display().to_string();
     let mut v: Vec<String> = [
         "bwrap",
@@ -80,5 +185,94 @@ pub fn wrapper(sandbox: &Path, git_dir: Option<&Path>, common_dir: Option<&Path>
         v.extend(["--bind".into(), s(p), s(p)]);
     }
     v.extend(["--chdir".into(), s(sandbox), "--".into()]);
-    v
+    Ok(v)
+}
+
+/// What the `unshare` wrapper's shell does inside the new namespaces, before it runs the command:
+/// it opens each path to bind (so that the private /tmp cannot hide one that lives under /tmp),
+/// mounts a private /tmp and /dev/shm, makes every other mount read-only, binds the writable
+/// paths back read-write and the read-only ones read-only, and checks that nothing else is
+/// writable before it runs anything. Arguments: the sandbox, the number of paths to bind, each
+/// path's mode (`rw` or `ro`) and the path (parents first), then the command.
+const UNSHARE_SCRIPT: &str = r#"set -e
+dir=$1; n=$2; shift 2
+i=0
+while [ $i -lt "$n" ]; do
+    eval "exec $((i + 3))<\"\$2\""
+    eval "mode$i=\$1; p$i=\$2"
+    shift 2; i=$((i + 1))
+done
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+unescape() { printf '%b' "$(printf '%s' "$1" | sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g')"; }
+awk '{print $5}' /proc/self/mountinfo | while IFS= read -r m; do
+    m=$(unescape "$m")
+    case $m in /tmp | /tmp/* | /proc | /proc/* | /dev/shm) continue ;; esac
+    mount -o remount,bind,ro "$m" 2>/dev/null || true
+done
+awk '{for (i = 7; $i != "-"; i++); print $(i + 1), $5, $6}' /proc/self/mountinfo | while IFS=' ' read -r type m opts; do
+    m=$(unescape "$m")
+    case $m in /tmp | /tmp/* | /proc | /proc/* | /dev/shm) continue ;; esac
+    # Pseudo-terminals and message queues hold no files to write.
+    case $type in devpts | mqueue) continue ;; esac
+    case ,$opts, in *,ro,*) ;; *) echo "grit: could not make $m read-only; nothing was run" >&2; exit 125 ;; esac
+done
+i=0
+while [ $i -lt "$n" ]; do
+    eval "p=\$p$i; mode=\$mode$i"
+    mkdir -p "$p"
+    # Not canonicalized: the descriptor, not the path it was opened by (which /tmp may hide).
+    mount --no-canonicalize --bind "/proc/self/fd/$((i + 3))" "$p"
+    mount -o "remount,bind,$mode" "$p"
+    eval "exec $((i + 3))<&-"
+    i=$((i + 1))
+done
+cd "$dir"
+exec "$@""#;
+
+/// The `unshare` command line that runs what follows it inside `sandbox`, as [`wrapper`]'s.
+fn unshare_wrapper(
+    sandbox: &Path,
+    git_dir: Option<&Path>,
+    common_dir: Option<&Path>,
+    iso: &Isolate,
+) -> Result<Vec<String>> {
+    let s = |p: &Path| p.display().to_string();
+    let mut binds: Vec<(&str, &Path)> = common_dir.map(|c| ("ro", c)).into_iter().collect();
+    binds.extend(
+        std::iter::once(sandbox)
+            .chain(git_dir)
+            .chain(iso.allow.iter().map(PathBuf::as_path))
+            .map(|p| ("rw", p)),
+    );
+    // Parents before what lies in them, so that no bind hides another; a path bound twice
+    // keeps its last (writable) mode.
+    binds.sort_by_key(|(mode, p)| (p.components().count(), *p, *mode == "rw"));
+    binds.dedup_by(|later, earlier| {
+        let same = later.1 == earlier.1;
+        if same {
+            earlier.0 = later.0;
+        }
+        same
+    });
+    if binds.len() > UNSHARE_PATHS {
+        return Err(Error::invalid(
+            format!(
+                "isolation through unshare binds at most {UNSHARE_PATHS} paths, and this run needs {}; nothing was run",
+                binds.len()
+            ),
+            "allow fewer paths, or install bubblewrap",
+        ));
+    }
+    let mut v: Vec<String> = UNSHARE.map(String::from).to_vec();
+    // With --net, every namespace but the network's.
+    if !iso.net {
+        v.push("--net".into());
+    }
+    v.extend(["sh".into(), "-c".into(), UNSHARE_SCRIPT.into(), "sh".into(), s(sandbox)]);
+    v.push(binds.len().to_string());
+    for (mode, p) in binds {
+        v.extend([mode.to_owned(), s(p)]);
+    }
+    Ok(v)
 }

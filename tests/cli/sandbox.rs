@@ -1002,15 +1002,32 @@ fn commits_carry_signed_provenance_that_verify_checks() {
 
 #[test]
 fn isolate_keeps_the_command_off_the_network_and_out_of_the_rest_of_the_disk() {
+    isolation_through(None);
+}
+
+/// The same through util-linux's `unshare`, as where bubblewrap is not installed.
+#[test]
+fn isolate_through_unshare_keeps_the_command_off_the_network_and_out_of_the_rest_of_the_disk() {
+    isolation_through(Some("unshare"));
+}
+
+fn isolation_through(with: Option<&str>) {
     let t = TestEnv::new();
     let r = t.repo("r");
     fs::write(r.join("a.txt"), "a\n").unwrap();
     t.git(&r, &["add", "-A"]);
     t.git(&r, &["commit", "-q", "-m", "init"]);
+    if let Some(with) = with {
+        t.git(&r, &["config", "sandbox.isolateWith", with]);
+    }
     // Outside /tmp: inside, /tmp is a private one.
-    let outside = PathBuf::from(format!("/var/tmp/grit-isolate-test-{}", std::process::id()));
+    let outside = PathBuf::from(format!(
+        "/var/tmp/grit-isolate-test-{}-{}",
+        std::process::id(),
+        with.unwrap_or("auto")
+    ));
     let _ = fs::remove_file(&outside);
-    if let Err(e) = grit::sandbox::isolate::probe() {
+    if let Err(e) = grit::sandbox::isolate::choose(with) {
         // Missing permission (or bubblewrap) refuses to run: never unisolated.
         let out = sb(&t, &r)
             .args([
@@ -1079,7 +1096,7 @@ fn isolate_keeps_the_command_off_the_network_and_out_of_the_rest_of_the_disk() {
         .success();
     let l = listed(&t, &r);
     let w = l.as_array().unwrap().iter().find(|s| s["name"] == "w").unwrap();
-    assert_eq!(w["last_run"]["isolation"], "bwrap");
+    assert_eq!(w["last_run"]["isolation"], with.unwrap_or("bwrap"));
     // --allow adds a writable path.
     let extra = t.tmp.path().join("extra");
     fs::create_dir_all(&extra).unwrap();
