@@ -46,22 +46,29 @@ pub fn after_write(repo: &Repo) {
     if !take_marker(&marker) {
         return;
     }
-    let spawned = Command::new("sh")
-        .args([
-            "-c",
-            "git --git-dir=\"$1\" repack -d -q -l; \
-             git -c core.hooksPath=/dev/null --git-dir=\"$1\" pack-refs --all; \
-             git --git-dir=\"$1\" gc --auto --quiet; rm -f \"$2\"",
-            "sh",
-        ])
-        .arg(repo.git.git_dir())
-        .arg(&marker)
+    let mut sh = Command::new("sh");
+    sh.args([
+        "-c",
+        "git --git-dir=\"$1\" repack -d -q -l; \
+         git -c core.hooksPath=/dev/null --git-dir=\"$1\" pack-refs --all; \
+         git --git-dir=\"$1\" gc --auto --quiet; rm -f \"$2\"",
+        "sh",
+    ])
+    .arg(repo.git.git_dir())
+    .arg(&marker);
+    spawn_holding(sh, &marker);
+}
+
+/// Starts `cmd` (which removes `marker` when it ends) with no stdin or output; if it cannot
+/// start, removes the marker itself.
+fn spawn_holding(mut cmd: Command, marker: &std::path::Path) {
+    let spawned = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
     if spawned.is_err() {
-        let _ = std::fs::remove_file(&marker);
+        let _ = std::fs::remove_file(marker);
     }
 }
 
@@ -85,19 +92,13 @@ pub fn snapshot_in_background(repo: &Repo) {
     }
     let exe = std::env::current_exe().ok().map(|e| e.with_file_name("git-wal"));
     let wal = exe.filter(|w| w.exists()).unwrap_or_else(|| "git-wal".into());
-    let spawned = Command::new("sh")
-        .args(["-c", "\"$1\" snapshot >/dev/null 2>>\"$3\"; rm -f \"$2\"", "sh"])
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "\"$1\" snapshot >/dev/null 2>>\"$3\"; rm -f \"$2\"", "sh"])
         .arg(wal)
         .arg(&marker)
         .arg(repo.grit_dir.join("snapshot.log"))
-        .env("GIT_DIR", repo.git.git_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    if spawned.is_err() {
-        let _ = std::fs::remove_file(&marker);
-    }
+        .env("GIT_DIR", repo.git.git_dir());
+    spawn_holding(sh, &marker);
 }
 
 /// Creates `marker` exclusively, first removing one left by a process that died

@@ -92,44 +92,40 @@ fn installed(program: &str) -> bool {
 
 /// Checks that `unshare` may make the namespaces and mount in them.
 fn probe_unshare() -> Result<()> {
-    let out = std::process::Command::new(UNSHARE[0])
-        .args(&UNSHARE[1..])
-        .args(["sh", "-c", "mount -t tmpfs tmpfs /tmp"])
-        .stdin(std::process::Stdio::null())
-        .output();
-    match out {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(
-            "--isolate needs bubblewrap (bwrap) or util-linux's unshare, and neither is installed; nothing was run",
-            "install bubblewrap (Debian and Ubuntu: `apt install bubblewrap`; Fedora: `dnf install bubblewrap`)",
-        )),
-        Err(e) => Err(Error::io("unshare")(e)),
-        Ok(o) if !o.status.success() => Err(Error::invalid(
-            format!(
-                "this system does not let unshare make namespaces ({}); nothing was run",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ),
-            "unprivileged user namespaces are off here (kernel.unprivileged_userns_clone, or a container's seccomp \
-             policy); run without --isolate, or where they are allowed",
-        )),
-        Ok(_) => Ok(()),
-    }
+    let mut args = UNSHARE[1..].to_vec();
+    args.extend(["sh", "-c", "mount -t tmpfs tmpfs /tmp"]);
+    probe_with(
+        "unshare",
+        &args,
+        "--isolate needs bubblewrap (bwrap) or util-linux's unshare, and neither is installed; nothing was run",
+    )
 }
 
 /// Checks that bubblewrap is installed and may make namespaces here; the error says which not.
 pub fn probe() -> Result<()> {
-    let out = std::process::Command::new("bwrap")
-        .args(["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"])
+    probe_with(
+        "bwrap",
+        &["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+        "--isolate runs the command through bubblewrap (bwrap), which is not installed; nothing was run",
+    )
+}
+
+/// Runs `program args` (a command that makes namespaces and does nothing in them); the error
+/// says whether the program is missing (`missing`) or may not make them.
+fn probe_with(program: &str, args: &[&str], missing: &str) -> Result<()> {
+    let out = std::process::Command::new(program)
+        .args(args)
         .stdin(std::process::Stdio::null())
         .output();
     match out {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(
-            "--isolate runs the command through bubblewrap (bwrap), which is not installed; nothing was run",
-            "install it (Debian and Ubuntu: `apt install bubblewrap`; Fedora: `dnf install bubblewrap`)",
+            missing,
+            "install bubblewrap (Debian and Ubuntu: `apt install bubblewrap`; Fedora: `dnf install bubblewrap`)",
         )),
-        Err(e) => Err(Error::io("bwrap")(e)),
+        Err(e) => Err(Error::io(program.to_owned())(e)),
         Ok(o) if !o.status.success() => Err(Error::invalid(
             format!(
-                "this system does not let bubblewrap make namespaces ({}); nothing was run",
+                "this system does not let {program} make namespaces ({}); nothing was run",
                 String::from_utf8_lossy(&o.stderr).trim()
             ),
             "unprivileged user namespaces are off here (kernel.unprivileged_userns_clone, or a container's seccomp \
