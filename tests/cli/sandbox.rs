@@ -521,6 +521,8 @@ fn hard_links_in_ignored_build_output_survive_every_backend() {
             2,
             "{backend}"
         );
+        // Removed, so an overlay's mount does not outlive the test's directory.
+        run_ok(&t, &r, &["rm", "--force", &name]);
     }
 }
 
