@@ -87,20 +87,24 @@ pub fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
     }
 }
 
-fn reflink(from: &Path, to: &Path) -> io::Result<()> {
+fn reflink_fd(src: &fs::File, dst: &fs::File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let src = fs::File::open(from)?;
-    let dst = fs::OpenOptions::new().write(true).create_new(true).open(to)?;
     // SAFETY: two open file descriptors; FICLONE takes the source fd as its argument.
     let rc = unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONE as _, src.as_raw_fd()) };
     if rc == 0 {
         Ok(())
     } else {
-        let e = io::Error::last_os_error();
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn reflink(from: &Path, to: &Path) -> io::Result<()> {
+    let src = fs::File::open(from)?;
+    let dst = fs::OpenOptions::new().write(true).create_new(true).open(to)?;
+    reflink_fd(&src, &dst).inspect_err(|_| {
         drop(dst);
         let _ = fs::remove_file(to);
-        Err(e)
-    }
+    })
 }
 
 /// Whether FICLONE works from `dir`'s filesystem to itself.
@@ -113,15 +117,75 @@ pub fn probe_reflink(dir: &Path) -> bool {
     ok
 }
 
-fn copy_file(from: &Path, to: &Path, meta: &fs::Metadata, method: Method) -> io::Result<()> {
-    match method {
-        Method::Reflink => reflink(from, to)?,
-        Method::Copy => {
-            fs::copy(from, to)?;
+/// Copies `len` bytes inside the kernel, falling back to a read/write copy where the kernel or
+/// filesystem cannot (an old kernel, or two filesystems it will not copy between).
+fn copy_contents(src: &mut fs::File, dst: &mut fs::File, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(1 << 30) as usize;
+        // SAFETY: two open file descriptors and null offsets (both files' own offsets advance).
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                std::ptr::null_mut(),
+                dst.as_raw_fd(),
+                std::ptr::null_mut(),
+                want,
+                0,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EXDEV | libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL) if left == len => {
+                    io::copy(src, dst)?;
+                    return Ok(());
+                }
+                _ => return Err(e),
+            }
         }
+        if n == 0 {
+            // The file shrank since it was listed: it is copied as it is now.
+            break;
+        }
+        left -= n as u64;
     }
-    fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    set_times(to, meta)
+    Ok(())
+}
+
+/// Copies one file with its mode and times, all through its descriptors: the stat from the
+/// listing gives the length, so nothing is read past it and no path is resolved twice.
+fn copy_file(from: &Path, to: &Path, meta: &fs::Metadata, method: Method) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mode = meta.mode() & 0o7777;
+    let mut src = fs::File::open(from)?;
+    let create = || fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(to);
+    let mut dst = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(to)?;
+            create()?
+        }
+        r => r?,
+    };
+    let copied = match method {
+        Method::Reflink => reflink_fd(&src, &dst),
+        Method::Copy if meta.len() == 0 => Ok(()),
+        Method::Copy => copy_contents(&mut src, &mut dst, meta.len()),
+    };
+    if let Err(e) = copied {
+        drop(dst);
+        let _ = fs::remove_file(to);
+        return Err(e);
+    }
+    // The umask may have narrowed the mode given to open(2).
+    dst.set_permissions(fs::Permissions::from_mode(mode))?;
+    dst.set_times(
+        fs::FileTimes::new()
+            .set_accessed(meta.accessed()?)
+            .set_modified(meta.modified()?),
+    )
 }
 
 /// Copies each of `roots` (relative to `src`) to the same place under `dst`, skipping what
@@ -148,16 +212,21 @@ pub fn copy_tree(
         })
         .sum();
     let mut copied = Copied::default();
-    // Directories first (and their parents, which may be outside the roots).
+    // Directories first (and their parents, which may be outside the roots). The listing puts a
+    // directory before what it holds, so each parent is made once.
+    let mut made: std::collections::HashSet<&Path> = std::collections::HashSet::new();
     for e in &entries {
         match e {
             Entry::Dir(rel, m) => {
                 fs::create_dir_all(dst.join(rel))?;
                 fs::set_permissions(dst.join(rel), fs::Permissions::from_mode(m.mode() & 0o7777))?;
+                made.insert(rel);
                 copied.dirs += 1;
             }
             Entry::File(rel, _) | Entry::Link(rel, _) => {
-                if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty())
+                    && made.insert(parent)
+                {
                     fs::create_dir_all(dst.join(parent))?;
                 }
             }
@@ -326,6 +395,42 @@ mod tests {
         assert_eq!(m.mtime(), 1_000_000);
         assert_eq!(fs::read_link(dst.path().join("d/link")).unwrap(), Path::new("run.sh"));
         assert!(dst.path().join("d/empty").is_dir());
+    }
+
+    #[test]
+    fn contents_and_modes_survive_whatever_the_size_and_umask() {
+        let src = tempfile::tempdir().unwrap();
+        let s = src.path();
+        fs::create_dir_all(s.join("t")).unwrap();
+        fs::write(s.join("t/empty"), "").unwrap();
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        fs::write(s.join("t/big"), &big).unwrap();
+        // Group- and world-writable: bits a usual umask (022) takes away at open(2).
+        fs::set_permissions(s.join("t/big"), fs::Permissions::from_mode(0o777)).unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let d = dst.path();
+        fs::create_dir_all(d.join("t")).unwrap();
+        // A file already at the destination is replaced, not appended to.
+        fs::write(d.join("t/empty"), "stale").unwrap();
+        let c = copy_tree(
+            s,
+            d,
+            &[PathBuf::from("t")],
+            Method::Copy,
+            &|_| false,
+            &|| false,
+            &|_, _| {},
+        )
+        .unwrap();
+        assert_eq!((c.files, c.bytes), (2, big.len() as u64));
+        assert_eq!(fs::read(d.join("t/big")).unwrap(), big);
+        assert_eq!(fs::read(d.join("t/empty")).unwrap(), b"");
+        assert_eq!(fs::metadata(d.join("t/big")).unwrap().mode() & 0o7777, 0o777);
+        let (a, b) = (
+            fs::metadata(s.join("t/big")).unwrap(),
+            fs::metadata(d.join("t/big")).unwrap(),
+        );
+        assert_eq!((a.mtime(), a.mtime_nsec()), (b.mtime(), b.mtime_nsec()));
     }
 
     #[test]

@@ -208,8 +208,12 @@ pub fn create(
 
 /// What comes along from the main tree besides the tracked files.
 struct Selection {
-    /// Tracked paths whose content differs from HEAD in the main tree (staged or not).
+    /// Tracked paths whose content differs from HEAD in the main tree (staged or not), when
+    /// they come along.
     changed: BTreeSet<String>,
+    /// The same paths, listed whenever the tracked files take the main tree's times (one
+    /// full-tree diff serves both).
+    differ: BTreeSet<String>,
     /// Untracked, not ignored (collapsed to directories where git does).
     untracked: Vec<PathBuf>,
     /// Ignored, narrowed by .worktreeinclude (collapsed to directories).
@@ -218,10 +222,12 @@ struct Selection {
 }
 
 /// Lists what comes along, running git's scans of the main tree side by side. The ignored files
-/// are listed only when `ignored` says they are needed (an existing overlay layer has them).
-fn select(main: &Main, spec: &Spec, base_is_head: bool, ignored: bool) -> Result<Selection> {
+/// are listed only when `ignored` says they are needed (an existing overlay layer has them), and
+/// the changed files when they come along or `times` asks for them.
+fn select(main: &Main, spec: &Spec, base_is_head: bool, ignored: bool, times: bool) -> Result<Selection> {
     let mut sel = Selection {
         changed: BTreeSet::new(),
+        differ: BTreeSet::new(),
         untracked: Vec::new(),
         ignored: Vec::new(),
         excludes: excludes(main, spec),
@@ -237,7 +243,12 @@ fn select(main: &Main, spec: &Spec, base_is_head: bool, ignored: bool) -> Result
         }
     };
     let (changed, untracked, all_ignored, wanted) = std::thread::scope(|s| {
-        let changed = s.spawn(|| scan(with_changes, &["diff", "--name-only", "--no-renames", "-z", "HEAD"]));
+        let changed = s.spawn(|| {
+            scan(
+                with_changes || times,
+                &["diff", "--name-only", "--no-renames", "-z", "HEAD"],
+            )
+        });
         let untracked = s.spawn(|| {
             scan(
                 with_changes,
@@ -264,7 +275,10 @@ fn select(main: &Main, spec: &Spec, base_is_head: bool, ignored: bool) -> Result
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<String>>>| h.join().expect("no panic");
         (join(changed), join(untracked), join(all_ignored), wanted)
     });
-    sel.changed.extend(changed?);
+    sel.differ.extend(changed?);
+    if with_changes {
+        sel.changed = sel.differ.clone();
+    }
     sel.untracked = untracked?.into_iter().map(PathBuf::from).collect();
     let all_ignored = all_ignored?;
     let chosen: Vec<String> = if include {
@@ -317,7 +331,7 @@ fn skipper(main: &Main, excludes: &[String]) -> impl Fn(&Path) -> bool + Sync + 
 }
 
 fn copy_roots(
-    main: &Main,
+    tree: &Path,
     to: &Path,
     roots: &[PathBuf],
     method: Method,
@@ -326,28 +340,27 @@ fn copy_roots(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<u64, Stopped> {
     let cancel = || interrupted().is_some();
-    copy::copy_tree(&main.tree, to, roots, method, skip, &cancel, progress)
+    copy::copy_tree(tree, to, roots, method, skip, &cancel, progress)
         .map(|c| c.bytes)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 Stopped::Interrupted(interrupted().unwrap_or(libc::SIGINT))
             } else {
                 Stopped::Failed(Error::Io {
-                    path: main.tree.clone(),
+                    path: tree.to_owned(),
                     source: e,
                 })
             }
         })
 }
 
-/// Tracked files at `base` whose content is the main tree's: they take its times.
-fn same_as_main(main: &Main, base: &str, base_is_head: bool) -> Result<Vec<String>> {
+/// Tracked files at `base` whose content is the main tree's: they take its times. `differ` is
+/// what the main tree changed against HEAD.
+fn same_as_main(main: &Main, base: &str, base_is_head: bool, differ: &BTreeSet<String>) -> Result<Vec<String>> {
     let mut same: Vec<String> = nul_list(&main.git(&["ls-files", "-z"])?);
-    let mut differ: BTreeSet<String> = nul_list(&main.git(&["diff", "--name-only", "--no-renames", "-z", "HEAD"])?)
-        .into_iter()
-        .collect();
+    let mut moved = BTreeSet::new();
     if !base_is_head {
-        differ.extend(nul_list(&main.git(&[
+        moved.extend(nul_list(&main.git(&[
             "diff",
             "--name-only",
             "--no-renames",
@@ -356,16 +369,26 @@ fn same_as_main(main: &Main, base: &str, base_is_head: bool) -> Result<Vec<Strin
             base,
         ])?));
     }
-    same.retain(|p| !differ.contains(p));
+    same.retain(|p| !differ.contains(p) && !moved.contains(p));
     Ok(same)
 }
 
+/// Gives each of `paths` under `to` the main tree's times, on all cores.
 fn copy_times(main: &Main, to: &Path, paths: &[String]) {
-    for p in paths {
-        if let Ok(m) = fs::symlink_metadata(main.tree.join(p)) {
-            let _ = copy::set_times(&to.join(p), &m);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let chunk = paths.len().div_ceil(threads).max(256);
+    let tree = main.tree.as_path();
+    std::thread::scope(|s| {
+        for part in paths.chunks(chunk) {
+            s.spawn(move || {
+                for p in part {
+                    if let Ok(m) = fs::symlink_metadata(tree.join(p)) {
+                        let _ = copy::set_times(&to.join(p), &m);
+                    }
+                }
+            });
         }
-    }
+    });
 }
 
 fn pause_for_tests(interrupted: &(dyn Fn() -> Option<i32> + Sync)) {
@@ -399,7 +422,7 @@ fn populate(
     narrowing.extend(spec.includes.iter().map(|i| format!("include:{i}")));
     let key = layer_key(main, &record.base, &narrowing);
     let layer_ready = record.backend == Backend::Overlay && overlay::existing(&main.root(), &key).is_some();
-    let sel = select(main, spec, base_is_head, !layer_ready)?;
+    let sel = select(main, spec, base_is_head, !layer_ready, !layer_ready)?;
     let skip = skipper(main, &sel.excludes);
     let method = match record.backend {
         Backend::Reflink => Method::Reflink,
@@ -428,35 +451,53 @@ fn populate(
     pause_for_tests(interrupted);
     check()?;
     // Uncommitted changes to tracked files replace what the checkout wrote; deletions delete.
+    let mut changed = Vec::new();
     for c in &sel.changed {
         let dst = path.join(c);
         if dst.symlink_metadata().is_ok() {
             fs::remove_file(&dst).map_err(Error::io(&dst))?;
         }
         if main.tree.join(c).symlink_metadata().is_ok() {
-            roots.push(PathBuf::from(c));
+            changed.push(PathBuf::from(c));
         }
     }
-    record.copied_bytes += copy_roots(main, &path, &roots, method, &skip, interrupted, progress)?;
-    phases.done("listing and copying the rest");
-    check()?;
-    if record.backend != Backend::Overlay {
-        // Tracked files the checkout wrote take the main tree's times, so builds see nothing new.
-        copy_times(main, &path, &same_as_main(main, &record.base, base_is_head)?);
-        phases.done("times of tracked files");
+    if !changed.is_empty() {
+        record.copied_bytes += copy_roots(&main.tree, &path, &changed, method, &skip, interrupted, progress)?;
+        check()?;
     }
-    check()?;
-    // Staged changes stay staged, so `git status` reads the same in both trees.
-    if !spec.clean && base_is_head {
-        restage(main, &path)?;
-    }
-    phases.done("staged changes");
-    // Record the new files' stat data in the index once, now, not at the first `git status`.
-    // (An overlay's index comes from its layer and is current but for what was just copied.)
-    if record.backend != Backend::Overlay {
-        let _ = git_cmd(&path).args(["update-index", "-q", "--refresh"]).output();
-        phases.done("git update-index --refresh");
-    }
+    // The tracked files' times and index entries, and the copy of what git does not track, touch
+    // different files: they are done side by side.
+    let overlay = record.backend == Backend::Overlay;
+    let tree = main.tree.as_path();
+    let (copied, tracked) = std::thread::scope(|s| {
+        let copying = s.spawn(|| copy_roots(tree, &path, &roots, method, &skip, interrupted, progress));
+        let tracked = (|| -> Result<()> {
+            if !overlay {
+                // Tracked files the checkout wrote take the main tree's times, so builds see
+                // nothing new.
+                copy_times(
+                    main,
+                    &path,
+                    &same_as_main(main, &record.base, base_is_head, &sel.differ)?,
+                );
+            }
+            // Staged changes stay staged, so `git status` reads the same in both trees.
+            if !spec.clean && base_is_head {
+                restage(main, &path)?;
+            }
+            // Record the new files' stat data in the index once, now, not at the first `git
+            // status`. (An overlay's index comes from its layer and is current but for what
+            // was just copied.)
+            if !overlay {
+                let _ = git_cmd(&path).args(["update-index", "-q", "--refresh"]).output();
+            }
+            Ok(())
+        })();
+        (copying.join().expect("copy threads do not panic"), tracked)
+    });
+    record.copied_bytes += copied?;
+    tracked?;
+    phases.done("copying the rest, and the tracked files' times and index");
     check()?;
     // What came along from the main tree, kept as a tree, so that the sandbox's own work can be
     // told from it later.
@@ -628,8 +669,20 @@ fn materialise(
         git(&["read-tree", &record.base])?;
         git(&["-c", "checkout.workers=0", "checkout-index", "-a", "-f"])?;
         let _ = fs::remove_file(&build_index);
-        copy_times(main, &tree, &same_as_main(main, &record.base, base_is_head)?);
-        let bytes = copy_roots(main, &tree, &sel.ignored, Method::Copy, skip, interrupted, progress)?;
+        copy_times(
+            main,
+            &tree,
+            &same_as_main(main, &record.base, base_is_head, &sel.differ)?,
+        );
+        let bytes = copy_roots(
+            &main.tree,
+            &tree,
+            &sel.ignored,
+            Method::Copy,
+            skip,
+            interrupted,
+            progress,
+        )?;
         fs::write(tmp.join("ready"), b"").map_err(Error::io(&tmp))?;
         Ok(bytes)
     })();
