@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::event::Id;
 use crate::refs::{self, Swap};
-use crate::repo::Repo;
+use crate::repo::{RefFormat, Repo};
 use crate::store::Store;
 use crate::wal::{self, Relation};
 
@@ -547,11 +547,41 @@ fn push(
             .collect()
     };
     let by_ref: std::collections::HashMap<&str, &Planned> = plan.iter().map(|p| (p.local.as_str(), p)).collect();
+    // Pushed to a remote by name, git writes a loose tracking ref for every ref pushed (its
+    // "opportunistic" update), which at thousands of refs costs more than the push. A large push
+    // goes to the remote's one push URL instead, and the new tracking refs are packed in one write.
+    let target = if plan.len() > crate::maintenance::LOOSE_REFS && repo.refs == RefFormat::Files {
+        push_url(repo, remote)
+    } else {
+        None
+    };
     let mut moved = false;
     for specs in batches {
-        moved |= push_batch_of(repo, remote, &specs, &by_ref, refs)?;
+        moved |= push_batch_of(repo, remote, target.as_deref(), &specs, &by_ref, refs)?;
     }
     Ok(moved)
+}
+
+/// The URL a push to `remote` goes to, when pushing there instead of to the name changes
+/// nothing but git's tracking-ref update: one push URL, no remote helper, receive-pack program
+/// or proxy of the remote's own.
+fn push_url(repo: &Repo, remote: &str) -> Option<String> {
+    let own = ["receivepack", "vcs", "proxy", "proxyAuthMethod"];
+    if own
+        .iter()
+        .any(|k| repo.config_string(&format!("remote.{remote}.{k}")).is_some())
+    {
+        return None;
+    }
+    let out = repo
+        .git_output(&["remote", "get-url", "--push", "--all", remote])
+        .ok()?;
+    let urls = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = urls.lines();
+    match (out.status.success(), lines.next(), lines.next()) {
+        (true, Some(url), None) if !url.is_empty() => Some(url.to_owned()),
+        _ => None,
+    }
 }
 
 /// How many explicit refspecs one `git push` takes (`GRIT_PUSH_BATCH` lowers it, for tests).
@@ -567,11 +597,12 @@ fn push_batch() -> usize {
 fn push_batch_of(
     repo: &Repo,
     remote: &str,
+    url: Option<&str>,
     specs: &[String],
     plan: &std::collections::HashMap<&str, &Planned>,
     refs: &mut BTreeMap<String, RefReport>,
 ) -> Result<bool> {
-    let mut args = vec!["push", "--porcelain", "--no-verify", remote];
+    let mut args = vec!["push", "--porcelain", "--no-verify", url.unwrap_or(remote)];
     args.extend(specs.iter().map(String::as_str));
     let out = repo.git_output(&args)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -611,18 +642,25 @@ fn push_batch_of(
             }
         }
     }
-    // What the remote now has, in one ref transaction however many refs went (git has already
-    // updated those its fetch refspecs map, opportunistically).
+    // What the remote now has, in one ref transaction however many refs went (pushed by name,
+    // git has already updated those its fetch refspecs map, opportunistically). Tracking refs
+    // that do not exist yet go straight into packed-refs when there are many.
     let mut stale = Vec::with_capacity(tracking.len());
+    let mut absent = Vec::new();
     for (name, commit) in tracking {
-        if refs::ref_tip(repo, name)? != Some(commit) {
-            stale.push((name, commit));
+        match refs::ref_tip(repo, name)? {
+            Some(c) if c == commit => {}
+            None if url.is_some() => absent.push((name.to_owned(), commit)),
+            _ => stale.push((name, commit)),
         }
+    }
+    if absent.len() <= crate::maintenance::LOOSE_REFS || !refs::add_packed(repo, &absent)? {
+        stale.extend(absent.iter().map(|(n, c)| (n.as_str(), *c)));
     }
     refs::set_refs(repo, &stale)?;
     // Hundreds of loose tracking refs (git's or ours) would cost every later command a file
     // each to list them; packed, a binary search.
-    if updated > crate::maintenance::LOOSE_REFS {
+    if stale.len() > crate::maintenance::LOOSE_REFS || (url.is_none() && updated > crate::maintenance::LOOSE_REFS) {
         repo.git_command(&["pack-refs", "--all"])?;
     }
     if seen == 0 && !out.status.success() {

@@ -31,6 +31,21 @@ fn two_thousand_actors_push_clone_fetch_and_gc_with_the_hooks_on() {
     t.ok("wal", &a, &["push"]);
     assert_eq!(t.refs(&remote, "refs/grit/wal/").len(), 2000);
     assert_eq!(t.refs(&remote, "refs/grit/actors/").len(), 2001, "and Ann's own");
+    // The tracking refs say what the remote now has; a push this large writes them into
+    // packed-refs at once, not as a loose file per ref.
+    assert_eq!(
+        t.refs(&a, "refs/grit/remotes/origin/wal/"),
+        t.refs(&a, "refs/grit/wal/")
+            .into_iter()
+            .map(|(n, id)| (n.replace("refs/grit/wal/", "refs/grit/remotes/origin/wal/"), id))
+            .collect::<Vec<_>>()
+    );
+    if crate::env::ref_format().as_deref() != Some("reftable") {
+        let loose = std::fs::read_dir(a.join(".git/refs/grit/remotes/origin/wal")).map_or(0, |d| d.count());
+        assert_eq!(loose, 0, "the tracking refs went straight into packed-refs");
+    }
+    let again = t.json("wal", &a, &["push"]);
+    assert_eq!(again["refs"], serde_json::json!([]), "nothing left to push");
     // A fresh clone: init fetches everything once, with the hooks quiet, then the index folds once.
     let b = t.clone(&remote, "b", "Bob", "bob");
     let init = t.json("wal", &b, &["init"]);
@@ -82,18 +97,7 @@ fn a_push_of_more_refs_than_fit_in_an_argument_list_goes_by_pattern() {
     let a = t.clone(&remote, "a", "Ann", "ann");
     t.ok("wal", &a, &["init"]);
     t.create(&a, "real");
-    // 4,000 more WAL refs, each on a commit that carries no chunk (as a union merge does).
-    let empty = t.git_stdin(&a, &["mktree"], "").trim().to_owned();
-    let commit = t
-        .git(&a, &["commit-tree", &empty, "-m", "grit: union of diverged histories"])
-        .trim()
-        .to_owned();
-    let mut script = String::new();
-    for i in 0..4_000u32 {
-        let hex = grit::hex::encode(&grit::event::blake2b256(&i.to_be_bytes()));
-        script.push_str(&format!("create refs/grit/wal/{hex} {commit}\n"));
-    }
-    t.git_stdin(&a, &["update-ref", "--stdin"], &script);
+    empty_wal_refs(&t, &a, 0, 4_000);
     // An argument list of 128 KiB (a quarter of a 512 KiB stack) holds about a thousand
     // explicit refspecs of ours; the push must not need one per ref.
     let out = t
@@ -108,6 +112,61 @@ fn a_push_of_more_refs_than_fit_in_an_argument_list_goes_by_pattern() {
         4_001,
         "tracking refs follow"
     );
+}
+
+/// `n` WAL refs named from `from`, each on a commit that carries no chunk (as a union merge does).
+fn empty_wal_refs(t: &TestEnv, dir: &Path, from: u32, n: u32) {
+    let empty = t.git_stdin(dir, &["mktree"], "").trim().to_owned();
+    let commit = t
+        .git(dir, &["commit-tree", &empty, "-m", "grit: union of diverged histories"])
+        .trim()
+        .to_owned();
+    let mut script = String::new();
+    for i in from..from + n {
+        let hex = grit::hex::encode(&grit::event::blake2b256(&i.to_be_bytes()));
+        script.push_str(&format!("create refs/grit/wal/{hex} {commit}\n"));
+    }
+    t.git_stdin(dir, &["update-ref", "--stdin"], &script);
+}
+
+#[test]
+fn a_large_push_goes_where_the_remotes_push_urls_say() {
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let a = t.clone(&remote, "a", "Ann", "ann");
+    t.ok("wal", &a, &["init"]);
+    // A push this large goes to the remote's push URL rather than its name (so that git writes
+    // no loose tracking ref per ref): a `pushurl` is still where it goes.
+    let mirror = t.tmp.path().join("mirror.git");
+    t.git(
+        t.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            remote.to_str().unwrap(),
+            mirror.to_str().unwrap(),
+        ],
+    );
+    t.git(&a, &["config", "remote.origin.pushurl", mirror.to_str().unwrap()]);
+    empty_wal_refs(&t, &a, 0, 400);
+    t.ok("wal", &a, &["push"]);
+    assert_eq!(t.refs(&mirror, "refs/grit/wal/").len(), 400);
+    assert!(
+        t.refs(&remote, "refs/grit/").is_empty(),
+        "the fetch URL is not pushed to"
+    );
+    assert_eq!(t.refs(&a, "refs/grit/remotes/origin/wal/").len(), 400);
+    // Two push URLs: git pushes to each, by the remote's name.
+    t.git(
+        &a,
+        &["config", "--add", "remote.origin.pushurl", remote.to_str().unwrap()],
+    );
+    empty_wal_refs(&t, &a, 400, 400);
+    t.ok("wal", &a, &["push"]);
+    assert_eq!(t.refs(&mirror, "refs/grit/wal/").len(), 800);
+    assert_eq!(t.refs(&remote, "refs/grit/wal/").len(), 800);
+    assert_eq!(t.refs(&a, "refs/grit/remotes/origin/wal/").len(), 800);
 }
 
 #[test]
