@@ -3,6 +3,11 @@
 //! `list`, `git gc` in that clone, a no-op `git fetch` (with the size of the ref advertisement),
 //! `git issue create` against 100 actors, and a push of code alone. `benches/run --bench scale`;
 //! `GRIT_BENCH_ACTORS` sets the number of actors (10,000 by default).
+//!
+//! `benches/run --bench scale -- events` measures a long history instead (`GRIT_BENCH_EVENTS`,
+//! 1,000,000 by default, one event per commit): a rebuild's peak memory under `grit.foldMemory`,
+//! a fresh clone's fetch and first fold, and what a due snapshot adds to the command that
+//! triggers it.
 
 mod common;
 
@@ -30,7 +35,120 @@ fn in_dir(dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Co
     with_path(c)
 }
 
+/// Runs `c` to its end; its wall time and peak resident memory in MB.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its resource usage
+fn peak(mut c: Command) -> (std::time::Duration, f64) {
+    c.stdout(std::process::Stdio::null());
+    let start = Instant::now();
+    let child = c.spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for the child just spawned.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, once.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert!(
+        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{c:?}"
+    );
+    (start.elapsed(), usage.ru_maxrss as f64 / 1024.0)
+}
+
+fn bench_events(root: &Path) {
+    let n: usize = std::env::var("GRIT_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let actors = 100;
+    let a = new_repo(root, "history");
+    let start = Instant::now();
+    grit::fixtures::long_history(&a, actors, n / actors).unwrap();
+    git(&a, &["pack-refs", "--all"]);
+    println!(
+        "generated {} events, one per commit, from {actors} actors in {:.1} s",
+        n / actors * actors,
+        start.elapsed().as_secs_f64()
+    );
+    let (took, _) = peak(in_dir(&a, exe("wal"), &["init"]));
+    println!("first fold (git wal init) {:8.0} ms", ms(took));
+    for mem in ["", "1g", "512m", "256m"] {
+        if !mem.is_empty() {
+            git(&a, &["config", "grit.foldMemory", mem]);
+        }
+        let (took, rss) = peak(in_dir(&a, exe("wal"), &["rebuild", "--full"]));
+        println!(
+            "rebuild --full, grit.foldMemory {:>7}: {:8.0} ms   peak RSS {rss:6.0} MB",
+            if mem.is_empty() { "default" } else { mem },
+            ms(took)
+        );
+    }
+    git(&a, &["config", "--unset", "grit.foldMemory"]);
+    // A fresh clone: fetch and first fold, against git's own fetch of the same refs.
+    let bare = root.join("history.git");
+    git(root, &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    git(&a, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    git(&a, &["push", "-q", "origin", "main"]);
+    timed(in_dir(&a, exe("wal"), &["push"]));
+    for hooks in [true, false] {
+        let b = root.join(format!("history-clone-{hooks}"));
+        git(root, &["clone", "-q", bare.to_str().unwrap(), b.to_str().unwrap()]);
+        git(&b, &["config", "user.name", "Reader"]);
+        git(&b, &["config", "user.email", "reader@example.com"]);
+        let start = Instant::now();
+        let rss = if hooks {
+            let (_, r1) = peak(in_dir(&b, exe("wal"), &["init"]));
+            let (_, r2) = peak(in_dir(&b, "git", &["fetch", "-q"]));
+            let (_, r3) = peak(in_dir(&b, exe("issue"), &["list", "--limit", "1", "--json"]));
+            r1.max(r2).max(r3)
+        } else {
+            peak(in_dir(
+                &b,
+                "git",
+                &["fetch", "-q", "origin", "+refs/grit/*:refs/grit/remotes/origin/*"],
+            ))
+            .1
+        };
+        println!(
+            "fresh clone {}: {:8.0} ms   peak RSS {rss:6.0} MB",
+            if hooks {
+                "git wal init + git fetch + first list"
+            } else {
+                "git fetch of the same refs (baseline)"
+            },
+            ms(start.elapsed())
+        );
+    }
+    // What a due snapshot adds to the command that makes it due (it runs in the background).
+    let create = |dir: &Path| {
+        let mut c = in_dir(dir, exe("issue"), &["create", "--title", "x"]);
+        c.stdout(std::process::Stdio::null());
+        c
+    };
+    let marker = a.join(".git/grit/snapshot.running");
+    let (mut plain, mut due) = (vec![], vec![]);
+    for _ in 0..5 {
+        git(&a, &["config", "grit.snapshotEvery", "0"]);
+        plain.push(timed(create(&a)));
+        git(&a, &["config", "grit.snapshotEvery", "1"]);
+        due.push(timed(create(&a)));
+        while marker.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let (p, d) = (common::med(plain), common::med(due));
+    println!(
+        "create that makes a snapshot due {:6.1} ms   baseline create {:6.1} ms   adds {:5.1} ms   (target <= 50 ms)",
+        ms(d),
+        ms(p),
+        ms(d) - ms(p)
+    );
+}
+
 fn main() {
+    if std::env::args().skip(1).any(|a| a == "events") {
+        let tmp = scratch();
+        bench_events(tmp.path());
+        return;
+    }
     let n: usize = std::env::var("GRIT_BENCH_ACTORS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -281,41 +281,60 @@ pub fn read(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
 /// `grit.snapshotEvery` events), few enough that a forged loop ends.
 const MAX_LINKS: usize = 1 << 20;
 
-/// The links of the chain `snap` heads, newest first: each one's commit and blob, read as far
-/// as its parent (the events are not decoded).
-fn links(repo: &Repo, snap: &SnapshotRef, head: Option<Vec<u8>>) -> Result<Vec<(ObjectId, Vec<u8>, Header)>> {
+/// Visits the links of the chain `snap` heads, newest first: each one's commit, blob and header,
+/// read as far as its parent (the events are not decoded). One link's blob is held at a time.
+fn each_link(
+    repo: &Repo,
+    snap: &SnapshotRef,
+    head: Option<Vec<u8>>,
+    mut visit: impl FnMut(ObjectId, Vec<u8>, Header) -> Result<()>,
+) -> Result<()> {
     let corrupt = |commit: ObjectId, source| Error::Corrupt {
         reference: snap.name.clone(),
         commit: commit.to_string(),
         source,
     };
-    let mut out = Vec::new();
     let mut seen = HashSet::new();
     let (mut commit, mut bytes) = match head {
         Some(b) => (snap.commit, b),
         None => (snap.commit, read_bytes(repo, snap)?),
     };
     loop {
-        if !seen.insert(commit) || out.len() >= MAX_LINKS {
+        if !seen.insert(commit) || seen.len() > MAX_LINKS {
             return Err(corrupt(commit, DecodeError("snapshot chain loops")));
         }
         let header = header(&bytes).map_err(|e| corrupt(commit, e))?;
         let parent = header.parent;
-        out.push((commit, bytes, header));
+        visit(commit, bytes, header)?;
         let Some(parent) = parent else { break };
         commit = parent;
         bytes = blob_of(repo, &snap.name, commit)?;
     }
+    Ok(())
+}
+
+/// The headers of the chain `snap` heads, newest first, with each link's commit.
+fn links(repo: &Repo, snap: &SnapshotRef) -> Result<Vec<(ObjectId, Header)>> {
+    let mut out = Vec::new();
+    each_link(repo, snap, None, |commit, _, header| {
+        out.push((commit, header));
+        Ok(())
+    })?;
     Ok(out)
+}
+
+/// Decodes a link's blob, naming its commit in the error.
+fn decode_link(snap: &SnapshotRef, commit: ObjectId, bytes: &[u8]) -> Result<Loaded> {
+    decode(bytes).map_err(|source| Error::Corrupt {
+        reference: snap.name.clone(),
+        commit: commit.to_string(),
+        source,
+    })
 }
 
 /// Reads the whole chain that `snap` heads: every link's commits and events, and every link's
 /// signer. A link that does not decode or verify fails the chain.
 pub fn read_chain(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
-    read_chain_from(repo, snap, None)
-}
-
-fn read_chain_from(repo: &Repo, snap: &SnapshotRef, head: Option<Vec<u8>>) -> Result<Loaded> {
     let mut out = Loaded {
         signer: None,
         parent: None,
@@ -324,13 +343,10 @@ fn read_chain_from(repo: &Repo, snap: &SnapshotRef, head: Option<Vec<u8>>) -> Re
         events: Vec::new(),
     };
     let mut unsigned = false;
-    for (i, (commit, bytes, _)) in links(repo, snap, head)?.into_iter().enumerate() {
-        let link = decode(&bytes).map_err(|source| Error::Corrupt {
-            reference: snap.name.clone(),
-            commit: commit.to_string(),
-            source,
-        })?;
-        if i == 0 {
+    let mut first = true;
+    each_link(repo, snap, None, |commit, bytes, _| {
+        let link = decode_link(snap, commit, &bytes)?;
+        if std::mem::take(&mut first) {
             out.signer = link.signer;
         }
         match link.signer {
@@ -340,11 +356,38 @@ fn read_chain_from(repo: &Repo, snap: &SnapshotRef, head: Option<Vec<u8>>) -> Re
         }
         out.commits.extend(link.commits);
         out.events.extend(link.events);
-    }
+        Ok(())
+    })?;
     if unsigned {
         out.signers.clear();
     }
     Ok(out)
+}
+
+/// A chain a first fold may start from: checked link by link, its events held only while they
+/// fit in the fold's memory, else read again one link at a time as the fold applies them.
+pub struct Chain {
+    /// Every WAL commit whose events the chain holds.
+    pub commits: Vec<ObjectId>,
+    /// The links' commits, newest first.
+    pub links: Vec<ObjectId>,
+    /// Every event, when they all fit in the budget `choose` was given.
+    pub events: Option<Vec<SignedEvent>>,
+}
+
+impl Chain {
+    /// The events of one link (read again from its blob), without those the quarantine lists.
+    pub fn link_events(
+        &self,
+        repo: &Repo,
+        snap: &SnapshotRef,
+        link: ObjectId,
+        quarantine: &crate::quarantine::Quarantine,
+    ) -> Result<Vec<SignedEvent>> {
+        let mut events = decode_link(snap, link, &blob_of(repo, &snap.name, link)?)?.events;
+        events.retain(|ev| !quarantine.has_event(&ev.id));
+        Ok(events)
+    }
 }
 
 /// The actors whose snapshots a fold may trust to say which commits they cover: this clone's
@@ -371,7 +414,7 @@ pub fn trusted_signers(repo: &Repo) -> Result<HashSet<ActorId>> {
 
 /// What choosing a snapshot found: the one to start from, and those that failed their checks.
 pub struct Chosen {
-    pub snapshot: Option<(SnapshotRef, Loaded)>,
+    pub snapshot: Option<(SnapshotRef, Chain)>,
     /// Snapshots skipped because they failed a check: (snapshot, reason).
     pub failed: Vec<(SnapshotRef, String)>,
 }
@@ -380,7 +423,15 @@ pub struct Chosen {
 /// fold. A snapshot is a summary, never an authority: one signed by anyone else is not used
 /// (the fold reads the WAL), and one whose signature, encoding or any event fails is skipped
 /// and reported. Events of a snapshot that came from another clone are verified like WAL events.
-pub fn choose(repo: &Repo, refs: &[(String, ObjectId)], quarantine: &crate::quarantine::Quarantine) -> Result<Chosen> {
+/// The chain is checked one link at a time; its events are kept while their cost stays within
+/// `budget` (bytes, as the fold counts them), else the fold reads each link again.
+pub fn choose(
+    repo: &Repo,
+    refs: &[(String, ObjectId)],
+    quarantine: &crate::quarantine::Quarantine,
+    budget: usize,
+    cost: impl Fn(&SignedEvent) -> usize,
+) -> Result<Chosen> {
     let mut out = Chosen {
         snapshot: None,
         failed: Vec::new(),
@@ -402,48 +453,67 @@ pub fn choose(repo: &Repo, refs: &[(String, ObjectId)], quarantine: &crate::quar
         if !signer_of(&bytes).is_some_and(|s| trusted.contains(&s)) {
             continue;
         }
-        let mut loaded = match read_chain_from(repo, &snap, Some(bytes)) {
-            Ok(l) => l,
-            Err(e) => {
-                out.failed.push((snap, e.to_string()));
-                continue;
-            }
+        let foreign = snap.name.starts_with(crate::sync::TRACKING_ROOT);
+        let mut chain = Chain {
+            commits: Vec::new(),
+            links: Vec::new(),
+            events: Some(Vec::new()),
         };
-        // Every link vouches for the commits it covers: each must be signed by a trusted actor.
-        if loaded.signers.is_empty() {
-            out.failed.push((snap, "a link of its chain is not signed".into()));
-            continue;
+        let mut held = 0usize;
+        // Why the chain is refused, found as soon as a link shows it.
+        let mut refused: Option<String> = None;
+        let walked = each_link(repo, &snap, Some(bytes), |commit, bytes, header| {
+            // Every link vouches for the commits it covers: each must be signed by a trusted actor.
+            match header.signer {
+                None => refused = Some("a link of its chain is not signed".into()),
+                Some(s) if !trusted.contains(&s) => {
+                    refused = Some(format!(
+                        "a link of its chain is signed by {}, whose snapshots are not trusted",
+                        &s.to_hex()[..12]
+                    ))
+                }
+                Some(_) => {}
+            }
+            if refused.is_some() {
+                return Err(Error::invalid("refused", ""));
+            }
+            let link = decode_link(&snap, commit, &bytes)?;
+            drop(bytes);
+            let own = !foreign && header.signer.is_some_and(|s| local.contains(&s));
+            let mut bad = link
+                .events
+                .iter()
+                .find_map(|ev| ev.check_structure(None).err().map(|e| (ev.id, e)));
+            if bad.is_none() && !own {
+                bad = crate::event::verify_all(&link.events)
+                    .into_iter()
+                    .next()
+                    .map(|(i, e)| (link.events[i].id, e));
+            }
+            if let Some((id, why)) = bad {
+                refused = Some(format!("event {}: {}", &id.to_hex()[..12], why.reason()));
+                return Err(Error::invalid("refused", ""));
+            }
+            chain.commits.extend(link.commits);
+            chain.links.push(commit);
+            held += link.events.iter().map(&cost).sum::<usize>();
+            match &mut chain.events {
+                Some(events) if held <= budget => {
+                    events.extend(link.events.into_iter().filter(|ev| !quarantine.has_event(&ev.id)))
+                }
+                // Past the budget: the fold reads each link again as it applies it.
+                _ => chain.events = None,
+            }
+            Ok(())
+        });
+        match (walked, refused) {
+            (_, Some(why)) => out.failed.push((snap, why)),
+            (Err(e), None) => out.failed.push((snap, e.to_string())),
+            (Ok(()), None) => {
+                out.snapshot = Some((snap, chain));
+                break;
+            }
         }
-        if let Some(s) = loaded.signers.iter().find(|s| !trusted.contains(s)) {
-            out.failed.push((
-                snap,
-                format!(
-                    "a link of its chain is signed by {}, whose snapshots are not trusted",
-                    &s.to_hex()[..12]
-                ),
-            ));
-            continue;
-        }
-        let own =
-            !snap.name.starts_with(crate::sync::TRACKING_ROOT) && loaded.signers.iter().all(|s| local.contains(s));
-        let mut bad = loaded
-            .events
-            .iter()
-            .find_map(|ev| ev.check_structure(None).err().map(|e| (ev.id, e)));
-        if bad.is_none() && !own {
-            bad = crate::event::verify_all(&loaded.events)
-                .into_iter()
-                .next()
-                .map(|(i, e)| (loaded.events[i].id, e));
-        }
-        if let Some((id, why)) = bad {
-            out.failed
-                .push((snap, format!("event {}: {}", &id.to_hex()[..12], why.reason())));
-            continue;
-        }
-        loaded.events.retain(|ev| !quarantine.has_event(&ev.id));
-        out.snapshot = Some((snap, loaded));
-        break;
     }
     Ok(out)
 }
@@ -474,10 +544,10 @@ pub fn create(
     // actors signed. Its commits are read from the links' headers, its events not at all.
     let mut base: Option<(SnapshotRef, Vec<ObjectId>)> = None;
     for snap in list(&own) {
-        if let Ok(links) = links(repo, &snap, None)
-            && links.iter().all(|(.., h)| h.signer.is_some_and(|s| local.contains(&s)))
+        if let Ok(links) = links(repo, &snap)
+            && links.iter().all(|(_, h)| h.signer.is_some_and(|s| local.contains(&s)))
         {
-            let commits = links.into_iter().flat_map(|(.., h)| h.commits).collect();
+            let commits = links.into_iter().flat_map(|(_, h)| h.commits).collect();
             base = Some((snap, commits));
             break;
         }

@@ -7,6 +7,33 @@ use crate::refs::Stamp;
 /// The meta key of the refs' stamp as of the last full look at them.
 const STAMP: &str = "refs_stamp";
 
+/// The meta key a fold that commits batch by batch sets until its last commit. An index that has
+/// it is incomplete: being folded by the process that holds the fold lock, or left by one that
+/// died, and then folded again from nothing.
+const PARTIAL: &str = "partial_fold";
+
+/// An exclusive lock (flock) on `<index>/fold.lock`, held by a fold that commits batch by batch,
+/// from its first commit to its last; others wait on it rather than read half an index.
+struct FoldLock(#[allow(dead_code)] std::fs::File);
+
+impl FoldLock {
+    fn take(dir: &std::path::Path) -> Result<FoldLock> {
+        use std::os::fd::AsRawFd;
+        let path = dir.join("fold.lock");
+        let f = std::fs::File::create(&path).map_err(Error::io(&path))?;
+        loop {
+            // SAFETY: flock on a descriptor this function owns.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(FoldLock(f));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::Io { path, source: e });
+            }
+        }
+    }
+}
+
 impl Index {
     /// Deletes the index and folds every ref in again.
     /// With `use_snapshot`, it starts from the newest snapshot, as a fresh clone does.
@@ -29,6 +56,16 @@ impl Index {
     pub fn refresh_with(&self, repo: &Repo, use_snapshot: bool) -> Result<FoldStats> {
         let start = Instant::now();
         let err = self.err();
+        // Half an index, from a fold that commits in batches: wait for it to finish, or, when the
+        // process folding it died, start again from nothing under its lock.
+        let mut held = None;
+        if self.partial()? {
+            let lock = FoldLock::take(&self.path)?;
+            if self.partial()? {
+                self.clear()?;
+                held = Some(lock);
+            }
+        }
         // Taken before the refs are listed: whatever moves after it makes the next stamp differ.
         let stamp = Stamp::now(repo);
         if self.stamp()? == Some(stamp) {
@@ -42,19 +79,33 @@ impl Index {
         if !self.changed(&relevant)? {
             // Something else moved (a lock ref packed, a ref rewritten to its value).
             let mut wtxn = self.env.write_txn().map_err(&err)?;
+            if held.is_none() && self.meta.get(&wtxn, PARTIAL).map_err(&err)?.is_some() {
+                // The refs match because a fold in batches began meanwhile: wait for it.
+                drop(wtxn);
+                drop(FoldLock::take(&self.path)?);
+                return self.refresh_with(repo, use_snapshot);
+            }
             self.meta.put(&mut wtxn, STAMP, &stamp.to_bytes()).map_err(&err)?;
             wtxn.commit().map_err(&err)?;
             return Ok(FoldStats::default());
         }
         let mut quarantine = crate::quarantine::Quarantine::load(repo)?;
         let mut wtxn = self.env.write_txn().map_err(&err)?;
+        if held.is_none() && self.meta.get(&wtxn, PARTIAL).map_err(&err)?.is_some() {
+            // Another process began a fold in batches since the look above: wait, then start over.
+            drop(wtxn);
+            drop(FoldLock::take(&self.path)?);
+            return self.refresh_with(repo, use_snapshot);
+        }
         let mut stats = FoldStats::default();
         let fresh_index = self.tips.is_empty(&wtxn).map_err(&err)? && self.commits.is_empty(&wtxn).map_err(&err)?;
         // Events already checked (a snapshot's, verified as it was chosen), and per WAL commit.
         let mut checked: Vec<Vec<SignedEvent>> = Vec::new();
         let mut batch: Vec<Fetched<'_>> = Vec::new();
+        let budget = fold_memory(repo);
+        let mut in_memory: usize = 0;
         if use_snapshot && fresh_index {
-            let chosen = snapshot::choose(repo, &refs, &quarantine)?;
+            let chosen = snapshot::choose(repo, &refs, &quarantine, budget, event_cost)?;
             for (snap, reason) in chosen.failed {
                 stats.rejected.push(Rejected {
                     reference: snap.name,
@@ -63,11 +114,32 @@ impl Index {
                     reason,
                 });
             }
-            if let Some((snap, loaded)) = chosen.snapshot {
-                for commit in &loaded.commits {
+            if let Some((snap, chain)) = chosen.snapshot {
+                for commit in &chain.commits {
                     self.commits.put(&mut wtxn, oid_bytes(commit), &()).map_err(&err)?;
                 }
-                checked.push(loaded.events);
+                match chain.events {
+                    Some(events) => {
+                        in_memory += events.iter().map(event_cost).sum::<usize>();
+                        checked.push(events);
+                    }
+                    // A chain larger than the budget streams too: a link at a time, applied in
+                    // batches as the WAL's events are below.
+                    None => {
+                        for link in &chain.links {
+                            let events = chain.link_events(repo, &snap, *link, &quarantine)?;
+                            in_memory += events.iter().map(event_cost).sum::<usize>();
+                            checked.push(events);
+                            if in_memory > budget {
+                                let applied;
+                                (wtxn, applied) =
+                                    self.commit_batch(wtxn, std::mem::take(&mut checked), &mut held, &mut stats)?;
+                                stats.events += applied;
+                                in_memory = 0;
+                            }
+                        }
+                    }
+                }
                 stats.snapshot = Some(snap.name);
             }
         }
@@ -103,9 +175,7 @@ impl Index {
         // A first fold streams: chunks are read a group at a time, and once the events in
         // memory pass grit.foldMemory they are checked and applied, and dropped. The first
         // such batch takes the bulk path into the empty index; later ones merge into it.
-        let budget = fold_memory(repo);
         let threshold = rebuild_threshold(repo);
-        let mut in_memory: usize = checked.iter().flatten().map(event_cost).sum();
         let mut incoming = 0;
         // Groups are sized from what the commits read so far held, so that a group stays within
         // a quarter of the budget whatever the size of the chunks; the first few calibrate.
@@ -141,7 +211,9 @@ impl Index {
             read_commits += group.len();
             if fresh_index && in_memory > budget {
                 checked.push(Self::checked(std::mem::take(&mut batch), &quarantine, &mut found));
-                stats.events += self.apply_checked(&mut wtxn, std::mem::take(&mut checked), &mut stats)?;
+                let applied;
+                (wtxn, applied) = self.commit_batch(wtxn, std::mem::take(&mut checked), &mut held, &mut stats)?;
+                stats.events += applied;
                 in_memory = 0;
             }
             // So many events into a small index that a rebuild in bulk (streaming as above) is
@@ -194,6 +266,7 @@ impl Index {
             .put(&mut wtxn, "folded_at", &crate::repo::now_ms().to_be_bytes())
             .map_err(&err)?;
         self.meta.put(&mut wtxn, STAMP, &stamp.to_bytes()).map_err(&err)?;
+        self.meta.delete(&mut wtxn, PARTIAL).map_err(&err)?;
         self.meta
             .put(
                 &mut wtxn,
@@ -203,6 +276,36 @@ impl Index {
             .map_err(&err)?;
         wtxn.commit().map_err(&err)?;
         Ok(stats)
+    }
+
+    /// Applies one batch of a streaming first fold and commits it, so that the pages it dirtied
+    /// are written out and their memory used again, rather than the whole index held until the
+    /// end. The index is marked incomplete (and the fold lock held) until the fold's last commit.
+    fn commit_batch<'e>(
+        &'e self,
+        mut wtxn: RwTxn<'e>,
+        checked: Vec<Vec<SignedEvent>>,
+        held: &mut Option<FoldLock>,
+        stats: &mut FoldStats,
+    ) -> Result<(RwTxn<'e>, usize)> {
+        let err = self.err();
+        if held.is_none() {
+            *held = Some(FoldLock::take(&self.path)?);
+        }
+        self.meta
+            .put(&mut wtxn, PARTIAL, &std::process::id().to_be_bytes())
+            .map_err(&err)?;
+        let applied = self.apply_checked(&mut wtxn, checked, stats)?;
+        wtxn.commit().map_err(&err)?;
+        // Fault injection for the tests: die, or pause, with half an index committed.
+        match std::env::var("GRIT_TEST_FAIL").as_deref() {
+            Ok("fold-exit-after-batch") => std::process::exit(137),
+            Ok("fold-pause-after-batch") if stats.batches == 1 => {
+                std::thread::sleep(std::time::Duration::from_millis(1500))
+            }
+            _ => {}
+        }
+        Ok((self.env.write_txn().map_err(&err)?, applied))
     }
 
     /// Applies checked events: in bulk into an empty index, else merged one by one.
@@ -293,8 +396,17 @@ impl Index {
         wtxn.commit().map_err(&err)
     }
 
+    /// Whether a fold in batches left the index incomplete (it is running, or it died).
+    fn partial(&self) -> Result<bool> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(self.meta.get(&rtxn, PARTIAL).map_err(self.err())?.is_some())
+    }
+
     /// Whether the index has folded in every ref as it is now.
     pub fn is_current(&self, repo: &Repo) -> Result<bool> {
+        if self.partial()? {
+            return Ok(false);
+        }
         let refs = Self::fold_refs(repo)?;
         let relevant: Vec<&(String, ObjectId)> = refs
             .iter()

@@ -421,3 +421,45 @@ fn a_rebuild_in_little_memory_gives_the_same_index() {
     assert_eq!(index(), expected);
     t.ok("wal", &r, &["check"]);
 }
+
+/// A fold in little memory commits batch by batch, and marks the index incomplete until its last
+/// commit. A command meanwhile waits for it rather than read half an index; a fold that died
+/// half way is done again from nothing by the next command.
+#[test]
+fn half_a_fold_is_never_read_and_a_dead_one_is_done_again() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    many_actors(&r, 120);
+    let count = || t.json("issue", &r, &["list", "--limit", "0"]).as_array().unwrap().len();
+    assert_eq!(count(), 120);
+    t.git(&r, &["config", "grit.foldMemory", "4k"]);
+    // Dies after its first batch: the next command finds the mark and folds everything again.
+    let out = t
+        .wrapped(&crate::env::exe("wal"), &r)
+        .args(["rebuild", "--full"])
+        .env("GRIT_TEST_FAIL", "fold-exit-after-batch")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(count(), 120, "no half index is read after a crash");
+    assert!(t.ok("wal", &r, &["check"]).contains("clean"));
+    // Pauses after its first batch: a command started meanwhile waits and reads it whole.
+    let lock = r.join(".git/grit/index/fold.lock");
+    let mut rebuild = t
+        .wrapped(&crate::env::exe("wal"), &r)
+        .args(["rebuild", "--full"])
+        .env("GRIT_TEST_FAIL", "fold-pause-after-batch")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..400 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(lock.exists(), "the rebuild reached its first batch");
+    assert_eq!(count(), 120, "a command during the fold waits for it");
+    assert!(rebuild.wait().unwrap().success());
+    assert_eq!(count(), 120);
+}
