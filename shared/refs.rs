@@ -609,8 +609,8 @@ fn take_over(lock: &std::path::Path) -> Result<()> {
     }
 }
 
-/// `<ref>.lock` files under `refs/grit/` that look left behind by a crash (older than
-/// [`STALE_LOCK_AGE`]), for `git wal doctor`.
+/// `<ref>.lock` files under `refs/grit/`, and the locks of `packed-refs` and of a reftable
+/// stack, that look left behind by a crash (older than [`STALE_LOCK_AGE`]), for `git wal doctor`.
 pub fn stale_locks(repo: &Repo) -> Vec<PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -633,12 +633,16 @@ pub fn stale_locks(repo: &Repo) -> Vec<PathBuf> {
     }
     let mut out = Vec::new();
     walk(&repo.git.common_dir().join("refs/grit"), &mut out);
-    let packed = repo.git.common_dir().join("packed-refs.lock");
-    if std::fs::metadata(&packed)
-        .and_then(|m| m.modified())
-        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE))
-    {
-        out.push(packed);
+    // The files backend's packed-refs lock, and the reftable stack's: while either is left
+    // behind, every write of a ref waits for it, then fails.
+    for lock in ["packed-refs.lock", "reftable/tables.list.lock"] {
+        let lock = repo.git.common_dir().join(lock);
+        if std::fs::metadata(&lock)
+            .and_then(|m| m.modified())
+            .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE))
+        {
+            out.push(lock);
+        }
     }
     out.sort();
     out

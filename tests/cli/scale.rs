@@ -463,3 +463,43 @@ fn half_a_fold_is_never_read_and_a_dead_one_is_done_again() {
     assert!(rebuild.wait().unwrap().success());
     assert_eq!(count(), 120);
 }
+
+/// A reftable stack's lock left by a git that died stops every write of a ref (git waits, then
+/// fails): doctor names it, and `--fix` removes it if it is still the same stale file.
+#[test]
+fn a_stale_reftable_lock_is_found_and_fixed_by_doctor() {
+    let t = TestEnv::new();
+    let r = t.tmp.path().join("r");
+    let (ok, _, err) = t.git_env(
+        t.tmp.path(),
+        &["init", "-q", "--ref-format=reftable", "-b", "main", r.to_str().unwrap()],
+        &[],
+    );
+    if !ok {
+        eprintln!("skipped: this git cannot make reftable repositories: {err}");
+        return;
+    }
+    t.git(&r, &["config", "user.name", "Ann"]);
+    t.git(&r, &["config", "user.email", "ann@example.com"]);
+    t.create(&r, "before");
+    let lock = r.join(".git/reftable/tables.list.lock");
+    std::fs::write(&lock, b"").unwrap();
+    crate::wal::age(&lock, 60);
+    let report = t
+        .cmd("wal", &r)
+        .args(["doctor", "--json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report = String::from_utf8_lossy(&report);
+    assert!(
+        report.contains("stale-lock") && report.contains("tables.list.lock"),
+        "{report}"
+    );
+    t.cmd("wal", &r).args(["doctor", "--fix"]).assert().success();
+    assert!(!lock.exists());
+    t.create(&r, "after");
+    assert_eq!(crate::env::titles(&t.json("issue", &r, &["list"])), ["after", "before"]);
+}
