@@ -200,14 +200,16 @@ while [ $i -lt "$n" ]; do
 done
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# mountinfo escapes space, tab, newline and backslash as \ooo: unescaped (two processes) only
+# where a path has one.
 unescape() { printf '%b' "$(printf '%s' "$1" | sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g')"; }
 awk '{print $5}' /proc/self/mountinfo | while IFS= read -r m; do
-    m=$(unescape "$m")
+    case $m in *\\*) m=$(unescape "$m") ;; esac
     case $m in /tmp | /tmp/* | /proc | /proc/* | /dev/shm) continue ;; esac
     mount -o remount,bind,ro "$m" 2>/dev/null || true
 done
 awk '{for (i = 7; $i != "-"; i++); print $(i + 1), $5, $6}' /proc/self/mountinfo | while IFS=' ' read -r type m opts; do
-    m=$(unescape "$m")
+    case $m in *\\*) m=$(unescape "$m") ;; esac
     case $m in /tmp | /tmp/* | /proc | /proc/* | /dev/shm) continue ;; esac
     # Pseudo-terminals and message queues hold no files to write.
     case $type in devpts | mqueue) continue ;; esac
