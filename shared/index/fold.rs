@@ -132,8 +132,13 @@ impl Index {
                             checked.push(events);
                             if in_memory > budget {
                                 let applied;
-                                (wtxn, applied) =
-                                    self.commit_batch(wtxn, std::mem::take(&mut checked), &mut held, &mut stats)?;
+                                (wtxn, applied) = self.commit_batch(
+                                    wtxn,
+                                    std::mem::take(&mut checked),
+                                    budget,
+                                    &mut held,
+                                    &mut stats,
+                                )?;
                                 stats.events += applied;
                                 in_memory = 0;
                             }
@@ -212,7 +217,8 @@ impl Index {
             if fresh_index && in_memory > budget {
                 checked.push(Self::checked(std::mem::take(&mut batch), &quarantine, &mut found));
                 let applied;
-                (wtxn, applied) = self.commit_batch(wtxn, std::mem::take(&mut checked), &mut held, &mut stats)?;
+                (wtxn, applied) =
+                    self.commit_batch(wtxn, std::mem::take(&mut checked), budget, &mut held, &mut stats)?;
                 stats.events += applied;
                 in_memory = 0;
             }
@@ -242,6 +248,12 @@ impl Index {
             self.tips.delete(&mut wtxn, &k).map_err(&err)?;
         }
         checked.push(Self::checked(batch, &quarantine, &mut found));
+        if held.is_some() {
+            // A fold in batches applies its last batch as it did the others.
+            let applied;
+            (wtxn, applied) = self.commit_batch(wtxn, std::mem::take(&mut checked), budget, &mut held, &mut stats)?;
+            stats.events += applied;
+        }
         // The quarantine is written before the fold commits, and before sync can integrate what
         // it found: whatever sits in a local ref is either applied or listed there.
         for e in crate::quarantine::add(repo, &mut quarantine, found)? {
@@ -285,6 +297,7 @@ impl Index {
         &'e self,
         mut wtxn: RwTxn<'e>,
         checked: Vec<Vec<SignedEvent>>,
+        budget: usize,
         held: &mut Option<FoldLock>,
         stats: &mut FoldStats,
     ) -> Result<(RwTxn<'e>, usize)> {
@@ -295,7 +308,31 @@ impl Index {
         self.meta
             .put(&mut wtxn, PARTIAL, &std::process::id().to_be_bytes())
             .map_err(&err)?;
-        let applied = self.apply_checked(&mut wtxn, checked, stats)?;
+        let mut applied = 0;
+        if self.events.is_empty(&wtxn).map_err(&err)? {
+            applied += self.apply_checked(&mut wtxn, checked, stats)?;
+        } else {
+            // Merged into what earlier batches wrote, each event dirties pages all over the index,
+            // and LMDB keeps every dirty page in memory until the commit: commit every few
+            // thousand events, so that those pages stay within the budget too. Events of one
+            // issue go together, so a step touches each issue's pages once.
+            let mut events: Vec<SignedEvent> = checked.into_iter().flatten().collect();
+            if !events.is_empty() {
+                stats.batches += 1;
+            }
+            events.sort_unstable_by_key(|e| (e.entity(), e.id));
+            let step = (budget / DIRTY_PER_EVENT).max(1);
+            let mut rest = events.into_iter();
+            loop {
+                let part: Vec<SignedEvent> = rest.by_ref().take(step).collect();
+                if part.is_empty() {
+                    break;
+                }
+                applied += self.apply(&mut wtxn, part)?;
+                wtxn.commit().map_err(&err)?;
+                wtxn = self.env.write_txn().map_err(&err)?;
+            }
+        }
         wtxn.commit().map_err(&err)?;
         // Fault injection for the tests: die, or pause, with half an index committed.
         match std::env::var("GRIT_TEST_FAIL").as_deref() {
@@ -710,6 +747,11 @@ fn feed_entries(relevant: &[&(String, ObjectId)], jobs: &[(usize, ObjectId)]) ->
 
 /// How many WAL commits a streaming fold reads at a time (on every core).
 const READ_GROUP: usize = 4096;
+
+/// What merging one event into a large index dirties, at most, in LMDB pages held until the
+/// commit: a page in each of the tables it touches (events, parents, issue, row, facts, labels,
+/// words), each a random place in its table.
+const DIRTY_PER_EVENT: usize = 8 * 4096;
 
 /// What an event costs a fold in memory, all told: its bytes, its decoded form, and its share of
 /// the bulk fold's sorted keys, states and rows (measured: about 1.5 KiB for a short event).
