@@ -21,6 +21,24 @@ fn hook_runs(t: &TestEnv, dir: &Path, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The WAL refs of `dir` that track origin's.
+fn tracking_wal(t: &TestEnv, dir: &Path) -> Vec<(String, String)> {
+    t.refs(dir, "refs/grit/remotes/origin/wal/")
+}
+
+/// The WAL refs of `dir` (a clone or a remote), named as a clone of it tracks them.
+fn as_tracked(t: &TestEnv, dir: &Path) -> Vec<(String, String)> {
+    t.refs(dir, "refs/grit/wal/")
+        .into_iter()
+        .map(|(n, id)| (n.replace("refs/grit/wal/", "refs/grit/remotes/origin/wal/"), id))
+        .collect()
+}
+
+/// How many tracking WAL refs of `dir` are loose files.
+fn loose_tracking(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join(".git/refs/grit/remotes/origin/wal")).map_or(0, |d| d.count())
+}
+
 #[test]
 fn two_thousand_actors_push_clone_fetch_and_gc_with_the_hooks_on() {
     let t = TestEnv::new();
@@ -33,16 +51,13 @@ fn two_thousand_actors_push_clone_fetch_and_gc_with_the_hooks_on() {
     assert_eq!(t.refs(&remote, "refs/grit/actors/").len(), 2001, "and Ann's own");
     // The tracking refs say what the remote now has; a push this large writes them into
     // packed-refs at once, not as a loose file per ref.
-    assert_eq!(
-        t.refs(&a, "refs/grit/remotes/origin/wal/"),
-        t.refs(&a, "refs/grit/wal/")
-            .into_iter()
-            .map(|(n, id)| (n.replace("refs/grit/wal/", "refs/grit/remotes/origin/wal/"), id))
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(tracking_wal(&t, &a), as_tracked(&t, &a));
     if crate::env::ref_format().as_deref() != Some("reftable") {
-        let loose = std::fs::read_dir(a.join(".git/refs/grit/remotes/origin/wal")).map_or(0, |d| d.count());
-        assert_eq!(loose, 0, "the tracking refs went straight into packed-refs");
+        assert_eq!(
+            loose_tracking(&a),
+            0,
+            "the tracking refs went straight into packed-refs"
+        );
     }
     let again = t.json("wal", &a, &["push"]);
     assert_eq!(again["refs"], serde_json::json!([]), "nothing left to push");
@@ -54,21 +69,14 @@ fn two_thousand_actors_push_clone_fetch_and_gc_with_the_hooks_on() {
     // tracking refs added to packed-refs in one write, beside what `git clone` packed.
     // (A reftable clone has neither: git writes the refs as one table.)
     if crate::env::ref_format().as_deref() != Some("reftable") {
-        let loose = std::fs::read_dir(b.join(".git/refs/grit/remotes/origin/wal")).map_or(0, |d| d.count());
-        assert_eq!(loose, 0, "the fetched refs went straight into packed-refs");
+        assert_eq!(loose_tracking(&b), 0, "the fetched refs went straight into packed-refs");
         let packed = std::fs::read_to_string(b.join(".git/packed-refs")).unwrap();
         assert!(
             packed.contains(" refs/remotes/origin/main\n"),
             "the clone's own packed refs are kept"
         );
     }
-    assert_eq!(
-        t.refs(&b, "refs/grit/remotes/origin/wal/"),
-        t.refs(&remote, "refs/grit/wal/")
-            .into_iter()
-            .map(|(n, id)| (n.replace("refs/grit/wal/", "refs/grit/remotes/origin/wal/"), id))
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(tracking_wal(&t, &b), as_tracked(&t, &remote));
     t.git(&b, &["fsck", "--connectivity-only", "--no-dangling"]);
     assert!(hook_runs(&t, &b, &["fetch", "-q"]).is_empty(), "nothing new, no fold");
     assert_eq!(
