@@ -1186,3 +1186,38 @@ fn watch_reruns_once_per_change_and_once_per_burst() {
         serde_json::json!(["mkdir -p target; echo run >> target/runs"])
     );
 }
+
+/// `open --editor` starts $VISUAL or $EDITOR (a command line, as git runs it) in the sandbox, on
+/// the sandbox's directory; with neither set, nor core.editor, it says what to set.
+#[test]
+fn open_with_editor_starts_the_editor_in_the_sandbox() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    run_ok(&t, &r, &["run", "ed", "--keep", "--", "true"]);
+    let s = path_of(&t, &r, "ed");
+    let out = sb(&t, &r)
+        .env("EDITOR", "sh -c 'pwd > opened-here' editor")
+        .env_remove("VISUAL")
+        .args(["open", "ed", "--editor"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let opened = fs::read_to_string(s.join("opened-here")).unwrap();
+    assert_eq!(
+        Path::new(opened.trim()).canonicalize().unwrap(),
+        s.canonicalize().unwrap()
+    );
+    let out = sb(&t, &r)
+        .env_remove("EDITOR")
+        .env_remove("VISUAL")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(["open", "ed", "--editor"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no editor is set") && err.contains("hint:"), "{err}");
+}
