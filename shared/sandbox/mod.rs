@@ -196,6 +196,23 @@ impl Main {
 
     /// Undoes a creation: worktree, branch, directory, record. Best effort, every step.
     pub fn rollback(&self, r: &Record) {
+        // A creation killed outright can leave a git it started running: `git worktree add`
+        // checks the files out through a `git reset --hard` of its own, which outlives it and
+        // would write the directory again once it is removed. It holds the worktree's index
+        // lock while it writes: wait for that, for a while.
+        if let Some(name) = r.path.file_name() {
+            let lock = self
+                .repo
+                .git
+                .common_dir()
+                .join("worktrees")
+                .join(name)
+                .join("index.lock");
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while lock.exists() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         let _ = remove(self, r);
     }
 
