@@ -565,6 +565,16 @@ impl RefLock {
     }
 }
 
+/// Whether a file was last modified at least [`STALE_LOCK_AGE`] ago.
+fn old_enough(mtime: std::time::SystemTime) -> bool {
+    mtime.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE)
+}
+
+/// Whether the file at `path` exists and is old enough to be a dead writer's lock.
+fn old_file(path: &std::path::Path) -> bool {
+    std::fs::metadata(path).and_then(|m| m.modified()).is_ok_and(old_enough)
+}
+
 /// Watches a `<ref>.lock` held by someone else for the signs of a dead writer: old, and the
 /// same file (inode, size, mtime) for at least a moment.
 #[derive(Default)]
@@ -580,7 +590,7 @@ impl StaleWatch {
             return false;
         };
         let Ok(mtime) = meta.modified() else { return false };
-        let old = mtime.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE);
+        let old = old_enough(mtime);
         let id = (meta.ino(), meta.len(), mtime);
         match self.seen {
             Some((seen, since)) if seen == id => old && since.elapsed() >= Duration::from_millis(100),
@@ -618,14 +628,11 @@ pub fn stale_locks(repo: &Repo) -> Vec<PathBuf> {
             let path = e.path();
             match e.file_type() {
                 Ok(t) if t.is_dir() => walk(&path, out),
-                Ok(_) if path.extension().is_some_and(|x| x == "lock") => {
-                    let old = e
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE));
-                    if old {
-                        out.push(path);
-                    }
+                Ok(_)
+                    if path.extension().is_some_and(|x| x == "lock")
+                        && e.metadata().and_then(|m| m.modified()).is_ok_and(old_enough) =>
+                {
+                    out.push(path);
                 }
                 _ => {}
             }
@@ -637,10 +644,7 @@ pub fn stale_locks(repo: &Repo) -> Vec<PathBuf> {
     // behind, every write of a ref waits for it, then fails.
     for lock in ["packed-refs.lock", "reftable/tables.list.lock"] {
         let lock = repo.git.common_dir().join(lock);
-        if std::fs::metadata(&lock)
-            .and_then(|m| m.modified())
-            .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE))
-        {
+        if old_file(&lock) {
             out.push(lock);
         }
     }
@@ -650,9 +654,7 @@ pub fn stale_locks(repo: &Repo) -> Vec<PathBuf> {
 
 /// Removes a stale lock found by [`stale_locks`], if it is still the same stale file.
 pub fn remove_stale_lock(lock: &std::path::Path) -> Result<bool> {
-    let still = std::fs::metadata(lock)
-        .and_then(|m| m.modified())
-        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age >= STALE_LOCK_AGE));
+    let still = old_file(lock);
     if still {
         take_over(lock)?;
     }

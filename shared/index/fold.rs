@@ -79,11 +79,10 @@ impl Index {
         if !self.changed(&relevant)? {
             // Something else moved (a lock ref packed, a ref rewritten to its value).
             let mut wtxn = self.env.write_txn().map_err(&err)?;
-            if held.is_none() && self.meta.get(&wtxn, PARTIAL).map_err(&err)?.is_some() {
-                // The refs match because a fold in batches began meanwhile: wait for it.
+            // The refs may match because a fold in batches began meanwhile.
+            if held.is_none() && self.marked_partial(&wtxn)? {
                 drop(wtxn);
-                drop(FoldLock::take(&self.path)?);
-                return self.refresh_with(repo, use_snapshot);
+                return self.after_fold_elsewhere(repo, use_snapshot);
             }
             self.meta.put(&mut wtxn, STAMP, &stamp.to_bytes()).map_err(&err)?;
             wtxn.commit().map_err(&err)?;
@@ -91,11 +90,9 @@ impl Index {
         }
         let mut quarantine = crate::quarantine::Quarantine::load(repo)?;
         let mut wtxn = self.env.write_txn().map_err(&err)?;
-        if held.is_none() && self.meta.get(&wtxn, PARTIAL).map_err(&err)?.is_some() {
-            // Another process began a fold in batches since the look above: wait, then start over.
+        if held.is_none() && self.marked_partial(&wtxn)? {
             drop(wtxn);
-            drop(FoldLock::take(&self.path)?);
-            return self.refresh_with(repo, use_snapshot);
+            return self.after_fold_elsewhere(repo, use_snapshot);
         }
         let mut stats = FoldStats::default();
         let fresh_index = self.tips.is_empty(&wtxn).map_err(&err)? && self.commits.is_empty(&wtxn).map_err(&err)?;
@@ -436,7 +433,19 @@ impl Index {
     /// Whether a fold in batches left the index incomplete (it is running, or it died).
     fn partial(&self) -> Result<bool> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
-        Ok(self.meta.get(&rtxn, PARTIAL).map_err(self.err())?.is_some())
+        self.marked_partial(&rtxn)
+    }
+
+    /// Whether the index, as `txn` sees it, carries the mark of a fold in batches.
+    fn marked_partial(&self, txn: &RoTxn) -> Result<bool> {
+        Ok(self.meta.get(txn, PARTIAL).map_err(self.err())?.is_some())
+    }
+
+    /// Another process began a fold in batches since this one looked: wait for it (or find it
+    /// dead), then start over.
+    fn after_fold_elsewhere(&self, repo: &Repo, use_snapshot: bool) -> Result<FoldStats> {
+        drop(FoldLock::take(&self.path)?);
+        self.refresh_with(repo, use_snapshot)
     }
 
     /// Whether the index has folded in every ref as it is now.

@@ -47,6 +47,15 @@ fn workspace(t: &TestEnv) -> PathBuf {
     r
 }
 
+/// A repository with one committed file, `a.txt`.
+fn one_file_repo(t: &TestEnv) -> PathBuf {
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    r
+}
+
 fn sandbox_env(t: &TestEnv) -> Vec<(&'static str, String)> {
     vec![("XDG_DATA_HOME", t.tmp.path().join("data").display().to_string())]
 }
@@ -265,10 +274,7 @@ fn bad_names_and_taken_branches_are_refused() {
 #[test]
 fn commit_merge_rm_and_clean_manage_sandboxes() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = one_file_repo(&t);
     run_ok(
         &t,
         &r,
@@ -718,10 +724,7 @@ fn changes_carried_from_a_dirty_main_tree_are_not_the_sandboxes_own() {
 #[test]
 fn merge_preview_lists_conflicts_and_rebase_fast_forwards() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = one_file_repo(&t);
     run_ok(
         &t,
         &r,
@@ -758,10 +761,7 @@ fn merge_preview_lists_conflicts_and_rebase_fast_forwards() {
 #[test]
 fn repeat_runs_the_last_command_again_with_its_environment() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = one_file_repo(&t);
     let run = sb(&t, &r)
         .args([
             "run",
@@ -921,10 +921,7 @@ fn a_matrix_runs_one_sandbox_per_item_and_sums_them_up() {
 #[test]
 fn sync_brings_the_base_branch_in() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = one_file_repo(&t);
     run_ok(&t, &r, &["run", "s", "--sh", "--", "echo mine > mine.txt"]);
     fs::write(r.join("b.txt"), "b\n").unwrap();
     t.git(&r, &["add", "b.txt"]);
@@ -949,10 +946,7 @@ fn sync_brings_the_base_branch_in() {
 #[test]
 fn commits_carry_signed_provenance_that_verify_checks() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = one_file_repo(&t);
     run_ok(
         &t,
         &r,
@@ -1015,10 +1009,7 @@ fn isolate_through_unshare_keeps_the_command_off_the_network_and_out_of_the_rest
 
 fn isolation_through(with: Option<&str>) {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = one_file_repo(&t);
     if let Some(with) = with {
         t.git(&r, &["config", "sandbox.isolateWith", with]);
     }
@@ -1192,10 +1183,7 @@ fn watch_reruns_once_per_change_and_once_per_burst() {
 #[test]
 fn open_with_editor_starts_the_editor_in_the_sandbox() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = one_file_repo(&t);
     run_ok(&t, &r, &["run", "ed", "--keep", "--", "true"]);
     let s = path_of(&t, &r, "ed");
     let out = sb(&t, &r)
