@@ -398,7 +398,19 @@ fn is_read_only(e: &Error) -> bool {
 
 /// WAL refs: `refs/grit/wal/<actor>` and remote-tracking copies `refs/grit/remotes/<r>/wal/<actor>`.
 pub fn is_wal_ref(name: &str) -> bool {
-    name.starts_with(wal::WAL_PREFIX) || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/wal/"))
+    name.starts_with(wal::WAL_PREFIX)
+        || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/wal/"))
+        || name.starts_with(RETIRED_PREFIX)
+}
+
+/// Where the index keeps the retired chains that snapshots name, as if each were a WAL ref:
+/// `refs/grit/retired/<tip>/<actor>`. No such ref exists in git; the fold reads each chain from
+/// its tip, a parent of the snapshot commit that retired it.
+pub const RETIRED_PREFIX: &str = "refs/grit/retired/";
+
+/// The name under which the fold reads a retired chain.
+pub fn retired_ref(actor: &ActorId, tip: &ObjectId) -> String {
+    format!("{RETIRED_PREFIX}{tip}/{}", actor.to_hex())
 }
 
 /// The actor whose WAL a ref is (the last part of its name), if it names one.

@@ -27,6 +27,7 @@ pub mod quarantine;
 pub mod query;
 pub mod refs;
 pub mod repo;
+pub mod retire;
 pub mod sandbox;
 pub mod snapshot;
 pub mod store;

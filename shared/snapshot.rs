@@ -18,13 +18,19 @@ use crate::wal::{self, Author};
 
 pub const SNAPSHOTS_PREFIX: &str = "refs/grit/snapshots/";
 pub const SNAPSHOT_FILE: &str = "snapshot.cbor";
-/// Format 3 is one link of a chain, signed by the actor that wrote it; format 2 (signed, whole)
-/// starts a chain; format 1 (unsigned) is read but never trusted.
+/// Format 3 is one link of a chain, signed by the actor that wrote it; format 4 is a link that
+/// also retires actors (`retire`); format 2 (signed, whole) starts a chain; format 1 (unsigned)
+/// is read but never trusted.
 pub const SNAPSHOT_FORMAT: u64 = 3;
+/// A link that retires actors: format 3 with the (actor, tip) pairs it retires after its commits.
+pub const RETIRING_FORMAT: u64 = 4;
 /// `grit.snapshotEvery` when unset: a snapshot is written once this many events are not in one.
 pub const DEFAULT_EVERY: u64 = 10_000;
 /// The CBOR of a signature at the end of a signed snapshot: a 64-byte string (0x58 0x40 …).
 const SIGNATURE_TAIL: usize = 66;
+
+/// An actor a snapshot link retires, with the tip its WAL ref had.
+pub type Retirement = (ActorId, ObjectId);
 
 /// A snapshot ref: where it is, and how many events it holds (from its name).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -46,6 +52,8 @@ pub struct Loaded {
     pub signers: Vec<ActorId>,
     /// Every WAL commit whose events the snapshot holds.
     pub commits: Vec<ObjectId>,
+    /// The actors this link retires, each with the tip its WAL ref had (format 4).
+    pub retired: Vec<Retirement>,
     pub events: Vec<SignedEvent>,
 }
 
@@ -82,38 +90,56 @@ pub fn newest(refs: &[(String, ObjectId)]) -> Option<SnapshotRef> {
 
 /// `[3, signer, parent, [commit…], [[body, signature]…], signature]`: one link of a chain, holding
 /// the events of the commits its parent chain does not cover. The last field signs the
-/// BLAKE2b-256 of the CBOR array of the first five.
+/// BLAKE2b-256 of the CBOR array of the fields before it. A link that retires actors is
+/// `[4, signer, parent, [commit…], [[actor, tip]…], [[body, signature]…], signature]`; one that
+/// retires none keeps format 3, which every version since chains reads.
 pub fn encode_link(
     key: &SigningKey,
     parent: Option<ObjectId>,
     commits: &[ObjectId],
+    retired: &[Retirement],
     events: &[SignedEvent],
 ) -> Vec<u8> {
     let signer = key.verifying_key().to_bytes();
-    let mut out = to_cbor(&Value::Array(vec![
-        Value::Integer(Integer::from(SNAPSHOT_FORMAT)),
+    let format = if retired.is_empty() {
+        SNAPSHOT_FORMAT
+    } else {
+        RETIRING_FORMAT
+    };
+    let mut fields = vec![
+        Value::Integer(Integer::from(format)),
         Value::Bytes(signer.to_vec()),
         parent.map_or(Value::Null, |p| Value::Bytes(p.as_bytes().to_vec())),
         Value::Array(commits.iter().map(|c| Value::Bytes(c.as_bytes().to_vec())).collect()),
-        Value::Array(events.iter().map(SignedEvent::to_value).collect()),
-    ]));
+    ];
+    if !retired.is_empty() {
+        fields.push(Value::Array(
+            retired
+                .iter()
+                .map(|(a, tip)| Value::Array(vec![Value::Bytes(a.0.to_vec()), Value::Bytes(tip.as_bytes().to_vec())]))
+                .collect(),
+        ));
+    }
+    fields.push(Value::Array(events.iter().map(SignedEvent::to_value).collect()));
+    let len = fields.len() as u8;
+    let mut out = to_cbor(&Value::Array(fields));
     let signature = key.sign(&blake2b256(&out)).to_bytes();
-    out[0] = 0x86; // the array of five becomes an array of six
+    out[0] = 0x80 | (len + 1); // the signature makes one field more
     out.extend(to_cbor(&Value::Bytes(signature.to_vec())));
     out
 }
 
 /// A snapshot that starts a chain (no parent).
 pub fn encode(key: &SigningKey, commits: &[ObjectId], events: &[SignedEvent]) -> Vec<u8> {
-    encode_link(key, None, commits, events)
+    encode_link(key, None, commits, &[], events)
 }
 
 /// The signer a snapshot names, read from its first bytes without decoding the rest.
 pub fn signer_of(bytes: &[u8]) -> Option<ActorId> {
     match bytes {
-        [0x85, 0x02, 0x58, 0x20, rest @ ..] | [0x86, 0x03, 0x58, 0x20, rest @ ..] => {
-            ActorId::from_slice(rest.get(..32)?)
-        }
+        [0x85, 0x02, 0x58, 0x20, rest @ ..]
+        | [0x86, 0x03, 0x58, 0x20, rest @ ..]
+        | [0x87, 0x04, 0x58, 0x20, rest @ ..] => ActorId::from_slice(rest.get(..32)?),
         _ => None,
     }
 }
@@ -127,6 +153,8 @@ pub struct Header {
     pub parent: Option<ObjectId>,
     /// The WAL commits whose events this link holds.
     pub commits: Vec<ObjectId>,
+    /// The actors this link retires, with their tips (format 4; else empty).
+    pub retired: Vec<Retirement>,
     /// Where the events' array starts and ends in the bytes.
     events: std::ops::Range<usize>,
 }
@@ -164,7 +192,8 @@ pub fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
         [0x83, 0x01, ..] => (1, 3),
         [0x85, 0x02, ..] => (2, 5),
         [0x86, 0x03, ..] => (3, 6),
-        [0x83 | 0x85 | 0x86, ..] => return Err(DecodeError("unsupported snapshot format")),
+        [0x87, 0x04, ..] => (4, 7),
+        [0x83 | 0x85 | 0x86 | 0x87, ..] => return Err(DecodeError("unsupported snapshot format")),
         _ => return Err(DecodeError("snapshot is not an array of its fields")),
     };
     let mut at = 2;
@@ -191,7 +220,7 @@ pub fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
         signer = Some(id);
     }
     let mut parent = None;
-    if format == 3 {
+    if format >= 3 {
         if bytes.get(at) == Some(&0xf6) {
             at += 1;
         } else {
@@ -209,6 +238,25 @@ pub fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
     let commits = (0..count)
         .map(|_| cbor_commit(bytes, &mut at))
         .collect::<Result<_, _>>()?;
+    let mut retired = Vec::new();
+    if format == 4 {
+        let (major, count) = cbor_head(bytes, &mut at)?;
+        // Each pair takes 57 bytes, as the commits' count above.
+        if major != 4 || count > (end.saturating_sub(at) / 57) as u64 {
+            return Err(DecodeError("snapshot retirements are not an array of pairs"));
+        }
+        for _ in 0..count {
+            if cbor_head(bytes, &mut at)? != (4, 2) || cbor_head(bytes, &mut at)? != (2, 32) {
+                return Err(DecodeError("snapshot retirement is not [actor, tip]"));
+            }
+            let actor = bytes
+                .get(at..at + 32)
+                .and_then(ActorId::from_slice)
+                .ok_or(DecodeError("snapshot is too short"))?;
+            at += 32;
+            retired.push((actor, cbor_commit(bytes, &mut at)?));
+        }
+    }
     if at > end {
         return Err(DecodeError("snapshot is too short"));
     }
@@ -216,6 +264,7 @@ pub fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
         signer,
         parent,
         commits,
+        retired,
         events: at..end,
     })
 }
@@ -239,6 +288,7 @@ pub fn decode(bytes: &[u8]) -> Result<Loaded, DecodeError> {
         parent: header.parent,
         signers: header.signer.into_iter().collect(),
         commits: header.commits,
+        retired: header.retired,
         events,
     })
 }
@@ -340,6 +390,7 @@ pub fn read_chain(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
         parent: None,
         signers: Vec::new(),
         commits: Vec::new(),
+        retired: Vec::new(),
         events: Vec::new(),
     };
     let mut unsigned = false;
@@ -355,11 +406,70 @@ pub fn read_chain(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
             None => unsigned = true,
         }
         out.commits.extend(link.commits);
+        out.retired.extend(link.retired);
         out.events.extend(link.events);
         Ok(())
     })?;
     if unsigned {
         out.signers.clear();
+    }
+    Ok(out)
+}
+
+/// The (actor, tip) pairs retired by the links of `refs`' snapshot chains not in `seen`, whoever
+/// signed them: a fold reads each retired chain as it reads a WAL ref, checking every event (a
+/// snapshot is a summary, never an authority). Each link read is added to `seen`, and a chain's
+/// walk stops at a link seen before, or one that does not read. A pair counts only when its tip
+/// is a parent of the link's commit, as the link that retires it makes it (so the tip's history
+/// came along with the link, and stays reachable through it).
+pub fn retirements_since(repo: &Repo, refs: &[(String, ObjectId)], seen: &mut HashSet<ObjectId>) -> Vec<Retirement> {
+    let mut out = Vec::new();
+    for snap in list(refs) {
+        if seen.contains(&snap.commit) {
+            continue;
+        }
+        let _ = each_link(repo, &snap, None, |commit, _, header| {
+            if !seen.insert(commit) {
+                return Err(Error::invalid("seen before", ""));
+            }
+            if !header.retired.is_empty() {
+                let parents: HashSet<ObjectId> =
+                    repo.git.find_commit(commit)?.parent_ids().map(|p| p.detach()).collect();
+                out.extend(header.retired.into_iter().filter(|(_, tip)| parents.contains(tip)));
+            }
+            Ok(())
+        });
+    }
+    out
+}
+
+/// The retirements a clone acts on: those of chains whose every link a trusted actor signed
+/// (`trusted_signers`), each (actor, tip) whose tip the chain covers. Sync deletes this clone's
+/// copies of such refs while they still hold the tip, and never pushes them back.
+pub fn trusted_retirements(repo: &Repo, refs: &[(String, ObjectId)]) -> Result<HashSet<Retirement>> {
+    let mut out = HashSet::new();
+    let snaps = list(refs);
+    if snaps.is_empty() {
+        return Ok(out);
+    }
+    let trusted = trusted_signers(repo)?;
+    // A snapshot and its remote-tracking copy are one chain.
+    let mut done = HashSet::new();
+    for snap in snaps {
+        if !done.insert(snap.commit) {
+            continue;
+        }
+        let Ok(links) = links(repo, &snap) else { continue };
+        if !links
+            .iter()
+            .all(|(_, h)| h.signer.is_some_and(|s| trusted.contains(&s)))
+        {
+            continue;
+        }
+        let covered: HashSet<ObjectId> = links.iter().flat_map(|(_, h)| h.commits.iter().copied()).collect();
+        for (_, h) in &links {
+            out.extend(h.retired.iter().filter(|(_, tip)| covered.contains(tip)).copied());
+        }
     }
     Ok(out)
 }
@@ -529,6 +639,19 @@ pub fn create(
     key: &SigningKey,
     quarantine: &crate::quarantine::Quarantine,
 ) -> Result<Option<SnapshotRef>> {
+    Ok(write_link(repo, author, key, quarantine, &[])?.map(|(snap, _)| snap))
+}
+
+/// `create`, retiring the actors of `retire` (each with the tip its WAL ref has) in the new link,
+/// which is written even when no event is new. An actor whose chain the whole chain would not
+/// cover (a commit left out as corrupt) is not retired. Returns the link and the pairs it retires.
+pub fn write_link(
+    repo: &Repo,
+    author: &Author<'_>,
+    key: &SigningKey,
+    quarantine: &crate::quarantine::Quarantine,
+    retire: &[Retirement],
+) -> Result<Option<(SnapshotRef, Vec<Retirement>)>> {
     let refs = refs::list_refs(repo, "refs/grit/")?;
     let wal_refs: Vec<&(String, ObjectId)> = refs.iter().filter(|(n, _)| n.starts_with(wal::WAL_PREFIX)).collect();
     let mut tips: Vec<ObjectId> = wal_refs.iter().map(|(_, c)| *c).collect();
@@ -571,6 +694,7 @@ pub fn create(
                 // Not quarantined yet: the next fold will; leave it out of the snapshot's cover.
                 Err(Error::Corrupt { .. }) => {
                     commits.pop();
+                    known.remove(&commit);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -583,33 +707,59 @@ pub fn create(
             );
         }
     }
-    if commits.is_empty() && parent.is_some() {
+    // A retired chain must be covered whole: walking it finds nothing the chain does not hold.
+    let mut retired = Vec::new();
+    for &(actor, tip) in retire {
+        if wal::new_commits(repo, tip, |c| Ok(known.contains(c)))?.is_empty() {
+            retired.push((actor, tip));
+        }
+    }
+    if commits.is_empty() && parent.is_some() && retired.is_empty() {
         return Ok(None);
     }
     commits.sort();
     events.sort_by_key(|e| e.id);
     events.dedup_by_key(|e| e.id);
-    let tree = wal::write_single_file_tree(repo, SNAPSHOT_FILE, &encode_link(key, parent, &commits, &events))?;
+    let link = encode_link(key, parent, &commits, &retired, &events);
+    let tree = wal::write_single_file_tree(repo, SNAPSHOT_FILE, &link)?;
     // The previous link is a parent of the commit too, so fetching the newest link brings the
     // chain and `git gc` keeps it.
     let total = covered_before + events.len() as u64;
-    let message = format!("grit: snapshot of {total} events ({} new)", events.len());
+    let mut message = format!("grit: snapshot of {total} events ({} new)", events.len());
+    if !retired.is_empty() {
+        message += &format!(", retiring {} actors", retired.len());
+    }
     let parents: Vec<ObjectId> = tips.iter().copied().chain(parent).collect();
     let commit = wal::write_commit(repo, tree, &parents, author, &message)?;
     let name = format!("{SNAPSHOTS_PREFIX}{total:010}-{}", &commit.to_string()[..16]);
     refs::swap_ref(repo, &name, None, commit)?;
-    Ok(Some(SnapshotRef {
+    let snap = SnapshotRef {
         name,
         commit,
         events: total,
-    }))
+    };
+    Ok(Some((snap, retired)))
 }
 
-/// Deletes all but the `keep` largest local snapshots; returns the ones deleted.
+/// Deletes all but the `keep` largest local snapshots; returns the ones deleted. A snapshot whose
+/// chain retired actors is deleted only when it is a link of a kept one's chain: such a link is
+/// what keeps the retired chains reachable, and two links can hold as many events (the second
+/// only retiring).
 pub fn gc(repo: &Repo, keep: usize) -> Result<Vec<SnapshotRef>> {
     let local: Vec<SnapshotRef> = list(&refs::list_refs(repo, SNAPSHOTS_PREFIX)?);
+    let mut kept_links = HashSet::new();
+    for snap in local.iter().take(keep) {
+        // A chain that does not read keeps nothing else.
+        if let Ok(links) = links(repo, snap) {
+            kept_links.extend(links.into_iter().map(|(commit, _)| commit));
+        }
+    }
     let mut deleted = Vec::new();
     for snap in local.into_iter().skip(keep) {
+        let retires = || links(repo, &snap).map_or(true, |l| l.iter().any(|(_, h)| !h.retired.is_empty()));
+        if !kept_links.contains(&snap.commit) && retires() {
+            continue;
+        }
         if let refs::Swap::Done = refs::delete_ref(repo, &snap.name, snap.commit)? {
             deleted.push(snap);
         }
@@ -666,7 +816,7 @@ mod tests {
     #[test]
     fn links_name_their_parent_and_whole_snapshots_still_read() {
         let key = SigningKey::from_bytes(&[7; 32]);
-        let link = encode_link(&key, Some(commit(1)), &[commit(2), commit(3)], &[]);
+        let link = encode_link(&key, Some(commit(1)), &[commit(2), commit(3)], &[], &[]);
         let h = header(&link).unwrap();
         assert_eq!(h.parent, Some(commit(1)));
         assert_eq!(h.commits, [commit(2), commit(3)]);
@@ -678,6 +828,17 @@ mod tests {
             (old.parent, old.commits, old.signer.is_some()),
             (None, vec![commit(5)], true)
         );
+        // A link that retires actors is format 4, its pairs signed with the rest.
+        let who = ActorId([9; 32]);
+        let retiring = encode_link(&key, Some(commit(1)), &[commit(2)], &[(who, commit(6))], &[]);
+        assert_eq!(retiring[..2], [0x87, 0x04]);
+        let h = header(&retiring).unwrap();
+        assert_eq!((h.retired, h.commits), (vec![(who, commit(6))], vec![commit(2)]));
+        assert_eq!(decode(&retiring).unwrap().retired, [(who, commit(6))]);
+        let at = retiring.windows(20).position(|w| w == commit(6).as_bytes()).unwrap();
+        let mut forged = retiring.clone();
+        forged[at] ^= 1;
+        assert!(header(&forged).is_err(), "a retired tip cannot be changed");
         // The parent is signed: a link cannot be moved onto another chain.
         let mut moved = link.clone();
         moved[37] ^= 1;

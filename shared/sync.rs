@@ -102,7 +102,16 @@ pub fn fetch_grit(repo: &Repo, remote: &str) -> Result<usize> {
     if let Some(n) = first_fetch_packed(repo, remote)? {
         return Ok(n);
     }
-    let mut args = vec!["fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote];
+    // Pruned: a tracking ref says what the remote has, and a ref deleted there (retired, say)
+    // must not pass for one it still holds when this clone decides what to push.
+    let mut args = vec![
+        "fetch",
+        "--prune",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--quiet",
+        remote,
+    ];
     let specs = fetch_refspecs(remote);
     args.extend(specs.iter().map(String::as_str));
     repo.git_command(&args)
@@ -265,6 +274,8 @@ pub struct SyncReport {
     pub rejected_events: Vec<crate::index::Rejected>,
     /// So many events arrived that the index was rebuilt in bulk (`grit.rebuildThreshold`).
     pub index_rebuilt: bool,
+    /// This clone's copies of refs that a trusted snapshot retired, deleted (`git wal retire`).
+    pub retired_refs_deleted: usize,
 }
 
 /// A sync limited to one issue's events.
@@ -304,6 +315,7 @@ pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
         snapshot: None,
         rejected_events: Vec::new(),
         index_rebuilt: false,
+        retired_refs_deleted: 0,
         partial: opts.issue.map(|i| Partial {
             issue: i.to_hex(),
             carried_events: 0,
@@ -322,6 +334,9 @@ pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
         report.index_rebuilt |= folded.rebuilt;
         report.rejected_events.extend(folded.rejected);
         integrate(store, remote, &mut refs)?;
+        // Refs a trusted snapshot retired: this clone's copies go, and are never pushed back.
+        let (retired, forgotten) = crate::retire::forget_trusted(repo)?;
+        report.retired_refs_deleted += forgotten;
         report.events_folded += store.index.refresh(repo)?.events;
         if !opts.push {
             break;
@@ -329,7 +344,7 @@ pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
         if opts.issue.is_none() && report.snapshot.is_none() && snapshot_due(store)? {
             report.snapshot = store.snapshot()?.map(|s| s.name);
         }
-        let moved = push(store, remote, opts.issue, &mut refs, report.partial.as_mut())?;
+        let moved = push(store, remote, opts.issue, &retired, &mut refs, report.partial.as_mut())?;
         if !moved || !opts.fetch {
             break;
         }
@@ -478,6 +493,7 @@ fn push(
     store: &Store,
     remote: &str,
     issue: Option<Id>,
+    retired: &HashSet<crate::snapshot::Retirement>,
     refs: &mut BTreeMap<String, RefReport>,
     mut partial: Option<&mut Partial>,
 ) -> Result<bool> {
@@ -485,6 +501,9 @@ fn push(
     let prefix = tracking_prefix(remote);
     let mut plan = Vec::new();
     let mut actors_needed = HashSet::new();
+    // A ref of this clone's own still at the tip a trusted snapshot retired stays off the remote:
+    // its actor has not come back. A pattern would push it, so the rest go by name.
+    let mut held_back = false;
     for ns in NAMESPACES {
         if issue.is_some() && ns == "snapshots" {
             continue;
@@ -493,6 +512,10 @@ fn push(
             let tracking = format!("{prefix}{}", &local["refs/grit/".len()..]);
             let theirs = refs::ref_tip(repo, &tracking)?;
             if theirs == Some(tip) {
+                continue;
+            }
+            if ns == "wal" && crate::index::wal_owner(&local).is_some_and(|a| retired.contains(&(a, tip))) {
+                held_back = true;
                 continue;
             }
             let commit = match (issue, ns) {
@@ -530,9 +553,10 @@ fn push(
     // Whole refs go by pattern, one refspec per namespace, whatever the number of refs (git
     // pushes only those that differ, fast-forward only); a partial push names commits, in
     // batches, so that no number of refs can overflow the argument list.
-    let whole = plan
-        .iter()
-        .all(|p| refs::ref_tip(repo, &p.local).ok().flatten() == Some(p.commit));
+    let whole = !held_back
+        && plan
+            .iter()
+            .all(|p| refs::ref_tip(repo, &p.local).ok().flatten() == Some(p.commit));
     let batches: Vec<Vec<String>> = if whole {
         vec![
             NAMESPACES

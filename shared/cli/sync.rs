@@ -110,6 +110,18 @@ pub struct GcArgs {
     pub keep: usize,
 }
 
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// Remote to retire the refs on (default: grit.remote, origin, or the only remote)
+    pub remote: Option<String>,
+    /// Retire actors whose WAL ref has not moved for this long (90s, 15m, 2h, 30d)
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: String,
+    /// Only list the actors it would retire
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 #[derive(Serialize)]
 struct InitJson {
     actor: String,
@@ -546,4 +558,46 @@ pub fn gc(ui: &mut Ui, a: GcArgs) -> Result<(), CommandError> {
         ui.say(format!("deleted {}", s.name))?;
     }
     ui.say(format!("{} snapshot(s) deleted; the WAL is untouched", deleted.len()))
+}
+
+pub fn retire(ui: &mut Ui, a: RetireArgs) -> Result<(), CommandError> {
+    let older_than = crate::lock::parse_duration(&a.older_than)?;
+    let store = Store::open(&ui.dir)?;
+    let remote = resolve_remote(&store.repo, a.remote)?;
+    sync::check_remote(&store.repo, &remote)?;
+    let report = crate::retire::retire(&store, &remote, older_than.as_millis() as u64, a.dry_run)?;
+    if ui.json {
+        return ui.json(&report);
+    }
+    if report.retired.is_empty() {
+        return ui.say(format!(
+            "no actor other than this clone's own has been silent for {}",
+            a.older_than
+        ));
+    }
+    let rows: Vec<Vec<String>> = report
+        .retired
+        .iter()
+        .map(|r| {
+            vec![
+                r.actor[..12].to_owned(),
+                r.last_write.clone(),
+                r.remote.clone().unwrap_or_else(|| "would retire".into()),
+            ]
+        })
+        .collect();
+    for line in columns(&rows) {
+        ui.say(line)?;
+    }
+    match &report.snapshot {
+        Some(s) => ui.say(format!(
+            "retired {} actor(s) in {s}; {} local ref(s) deleted",
+            report.retired.len(),
+            report.local_refs_deleted
+        )),
+        None => ui.say(format!(
+            "{} actor(s) would be retired (--dry-run)",
+            report.retired.len()
+        )),
+    }
 }

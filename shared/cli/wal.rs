@@ -67,6 +67,15 @@ pub enum Command {
     Snapshot(sync::SnapshotArgs),
     /// Delete old local snapshots, keeping the newest N
     Gc(sync::GcArgs),
+    /// Retire the WAL refs of actors silent for longer than a bound, keeping every event
+    ///
+    /// Syncs, then writes a snapshot link that names each retired actor with its tip and has the
+    /// tips as parents, pushes it, and deletes the remote's refs with a lease on those tips (a
+    /// ref that moved meanwhile stays), then this clone's copies. Other clones delete theirs when
+    /// they sync, if they trust the link's signer (grit.snapshotSigners), and never push them
+    /// back. Every fold still reads the retired chains, through the link. An actor that writes
+    /// again comes back with its whole history. This clone's own actors are never retired.
+    Retire(sync::RetireArgs),
     /// Check the log's structure (no keys needed); exit 4 on any failure
     ///
     /// Every WAL commit's chunk decodes, every event is in canonical form (so its id recomputes
@@ -260,6 +269,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Stats(_) => stats(ui),
         Command::Snapshot(_) => sync::snapshot_cmd(ui),
         Command::Gc(a) => sync::gc(ui, a),
+        Command::Retire(a) => sync::retire(ui, a),
         Command::Quarantine(a) => quarantine(ui, a),
         Command::Check(_) => health(ui, None),
         Command::Verify(a) => health(ui, Some(a)),

@@ -12,6 +12,12 @@ const STAMP: &str = "refs_stamp";
 /// died, and then folded again from nothing.
 const PARTIAL: &str = "partial_fold";
 
+/// Refs by name, with their tips.
+type RefList = Vec<(String, ObjectId)>;
+
+/// The meta key of the snapshot links whose retirements the fold has read (20-byte ids).
+const RETIRED_LINKS: &str = "retired_links";
+
 /// An exclusive lock (flock) on `<index>/fold.lock`, held by a fold that commits batch by batch,
 /// from its first commit to its last; others wait on it rather than read half an index.
 struct FoldLock(#[allow(dead_code)] std::fs::File);
@@ -72,10 +78,8 @@ impl Index {
             return Ok(FoldStats::default());
         }
         let refs = Self::fold_refs(repo)?;
-        let relevant: Vec<&(String, ObjectId)> = refs
-            .iter()
-            .filter(|(name, _)| is_wal_ref(name) || is_actor_ref(name))
-            .collect();
+        let (owned, links_read) = self.relevant_refs(repo, &refs)?;
+        let relevant: Vec<&(String, ObjectId)> = owned.iter().collect();
         if !self.changed(&relevant)? {
             // Something else moved (a lock ref packed, a ref rewritten to its value).
             let mut wtxn = self.env.write_txn().map_err(&err)?;
@@ -83,6 +87,9 @@ impl Index {
             if held.is_none() && self.marked_partial(&wtxn)? {
                 drop(wtxn);
                 return self.after_fold_elsewhere(repo, use_snapshot);
+            }
+            if let Some(read) = &links_read {
+                self.meta.put(&mut wtxn, RETIRED_LINKS, read).map_err(&err)?;
             }
             self.meta.put(&mut wtxn, STAMP, &stamp.to_bytes()).map_err(&err)?;
             wtxn.commit().map_err(&err)?;
@@ -275,6 +282,9 @@ impl Index {
             .put(&mut wtxn, "folded_at", &crate::repo::now_ms().to_be_bytes())
             .map_err(&err)?;
         self.meta.put(&mut wtxn, STAMP, &stamp.to_bytes()).map_err(&err)?;
+        if let Some(read) = &links_read {
+            self.meta.put(&mut wtxn, RETIRED_LINKS, read).map_err(&err)?;
+        }
         self.meta.delete(&mut wtxn, PARTIAL).map_err(&err)?;
         self.meta
             .put(
@@ -370,7 +380,8 @@ impl Index {
         let mut origins = Vec::new();
         for f in batch {
             let owner = wal_owner(f.reference);
-            let foreign = f.reference.starts_with(sync::TRACKING_ROOT);
+            // Retired chains are read as a stranger's, whoever retired them.
+            let foreign = f.reference.starts_with(sync::TRACKING_ROOT) || f.reference.starts_with(RETIRED_PREFIX);
             for ev in f.events {
                 if quarantine.has_event(&ev.id) {
                     continue;
@@ -454,11 +465,44 @@ impl Index {
             return Ok(false);
         }
         let refs = Self::fold_refs(repo)?;
-        let relevant: Vec<&(String, ObjectId)> = refs
+        let (owned, _) = self.relevant_refs(repo, &refs)?;
+        Ok(!self.changed(&owned.iter().collect::<Vec<_>>())?)
+    }
+
+    /// The refs a fold reads, of those `fold_refs` lists: WAL and actor refs, and the retired
+    /// chains the snapshots name (`RETIRED_PREFIX`), those folded before and those of links not
+    /// read yet. Also returns the record of links read, when it grew, for the fold to store.
+    fn relevant_refs(&self, repo: &Repo, refs: &[(String, ObjectId)]) -> Result<(RefList, Option<Vec<u8>>)> {
+        let err = self.err();
+        let mut out: Vec<(String, ObjectId)> = refs
             .iter()
             .filter(|(name, _)| is_wal_ref(name) || is_actor_ref(name))
+            .cloned()
             .collect();
-        Ok(!self.changed(&relevant)?)
+        let rtxn = self.env.read_txn().map_err(&err)?;
+        let stored = self.meta.get(&rtxn, RETIRED_LINKS).map_err(&err)?.unwrap_or_default();
+        let mut seen: std::collections::HashSet<ObjectId> = stored
+            .chunks_exact(20)
+            .filter_map(|c| ObjectId::try_from(c).ok())
+            .collect();
+        let mut names = std::collections::HashSet::new();
+        for item in self.tips.prefix_iter(&rtxn, RETIRED_PREFIX).map_err(&err)? {
+            let (name, tip) = item.map_err(&err)?;
+            if let Ok(tip) = ObjectId::try_from(tip) {
+                names.insert(name.to_owned());
+                out.push((name.to_owned(), tip));
+            }
+        }
+        drop(rtxn);
+        let before = seen.len();
+        for (actor, tip) in snapshot::retirements_since(repo, refs, &mut seen) {
+            let name = retired_ref(&actor, &tip);
+            if names.insert(name.clone()) {
+                out.push((name, tip));
+            }
+        }
+        let read = (seen.len() != before).then(|| seen.iter().flat_map(|c| c.as_bytes().to_vec()).collect());
+        Ok((out, read))
     }
 
     /// The refs a fold looks at (lock refs, of which there may be thousands, are not its business).

@@ -511,3 +511,155 @@ fn a_stale_reftable_lock_is_found_and_fixed_by_doctor() {
     t.create(&r, "after");
     assert_eq!(crate::env::titles(&t.json("issue", &r, &["list"])), ["after", "before"]);
 }
+
+/// The titles `issue list` shows in `dir`, sorted.
+fn titles_in(t: &TestEnv, dir: &Path) -> Vec<String> {
+    let mut out = crate::env::titles(&t.json("issue", dir, &["list", "--state", "all"]));
+    out.sort();
+    out
+}
+
+/// `git wal retire`, run as if `days` days had passed since the tests' pinned clock.
+fn retire_later(t: &TestEnv, dir: &Path, days: u64, args: &[&str]) -> serde_json::Value {
+    let now = crate::env::NOW.parse::<u64>().unwrap() * 1000;
+    let later = (now + days * 86_400_000).to_string();
+    let out = t
+        .cmd("wal", dir)
+        .args(["retire", "--json"])
+        .args(args)
+        .env("GRIT_NOW", &later)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_cold_actor_is_retired_from_every_advertisement_and_no_event_is_lost() {
+    let t = TestEnv::new();
+    let (remote, a, b) = t.pair();
+    let ann = t.json("wal", &a, &["actor", "show"])["id"].as_str().unwrap().to_owned();
+    let bob = t.json("wal", &b, &["actor", "show"])["id"].as_str().unwrap().to_owned();
+    let bob_ref = format!("refs/grit/wal/{bob}");
+    let bugs = t.create(&b, "bob's bug");
+    t.create(&b, "bob's idea");
+    t.ok("issue", &b, &["comment", &bugs, "--body", "seen on main"]);
+    t.ok("wal", &b, &["sync"]);
+    t.create(&a, "ann's task");
+    t.ok("wal", &a, &["sync"]);
+    // Cy and Bob trust Ann's snapshots (the team's snapshot writer); Dee, below, does not.
+    let c = t.clone(&remote, "c", "Cy", "cy");
+    t.ok("wal", &c, &["init"]);
+    for dir in [&b, &c] {
+        t.git(dir, &["config", "grit.snapshotSigners", &ann]);
+        t.ok("wal", dir, &["sync"]);
+    }
+    assert!(t.refs(&c, &bob_ref).len() == 1);
+    let all = titles_in(&t, &a);
+    assert_eq!(all.len(), 3);
+
+    // Nobody is silent for 30 days yet; in 40, Bob is (Ann, who retires, never is).
+    assert!(
+        retire_later(&t, &a, 0, &["--older-than", "30d"])["retired"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let dry = retire_later(&t, &a, 40, &["--older-than", "30d", "--dry-run"]);
+    assert_eq!(dry["retired"][0]["actor"], bob.as_str());
+    assert_eq!(dry["retired"].as_array().unwrap().len(), 1);
+    assert_eq!(t.refs(&remote, &bob_ref).len(), 1, "a dry run changes nothing");
+
+    let done = retire_later(&t, &a, 40, &["--older-than", "30d"]);
+    assert_eq!(done["retired"][0]["remote"], "deleted", "{done}");
+    let link = done["snapshot"].as_str().unwrap().to_owned();
+    assert!(t.refs(&remote, &bob_ref).is_empty(), "gone from the advertisement");
+    assert_eq!(
+        t.refs(&remote, &link).len(),
+        1,
+        "the link that retired it went up first"
+    );
+    assert!(t.refs(&a, &bob_ref).is_empty() && t.refs(&a, "refs/grit/remotes/origin/wal/").len() == 1);
+    // The link names Bob's chain and keeps it reachable: its tip is a parent of the link.
+    let tip = done["retired"][0]["tip"].as_str().unwrap();
+    assert!(t.git(&a, &["rev-parse", &format!("{link}^@")]).contains(tip));
+    t.git(&remote, &["gc", "-q", "--prune=now"]);
+    assert_eq!(titles_in(&t, &a), all);
+    assert_eq!(
+        t.json("wal", &a, &["rebuild", "--full"])["events"],
+        4,
+        "a replay reads the retired chain"
+    );
+    assert_eq!(titles_in(&t, &a), all);
+
+    // A clone that trusts the link deletes its copies, and never pushes them back.
+    let synced = t.json("wal", &c, &["sync"]);
+    assert_eq!(
+        synced["retired_refs_deleted"], 1,
+        "the local copy (the fetch pruned the tracking one): {synced}"
+    );
+    assert!(t.refs(&c, &bob_ref).is_empty());
+    assert!(t.refs(&remote, &bob_ref).is_empty());
+    assert_eq!(titles_in(&t, &c), all);
+    // Bob's own clone keeps his ref (he may write again), but does not push it back unmoved.
+    t.ok("wal", &b, &["sync"]);
+    assert_eq!(t.refs(&b, &bob_ref).len(), 1);
+    assert!(t.refs(&remote, &bob_ref).is_empty());
+
+    // A fresh clone that trusts no one reads the retired chain through the link, checking it.
+    let d = t.clone(&remote, "d", "Dee", "dee");
+    t.ok("wal", &d, &["init"]);
+    t.git(&d, &["fetch", "-q"]);
+    assert!(
+        t.refs(&d, "refs/grit/remotes/origin/wal/")
+            .iter()
+            .all(|(n, _)| !n.ends_with(&bob))
+    );
+    assert_eq!(titles_in(&t, &d), all);
+    assert_eq!(t.json("wal", &d, &["rebuild", "--full"])["events"], 4);
+    assert_eq!(
+        t.json("issue", &d, &["show", &bugs])["comments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Bob comes back: his ref returns with its whole history, and everyone follows.
+    t.create(&b, "bob is back");
+    t.ok("wal", &b, &["sync"]);
+    assert_eq!(t.refs(&remote, &bob_ref).len(), 1);
+    for dir in [&c, &d] {
+        t.ok("wal", dir, &["sync"]);
+        assert_eq!(titles_in(&t, dir).len(), 4);
+        assert_eq!(t.refs(dir, &bob_ref).len(), 1, "a ref that moved stays");
+    }
+}
+
+#[test]
+fn a_retirement_by_an_untrusted_signer_deletes_nothing_anywhere_else_and_is_undone() {
+    let t = TestEnv::new();
+    let (remote, a, b) = t.pair();
+    t.create(&a, "ann's task");
+    t.ok("wal", &a, &["sync"]);
+    t.create(&b, "bob's bug");
+    t.ok("wal", &b, &["sync"]);
+    t.ok("wal", &a, &["sync"]);
+    let ann = t.json("wal", &a, &["actor", "show"])["id"].as_str().unwrap().to_owned();
+    let ann_ref = format!("refs/grit/wal/{ann}");
+    // Bob retires Ann: git lets anyone who may push delete a ref on the remote.
+    let done = retire_later(&t, &b, 40, &["--older-than", "30d"]);
+    assert_eq!(done["retired"][0]["actor"], ann.as_str());
+    assert!(t.refs(&remote, &ann_ref).is_empty());
+    // Ann's clone does not trust Bob's snapshots: it keeps every copy and pushes its ref back.
+    let synced = t.json("wal", &a, &["sync"]);
+    assert_eq!(synced["retired_refs_deleted"], 0);
+    assert_eq!(t.refs(&remote, &ann_ref).len(), 1, "the next sync undid it");
+    // Bob trusts his own link: his clone drops the copy again, and still has Ann's events.
+    t.ok("wal", &b, &["sync"]);
+    assert!(t.refs(&b, &ann_ref).is_empty());
+    assert_eq!(t.refs(&remote, &ann_ref).len(), 1, "and leaves the remote's alone");
+    let mut all = crate::env::titles(&t.json("issue", &b, &["list"]));
+    all.sort();
+    assert_eq!(all, ["ann's task", "bob's bug"]);
+}

@@ -356,7 +356,7 @@ fn a_snapshot_chain_counts_only_if_every_link_is_trusted() {
     let tip = t.git(&remote, &["rev-parse", &wal_ref(&ann)]);
     let link = |key: &SigningKey, parent: Option<&str>, commits: &[gix::ObjectId], events: &[SignedEvent]| {
         let parent_id = parent.map(|p| gix::ObjectId::from_hex(p.as_bytes()).unwrap());
-        let bytes = grit::snapshot::encode_link(key, parent_id, commits, events);
+        let bytes = grit::snapshot::encode_link(key, parent_id, commits, &[], events);
         let parents: Vec<&str> = [tip.trim()].into_iter().chain(parent).collect();
         commit_file(&t, &remote, "snapshot.cbor", &bytes, &parents)
     };
