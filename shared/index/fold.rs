@@ -414,6 +414,11 @@ impl Index {
             skip[i] = true;
         }
         out.extend(candidates.into_iter().zip(skip).filter(|(_, s)| !s).map(|(e, _)| e));
+        // Checked, an event's stored bytes have served: the index keeps what was decoded from
+        // them. Freed now, they do not add to what a batch holds while it is applied.
+        for ev in &mut out {
+            ev.body = Vec::new();
+        }
         out
     }
 
