@@ -92,10 +92,17 @@ struct Log {
 
 fn read_log(store: &Store) -> Result<Log> {
     let repo = &store.repo;
-    let refs: Vec<(String, ObjectId)> = crate::refs::list_refs(repo, "refs/grit/")?
-        .into_iter()
-        .filter(|(n, _)| is_wal_ref(n))
-        .collect();
+    let all = crate::refs::list_refs(repo, "refs/grit/")?;
+    let mut refs: Vec<(String, ObjectId)> = all.iter().filter(|(n, _)| is_wal_ref(n)).cloned().collect();
+    // Retired chains are part of the log: read from the snapshot links that name them, as the
+    // fold reads them.
+    let mut names: HashSet<String> = HashSet::new();
+    for (actor, tip) in snapshot::retirements_since(repo, &all, &mut HashSet::new()) {
+        let name = crate::index::retired_ref(&actor, &tip);
+        if names.insert(name.clone()) {
+            refs.push((name, tip));
+        }
+    }
     let mut seen = HashSet::new();
     let mut items: Vec<(&str, ObjectId)> = Vec::new();
     let mut findings = Vec::new();

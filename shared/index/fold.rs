@@ -158,6 +158,12 @@ impl Index {
         // refs sort before the local ones, so what the two share is read, and checked, from
         // the stranger's copy.
         let mut jobs: Vec<(usize, ObjectId)> = Vec::new();
+        // Into an empty index, the commits found are held in memory and written to their table
+        // after the walk, in key order: a million inserts at random places of one write
+        // transaction cost seconds of B-tree searches and dirty-page bookkeeping, in the thread
+        // every other step waits on.
+        let commits_empty = self.commits.is_empty(&wtxn).map_err(&err)?;
+        let mut walked: Option<std::collections::HashSet<ObjectId>> = fresh_index.then(Default::default);
         for (i, (name, tip)) in relevant.iter().enumerate() {
             current.insert(name.as_str());
             if self.tips.get(&wtxn, name).map_err(&err)? == Some(oid_bytes(tip)) {
@@ -170,14 +176,32 @@ impl Index {
                 }
             } else {
                 let fresh = wal::new_commits(repo, *tip, |c| {
-                    Ok(self.commits.get(&wtxn, oid_bytes(c)).map_err(&err)?.is_some())
+                    if walked.as_ref().is_some_and(|w| w.contains(c)) {
+                        return Ok(true);
+                    }
+                    Ok(!commits_empty && self.commits.get(&wtxn, oid_bytes(c)).map_err(&err)?.is_some())
                 })?;
                 for commit in fresh {
-                    self.commits.put(&mut wtxn, oid_bytes(&commit), &()).map_err(&err)?;
+                    match &mut walked {
+                        Some(w) => {
+                            w.insert(commit);
+                        }
+                        None => self.commits.put(&mut wtxn, oid_bytes(&commit), &()).map_err(&err)?,
+                    }
                     jobs.push((i, commit));
                 }
             }
             self.tips.put(&mut wtxn, name, oid_bytes(tip)).map_err(&err)?;
+        }
+        if let Some(walked) = walked {
+            let mut sorted: Vec<ObjectId> = walked.into_iter().collect();
+            sorted.sort_unstable();
+            let flags = if commits_empty { PutFlags::APPEND } else { PutFlags::empty() };
+            for commit in &sorted {
+                self.commits
+                    .put_with_flags(&mut wtxn, flags, oid_bytes(commit), &())
+                    .map_err(&err)?;
+            }
         }
         let items: Vec<(&str, ObjectId)> = jobs.iter().map(|(i, c)| (relevant[*i].0.as_str(), *c)).collect();
         let mut found = Vec::new();

@@ -624,6 +624,12 @@ fn a_cold_actor_is_retired_from_every_advertisement_and_no_event_is_lost() {
             .len(),
         1
     );
+    // check and verify read the retired chain too: the link's events are all in the log.
+    for what in ["check", "verify"] {
+        let report = t.json("wal", &d, &[what]);
+        assert_eq!(report["events"], 4, "{what}: {report}");
+        assert!(report["findings"].as_array().unwrap().is_empty(), "{what}: {report}");
+    }
 
     // Bob comes back: his ref returns with its whole history, and everyone follows.
     t.create(&b, "bob is back");
