@@ -518,9 +518,7 @@ pub fn verify_all(events: &[SignedEvent]) -> Vec<(usize, VerifyError)> {
         let mut prepared = Vec::with_capacity(batch.len());
         for (i, ev) in batch.iter().enumerate() {
             let actor = ev.event.actor;
-            let key = *keys
-                .entry(actor)
-                .or_insert_with(|| sig::Key::decode(&actor.0));
+            let key = *keys.entry(actor).or_insert_with(|| sig::Key::decode(&actor.0));
             match ev.prepare(key.as_ref()) {
                 Ok(p) => {
                     let k = *slot.entry(actor).or_insert_with(|| {

@@ -416,59 +416,78 @@ pub fn read_chain(repo: &Repo, snap: &SnapshotRef) -> Result<Loaded> {
     Ok(out)
 }
 
-/// The (actor, tip) pairs retired by the links of `refs`' snapshot chains not in `seen`, whoever
-/// signed them: a fold reads each retired chain as it reads a WAL ref, checking every event (a
-/// snapshot is a summary, never an authority). Each link read is added to `seen`, and a chain's
-/// walk stops at a link seen before, or one that does not read. A pair counts only when its tip
-/// is a parent of the link's commit, as the link that retires it makes it (so the tip's history
-/// came along with the link, and stays reachable through it).
-pub fn retirements_since(repo: &Repo, refs: &[(String, ObjectId)], seen: &mut HashSet<ObjectId>) -> Vec<Retirement> {
+/// What the message of a link that retires actors says (`write_link`): links whose message
+/// does not say it are not read for retirements, so that finding them costs a commit per link,
+/// not a blob of every event since the previous link.
+const RETIRING_MARK: &str = ", retiring ";
+
+/// The links of `refs`' snapshot chains not in `seen` that retire actors: each one's signer and
+/// the pairs it retires whose tip is a parent of its commit (as `write_link` makes it, so the
+/// tip's history came with the link and stays reachable through it). Each link visited is added
+/// to `seen`; a chain's walk stops at a link seen before. The walk goes from link to link
+/// through each commit's last parent (where `write_link` puts the previous link), reading only
+/// commits; the blob of a link whose message says it retires is read, and its signature
+/// checked. A link that does not read is skipped.
+fn retiring_links(
+    repo: &Repo,
+    refs: &[(String, ObjectId)],
+    seen: &mut HashSet<ObjectId>,
+) -> Vec<(Option<ActorId>, Vec<Retirement>)> {
     let mut out = Vec::new();
     for snap in list(refs) {
-        if seen.contains(&snap.commit) {
-            continue;
+        let mut at = Some(snap.commit);
+        let mut steps = 0;
+        while let Some(commit) = at.take() {
+            steps += 1;
+            if steps > MAX_LINKS || !seen.insert(commit) {
+                break;
+            }
+            let Ok(c) = repo.git.find_commit(commit) else { break };
+            let parents: Vec<ObjectId> = c.parent_ids().map(|p| p.detach()).collect();
+            let message = c.message_raw_sloppy().to_string();
+            if message.contains(RETIRING_MARK)
+                && let Ok(bytes) = blob_of(repo, &snap.name, commit)
+                && let Ok(h) = header(&bytes)
+            {
+                let pairs: Vec<Retirement> = h.retired.into_iter().filter(|(_, tip)| parents.contains(tip)).collect();
+                if !pairs.is_empty() {
+                    out.push((h.signer, pairs));
+                }
+            }
+            // The previous link, if the last parent is one.
+            at = parents.last().copied().filter(|p| {
+                repo.git
+                    .find_commit(*p)
+                    .is_ok_and(|c| c.message_raw_sloppy().starts_with(b"grit: snapshot of "))
+            });
         }
-        let _ = each_link(repo, &snap, None, |commit, _, header| {
-            if !seen.insert(commit) {
-                return Err(Error::invalid("seen before", ""));
-            }
-            if !header.retired.is_empty() {
-                let parents: HashSet<ObjectId> =
-                    repo.git.find_commit(commit)?.parent_ids().map(|p| p.detach()).collect();
-                out.extend(header.retired.into_iter().filter(|(_, tip)| parents.contains(tip)));
-            }
-            Ok(())
-        });
     }
     out
 }
 
-/// The retirements a clone acts on: those of chains whose every link a trusted actor signed
-/// (`trusted_signers`), each (actor, tip) whose tip the chain covers. Sync deletes this clone's
-/// copies of such refs while they still hold the tip, and never pushes them back.
+/// The (actor, tip) pairs retired by the links of `refs`' snapshot chains not in `seen`, whoever
+/// signed them: a fold reads each retired chain as it reads a WAL ref, checking every event (a
+/// snapshot is a summary, never an authority). Each link visited is added to `seen`.
+pub fn retirements_since(repo: &Repo, refs: &[(String, ObjectId)], seen: &mut HashSet<ObjectId>) -> Vec<Retirement> {
+    retiring_links(repo, refs, seen)
+        .into_iter()
+        .flat_map(|(_, pairs)| pairs)
+        .collect()
+}
+
+/// The retirements a clone acts on: those of links signed by an actor it trusts
+/// (`trusted_signers`). Sync deletes this clone's copies of such refs while they still hold the
+/// retired tip, and never pushes them back. No event depends on this trust: every fold reads
+/// a retired chain through the link that retired it, whoever signed the link.
 pub fn trusted_retirements(repo: &Repo, refs: &[(String, ObjectId)]) -> Result<HashSet<Retirement>> {
     let mut out = HashSet::new();
-    let snaps = list(refs);
-    if snaps.is_empty() {
+    if list(refs).is_empty() {
         return Ok(out);
     }
     let trusted = trusted_signers(repo)?;
-    // A snapshot and its remote-tracking copy are one chain.
-    let mut done = HashSet::new();
-    for snap in snaps {
-        if !done.insert(snap.commit) {
-            continue;
-        }
-        let Ok(links) = links(repo, &snap) else { continue };
-        if !links
-            .iter()
-            .all(|(_, h)| h.signer.is_some_and(|s| trusted.contains(&s)))
-        {
-            continue;
-        }
-        let covered: HashSet<ObjectId> = links.iter().flat_map(|(_, h)| h.commits.iter().copied()).collect();
-        for (_, h) in &links {
-            out.extend(h.retired.iter().filter(|(_, tip)| covered.contains(tip)).copied());
+    for (signer, pairs) in retiring_links(repo, refs, &mut HashSet::new()) {
+        if signer.is_some_and(|s| trusted.contains(&s)) {
+            out.extend(pairs);
         }
     }
     Ok(out)
@@ -727,7 +746,7 @@ pub fn write_link(
     let total = covered_before + events.len() as u64;
     let mut message = format!("grit: snapshot of {total} events ({} new)", events.len());
     if !retired.is_empty() {
-        message += &format!(", retiring {} actors", retired.len());
+        message += &format!("{RETIRING_MARK}{} actors", retired.len());
     }
     let parents: Vec<ObjectId> = tips.iter().copied().chain(parent).collect();
     let commit = wal::write_commit(repo, tree, &parents, author, &message)?;

@@ -123,9 +123,21 @@ mod tests {
             sigs.push(sig);
         }
         let check = |sigs: &[[u8; 64]]| {
-            let prepared: Vec<Option<Prepared>> = sigs.iter().enumerate().map(|(i, s)| prepare(&keys[i], &[i as u8; 32], s)).collect();
-            let alone: Vec<bool> = prepared.iter().enumerate().map(|(i, p)| p.as_ref().is_some_and(|p| verify_one(&keys[i], p))).collect();
-            let items: Vec<(usize, &Prepared)> = prepared.iter().enumerate().filter_map(|(i, p)| p.as_ref().map(|p| (i, p))).collect();
+            let prepared: Vec<Option<Prepared>> = sigs
+                .iter()
+                .enumerate()
+                .map(|(i, s)| prepare(&keys[i], &[i as u8; 32], s))
+                .collect();
+            let alone: Vec<bool> = prepared
+                .iter()
+                .enumerate()
+                .map(|(i, p)| p.as_ref().is_some_and(|p| verify_one(&keys[i], p)))
+                .collect();
+            let items: Vec<(usize, &Prepared)> = prepared
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+                .collect();
             let batch = prepared.iter().all(Option::is_some) && verify_batch(&keys, &items);
             (batch, alone)
         };

@@ -196,12 +196,20 @@ impl Index {
         if let Some(walked) = walked {
             let mut sorted: Vec<ObjectId> = walked.into_iter().collect();
             sorted.sort_unstable();
-            let flags = if commits_empty { PutFlags::APPEND } else { PutFlags::empty() };
+            let flags = if commits_empty {
+                PutFlags::APPEND
+            } else {
+                PutFlags::empty()
+            };
             for commit in &sorted {
                 self.commits
                     .put_with_flags(&mut wtxn, flags, oid_bytes(commit), &())
                     .map_err(&err)?;
             }
+        }
+        let long = jobs.len() > READ_GROUP;
+        if long {
+            release_mapped_files(&self.path);
         }
         let items: Vec<(&str, ObjectId)> = jobs.iter().map(|(i, c)| (relevant[*i].0.as_str(), *c)).collect();
         let mut found = Vec::new();
@@ -242,6 +250,9 @@ impl Index {
             }
             read_cost += in_memory - before;
             read_commits += group.len();
+            if long {
+                release_mapped_files(&self.path);
+            }
             if fresh_index && in_memory > budget {
                 checked.push(Self::checked(std::mem::take(&mut batch), &quarantine, &mut found));
                 let applied;
@@ -359,12 +370,23 @@ impl Index {
                 if part.is_empty() {
                     break;
                 }
-                applied += self.apply(&mut wtxn, part)?;
+                // The pages a merge reads (through the map) are let go every few hundred events,
+                // not only at the commit: they are read back from the page cache if need be.
+                let mut rest = part.into_iter();
+                loop {
+                    let some: Vec<SignedEvent> = rest.by_ref().take(RELEASE_EVERY).collect();
+                    if some.is_empty() {
+                        break;
+                    }
+                    applied += self.apply(&mut wtxn, some)?;
+                    release_mapped_files(&self.path);
+                }
                 wtxn.commit().map_err(&err)?;
                 wtxn = self.env.write_txn().map_err(&err)?;
             }
         }
         wtxn.commit().map_err(&err)?;
+        release_mapped_files(&self.path);
         // Fault injection for the tests: die, or pause, with half an index committed.
         match std::env::var("GRIT_TEST_FAIL").as_deref() {
             Ok("fold-exit-after-batch") => std::process::exit(137),
@@ -835,6 +857,9 @@ const READ_GROUP: usize = 4096;
 /// words), each a random place in its table.
 const DIRTY_PER_EVENT: usize = 8 * 4096;
 
+/// How many events a merge applies between two releases of the pages it read (`release_mapped_files`).
+const RELEASE_EVERY: usize = 512;
+
 /// What an event costs a fold in memory, all told: its bytes, its decoded form, and its share of
 /// the bulk fold's sorted keys, states and rows (measured: about 1.5 KiB for a short event).
 fn event_cost(ev: &SignedEvent) -> usize {
@@ -863,4 +888,42 @@ fn rebuild_threshold(repo: &Repo) -> usize {
         .integer("grit.rebuildThreshold")
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(50_000)
+}
+
+/// Lets the kernel take back the pages of read-only file mappings this process has touched: the
+/// index's `data.mdb` and the repository's packs. A first fold of a long history reads through
+/// all of both, and every page it touched would stay counted in its memory until it exits,
+/// though the kernel holds them in its cache either way. Dropped from the mappings (as git
+/// unmaps pack windows past `core.packedGitLimit`), they are read back from that cache when
+/// touched again. Nothing is written through these mappings, so nothing is lost.
+fn release_mapped_files(index_dir: &std::path::Path) {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    let data = index_dir.join("data.mdb");
+    let data = std::fs::canonicalize(&data).unwrap_or(data);
+    let data = data.to_string_lossy();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some(path) = fields.nth(3) else { continue };
+        let pack = path.contains("/objects/pack/") && (path.ends_with(".pack") || path.ends_with(".idx"));
+        if perms.contains('w') || !(path == data || pack || path.ends_with("/objects/pack/multi-pack-index")) {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) else {
+            continue;
+        };
+        // SAFETY: the range is a whole read-only file mapping of this process, listed by the
+        // kernel; MADV_DONTNEED on it only drops page-table entries, and the next access reads
+        // the page again from the page cache.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
 }
