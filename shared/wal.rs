@@ -240,6 +240,36 @@ pub fn new_commits(repo: &Repo, tip: ObjectId, known: impl Fn(&ObjectId) -> Resu
     Ok(out)
 }
 
+/// `new_commits` of a chain that a snapshot link says is `owner`'s (a retired chain): a commit
+/// whose chunk holds another actor's event is left out, with all it leads to, and is not taken
+/// as read. So a link that names the wrong actor for a chain (a forgery) never claims another
+/// actor's commits for itself: they stay to be read under the link that names their owner.
+/// A chunk that does not decode is kept (the fold quarantines it, as on a WAL ref).
+pub fn owned_commits(
+    repo: &Repo,
+    tip: ObjectId,
+    owner: &crate::event::ActorId,
+    known: impl Fn(&ObjectId) -> Result<bool>,
+) -> Result<Vec<ObjectId>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![tip];
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) || known(&id)? {
+            continue;
+        }
+        let (parents, bytes) = read_chunk_bytes(repo, id)?;
+        if let Some(Ok(events)) = bytes.as_deref().map(decode_chunk)
+            && events.iter().any(|e| e.event.actor != *owner)
+        {
+            continue;
+        }
+        stack.extend(parents);
+        out.push(id);
+    }
+    Ok(out)
+}
+
 /// How one commit's history relates to another's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relation {

@@ -669,3 +669,59 @@ fn a_retirement_by_an_untrusted_signer_deletes_nothing_anywhere_else_and_is_undo
     all.sort();
     assert_eq!(all, ["ann's task", "bob's bug"]);
 }
+
+/// A link naming the wrong actor for a retired chain (a forgery, walked first) cannot take that
+/// chain's commits: a fresh clone still reads them under the link that names their owner.
+#[test]
+fn a_forged_retirement_naming_the_wrong_actor_costs_no_event() {
+    let t = TestEnv::new();
+    let (remote, a, b) = t.pair();
+    let bob = t.json("wal", &b, &["actor", "show"])["id"].as_str().unwrap().to_owned();
+    t.create(&b, "bob's bug");
+    t.ok("wal", &b, &["sync"]);
+    t.create(&a, "ann's task");
+    t.ok("wal", &a, &["sync"]);
+    let done = retire_later(&t, &a, 40, &["--older-than", "30d"]);
+    let tip = done["retired"][0]["tip"].as_str().unwrap().to_owned();
+    // Mallory's link says Bob's chain is Ann's, and sorts before every real snapshot.
+    let ann = grit::event::ActorId::from_hex(t.json("wal", &a, &["actor", "show"])["id"].as_str().unwrap()).unwrap();
+    let mallory = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let tip_id = gix::ObjectId::from_hex(tip.as_bytes()).unwrap();
+    let bytes = grit::snapshot::encode_link(&mallory, None, &[], &[(ann, tip_id)], &[]);
+    let file = t.tmp.path().join("forged.cbor");
+    std::fs::write(&file, &bytes).unwrap();
+    let blob = t.git(&remote, &["hash-object", "-w", file.to_str().unwrap()]);
+    let tree = t.git_stdin(
+        &remote,
+        &["mktree"],
+        &format!("100644 blob {}\tsnapshot.cbor\n", blob.trim()),
+    );
+    let forged = t.git(
+        &remote,
+        &[
+            "-c",
+            "user.name=M",
+            "-c",
+            "user.email=m@example.com",
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            &tip,
+            "-m",
+            "grit: snapshot of 0 events (0 new), retiring 1 actors",
+        ],
+    );
+    t.git(
+        &remote,
+        &["update-ref", "refs/grit/snapshots/9999999999-forged", forged.trim()],
+    );
+    let d = t.clone(&remote, "d", "Dee", "dee");
+    t.ok("wal", &d, &["init"]);
+    t.git(&d, &["fetch", "-q"]);
+    assert_eq!(titles_in(&t, &d), ["ann's task", "bob's bug"]);
+    assert_eq!(t.json("wal", &d, &["rebuild", "--full"])["events"], 2);
+    assert_eq!(titles_in(&t, &d), ["ann's task", "bob's bug"]);
+    assert!(t.refs(&d, &format!("refs/grit/wal/{bob}")).is_empty());
+    let check = t.json("wal", &d, &["check"]);
+    assert!(check["findings"].as_array().unwrap().is_empty(), "{check}");
+}
