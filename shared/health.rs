@@ -107,16 +107,8 @@ fn read_log(store: &Store) -> Result<Log> {
     let mut items: Vec<(&str, ObjectId)> = Vec::new();
     let mut findings = Vec::new();
     for (name, tip) in &refs {
-        let known = |c: &ObjectId| Ok(seen.contains(c));
         // A retired chain is read as its owner's alone, as the fold reads it.
-        let walked = match name
-            .strip_prefix(crate::index::RETIRED_PREFIX)
-            .and_then(|_| wal_owner(name))
-        {
-            Some(owner) => wal::owned_commits(repo, *tip, &owner, known),
-            None => wal::new_commits(repo, *tip, known),
-        };
-        match walked {
+        match crate::index::chain_commits(repo, name, *tip, |c| Ok(seen.contains(c))) {
             Ok(commits) => {
                 for c in commits {
                     seen.insert(c);

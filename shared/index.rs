@@ -408,6 +408,20 @@ pub fn is_wal_ref(name: &str) -> bool {
 /// its tip, a parent of the snapshot commit that retired it.
 pub const RETIRED_PREFIX: &str = "refs/grit/retired/";
 
+/// The commits of the chain `name` points at (`tip`) that `known` does not cover: a WAL ref's
+/// history, or a retired chain's, walked as its owner's alone (`wal::owned_commits`).
+pub fn chain_commits(
+    repo: &Repo,
+    name: &str,
+    tip: ObjectId,
+    known: impl Fn(&ObjectId) -> Result<bool>,
+) -> Result<Vec<ObjectId>> {
+    match name.strip_prefix(RETIRED_PREFIX).and_then(|_| wal_owner(name)) {
+        Some(owner) => wal::owned_commits(repo, tip, &owner, known),
+        None => wal::new_commits(repo, tip, known),
+    }
+}
+
 /// The name under which the fold reads a retired chain.
 pub fn retired_ref(actor: &ActorId, tip: &ObjectId) -> String {
     format!("{RETIRED_PREFIX}{tip}/{}", actor.to_hex())

@@ -226,18 +226,10 @@ fn missing(reference: &str, commit: ObjectId, e: Error) -> Error {
 
 /// Commits reachable from `tip` that `known` does not already cover, newest first.
 pub fn new_commits(repo: &Repo, tip: ObjectId, known: impl Fn(&ObjectId) -> Result<bool>) -> Result<Vec<ObjectId>> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![tip];
-    while let Some(id) = stack.pop() {
-        if !seen.insert(id) || known(&id)? {
-            continue;
-        }
+    walk(tip, known, |id| {
         let commit = repo.git.find_commit(id)?;
-        stack.extend(commit.parent_ids().map(|p| p.detach()));
-        out.push(id);
-    }
-    Ok(out)
+        Ok(Some(commit.parent_ids().map(|p| p.detach()).collect()))
+    })
 }
 
 /// `new_commits` of a chain that a snapshot link says is `owner`'s (a retired chain): a commit
@@ -251,6 +243,21 @@ pub fn owned_commits(
     owner: &crate::event::ActorId,
     known: impl Fn(&ObjectId) -> Result<bool>,
 ) -> Result<Vec<ObjectId>> {
+    walk(tip, known, |id| {
+        let (parents, bytes) = read_chunk_bytes(repo, id)?;
+        let foreign = matches!(bytes.as_deref().map(decode_chunk),
+            Some(Ok(events)) if events.iter().any(|e| e.event.actor != *owner));
+        Ok((!foreign).then_some(parents))
+    })
+}
+
+/// The commits from `tip` down that `known` does not cover, newest first: `take` gives each
+/// commit's parents to go on to, or `None` to leave the commit out.
+fn walk(
+    tip: ObjectId,
+    known: impl Fn(&ObjectId) -> Result<bool>,
+    mut take: impl FnMut(ObjectId) -> Result<Option<Vec<ObjectId>>>,
+) -> Result<Vec<ObjectId>> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut stack = vec![tip];
@@ -258,14 +265,10 @@ pub fn owned_commits(
         if !seen.insert(id) || known(&id)? {
             continue;
         }
-        let (parents, bytes) = read_chunk_bytes(repo, id)?;
-        if let Some(Ok(events)) = bytes.as_deref().map(decode_chunk)
-            && events.iter().any(|e| e.event.actor != *owner)
-        {
-            continue;
+        if let Some(parents) = take(id)? {
+            stack.extend(parents);
+            out.push(id);
         }
-        stack.extend(parents);
-        out.push(id);
     }
     Ok(out)
 }

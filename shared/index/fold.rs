@@ -181,11 +181,7 @@ impl Index {
                     }
                     Ok(!commits_empty && self.commits.get(&wtxn, oid_bytes(c)).map_err(&err)?.is_some())
                 };
-                // A retired chain is walked as its owner's alone (`wal::owned_commits`).
-                let fresh = match name.strip_prefix(RETIRED_PREFIX).and_then(|_| wal_owner(name)) {
-                    Some(owner) => wal::owned_commits(repo, *tip, &owner, known)?,
-                    None => wal::new_commits(repo, *tip, known)?,
-                };
+                let fresh = chain_commits(repo, name, *tip, known)?;
                 for commit in fresh {
                     match &mut walked {
                         Some(w) => {

@@ -242,6 +242,33 @@ impl TestEnv {
         (remote, a, b)
     }
 
+    /// Writes `bytes` as the one file `file` of a commit with `parents` and `message`, made by
+    /// git directly (a forgery, or a record grit would not write); returns the commit id.
+    pub fn commit_one_file(&self, repo: &Path, file: &str, bytes: &[u8], parents: &[&str], message: &str) -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = self
+            .tmp
+            .path()
+            .join(format!("blob-{}", N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&path, bytes).unwrap();
+        let blob = self.git(repo, &["hash-object", "-w", path.to_str().unwrap()]);
+        let tree = self.git_stdin(repo, &["mktree"], &format!("100644 blob {}\t{file}\n", blob.trim()));
+        let mut args = vec![
+            "-c",
+            "user.name=M",
+            "-c",
+            "user.email=m@example.com",
+            "commit-tree",
+            tree.trim(),
+        ];
+        for p in parents {
+            args.extend(["-p", p]);
+        }
+        args.extend(["-m", message]);
+        self.git(repo, &args).trim().to_owned()
+    }
+
     /// Runs git with extra environment; returns (success, stdout, stderr).
     pub fn git_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
         let mut c = StdCommand::new("git");

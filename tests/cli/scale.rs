@@ -688,32 +688,16 @@ fn a_forged_retirement_naming_the_wrong_actor_costs_no_event() {
     let mallory = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
     let tip_id = gix::ObjectId::from_hex(tip.as_bytes()).unwrap();
     let bytes = grit::snapshot::encode_link(&mallory, None, &[], &[(ann, tip_id)], &[]);
-    let file = t.tmp.path().join("forged.cbor");
-    std::fs::write(&file, &bytes).unwrap();
-    let blob = t.git(&remote, &["hash-object", "-w", file.to_str().unwrap()]);
-    let tree = t.git_stdin(
+    let forged = t.commit_one_file(
         &remote,
-        &["mktree"],
-        &format!("100644 blob {}\tsnapshot.cbor\n", blob.trim()),
-    );
-    let forged = t.git(
-        &remote,
-        &[
-            "-c",
-            "user.name=M",
-            "-c",
-            "user.email=m@example.com",
-            "commit-tree",
-            tree.trim(),
-            "-p",
-            &tip,
-            "-m",
-            "grit: snapshot of 0 events (0 new), retiring 1 actors",
-        ],
+        "snapshot.cbor",
+        &bytes,
+        &[&tip],
+        "grit: snapshot of 0 events (0 new), retiring 1 actors",
     );
     t.git(
         &remote,
-        &["update-ref", "refs/grit/snapshots/9999999999-forged", forged.trim()],
+        &["update-ref", "refs/grit/snapshots/9999999999-forged", &forged],
     );
     let d = t.clone(&remote, "d", "Dee", "dee");
     t.ok("wal", &d, &["init"]);

@@ -335,32 +335,8 @@ fn a_forged_event_from_the_remote_is_quarantined_and_never_applied() {
     let at = blob.windows(7).position(|w| w == b"genuine").unwrap();
     let mut forged = blob.clone();
     forged[at..at + 7].copy_from_slice(b"forged!");
-    std::fs::write(t.tmp.path().join("forged.cbor"), &forged).unwrap();
-    let blob_id = t.git(
-        &remote,
-        &["hash-object", "-w", t.tmp.path().join("forged.cbor").to_str().unwrap()],
-    );
-    let tree = t.git_stdin(
-        &remote,
-        &["mktree"],
-        &format!("100644 blob {}\tchunk.cbor\n", blob_id.trim()),
-    );
     let parent = t.git(&remote, &["rev-parse", &wal]);
-    let commit = t.git(
-        &remote,
-        &[
-            "-c",
-            "user.name=M",
-            "-c",
-            "user.email=m@example.com",
-            "commit-tree",
-            tree.trim(),
-            "-p",
-            parent.trim(),
-            "-m",
-            "x",
-        ],
-    );
+    let commit = t.commit_one_file(&remote, "chunk.cbor", &forged, &[parent.trim()], "x");
     t.git(&remote, &["update-ref", &wal, commit.trim()]);
 
     t.cmd("wal", &b)

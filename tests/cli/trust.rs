@@ -45,30 +45,7 @@ fn created(title: &str) -> Kind {
 
 /// Writes `bytes` as the only file of a commit on top of `parent` in `repo`; returns the commit.
 fn commit_file(t: &TestEnv, repo: &Path, file: &str, bytes: &[u8], parents: &[&str]) -> String {
-    let path = t.tmp.path().join(format!("blob-{}", rand_name()));
-    std::fs::write(&path, bytes).unwrap();
-    let blob = t.git(repo, &["hash-object", "-w", path.to_str().unwrap()]);
-    let tree = t.git_stdin(repo, &["mktree"], &format!("100644 blob {}\t{file}\n", blob.trim()));
-    let mut args = vec![
-        "-c",
-        "user.name=M",
-        "-c",
-        "user.email=m@example.com",
-        "commit-tree",
-        tree.trim(),
-    ];
-    for p in parents {
-        args.push("-p");
-        args.push(p);
-    }
-    args.extend(["-m", "x"]);
-    t.git(repo, &args).trim().to_owned()
-}
-
-fn rand_name() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
+    t.commit_one_file(repo, file, bytes, parents, "x")
 }
 
 /// Appends a chunk of `events` to `reference` in `repo` (a bare remote, as a stranger with push
