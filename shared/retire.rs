@@ -143,7 +143,9 @@ pub fn retire(store: &Store, remote: &str, older_than_ms: u64, dry_run: bool) ->
                 .unwrap_or_else(|| "not reported by git push".into()),
         );
     }
-    report.local_refs_deleted = forget(repo, &retired)?;
+    // The sync that pushed the link already deleted the copies it found (the link is this
+    // clone's own, so trusted); what is left goes now.
+    report.local_refs_deleted = pushed.retired_refs_deleted + forget(repo, &retired)?;
     store.index.refresh(repo)?;
     Ok(report)
 }

@@ -572,6 +572,7 @@ fn a_cold_actor_is_retired_from_every_advertisement_and_no_event_is_lost() {
 
     let done = retire_later(&t, &a, 40, &["--older-than", "30d"]);
     assert_eq!(done["retired"][0]["remote"], "deleted", "{done}");
+    assert_eq!(done["local_refs_deleted"], 2, "the local and the tracking copy: {done}");
     let link = done["snapshot"].as_str().unwrap().to_owned();
     assert!(t.refs(&remote, &bob_ref).is_empty(), "gone from the advertisement");
     assert_eq!(
