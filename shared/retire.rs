@@ -106,6 +106,8 @@ pub fn retire(store: &Store, remote: &str, older_than_ms: u64, dry_run: bool) ->
     let pairs: Vec<snapshot::Retirement> = found.iter().map(|(a, t, _)| (*a, *t)).collect();
     let Some((link, retired)) = snapshot::write_link(repo, &actor.author(now_ms()), &actor.key, &quarantine, &pairs)?
     else {
+        // No chain the link would cover whole, and nothing new: nothing retired.
+        report.retired.clear();
         return Ok(report);
     };
     let retired: HashSet<snapshot::Retirement> = retired.into_iter().collect();
@@ -130,7 +132,7 @@ pub fn retire(store: &Store, remote: &str, older_than_ms: u64, dry_run: bool) ->
             .unwrap_or_else(|| "it did not reach the remote".into());
         return Err(Error::invalid(
             format!("could not push the retiring snapshot {}: {why}", link.name),
-            "no ref was deleted; run `git wal retire` again once `git wal push` works",
+            "no ref was deleted on the remote; run `git wal retire` again once `git wal push` works",
         ));
     }
     let outcome = delete_on_remote(repo, remote, &retired)?;
