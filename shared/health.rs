@@ -104,22 +104,22 @@ fn read_log(store: &Store) -> Result<Log> {
         }
     }
     let mut seen = HashSet::new();
-    let mut items: Vec<(&str, ObjectId)> = Vec::new();
+    let mut items: Vec<(&str, ObjectId, ObjectId)> = Vec::new();
     let mut findings = Vec::new();
     for (name, tip) in &refs {
         // A retired chain is read as its owner's alone, as the fold reads it.
         match crate::index::chain_commits(repo, name, *tip, |c| Ok(seen.contains(c))) {
             Ok(commits) => {
-                for c in commits {
+                for (c, tree) in commits {
                     seen.insert(c);
-                    items.push((name, c));
+                    items.push((name, c, tree));
                 }
             }
             Err(e) => findings.push(Finding::new("object", name, Some(*tip), None, e.to_string())),
         }
     }
     let mut chunks = Vec::with_capacity(items.len());
-    for ((name, commit), chunk) in items.iter().zip(wal::read_chunks(repo, &items)?) {
+    for ((name, commit, _), chunk) in items.iter().zip(wal::read_tree_chunks(repo, &items)?) {
         match chunk {
             Ok(chunk) => chunks.push((name.to_string(), *commit, Some(chunk.events))),
             Err(e) => {

@@ -415,11 +415,28 @@ pub fn chain_commits(
     name: &str,
     tip: ObjectId,
     known: impl Fn(&ObjectId) -> Result<bool>,
-) -> Result<Vec<ObjectId>> {
+) -> Result<Vec<(ObjectId, ObjectId)>> {
     match name.strip_prefix(RETIRED_PREFIX).and_then(|_| wal_owner(name)) {
         Some(owner) => wal::owned_commits(repo, tip, &owner, known),
-        None => wal::new_commits(repo, tip, known),
+        None => wal::new_commits_with_trees(repo, tip, known),
     }
+}
+
+/// `chain_commits` of each chain, every one walked whole (nothing known), on every core.
+pub fn walk_chains(repo: &Repo, chains: &[(&str, ObjectId)]) -> Result<Vec<Vec<(ObjectId, ObjectId)>>> {
+    let opener = repo.opener();
+    crate::parallel::map_with(
+        chains,
+        || None,
+        |handle: &mut Option<Repo>, (name, tip)| {
+            let commits = chain_commits(opener.handle_in(handle)?, name, *tip, |_| Ok(false));
+            // The pages of the packs read stay cached by the kernel, not counted to this process.
+            fold::release_mappings(None);
+            commits
+        },
+    )
+    .into_iter()
+    .collect()
 }
 
 /// The name under which the fold reads a retired chain.
@@ -484,6 +501,7 @@ mod fold;
 mod guard;
 mod query;
 pub mod search;
+mod spill;
 pub mod tables;
 
 pub use guard::write_landed;

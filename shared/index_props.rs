@@ -277,7 +277,7 @@ proptest! {
         let scratch = Index::open_dir(&dir.path().join("scratch")).unwrap();
         let mut twice = events.clone();
         twice.extend(events.iter().rev().cloned());
-        scratch.apply_batch(twice).unwrap();
+        scratch.apply_batch(twice.clone()).unwrap();
 
         let incremental = Index::open_dir(&dir.path().join("incremental")).unwrap();
         let mut shuffled = events.clone();
@@ -298,6 +298,10 @@ proptest! {
         // Applying everything again changes nothing: events are applied once.
         one_by_one.apply_batch(events.clone()).unwrap();
 
+        // In bulk again, spilling every event and every record to disk, committing at each step.
+        let spilled = Index::open_dir(&dir.path().join("spilled")).unwrap();
+        spilled.apply_spilling(twice).unwrap();
+
         let expected = scratch.dump().unwrap();
         // The count of closed rows that `list` relies on is the one the rows give.
         let closed = expected.iter().filter(|(k, v)| k[0] == b'r' && v[0] == b'c').count() as u64;
@@ -305,5 +309,6 @@ proptest! {
         prop_assert_eq!(counted, Some(closed.to_be_bytes().to_vec()));
         prop_assert_eq!(&expected, &incremental.dump().unwrap());
         prop_assert_eq!(&expected, &one_by_one.dump().unwrap());
+        prop_assert_eq!(&expected, &spilled.dump().unwrap());
     }
 }

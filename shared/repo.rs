@@ -24,6 +24,22 @@ pub enum RefFormat {
     Reftable,
 }
 
+/// Opens handles on one repository, for other threads (`Repo::opener`).
+pub struct Opener {
+    dir: PathBuf,
+    options: gix::open::Options,
+}
+
+impl Opener {
+    /// This thread's handle, opened into `slot` the first time.
+    pub fn handle_in<'s>(&self, slot: &'s mut Option<Repo>) -> Result<&'s Repo> {
+        Ok(match slot {
+            Some(repo) => repo,
+            None => slot.insert(Repo::from_gix(gix::open_opts(&self.dir, self.options.clone())?)?),
+        })
+    }
+}
+
 impl Repo {
     /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends as git does, and
     /// the `git -c key=value` overrides git passes down to the commands and hooks it runs.
@@ -59,6 +75,15 @@ impl Repo {
         git.object_cache_size_if_unset(4 * 1024 * 1024);
         let grit_dir = git.common_dir().join("grit");
         Ok(Repo { git, grit_dir, refs })
+    }
+
+    /// What opens more handles on this repository, one per thread (gix's handles are not
+    /// shared across threads).
+    pub fn opener(&self) -> Opener {
+        Opener {
+            dir: self.git.git_dir().to_path_buf(),
+            options: self.git.open_options().clone(),
+        }
     }
 
     pub fn config_string(&self, key: &str) -> Option<String> {

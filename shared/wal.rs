@@ -150,20 +150,24 @@ pub struct Chunk {
 
 /// Reads the chunk a WAL commit adds; a commit without one (a union merge) has no events.
 pub fn read_chunk(repo: &Repo, reference: &str, commit: ObjectId) -> Result<Chunk> {
-    let (parents, bytes) = read_chunk_bytes(repo, commit)?;
+    let (parents, _, bytes) = read_chunk_bytes(repo, commit)?;
     decode_chunk_of(reference, commit, parents, bytes.as_deref())
 }
 
-/// A WAL commit's parents and the bytes of its chunk, if it has one.
-fn read_chunk_bytes(repo: &Repo, commit: ObjectId) -> Result<(Vec<ObjectId>, Option<Vec<u8>>)> {
+/// A WAL commit's parents, its tree, and the bytes of its chunk, if it has one.
+fn read_chunk_bytes(repo: &Repo, commit: ObjectId) -> Result<(Vec<ObjectId>, ObjectId, Option<Vec<u8>>)> {
     let c = repo.git.find_commit(commit)?;
     let parents = c.parent_ids().map(|id| id.detach()).collect();
-    let tree = c.tree()?;
-    let bytes = match tree.find_entry(CHUNK_FILE) {
+    let tree = c.tree_id()?.detach();
+    Ok((parents, tree, read_tree_chunk(repo, tree)?))
+}
+
+/// The bytes of the chunk a WAL commit's tree holds, if it holds one.
+fn read_tree_chunk(repo: &Repo, tree: ObjectId) -> Result<Option<Vec<u8>>> {
+    Ok(match repo.git.find_tree(tree)?.find_entry(CHUNK_FILE) {
         Some(entry) => Some(repo.git.find_blob(entry.object_id())?.take_data()),
         None => None,
-    };
-    Ok((parents, bytes))
+    })
 }
 
 fn decode_chunk_of(reference: &str, commit: ObjectId, parents: Vec<ObjectId>, bytes: Option<&[u8]>) -> Result<Chunk> {
@@ -186,28 +190,41 @@ fn decode_chunk_of(reference: &str, commit: ObjectId, parents: Vec<ObjectId>, by
 /// an error reading an object is returned; a chunk that does not decode is an `Error::Corrupt`
 /// in its place. The results are in the order of `items`.
 pub fn read_chunks(repo: &Repo, items: &[(&str, ObjectId)]) -> Result<Vec<Result<Chunk>>> {
-    let read = |repo: &Repo, (name, commit): &(&str, ObjectId)| -> Result<Result<Chunk>> {
+    read_many(repo, items, |repo, (name, commit)| {
         Ok(match read_chunk_bytes(repo, *commit) {
-            Ok((parents, bytes)) => decode_chunk_of(name, *commit, parents, bytes.as_deref()),
+            Ok((parents, _, bytes)) => decode_chunk_of(name, *commit, parents, bytes.as_deref()),
             Err(e) => Err(missing(name, *commit, e)),
         })
-    };
+    })
+}
+
+/// `read_chunks` of commits whose trees a walk has already found (`new_commits_with_trees`):
+/// the commits are not read again, and the chunks' `parents` are left empty.
+pub fn read_tree_chunks(repo: &Repo, items: &[(&str, ObjectId, ObjectId)]) -> Result<Vec<Result<Chunk>>> {
+    read_many(repo, items, |repo, (name, commit, tree)| {
+        Ok(match read_tree_chunk(repo, *tree) {
+            Ok(bytes) => decode_chunk_of(name, *commit, Vec::new(), bytes.as_deref()),
+            Err(e) => Err(missing(name, *commit, e)),
+        })
+    })
+}
+
+/// `read` of each item, on every core for more than a few; the results in the order of `items`.
+fn read_many<T: Sync>(
+    repo: &Repo,
+    items: &[T],
+    read: impl Fn(&Repo, &T) -> Result<Result<Chunk>> + Sync,
+) -> Result<Vec<Result<Chunk>>> {
     // Each thread opens its own handle (gix's are not shared across threads), which only
     // pays off for more than a few commits.
     if items.len() < 16 {
         return items.iter().map(|item| read(repo, item)).collect();
     }
-    let (dir, options) = (repo.git.git_dir(), repo.git.open_options());
+    let opener = repo.opener();
     let results = crate::parallel::map_with(
         items,
         || None,
-        |handle: &mut Option<Repo>, item| {
-            let repo = match handle {
-                Some(repo) => repo,
-                None => handle.insert(Repo::from_gix(gix::open_opts(dir, options.clone())?)?),
-            };
-            read(repo, item)
-        },
+        |handle: &mut Option<Repo>, item| read(opener.handle_in(handle)?, item),
     );
     results.into_iter().collect()
 }
@@ -228,7 +245,20 @@ fn missing(reference: &str, commit: ObjectId, e: Error) -> Error {
 pub fn new_commits(repo: &Repo, tip: ObjectId, known: impl Fn(&ObjectId) -> Result<bool>) -> Result<Vec<ObjectId>> {
     walk(tip, known, |id| {
         let commit = repo.git.find_commit(id)?;
-        Ok(Some(commit.parent_ids().map(|p| p.detach()).collect()))
+        Ok(Some((commit.parent_ids().map(|p| p.detach()).collect(), id)))
+    })
+}
+
+/// `new_commits`, each with its tree, which `read_tree_chunks` reads without the commit.
+pub fn new_commits_with_trees(
+    repo: &Repo,
+    tip: ObjectId,
+    known: impl Fn(&ObjectId) -> Result<bool>,
+) -> Result<Vec<(ObjectId, ObjectId)>> {
+    walk(tip, known, |id| {
+        let commit = repo.git.find_commit(id)?;
+        let tree = commit.tree_id()?.detach();
+        Ok(Some((commit.parent_ids().map(|p| p.detach()).collect(), (id, tree))))
     })
 }
 
@@ -242,22 +272,22 @@ pub fn owned_commits(
     tip: ObjectId,
     owner: &crate::event::ActorId,
     known: impl Fn(&ObjectId) -> Result<bool>,
-) -> Result<Vec<ObjectId>> {
+) -> Result<Vec<(ObjectId, ObjectId)>> {
     walk(tip, known, |id| {
-        let (parents, bytes) = read_chunk_bytes(repo, id)?;
+        let (parents, tree, bytes) = read_chunk_bytes(repo, id)?;
         let foreign = matches!(bytes.as_deref().map(decode_chunk),
             Some(Ok(events)) if events.iter().any(|e| e.event.actor != *owner));
-        Ok((!foreign).then_some(parents))
+        Ok((!foreign).then_some((parents, (id, tree))))
     })
 }
 
 /// The commits from `tip` down that `known` does not cover, newest first: `take` gives each
-/// commit's parents to go on to, or `None` to leave the commit out.
-fn walk(
+/// commit's parents to go on to and what to list for it, or `None` to leave the commit out.
+fn walk<T>(
     tip: ObjectId,
     known: impl Fn(&ObjectId) -> Result<bool>,
-    mut take: impl FnMut(ObjectId) -> Result<Option<Vec<ObjectId>>>,
-) -> Result<Vec<ObjectId>> {
+    mut take: impl FnMut(ObjectId) -> Result<Option<(Vec<ObjectId>, T)>>,
+) -> Result<Vec<T>> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut stack = vec![tip];
@@ -265,9 +295,9 @@ fn walk(
         if !seen.insert(id) || known(&id)? {
             continue;
         }
-        if let Some(parents) = take(id)? {
+        if let Some((parents, item)) = take(id)? {
             stack.extend(parents);
-            out.push(id);
+            out.push(item);
         }
     }
     Ok(out)

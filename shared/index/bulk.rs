@@ -1,394 +1,507 @@
-//! The bulk fold: every event into an empty index (a first fold, a rebuild), on every core,
-//! each table written once in key order with MDB_APPEND. Its result is the same as `apply`'s.
+//! The bulk fold: every event into an empty index (a first fold, a rebuild). Its result is the
+//! same as `apply`'s, and what it holds is bounded by `Limits` whatever the number of events:
+//! 1. The events, checked, are sorted by (entity, id) through an external sort (`spill`): held
+//!    as their stored bytes, written to runs on disk past `Limits::events`.
+//! 2. The sorted stream is read entity by entity; each folding thread decodes and folds a batch
+//!    of whole entities and encodes what the tables need. The tables keyed by entity (states,
+//!    facts, parents) are written as the batches come, in order; the others' records go through
+//!    sorts of their own, spilled past `Limits::records`.
+//! 3. Each of those tables is written from its sorted records.
+//!
+//! Every table is written once, in key order, with MDB_APPEND. When the caller lets it, the
+//! write transaction is committed every `Limits::dirty` bytes, so that LMDB's copies of the
+//! pages written do not pile up until the end.
 
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
+use super::spill::{Merged, Sorter};
 use super::*;
+use crate::event::Event;
 
-/// How many encoded states a folding thread hands over at a time.
-const BATCH: usize = 256;
+/// Events a folding thread takes at a time (whole entities, so a batch may hold more).
+const BATCH_EVENTS: usize = 2048;
+
+/// What a bulk fold may hold, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Limits {
+    /// Stored events held in memory before they are sorted and written to a run.
+    pub events: usize,
+    /// Records of the tables not keyed by entity held before the largest sort is spilled.
+    pub records: usize,
+    /// Bytes written between two commits, when the caller lets the fold commit.
+    pub dirty: usize,
+}
+
+impl Limits {
+    /// The limits within `grit.foldMemory`.
+    pub fn within(budget: usize) -> Limits {
+        Limits {
+            events: budget / 2,
+            records: budget / 4,
+            dirty: budget / 8,
+        }
+    }
+}
+
+/// Events on their way into an empty index, sorted by (entity, id) as they come.
+pub(super) struct Bulk {
+    events: Sorter,
+    limits: Limits,
+    lamport: u64,
+    dir: std::path::PathBuf,
+}
+
+impl Bulk {
+    pub fn new(dir: &std::path::Path, limits: Limits) -> Bulk {
+        Bulk {
+            events: Sorter::new(dir),
+            limits,
+            lamport: 0,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Adds checked events. Only their stored bytes are kept: they are decoded again when
+    /// folded, which costs less than holding them decoded.
+    pub fn add(&mut self, events: Vec<SignedEvent>) -> Result<()> {
+        let mut key = [0u8; 64];
+        for ev in events {
+            key[..32].copy_from_slice(&ev.entity().0);
+            key[32..].copy_from_slice(&ev.id.0);
+            self.lamport = self.lamport.max(ev.event.lamport);
+            if ev.body.is_empty() {
+                self.events.push(&key, &ev.event.encode());
+            } else {
+                self.events.push(&key, &ev.body);
+            }
+        }
+        if self.events.held() > self.limits.events {
+            self.events.spill()?;
+        }
+        Ok(())
+    }
+
+    /// How many runs the events were sorted in: more than one when they did not fit in memory.
+    pub fn runs(&self) -> usize {
+        self.events.runs()
+    }
+}
+
+/// Lets a bulk fold commit its write transaction part way, and gives it the next one.
+pub(super) type Commit<'a, 'e> = &'a mut dyn FnMut(RwTxn<'e>) -> Result<RwTxn<'e>>;
 
 impl Index {
-    /// `apply` into an empty index, where nothing needs looking up. Each thread takes the
-    /// entities of one range of ids and sorts their events and parents for the tables, then
-    /// folds and encodes each entity at once and hands the states over in key order. This
-    /// thread writes: the parents and events the threads sorted, merged, then the states as
-    /// they come, then the rows and labels the threads sorted, merged. Copies of an event
-    /// (same bytes, same id) count once.
-    pub(super) fn apply_to_empty(&self, wtxn: &mut RwTxn, chunks: Vec<Vec<SignedEvent>>) -> Result<usize> {
+    /// Writes every event of `bulk` into this empty index; the number of distinct events.
+    /// `commit`, when given, is called every `Limits::dirty` bytes written.
+    pub(super) fn apply_bulk<'e>(
+        &'e self,
+        wtxn: RwTxn<'e>,
+        bulk: Bulk,
+        mut commit: Option<Commit<'_, 'e>>,
+    ) -> Result<(RwTxn<'e>, usize)> {
         let err = self.err();
-        let all: Vec<&SignedEvent> = chunks.iter().flatten().collect();
-        let threads = crate::parallel::threads();
-        let mut shares: Vec<Vec<u32>> = vec![Vec::with_capacity(all.len() / threads + 1); threads];
-        for (i, ev) in all.iter().enumerate() {
-            shares[usize::from(ev.entity().0[0]) * threads / 256].push(i as u32);
-        }
-        let (keys, folded) = std::thread::scope(|scope| -> Result<(Vec<Keys>, Vec<Folded>)> {
-            let all = &all;
-            let mut workers = Vec::new();
-            let (mut keys, mut states) = (Vec::new(), Vec::new());
-            for share in shares {
-                let (keys_tx, keys_rx) = channel();
-                let (states_tx, states_rx) = channel();
-                workers.push(scope.spawn(move || fold_share(share, all, &keys_tx, &states_tx)));
-                keys.push(keys_rx);
-                states.push(states_rx);
-            }
-            let keys: Vec<Keys> = keys
-                .iter()
-                .map(|rx| rx.recv().expect("folding does not panic"))
-                .collect();
-            append(self.parented, wtxn, |t| {
-                let mut last = None;
-                for (_, pair) in merge(keys.iter().map(|k| &k.parents[..]).collect(), |_, pair| pair) {
-                    if last.replace(pair) != Some(pair) {
-                        t.put(&parent_key(&pair.0, &pair.1), &[])?;
-                    }
-                }
-                Ok(())
-            })
-            .map_err(&err)?;
-            append(self.events, wtxn, |t| {
-                let events = merge(keys.iter().map(|k| &k.events[..]).collect(), |_, (id, _)| id);
-                events
-                    .into_iter()
-                    .try_for_each(|(_, (id, entity))| t.put(&id.0, &entity.0))
-            })
-            .map_err(&err)?;
-            append(self.issues, wtxn, |t| {
-                for part in states.iter().flatten() {
-                    for (i, id) in part.ids.iter().enumerate() {
-                        t.put(&id.0, part.states.get(i))?;
-                    }
-                }
-                Ok(())
-            })
-            .map_err(&err)?;
-            let folded = workers.into_iter().map(|w| w.join().expect("folding does not panic"));
-            Ok((keys, folded.collect()))
-        })?;
-        drop(all);
-        let mut folded = folded;
-        let terms = global_terms(&mut folded);
-        let mut closed = 0;
+        let Bulk {
+            events,
+            limits,
+            lamport,
+            dir,
+        } = bulk;
+        let mut w = Writer {
+            txn: Some(wtxn),
+            written: 0,
+            limits,
+            commit: &mut commit,
+        };
+        let mut sorts: [Sorter; SORTED] = std::array::from_fn(|_| Sorter::new(&dir));
+        let (mut applied, mut closed) = (0usize, 0u64);
         std::thread::scope(|scope| -> Result<()> {
-            // Freeing the events takes a while: do it alongside the last two tables.
-            scope.spawn(move || drop(chunks));
-            append(self.rows, wtxn, |t| {
-                let rows = merge(folded.iter().map(|f| &f.rows[..]).collect(), |_, (key, _)| key);
-                rows.into_iter().try_for_each(|(f, (key, i))| {
-                    let row = folded[f].row_bytes.get(*i as usize);
-                    closed += u64::from(row[0] == state_byte(State::Closed));
-                    t.put(key, row)
-                })
-            })
-            .map_err(&err)?;
-            for (db, keys, arena) in [
-                (
-                    self.labels,
-                    Folded::labels as fn(&Folded) -> &[u32],
-                    Folded::label_keys as fn(&Folded) -> &Arena,
-                ),
-                (
-                    self.assigned,
-                    |f: &Folded| &f.assigned[..],
-                    |f: &Folded| &f.assigned_keys,
-                ),
-            ] {
-                append(db, wtxn, |t| {
-                    let merged = merge(folded.iter().map(keys).collect(), |f, i| {
-                        arena(&folded[f]).get(*i as usize)
-                    });
-                    merged
+            let threads = crate::parallel::threads();
+            // Bounded both ways: folded batches wait for the writer, not in memory.
+            let (out_tx, out_rx) = sync_channel::<(usize, Result<Output>)>(threads * 2);
+            let mut inputs = Vec::new();
+            for _ in 0..threads {
+                let (tx, rx) = sync_channel::<(usize, Vec<Group>)>(2);
+                let out = out_tx.clone();
+                scope.spawn(move || fold_batches(rx, out));
+                inputs.push(tx);
+            }
+            drop(out_tx);
+            let feeder = scope.spawn(move || feed(events, inputs));
+            // Batches come back in any order; they are written in the order they were cut.
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0;
+            for (seq, out) in out_rx {
+                waiting.insert(seq, out);
+                while let Some(out) = waiting.remove(&next) {
+                    next += 1;
+                    let out = out?;
+                    applied += out.events;
+                    closed += out.closed;
+                    for (db, recs) in [self.issues, self.facts, self.parented.remap_data_type::<Bytes>()]
                         .into_iter()
-                        .try_for_each(|(f, i)| t.put(arena(&folded[f]).get(*i as usize), &[]))
-                })
-                .map_err(&err)?;
+                        .zip(&out.direct)
+                    {
+                        w.append(db, |t| recs.iter().try_for_each(|(k, v)| t.put(k, v)))
+                            .map_err(&err)?;
+                        w.wrote(recs.bytes.len())?;
+                    }
+                    for (sort, recs) in sorts.iter_mut().zip(&out.sorted) {
+                        recs.iter().for_each(|(k, v)| sort.push(k, v));
+                    }
+                    if sorts.iter().map(Sorter::held).sum::<usize>() > limits.records {
+                        let largest = sorts.iter_mut().max_by_key(|s| s.held()).expect("tables");
+                        largest.spill()?;
+                    }
+                }
             }
-            append(self.facts, wtxn, |t| {
-                folded
-                    .iter()
-                    .flat_map(|f| &f.facts)
-                    .try_for_each(|(id, facts)| t.put(&id.0, facts))
-            })
-            .map_err(&err)?;
-            append(self.sources, wtxn, |t| {
-                let mut last: Option<&str> = None;
-                for (_, (src, id)) in merge(folded.iter().map(|f| &f.sources[..]).collect(), |_, (s, id)| {
-                    (s.as_str(), id)
-                }) {
-                    // Two issues claiming one source (two imports raced): both kept, in order.
-                    if last.replace(src) == Some(src) {
-                        t.put_dup(src.as_bytes(), &id.0)?;
-                    } else {
-                        t.put(src.as_bytes(), &id.0)?;
-                    }
-                }
-                Ok(())
-            })
-            .map_err(&err)?;
-            append(self.edges, wtxn, |t| {
-                let mut last = None;
-                for (_, k) in merge(folded.iter().map(|f| &f.edges[..]).collect(), |_, k| k) {
-                    if last.replace(k) != Some(k) {
-                        t.put(k, &[])?;
-                    }
-                }
-                Ok(())
-            })
-            .map_err(&err)?;
-            append(self.words, wtxn, |t| {
-                let merged = merge(folded.iter().map(|f| &f.postings[..]).collect(), |_, item| item);
-                let mut last: Option<&(u32, [u8; tables::POSTING])> = None;
-                for (_, item) in merged {
-                    let word = terms[item.0 as usize].as_bytes();
-                    match last {
-                        Some(l) if l == item => continue,
-                        Some(l) if l.0 == item.0 => t.put_dup(word, &item.1)?,
-                        _ => t.put(word, &item.1)?,
-                    }
-                    last = Some(item);
-                }
-                Ok(())
-            })
-            .map_err(&err)?;
-            Ok(())
+            feeder.join().expect("feeding does not panic")
         })?;
-        self.meta.put(wtxn, CLOSED, &closed.to_be_bytes()).map_err(&err)?;
-        let lamport = keys.iter().map(|k| k.lamport).max().unwrap_or(0);
-        let old = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
+        // The tables not keyed by entity, from their sorts. The largest sorts in memory are
+        // sorted on every core first (`into_sorted` sorts what is left in memory).
+        let sorted: Vec<Result<Merged>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = sorts
+                .into_iter()
+                .map(|s| scope.spawn(move || s.into_sorted(false)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("sorting does not panic"))
+                .collect()
+        });
+        let dbs = [
+            (self.events, false),
+            (self.rows, false),
+            (self.labels.remap_data_type::<Bytes>(), false),
+            (self.assigned.remap_data_type::<Bytes>(), false),
+            (self.sources, true),
+            (self.edges.remap_data_type::<Bytes>(), false),
+            (self.words, true),
+        ];
+        for ((db, dup), merged) in dbs.into_iter().zip(sorted) {
+            w.write_sorted(db, dup, merged?, &err)?;
+        }
+        let mut wtxn = w.txn.take().expect("a transaction");
+        self.meta.put(&mut wtxn, CLOSED, &closed.to_be_bytes()).map_err(&err)?;
+        let old = meta_u64(self.meta.get(&wtxn, "lamport").map_err(&err)?);
         self.meta
-            .put(wtxn, "lamport", &lamport.max(old).to_be_bytes())
+            .put(&mut wtxn, "lamport", &lamport.max(old).to_be_bytes())
             .map_err(&err)?;
-        Ok(keys.iter().map(|k| k.events.len()).sum())
+        Ok((wtxn, applied))
+    }
+
+    /// `apply` into an empty index, in one transaction, holding everything in memory.
+    pub(super) fn apply_to_empty<'e>(
+        &'e self,
+        wtxn: RwTxn<'e>,
+        events: Vec<SignedEvent>,
+    ) -> Result<(RwTxn<'e>, usize)> {
+        let unbounded = Limits {
+            events: usize::MAX,
+            records: usize::MAX,
+            dirty: usize::MAX,
+        };
+        let mut bulk = Bulk::new(&self.path, unbounded);
+        bulk.add(events)?;
+        self.apply_bulk(wtxn, bulk, None)
     }
 }
 
-/// The items of sorted runs in order of `key`, each with the position of its run (ties go to
-/// the earlier run).
-fn merge<'a, T, K: Ord>(runs: Vec<&'a [T]>, key: impl Fn(usize, &'a T) -> K) -> impl Iterator<Item = (usize, &'a T)> {
-    let mut at = vec![0; runs.len()];
-    std::iter::from_fn(move || {
-        let (r, item) = (0..runs.len())
-            .filter_map(|r| runs[r].get(at[r]).map(|item| (r, item)))
-            .min_by(|(r, a), (s, b)| key(*r, a).cmp(&key(*s, b)))?;
-        at[r] += 1;
-        Some((r, item))
-    })
-}
-
-/// Every thread's words in one sorted list, and each thread's postings renumbered to point
-/// into it (the order they sort in stays the same), so merging compares numbers, not words.
-fn global_terms(folded: &mut [Folded]) -> Vec<String> {
-    let mut terms: Vec<String> = Vec::new();
-    let mut maps: Vec<Vec<u32>> = folded.iter().map(|f| Vec::with_capacity(f.terms.len())).collect();
-    for (f, t) in merge(folded.iter().map(|f| &f.terms[..]).collect(), |_, t| t.as_str()) {
-        if terms.last() != Some(t) {
-            terms.push(t.clone());
+#[cfg(test)]
+impl Index {
+    /// A bulk fold that spills everything it can: each event to a run of its own, each batch's
+    /// records, and a commit after every write.
+    pub(crate) fn apply_spilling(&self, events: Vec<SignedEvent>) -> Result<usize> {
+        let tiny = Limits {
+            events: 1,
+            records: 1,
+            dirty: 1,
+        };
+        let mut bulk = Bulk::new(&self.path, tiny);
+        for ev in events {
+            bulk.add(vec![ev])?;
         }
-        maps[f].push(terms.len() as u32 - 1);
+        let wtxn = self.env.write_txn().map_err(self.err())?;
+        let mut commit = |txn: RwTxn<'_>| -> Result<RwTxn<'_>> {
+            txn.commit().map_err(self.err())?;
+            self.env.write_txn().map_err(self.err())
+        };
+        let (wtxn, n) = self.apply_bulk(wtxn, bulk, Some(&mut commit))?;
+        wtxn.commit().map_err(self.err())?;
+        Ok(n)
     }
-    for (f, map) in folded.iter_mut().zip(maps) {
-        for p in &mut f.postings {
-            p.0 = map[p.0 as usize];
+}
+
+/// The sorted tables, in the order of `Output::sorted`.
+const SORTED: usize = 7;
+const EVENTS: usize = 0;
+const ROWS: usize = 1;
+const LABELS: usize = 2;
+const ASSIGNED: usize = 3;
+const SOURCES: usize = 4;
+const EDGES: usize = 5;
+const WORDS: usize = 6;
+
+/// The write side of a bulk fold: its transaction, committed every `Limits::dirty` bytes when
+/// the caller lets it.
+struct Writer<'c, 'a, 'e> {
+    txn: Option<RwTxn<'e>>,
+    written: usize,
+    limits: Limits,
+    commit: &'c mut Option<Commit<'a, 'e>>,
+}
+
+impl<'e> Writer<'_, '_, 'e> {
+    fn append(
+        &mut self,
+        db: Database<Bytes, Bytes>,
+        fill: impl FnOnce(&mut Appender) -> heed::Result<()>,
+    ) -> heed::Result<()> {
+        append(db, self.txn.as_mut().expect("a transaction"), fill)
+    }
+
+    /// Counts `bytes` written, and commits when they pass the limit.
+    fn wrote(&mut self, bytes: usize) -> Result<()> {
+        self.written += bytes;
+        if self.written > self.limits.dirty
+            && let Some(commit) = self.commit.as_mut()
+        {
+            let txn = self.txn.take().expect("a transaction");
+            self.txn = Some(commit(txn)?);
+            self.written = 0;
         }
-        f.terms = Vec::new();
-    }
-    terms
-}
-
-/// Byte strings end to end in one buffer, each found by its position: one allocation for
-/// thousands of small ones.
-#[derive(Default)]
-struct Arena {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl Arena {
-    /// Adds the bytes `write` appends; returns their position.
-    fn push(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> u32 {
-        write(&mut self.bytes);
-        self.ends.push(self.bytes.len());
-        (self.ends.len() - 1) as u32
+        Ok(())
     }
 
-    fn get(&self, i: usize) -> &[u8] {
-        let start = i.checked_sub(1).map_or(0, |p| self.ends[p]);
-        &self.bytes[start..self.ends[i]]
-    }
-}
-
-/// Encoded states of consecutive entities, as one thread hands them over.
-struct States {
-    ids: Vec<Id>,
-    states: Arena,
-}
-
-/// What a folding thread hands over before it folds: the keys of the parent and event tables
-/// for its share, each sorted, and the largest Lamport clock.
-struct Keys {
-    /// (entity, a parent an event of it names)
-    parents: Vec<(Id, Id)>,
-    events: Vec<(Id, Id)>,
-    lamport: u64,
-}
-
-/// What a folding thread leaves for the tables written last, each sorted: rows, label and
-/// assignee keys, facts, links and words (each word once, in `terms`, and its postings).
-struct Folded {
-    rows: Vec<([u8; 40], u32)>,
-    row_bytes: Arena,
-    labels: Vec<u32>,
-    label_keys: Arena,
-    assigned: Vec<u32>,
-    assigned_keys: Arena,
-    facts: Vec<(Id, Vec<u8>)>,
-    sources: Vec<(String, Id)>,
-    edges: Vec<[u8; tables::EDGE_LEN]>,
-    terms: Vec<String>,
-    postings: Vec<(u32, [u8; tables::POSTING])>,
-}
-
-impl Folded {
-    fn labels(&self) -> &[u32] {
-        &self.labels
-    }
-
-    fn label_keys(&self) -> &Arena {
-        &self.label_keys
-    }
-}
-
-/// Folds the entities of `share` (positions in `all`) into their states and encodes them,
-/// sending the sorted keys first, then the states in entity order a batch at a time. Whether
-/// an event has a child depends on its entity's events only, so each entity's events tell.
-fn fold_share(share: Vec<u32>, all: &[&SignedEvent], keys: &Sender<Keys>, out: &Sender<States>) -> Folded {
-    let mut parents: Vec<(Id, Id)> = share
-        .iter()
-        .flat_map(|i| {
-            let ev = all[*i as usize];
-            ev.event.parents.iter().map(move |p| (ev.entity(), *p))
-        })
-        .collect();
-    let lamport = share.iter().map(|i| all[*i as usize].event.lamport).max().unwrap_or(0);
-    let mut sorted: Vec<(Id, Id, u32)> = share
-        .into_iter()
-        .map(|i| (all[i as usize].entity(), all[i as usize].id, i))
-        .collect();
-    sorted.sort_unstable();
-    sorted.dedup_by(|a, b| a.1 == b.1);
-    let mut events: Vec<(Id, Id)> = sorted.iter().map(|(entity, id, _)| (*id, *entity)).collect();
-    events.sort_unstable();
-    parents.sort_unstable();
-    parents.dedup();
-    let _ = keys.send(Keys {
-        parents,
-        events,
-        lamport,
-    });
-    let mut folded = Folded {
-        rows: Vec::new(),
-        row_bytes: Arena::default(),
-        labels: Vec::new(),
-        label_keys: Arena::default(),
-        assigned: Vec::new(),
-        assigned_keys: Arena::default(),
-        facts: Vec::new(),
-        sources: Vec::new(),
-        edges: Vec::new(),
-        terms: Vec::new(),
-        postings: Vec::new(),
-    };
-    let mut term_at: HashMap<String, u32> = HashMap::new();
-    let (mut word, mut doc_terms) = (String::new(), Vec::<u32>::new());
-    let batch = || States {
-        ids: Vec::with_capacity(BATCH),
-        states: Arena::default(),
-    };
-    let (mut part, mut named) = (batch(), Vec::new());
-    for group in sorted.chunk_by(|a, b| a.0 == b.0) {
-        let id = group[0].0;
-        named.clear();
-        named.extend(group.iter().flat_map(|(_, _, i)| all[*i as usize].event.parents.iter()));
-        named.sort_unstable();
-        let mut state = IssueState::new(id);
-        for (_, ev, i) in group {
-            state.apply(all[*i as usize], named.binary_search(&ev).is_ok());
-        }
-        part.ids.push(id);
-        part.states.push(|out| state.encode(out));
-        if let Some(sec) = tables::Secondary::of(&id, &state, false) {
-            for l in &sec.labels {
-                let key = folded.label_keys.push(|out| write_label_key(l, &id, out));
-                folded.labels.push(key);
-            }
-            for a in &sec.assigned {
-                let key = folded.assigned_keys.push(|out| write_label_key(a, &id, out));
-                folded.assigned.push(key);
-            }
-            folded.facts.push((id, sec.facts));
-            if let Some(src) = sec.source {
-                folded.sources.push((src, id));
-            }
-            folded.edges.extend(sec.edges);
-            let posting: [u8; tables::POSTING] = id.0[..tables::POSTING].try_into().expect("a prefix of an id");
-            // Each word interned without an allocation unless it is new to this thread.
-            doc_terms.clear();
-            for text in tables::text_parts(&state) {
-                crate::text::for_each_word(text, &mut word, |w| {
-                    let at = match term_at.get(w) {
-                        Some(at) => *at,
-                        None => {
-                            let at = folded.terms.len() as u32;
-                            folded.terms.push(w.to_owned());
-                            term_at.insert(w.to_owned(), at);
-                            at
+    /// Writes `db` from sorted records; for a table of sorted duplicates, a record whose key is
+    /// the one before's is added as its next value.
+    fn write_sorted(
+        &mut self,
+        db: Database<Bytes, Bytes>,
+        dup: bool,
+        mut merged: Merged,
+        err: &impl Fn(heed::Error) -> Error,
+    ) -> Result<()> {
+        let mut last: Option<Vec<u8>> = None;
+        loop {
+            let (mut bytes, limit) = (0, self.limits.dirty);
+            let mut failed = None;
+            let mut done = false;
+            self.append(db, |t| {
+                while bytes < limit {
+                    let (k, v) = match merged.next() {
+                        Ok(Some(r)) => r,
+                        Ok(None) => {
+                            done = true;
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            return Ok(());
                         }
                     };
-                    doc_terms.push(at);
+                    if dup && last.as_deref() == Some(k) {
+                        t.put_dup(k, v)?;
+                    } else {
+                        t.put(k, v)?;
+                        if dup {
+                            let l = last.get_or_insert_with(Vec::new);
+                            l.clear();
+                            l.extend_from_slice(k);
+                        }
+                    }
+                    bytes += k.len() + v.len();
+                }
+                Ok(())
+            })
+            .map_err(err)?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            self.wrote(bytes)?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// (key, value) records end to end in one buffer.
+#[derive(Default)]
+struct Records {
+    bytes: Vec<u8>,
+    /// Where each record's key ends, and where its value ends.
+    ends: Vec<(u32, u32)>,
+}
+
+impl Records {
+    fn push(&mut self, key: &[u8], value: &[u8]) {
+        self.bytes.extend_from_slice(key);
+        let k = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(value);
+        self.ends.push((k, self.bytes.len() as u32));
+    }
+
+    /// A record whose key `write` appends.
+    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>), value: &[u8]) {
+        write(&mut self.bytes);
+        let k = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(value);
+        self.ends.push((k, self.bytes.len() as u32));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(k, v)| {
+            let r = (&self.bytes[start..k as usize], &self.bytes[k as usize..v as usize]);
+            start = v as usize;
+            r
+        })
+    }
+}
+
+/// One entity's events, as stored: its id, then each event's id and bytes.
+struct Group {
+    entity: Id,
+    events: Vec<(Id, Vec<u8>)>,
+}
+
+/// What folding a batch gives: the records of the tables keyed by entity (states, facts,
+/// parents), in key order, and the others' records, unsorted.
+struct Output {
+    direct: [Records; 3],
+    sorted: [Records; SORTED],
+    events: usize,
+    closed: u64,
+}
+
+/// Reads the sorted events, cuts them into batches of whole entities and hands the batches to
+/// the folding threads in turn.
+fn feed(events: Sorter, inputs: Vec<SyncSender<(usize, Vec<Group>)>>) -> Result<()> {
+    let mut merged = events.into_sorted(true)?;
+    let (mut batch, mut size, mut seq) = (Vec::new(), 0, 0);
+    let send = |batch: Vec<Group>, seq: &mut usize| -> bool {
+        let ok = inputs[*seq % inputs.len()].send((*seq, batch)).is_ok();
+        *seq += 1;
+        ok
+    };
+    while let Some((key, body)) = merged.next()? {
+        let entity = Id(key[..32].try_into().expect("an entity"));
+        let id = Id(key[32..].try_into().expect("an id"));
+        match batch.last_mut() {
+            Some(Group { entity: e, events }) if *e == entity => events.push((id, body.to_vec())),
+            _ => {
+                if size >= BATCH_EVENTS {
+                    if !send(std::mem::take(&mut batch), &mut seq) {
+                        // The writer stopped (it failed): it reports why.
+                        return Ok(());
+                    }
+                    size = 0;
+                }
+                batch.push(Group {
+                    entity,
+                    events: vec![(id, body.to_vec())],
+                });
+            }
+        }
+        size += 1;
+    }
+    if !batch.is_empty() {
+        send(batch, &mut seq);
+    }
+    Ok(())
+}
+
+/// A folding thread: each batch it is given, folded, back with its number.
+fn fold_batches(input: Receiver<(usize, Vec<Group>)>, out: SyncSender<(usize, Result<Output>)>) {
+    for (seq, batch) in input {
+        if out.send((seq, fold_batch(batch))).is_err() {
+            return;
+        }
+    }
+}
+
+/// Decodes and folds each entity of `batch` into its state, and encodes what each table needs.
+/// Whether an event has a child depends on its entity's events only, so each entity's events
+/// tell.
+fn fold_batch(batch: Vec<Group>) -> Result<Output> {
+    let mut out = Output {
+        direct: Default::default(),
+        sorted: Default::default(),
+        events: 0,
+        closed: 0,
+    };
+    let (mut word, mut doc, mut named, mut parents) = (String::new(), Vec::<String>::new(), Vec::new(), Vec::new());
+    let mut row = Vec::new();
+    for Group { entity: id, events } in batch {
+        let events: Vec<SignedEvent> = events
+            .into_iter()
+            .map(|(eid, body)| {
+                let event = Event::decode(&body).map_err(|source| Error::Corrupt {
+                    reference: "the fold's sorted events".to_owned(),
+                    commit: eid.to_hex(),
+                    source,
+                })?;
+                Ok(SignedEvent {
+                    id: eid,
+                    body: Vec::new(),
+                    signature: [0; 64],
+                    event,
+                })
+            })
+            .collect::<Result<_>>()?;
+        out.events += events.len();
+        named.clear();
+        named.extend(events.iter().flat_map(|ev| ev.event.parents.iter().copied()));
+        named.sort_unstable();
+        named.dedup();
+        parents.clear();
+        parents.extend(named.iter().map(|p| parent_key(&id, p)));
+        for key in &parents {
+            out.direct[2].push(key, &[]);
+        }
+        let mut state = IssueState::new(id);
+        for ev in &events {
+            state.apply(ev, named.binary_search(&ev.id).is_ok());
+            out.sorted[EVENTS].push(&ev.id.0, &id.0);
+        }
+        row.clear();
+        state.encode(&mut row);
+        out.direct[0].push(&id.0, &row);
+        if let Some(sec) = tables::Secondary::of(&id, &state, false) {
+            out.direct[1].push(&id.0, &sec.facts);
+            for l in &sec.labels {
+                out.sorted[LABELS].push_with(|o| write_label_key(l, &id, o), &[]);
+            }
+            for a in &sec.assigned {
+                out.sorted[ASSIGNED].push_with(|o| write_label_key(a, &id, o), &[]);
+            }
+            if let Some(src) = &sec.source {
+                out.sorted[SOURCES].push(src.as_bytes(), &id.0);
+            }
+            for e in &sec.edges {
+                out.sorted[EDGES].push(e, &[]);
+            }
+            let posting = &id.0[..tables::POSTING];
+            doc.clear();
+            for text in tables::text_parts(&state) {
+                crate::text::for_each_word(text, &mut word, |w| {
+                    doc.push(w.to_owned());
                     true
                 });
             }
-            doc_terms.sort_unstable();
-            doc_terms.dedup();
-            folded.postings.extend(doc_terms.iter().map(|t| (*t, posting)));
+            doc.sort_unstable();
+            doc.dedup();
+            for w in &doc {
+                out.sorted[WORDS].push(w.as_bytes(), posting);
+            }
         }
-        let mut key = None;
-        let row = folded.row_bytes.push(|out| key = write_row(&id, &state, out));
-        if let Some(key) = key {
-            folded.rows.push((key, row));
-        }
-        if part.ids.len() == BATCH && out.send(std::mem::replace(&mut part, batch())).is_err() {
-            break;
+        row.clear();
+        if let Some(key) = write_row(&id, &state, &mut row) {
+            out.closed += u64::from(row[0] == state_byte(State::Closed));
+            out.sorted[ROWS].push(&key, &row);
         }
     }
-    let _ = out.send(part);
-    folded.rows.sort_unstable_by_key(|(key, _)| *key);
-    for (order, arena) in [
-        (&mut folded.labels, &folded.label_keys),
-        (&mut folded.assigned, &folded.assigned_keys),
-    ] {
-        order.sort_unstable_by(|a, b| arena.get(*a as usize).cmp(arena.get(*b as usize)));
-    }
-    folded.edges.sort_unstable();
-    folded.sources.sort_unstable();
-    // Words in byte order, then each word's postings in order.
-    let mut by_name: Vec<u32> = (0..folded.terms.len() as u32).collect();
-    by_name.sort_unstable_by(|a, b| folded.terms[*a as usize].cmp(&folded.terms[*b as usize]));
-    let mut rank = vec![0u32; by_name.len()];
-    for (r, t) in by_name.iter().enumerate() {
-        rank[*t as usize] = r as u32;
-    }
-    folded.terms = by_name
-        .iter()
-        .map(|t| std::mem::take(&mut folded.terms[*t as usize]))
-        .collect();
-    for p in &mut folded.postings {
-        p.0 = rank[p.0 as usize];
-    }
-    folded.postings.sort_unstable();
-    folded
+    Ok(out)
 }
 
 /// Lets `fill` write after the last key of `db`, through one cursor, in strictly increasing

@@ -1,6 +1,7 @@
 //! The write side of the index: folding in what changed under `refs/grit/`, checking what came
 //! from other clones, and applying events one batch at a time.
 
+use super::bulk::{Bulk, Limits};
 use super::*;
 use crate::refs::Stamp;
 
@@ -103,10 +104,14 @@ impl Index {
         }
         let mut stats = FoldStats::default();
         let fresh_index = self.tips.is_empty(&wtxn).map_err(&err)? && self.commits.is_empty(&wtxn).map_err(&err)?;
+        let budget = fold_memory(repo);
+        // Into an empty index, checked events go to a bulk fold, which sorts them within the
+        // budget (spilling to disk past it) and writes each table once; else they are merged.
+        let mut bulk = (fresh_index && self.events.is_empty(&wtxn).map_err(&err)?)
+            .then(|| Bulk::new(&self.path, Limits::within(budget)));
         // Events already checked (a snapshot's, verified as it was chosen), and per WAL commit.
         let mut checked: Vec<Vec<SignedEvent>> = Vec::new();
         let mut batch: Vec<Fetched<'_>> = Vec::new();
-        let budget = fold_memory(repo);
         let mut in_memory: usize = 0;
         if use_snapshot && fresh_index {
             let chosen = snapshot::choose(repo, &refs, &quarantine, budget, event_cost)?;
@@ -122,30 +127,13 @@ impl Index {
                 for commit in &chain.commits {
                     self.commits.put(&mut wtxn, oid_bytes(commit), &()).map_err(&err)?;
                 }
+                let bulk = bulk.as_mut().expect("a fresh index folds in bulk");
                 match chain.events {
-                    Some(events) => {
-                        in_memory += events.iter().map(event_cost).sum::<usize>();
-                        checked.push(events);
-                    }
-                    // A chain larger than the budget streams too: a link at a time, applied in
-                    // batches as the WAL's events are below.
+                    Some(events) => bulk.add(events)?,
+                    // A chain larger than the budget streams too: a link at a time.
                     None => {
                         for link in &chain.links {
-                            let events = chain.link_events(repo, &snap, *link, &quarantine)?;
-                            in_memory += events.iter().map(event_cost).sum::<usize>();
-                            checked.push(events);
-                            if in_memory > budget {
-                                let applied;
-                                (wtxn, applied) = self.commit_batch(
-                                    wtxn,
-                                    std::mem::take(&mut checked),
-                                    budget,
-                                    &mut held,
-                                    &mut stats,
-                                )?;
-                                stats.events += applied;
-                                in_memory = 0;
-                            }
+                            bulk.add(chain.link_events(repo, &snap, *link, &quarantine)?)?;
                         }
                     }
                 }
@@ -164,6 +152,29 @@ impl Index {
         // every other step waits on.
         let commits_empty = self.commits.is_empty(&wtxn).map_err(&err)?;
         let mut walked: Option<std::collections::HashSet<ObjectId>> = fresh_index.then(Default::default);
+        // Each commit's tree, as the walk found it: the reading does not read the commit again.
+        let mut trees: Vec<ObjectId> = Vec::new();
+        // With nothing in the index to stop at, every chain is walked whole, all on every core;
+        // each commit then goes to the first ref, in order, that reaches it, as in a walk of one
+        // ref after another.
+        let mut prewalked: HashMap<usize, Vec<(ObjectId, ObjectId)>> = HashMap::new();
+        if walked.is_some() && commits_empty {
+            let chains: Vec<(usize, (&str, ObjectId))> = relevant
+                .iter()
+                .enumerate()
+                .filter(|(_, (name, _))| !is_actor_ref(name))
+                .map(|(i, (name, tip))| (i, (name.as_str(), *tip)))
+                .collect();
+            // A ref at the tip of an earlier one (a local WAL ref and its remote-tracking copy)
+            // reaches only commits the earlier one has: it is not walked.
+            let mut tips = std::collections::HashSet::new();
+            let (to_walk, same): (Vec<_>, Vec<_>) = chains
+                .into_iter()
+                .partition(|(_, (name, tip))| name.starts_with(RETIRED_PREFIX) || tips.insert(*tip));
+            let walks = walk_chains(repo, &to_walk.iter().map(|c| c.1).collect::<Vec<_>>())?;
+            prewalked = to_walk.iter().map(|c| c.0).zip(walks).collect();
+            prewalked.extend(same.into_iter().map(|(i, _)| (i, Vec::new())));
+        }
         for (i, (name, tip)) in relevant.iter().enumerate() {
             current.insert(name.as_str());
             if self.tips.get(&wtxn, name).map_err(&err)? == Some(oid_bytes(tip)) {
@@ -181,15 +192,22 @@ impl Index {
                     }
                     Ok(!commits_empty && self.commits.get(&wtxn, oid_bytes(c)).map_err(&err)?.is_some())
                 };
-                let fresh = chain_commits(repo, name, *tip, known)?;
-                for commit in fresh {
+                let fresh = match prewalked.remove(&i) {
+                    Some(walk) => walk,
+                    None => chain_commits(repo, name, *tip, known)?,
+                };
+                for (commit, tree) in fresh {
                     match &mut walked {
+                        // Reached first by an earlier ref (only when walked whole).
                         Some(w) => {
-                            w.insert(commit);
+                            if !w.insert(commit) {
+                                continue;
+                            }
                         }
                         None => self.commits.put(&mut wtxn, oid_bytes(&commit), &()).map_err(&err)?,
                     }
                     jobs.push((i, commit));
+                    trees.push(tree);
                 }
             }
             self.tips.put(&mut wtxn, name, oid_bytes(tip)).map_err(&err)?;
@@ -212,23 +230,27 @@ impl Index {
         if long {
             release_mapped_files(&self.path);
         }
-        let items: Vec<(&str, ObjectId)> = jobs.iter().map(|(i, c)| (relevant[*i].0.as_str(), *c)).collect();
         let mut found = Vec::new();
-        // A first fold streams: chunks are read a group at a time, and once the events in
-        // memory pass grit.foldMemory they are checked and applied, and dropped. The first
-        // such batch takes the bulk path into the empty index; later ones merge into it.
+        // Chunks are read a group at a time. A first fold streams: each group is checked and
+        // handed to the bulk fold, which keeps the events' stored bytes, within its limits.
         let threshold = rebuild_threshold(repo);
         let mut incoming = 0;
         // Groups are sized from what the commits read so far held, so that a group stays within
         // a quarter of the budget whatever the size of the chunks; the first few calibrate.
         let (mut at, mut read_cost, mut read_commits) = (0, 0usize, 0usize);
-        while at < items.len() {
+        while at < jobs.len() {
             let per_commit = read_cost.checked_div(read_commits).unwrap_or(0).max(1);
             let size = if read_commits == 0 { 16 } else { budget / 4 / per_commit };
-            let group = &items[at..(at + size.clamp(1, READ_GROUP)).min(items.len())];
+            // Named a group at a time: a million commits' names at once would cost tens of MB.
+            let end = (at + size.clamp(1, READ_GROUP)).min(jobs.len());
+            let group: Vec<(&str, ObjectId, ObjectId)> = jobs[at..end]
+                .iter()
+                .zip(&trees[at..end])
+                .map(|((i, c), tree)| (relevant[*i].0.as_str(), *c, *tree))
+                .collect();
             at += group.len();
             let before = in_memory;
-            for ((name, commit), chunk) in group.iter().zip(wal::read_chunks(repo, group)?) {
+            for ((name, commit, _), chunk) in group.iter().zip(wal::read_tree_chunks(repo, &group)?) {
                 match chunk {
                     Ok(chunk) => {
                         in_memory += chunk.events.iter().map(event_cost).sum::<usize>();
@@ -254,12 +276,9 @@ impl Index {
             if long {
                 release_mapped_files(&self.path);
             }
-            if fresh_index && in_memory > budget {
-                checked.push(Self::checked(std::mem::take(&mut batch), &quarantine, &mut found));
-                let applied;
-                (wtxn, applied) =
-                    self.commit_batch(wtxn, std::mem::take(&mut checked), budget, &mut held, &mut stats)?;
-                stats.events += applied;
+            // Checked a group at a time, what a bulk fold keeps of events is their stored bytes.
+            if let Some(bulk) = &mut bulk {
+                bulk.add(Self::checked(std::mem::take(&mut batch), &quarantine, &mut found, true))?;
                 in_memory = 0;
             }
             // So many events into a small index that a rebuild in bulk (streaming as above) is
@@ -287,12 +306,10 @@ impl Index {
         for k in gone {
             self.tips.delete(&mut wtxn, &k).map_err(&err)?;
         }
-        checked.push(Self::checked(batch, &quarantine, &mut found));
-        if held.is_some() {
-            // A fold in batches applies its last batch as it did the others.
-            let applied;
-            (wtxn, applied) = self.commit_batch(wtxn, std::mem::take(&mut checked), budget, &mut held, &mut stats)?;
-            stats.events += applied;
+        if let Some(bulk) = &mut bulk {
+            bulk.add(Self::checked(batch, &quarantine, &mut found, true))?;
+        } else {
+            checked.push(Self::checked(batch, &quarantine, &mut found, false));
         }
         // The quarantine is written before the fold commits, and before sync can integrate what
         // it found: whatever sits in a local ref is either applied or listed there.
@@ -312,7 +329,23 @@ impl Index {
         if !fresh_index || feed.is_empty() {
             feed.append(&feed_entries(&relevant, &jobs))?;
         }
-        stats.events += self.apply_checked(&mut wtxn, checked, &mut stats)?;
+        match bulk {
+            Some(bulk) => {
+                stats.batches += bulk.runs();
+                let mut commits = 0;
+                let mut commit = |txn| self.commit_partial(txn, &mut held, &mut commits);
+                let applied;
+                (wtxn, applied) = self.apply_bulk(wtxn, bulk, Some(&mut commit))?;
+                stats.events += applied;
+            }
+            None => {
+                let events: Vec<SignedEvent> = checked.into_iter().flatten().collect();
+                if !events.is_empty() {
+                    stats.batches += 1;
+                }
+                stats.events += self.apply(&mut wtxn, events)?;
+            }
+        }
         stats.millis = start.elapsed().as_secs_f64() * 1000.0;
         self.meta
             .put(&mut wtxn, "folded_at", &crate::repo::now_ms().to_be_bytes())
@@ -333,17 +366,15 @@ impl Index {
         Ok(stats)
     }
 
-    /// Applies one batch of a streaming first fold and commits it, so that the pages it dirtied
-    /// are written out and their memory used again, rather than the whole index held until the
-    /// end. The index is marked incomplete (and the fold lock held) until the fold's last commit.
-    fn commit_batch<'e>(
+    /// Commits part of a bulk fold, so that the pages it dirtied are written out and their
+    /// memory used again, rather than the whole index held until the end. The index is marked
+    /// incomplete (and the fold lock held) until the fold's last commit.
+    fn commit_partial<'e>(
         &'e self,
         mut wtxn: RwTxn<'e>,
-        checked: Vec<Vec<SignedEvent>>,
-        budget: usize,
         held: &mut Option<FoldLock>,
-        stats: &mut FoldStats,
-    ) -> Result<(RwTxn<'e>, usize)> {
+        commits: &mut usize,
+    ) -> Result<RwTxn<'e>> {
         let err = self.err();
         if held.is_none() {
             *held = Some(FoldLock::take(&self.path)?);
@@ -351,64 +382,16 @@ impl Index {
         self.meta
             .put(&mut wtxn, PARTIAL, &std::process::id().to_be_bytes())
             .map_err(&err)?;
-        let mut applied = 0;
-        if self.events.is_empty(&wtxn).map_err(&err)? {
-            applied += self.apply_checked(&mut wtxn, checked, stats)?;
-        } else {
-            // Merged into what earlier batches wrote, each event dirties pages all over the index,
-            // and LMDB keeps every dirty page in memory until the commit: commit every few
-            // thousand events, so that those pages stay within the budget too. Events of one
-            // issue go together, so a step touches each issue's pages once.
-            let mut events: Vec<SignedEvent> = checked.into_iter().flatten().collect();
-            if !events.is_empty() {
-                stats.batches += 1;
-            }
-            events.sort_unstable_by_key(|e| (e.entity(), e.id));
-            let step = (budget / DIRTY_PER_EVENT).max(1);
-            let mut rest = events.into_iter();
-            loop {
-                let part: Vec<SignedEvent> = rest.by_ref().take(step).collect();
-                if part.is_empty() {
-                    break;
-                }
-                // The pages a merge reads (through the map) are let go every few hundred events,
-                // not only at the commit: they are read back from the page cache if need be.
-                let mut rest = part.into_iter();
-                loop {
-                    let some: Vec<SignedEvent> = rest.by_ref().take(RELEASE_EVERY).collect();
-                    if some.is_empty() {
-                        break;
-                    }
-                    applied += self.apply(&mut wtxn, some)?;
-                    release_mapped_files(&self.path);
-                }
-                wtxn.commit().map_err(&err)?;
-                wtxn = self.env.write_txn().map_err(&err)?;
-            }
-        }
         wtxn.commit().map_err(&err)?;
         release_mapped_files(&self.path);
+        *commits += 1;
         // Fault injection for the tests: die, or pause, with half an index committed.
         match std::env::var("GRIT_TEST_FAIL").as_deref() {
             Ok("fold-exit-after-batch") => std::process::exit(137),
-            Ok("fold-pause-after-batch") if stats.batches == 1 => {
-                std::thread::sleep(std::time::Duration::from_millis(1500))
-            }
+            Ok("fold-pause-after-batch") if *commits == 1 => std::thread::sleep(std::time::Duration::from_millis(1500)),
             _ => {}
         }
-        Ok((self.env.write_txn().map_err(&err)?, applied))
-    }
-
-    /// Applies checked events: in bulk into an empty index, else merged one by one.
-    fn apply_checked(&self, wtxn: &mut RwTxn, checked: Vec<Vec<SignedEvent>>, stats: &mut FoldStats) -> Result<usize> {
-        if checked.iter().any(|c| !c.is_empty()) {
-            stats.batches += 1;
-        }
-        if self.events.is_empty(wtxn).map_err(self.err())? {
-            self.apply_to_empty(wtxn, checked)
-        } else {
-            self.apply(wtxn, checked.into_iter().flatten().collect())
-        }
+        self.env.write_txn().map_err(&err)
     }
 
     /// The events of `batch` that may be applied. Every event must sit on its own actor's WAL
@@ -421,6 +404,7 @@ impl Index {
         batch: Vec<Fetched<'_>>,
         quarantine: &crate::quarantine::Quarantine,
         found: &mut Vec<crate::quarantine::Entry>,
+        keep_bodies: bool,
     ) -> Vec<SignedEvent> {
         let mut out = Vec::new();
         let mut candidates = Vec::new();
@@ -461,10 +445,13 @@ impl Index {
             skip[i] = true;
         }
         out.extend(candidates.into_iter().zip(skip).filter(|(_, s)| !s).map(|(e, _)| e));
-        // Checked, an event's stored bytes have served: the index keeps what was decoded from
-        // them. Freed now, they do not add to what a batch holds while it is applied.
-        for ev in &mut out {
-            ev.body = Vec::new();
+        // Checked, an event's stored bytes have served a merge: the index keeps what was decoded
+        // from them. Freed now, they do not add to what a batch holds while it is applied. A
+        // bulk fold keeps the bytes, and not the decoded form.
+        if !keep_bodies {
+            for ev in &mut out {
+                ev.body = Vec::new();
+            }
         }
         out
     }
@@ -827,9 +814,13 @@ impl Index {
     /// the index is empty). For tests and benchmarks of the fold.
     pub fn apply_batch(&self, batch: Vec<SignedEvent>) -> Result<usize> {
         let mut wtxn = self.env.write_txn().map_err(self.err())?;
-        let n = match self.events.is_empty(&wtxn).map_err(self.err())? {
-            true => self.apply_to_empty(&mut wtxn, vec![batch])?,
-            false => self.apply(&mut wtxn, batch)?,
+        let n;
+        (wtxn, n) = match self.events.is_empty(&wtxn).map_err(self.err())? {
+            true => self.apply_to_empty(wtxn, batch)?,
+            false => {
+                let n = self.apply(&mut wtxn, batch)?;
+                (wtxn, n)
+            }
         };
         wtxn.commit().map_err(self.err())?;
         Ok(n)
@@ -853,24 +844,15 @@ fn feed_entries(relevant: &[&(String, ObjectId)], jobs: &[(usize, ObjectId)]) ->
 /// How many WAL commits a streaming fold reads at a time (on every core).
 const READ_GROUP: usize = 4096;
 
-/// What merging one event into a large index dirties, at most, in LMDB pages held until the
-/// commit: a page in each of the tables it touches (events, parents, issue, row, facts, labels,
-/// words), each a random place in its table.
-const DIRTY_PER_EVENT: usize = 8 * 4096;
-
-/// How many events a merge applies between two releases of the pages it read (`release_mapped_files`).
-const RELEASE_EVERY: usize = 512;
-
-/// What an event costs a fold in memory, all told: its bytes, its decoded form, and its share of
-/// the bulk fold's sorted keys, states and rows (measured: about 1.5 KiB for a short event).
+/// What an event costs a fold in memory while it is decoded: its bytes and its decoded form
+/// (measured: about 1.5 KiB for a short event). Read groups are sized from it.
 fn event_cost(ev: &SignedEvent) -> usize {
     1280 + 2 * ev.body.len()
 }
 
-/// `grit.foldMemory` when unset. Past it a rebuild merges each further batch into what it has
-/// written, about three times slower per event than the bulk path, so the default lets about
-/// 700,000 events fold in bulk at once.
-const DEFAULT_FOLD_MEMORY: usize = 1 << 30;
+/// `grit.foldMemory` when unset: a rebuild of 1,000,000 events holds them in memory at once
+/// (their stored bytes), and peaks under 600 MB.
+const DEFAULT_FOLD_MEMORY: usize = 512 << 20;
 
 /// `grit.foldMemory`: the memory a fold may hold events in before it applies them and drops them
 /// (git's size suffixes: 256m, 1g).
@@ -897,13 +879,17 @@ fn rebuild_threshold(repo: &Repo) -> usize {
 /// though the kernel holds them in its cache either way. Dropped from the mappings (as git
 /// unmaps pack windows past `core.packedGitLimit`), they are read back from that cache when
 /// touched again. Nothing is written through these mappings, so nothing is lost.
-fn release_mapped_files(index_dir: &std::path::Path) {
+pub(crate) fn release_mapped_files(index_dir: &std::path::Path) {
+    let data = index_dir.join("data.mdb");
+    let data = std::fs::canonicalize(&data).unwrap_or(data);
+    release_mappings(Some(&data.to_string_lossy()));
+}
+
+/// `release_mapped_files` of the packs only (and of `data`, a file's canonical path, if given).
+pub(crate) fn release_mappings(data: Option<&str>) {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return;
     };
-    let data = index_dir.join("data.mdb");
-    let data = std::fs::canonicalize(&data).unwrap_or(data);
-    let data = data.to_string_lossy();
     for line in maps.lines() {
         let mut fields = line.split_whitespace();
         let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
@@ -911,7 +897,7 @@ fn release_mapped_files(index_dir: &std::path::Path) {
         };
         let Some(path) = fields.nth(3) else { continue };
         let pack = path.contains("/objects/pack/") && (path.ends_with(".pack") || path.ends_with(".idx"));
-        if perms.contains('w') || !(path == data || pack || path.ends_with("/objects/pack/multi-pack-index")) {
+        if perms.contains('w') || !(Some(path) == data || pack || path.ends_with("/objects/pack/multi-pack-index")) {
             continue;
         }
         let Some((start, end)) = range.split_once('-') else {
