@@ -101,28 +101,37 @@ impl Index {
     ) -> Result<(RwTxn<'e>, usize)> {
         let err = self.err();
         let Bulk {
-            events,
+            mut events,
             limits,
             lamport,
             dir,
         } = bulk;
+        // Events that did not fit are read from runs: the rest go to a run too, and the memory
+        // they held is the records'.
+        let records = if events.spills > 0 {
+            events.spill()?;
+            limits.records + limits.events
+        } else {
+            limits.records
+        };
         let mut w = Writer {
             txn: Some(wtxn),
             written: 0,
             limits,
             commit: &mut commit,
         };
-        let mut sorts: [Sorter; SORTED] = std::array::from_fn(|_| Sorter::new(&dir));
         let (mut applied, mut closed) = (0usize, 0u64);
-        std::thread::scope(|scope| -> Result<()> {
+        let sorts = std::thread::scope(|scope| -> Result<Vec<[Sorter; SORTED]>> {
             let threads = crate::parallel::threads();
             // Bounded both ways: folded batches wait for the writer, not in memory.
             let (out_tx, out_rx) = sync_channel::<(usize, Result<Output>)>(threads * 2);
-            let mut inputs = Vec::new();
+            let (mut inputs, mut workers) = (Vec::new(), Vec::new());
             for _ in 0..threads {
                 let (tx, rx) = sync_channel::<(usize, Vec<Group>)>(2);
                 let out = out_tx.clone();
-                scope.spawn(move || fold_batches(rx, out));
+                let dir = &dir;
+                let limit = records / threads;
+                workers.push(scope.spawn(move || fold_batches(rx, out, dir, limit)));
                 inputs.push(tx);
             }
             drop(out_tx);
@@ -145,29 +154,21 @@ impl Index {
                             .map_err(&err)?;
                         w.wrote(recs.bytes.len())?;
                     }
-                    for (sort, recs) in sorts.iter_mut().zip(&out.sorted) {
-                        recs.iter().for_each(|(k, v)| sort.push(k, v));
-                    }
-                    if sorts.iter().map(Sorter::held).sum::<usize>() > limits.records {
-                        let largest = sorts.iter_mut().max_by_key(|s| s.held()).expect("tables");
-                        largest.spill()?;
-                    }
                 }
             }
-            feeder.join().expect("feeding does not panic")
-        })?;
-        // The tables not keyed by entity, from their sorts. The largest sorts in memory are
-        // sorted on every core first (`into_sorted` sorts what is left in memory).
-        let sorted: Vec<Result<Merged>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = sorts
+            feeder.join().expect("feeding does not panic")?;
+            workers
                 .into_iter()
-                .map(|s| scope.spawn(move || s.into_sorted(false)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("sorting does not panic"))
+                .map(|w| w.join().expect("folding does not panic"))
                 .collect()
-        });
+        })?;
+        // The tables not keyed by entity, from the sorts of every folding thread.
+        let mut tables: Vec<Vec<Sorter>> = (0..SORTED).map(|_| Vec::new()).collect();
+        for thread in sorts {
+            for (table, sort) in tables.iter_mut().zip(thread) {
+                table.push(sort);
+            }
+        }
         let dbs = [
             (self.events, false),
             (self.rows, false),
@@ -177,8 +178,13 @@ impl Index {
             (self.edges.remap_data_type::<Bytes>(), false),
             (self.words, true),
         ];
-        for ((db, dup), merged) in dbs.into_iter().zip(sorted) {
-            w.write_sorted(db, dup, merged?, &err)?;
+        for (table, ((db, dup), sorts)) in dbs.into_iter().zip(tables).enumerate() {
+            let mut merged = Sorter::merge(sorts, false, &dir)?;
+            if table == WORDS {
+                w.write_postings(db, &mut merged, &err)?;
+                continue;
+            }
+            w.write_sorted(db, dup, merged, &err)?;
         }
         let mut wtxn = w.txn.take().expect("a transaction");
         self.meta.put(&mut wtxn, CLOSED, &closed.to_be_bytes()).map_err(&err)?;
@@ -272,6 +278,43 @@ impl<'e> Writer<'_, '_, 'e> {
         Ok(())
     }
 
+    /// Writes the word index from records of a word and postings end to end: the lists of one
+    /// word (from several threads and runs) are merged, each posting written once, in order.
+    fn write_postings(
+        &mut self,
+        db: Database<Bytes, Bytes>,
+        merged: &mut Merged,
+        err: &impl Fn(heed::Error) -> Error,
+    ) -> Result<()> {
+        let (mut word, mut postings): (Vec<u8>, Vec<[u8; tables::POSTING]>) = (Vec::new(), Vec::new());
+        let write = |w: &mut Self, word: &[u8], postings: &mut Vec<[u8; tables::POSTING]>| -> Result<()> {
+            postings.sort_unstable();
+            postings.dedup();
+            w.append(db, |t| {
+                t.put(word, &postings[0])?;
+                postings[1..].iter().try_for_each(|p| t.put_dup(word, p))
+            })
+            .map_err(err)?;
+            w.wrote(postings.len() * tables::POSTING + word.len())
+        };
+        while let Some((k, v)) = merged.next()? {
+            if k != word.as_slice() && !postings.is_empty() {
+                write(self, &word, &mut postings)?;
+                postings.clear();
+            }
+            word.clear();
+            word.extend_from_slice(k);
+            postings.extend(v.chunks_exact(tables::POSTING).map(|p| {
+                let p: [u8; tables::POSTING] = p.try_into().expect("a posting");
+                p
+            }));
+        }
+        if !postings.is_empty() {
+            write(self, &word, &mut postings)?;
+        }
+        Ok(())
+    }
+
     /// Writes `db` from sorted records; for a table of sorted duplicates, a record whose key is
     /// the one before's is added as its next value.
     fn write_sorted(
@@ -341,14 +384,6 @@ impl Records {
         self.ends.push((k, self.bytes.len() as u32));
     }
 
-    /// A record whose key `write` appends.
-    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>), value: &[u8]) {
-        write(&mut self.bytes);
-        let k = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(value);
-        self.ends.push((k, self.bytes.len() as u32));
-    }
-
     fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         let mut start = 0;
         self.ends.iter().map(move |&(k, v)| {
@@ -365,11 +400,10 @@ struct Group {
     events: Vec<(Id, Vec<u8>)>,
 }
 
-/// What folding a batch gives: the records of the tables keyed by entity (states, facts,
-/// parents), in key order, and the others' records, unsorted.
+/// What folding a batch gives the writer: the records of the tables keyed by entity (states,
+/// facts, parents), in key order. The other tables' records stay in the folding thread's sorts.
 struct Output {
     direct: [Records; 3],
-    sorted: [Records; SORTED],
     events: usize,
     closed: u64,
 }
@@ -377,7 +411,7 @@ struct Output {
 /// Reads the sorted events, cuts them into batches of whole entities and hands the batches to
 /// the folding threads in turn.
 fn feed(events: Sorter, inputs: Vec<SyncSender<(usize, Vec<Group>)>>) -> Result<()> {
-    let mut merged = events.into_sorted(true)?;
+    let mut merged = events.into_sorted_on(inputs.len(), true)?;
     let (mut batch, mut size, mut seq) = (Vec::new(), 0, 0);
     let send = |batch: Vec<Group>, seq: &mut usize| -> bool {
         let ok = inputs[*seq % inputs.len()].send((*seq, batch)).is_ok();
@@ -411,25 +445,86 @@ fn feed(events: Sorter, inputs: Vec<SyncSender<(usize, Vec<Group>)>>) -> Result<
     Ok(())
 }
 
-/// A folding thread: each batch it is given, folded, back with its number.
-fn fold_batches(input: Receiver<(usize, Vec<Group>)>, out: SyncSender<(usize, Result<Output>)>) {
+/// A folding thread: each batch it is given, folded, back with its number. The records of the
+/// tables not keyed by entity go to its own sorts, spilled past `limit`, and sorted at the end.
+fn fold_batches(
+    input: Receiver<(usize, Vec<Group>)>,
+    out: SyncSender<(usize, Result<Output>)>,
+    dir: &std::path::Path,
+    limit: usize,
+) -> Result<[Sorter; SORTED]> {
+    let mut sorts: [Sorter; SORTED] = std::array::from_fn(|_| Sorter::new(dir));
+    let mut words = Words::default();
     for (seq, batch) in input {
-        if out.send((seq, fold_batch(batch))).is_err() {
-            return;
+        if out.send((seq, fold_batch(batch, &mut sorts, &mut words))).is_err() {
+            break;
         }
+        if sorts.iter().map(Sorter::held).sum::<usize>() + words.held > limit {
+            if words.held * 2 > limit {
+                words.flush(&mut sorts[WORDS]);
+                sorts[WORDS].spill()?;
+            } else {
+                let largest = sorts.iter_mut().max_by_key(|s| s.held()).expect("tables");
+                largest.spill()?;
+            }
+        }
+    }
+    words.flush(&mut sorts[WORDS]);
+    for s in &mut sorts {
+        s.sort();
+    }
+    Ok(sorts)
+}
+
+/// The postings of the word index a folding thread has found, by word: sorted as they come,
+/// since a thread's batches come in entity order. They go to the sort as one record per word,
+/// its postings end to end, not one per posting.
+#[derive(Default)]
+struct Words {
+    at: HashMap<String, usize>,
+    lists: Vec<Vec<u8>>,
+    held: usize,
+}
+
+impl Words {
+    fn add(&mut self, word: &str, posting: &[u8]) {
+        let i = match self.at.get(word) {
+            Some(i) => *i,
+            None => {
+                self.at.insert(word.to_owned(), self.lists.len());
+                self.lists.push(Vec::new());
+                self.held += 2 * word.len() + 96;
+                self.lists.len() - 1
+            }
+        };
+        let list = &mut self.lists[i];
+        // Two issues may share a posting (an id prefix): it is listed once.
+        if list.len() < posting.len() || &list[list.len() - posting.len()..] != posting {
+            list.extend_from_slice(posting);
+            self.held += posting.len();
+        }
+    }
+
+    /// Moves every word's postings to `sort`, one record each.
+    fn flush(&mut self, sort: &mut Sorter) {
+        for (word, i) in self.at.drain() {
+            sort.push(word.as_bytes(), &self.lists[i]);
+        }
+        self.lists.clear();
+        self.held = 0;
     }
 }
 
 /// Decodes and folds each entity of `batch` into its state, and encodes what each table needs.
 /// Whether an event has a child depends on its entity's events only, so each entity's events
 /// tell.
-fn fold_batch(batch: Vec<Group>) -> Result<Output> {
+fn fold_batch(batch: Vec<Group>, sorts: &mut [Sorter; SORTED], words: &mut Words) -> Result<Output> {
     let mut out = Output {
         direct: Default::default(),
-        sorted: Default::default(),
         events: 0,
         closed: 0,
     };
+    let mut key = Vec::new();
     let (mut word, mut doc, mut named, mut parents) = (String::new(), Vec::<String>::new(), Vec::new(), Vec::new());
     let mut row = Vec::new();
     for Group { entity: id, events } in batch {
@@ -462,24 +557,25 @@ fn fold_batch(batch: Vec<Group>) -> Result<Output> {
         let mut state = IssueState::new(id);
         for ev in &events {
             state.apply(ev, named.binary_search(&ev.id).is_ok());
-            out.sorted[EVENTS].push(&ev.id.0, &id.0);
+            sorts[EVENTS].push(&ev.id.0, &id.0);
         }
         row.clear();
         state.encode(&mut row);
         out.direct[0].push(&id.0, &row);
         if let Some(sec) = tables::Secondary::of(&id, &state, false) {
             out.direct[1].push(&id.0, &sec.facts);
-            for l in &sec.labels {
-                out.sorted[LABELS].push_with(|o| write_label_key(l, &id, o), &[]);
-            }
-            for a in &sec.assigned {
-                out.sorted[ASSIGNED].push_with(|o| write_label_key(a, &id, o), &[]);
+            for (table, names) in [(LABELS, &sec.labels), (ASSIGNED, &sec.assigned)] {
+                for name in names {
+                    key.clear();
+                    write_label_key(name, &id, &mut key);
+                    sorts[table].push(&key, &[]);
+                }
             }
             if let Some(src) = &sec.source {
-                out.sorted[SOURCES].push(src.as_bytes(), &id.0);
+                sorts[SOURCES].push(src.as_bytes(), &id.0);
             }
             for e in &sec.edges {
-                out.sorted[EDGES].push(e, &[]);
+                sorts[EDGES].push(e, &[]);
             }
             let posting = &id.0[..tables::POSTING];
             doc.clear();
@@ -492,13 +588,13 @@ fn fold_batch(batch: Vec<Group>) -> Result<Output> {
             doc.sort_unstable();
             doc.dedup();
             for w in &doc {
-                out.sorted[WORDS].push(w.as_bytes(), posting);
+                words.add(w, posting);
             }
         }
         row.clear();
         if let Some(key) = write_row(&id, &state, &mut row) {
             out.closed += u64::from(row[0] == state_byte(State::Closed));
-            out.sorted[ROWS].push(&key, &row);
+            sorts[ROWS].push(&key, &row);
         }
     }
     Ok(out)

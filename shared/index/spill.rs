@@ -20,12 +20,32 @@ const MAX_RUNS: usize = 16;
 /// I/O buffer of a run, each way.
 const RUN_BUFFER: usize = 64 << 10;
 
-/// Where a record sits, with the first bytes of its key, which decide most comparisons.
+/// Where a record sits, with what decides most comparisons without reading it: the first
+/// 8 bytes of its key and of its value (zero-padded, big-endian), and each one's length up to 9.
+/// Two keys of at most 8 bytes with the same padded prefix are equal when their lengths are,
+/// and the shorter is the smaller when not; only keys (or values) longer than 8 bytes with the
+/// same prefix are compared in full.
 #[derive(Clone, Copy)]
 struct Rec {
-    prefix: u64,
-    block: u32,
-    at: u32,
+    key: u64,
+    value: u64,
+    /// The block (32 bits), the position in it (20 bits: a block is 1 MiB, and a larger
+    /// record has a block of its own) and the two lengths up to 9 (4 bits each).
+    at: u64,
+}
+
+impl Rec {
+    fn block(&self) -> usize {
+        (self.at >> 32) as usize
+    }
+
+    fn offset(&self) -> usize {
+        ((self.at >> 8) & 0xf_ffff) as usize
+    }
+
+    fn lengths(&self) -> (u64, u64) {
+        ((self.at >> 4) & 0xf, self.at & 0xf)
+    }
 }
 
 /// Records in order of (key, value), bytewise, as LMDB orders keys and sorted duplicates.
@@ -38,11 +58,41 @@ pub(super) struct Sorter {
     pub spills: usize,
 }
 
-fn prefix(key: &[u8]) -> u64 {
+fn prefix(bytes: &[u8]) -> u64 {
     let mut p = [0u8; 8];
-    let n = key.len().min(8);
-    p[..n].copy_from_slice(&key[..n]);
+    let n = bytes.len().min(8);
+    p[..n].copy_from_slice(&bytes[..n]);
     u64::from_be_bytes(p)
+}
+
+/// The order of two records, reading them only when their prefixes cannot tell.
+fn order(blocks: &[Vec<u8>], a: &Rec, b: &Rec) -> Ordering {
+    let ((ak, av), (bk, bv)) = (a.lengths(), b.lengths());
+    let full = |a: &Rec, b: &Rec| {
+        (
+            record(&blocks[a.block()], a.offset()),
+            record(&blocks[b.block()], b.offset()),
+        )
+    };
+    a.key
+        .cmp(&b.key)
+        .then(ak.cmp(&bk))
+        .then_with(|| match ak {
+            9 => {
+                let (x, y) = full(a, b);
+                x.0.cmp(y.0)
+            }
+            _ => Ordering::Equal,
+        })
+        .then(a.value.cmp(&b.value))
+        .then(av.cmp(&bv))
+        .then_with(|| match av {
+            9 => {
+                let (x, y) = full(a, b);
+                x.1.cmp(y.1)
+            }
+            _ => Ordering::Equal,
+        })
 }
 
 /// The key and value of the record at `at` in `block`: `[key length u16][value length u32]`,
@@ -76,7 +126,12 @@ impl Sorter {
     pub fn push(&mut self, key: &[u8], value: &[u8]) {
         debug_assert!(key.len() <= usize::from(u16::MAX));
         let need = 6 + key.len() + value.len();
-        if self.blocks.last().is_none_or(|b| b.capacity() - b.len() < need) {
+        // A record starts within the first MiB of its block (`Rec::at` has 20 bits for it).
+        if self
+            .blocks
+            .last()
+            .is_none_or(|b| b.len() + need > BLOCK || b.capacity() - b.len() < need)
+        {
             self.blocks.push(Vec::with_capacity(BLOCK.max(need)));
         }
         let block = self.blocks.last_mut().expect("pushed above");
@@ -85,10 +140,11 @@ impl Sorter {
         block.extend_from_slice(&(value.len() as u32).to_le_bytes());
         block.extend_from_slice(key);
         block.extend_from_slice(value);
+        let cap = |n: usize| n.min(9) as u64;
         self.recs.push(Rec {
-            prefix: prefix(key),
-            block: (self.blocks.len() - 1) as u32,
-            at: at as u32,
+            key: prefix(key),
+            value: prefix(value),
+            at: ((self.blocks.len() - 1) as u64) << 32 | (at as u64) << 8 | cap(key.len()) << 4 | cap(value.len()),
         });
     }
 
@@ -103,19 +159,13 @@ impl Sorter {
     }
 
     fn get(&self, r: Rec) -> (&[u8], &[u8]) {
-        record(&self.blocks[r.block as usize], r.at as usize)
+        record(&self.blocks[r.block()], r.offset())
     }
 
-    fn sort(&mut self) {
+    /// Sorts the records in memory (where they stay).
+    pub fn sort(&mut self) {
         let (blocks, recs) = (&self.blocks, &mut self.recs);
-        recs.sort_unstable_by(|a, b| {
-            a.prefix.cmp(&b.prefix).then_with(|| {
-                compare(
-                    record(&blocks[a.block as usize], a.at as usize),
-                    record(&blocks[b.block as usize], b.at as usize),
-                )
-            })
-        });
+        recs.sort_unstable_by(|a, b| order(blocks, a, b));
     }
 
     /// Sorts the records in memory and writes them to a run, freeing their memory.
@@ -154,10 +204,54 @@ impl Sorter {
     /// Every record in order. A record equal to the one before it is skipped; with `by_key`,
     /// so is one whose key equals the one before it (the first of a key wins, and sorting puts
     /// the smallest value first).
-    pub fn into_sorted(mut self, by_key: bool) -> Result<Merged> {
-        self.sort();
-        let mut merged = Merged::of_runs(std::mem::take(&mut self.runs), by_key, &self.dir)?;
-        merged.memory = Some((self, 0));
+    #[cfg(test)]
+    pub fn into_sorted(self, by_key: bool) -> Result<Merged> {
+        let dir = self.dir.clone();
+        Sorter::merge(vec![self], by_key, &dir)
+    }
+
+    /// `into_sorted`, with the records in memory sorted in `parts` on as many threads.
+    pub fn into_sorted_on(self, parts: usize, by_key: bool) -> Result<Merged> {
+        let dir = self.dir.clone();
+        let mut split = vec![self];
+        while split.len() < parts {
+            let last = split.pop().expect("one at least");
+            let (a, b) = last.split();
+            split.extend([a, b]);
+        }
+        std::thread::scope(|scope| {
+            for s in &mut split {
+                scope.spawn(move || s.sort());
+            }
+        });
+        Sorter::merge(split, by_key, &dir)
+    }
+
+    /// The records in memory in two sorters, at a block boundary (the runs go with the first).
+    fn split(mut self) -> (Sorter, Sorter) {
+        let at = self.blocks.len() / 2;
+        let first = self.recs.partition_point(|r| r.block() < at);
+        let mut other = Sorter::new(&self.dir);
+        other.blocks = self.blocks.split_off(at);
+        other.recs = self.recs.split_off(first);
+        for r in &mut other.recs {
+            r.at -= (at as u64) << 32;
+        }
+        (self, other)
+    }
+
+    /// `into_sorted` of the records of several sorters together.
+    pub fn merge(sorters: Vec<Sorter>, by_key: bool, dir: &Path) -> Result<Merged> {
+        let mut runs = Vec::new();
+        let mut memory = Vec::new();
+        for mut s in sorters {
+            runs.append(&mut s.runs);
+            // Already sorted (by the thread that filled it) costs one pass.
+            s.sort();
+            memory.push((s, 0));
+        }
+        let mut merged = Merged::of_runs(runs, by_key, dir)?;
+        merged.memory = memory;
         Ok(merged)
     }
 }
@@ -223,8 +317,8 @@ impl Run {
 /// The records of a sorter in order, read one at a time.
 pub(super) struct Merged {
     runs: Vec<Run>,
-    /// The records still in memory, sorted, and the position of the next.
-    memory: Option<(Sorter, usize)>,
+    /// The records still in memory, sorted, each sorter's with the position of its next.
+    memory: Vec<(Sorter, usize)>,
     by_key: bool,
     last: Vec<u8>,
     last_key: usize,
@@ -236,7 +330,7 @@ impl Merged {
     fn of_runs(runs: Vec<File>, by_key: bool, dir: &Path) -> Result<Merged> {
         Ok(Merged {
             runs: runs.into_iter().map(|f| Run::open(f, dir)).collect::<Result<_>>()?,
-            memory: None,
+            memory: Vec::new(),
             by_key,
             last: Vec::new(),
             last_key: 0,
@@ -248,18 +342,22 @@ impl Merged {
     /// The next record, or `None` at the end.
     pub fn next(&mut self) -> Result<Option<(&[u8], &[u8])>> {
         loop {
-            // The smallest head: `None` for the records in memory, else a run's position.
-            let mut best: Option<(Option<usize>, Record<'_>)> = None;
-            if let Some((s, at)) = &self.memory
-                && let Some(r) = s.recs.get(*at)
-            {
-                best = Some((None, s.get(*r)));
+            // The smallest head, and where it is: `Ok` for the records in memory of a sorter,
+            // `Err` for a run.
+            let mut best: Option<(std::result::Result<usize, usize>, Record<'_>)> = None;
+            for (m, (s, at)) in self.memory.iter().enumerate() {
+                if let Some(r) = s.recs.get(*at) {
+                    let head = s.get(*r);
+                    if best.is_none_or(|(_, b)| compare(head, b) == Ordering::Less) {
+                        best = Some((Ok(m), head));
+                    }
+                }
             }
             for (i, run) in self.runs.iter().enumerate() {
                 if let Some(head) = run.current()
                     && best.is_none_or(|(_, b)| compare(head, b) == Ordering::Less)
                 {
-                    best = Some((Some(i), head));
+                    best = Some((Err(i), head));
                 }
             }
             let Some((from, (k, v))) = best else {
@@ -275,12 +373,8 @@ impl Merged {
                 self.started = true;
             }
             match from {
-                None => {
-                    if let Some((_, at)) = &mut self.memory {
-                        *at += 1;
-                    }
-                }
-                Some(i) => self.runs[i].advance().map_err(Error::io(&self.dir))?,
+                Ok(m) => self.memory[m].1 += 1,
+                Err(i) => self.runs[i].advance().map_err(Error::io(&self.dir))?,
             }
             if !repeat {
                 return Ok(Some(self.last.split_at(self.last_key)));
@@ -314,6 +408,33 @@ mod tests {
         expected.sort();
         expected.dedup();
         let mut merged = s.into_sorted(false).unwrap();
+        let mut got = Vec::new();
+        while let Some((k, v)) = merged.next().unwrap() {
+            got.push((k.to_vec(), v.to_vec()));
+        }
+        assert_eq!(got, expected);
+    }
+
+    /// Split at block boundaries and sorted on several threads, the records come out as one
+    /// sort gives, runs included.
+    #[test]
+    fn records_sorted_in_parts_merge_as_one_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Sorter::new(dir.path());
+        let mut expected = Vec::new();
+        for i in 0..60_000u32 {
+            let key = (i.wrapping_mul(2654435761) % 50_000).to_be_bytes().repeat(3);
+            let value = vec![(i % 7) as u8; 40];
+            s.push(&key, &value);
+            expected.push((key, value));
+            if i == 10_000 {
+                s.spill().unwrap();
+            }
+        }
+        assert!(s.blocks.len() >= 3, "several blocks to split");
+        expected.sort();
+        expected.dedup();
+        let mut merged = s.into_sorted_on(3, false).unwrap();
         let mut got = Vec::new();
         while let Some((k, v)) = merged.next().unwrap() {
             got.push((k.to_vec(), v.to_vec()));
