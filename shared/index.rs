@@ -86,8 +86,8 @@ pub struct FoldStats {
     pub rejected: Vec<Rejected>,
     /// So many events arrived that the fold rebuilt the index in bulk (`grit.rebuildThreshold`).
     pub rebuilt: bool,
-    /// How many batches the events were applied in: more than one when they did not fit in
-    /// `grit.foldMemory` at once.
+    /// How many sorted runs a bulk fold's events made (more than one when they did not fit in
+    /// `grit.foldMemory` at once), or 1 for a merge into the index.
     pub batches: usize,
 }
 

@@ -375,9 +375,9 @@ fn many_loose_wal_and_actor_refs_are_packed_in_the_background() {
     );
 }
 
-/// A rebuild in little memory (`grit.foldMemory`) streams: it applies and drops the events it
-/// has read each time they pass the budget, the first batch in bulk and the rest merged into
-/// it. The index it builds is the same as one built with every event in memory at once.
+/// A rebuild in little memory (`grit.foldMemory`) sorts on disk: the events it has read go to
+/// a run each time they pass the budget, and so do the records of the tables, and it commits
+/// as it writes. The index it builds is the same as one built with every event in memory.
 #[test]
 fn a_rebuild_in_little_memory_gives_the_same_index() {
     let t = TestEnv::new();

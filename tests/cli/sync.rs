@@ -424,8 +424,8 @@ fn a_fresh_clone_starts_from_the_snapshot_and_matches_a_full_replay() {
     assert_eq!(list(&t, &c), listed, "same projection as a full replay");
     assert_eq!(t.json("issue", &c, &["show", &ids[1]]), shown);
     assert_eq!(listed, list(&t, &a));
-    // A chain larger than grit.foldMemory streams too: each link read again and applied in
-    // batches, with the same result.
+    // A chain larger than grit.foldMemory streams too: each link read again and sorted in
+    // runs on disk, with the same result.
     t.git(&c, &["config", "grit.foldMemory", "1k"]);
     let streamed = t.json("wal", &c, &["rebuild"]);
     assert_eq!(streamed["snapshot"], from_snapshot["snapshot"]);
