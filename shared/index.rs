@@ -422,17 +422,25 @@ pub fn chain_commits(
     }
 }
 
+/// Commits a walk reads between two releases of the pages it mapped.
+const RELEASE_WALKED: usize = 1 << 16;
+
 /// `chain_commits` of each chain, every one walked whole (nothing known), on every core.
 pub fn walk_chains(repo: &Repo, chains: &[(&str, ObjectId)]) -> Result<Vec<Vec<(ObjectId, ObjectId)>>> {
     let opener = repo.opener();
     crate::parallel::map_with(
         chains,
-        || None,
-        |handle: &mut Option<Repo>, (name, tip)| {
-            let commits = chain_commits(opener.handle_in(handle)?, name, *tip, |_| Ok(false));
-            // The pages of the packs read stay cached by the kernel, not counted to this process.
-            fold::release_mappings(None);
-            commits
+        || (None, 0usize),
+        |(handle, walked): &mut (Option<Repo>, usize), (name, tip)| {
+            let commits = chain_commits(opener.handle_in(handle)?, name, *tip, |_| Ok(false))?;
+            // The pages of the packs read stay cached by the kernel, not counted to this
+            // process: let go every so many commits (not per chain: there may be 10,000).
+            *walked += commits.len();
+            if *walked > RELEASE_WALKED {
+                fold::release_mappings(None);
+                *walked = 0;
+            }
+            Ok(commits)
         },
     )
     .into_iter()
