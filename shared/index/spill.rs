@@ -387,6 +387,15 @@ impl Merged {
 mod tests {
     use super::*;
 
+    /// Every record a merge gives, in order.
+    fn drain(merged: &mut Merged) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut got = Vec::new();
+        while let Some((k, v)) = merged.next().unwrap() {
+            got.push((k.to_vec(), v.to_vec()));
+        }
+        got
+    }
+
     /// Whatever the spills, the records come out sorted, once each, as a sort in memory gives.
     #[test]
     fn runs_and_memory_merge_into_one_sorted_stream() {
@@ -408,10 +417,7 @@ mod tests {
         expected.sort();
         expected.dedup();
         let mut merged = s.into_sorted(false).unwrap();
-        let mut got = Vec::new();
-        while let Some((k, v)) = merged.next().unwrap() {
-            got.push((k.to_vec(), v.to_vec()));
-        }
+        let got = drain(&mut merged);
         assert_eq!(got, expected);
     }
 
@@ -435,10 +441,7 @@ mod tests {
         expected.sort();
         expected.dedup();
         let mut merged = s.into_sorted_on(3, false).unwrap();
-        let mut got = Vec::new();
-        while let Some((k, v)) = merged.next().unwrap() {
-            got.push((k.to_vec(), v.to_vec()));
-        }
+        let got = drain(&mut merged);
         assert_eq!(got, expected);
     }
 
@@ -452,10 +455,7 @@ mod tests {
         s.push(b"a", b"1");
         s.push(b"", b"x");
         let mut merged = s.into_sorted(true).unwrap();
-        let mut got = Vec::new();
-        while let Some((k, v)) = merged.next().unwrap() {
-            got.push((k.to_vec(), v.to_vec()));
-        }
+        let got = drain(&mut merged);
         assert_eq!(
             got,
             [
