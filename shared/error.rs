@@ -25,6 +25,19 @@ pub enum Error {
     /// A service this ran against (GitHub's API) refused or failed: not the caller's input.
     #[error("{message}")]
     Remote { message: String, hint: String },
+    /// An operation that could not be done, for a reason the message names (not the caller's
+    /// input): a lock that would not release, say.
+    #[error("{message}")]
+    Failed { message: String, hint: String },
+    /// A real content conflict: two changes to the same lines. Nothing was changed, and the work
+    /// that conflicts is intact where it was.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        hint: String,
+        /// The files that conflict, as git names them.
+        files: Vec<String>,
+    },
     #[error("no {what} matches '{query}'")]
     NotFound { what: &'static str, query: String },
     #[error("'{prefix}' is ambiguous: it matches {} {what}s", candidates.len())]

@@ -163,6 +163,16 @@ pub enum Kind {
         body: String,
         origin: Origin,
     },
+    /// A commit whose `Fixes:`/`Closes:` (`closes`) or `Refs:` trailer names the issue, seen on
+    /// the branch that closes issues. Every clone that sees the commit land may write one; the
+    /// projection keeps the first (lowest stamp) of each commit, so the issue gets one close and
+    /// one comment however many wrote it.
+    CommitReferenced {
+        /// The commit id in lower-case hex (40 or 64 digits).
+        commit: String,
+        subject: String,
+        closes: bool,
+    },
     /// A kind from a newer version: kept byte for byte, skipped by the projection.
     Unknown {
         code: u64,
@@ -188,6 +198,7 @@ pub const KIND_NAMES: &[&str] = &[
     "issue.link_removed",
     "issue.imported",
     "issue.comment_imported",
+    "issue.commit_referenced",
     "unknown",
 ];
 
@@ -210,6 +221,7 @@ impl Kind {
             Kind::LinkRemoved { .. } => 14,
             Kind::Imported { .. } => 15,
             Kind::CommentImported { .. } => 16,
+            Kind::CommitReferenced { .. } => 17,
             Kind::Unknown { code, .. } => *code,
         }
     }
@@ -235,6 +247,7 @@ impl Kind {
             Kind::LinkRemoved { .. } => "issue.link_removed",
             Kind::Imported { .. } => "issue.imported",
             Kind::CommentImported { .. } => "issue.comment_imported",
+            Kind::CommitReferenced { .. } => "issue.commit_referenced",
             Kind::Unknown { .. } => "unknown",
         }
     }
@@ -272,13 +285,18 @@ impl Kind {
                 v.extend(origin.values());
                 Value::Array(v)
             }
+            Kind::CommitReferenced {
+                commit,
+                subject,
+                closes,
+            } => Value::Array(vec![t(commit), t(subject), uint(u64::from(*closes))]),
             Kind::Unknown { payload, .. } => payload.clone(),
         }
     }
 
     fn from_parts(code: u64, payload: Value) -> Result<Kind, DecodeError> {
         let fields = match (&payload, code) {
-            (_, c) if c == 0 || c > 16 => return Ok(Kind::Unknown { code, payload }),
+            (_, c) if c == 0 || c > 17 => return Ok(Kind::Unknown { code, payload }),
             (Value::Array(a), _) => a,
             _ => return Err(DecodeError("payload is not an array")),
         };
@@ -357,7 +375,23 @@ impl Kind {
                 body: text(0)?,
                 origin: Origin::from_values(fields.get(1..).unwrap_or_default())?,
             },
-            _ => unreachable!("codes outside 1..=16 were handled above"),
+            17 => {
+                let commit = text(0)?;
+                if !matches!(commit.len(), 40 | 64) || !commit.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                    return Err(DecodeError("commit is not a lower-case hex commit id"));
+                }
+                let closes = match fields.get(2).and_then(as_u64) {
+                    Some(0) if fields.len() == 3 => false,
+                    Some(1) if fields.len() == 3 => true,
+                    _ => return Err(DecodeError("closes is not 0 or 1")),
+                };
+                Kind::CommitReferenced {
+                    commit,
+                    subject: text(1)?,
+                    closes,
+                }
+            }
+            _ => unreachable!("codes outside 1..=17 were handled above"),
         })
     }
 }

@@ -21,7 +21,7 @@ use crate::repo::Repo;
 use crate::{snapshot, sync, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
@@ -218,6 +218,10 @@ impl Index {
 
     fn reopen_checked(path: &Path) -> Result<Index> {
         let path = path.to_owned();
+        if path.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+            eprintln!("warning: the index is not a directory; rebuilding it from the refs");
+            Self::wipe(&path)?;
+        }
         if let Some(why) = guard::precheck(&path.join("data.mdb")) {
             eprintln!("warning: the index is damaged ({why}); rebuilding it from the refs");
             Self::wipe(&path)?;
@@ -240,14 +244,46 @@ impl Index {
         }
     }
 
+    /// Gets the index out of the way: renamed aside in one step, then deleted. Another process
+    /// may be creating a file in it at that moment (its lock file, a fold's lock): deleting in
+    /// place would then fail with "Directory not empty", while the rename always moves the whole
+    /// directory, and that process's file goes with it. What cannot be deleted now (such a
+    /// process still writing) is left aside and deleted by a later wipe.
     fn wipe(path: &Path) -> Result<()> {
-        match std::fs::remove_dir_all(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
-                path: path.to_owned(),
-                source: e,
-            }),
-            _ => Ok(()),
+        static AT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(());
+        };
+        let prefix = format!("{}.old-", name.to_string_lossy());
+        let aside = parent.join(format!(
+            "{prefix}{}-{}",
+            std::process::id(),
+            AT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        match std::fs::rename(path, &aside) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    path: path.to_owned(),
+                    source: e,
+                });
+            }
+            Ok(()) => {}
         }
+        // This one, and any left aside by an earlier wipe.
+        if let Ok(entries) = std::fs::read_dir(parent) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let p = e.path();
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                }
+            }
+        }
+        Ok(())
     }
 
     fn open_at(path: &Path) -> Result<Index> {
@@ -259,7 +295,15 @@ impl Index {
         guard::arm(path);
         // Every database exists after the first open: open them in a read transaction, so that
         // a command does not wait for (or hold up) a writer just to start.
-        let rtxn = env.read_txn().map_err(&err)?;
+        let rtxn = match env.read_txn() {
+            // Full of slots of processes that died since this one opened: free them, once.
+            Err(heed::Error::Mdb(heed::MdbError::ReadersFull)) => {
+                let _ = env.clear_stale_readers();
+                env.read_txn()
+            }
+            other => other,
+        }
+        .map_err(&err)?;
         let opened = (|| -> heed::Result<Option<Index>> {
             macro_rules! open {
                 ($name:literal) => {
@@ -335,6 +379,11 @@ impl Index {
                 .open(path)
         }
         .map_err(&err)?;
+        // A process that exits without closing the environment (every short-lived command)
+        // leaves its reader slot marked with its pid; LMDB frees such slots only when asked.
+        // Ten thousand commands in a row would fill the table: each opening process frees the
+        // slots of the dead (a scan of the table, microseconds).
+        let _ = env.clear_stale_readers();
         open.insert(key, env.clone());
         Ok(env)
     }

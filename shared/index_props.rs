@@ -23,6 +23,8 @@ enum Op {
     Link(u8, u8, bool),
     Imported(u8),
     CommentImported(u8),
+    /// A commit (one of three) noted by any actor: several notes of one commit must count once.
+    Commit(u8, bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -40,6 +42,7 @@ fn op() -> impl Strategy<Value = Op> {
         (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(l, t, a)| Op::Link(l % 5, t, a)),
         any::<u8>().prop_map(|v| Op::Imported(v % 3)),
         any::<u8>().prop_map(|v| Op::CommentImported(v % 3)),
+        (any::<u8>(), any::<bool>()).prop_map(|(v, c)| Op::Commit(v % 3, c)),
     ]
 }
 
@@ -162,6 +165,11 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
                     created_ms: u64::from(v),
                 },
             },
+            Op::Commit(v, closes) => Kind::CommitReferenced {
+                commit: format!("{v}").repeat(40),
+                subject: format!("commit {v}"),
+                closes,
+            },
             Op::Link(l, t, add) => {
                 let link =
                     ["blocked-by", "related", "duplicate-of", "discovered-from", "newer"][usize::from(l)].to_owned();
@@ -244,7 +252,7 @@ proptest! {
             let row = crate::issue::RowFields {
                 title: state.title.as_ref().map(|r| r.value.clone()).unwrap_or_default(),
                 state: state.state(),
-                state_reason: state.state.as_ref().and_then(|r| r.value.reason.clone()),
+                state_reason: state.state_reg().and_then(|r| r.value.reason),
                 labels: state.labels(),
                 assignees: state.assignees(),
                 comments: state.comments.len(),

@@ -506,7 +506,7 @@ impl Incoming {
         }
         if self.state != cur.state()
             || (!new
-                && self.state_reason != cur.state.as_ref().and_then(|s| s.value.reason.clone())
+                && self.state_reason != cur.state_reg().and_then(|s| s.value.reason)
                 && self.state == State::Closed)
         {
             kinds.push(Kind::StateSet {

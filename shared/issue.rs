@@ -89,6 +89,20 @@ pub struct Comment {
     pub origin: Option<Origin>,
 }
 
+/// The first note of a commit whose trailer named the issue.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CommitNote {
+    pub stamp: Stamp,
+    /// `Fixes:`/`Closes:`: the note closes the issue, as a `state_set` at its stamp would.
+    pub closes: bool,
+}
+
+/// The comment a commit's note shows as.
+pub fn commit_comment(commit: &str, subject: &str, closes: bool) -> String {
+    let what = if closes { "Closed" } else { "Referenced" };
+    format!("{what} by commit {commit}: {subject}")
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Created {
     pub author: [u8; 32],
@@ -121,6 +135,10 @@ pub struct IssueState {
     pub links: BTreeMap<String, Element>,
     /// Where it was imported from, if it was.
     pub origin: Option<Reg<Origin>>,
+    /// The commits whose trailers named this issue (`issue.commit_referenced`), by commit id in
+    /// hex. However many actors saw a commit land, only its first note (the lowest stamp) counts:
+    /// it is the one comment shown, and the one close.
+    pub commits: BTreeMap<String, CommitNote>,
     /// The entity's events that no other known event of the entity names as a parent, sorted.
     /// (A parent in another entity is ignored, so that the heads never depend on the order
     /// events arrive in.)
@@ -197,6 +215,23 @@ impl IssueState {
             Kind::ParentSet { parent } => set_reg(&mut self.parent, stamp, *parent),
             Kind::LinkAdded { link, target } => set_op(&mut self.links, &link_key(link, target), stamp, true),
             Kind::LinkRemoved { link, target } => set_op(&mut self.links, &link_key(link, target), stamp, false),
+            Kind::CommitReferenced {
+                commit,
+                subject,
+                closes,
+            } => {
+                let earlier = self.commits.get(commit).map(|n| n.stamp);
+                if earlier.is_none_or(|e| stamp < e) {
+                    if let Some(e) = earlier
+                        && let Ok(i) = self.comments.binary_search_by(|x| x.stamp.cmp(&e))
+                    {
+                        self.comments.remove(i);
+                    }
+                    self.commits
+                        .insert(commit.clone(), CommitNote { stamp, closes: *closes });
+                    self.add_comment(stamp, &commit_comment(commit, subject, *closes), None);
+                }
+            }
             Kind::Unknown { .. } => unreachable!("skipped above"),
         }
     }
@@ -221,7 +256,30 @@ impl IssueState {
     }
 
     pub fn state(&self) -> State {
-        self.state.as_ref().map_or(State::Open, |r| r.value.state)
+        self.state_reg().map_or(State::Open, |r| r.value.state)
+    }
+
+    /// The state and why, with its stamp: the latest of the `state_set` register and the closes
+    /// of the commits that name the issue (each commit's first note).
+    pub fn state_reg(&self) -> Option<Reg<StateValue>> {
+        let by_commit = self.commits.values().filter(|n| n.closes).map(|n| n.stamp).max();
+        match (&self.state, by_commit) {
+            (Some(r), Some(c)) if r.stamp > c => Some(r.clone()),
+            (_, Some(c)) => Some(Reg {
+                stamp: c,
+                value: StateValue {
+                    state: State::Closed,
+                    reason: Some("completed".into()),
+                },
+            }),
+            (r, None) => r.clone(),
+        }
+    }
+
+    /// Whether a commit's trailer has acted on this issue already: a note of it, or (written by
+    /// an earlier version) a comment naming it.
+    pub fn names_commit(&self, commit: &str) -> bool {
+        self.commits.contains_key(commit) || self.comments.iter().any(|m| m.body.contains(commit))
     }
 
     pub fn labels(&self) -> Vec<String> {
@@ -385,7 +443,7 @@ impl IssueView {
             short_id,
             title: s.title.as_ref().map(|r| r.value.clone()).unwrap_or_default(),
             state: s.state(),
-            state_reason: s.state.as_ref().and_then(|r| r.value.reason.clone()),
+            state_reason: s.state_reg().and_then(|r| r.value.reason),
             labels: s.labels(),
             assignees: s.assignees(),
             author: match &s.origin {

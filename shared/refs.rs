@@ -205,9 +205,34 @@ pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
             break;
         }
     }
-    broken.iter().for_each(|e| warn_broken_ref(e));
+    broken
+        .iter()
+        .filter(|e| still_broken(e))
+        .for_each(|e| warn_broken_ref(e));
     out.sort();
     Ok(out)
+}
+
+/// Whether the loose ref a listing could not read is broken now, read on its own. A ref that
+/// another process is writing, packing or deleting at that moment is not: its file is gone, or
+/// reads as a ref. Only a file that still fails to read as one is worth a warning.
+fn still_broken(error: &str) -> bool {
+    // gix names the file; take the path from the first `/` to the end of that word.
+    let Some(start) = error.find('/') else { return true };
+    let path = error[start..]
+        .split(['"', '\'', ' ', ')', ':'])
+        .next()
+        .unwrap_or_default();
+    match std::fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(_) => true,
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let t = text.trim_end_matches('\n');
+            let hex = matches!(t.len(), 40 | 64) && t.bytes().all(|b| b.is_ascii_hexdigit());
+            !(hex || t.starts_with("ref: refs/"))
+        }
+    }
 }
 
 const LIST_ATTEMPTS: u32 = 3;

@@ -174,7 +174,10 @@ fn delete_on_remote(
         args.push(remote.into());
         args.extend(part.iter().map(|(name, _)| format!(":{name}")));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let result = repo.git_output(&args)?;
+        let result = {
+            let _turn = crate::sync::tracking_lock(repo, remote)?;
+            repo.git_output(&args)?
+        };
         let stdout = String::from_utf8_lossy(&result.stdout);
         let mut seen = 0;
         for line in stdout.lines() {

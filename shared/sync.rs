@@ -96,9 +96,42 @@ pub fn configure_fetch(repo: &Repo, remote: &str) -> Result<Vec<String>> {
     Ok(added)
 }
 
+/// This clone's lock on the tracking refs of one remote (`refs/grit/remotes/<remote>/`), held
+/// while a grit process fetches into them or pushes (which updates them too). Two `git fetch`
+/// or `git push` that update the same tracking ref at once fail with "cannot lock ref": grit's
+/// own processes in one clone take turns instead. Released when dropped.
+pub struct TrackingLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes [`TrackingLock`] for `remote`, waiting for another process that holds it.
+pub fn tracking_lock(repo: &Repo, remote: &str) -> Result<TrackingLock> {
+    let dir = repo.git.common_dir().join("grit");
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    // Remote names may hold `/`; the lock's name must be one file name.
+    let safe: String = remote
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                b as char
+            } else {
+                '%'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("tracking-{safe}.lock"));
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(Error::io(&path))?;
+    f.lock().map_err(Error::io(&path))?;
+    Ok(TrackingLock(f))
+}
+
 /// Fetches a remote's grit refs into its tracking namespace, quietly; returns how many refs
 /// under `refs/grit/remotes/<remote>/` there are afterwards.
 pub fn fetch_grit(repo: &Repo, remote: &str) -> Result<usize> {
+    let _turn = tracking_lock(repo, remote)?;
     if let Some(n) = first_fetch_packed(repo, remote)? {
         return Ok(n);
     }
@@ -628,6 +661,7 @@ fn push_batch_of(
 ) -> Result<bool> {
     let mut args = vec!["push", "--porcelain", "--no-verify", url.unwrap_or(remote)];
     args.extend(specs.iter().map(String::as_str));
+    let _turn = tracking_lock(repo, remote)?;
     let out = repo.git_output(&args)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut seen = 0;

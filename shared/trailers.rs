@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::event::{Id, Kind, State};
+use crate::event::{Id, Kind};
 use crate::repo::Repo;
 use crate::store::Store;
 
@@ -147,35 +147,53 @@ pub fn apply(store: &Store, commits: &[CommitTrailers]) -> Result<Applied> {
                 }
             };
             let state = store.index.issue(&id)?.unwrap_or_default();
-            if state.comments.iter().any(|m| m.body.contains(&c.commit)) {
+            if state.names_commit(&c.commit) {
                 out.unchanged += 1;
                 continue;
             }
-            let mut kinds = Vec::new();
+            // One event per commit and issue: the projection keeps the first of each commit,
+            // so another clone's note of the same commit adds no second close or comment.
+            let closes = *action == Action::Close;
             match action {
-                Action::Close => {
-                    kinds.push(Kind::CommentAdded {
-                        body: format!("Closed by commit {}: {}", c.commit, c.subject),
-                    });
-                    if state.state() == State::Open {
-                        kinds.push(Kind::StateSet {
-                            state: State::Closed,
-                            reason: Some("completed".into()),
-                        });
-                    }
-                    out.closed.push((id.to_hex(), c.commit.clone()));
-                }
-                Action::Refer => {
-                    kinds.push(Kind::CommentAdded {
-                        body: format!("Referenced by commit {}: {}", c.commit, c.subject),
-                    });
-                    out.referenced.push((id.to_hex(), c.commit.clone()));
-                }
+                Action::Close => out.closed.push((id.to_hex(), c.commit.clone())),
+                Action::Refer => out.referenced.push((id.to_hex(), c.commit.clone())),
             }
-            store.write(Some(id), kinds)?;
+            let kind = Kind::CommitReferenced {
+                commit: c.commit.to_ascii_lowercase(),
+                subject: c.subject.clone(),
+                closes,
+            };
+            store.write(Some(id), vec![kind])?;
         }
     }
     Ok(out)
+}
+
+/// `message` with `line` (`Key: value`) added to its trailer block, so that git's trailer parser
+/// reads it together with the `Fixes:`, `Closes:` and `Refs:` already there. A message whose
+/// last paragraph is not a trailer block (every line `Token: value`, or a folded continuation)
+/// gets a new paragraph, as `git interpret-trailers` would give it.
+pub fn with_trailer(message: &str, line: &str) -> String {
+    let body = message.trim_end();
+    let is_trailer = |l: &str| {
+        l.split_once(':')
+            .is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    let block = match body.rfind("\n\n") {
+        Some(at) => {
+            let last = &body[at + 2..];
+            let mut lines = last.lines().filter(|l| !l.starts_with('#'));
+            lines.next().is_some_and(is_trailer) && lines.all(|l| is_trailer(l) || l.starts_with([' ', '\t']))
+        }
+        None => false,
+    };
+    if body.is_empty() {
+        line.to_owned()
+    } else if block {
+        format!("{body}\n{line}\n")
+    } else {
+        format!("{body}\n\n{line}\n")
+    }
 }
 
 /// The message of HEAD's commit, read straight from the files git just wrote: `.git/HEAD`, a
@@ -183,7 +201,7 @@ pub fn apply(store: &Store, commits: &[CommitTrailers]) -> Result<Applied> {
 /// is otherwise (a linked worktree, packed refs, a packed object, another ref backend): the
 /// caller then asks gix, which knows every case. The post-commit hook runs on every commit, and
 /// this answers "does it name an issue?" for a fraction of opening the repository.
-pub fn head_message_fast(work_tree: &std::path::Path) -> Option<Vec<u8>> {
+pub fn head_message_fast(work_tree: &std::path::Path) -> Option<HeadCommit> {
     let git_dir = match std::env::var_os("GIT_DIR") {
         Some(d) => work_tree.join(d),
         None => work_tree.join(".git"),
@@ -214,11 +232,61 @@ pub fn head_message_fast(work_tree: &std::path::Path) -> Option<Vec<u8>> {
     }
     let body = &inflated[nul + 1..];
     let at = body.windows(2).position(|w| w == b"\n\n")?;
-    Some(body[at + 2..].to_vec())
+    let parents = body[..at]
+        .split(|b| *b == b'\n')
+        .filter(|l| l.starts_with(b"parent "))
+        .count();
+    Some(HeadCommit {
+        message: body[at + 2..].to_vec(),
+        parents,
+    })
+}
+
+/// HEAD's commit, as much of it as the post-commit hook needs.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HeadCommit {
+    pub message: Vec<u8>,
+    /// More than one: a merge, concluded by `git commit` after a conflict.
+    pub parents: usize,
 }
 
 #[cfg(test)]
 mod fast_tests {
+    #[test]
+    fn an_added_trailer_joins_the_block_gits_parser_reads() {
+        use std::io::Write;
+        let parse = |m: &str| {
+            let mut c = std::process::Command::new("git")
+                .args(["interpret-trailers", "--parse"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            c.stdin.take().unwrap().write_all(m.as_bytes()).unwrap();
+            String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap()
+        };
+        let p = "Sandbox-Provenance: abc.def";
+        for (message, trailers) in [
+            (
+                "Fix it\n\nFixes: 1234567",
+                "Fixes: 1234567\nSandbox-Provenance: abc.def\n",
+            ),
+            (
+                "Fix it\n\nWhy.\n\nFixes: 1234567\nRefs: 89abcde\n\n",
+                "Fixes: 1234567\nRefs: 89abcde\nSandbox-Provenance: abc.def\n",
+            ),
+            ("Fix it", "Sandbox-Provenance: abc.def\n"),
+            (
+                "Fix it\n\nA body: with a colon, and more words than a trailer.\nAnd a line.",
+                "Sandbox-Provenance: abc.def\n",
+            ),
+            ("Fixes: 1234567", "Sandbox-Provenance: abc.def\n"),
+        ] {
+            let m = super::with_trailer(message, p);
+            assert_eq!(parse(&m), trailers, "{m:?}");
+        }
+    }
+
     #[test]
     fn the_fast_read_of_heads_message_agrees_with_git() {
         let dir = tempfile::tempdir().unwrap();
@@ -245,7 +313,8 @@ mod fast_tests {
             "Subject\n\nFixes: abc123",
         ]);
         let m = super::head_message_fast(dir.path()).unwrap();
-        assert_eq!(String::from_utf8(m).unwrap(), "Subject\n\nFixes: abc123\n");
+        assert_eq!(String::from_utf8(m.message).unwrap(), "Subject\n\nFixes: abc123\n");
+        assert_eq!(m.parents, 0);
         // Packed refs are not its business: it says so, and the caller asks gix.
         git(&["pack-refs", "--all"]);
         assert_eq!(super::head_message_fast(dir.path()), None);

@@ -337,9 +337,8 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
         let body = with_marker(s.body.as_ref().map_or("", |b| b.value.as_str()), MARK_ISSUE, &id);
         let labels = s.labels();
         let (state, reason) = s
-            .state
-            .as_ref()
-            .map_or((State::Open, None), |r| (r.value.state, r.value.reason.clone()));
+            .state_reg()
+            .map_or((State::Open, None), |r| (r.value.state, r.value.reason));
         let want = json!({
             "title": title,
             "body": body,

@@ -34,6 +34,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const LOCK_CONFLICT: u8 = 3;
     pub const VERIFY_FAILED: u8 = 4;
+    /// A content conflict (`git sandbox land`): nothing was changed, the sandbox is intact.
+    pub const CONFLICT: u8 = 5;
 }
 
 pub const EXIT_STATUS_HELP: &str = "\
@@ -245,7 +247,12 @@ impl From<Error> for CommandError {
                 vec!["run this inside a git repository, or create one with `git init`".into()],
             ),
             Error::Invalid { hint, .. } => (exit::USAGE, hint.iter().cloned().collect()),
-            Error::Remote { hint, .. } => (exit::FAILURE, vec![hint.clone()]),
+            Error::Remote { hint, .. } | Error::Failed { hint, .. } => (exit::FAILURE, vec![hint.clone()]),
+            Error::Conflict { hint, files, .. } => {
+                let mut h: Vec<String> = files.iter().map(|f| format!("conflict in {f}")).collect();
+                h.push(hint.clone());
+                (exit::CONFLICT, h)
+            }
             Error::UnsupportedRefFormat { .. } => (
                 exit::FAILURE,
                 vec![
@@ -288,12 +295,16 @@ impl From<Error> for CommandError {
                     "`git wal rebuild` (without --full) starts from a snapshot that covers it, if there is one".into(),
                 ],
             ),
-            Error::Subprocess { command, .. }
+            Error::Subprocess { command, stderr }
                 if command.starts_with("git fetch") || command.starts_with("git push") =>
             {
-                let mut h = vec![
-                    "is the remote reachable? `git remote -v` lists it; `git fetch REMOTE` shows git's own view".into(),
-                ];
+                let mut h = vec![if stderr.contains("cannot lock ref") || stderr.contains("Unable to create") {
+                    "another git process (a plain `git fetch` or `git push`, or another tool) was updating the same \
+                     refs of this clone at that moment; try again"
+                        .into()
+                } else {
+                    "is the remote reachable? `git remote -v` lists it; `git fetch REMOTE` shows git's own view".into()
+                }];
                 if command.contains("lock") {
                     h.push("`--local` takes the lease in this repository only".into());
                 }

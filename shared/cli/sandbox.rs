@@ -67,6 +67,11 @@ pub enum Command {
     /// Merge a sandbox's branch into the current branch (`git merge --no-edit`), rebase it first
     /// (--rebase), or list what would conflict (--preview)
     Merge(MergeArgs),
+    /// Land a sandbox: merge (or rebase, sandbox.landStrategy) its commits onto the branch of
+    /// the main work tree and push it, retrying a push that loses a race; release its locks and
+    /// close the issues its `Fixes:` trailers name. One land at a time per clone. Exits 5 on a
+    /// content conflict, with nothing landed and the sandbox intact
+    Land(LandArgs),
     /// Remove a sandbox (refuses to lose uncommitted or unmerged work without --force)
     Rm(RmArgs),
     /// Remove every sandbox that has no uncommitted changes and is merged into its base branch,
@@ -214,6 +219,9 @@ pub struct CommitArgs {
     /// Commit the changes carried from the main tree at creation too
     #[arg(long)]
     pub include_carried: bool,
+    /// Keep the locks taken for the sandbox (`--lock`); by default a commit releases them
+    #[arg(long)]
+    pub keep_locks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +247,31 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LandArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
+    pub name: String,
+    /// Rebase the sandbox's commits onto the target instead of merging them
+    #[arg(long)]
+    pub rebase: bool,
+    /// The remote to push to (default: the branch's upstream remote, else origin; none: land
+    /// locally)
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
+    /// Commit the sandbox's uncommitted changes first, with this message
+    #[arg(short, long, value_name = "MSG")]
+    pub message: Option<String>,
+    /// Remove the sandbox once landed (its branch is merged, so it goes too)
+    #[arg(long)]
+    pub rm: bool,
+    /// Keep the sandbox's locks (by default a land releases them)
+    #[arg(long)]
+    pub keep_locks: bool,
+    /// Give up retrying a push that keeps losing races after this long (default 5m)
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Args)]
 pub struct RmArgs {
     /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
@@ -249,6 +282,10 @@ pub struct RmArgs {
     /// Delete the sandbox's branch too, even when it holds commits merged nowhere
     #[arg(long)]
     pub delete_branch: bool,
+    /// Leave the locks taken for the sandbox (`--lock`) held; by default they are released, and
+    /// a release that fails is an error
+    #[arg(long)]
+    pub keep_locks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -290,7 +327,10 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             } else {
                 Vec::new()
             };
-            let code = execute(&r.path, &cmd, a.editor, &[], ui.json)?;
+            let renewer = sandbox::leases::Renewer::start(&main, &r.locks);
+            let code = execute(&r.path, &cmd, a.editor, &[], ui.json);
+            drop(renewer);
+            let code = code?;
             if ui.json {
                 ui.json(&serde_json::json!({ "name": r.name, "path": r.path, "exit_code": code }))?;
             }
@@ -330,7 +370,11 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Commit(a) => {
             let r = find(&main, &a.name)?;
             let c = commit(&main, &r, &a.message, a.include_carried)?;
-            after_commit(ui, &r, c.as_deref())
+            after_commit(ui, &r, c.as_deref())?;
+            if c.is_some() && !a.keep_locks {
+                release_locks(ui, &main, &r.name, &r.locks, &format!("committed sandbox {}", r.name))?;
+            }
+            Ok(())
         }
         Command::Merge(a) => {
             let r = find(&main, &a.name)?;
@@ -340,7 +384,8 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
                 merge(ui, &main, &r, a.rebase)
             }
         }
-        Command::Rm(a) => rm(ui, &main, &a.name, a.force, a.delete_branch),
+        Command::Land(a) => land(ui, &main, a),
+        Command::Rm(a) => rm(ui, &main, &a.name, a.force, a.delete_branch, a.keep_locks),
         Command::Clean(_) => clean(ui, &main),
         Command::Gc(_) => gc(ui, &main),
     }
@@ -539,7 +584,11 @@ pub(super) fn run_recorded(
 ) -> Result<i32, CommandError> {
     let start = std::time::Instant::now();
     let started_at = format_time(crate::repo::now_ms());
-    let code = execute_in(&r.path, cmd, sh, env, ui.json, iso)?;
+    // The sandbox's leases are short: they are renewed while it is in use.
+    let renewer = sandbox::leases::Renewer::start(main, &r.locks);
+    let code = execute_in(&r.path, cmd, sh, env, ui.json, iso);
+    drop(renewer);
+    let code = code?;
     sandbox::runs::record(
         main,
         &r.name,
@@ -833,7 +882,7 @@ pub(crate) fn make(
                 super::claim::take_lock(
                     s,
                     r,
-                    std::time::Duration::from_secs(4 * 3600),
+                    sandbox::leases::ttl(main),
                     &format!("sandbox {}", spec.name),
                     &scope,
                 )?;
@@ -850,11 +899,11 @@ pub(crate) fn make(
     let record = match sandbox::create(main, &spec, stop, progress) {
         Ok(r) => r,
         Err(Stopped::Interrupted(sig)) => {
-            release_locks(ui, main, &spec.locks);
+            release_quietly(ui, main, &spec.locks);
             return Err(interrupted(sig));
         }
         Err(Stopped::Failed(e)) => {
-            release_locks(ui, main, &spec.locks);
+            release_quietly(ui, main, &spec.locks);
             return Err(e.into());
         }
     };
@@ -936,11 +985,26 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         After::Commit(m) => {
             let c = commit(main, &record, &m, false)?;
             after_commit_json(ui, &record, c.as_deref(), false)?;
+            if c.is_some() {
+                release_locks(
+                    ui,
+                    main,
+                    &record.name,
+                    &record.locks,
+                    &format!("committed sandbox {}", record.name),
+                )?;
+            }
             ("committed", c)
         }
         After::Discard => {
             sandbox::remove(main, &record)?;
-            release_locks(ui, main, &record.locks);
+            release_locks(
+                ui,
+                main,
+                &record.name,
+                &record.locks,
+                &format!("discarded sandbox {}", record.name),
+            )?;
             ui.note(format!("discarded sandbox {}", record.name));
             ("discarded", None)
         }
@@ -1039,28 +1103,37 @@ fn after_commit_json(ui: &mut Ui, r: &Record, commit: Option<&str>, print_json: 
     Ok(())
 }
 
-pub(super) fn release_locks(ui: &Ui, main: &Main, locks: &[String]) {
-    if locks.is_empty() {
-        return;
+/// Releases the locks taken for sandbox `name` once `what` (its commit, removal…) is done. A
+/// release that fails is an error that names each lock and why, after `what` was done.
+pub(crate) fn release_locks(
+    ui: &Ui,
+    main: &Main,
+    name: &str,
+    locks: &[String],
+    what: &str,
+) -> Result<(), CommandError> {
+    let r = sandbox::leases::release_for(main, name, locks)?;
+    for l in &r.gone {
+        ui.note(format!(
+            "note: the lease on {l} was no longer this actor's (expired, broken or released)"
+        ));
     }
-    let Ok(store) = crate::store::Store::open(&main.tree) else {
-        return;
-    };
-    let Ok(actor) = store.actor() else { return };
-    let res: Vec<crate::lock::Resource> = locks.iter().filter_map(|l| crate::lock::parse_canonical(l)).collect();
-    let who = crate::lock::Actor::of(&actor);
-    let scope = crate::lock::default_scope(&store.repo);
-    if crate::lock::change(
-        &store.repo,
-        &who,
-        &res,
-        crate::lock::LeaseChange::Release,
-        &scope,
-        false,
-    )
-    .is_err()
-    {
-        ui.note("warning: could not release the sandbox's locks; they expire on their own");
+    if r.ok() {
+        return Ok(());
+    }
+    Err(sandbox::leases::failure(what, &r).into())
+}
+
+/// Releases locks taken for a creation that did not finish; a failure is a warning with its
+/// reason, after the creation's own error.
+fn release_quietly(ui: &Ui, main: &Main, locks: &[String]) {
+    match sandbox::leases::release(main, locks) {
+        Ok(r) if r.ok() => {}
+        Ok(r) => ui.note(format!(
+            "warning: {}",
+            sandbox::leases::failure("the sandbox was not made", &r)
+        )),
+        Err(e) => ui.note(format!("warning: could not release the sandbox's locks: {e}")),
     }
 }
 
@@ -1258,6 +1331,8 @@ fn merge_hint(stderr: &str, stdout: &str) -> String {
 }
 
 fn merge(ui: &mut Ui, main: &Main, r: &Record, rebase: bool) -> Result<(), CommandError> {
+    // Agents of one clone share its checkout: one merge (or land) at a time.
+    let _turn = sandbox::land::lock(main)?;
     let before = main.git(&["rev-parse", "HEAD"])?.trim().to_owned();
     if rebase {
         // Rebase the sandbox's branch in the sandbox (its work tree has it checked out).
@@ -1331,8 +1406,77 @@ fn merge(ui: &mut Ui, main: &Main, r: &Record, rebase: bool) -> Result<(), Comma
     ))
 }
 
-fn rm(ui: &mut Ui, main: &Main, name: &str, force: bool, delete_branch: bool) -> Result<(), CommandError> {
+fn land(ui: &mut Ui, main: &Main, a: LandArgs) -> Result<(), CommandError> {
+    let r = find_ready(main, &a.name)?;
+    if let Some(m) = &a.message
+        && let Some(c) = commit(main, &r, m, false)?
+    {
+        ui.note(format!("committed {} on {}", &c[..12], r.branch));
+    }
+    let mut opts = sandbox::land::LandOptions::new(main);
+    if a.rebase {
+        opts.strategy = sandbox::land::Strategy::Rebase;
+    }
+    opts.remote = a.remote.clone();
+    opts.deadline = crate::lock::parse_duration(&a.timeout)?;
+    let landed = sandbox::land::land(main, &r, &opts)?;
+    let mut released = None;
+    if !a.keep_locks {
+        let rel = sandbox::leases::release_for(main, &r.name, &r.locks)?;
+        if !rel.ok() {
+            return Err(sandbox::leases::failure(&format!("landed sandbox {}", r.name), &rel).into());
+        }
+        released = Some(rel.released);
+    }
+    if a.rm {
+        let (_, kept) = remove_checked(ui, main, &r.name, false, false)?;
+        if kept {
+            ui.note(format!("its branch {} stays: it holds commits not merged", r.branch));
+        }
+    }
+    if ui.json {
+        let mut v = serde_json::to_value(&landed).expect("serialises");
+        v["released"] = serde_json::json!(released.unwrap_or_default());
+        v["removed"] = serde_json::json!(a.rm);
+        return ui.json(&v);
+    }
+    for w in &landed.warnings {
+        ui.note(format!("warning: {}", super::term::esc(w)));
+    }
+    if landed.already {
+        ui.say(format!("{} was already on {}", r.branch, landed.target))?;
+    } else {
+        ui.say(format!(
+            "landed {} on {} ({}..{}){}",
+            r.branch,
+            landed.target,
+            &landed.before[..landed.before.len().min(12)],
+            &landed.after[..landed.after.len().min(12)],
+            match (&landed.remote, landed.pushed) {
+                (Some(rm), true) if landed.retries > 0 => format!(", pushed to {rm} after {} retries", landed.retries),
+                (Some(rm), true) => format!(", pushed to {rm}"),
+                _ => ", not pushed: no remote".into(),
+            }
+        ))?;
+    }
+    for i in &landed.closed {
+        ui.note(format!("closed issue {}", &i[..i.len().min(12)]));
+    }
+    Ok(())
+}
+
+fn rm(
+    ui: &mut Ui,
+    main: &Main,
+    name: &str,
+    force: bool,
+    delete_branch: bool,
+    keep_locks: bool,
+) -> Result<(), CommandError> {
     let (r, keep_branch) = remove_checked(ui, main, name, force, delete_branch)?;
+    if !keep_locks {
+        release_locks(ui, main, name, &r.locks, &format!("removed sandbox {name}"))?;
+    }
     if ui.json {
         return ui.json(&serde_json::json!({
             "removed": name,
@@ -1385,7 +1529,6 @@ pub(crate) fn remove_checked(
     // Commits merged nowhere live only on the branch: it goes only when asked.
     let keep_branch = !merged && !delete_branch;
     sandbox::remove_keeping(main, &r, keep_branch)?;
-    release_locks(ui, main, &r.locks);
     // The last sandbox on a layer frees it (beyond the cache).
     if r.layer.is_some()
         && let Err(e) = sandbox::layers::collect(main)
@@ -1400,7 +1543,7 @@ fn clean(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
     for r in main.list()? {
         if !sandbox::dirty(&r)? && sandbox::merged(main, &r)? {
             sandbox::remove(main, &r)?;
-            release_locks(ui, main, &r.locks);
+            release_locks(ui, main, &r.name, &r.locks, &format!("removed sandbox {}", r.name))?;
             removed.push(r.name);
         }
     }

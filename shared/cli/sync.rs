@@ -401,20 +401,29 @@ fn post_commit(ui: &mut Ui, range: &str) -> Result<(), CommandError> {
         })
     };
     // Most commits name no issue: find that out from the files git just wrote, before opening
-    // the repository or starting any git.
+    // the repository or starting any git. A merge commit is looked into whole: `git commit`
+    // concluding a conflicted merge runs this hook, not post-merge, and the commits that name
+    // issues are the ones the merge brought.
+    let mut range = range.to_owned();
     if range == "HEAD^!"
-        && let Some(message) = crate::trailers::head_message_fast(&ui.dir)
-        && !names_an_issue(&message)
+        && let Some(head) = crate::trailers::head_message_fast(&ui.dir)
     {
-        return Ok(());
+        if head.parents > 1 {
+            range = "HEAD^1..HEAD".into();
+        } else if !names_an_issue(&head.message) {
+            return Ok(());
+        }
     }
     let repo = crate::repo::Repo::discover(&ui.dir)?;
     if range == "HEAD^!" {
-        let message = crate::refs::head_commit(&repo)
-            .and_then(|id| repo.git.find_commit(id).ok())
+        let head = crate::refs::head_commit(&repo).and_then(|id| repo.git.find_commit(id).ok());
+        let parents = head.as_ref().map_or(0, |c| c.parent_ids().count());
+        let message = head
             .and_then(|c| c.message_raw().ok().map(|m| m.to_vec()))
             .unwrap_or_default();
-        if !names_an_issue(&message) {
+        if parents > 1 {
+            range = "HEAD^1..HEAD".into();
+        } else if !names_an_issue(&message) {
             return Ok(());
         }
     }
@@ -427,7 +436,7 @@ fn post_commit(ui: &mut Ui, range: &str) -> Result<(), CommandError> {
     if branch != current {
         return Ok(());
     }
-    let commits = crate::trailers::in_range(&repo, range)?;
+    let commits = crate::trailers::in_range(&repo, &range)?;
     if commits.is_empty() {
         return Ok(());
     }

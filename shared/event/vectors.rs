@@ -265,6 +265,21 @@ pub(crate) fn test_vectors() -> Vec<(&'static str, u8, Event)> {
                 },
             ),
         ),
+        (
+            "closed by a commit",
+            2,
+            base(
+                2,
+                e,
+                21,
+                vec![],
+                Kind::CommitReferenced {
+                    commit: "0123456789abcdef0123456789abcdef01234567".into(),
+                    subject: "Fix the proxy login".into(),
+                    closes: true,
+                },
+            ),
+        ),
     ]
 }
 

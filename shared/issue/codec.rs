@@ -4,17 +4,18 @@
 //!
 //! `[id, [actor…], [[lamport, wall_ms, actor#, event id]…], created, title, body, state,
 //!   labels, assignees, [[stamp#, body]…], [head…], updated_ms, events, priority, type,
-//!   parent, links, origin]`, a comment being `[stamp#, body, null | origin]` and an origin
+//!   parent, links, origin, commits]`, a comment being `[stamp#, body, null | origin]` and an origin
 //! `[source, null | url, author, null | email, null | author id, created_ms]`
 //!
 //! with `created = null | [actor#, created_ms]`, `title`, `body = null | [stamp#, text]`,
 //! `state = null | [stamp#, 0 open | 1 closed, null | reason]`, `priority = null | [stamp#, n]`,
 //! `type = null | [stamp#, text]`, `parent = null | [stamp#, null | id]` and each set
-//! `[[name, null | add stamp#, null | remove stamp#]…]`. Change it, bump `SCHEMA_VERSION`.
+//! `[[name, null | add stamp#, null | remove stamp#]…]`, and `commits = [[commit, stamp#, 0 | 1
+//! closes]…]`. Change it, bump `SCHEMA_VERSION`.
 
 use std::collections::BTreeMap;
 
-use super::{Comment, Created, Element, IssueState, Reg, Stamp, StateValue};
+use super::{Comment, CommitNote, Created, Element, IssueState, Reg, Stamp, StateValue};
 use crate::cbor::{self, Cursor};
 use crate::event::{Id, IdMap, Origin, State};
 use crate::repo::write_time;
@@ -112,8 +113,11 @@ impl IssueState {
         if let Some(r) = &self.origin {
             t.stamp(&r.stamp);
         }
+        for n in self.commits.values() {
+            t.stamp(&n.stamp);
+        }
         let stamp = |s: &Stamp| t.stamp_at[&s.id];
-        cbor::array(out, 18);
+        cbor::array(out, 19);
         cbor::bytes(out, &self.id);
         cbor::array(out, t.actors.len());
         for a in &t.actors {
@@ -191,6 +195,13 @@ impl IssueState {
             cbor::uint(out, stamp(&r.stamp));
             write_origin(out, &r.value);
         });
+        cbor::array(out, self.commits.len());
+        for (commit, n) in &self.commits {
+            cbor::array(out, 3);
+            cbor::text(out, commit);
+            cbor::uint(out, stamp(&n.stamp));
+            cbor::uint(out, u64::from(n.closes));
+        }
     }
 
     /// The title, body and comments of a stored state, borrowed from its bytes, without
@@ -198,7 +209,7 @@ impl IssueState {
     /// `encode` did not write.
     pub fn stored_texts(bytes: &[u8]) -> Option<Vec<&str>> {
         let mut c = Cursor(bytes);
-        (c.array()? == 18).then_some(())?;
+        (c.array()? == 19).then_some(())?;
         c.take(2)?;
         for _ in 0..c.array()? {
             c.take(2)?;
@@ -253,7 +264,7 @@ impl IssueState {
     /// Reads what `encode` wrote; `None` for anything else.
     pub fn decode(bytes: &[u8]) -> Option<IssueState> {
         let mut c = Cursor(bytes);
-        if c.array()? != 18 {
+        if c.array()? != 19 {
             return None;
         }
         let id = c.id()?;
@@ -348,6 +359,18 @@ impl IssueState {
                 value: read_origin(c)?,
             })
         })?;
+        let mut commits = BTreeMap::new();
+        for _ in 0..c.array()? {
+            (c.array()? == 3).then_some(())?;
+            let commit = c.text()?;
+            let stamp = stamp(&mut c)?;
+            let closes = match c.uint()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            commits.insert(commit, CommitNote { stamp, closes });
+        }
         c.0.is_empty().then_some(IssueState {
             id,
             created,
@@ -365,6 +388,7 @@ impl IssueState {
             parent,
             links,
             origin,
+            commits,
         })
     }
 
@@ -388,8 +412,8 @@ impl IssueState {
         out.extend_from_slice(b",\"state\":");
         serde_json::to_writer(&mut *out, &self.state()).expect("writing to a Vec cannot fail");
         out.extend_from_slice(b",\"state_reason\":");
-        match self.state.as_ref().and_then(|r| r.value.reason.as_deref()) {
-            Some(reason) => json(out, reason),
+        match self.state_reg().and_then(|r| r.value.reason) {
+            Some(reason) => json(out, &reason),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"labels\":");

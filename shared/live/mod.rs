@@ -80,6 +80,17 @@ pub fn summary(k: &Kind) -> String {
         Kind::CommentImported { body, origin } => {
             format!("{}: {}", origin.author, body.lines().next().unwrap_or(""))
         }
+        Kind::CommitReferenced {
+            commit,
+            subject,
+            closes,
+        } => {
+            format!(
+                "{} by {}: {subject}",
+                if *closes { "closed" } else { "referenced" },
+                &commit[..12.min(commit.len())]
+            )
+        }
         Kind::Unknown { code, .. } => format!("kind {code} from a newer version"),
     }
 }

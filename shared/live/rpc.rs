@@ -383,6 +383,7 @@ impl Session {
             self.shared
                 .log(format!("sandbox.create {}: the client left; removing it", record.name));
             cli_sandbox::remove_checked(&ui, &main, &record.name, true, true)?;
+            let _ = sandbox::leases::release(&main, &record.locks);
             return Err(RpcError::new(FAILED, "the client disconnected"));
         }
         Ok(serde_json::to_value(&record).expect("serialises"))
@@ -492,6 +493,13 @@ impl Session {
         let message = req_str(p, "message")?;
         let carried = p.get("include_carried").and_then(Value::as_bool).unwrap_or(false);
         let c = sandbox::commit_work(&main, &r, message, carried)?;
+        let keep = p.get("keep_locks").and_then(Value::as_bool).unwrap_or(false);
+        if c.is_some() && !keep {
+            let released = sandbox::leases::release_for(&main, &r.name, &r.locks)?;
+            if !released.ok() {
+                return Err(sandbox::leases::failure(&format!("committed sandbox {}", r.name), &released).into());
+            }
+        }
         Ok(json!({ "name": r.name, "branch": r.branch, "commit": c }))
     }
 
@@ -500,6 +508,12 @@ impl Session {
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
         let name = req_str(p, "name")?;
         let (r, kept) = cli_sandbox::remove_checked(&self.ui(), &main, name, flag("force"), flag("delete_branch"))?;
+        if !flag("keep_locks") {
+            let released = sandbox::leases::release(&main, &r.locks)?;
+            if !released.ok() {
+                return Err(sandbox::leases::failure(&format!("removed sandbox {}", r.name), &released).into());
+            }
+        }
         Ok(json!({ "removed": r.name, "branch": r.branch, "branch_kept": kept }))
     }
 }

@@ -93,6 +93,7 @@ impl Mutex {
 /// Brings the remote's lock refs into `refs/grit/remotes/<remote>/locks/`.
 pub fn fetch(repo: &Repo, remote: &str) -> Result<()> {
     crate::sync::check_remote(repo, remote)?;
+    let _turn = crate::sync::tracking_lock(repo, remote)?;
     // Actor records come along so holders are shown by name.
     let locks = format!("+{LOCKS_PREFIX}*:{TRACKING_ROOT}{remote}/locks/*");
     let actors = format!("+{ACTORS_PREFIX}*:{TRACKING_ROOT}{remote}/actors/*");
@@ -136,6 +137,9 @@ fn publish_actor(repo: &Repo, remote: &str, who: &ActorId) {
         return;
     };
     let spec = format!("{tip}:{name}");
+    let Ok(_turn) = crate::sync::tracking_lock(repo, remote) else {
+        return;
+    };
     if let Ok(out) = repo.git_output(&["push", "--quiet", "--no-verify", remote, &spec])
         && out.status.success()
     {
@@ -198,6 +202,7 @@ fn apply(repo: &Repo, who: &Actor<'_>, scope: &Scope, steps: Vec<Step>) -> Resul
                 args.push(format!("{c}:{}", s.resource.ref_name()));
             }
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let _turn = crate::sync::tracking_lock(repo, remote)?;
             let out = repo.git_output(&args)?;
             if !out.status.success() {
                 let stdout = String::from_utf8_lossy(&out.stdout);
@@ -510,7 +515,10 @@ pub fn gc(repo: &Repo, cache: Option<&Index>, scope: &Scope) -> Result<Vec<Lock>
         }
         if any {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            repo.git_output(&args)?;
+            {
+                let _turn = crate::sync::tracking_lock(repo, remote)?;
+                repo.git_output(&args)?;
+            }
             fetch(repo, remote)?;
         }
     }

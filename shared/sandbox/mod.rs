@@ -7,7 +7,9 @@ pub mod carried;
 pub mod copy;
 mod create;
 pub mod isolate;
+pub mod land;
 pub mod layers;
+pub mod leases;
 pub mod overlay;
 pub mod provenance;
 pub mod runs;
@@ -584,14 +586,7 @@ impl Signer {
 /// trailer when there is a signer (from the sandbox's last run).
 pub(crate) fn commit_tree(r: &Record, tree: &str, message: &str, signer: Option<&Signer>) -> Result<String> {
     let head = git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
-    let mut args: Vec<String> = vec![
-        "commit-tree".into(),
-        tree.into(),
-        "-p".into(),
-        head.clone(),
-        "-m".into(),
-        message.into(),
-    ];
+    let mut message = message.to_owned();
     if let Some(s) = signer {
         let last = r.runs.last();
         let now = crate::repo::now_ms();
@@ -609,11 +604,12 @@ pub(crate) fn commit_tree(r: &Record, tree: &str, message: &str, signer: Option<
             ended_ms: started + last.map_or(0, |l| l.duration_ms),
             actor: s.actor.id().to_hex(),
         };
-        args.push("-m".into());
-        args.push(format!("{}: {}", provenance::TRAILER, p.sign(&s.actor.key)?));
+        message =
+            crate::trailers::with_trailer(&message, &format!("{}: {}", provenance::TRAILER, p.sign(&s.actor.key)?));
     }
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let commit = git_in(&r.path, &argv)?.trim().to_owned();
+    let commit = git_in(&r.path, &["commit-tree", tree, "-p", &head, "-m", &message])?
+        .trim()
+        .to_owned();
     git_in(&r.path, &["update-ref", "-m", "sandbox commit", "HEAD", &commit, &head])?;
     Ok(commit)
 }

@@ -14,6 +14,7 @@ mod sandbox;
 mod scale;
 mod seams;
 mod sync;
+mod team;
 mod transfer;
 mod trust;
 mod tui;

@@ -1,0 +1,494 @@
+//! The team loop: claim, sandbox under a lock, commit with `Fixes:`, land, sync, from several
+//! agents in one clone and across clones. Each step is what a fleet runs, many at once.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::env::TestEnv;
+
+fn data(t: &TestEnv) -> String {
+    t.tmp.path().join("data").display().to_string()
+}
+
+/// `git-<tool> args…` as `actor`, in `dir`.
+fn as_actor(t: &TestEnv, tool: &str, dir: &Path, actor: &str, args: &[&str]) -> Output {
+    t.std_cmd(tool, dir)
+        .env("GRIT_ACTOR", actor)
+        .env("XDG_DATA_HOME", data(t))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(t: &TestEnv, tool: &str, dir: &Path, actor: &str, args: &[&str]) -> String {
+    let out = as_actor(t, tool, dir, actor, args);
+    assert!(
+        out.status.success(),
+        "git {tool} {args:?} as {actor} exited {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn show(t: &TestEnv, dir: &Path, id: &str) -> Value {
+    t.json("issue", dir, &["show", id])
+}
+
+fn closing_comments(issue: &Value) -> usize {
+    issue["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["body"].as_str().unwrap().starts_with("Closed by commit"))
+        .count()
+}
+
+/// A bare remote holding `a.txt` and `b.txt` on main, and `n` clones of it set up with
+/// `git wal init`.
+fn team(t: &TestEnv, n: usize) -> (PathBuf, Vec<PathBuf>) {
+    let seed = t.repo("seed");
+    for f in ["a.txt", "b.txt", "c.txt", "d.txt"] {
+        fs::write(seed.join(f), format!("{f}\n")).unwrap();
+    }
+    t.git(&seed, &["add", "-A"]);
+    t.git(&seed, &["commit", "-q", "-m", "init"]);
+    let bare = t.tmp.path().join("team.git");
+    t.git(
+        t.tmp.path(),
+        &["clone", "-q", "--bare", seed.to_str().unwrap(), bare.to_str().unwrap()],
+    );
+    let clones = (0..n)
+        .map(|i| {
+            let c = t.clone(&bare, &format!("clone{i}"), &format!("User{i}"), &format!("user{i}"));
+            t.ok("wal", &c, &["init"]);
+            c
+        })
+        .collect();
+    (bare, clones)
+}
+
+fn trailers(t: &TestEnv, dir: &Path, commit: &str) -> String {
+    let message = t.git(dir, &["log", "-1", "--format=%B", commit]);
+    t.git_stdin(dir, &["interpret-trailers", "--parse"], &message)
+}
+
+#[test]
+fn sandbox_commits_keep_fixes_and_provenance_in_one_trailer_block_and_landing_closes_once() {
+    let t = TestEnv::new();
+    let (bare, clones) = team(&t, 1);
+    let a = &clones[0];
+    let id = t.create(a, "Proxy login fails");
+    let short = &id[..8];
+    // `run --commit`
+    let message = format!("Fix the proxy login\n\nFixes: {short}");
+    ok(
+        &t,
+        "sandbox",
+        a,
+        "agent",
+        &["run", "s1", "--commit", &message, "--sh", "--", "echo fixed > a.txt"],
+    );
+    let tip = t.git(a, &["rev-parse", "sandbox/s1"]);
+    let parsed = trailers(&t, a, tip.trim());
+    assert!(parsed.contains(&format!("Fixes: {short}")), "{parsed}");
+    assert!(parsed.contains("Sandbox-Provenance: "), "{parsed}");
+    // `commit -m`
+    ok(
+        &t,
+        "sandbox",
+        a,
+        "agent",
+        &["exec", "s1", "--sh", "--", "echo more > b.txt"],
+    );
+    ok(
+        &t,
+        "sandbox",
+        a,
+        "agent",
+        &["commit", "s1", "-m", &format!("More\n\nRefs: {short}")],
+    );
+    let tip = t.git(a, &["rev-parse", "sandbox/s1"]);
+    let parsed = trailers(&t, a, tip.trim());
+    assert!(
+        parsed.contains(&format!("Refs: {short}")) && parsed.contains("Sandbox-Provenance: "),
+        "{parsed}"
+    );
+    // `land`: on main, pushed, and the issue closed by the trailer, once.
+    let landed: Value =
+        serde_json::from_str(&ok(&t, "sandbox", a, "agent", &["land", "s1", "--rm", "--json"])).unwrap();
+    assert_eq!(landed["pushed"], true, "{landed}");
+    assert_eq!(landed["closed"][0], id.as_str(), "{landed}");
+    assert_eq!(
+        t.git(&bare, &["rev-parse", "main"]),
+        t.git(a, &["rev-parse", "main"]),
+        "the remote has what landed"
+    );
+    let issue = show(&t, a, &id);
+    assert_eq!(issue["state"], "closed");
+    assert_eq!(closing_comments(&issue), 1, "{issue}");
+    assert_eq!(fs::read_to_string(a.join("a.txt")).unwrap(), "fixed\n");
+    // The sandbox is gone with its branch (it was landed).
+    assert!(t.git(a, &["branch", "--list", "sandbox/s1"]).trim().is_empty());
+}
+
+#[test]
+fn a_conflicted_merge_concluded_by_git_commit_closes_the_issue_it_brings() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "one\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.ok("wal", &r, &["init"]);
+    let id = t.create(&r, "Wrong greeting");
+    t.git(&r, &["switch", "-q", "-c", "topic"]);
+    fs::write(r.join("a.txt"), "topic\n").unwrap();
+    t.git(
+        &r,
+        &["commit", "-q", "-am", &format!("Greet right\n\nFixes: {}", &id[..8])],
+    );
+    t.git(&r, &["switch", "-q", "main"]);
+    fs::write(r.join("a.txt"), "main\n").unwrap();
+    t.git(&r, &["commit", "-q", "-am", "Another greeting"]);
+    let (merged, ..) = t.git_env(&r, &["merge", "topic"], &[]);
+    assert!(!merged, "the merge conflicts");
+    assert_eq!(show(&t, &r, &id)["state"], "open");
+    fs::write(r.join("a.txt"), "both\n").unwrap();
+    t.git(&r, &["add", "a.txt"]);
+    t.git(&r, &["commit", "-q", "--no-edit"]);
+    let issue = show(&t, &r, &id);
+    assert_eq!(issue["state"], "closed", "{issue}");
+    assert_eq!(closing_comments(&issue), 1);
+}
+
+#[test]
+fn two_clones_that_see_one_landed_commit_close_it_once() {
+    let t = TestEnv::new();
+    let (_bare, clones) = team(&t, 2);
+    let (a, b) = (&clones[0], &clones[1]);
+    let id = t.create(a, "Crash on start");
+    t.ok("wal", a, &["sync"]);
+    t.ok("wal", b, &["sync"]);
+    // a commits the fix on main (its post-commit hook closes the issue) and pushes it.
+    fs::write(a.join("a.txt"), "fixed\n").unwrap();
+    t.git(
+        a,
+        &["commit", "-q", "-am", &format!("Fix the crash\n\nFixes: {}", &id[..8])],
+    );
+    t.git(a, &["push", "-q", "origin", "main"]);
+    // b pulls it before it has a's close: its post-merge hook closes it too.
+    t.git(b, &["pull", "-q", "--no-rebase", "origin", "main"]);
+    let kinds = |dir: &Path| t.ok("wal", dir, &["log", "--format", "{kind}"]);
+    assert!(kinds(b).contains("issue.commit_referenced"));
+    // Both notes meet.
+    t.ok("wal", a, &["sync"]);
+    t.ok("wal", b, &["sync"]);
+    t.ok("wal", a, &["sync"]);
+    let log = kinds(a);
+    assert_eq!(
+        log.matches("issue.commit_referenced").count(),
+        2,
+        "both clones wrote a note:\n{log}"
+    );
+    for dir in [a, b] {
+        let issue = show(&t, dir, &id);
+        assert_eq!(issue["state"], "closed");
+        assert_eq!(
+            closing_comments(&issue),
+            1,
+            "one comment, however many noted it: {issue}"
+        );
+    }
+    // A reopen after the close is not undone by the other clone's note.
+    t.ok("issue", a, &["reopen", &id]);
+    t.ok("wal", a, &["sync"]);
+    t.ok("wal", b, &["sync"]);
+    assert_eq!(show(&t, b, &id)["state"], "open");
+}
+
+#[test]
+fn sandbox_rm_whose_lock_release_fails_says_why_and_exits_non_zero() {
+    let t = TestEnv::new();
+    let (bare, clones) = team(&t, 1);
+    let a = &clones[0];
+    for s in ["s1", "s2"] {
+        ok(
+            &t,
+            "sandbox",
+            a,
+            "agent",
+            &["run", s, "--lock", &format!("path:{s}.txt"), "--keep", "--", "true"],
+        );
+    }
+    let status = t.json("lock", a, &["status"]);
+    assert_eq!(status.as_array().map(Vec::len), Some(2), "{status}");
+    // The remote goes away: the lease cannot be released there.
+    let away = t.tmp.path().join("away.git");
+    fs::rename(&bare, &away).unwrap();
+    let out = as_actor(&t, "sandbox", a, "agent", &["rm", "s1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not release") && stderr.contains("path:s1.txt"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("git fetch") || stderr.contains("remote"),
+        "the reason is given: {stderr}"
+    );
+    assert!(stderr.contains("hint: "), "{stderr}");
+    // On purpose, it is not an error.
+    ok(&t, "sandbox", a, "agent", &["rm", "s2", "--keep-locks"]);
+    // Back again, both leases are there and are released by their owner.
+    fs::rename(&away, &bare).unwrap();
+    let status = t.json("lock", a, &["status"]);
+    assert_eq!(status.as_array().map(Vec::len), Some(2), "{status}");
+    ok(&t, "lock", a, "agent", &["release", "path:s1.txt", "path:s2.txt"]);
+}
+
+#[test]
+fn a_sandbox_run_takes_a_short_lease_and_a_commit_releases_it() {
+    let t = TestEnv::new();
+    let (_bare, clones) = team(&t, 1);
+    let a = &clones[0];
+    ok(
+        &t,
+        "sandbox",
+        a,
+        "agent",
+        &[
+            "run",
+            "s",
+            "--lock",
+            "path:a.txt",
+            "--keep",
+            "--sh",
+            "--",
+            "echo x > a.txt",
+        ],
+    );
+    let status = t.json("lock", a, &["status"]);
+    let lease = &status[0];
+    let expires = lease["expires_at"].as_str().unwrap_or_default().to_owned();
+    assert!(!expires.is_empty(), "{status}");
+    ok(&t, "sandbox", a, "agent", &["commit", "s", "-m", "x"]);
+    let status = t.json("lock", a, &["status"]);
+    assert_eq!(
+        status.as_array().map(Vec::len),
+        Some(0),
+        "released by the commit: {status}"
+    );
+}
+
+#[test]
+fn agents_landing_at_once_from_two_clones_all_land_and_a_conflict_exits_5_with_the_sandbox_intact() {
+    let t = TestEnv::new();
+    let (bare, clones) = team(&t, 2);
+    let files = ["a.txt", "b.txt", "c.txt", "d.txt"];
+    // Four agents, two per clone, each changing its own file, landing at once.
+    let mut children = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let dir = &clones[i % 2];
+        let name = format!("s{i}");
+        ok(
+            &t,
+            "sandbox",
+            dir,
+            &format!("agent{i}"),
+            &[
+                "run",
+                &name,
+                "--commit",
+                &format!("Change {f}"),
+                "--sh",
+                "--",
+                &format!("echo {i} > {f}"),
+            ],
+        );
+        children.push(
+            t.std_cmd("sandbox", dir)
+                .env("GRIT_ACTOR", format!("agent{i}"))
+                .env("XDG_DATA_HOME", data(&t))
+                .args(["land", &name, "--rm"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let fresh = t.tmp.path().join("check");
+    t.git(
+        t.tmp.path(),
+        &["clone", "-q", bare.to_str().unwrap(), fresh.to_str().unwrap()],
+    );
+    for (i, f) in files.iter().enumerate() {
+        assert_eq!(
+            fs::read_to_string(fresh.join(f)).unwrap(),
+            format!("{i}\n"),
+            "{f} landed"
+        );
+    }
+    // Two changes to the same line: the second one conflicts.
+    let a = &clones[0];
+    let b = &clones[1];
+    ok(
+        &t,
+        "sandbox",
+        a,
+        "x",
+        &["run", "x", "--commit", "x", "--sh", "--", "echo x > a.txt"],
+    );
+    ok(
+        &t,
+        "sandbox",
+        b,
+        "y",
+        &["run", "y", "--commit", "y", "--sh", "--", "echo y > a.txt"],
+    );
+    ok(&t, "sandbox", a, "x", &["land", "x"]);
+    let tip = t.git(b, &["rev-parse", "sandbox/y"]);
+    let main_before = t.git(b, &["rev-parse", "main"]);
+    let out = as_actor(&t, "sandbox", b, "y", &["land", "y"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("conflict") && stderr.contains("a.txt"), "{stderr}");
+    assert_eq!(
+        t.git(b, &["rev-parse", "sandbox/y"]),
+        tip,
+        "the sandbox's branch is as it was"
+    );
+    assert!(!b.join(".git/MERGE_HEAD").exists(), "no merge left half done");
+    assert!(
+        t.git(b, &["status", "--porcelain"]).trim().is_empty(),
+        "the main tree is clean"
+    );
+    // The remote's commits were integrated, and nothing of y's.
+    let main_after = t.git(b, &["rev-parse", "main"]);
+    assert!(
+        main_after == main_before
+            || t.git_env(
+                b,
+                &["merge-base", "--is-ancestor", main_before.trim(), main_after.trim()],
+                &[]
+            )
+            .0
+    );
+    let list = t.json("sandbox", b, &["list"]);
+    assert!(list.to_string().contains("\"y\""), "the sandbox is kept: {list}");
+}
+
+#[test]
+fn sixteen_mixed_grit_commands_in_one_clone_never_fail_on_each_other() {
+    let t = TestEnv::new();
+    let (_bare, clones) = team(&t, 2);
+    let a = &clones[0];
+    let rounds: usize = std::env::var("GRIT_TEAM_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    for i in 0..4 * rounds {
+        t.create(a, &format!("task {i}"));
+    }
+    t.ok("wal", a, &["sync"]);
+    let mut failures = Vec::new();
+    for round in 0..rounds {
+        let mut children = Vec::new();
+        for k in 0..16 {
+            let actor = format!("agent{k}");
+            let args: Vec<String> = match k % 4 {
+                0 => vec!["issue".into(), "claim".into(), "--next".into()],
+                1 => vec![
+                    "lock".into(),
+                    "acquire".into(),
+                    format!("path:f{k}-{round}"),
+                    "--ttl".into(),
+                    "1m".into(),
+                ],
+                2 => vec![
+                    "sandbox".into(),
+                    "run".into(),
+                    format!("r{round}k{k}"),
+                    "--lock".into(),
+                    format!("path:s{k}-{round}"),
+                    "--discard".into(),
+                    "--".into(),
+                    "true".into(),
+                ],
+                _ => vec!["wal".into(), "sync".into()],
+            };
+            let child = t
+                .std_cmd(&args[0], a)
+                .env("GRIT_ACTOR", &actor)
+                .env("XDG_DATA_HOME", data(&t))
+                .args(&args[1..])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            children.push((args.join(" "), child));
+        }
+        for (what, c) in children {
+            let out = c.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            if !out.status.success() || stderr.contains("broken ref") {
+                failures.push(format!("round {round}: git {what}: {:?} {stderr}", out.status.code()));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    t.ok("wal", a, &["check"]);
+}
+
+#[test]
+fn thousands_of_creates_by_new_actors_never_fail_or_warn() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let total: usize = std::env::var("GRIT_TEAM_CREATES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let mut failures = Vec::new();
+    let mut n = 0;
+    while n < total {
+        let children: Vec<_> = (n..(n + 4).min(total))
+            .map(|i| {
+                t.std_cmd("issue", &r)
+                    .env("GRIT_ACTOR", format!("a{i}"))
+                    .args(["create", "--title", &format!("t{i}")])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            if !out.status.success() || !stderr.trim().is_empty() {
+                failures.push(format!("{:?}: {stderr}", out.status.code()));
+            }
+        }
+        n += 4;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} failed or warned; first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    let count = t.json("issue", &r, &["list", "--limit", "0"]);
+    assert_eq!(count.as_array().map(Vec::len), Some(total));
+}
