@@ -172,6 +172,10 @@ pub enum Kind {
         commit: String,
         subject: String,
         closes: bool,
+        /// What stays the same when the commit is rebased, cherry-picked or amended: 32 hex
+        /// digits of BLAKE2b-256 over its author's email, author time and subject (see
+        /// `trailers::commit_key`). Notes are told apart by it, not by the commit id.
+        key: String,
     },
     /// A kind from a newer version: kept byte for byte, skipped by the projection.
     Unknown {
@@ -289,7 +293,8 @@ impl Kind {
                 commit,
                 subject,
                 closes,
-            } => Value::Array(vec![t(commit), t(subject), uint(u64::from(*closes))]),
+                key,
+            } => Value::Array(vec![t(commit), t(subject), uint(u64::from(*closes)), t(key)]),
             Kind::Unknown { payload, .. } => payload.clone(),
         }
     }
@@ -381,14 +386,19 @@ impl Kind {
                     return Err(DecodeError("commit is not a lower-case hex commit id"));
                 }
                 let closes = match fields.get(2).and_then(as_u64) {
-                    Some(0) if fields.len() == 3 => false,
-                    Some(1) if fields.len() == 3 => true,
+                    Some(0) if fields.len() == 4 => false,
+                    Some(1) if fields.len() == 4 => true,
                     _ => return Err(DecodeError("closes is not 0 or 1")),
                 };
+                let key = text(3)?;
+                if key.len() != 32 || !key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                    return Err(DecodeError("commit key is not 32 lower-case hex digits"));
+                }
                 Kind::CommitReferenced {
                     commit,
                     subject: text(1)?,
                     closes,
+                    key,
                 }
             }
             _ => unreachable!("codes outside 1..=17 were handled above"),

@@ -169,6 +169,7 @@ fn build((issues, steps): (u8, Vec<Step>)) -> Vec<SignedEvent> {
                 commit: format!("{v}").repeat(40),
                 subject: format!("commit {v}"),
                 closes,
+                key: format!("{v}").repeat(32),
             },
             Op::Link(l, t, add) => {
                 let link =

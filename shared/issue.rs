@@ -135,9 +135,10 @@ pub struct IssueState {
     pub links: BTreeMap<String, Element>,
     /// Where it was imported from, if it was.
     pub origin: Option<Reg<Origin>>,
-    /// The commits whose trailers named this issue (`issue.commit_referenced`), by commit id in
-    /// hex. However many actors saw a commit land, only its first note (the lowest stamp) counts:
-    /// it is the one comment shown, and the one close.
+    /// The commits whose trailers named this issue (`issue.commit_referenced`), by the commit's
+    /// key (which a rebase keeps). However many actors saw a commit land, and however often it
+    /// was rewritten, only its first note (the lowest stamp) counts: it is the one comment shown,
+    /// and the one close.
     pub commits: BTreeMap<String, CommitNote>,
     /// The entity's events that no other known event of the entity names as a parent, sorted.
     /// (A parent in another entity is ignored, so that the heads never depend on the order
@@ -219,16 +220,16 @@ impl IssueState {
                 commit,
                 subject,
                 closes,
+                key,
             } => {
-                let earlier = self.commits.get(commit).map(|n| n.stamp);
+                let earlier = self.commits.get(key).map(|n| n.stamp);
                 if earlier.is_none_or(|e| stamp < e) {
                     if let Some(e) = earlier
                         && let Ok(i) = self.comments.binary_search_by(|x| x.stamp.cmp(&e))
                     {
                         self.comments.remove(i);
                     }
-                    self.commits
-                        .insert(commit.clone(), CommitNote { stamp, closes: *closes });
+                    self.commits.insert(key.clone(), CommitNote { stamp, closes: *closes });
                     self.add_comment(stamp, &commit_comment(commit, subject, *closes), None);
                 }
             }
@@ -276,10 +277,10 @@ impl IssueState {
         }
     }
 
-    /// Whether a commit's trailer has acted on this issue already: a note of it, or (written by
-    /// an earlier version) a comment naming it.
-    pub fn names_commit(&self, commit: &str) -> bool {
-        self.commits.contains_key(commit) || self.comments.iter().any(|m| m.body.contains(commit))
+    /// Whether a commit's trailer has acted on this issue already: a note of it (or of a rewrite
+    /// of it, by its key), or (written by an earlier version) a comment naming it.
+    pub fn names_commit(&self, commit: &str, key: &str) -> bool {
+        self.commits.contains_key(key) || self.comments.iter().any(|m| m.body.contains(commit))
     }
 
     pub fn labels(&self) -> Vec<String> {

@@ -207,7 +207,7 @@ pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
     }
     broken
         .iter()
-        .filter(|e| still_broken(e))
+        .filter(|e| still_broken(repo, e))
         .for_each(|e| warn_broken_ref(e));
     out.sort();
     Ok(out)
@@ -216,13 +216,22 @@ pub fn list_refs(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
 /// Whether the loose ref a listing could not read is broken now, read on its own. A ref that
 /// another process is writing, packing or deleting at that moment is not: its file is gone, or
 /// reads as a ref. Only a file that still fails to read as one is worth a warning.
-fn still_broken(error: &str) -> bool {
-    // gix names the file; take the path from the first `/` to the end of that word.
-    let Some(start) = error.find('/') else { return true };
-    let path = error[start..]
-        .split(['"', '\'', ' ', ')', ':'])
-        .next()
-        .unwrap_or_default();
+fn still_broken(repo: &Repo, error: &str) -> bool {
+    // gix names the ref (`"refs/grit/…"`) or its file (an absolute path).
+    let named = error
+        .split('"')
+        .find(|w| w.starts_with("refs/") || w.starts_with('/'))
+        .or_else(|| {
+            error
+                .find('/')
+                .map(|at| error[at..].split([' ', ',', ')']).next().unwrap_or_default())
+        });
+    let Some(named) = named else { return true };
+    let path = if named.starts_with('/') {
+        std::path::PathBuf::from(named)
+    } else {
+        repo.git.common_dir().join(named)
+    };
     match std::fs::read(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(_) => true,

@@ -23,6 +23,8 @@ pub enum Action {
 pub struct CommitTrailers {
     pub commit: String,
     pub subject: String,
+    /// What a rebase, cherry-pick or amend keeps of the commit ([`commit_key`]).
+    pub key: String,
     pub items: Vec<(Action, String)>,
 }
 
@@ -90,13 +92,15 @@ pub fn in_range(repo: &Repo, range: &str) -> Result<Vec<CommitTrailers>> {
     let out = repo.git_command(&[
         "log",
         "--reverse",
-        "--format=%H%x1f%s%x1f%(trailers:only,unfold,key=Fixes,key=Closes,key=Refs)%x1e",
+        "--format=%H%x1f%s%x1f%ae%x1f%at%x1f%(trailers:only,unfold,key=Fixes,key=Closes,key=Refs)%x1e",
         range,
     ])?;
     let mut all = Vec::new();
     for rec in out.split('\x1e') {
-        let mut f = rec.trim_start_matches('\n').splitn(3, '\x1f');
-        let (Some(commit), Some(subject), Some(trailers)) = (f.next(), f.next(), f.next()) else {
+        let mut f = rec.trim_start_matches('\n').splitn(5, '\x1f');
+        let (Some(commit), Some(subject), Some(email), Some(time), Some(trailers)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
             continue;
         };
         let items: Vec<(Action, String)> = trailers
@@ -123,11 +127,20 @@ pub fn in_range(repo: &Repo, range: &str) -> Result<Vec<CommitTrailers>> {
             all.push(CommitTrailers {
                 commit: commit.to_owned(),
                 subject: subject.to_owned(),
+                key: commit_key(email, time, subject),
                 items,
             });
         }
     }
     Ok(all)
+}
+
+/// What a commit keeps when it is rebased, cherry-picked or amended: its author's email, author
+/// time and subject, hashed (BLAKE2b-256, the first 16 bytes in hex). Two notes of one issue
+/// with the same key are one commit's.
+pub fn commit_key(author_email: &str, author_time: &str, subject: &str) -> String {
+    let h = crate::event::blake2b256(format!("{author_email}\0{author_time}\0{subject}").as_bytes());
+    crate::hex::encode(&h[..16])
 }
 
 /// Applies the trailers of `commits`: closes and comments, once per commit and issue.
@@ -147,7 +160,7 @@ pub fn apply(store: &Store, commits: &[CommitTrailers]) -> Result<Applied> {
                 }
             };
             let state = store.index.issue(&id)?.unwrap_or_default();
-            if state.names_commit(&c.commit) {
+            if state.names_commit(&c.commit, &c.key) {
                 out.unchanged += 1;
                 continue;
             }
@@ -162,6 +175,7 @@ pub fn apply(store: &Store, commits: &[CommitTrailers]) -> Result<Applied> {
                 commit: c.commit.to_ascii_lowercase(),
                 subject: c.subject.clone(),
                 closes,
+                key: c.key.clone(),
             };
             store.write(Some(id), vec![kind])?;
         }
@@ -252,6 +266,15 @@ pub struct HeadCommit {
 
 #[cfg(test)]
 mod fast_tests {
+    #[test]
+    fn a_commits_key_is_the_one_the_format_documents() {
+        // docs/event-format.md, vector 21.
+        assert_eq!(
+            super::commit_key("ada@example.com", "1763700000", "Fix the proxy login"),
+            "c560ff428e589f5cd149712493182822"
+        );
+    }
+
     #[test]
     fn an_added_trailer_joins_the_block_gits_parser_reads() {
         use std::io::Write;

@@ -985,6 +985,9 @@ fn claim(ui: &mut Ui, a: ClaimArgs) -> Result<(), CommandError> {
 
 /// Claims the first ready issue nobody else takes first: each candidate is a compare-and-swap
 /// on its lease, so of several agents doing this at once each ends up with a different one.
+/// The head of the queue is tried first; after a lost race the next candidate is drawn at random
+/// from the rest, so that the agents that lost to the same winner do not all race again for the
+/// second issue, and the third (each try is a round trip to the remote).
 fn claim_next(
     ui: &mut Ui,
     store: &Store,
@@ -993,8 +996,9 @@ fn claim_next(
     scope: &Scope,
 ) -> Result<(), CommandError> {
     let mut tried = std::collections::HashSet::new();
+    let mut lost = false;
     loop {
-        let candidates: Vec<Id> = search::ready_ids(store, query, 64)?
+        let mut candidates: Vec<Id> = search::ready_ids(store, query, 64)?
             .into_iter()
             .filter(|id| !tried.contains(id))
             .collect();
@@ -1002,16 +1006,25 @@ fn claim_next(
             return Err(CommandError::failure("no issue is ready to claim")
                 .hint("`git issue ready` shows the queue; `git issue blocked` shows what waits on what"));
         }
-        for id in candidates {
+        while !candidates.is_empty() {
+            let at = if lost { random_below(candidates.len()) } else { 0 };
+            let id = candidates.remove(at);
             tried.insert(id);
             match take_lock(store, &Resource::Issue(id), ttl, "claim --next", scope) {
                 Ok(_) => return print_written(ui, store, &id, "claimed"),
-                // Someone else took it between the queue and the lease: the next one.
-                Err(e) if e.code == super::exit::LOCK_CONFLICT => continue,
+                // Someone else took it between the queue and the lease: another one.
+                Err(e) if e.code == super::exit::LOCK_CONFLICT => lost = true,
                 Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// A number below `n` (> 0), from the system's random source.
+fn random_below(n: usize) -> usize {
+    let mut b = [0u8; 8];
+    let _ = getrandom::getrandom(&mut b);
+    (u64::from_le_bytes(b) % n as u64) as usize
 }
 
 fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {

@@ -449,6 +449,22 @@ pub fn enforce(
     issues: &[Resource],
     what: &str,
 ) -> Result<Vec<Hit>, CommandError> {
+    enforce_made_by(ui, store, || paths().map(|p| (p, MadeBy::new())), issues, what)
+}
+
+/// Who made the changes to each path: the actor ids (hex) of the commits that change it, `?`
+/// for a commit whose maker is not known (no verified provenance).
+pub type MadeBy = std::collections::HashMap<String, std::collections::BTreeSet<String>>;
+
+/// [`enforce`], where a path changed only by the holder of its lock is no conflict: a push that
+/// carries another agent's landed work judges the pusher's own changes.
+pub fn enforce_made_by(
+    ui: &mut Ui,
+    store: &Store,
+    paths: impl FnOnce() -> Result<(Vec<String>, MadeBy), CommandError>,
+    issues: &[Resource],
+    what: &str,
+) -> Result<Vec<Hit>, CommandError> {
     let repo = &store.repo;
     let policy = lock::policy(repo)?;
     if policy == Policy::Off {
@@ -457,7 +473,7 @@ pub fn enforce(
     if !lock::any(repo)? {
         return Ok(Vec::new());
     }
-    let paths = paths()?;
+    let (paths, made_by) = paths()?;
     // Only the locks that can cover these paths or issues, looked up by name.
     let view = match lock::path_resources(&paths) {
         Some(mut wanted) => {
@@ -482,6 +498,12 @@ pub fn enforce(
             });
         }
     }
+    hits.retain(|h| {
+        let holder = h.lock.lease.owner.map(|o| o.to_hex());
+        !made_by
+            .get(&h.what)
+            .is_some_and(|makers| !makers.is_empty() && makers.iter().all(|m| Some(m) == holder.as_ref()))
+    });
     if hits.is_empty() {
         return Ok(hits);
     }

@@ -464,7 +464,14 @@ fn pre_commit(ui: &mut Ui) -> Result<(), CommandError> {
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
 /// Paths changed by the commits a push sends (git gives `<local ref> <sha> <remote ref> <sha>`).
-fn pushed_paths(repo: &Repo, remote: &str, updates: &[String]) -> Result<Vec<String>, CommandError> {
+/// Paths changed by the commits a push sends, and who made each commit: the actor of its
+/// `Sandbox-Provenance` trailer when that verifies against the commit's tree, else `?`.
+fn pushed_paths(
+    repo: &Repo,
+    remote: &str,
+    updates: &[String],
+    made_by: &mut super::lock::MadeBy,
+) -> Result<Vec<String>, CommandError> {
     let mut paths = std::collections::BTreeSet::new();
     for line in updates {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -477,8 +484,28 @@ fn pushed_paths(repo: &Repo, remote: &str, updates: &[String]) -> Result<Vec<Str
         } else {
             theirs.to_owned()
         };
-        let out = repo.git_command(&["log", "--format=", "--name-only", "--no-renames", local, "--not", &not])?;
-        paths.extend(out.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        let out = repo.git_command(&[
+            "log",
+            "--format=%x1e%T%x1f%(trailers:key=Sandbox-Provenance,valueonly,separator=%x1f)",
+            "--name-only",
+            "--no-renames",
+            local,
+            "--not",
+            &not,
+        ])?;
+        for commit in out.split('\x1e').filter(|c| !c.trim().is_empty()) {
+            let (head, files) = commit.split_once('\n').unwrap_or((commit, ""));
+            let mut f = head.split('\x1f');
+            let tree = f.next().unwrap_or_default();
+            let maker = f
+                .rfind(|v| !v.trim().is_empty())
+                .and_then(|v| crate::sandbox::provenance::verify(v.trim(), tree).ok())
+                .map_or_else(|| "?".to_owned(), |p| p.actor);
+            for path in files.lines().filter(|l| !l.is_empty()) {
+                made_by.entry(path.to_owned()).or_default().insert(maker.clone());
+                paths.insert(path.to_owned());
+            }
+        }
     }
     Ok(paths.into_iter().collect())
 }
@@ -496,8 +523,11 @@ fn pre_push(ui: &mut Ui, args: &[String]) -> Result<(), CommandError> {
             eprintln!("warning: grit: could not fetch locks from {remote}: {e}");
         }
         let remote = named.map_or("origin", String::as_str);
-        let pushed = || pushed_paths(repo, remote, &updates);
-        super::lock::enforce(ui, &store, pushed, &[], "push changes a locked path")?;
+        let pushed = || {
+            let mut made_by = super::lock::MadeBy::new();
+            pushed_paths(repo, remote, &updates, &mut made_by).map(|p| (p, made_by))
+        };
+        super::lock::enforce_made_by(ui, &store, pushed, &[], "push changes a locked path")?;
     }
     let Some(remote) = named else {
         return Ok(()); // a URL, not a named remote: there is no tracking namespace to use

@@ -277,6 +277,7 @@ pub(crate) fn test_vectors() -> Vec<(&'static str, u8, Event)> {
                     commit: "0123456789abcdef0123456789abcdef01234567".into(),
                     subject: "Fix the proxy login".into(),
                     closes: true,
+                    key: "c560ff428e589f5cd149712493182822".into(),
                 },
             ),
         ),

@@ -84,6 +84,7 @@ pub fn summary(k: &Kind) -> String {
             commit,
             subject,
             closes,
+            ..
         } => {
             format!(
                 "{} by {}: {subject}",

@@ -492,3 +492,67 @@ fn thousands_of_creates_by_new_actors_never_fail_or_warn() {
     let count = t.json("issue", &r, &["list", "--limit", "0"]);
     assert_eq!(count.as_array().map(Vec::len), Some(total));
 }
+
+#[test]
+fn a_rewritten_commit_does_not_close_or_comment_twice() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "one\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.ok("wal", &r, &["init"]);
+    let id = t.create(&r, "Typo");
+    let message = format!("Fix the typo\n\nFixes: {}", &id[..8]);
+    // Made on a topic branch, cherry-picked onto main (a new commit id), then the topic merged.
+    t.git(&r, &["switch", "-q", "-c", "topic"]);
+    fs::write(r.join("a.txt"), "two\n").unwrap();
+    t.git(&r, &["commit", "-q", "-am", &message]);
+    t.git(&r, &["switch", "-q", "main"]);
+    fs::write(r.join("b.txt"), "other\n").unwrap();
+    t.git(&r, &["add", "b.txt"]);
+    t.git(&r, &["commit", "-q", "-m", "Other work"]);
+    t.git(&r, &["cherry-pick", "topic"]);
+    assert_eq!(show(&t, &r, &id)["state"], "closed");
+    t.git(&r, &["merge", "-q", "--no-edit", "topic"]);
+    // And amended on main.
+    t.git(&r, &["commit", "-q", "--amend", "--no-edit", "--allow-empty"]);
+    let issue = show(&t, &r, &id);
+    assert_eq!(closing_comments(&issue), 1, "{issue}");
+    let log = t.ok("wal", &r, &["log", "--format", "{kind}"]);
+    assert_eq!(
+        log.matches("issue.commit_referenced").count(),
+        1,
+        "written once:\n{log}"
+    );
+}
+
+#[test]
+fn the_pre_push_check_judges_the_pushers_own_changes_not_the_landed_work_of_the_lock_holder() {
+    let t = TestEnv::new();
+    let (_bare, clones) = team(&t, 1);
+    let a = &clones[0];
+    t.git(a, &["config", "lock.policy", "require"]);
+    // Agent x holds a.txt and commits to it in a sandbox, merged into the shared checkout.
+    ok(&t, "lock", a, "x", &["acquire", "path:a.txt", "--ttl", "30m"]);
+    ok(
+        &t,
+        "sandbox",
+        a,
+        "x",
+        &["run", "s", "--commit", "x's change", "--sh", "--", "echo x > a.txt"],
+    );
+    ok(&t, "sandbox", a, "x", &["merge", "s"]);
+    // Agent y pushes main, which carries x's work: not y's change, so not refused.
+    let (pushed, _, stderr) = t.git_env(a, &["push", "-q", "origin", "main"], &[("GRIT_ACTOR", "y")]);
+    assert!(pushed, "{stderr}");
+    // y's own change to a.txt is refused.
+    fs::write(a.join("a.txt"), "y\n").unwrap();
+    t.git_env(
+        a,
+        &["commit", "-q", "--no-verify", "-am", "y's change"],
+        &[("GRIT_ACTOR", "y")],
+    );
+    let (pushed, _, stderr) = t.git_env(a, &["push", "-q", "origin", "main"], &[("GRIT_ACTOR", "y")]);
+    assert!(!pushed, "y's own change to a locked path is refused");
+    assert!(stderr.contains("a.txt"), "{stderr}");
+}
