@@ -614,18 +614,11 @@ pub(super) fn isolation(
     net: bool,
     allow: &[PathBuf],
 ) -> Result<Option<sandbox::isolate::Isolate>, CommandError> {
-    if !isolate && main.repo.config_bool("sandbox.isolate") != Some(true) {
-        return Ok(None);
-    }
-    let (with, why) = sandbox::isolate::choose(main.repo.config_string("sandbox.isolateWith").as_deref())?;
+    let (iso, why) = sandbox::isolate::resolve(main, isolate, net, allow)?;
     if let Some(why) = why {
         eprintln!("note: {why}");
     }
-    let allow = allow
-        .iter()
-        .map(|p| std::fs::canonicalize(p).map_err(crate::Error::io(p)))
-        .collect::<crate::Result<Vec<_>>>()?;
-    Ok(Some(sandbox::isolate::Isolate { net, allow, with }))
+    Ok(iso)
 }
 
 /// One commit's provenance as `verify` reports it.
@@ -689,7 +682,7 @@ fn verify(ui: &mut Ui, main: &Main, commits: &[String]) -> Result<(), CommandErr
                     &p.actor[..12],
                     super::term::esc(&p.cmd.join(" ")),
                     p.exit_code,
-                    &p.base[..12],
+                    p.base.get(..12).unwrap_or(&p.base),
                     p.backend,
                     p.isolation
                 ))?,
@@ -725,7 +718,7 @@ fn ran(ui: &mut Ui, r: &Record, code: i32) -> Result<(), CommandError> {
 }
 
 /// `sync` before a command, when sandbox.autosync is set.
-fn autosync(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
+pub(crate) fn autosync(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
     if main.repo.config_bool("sandbox.autosync") == Some(true) {
         sync(ui, main, r, false)?;
     }

@@ -408,7 +408,13 @@ impl Session {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(RpcError::params("\"env\" must be an object of strings")),
         };
-        let line = cli_sandbox::argv(&r.path, &cmd, sh, None)?;
+        // The same rules as the CLI's exec: sandbox.isolate (or "isolate": true) isolates, and
+        // what cannot be isolated is refused, never run bare; sandbox.autosync syncs first.
+        let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let allow: Vec<std::path::PathBuf> = str_list(p, "allow")?.into_iter().map(Into::into).collect();
+        let (iso, _) = sandbox::isolate::resolve(&main, flag("isolate"), flag("net"), &allow)?;
+        cli_sandbox::autosync(&mut self.ui(), &main, &r)?;
+        let line = cli_sandbox::argv(&r.path, &cmd, sh, iso.as_ref())?;
         let start = Instant::now();
         let started_at = crate::repo::format_time(crate::repo::now_ms());
         let mut child = cli_sandbox::command_in(&r.path, &line, &env)
@@ -468,11 +474,16 @@ impl Session {
                 exit_code: code,
                 started_at,
                 duration_ms,
-                isolation: "none".into(),
-                isolate: None,
+                isolation: iso.as_ref().map_or("none", |i| i.with.name()).into(),
+                isolate: iso.clone(),
             },
         )?;
-        Ok(json!({ "name": r.name, "exit_code": code, "duration_ms": duration_ms }))
+        Ok(json!({
+            "name": r.name,
+            "exit_code": code,
+            "duration_ms": duration_ms,
+            "isolation": iso.as_ref().map_or("none", |i| i.with.name()),
+        }))
     }
 
     fn sandbox_diff(&self, p: &Value) -> Result<Value, RpcError> {

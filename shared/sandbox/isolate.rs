@@ -274,3 +274,24 @@ fn unshare_wrapper(
     }
     Ok(v)
 }
+
+/// The isolation a run gets: `--isolate` asked for it, or `sandbox.isolate=true` does for every
+/// run, whichever face starts it (the CLI, the daemon's socket). Never `None` when isolation was
+/// asked for and cannot be had: the error says why. The second value is a note for the face to
+/// show (which tool isolates, when it is not the first choice).
+pub fn resolve(
+    main: &super::Main,
+    isolate: bool,
+    net: bool,
+    allow: &[std::path::PathBuf],
+) -> Result<(Option<Isolate>, Option<String>)> {
+    if !isolate && main.repo.config_bool("sandbox.isolate") != Some(true) {
+        return Ok((None, None));
+    }
+    let (with, why) = choose(main.repo.config_string("sandbox.isolateWith").as_deref())?;
+    let allow = allow
+        .iter()
+        .map(|p| std::fs::canonicalize(p).map_err(crate::Error::io(p)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((Some(Isolate { net, allow, with }), why))
+}

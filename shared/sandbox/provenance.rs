@@ -81,7 +81,13 @@ impl Provenance {
             return None;
         };
         let uint = |v: &Value| v.as_integer().and_then(|i| u64::try_from(i).ok());
-        let hex = |v: &Value| v.as_bytes().map(|b| crate::hex::encode(b));
+        // Object ids only: 20 bytes (SHA-1) or 32 (SHA-256). Anyone can sign a record, so
+        // nothing about it is taken on trust, lengths included.
+        let hex = |v: &Value| {
+            v.as_bytes()
+                .filter(|b| matches!(b.len(), 20 | 32))
+                .map(|b| crate::hex::encode(b))
+        };
         let text = |v: &Value| v.as_text().map(str::to_owned);
         Some(Provenance {
             version: uint(version)?,
@@ -280,5 +286,16 @@ mod tests {
         );
         assert_eq!(verify(&by_other, &p.tree), Err(Bad::Signature));
         assert!(matches!(verify("x", &p.tree), Err(Bad::Malformed(_))));
+    }
+
+    #[test]
+    fn a_record_whose_base_or_tree_is_not_an_object_id_is_malformed() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        for base in ["abc0".to_owned(), "ab".repeat(12)] {
+            let mut p = record(&key);
+            p.base = base;
+            let v = p.sign(&key).unwrap();
+            assert!(matches!(verify(&v, &p.tree), Err(Bad::Malformed(_))), "{}", p.base);
+        }
     }
 }

@@ -725,3 +725,45 @@ fn the_sandbox_api_creates_execs_with_streamed_output_commits_and_removes() {
     assert!(running(&t, &r));
     t.ok("wal", &r, &["daemon", "stop"]);
 }
+
+#[test]
+fn sandbox_exec_over_the_socket_is_isolated_as_the_cli_is_under_sandbox_isolate() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    std::fs::write(r.join("a.txt"), "a\n").unwrap();
+    std::fs::write(r.join(".gitignore"), ".sandboxes/\n").unwrap();
+    t.git(&r, &["add", "."]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.git(&r, &["config", "sandbox.root", ".sandboxes"]);
+    t.git(&r, &["config", "grit.daemon.idleTimeout", "0"]);
+    t.git(&r, &["config", "sandbox.isolate", "true"]);
+    let (_g, _) = start_daemon(&t, &r);
+    let mut c = Client::connect(&r);
+    let (_, created) = c.call("sandbox.create", json!({ "name": "iso", "backend": "copy" }));
+    assert_eq!(created["result"]["name"], "iso", "{created}");
+    let outside = r.join("escaped.txt");
+    let (_, ran) = c.call(
+        "sandbox.exec",
+        json!({ "name": "iso", "cmd": ["sh", "-c", format!("echo x > '{}'; echo in > inside.txt", outside.display())] }),
+    );
+    t.ok("wal", &r, &["daemon", "stop"]);
+    if ran["error"]["message"].as_str().is_some_and(|m| m.contains("isolat")) {
+        eprintln!("skipped: this machine cannot isolate ({ran}); the exec was refused, not run bare");
+        assert!(!outside.exists());
+        return;
+    }
+    let isolation = ran["result"]["isolation"].as_str().unwrap_or_default();
+    assert!(matches!(isolation, "bwrap" | "unshare"), "{ran}");
+    assert!(!outside.exists(), "the command wrote outside its sandbox: {ran}");
+    assert!(
+        r.join(".sandboxes/iso/inside.txt").exists()
+            || t.json("sandbox", &r, &["diff", "iso"])
+                .to_string()
+                .contains("inside.txt")
+    );
+    let listed = t.json("sandbox", &r, &["list"]);
+    assert!(
+        listed.to_string().contains(isolation),
+        "the run is recorded as isolated: {listed}"
+    );
+}

@@ -556,3 +556,54 @@ fn the_pre_push_check_judges_the_pushers_own_changes_not_the_landed_work_of_the_
     assert!(!pushed, "y's own change to a locked path is refused");
     assert!(stderr.contains("a.txt"), "{stderr}");
 }
+
+#[test]
+fn the_readme_team_loop_runs_as_pasted_by_three_agents_on_two_clones() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split("## A team of agents").nth(1).unwrap();
+    let script = section.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
+    // Each agent's own actor instead of the README's one.
+    let script = script.replace("export GRIT_ACTOR=agent-3", "");
+    let t = TestEnv::new();
+    let (bare, clones) = team(&t, 2);
+    let ids: Vec<String> = (0..6).map(|i| t.create(&clones[0], &format!("task {i}"))).collect();
+    t.ok("wal", &clones[0], &["sync"]);
+    t.ok("wal", &clones[1], &["sync"]);
+    let agents: Vec<_> = [(0, "agent-1"), (0, "agent-2"), (1, "agent-3")]
+        .into_iter()
+        .map(|(c, actor)| {
+            t.wrapped("bash", &clones[c])
+                .args(["-c", &script])
+                .env("GRIT_ACTOR", actor)
+                .env("XDG_DATA_HOME", data(&t))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Output> = agents.into_iter().map(|a| a.wait_with_output().unwrap()).collect();
+    for c in &clones {
+        let _ = t.cmd("wal", c).args(["daemon", "stop"]).output();
+    }
+    for o in &outs {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for c in &clones {
+        t.ok("wal", c, &["sync"]);
+    }
+    t.ok("wal", &clones[0], &["sync"]);
+    let check = t.tmp.path().join("check");
+    t.git(
+        t.tmp.path(),
+        &["clone", "-q", bare.to_str().unwrap(), check.to_str().unwrap()],
+    );
+    for id in &ids {
+        let issue = show(&t, &clones[0], id);
+        assert_eq!(issue["state"], "closed", "{issue}");
+        assert_eq!(closing_comments(&issue), 1, "{issue}");
+        let short = issue["short_id"].as_str().unwrap();
+        assert!(check.join(format!("notes/{short}.md")).exists(), "{short} landed");
+    }
+    t.ok("wal", &clones[0], &["check"]);
+}
