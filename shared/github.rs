@@ -39,6 +39,17 @@ fn header(r: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
     r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
+/// The most pages one listing follows: 10,000 pages of 100 is a million items.
+pub const MAX_PAGES: usize = 10_000;
+
+/// `scheme://host[:port]` of a URL, lower-cased.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // Userinfo (`user@host`) makes another origin: the token goes to the API's own only.
+    format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase())
+}
+
 /// The `rel="next"` target of a `Link` header.
 pub fn next_link(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
@@ -78,12 +89,26 @@ impl Client {
         }
     }
 
-    /// `path` under the base (`/repos/o/r/issues?…`), or a full URL as `Link` gives them.
-    pub fn url(&self, path: &str) -> String {
+    /// `path` under the base (`/repos/o/r/issues?…`), or a full URL as `Link` gives them. A
+    /// full URL must be on the API's own origin: a `Link` that points elsewhere is a stranger's
+    /// word, and following it would hand the token to another host.
+    pub fn url(&self, path: &str) -> Result<String> {
         if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_owned()
+            if origin(path) != origin(&self.base) {
+                return Err(Error::Remote {
+                    message: format!(
+                        "GitHub's answer points to another origin ({}); not followed",
+                        origin(path)
+                    ),
+                    hint: format!(
+                        "pagination is followed on {} only, and the token is sent nowhere else",
+                        origin(&self.base)
+                    ),
+                });
+            }
+            Ok(path.to_owned())
         } else {
-            format!("{}{path}", self.base)
+            Ok(format!("{}{path}", self.base))
         }
     }
 
@@ -106,7 +131,7 @@ impl Client {
     /// Sends a request, waiting out rate limits and retrying server errors, and returns the
     /// JSON answer with the next page.
     pub fn request(&mut self, method: &str, path: &str, body: Option<&Value>) -> Result<Page> {
-        let url = self.url(path);
+        let url = self.url(path)?;
         let mut secondary = Duration::from_secs(60);
         let mut server_errors = 0;
         loop {
@@ -116,7 +141,9 @@ impl Client {
                 .uri(&url)
                 .header("Accept", "application/vnd.github+json")
                 .header("X-GitHub-Api-Version", "2022-11-28");
-            if let Some(t) = &self.token {
+            if let Some(t) = &self.token
+                && origin(&url) == origin(&self.base)
+            {
                 req = req.header("Authorization", format!("Bearer {t}"));
             }
             let payload = body
@@ -209,9 +236,24 @@ impl Client {
 
     /// Every page of a list, from `path` on, calling `each` with each page's items; stops
     /// early (returning false) when `each` says so.
+    /// A `Link` that leads back to a page already read, past [`MAX_PAGES`], or to more pages after
+    /// an empty one, is an error: a server (or whoever answers in its name) cannot keep this
+    /// going forever.
     pub fn each_page(&mut self, path: &str, mut each: impl FnMut(&mut Self, Vec<Value>) -> Result<bool>) -> Result<()> {
         let mut next = Some(path.to_owned());
+        let mut seen = std::collections::HashSet::new();
+        let looping = |why: String| Error::Remote {
+            message: format!("GitHub's pagination {why}; stopped"),
+            hint: "what was read so far is kept; run it again later, or report it if it repeats".into(),
+        };
         while let Some(p) = next {
+            let url = self.url(&p)?;
+            if !seen.insert(url.clone()) {
+                return Err(looping(format!("leads back to a page already read ({url})")));
+            }
+            if seen.len() > MAX_PAGES {
+                return Err(looping(format!("goes past {MAX_PAGES} pages")));
+            }
             let page = self.get(&p)?;
             let items = match page.body {
                 Value::Array(a) => a,
@@ -225,8 +267,12 @@ impl Client {
                     });
                 }
             };
+            let empty = items.is_empty();
             if !each(self, items)? {
                 return Ok(());
+            }
+            if empty && page.next.is_some() {
+                return Err(looping("names a next page after an empty one".into()));
             }
             next = page.next;
         }

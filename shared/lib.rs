@@ -32,6 +32,7 @@ pub mod sandbox;
 pub mod snapshot;
 pub mod store;
 pub mod sync;
+pub mod sys;
 pub mod text;
 pub mod trailers;
 pub mod tui;

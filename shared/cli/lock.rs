@@ -373,8 +373,19 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
         .filter(|l| mine.is_none_or(|m| m.is_some() && l.lease.owner == m))
         .collect();
     locks.sort_by(|x, y| x.lease.resource.cmp(&y.lease.resource));
+    let orphans = Orphans::new(repo, &ui.dir);
     if ui.json {
-        let out: Vec<LockJson> = locks.iter().map(|l| lock_json(repo, l, now)).collect();
+        let out: Vec<serde_json::Value> = locks
+            .iter()
+            .map(|l| {
+                let mut v = serde_json::to_value(lock_json(repo, l, now)).expect("serialises");
+                if let Some(name) = sandbox_of(l) {
+                    v["sandbox"] = serde_json::json!(name);
+                    v["orphaned"] = serde_json::json!(orphans.is_orphan(l));
+                }
+                v
+            })
+            .collect();
         return ui.json(&out);
     }
     if locks.is_empty() {
@@ -396,7 +407,15 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
                 super::term::esc(&holder_and_actor(repo, l.lease.owner)).into_owned(),
                 state,
                 l.source.clone(),
-                super::term::esc(&l.lease.note).into_owned(),
+                if orphans.is_orphan(l) {
+                    format!(
+                        "{} (orphaned: the sandbox is gone; `git lock release {}`)",
+                        super::term::esc(&l.lease.note),
+                        super::term::esc(&l.lease.resource)
+                    )
+                } else {
+                    super::term::esc(&l.lease.note).into_owned()
+                },
             ]
         })
         .collect();
@@ -404,6 +423,39 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
         ui.say(line.trim_end())?;
     }
     Ok(())
+}
+
+/// The sandbox a lease was taken for (its note, `sandbox NAME`).
+fn sandbox_of(l: &Lock) -> Option<&str> {
+    l.lease
+        .note
+        .strip_prefix("sandbox ")
+        .filter(|n| crate::sandbox::validate_name(n).is_ok())
+}
+
+/// Leases this clone's actors took for sandboxes that no longer exist here: what a release that
+/// failed left behind.
+struct Orphans {
+    mine: Vec<crate::event::ActorId>,
+    main: Option<crate::sandbox::Main>,
+}
+
+impl Orphans {
+    fn new(repo: &crate::repo::Repo, dir: &std::path::Path) -> Orphans {
+        Orphans {
+            mine: crate::actor::list_local(repo)
+                .map(|v| v.iter().map(|a| a.id()).collect())
+                .unwrap_or_default(),
+            main: crate::sandbox::Main::discover(dir).ok(),
+        }
+    }
+
+    fn is_orphan(&self, l: &Lock) -> bool {
+        let (Some(name), Some(main), Some(owner)) = (sandbox_of(l), &self.main, l.lease.owner) else {
+            return false;
+        };
+        l.lease.held && self.mine.contains(&owner) && matches!(main.load(name), Ok(None))
+    }
 }
 
 fn gc(ui: &mut Ui, a: GcArgs) -> Result<(), CommandError> {

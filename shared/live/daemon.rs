@@ -130,8 +130,7 @@ pub fn running(grit_dir: &Path) -> Option<Info> {
 }
 
 fn alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists (EPERM: it does, as someone else).
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+    crate::sys::alive(pid)
 }
 
 /// Connects to the daemon's socket. A socket address holds 108 bytes at most: a longer path

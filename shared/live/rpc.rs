@@ -207,6 +207,7 @@ impl Session {
             "sandbox.diff" => self.sandbox_diff(&params),
             "sandbox.commit" => self.sandbox_commit(&params),
             "sandbox.remove" => self.sandbox_remove(&params),
+            "sandbox.land" => self.sandbox_land(&params),
             other => Err(RpcError::new(METHOD_NOT_FOUND, format!("no method '{other}'"))),
         };
         // A notification (no id) gets no answer, not even an error.
@@ -512,6 +513,27 @@ impl Session {
             }
         }
         Ok(json!({ "name": r.name, "branch": r.branch, "commit": c }))
+    }
+
+    fn sandbox_land(&self, p: &Value) -> Result<Value, RpcError> {
+        let main = self.main()?;
+        let r = cli_sandbox::find_ready(&main, req_str(p, "name")?)?;
+        let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let mut opts = sandbox::land::LandOptions::new(&main);
+        if flag("rebase") {
+            opts.strategy = sandbox::land::Strategy::Rebase;
+        }
+        opts.remote = opt_str(p, "remote")?.map(str::to_owned);
+        let landed = sandbox::land::land(&main, &r, &opts)?;
+        let mut out = serde_json::to_value(&landed).expect("serialises");
+        if !flag("keep_locks") {
+            let released = sandbox::leases::release_for(&main, &r.name, &r.locks)?;
+            if !released.ok() {
+                return Err(sandbox::leases::failure(&format!("landed sandbox {}", r.name), &released).into());
+            }
+            out["released"] = json!(released.released);
+        }
+        Ok(out)
     }
 
     fn sandbox_remove(&self, p: &Value) -> Result<Value, RpcError> {

@@ -215,7 +215,9 @@ impl Hook {
             .and_then(|s| Cursor::parse(s.trim()).ok())
     }
 
-    /// Its durable cursor's file, open for moving it.
+    /// Its durable cursor's file, open for moving it, and locked (exclusively, waiting for
+    /// another holder) until dropped: one delivery at a time per webhook, whichever process
+    /// runs it, so two never send the same records twice or out of order.
     pub fn cursor_file(&self, repo: &Repo) -> Result<CursorFile> {
         let dir = Self::dir(repo);
         fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
@@ -226,6 +228,7 @@ impl Hook {
             .write(true)
             .open(&path)
             .map_err(Error::io(&path))?;
+        file.lock().map_err(Error::io(&path))?;
         Ok(CursorFile { file, path })
     }
 
@@ -454,11 +457,16 @@ fn run_command(
     sig: Option<&str>,
     hook: &Hook,
 ) -> std::result::Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    // The deadline counts from the start: writing the body is part of the attempt.
+    let deadline = Instant::now() + hook.timeout;
     let mut cmd = std::process::Command::new("sh");
     cmd.args(["-c", line])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        // Its own process group, so that the deadline ends whatever it started too.
+        .process_group(0)
         .env("GRIT_WEBHOOK", &hook.name)
         .env("GRIT_DELIVERY", &d.id)
         .env("GRIT_EVENT", &d.event);
@@ -466,40 +474,57 @@ fn run_command(
         cmd.env("GRIT_SIGNATURE_256", sig);
     }
     let mut child = cmd.spawn().map_err(|e| format!("cannot run `{line}`: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read its input is its own business.
-        let _ = stdin.write_all(body);
-    }
-    let deadline = Instant::now() + hook.timeout;
-    loop {
+    // The body goes in on its own thread: a command that does not read it (or not all of it)
+    // must not hold this one past the deadline. What it does not read is its own business.
+    let writer = child.stdin.take().map(|mut stdin| {
+        let body = body.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&body);
+        })
+    });
+    // Its stderr is drained as it comes, so a chatty command never blocks on a full pipe.
+    let reader = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut err = Vec::new();
+            let _ = e.read_to_end(&mut err);
+            String::from_utf8_lossy(&err).into_owned()
+        })
+    });
+    let pgid = child.id() as i32;
+    let outcome = loop {
         match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
-                let err = err.trim();
-                return Err(format!(
-                    "`{line}` exited with {}{}",
-                    status.code().map_or_else(|| "a signal".to_owned(), |c| c.to_string()),
-                    if err.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", err.lines().last().unwrap_or(""))
-                    }
-                ));
-            }
+            Ok(Some(status)) => break Ok(status),
             Ok(None) if Instant::now() >= deadline => {
+                crate::sys::kill_group(pgid);
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("`{line}` timed out after {} ms", hook.timeout.as_millis()));
+                break Err(format!("`{line}` timed out after {} ms", hook.timeout.as_millis()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(format!("waiting for `{line}`: {e}")),
+            Err(e) => break Err(format!("waiting for `{line}`: {e}")),
         }
+    };
+    // Whatever the command left running in its group goes with it.
+    crate::sys::kill_group(pgid);
+    if let Some(w) = writer {
+        let _ = w.join();
     }
+    let err = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+    let status = outcome?;
+    if status.success() {
+        return Ok(());
+    }
+    let err = err.trim();
+    Err(format!(
+        "`{line}` exited with {}{}",
+        status.code().map_or_else(|| "a signal".to_owned(), |c| c.to_string()),
+        if err.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", err.lines().last().unwrap_or(""))
+        }
+    ))
 }
 
 /// What one pass of deliveries did.
@@ -520,6 +545,8 @@ pub fn deliver_pending(
     status: &mut dyn FnMut(&Status),
 ) -> Result<Pass> {
     let repo = &store.repo;
+    // The cursor is read under its lock: another delivery that held it may have moved it.
+    let cursor = hook.cursor_file(repo)?;
     let since = match hook.cursor(repo) {
         Some(c) => Since::At(c),
         None => Since::Now,
@@ -533,7 +560,6 @@ pub fn deliver_pending(
         last_error: warning,
         ..Default::default()
     };
-    let cursor = hook.cursor_file(repo)?;
     if hook.cursor(repo).as_ref() != Some(stream.cursor()) {
         cursor.save(stream.cursor())?;
     }

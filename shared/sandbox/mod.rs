@@ -277,8 +277,7 @@ pub(crate) fn blake_hex(b: &[u8]) -> String {
 }
 
 fn alive(pid: u32) -> bool {
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    crate::sys::alive(pid)
 }
 
 /// Runs `git` in `dir` (a work tree), ignoring any GIT_DIR of the caller's environment.

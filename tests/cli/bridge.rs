@@ -22,6 +22,10 @@ struct Faults {
     primary_after: Option<usize>,
     /// Every GET of this page of issues answers 500: the service is down from there on.
     down_from_page: Option<u32>,
+    /// Each page's `Link: rel="next"` names the page itself.
+    self_link: bool,
+    /// Each page's `Link: rel="next"` names this other origin.
+    foreign_next: Option<String>,
 }
 
 #[derive(Default)]
@@ -216,7 +220,15 @@ impl State {
     ) -> (u16, Vec<(String, String)>, Value) {
         let start = (page as usize - 1) * PAGE;
         let items: Vec<Value> = list.iter().skip(start).take(PAGE).cloned().collect();
-        if start + PAGE < list.len() {
+        if self.faults.self_link {
+            let qs: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            headers.push(("link".into(), format!("<{base}{path}?{}>; rel=\"next\"", qs.join("&"))));
+        } else if let Some(other) = &self.faults.foreign_next {
+            headers.push((
+                "link".into(),
+                format!("<{other}{path}?page={}>; rel=\"next\"", page + 1),
+            ));
+        } else if start + PAGE < list.len() {
             let mut q: Vec<(String, String)> = q.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             q.retain(|(k, _)| k != "page");
             q.sort();
@@ -469,4 +481,62 @@ fn push_creates_updates_and_comments_once_and_a_pull_brings_nothing_back_twice()
         .assert()
         .code(2)
         .stderr(predicates::str::contains("OWNER/NAME"));
+}
+
+/// A server on another origin that records the Authorization header of each request it gets.
+fn foreign() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut w = conn;
+            if let Some((_, _, headers, _)) = crate::env::read_request(&mut r) {
+                s.lock().unwrap().push(headers.get("authorization").cloned());
+                let _ =
+                    w.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]");
+            }
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn a_next_link_to_the_page_itself_stops_with_an_error() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let s = server();
+    s.state.lock().unwrap().faults.self_link = true;
+    let out = bridge(&t, &r, &s, &["pull"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("pagination") && err.contains("already read"), "{err}");
+    let requests = s.state.lock().unwrap().log.len();
+    assert!(requests < 10, "{requests} requests for one page");
+}
+
+#[test]
+fn a_next_link_to_another_origin_is_not_followed_and_never_gets_the_token() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let s = server();
+    let (other, seen) = foreign();
+    s.state.lock().unwrap().faults.foreign_next = Some(other.clone());
+    let out = bridge(&t, &r, &s, &["pull"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("another origin"), "{err}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the other origin was asked: {:?}",
+        seen.lock().unwrap()
+    );
 }

@@ -767,3 +767,79 @@ fn sandbox_exec_over_the_socket_is_isolated_as_the_cli_is_under_sandbox_isolate(
         "the run is recorded as isolated: {listed}"
     );
 }
+
+#[test]
+fn a_webhook_command_that_never_reads_a_large_body_or_never_exits_times_out_as_a_failure() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "x");
+    // Never reads its input; its child outlives it unless the whole group goes.
+    let marker = t.tmp.path().join("still-running");
+    t.git(
+        &r,
+        &[
+            "config",
+            "grit.webhook.slow.command",
+            &format!("(sleep 5; touch '{}') & sleep 30", marker.display()),
+        ],
+    );
+    t.git(&r, &["config", "grit.webhook.slow.timeout", "1s"]);
+    t.git(&r, &["config", "grit.webhook.slow.maxAttempts", "1"]);
+    t.ok("wal", &r, &["webhook", "deliver"]);
+    // A record far past a pipe's 64 KiB.
+    let body = t.tmp.path().join("body");
+    std::fs::write(&body, "b".repeat(200 << 10)).unwrap();
+    t.ok(
+        "issue",
+        &r,
+        &["create", "--title", "big", "--body-file", body.to_str().unwrap()],
+    );
+    let started = Instant::now();
+    let pass = t.json("wal", &r, &["webhook", "deliver", "slow"]);
+    let took = started.elapsed();
+    assert_eq!(pass[0]["parked"], 1, "a timeout is a failure: {pass}");
+    assert_eq!(pass[0]["delivered"], 0, "{pass}");
+    assert!(took < Duration::from_secs(5), "the deadline held: {took:?}");
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(!marker.exists(), "what the command started was ended with it");
+}
+
+#[test]
+fn two_webhook_deliveries_at_once_send_each_record_once_and_in_order() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "first");
+    let log = t.tmp.path().join("got");
+    t.git(
+        &r,
+        &[
+            "config",
+            "grit.webhook.cmd.command",
+            &format!(
+                "{{ sed -n 's/.*\"summary\":\"\\([^\"]*\\)\".*/\\1/p'; echo; }} >> '{}'; sleep 0.05",
+                log.display()
+            ),
+        ],
+    );
+    t.git(&r, &["config", "grit.webhook.cmd.events", "issue.created"]);
+    t.ok("wal", &r, &["webhook", "deliver"]);
+    let titles: Vec<String> = (0..12).map(|i| format!("t{i:02}")).collect();
+    for title in &titles {
+        t.create(&r, title);
+    }
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            t.std_cmd("wal", &r)
+                .args(["webhook", "deliver", "cmd"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let got = std::fs::read_to_string(&log).unwrap();
+    let got: Vec<&str> = got.lines().collect();
+    assert_eq!(got, titles, "each once, in order");
+}

@@ -246,6 +246,11 @@ fn sandbox_rm_whose_lock_release_fails_says_why_and_exits_non_zero() {
     fs::rename(&away, &bare).unwrap();
     let status = t.json("lock", a, &["status"]);
     assert_eq!(status.as_array().map(Vec::len), Some(2), "{status}");
+    for l in status.as_array().unwrap() {
+        assert_eq!(l["orphaned"], true, "a lease whose sandbox is gone says so: {l}");
+    }
+    let human = t.ok("lock", a, &["status"]);
+    assert!(human.contains("orphaned"), "{human}");
     ok(&t, "lock", a, "agent", &["release", "path:s1.txt", "path:s2.txt"]);
 }
 
