@@ -54,16 +54,54 @@ enum Line {
 }
 
 /// The quarantine as this clone knows it.
+///
+/// [`Quarantine::load`] reads the whole list (for listing and checking). [`Quarantine::lookup`]
+/// reads only a derived file beside it (`quarantine.idx`): the sorted ids of what is
+/// quarantined, how many entries are unresolved, and the first few of them. That is what every
+/// command needs (a fold skips quarantined events; every command names the unresolved ones), so a
+/// flood of forged events costs its reading once, where it is found, and a binary search after.
 #[derive(Debug, Default)]
 pub struct Quarantine {
+    /// Every entry after [`Quarantine::load`]; after [`Quarantine::lookup`], only the first
+    /// unresolved ones (see [`Quarantine::unresolved_count`]).
     pub entries: Vec<Entry>,
     resolved: HashSet<String>,
-    events: HashSet<Id>,
-    commits: HashSet<ObjectId>,
+    keys: HashSet<String>,
+    /// Sorted, without duplicates.
+    events: Vec<[u8; 32]>,
+    /// Sorted, without duplicates; an id shorter than 32 bytes is padded with zeros.
+    commits: Vec<[u8; 32]>,
+    unresolved: usize,
+    /// Whether `entries` is the whole list.
+    complete: bool,
 }
 
 fn path(repo: &Repo) -> PathBuf {
     repo.grit_dir.join(FILE)
+}
+
+fn idx_path(repo: &Repo) -> PathBuf {
+    repo.grit_dir.join(IDX)
+}
+
+/// The derived lookup file, rebuilt from the list whenever the list's length differs from the one
+/// it records: `GQI1`, the list's length (u64), the unresolved count (u64), the number of event
+/// ids and of commit ids (u32 each), the ids (32 bytes each, sorted), then the first unresolved
+/// entries as JSON Lines.
+const IDX: &str = "quarantine.idx";
+const IDX_MAGIC: &[u8; 4] = b"GQI1";
+/// How many unresolved entries the lookup file keeps whole, for the warning every command prints.
+const FIRST: usize = 3;
+
+fn padded(b: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let n = b.len().min(32);
+    out[..n].copy_from_slice(&b[..n]);
+    out
+}
+
+fn list_len(repo: &Repo) -> Option<u64> {
+    std::fs::metadata(path(repo)).ok().map(|m| m.len())
 }
 
 impl Quarantine {
@@ -73,55 +111,197 @@ impl Quarantine {
         let path = path(repo);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Quarantine::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Quarantine {
+                    complete: true,
+                    ..Quarantine::default()
+                });
+            }
             Err(e) => return Err(Error::Io { path, source: e }),
         };
-        let mut q = Quarantine::default();
+        let mut q = Quarantine {
+            complete: true,
+            ..Quarantine::default()
+        };
+        let mut found = Vec::new();
         for line in text.lines() {
             match serde_json::from_str::<Line>(line) {
-                Ok(Line::Quarantined(e)) => q.insert(e),
+                Ok(Line::Quarantined(e)) => found.push(e),
                 Ok(Line::Resolved { key, .. }) => {
                     q.resolved.insert(key);
                 }
                 Err(_) => {}
             }
         }
+        q.extend(found);
+        q.unresolved = q.entries.iter().filter(|e| !q.resolved.contains(e.key())).count();
         Ok(q)
     }
 
-    fn insert(&mut self, e: Entry) {
-        if self.entries.iter().any(|x| x.key() == e.key()) {
-            return;
+    /// What every command needs, cheaply: the ids, the unresolved count and the first unresolved
+    /// entries, from the lookup file; rebuilt (one reading of the list) when the list changed.
+    pub fn lookup(repo: &Repo) -> Result<Quarantine> {
+        let Some(len) = list_len(repo) else {
+            return Ok(Quarantine::default());
+        };
+        if let Some(q) = Self::read_idx(repo, len) {
+            return Ok(q);
         }
-        match e.event.as_deref().and_then(Id::from_hex) {
-            Some(id) => {
-                self.events.insert(id);
+        let q = Self::load(repo)?;
+        q.write_idx(repo, len);
+        Ok(q)
+    }
+
+    /// Only how many entries are unresolved and the first of them, for the warning every
+    /// command prints: the lookup file's head and tail, not its ids. [`Quarantine::lookup`]
+    /// when the lookup file is stale.
+    pub fn summary(repo: &Repo) -> Result<Quarantine> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Some(len) = list_len(repo) else {
+            return Ok(Quarantine::default());
+        };
+        let quick = || -> Option<Quarantine> {
+            let mut f = std::fs::File::open(idx_path(repo)).ok()?;
+            let mut head = [0u8; 28];
+            f.read_exact(&mut head).ok()?;
+            if &head[..4] != IDX_MAGIC || u64::from_le_bytes(head[4..12].try_into().ok()?) != len {
+                return None;
             }
-            None => {
-                if let Ok(c) = ObjectId::from_hex(e.commit.as_bytes()) {
-                    self.commits.insert(c);
+            let unresolved = usize::try_from(u64::from_le_bytes(head[12..20].try_into().ok()?)).ok()?;
+            let ids = u64::from(u32::from_le_bytes(head[20..24].try_into().ok()?))
+                + u64::from(u32::from_le_bytes(head[24..28].try_into().ok()?));
+            f.seek(SeekFrom::Start(28 + ids * 32)).ok()?;
+            let mut tail = String::new();
+            f.take(1 << 20).read_to_string(&mut tail).ok()?;
+            let entries = tail
+                .lines()
+                .map(|l| serde_json::from_str::<Entry>(l).ok())
+                .collect::<Option<Vec<_>>>()?;
+            Some(Quarantine {
+                entries,
+                unresolved,
+                ..Quarantine::default()
+            })
+        };
+        match quick() {
+            Some(q) => Ok(q),
+            None => Self::lookup(repo),
+        }
+    }
+
+    fn read_idx(repo: &Repo, len: u64) -> Option<Quarantine> {
+        let bytes = std::fs::read(idx_path(repo)).ok()?;
+        let (head, rest) = bytes.split_at_checked(28)?;
+        if &head[..4] != IDX_MAGIC || u64::from_le_bytes(head[4..12].try_into().ok()?) != len {
+            return None;
+        }
+        let unresolved = usize::try_from(u64::from_le_bytes(head[12..20].try_into().ok()?)).ok()?;
+        let n_events = u32::from_le_bytes(head[20..24].try_into().ok()?) as usize;
+        let n_commits = u32::from_le_bytes(head[24..28].try_into().ok()?) as usize;
+        let ids = (n_events + n_commits).checked_mul(32)?;
+        let (ids, tail) = rest.split_at_checked(ids)?;
+        let chunk = |b: &[u8]| -> [u8; 32] { b.try_into().expect("32 bytes") };
+        let events: Vec<[u8; 32]> = ids[..n_events * 32].chunks_exact(32).map(chunk).collect();
+        let commits: Vec<[u8; 32]> = ids[n_events * 32..].chunks_exact(32).map(chunk).collect();
+        let sorted = |v: &[[u8; 32]]| v.windows(2).all(|w| w[0] < w[1]);
+        if !sorted(&events) || !sorted(&commits) {
+            return None;
+        }
+        let entries = std::str::from_utf8(tail)
+            .ok()?
+            .lines()
+            .map(|l| serde_json::from_str::<Entry>(l).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Quarantine {
+            entries,
+            events,
+            commits,
+            unresolved,
+            ..Quarantine::default()
+        })
+    }
+
+    /// Writes the lookup file for a list of `len` bytes (best effort: it is derived, and a
+    /// reader that finds it stale or missing reads the list).
+    fn write_idx(&self, repo: &Repo, len: u64) {
+        let mut out = Vec::with_capacity(28 + 32 * (self.events.len() + self.commits.len()));
+        out.extend_from_slice(IDX_MAGIC);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(self.unresolved as u64).to_le_bytes());
+        out.extend_from_slice(&(self.events.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.commits.len() as u32).to_le_bytes());
+        for id in self.events.iter().chain(&self.commits) {
+            out.extend_from_slice(id);
+        }
+        for e in self.unresolved().take(FIRST) {
+            out.extend_from_slice(serde_json::to_string(e).expect("entries serialise").as_bytes());
+            out.push(b'\n');
+        }
+        let path = idx_path(repo);
+        let tmp = path.with_extension(format!("idx.{}", std::process::id()));
+        if std::fs::write(&tmp, &out).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    /// Adds entries not there yet (by key), keeping the id lists sorted: one sort per call, so a
+    /// flood of N costs O(N log N) once.
+    fn extend(&mut self, found: Vec<Entry>) {
+        let before = (self.events.len(), self.commits.len());
+        for e in found {
+            if self.complete && !self.keys.insert(e.key().to_owned()) {
+                continue;
+            }
+            match e.event.as_deref().and_then(Id::from_hex) {
+                Some(id) => self.events.push(id.0),
+                None => {
+                    if let Ok(c) = ObjectId::from_hex(e.commit.as_bytes()) {
+                        self.commits.push(padded(c.as_bytes()));
+                    }
                 }
             }
+            self.entries.push(e);
         }
-        self.entries.push(e);
+        if (self.events.len(), self.commits.len()) != before {
+            self.events.sort_unstable();
+            self.events.dedup();
+            self.commits.sort_unstable();
+            self.commits.dedup();
+        }
+    }
+
+    fn has_key(&self, e: &Entry) -> bool {
+        if self.complete {
+            return self.keys.contains(e.key());
+        }
+        match e.event.as_deref().and_then(Id::from_hex) {
+            Some(id) => self.has_event(&id),
+            None => ObjectId::from_hex(e.commit.as_bytes()).is_ok_and(|c| self.has_commit(&c)),
+        }
     }
 
     pub fn has_event(&self, id: &Id) -> bool {
-        self.events.contains(id)
+        self.events.binary_search(&id.0).is_ok()
     }
 
     /// Whether the chunk of `commit` as a whole is quarantined (it could not be read).
     pub fn has_commit(&self, commit: &ObjectId) -> bool {
-        self.commits.contains(commit)
+        self.commits.binary_search(&padded(commit.as_bytes())).is_ok()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.events.is_empty() && self.commits.is_empty() && self.entries.is_empty()
     }
 
-    /// Entries nobody has resolved yet, in the order they were found.
+    /// Entries nobody has resolved yet, in the order they were found (after
+    /// [`Quarantine::lookup`], only the first few: [`Quarantine::unresolved_count`] has them all).
     pub fn unresolved(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(|e| !self.resolved.contains(e.key()))
+    }
+
+    /// How many entries nobody has resolved yet.
+    pub fn unresolved_count(&self) -> usize {
+        self.unresolved
     }
 
     pub fn is_resolved(&self, e: &Entry) -> bool {
@@ -149,25 +329,53 @@ fn append(repo: &Repo, lines: &[Line]) -> Result<()> {
     f.write_all(text.as_bytes()).map_err(Error::io(&path))
 }
 
-/// Records newly found entries (those already listed are left as they are).
+/// Records newly found entries (those already listed are left as they are), and brings the
+/// lookup file up to date with them.
 pub fn add(repo: &Repo, known: &mut Quarantine, found: Vec<Entry>) -> Result<Vec<Entry>> {
     let mut new = Vec::new();
+    let mut keys = HashSet::new();
     for e in found {
-        if known.entries.iter().any(|x| x.key() == e.key()) || new.iter().any(|x: &Entry| x.key() == e.key()) {
+        if known.has_key(&e) || !keys.insert(e.key().to_owned()) {
             continue;
         }
         new.push(e);
     }
+    if new.is_empty() {
+        return Ok(new);
+    }
+    let before = list_len(repo).unwrap_or(0);
     match append(repo, &new.iter().cloned().map(Line::Quarantined).collect::<Vec<_>>()) {
         // A reader of a repository it may not write to still never applies them.
         Err(Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::PermissionDenied || source.raw_os_error() == Some(libc::EROFS) => {}
         other => other?,
     }
-    for e in &new {
-        known.insert(e.clone());
+    let first_open = known.unresolved().count();
+    known.unresolved += new.len();
+    if known.complete {
+        known.extend(new.clone());
+    } else {
+        // Only the first few entries are kept whole; the ids of all.
+        let keep = FIRST.saturating_sub(first_open);
+        let mut whole = new.clone();
+        let rest = whole.split_off(keep.min(whole.len()));
+        known.extend(whole);
+        let entries = std::mem::take(&mut known.entries);
+        known.extend(rest);
+        known.entries = entries;
+    }
+    // The lookup file follows, when nobody else appended in between (else the next reader
+    // rebuilds it from the list).
+    if let Some(after) = list_len(repo)
+        && after == before + new.iter().map(|e| line_len(e)).sum::<u64>()
+    {
+        known.write_idx(repo, after);
     }
     Ok(new)
+}
+
+fn line_len(e: &Entry) -> u64 {
+    serde_json::to_string(&Line::Quarantined(e.clone())).map_or(0, |s| s.len() as u64 + 1)
 }
 
 /// Marks entries resolved: they stay quarantined (never applied) but are no longer reported.

@@ -102,7 +102,7 @@ pub fn retire(store: &Store, remote: &str, older_than_ms: u64, dry_run: bool) ->
         return Ok(report);
     }
     let actor = store.actor()?;
-    let quarantine = crate::quarantine::Quarantine::load(repo)?;
+    let quarantine = crate::quarantine::Quarantine::lookup(repo)?;
     let pairs: Vec<snapshot::Retirement> = found.iter().map(|(a, t, _)| (*a, *t)).collect();
     let Some((link, retired)) = snapshot::write_link(repo, &actor.author(now_ms()), &actor.key, &quarantine, &pairs)?
     else {

@@ -58,7 +58,7 @@ impl Store {
     /// Writes a snapshot of this clone's WAL refs, signed by the current actor.
     pub fn snapshot(&self) -> Result<Option<crate::snapshot::SnapshotRef>> {
         let actor = self.actor()?;
-        let quarantine = crate::quarantine::Quarantine::load(&self.repo)?;
+        let quarantine = crate::quarantine::Quarantine::lookup(&self.repo)?;
         crate::snapshot::create(&self.repo, &actor.author(now_ms()), &actor.key, &quarantine)
     }
 

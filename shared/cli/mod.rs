@@ -369,17 +369,17 @@ pub fn warn_rejected(ui: &Ui, repo: &crate::repo::Repo, rejected: &[crate::index
             term::esc(&r.reason)
         );
     }
-    let Ok(q) = crate::quarantine::Quarantine::load(repo) else {
+    let Ok(q) = crate::quarantine::Quarantine::summary(repo) else {
         return;
     };
-    let open: Vec<&crate::quarantine::Entry> = q.unresolved().collect();
-    for e in open.iter().take(3) {
+    let open = q.unresolved_count();
+    for e in q.unresolved().take(3) {
         eprintln!("warning: {}", quarantine_line(e));
     }
-    if open.len() > 3 {
-        eprintln!("warning: … and {} more quarantined", open.len() - 3);
+    if open > 3 {
+        eprintln!("warning: … and {} more quarantined", open - 3);
     }
-    if !open.is_empty() {
+    if open > 0 {
         eprintln!(
             "hint: they are never applied; `git wal quarantine` lists them, `git wal quarantine resolve` stops this warning"
         );

@@ -96,7 +96,7 @@ impl Index {
             wtxn.commit().map_err(&err)?;
             return Ok(FoldStats::default());
         }
-        let mut quarantine = crate::quarantine::Quarantine::load(repo)?;
+        let mut quarantine = crate::quarantine::Quarantine::lookup(repo)?;
         let mut wtxn = self.env.write_txn().map_err(&err)?;
         if held.is_none() && self.marked_partial(&wtxn)? {
             drop(wtxn);

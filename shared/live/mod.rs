@@ -228,7 +228,7 @@ impl Stream {
         let quarantine = if wal.is_empty() {
             None
         } else {
-            Some(crate::quarantine::Quarantine::load(&store.repo)?)
+            Some(crate::quarantine::Quarantine::lookup(&store.repo)?)
         };
         // Every candidate item, in order, with what events need looked up afterwards.
         let mut pending: Vec<(Cursor, Pending)> = Vec::new();

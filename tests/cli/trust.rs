@@ -890,3 +890,77 @@ fn a_missing_object_under_a_wal_ref_names_the_ref_and_how_to_recover() {
         .code(4)
         .stdout(predicate::str::contains("object"));
 }
+
+/// The median wall time of `runs` runs of `git issue list` in `dir`.
+fn list_time(t: &TestEnv, dir: &Path, runs: usize) -> std::time::Duration {
+    let mut times: Vec<std::time::Duration> = (0..runs)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let out = t.cmd("issue", dir).args(["list"]).output().unwrap();
+            assert!(out.status.success());
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+#[test]
+fn a_flood_of_forged_events_costs_its_reading_once_and_nothing_per_later_command() {
+    let t = TestEnv::new();
+    let (remote, a, b) = t.pair();
+    for i in 0..20 {
+        t.create(&a, &format!("real {i}"));
+    }
+    t.ok("wal", &a, &["sync"]);
+    t.ok("wal", &b, &["sync"]);
+    let before = list_time(&t, &b, 9);
+    // 50,000 events whose signatures do not check out (one signature, reused on changed
+    // bodies), in 50 chunks on a stranger's ref.
+    let mallory = key_of("mallory");
+    let who = actor_of(&mallory);
+    let template = event(&mallory, None, 1, created("flood"));
+    let n: usize = std::env::var("GRIT_FLOOD_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    for c in 0..50 {
+        let events: Vec<SignedEvent> = (0..n / 50)
+            .map(|i| {
+                let mut e = template.clone();
+                e.event.kind = created(&format!("flood {c} {i}"));
+                e.body = e.event.encode();
+                SignedEvent::from_value(e.to_value()).unwrap()
+            })
+            .collect();
+        append_chunk(&t, &remote, &wal_ref(&who), &who, &events);
+    }
+    let fetched = std::time::Instant::now();
+    let out = t.cmd("wal", &b).args(["sync"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fetch_took = fetched.elapsed();
+    let q = quarantined(&t, &b);
+    assert_eq!(q.len(), n, "each forged event is quarantined once");
+    // Later commands pay nothing for it: list within twice its cost before (and 5 ms of noise
+    // on a loaded machine), and a write too.
+    let after = list_time(&t, &b, 9);
+    assert!(
+        after <= before * 2 + std::time::Duration::from_millis(5),
+        "list took {after:?} after the flood, {before:?} before (the fetch took {fetch_took:?})"
+    );
+    let started = std::time::Instant::now();
+    t.create(&b, "after the flood");
+    assert!(
+        started.elapsed() < before * 4 + std::time::Duration::from_millis(50),
+        "create took {:?}",
+        started.elapsed()
+    );
+    // Resolved, still never applied, and still cheap.
+    t.ok("wal", &b, &["quarantine", "resolve", "--all"]);
+    let resolved = list_time(&t, &b, 9);
+    assert!(
+        resolved <= before * 2 + std::time::Duration::from_millis(5),
+        "{resolved:?} after resolving"
+    );
+    assert_eq!(titles(&t, &b).len(), 21);
+}
