@@ -367,7 +367,7 @@ pub fn add(repo: &Repo, known: &mut Quarantine, found: Vec<Entry>) -> Result<Vec
     // The lookup file follows, when nobody else appended in between (else the next reader
     // rebuilds it from the list).
     if let Some(after) = list_len(repo)
-        && after == before + new.iter().map(|e| line_len(e)).sum::<u64>()
+        && after == before + new.iter().map(line_len).sum::<u64>()
     {
         known.write_idx(repo, after);
     }
