@@ -651,7 +651,7 @@ fn verify(ui: &mut Ui, main: &Main, commits: &[String]) -> Result<(), CommandErr
                     provenance: None,
                 }
             }
-            Some(t) => match sandbox::provenance::verify(t, &tree) {
+            Some(t) => match sandbox::provenance::verify_known(&main.repo, t, &tree) {
                 Ok(p) => Verified {
                     commit: id,
                     ok: true,
@@ -698,7 +698,11 @@ fn verify(ui: &mut Ui, main: &Main, commits: &[String]) -> Result<(), CommandErr
             code: super::exit::VERIFY_FAILED,
             message: format!("{bad} commit(s) carry provenance that does not verify"),
             causes: vec![],
-            hints: vec!["the record or the commit's content was changed after it was signed".into()],
+            hints: vec![
+                "the record or the commit's content was changed after it was signed, or a key this repository does \
+                 not know signed it (grit.provenanceSigners adds one)"
+                    .into(),
+            ],
         });
     }
     if missing > 0 {

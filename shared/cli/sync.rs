@@ -499,7 +499,7 @@ fn pushed_paths(
             let tree = f.next().unwrap_or_default();
             let maker = f
                 .rfind(|v| !v.trim().is_empty())
-                .and_then(|v| crate::sandbox::provenance::verify(v.trim(), tree).ok())
+                .and_then(|v| crate::sandbox::provenance::verify_known(repo, v.trim(), tree).ok())
                 .map_or_else(|| "?".to_owned(), |p| p.actor);
             for path in files.lines().filter(|l| !l.is_empty()) {
                 made_by.entry(path.to_owned()).or_default().insert(maker.clone());

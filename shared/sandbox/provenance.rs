@@ -130,6 +130,8 @@ pub enum Bad {
         recorded: String,
         actual: String,
     },
+    /// Signed by a key that is no actor of this repository: anyone can sign a record.
+    UnknownSigner(String),
 }
 
 impl std::fmt::Display for Bad {
@@ -143,8 +145,44 @@ impl std::fmt::Display for Bad {
                 &recorded[..12.min(recorded.len())],
                 &actual[..12.min(actual.len())]
             ),
+            Bad::UnknownSigner(actor) => write!(
+                f,
+                "signed by an unknown key ({}): no actor of this repository, nor in grit.provenanceSigners",
+                &actor[..12.min(actor.len())]
+            ),
         }
     }
+}
+
+/// [`verify`], and that the key is one this repository knows: an actor whose record is
+/// published here (`refs/grit/actors/`, or a remote's copy) or listed in
+/// `grit.provenanceSigners` (actor ids or unique prefixes of them, comma- or space-separated).
+pub fn verify_known(repo: &crate::repo::Repo, value: &str, tree: &str) -> std::result::Result<Provenance, Bad> {
+    let p = verify(value, tree)?;
+    if known_signer(repo, &p.actor) {
+        Ok(p)
+    } else {
+        Err(Bad::UnknownSigner(p.actor))
+    }
+}
+
+/// Whether `actor` (hex) signs provenance this repository trusts (see [`verify_known`]).
+pub fn known_signer(repo: &crate::repo::Repo, actor: &str) -> bool {
+    let listed = repo
+        .git
+        .config_snapshot()
+        .strings("grit.provenanceSigners")
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|v| {
+            v.to_string()
+                .split([',', ' '])
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| s.len() >= 7)
+                .collect::<Vec<_>>()
+        })
+        .any(|s| actor.starts_with(&s));
+    listed || ActorId::from_hex(actor).is_some_and(|id| crate::lock::actor_record(repo, &id).is_some())
 }
 
 /// Checks a trailer value against the commit's tree; returns the record it signs.

@@ -964,3 +964,64 @@ fn a_flood_of_forged_events_costs_its_reading_once_and_nothing_per_later_command
     );
     assert_eq!(titles(&t, &b).len(), 21);
 }
+
+/// A commit on HEAD of `dir` whose message carries a provenance record for its tree with `base`,
+/// signed by `key`.
+fn self_signed(t: &TestEnv, dir: &Path, key: &SigningKey, base: &str) -> String {
+    std::fs::write(dir.join("signed.txt"), base).unwrap();
+    t.git(dir, &["add", "signed.txt"]);
+    let tree = t.git(dir, &["write-tree"]).trim().to_owned();
+    let record = grit::sandbox::provenance::Provenance {
+        version: grit::sandbox::provenance::VERSION,
+        tree: tree.clone(),
+        base: base.to_owned(),
+        cmd: vec!["true".into()],
+        exit_code: 0,
+        backend: "copy".into(),
+        isolation: "bwrap".into(),
+        tools: vec![],
+        started_ms: 1,
+        ended_ms: 2,
+        actor: actor_of(key).to_hex(),
+    };
+    let value = record.sign(key).unwrap();
+    let message = format!("Looks isolated\n\nSandbox-Provenance: {value}");
+    t.git(dir, &["commit-tree", &tree, "-p", "HEAD", "-m", &message])
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn provenance_signed_by_a_key_this_repository_does_not_know_exits_4() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let head = t.git(&r, &["rev-parse", "HEAD"]).trim().to_owned();
+    let stranger = key_of("stranger");
+    let c = self_signed(&t, &r, &stranger, &head);
+    let out = t.cmd("sandbox", &r).args(["verify", &c]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signed by an unknown key"));
+    // Listed as a provenance signer, it verifies.
+    t.git(
+        &r,
+        &["config", "grit.provenanceSigners", &actor_of(&stranger).to_hex()[..16]],
+    );
+    t.ok("sandbox", &r, &["verify", &c]);
+}
+
+#[test]
+fn provenance_whose_base_is_not_an_object_id_exits_4_and_never_panics() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let me = key_of("stranger");
+    t.git(&r, &["config", "grit.provenanceSigners", &actor_of(&me).to_hex()]);
+    for base in ["abc0", "ab"] {
+        let c = self_signed(&t, &r, &me, base);
+        let out = t.cmd("sandbox", &r).args(["verify", &c]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
