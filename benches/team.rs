@@ -102,8 +102,10 @@ fn plan(dir: &Path, data: &Path, n: usize) -> Vec<(String, String)> {
                 }
             }
         }
+        args.push("--json".into());
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let id = ok("issue", dir, "planner", data, &a);
+        let created: serde_json::Value = serde_json::from_str(&ok("issue", dir, "planner", data, &a)).unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
         made.push(id.clone());
         out.push((id, format!("work/f{i}.txt")));
     }

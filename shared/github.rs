@@ -279,6 +279,11 @@ impl Client {
         Ok(())
     }
 
+    /// Whether requests carry a token.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
     /// How long this run has waited on rate limits.
     pub fn waited(&self) -> Duration {
         self.waited

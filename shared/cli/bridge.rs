@@ -116,6 +116,21 @@ fn client(ui: &Ui, a: &BridgeArgs) -> Result<Client, CommandError> {
     Ok(c)
 }
 
+/// The login of the token's own user (`GET /user`), or `None` without a token or an answer.
+/// A marker counts for recovery only on an issue that user created: anyone can write one.
+fn own_login(api: &mut Client) -> Option<String> {
+    if !api.has_token() {
+        return None;
+    }
+    let page = api.get("/user").ok()?;
+    page.body.get("login").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Whether a GitHub issue was created by `login`.
+fn created_by(item: &Value, login: Option<&str>) -> bool {
+    login.is_some_and(|l| item.pointer("/user/login").and_then(Value::as_str) == Some(l))
+}
+
 fn cursor_key(repo: &str, what: &str) -> String {
     format!("bridge.github.{repo}.{what}")
 }
@@ -143,6 +158,8 @@ fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
     let mut report = ImportReport::default();
     let mut pages = 0;
     let mut newest = since.clone();
+    // Asked once, the first time a marker needs it.
+    let mut own: Option<Option<String>> = None;
     api.each_page(&path, |api, items| {
         pages += 1;
         let mut incoming = Vec::new();
@@ -192,11 +209,10 @@ fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
                     Ok(true)
                 })?;
             }
-            reconcile(
-                &store,
-                &mut x,
-                marker(item.get("body").and_then(Value::as_str).unwrap_or(""), MARK_ISSUE),
-            )?;
+            // A marker is a stranger's word unless the token's own user wrote the issue.
+            let marked = marker(item.get("body").and_then(Value::as_str).unwrap_or(""), MARK_ISSUE)
+                .filter(|_| created_by(item, own.get_or_insert_with(|| own_login(api)).as_deref()));
+            reconcile(&store, &mut x, marked)?;
             incoming.push(x);
         }
         apply(ui, &store, &incoming, &mut report)
@@ -305,13 +321,16 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
     let mut report = PushReport::default();
     // Issues a push created but could not record (it stopped in between): found by marker.
     let mut marked: HashMap<Id, Value> = HashMap::new();
+    let mut own: Option<Option<String>> = None;
     let mut path = format!("/repos/{}/issues?state=all&per_page=100", a.repo);
     if pushed_ms > 0 {
         path.push_str(&format!("&since={}", crate::repo::format_time(pushed_ms)));
     }
-    api.each_page(&path, |_, items| {
+    api.each_page(&path, |api, items| {
         for item in items {
-            if let Some(id) = marker(item.get("body").and_then(Value::as_str).unwrap_or(""), MARK_ISSUE) {
+            if let Some(id) = marker(item.get("body").and_then(Value::as_str).unwrap_or(""), MARK_ISSUE)
+                && created_by(&item, own.get_or_insert_with(|| own_login(api)).as_deref())
+            {
                 marked.insert(id, item);
             }
         }

@@ -200,6 +200,7 @@ impl State {
                 issue["updated_at"] = json!(now);
                 (201, headers, c)
             }
+            ("GET", ["user"]) if auth => (200, headers, json!({ "login": "grit-bot", "id": 99 })),
             _ => (404, headers, json!({ "message": "Not Found" })),
         }
     }
@@ -538,5 +539,45 @@ fn a_next_link_to_another_origin_is_not_followed_and_never_gets_the_token() {
         seen.lock().unwrap().is_empty(),
         "the other origin was asked: {:?}",
         seen.lock().unwrap()
+    );
+}
+
+#[test]
+fn a_forged_marker_on_someone_elses_issue_never_takes_over_a_local_issue() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let s = server();
+    let mine = t.create(&r, "Local, never pushed");
+    // Mallory files an issue whose body names it.
+    let title = "Hijacked";
+    s.state.lock().unwrap().issues.push(json!({
+        "url": "https://api.github.com/repos/acme/widgets/issues/77",
+        "html_url": "https://github.com/acme/widgets/issues/77",
+        "number": 77, "title": title,
+        "body": format!("pwned\n\n<!-- grit:issue {mine} -->"),
+        "user": { "login": "mallory", "id": 666 },
+        "labels": [], "state": "closed", "state_reason": "completed",
+        "assignees": [], "comments": 0,
+        "created_at": "2025-12-01T00:00:00Z", "updated_at": "2025-12-01T00:00:00Z", "closed_at": "2025-12-01T00:00:00Z",
+    }));
+    bridge(&t, &r, &s, &["pull"]).assert().success();
+    let local = t.json("issue", &r, &["show", &mine]);
+    assert_eq!(local["title"], "Local, never pushed", "{local}");
+    assert_eq!(local["state"], "open");
+    assert_eq!(local["source"], Value::Null, "{local}");
+    // The attacker's issue came in as an issue of its own.
+    assert!(titles(&t, &r).contains(&title.to_owned()));
+    // And a push creates our issue on GitHub instead of editing the attacker's.
+    bridge(&t, &r, &s, &["push"]).assert().success();
+    let st = s.state.lock().unwrap();
+    assert!(
+        !st.log.iter().any(|(m, p)| m == "PATCH" && p.ends_with("/issues/77")),
+        "{:?}",
+        st.log
+    );
+    assert!(
+        st.issues
+            .iter()
+            .any(|i| i["title"] == "Local, never pushed" && i["user"]["login"] == "grit-bot")
     );
 }
