@@ -322,7 +322,15 @@ pub struct Shared {
     pub subscriptions: AtomicUsize,
     /// Bumped when the repository's config file changes (webhooks are read again).
     pub config: std::sync::atomic::AtomicU64,
+    /// How long a client may take to finish a line it began, and may sit idle without a
+    /// subscription (`grit.daemon.readTimeout`).
+    pub read_timeout: Duration,
 }
+
+/// Clients served at once; one more is told so and closed (`grit.daemon.maxClients`).
+pub const MAX_CLIENTS: usize = 256;
+/// The default of `grit.daemon.readTimeout`.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Shared {
     /// Something may have arrived: wake every waiter.
@@ -447,6 +455,11 @@ pub fn run(dir: &Path) -> Result<bool> {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(LOG_BYTES);
     let idle = config_duration(&repo, "grit.daemon.idleTimeout", IDLE_TIMEOUT)?;
+    let read_timeout = config_duration(&repo, "grit.daemon.readTimeout", READ_TIMEOUT)?;
+    let max_clients = repo
+        .config_string("grit.daemon.maxClients")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(MAX_CLIENTS);
     let shared = Arc::new(Shared {
         dir: dir.clone(),
         grit_dir: repo.grit_dir.clone(),
@@ -463,6 +476,7 @@ pub fn run(dir: &Path) -> Result<bool> {
         log_path: paths.log.clone(),
         subscriptions: AtomicUsize::new(0),
         config: std::sync::atomic::AtomicU64::new(0),
+        read_timeout,
     });
     // The socket: a stale one (a crashed daemon's) is ours to replace, as we hold the lease.
     let _ = fs::remove_file(&paths.socket);
@@ -522,9 +536,20 @@ pub fn run(dir: &Path) -> Result<bool> {
                     if s.stopping.load(Ordering::Relaxed) {
                         break;
                     }
-                    let Ok(conn) = conn else { continue };
+                    let Ok(mut conn) = conn else { continue };
                     if !same_user(&conn) {
                         s.log("refused a connection from another user");
+                        continue;
+                    }
+                    if s.clients.load(Ordering::SeqCst) >= max_clients {
+                        use std::io::Write;
+                        let _ = conn.set_write_timeout(Some(Duration::from_millis(100)));
+                        let _ = writeln!(
+                            conn,
+                            "{}",
+                            serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32000,
+                                "message": format!("the daemon serves {max_clients} clients at most (grit.daemon.maxClients); try again")}})
+                        );
                         continue;
                     }
                     let s2 = s.clone();

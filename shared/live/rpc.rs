@@ -121,13 +121,25 @@ pub fn serve(shared: &Arc<Shared>, conn: UnixStream) {
         next: 1,
         answered: None,
     };
+    // A line begun must end within the read timeout, and a client without a subscription may
+    // not sit idle past it either: stalled connections would hold a thread each and keep the
+    // daemon from its idle exit.
+    let _ = conn.set_read_timeout(Some(shared.read_timeout));
     let mut reader = BufReader::new(conn);
     let mut line = Vec::new();
     loop {
         line.clear();
         match (&mut reader).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(_) => {}
+            Err(e)
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+                    && line.is_empty()
+                    && !session.subscriptions.is_empty() =>
+            {
+                continue;
+            }
+            Err(_) => break,
         }
         if line.len() > MAX_LINE {
             reply(

@@ -843,3 +843,49 @@ fn two_webhook_deliveries_at_once_send_each_record_once_and_in_order() {
     let got: Vec<&str> = got.lines().collect();
     assert_eq!(got, titles, "each once, in order");
 }
+
+#[test]
+fn stalled_half_lines_are_cut_off_and_past_the_cap_a_client_is_told_so() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "x");
+    t.git(&r, &["config", "grit.daemon.readTimeout", "1s"]);
+    t.git(&r, &["config", "grit.daemon.maxClients", "8"]);
+    t.git(&r, &["config", "grit.daemon.idleTimeout", "0"]);
+    let (_g, _) = start_daemon(&t, &r);
+    // Twenty clients that begin a line and never end it.
+    let stalled: Vec<UnixStream> = (0..20)
+        .map(|_| {
+            let mut s = UnixStream::connect(r.join(".git/grit/daemon.sock")).unwrap();
+            let _ = s.write_all(b"{\"jsonrpc\":\"2.0\",");
+            s
+        })
+        .collect();
+    // Past the cap, a client is told so at once.
+    let mut over = UnixStream::connect(r.join(".git/grit/daemon.sock")).unwrap();
+    over.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut told = String::new();
+    let _ = BufReader::new(&mut over).read_line(&mut told);
+    assert!(told.contains("maxClients"), "{told:?}");
+    // Within the read timeout the stalled ones are cut off, and a new client is served.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = (|| -> Option<Value> {
+            let mut s = UnixStream::connect(r.join(".git/grit/daemon.sock")).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+            writeln!(s, "{}", json!({ "jsonrpc": "2.0", "id": 1, "method": "status" })).ok()?;
+            let mut line = String::new();
+            BufReader::new(&mut s).read_line(&mut line).ok()?;
+            serde_json::from_str(&line).ok()
+        })();
+        if let Some(status) = &answer
+            && status["result"]["clients"].as_u64().is_some_and(|n| n <= 1)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "stalled clients still held: {answer:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(stalled);
+    t.ok("wal", &r, &["daemon", "stop"]);
+}
