@@ -338,6 +338,8 @@ pub fn land(main: &Main, r: &Record, opts: &LandOptions) -> Result<Landed> {
         out.retries += 1;
         std::thread::sleep(backoff(out.retries));
     }
+    // The checkout is the target's now: the next land may go while this one applies trailers.
+    drop(_turn);
     // The sandbox follows its rebased commits, so that it counts as landed.
     if opts.strategy == Strategy::Rebase && !out.already {
         let _ = git_cmd(&r.path).args(["reset", "-q", "--keep", &out.after]).output();
