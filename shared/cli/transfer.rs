@@ -191,7 +191,14 @@ pub fn export(ui: &mut Ui, a: ExportArgs) -> Result<(), CommandError> {
                 if n > 0 {
                     sink.write_all(b"\n---\n\n")?;
                 }
-                sink.write_all(markdown(&v).as_bytes())?;
+                let md = markdown(&v);
+                // A file keeps what was written; a terminal never gets a stranger's control
+                // characters (escape sequences, bidi overrides), only their escaped form.
+                if a.out.is_none() && std::io::stdout().is_terminal() {
+                    sink.write_all(super::term::line(&md, false).as_bytes())?;
+                } else {
+                    sink.write_all(md.as_bytes())?;
+                }
             }
         }
     }

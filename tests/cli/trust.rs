@@ -1025,3 +1025,30 @@ fn provenance_whose_base_is_not_an_object_id_exits_4_and_never_panics() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn markdown_export_to_a_terminal_escapes_control_characters_and_a_file_keeps_them() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.ok("issue", &r, &["create", "--title", "odd body", "--body", "bell\x07 and \x1b[31mred, rlo \u{202e} here"]);
+    let file = t.tmp.path().join("out.md");
+    t.ok("issue", &r, &["export", "--format", "md", "--out", file.to_str().unwrap()]);
+    let kept = std::fs::read_to_string(&file).unwrap();
+    assert!(kept.contains('\x1b') && kept.contains('\u{202e}'), "a file keeps them: {kept:?}");
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("skipped the terminal part: no `script` to give the command a terminal");
+        return;
+    }
+    let out = t
+        .wrapped("script", &r)
+        .args([
+            "-qec",
+            &format!("{} export --format md", crate::env::exe("issue")),
+            "/dev/null",
+        ])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("\\x1b[31mred") || screen.contains("\\e[31mred"), "{screen:?}");
+    assert!(!screen.contains('\x1b') && !screen.contains('\u{202e}') && !screen.contains('\x07'), "{screen:?}");
+}
