@@ -18,7 +18,6 @@
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
@@ -175,7 +174,7 @@ impl Feed {
                 return Ok(e.to_owned());
             }
         }
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        self.make_dir()?;
         let _lock = self.lock()?;
         if let Ok(e) = fs::read_to_string(&path)
             && !e.trim().is_empty()
@@ -191,20 +190,31 @@ impl Feed {
         Ok(epoch)
     }
 
+    /// Makes the feed's directory. Something else in its place (a plain file, from a careless
+    /// hand or a broken tool) is moved away with a warning, as a damaged index is: the feed is
+    /// local state that a watcher resumes from, not the log.
+    fn make_dir(&self) -> Result<()> {
+        if self.dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+            eprintln!(
+                "warning: {} is not a directory; it is moved aside and the feed starts again",
+                self.dir.display()
+            );
+            let aside = self.dir.with_extension(format!("damaged-{}", std::process::id()));
+            fs::rename(&self.dir, &aside).map_err(io(&self.dir))?;
+            let _ = fs::remove_file(&aside);
+        }
+        fs::create_dir_all(&self.dir).map_err(io(&self.dir))
+    }
+
     fn lock(&self) -> Result<fs::File> {
+        self.make_dir()?;
         let path = self.dir.join("lock");
         let f = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io(&path))?;
-        // SAFETY: flock on a descriptor this function owns.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(Error::Io {
-                path,
-                source: std::io::Error::last_os_error(),
-            });
-        }
+        f.lock().map_err(io(&path))?;
         Ok(f)
     }
 

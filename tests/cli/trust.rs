@@ -1052,3 +1052,24 @@ fn markdown_export_to_a_terminal_escapes_control_characters_and_a_file_keeps_the
     assert!(screen.contains("\\x1b[31mred") || screen.contains("\\e[31mred"), "{screen:?}");
     assert!(!screen.contains('\x1b') && !screen.contains('\u{202e}') && !screen.contains('\x07'), "{screen:?}");
 }
+
+#[test]
+fn an_index_or_feed_replaced_by_a_plain_file_is_healed_with_a_warning() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "before");
+    for what in ["index", "feed"] {
+        let path = r.join(".git/grit").join(what);
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        }
+        std::fs::write(&path, "not a directory").unwrap();
+        let out = t.cmd("issue", &r).args(["create", "--title", &format!("after {what}")]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {stderr}");
+        assert!(stderr.contains("not a directory"), "{what}: {stderr}");
+        assert!(path.is_dir(), "{what} is a directory again");
+        t.ok("issue", &r, &["list"]);
+    }
+    assert_eq!(titles(&t, &r), ["after feed", "after index", "before"]);
+}
