@@ -25,6 +25,26 @@ pub const SCHEMA_VERSION: u32 = 8;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
+
+/// The map to reserve for the index at `path`: [`MAP_SIZE`] of address space (reserved, not
+/// used), or, under an address-space limit (`ulimit -v`), a third of that limit; never less than
+/// what the data file already holds, with headroom.
+fn map_size(path: &Path) -> usize {
+    let data = std::fs::metadata(path.join("data.mdb")).map_or(0, |m| m.len() as usize);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
+    let size = if got && limit.rlim_cur != libc::RLIM_INFINITY {
+        MAP_SIZE.min(usize::try_from(limit.rlim_cur / 3).unwrap_or(MAP_SIZE))
+    } else {
+        MAP_SIZE
+    };
+    let floor = data + data / 2 + (64 << 20);
+    size.max(floor).next_multiple_of(1 << 20)
+}
 /// The `meta` key counting closed rows, so `list` can say how many rows of a state it left out
 /// without walking them (the open ones are the rest).
 const CLOSED: &str = "closed";
@@ -368,7 +388,7 @@ impl Index {
         // modified by other means.
         let env = unsafe {
             EnvOpenOptions::new()
-                .map_size(MAP_SIZE)
+                .map_size(map_size(path))
                 .max_dbs(24)
                 // One reader slot per thread with a read open: a fleet of agents on one machine
                 // runs hundreds of processes at once (LMDB's default is 126).

@@ -1030,11 +1030,28 @@ fn provenance_whose_base_is_not_an_object_id_exits_4_and_never_panics() {
 fn markdown_export_to_a_terminal_escapes_control_characters_and_a_file_keeps_them() {
     let t = TestEnv::new();
     let r = t.repo("r");
-    t.ok("issue", &r, &["create", "--title", "odd body", "--body", "bell\x07 and \x1b[31mred, rlo \u{202e} here"]);
+    t.ok(
+        "issue",
+        &r,
+        &[
+            "create",
+            "--title",
+            "odd body",
+            "--body",
+            "bell\x07 and \x1b[31mred, rlo \u{202e} here",
+        ],
+    );
     let file = t.tmp.path().join("out.md");
-    t.ok("issue", &r, &["export", "--format", "md", "--out", file.to_str().unwrap()]);
+    t.ok(
+        "issue",
+        &r,
+        &["export", "--format", "md", "--out", file.to_str().unwrap()],
+    );
     let kept = std::fs::read_to_string(&file).unwrap();
-    assert!(kept.contains('\x1b') && kept.contains('\u{202e}'), "a file keeps them: {kept:?}");
+    assert!(
+        kept.contains('\x1b') && kept.contains('\u{202e}'),
+        "a file keeps them: {kept:?}"
+    );
     if !Path::new("/usr/bin/script").exists() {
         eprintln!("skipped the terminal part: no `script` to give the command a terminal");
         return;
@@ -1049,8 +1066,14 @@ fn markdown_export_to_a_terminal_escapes_control_characters_and_a_file_keeps_the
         .output()
         .unwrap();
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(screen.contains("\\x1b[31mred") || screen.contains("\\e[31mred"), "{screen:?}");
-    assert!(!screen.contains('\x1b') && !screen.contains('\u{202e}') && !screen.contains('\x07'), "{screen:?}");
+    assert!(
+        screen.contains("\\x1b[31mred") || screen.contains("\\e[31mred"),
+        "{screen:?}"
+    );
+    assert!(
+        !screen.contains('\x1b') && !screen.contains('\u{202e}') && !screen.contains('\x07'),
+        "{screen:?}"
+    );
 }
 
 #[test]
@@ -1064,7 +1087,11 @@ fn an_index_or_feed_replaced_by_a_plain_file_is_healed_with_a_warning() {
             std::fs::remove_dir_all(&path).unwrap();
         }
         std::fs::write(&path, "not a directory").unwrap();
-        let out = t.cmd("issue", &r).args(["create", "--title", &format!("after {what}")]).output().unwrap();
+        let out = t
+            .cmd("issue", &r)
+            .args(["create", "--title", &format!("after {what}")])
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{what}: {stderr}");
         assert!(stderr.contains("not a directory"), "{what}: {stderr}");
@@ -1072,4 +1099,19 @@ fn an_index_or_feed_replaced_by_a_plain_file_is_healed_with_a_warning() {
         t.ok("issue", &r, &["list"]);
     }
     assert_eq!(titles(&t, &r), ["after feed", "after index", "before"]);
+}
+
+#[test]
+fn commands_work_under_an_address_space_limit() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.create(&r, "before");
+    let line = format!(
+        "ulimit -v 6000000 && {issue} create --title limited && {issue} list",
+        issue = crate::env::exe("issue")
+    );
+    let out = t.wrapped("sh", &r).args(["-c", &line]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("limited"));
 }
