@@ -612,3 +612,203 @@ fn the_readme_team_loop_runs_as_pasted_by_three_agents_on_two_clones() {
     }
     t.ok("wal", &clones[0], &["check"]);
 }
+
+/// What the agents of the team test saw, shared between their threads.
+#[derive(Default)]
+struct Seen {
+    /// Issue → the agent holding its claim now.
+    holding: std::collections::HashMap<String, String>,
+    double_claims: Vec<String>,
+    blocked_claims: Vec<String>,
+    failures: Vec<String>,
+    landed: Vec<String>,
+    /// Blocked-by links of claimed issues, all checked closed (the check did look).
+    blockers_seen: usize,
+}
+
+#[test]
+fn four_agents_on_two_clones_close_every_issue_once_with_no_double_or_blocked_claim_and_lose_nothing() {
+    let t = TestEnv::new();
+    let (bare, clones) = team(&t, 2);
+    let a = &clones[0];
+    // 24 issues: 3 epics of 7 children each, about a third blocked by an earlier child.
+    let mut ids: Vec<String> = Vec::new();
+    for e in 0..3 {
+        let epic = t.json(
+            "issue",
+            a,
+            &["create", "--title", &format!("epic {e}"), "--type", "epic"],
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ids.push(epic.clone());
+        for c in 0..7 {
+            let mut args = vec![
+                "create".to_owned(),
+                "--title".into(),
+                format!("task {e}.{c}"),
+                "--parent".into(),
+                epic.clone(),
+                "--priority".into(),
+                ((e + c) % 5).to_string(),
+            ];
+            if c % 3 == 2 {
+                args.extend(["--blocked-by".into(), ids[ids.len() - 1].clone()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ids.push(t.json("issue", a, &args)["id"].as_str().unwrap().to_owned());
+        }
+    }
+    t.ok("wal", a, &["sync"]);
+    t.ok("wal", &clones[1], &["sync"]);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let files = ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt", "f.txt"];
+    std::thread::scope(|s| {
+        for agent in 0..4 {
+            let dir = clones[agent % 2].clone();
+            let (t, seen) = (&t, seen.clone());
+            s.spawn(move || {
+                let me = format!("agent{agent}");
+                let run = |args: &[&str]| as_actor(t, args[0], &dir, &me, &args[1..]);
+                let fail = |what: &str, out: &Output| {
+                    seen.lock().unwrap().failures.push(format!(
+                        "{me}: {what}: {:?} {}",
+                        out.status.code(),
+                        String::from_utf8_lossy(&out.stderr)
+                    ))
+                };
+                for _ in 0..400 {
+                    let out = run(&["issue", "claim", "--next", "--json"]);
+                    if out.status.code() == Some(1) {
+                        // Nothing ready here: the rest is claimed, blocked, or not synced yet.
+                        run(&["wal", "sync", "--quiet"]);
+                        let open = run(&["issue", "list", "--limit", "0", "--format", "{id}"]);
+                        if String::from_utf8_lossy(&open.stdout).trim().is_empty() {
+                            return;
+                        }
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    if !out.status.success() {
+                        fail("claim", &out);
+                        return;
+                    }
+                    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                    let (id, short) = (
+                        v["id"].as_str().unwrap().to_owned(),
+                        v["short_id"].as_str().unwrap().to_owned(),
+                    );
+                    {
+                        let mut s = seen.lock().unwrap();
+                        if let Some(other) = s.holding.insert(id.clone(), me.clone()) {
+                            s.double_claims.push(format!("{short}: {other} and {me}"));
+                        }
+                    }
+                    // Its blockers as the index that let it be claimed saw them.
+                    let links = v["links"].as_array().cloned().unwrap_or_default();
+                    if links
+                        .iter()
+                        .any(|l| l["link"] == "blocked_by" && l["state"] != "closed")
+                    {
+                        seen.lock().unwrap().blocked_claims.push(short.clone());
+                    }
+                    let blockers = links.iter().filter(|l| l["link"] == "blocked_by").count();
+                    seen.lock().unwrap().blockers_seen += blockers;
+                    let file = files[ids_index(&id) % files.len()];
+                    let name = format!("t-{short}");
+                    let message = format!("Work on {short}\n\nFixes: {short}");
+                    let script = format!("echo '{short} by {me}' >> {file}");
+                    let lock = format!("path:{file}");
+                    let out = run(&[
+                        "sandbox", "run", &name, "--issue", &short, "--lock", &lock, "--commit", &message, "--sh",
+                        "--", &script,
+                    ]);
+                    let unclaim = |seen: &std::sync::Mutex<Seen>| {
+                        seen.lock().unwrap().holding.remove(&id);
+                        run(&["issue", "unclaim", &short]);
+                    };
+                    match out.status.code() {
+                        Some(0) => {}
+                        // Someone holds the file: leave the issue for later.
+                        Some(3) => {
+                            unclaim(&seen);
+                            continue;
+                        }
+                        _ => {
+                            fail("sandbox run", &out);
+                            return;
+                        }
+                    }
+                    let out = run(&["sandbox", "land", &name, "--rm"]);
+                    match out.status.code() {
+                        Some(0) => {
+                            let mut s = seen.lock().unwrap();
+                            s.holding.remove(&id);
+                            s.landed.push(short.clone());
+                        }
+                        // The file moved under it: start over on the new base.
+                        Some(5) => {
+                            run(&["sandbox", "rm", &name, "--force", "--delete-branch"]);
+                            unclaim(&seen);
+                            continue;
+                        }
+                        _ => {
+                            fail("sandbox land", &out);
+                            return;
+                        }
+                    }
+                    let out = run(&["wal", "sync", "--quiet"]);
+                    if !out.status.success() {
+                        fail("wal sync", &out);
+                        return;
+                    }
+                }
+                seen.lock().unwrap().failures.push(format!("{me}: did not finish"));
+            });
+        }
+    });
+    let seen = seen.lock().unwrap();
+    assert!(seen.failures.is_empty(), "{:#?}", seen.failures);
+    assert!(seen.double_claims.is_empty(), "{:?}", seen.double_claims);
+    assert!(seen.blocked_claims.is_empty(), "{:?}", seen.blocked_claims);
+    assert!(
+        seen.blockers_seen >= 6,
+        "claimed issues with blockers were checked: {}",
+        seen.blockers_seen
+    );
+    // Three clones agree, every issue is closed exactly once, and nothing was lost.
+    let third = t.clone(&bare, "third", "Third", "third");
+    t.ok("wal", &third, &["init"]);
+    for _ in 0..2 {
+        for c in &clones {
+            t.ok("wal", c, &["sync"]);
+        }
+    }
+    t.ok("wal", &third, &["sync"]);
+    let log = |dir: &Path| {
+        let mut v: Vec<String> = t
+            .ok("wal", dir, &["log", "--format", "{id}"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    let first = log(&clones[0]);
+    assert_eq!(first, log(&clones[1]), "clone 1 has every event");
+    assert_eq!(first, log(&third), "a fresh clone has every event");
+    for id in &ids {
+        let issue = show(&t, &third, id);
+        assert_eq!(issue["state"], "closed", "{issue}");
+        assert_eq!(closing_comments(&issue), 1, "{issue}");
+    }
+    for c in clones.iter().chain([&third]) {
+        t.ok("wal", c, &["check"]);
+    }
+}
+
+/// A stable small number for an issue id (which file its work edits).
+fn ids_index(id: &str) -> usize {
+    usize::from_str_radix(&id[..4], 16).unwrap()
+}
