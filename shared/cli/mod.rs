@@ -224,14 +224,28 @@ impl CommandError {
     }
 }
 
+/// Set when a write failed because the reader went away (`git issue list | head`): the command
+/// then ends quietly. Decided by the error's kind, never by its text.
+static BROKEN_PIPE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn note_broken_pipe(e: &io::Error) {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        BROKEN_PIPE.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl From<io::Error> for CommandError {
     fn from(e: io::Error) -> Self {
+        note_broken_pipe(&e);
         CommandError::failure(e.to_string())
     }
 }
 
 impl From<Error> for CommandError {
     fn from(e: Error) -> Self {
+        if let Error::Io { source, .. } = &e {
+            note_broken_pipe(source);
+        }
         let mut causes = Vec::new();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
@@ -403,8 +417,8 @@ pub fn quarantine_line(e: &crate::quarantine::Entry) -> String {
     )
 }
 
-fn is_broken_pipe(e: &CommandError) -> bool {
-    e.message.contains("Broken pipe") || e.message.contains("os error 32")
+fn is_broken_pipe(_: &CommandError) -> bool {
+    BROKEN_PIPE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Parses the arguments of `P`, runs `f`, prints any error, and maps it to an exit code.

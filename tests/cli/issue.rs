@@ -462,3 +462,25 @@ fn concurrent_processes_on_one_actor_and_on_many_never_lose_an_event() {
         expected
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_listing_quietly() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let long = "x".repeat(1000);
+    for i in 0..120 {
+        t.ok("issue", &r, &["create", "--title", &format!("{i} {long}")]);
+    }
+    let line = format!(
+        "set -o pipefail; {} list --limit 0 | head -c 10 >/dev/null",
+        crate::env::exe("issue")
+    );
+    let out = t.wrapped("bash", &r).args(["-c", &line]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
