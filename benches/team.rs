@@ -56,6 +56,7 @@ fn setup(root: &Path, issues: usize, clones: usize) -> (PathBuf, Vec<PathBuf>) {
             "user.email=b@x",
             "commit",
             "-q",
+            "--allow-empty",
             "-m",
             "init",
         ],
@@ -253,7 +254,15 @@ fn main() {
     let small = std::env::var_os("GRIT_BENCH_SMALL").is_some();
     let n = if small { 40 } else { 200 };
     let tmp = scratch();
+    // `GRIT_BENCH_PART=claims` runs only the claim figures.
+    let part = std::env::var("GRIT_BENCH_PART").unwrap_or_default();
+    if part != "claims" {
+        team_figures(&tmp, n);
+    }
+    claim_figures(&tmp);
+}
 
+fn team_figures(tmp: &tempfile::TempDir, n: usize) {
     // The team: 8 agents, 4 per clone. Epics are work items too here: each is claimed once its
     // children are closed (ready leaves epics with open children out).
     let agents: Vec<(usize, String)> = (0..8).map(|i| (i % 2, format!("agent{i}"))).collect();
@@ -291,7 +300,9 @@ fn main() {
     for f in steps.failures.iter().take(5) {
         println!("  failure: {f}");
     }
+}
 
+fn claim_figures(tmp: &tempfile::TempDir) {
     // One round of 8 clones claiming at once, against one uncontended claim.
     let root8 = tmp.path().join("claims");
     let data8 = root8.join("data");

@@ -428,6 +428,8 @@ impl Session {
         let (iso, _) = sandbox::isolate::resolve(&main, flag("isolate"), flag("net"), &allow)?;
         cli_sandbox::autosync(&mut self.ui(), &main, &r)?;
         let line = cli_sandbox::argv(&r.path, &cmd, sh, iso.as_ref())?;
+        // The sandbox's short leases are renewed while the command runs.
+        let _renewer = sandbox::leases::Renewer::start(&main, &r.locks);
         let start = Instant::now();
         let started_at = crate::repo::format_time(crate::repo::now_ms());
         let mut child = cli_sandbox::command_in(&r.path, &line, &env)
