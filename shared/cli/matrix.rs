@@ -56,9 +56,15 @@ fn item_name(base: &str, item: &str) -> String {
 }
 
 /// Runs `cmd` in `dir` with its output to `log`, the terminal's signals unblocked.
-fn run_logged(dir: &Path, line: &[String], env: &[(String, String)], log: &Path) -> std::io::Result<i32> {
+fn run_logged(
+    dir: &Path,
+    line: &[String],
+    env: &[(String, String)],
+    isolated: Option<&[(String, String)]>,
+    log: &Path,
+) -> std::io::Result<i32> {
     let out = fs::File::create(log)?;
-    let mut p = super::sandbox::command_in(dir, line, env);
+    let mut p = super::sandbox::command_in(dir, line, env, isolated);
     p.stdin(std::process::Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
@@ -194,6 +200,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     let logs = main.repo.grit_dir.join("sandboxes").join("logs");
     fs::create_dir_all(&logs).map_err(crate::Error::io(&logs))?;
     let next = AtomicUsize::new(0);
+    let configured = iso.as_ref().map(|_| sandbox::isolate::configured_env(main));
     type Done = (usize, sandbox::runs::Run, Result<(i32, u64), String>);
     let made_ref = &made;
     let results: Vec<Done> = std::thread::scope(|s| {
@@ -212,7 +219,9 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                         let log = logs.join(format!("{}.log", r.name));
                         let result = super::sandbox::argv(&r.path, &cmd, a.sh, iso.as_ref())
                             .map_err(|e| e.to_string())
-                            .and_then(|line| run_logged(&r.path, &line, &env, &log).map_err(|e| e.to_string()));
+                            .and_then(|line| {
+                                run_logged(&r.path, &line, &env, configured.as_deref(), &log).map_err(|e| e.to_string())
+                            });
                         let took = start.elapsed().as_millis() as u64;
                         let run = sandbox::runs::Run {
                             cmd,

@@ -498,14 +498,28 @@ pub(crate) fn argv(
 
 /// The process for `line` in a sandbox: its directory, the caller's environment without git's
 /// variables that would point it elsewhere, and `env` on top.
-pub(crate) fn command_in(dir: &Path, line: &[String], env: &[(String, String)]) -> Process {
+/// An isolated one (`isolated` holds what `sandbox.env` adds) gets only the variables isolation
+/// passes: no token or key of the caller's reaches it.
+pub(crate) fn command_in(
+    dir: &Path,
+    line: &[String],
+    env: &[(String, String)],
+    isolated: Option<&[(String, String)]>,
+) -> Process {
     let mut p = Process::new(&line[0]);
-    p.args(&line[1..])
-        .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .envs(env.iter().map(|(k, v)| (k, v)));
+    p.args(&line[1..]).current_dir(dir);
+    match isolated {
+        Some(configured) => {
+            let all: Vec<(String, String)> = configured.iter().chain(env).cloned().collect();
+            sandbox::isolate::scrub_env(&mut p, &all);
+        }
+        None => {
+            p.env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_INDEX_FILE")
+                .envs(env.iter().map(|(k, v)| (k, v)));
+        }
+    }
     p
 }
 
@@ -518,7 +532,12 @@ pub(super) fn execute_in(
     iso: Option<&sandbox::isolate::Isolate>,
 ) -> Result<i32, CommandError> {
     let line = argv(dir, cmd, sh, iso)?;
-    let mut p = command_in(dir, &line, env);
+    let configured = match (iso, Main::discover(dir)) {
+        (Some(_), Ok(main)) => Some(sandbox::isolate::configured_env(&main)),
+        (Some(_), Err(_)) => Some(Vec::new()),
+        (None, _) => None,
+    };
+    let mut p = command_in(dir, &line, env, configured.as_deref());
     // With --json, stdout is ours: the command writes to stderr.
     if stdout_to_stderr {
         // SAFETY: duplicating our own stderr descriptor for the child.

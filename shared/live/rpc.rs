@@ -432,7 +432,8 @@ impl Session {
         let _renewer = sandbox::leases::Renewer::start(&main, &r.locks);
         let start = Instant::now();
         let started_at = crate::repo::format_time(crate::repo::now_ms());
-        let mut child = cli_sandbox::command_in(&r.path, &line, &env)
+        let configured = iso.as_ref().map(|_| sandbox::isolate::configured_env(&main));
+        let mut child = cli_sandbox::command_in(&r.path, &line, &env, configured.as_deref())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

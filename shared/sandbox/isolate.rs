@@ -135,17 +135,82 @@ fn probe_with(program: &str, args: &[&str], missing: &str) -> Result<()> {
     }
 }
 
+/// What isolation hides from the command and what it must not change, beyond the sandbox and
+/// its git directory (writable) and the repository's common git directory (read-only):
+/// - files git reads to find the repository (`.git` in the sandbox, `commondir`, `gitdir` and
+///   `config.worktree` in its git directory) are read-only, so the command cannot point the host's
+///   next `git` at a repository of its own making (whose config could run a program);
+/// - the actors' keys (`<common>/grit/actors`) and `$HOME` are hidden behind empty directories;
+///   with bubblewrap, the directories on `PATH` under `$HOME` and `~/.rustup` come back
+///   read-only, so tools installed there still run.
+struct Guard {
+    ro_files: Vec<PathBuf>,
+    /// `$HOME`, hidden.
+    home: Option<PathBuf>,
+    /// The actors' keys, hidden.
+    keys: Option<PathBuf>,
+    /// What comes back read-only under `$HOME` (bubblewrap only).
+    shown: Vec<PathBuf>,
+}
+
+fn guard(sandbox: &Path, git_dir: Option<&Path>, common_dir: Option<&Path>) -> Guard {
+    let mut ro_files = vec![sandbox.join(".git")];
+    if let Some(g) = git_dir.filter(|g| *g != common_dir.unwrap_or(Path::new(""))) {
+        for f in ["commondir", "gitdir", "config.worktree"] {
+            let p = g.join(f);
+            // Made empty where missing, so that the command cannot make it (git reads it only
+            // with extensions.worktreeConfig, which the read-only common config decides).
+            if !p.exists() {
+                let _ = std::fs::write(&p, "");
+            }
+            ro_files.push(p);
+        }
+    }
+    ro_files.retain(|p| p.is_file());
+    let keys = common_dir.map(|c| c.join("grit").join("actors")).filter(|k| k.is_dir());
+    // Not a $HOME that is `/`, or lies in the sandbox.
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute() && h.is_dir() && h.parent().is_some())
+        .filter(|h| !h.starts_with(sandbox));
+    let mut shown = Vec::new();
+    if let Some(h) = &home {
+        let under = |p: &Path| p.starts_with(h) && p != h.as_path() && p.is_dir();
+        shown.extend(
+            std::env::var_os("PATH")
+                .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| under(p)),
+        );
+        let rustup = std::env::var_os("RUSTUP_HOME").map_or_else(|| h.join(".rustup"), PathBuf::from);
+        if under(&rustup) {
+            shown.push(rustup);
+        }
+        shown.sort();
+        shown.dedup();
+    }
+    Guard {
+        ro_files,
+        home,
+        keys,
+        shown,
+    }
+}
+
 /// The bubblewrap command line that runs what follows it inside `sandbox`. Its git directory
 /// (a worktree's lives in the repository's) is writable too, and the repository's common git
-/// directory readable even where the private /tmp would hide it.
+/// directory readable even where the private /tmp would hide it; see [`Guard`] for what is
+/// hidden and what is read-only within those.
 pub fn wrapper(
     sandbox: &Path,
     git_dir: Option<&Path>,
     common_dir: Option<&Path>,
     iso: &Isolate,
 ) -> Result<Vec<String>> {
+    let g = guard(sandbox, git_dir, common_dir);
     if iso.with == Tool::Unshare {
-        return unshare_wrapper(sandbox, git_dir, common_dir, iso);
+        return unshare_wrapper(sandbox, git_dir, common_dir, iso, &g);
     }
     let s = |p: &Path| p.display().to_string();
     let mut v: Vec<String> = [
@@ -171,6 +236,14 @@ pub fn wrapper(
     if !iso.net {
         v.push("--unshare-net".into());
     }
+    // $HOME first (an empty one), then what comes back into it, then the repository's
+    // directories, which may live under it.
+    if let Some(h) = &g.home {
+        v.extend(["--tmpfs".into(), s(h)]);
+    }
+    for p in &g.shown {
+        v.extend(["--ro-bind".into(), s(p), s(p)]);
+    }
     if let Some(c) = common_dir {
         v.extend(["--ro-bind".into(), s(c), s(c)]);
     }
@@ -180,21 +253,31 @@ pub fn wrapper(
     {
         v.extend(["--bind".into(), s(p), s(p)]);
     }
+    for f in &g.ro_files {
+        v.extend(["--ro-bind".into(), s(f), s(f)]);
+    }
+    if let Some(k) = &g.keys {
+        v.extend(["--tmpfs".into(), s(k)]);
+    }
     v.extend(["--chdir".into(), s(sandbox), "--".into()]);
     Ok(v)
 }
 
 /// What the `unshare` wrapper's shell does inside the new namespaces, before it runs the command:
-/// it opens each path to bind (so that the private /tmp cannot hide one that lives under /tmp),
-/// mounts a private /tmp and /dev/shm, makes every other mount read-only, binds the writable
-/// paths back read-write and the read-only ones read-only, and checks that nothing else is
-/// writable before it runs anything. Arguments: the sandbox, the number of paths to bind, each
-/// path's mode (`rw` or `ro`) and the path (parents first), then the command.
+/// it opens each directory to bind (so that the private /tmp cannot hide one that lives under
+/// /tmp), mounts a private /tmp and /dev/shm, makes every other mount read-only, then, parents
+/// first, binds the writable directories back read-write and the read-only ones read-only, mounts
+/// an empty directory over each hidden one, and binds each guarded file read-only over itself. It
+/// checks that nothing else is writable before it runs anything. Arguments: the sandbox, the
+/// number of entries, each entry's mode (`rw`, `ro`, `hide` or `rofile`) and path, then the
+/// command.
 const UNSHARE_SCRIPT: &str = r#"set -e
 dir=$1; n=$2; shift 2
-i=0
+i=0; f=3
 while [ $i -lt "$n" ]; do
-    eval "exec $((i + 3))<\"\$2\""
+    case $1 in
+    rw | ro) eval "exec $f<\"\$2\""; eval "fd$i=$f"; f=$((f + 1)) ;;
+    esac
     eval "mode$i=\$1; p$i=\$2"
     shift 2; i=$((i + 1))
 done
@@ -218,22 +301,32 @@ done
 i=0
 while [ $i -lt "$n" ]; do
     eval "p=\$p$i; mode=\$mode$i"
-    mkdir -p "$p"
-    # Not canonicalized: the descriptor, not the path it was opened by (which /tmp may hide).
-    mount --no-canonicalize --bind "/proc/self/fd/$((i + 3))" "$p"
-    mount -o "remount,bind,$mode" "$p"
-    eval "exec $((i + 3))<&-"
+    case $mode in
+    # Under the private /tmp, a hidden directory is not there to hide.
+    hide) if [ -d "$p" ]; then mount -t tmpfs -o mode=0700 tmpfs "$p"; fi ;;
+    rofile) mount --bind "$p" "$p"; mount -o remount,bind,ro "$p" ;;
+    *)
+        eval "fd=\$fd$i"
+        mkdir -p "$p"
+        # Not canonicalized: the descriptor, not the path it was opened by (which /tmp may hide).
+        mount --no-canonicalize --bind "/proc/self/fd/$fd" "$p"
+        mount -o "remount,bind,$mode" "$p"
+        eval "exec $fd<&-"
+        ;;
+    esac
     i=$((i + 1))
 done
 cd "$dir"
 exec "$@""#;
 
-/// The `unshare` command line that runs what follows it inside `sandbox`, as [`wrapper`]'s.
+/// The `unshare` command line that runs what follows it inside `sandbox`, as [`wrapper`]'s
+/// (what bubblewrap brings back under `$HOME` stays hidden here).
 fn unshare_wrapper(
     sandbox: &Path,
     git_dir: Option<&Path>,
     common_dir: Option<&Path>,
     iso: &Isolate,
+    g: &Guard,
 ) -> Result<Vec<String>> {
     let s = |p: &Path| p.display().to_string();
     let mut binds: Vec<(&str, &Path)> = common_dir.map(|c| ("ro", c)).into_iter().collect();
@@ -262,6 +355,15 @@ fn unshare_wrapper(
             "allow fewer paths, or install bubblewrap",
         ));
     }
+    binds.extend(g.home.iter().chain(&g.keys).map(|p| ("hide", p.as_path())));
+    binds.extend(g.ro_files.iter().map(|p| ("rofile", p.as_path())));
+    // Parents first again; at one depth an empty directory goes before what is bound into it.
+    let rank = |mode: &str| match mode {
+        "hide" => 0,
+        "ro" | "rw" => 1,
+        _ => 2,
+    };
+    binds.sort_by_key(|(mode, p)| (p.components().count(), rank(mode), *p));
     let mut v: Vec<String> = UNSHARE.map(String::from).to_vec();
     // With --net, every namespace but the network's.
     if !iso.net {
@@ -274,7 +376,6 @@ fn unshare_wrapper(
     }
     Ok(v)
 }
-
 /// The isolation a run gets: `--isolate` asked for it, or `sandbox.isolate=true` does for every
 /// run, whichever face starts it (the CLI, the daemon's socket). Never `None` when isolation was
 /// asked for and cannot be had: the error says why. The second value is a note for the face to
@@ -294,4 +395,55 @@ pub fn resolve(
         .map(|p| std::fs::canonicalize(p).map_err(crate::Error::io(p)))
         .collect::<Result<Vec<_>>>()?;
     Ok((Some(Isolate { net, allow, with }), why))
+}
+
+/// The variables an isolated command gets from the caller's environment: what programs need to
+/// run and print (`PATH`, `HOME`, the locale, the terminal, where toolchains live), never a
+/// token or a key. `sandbox.env` (git config, repeatable: a name, or `NAME=VALUE`) and `--env`
+/// add to it.
+pub const PASSED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TERM",
+    "COLORTERM",
+    "NO_COLOR",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "RUSTUP_HOME",
+    "CARGO_HOME",
+    "RUSTUP_TOOLCHAIN",
+];
+
+/// What `sandbox.env` adds to an isolated command's environment: (name, value) pairs, a bare
+/// name taking the caller's value.
+pub fn configured_env(main: &super::Main) -> Vec<(String, String)> {
+    main.repo
+        .git
+        .config_snapshot()
+        .strings("sandbox.env")
+        .unwrap_or_default()
+        .iter()
+        .map(|v| v.to_string())
+        .filter_map(|v| match v.split_once('=') {
+            Some((k, v)) => Some((k.trim().to_owned(), v.to_owned())),
+            None => std::env::var(v.trim()).ok().map(|val| (v.trim().to_owned(), val)),
+        })
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+/// Clears `cmd`'s environment down to [`PASSED_ENV`] and the `LC_*` variables, then adds `extra`.
+pub fn scrub_env(cmd: &mut std::process::Command, extra: &[(String, String)]) {
+    let kept: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            PASSED_ENV.contains(&k.as_ref()) || k.starts_with("LC_")
+        })
+        .collect();
+    cmd.env_clear().envs(kept).envs(extra.iter().map(|(k, v)| (k, v)));
 }

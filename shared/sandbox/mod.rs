@@ -322,9 +322,15 @@ pub fn git_cmd(dir: &Path) -> Command {
     // `-C` rather than a working directory for the child: std can then spawn with posix_spawn
     // (no fork of this process's address space), which `list` does once per sandbox.
     let mut c = Command::new(git_exe());
-    c.arg("-C")
-        .arg(dir)
-        .env_remove("GIT_DIR")
+    c.arg("-C").arg(dir);
+    // What a command in a sandbox could have written must never run here: no fsmonitor, and in
+    // a sandbox (a linked worktree: `.git` is a file) no hooks. Isolation keeps the files that
+    // say where the repository is read-only (`sandbox::isolate`); this is the second wall.
+    c.args(["-c", "core.fsmonitor=false"]);
+    if dir.join(".git").is_file() {
+        c.args(["-c", "core.hooksPath=/dev/null"]);
+    }
+    c.env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
         .env("GRIT_NO_HOOKS", "1")
@@ -584,7 +590,8 @@ impl Signer {
 /// Commits `tree` on the sandbox's branch on top of its HEAD, with a signed provenance
 /// trailer when there is a signer (from the sandbox's last run).
 pub(crate) fn commit_tree(r: &Record, tree: &str, message: &str, signer: Option<&Signer>) -> Result<String> {
-    let head = git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
+    let branch = format!("refs/heads/{}", r.branch);
+    let head = git_in(&r.path, &["rev-parse", "--verify", &branch])?.trim().to_owned();
     let mut message = message.to_owned();
     if let Some(s) = signer {
         let last = r.runs.last();
@@ -609,7 +616,12 @@ pub(crate) fn commit_tree(r: &Record, tree: &str, message: &str, signer: Option<
     let commit = git_in(&r.path, &["commit-tree", tree, "-p", &head, "-m", &message])?
         .trim()
         .to_owned();
-    git_in(&r.path, &["update-ref", "-m", "sandbox commit", "HEAD", &commit, &head])?;
+    // The sandbox's own branch by name: HEAD is a file the sandbox's command could point at
+    // another branch.
+    git_in(
+        &r.path,
+        &["update-ref", "-m", "sandbox commit", &branch, &commit, &head],
+    )?;
     Ok(commit)
 }
 

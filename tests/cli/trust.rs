@@ -1115,3 +1115,109 @@ fn commands_work_under_an_address_space_limit() {
     assert!(out.status.success(), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("limited"));
 }
+
+/// `git sandbox` in `dir` with its sandboxes under the test's directory.
+fn sandbox_cmd(t: &TestEnv, dir: &Path) -> assert_cmd::Command {
+    let mut c = t.cmd("sandbox", dir);
+    c.env("XDG_DATA_HOME", t.tmp.path().join("data"));
+    c
+}
+
+#[test]
+fn an_isolated_command_cannot_point_the_hosts_git_at_a_repository_of_its_own() {
+    if let Err(e) = grit::sandbox::isolate::choose(None) {
+        eprintln!("skipped: isolation is not possible here ({e})");
+        return;
+    }
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    std::fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.ok("wal", &r, &["init"]);
+    let marker = t.tmp.path().join("escaped");
+    // Inside: a repository whose config runs a program, and every file that says where the
+    // sandbox's repository is, pointed at it; HEAD pointed at main.
+    let hostile = format!(
+        "git init -q evil; printf '[core]\\n\\tfsmonitor = \"touch {m}\"\\n' >> evil/.git/config; \
+         gd=$(git rev-parse --absolute-git-dir); \
+         echo \"gitdir: $PWD/evil/.git\" > .git; \
+         echo \"$PWD/evil/.git\" > \"$gd/commondir\"; \
+         printf '[core]\\n\\tfsmonitor = \"touch {m}\"\\n' > \"$gd/config.worktree\"; \
+         git symbolic-ref HEAD refs/heads/main; \
+         echo changed > a.txt; true",
+        m = marker.display()
+    );
+    let _ = sandbox_cmd(&t, &r)
+        .args(["run", "s", "--isolate", "--commit", "hostile", "--sh", "--", &hostile])
+        .output()
+        .unwrap();
+    assert!(
+        !marker.exists(),
+        "run --isolate --commit ran the sandbox's program on the host"
+    );
+    for args in [
+        vec!["diff", "s"],
+        vec!["list"],
+        vec!["commit", "s", "-m", "more"],
+        vec!["merge", "s"],
+        vec!["rm", "s", "--force"],
+    ] {
+        let _ = sandbox_cmd(&t, &r).args(&args).output().unwrap();
+        assert!(
+            !marker.exists(),
+            "`git sandbox {}` ran the sandbox's program on the host",
+            args.join(" ")
+        );
+    }
+    assert_eq!(t.git(&r, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "main");
+}
+
+#[test]
+fn an_isolated_command_sees_no_signing_key_no_home_and_no_token() {
+    if let Err(e) = grit::sandbox::isolate::choose(None) {
+        eprintln!("skipped: isolation is not possible here ({e})");
+        return;
+    }
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    std::fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.create(&r, "makes a key");
+    std::fs::write(t.home().join("secret.txt"), "home secret").unwrap();
+    let keys: Vec<_> = std::fs::read_dir(r.join(".git/grit/actors"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(!keys.is_empty());
+    let look = "cat .git >/dev/null; cat \"$(git rev-parse --git-common-dir)\"/grit/actors/* 2>&1; \
+                cat \"$HOME/secret.txt\" 2>&1; env";
+    let out = sandbox_cmd(&t, &r)
+        .env("GITHUB_TOKEN", "ghp_sekrit")
+        .args([
+            "run",
+            "k",
+            "--isolate",
+            "--discard",
+            "--env",
+            "MINE=1",
+            "--sh",
+            "--",
+            look,
+        ])
+        .output()
+        .unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(!seen.contains("ghp_sekrit"), "the token reached the command: {seen}");
+    assert!(!seen.contains("home secret"), "$HOME was visible: {seen}");
+    assert!(seen.contains("MINE=1"), "--env still reaches it: {seen}");
+    for k in keys {
+        let key = std::fs::read(k.path()).unwrap();
+        let text = String::from_utf8_lossy(&key);
+        assert!(
+            text.trim().is_empty() || !seen.contains(text.trim()),
+            "a signing key was readable"
+        );
+    }
+}
