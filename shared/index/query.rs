@@ -40,6 +40,7 @@ impl Index {
     }
 
     /// Resolves a full id or any unique hex prefix to an issue id.
+    /// Resolves an issue id, or a unique prefix of one of at least [`MIN_PREFIX`] digits.
     pub fn resolve(&self, query: &str) -> Result<Id> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
         self.resolve_in(&rtxn, query)
@@ -48,6 +49,14 @@ impl Index {
     /// `resolve` within a read transaction already open (LMDB allows one per thread).
     pub(super) fn resolve_in(&self, rtxn: &RoTxn, query: &str) -> Result<Id> {
         let q = query.trim().to_ascii_lowercase();
+        // As git: an abbreviation is at least 4 digits. `close 1` must not close whatever issue
+        // happens to be the only one starting with 1.
+        if q.len() < MIN_PREFIX && q.bytes().all(|b| b.is_ascii_hexdigit()) && !q.is_empty() {
+            return Err(Error::invalid(
+                format!("'{query}' is too short to name an issue: give at least {MIN_PREFIX} digits of its id"),
+                "`git issue list` shows the ids (7 digits, and any unique prefix of 4 or more works)",
+            ));
+        }
         let Some((low, high)) = hex::prefix_range(&q) else {
             return Err(Error::invalid(
                 format!("'{query}' is not an issue id"),
@@ -542,3 +551,6 @@ impl<'t> RowEmitter<'t> {
         })
     }
 }
+
+/// The fewest hex digits that name an issue (git's own minimum abbreviation).
+pub const MIN_PREFIX: usize = 4;
