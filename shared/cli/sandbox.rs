@@ -110,8 +110,9 @@ pub struct RunArgs {
     /// Remove the sandbox afterwards
     #[arg(long, group = "after")]
     pub discard: bool,
-    /// On a terminal, do this afterwards instead of asking: commit (with the last message used
-    /// in the sandbox), keep, shell (then keep) or discard
+    /// Do this afterwards instead of asking (with or without a terminal): commit (with the last
+    /// message used in the sandbox), keep, shell (then keep; without a terminal, keep) or discard;
+    /// sandbox.defaultAction sets it for a repository
     #[arg(long, value_enum, value_name = "WHAT")]
     pub default: Option<Afterwards>,
     /// Run CMD as a shell command line (`sh -c`)
@@ -976,20 +977,34 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     // Its runs are in the record now, for a commit's provenance.
     let record = main.load(&record.name)?.unwrap_or(record);
     let tty = std::io::stdin().is_terminal();
-    let decision = if let (true, Some(d)) = (tty && !a.keep && a.commit.is_none() && !a.discard, a.default) {
+    let undecided = !a.keep && a.commit.is_none() && !a.discard;
+    // `--default`, else sandbox.defaultAction: with or without a terminal (agents and CI that
+    // ask for discard must not fill the disk).
+    let default = a.default.or_else(|| {
+        main.repo
+            .config_string("sandbox.defaultAction")
+            .and_then(|v| <Afterwards as clap::ValueEnum>::from_str(v.trim(), true).ok())
+    });
+    let decision = if let (true, Some(d)) = (undecided, default) {
         match d {
             Afterwards::Commit => {
                 After::Commit(last_message(&record).unwrap_or_else(|| format!("sandbox {}", record.name)))
             }
             Afterwards::Keep => After::Keep,
             Afterwards::Discard => After::Discard,
-            Afterwards::Shell => {
+            Afterwards::Shell if tty => {
                 execute(&record.path, &[], false, &[], false)?;
                 After::Keep
             }
+            Afterwards::Shell => After::Keep,
         }
-    } else if tty && !a.keep && a.commit.is_none() && !a.discard {
+    } else if tty && undecided {
         prompt(&record)?
+    } else if undecided {
+        ui.note(
+            "no terminal to ask what to do with the sandbox: it is kept (--default or sandbox.defaultAction decides)",
+        );
+        After::Keep
     } else if let Some(m) = a.commit {
         After::Commit(m)
     } else if a.discard {

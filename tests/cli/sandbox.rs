@@ -1209,3 +1209,26 @@ fn open_with_editor_starts_the_editor_in_the_sandbox() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no editor is set") && err.contains("hint:"), "{err}");
 }
+
+#[test]
+fn the_default_action_is_honoured_without_a_terminal_and_sandbox_default_action_sets_it() {
+    let t = TestEnv::new();
+    let r = one_file_repo(&t);
+    let out = sb(&t, &r)
+        .args(["run", "d1", "--default", "discard", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(t.json("sandbox", &r, &["list"]), serde_json::json!([]), "discarded");
+    t.git(&r, &["config", "sandbox.defaultAction", "discard"]);
+    run_ok(&t, &r, &["run", "d2", "--", "true"]);
+    assert_eq!(
+        t.json("sandbox", &r, &["list"]),
+        serde_json::json!([]),
+        "discarded by config"
+    );
+    t.git(&r, &["config", "--unset", "sandbox.defaultAction"]);
+    let out = sb(&t, &r).args(["run", "d3", "--", "true"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no terminal to ask"));
+    assert_eq!(t.json("sandbox", &r, &["list"])[0]["name"], "d3", "kept, and said so");
+}
