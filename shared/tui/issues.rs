@@ -241,7 +241,13 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
         KeyCode::Char('G') | KeyCode::End => t.selected = last,
         KeyCode::Char('J') => t.detail_scroll = t.detail_scroll.saturating_add(3),
         KeyCode::Char('K') => t.detail_scroll = t.detail_scroll.saturating_sub(3),
-        KeyCode::Char('/') => t.editing = true,
+        KeyCode::Char('/') => {
+            // What is typed is a new term, not the end of the last one (`is:opencache`).
+            if !t.query.is_empty() && !t.query.ends_with(' ') {
+                t.query.push(' ');
+            }
+            t.editing = true;
+        }
         KeyCode::Char('c') => {
             return Effect::Edit {
                 template: "\n\n# The first line is the title; the rest is the body.\n\

@@ -225,6 +225,14 @@ fn keys_create_comment_close_label_claim_and_filter_against_a_real_repository() 
         !t.ok("issue", &r, &["list", "--json"]).contains("\"claim\":{"),
         "unclaimed"
     );
+    // The query bar opens after what is there, with a space: a word typed is a new term.
+    let before = app.issues.hits.len();
+    app.key(key('/'));
+    typed(&mut app, "first");
+    assert!(app.issues.query_error.is_none(), "{:?}", app.issues.query);
+    assert!(app.issues.query.ends_with(" first"), "{:?}", app.issues.query);
+    assert!(app.issues.hits.len() <= before);
+    app.key(code(KeyCode::Enter));
     // Filter as you type.
     app.key(key('/'));
     app.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
