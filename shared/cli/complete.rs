@@ -176,6 +176,21 @@ fn dynamic(which: Dynamic, dir: &Path) -> Option<Vec<String>> {
             let mut out: Vec<String> = vec!["repo:".into(), "path:".into(), "issue:".into()];
             let view = crate::lock::View::load(&repo, None).ok()?;
             out.extend(view.locks.values().map(|l| l.lease.resource.clone()));
+            // `issue:` takes an issue's id: the open ones, by their short ids.
+            if let Ok(index) = crate::index::Index::open(&repo)
+                && index.refresh(&repo).is_ok()
+            {
+                let filter = crate::index::ListFilter {
+                    limit: 500,
+                    ..Default::default()
+                };
+                let _ = index.for_each_row(&filter, |row| {
+                    out.push(format!("issue:{}", row.short_id));
+                    Ok(())
+                });
+            }
+            out.sort();
+            out.dedup();
             out
         }
         Dynamic::Issues | Dynamic::Labels => {

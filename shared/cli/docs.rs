@@ -302,10 +302,19 @@ _grit_complete() {
     local IFS=$'
 ' out
     out=$(command "git-$tool" __complete "$index" "$@" 2>/dev/null) || return 0
+    local cur=${@:index+1:1}
     if [[ $out == __files__ ]]; then
-        COMPREPLY=($(compgen -f -- "${@:index+1:1}"))
+        COMPREPLY=($(compgen -f -- "$cur"))
     else
         COMPREPLY=($out)
+    fi
+    # bash replaces only what follows the last `:` of the word (COMP_WORDBREAKS has `:`), so
+    # each candidate loses what the word already holds up to there (`issue:` of `issue:1a7`).
+    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
+        local colon=${cur%"${cur##*:}"} i
+        for i in "${!COMPREPLY[@]}"; do
+            COMPREPLY[i]=${COMPREPLY[i]#"$colon"}
+        done
     fi
 }
 
@@ -315,9 +324,15 @@ _git_@fn@() {
     _grit_complete @tool@ $((cword - at - 1)) "${words[@]:at+1}"
 }
 
-# `git-@tool@ …`
+# `git-@tool@ …`: the words as typed, `issue:1a7` one word (bash-completion joins them again).
 _git_@fn@_direct() {
-    _grit_complete @tool@ $((COMP_CWORD - 1)) "${COMP_WORDS[@]:1}"
+    local words cword
+    if declare -F _get_comp_words_by_ref >/dev/null; then
+        _get_comp_words_by_ref -n =: words cword
+    else
+        words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
+    fi
+    _grit_complete @tool@ $((cword - 1)) "${words[@]:1}"
 }
 complete -F _git_@fn@_direct git-@tool@
 "#;

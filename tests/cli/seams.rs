@@ -182,6 +182,15 @@ fn git_tool_tab_completes_subcommands_flags_and_values_in_a_real_bash() {
     assert!(screen.contains("git wal hooks"), "{screen}");
     let screen = sh.tab("git-lock acquire re", "repo:");
     assert!(screen.contains("acquire repo:"), "{screen}");
+    // A typed `issue:` prefix is completed once, not doubled (`:` breaks words in bash).
+    for line in [
+        format!("git lock acquire issue:{}", &id[..4]),
+        format!("git-lock acquire issue:{}", &id[..4]),
+    ] {
+        let screen = sh.tab(&line, &id);
+        assert!(screen.contains(&format!("acquire issue:{id}")), "{line}:\n{screen}");
+        assert!(!screen.contains("issue:issue:"), "{line}:\n{screen}");
+    }
 }
 
 #[test]
