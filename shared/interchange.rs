@@ -119,6 +119,40 @@ fn github_key(url: &str, number: u64) -> String {
 }
 
 /// One GitHub issue, in either shape (`gh` camelCase or REST snake_case).
+/// The most labels one imported issue may carry, and the longest label: a record past them is
+/// skipped and named (one issue with a million labels cost minutes and gigabytes).
+pub const MAX_LABELS: usize = 100;
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// Checks what every source's record must hold to be written as the CLI would write it.
+pub fn validate(x: Incoming) -> Result<Incoming, String> {
+    if x.labels.len() > MAX_LABELS {
+        return Err(format!(
+            "{} carries {} labels; an issue takes at most {MAX_LABELS}",
+            x.source,
+            x.labels.len()
+        ));
+    }
+    if let Some(l) = x.labels.iter().find(|l| l.len() > MAX_LABEL_BYTES) {
+        return Err(format!(
+            "{} has a label of {} bytes; a label takes at most {MAX_LABEL_BYTES}",
+            x.source,
+            l.len()
+        ));
+    }
+    if let Some(l) = x
+        .labels
+        .iter()
+        .find(|l| l.trim().is_empty() || l.chars().any(char::is_control))
+    {
+        return Err(format!(
+            "{} has a label that is empty or holds control characters: {l:?}",
+            x.source
+        ));
+    }
+    Ok(x)
+}
+
 pub fn github_issue(v: &Value) -> Result<Incoming, String> {
     let number = v.get("number").and_then(Value::as_u64).ok_or("no issue number")?;
     if v.get("pull_request").is_some() {

@@ -172,7 +172,7 @@ fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
             if item.get("pull_request").is_some() {
                 continue;
             }
-            let mut x = match github_issue(item) {
+            let mut x = match github_issue(item).and_then(crate::interchange::validate) {
                 Ok(x) => x,
                 Err(reason) => {
                     report.skipped.push(Skipped {

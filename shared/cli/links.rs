@@ -79,15 +79,27 @@ pub fn plan(ui: &Ui, store: &Store, changes: &[Change]) -> Result<Vec<(Id, Vec<K
     Ok(out)
 }
 
+/// The edge a `blocks` or `parent` link adds, as (from, to, link table): adding "from → to"
+/// closes a cycle if `to` already reaches `from`. Other links make no cycle.
+pub fn cycle_edge(c: &Change) -> Option<(Id, Id, u8)> {
+    match c.spec {
+        LinkSpec::BlockedBy => Some((c.a, c.b, tables::BLOCKED_BY)),
+        LinkSpec::Blocks => Some((c.b, c.a, tables::BLOCKED_BY)),
+        LinkSpec::Parent => Some((c.a, c.b, tables::PARENT)),
+        LinkSpec::Child => Some((c.b, c.a, tables::PARENT)),
+        _ => None,
+    }
+}
+
 /// Refuses a `blocks` or `parent` link that would close a cycle.
 fn check_cycle(store: &Store, c: &Change) -> Result<(), CommandError> {
-    // (from, to, link): adding "from → to" closes a cycle if `to` already reaches `from`.
-    let (from, to, link, word) = match c.spec {
-        LinkSpec::BlockedBy => (c.a, c.b, tables::BLOCKED_BY, "is blocked by"),
-        LinkSpec::Blocks => (c.b, c.a, tables::BLOCKED_BY, "is blocked by"),
-        LinkSpec::Parent => (c.a, c.b, tables::PARENT, "has the parent"),
-        LinkSpec::Child => (c.b, c.a, tables::PARENT, "has the parent"),
-        _ => return Ok(()),
+    let Some((from, to, link)) = cycle_edge(c) else {
+        return Ok(());
+    };
+    let word = if link == tables::PARENT {
+        "has the parent"
+    } else {
+        "is blocked by"
     };
     let Some(path) = store.index.path(&to, &from, link)? else {
         return Ok(());

@@ -262,7 +262,15 @@ fn parse(from: From, docs: Vec<(String, Value)>, skipped: &mut Vec<Skipped>) -> 
     if from == From::Github {
         let (issues, mut s) = interchange::read_github(docs);
         skipped.append(&mut s);
-        return issues;
+        return issues
+            .into_iter()
+            .filter_map(|x| {
+                let at = x.source.clone();
+                interchange::validate(x)
+                    .map_err(|reason| skipped.push(Skipped { at, reason }))
+                    .ok()
+            })
+            .collect();
     }
     let mut out = Vec::new();
     for (at, doc) in docs {
@@ -278,7 +286,8 @@ fn parse(from: From, docs: Vec<(String, Value)>, skipped: &mut Vec<Skipped>) -> 
             let r = match from {
                 From::Beads => interchange::beads_issue(&v),
                 _ => interchange::grit_issue(&v),
-            };
+            }
+            .and_then(interchange::validate);
             match r {
                 Ok(x) => out.push(x),
                 Err(reason) => skipped.push(Skipped { at, reason }),
@@ -403,9 +412,32 @@ pub(crate) fn apply(
         }
     }
     if !report.dry_run && !changes.is_empty() {
-        // Cycles in the source are kept out, as a local write would keep them out.
+        // Cycles in the source are kept out, as a local write would keep them out: against the
+        // links already here and those this import adds before it.
         let mut planned = Vec::new();
+        let mut added: std::collections::HashMap<(u8, Id), Vec<Id>> = std::collections::HashMap::new();
         for c in &changes {
+            if let Some((from, to, link)) = super::links::cycle_edge(c) {
+                if store
+                    .index
+                    .path_with(&to, &from, link, &|at: &Id| {
+                        added.get(&(link, *at)).cloned().unwrap_or_default()
+                    })?
+                    .is_some()
+                {
+                    report.skipped.push(Skipped {
+                        at: "links".into(),
+                        reason: format!(
+                            "{} {} {}: this link would make a cycle; not written",
+                            c.a,
+                            c.spec.name(),
+                            c.b
+                        ),
+                    });
+                    continue;
+                }
+                added.entry((link, from)).or_default().push(to);
+            }
             match super::links::plan(&ui.quiet_copy(), store, std::slice::from_ref(c)) {
                 Ok(p) => planned.extend(p),
                 Err(e) => report.skipped.push(Skipped {

@@ -460,6 +460,12 @@ impl Index {
     /// The issues reachable from `from` by following `link` (`BLOCKED_BY` or `PARENT`): the
     /// path to `to` if there is one, for refusing a link that would close a cycle.
     pub fn path(&self, from: &Id, to: &Id, link: u8) -> Result<Option<Vec<Id>>> {
+        self.path_with(from, to, link, &|_| Vec::new())
+    }
+
+    /// [`Index::path`] over the links in the index and those `more` adds (links about to be
+    /// written: an import checks its own against each other).
+    pub fn path_with(&self, from: &Id, to: &Id, link: u8, more: &dyn Fn(&Id) -> Vec<Id>) -> Result<Option<Vec<Id>>> {
         let rtxn = self.env.read_txn().map_err(self.err())?;
         let mut seen: HashMap<Id, Id> = HashMap::new();
         let mut queue = std::collections::VecDeque::from([*from]);
@@ -477,7 +483,7 @@ impl Index {
                 path.reverse();
                 return Ok(Some(path));
             }
-            for next in self.linked(&rtxn, &at, link)? {
+            for next in self.linked(&rtxn, &at, link)?.into_iter().chain(more(&at)) {
                 if next != *from && !seen.contains_key(&next) {
                     seen.insert(next, at);
                     queue.push_back(next);

@@ -361,3 +361,48 @@ fn fixes_trailers_close_issues_once_on_the_default_branch() {
     assert_eq!(again["closed"], json!([]), "{again}");
     assert_eq!(env.json("issue", &a, &["show", &fix])["state"], "open");
 }
+
+#[test]
+fn an_import_refuses_the_cycles_and_the_label_floods_the_cli_refuses() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    let many: Vec<String> = (0..1000).map(|i| format!("l{i}")).collect();
+    let lines = [
+        json!({"id": "bd-1", "title": "One", "status": "open", "created_at": "2025-10-01T00:00:00Z",
+               "dependencies": [{"issue_id": "bd-1", "depends_on_id": "bd-2", "type": "blocks"}]}),
+        json!({"id": "bd-2", "title": "Two", "status": "open", "created_at": "2025-10-01T00:00:00Z",
+               "dependencies": [{"issue_id": "bd-2", "depends_on_id": "bd-3", "type": "blocks"}]}),
+        json!({"id": "bd-3", "title": "Three", "status": "open", "created_at": "2025-10-01T00:00:00Z",
+               "dependencies": [{"issue_id": "bd-3", "depends_on_id": "bd-1", "type": "blocks"}]}),
+        json!({"id": "bd-4", "title": "Flood", "status": "open", "created_at": "2025-10-01T00:00:00Z", "labels": many}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let file = env.tmp.path().join("issues.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    let r = import(&env, &dir, &file, "beads");
+    assert_eq!(r["created"], 3, "{r}");
+    let reasons: Vec<String> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(reasons.iter().any(|s| s.contains("1000 labels")), "{reasons:?}");
+    assert!(reasons.iter().any(|s| s.contains("cycle")), "{reasons:?}");
+    // What was written holds no cycle: check is clean, and two of the three links are there.
+    env.ok("wal", &dir, &["check"]);
+    assert_eq!(r["links"], 2, "{r}");
+    // --strict refuses the lot.
+    let other = env.repo("s");
+    let strict = env
+        .cmd("issue", &other)
+        .args(["import", file.to_str().unwrap(), "--from", "beads", "--strict"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        strict.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
+}
