@@ -145,7 +145,8 @@ pub struct ReadyArgs {
     pub output: OutputArgs,
 }
 
-/// Priority, type and links, as `create` and `edit` take them.
+// Priority, type and links, as `create` and `edit` take them (a plain comment: a doc comment on
+// a flattened group becomes the about text of every command that flattens it).
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Priority from 0 (most urgent) to 4; 2 unless set

@@ -71,7 +71,7 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 }
 
-/// `ui`: the terminal UI takes no arguments of its own.
+// `ui`: the terminal UI takes no arguments of its own (a plain comment, see `PlanArgs`).
 #[derive(Debug, clap::Args)]
 pub struct UiArgs {}
 

@@ -36,7 +36,7 @@ pub const FIELDS: [&str; 16] = [
     "blocked_by",
 ];
 
-/// How to choose issues: the query language and saved views.
+// How to choose issues: the query language and saved views (a plain comment, see `PlanArgs`).
 #[derive(Debug, Args, Default)]
 pub struct QueryArgs {
     /// Search with a query: qualifiers (is:open, label:bug, -label:wontfix, assignee:@me,
@@ -51,7 +51,7 @@ pub struct QueryArgs {
     pub view: Option<String>,
 }
 
-/// How to print a listing.
+// How to print a listing (a plain comment, see `PlanArgs`).
 #[derive(Debug, Args, Default)]
 pub struct OutputArgs {
     /// Print one line per issue from a template, e.g. '{short_id} P{priority} {title}'; the

@@ -112,3 +112,29 @@ fn man_pages_name_every_value_mark_required_and_repeated_ones_and_never_cite_the
         );
     }
 }
+
+#[test]
+fn every_man_page_names_its_own_command_and_no_two_share_a_summary() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let page = std::fs::read_to_string(e.path()).unwrap();
+        let name = page
+            .lines()
+            .skip_while(|l| *l != ".SH NAME")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{} has no NAME", e.path().display()))
+            .to_owned();
+        let (cmd, summary) = name.split_once(" \\- ").expect("NAME is `cmd \\- summary`");
+        let file = e
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".1")
+            .replace('-', "\\-");
+        assert_eq!(cmd, file, "the NAME line of {}", e.path().display());
+        assert!(!summary.trim().is_empty());
+        if let Some(other) = seen.insert(summary.to_owned(), cmd.to_owned()) {
+            panic!("{cmd} and {other} share the summary {summary:?}: one is not its own");
+        }
+    }
+}
