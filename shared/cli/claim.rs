@@ -82,12 +82,23 @@ impl Drop for IssueGuard<'_> {
             &self.scope,
             false,
         ) {
+            // The resource once, by the issue's short id where it has one.
+            let name = match &self.resource {
+                Resource::Issue(id) => format!(
+                    "the claim on issue {}",
+                    self.store
+                        .index
+                        .short_id(id)
+                        .unwrap_or_else(|_| id.to_hex()[..12].to_owned())
+                ),
+                other => other.to_string(),
+            };
             let why = match e {
                 lock::Refused::Error(e) => e.to_string(),
-                lock::Refused::NotHeld(r) => format!("{r} was no longer held"),
-                lock::Refused::NotOwner(l) => format!("{} is now held by someone else", l.lease.resource),
+                lock::Refused::NotHeld(_) => "it was no longer held".into(),
+                lock::Refused::NotOwner(_) => "someone else holds it now".into(),
             };
-            eprintln!("warning: could not release {}: {why}", self.resource);
+            eprintln!("warning: could not release {name}: {why}");
         }
     }
 }

@@ -445,9 +445,18 @@ pub fn main_with_args<P: Parser>(
         Ok(p) => p,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
-            let _ = e.print();
             if e.use_stderr() {
+                // One hint, in the house's form: clap's own "For more information, try
+                // '--help'." goes.
+                let text = e.render().to_string();
+                let kept: Vec<&str> = text
+                    .lines()
+                    .filter(|l| !l.starts_with("For more information, try"))
+                    .collect();
+                eprintln!("{}", kept.join("\n").trim_end());
                 eprintln!("hint: add `--help` to the command to see what it takes");
+            } else {
+                let _ = e.print();
             }
             return ExitCode::from(code);
         }

@@ -502,3 +502,16 @@ fn a_reader_that_goes_away_ends_the_listing_quietly() {
     );
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_usage_error_carries_one_hint() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    for args in [vec!["lsit"], vec!["list", "--bogus"]] {
+        let out = t.cmd("issue", &r).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(!err.contains("For more information"), "{err}");
+        assert_eq!(err.matches("hint: ").count(), 1, "{err}");
+    }
+}
