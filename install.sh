@@ -1,10 +1,39 @@
 #!/bin/sh
 # Installs the grit suite (git-issue, git-wal, git-lock, git-sandbox) with its man pages and
 # shell completions, then runs `git issue demo` in a scratch repository.
+#
+#   ./install.sh               install into $CARGO_INSTALL_ROOT, else $CARGO_HOME, else ~/.cargo
+#                              (binaries in <root>/bin, man pages in <root>/share/man/man1);
+#                              completions go under $XDG_DATA_HOME (else ~/.local/share)
+#   ./install.sh --uninstall   remove what it installed there, and nothing else
 set -eu
 cd "$(dirname "$0")"
 
 root="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}"
+data="${XDG_DATA_HOME:-$HOME/.local/share}"
+
+case "${1:-}" in
+--uninstall)
+    # cargo's own record of the install first, then whatever is left of ours.
+    cargo uninstall --root "$root" grit >/dev/null 2>&1 || true
+    for tool in issue wal lock sandbox; do
+        rm -f "$root/bin/git-$tool" "$data/bash-completion/completions/git-$tool" \
+            "$data/zsh/site-functions/_git-$tool" "$data/fish/vendor_completions.d/git-$tool.fish"
+    done
+    for page in man/*.1; do
+        rm -f "$root/share/man/man1/${page#man/}"
+    done
+    echo "removed git-issue, git-wal, git-lock, git-sandbox, their man pages and completions from $root and $data"
+    echo "(each repository's state stays in its .git/grit and refs/grit/: \`git wal hooks uninstall\` removes a"
+    echo " repository's hooks)"
+    exit 0
+    ;;
+"") ;;
+*)
+    echo "usage: ./install.sh [--uninstall]" >&2
+    exit 2
+    ;;
+esac
 . tools/link-static.sh
 cores=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
@@ -19,7 +48,6 @@ echo "[2/3] installing man pages and shell completions"
 mkdir -p "$root/share/man/man1"
 cp man/*.1 "$root/share/man/man1/"
 
-data="${XDG_DATA_HOME:-$HOME/.local/share}"
 mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$data/fish/vendor_completions.d"
 for tool in issue wal lock sandbox; do
     cp "completions/git-$tool.bash" "$data/bash-completion/completions/git-$tool"

@@ -465,3 +465,50 @@ fn the_readme_tour_runs_as_pasted() {
     assert!(stdout.contains("Reproduced."), "{stdout}");
     assert!(stdout.contains(": clean"), "{stdout}");
 }
+
+#[test]
+fn install_sh_uninstall_removes_what_it_installed_and_nothing_else() {
+    let t = TestEnv::new();
+    let root = t.tmp.path().join("root");
+    let data = t.tmp.path().join("data");
+    let ours = [
+        root.join("bin/git-issue"),
+        root.join("bin/git-sandbox"),
+        root.join("share/man/man1/git-issue-list.1"),
+        data.join("bash-completion/completions/git-lock"),
+        data.join("zsh/site-functions/_git-wal"),
+        data.join("fish/vendor_completions.d/git-issue.fish"),
+    ];
+    let theirs = [
+        root.join("bin/rg"),
+        root.join("share/man/man1/rg.1"),
+        data.join("bash-completion/completions/rg"),
+    ];
+    for f in ours.iter().chain(&theirs) {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, "x").unwrap();
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh");
+    let out = t
+        .wrapped("sh", t.tmp.path())
+        .arg(&script)
+        .arg("--uninstall")
+        .env("CARGO_INSTALL_ROOT", &root)
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in &ours {
+        assert!(!f.exists(), "{} stayed", f.display());
+    }
+    for f in &theirs {
+        assert!(f.exists(), "{} went", f.display());
+    }
+    let bad = t
+        .wrapped("sh", t.tmp.path())
+        .arg(&script)
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
