@@ -42,6 +42,9 @@ pub enum Command {
     Create(Box<CreateArgs>),
     /// List issues, newest first, or as a query sorts them
     List(ListArgs),
+    /// Count the issues a query matches (every state unless it names one), in all or by state,
+    /// label, type, priority, assignee or actor
+    Count(super::count::CountArgs),
     /// Show an issue with its body, comments and links
     Show(ShowArgs),
     /// Show an issue (`view ID`), or save, list and remove saved queries (`view save|list|rm`)
@@ -369,6 +372,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
     match cli.command {
         Command::Create(a) => create(ui, *a),
         Command::List(a) => list(ui, a),
+        Command::Count(a) => super::count::count(ui, a),
         Command::Show(a) => show(ui, a),
         Command::View(a) => search::view(ui, a),
         Command::Edit(a) => edit(ui, *a),

@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod claim;
 pub mod complete;
+pub mod count;
 pub mod docs;
 pub mod issue;
 pub mod links;

@@ -515,3 +515,38 @@ fn a_usage_error_carries_one_hint() {
         assert_eq!(err.matches("hint: ").count(), 1, "{err}");
     }
 }
+
+#[test]
+fn count_answers_in_all_or_by_a_field_and_takes_a_query() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.ok(
+        "issue",
+        &r,
+        &["create", "--title", "a", "--label", "bug,ui", "--priority", "1"],
+    );
+    t.ok(
+        "issue",
+        &r,
+        &["create", "--title", "b", "--label", "bug", "--type", "feature"],
+    );
+    let c = t.create(&r, "c");
+    t.ok("issue", &r, &["close", &c]);
+    assert_eq!(t.ok("issue", &r, &["count"]).trim(), "3", "every state");
+    assert_eq!(t.ok("issue", &r, &["count", "-S", "is:open"]).trim(), "2");
+    let by = t.json("issue", &r, &["count", "--by", "state"]);
+    assert_eq!(by["counts"], serde_json::json!({"open": 2, "closed": 1}), "{by}");
+    let by = t.json("issue", &r, &["count", "--by", "label"]);
+    assert_eq!(
+        by["counts"],
+        serde_json::json!({"bug": 2, "ui": 1, "(none)": 1}),
+        "{by}"
+    );
+    let by = t.json("issue", &r, &["count", "--by", "type", "-S", "label:bug"]);
+    assert_eq!(by["total"], 2);
+    assert_eq!(by["counts"], serde_json::json!({"feature": 1, "task": 1}), "{by}");
+    let by = t.json("issue", &r, &["count", "--by", "priority"]);
+    assert_eq!(by["counts"], serde_json::json!({"1": 1, "2": 2}), "{by}");
+    let human = t.ok("issue", &r, &["count", "--by", "label"]);
+    assert_eq!(human.lines().next(), Some("2\tbug"), "{human}");
+}
