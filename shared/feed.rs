@@ -208,14 +208,7 @@ impl Feed {
 
     fn lock(&self) -> Result<fs::File> {
         self.make_dir()?;
-        let path = self.dir.join("lock");
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        f.lock().map_err(io(&path))?;
-        Ok(f)
+        crate::sys::lock_file(&self.dir.join("lock"))
     }
 
     /// Appends records, in order, as one write.

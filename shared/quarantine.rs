@@ -100,6 +100,29 @@ fn padded(b: &[u8]) -> [u8; 32] {
     out
 }
 
+/// The lookup file's head, for a list of `len` bytes: (unresolved, event ids, commit ids);
+/// `None` when it is not one, or was written for another length of the list.
+fn idx_head(head: &[u8], len: u64) -> Option<(usize, usize, usize)> {
+    let u64_at = |i: usize| {
+        head.get(i..i + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let u32_at = |i: usize| {
+        head.get(i..i + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    if head.get(..4)? != IDX_MAGIC || u64_at(4)? != len {
+        return None;
+    }
+    Some((
+        usize::try_from(u64_at(12)?).ok()?,
+        u32_at(20)? as usize,
+        u32_at(24)? as usize,
+    ))
+}
+
 fn list_len(repo: &Repo) -> Option<u64> {
     std::fs::metadata(path(repo)).ok().map(|m| m.len())
 }
@@ -164,13 +187,8 @@ impl Quarantine {
             let mut f = std::fs::File::open(idx_path(repo)).ok()?;
             let mut head = [0u8; 28];
             f.read_exact(&mut head).ok()?;
-            if &head[..4] != IDX_MAGIC || u64::from_le_bytes(head[4..12].try_into().ok()?) != len {
-                return None;
-            }
-            let unresolved = usize::try_from(u64::from_le_bytes(head[12..20].try_into().ok()?)).ok()?;
-            let ids = u64::from(u32::from_le_bytes(head[20..24].try_into().ok()?))
-                + u64::from(u32::from_le_bytes(head[24..28].try_into().ok()?));
-            f.seek(SeekFrom::Start(28 + ids * 32)).ok()?;
+            let (unresolved, n_events, n_commits) = idx_head(&head, len)?;
+            f.seek(SeekFrom::Start(28 + (n_events + n_commits) as u64 * 32)).ok()?;
             let mut tail = String::new();
             f.take(1 << 20).read_to_string(&mut tail).ok()?;
             let entries = tail
@@ -192,12 +210,7 @@ impl Quarantine {
     fn read_idx(repo: &Repo, len: u64) -> Option<Quarantine> {
         let bytes = std::fs::read(idx_path(repo)).ok()?;
         let (head, rest) = bytes.split_at_checked(28)?;
-        if &head[..4] != IDX_MAGIC || u64::from_le_bytes(head[4..12].try_into().ok()?) != len {
-            return None;
-        }
-        let unresolved = usize::try_from(u64::from_le_bytes(head[12..20].try_into().ok()?)).ok()?;
-        let n_events = u32::from_le_bytes(head[20..24].try_into().ok()?) as usize;
-        let n_commits = u32::from_le_bytes(head[24..28].try_into().ok()?) as usize;
+        let (unresolved, n_events, n_commits) = idx_head(head, len)?;
         let ids = (n_events + n_commits).checked_mul(32)?;
         let (ids, tail) = rest.split_at_checked(ids)?;
         let chunk = |b: &[u8]| -> [u8; 32] { b.try_into().expect("32 bytes") };

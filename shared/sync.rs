@@ -104,8 +104,6 @@ pub struct TrackingLock(#[allow(dead_code)] std::fs::File);
 
 /// Takes [`TrackingLock`] for `remote`, waiting for another process that holds it.
 pub fn tracking_lock(repo: &Repo, remote: &str) -> Result<TrackingLock> {
-    let dir = repo.git.common_dir().join("grit");
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
     // Remote names may hold `/`; the lock's name must be one file name.
     let safe: String = remote
         .bytes()
@@ -117,15 +115,8 @@ pub fn tracking_lock(repo: &Repo, remote: &str) -> Result<TrackingLock> {
             }
         })
         .collect();
-    let path = dir.join(format!("tracking-{safe}.lock"));
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(Error::io(&path))?;
-    f.lock().map_err(Error::io(&path))?;
-    Ok(TrackingLock(f))
+    let path = repo.git.common_dir().join("grit").join(format!("tracking-{safe}.lock"));
+    crate::sys::lock_file(&path).map(TrackingLock)
 }
 
 /// Fetches a remote's grit refs into its tracking namespace, quietly; returns how many refs

@@ -13,6 +13,24 @@ pub fn alive(pid: u32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
 }
 
+/// Opens (creating it and its directory) the lock file at `path` and takes an exclusive lock on
+/// it, waiting for another holder (std's `File::lock`). Released when the file is dropped, or by
+/// the OS when the process dies.
+pub fn lock_file(path: &std::path::Path) -> crate::Result<std::fs::File> {
+    use crate::Error;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    }
+    let f = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(Error::io(path))?;
+    f.lock().map_err(Error::io(path))?;
+    Ok(f)
+}
+
 /// Sends SIGKILL to every process of group `pgid` (a child started with `process_group(0)`),
 /// if there is one.
 pub fn kill_group(pgid: i32) {

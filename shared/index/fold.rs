@@ -25,19 +25,7 @@ struct FoldLock(#[allow(dead_code)] std::fs::File);
 
 impl FoldLock {
     fn take(dir: &std::path::Path) -> Result<FoldLock> {
-        use std::os::fd::AsRawFd;
-        let path = dir.join("fold.lock");
-        let f = std::fs::File::create(&path).map_err(Error::io(&path))?;
-        loop {
-            // SAFETY: flock on a descriptor this function owns.
-            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(FoldLock(f));
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(Error::Io { path, source: e });
-            }
-        }
+        crate::sys::lock_file(&dir.join("fold.lock")).map(FoldLock)
     }
 }
 

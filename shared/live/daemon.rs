@@ -104,8 +104,7 @@ fn open_lock(paths: &Paths) -> Result<fs::File> {
 }
 
 fn try_flock(f: &fs::File) -> bool {
-    // SAFETY: flock on a descriptor the caller owns.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    f.try_lock().is_ok()
 }
 
 /// The running daemon, if there is one (someone holds the lease).

@@ -219,16 +219,8 @@ impl Hook {
     /// another holder) until dropped: one delivery at a time per webhook, whichever process
     /// runs it, so two never send the same records twice or out of order.
     pub fn cursor_file(&self, repo: &Repo) -> Result<CursorFile> {
-        let dir = Self::dir(repo);
-        fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         let path = self.cursor_path(repo);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(Error::io(&path))?;
-        file.lock().map_err(Error::io(&path))?;
+        let file = crate::sys::lock_file(&path)?;
         Ok(CursorFile { file, path })
     }
 

@@ -77,16 +77,7 @@ struct Mutex(#[allow(dead_code)] std::fs::File);
 
 impl Mutex {
     fn take(repo: &Repo) -> Result<Mutex> {
-        let path = repo.grit_dir.join("locks.mutex");
-        std::fs::create_dir_all(&repo.grit_dir).map_err(Error::io(&repo.grit_dir))?;
-        let file = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(Error::io(&path))?;
-        file.lock().map_err(Error::io(&path))?;
-        Ok(Mutex(file))
+        crate::sys::lock_file(&repo.grit_dir.join("locks.mutex")).map(Mutex)
     }
 }
 

@@ -3,7 +3,6 @@
 //! fetched, integrated and tried again with backoff; only a real content conflict stops it, with
 //! the sandbox intact. The commits' `Fixes:` trailers are applied once the push has landed.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -83,17 +82,7 @@ pub struct LandLock(#[allow(dead_code)] std::fs::File);
 
 /// Waits for and takes the landing lock of the clone `main` belongs to.
 pub fn lock(main: &Main) -> Result<LandLock> {
-    let dir = main.repo.git.common_dir().join("grit");
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-    let path: PathBuf = dir.join("land.lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(Error::io(&path))?;
-    f.lock().map_err(Error::io(&path))?;
-    Ok(LandLock(f))
+    crate::sys::lock_file(&main.repo.git.common_dir().join("grit").join("land.lock")).map(LandLock)
 }
 
 fn git(main: &Main, args: &[&str]) -> Result<std::process::Output> {

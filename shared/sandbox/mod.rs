@@ -133,12 +133,7 @@ impl Main {
     /// An exclusive lock (flock) held until the file is dropped; `None` if it cannot be had,
     /// and then git's own failure will say what went wrong.
     fn worktree_lock(&self) -> Option<fs::File> {
-        use std::os::fd::AsRawFd;
-        let dir = self.records_dir();
-        fs::create_dir_all(&dir).ok()?;
-        let f = fs::File::create(dir.join(".worktree-add.lock")).ok()?;
-        // SAFETY: flock on a descriptor this function owns.
-        (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0).then_some(f)
+        crate::sys::lock_file(&self.records_dir().join(".worktree-add.lock")).ok()
     }
 
     fn records_dir(&self) -> PathBuf {

@@ -504,18 +504,24 @@ fn foreign() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
     (base, seen)
 }
 
+/// A `pull` that must fail (exit 1) within a minute; its stderr.
+fn failed_pull(t: &TestEnv, dir: &Path, s: &Server) -> String {
+    let out = bridge(t, dir, s, &["pull"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    err
+}
+
 #[test]
 fn a_next_link_to_the_page_itself_stops_with_an_error() {
     let t = TestEnv::new();
     let r = t.repo("r");
     let s = server();
     s.state.lock().unwrap().faults.self_link = true;
-    let out = bridge(&t, &r, &s, &["pull"])
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = failed_pull(&t, &r, &s);
     assert!(err.contains("pagination") && err.contains("already read"), "{err}");
     let requests = s.state.lock().unwrap().log.len();
     assert!(requests < 10, "{requests} requests for one page");
@@ -528,12 +534,7 @@ fn a_next_link_to_another_origin_is_not_followed_and_never_gets_the_token() {
     let s = server();
     let (other, seen) = foreign();
     s.state.lock().unwrap().faults.foreign_next = Some(other.clone());
-    let out = bridge(&t, &r, &s, &["pull"])
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = failed_pull(&t, &r, &s);
     assert!(err.contains("another origin"), "{err}");
     assert!(
         seen.lock().unwrap().is_empty(),

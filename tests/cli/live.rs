@@ -595,6 +595,19 @@ fn a_failing_webhook_is_retried_then_parked_and_retry_delivers_it() {
         .stderr(predicates::str::contains("neither a url nor a command"));
 }
 
+/// A repository for the daemon's sandbox API: `a.txt` on main, sandboxes under `.sandboxes`
+/// (ignored), and a daemon that never idles out.
+fn api_repo(t: &TestEnv) -> PathBuf {
+    let r = t.repo("r");
+    std::fs::write(r.join("a.txt"), "a\n").unwrap();
+    std::fs::write(r.join(".gitignore"), ".sandboxes/\n").unwrap();
+    t.git(&r, &["add", "."]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.git(&r, &["config", "sandbox.root", ".sandboxes"]);
+    t.git(&r, &["config", "grit.daemon.idleTimeout", "0"]);
+    r
+}
+
 /// A client of the daemon's socket that keeps notifications apart from answers.
 struct Client {
     w: UnixStream,
@@ -639,13 +652,7 @@ impl Client {
 #[test]
 fn the_sandbox_api_creates_execs_with_streamed_output_commits_and_removes() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    std::fs::write(r.join("a.txt"), "a\n").unwrap();
-    std::fs::write(r.join(".gitignore"), ".sandboxes/\n").unwrap();
-    t.git(&r, &["add", "."]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
-    t.git(&r, &["config", "sandbox.root", ".sandboxes"]);
-    t.git(&r, &["config", "grit.daemon.idleTimeout", "0"]);
+    let r = api_repo(&t);
     let (_g, _) = start_daemon(&t, &r);
     let mut c = Client::connect(&r);
     let (_, created) = c.call("sandbox.create", json!({ "name": "api", "backend": "copy" }));
@@ -729,13 +736,7 @@ fn the_sandbox_api_creates_execs_with_streamed_output_commits_and_removes() {
 #[test]
 fn sandbox_exec_over_the_socket_is_isolated_as_the_cli_is_under_sandbox_isolate() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    std::fs::write(r.join("a.txt"), "a\n").unwrap();
-    std::fs::write(r.join(".gitignore"), ".sandboxes/\n").unwrap();
-    t.git(&r, &["add", "."]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
-    t.git(&r, &["config", "sandbox.root", ".sandboxes"]);
-    t.git(&r, &["config", "grit.daemon.idleTimeout", "0"]);
+    let r = api_repo(&t);
     t.git(&r, &["config", "sandbox.isolate", "true"]);
     let (_g, _) = start_daemon(&t, &r);
     let mut c = Client::connect(&r);

@@ -71,6 +71,16 @@ fn team(t: &TestEnv, n: usize) -> (PathBuf, Vec<PathBuf>) {
     (bare, clones)
 }
 
+/// A repository holding `a.txt` ("one") on main, with grit's hooks installed.
+fn hooked_repo(t: &TestEnv) -> PathBuf {
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "one\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.ok("wal", &r, &["init"]);
+    r
+}
+
 fn trailers(t: &TestEnv, dir: &Path, commit: &str) -> String {
     let message = t.git(dir, &["log", "-1", "--format=%B", commit]);
     t.git_stdin(dir, &["interpret-trailers", "--parse"], &message)
@@ -138,11 +148,7 @@ fn sandbox_commits_keep_fixes_and_provenance_in_one_trailer_block_and_landing_cl
 #[test]
 fn a_conflicted_merge_concluded_by_git_commit_closes_the_issue_it_brings() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "one\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
-    t.ok("wal", &r, &["init"]);
+    let r = hooked_repo(&t);
     let id = t.create(&r, "Wrong greeting");
     t.git(&r, &["switch", "-q", "-c", "topic"]);
     fs::write(r.join("a.txt"), "topic\n").unwrap();
@@ -501,11 +507,7 @@ fn thousands_of_creates_by_new_actors_never_fail_or_warn() {
 #[test]
 fn a_rewritten_commit_does_not_close_or_comment_twice() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "one\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
-    t.ok("wal", &r, &["init"]);
+    let r = hooked_repo(&t);
     let id = t.create(&r, "Typo");
     let message = format!("Fix the typo\n\nFixes: {}", &id[..8]);
     // Made on a topic branch, cherry-picked onto main (a new commit id), then the topic merged.

@@ -1123,6 +1123,19 @@ fn commands_work_under_an_address_space_limit() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("limited"));
 }
 
+/// A repository holding `a.txt` on main, where isolation is possible; `None` (said) where not.
+fn isolation_repo(t: &TestEnv) -> Option<PathBuf> {
+    if let Err(e) = grit::sandbox::isolate::choose(None) {
+        eprintln!("skipped: isolation is not possible here ({e})");
+        return None;
+    }
+    let r = t.repo("r");
+    std::fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    Some(r)
+}
+
 /// `git sandbox` in `dir` with its sandboxes under the test's directory.
 fn sandbox_cmd(t: &TestEnv, dir: &Path) -> assert_cmd::Command {
     let mut c = t.cmd("sandbox", dir);
@@ -1132,15 +1145,8 @@ fn sandbox_cmd(t: &TestEnv, dir: &Path) -> assert_cmd::Command {
 
 #[test]
 fn an_isolated_command_cannot_point_the_hosts_git_at_a_repository_of_its_own() {
-    if let Err(e) = grit::sandbox::isolate::choose(None) {
-        eprintln!("skipped: isolation is not possible here ({e})");
-        return;
-    }
     let t = TestEnv::new();
-    let r = t.repo("r");
-    std::fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let Some(r) = isolation_repo(&t) else { return };
     t.ok("wal", &r, &["init"]);
     let marker = t.tmp.path().join("escaped");
     // Inside: a repository whose config runs a program, and every file that says where the
@@ -1182,15 +1188,8 @@ fn an_isolated_command_cannot_point_the_hosts_git_at_a_repository_of_its_own() {
 
 #[test]
 fn an_isolated_command_sees_no_signing_key_no_home_and_no_token() {
-    if let Err(e) = grit::sandbox::isolate::choose(None) {
-        eprintln!("skipped: isolation is not possible here ({e})");
-        return;
-    }
     let t = TestEnv::new();
-    let r = t.repo("r");
-    std::fs::write(r.join("a.txt"), "a\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let Some(r) = isolation_repo(&t) else { return };
     t.create(&r, "makes a key");
     std::fs::write(t.home().join("secret.txt"), "home secret").unwrap();
     let keys: Vec<_> = std::fs::read_dir(r.join(".git/grit/actors"))
