@@ -246,7 +246,7 @@ impl Index {
             eprintln!("warning: the index is damaged ({why}); rebuilding it from the refs");
             Self::wipe(&path)?;
         }
-        match Self::open_at(&path) {
+        match Self::open_settled(&path) {
             Ok(index) if index.schema()? == SCHEMA_VERSION => Ok(index),
             Ok(index) => {
                 index.close();
@@ -261,6 +261,27 @@ impl Index {
                 Self::open_at(&path)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// [`Index::open_at`], again when the directory went away under it: another process wiping
+    /// the index (a rebuild, a damaged one) renames it aside between this one's making the
+    /// directory and opening the environment in it. The next try makes it anew.
+    fn open_settled(path: &Path) -> Result<Index> {
+        let gone = |e: &Error| match e {
+            Error::Io { source, .. }
+            | Error::Index {
+                source: heed::Error::Io(source),
+                ..
+            } => source.kind() == std::io::ErrorKind::NotFound,
+            _ => false,
+        };
+        let mut tries = 0;
+        loop {
+            match Self::open_at(path) {
+                Err(e) if gone(&e) && tries < 20 => tries += 1,
+                other => return other,
+            }
         }
     }
 
