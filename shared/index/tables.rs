@@ -162,9 +162,11 @@ pub fn text_parts(s: &IssueState) -> impl Iterator<Item = &str> {
         .chain(s.comments.iter().map(|c| c.body.as_str()))
 }
 
-/// Whether two states of an issue have the same text (so the same words).
+/// Whether two states of an issue have the same text (so the same words). Comments are only
+/// ever added, but for a commit's note, which a note of the same commit with a lower stamp
+/// replaces: the notes then differ.
 pub(super) fn same_text(a: &IssueState, b: &IssueState) -> bool {
-    a.title == b.title && a.body == b.body && a.comments.len() == b.comments.len()
+    a.title == b.title && a.body == b.body && a.comments.len() == b.comments.len() && a.commits == b.commits
 }
 
 /// The keys in `new` that are not in `old` (both sorted).
