@@ -128,9 +128,8 @@ impl Repo {
         }
         cmd.args(args)
             .env("GRIT_NO_HOOKS", "1")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(Error::io("git"))
+            .stdin(std::process::Stdio::null());
+        crate::sys::git_output(&mut cmd).map_err(Error::io("git"))
     }
 
     /// Runs `git` with `-c` settings and `input` on its stdin (written from a thread, so that a

@@ -86,7 +86,7 @@ pub fn lock(main: &Main) -> Result<LandLock> {
 }
 
 fn git(main: &Main, args: &[&str]) -> Result<std::process::Output> {
-    git_cmd(&main.tree).args(args).output().map_err(Error::io("git"))
+    crate::sys::git_output(git_cmd(&main.tree).args(args)).map_err(Error::io("git"))
 }
 
 fn git_ok(main: &Main, args: &[&str]) -> Result<String> {

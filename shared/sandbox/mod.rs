@@ -303,7 +303,7 @@ pub fn git_in_tied(dir: &Path, args: &[&str]) -> Result<String> {
 }
 
 fn run_git(mut c: Command, args: &[&str]) -> Result<String> {
-    let out = c.args(args).output().map_err(Error::io("git"))?;
+    let out = crate::sys::git_output(c.args(args)).map_err(Error::io("git"))?;
     if !out.status.success() {
         return Err(Error::Subprocess {
             command: format!("git {}", args.join(" ")),
