@@ -38,6 +38,21 @@ pub enum Error {
         /// The files that conflict, as git names them.
         files: Vec<String>,
     },
+    /// A lease someone else holds stands in the way: `message` names the first holder, `causes`
+    /// the others.
+    #[error("{message}")]
+    Locked {
+        message: String,
+        causes: Vec<String>,
+        hints: Vec<String>,
+    },
+    /// A query (the `-S` language) that does not parse; `column` counts characters from 1.
+    #[error("the query does not parse at column {column}: {message}")]
+    Query {
+        text: String,
+        column: usize,
+        message: String,
+    },
     #[error("no {what} matches '{query}'")]
     NotFound { what: &'static str, query: String },
     #[error("'{prefix}' is ambiguous: it matches {} {what}s", candidates.len())]

@@ -6,6 +6,7 @@
 //! `timeout` (but `class`, `status` and `analysis` stay). Words longer than `MAX_WORD` bytes
 //! are not indexed.
 
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
 /// Longer words (hashes, base64) are not indexed: nobody types them as search words.
@@ -107,6 +108,44 @@ fn stem(mut w: String) -> String {
 /// Whether `haystack` (normalised words) holds `phrase` (normalised words) as consecutive words.
 pub fn contains_phrase(haystack: &[String], phrase: &[String]) -> bool {
     phrase.is_empty() || haystack.windows(phrase.len()).any(|w| w == phrase)
+}
+
+/// Whether `c` must not reach a terminal raw: C0 and C1 controls, DEL, and the format
+/// characters that reorder or hide text (bidi embeddings, overrides and isolates, zero-width
+/// spaces and joiners, the byte-order mark).
+pub(crate) fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}'
+            | '\u{206a}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
+pub(crate) fn push_escaped(c: char, out: &mut String) {
+    match c {
+        '\x1b' => out.push_str("\\e"),
+        '\t' => out.push_str("\\t"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+    }
+}
+
+/// `s` with every unsafe character escaped (`\e`, `\n`, `\x07`, `\u{202e}`): one line of a
+/// field, whatever a stranger put in it.
+pub fn esc(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe(c) {
+            push_escaped(c, &mut out);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

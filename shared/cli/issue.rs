@@ -8,16 +8,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::claim::{Claim, claims, guard, take_lock};
-use super::links::{self, Change, LinkArgs};
+use super::claim::{Claim, claims};
+use super::links::{self, LinkArgs};
 use super::search::{self, BlockedArgs, OutputArgs, QueryArgs, Rows, TreeArgs, ViewArgs};
 use super::term::{self, esc};
 use super::{CommandError, GlobalArgs, Ui, main_with_args};
-use crate::event::{Id, Kind, State};
+use crate::event::{Id, State};
 use crate::index::ListFilter;
 use crate::index::search::Queue;
 use crate::issue::{LinkSpec, TYPES};
-use crate::lock::{self, Resource, Scope};
+use crate::lock::{self, Scope};
 use crate::query::{Expr, Query, Term};
 use crate::store::Store;
 
@@ -402,57 +402,18 @@ fn open(ui: &Ui) -> Result<Store, CommandError> {
     super::open_store(ui)
 }
 
-/// Rejects text that is empty or holds control characters other than newlines and tabs.
 fn clean_text(what: &str, s: &str, multiline: bool) -> Result<String, CommandError> {
-    let t = if multiline {
-        s.trim_end().to_owned()
-    } else {
-        s.trim().to_owned()
-    };
-    if t.is_empty() {
-        return Err(CommandError::usage(
-            format!("{what} is empty"),
-            format!("give a non-empty {what}"),
-        ));
-    }
-    if t.chars()
-        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
-    {
-        return Err(CommandError::usage(
-            format!("{what} contains control characters"),
-            if multiline {
-                "remove them; newlines and tabs are fine"
-            } else {
-                "a single line of printable text is expected"
-            },
-        ));
-    }
-    Ok(t)
+    Ok(crate::ops::issues::clean_text(what, s, multiline)?)
 }
 
-fn clean_names(
-    what: &str,
-    names: &[String],
-    me: &dyn Fn() -> Result<String, CommandError>,
-) -> Result<Vec<String>, CommandError> {
-    let mut out = Vec::new();
-    for n in names {
-        let n = if n.trim() == "@me" {
-            me()?
-        } else {
-            clean_text(what, n, false)?
-        };
-        if n.len() > 256 {
-            return Err(CommandError::usage(
-                format!("{what} '{}' is too long", term::truncate(&n, 32)),
-                "use at most 256 bytes",
-            ));
-        }
-        if !out.contains(&n) {
-            out.push(n);
-        }
+/// Says an operation's notes and warnings on stderr.
+fn tell(ui: &Ui, w: &crate::ops::Written) {
+    for n in &w.notes {
+        ui.note(n);
     }
-    Ok(out)
+    for n in &w.warnings {
+        ui.note(format!("warning: {n}"));
+    }
 }
 
 fn read_body(b: &BodyArgs) -> Result<Option<String>, CommandError> {
@@ -486,10 +447,6 @@ fn read_body(b: &BodyArgs) -> Result<Option<String>, CommandError> {
     Ok(Some(text.trim_end().to_owned()))
 }
 
-fn me(store: &Store) -> impl Fn() -> Result<String, CommandError> + '_ {
-    move || Ok(store.actor()?.record.email)
-}
-
 fn create(ui: &mut Ui, a: CreateArgs) -> Result<(), CommandError> {
     let title = a
         .title
@@ -498,32 +455,20 @@ fn create(ui: &mut Ui, a: CreateArgs) -> Result<(), CommandError> {
     let title = clean_text("title", title, false)?;
     let body = read_body(&a.body)?.unwrap_or_default();
     let store = open(ui)?;
-    let labels = clean_names("label", &a.labels, &me(&store))?;
-    let assignees = clean_names("assignee", &a.assignees, &me(&store))?;
-    let mut kinds = vec![Kind::IssueCreated { title, body, labels }];
-    kinds.extend(assignees.into_iter().map(|assignee| Kind::AssigneeAdded { assignee }));
-    kinds.extend(plan_kinds(&a.plan, None));
-    // The links live on the new issue, so they go in the same write: nothing links to it
-    // yet, so none can close a cycle.
-    if let Some(p) = &a.parent {
-        kinds.push(Kind::ParentSet {
-            parent: Some(store.index.resolve(p)?),
-        });
-    }
-    for (ids, link) in [
-        (&a.blocked_by[..], crate::issue::Link::BlockedBy),
-        (a.discovered_from.as_slice(), crate::issue::Link::DiscoveredFrom),
-    ] {
-        for q in ids {
-            kinds.push(Kind::LinkAdded {
-                link: link.name().to_owned(),
-                target: store.index.resolve(q)?,
-            });
-        }
-    }
-    let events = store.write(None, kinds)?;
-    let id = events[0].id;
-    print_written(ui, &store, &id, "created")
+    let new = crate::ops::NewIssue {
+        title,
+        body,
+        labels: a.labels,
+        assignees: a.assignees,
+        priority: a.plan.priority,
+        issue_type: a.plan.issue_type,
+        parent: a.parent,
+        blocked_by: a.blocked_by,
+        discovered_from: a.discovered_from.into_iter().collect(),
+    };
+    let made = crate::ops::Issues::new(&store).create(&new)?;
+    tell(ui, &made);
+    print_written(ui, &store, &made.id, "created")
 }
 
 fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), CommandError> {
@@ -588,18 +533,6 @@ fn first_minutes(ui: &Ui, store: Store) -> Result<Store, CommandError> {
     }
     drop(store);
     open(ui)
-}
-
-/// The events that set priority and type, where they differ from `cur`.
-fn plan_kinds(p: &PlanArgs, cur: Option<&crate::issue::IssueState>) -> Vec<Kind> {
-    let mut kinds = Vec::new();
-    if let Some(priority) = p.priority.filter(|n| cur.is_none_or(|c| c.priority() != *n)) {
-        kinds.push(Kind::PrioritySet { priority });
-    }
-    if let Some(t) = p.issue_type.clone().filter(|t| cur.is_none_or(|c| c.issue_type() != t)) {
-        kinds.push(Kind::TypeSet { issue_type: t });
-    }
-    kinds
 }
 
 fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
@@ -732,110 +665,36 @@ pub fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
 }
 
 fn edit(ui: &mut Ui, a: EditArgs) -> Result<(), CommandError> {
-    let title = a.title.as_deref().map(|t| clean_text("title", t, false)).transpose()?;
-    let body = read_body(&a.body)?;
-    let store = open(ui)?;
-    let me = me(&store);
-    let (add_l, rm_l) = (
-        clean_names("label", &a.add_label, &me)?,
-        clean_names("label", &a.remove_label, &me)?,
-    );
-    let (add_a, rm_a) = (
-        clean_names("assignee", &a.add_assignee, &me)?,
-        clean_names("assignee", &a.remove_assignee, &me)?,
-    );
-    let no_links = a.link_flags().iter().all(|(_, ids, _)| ids.is_empty()) && a.parent.is_none();
-    let no_plan = a.plan.priority.is_none() && a.plan.issue_type.is_none();
-    if title.is_none()
-        && body.is_none()
-        && add_l.is_empty()
-        && rm_l.is_empty()
-        && add_a.is_empty()
-        && rm_a.is_empty()
-        && no_links
-        && no_plan
-    {
-        return Err(CommandError::usage(
+    let mut links: Vec<(LinkSpec, String, bool)> = Vec::new();
+    for (spec, ids, add) in a.link_flags() {
+        links.extend(ids.iter().map(|q| (spec, q.clone(), add)));
+    }
+    let edit = crate::ops::Edit {
+        title: a.title.clone(),
+        body: read_body(&a.body)?,
+        add_labels: a.add_label.clone(),
+        remove_labels: a.remove_label.clone(),
+        add_assignees: a.add_assignee.clone(),
+        remove_assignees: a.remove_assignee.clone(),
+        priority: a.plan.priority,
+        issue_type: a.plan.issue_type.clone(),
+        parent: a.parent.clone(),
+        links,
+        lock: a.lock.lock,
+    };
+    if edit.is_empty() {
+        // Said before the repository is opened: a usage error needs none.
+        return Err(crate::Error::invalid(
             "nothing to edit",
             "give at least one of --title, --body, --body-file, --add-label, --remove-label, --add-assignee, \
              --remove-assignee, --priority, --type, --parent, --add-blocked-by, --add-blocks, --add-related, …",
-        ));
+        )
+        .into());
     }
-    let id = store.index.resolve(&a.id)?;
-    let _guard = guard(ui, &store, &id, a.lock.lock)?;
-    let cur = store.index.issue(&id)?.expect("resolved ids exist");
-    // Links first: a cycle refuses the whole edit before anything is written.
-    let mut changes = Vec::new();
-    match a.parent.as_deref() {
-        Some("none") => {
-            if let Some(p) = cur.parent() {
-                changes.push(Change {
-                    a: id,
-                    spec: LinkSpec::Parent,
-                    b: p,
-                    add: false,
-                });
-            }
-        }
-        Some(p) => changes.push(Change {
-            a: id,
-            spec: LinkSpec::Parent,
-            b: store.index.resolve(p)?,
-            add: true,
-        }),
-        None => {}
-    }
-    for (spec, ids, add) in a.link_flags() {
-        for q in ids {
-            changes.push(Change {
-                a: id,
-                spec,
-                b: store.index.resolve(q)?,
-                add,
-            });
-        }
-    }
-    let mut planned = links::plan(ui, &store, &changes)?;
-    let (labels, assignees) = (cur.labels(), cur.assignees());
-    let mut kinds = Vec::new();
-    if let Some(t) = title.filter(|t| cur.title.as_ref().is_none_or(|r| &r.value != t)) {
-        kinds.push(Kind::TitleSet { title: t });
-    }
-    if let Some(b) = body.filter(|b| cur.body.as_ref().is_none_or(|r| &r.value != b)) {
-        kinds.push(Kind::BodySet { body: b });
-    }
-    kinds.extend(
-        add_l
-            .into_iter()
-            .filter(|l| !labels.contains(l))
-            .map(|label| Kind::LabelAdded { label }),
-    );
-    kinds.extend(
-        rm_l.into_iter()
-            .filter(|l| labels.contains(l))
-            .map(|label| Kind::LabelRemoved { label }),
-    );
-    kinds.extend(
-        add_a
-            .into_iter()
-            .filter(|x| !assignees.contains(x))
-            .map(|assignee| Kind::AssigneeAdded { assignee }),
-    );
-    kinds.extend(
-        rm_a.into_iter()
-            .filter(|x| assignees.contains(x))
-            .map(|assignee| Kind::AssigneeRemoved { assignee }),
-    );
-    kinds.extend(plan_kinds(&a.plan, Some(&cur)));
-    if let Some(at) = planned.iter().position(|(holder, _)| *holder == id) {
-        kinds.extend(planned.remove(at).1);
-    }
-    if kinds.is_empty() && planned.is_empty() {
-        ui.note("nothing changed: the issue already looks like that");
-    }
-    store.write(Some(id), kinds)?;
-    links::write(&store, planned)?;
-    print_written(ui, &store, &id, "edited")
+    let store = open(ui)?;
+    let done = crate::ops::Issues::new(&store).edit(&a.id, &edit)?;
+    tell(ui, &done);
+    print_written(ui, &store, &done.id, "edited")
 }
 
 fn comment(ui: &mut Ui, a: CommentArgs) -> Result<(), CommandError> {
@@ -848,8 +707,8 @@ fn comment(ui: &mut Ui, a: CommentArgs) -> Result<(), CommandError> {
     let body = clean_text("comment", &body, true)?;
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
-    let _guard = guard(ui, &store, &id, a.lock.lock)?;
-    store.write(Some(id), vec![Kind::CommentAdded { body }])?;
+    let done = crate::ops::Issues::new(&store).comment(&id, &body, a.lock.lock)?;
+    tell(ui, &done);
     print_written(ui, &store, &id, "commented on")
 }
 
@@ -864,25 +723,18 @@ fn set_state(
     let comment = comment.map(|c| clean_text("comment", &c, true)).transpose()?;
     let store = open(ui)?;
     let id = store.index.resolve(query)?;
-    let _guard = guard(ui, &store, &id, lock)?;
-    let cur = store.index.issue(&id)?.expect("resolved ids exist");
-    let mut kinds: Vec<Kind> = comment.into_iter().map(|body| Kind::CommentAdded { body }).collect();
-    let verb = if to == State::Closed { "closed" } else { "reopened" };
-    if cur.state() == to {
-        ui.note(format!(
-            "issue {} is already {}",
-            store.index.short_id(&id)?,
-            if to == State::Closed { "closed" } else { "open" }
-        ));
-    } else {
-        let reason = reason.map(|r| match r {
+    let change = crate::ops::StateChange {
+        to,
+        reason: reason.map(|r| match r {
             Reason::Completed => "completed".to_owned(),
             Reason::NotPlanned => "not_planned".to_owned(),
-        });
-        kinds.push(Kind::StateSet { state: to, reason });
-    }
-    store.write(Some(id), kinds)?;
-    print_written(ui, &store, &id, verb)
+        }),
+        comment,
+        lock,
+    };
+    let done = crate::ops::Issues::new(&store).set_state(&id, &change)?;
+    tell(ui, &done);
+    print_written(ui, &store, &id, if to == State::Closed { "closed" } else { "reopened" })
 }
 
 #[derive(Serialize)]
@@ -980,83 +832,22 @@ fn claim(ui: &mut Ui, a: ClaimArgs) -> Result<(), CommandError> {
     let ttl = lock::parse_duration(&a.ttl)?;
     let store = open(ui)?;
     let scope = scope(&store, a.local);
-    let Some(query) = a.id.as_deref() else {
-        return claim_next(ui, &store, &a.query, ttl, &scope);
+    let issues = crate::ops::Issues::new(&store);
+    let id = match a.id.as_deref() {
+        Some(query) => {
+            let id = store.index.resolve(query)?;
+            issues.claim(&id, ttl, &scope)?;
+            id
+        }
+        None => issues.claim_next(&search::parse_query(&store, &a.query)?, ttl, &scope)?,
     };
-    let id = store.index.resolve(query)?;
-    take_lock(&store, &Resource::Issue(id), ttl, "claim", &scope)?;
     print_written(ui, &store, &id, "claimed")
-}
-
-/// Claims the first ready issue nobody else takes first: each candidate is a compare-and-swap
-/// on its lease, so of several agents doing this at once each ends up with a different one.
-/// The head of the queue is tried first; after a lost race the next candidate is drawn at random
-/// from the rest, so that the agents that lost to the same winner do not all race again for the
-/// second issue, and the third (each try is a round trip to the remote).
-fn claim_next(
-    ui: &mut Ui,
-    store: &Store,
-    query: &QueryArgs,
-    ttl: std::time::Duration,
-    scope: &Scope,
-) -> Result<(), CommandError> {
-    let mut tried = std::collections::HashSet::new();
-    let mut lost = false;
-    loop {
-        let mut candidates: Vec<Id> = search::ready_ids(store, query, 64)?
-            .into_iter()
-            .filter(|id| !tried.contains(id))
-            .collect();
-        if candidates.is_empty() {
-            return Err(CommandError::failure("no issue is ready to claim")
-                .hint("`git issue ready` shows the queue; `git issue blocked` shows what waits on what"));
-        }
-        while !candidates.is_empty() {
-            let at = if lost { random_below(candidates.len()) } else { 0 };
-            let id = candidates.remove(at);
-            tried.insert(id);
-            match take_lock(store, &Resource::Issue(id), ttl, "claim --next", scope) {
-                Ok(_) => return print_written(ui, store, &id, "claimed"),
-                // Someone else took it between the queue and the lease: another one.
-                Err(e) if e.code == super::exit::LOCK_CONFLICT => lost = true,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-/// A number below `n` (> 0), from the system's random source.
-fn random_below(n: usize) -> usize {
-    let mut b = [0u8; 8];
-    let _ = getrandom::getrandom(&mut b);
-    (u64::from_le_bytes(b) % n as u64) as usize
 }
 
 fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
     let scope = scope(&store, a.local);
-    let actor = store.actor()?;
-    let who = lock::Actor::of(&actor);
-    let r = Resource::Issue(id);
-    match lock::change(
-        &store.repo,
-        &who,
-        std::slice::from_ref(&r),
-        lock::LeaseChange::Release,
-        &scope,
-        a.force,
-    ) {
-        Ok(_) => print_written(ui, &store, &id, "unclaimed"),
-        Err(lock::Refused::NotHeld(_)) => Err(CommandError::failure(format!(
-            "issue {} is not claimed",
-            store.index.short_id(&id)?
-        ))),
-        Err(lock::Refused::NotOwner(l)) => {
-            let mut e = super::lock::conflict_error(&store.repo, &[&l]);
-            e.hints = vec!["only the claimer unclaims; `--force` ends an abandoned claim".into()];
-            Err(e)
-        }
-        Err(lock::Refused::Error(e)) => Err(e.into()),
-    }
+    crate::ops::Issues::new(&store).unclaim(&id, &scope, a.force)?;
+    print_written(ui, &store, &id, "unclaimed")
 }

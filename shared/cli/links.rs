@@ -25,114 +25,31 @@ pub struct LinkArgs {
     pub other: String,
 }
 
-/// One link to add or remove: "`a` SPEC `b`".
-#[derive(Debug, Clone, Copy)]
-pub struct Change {
-    pub a: Id,
-    pub spec: LinkSpec,
-    pub b: Id,
-    pub add: bool,
-}
+pub use crate::ops::issues::{LinkChange as Change, cycle_edge};
 
-/// The events that make `changes`, by the issue each is written on, in order. Refuses a link
-/// to the issue itself and one that would close a cycle of `blocks` or `parent` (exit 2, with
-/// the cycle); a removal of a link that is not there is left out, with a note.
+/// The events that make `changes`, by the issue each is written on (`Issues::plan_links`); its
+/// notes said on stderr.
 pub fn plan(ui: &Ui, store: &Store, changes: &[Change]) -> Result<Vec<(Id, Vec<Kind>)>, CommandError> {
-    let mut out: Vec<(Id, Vec<Kind>)> = Vec::new();
-    for c in changes {
-        if c.a == c.b {
-            return Err(CommandError::usage(
-                "an issue cannot be linked to itself",
-                "give two different issues",
-            ));
-        }
-        let (holder, kind) = c.spec.event(c.a, c.b, c.add);
-        let state = store.index.issue(&holder)?.unwrap_or_default();
-        let present = match &kind {
-            Kind::ParentSet { .. } => {
-                let parent = if c.spec == LinkSpec::Child { c.a } else { c.b };
-                state.parent() == Some(parent)
-            }
-            Kind::LinkAdded { link, target } | Kind::LinkRemoved { link, target } => {
-                state.links().iter().any(|(l, t)| l.name() == link && t == target)
-            }
-            _ => false,
-        };
-        if present == c.add {
-            ui.note(format!(
-                "{} {} {} {}: nothing to do",
-                short(store, &c.a)?,
-                if c.add { "already" } else { "is not" },
-                c.spec.name(),
-                short(store, &c.b)?
-            ));
-            continue;
-        }
-        if c.add {
-            check_cycle(store, c)?;
-        }
-        match out.iter_mut().find(|(h, _)| *h == holder) {
-            Some((_, kinds)) => kinds.push(kind),
-            None => out.push((holder, vec![kind])),
-        }
+    let mut notes = Vec::new();
+    let planned = crate::ops::Issues::new(store).plan_links(changes, &mut notes)?;
+    for n in notes {
+        ui.note(n);
     }
-    Ok(out)
-}
-
-/// The edge a `blocks` or `parent` link adds, as (from, to, link table): adding "from → to"
-/// closes a cycle if `to` already reaches `from`. Other links make no cycle.
-pub fn cycle_edge(c: &Change) -> Option<(Id, Id, u8)> {
-    match c.spec {
-        LinkSpec::BlockedBy => Some((c.a, c.b, tables::BLOCKED_BY)),
-        LinkSpec::Blocks => Some((c.b, c.a, tables::BLOCKED_BY)),
-        LinkSpec::Parent => Some((c.a, c.b, tables::PARENT)),
-        LinkSpec::Child => Some((c.b, c.a, tables::PARENT)),
-        _ => None,
-    }
-}
-
-/// Refuses a `blocks` or `parent` link that would close a cycle.
-fn check_cycle(store: &Store, c: &Change) -> Result<(), CommandError> {
-    let Some((from, to, link)) = cycle_edge(c) else {
-        return Ok(());
-    };
-    let word = if link == tables::PARENT {
-        "has the parent"
-    } else {
-        "is blocked by"
-    };
-    let Some(path) = store.index.path(&to, &from, link)? else {
-        return Ok(());
-    };
-    let mut shown = vec![short(store, &from)?];
-    for id in &path {
-        shown.push(short(store, id)?);
-    }
-    Err(CommandError::usage(
-        format!("this link would make a cycle: {}", shown.join(&format!(" {word} "))),
-        "nothing was written; remove one of the links on the cycle first (`git issue unlink`)",
-    ))
+    Ok(planned)
 }
 
 fn short(store: &Store, id: &Id) -> Result<String, CommandError> {
     Ok(store.index.short_id(id)?)
 }
 
-/// Writes what `plan` made, issue by issue.
-pub fn write(store: &Store, planned: Vec<(Id, Vec<Kind>)>) -> Result<(), CommandError> {
-    for (holder, kinds) in planned {
-        store.write(Some(holder), kinds)?;
-    }
-    Ok(())
-}
-
 pub fn link(ui: &mut Ui, a: LinkArgs, add: bool) -> Result<(), CommandError> {
     let store = super::open_store(ui)?;
     let spec = LinkSpec::parse(&a.kind).expect("clap checked the kind");
-    let (x, y) = (store.index.resolve(&a.id)?, store.index.resolve(&a.other)?);
-    let planned = plan(ui, &store, &[Change { a: x, spec, b: y, add }])?;
-    let wrote = !planned.is_empty();
-    write(&store, planned)?;
+    let done = crate::ops::Issues::new(&store).link(&a.id, spec, &a.other, add)?;
+    for n in &done.notes {
+        ui.note(n);
+    }
+    let (x, y, wrote) = (done.id, store.index.resolve(&a.other)?, done.changed);
     if ui.json {
         return ui.json(&serde_json::json!({
             "id": x.to_hex(),

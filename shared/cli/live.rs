@@ -172,10 +172,6 @@ pub fn watch(ui: &mut Ui, a: WatchArgs) -> Result<(), CommandError> {
         .map(daemon::duration)
         .transpose()?
         .map(|d| Instant::now() + d);
-    let ctx = match &query {
-        Some(_) => super::search::context(&store, &super::claim::claims(&store)?)?,
-        None => Default::default(),
-    };
     if a.count == Some(0) {
         return Ok(());
     }
@@ -205,7 +201,7 @@ pub fn watch(ui: &mut Ui, a: WatchArgs) -> Result<(), CommandError> {
             return done;
         }
     }
-    let filter = Filter { query, kinds, ctx };
+    let filter = Filter { query, kinds };
     let waker = Waker::new(&store.repo)?;
     let mut fold = FoldLater::default();
     let (mut stream, warning) = Stream::open(&store.repo, &since)?;

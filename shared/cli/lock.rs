@@ -7,8 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use super::{CommandError, GlobalArgs, Ui, columns, exit, main_with};
-use crate::event::ActorId;
+use super::{CommandError, GlobalArgs, Ui, columns, main_with};
 use crate::lock::{self, Denied, LeaseChange, Lock, Policy, Refused, Resource, Scope, View};
 use crate::repo::{Repo, format_time, now_ms};
 use crate::store::Store;
@@ -193,66 +192,14 @@ fn open_for(ui: &Ui, args: &[String]) -> Result<Store, CommandError> {
 
 /// Parses resources; `issue:` ids resolve through the index like any issue id.
 pub fn resources(store: &Store, args: &[String]) -> Result<Vec<Resource>, CommandError> {
-    args.iter()
-        .map(|a| Ok(Resource::parse(a, |q| store.index.resolve(q))?))
-        .collect()
+    Ok(crate::ops::locks::resources(store, args)?)
 }
 
-/// The holder's name, from the published actor records (local or fetched from a remote).
-pub(crate) fn holder(repo: &Repo, owner: Option<ActorId>) -> String {
-    thread_local! {
-        static NAMES: std::cell::RefCell<std::collections::HashMap<ActorId, String>> = Default::default();
-    }
-    let Some(owner) = owner else {
-        return "nobody".into();
-    };
-    if let Some(n) = NAMES.with(|m| m.borrow().get(&owner).cloned()) {
-        return n;
-    }
-    let name = lock::actor_record(repo, &owner)
-        .map(|r| format!("{} <{}>", r.name, r.email))
-        .unwrap_or_else(|| owner.to_hex()[..12].to_owned());
-    NAMES.with(|m| m.borrow_mut().insert(owner, name.clone()));
-    name
-}
-
-/// The holder as a person reads it: name, email and which of their actors
-/// (`Ada Lovelace <ada@example.com> (agent-1)`).
-fn holder_and_actor(repo: &Repo, owner: Option<ActorId>) -> String {
-    match owner {
-        Some(id) => format!("{} ({})", holder(repo, owner), crate::actor::which(repo, &id)),
-        None => holder(repo, owner),
-    }
-}
-
-fn describe(repo: &Repo, l: &Lock) -> String {
-    let note = if l.lease.note.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", super::term::esc(&l.lease.note))
-    };
-    format!(
-        "{} is held by {} until {}{note}",
-        super::term::esc(&l.lease.resource),
-        super::term::esc(&holder_and_actor(repo, l.lease.owner)),
-        format_time(l.lease.expires_ms)
-    )
-}
+pub(crate) use crate::ops::locks::holder;
+use crate::ops::locks::holder_and_actor;
 
 pub fn conflict_error(repo: &Repo, held: &[&Lock]) -> CommandError {
-    let mut e = CommandError {
-        damaged_index: None,
-        code: exit::LOCK_CONFLICT,
-        message: match held.first() {
-            Some(l) => describe(repo, l),
-            None => "locked".into(),
-        },
-        causes: held.iter().skip(1).map(|l| describe(repo, l)).collect(),
-        hints: Vec::new(),
-    };
-    e.hints
-        .push("wait for it with `--wait 10m`, ask the holder, or `git lock status` to see every lock".into());
-    e
+    crate::ops::locks::conflict(repo, held).into()
 }
 
 #[derive(Serialize)]
@@ -470,13 +417,7 @@ fn gc(ui: &mut Ui, a: GcArgs) -> Result<(), CommandError> {
     ui.say(format!("removed {} released or expired lease(s)", removed.len()))
 }
 
-/// A path or issue that is locked by someone else.
-#[derive(Serialize)]
-pub struct Hit {
-    pub what: String,
-    #[serde(flatten)]
-    pub lock: Lock,
-}
+pub use crate::ops::locks::Hit;
 
 #[derive(Serialize)]
 struct CheckJson<'a> {
@@ -504,9 +445,7 @@ pub fn enforce(
     enforce_made_by(ui, store, || paths().map(|p| (p, MadeBy::new())), issues, what)
 }
 
-/// Who made the changes to each path: the actor ids (hex) of the commits that change it, `?`
-/// for a commit whose maker is not known (no verified provenance).
-pub type MadeBy = std::collections::HashMap<String, std::collections::BTreeSet<String>>;
+pub use crate::ops::locks::MadeBy;
 
 /// [`enforce`], where a path changed only by the holder of its lock is no conflict: a push that
 /// carries another agent's landed work judges the pusher's own changes.
@@ -517,74 +456,31 @@ pub fn enforce_made_by(
     issues: &[Resource],
     what: &str,
 ) -> Result<Vec<Hit>, CommandError> {
-    let repo = &store.repo;
-    let policy = lock::policy(repo)?;
-    if policy == Policy::Off {
-        return Ok(Vec::new());
-    }
-    if !lock::any(repo)? {
-        return Ok(Vec::new());
-    }
-    let (paths, made_by) = paths()?;
-    // Only the locks that can cover these paths or issues, looked up by name.
-    let view = match lock::path_resources(&paths) {
-        Some(mut wanted) => {
-            wanted.extend_from_slice(issues);
-            View::load_overlapping(repo, Some(&store.index), &wanted)?
-        }
-        None => View::load(repo, Some(&store.index))?,
-    };
-    let now = now_ms();
-    let me = crate::actor::find(repo, &crate::actor::selected_label(repo))?
-        .map(|a| a.id())
-        .unwrap_or(ActorId([0; 32]));
-    let mut hits: Vec<Hit> = lock::path_conflicts(&view, &paths, &me, now)
-        .into_iter()
-        .map(|(p, l)| Hit { what: p, lock: l })
-        .collect();
-    for r in issues {
-        for l in view.conflicts(r, &me, now) {
-            hits.push(Hit {
-                what: r.to_string(),
-                lock: l.clone(),
-            });
-        }
-    }
-    hits.retain(|h| {
-        let holder = h.lock.lease.owner.map(|o| o.to_hex());
-        !made_by
-            .get(&h.what)
-            .is_some_and(|makers| !makers.is_empty() && makers.iter().all(|m| Some(m) == holder.as_ref()))
-    });
-    if hits.is_empty() {
-        return Ok(hits);
-    }
-    match policy {
-        Policy::Require => {
-            let held: Vec<&Lock> = hits.iter().map(|h| &h.lock).collect();
-            let mut e = conflict_error(&store.repo, &held);
-            e.message = format!("{what}: {} (lock.policy=require)", e.message);
-            // Here the command refused is git's or a write's, which has no --wait of its own.
-            let resource = held.first().map_or("RESOURCE".to_owned(), |l| l.lease.resource.clone());
-            e.hints = vec![format!(
-                "`git lock status` shows who holds it; `git lock acquire --wait 10m {resource}` waits until it \
-                 is free and takes it, then run this again"
-            )];
-            e.hints.push(format!(
-                "hits: {}",
-                hits.iter().map(|h| h.what.as_str()).collect::<Vec<_>>().join(", ")
-            ));
-            Err(e)
-        }
-        _ => {
-            if !ui.quiet {
-                for h in &hits {
-                    eprintln!("warning: {what}: {} — {}", h.what, describe(repo, &h.lock));
+    let mut failed = None;
+    let hits = crate::ops::locks::enforce(
+        store,
+        || {
+            paths().map_err(|e| {
+                failed = Some(e);
+                crate::Error::Failed {
+                    message: String::new(),
+                    hint: String::new(),
                 }
-            }
-            Ok(hits)
+            })
+        },
+        issues,
+        what,
+    );
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let hits = hits?;
+    if !ui.quiet {
+        for w in crate::ops::locks::hit_warnings(&store.repo, what, &hits) {
+            eprintln!("warning: {w}");
         }
     }
+    Ok(hits)
 }
 
 fn check(ui: &mut Ui, a: CheckArgs) -> Result<(), CommandError> {

@@ -256,6 +256,13 @@ impl From<Error> for CommandError {
             }
             source = s.source();
         }
+        if let Error::Locked { causes: c, .. } = &e {
+            causes = c.clone();
+        }
+        if let Error::Query { text, column, .. } = &e {
+            let caret = format!("{}^", " ".repeat(column.saturating_sub(1)));
+            causes = vec![format!("  {}", term::esc(text)), format!("  {caret}")];
+        }
         let (code, hints): (u8, Vec<String>) = match &e {
             Error::NotARepo { .. } => (
                 exit::FAILURE,
@@ -273,6 +280,11 @@ impl From<Error> for CommandError {
                 vec![
                     "nothing was read or written; a clone made with `git clone --ref-format=files` (or reftable) works".into(),
                 ],
+            ),
+            Error::Locked { hints, .. } => (exit::LOCK_CONFLICT, hints.clone()),
+            Error::Query { .. } => (
+                exit::USAGE,
+                vec!["`git issue list --help` describes queries (-S); quote a phrase as '\"two words\"'".into()],
             ),
             Error::NotFound { what, .. } => (exit::FAILURE, vec![format!("`git {what} list` shows what there is")]),
             Error::Ambiguous { candidates, .. } => {

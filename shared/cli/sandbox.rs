@@ -896,7 +896,7 @@ pub(crate) fn make(
             let res = super::lock::resources(s, lock)?;
             let scope = crate::lock::default_scope(&s.repo);
             for r in &res {
-                super::claim::take_lock(
+                crate::ops::locks::take(
                     s,
                     r,
                     sandbox::leases::ttl(main),

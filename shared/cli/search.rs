@@ -151,109 +151,25 @@ impl Rows {
     }
 }
 
-/// The email `@me` stands for: the current actor's, or git's identity before a first write.
-fn my_email(store: &Store) -> Result<String, CommandError> {
-    let label = crate::actor::selected_label(&store.repo);
-    if let Some(a) = crate::actor::find(&store.repo, &label)? {
-        return Ok(a.record.email);
-    }
-    Ok(store.repo.identity()?.1)
-}
-
 /// Parses `-S` (after the saved view, if any), with `@me` made the current actor's email.
 pub fn parse_query(store: &Store, args: &QueryArgs) -> Result<Query, CommandError> {
-    let now = crate::repo::now_ms();
-    let mut q = Query::default();
-    if let Some(name) = &args.view {
-        let text = view_query(store, name)?;
-        q = query::parse(&text, now).map_err(|e| {
-            CommandError::usage(
-                format!("the saved view '{name}' does not parse: {e}"),
-                format!("fix it with `git issue view save {name} -S '…'`"),
-            )
-        })?;
-    }
-    if let Some(text) = &args.search {
-        let parsed = query::parse(text, now).map_err(|e| query_error(text, &e))?;
-        // The view's sort gives way to one in -S.
-        q = Query {
-            sort: parsed.sort.or(q.sort),
-            ..q
-        }
-        .and(Query {
-            expr: parsed.expr,
-            sort: None,
-        });
-    }
-    resolve_me(store, &mut q)?;
-    Ok(q)
+    Ok(crate::ops::query::parse(
+        store,
+        args.view.as_deref(),
+        args.search.as_deref(),
+    )?)
 }
 
 /// Makes `@me` in `q` the current actor's email.
 pub fn resolve_me(store: &Store, q: &mut Query) -> Result<(), CommandError> {
-    if q.expr.as_ref().is_some_and(mentions_me) {
-        let me = my_email(store)?;
-        if let Some(e) = q.expr.as_mut() {
-            replace_me(e, &me);
-        }
-    }
-    Ok(())
+    Ok(crate::ops::query::resolve_me(store, q)?)
 }
 
-fn query_error(text: &str, e: &query::QueryError) -> CommandError {
-    let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
-    let mut err = CommandError::usage(
-        format!("the query does not parse at column {}: {}", e.column, e.message),
-        "`git issue list --help` describes queries (-S); quote a phrase as '\"two words\"'",
-    );
-    err.causes = vec![format!("  {}", esc(text)), format!("  {caret}")];
-    err
-}
-
-fn mentions_me(e: &Expr) -> bool {
-    match e {
-        Expr::And(v) | Expr::Or(v) => v.iter().any(mentions_me),
-        Expr::Not(e) => mentions_me(e),
-        Expr::Term(Term::Assignee(v)) => v.iter().any(|a| a == "@me"),
-        Expr::Term(Term::Author(a)) => a == "@me",
-        Expr::Term(_) => false,
-    }
-}
-
-fn replace_me(e: &mut Expr, me: &str) {
-    match e {
-        Expr::And(v) | Expr::Or(v) => v.iter_mut().for_each(|e| replace_me(e, me)),
-        Expr::Not(e) => replace_me(e, me),
-        Expr::Term(Term::Assignee(v)) => v.iter_mut().filter(|a| *a == "@me").for_each(|a| *a = me.to_owned()),
-        Expr::Term(Term::Author(a)) if a == "@me" => *a = me.to_owned(),
-        Expr::Term(_) => {}
-    }
-}
-
-/// Whether a query says which state it wants (then `list` does not add `is:open`).
-pub fn mentions_state(q: &Query) -> bool {
-    fn walk(e: &Expr) -> bool {
-        match e {
-            Expr::And(v) | Expr::Or(v) => v.iter().any(walk),
-            Expr::Not(e) => walk(e),
-            Expr::Term(t) => matches!(t, Term::State(_)),
-        }
-    }
-    q.expr.as_ref().is_some_and(walk)
-}
+pub use crate::ops::query::mentions_state;
 
 /// Who holds claims, as a search needs them.
 pub fn context(store: &Store, claims: &HashMap<Id, Claim>) -> Result<SearchContext, CommandError> {
-    let label = crate::actor::selected_label(&store.repo);
-    let me = crate::actor::find(&store.repo, &label)?.map(|a| a.id().to_hex());
-    Ok(SearchContext {
-        claimed: claims.keys().copied().collect(),
-        claimed_by_others: claims
-            .iter()
-            .filter(|(_, c)| me.as_deref() != Some(c.by.as_str()))
-            .map(|(id, _)| *id)
-            .collect(),
-    })
+    Ok(crate::ops::query::context_of(store, claims)?)
 }
 
 /// Prints a listing: a table on a terminal, tab-separated lines elsewhere, JSON with `--json`
@@ -638,14 +554,6 @@ fn draw(ui: &Ui, n: &TreeNode, first: &str, rest: &str, out: &mut Vec<String>) {
     }
 }
 
-/// The query a saved view holds.
-fn view_query(store: &Store, name: &str) -> Result<String, CommandError> {
-    store.repo.config_string(&format!("issue.view.{name}")).ok_or_else(|| {
-        CommandError::failure(format!("there is no saved view '{name}'"))
-            .hint("`git issue view list` lists them; `git issue view save NAME -S QUERY` saves one")
-    })
-}
-
 fn check_view_name(name: &str) -> Result<(), CommandError> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -669,7 +577,11 @@ pub fn view(ui: &mut Ui, a: ViewArgs) -> Result<(), CommandError> {
     match command {
         ViewCommand::Save { name, search, global } => {
             check_view_name(&name)?;
-            query::parse(&search, crate::repo::now_ms()).map_err(|e| query_error(&search, &e))?;
+            query::parse(&search, crate::repo::now_ms()).map_err(|e| crate::Error::Query {
+                text: search.clone(),
+                column: e.column,
+                message: e.message.clone(),
+            })?;
             store
                 .repo
                 .git_command(&["config", scope(global), &format!("issue.view.{name}"), &search])?;

@@ -3,43 +3,8 @@
 
 use std::borrow::Cow;
 
-/// Whether `c` must not reach a terminal raw: C0 and C1 controls, DEL, and the format
-/// characters that reorder or hide text (bidi embeddings, overrides and isolates, zero-width
-/// spaces and joiners, the byte-order mark).
-fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}'
-            | '\u{206a}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
-}
-
-fn push_escaped(c: char, out: &mut String) {
-    match c {
-        '\x1b' => out.push_str("\\e"),
-        '\t' => out.push_str("\\t"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-    }
-}
-
-/// `s` with every unsafe character escaped (`\e`, `\n`, `\x07`, `\u{202e}`): one line of a
-/// field, whatever a stranger put in it.
-pub fn esc(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_unsafe(c) {
-            push_escaped(c, &mut out);
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
+pub use crate::text::esc;
+use crate::text::{is_unsafe, push_escaped};
 
 /// A line of human output made safe: newlines and tabs (the layout's own) stay, every other
 /// unsafe character is escaped, except, when `sgr` is set, the colour sequences `ESC [ digits m`

@@ -105,8 +105,6 @@ pub struct Filter {
     /// Record kinds: an event kind (`issue.created`), a prefix of one ending in `.` or `*`
     /// (`issue.*`), `lock` or `sandbox`. Empty: all.
     pub kinds: Vec<String>,
-    /// Who holds claims, for `claimed:`.
-    pub ctx: SearchContext,
 }
 
 impl Filter {
@@ -289,7 +287,16 @@ impl Stream {
             .into_iter()
             .collect();
         let matching = match &filter.query {
-            Some(q) if !ids.is_empty() => Some(store.index.matching(q, &filter.ctx, &ids)?),
+            Some(q) if !ids.is_empty() => {
+                // Who holds claims now, for `claimed:`: the same context a search from any face
+                // gets (`ops::query`), read as each batch is matched.
+                let ctx = if crate::ops::query::mentions_claims(q) {
+                    crate::ops::query::context(store)?
+                } else {
+                    SearchContext::default()
+                };
+                Some(store.index.matching(q, &ctx, &ids)?)
+            }
             _ => None,
         };
         let summaries = if ids.is_empty() {

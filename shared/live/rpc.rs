@@ -254,11 +254,7 @@ impl Session {
             Some(s) => Since::parse(s).map_err(|e| RpcError::params(e.to_string()))?,
         };
         let (mut stream, warning) = Stream::open(&repo, &since)?;
-        let filter = Filter {
-            query,
-            kinds,
-            ctx: Default::default(),
-        };
+        let filter = Filter { query, kinds };
         let sub = self.next;
         self.next += 1;
         let stop = Arc::new(AtomicBool::new(false));

@@ -192,7 +192,6 @@ impl Hook {
                 .map(Filter::parse_kinds)
                 .transpose()?
                 .unwrap_or_default(),
-            ctx: Default::default(),
         })
     }
 

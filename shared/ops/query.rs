@@ -1,0 +1,147 @@
+//! Queries as every face asks them: the `-S` language after a saved view, `@me` made the current
+//! actor's email, and the claims context that `claimed:` and the ready queue need. A query means
+//! the same from the CLI, the terminal UI, the socket, MCP and the web.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::event::Id;
+use crate::index::search::{Found, Queue, SearchContext};
+use crate::query::{self, Expr, Query, Term};
+use crate::store::Store;
+
+use super::locks::Claim;
+
+/// The email `@me` stands for: the current actor's, or git's identity before a first write.
+pub fn my_email(store: &Store) -> Result<String> {
+    let label = crate::actor::selected_label(&store.repo);
+    if let Some(a) = crate::actor::find(&store.repo, &label)? {
+        return Ok(a.record.email);
+    }
+    Ok(store.repo.identity()?.1)
+}
+
+/// The query a saved view holds.
+pub fn view(store: &Store, name: &str) -> Result<String> {
+    store
+        .repo
+        .config_string(&format!("issue.view.{name}"))
+        .ok_or_else(|| Error::Failed {
+            message: format!("there is no saved view '{name}'"),
+            hint: "`git issue view list` lists them; `git issue view save NAME -S QUERY` saves one".into(),
+        })
+}
+
+/// Parses `search` (the `-S` language) after the saved view `view`, if any, with `@me` made the
+/// current actor's email. A sort in `search` replaces the view's.
+pub fn parse(store: &Store, view_name: Option<&str>, search: Option<&str>) -> Result<Query> {
+    let now = crate::repo::now_ms();
+    let mut q = Query::default();
+    if let Some(name) = view_name {
+        let text = view(store, name)?;
+        q = query::parse(&text, now).map_err(|e| {
+            Error::invalid(
+                format!("the saved view '{name}' does not parse: {e}"),
+                format!("fix it with `git issue view save {name} -S '…'`"),
+            )
+        })?;
+    }
+    if let Some(text) = search {
+        let parsed = query::parse(text, now).map_err(|e| Error::Query {
+            text: text.to_owned(),
+            column: e.column,
+            message: e.message.clone(),
+        })?;
+        q = Query {
+            sort: parsed.sort.or(q.sort),
+            ..q
+        }
+        .and(Query {
+            expr: parsed.expr,
+            sort: None,
+        });
+    }
+    resolve_me(store, &mut q)?;
+    Ok(q)
+}
+
+/// Makes `@me` in `q` the current actor's email.
+pub fn resolve_me(store: &Store, q: &mut Query) -> Result<()> {
+    if q.expr.as_ref().is_some_and(mentions_me) {
+        let me = my_email(store)?;
+        if let Some(e) = q.expr.as_mut() {
+            replace_me(e, &me);
+        }
+    }
+    Ok(())
+}
+
+fn mentions_me(e: &Expr) -> bool {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter().any(mentions_me),
+        Expr::Not(e) => mentions_me(e),
+        Expr::Term(Term::Assignee(v)) => v.iter().any(|a| a == "@me"),
+        Expr::Term(Term::Author(a)) => a == "@me",
+        Expr::Term(_) => false,
+    }
+}
+
+fn replace_me(e: &mut Expr, me: &str) {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter_mut().for_each(|e| replace_me(e, me)),
+        Expr::Not(e) => replace_me(e, me),
+        Expr::Term(Term::Assignee(v)) => v.iter_mut().filter(|a| *a == "@me").for_each(|a| *a = me.to_owned()),
+        Expr::Term(Term::Author(a)) if a == "@me" => *a = me.to_owned(),
+        Expr::Term(_) => {}
+    }
+}
+
+/// Whether a query says which state it wants (then a listing does not add `is:open`).
+pub fn mentions_state(q: &Query) -> bool {
+    fn walk(e: &Expr) -> bool {
+        match e {
+            Expr::And(v) | Expr::Or(v) => v.iter().any(walk),
+            Expr::Not(e) => walk(e),
+            Expr::Term(t) => matches!(t, Term::State(_)),
+        }
+    }
+    q.expr.as_ref().is_some_and(walk)
+}
+
+/// Whether `q` asks who holds claims (`claimed:`): only then does matching need a context.
+pub fn mentions_claims(q: &Query) -> bool {
+    fn walk(e: &Expr) -> bool {
+        match e {
+            Expr::And(v) | Expr::Or(v) => v.iter().any(walk),
+            Expr::Not(e) => walk(e),
+            Expr::Term(t) => matches!(t, Term::Claimed(_)),
+        }
+    }
+    q.expr.as_ref().is_some_and(walk)
+}
+
+/// Who holds claims, as a search needs them: from `claims`, with the current actor's own told
+/// apart.
+pub fn context_of(store: &Store, claims: &HashMap<Id, Claim>) -> Result<SearchContext> {
+    let label = crate::actor::selected_label(&store.repo);
+    let me = crate::actor::find(&store.repo, &label)?.map(|a| a.id().to_hex());
+    Ok(SearchContext {
+        claimed: claims.keys().copied().collect(),
+        claimed_by_others: claims
+            .iter()
+            .filter(|(_, c)| me.as_deref() != Some(c.by.as_str()))
+            .map(|(id, _)| *id)
+            .collect(),
+    })
+}
+
+/// The claims context now, from the locks this clone knows of.
+pub fn context(store: &Store) -> Result<SearchContext> {
+    context_of(store, &super::locks::claims(store)?)
+}
+
+/// The first `limit` issues of the ready queue that match `q` (the order `git issue ready`
+/// prints), for the current actor: issues others have claimed are not ready for it.
+pub fn ready(store: &Store, q: &Query, limit: usize) -> Result<Found> {
+    store.index.search(q, &context(store)?, Queue::Ready, limit)
+}
