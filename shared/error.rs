@@ -7,6 +7,17 @@ use crate::event::{DecodeError, VerifyError};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Exit codes, documented in every man page; the socket and MCP report them too.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const LOCK_CONFLICT: u8 = 3;
+    pub const VERIFY_FAILED: u8 = 4;
+    /// A content conflict (`git sandbox land`): nothing was changed, the sandbox is intact.
+    pub const CONFLICT: u8 = 5;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("not a git repository (or any of the parent directories): {}", path.display())]
@@ -117,6 +128,137 @@ impl Error {
                 ..
             }
         )
+    }
+
+    /// The exit code a command that fails with this error gives (the socket and MCP report it
+    /// too).
+    pub fn exit_code(&self) -> u8 {
+        self.advice().0
+    }
+
+    /// What to do about it: the `hint:` lines every face shows.
+    pub fn hints(&self) -> Vec<String> {
+        self.advice().1.into_iter().filter(|h| !h.is_empty()).collect()
+    }
+
+    /// The lines under the message: the error's sources where the message does not say them
+    /// already, a query with a caret under the column, the other holders of a lock.
+    pub fn causes(&self) -> Vec<String> {
+        if let Error::Locked { causes, .. } = self {
+            return causes.clone();
+        }
+        if let Error::Query { text, column, .. } = self {
+            let caret = format!("{}^", " ".repeat(column.saturating_sub(1)));
+            return vec![format!("  {}", crate::text::esc(text)), format!("  {caret}")];
+        }
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !self.to_string().contains(&text) {
+                causes.push(text);
+            }
+            source = s.source();
+        }
+        causes
+    }
+
+    fn advice(&self) -> (u8, Vec<String>) {
+        match self {
+            Error::NotARepo { .. } => (
+                exit::FAILURE,
+                vec!["run this inside a git repository, or create one with `git init`".into()],
+            ),
+            Error::Invalid { hint, .. } => (exit::USAGE, hint.iter().cloned().collect()),
+            Error::Remote { hint, .. } | Error::Failed { hint, .. } => (exit::FAILURE, vec![hint.clone()]),
+            Error::Conflict { hint, files, .. } => {
+                let mut h: Vec<String> = files.iter().map(|f| format!("conflict in {f}")).collect();
+                h.push(hint.clone());
+                (exit::CONFLICT, h)
+            }
+            Error::UnsupportedRefFormat { .. } => (
+                exit::FAILURE,
+                vec![
+                    "nothing was read or written; a clone made with `git clone --ref-format=files` (or reftable) works".into(),
+                ],
+            ),
+            Error::Locked { hints, .. } => (exit::LOCK_CONFLICT, hints.clone()),
+            Error::Query { .. } => (
+                exit::USAGE,
+                vec!["`git issue list --help` describes queries (-S); quote a phrase as '\"two words\"'".into()],
+            ),
+            Error::NotFound { what, .. } => (exit::FAILURE, vec![format!("`git {what} list` shows what there is")]),
+            Error::Ambiguous { candidates, .. } => {
+                let mut h = vec!["use more characters of the id; candidates:".to_owned()];
+                h.extend(candidates.iter().map(|c| format!("  {c}")));
+                (exit::USAGE, h)
+            }
+            Error::NoIdentity { missing } => (
+                exit::FAILURE,
+                vec![format!(
+                    "tell git who you are: `git config {missing} \"{}\"` (add --global for every repository)",
+                    if *missing == "user.name" {
+                        "Your Name"
+                    } else {
+                        "you@example.com"
+                    }
+                )],
+            ),
+            Error::Index { .. } => (
+                exit::FAILURE,
+                vec!["the index is a cache: `git wal rebuild` recreates it from the refs".into()],
+            ),
+            Error::Corrupt { .. } => (
+                exit::VERIFY_FAILED,
+                vec!["`git wal log` shows the readable events; fetch the ref again from a healthy clone".into()],
+            ),
+            Error::Verify(_) => (exit::VERIFY_FAILED, vec![]),
+            Error::MissingObject { reference, .. } => (
+                exit::FAILURE,
+                vec![
+                    format!(
+                        "an object of {reference} is missing or damaged; `git fetch` brings it back from a clone that has it \
+                         (its remote-tracking copy under refs/grit/remotes/)"
+                    ),
+                    "`git wal rebuild` (without --full) starts from a snapshot that covers it, if there is one".into(),
+                ],
+            ),
+            Error::Subprocess { command, stderr }
+                if command.starts_with("git fetch") || command.starts_with("git push") =>
+            {
+                let mut h = vec![if stderr.contains("cannot lock ref") || stderr.contains("Unable to create") {
+                    "another git process (a plain `git fetch` or `git push`, or another tool) was updating the same \
+                     refs of this clone at that moment; try again"
+                        .into()
+                } else {
+                    "is the remote reachable? `git remote -v` lists it; `git fetch REMOTE` shows git's own view".into()
+                }];
+                if command.contains("lock") {
+                    h.push("`--local` takes the lease in this repository only".into());
+                }
+                (exit::FAILURE, h)
+            }
+            Error::RefLocked { .. } => (
+                exit::FAILURE,
+                vec![
+                    "another grit or git process is updating that ref; try again".into(),
+                    format!(
+                        "a lock left by a crash: a write takes over its own ref's lock once it is {} s old \
+                         and unchanged, and `git wal doctor --fix` removes any such lock",
+                        crate::refs::STALE_LOCK_AGE.as_secs()
+                    ),
+                ],
+            ),
+            Error::ClockExhausted { .. } => (
+                exit::FAILURE,
+                vec!["an event carries a clock at the bound; `git wal log --json` shows the largest `lamport` and who wrote it".into()],
+            ),
+            Error::Contention { .. } => (
+                exit::FAILURE,
+                vec!["many writers share this actor; give each its own with GRIT_ACTOR=<label>".into()],
+            ),
+            _ => (exit::FAILURE, vec![]),
+        }
     }
 
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {

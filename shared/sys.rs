@@ -1,5 +1,7 @@
-//! The platform calls the library makes, in one place: whether a process is alive, and ending
-//! a process group. Everything `unsafe` about processes is here.
+//! The platform calls the library makes, in one place: whether a process is alive, ending a
+//! process group, exclusive lock files, and signal masks (blocking the terminal's signals in a
+//! face, unblocking them in a child before it execs). Everything `unsafe` about processes is
+//! here.
 
 /// Whether process `pid` exists (as this user or another: EPERM says it does).
 pub fn alive(pid: u32) -> bool {
@@ -66,6 +68,78 @@ pub fn kill_group(pgid: i32) {
     // SAFETY: a negative pid names a process group; SIGKILL has no handler to run here.
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+/// The signals a terminal sends that must not cut an operation in half: a face blocks them,
+/// then looks at them between steps.
+pub const GUARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill a sigset_t we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in signals {
+            libc::sigaddset(&mut set, *s);
+        }
+        set
+    }
+}
+
+/// Blocks `signals` in this thread and the threads it starts from now on.
+pub fn block_signals(signals: &[libc::c_int]) {
+    let set = sigset(signals);
+    // SAFETY: blocking signals for this thread (and threads spawned after) with a valid set.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The first of `signals` that arrived while blocked, if any.
+pub fn pending_signal(signals: &[libc::c_int]) -> Option<i32> {
+    // SAFETY: sigpending fills a sigset_t we own; sigismember reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set);
+        signals.iter().copied().find(|s| libc::sigismember(&set, *s) == 1)
+    }
+}
+
+/// Takes the pending ones of `signals` (a child got its own copy of a Ctrl-C); returns the
+/// first.
+pub fn drain_signals(signals: &[libc::c_int]) -> Option<i32> {
+    let first = pending_signal(signals)?;
+    let set = sigset(signals);
+    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: sigtimedwait with a zero timeout takes pending signals from a valid set.
+    unsafe { while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) > 0 {} }
+    Some(first)
+}
+
+/// Waits until one of `signals` (blocked in every thread) arrives; returns it.
+pub fn wait_for_signal(signals: &[libc::c_int]) -> i32 {
+    let set = sigset(signals);
+    let mut sig = 0;
+    // SAFETY: waiting on a valid set for signals every thread blocks.
+    unsafe {
+        libc::sigwait(&set, &mut sig);
+    }
+    sig
+}
+
+/// Makes the child of `cmd` start with no signal blocked, whatever this process blocks (a
+/// face's Ctrl-C guard, the daemon's signal thread): a command run in a sandbox answers Ctrl-C
+/// and SIGTERM as it would from a shell.
+pub fn unblock_signals_on_exec(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls: restore an empty mask.
+    unsafe {
+        cmd.pre_exec(|| {
+            let empty = sigset(&[]);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        })
     }
 }
 

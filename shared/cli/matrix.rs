@@ -3,7 +3,7 @@
 //! once, each one's output kept in a log, and a summary of every item at the end.
 
 use std::fs;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -68,15 +68,7 @@ fn run_logged(
     p.stdin(std::process::Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
-    // SAFETY: between fork and exec only async-signal-safe calls: restore an empty mask.
-    unsafe {
-        p.pre_exec(|| {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            Ok(())
-        });
-    }
+    crate::sys::unblock_signals_on_exec(&mut p);
     match p.status() {
         Ok(s) => Ok(s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(127),

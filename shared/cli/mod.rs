@@ -28,16 +28,7 @@ use clap::Parser;
 use crate::error::Error;
 use crate::store::Store;
 
-/// Exit codes, documented in every man page.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILURE: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const LOCK_CONFLICT: u8 = 3;
-    pub const VERIFY_FAILED: u8 = 4;
-    /// A content conflict (`git sandbox land`): nothing was changed, the sandbox is intact.
-    pub const CONFLICT: u8 = 5;
-}
+pub use crate::error::exit;
 
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
@@ -247,117 +238,7 @@ impl From<Error> for CommandError {
         if let Error::Io { source, .. } = &e {
             note_broken_pipe(source);
         }
-        let mut causes = Vec::new();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !e.to_string().contains(&text) {
-                causes.push(text);
-            }
-            source = s.source();
-        }
-        if let Error::Locked { causes: c, .. } = &e {
-            causes = c.clone();
-        }
-        if let Error::Query { text, column, .. } = &e {
-            let caret = format!("{}^", " ".repeat(column.saturating_sub(1)));
-            causes = vec![format!("  {}", term::esc(text)), format!("  {caret}")];
-        }
-        let (code, hints): (u8, Vec<String>) = match &e {
-            Error::NotARepo { .. } => (
-                exit::FAILURE,
-                vec!["run this inside a git repository, or create one with `git init`".into()],
-            ),
-            Error::Invalid { hint, .. } => (exit::USAGE, hint.iter().cloned().collect()),
-            Error::Remote { hint, .. } | Error::Failed { hint, .. } => (exit::FAILURE, vec![hint.clone()]),
-            Error::Conflict { hint, files, .. } => {
-                let mut h: Vec<String> = files.iter().map(|f| format!("conflict in {f}")).collect();
-                h.push(hint.clone());
-                (exit::CONFLICT, h)
-            }
-            Error::UnsupportedRefFormat { .. } => (
-                exit::FAILURE,
-                vec![
-                    "nothing was read or written; a clone made with `git clone --ref-format=files` (or reftable) works".into(),
-                ],
-            ),
-            Error::Locked { hints, .. } => (exit::LOCK_CONFLICT, hints.clone()),
-            Error::Query { .. } => (
-                exit::USAGE,
-                vec!["`git issue list --help` describes queries (-S); quote a phrase as '\"two words\"'".into()],
-            ),
-            Error::NotFound { what, .. } => (exit::FAILURE, vec![format!("`git {what} list` shows what there is")]),
-            Error::Ambiguous { candidates, .. } => {
-                let mut h = vec!["use more characters of the id; candidates:".to_owned()];
-                h.extend(candidates.iter().map(|c| format!("  {c}")));
-                (exit::USAGE, h)
-            }
-            Error::NoIdentity { missing } => (
-                exit::FAILURE,
-                vec![format!(
-                    "tell git who you are: `git config {missing} \"{}\"` (add --global for every repository)",
-                    if *missing == "user.name" {
-                        "Your Name"
-                    } else {
-                        "you@example.com"
-                    }
-                )],
-            ),
-            Error::Index { .. } => (
-                exit::FAILURE,
-                vec!["the index is a cache: `git wal rebuild` recreates it from the refs".into()],
-            ),
-            Error::Corrupt { .. } => (
-                exit::VERIFY_FAILED,
-                vec!["`git wal log` shows the readable events; fetch the ref again from a healthy clone".into()],
-            ),
-            Error::Verify(_) => (exit::VERIFY_FAILED, vec![]),
-            Error::MissingObject { reference, .. } => (
-                exit::FAILURE,
-                vec![
-                    format!(
-                        "an object of {reference} is missing or damaged; `git fetch` brings it back from a clone that has it \
-                         (its remote-tracking copy under refs/grit/remotes/)"
-                    ),
-                    "`git wal rebuild` (without --full) starts from a snapshot that covers it, if there is one".into(),
-                ],
-            ),
-            Error::Subprocess { command, stderr }
-                if command.starts_with("git fetch") || command.starts_with("git push") =>
-            {
-                let mut h = vec![if stderr.contains("cannot lock ref") || stderr.contains("Unable to create") {
-                    "another git process (a plain `git fetch` or `git push`, or another tool) was updating the same \
-                     refs of this clone at that moment; try again"
-                        .into()
-                } else {
-                    "is the remote reachable? `git remote -v` lists it; `git fetch REMOTE` shows git's own view".into()
-                }];
-                if command.contains("lock") {
-                    h.push("`--local` takes the lease in this repository only".into());
-                }
-                (exit::FAILURE, h)
-            }
-            Error::RefLocked { .. } => (
-                exit::FAILURE,
-                vec![
-                    "another grit or git process is updating that ref; try again".into(),
-                    format!(
-                        "a lock left by a crash: a write takes over its own ref's lock once it is {} s old \
-                         and unchanged, and `git wal doctor --fix` removes any such lock",
-                        crate::refs::STALE_LOCK_AGE.as_secs()
-                    ),
-                ],
-            ),
-            Error::ClockExhausted { .. } => (
-                exit::FAILURE,
-                vec!["an event carries a clock at the bound; `git wal log --json` shows the largest `lamport` and who wrote it".into()],
-            ),
-            Error::Contention { .. } => (
-                exit::FAILURE,
-                vec!["many writers share this actor; give each its own with GRIT_ACTOR=<label>".into()],
-            ),
-            _ => (exit::FAILURE, vec![]),
-        };
+        let (code, hints, causes) = (e.exit_code(), e.hints(), e.causes());
         let damaged_index = match &e {
             Error::Index { path, .. } if e.is_index_damage() => Some(path.clone()),
             _ => None,

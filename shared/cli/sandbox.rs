@@ -2,15 +2,15 @@
 //! keep, commit or discard it; and list, open, exec, diff, commit, merge, rm, clean.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, ExitCode};
 
 use clap::{Args, Parser, Subcommand};
-use serde::Serialize;
 
 use super::{CommandError, GlobalArgs, Ui, columns, main_with};
-use crate::repo::format_time;
+use crate::ops::Sandboxes;
+use crate::ops::sandboxes::CreateRequest;
 use crate::sandbox::{self, Backend, Main, Record, Spec, Stopped};
 
 /// Run a command in a throw-away copy of the work tree
@@ -365,15 +365,15 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Watch(a) => super::watch::watch(ui, &main, a),
         Command::Sync(a) => {
             let r = find(&main, &a.name)?;
-            sync(ui, &main, &r, true)
+            sync(ui, &main, &r)
         }
-        Command::Diff(a) => diff(ui, &find(&main, &a.name)?, a.stat),
+        Command::Diff(a) => diff(ui, &main, &find(&main, &a.name)?, a.stat),
         Command::Commit(a) => {
             let r = find(&main, &a.name)?;
             let c = commit(&main, &r, &a.message, a.include_carried)?;
             after_commit(ui, &r, c.as_deref())?;
             if c.is_some() && !a.keep_locks {
-                release_locks(ui, &main, &r.name, &r.locks, &format!("committed sandbox {}", r.name))?;
+                release_locks(ui, &main, &r, &format!("committed sandbox {}", r.name))?;
             }
             Ok(())
         }
@@ -403,54 +403,26 @@ pub(crate) fn block_signals_now() {
 }
 
 fn find(main: &Main, name: &str) -> Result<Record, CommandError> {
-    sandbox::validate_name(name)?;
-    let _ = main.list()?; // rolls back dead creations first
-    main.load(name)?.filter(|r| r.state == "ready").ok_or_else(|| {
-        CommandError::failure(format!("no sandbox named '{name}'")).hint("`git sandbox list` shows them")
-    })
+    Ok(ops(main).find(name)?)
 }
 
-/// Signals that must not cut a creation in half: blocked, then looked at between steps.
-const GUARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
-
-fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset initialise and fill a sigset_t we own.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in signals {
-            libc::sigaddset(&mut set, *s);
-        }
-        set
-    }
+/// The sandbox operations on `main`.
+fn ops(main: &Main) -> Sandboxes<'_> {
+    Sandboxes::of(main)
 }
 
 fn block_signals() {
-    let set = sigset(&GUARDED);
-    // SAFETY: blocking signals for this thread (and threads spawned after) with a valid set.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    crate::sys::block_signals(&crate::sys::GUARDED);
 }
 
 /// The first guarded signal that arrived while blocked, if any.
 pub(crate) fn pending_signal() -> Option<i32> {
-    // SAFETY: sigpending fills a sigset_t we own; sigismember reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigpending(&mut set);
-        GUARDED.into_iter().find(|s| libc::sigismember(&set, *s) == 1)
-    }
+    crate::sys::pending_signal(&crate::sys::GUARDED)
 }
 
 /// Consumes pending guarded signals (the child got its own copy of a Ctrl-C).
 fn drain_signals() -> Option<i32> {
-    let first = pending_signal()?;
-    let set = sigset(&GUARDED);
-    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: sigtimedwait with a zero timeout takes pending signals from a valid set.
-    unsafe { while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) > 0 {} }
-    Some(first)
+    crate::sys::drain_signals(&crate::sys::GUARDED)
 }
 
 /// Runs `cmd` in `dir` (an interactive $SHELL when empty; `sh -c` with `sh`) with the
@@ -465,64 +437,7 @@ pub(super) fn execute(
     execute_in(dir, cmd, sh, env, stdout_to_stderr, None)
 }
 
-/// The command line to run: an interactive $SHELL when `cmd` is empty, `sh -c` with `sh`,
-/// inside bubblewrap (or unshare) with `iso`.
-pub(crate) fn argv(
-    dir: &Path,
-    cmd: &[String],
-    sh: bool,
-    iso: Option<&sandbox::isolate::Isolate>,
-) -> crate::Result<Vec<String>> {
-    let mut v = match iso {
-        Some(iso) => {
-            let git = |args: &[&str]| sandbox::git_in(dir, args).ok().map(|d| PathBuf::from(d.trim()));
-            let git_dir = git(&["rev-parse", "--absolute-git-dir"]);
-            let common = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]);
-            sandbox::isolate::wrapper(dir, git_dir.as_deref(), common.as_deref(), iso)?
-        }
-        None => Vec::new(),
-    };
-    if cmd.is_empty() {
-        v.push(
-            std::env::var("SHELL")
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "sh".into()),
-        );
-    } else if sh {
-        v.extend(["sh".to_owned(), "-c".to_owned(), cmd.join(" ")]);
-    } else {
-        v.extend(cmd.iter().cloned());
-    }
-    Ok(v)
-}
-
-/// The process for `line` in a sandbox: its directory, the caller's environment without git's
-/// variables that would point it elsewhere, and `env` on top.
-/// An isolated one (`isolated` holds what `sandbox.env` adds) gets only the variables isolation
-/// passes: no token or key of the caller's reaches it.
-pub(crate) fn command_in(
-    dir: &Path,
-    line: &[String],
-    env: &[(String, String)],
-    isolated: Option<&[(String, String)]>,
-) -> Process {
-    let mut p = Process::new(&line[0]);
-    p.args(&line[1..]).current_dir(dir);
-    match isolated {
-        Some(configured) => {
-            let all: Vec<(String, String)> = configured.iter().chain(env).cloned().collect();
-            sandbox::isolate::scrub_env(&mut p, &all);
-        }
-        None => {
-            p.env_remove("GIT_DIR")
-                .env_remove("GIT_WORK_TREE")
-                .env_remove("GIT_INDEX_FILE")
-                .envs(env.iter().map(|(k, v)| (k, v)));
-        }
-    }
-    p
-}
+pub(crate) use crate::ops::sandboxes::{argv, command_in};
 
 pub(super) fn execute_in(
     dir: &Path,
@@ -549,14 +464,7 @@ pub(super) fn execute_in(
         }
     }
     block_signals();
-    // SAFETY: between fork and exec only async-signal-safe calls: restore an empty mask.
-    unsafe {
-        p.pre_exec(|| {
-            let empty = sigset(&[]);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            Ok(())
-        });
-    }
+    crate::sys::unblock_signals_on_exec(&mut p);
     let status = match p.status() {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -592,7 +500,8 @@ fn parse_envs(env: &[String]) -> Result<Vec<(String, String)>, CommandError> {
         .collect::<crate::Result<Vec<_>>>()?)
 }
 
-/// Runs a command in a sandbox and records it (command, environment, exit code, times).
+/// Runs a command in a sandbox and records it (command, environment, exit code, times), with
+/// the terminal's signals going to the command, not to this process.
 pub(super) fn run_recorded(
     ui: &Ui,
     main: &Main,
@@ -602,28 +511,26 @@ pub(super) fn run_recorded(
     env: &[(String, String)],
     iso: Option<&sandbox::isolate::Isolate>,
 ) -> Result<i32, CommandError> {
-    let start = std::time::Instant::now();
-    let started_at = format_time(crate::repo::now_ms());
-    // The sandbox's leases are short: they are renewed while it is in use.
-    let renewer = sandbox::leases::Renewer::start(main, &r.locks);
-    let code = execute_in(&r.path, cmd, sh, env, ui.json, iso);
-    drop(renewer);
-    let code = code?;
-    sandbox::runs::record(
-        main,
-        &r.name,
-        sandbox::runs::Run {
-            cmd: cmd.to_vec(),
-            sh,
-            env: env.to_vec(),
-            exit_code: code,
-            started_at,
-            duration_ms: start.elapsed().as_millis() as u64,
-            isolation: iso.map_or("none", |i| i.with.name()).into(),
-            isolate: iso.cloned(),
+    let exec = crate::ops::sandboxes::Exec {
+        cmd: cmd.to_vec(),
+        sh,
+        env: env.to_vec(),
+        isolate: iso.cloned(),
+    };
+    block_signals();
+    let ran = ops(main).exec(
+        r,
+        &exec,
+        crate::ops::sandboxes::Output::Inherit {
+            stdout_to_stderr: ui.json,
         },
-    )?;
-    Ok(code)
+    );
+    drain_signals();
+    let ran = ran?;
+    if let Some(why) = &ran.not_found {
+        eprintln!("error: {why}");
+    }
+    Ok(ran.exit_code)
 }
 
 /// The isolation asked for (`--isolate`, or sandbox.isolate=true), checked to be possible:
@@ -634,7 +541,7 @@ pub(super) fn isolation(
     net: bool,
     allow: &[PathBuf],
 ) -> Result<Option<sandbox::isolate::Isolate>, CommandError> {
-    let (iso, why) = sandbox::isolate::resolve(main, isolate, net, allow)?;
+    let (iso, why) = ops(main).isolation(isolate, net, allow)?;
     if let Some(why) = why {
         eprintln!("note: {why}");
     }
@@ -743,58 +650,31 @@ fn ran(ui: &mut Ui, r: &Record, code: i32) -> Result<(), CommandError> {
 
 /// `sync` before a command, when sandbox.autosync is set.
 pub(crate) fn autosync(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
-    if main.repo.config_bool("sandbox.autosync") == Some(true) {
-        sync(ui, main, r, false)?;
+    if let Some(s) = ops(main).autosync(r)?
+        && s.before != s.after
+    {
+        ui.note(format!("brought {} into sandbox {} (sandbox.autosync)", s.base, r.name));
     }
     Ok(())
 }
 
 /// Merges the base branch's new commits into the sandbox.
-fn sync(ui: &mut Ui, main: &Main, r: &Record, report: bool) -> Result<(), CommandError> {
-    let Some(base) = &r.base_ref else {
-        return Err(CommandError::failure(format!(
-            "sandbox {} started from a commit, not a branch: there is nothing to follow",
-            r.name
-        ))
-        .hint("`git -C <sandbox> merge REF` brings in what you choose"));
-    };
-    let before = sandbox::git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
-    let out = sandbox::git_cmd(&r.path)
-        .args(["merge", "--no-edit", "--autostash", "-q", base])
-        .output()
-        .map_err(crate::Error::io("git"))?;
-    if !out.status.success() {
-        let _ = sandbox::git_cmd(&r.path).args(["merge", "--abort"]).output();
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        return Err(CommandError::failure(format!(
-            "bringing {base} into sandbox {} stopped on a conflict; it was undone",
-            r.name
-        ))
-        .hint(format!(
-            "resolve it by hand: `git sandbox open {}`, then `git merge {base}`",
-            r.name
-        )));
+fn sync(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
+    let s = ops(main).sync(r)?;
+    if ui.json {
+        return ui.json(&serde_json::json!({ "name": s.name, "base": s.base, "before": s.before, "after": s.after }));
     }
-    let _ = main;
-    let after = sandbox::git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
-    if report {
-        if ui.json {
-            return ui.json(&serde_json::json!({ "name": r.name, "base": base, "before": before, "after": after }));
-        }
-        if before == after {
-            ui.say(format!("sandbox {} is up to date with {base}", r.name))?;
-        } else {
-            ui.say(format!(
-                "brought {base} into sandbox {} ({}..{})",
-                r.name,
-                &before[..12],
-                &after[..12]
-            ))?;
-        }
-    } else if before != after {
-        ui.note(format!("brought {base} into sandbox {} (sandbox.autosync)", r.name));
+    if s.before == s.after {
+        ui.say(format!("sandbox {} is up to date with {}", r.name, s.base))
+    } else {
+        ui.say(format!(
+            "brought {} into sandbox {} ({}..{})",
+            s.base,
+            r.name,
+            &s.before[..12],
+            &s.after[..12]
+        ))
     }
-    Ok(())
 }
 
 pub(super) fn progress_printer(ui: &Ui) -> impl Fn(u64, u64) + Sync + use<> {
@@ -829,27 +709,26 @@ pub(super) fn interrupted(sig: i32) -> CommandError {
 /// A run's template, environment and (resolved) backend.
 pub(super) type RunOptions = (Option<sandbox::runs::Template>, Vec<(String, String)>, Backend);
 
+/// What a `run` asks to make, for sandbox `name`.
+fn request(a: &RunArgs, name: &str) -> Result<CreateRequest, CommandError> {
+    let mut req = CreateRequest::named(name);
+    req.base = a.base.clone();
+    req.clean = a.clean;
+    req.excludes = a.exclude.clone();
+    req.template = a.template.clone();
+    req.backend = a.backend.clone();
+    req.env = parse_envs(&a.env)?;
+    Ok(req)
+}
+
 /// The template, environment and (resolved) backend a `run` asks for.
 pub(super) fn options(ui: &Ui, main: &Main, a: &RunArgs) -> Result<RunOptions, CommandError> {
-    let template = match a.template.clone().or_else(|| {
-        main.repo
-            .config_string("sandbox.defaultTemplate")
-            .filter(|t| !t.is_empty())
-    }) {
-        Some(t) => Some(sandbox::runs::template(main, &t)?),
-        None => None,
-    };
-    let mut env = template.as_ref().map(|t| t.env.clone()).unwrap_or_default();
-    env.extend(parse_envs(&a.env)?);
-    let backend = match a.backend.clone().or_else(|| main.repo.config_string("sandbox.backend")) {
-        Some(b) => Backend::parse(&b)?,
-        None => template.as_ref().and_then(|t| t.backend).unwrap_or(Backend::Auto),
-    };
-    let (backend, note) = sandbox::resolve_backend(main, backend, &main.root());
-    if let Some(n) = note {
+    // The name is checked when the sandbox is made (a matrix names each of its own).
+    let resolved = ops(main).resolve(&request(a, "x")?)?;
+    for n in &resolved.notes {
         ui.note(n);
     }
-    Ok((template, env, backend))
+    Ok((resolved.template, resolved.env, resolved.spec.backend))
 }
 
 /// The creation options of a `run` for the sandbox `name`.
@@ -871,9 +750,8 @@ pub(super) fn spec(a: &RunArgs, name: &str, template: Option<&sandbox::runs::Tem
     }
 }
 
-/// Creates a sandbox with what it takes on: its issue (resolved, and told in a comment) and
-/// its locks (taken for it, and released if creation fails or is interrupted). `git sandbox
-/// run` and the daemon's `sandbox.create` both make sandboxes here.
+/// Creates a sandbox with what it takes on (`Sandboxes::make`); what went wrong beside it is
+/// said as a warning.
 pub(crate) fn make(
     ui: &Ui,
     main: &Main,
@@ -883,57 +761,16 @@ pub(crate) fn make(
     stop: &(dyn Fn() -> Option<i32> + Sync),
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Record, CommandError> {
-    let store = match (issue, lock.is_empty()) {
-        (None, true) => None,
-        _ => Some(crate::store::Store::open(&main.tree)?),
-    };
-    let issue = match (issue, &store) {
-        (Some(q), Some(s)) => Some(s.index.resolve(q)?),
-        _ => None,
-    };
-    let locks = match &store {
-        Some(s) if !lock.is_empty() => {
-            let res = super::lock::resources(s, lock)?;
-            let scope = crate::lock::default_scope(&s.repo);
-            for r in &res {
-                crate::ops::locks::take(
-                    s,
-                    r,
-                    sandbox::leases::ttl(main),
-                    &format!("sandbox {}", spec.name),
-                    &scope,
-                )?;
-            }
-            res.iter().map(ToString::to_string).collect()
-        }
-        _ => Vec::new(),
-    };
-    let spec = Spec {
-        issue: issue.map(|i| i.to_hex()),
-        locks,
-        ..spec
-    };
-    let record = match sandbox::create(main, &spec, stop, progress) {
-        Ok(r) => r,
-        Err(Stopped::Interrupted(sig)) => {
-            release_quietly(ui, main, &spec.locks);
-            return Err(interrupted(sig));
-        }
-        Err(Stopped::Failed(e)) => {
-            release_quietly(ui, main, &spec.locks);
-            return Err(e.into());
-        }
-    };
-    if let (Some(id), Some(s)) = (issue, &store) {
-        let note = format!(
-            "sandbox {}: started on branch {} from {}",
-            record.name,
-            record.branch,
-            &record.base[..12]
-        );
-        s.write(Some(id), vec![crate::event::Kind::CommentAdded { body: note }])?;
+    let mut warnings = Vec::new();
+    let made = ops(main).make(spec, issue, lock, stop, progress, &mut warnings);
+    for w in warnings {
+        ui.note(format!("warning: {w}"));
     }
-    Ok(record)
+    match made {
+        Ok(r) => Ok(r),
+        Err(Stopped::Interrupted(sig)) => Err(interrupted(sig)),
+        Err(Stopped::Failed(e)) => Err(e.into()),
+    }
 }
 
 fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
@@ -1017,25 +854,13 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
             let c = commit(main, &record, &m, false)?;
             after_commit_json(ui, &record, c.as_deref(), false)?;
             if c.is_some() {
-                release_locks(
-                    ui,
-                    main,
-                    &record.name,
-                    &record.locks,
-                    &format!("committed sandbox {}", record.name),
-                )?;
+                release_locks(ui, main, &record, &format!("committed sandbox {}", record.name))?;
             }
             ("committed", c)
         }
         After::Discard => {
             sandbox::remove(main, &record)?;
-            release_locks(
-                ui,
-                main,
-                &record.name,
-                &record.locks,
-                &format!("discarded sandbox {}", record.name),
-            )?;
+            release_locks(ui, main, &record, &format!("discarded sandbox {}", record.name))?;
             ui.note(format!("discarded sandbox {}", record.name));
             ("discarded", None)
         }
@@ -1104,9 +929,10 @@ fn prompt(r: &Record) -> Result<After, CommandError> {
     }
 }
 
-/// Commits a sandbox's own changes (with `include_carried`, everything in it).
+/// Commits a sandbox's own changes (with `include_carried`, everything in it); its locks are
+/// released by the caller.
 fn commit(main: &Main, r: &Record, message: &str, include_carried: bool) -> Result<Option<String>, CommandError> {
-    Ok(sandbox::commit_work(main, r, message, include_carried)?)
+    Ok(ops(main).commit(r, message, include_carried, true)?.commit)
 }
 
 fn after_commit(ui: &mut Ui, r: &Record, commit: Option<&str>) -> Result<(), CommandError> {
@@ -1134,111 +960,42 @@ fn after_commit_json(ui: &mut Ui, r: &Record, commit: Option<&str>, print_json: 
     Ok(())
 }
 
-/// Releases the locks taken for sandbox `name` once `what` (its commit, removal…) is done. A
+/// Releases the locks taken for sandbox `r` once `what` (its commit, removal…) is done. A
 /// release that fails is an error that names each lock and why, after `what` was done.
-pub(crate) fn release_locks(
-    ui: &Ui,
-    main: &Main,
-    name: &str,
-    locks: &[String],
-    what: &str,
-) -> Result<(), CommandError> {
-    let r = sandbox::leases::release_for(main, name, locks)?;
-    for l in &r.gone {
+pub(crate) fn release_locks(ui: &Ui, main: &Main, r: &Record, what: &str) -> Result<(), CommandError> {
+    let rel = ops(main).release_locks(r, what)?;
+    note_gone(ui, &rel.gone);
+    Ok(())
+}
+
+fn note_gone(ui: &Ui, gone: &[String]) {
+    for l in gone {
         ui.note(format!(
             "note: the lease on {l} was no longer this actor's (expired, broken or released)"
         ));
     }
-    if r.ok() {
-        return Ok(());
-    }
-    Err(sandbox::leases::failure(what, &r).into())
-}
-
-/// Releases locks taken for a creation that did not finish; a failure is a warning with its
-/// reason, after the creation's own error.
-fn release_quietly(ui: &Ui, main: &Main, locks: &[String]) {
-    match sandbox::leases::release(main, locks) {
-        Ok(r) if r.ok() => {}
-        Ok(r) => ui.note(format!(
-            "warning: {}",
-            sandbox::leases::failure("the sandbox was not made", &r)
-        )),
-        Err(e) => ui.note(format!("warning: could not release the sandbox's locks: {e}")),
-    }
-}
-
-#[derive(Serialize)]
-struct ListJson<'a> {
-    name: &'a str,
-    path: String,
-    branch: &'a str,
-    base: &'a str,
-    base_ref: Option<&'a str>,
-    backend: Backend,
-    created_at: String,
-    dirty: bool,
-    ahead: u64,
-    behind: u64,
-    copied_bytes: u64,
-    issue: Option<&'a str>,
-    locks: &'a [String],
-    /// The last command run in it (`git sandbox repeat` runs it again).
-    last_run: Option<&'a sandbox::runs::Run>,
-}
-
-/// `list --json`, and the daemon's `sandbox.list`.
-pub(crate) fn list_json(main: &Main) -> Result<serde_json::Value, CommandError> {
-    let records = main.list()?;
-    let statuses = sandbox::statuses(main, &records)?;
-    Ok(serde_json::to_value(list_rows(&records, &statuses)).expect("serialises"))
-}
-
-fn list_rows<'a>(records: &'a [Record], statuses: &[sandbox::Status]) -> Vec<ListJson<'a>> {
-    records
-        .iter()
-        .zip(statuses)
-        .map(|(r, s)| ListJson {
-            name: &r.name,
-            path: r.path.display().to_string(),
-            branch: &r.branch,
-            base: &r.base,
-            base_ref: r.base_ref.as_deref(),
-            backend: r.backend,
-            created_at: format_time(r.created_ms),
-            dirty: s.dirty,
-            ahead: s.ahead,
-            behind: s.behind,
-            copied_bytes: r.copied_bytes,
-            issue: r.issue.as_deref(),
-            locks: &r.locks,
-            last_run: r.runs.last(),
-        })
-        .collect()
 }
 
 fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
+    let listed = ops(main).list()?;
     if ui.json {
-        return ui.json(&list_json(main)?);
+        return ui.json(&listed);
     }
-    let records = main.list()?;
-    let statuses = sandbox::statuses(main, &records)?;
-    if records.is_empty() {
+    if listed.is_empty() {
         ui.note("no sandboxes; `git sandbox run NAME -- CMD` makes one");
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = records
+    let rows: Vec<Vec<String>> = listed
         .iter()
-        .zip(&statuses)
-        .map(|(r, s)| {
+        .map(|s| {
             vec![
-                r.name.clone(),
+                s.name.clone(),
                 if s.dirty { "dirty".into() } else { "clean".into() },
                 format!("+{} -{}", s.ahead, s.behind),
-                sandbox::against(r).chars().take(20).collect(),
-                format!("{:?}", r.backend).to_lowercase(),
-                format_time(r.created_ms),
-                r.path.display().to_string(),
+                s.base_ref.as_deref().unwrap_or(&s.base).chars().take(20).collect(),
+                format!("{:?}", s.backend).to_lowercase(),
+                s.created_at.clone(),
+                s.path.clone(),
             ]
         })
         .collect();
@@ -1248,11 +1005,12 @@ fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn diff(ui: &mut Ui, r: &Record, stat: bool) -> Result<(), CommandError> {
-    let (from, to) = diff_trees(r)?;
+fn diff(ui: &mut Ui, main: &Main, r: &Record, stat: bool) -> Result<(), CommandError> {
     if ui.json {
-        return diff_json(ui, r, &from, &to);
+        let d = ops(main).diff(r)?;
+        return ui.json(&serde_json::json!({ "name": d.name, "files": d.files }));
     }
+    let (from, to) = crate::ops::sandboxes::diff_trees(r)?;
     ui.flush()?;
     let st = Process::new("git")
         .current_dir(&r.path)
@@ -1263,63 +1021,9 @@ fn diff(ui: &mut Ui, r: &Record, stat: bool) -> Result<(), CommandError> {
     exit_with(st.code().unwrap_or(1))
 }
 
-/// What `diff` compares: the sandbox's start (its commits with what was carried laid over them)
-/// and its work tree, untracked files included; for a sandbox without a recorded start, its
-/// base commit and its work tree.
-pub(crate) fn diff_trees(r: &Record) -> Result<(String, String), CommandError> {
-    Ok(match sandbox::carried::own_changes(r)? {
-        Some((start, now, _)) => (start, now),
-        None => (r.base.clone(), sandbox::carried::worktree_tree(&r.path)?),
-    })
-}
-
-/// `diff --json`: each changed file with its lines added and removed (null for binary files).
-fn diff_json(ui: &mut Ui, r: &Record, from: &str, to: &str) -> Result<(), CommandError> {
-    let files = diff_files(r, from, to)?;
-    ui.json(&serde_json::json!({ "name": r.name, "files": files }))
-}
-
-/// Each file changed between two trees of a sandbox, with its lines added and removed.
-pub(crate) fn diff_files(r: &Record, from: &str, to: &str) -> Result<Vec<serde_json::Value>, CommandError> {
-    let out = sandbox::git_in(&r.path, &["diff", "--numstat", "-z", "--no-renames", from, to])?;
-    Ok(out
-        .split('\0')
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| {
-            let mut f = l.splitn(3, '\t');
-            let (added, removed, path) = (f.next()?, f.next()?, f.next()?);
-            Some(serde_json::json!({
-                "path": path,
-                "added": added.parse::<u64>().ok(),
-                "removed": removed.parse::<u64>().ok(),
-            }))
-        })
-        .collect())
-}
-
 /// The files a merge of the sandbox's branch would conflict on, changing nothing.
 fn preview(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
-    let out = main.repo.git_output(&[
-        "merge-tree",
-        "--write-tree",
-        "--name-only",
-        "--no-messages",
-        "HEAD",
-        &r.branch,
-    ])?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let conflicts: Vec<&str> = match out.status.code() {
-        Some(0) => Vec::new(),
-        // Exit 1: conflicts; the first line is the tree, then the conflicted files.
-        Some(1) => text.lines().skip(1).filter(|l| !l.is_empty()).collect(),
-        _ => {
-            return Err(CommandError::failure(format!(
-                "git merge-tree failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-            .hint("`git merge-tree` needs git 2.38 or later"));
-        }
-    };
+    let conflicts = ops(main).preview(r)?;
     if ui.json {
         return ui.json(&serde_json::json!({
             "name": r.name,
@@ -1344,96 +1048,20 @@ fn preview(ui: &mut Ui, main: &Main, r: &Record) -> Result<(), CommandError> {
     })
 }
 
-/// The hint for what a failed `git merge` said.
-fn merge_hint(stderr: &str, stdout: &str) -> String {
-    if stderr.contains("would be overwritten by merge") && stderr.contains("untracked") {
-        "untracked files in the current tree are in the way (listed above); move them aside, then merge again. \
-         Nothing was merged"
-            .into()
-    } else if stderr.contains("would be overwritten by merge") {
-        "your uncommitted changes to those files are in the way: commit or stash them (`git stash`), then merge \
-         again. Nothing was merged"
-            .into()
-    } else if stdout.contains("CONFLICT") || stderr.contains("CONFLICT") {
-        "resolve the conflicts and commit, or `git merge --abort`".into()
-    } else {
-        "nothing was merged; `git sandbox merge --preview NAME` lists what would conflict".into()
-    }
-}
-
 fn merge(ui: &mut Ui, main: &Main, r: &Record, rebase: bool) -> Result<(), CommandError> {
-    // Agents of one clone share its checkout: one merge (or land) at a time.
-    let _turn = sandbox::land::lock(main)?;
-    let before = main.git(&["rev-parse", "HEAD"])?.trim().to_owned();
-    if rebase {
-        // Rebase the sandbox's branch in the sandbox (its work tree has it checked out).
-        if sandbox::dirty(r)? {
-            return Err(
-                CommandError::failure(format!("sandbox {} has uncommitted changes", r.name)).hint(format!(
-                    "`git sandbox commit {} -m MSG` first; nothing was rebased",
-                    r.name
-                )),
-            );
-        }
-        let out = sandbox::git_cmd(&r.path)
-            .args(["rebase", "-q", "--autostash", &before])
-            .output()
-            .map_err(crate::Error::io("git"))?;
-        if !out.status.success() {
-            let _ = sandbox::git_cmd(&r.path).args(["rebase", "--abort"]).output();
-            return Err(CommandError::failure(format!(
-                "rebasing {} onto the current branch stopped on a conflict; it was undone",
-                r.branch
-            ))
-            .hint(format!(
-                "`git sandbox merge {}` merges instead; `--preview` lists the files",
-                r.name
-            )));
-        }
-    }
-    let mut args = vec!["merge", "--no-edit"];
-    if rebase {
-        args.push("--ff-only");
-    }
-    args.push(&r.branch);
-    let out = Process::new("git").current_dir(&main.tree).args(&args).output()?;
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    if !out.status.success() {
-        // git's own explanation (files in the way, conflicts), then ours.
-        eprint!("{stdout}{stderr}");
-        return Err(CommandError::failure(format!("git merge {} failed", r.branch)).hint(merge_hint(&stderr, &stdout)));
-    }
-    let after = main.git(&["rev-parse", "HEAD"])?.trim().to_owned();
-    if before != after {
-        sandbox::note(
-            main,
-            "merged",
-            r,
-            serde_json::json!({ "before": before, "after": after, "rebased": rebase }),
-        );
-    }
+    let m = ops(main).merge(r, rebase)?;
     if ui.json {
-        return ui.json(&serde_json::json!({
-            "name": r.name,
-            "branch": r.branch,
-            "rebased": rebase,
-            "before": before,
-            "after": after,
-            "fast_forward": main.git(&["rev-parse", &format!("{after}^@")]).map(|p| p.lines().count() == 1).unwrap_or(false),
-        }));
+        return ui.json(&m);
     }
-    if before == after {
+    if m.before == m.after {
         return ui.say(format!("{} was already merged", r.branch));
     }
     ui.say(format!(
         "{} {} into the current branch ({}..{})",
         if rebase { "rebased and fast-forwarded" } else { "merged" },
         r.branch,
-        &before[..12],
-        &after[..12]
+        &m.before[..12],
+        &m.after[..12]
     ))
 }
 
@@ -1453,15 +1081,18 @@ fn land(ui: &mut Ui, main: &Main, a: LandArgs) -> Result<(), CommandError> {
     let landed = sandbox::land::land(main, &r, &opts)?;
     let mut released = None;
     if !a.keep_locks {
-        let rel = sandbox::leases::release_for(main, &r.name, &r.locks)?;
-        if !rel.ok() {
-            return Err(sandbox::leases::failure(&format!("landed sandbox {}", r.name), &rel).into());
-        }
-        released = Some(rel.released);
+        released = Some(
+            ops(main)
+                .release_locks(&r, &format!("landed sandbox {}", r.name))?
+                .released,
+        );
     }
     if a.rm {
-        let (_, kept) = remove_checked(ui, main, &r.name, false, false)?;
-        if kept {
+        let removed = ops(main).remove(&r.name, false, false, true)?;
+        for w in &removed.warnings {
+            ui.note(format!("warning: {w}"));
+        }
+        if removed.branch_kept {
             ui.note(format!("its branch {} stays: it holds commits not merged", r.branch));
         }
     }
@@ -1504,10 +1135,12 @@ fn rm(
     delete_branch: bool,
     keep_locks: bool,
 ) -> Result<(), CommandError> {
-    let (r, keep_branch) = remove_checked(ui, main, name, force, delete_branch)?;
-    if !keep_locks {
-        release_locks(ui, main, name, &r.locks, &format!("removed sandbox {name}"))?;
+    let removed = ops(main).remove(name, force, delete_branch, keep_locks)?;
+    for w in &removed.warnings {
+        ui.note(format!("warning: {w}"));
     }
+    note_gone(ui, &removed.released.gone);
+    let (r, keep_branch) = (&removed.record, removed.branch_kept);
     if ui.json {
         return ui.json(&serde_json::json!({
             "removed": name,
@@ -1525,56 +1158,12 @@ fn rm(
     }
 }
 
-/// Removes a sandbox unless that loses work (uncommitted changes, or commits merged nowhere)
-/// and `force` is not given; keeps its branch when it holds unmerged commits, unless
-/// `delete_branch`. Returns the record and whether the branch was kept. `git sandbox rm` and
-/// the daemon's `sandbox.remove` both remove here.
-pub(crate) fn remove_checked(
-    ui: &Ui,
-    main: &Main,
-    name: &str,
-    force: bool,
-    delete_branch: bool,
-) -> Result<(Record, bool), CommandError> {
-    let r = find(main, name)?;
-    let merged = sandbox::merged(main, &r)?;
-    if !force {
-        if sandbox::dirty(&r)? {
-            return Err(
-                CommandError::failure(format!("sandbox {name} has uncommitted changes")).hint(format!(
-                    "`git sandbox commit {name} -m MSG` keeps them; `--force` throws them away"
-                )),
-            );
-        }
-        if !merged {
-            return Err(CommandError::failure(format!(
-                "sandbox {name} has commits not merged into {}",
-                sandbox::against(&r)
-            ))
-            .hint(format!(
-                "`git sandbox merge {name}` merges them; `--force` removes the sandbox and keeps them on {}",
-                r.branch
-            )));
-        }
-    }
-    // Commits merged nowhere live only on the branch: it goes only when asked.
-    let keep_branch = !merged && !delete_branch;
-    sandbox::remove_keeping(main, &r, keep_branch)?;
-    // The last sandbox on a layer frees it (beyond the cache).
-    if r.layer.is_some()
-        && let Err(e) = sandbox::layers::collect(main)
-    {
-        ui.note(format!("warning: could not collect unused layers: {e}"));
-    }
-    Ok((r, keep_branch))
-}
-
 fn clean(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
     let mut removed = Vec::new();
     for r in main.list()? {
         if !sandbox::dirty(&r)? && sandbox::merged(main, &r)? {
             sandbox::remove(main, &r)?;
-            release_locks(ui, main, &r.name, &r.locks, &format!("removed sandbox {}", r.name))?;
+            release_locks(ui, main, &r, &format!("removed sandbox {}", r.name))?;
             removed.push(r.name);
         }
     }

@@ -601,29 +601,14 @@ fn same_user(conn: &UnixStream) -> bool {
 /// SIGTERM, SIGINT and SIGHUP are taken by one thread (`wait_for_signal`), not by whichever
 /// thread they land on.
 fn block_signals() {
-    // SAFETY: building a signal set and masking it for this thread (and the ones it starts).
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    crate::sys::block_signals(&STOP_SIGNALS);
 }
 
+/// The signals that stop the daemon.
+const STOP_SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
 fn wait_for_signal(s: &Shared) {
-    // SAFETY: waiting for the signals every thread blocks.
-    let sig = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            libc::sigaddset(&mut set, s);
-        }
-        let mut sig = 0;
-        libc::sigwait(&set, &mut sig);
-        sig
-    };
+    let sig = crate::sys::wait_for_signal(&STOP_SIGNALS);
     s.log(format!("signal {sig}: stopping"));
     s.stop();
 }

@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use super::daemon::Shared;
 use super::{Filter, Since, Stream};
-use crate::cli::CommandError;
-use crate::cli::sandbox as cli_sandbox;
-use crate::sandbox::{self, Backend, Main, Spec};
+use crate::ops::Sandboxes;
+use crate::ops::sandboxes::{CreateRequest, Exec, Output};
+use crate::sandbox;
 use crate::store::Store;
 
 pub const PARSE_ERROR: i64 = -32700;
@@ -53,24 +53,13 @@ impl RpcError {
     }
 }
 
-impl From<CommandError> for RpcError {
-    fn from(e: CommandError) -> Self {
-        let message = if e.message.is_empty() {
-            format!("failed with exit code {}", e.code)
-        } else {
-            e.message
-        };
-        RpcError {
-            code: FAILED,
-            message,
-            data: Some(json!({ "exit_code": e.code, "hint": e.hints.first(), "causes": e.causes })),
-        }
-    }
-}
-
 impl From<crate::Error> for RpcError {
     fn from(e: crate::Error) -> Self {
-        CommandError::from(e).into()
+        RpcError {
+            code: FAILED,
+            message: e.to_string(),
+            data: Some(json!({ "exit_code": e.exit_code(), "hint": e.hints().first(), "causes": e.causes() })),
+        }
     }
 }
 
@@ -214,7 +203,9 @@ impl Session {
                 return false;
             }
             "sandbox.create" => self.sandbox_create(&params),
-            "sandbox.list" => self.main().and_then(|m| Ok(cli_sandbox::list_json(&m)?)),
+            "sandbox.list" => self
+                .sandboxes()
+                .and_then(|s| Ok(serde_json::to_value(s.list()?).expect("serialises"))),
             "sandbox.exec" => self.sandbox_exec(&id_or_null, &params),
             "sandbox.diff" => self.sandbox_diff(&params),
             "sandbox.commit" => self.sandbox_commit(&params),
@@ -325,17 +316,8 @@ impl Session {
         Ok(json!(true))
     }
 
-    fn main(&self) -> Result<Main, RpcError> {
-        Ok(Main::discover(&self.shared.dir)?)
-    }
-
-    fn ui(&self) -> crate::cli::Ui {
-        crate::cli::Ui::new(&crate::cli::GlobalArgs {
-            dir: Some(self.shared.dir.clone()),
-            json: true,
-            quiet: true,
-            color: crate::cli::ColorChoice::Never,
-        })
+    fn sandboxes(&self) -> Result<Sandboxes<'static>, RpcError> {
+        Ok(Sandboxes::open(&self.shared.dir)?)
     }
 
     /// Whether the client hung up (a read would return end-of-file).
@@ -354,28 +336,20 @@ impl Session {
     }
 
     fn sandbox_create(&self, p: &Value) -> Result<Value, RpcError> {
-        let main = self.main()?;
-        let name = req_str(p, "name")?.to_owned();
-        let backend = match opt_str(p, "backend")?
-            .map(str::to_owned)
-            .or_else(|| main.repo.config_string("sandbox.backend"))
-        {
-            Some(b) => Backend::parse(&b)?,
-            None => Backend::Auto,
-        };
-        let (backend, _) = sandbox::resolve_backend(&main, backend, &main.root());
-        let spec = Spec {
-            name: name.clone(),
-            base: opt_str(p, "base")?.map(str::to_owned),
-            clean: p.get("clean").and_then(Value::as_bool).unwrap_or(false),
-            excludes: str_list(p, "exclude")?,
-            includes: str_list(p, "include")?,
-            backend,
-            issue: None,
-            locks: Vec::new(),
-        };
-        let locks = str_list(p, "lock")?;
-        let ui = self.ui();
+        let ops = self.sandboxes()?;
+        // The same request a `git sandbox run` makes: templates (`"template"`, else
+        // sandbox.defaultTemplate) and sandbox.* config apply.
+        let mut req = CreateRequest::named(req_str(p, "name")?);
+        req.base = opt_str(p, "base")?.map(str::to_owned);
+        req.clean = p.get("clean").and_then(Value::as_bool).unwrap_or(false);
+        req.excludes = str_list(p, "exclude")?;
+        req.template = opt_str(p, "template")?.map(str::to_owned);
+        req.backend = opt_str(p, "backend")?.map(str::to_owned);
+        req.issue = opt_str(p, "issue")?.map(str::to_owned);
+        req.locks = str_list(p, "lock")?;
+        let mut resolved = ops.resolve(&req)?;
+        // An include list is the template's; a request may add to it.
+        resolved.spec.includes.extend(str_list(p, "include")?);
         // A client that hangs up mid-creation gets it rolled back, as Ctrl-C would.
         let last_check = Mutex::new(Instant::now());
         let stop = || {
@@ -386,26 +360,42 @@ impl Session {
             *t = Instant::now();
             self.gone().then_some(libc::SIGHUP)
         };
-        let record = cli_sandbox::make(&ui, &main, spec, opt_str(p, "issue")?, &locks, &stop, &|_, _| {})?;
+        let mut warnings = resolved.notes.clone();
+        let made = ops.make(
+            resolved.spec,
+            req.issue.as_deref(),
+            &req.locks,
+            &stop,
+            &|_, _| {},
+            &mut warnings,
+        );
+        for w in &warnings {
+            self.shared.log(format!("sandbox.create {}: {w}", req.name));
+        }
+        let record = match made {
+            Ok(r) => r,
+            Err(sandbox::Stopped::Interrupted(_)) => return Err(RpcError::new(FAILED, "the client disconnected")),
+            Err(sandbox::Stopped::Failed(e)) => return Err(e.into()),
+        };
         // Nobody is left to be told of it, or to use it: it goes, as if never made.
         if self.gone() {
             self.shared
                 .log(format!("sandbox.create {}: the client left; removing it", record.name));
-            cli_sandbox::remove_checked(&ui, &main, &record.name, true, true)?;
-            let _ = sandbox::leases::release(&main, &record.locks);
+            ops.remove(&record.name, true, true, false)?;
             return Err(RpcError::new(FAILED, "the client disconnected"));
         }
-        Ok(serde_json::to_value(&record).expect("serialises"))
+        let mut out = serde_json::to_value(&record).expect("serialises");
+        out["warnings"] = json!(warnings);
+        Ok(out)
     }
 
     fn sandbox_exec(&self, id: &Value, p: &Value) -> Result<Value, RpcError> {
-        let main = self.main()?;
-        let r = cli_sandbox::find_ready(&main, req_str(p, "name")?)?;
+        let ops = self.sandboxes()?;
+        let r = ops.find(req_str(p, "name")?)?;
         let cmd = str_list(p, "cmd")?;
         if cmd.is_empty() {
             return Err(RpcError::params("\"cmd\" must be a non-empty array of strings"));
         }
-        let sh = p.get("sh").and_then(Value::as_bool).unwrap_or(false);
         let env: Vec<(String, String)> = match p.get("env") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(o)) => o
@@ -421,144 +411,83 @@ impl Session {
         // what cannot be isolated is refused, never run bare; sandbox.autosync syncs first.
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
         let allow: Vec<std::path::PathBuf> = str_list(p, "allow")?.into_iter().map(Into::into).collect();
-        let (iso, _) = sandbox::isolate::resolve(&main, flag("isolate"), flag("net"), &allow)?;
-        cli_sandbox::autosync(&mut self.ui(), &main, &r)?;
-        let line = cli_sandbox::argv(&r.path, &cmd, sh, iso.as_ref())?;
-        // The sandbox's short leases are renewed while the command runs.
-        let _renewer = sandbox::leases::Renewer::start(&main, &r.locks);
-        let start = Instant::now();
-        let started_at = crate::repo::format_time(crate::repo::now_ms());
-        let configured = iso.as_ref().map(|_| sandbox::isolate::configured_env(&main));
-        let mut child = cli_sandbox::command_in(&r.path, &line, &env, configured.as_deref())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| RpcError::new(FAILED, format!("cannot run {}: {e}", cmd[0])))?;
-        let pumps: Vec<_> = [
-            (
-                "stdout",
-                child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-            ),
-            (
-                "stderr",
-                child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(name, r)| r.map(|r| (name, r)))
-        .map(|(name, mut r)| {
-            let (w, id) = (self.writer.clone(), id.clone());
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 16 << 10];
-                while let Ok(n) = r.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    send(
-                        &w,
-                        &json!({
-                            "jsonrpc": "2.0",
-                            "method": "sandbox.output",
-                            "params": { "exec": id, "stream": name, "data": String::from_utf8_lossy(&buf[..n]) },
-                        }),
-                    );
-                }
-            })
-        })
-        .collect();
-        let status = child
-            .wait()
-            .map_err(|e| RpcError::new(FAILED, format!("waiting for {}: {e}", cmd[0])))?;
-        for p in pumps {
-            let _ = p.join();
+        let (isolate, _) = ops.isolation(flag("isolate"), flag("net"), &allow)?;
+        ops.autosync(&r)?;
+        let exec = Exec {
+            cmd,
+            sh: flag("sh"),
+            env,
+            isolate,
+        };
+        let (w, exec_id) = (self.writer.clone(), id.clone());
+        let sink = move |stream: &'static str, data: &[u8]| {
+            send(
+                &w,
+                &json!({
+                    "jsonrpc": "2.0",
+                    "method": "sandbox.output",
+                    "params": { "exec": exec_id, "stream": stream, "data": String::from_utf8_lossy(data) },
+                }),
+            );
+        };
+        let ran = ops.exec(&r, &exec, Output::Stream(&sink))?;
+        if let Some(why) = ran.not_found {
+            return Err(RpcError::new(FAILED, format!("cannot run {why}")));
         }
-        use std::os::unix::process::ExitStatusExt;
-        let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-        let duration_ms = start.elapsed().as_millis() as u64;
-        sandbox::runs::record(
-            &main,
-            &r.name,
-            sandbox::runs::Run {
-                cmd,
-                sh,
-                env,
-                exit_code: code,
-                started_at,
-                duration_ms,
-                isolation: iso.as_ref().map_or("none", |i| i.with.name()).into(),
-                isolate: iso.clone(),
-            },
-        )?;
         Ok(json!({
-            "name": r.name,
-            "exit_code": code,
-            "duration_ms": duration_ms,
-            "isolation": iso.as_ref().map_or("none", |i| i.with.name()),
+            "name": ran.name,
+            "exit_code": ran.exit_code,
+            "duration_ms": ran.duration_ms,
+            "isolation": ran.isolation,
         }))
     }
 
     fn sandbox_diff(&self, p: &Value) -> Result<Value, RpcError> {
-        let main = self.main()?;
-        let r = cli_sandbox::find_ready(&main, req_str(p, "name")?)?;
-        let (from, to) = cli_sandbox::diff_trees(&r)?;
-        let files = cli_sandbox::diff_files(&r, &from, &to)?;
-        let mut out = json!({ "name": r.name, "files": files });
+        let ops = self.sandboxes()?;
+        let r = ops.find(req_str(p, "name")?)?;
+        let d = ops.diff(&r)?;
+        let mut out = json!({ "name": d.name, "files": d.files });
         if p.get("patch").and_then(Value::as_bool).unwrap_or(false) {
-            out["patch"] = json!(sandbox::git_in(&r.path, &["diff", "--no-color", &from, &to])?);
+            out["patch"] = json!(ops.patch(&d, &r)?);
         }
         Ok(out)
     }
 
     fn sandbox_commit(&self, p: &Value) -> Result<Value, RpcError> {
-        let main = self.main()?;
-        let r = cli_sandbox::find_ready(&main, req_str(p, "name")?)?;
+        let ops = self.sandboxes()?;
+        let r = ops.find(req_str(p, "name")?)?;
         let message = req_str(p, "message")?;
-        let carried = p.get("include_carried").and_then(Value::as_bool).unwrap_or(false);
-        let c = sandbox::commit_work(&main, &r, message, carried)?;
-        let keep = p.get("keep_locks").and_then(Value::as_bool).unwrap_or(false);
-        if c.is_some() && !keep {
-            let released = sandbox::leases::release_for(&main, &r.name, &r.locks)?;
-            if !released.ok() {
-                return Err(sandbox::leases::failure(&format!("committed sandbox {}", r.name), &released).into());
-            }
-        }
-        Ok(json!({ "name": r.name, "branch": r.branch, "commit": c }))
+        let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let c = ops.commit(&r, message, flag("include_carried"), flag("keep_locks"))?;
+        Ok(json!({ "name": c.name, "branch": c.branch, "commit": c.commit }))
     }
 
     fn sandbox_land(&self, p: &Value) -> Result<Value, RpcError> {
-        let main = self.main()?;
-        let r = cli_sandbox::find_ready(&main, req_str(p, "name")?)?;
+        let ops = self.sandboxes()?;
+        let r = ops.find(req_str(p, "name")?)?;
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let mut opts = sandbox::land::LandOptions::new(&main);
+        let mut opts = sandbox::land::LandOptions::new(ops.main());
         if flag("rebase") {
             opts.strategy = sandbox::land::Strategy::Rebase;
         }
         opts.remote = opt_str(p, "remote")?.map(str::to_owned);
-        let landed = sandbox::land::land(&main, &r, &opts)?;
+        let landed = sandbox::land::land(ops.main(), &r, &opts)?;
         let mut out = serde_json::to_value(&landed).expect("serialises");
         if !flag("keep_locks") {
-            let released = sandbox::leases::release_for(&main, &r.name, &r.locks)?;
-            if !released.ok() {
-                return Err(sandbox::leases::failure(&format!("landed sandbox {}", r.name), &released).into());
-            }
+            let released = ops.release_locks(&r, &format!("landed sandbox {}", r.name))?;
             out["released"] = json!(released.released);
         }
         Ok(out)
     }
 
     fn sandbox_remove(&self, p: &Value) -> Result<Value, RpcError> {
-        let main = self.main()?;
+        let ops = self.sandboxes()?;
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
         let name = req_str(p, "name")?;
-        let (r, kept) = cli_sandbox::remove_checked(&self.ui(), &main, name, flag("force"), flag("delete_branch"))?;
-        if !flag("keep_locks") {
-            let released = sandbox::leases::release(&main, &r.locks)?;
-            if !released.ok() {
-                return Err(sandbox::leases::failure(&format!("removed sandbox {}", r.name), &released).into());
-            }
-        }
-        Ok(json!({ "removed": r.name, "branch": r.branch, "branch_kept": kept }))
+        let removed = ops.remove(name, flag("force"), flag("delete_branch"), flag("keep_locks"))?;
+        Ok(
+            json!({ "removed": removed.record.name, "branch": removed.record.branch, "branch_kept": removed.branch_kept }),
+        )
     }
 }
 

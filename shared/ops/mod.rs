@@ -8,6 +8,8 @@
 pub mod issues;
 pub mod locks;
 pub mod query;
+pub mod sandboxes;
 
 pub use issues::{Edit, Issues, LinkChange, NewIssue, StateChange, Written};
 pub use locks::Claim;
+pub use sandboxes::Sandboxes;

@@ -1,1 +1,927 @@
+//! What a user does with sandboxes: make one (its template, `sandbox.*` config, issue and
+//! locks resolved), run a command in it (with the isolation asked for or configured, its
+//! leases renewed, the run recorded, autosync first), sync, diff, commit, merge and remove it,
+//! list them. Landing is `sandbox::land`. Every face makes, runs and removes sandboxes here:
+//! nothing a face does can skip isolation or a check.
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::repo::format_time;
+use crate::sandbox::isolate::Isolate;
+use crate::sandbox::runs::{Run, Template};
+use crate::sandbox::{self, Backend, Main, Record, Spec, Stopped};
+
+/// The sandbox operations of one repository.
+pub struct Sandboxes<'a> {
+    main: Holder<'a>,
+}
+
+/// The main tree, opened here or lent by the caller.
+enum Holder<'a> {
+    Owned(Box<Main>),
+    Lent(&'a Main),
+}
+
+impl std::ops::Deref for Holder<'_> {
+    type Target = Main;
+
+    fn deref(&self) -> &Main {
+        match self {
+            Holder::Owned(m) => m,
+            Holder::Lent(m) => m,
+        }
+    }
+}
+
+/// What to make: a name and the choices a `git sandbox run` offers. Unset choices come from the
+/// template (`template`, else `sandbox.defaultTemplate`) and `sandbox.*` config.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CreateRequest {
+    pub name: String,
+    /// A commit or branch to start from (default: HEAD, with the main tree's changes carried).
+    pub base: Option<String>,
+    /// Start from the commit alone, carrying nothing.
+    pub clean: bool,
+    pub excludes: Vec<String>,
+    pub template: Option<String>,
+    /// copy, worktree, overlay, layer or auto.
+    pub backend: Option<String>,
+    /// `NAME=VALUE` pairs for the commands run in it, after the template's.
+    pub env: Vec<(String, String)>,
+    /// An issue (id or prefix) the sandbox works on; it gets a comment.
+    pub issue: Option<String>,
+    /// Lock resources taken for the sandbox (released when it commits, lands or is removed).
+    pub locks: Vec<String>,
+}
+
+impl CreateRequest {
+    /// A request for sandbox `name` with every choice left to config.
+    pub fn named(name: impl Into<String>) -> CreateRequest {
+        CreateRequest {
+            name: name.into(),
+            ..CreateRequest::default()
+        }
+    }
+}
+
+/// A request with its template and config applied.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Resolved {
+    pub spec: Spec,
+    pub template: Option<Template>,
+    /// The template's environment, then the request's.
+    pub env: Vec<(String, String)>,
+    /// What a person should hear (a backend that was not available, say).
+    pub notes: Vec<String>,
+}
+
+/// A command to run in a sandbox.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Exec {
+    /// The command and its arguments; empty runs an interactive `$SHELL`.
+    pub cmd: Vec<String>,
+    /// Run `cmd` joined by spaces with `sh -c`.
+    pub sh: bool,
+    pub env: Vec<(String, String)>,
+    /// The isolation (from [`Sandboxes::isolation`]): `None` runs it bare.
+    pub isolate: Option<Isolate>,
+}
+
+/// Where a command's output goes.
+pub enum Output<'a> {
+    /// This process's terminal; with `stdout_to_stderr`, the command's stdout goes to stderr
+    /// (the face's stdout holds its JSON).
+    Inherit { stdout_to_stderr: bool },
+    /// Each chunk, as it comes, to the callback: `(stream, bytes)` with stream `stdout` or
+    /// `stderr`. Stdin is empty.
+    Stream(&'a (dyn Fn(&'static str, &[u8]) + Sync)),
+}
+
+/// How a run went.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Ran {
+    pub name: String,
+    /// The command's exit code; 128+N for signal N; 127 when it was not found.
+    pub exit_code: i32,
+    pub duration_ms: u64,
+    /// none, bwrap or unshare.
+    pub isolation: String,
+    /// Set when the program could not be found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_found: Option<String>,
+}
+
+/// What a sync brought.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Synced {
+    pub name: String,
+    pub base: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// One changed file of a sandbox.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileChange {
+    pub path: String,
+    /// Lines added; `None` for a binary file.
+    pub added: Option<u64>,
+    pub removed: Option<u64>,
+}
+
+/// What a sandbox changed: from its start (its commits with what was carried laid over them)
+/// to its work tree, untracked files included.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Diff {
+    pub name: String,
+    /// The tree or commit compared from, and the tree compared to.
+    pub from: String,
+    pub to: String,
+    pub files: Vec<FileChange>,
+}
+
+/// A sandbox as `list` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Listed {
+    pub name: String,
+    pub path: String,
+    pub branch: String,
+    pub base: String,
+    pub base_ref: Option<String>,
+    pub backend: Backend,
+    pub created_at: String,
+    pub dirty: bool,
+    pub ahead: u64,
+    pub behind: u64,
+    pub copied_bytes: u64,
+    pub issue: Option<String>,
+    pub locks: Vec<String>,
+    /// The last command run in it (`git sandbox repeat` runs it again).
+    pub last_run: Option<Run>,
+}
+
+/// What releasing a sandbox's locks did.
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct Released {
+    pub released: Vec<String>,
+    /// Leases that were no longer this actor's (expired, broken or released).
+    pub gone: Vec<String>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Committed {
+    pub name: String,
+    pub branch: String,
+    /// The new commit; `None` when there was nothing to commit.
+    pub commit: Option<String>,
+    /// The locks given back (none when nothing was committed or they were kept).
+    pub released: Released,
+}
+
+/// What a removal did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Removed {
+    pub record: Record,
+    /// The branch stays when it holds commits merged nowhere (unless asked to delete it).
+    pub branch_kept: bool,
+    pub released: Released,
+    pub warnings: Vec<String>,
+}
+
+/// What a merge into the main tree did.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Merged {
+    pub name: String,
+    pub branch: String,
+    pub rebased: bool,
+    pub before: String,
+    pub after: String,
+    pub fast_forward: bool,
+}
+
+impl<'a> Sandboxes<'a> {
+    /// The sandboxes of the repository at (or above) `dir`, from the main tree or a sandbox.
+    pub fn open(dir: &Path) -> Result<Sandboxes<'static>> {
+        Ok(Sandboxes {
+            main: Holder::Owned(Box::new(Main::discover(dir)?)),
+        })
+    }
+
+    /// The operations on `main`, which the caller opened.
+    pub fn of(main: &'a Main) -> Sandboxes<'a> {
+        Sandboxes {
+            main: Holder::Lent(main),
+        }
+    }
+
+    /// The main tree and its repository.
+    pub fn main(&self) -> &Main {
+        &self.main
+    }
+
+    /// A ready sandbox by name. Interrupted creations whose process is gone are rolled back
+    /// first.
+    pub fn find(&self, name: &str) -> Result<Record> {
+        find(&self.main, name)
+    }
+
+    /// Every sandbox with its state.
+    pub fn list(&self) -> Result<Vec<Listed>> {
+        let records = self.main.list()?;
+        let statuses = sandbox::statuses(&self.main, &records)?;
+        Ok(records
+            .into_iter()
+            .zip(statuses)
+            .map(|(r, s)| Listed {
+                path: r.path.display().to_string(),
+                created_at: format_time(r.created_ms),
+                dirty: s.dirty,
+                ahead: s.ahead,
+                behind: s.behind,
+                last_run: r.runs.last().cloned(),
+                name: r.name,
+                branch: r.branch,
+                base: r.base,
+                base_ref: r.base_ref,
+                backend: r.backend,
+                copied_bytes: r.copied_bytes,
+                issue: r.issue,
+                locks: r.locks,
+            })
+            .collect())
+    }
+
+    /// Applies the template (the request's, else `sandbox.defaultTemplate`) and `sandbox.*`
+    /// config to a request.
+    pub fn resolve(&self, req: &CreateRequest) -> Result<Resolved> {
+        let main = &self.main;
+        sandbox::validate_name(&req.name)?;
+        let template = match req.template.clone().or_else(|| {
+            main.repo
+                .config_string("sandbox.defaultTemplate")
+                .filter(|t| !t.is_empty())
+        }) {
+            Some(t) => Some(sandbox::runs::template(main, &t)?),
+            None => None,
+        };
+        let mut env = template.as_ref().map(|t| t.env.clone()).unwrap_or_default();
+        env.extend(req.env.iter().cloned());
+        let backend = match req
+            .backend
+            .clone()
+            .or_else(|| main.repo.config_string("sandbox.backend"))
+        {
+            Some(b) => Backend::parse(&b)?,
+            None => template.as_ref().and_then(|t| t.backend).unwrap_or(Backend::Auto),
+        };
+        let (backend, note) = sandbox::resolve_backend(main, backend, &main.root());
+        let spec = Spec {
+            name: req.name.clone(),
+            base: req.base.clone(),
+            clean: req.clean,
+            excludes: req
+                .excludes
+                .iter()
+                .chain(template.iter().flat_map(|t| &t.excludes))
+                .cloned()
+                .collect(),
+            includes: template.as_ref().map(|t| t.includes.clone()).unwrap_or_default(),
+            backend,
+            issue: None,
+            locks: Vec::new(),
+        };
+        Ok(Resolved {
+            spec,
+            template,
+            env,
+            notes: note.into_iter().collect(),
+        })
+    }
+
+    /// Makes a sandbox with what it takes on: its issue (resolved, and told in a comment) and
+    /// its locks (taken for it, and released if creation fails or is interrupted). `stop` is
+    /// asked between steps: a signal number there rolls the creation back. Failures to release
+    /// go into `warnings`.
+    pub fn make(
+        &self,
+        spec: Spec,
+        issue: Option<&str>,
+        lock: &[String],
+        stop: &(dyn Fn() -> Option<i32> + Sync),
+        progress: &(dyn Fn(u64, u64) + Sync),
+        warnings: &mut Vec<String>,
+    ) -> std::result::Result<Record, Stopped> {
+        let main = &self.main;
+        let store = match (issue, lock.is_empty()) {
+            (None, true) => None,
+            _ => Some(crate::store::Store::open(&main.tree)?),
+        };
+        let issue = match (issue, &store) {
+            (Some(q), Some(s)) => Some(s.index.resolve(q)?),
+            _ => None,
+        };
+        let locks = match &store {
+            Some(s) if !lock.is_empty() => {
+                let res = super::locks::resources(s, lock)?;
+                let scope = crate::lock::default_scope(&s.repo);
+                let mut taken: Vec<String> = Vec::new();
+                for r in &res {
+                    let note = format!("sandbox {}", spec.name);
+                    if let Err(e) = super::locks::take(s, r, sandbox::leases::ttl(main), &note, &scope) {
+                        // All or nothing: the ones taken already go back.
+                        release_quietly(main, &taken, warnings);
+                        return Err(e.into());
+                    }
+                    taken.push(r.to_string());
+                }
+                taken
+            }
+            _ => Vec::new(),
+        };
+        let spec = Spec {
+            issue: issue.map(|i| i.to_hex()),
+            locks,
+            ..spec
+        };
+        let record = match sandbox::create(main, &spec, stop, progress) {
+            Ok(r) => r,
+            Err(e) => {
+                release_quietly(main, &spec.locks, warnings);
+                return Err(e);
+            }
+        };
+        if let (Some(id), Some(s)) = (issue, &store) {
+            let note = format!(
+                "sandbox {}: started on branch {} from {}",
+                record.name,
+                record.branch,
+                &record.base[..record.base.len().min(12)]
+            );
+            s.write(Some(id), vec![crate::event::Kind::CommentAdded { body: note }])?;
+        }
+        Ok(record)
+    }
+
+    /// `resolve` and `make` in one, for faces with nobody to interrupt the creation but
+    /// `stop`.
+    pub fn create(
+        &self,
+        req: &CreateRequest,
+        stop: &(dyn Fn() -> Option<i32> + Sync),
+        warnings: &mut Vec<String>,
+    ) -> std::result::Result<(Record, Resolved), Stopped> {
+        let resolved = self.resolve(req)?;
+        warnings.extend(resolved.notes.iter().cloned());
+        let record = self.make(
+            resolved.spec.clone(),
+            req.issue.as_deref(),
+            &req.locks,
+            stop,
+            &|_, _| {},
+            warnings,
+        )?;
+        Ok((record, resolved))
+    }
+
+    /// The isolation asked for (`isolate`, or `sandbox.isolate=true`), checked to be possible:
+    /// never `None` when it was asked for and cannot be had. The note says which tool was
+    /// chosen when the configured one was not there.
+    pub fn isolation(&self, isolate: bool, net: bool, allow: &[PathBuf]) -> Result<(Option<Isolate>, Option<String>)> {
+        sandbox::isolate::resolve(&self.main, isolate, net, allow)
+    }
+
+    /// Runs a command in sandbox `r` and records the run (command, environment, exit code,
+    /// times, isolation). The sandbox's leases are renewed while it runs. The child starts with
+    /// no signal blocked, whatever the face blocks.
+    pub fn exec(&self, r: &Record, exec: &Exec, output: Output<'_>) -> Result<Ran> {
+        let main = &self.main;
+        let iso = exec.isolate.as_ref();
+        let line = argv(&r.path, &exec.cmd, exec.sh, iso)?;
+        let configured = iso.map(|_| sandbox::isolate::configured_env(main));
+        let mut p = command_in(&r.path, &line, &exec.env, configured.as_deref());
+        crate::sys::unblock_signals_on_exec(&mut p);
+        let start = Instant::now();
+        let started_at = format_time(crate::repo::now_ms());
+        let renewer = sandbox::leases::Renewer::start(main, &r.locks);
+        let status = match output {
+            Output::Inherit { stdout_to_stderr } => {
+                if stdout_to_stderr {
+                    p.stdout(Stdio::from(std::io::stderr().as_fd_owned()?));
+                }
+                p.status()
+            }
+            Output::Stream(sink) => stream(&mut p, sink),
+        };
+        drop(renewer);
+        let mut not_found = None;
+        let code = match status {
+            Ok(s) => {
+                use std::os::unix::process::ExitStatusExt;
+                s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                not_found = Some(format!(
+                    "{}: command not found",
+                    exec.cmd.first().map_or("$SHELL", String::as_str)
+                ));
+                127
+            }
+            Err(e) => return Err(Error::io(&r.path)(e)),
+        };
+        let duration_ms = start.elapsed().as_millis() as u64;
+        let isolation = iso.map_or("none", |i| i.with.name()).to_owned();
+        sandbox::runs::record(
+            main,
+            &r.name,
+            Run {
+                cmd: exec.cmd.clone(),
+                sh: exec.sh,
+                env: exec.env.clone(),
+                exit_code: code,
+                started_at,
+                duration_ms,
+                isolation: isolation.clone(),
+                isolate: exec.isolate.clone(),
+            },
+        )?;
+        Ok(Ran {
+            name: r.name.clone(),
+            exit_code: code,
+            duration_ms,
+            isolation,
+            not_found,
+        })
+    }
+
+    /// Runs sandbox `r`'s last command again, as it ran (environment and isolation), after
+    /// autosync, on this terminal.
+    pub fn repeat(&self, r: &Record) -> Result<Ran> {
+        let Some(last) = r.runs.last().cloned() else {
+            return Err(Error::Failed {
+                message: format!("nothing has run in sandbox {} yet", r.name),
+                hint: format!("`git sandbox exec {} -- CMD` runs something", r.name),
+            });
+        };
+        // The tool the run was isolated with must still be able to isolate it.
+        if let Some(iso) = &last.isolate {
+            sandbox::isolate::choose(Some(iso.with.name()))?;
+        }
+        self.autosync(r)?;
+        let exec = Exec {
+            cmd: last.cmd,
+            sh: last.sh,
+            env: last.env,
+            isolate: last.isolate,
+        };
+        self.exec(
+            r,
+            &exec,
+            Output::Inherit {
+                stdout_to_stderr: false,
+            },
+        )
+    }
+
+    /// Merges the base branch's new commits into the sandbox. A conflict is undone and is an
+    /// error naming the files.
+    pub fn sync(&self, r: &Record) -> Result<Synced> {
+        let Some(base) = &r.base_ref else {
+            return Err(Error::Failed {
+                message: format!(
+                    "sandbox {} started from a commit, not a branch: there is nothing to follow",
+                    r.name
+                ),
+                hint: "`git -C <sandbox> merge REF` brings in what you choose".into(),
+            });
+        };
+        let before = sandbox::git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
+        let out =
+            crate::sys::git_output(sandbox::git_cmd(&r.path).args(["merge", "--no-edit", "--autostash", "-q", base]))
+                .map_err(Error::io("git"))?;
+        if !out.status.success() {
+            let _ = sandbox::git_cmd(&r.path).args(["merge", "--abort"]).output();
+            let files = conflicted_files(&out);
+            return Err(Error::Failed {
+                message: format!(
+                    "bringing {base} into sandbox {} stopped on a conflict{}; it was undone",
+                    r.name,
+                    if files.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in {}", files.join(", "))
+                    }
+                ),
+                hint: format!(
+                    "resolve it by hand: `git sandbox open {}`, then `git merge {base}`",
+                    r.name
+                ),
+            });
+        }
+        let after = sandbox::git_in(&r.path, &["rev-parse", "HEAD"])?.trim().to_owned();
+        Ok(Synced {
+            name: r.name.clone(),
+            base: base.clone(),
+            before,
+            after,
+        })
+    }
+
+    /// `sync` before a command, when `sandbox.autosync` is set.
+    pub fn autosync(&self, r: &Record) -> Result<Option<Synced>> {
+        if self.main.repo.config_bool("sandbox.autosync") == Some(true) {
+            return self.sync(r).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// What sandbox `r` changed, file by file.
+    pub fn diff(&self, r: &Record) -> Result<Diff> {
+        let (from, to) = diff_trees(r)?;
+        let out = sandbox::git_in(&r.path, &["diff", "--numstat", "-z", "--no-renames", &from, &to])?;
+        let files = out
+            .split('\0')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| {
+                let mut f = l.splitn(3, '\t');
+                let (added, removed, path) = (f.next()?, f.next()?, f.next()?);
+                Some(FileChange {
+                    path: path.to_owned(),
+                    added: added.parse().ok(),
+                    removed: removed.parse().ok(),
+                })
+            })
+            .collect();
+        Ok(Diff {
+            name: r.name.clone(),
+            from,
+            to,
+            files,
+        })
+    }
+
+    /// The patch of `diff`, as `git diff` prints it (no colour).
+    pub fn patch(&self, d: &Diff, r: &Record) -> Result<String> {
+        sandbox::git_in(&r.path, &["diff", "--no-color", &d.from, &d.to])
+    }
+
+    /// Commits the sandbox's own changes (with `include_carried`, everything in it). A commit
+    /// gives back the sandbox's locks unless `keep_locks`; a release that fails is an error
+    /// that names each lock, after the commit was made.
+    pub fn commit(&self, r: &Record, message: &str, include_carried: bool, keep_locks: bool) -> Result<Committed> {
+        let commit = sandbox::commit_work(&self.main, r, message, include_carried)?;
+        let mut released = Released::default();
+        if commit.is_some() && !keep_locks {
+            released = self.release_locks(r, &format!("committed sandbox {}", r.name))?;
+        }
+        Ok(Committed {
+            name: r.name.clone(),
+            branch: r.branch.clone(),
+            commit,
+            released,
+        })
+    }
+
+    /// Gives back the locks taken for sandbox `r` once `what` (its commit, landing, removal…)
+    /// is done. A release that fails is an error that names each lock and why.
+    pub fn release_locks(&self, r: &Record, what: &str) -> Result<Released> {
+        let rel = sandbox::leases::release_for(&self.main, &r.name, &r.locks)?;
+        if !rel.ok() {
+            return Err(sandbox::leases::failure(what, &rel));
+        }
+        Ok(Released {
+            released: rel.released,
+            gone: rel.gone,
+        })
+    }
+
+    /// Removes sandbox `name` unless that loses work (uncommitted changes, or commits merged
+    /// nowhere) and `force` is not given; keeps its branch when it holds unmerged commits,
+    /// unless `delete_branch`; gives back its locks unless `keep_locks`.
+    pub fn remove(&self, name: &str, force: bool, delete_branch: bool, keep_locks: bool) -> Result<Removed> {
+        let main = &self.main;
+        let r = self.find(name)?;
+        let merged = sandbox::merged(main, &r)?;
+        if !force {
+            if sandbox::dirty(&r)? {
+                return Err(Error::Failed {
+                    message: format!("sandbox {name} has uncommitted changes"),
+                    hint: format!("`git sandbox commit {name} -m MSG` keeps them; `--force` throws them away"),
+                });
+            }
+            if !merged {
+                return Err(Error::Failed {
+                    message: format!("sandbox {name} has commits not merged into {}", sandbox::against(&r)),
+                    hint: format!(
+                        "`git sandbox merge {name}` merges them; `--force` removes the sandbox and keeps them on {}",
+                        r.branch
+                    ),
+                });
+            }
+        }
+        // Commits merged nowhere live only on the branch: it goes only when asked.
+        let branch_kept = !merged && !delete_branch;
+        sandbox::remove_keeping(main, &r, branch_kept)?;
+        let mut warnings = Vec::new();
+        // The last sandbox on a layer frees it (beyond the cache).
+        if r.layer.is_some()
+            && let Err(e) = sandbox::layers::collect(main)
+        {
+            warnings.push(format!("could not collect unused layers: {e}"));
+        }
+        let released = if keep_locks {
+            Released::default()
+        } else {
+            self.release_locks(&r, &format!("removed sandbox {name}"))?
+        };
+        Ok(Removed {
+            record: r,
+            branch_kept,
+            released,
+            warnings,
+        })
+    }
+
+    /// The files a merge of sandbox `r`'s branch into the current branch would conflict on,
+    /// changing nothing.
+    pub fn preview(&self, r: &Record) -> Result<Vec<String>> {
+        let out = self.main.repo.git_output(&[
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+            "HEAD",
+            &r.branch,
+        ])?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        match out.status.code() {
+            Some(0) => Ok(Vec::new()),
+            // Exit 1: conflicts; the first line is the tree, then the conflicted files.
+            Some(1) => Ok(text
+                .lines()
+                .skip(1)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            _ => Err(Error::Failed {
+                message: format!("git merge-tree failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+                hint: "`git merge-tree` needs git 2.38 or later".into(),
+            }),
+        }
+    }
+
+    /// Merges sandbox `r`'s branch into the main tree's current branch (with `rebase`, rebases
+    /// it there first and fast-forwards), one merge or land at a time per clone.
+    pub fn merge(&self, r: &Record, rebase: bool) -> Result<Merged> {
+        let main = &self.main;
+        // Agents of one clone share its checkout: one merge (or land) at a time.
+        let _turn = sandbox::land::lock(main)?;
+        let before = main.git(&["rev-parse", "HEAD"])?.trim().to_owned();
+        if rebase {
+            // Rebase the sandbox's branch in the sandbox (its work tree has it checked out).
+            if sandbox::dirty(r)? {
+                return Err(Error::Failed {
+                    message: format!("sandbox {} has uncommitted changes", r.name),
+                    hint: format!("`git sandbox commit {} -m MSG` first; nothing was rebased", r.name),
+                });
+            }
+            let out = crate::sys::git_output(sandbox::git_cmd(&r.path).args(["rebase", "-q", "--autostash", &before]))
+                .map_err(Error::io("git"))?;
+            if !out.status.success() {
+                let _ = sandbox::git_cmd(&r.path).args(["rebase", "--abort"]).output();
+                return Err(Error::Failed {
+                    message: format!(
+                        "rebasing {} onto the current branch stopped on a conflict; it was undone",
+                        r.branch
+                    ),
+                    hint: format!(
+                        "`git sandbox merge {}` merges instead; `--preview` lists the files",
+                        r.name
+                    ),
+                });
+            }
+        }
+        let mut args = vec!["merge", "--no-edit"];
+        if rebase {
+            args.push("--ff-only");
+        }
+        args.push(&r.branch);
+        let out = Command::new("git")
+            .current_dir(&main.tree)
+            .args(&args)
+            .output()
+            .map_err(Error::io("git"))?;
+        if !out.status.success() {
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+            // git's own explanation (files in the way, conflicts) in the message, then ours.
+            let said: Vec<&str> = stdout
+                .lines()
+                .chain(stderr.lines())
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            return Err(Error::Failed {
+                message: format!(
+                    "git merge {} failed{}",
+                    r.branch,
+                    if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", said.join(" / "))
+                    }
+                ),
+                hint: merge_hint(&stderr, &stdout),
+            });
+        }
+        let after = main.git(&["rev-parse", "HEAD"])?.trim().to_owned();
+        if before != after {
+            sandbox::note(
+                main,
+                "merged",
+                r,
+                serde_json::json!({ "before": before, "after": after, "rebased": rebase }),
+            );
+        }
+        let fast_forward = main
+            .git(&["rev-parse", &format!("{after}^@")])
+            .map(|p| p.lines().count() == 1)
+            .unwrap_or(false);
+        Ok(Merged {
+            name: r.name.clone(),
+            branch: r.branch.clone(),
+            rebased: rebase,
+            before,
+            after,
+            fast_forward,
+        })
+    }
+}
+
+fn find(main: &Main, name: &str) -> Result<Record> {
+    sandbox::validate_name(name)?;
+    let _ = main.list()?; // rolls back dead creations first
+    main.load(name)?
+        .filter(|r| r.state == "ready")
+        .ok_or_else(|| Error::Failed {
+            message: format!("no sandbox named '{name}'"),
+            hint: "`git sandbox list` shows them".into(),
+        })
+}
+
+/// Gives back locks taken for a creation that did not finish; a failure is a warning with its
+/// reason, after the creation's own error.
+fn release_quietly(main: &Main, locks: &[String], warnings: &mut Vec<String>) {
+    match sandbox::leases::release(main, locks) {
+        Ok(r) if r.ok() => {}
+        Ok(r) => warnings.push(sandbox::leases::failure("the sandbox was not made", &r).to_string()),
+        Err(e) => warnings.push(format!("could not release the sandbox's locks: {e}")),
+    }
+}
+
+/// What `diff` compares: the sandbox's start (its commits with what was carried laid over them)
+/// and its work tree, untracked files included; for a sandbox without a recorded start, its
+/// base commit and its work tree.
+pub fn diff_trees(r: &Record) -> Result<(String, String)> {
+    Ok(match sandbox::carried::own_changes(r)? {
+        Some((start, now, _)) => (start, now),
+        None => (r.base.clone(), sandbox::carried::worktree_tree(&r.path)?),
+    })
+}
+
+/// The command line to run: an interactive $SHELL when `cmd` is empty, `sh -c` with `sh`,
+/// inside bubblewrap (or unshare) with `iso`.
+pub fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&Isolate>) -> Result<Vec<String>> {
+    let mut v = match iso {
+        Some(iso) => {
+            let git = |args: &[&str]| sandbox::git_in(dir, args).ok().map(|d| PathBuf::from(d.trim()));
+            let git_dir = git(&["rev-parse", "--absolute-git-dir"]);
+            let common = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]);
+            sandbox::isolate::wrapper(dir, git_dir.as_deref(), common.as_deref(), iso)?
+        }
+        None => Vec::new(),
+    };
+    if cmd.is_empty() {
+        v.push(
+            std::env::var("SHELL")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "sh".into()),
+        );
+    } else if sh {
+        v.extend(["sh".to_owned(), "-c".to_owned(), cmd.join(" ")]);
+    } else {
+        v.extend(cmd.iter().cloned());
+    }
+    Ok(v)
+}
+
+/// The process for `line` in a sandbox: its directory, the caller's environment without git's
+/// variables that would point it elsewhere, and `env` on top. An isolated one (`isolated`
+/// holds what `sandbox.env` adds) gets only the variables isolation passes: no token or key of
+/// the caller's reaches it.
+pub fn command_in(
+    dir: &Path,
+    line: &[String],
+    env: &[(String, String)],
+    isolated: Option<&[(String, String)]>,
+) -> Command {
+    let mut p = Command::new(&line[0]);
+    p.args(&line[1..]).current_dir(dir);
+    match isolated {
+        Some(configured) => {
+            let all: Vec<(String, String)> = configured.iter().chain(env).cloned().collect();
+            sandbox::isolate::scrub_env(&mut p, &all);
+        }
+        None => {
+            p.env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_INDEX_FILE")
+                .envs(env.iter().map(|(k, v)| (k, v)));
+        }
+    }
+    p
+}
+
+/// Runs `p` with its output piped to `sink`, chunk by chunk, and its stdin empty.
+fn stream(p: &mut Command, sink: &(dyn Fn(&'static str, &[u8]) + Sync)) -> std::io::Result<std::process::ExitStatus> {
+    let mut child = p
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let out = child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>);
+    let err = child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>);
+    std::thread::scope(|scope| {
+        for (name, r) in [("stdout", out), ("stderr", err)] {
+            let Some(mut r) = r else { continue };
+            scope.spawn(move || {
+                let mut buf = vec![0u8; 16 << 10];
+                while let Ok(n) = r.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink(name, &buf[..n]);
+                }
+            });
+        }
+        child.wait()
+    })
+}
+
+/// The files a failed `git merge` names as conflicted.
+fn conflicted_files(out: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stderr).lines())
+        .filter_map(|l| l.split_once("Merge conflict in ").map(|(_, f)| f.trim().to_owned()))
+        .collect()
+}
+
+/// The hint for what a failed `git merge` said.
+fn merge_hint(stderr: &str, stdout: &str) -> String {
+    if stderr.contains("would be overwritten by merge") && stderr.contains("untracked") {
+        "untracked files in the current tree are in the way (listed above); move them aside, then merge again. \
+         Nothing was merged"
+            .into()
+    } else if stderr.contains("would be overwritten by merge") {
+        "your uncommitted changes to those files are in the way: commit or stash them (`git stash`), then merge \
+         again. Nothing was merged"
+            .into()
+    } else if stdout.contains("CONFLICT") || stderr.contains("CONFLICT") {
+        "resolve the conflicts and commit, or `git merge --abort`".into()
+    } else {
+        "nothing was merged; `git sandbox merge --preview NAME` lists what would conflict".into()
+    }
+}
+
+trait FdOwned {
+    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd>;
+}
+
+impl FdOwned for std::io::Stderr {
+    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.as_fd().try_clone_to_owned().map_err(Error::io("stderr"))
+    }
+}

@@ -36,6 +36,7 @@ impl Phases {
 }
 
 /// What to create.
+#[derive(Debug, Clone)]
 pub struct Spec {
     pub name: String,
     pub base: Option<String>,

@@ -15,10 +15,10 @@ use serde_json::Value;
 use super::e;
 use super::{App, Effect, Prompt, Purpose, Then};
 use crate::cli::CommandError;
-use crate::cli::claim::Claim;
 use crate::event::Id;
 use crate::index::search::Queue;
 use crate::issue::IssueView;
+use crate::ops::Claim;
 use crate::store::Store;
 
 pub const KEYS: &[(&str, &str)] = &[
@@ -81,7 +81,7 @@ pub struct IssuesTab {
 impl IssuesTab {
     /// Runs the query again and rereads what is on screen.
     pub fn reload(&mut self, store: &Store) -> Result<(), CommandError> {
-        self.claims = crate::cli::claim::claims(store)?;
+        self.claims = crate::ops::locks::claims(store)?;
         let label = crate::actor::selected_label(&store.repo);
         self.me = crate::actor::find(&store.repo, &label)?.map(|a| a.id().to_hex());
         self.search(store)?;
@@ -92,7 +92,7 @@ impl IssuesTab {
     fn search(&mut self, store: &Store) -> Result<(), CommandError> {
         let q = match crate::query::parse(&self.query, crate::repo::now_ms()) {
             Ok(mut q) => {
-                crate::cli::search::resolve_me(store, &mut q)?;
+                crate::ops::query::resolve_me(store, &mut q)?;
                 q
             }
             Err(e) => {
@@ -102,7 +102,7 @@ impl IssuesTab {
             }
         };
         self.query_error = None;
-        let ctx = crate::cli::search::context(store, &self.claims)?;
+        let ctx = crate::ops::query::context_of(store, &self.claims)?;
         let found = store.index.search(&q, &ctx, Queue::All, 0)?;
         let keep = self.hits.get(self.selected).map(|h| h.0);
         self.hits = found.hits.iter().map(|h| (h.id, h.facts.created_ms)).collect();
@@ -298,12 +298,14 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
             purpose: Purpose::Comment(hex),
         },
         KeyCode::Char('x') => {
-            let (verb, done) = if d.view.state == crate::event::State::Open {
-                ("close", format!("closed {short}"))
+            let (change, done) = if d.view.state == crate::event::State::Open {
+                (crate::ops::StateChange::close(), format!("closed {short}"))
             } else {
-                ("reopen", format!("reopened {short}"))
+                (crate::ops::StateChange::reopen(), format!("reopened {short}"))
             };
-            app.act(vec!["issue".into(), verb.into(), hex], &done);
+            app.apply(&done, |store| {
+                Ok(crate::ops::Issues::new(store).set_state(&id, &change)?.warnings)
+            });
             Effect::None
         }
         KeyCode::Char('l') => {
@@ -321,12 +323,17 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
                 .get(&id)
                 .is_some_and(|c| Some(&c.by) == app.issues.me.as_ref());
             if mine {
-                app.act(
-                    vec!["issue".into(), "unclaim".into(), hex],
-                    &format!("gave up the claim on {short}"),
-                );
+                app.apply(&format!("gave up the claim on {short}"), |store| {
+                    let scope = crate::lock::default_scope(&store.repo);
+                    crate::ops::Issues::new(store).unclaim(&id, &scope, false)?;
+                    Ok(Vec::new())
+                });
             } else {
-                app.act(vec!["issue".into(), "claim".into(), hex], &format!("claimed {short}"));
+                app.apply(&format!("claimed {short}"), |store| {
+                    let scope = crate::lock::default_scope(&store.repo);
+                    crate::ops::Issues::new(store).claim(&id, CLAIM_TTL, &scope)?;
+                    Ok(Vec::new())
+                });
             }
             Effect::None
         }
@@ -341,6 +348,9 @@ fn t_reload_detail(app: &mut App) {
 }
 
 /// Applies an edited label list: what was added and what was removed, in one edit.
+/// How long a claim from the UI lasts unless renewed (as `git issue claim`'s default).
+const CLAIM_TTL: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
+
 pub fn set_labels(app: &mut App, id: &str, input: &str) {
     let want: std::collections::BTreeSet<String> = input
         .split(',')
@@ -353,17 +363,18 @@ pub fn set_labels(app: &mut App, id: &str, input: &str) {
         .as_ref()
         .map(|d| d.view.labels.iter().cloned().collect())
         .unwrap_or_default();
-    let mut argv = vec!["issue".to_owned(), "edit".to_owned(), id.to_owned()];
-    for l in want.difference(&have) {
-        argv.extend(["--add-label".into(), l.clone()]);
-    }
-    for l in have.difference(&want) {
-        argv.extend(["--remove-label".into(), l.clone()]);
-    }
-    if argv.len() == 3 {
+    let edit = crate::ops::Edit {
+        add_labels: want.difference(&have).cloned().collect(),
+        remove_labels: have.difference(&want).cloned().collect(),
+        ..Default::default()
+    };
+    if edit.is_empty() {
         return app.say("the labels are as they were");
     }
-    app.act(argv, "labels changed");
+    let id = id.to_owned();
+    app.apply("labels changed", |store| {
+        Ok(crate::ops::Issues::new(store).edit(&id, &edit)?.warnings)
+    });
 }
 
 pub fn render(app: &mut App, f: &mut Frame, area: Rect) {

@@ -9,7 +9,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use super::e;
-use super::{App, Effect, Prompt, Then};
+use super::{Action, App, Effect, Prompt, Then};
 use crate::cli::CommandError;
 use crate::store::Store;
 
@@ -46,7 +46,7 @@ impl LocksTab {
             .filter(|l| l.lease.held)
             .map(|l| LockRow {
                 resource: l.lease.resource.clone(),
-                owner: crate::cli::lock::holder(&store.repo, l.lease.owner),
+                owner: crate::ops::locks::holder(&store.repo, l.lease.owner),
                 mine: l.lease.owner.is_some() && l.lease.owner == me,
                 active: l.lease.active(now),
                 expires: crate::repo::format_time(l.lease.expires_ms),
@@ -72,9 +72,13 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
                 return Effect::None;
             };
             if l.mine {
-                app.act(
-                    vec!["lock".into(), "release".into(), l.resource.clone()],
-                    &format!("released {}", e(&l.resource)),
+                let done = format!("released {}", e(&l.resource));
+                app.run(
+                    Action::ReleaseLock {
+                        resource: l.resource,
+                        force: false,
+                    },
+                    &done,
                 );
             } else {
                 app.prompt = Some(Prompt {
@@ -84,7 +88,10 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
                         e(&l.owner)
                     ),
                     input: String::new(),
-                    on_enter: Then::Confirm(vec!["lock".into(), "release".into(), l.resource, "--force".into()]),
+                    on_enter: Then::Confirm(Action::ReleaseLock {
+                        resource: l.resource,
+                        force: true,
+                    }),
                 });
             }
         }

@@ -101,8 +101,9 @@ pub enum Effect {
     },
     /// Suspend, run $SHELL in this directory, resume.
     Shell(PathBuf),
-    /// Suspend, run this CLI command line where its output shows, wait for Enter, resume.
-    Run(Vec<String>),
+    /// Suspend, run sandbox NAME's last command again where its output shows, wait for Enter,
+    /// resume.
+    Repeat(String),
 }
 
 /// What an edited text is for.
@@ -125,8 +126,19 @@ pub struct Prompt {
 pub enum Then {
     Labels(String),
     Commit(String),
-    /// A yes/no question: run this command line on `y`.
-    Confirm(Vec<String>),
+    /// A yes/no question: do this on `y`.
+    Confirm(Action),
+}
+
+/// An action a key asks for that needs a confirmation first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Give back a lease (with `force`, someone else's: recorded as a break).
+    ReleaseLock { resource: String, force: bool },
+    /// Remove a sandbox (with `force`, losing what it holds).
+    RemoveSandbox { name: String, force: bool },
+    /// Merge a sandbox's branch into the current branch.
+    MergeSandbox { name: String },
 }
 
 /// The whole application: the tabs' state, the prompt, the help, the status line.
@@ -143,36 +155,6 @@ pub struct App {
     /// The last message: what an action did, or why it failed.
     pub status: String,
     pub status_error: bool,
-}
-
-/// The CLI's commands, run in-process with their output discarded; the error comes back.
-pub fn run_cli(dir: &std::path::Path, argv: &[String]) -> Result<(), CommandError> {
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    run_cli_output(dir, &argv).map(|_| ())
-}
-
-/// `run_cli`, returning what the command printed on stdout (its JSON, with `--json`).
-pub fn run_cli_output(dir: &std::path::Path, argv: &[&str]) -> Result<Vec<u8>, CommandError> {
-    let json = argv.contains(&"--json");
-    let (mut ui, out) = Ui::capture(dir, json);
-    let tool = argv.first().copied().unwrap_or("");
-    let args = std::iter::once(format!("git-{tool}")).chain(argv[1..].iter().map(|a| (*a).to_owned()));
-    let usage = |e: clap::Error| {
-        CommandError::usage(
-            e.to_string().lines().next().unwrap_or("").to_owned(),
-            "this is a bug in the terminal UI",
-        )
-    };
-    let result = match tool {
-        "issue" => crate::cli::issue::run(clap::Parser::try_parse_from(args).map_err(usage)?, &mut ui),
-        "sandbox" => crate::cli::sandbox::run(clap::Parser::try_parse_from(args).map_err(usage)?, &mut ui),
-        "lock" => crate::cli::lock::run(clap::Parser::try_parse_from(args).map_err(usage)?, &mut ui),
-        other => Err(CommandError::failure(format!("no tool '{other}'"))),
-    };
-    ui.flush()?;
-    drop(ui);
-    result?;
-    Ok(out.take())
 }
 
 impl App {
@@ -230,13 +212,57 @@ impl App {
         self.status_error = false;
     }
 
-    /// Runs a CLI command line (`["issue", "comment", …]`), says how it went, and reloads.
-    pub fn act(&mut self, argv: Vec<String>, done: &str) {
-        match run_cli(&self.dir, &argv) {
-            Ok(()) => self.say(done),
-            Err(e) => self.fail(&e),
+    /// Runs an operation on the store, says how it went (its notes and warnings too), and
+    /// reloads.
+    pub fn apply(&mut self, done: &str, op: impl FnOnce(&Store) -> crate::Result<Vec<String>>) {
+        match op(&self.store) {
+            Ok(said) if said.is_empty() => self.say(done),
+            Ok(said) => self.say(format!("{done} ({})", said.join("; "))),
+            Err(e) => self.fail(&e.into()),
         }
         self.refresh_all();
+    }
+
+    /// Does a confirmed action, says how it went, and reloads.
+    pub fn run(&mut self, action: Action, done: &str) {
+        let dir = self.dir.clone();
+        self.apply(done, |store| match action {
+            Action::ReleaseLock { resource, force } => {
+                let resources = crate::ops::locks::resources(store, &[resource])?;
+                let actor = store.actor()?;
+                let scope = crate::lock::default_scope(&store.repo);
+                crate::lock::change(
+                    &store.repo,
+                    &crate::lock::Actor::of(&actor),
+                    &resources,
+                    crate::lock::LeaseChange::Release,
+                    &scope,
+                    force,
+                )
+                .map_err(|r| match r {
+                    crate::lock::Refused::Error(e) => e,
+                    crate::lock::Refused::NotHeld(r) => crate::Error::Failed {
+                        message: format!("{r} is not locked"),
+                        hint: "`git lock status` lists the locks this clone knows of".into(),
+                    },
+                    crate::lock::Refused::NotOwner(l) => crate::ops::locks::conflict_with_hint(
+                        &store.repo,
+                        &[&l],
+                        "only its owner releases a lease; force-release breaks an abandoned one",
+                    ),
+                })?;
+                Ok(Vec::new())
+            }
+            Action::RemoveSandbox { name, force } => {
+                let removed = crate::ops::Sandboxes::open(&dir)?.remove(&name, force, false, false)?;
+                Ok(removed.warnings)
+            }
+            Action::MergeSandbox { name } => {
+                let ops = crate::ops::Sandboxes::open(&dir)?;
+                ops.merge(&ops.find(&name)?, false)?;
+                Ok(Vec::new())
+            }
+        });
     }
 
     /// Handles a key; returns what the loop must do.
@@ -302,14 +328,20 @@ impl App {
                 if p.input.trim().is_empty() {
                     return self.say("nothing committed: the message was empty");
                 }
-                self.act(
-                    vec!["sandbox".into(), "commit".into(), name.clone(), "-m".into(), p.input],
-                    &format!("committed sandbox {name}"),
-                );
+                let dir = self.dir.clone();
+                self.apply(&format!("committed sandbox {name}"), |_| {
+                    let ops = crate::ops::Sandboxes::open(&dir)?;
+                    let c = ops.commit(&ops.find(&name)?, p.input.trim(), false, false)?;
+                    Ok(if c.commit.is_none() {
+                        vec!["nothing to commit".into()]
+                    } else {
+                        Vec::new()
+                    })
+                });
             }
-            Then::Confirm(argv) => {
+            Then::Confirm(action) => {
                 if p.input.trim().eq_ignore_ascii_case("y") || p.input.trim().eq_ignore_ascii_case("yes") {
-                    self.act(argv, "done");
+                    self.run(action, "done");
                 } else {
                     self.say("cancelled");
                 }
@@ -326,34 +358,29 @@ impl App {
             Purpose::Create => {
                 let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
                 let (title, body) = (title.trim().to_owned(), body.trim().to_owned());
-                let mut argv = vec!["issue", "create", "--json", "--title", &title];
-                if !body.is_empty() {
-                    argv.extend(["--body", &body]);
-                }
-                let made = run_cli_output(&self.dir, &argv);
+                let made = crate::ops::Issues::new(&self.store).create(&crate::ops::NewIssue {
+                    title,
+                    body,
+                    ..Default::default()
+                });
                 self.refresh_all();
-                match made {
-                    Ok(out) => {
-                        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
-                        let id = v["id"].as_str().and_then(crate::event::Id::from_hex);
-                        self.say(format!("created {}", v["short_id"].as_str().unwrap_or("the issue")));
-                        if let Some(id) = id {
-                            self.issues.select(&self.store, id);
-                        }
+                match made.and_then(|m| Ok((m.id, self.store.index.short_id(&m.id)?))) {
+                    Ok((id, short)) => {
+                        self.say(format!("created {short}"));
+                        self.issues.select(&self.store, id);
                     }
-                    Err(err) => self.fail(&err),
+                    Err(err) => self.fail(&err.into()),
                 }
             }
-            Purpose::Comment(id) => self.act(
-                vec![
-                    "issue".into(),
-                    "comment".into(),
-                    id,
-                    "--body".into(),
-                    text.trim().to_owned(),
-                ],
-                "commented",
-            ),
+            Purpose::Comment(id) => self.apply("commented", |store| {
+                let id = crate::event::Id::from_hex(&id).ok_or_else(|| crate::Error::NotFound {
+                    what: "issue",
+                    query: id.clone(),
+                })?;
+                Ok(crate::ops::Issues::new(store)
+                    .comment(&id, text.trim(), false)?
+                    .warnings)
+            }),
         }
     }
 
@@ -482,16 +509,7 @@ pub fn edit_text(template: &str) -> Option<String> {
 
 /// A child gets the signals this process blocks for itself (Ctrl-C works in the shell).
 fn unblocked(cmd: &mut std::process::Command) -> &mut std::process::Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: between fork and exec only async-signal-safe calls: an empty mask.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            Ok(())
-        })
-    }
+    crate::sys::unblock_signals_on_exec(cmd)
 }
 
 /// Puts the terminal in the UI's mode; restores it when dropped (also on a panic's unwind).
@@ -666,19 +684,23 @@ fn event_loop(app: &mut App) -> Result<(), CommandError> {
                 ));
                 app.refresh_all();
             }
-            Effect::Run(argv) => {
+            Effect::Repeat(name) => {
+                let dir = app.dir.clone();
                 let result = suspended(&paused, &reading, &mut terminal, || {
-                    let r = run_cli(&app.dir, &argv);
+                    let r = crate::ops::Sandboxes::open(&dir).and_then(|ops| ops.repeat(&ops.find(&name)?));
                     match &r {
-                        Ok(()) => println!("\n— done; press Enter to go back —"),
-                        Err(e) => println!("\n— {}; press Enter to go back —", e.message),
+                        Ok(ran) => println!("\n— exited {}; press Enter to go back —", ran.exit_code),
+                        Err(e) => println!("\n— {e}; press Enter to go back —"),
                     }
                     let mut line = String::new();
                     let _ = std::io::stdin().read_line(&mut line);
-                    r
+                    r.map_err(CommandError::from)
                 })?;
                 match result {
-                    Ok(()) => app.say(format!("ran `git {}`", argv.join(" "))),
+                    Ok(ran) => app.say(format!(
+                        "ran the last command of sandbox {name} again: exit {}",
+                        ran.exit_code
+                    )),
                     Err(e) => app.fail(&e),
                 }
                 app.refresh_all();

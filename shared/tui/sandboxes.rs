@@ -1,17 +1,18 @@
 //! The sandboxes tab: what `git sandbox list` shows, a coloured diff per file, and the
 //! lifecycle keys (shell, rerun, commit, merge after a preview, remove after saying what would
-//! be lost), each the CLI's own command.
+//! be lost), each the library's own operation (`ops::Sandboxes`).
 
+use crate::ops::Sandboxes;
+use crate::ops::sandboxes::Listed;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
-use serde_json::Value;
 
 use super::e;
-use super::{App, Effect, Prompt, Then};
+use super::{Action, App, Effect, Prompt, Then};
 use crate::cli::CommandError;
 
 pub const KEYS: &[(&str, &str)] = &[
@@ -36,7 +37,7 @@ pub struct DiffView {
 
 #[derive(Default)]
 pub struct SandboxesTab {
-    pub list: Vec<Value>,
+    pub list: Vec<Listed>,
     pub selected: usize,
     pub diff: Option<DiffView>,
     pub error: Option<String>,
@@ -45,10 +46,9 @@ pub struct SandboxesTab {
 
 impl SandboxesTab {
     pub fn reload(&mut self, dir: &std::path::Path) -> Result<(), CommandError> {
-        match crate::sandbox::Main::discover(dir) {
-            Ok(main) => {
-                let v = crate::cli::sandbox::list_json(&main)?;
-                self.list = v.as_array().cloned().unwrap_or_default();
+        match Sandboxes::open(dir) {
+            Ok(ops) => {
+                self.list = ops.list()?;
                 self.error = None;
             }
             Err(e) => {
@@ -61,19 +61,15 @@ impl SandboxesTab {
     }
 
     fn name(&self) -> Option<String> {
-        self.list
-            .get(self.selected)
-            .and_then(|s| s["name"].as_str())
-            .map(str::to_owned)
+        self.list.get(self.selected).map(|s| s.name.clone())
     }
 }
 
 /// The sandbox's diff as `git sandbox diff` shows it (its own changes, untracked files too).
 fn diff_of(dir: &std::path::Path, name: &str) -> Result<DiffView, CommandError> {
-    let main = crate::sandbox::Main::discover(dir)?;
-    let r = crate::cli::sandbox::find_ready(&main, name)?;
-    let (from, to) = crate::cli::sandbox::diff_trees(&r)?;
-    let text = crate::sandbox::git_in(&r.path, &["diff", "--no-color", &from, &to])?;
+    let ops = Sandboxes::open(dir)?;
+    let r = ops.find(name)?;
+    let text = ops.patch(&ops.diff(&r)?, &r)?;
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let files = lines
         .iter()
@@ -129,22 +125,17 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
             Err(e) => app.fail(&e),
         },
         KeyCode::Char('s') => {
-            if let Some(p) = s["path"].as_str() {
-                return Effect::Shell(p.into());
-            }
+            return Effect::Shell(s.path.into());
         }
         KeyCode::Char('r') => {
-            if s["last_run"].is_null() {
+            if s.last_run.is_none() {
                 app.say(format!("nothing ran in sandbox {name} yet"));
             } else {
-                return Effect::Run(vec!["sandbox".into(), "repeat".into(), name]);
+                return Effect::Repeat(name);
             }
         }
         KeyCode::Char('c') => {
-            let cmd = s["last_run"]["cmd"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
-                .unwrap_or_default();
+            let cmd = s.last_run.as_ref().map(|r| r.cmd.join(" ")).unwrap_or_default();
             app.prompt = Some(Prompt {
                 question: format!("commit message for {name}:"),
                 input: if cmd.is_empty() {
@@ -156,15 +147,9 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
             });
         }
         KeyCode::Char('M') => {
-            match super::run_cli_output(&app.dir, &["sandbox", "merge", &name, "--preview", "--json"]) {
-                Ok(out) => {
-                    let v: Value = serde_json::from_slice(&out).unwrap_or(Value::Null);
-                    let conflicts: Vec<&str> = v["conflicts"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect();
+            let preview = Sandboxes::open(&app.dir).and_then(|ops| ops.preview(&ops.find(&name)?));
+            match preview {
+                Ok(conflicts) => {
                     let question = if conflicts.is_empty() {
                         format!("merge {name} into the current branch (no conflicts)? y/n")
                     } else {
@@ -177,29 +162,22 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
                     app.prompt = Some(Prompt {
                         question,
                         input: String::new(),
-                        on_enter: Then::Confirm(vec!["sandbox".into(), "merge".into(), name]),
+                        on_enter: Then::Confirm(Action::MergeSandbox { name }),
                     });
                 }
-                Err(e) => app.fail(&e),
+                Err(err) => app.fail(&err.into()),
             }
         }
         KeyCode::Char('D') => {
-            let dirty = s["dirty"] == true;
-            let ahead = s["ahead"].as_u64().unwrap_or(0);
+            let (dirty, ahead) = (s.dirty, s.ahead);
             let mut lost = Vec::new();
             if dirty {
                 lost.push("its uncommitted changes are lost".to_owned());
             }
             if ahead > 0 {
-                lost.push(format!(
-                    "{ahead} unmerged commit(s) stay on {}",
-                    s["branch"].as_str().unwrap_or("its branch")
-                ));
+                lost.push(format!("{ahead} unmerged commit(s) stay on {}", s.branch));
             }
-            let mut argv = vec!["sandbox".to_owned(), "rm".to_owned(), name.clone()];
-            if dirty || ahead > 0 {
-                argv.push("--force".into());
-            }
+            let force = dirty || ahead > 0;
             app.prompt = Some(Prompt {
                 question: format!(
                     "remove sandbox {name}{}? y/n",
@@ -210,7 +188,7 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
                     }
                 ),
                 input: String::new(),
-                on_enter: Then::Confirm(argv),
+                on_enter: Then::Confirm(Action::RemoveSandbox { name, force }),
             });
         }
         _ => {}
@@ -279,9 +257,9 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let dirty = s["dirty"] == true;
+            let dirty = s.dirty;
             let row = Row::new(vec![
-                Cell::from(e(s["name"].as_str().unwrap_or(""))),
+                Cell::from(e(&s.name)),
                 Cell::from(Span::styled(
                     if dirty { "dirty" } else { "clean" },
                     if dirty {
@@ -290,14 +268,14 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
                         theme.fg(Color::Green)
                     },
                 )),
-                Cell::from(format!("+{} -{}", s["ahead"], s["behind"])),
-                Cell::from(s["backend"].as_str().unwrap_or("").to_owned()),
+                Cell::from(format!("+{} -{}", s.ahead, s.behind)),
+                Cell::from(format!("{:?}", s.backend).to_lowercase()),
                 Cell::from(
-                    s["last_run"]["exit_code"]
-                        .as_i64()
-                        .map_or_else(|| "-".to_owned(), |c| format!("exit {c}")),
+                    s.last_run
+                        .as_ref()
+                        .map_or_else(|| "-".to_owned(), |r| format!("exit {}", r.exit_code)),
                 ),
-                Cell::from(e(s["path"].as_str().unwrap_or(""))),
+                Cell::from(e(&s.path)),
             ]);
             if i == t.selected {
                 row.style(theme.selected())
@@ -321,17 +299,15 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     .column_spacing(1);
     f.render_widget(table, list_area);
     if let Some(s) = t.list.get(t.selected) {
-        let cmd = s["last_run"]["cmd"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "));
+        let cmd = s.last_run.as_ref().map(|r| r.cmd.join(" "));
         let lines = vec![
             Line::from(vec![
                 Span::styled("branch ", theme.dim()),
-                Span::raw(e(s["branch"].as_str().unwrap_or(""))),
+                Span::raw(e(&s.branch)),
                 Span::styled("  from ", theme.dim()),
-                Span::raw(s["base"].as_str().unwrap_or("").chars().take(12).collect::<String>()),
+                Span::raw(s.base.chars().take(12).collect::<String>()),
                 Span::styled("  created ", theme.dim()),
-                Span::raw(s["created_at"].as_str().unwrap_or("").to_owned()),
+                Span::raw(s.created_at.clone()),
             ]),
             Line::from(vec![
                 Span::styled("last run ", theme.dim()),
@@ -340,15 +316,12 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
             Line::from(vec![
                 Span::styled("issue ", theme.dim()),
                 Span::raw(
-                    s["issue"]
-                        .as_str()
+                    s.issue
+                        .as_deref()
                         .map_or("-".to_owned(), |i| i.chars().take(12).collect()),
                 ),
                 Span::styled("  locks ", theme.dim()),
-                Span::raw(e(&s["locks"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default())),
+                Span::raw(e(&s.locks.join(", "))),
             ]),
         ];
         f.render_widget(Paragraph::new(lines).block(Block::default()), info);

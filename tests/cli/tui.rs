@@ -308,10 +308,7 @@ fn keys_drive_sandboxes_and_locks() {
     app.key(code(KeyCode::Esc));
     assert!(app.sandboxes.diff.is_none());
     // Rerun and shell hand the terminal over.
-    assert_eq!(
-        app.key(key('r')),
-        Effect::Run(vec!["sandbox".into(), "repeat".into(), "s1".into()])
-    );
+    assert_eq!(app.key(key('r')), Effect::Repeat("s1".into()));
     assert!(matches!(app.key(key('s')), Effect::Shell(p) if p.ends_with("s1")));
     // Commit, with the message pre-filled.
     app.key(key('c'));
