@@ -1,3 +1,4 @@
 fn main() -> std::process::ExitCode {
+    grit::arm_binary();
     grit::cli::issue::main()
 }

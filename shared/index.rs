@@ -210,6 +210,11 @@ macro_rules! databases {
     };
 }
 
+/// Lets opening an index install the fault guard in this process (`grit::arm_binary`).
+pub fn enable_fault_guard() {
+    guard::enable();
+}
+
 impl Index {
     fn dir(repo: &Repo) -> PathBuf {
         repo.grit_dir.join("index")

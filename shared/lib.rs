@@ -43,3 +43,13 @@ pub mod wal;
 mod decode_props;
 
 pub use error::{Error, Result};
+
+/// Arms what belongs to a grit binary's process, not to the library: the index's fault guard
+/// (handlers for SIGBUS, SIGSEGV and SIGABRT that delete a damaged index and run the command
+/// again) and the daemon's auto-start (`grit.daemon.autoStart`). The `git-*` binaries call it
+/// first thing; a program that embeds the library does not, and opening a store then installs
+/// no handler and starts no process.
+pub fn arm_binary() {
+    index::enable_fault_guard();
+    live::daemon::enable_auto_start();
+}

@@ -18,6 +18,8 @@ pub struct Store {
     /// Set when a write landed in the WAL but the index could not take it in: the write is
     /// done (its ref moved), the index catches up on the next command.
     pub index_behind: std::cell::RefCell<Option<String>>,
+    /// What opening it met and dealt with (a damaged index rebuilt), for the face to say.
+    pub warnings: Vec<String>,
 }
 
 impl Store {
@@ -25,10 +27,11 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         let repo = Repo::discover(dir)?;
         let index = Index::open(&repo)?;
+        let mut warnings = Vec::new();
         let (index, folded) = match index.refresh(&repo) {
             Ok(folded) => (index, folded),
             Err(e) if e.is_index_damage() => {
-                eprintln!("warning: the index is damaged ({e}); rebuilding it from the refs");
+                warnings.push(format!("the index is damaged ({e}); rebuilt it from the refs"));
                 index.rebuild(&repo, true)?
             }
             Err(e) => return Err(e),
@@ -39,6 +42,7 @@ impl Store {
             index,
             folded,
             index_behind: Default::default(),
+            warnings,
         })
     }
 
@@ -52,6 +56,7 @@ impl Store {
             index,
             folded: FoldStats::default(),
             index_behind: Default::default(),
+            warnings: Vec::new(),
         })
     }
 

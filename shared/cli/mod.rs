@@ -257,6 +257,9 @@ impl From<Error> for CommandError {
 /// and snapshots that failed their checks.
 pub fn open_store(ui: &Ui) -> Result<Store, CommandError> {
     let store = Store::open(&ui.dir)?;
+    for w in &store.warnings {
+        ui.note(format!("warning: {w}"));
+    }
     warn_rejected(ui, &store.repo, &store.folded.rejected);
     Ok(store)
 }

@@ -15,6 +15,15 @@ const PAGE_HEADER: usize = 16;
 const MAGIC: u32 = 0xBEEF_C0DE;
 
 /// Set once a write's ref moved in this process.
+/// Set by a grit binary's entry point (`grit::arm_binary`): only then does opening an index
+/// install the fault handlers. A program that embeds the library gets none.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Lets `arm` install the fault guard in this process (a grit binary's, not an embedder's).
+pub fn enable() {
+    ENABLED.store(true, Ordering::SeqCst);
+}
+
 static WRITTEN: AtomicBool = AtomicBool::new(false);
 
 /// Everything the signal handler needs, laid out beforehand in static memory: it may not
@@ -140,7 +149,7 @@ pub fn restarted() -> bool {
 
 /// Watches the map of the index at `dir` for damage.
 pub fn arm(dir: &Path) {
-    if ARMED.swap(true, Ordering::SeqCst) {
+    if !ENABLED.load(Ordering::SeqCst) || ARMED.swap(true, Ordering::SeqCst) {
         return;
     }
     let data = dir.join("data.mdb");

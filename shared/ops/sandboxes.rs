@@ -96,6 +96,16 @@ pub struct Exec {
     pub isolate: Option<Isolate>,
 }
 
+impl Exec {
+    /// `cmd` as it is (no shell, no extra environment, no isolation).
+    pub fn command<S: Into<String>>(cmd: impl IntoIterator<Item = S>) -> Exec {
+        Exec {
+            cmd: cmd.into_iter().map(Into::into).collect(),
+            ..Exec::default()
+        }
+    }
+}
+
 /// Where a command's output goes.
 pub enum Output<'a> {
     /// This process's terminal; with `stdout_to_stderr`, the command's stdout goes to stderr
