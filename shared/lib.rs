@@ -51,5 +51,5 @@ pub use error::{Error, Result};
 /// no handler and starts no process.
 pub fn arm_binary() {
     index::enable_fault_guard();
-    live::daemon::enable_auto_start();
+    store::on_open(live::daemon::auto_start);
 }

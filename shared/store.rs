@@ -22,6 +22,15 @@ pub struct Store {
     pub warnings: Vec<String>,
 }
 
+/// What a grit binary does each time it opens a store (start the daemon when
+/// `grit.daemon.autoStart` asks): set once by `grit::arm_binary`, never by the library itself.
+static ON_OPEN: std::sync::OnceLock<fn(&Repo)> = std::sync::OnceLock::new();
+
+/// Sets what opening a store does besides (once per process; later calls change nothing).
+pub fn on_open(hook: fn(&Repo)) {
+    let _ = ON_OPEN.set(hook);
+}
+
 impl Store {
     /// Opens the repository at or above `dir` and brings its index up to date.
     pub fn open(dir: &Path) -> Result<Store> {
@@ -36,7 +45,9 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        crate::live::daemon::auto_start(&repo);
+        if let Some(hook) = ON_OPEN.get() {
+            hook(&repo);
+        }
         Ok(Store {
             repo,
             index,

@@ -213,22 +213,10 @@ pub fn start(repo: &Repo) -> Result<(Info, bool)> {
     ))
 }
 
-/// Set by a grit binary's entry point (`grit::arm_binary`): a program that embeds the library
-/// starts no daemon by opening a store.
-static AUTO_START: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Lets opening a store start the daemon (`grit.daemon.autoStart`) in this process.
-pub fn enable_auto_start() {
-    AUTO_START.store(true, std::sync::atomic::Ordering::SeqCst);
-}
-
 /// Starts the daemon if `grit.daemon.autoStart` is set and none runs; never fails the caller.
-/// Only in a grit binary's process ([`enable_auto_start`]).
+/// A grit binary runs it each time it opens a store (`grit::arm_binary`).
 pub fn auto_start(repo: &Repo) {
-    if !AUTO_START.load(std::sync::atomic::Ordering::SeqCst)
-        || repo.config_bool("grit.daemon.autoStart") != Some(true)
-        || std::env::var_os(LEASE_FD).is_some()
-    {
+    if repo.config_bool("grit.daemon.autoStart") != Some(true) || std::env::var_os(LEASE_FD).is_some() {
         return;
     }
     let paths = Paths::of(&repo.grit_dir);

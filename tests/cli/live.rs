@@ -890,3 +890,85 @@ fn stalled_half_lines_are_cut_off_and_past_the_cap_a_client_is_told_so() {
     drop(stalled);
     t.ok("wal", &r, &["daemon", "stop"]);
 }
+
+#[test]
+fn watch_claimed_gives_the_same_records_with_and_without_the_daemon() {
+    let t = TestEnv::new();
+    let r = api_repo(&t);
+    let free = t.create(&r, "nobody's");
+    let taken = t.create(&r, "claimed one");
+    t.ok("issue", &r, &["comment", &free, "--body", "on the free one"]);
+    t.ok("issue", &r, &["comment", &taken, "--body", "on the claimed one"]);
+    t.ok("issue", &r, &["claim", &taken]);
+    let watch = |extra: &[&str]| -> Vec<Value> {
+        let mut args = vec![
+            "watch",
+            "--json",
+            "--since",
+            "start",
+            "-S",
+            "claimed:true",
+            "--count",
+            "2",
+        ];
+        args.extend_from_slice(&["--timeout", "20s"]);
+        args.extend_from_slice(extra);
+        t.ok("wal", &r, &args)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let alone = watch(&["--no-daemon"]);
+    let (_g, _) = start_daemon(&t, &r);
+    let through = watch(&[]);
+    t.ok("wal", &r, &["daemon", "stop"]);
+    let entities = |v: &[Value]| -> Vec<String> {
+        v.iter()
+            .map(|r| r["event"]["entity"].as_str().unwrap_or("?").to_owned())
+            .collect()
+    };
+    assert_eq!(entities(&alone), [taken.clone(), taken.clone()], "{alone:?}");
+    assert_eq!(entities(&through), entities(&alone), "{through:?}");
+    let kinds = |v: &[Value]| -> Vec<Value> { v.iter().map(|r| r["event"]["kind"].clone()).collect() };
+    assert_eq!(kinds(&through), kinds(&alone));
+}
+
+#[test]
+fn sandbox_create_over_the_socket_honours_templates_as_the_cli_does() {
+    let t = TestEnv::new();
+    let r = api_repo(&t);
+    std::fs::create_dir_all(r.join("target")).unwrap();
+    std::fs::write(r.join("target/out.bin"), "built\n").unwrap();
+    std::fs::write(r.join(".gitignore"), ".sandboxes/\ntarget/\n").unwrap();
+    t.git(&r, &["commit", "-qam", "ignore target"]);
+    t.git(&r, &["config", "sandbox.template.rust.include", "target/"]);
+    t.git(&r, &["config", "--add", "sandbox.template.rust.env", "PROFILE=ci"]);
+    t.git(&r, &["config", "sandbox.template.rust.backend", "copy"]);
+    let (_g, _) = start_daemon(&t, &r);
+    let mut c = Client::connect(&r);
+    // Named in the request, and then as sandbox.defaultTemplate.
+    let (_, named) = c.call("sandbox.create", json!({ "name": "named", "template": "rust" }));
+    assert_eq!(named["result"]["backend"], "copy", "{named}");
+    t.git(&r, &["config", "sandbox.defaultTemplate", "rust"]);
+    let (_, dflt) = c.call("sandbox.create", json!({ "name": "dflt" }));
+    assert_eq!(dflt["result"]["backend"], "copy", "{dflt}");
+    t.ok("sandbox", &r, &["run", "cli", "--keep", "--", "true"]);
+    for name in ["named", "dflt", "cli"] {
+        let (_, ran) = c.call(
+            "sandbox.exec",
+            json!({ "name": name, "cmd": ["sh", "-c", "echo $PROFILE > profile.txt"], "env": {} }),
+        );
+        assert_eq!(ran["result"]["exit_code"], 0, "{ran}");
+        let dir = r.join(".sandboxes").join(name);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("target/out.bin")).unwrap(),
+            "built\n",
+            "the template's include came into {name}"
+        );
+        assert!(dir.join("profile.txt").is_file());
+    }
+    let (_, bad) = c.call("sandbox.create", json!({ "name": "x", "template": "nope" }));
+    assert_eq!(bad["error"]["data"]["exit_code"], 2, "{bad}");
+    assert!(bad["error"]["data"]["hint"].is_string(), "{bad}");
+    t.ok("wal", &r, &["daemon", "stop"]);
+}

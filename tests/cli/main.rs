@@ -5,6 +5,7 @@ mod action;
 mod bridge;
 mod docs;
 mod env;
+mod faces;
 mod hooks;
 mod issue;
 mod live;

@@ -512,3 +512,52 @@ fn install_sh_uninstall_removes_what_it_installed_and_nothing_else() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The library's tiers import only downward: the engine and the operations never reach a face
+/// (the CLI, the terminal UI), and the store never reaches the daemon. Checked on the source,
+/// `use` lines and paths alike.
+#[test]
+fn the_engine_and_the_operations_never_import_a_face() {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shared");
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    let faces = ["cli", "tui"];
+    let mut bad = Vec::new();
+    for f in &all {
+        let rel = f.strip_prefix(&root).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let module = top.trim_end_matches(".rs");
+        if faces.contains(&module) || module == "lib" {
+            continue;
+        }
+        let mut forbidden: Vec<&str> = faces.to_vec();
+        if module == "store" || module == "ops" {
+            forbidden.push("live");
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for m in &forbidden {
+                let path = format!("crate::{m}::");
+                let grouped = code.contains("crate::{") && code.split(['{', ',', '}', ' ']).any(|w| w.trim() == *m);
+                if code.contains(&path) || code.contains(&format!("crate::{m};")) || grouped {
+                    bad.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "imports that cross a layer upward:\n{}", bad.join("\n"));
+    // The check sees what it looks for: a face importing another face is found.
+    let tui = std::fs::read_to_string(root.join("tui/mod.rs")).unwrap();
+    assert!(tui.contains("crate::cli::"), "the scan would find a crate::cli path");
+}

@@ -14,7 +14,7 @@ use ratatui::backend::TestBackend;
 use crate::env::TestEnv;
 
 /// The UI runs in this process: give it the hermetic settings the binaries get.
-fn hermetic() {
+pub(crate) fn hermetic() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: set once, before any test of this module reads them; the other tests run the
@@ -518,4 +518,30 @@ fn the_real_binary_under_tmux_filters_comments_quits_and_restores_the_terminal()
         "after SIGTERM the terminal's modes are as they were"
     );
     assert_eq!(alt.trim(), "0 1");
+}
+
+#[test]
+fn a_title_and_a_label_that_begin_with_a_dash_are_text_not_flags() {
+    hermetic();
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let mut app = App::new(r.clone(), Tab::Issues, Theme { color: false }).unwrap();
+    let Effect::Edit { purpose, .. } = app.key(key('c')) else {
+        panic!("c opens the editor")
+    };
+    app.edited(purpose, Some("--help me: -rf is not a flag\n\n--body too\n".into()));
+    assert!(!app.status_error, "{}", app.status);
+    let list = t.json("issue", &r, &["list"]);
+    assert_eq!(list[0]["title"], "--help me: -rf is not a flag", "{list}");
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(t.json("issue", &r, &["show", &id])["body"], "--body too");
+    app.key(key('l'));
+    typed(&mut app, "-x, --remove-label");
+    app.key(code(KeyCode::Enter));
+    assert!(!app.status_error, "{}", app.status);
+    assert_eq!(
+        t.json("issue", &r, &["show", &id])["labels"],
+        serde_json::json!(["--remove-label", "-x"])
+    );
 }
