@@ -66,6 +66,10 @@ pub enum Command {
     Ready(ReadyArgs),
     /// Open issues that an open issue blocks, with what blocks each
     Blocked(BlockedArgs),
+    /// An agent's session primer: its claims, the top of the ready queue for it, what changed
+    /// since it last looked, its locks, the sandboxes, and the team's conventions
+    /// (`.grit/AGENTS.md`, or grit.agentsFile); bounded by --max-bytes, most important first
+    Prime(PrimeArgs),
     /// An issue (an epic, usually) with its children, their children, and what blocks each
     Tree(TreeArgs),
     /// Link two issues: `git issue link A blocks B` (also blocked-by, parent, child, related,
@@ -92,6 +96,19 @@ pub enum Command {
     Ui(super::UiArgs),
     /// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrimeArgs {
+    /// At most this many bytes of text (whole lines; what is left out is counted)
+    #[arg(long, default_value_t = crate::ops::prime::DEFAULT_MAX_BYTES, value_name = "N")]
+    pub max_bytes: usize,
+    /// How many ready issues to list
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub ready: usize,
+    /// Leave "since last time" where it was (the next primer shows the same changes again)
+    #[arg(long)]
+    pub peek: bool,
 }
 
 // Hold the issue's lock while this command writes (`issue:<id>`, a short lease)
@@ -387,6 +404,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Unclaim(a) => unclaim(ui, a),
         Command::Ready(a) => search::ready(ui, &a.query, &a.labels, a.limit, &a.output),
         Command::Blocked(a) => search::blocked(ui, a),
+        Command::Prime(a) => prime(ui, a),
         Command::Tree(a) => search::tree(ui, a),
         Command::Link(a) => links::link(ui, a, true),
         Command::Unlink(a) => links::link(ui, a, false),
@@ -850,4 +868,22 @@ fn unclaim(ui: &mut Ui, a: UnclaimArgs) -> Result<(), CommandError> {
     let scope = scope(&store, a.local);
     crate::ops::Issues::new(&store).unclaim(&id, &scope, a.force)?;
     print_written(ui, &store, &id, "unclaimed")
+}
+
+fn prime(ui: &mut Ui, a: PrimeArgs) -> Result<(), CommandError> {
+    if a.max_bytes < 256 {
+        return Err(CommandError::usage(
+            format!("--max-bytes {} leaves no room for a primer", a.max_bytes),
+            "give at least 256",
+        ));
+    }
+    let store = open(ui)?;
+    let p = crate::ops::prime::prime(&store, a.ready, a.peek)?;
+    // --json: every item, unbounded.
+    if ui.json {
+        return ui.json(&p);
+    }
+    ui.flush()?;
+    print!("{}", crate::ops::prime::text(&p, a.max_bytes));
+    Ok(())
 }

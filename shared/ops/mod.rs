@@ -7,6 +7,7 @@
 
 pub mod issues;
 pub mod locks;
+pub mod prime;
 pub mod query;
 pub mod sandboxes;
 

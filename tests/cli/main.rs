@@ -2,6 +2,7 @@
 //! One test binary (a module per tool) so linking happens once.
 
 mod action;
+mod agents;
 mod bridge;
 mod docs;
 mod env;
