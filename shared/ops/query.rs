@@ -67,23 +67,18 @@ pub fn parse(store: &Store, view_name: Option<&str>, search: Option<&str>) -> Re
 
 /// Makes `@me` in `q` the current actor's email.
 pub fn resolve_me(store: &Store, q: &mut Query) -> Result<()> {
-    if q.expr.as_ref().is_some_and(mentions_me) {
+    let me_term = |t: &Term| match t {
+        Term::Assignee(v) => v.iter().any(|a| a == "@me"),
+        Term::Author(a) => a == "@me",
+        _ => false,
+    };
+    if mentions(q, me_term) {
         let me = my_email(store)?;
         if let Some(e) = q.expr.as_mut() {
             replace_me(e, &me);
         }
     }
     Ok(())
-}
-
-fn mentions_me(e: &Expr) -> bool {
-    match e {
-        Expr::And(v) | Expr::Or(v) => v.iter().any(mentions_me),
-        Expr::Not(e) => mentions_me(e),
-        Expr::Term(Term::Assignee(v)) => v.iter().any(|a| a == "@me"),
-        Expr::Term(Term::Author(a)) => a == "@me",
-        Expr::Term(_) => false,
-    }
 }
 
 fn replace_me(e: &mut Expr, me: &str) {
@@ -96,28 +91,26 @@ fn replace_me(e: &mut Expr, me: &str) {
     }
 }
 
-/// Whether a query says which state it wants (then a listing does not add `is:open`).
-pub fn mentions_state(q: &Query) -> bool {
-    fn walk(e: &Expr) -> bool {
+/// Whether a term of `q` satisfies `pred`, however deep in it.
+fn mentions(q: &Query, pred: fn(&Term) -> bool) -> bool {
+    fn walk(e: &Expr, pred: fn(&Term) -> bool) -> bool {
         match e {
-            Expr::And(v) | Expr::Or(v) => v.iter().any(walk),
-            Expr::Not(e) => walk(e),
-            Expr::Term(t) => matches!(t, Term::State(_)),
+            Expr::And(v) | Expr::Or(v) => v.iter().any(|e| walk(e, pred)),
+            Expr::Not(e) => walk(e, pred),
+            Expr::Term(t) => pred(t),
         }
     }
-    q.expr.as_ref().is_some_and(walk)
+    q.expr.as_ref().is_some_and(|e| walk(e, pred))
+}
+
+/// Whether a query says which state it wants (then a listing does not add `is:open`).
+pub fn mentions_state(q: &Query) -> bool {
+    mentions(q, |t| matches!(t, Term::State(_)))
 }
 
 /// Whether `q` asks who holds claims (`claimed:`): only then does matching need a context.
 pub fn mentions_claims(q: &Query) -> bool {
-    fn walk(e: &Expr) -> bool {
-        match e {
-            Expr::And(v) | Expr::Or(v) => v.iter().any(walk),
-            Expr::Not(e) => walk(e),
-            Expr::Term(t) => matches!(t, Term::Claimed(_)),
-        }
-    }
-    q.expr.as_ref().is_some_and(walk)
+    mentions(q, |t| matches!(t, Term::Claimed(_)))
 }
 
 /// Who holds claims, as a search needs them: from `claims`, with the current actor's own told
