@@ -99,7 +99,8 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
             "the glob matches paths of the tree at its depth, e.g. 'crates/*'",
         ));
     }
-    let (template, env, backend) = options(ui, main, &a)?;
+    let resolved = options(ui, main, &a)?;
+    let (template, env) = (&resolved.template, &resolved.env);
     // The first is made alone (on overlay it builds the base layer), the rest side by side (each
     // thread with its own handle on the repository): most of a creation is waiting on git and
     // on the file system.
@@ -108,12 +109,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     for n in &names {
         sandbox::validate_name(n)?;
     }
-    let first = sandbox::create(
-        main,
-        &spec(&a, &names[0], template.as_ref(), backend),
-        &pending_signal,
-        &progress,
-    );
+    let first = sandbox::create(main, &spec(&resolved, &names[0]), &pending_signal, &progress);
     let mut results: Vec<(usize, Result<Record, Stopped>)> = vec![(0, first)];
     if list.len() > 1 {
         let next = AtomicUsize::new(1);
@@ -122,7 +118,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
             .map_or(2, |n| n.get())
             .max(4)
             .min(list.len() - 1);
-        let (names, template, a) = (&names, &template, &a);
+        let (names, resolved) = (&names, &resolved);
         let more: Vec<(usize, Result<Record, Stopped>)> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
@@ -141,7 +137,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(name) = names.get(i) else { break };
-                            let sp = spec(a, name, template.as_ref(), backend);
+                            let sp = spec(resolved, name);
                             out.push((i, sandbox::create(&m, &sp, &pending_signal, &|_, _| {})));
                         }
                         out
@@ -176,7 +172,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     }
     if let Some(setup) = template.as_ref().and_then(|t| t.setup.clone()) {
         for (_, r) in &made {
-            let code = super::sandbox::execute(&r.path, std::slice::from_ref(&setup), true, &env, true)?;
+            let code = super::sandbox::execute(&r.path, std::slice::from_ref(&setup), true, env, true)?;
             if code != 0 {
                 return Err(CommandError::failure(format!(
                     "the template's setup (`{setup}`) exited with {code} in sandbox {}; the sandboxes are kept",

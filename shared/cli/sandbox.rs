@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use super::{CommandError, GlobalArgs, Ui, columns, main_with};
 use crate::ops::Sandboxes;
-use crate::ops::sandboxes::CreateRequest;
-use crate::sandbox::{self, Backend, Main, Record, Spec, Stopped};
+use crate::ops::sandboxes::{CreateRequest, Resolved};
+use crate::sandbox::{self, Main, Record, Spec, Stopped};
 
 /// Run a command in a throw-away copy of the work tree
 ///
@@ -706,9 +706,6 @@ pub(super) fn interrupted(sig: i32) -> CommandError {
     }
 }
 
-/// A run's template, environment and (resolved) backend.
-pub(super) type RunOptions = (Option<sandbox::runs::Template>, Vec<(String, String)>, Backend);
-
 /// What a `run` asks to make, for sandbox `name`.
 fn request(a: &RunArgs, name: &str) -> Result<CreateRequest, CommandError> {
     let mut req = CreateRequest::named(name);
@@ -721,32 +718,21 @@ fn request(a: &RunArgs, name: &str) -> Result<CreateRequest, CommandError> {
     Ok(req)
 }
 
-/// The template, environment and (resolved) backend a `run` asks for.
-pub(super) fn options(ui: &Ui, main: &Main, a: &RunArgs) -> Result<RunOptions, CommandError> {
-    // The name is checked when the sandbox is made (a matrix names each of its own).
-    let resolved = ops(main).resolve(&request(a, "x")?)?;
+/// The template, environment and creation options a `run` asks for, resolved once (a matrix
+/// makes each of its sandboxes from them with [`spec`]).
+pub(super) fn options(ui: &Ui, main: &Main, a: &RunArgs) -> Result<Resolved, CommandError> {
+    let resolved = ops(main).resolve(&request(a, &a.name)?)?;
     for n in &resolved.notes {
         ui.note(n);
     }
-    Ok((resolved.template, resolved.env, resolved.spec.backend))
+    Ok(resolved)
 }
 
-/// The creation options of a `run` for the sandbox `name`.
-pub(super) fn spec(a: &RunArgs, name: &str, template: Option<&sandbox::runs::Template>, backend: Backend) -> Spec {
+/// The creation options of sandbox `name`, from a run's resolved options.
+pub(super) fn spec(r: &Resolved, name: &str) -> Spec {
     Spec {
         name: name.to_owned(),
-        base: a.base.clone(),
-        clean: a.clean,
-        excludes: a
-            .exclude
-            .iter()
-            .chain(template.iter().flat_map(|t| &t.excludes))
-            .cloned()
-            .collect(),
-        includes: template.map(|t| t.includes.clone()).unwrap_or_default(),
-        backend,
-        issue: None,
-        locks: Vec::new(),
+        ..r.spec.clone()
     }
 }
 
@@ -780,7 +766,8 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     sandbox::validate_name(&a.name)?;
     // Isolation that cannot be had stops the run before anything is made.
     let iso = isolation(main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
-    let (template, env, backend) = options(ui, main, &a)?;
+    let resolved = options(ui, main, &a)?;
+    let (template, env) = (&resolved.template, &resolved.env);
     if let Some(sig) = pending_signal() {
         return Err(interrupted(sig));
     }
@@ -789,7 +776,7 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     let record = make(
         ui,
         main,
-        spec(&a, &a.name, template.as_ref(), backend),
+        spec(&resolved, &a.name),
         a.issue.as_deref(),
         &a.lock,
         &pending_signal,
@@ -798,7 +785,7 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     ui.note(format!("sandbox {} at {}", record.name, record.path.display()));
     ui.flush()?;
     if let Some(setup) = template.as_ref().and_then(|t| t.setup.clone()) {
-        let code = execute(&record.path, std::slice::from_ref(&setup), true, &env, ui.json)?;
+        let code = execute(&record.path, std::slice::from_ref(&setup), true, env, ui.json)?;
         if code != 0 {
             return Err(CommandError::failure(format!(
                 "the setup of template {} (`{setup}`) exited with {code}; the sandbox is kept",
@@ -810,7 +797,7 @@ fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
             )));
         }
     }
-    let code = run_recorded(ui, main, &record, &a.cmd, a.sh, &env, iso.as_ref())?;
+    let code = run_recorded(ui, main, &record, &a.cmd, a.sh, env, iso.as_ref())?;
     // Its runs are in the record now, for a commit's provenance.
     let record = main.load(&record.name)?.unwrap_or(record);
     let tty = std::io::stdin().is_terminal();

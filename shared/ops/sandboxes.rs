@@ -435,7 +435,12 @@ impl<'a> Sandboxes<'a> {
         let status = match output {
             Output::Inherit { stdout_to_stderr } => {
                 if stdout_to_stderr {
-                    p.stdout(Stdio::from(std::io::stderr().as_fd_owned()?));
+                    use std::os::fd::AsFd;
+                    let fd = std::io::stderr()
+                        .as_fd()
+                        .try_clone_to_owned()
+                        .map_err(Error::io("stderr"))?;
+                    p.stdout(Stdio::from(fd));
                 }
                 p.status()
             }
@@ -922,16 +927,5 @@ fn merge_hint(stderr: &str, stdout: &str) -> String {
         "resolve the conflicts and commit, or `git merge --abort`".into()
     } else {
         "nothing was merged; `git sandbox merge --preview NAME` lists what would conflict".into()
-    }
-}
-
-trait FdOwned {
-    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd>;
-}
-
-impl FdOwned for std::io::Stderr {
-    fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd> {
-        use std::os::fd::AsFd;
-        self.as_fd().try_clone_to_owned().map_err(Error::io("stderr"))
     }
 }

@@ -15,17 +15,7 @@ use serde_json::{Value, json};
 use crate::env::TestEnv;
 
 fn key(c: char) -> KeyEvent {
-    KeyEvent::new(c.into_keycode(), KeyModifiers::NONE)
-}
-
-trait IntoKeyCode {
-    fn into_keycode(self) -> KeyCode;
-}
-
-impl IntoKeyCode for char {
-    fn into_keycode(self) -> KeyCode {
-        KeyCode::Char(self)
-    }
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
 }
 
 fn fresh(t: &TestEnv, name: &str) -> PathBuf {
