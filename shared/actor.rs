@@ -312,8 +312,31 @@ pub fn which(repo: &Repo, id: &ActorId) -> String {
     label.unwrap_or_else(|| format!("actor {}", &id.to_hex()[..8]))
 }
 
-/// The label this process writes as: `GRIT_ACTOR`, else `grit.actor`, else "default".
+thread_local! {
+    static ACTING_AS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread writing as the local actor `label` (created from git's identity
+/// on first use), whatever `GRIT_ACTOR` says: a server that acts for many agents runs each
+/// one's request under its own actor. The label is checked first.
+pub fn acting_as<T>(label: &str, f: impl FnOnce() -> T) -> Result<T> {
+    validate_label(label)?;
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ACTING_AS.with(|a| *a.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(ACTING_AS.with(|a| a.borrow_mut().replace(label.to_owned())));
+    Ok(f())
+}
+
+/// The label this thread writes as: the one `acting_as` set, else `GRIT_ACTOR`, else
+/// `grit.actor`, else "default".
 pub fn selected_label(repo: &Repo) -> String {
+    if let Some(label) = ACTING_AS.with(|a| a.borrow().clone()) {
+        return label;
+    }
     std::env::var("GRIT_ACTOR")
         .ok()
         .filter(|s| !s.is_empty())

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::Serialize;
 
-use super::claim::{Claim, claims};
+use super::claim::claims;
 use super::links::{self, LinkArgs};
 use super::search::{self, BlockedArgs, OutputArgs, QueryArgs, Rows, TreeArgs, ViewArgs};
 use super::term::{self, esc};
@@ -505,9 +504,7 @@ fn print_written(ui: &mut Ui, store: &Store, id: &Id, verb: &str) -> Result<(), 
         return ui.say(id.to_hex());
     }
     if ui.json {
-        let view = store.index.view(id)?;
-        let claim = claims(store)?.remove(id);
-        return ui.json(&ShowJson::new(store, &view, id, claim)?);
+        return ui.json(&crate::ops::show::detail_of(store, id, store.index.view(id)?)?);
     }
     let short = store.index.short_id(id)?;
     if ui.tty {
@@ -617,11 +614,11 @@ fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError> {
 pub fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
+    if ui.json {
+        return ui.json(&crate::ops::show::detail(&store, &a.id)?);
+    }
     let v = store.index.view(&id)?;
     let claim = claims(&store)?.remove(&id);
-    if ui.json {
-        return ui.json(&ShowJson::new(&store, &v, &id, claim)?);
-    }
     let state = match v.state {
         State::Open => ui.paint("32", "Open"),
         State::Closed => ui.paint("35", "Closed"),
@@ -753,42 +750,6 @@ fn set_state(
     let done = crate::ops::Issues::new(&store).set_state(&id, &change)?;
     tell(ui, &done);
     print_written(ui, &store, &id, if to == State::Closed { "closed" } else { "reopened" })
-}
-
-#[derive(Serialize)]
-struct ShowJson<'a> {
-    #[serde(flatten)]
-    view: &'a crate::issue::IssueView,
-    claim: Option<Claim>,
-    /// Every link, both ways.
-    links: Vec<links::LinkView>,
-    /// Cycles of `blocked-by` or `parent` links through this issue (two clones made them).
-    cycles: Vec<CycleJson>,
-}
-
-#[derive(Serialize)]
-struct CycleJson {
-    link: &'static str,
-    short_ids: Vec<String>,
-}
-
-impl<'a> ShowJson<'a> {
-    fn new(
-        store: &Store,
-        view: &'a crate::issue::IssueView,
-        id: &Id,
-        claim: Option<Claim>,
-    ) -> Result<Self, CommandError> {
-        Ok(ShowJson {
-            view,
-            claim,
-            links: links::views(store, id)?,
-            cycles: links::cycles(store, id)?
-                .into_iter()
-                .map(|(link, short_ids)| CycleJson { link, short_ids })
-                .collect(),
-        })
-    }
 }
 
 fn close_from_commits(ui: &mut Ui, range: &str) -> Result<(), CommandError> {

@@ -3,12 +3,10 @@
 //! an issue's links both ways.
 
 use clap::Args;
-use serde::Serialize;
 
 use super::term::esc;
 use super::{CommandError, Ui};
 use crate::event::{Id, Kind, State};
-use crate::index::tables;
 use crate::issue::LinkSpec;
 use crate::store::Store;
 
@@ -71,83 +69,7 @@ pub fn link(ui: &mut Ui, a: LinkArgs, add: bool) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// One link of an issue as `show` prints it.
-#[derive(Debug, Clone, Serialize)]
-pub struct LinkView {
-    /// blocks, blocked_by, parent, child, related, duplicate_of, duplicated_by,
-    /// discovered_from or discovered
-    pub link: &'static str,
-    pub id: String,
-    pub short_id: String,
-    /// None when the linked issue has not arrived in this clone.
-    pub state: Option<State>,
-    pub title: Option<String>,
-}
-
-/// The name of a link byte, seen from the issue holding the key.
-pub fn link_name(b: u8) -> &'static str {
-    match b {
-        tables::BLOCKED_BY => "blocked_by",
-        tables::BLOCKS => "blocks",
-        tables::RELATED | tables::RELATED_FROM => "related",
-        tables::DUPLICATE_OF => "duplicate_of",
-        tables::DUPLICATED_BY => "duplicated_by",
-        tables::DISCOVERED_FROM => "discovered_from",
-        tables::DISCOVERED => "discovered",
-        tables::PARENT => "parent",
-        tables::CHILD => "child",
-        _ => "unknown",
-    }
-}
-
-/// Every link of `id`, both ways, with the other issue's short id, state and title.
-pub fn views(store: &Store, id: &Id) -> Result<Vec<LinkView>, CommandError> {
-    let order = |l: &str| {
-        [
-            "parent",
-            "child",
-            "blocked_by",
-            "blocks",
-            "related",
-            "duplicate_of",
-            "duplicated_by",
-            "discovered_from",
-            "discovered",
-        ]
-        .iter()
-        .position(|x| *x == l)
-    };
-    let mut out = Vec::new();
-    for (b, other) in store.index.links_of(id)? {
-        let state = store.index.issue(&other)?.filter(|s| s.created.is_some());
-        out.push(LinkView {
-            link: link_name(b),
-            id: other.to_hex(),
-            short_id: store.index.short_id(&other)?,
-            state: state.as_ref().map(|s| s.state()),
-            title: state.and_then(|s| s.title.map(|t| t.value)),
-        });
-    }
-    out.sort_by_key(|v| (order(v.link), v.short_id.clone()));
-    out.dedup_by(|a, b| a.link == b.link && a.id == b.id);
-    Ok(out)
-}
-
-/// The cycles through `id`, each as short ids.
-pub fn cycles(store: &Store, id: &Id) -> Result<Vec<(&'static str, Vec<String>)>, CommandError> {
-    let mut out = Vec::new();
-    // Only an issue with blocking or parent links can be on a cycle: the rest need no walk
-    // over every link.
-    let graph_links = [tables::BLOCKED_BY, tables::BLOCKS, tables::PARENT, tables::CHILD];
-    if !store.index.links_of(id)?.iter().any(|(l, _)| graph_links.contains(l)) {
-        return Ok(out);
-    }
-    for (link, cycle) in store.index.cycles(Some(id))? {
-        let ids = cycle.iter().map(|i| short(store, i)).collect::<Result<Vec<_>, _>>()?;
-        out.push((link, ids));
-    }
-    Ok(out)
-}
+pub use crate::ops::show::{LinkView, cycles, link_name, views};
 
 /// `show`'s lines for links and cycles.
 pub fn print(ui: &mut Ui, links: &[LinkView], cycles: &[(&'static str, Vec<String>)]) -> Result<(), CommandError> {

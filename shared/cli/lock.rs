@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use super::{CommandError, GlobalArgs, Ui, columns, main_with};
-use crate::lock::{self, Denied, LeaseChange, Lock, Policy, Refused, Resource, Scope, View};
+use crate::lock::{self, LeaseChange, Lock, Policy, Resource, Scope};
+use crate::ops::locks::LockStatus;
 use crate::repo::{Repo, format_time, now_ms};
 use crate::store::Store;
 
@@ -162,20 +163,6 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
     }
 }
 
-/// A lease note is shown to everyone who meets the lock: one line of printable text.
-fn lease_note(note: &str) -> Result<String, CommandError> {
-    if note.chars().any(char::is_control) {
-        return Err(CommandError::usage(
-            "the note contains control characters",
-            "a single line of printable text is expected",
-        ));
-    }
-    if note.len() > 1024 {
-        return Err(CommandError::usage("the note is too long", "use at most 1024 bytes"));
-    }
-    Ok(note.trim().to_owned())
-}
-
 fn duration(s: &str) -> Result<Duration, CommandError> {
     Ok(lock::parse_duration(s)?)
 }
@@ -195,65 +182,29 @@ pub fn resources(store: &Store, args: &[String]) -> Result<Vec<Resource>, Comman
     Ok(crate::ops::locks::resources(store, args)?)
 }
 
-pub(crate) use crate::ops::locks::holder;
 use crate::ops::locks::holder_and_actor;
 
 pub fn conflict_error(repo: &Repo, held: &[&Lock]) -> CommandError {
     crate::ops::locks::conflict(repo, held).into()
 }
 
-#[derive(Serialize)]
-struct LockJson<'a> {
-    #[serde(flatten)]
-    lock: &'a Lock,
-    owner_name: String,
-    /// Which of the owner's actors: its local label, or `actor <id prefix>`.
-    owner_actor: Option<String>,
-    active: bool,
-    expires_at: String,
-}
-
-fn lock_json<'a>(repo: &Repo, l: &'a Lock, now: u64) -> LockJson<'a> {
-    LockJson {
-        lock: l,
-        owner_name: holder(repo, l.lease.owner),
-        owner_actor: l.lease.owner.map(|o| crate::actor::which(repo, &o)),
-        active: l.lease.active(now),
-        expires_at: format_time(l.lease.expires_ms),
-    }
-}
-
-fn me(repo: &Repo) -> Result<crate::actor::Actor, CommandError> {
-    Ok(crate::actor::current(repo)?)
+fn lock_json(repo: &Repo, l: &Lock, now: u64) -> LockStatus {
+    LockStatus::of(repo, l.clone(), now)
 }
 
 fn acquire(ui: &mut Ui, a: AcquireArgs) -> Result<(), CommandError> {
     let store = open_for(ui, &a.resources)?;
-    let repo = &store.repo;
     let resources = resources(&store, &a.resources)?;
-    let req = lock::Request {
-        resources: &resources,
-        ttl: duration(&a.ttl)?,
-        note: &lease_note(&a.note)?,
-        scope: a.scope.scope(repo)?,
-        wait: a.wait.as_deref().map(duration).transpose()?,
-    };
-    let actor = me(repo)?;
-    let who = lock::Actor::of(&actor);
-    match lock::acquire(&store.repo, Some(&store.index), &who, &req) {
-        Ok(locks) => print_locks(ui, &store.repo, &locks, "acquired"),
-        Err(Denied::Conflicts(c)) => {
-            let held: Vec<&Lock> = c.iter().map(|c| &c.held).collect();
-            Err(conflict_error(&store.repo, &held))
-        }
-        Err(Denied::Error(e)) => Err(e.into()),
-    }
+    let scope = a.scope.scope(&store.repo)?;
+    let wait = a.wait.as_deref().map(duration).transpose()?;
+    let locks = crate::ops::locks::acquire(&store, &resources, duration(&a.ttl)?, &a.note, &scope, wait)?;
+    print_locks(ui, &store.repo, &locks, "acquired")
 }
 
 fn print_locks(ui: &mut Ui, repo: &Repo, locks: &[Lock], verb: &str) -> Result<(), CommandError> {
     let now = now_ms();
     if ui.json {
-        let out: Vec<LockJson> = locks.iter().map(|l| lock_json(repo, l, now)).collect();
+        let out: Vec<LockStatus> = locks.iter().map(|l| lock_json(repo, l, now)).collect();
         return ui.json(&out);
     }
     for l in locks {
@@ -276,72 +227,32 @@ fn change(ui: &mut Ui, args: &[String], what: LeaseChange, scope: &ScopeArgs, fo
     let store = open_for(ui, args)?;
     let resources = resources(&store, args)?;
     let scope = scope.scope(&store.repo)?;
-    let actor = me(&store.repo)?;
-    let who = lock::Actor::of(&actor);
-    match lock::change(&store.repo, &who, &resources, what, &scope, force) {
-        Ok(locks) => {
-            let verb = match (what, locks.first().map(|l| l.lease.action)) {
-                (LeaseChange::Renew(_), _) => "renewed",
-                (_, Some(lock::Action::Break)) => "broke",
-                _ => "released",
-            };
-            print_locks(ui, &store.repo, &locks, verb)
-        }
-        Err(Refused::NotHeld(r)) => Err(CommandError::failure(format!("{r} is not locked"))
-            .hint("`git lock status` lists the locks this clone knows of")),
-        Err(Refused::NotOwner(l)) => {
-            let mut e = conflict_error(&store.repo, &[&l]);
-            e.hints = vec![match what {
-                LeaseChange::Release => "only its owner releases a lease; `--force` breaks an abandoned one \
-                                         (recorded in its history)"
-                    .into(),
-                LeaseChange::Renew(_) => "only its owner renews a lease".into(),
-            }];
-            Err(e)
-        }
-        Err(Refused::Error(e)) => Err(e.into()),
-    }
+    let locks = crate::ops::locks::change(&store, &resources, what, &scope, force)?;
+    let verb = match (what, locks.first().map(|l| l.lease.action)) {
+        (LeaseChange::Renew(_), _) => "renewed",
+        (_, Some(lock::Action::Break)) => "broke",
+        _ => "released",
+    };
+    print_locks(ui, &store.repo, &locks, verb)
 }
 
 fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
     let store = Store::open_unfolded(&ui.dir)?;
     let repo = &store.repo;
-    let view = View::load(&store.repo, Some(&store.index))?;
-    let now = now_ms();
-    let mine = if a.mine {
-        Some(crate::actor::find(repo, &crate::actor::selected_label(repo))?.map(|x| x.id()))
-    } else {
-        None
-    };
-    let mut locks: Vec<&Lock> = view
-        .locks
-        .values()
-        .filter(|l| l.lease.owner.is_some() && (a.all || l.lease.active(now)))
-        .filter(|l| mine.is_none_or(|m| m.is_some() && l.lease.owner == m))
-        .collect();
-    locks.sort_by(|x, y| x.lease.resource.cmp(&y.lease.resource));
-    let orphans = Orphans::new(repo, &ui.dir);
+    let filter = crate::ops::locks::StatusFilter { mine: a.mine, all: a.all };
+    let locks = crate::ops::locks::status(&store, &ui.dir, filter)?;
     if ui.json {
-        let out: Vec<serde_json::Value> = locks
-            .iter()
-            .map(|l| {
-                let mut v = serde_json::to_value(lock_json(repo, l, now)).expect("serialises");
-                if let Some(name) = sandbox_of(l) {
-                    v["sandbox"] = serde_json::json!(name);
-                    v["orphaned"] = serde_json::json!(orphans.is_orphan(l));
-                }
-                v
-            })
-            .collect();
-        return ui.json(&out);
+        return ui.json(&locks);
     }
     if locks.is_empty() {
         ui.note("no locks held");
         return Ok(());
     }
+    let now = now_ms();
     let rows: Vec<Vec<String>> = locks
         .iter()
-        .map(|l| {
+        .map(|s| {
+            let l = &s.lock;
             let state = if l.lease.active(now) {
                 format!("until {}", format_time(l.lease.expires_ms))
             } else if l.lease.held {
@@ -354,7 +265,7 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
                 super::term::esc(&holder_and_actor(repo, l.lease.owner)).into_owned(),
                 state,
                 l.source.clone(),
-                if orphans.is_orphan(l) {
+                if s.orphaned == Some(true) {
                     format!(
                         "{} (orphaned: the sandbox is gone; `git lock release {}`)",
                         super::term::esc(&l.lease.note),
@@ -372,46 +283,13 @@ fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// The sandbox a lease was taken for (its note, `sandbox NAME`).
-fn sandbox_of(l: &Lock) -> Option<&str> {
-    l.lease
-        .note
-        .strip_prefix("sandbox ")
-        .filter(|n| crate::sandbox::validate_name(n).is_ok())
-}
-
-/// Leases this clone's actors took for sandboxes that no longer exist here: what a release that
-/// failed left behind.
-struct Orphans {
-    mine: Vec<crate::event::ActorId>,
-    main: Option<crate::sandbox::Main>,
-}
-
-impl Orphans {
-    fn new(repo: &crate::repo::Repo, dir: &std::path::Path) -> Orphans {
-        Orphans {
-            mine: crate::actor::list_local(repo)
-                .map(|v| v.iter().map(|a| a.id()).collect())
-                .unwrap_or_default(),
-            main: crate::sandbox::Main::discover(dir).ok(),
-        }
-    }
-
-    fn is_orphan(&self, l: &Lock) -> bool {
-        let (Some(name), Some(main), Some(owner)) = (sandbox_of(l), &self.main, l.lease.owner) else {
-            return false;
-        };
-        l.lease.held && self.mine.contains(&owner) && matches!(main.load(name), Ok(None))
-    }
-}
-
 fn gc(ui: &mut Ui, a: GcArgs) -> Result<(), CommandError> {
     let store = Store::open_unfolded(&ui.dir)?;
     let scope = a.scope.scope(&store.repo)?;
     let removed = lock::gc(&store.repo, Some(&store.index), &scope)?;
     if ui.json {
         let now = now_ms();
-        let out: Vec<LockJson> = removed.iter().map(|l| lock_json(&store.repo, l, now)).collect();
+        let out: Vec<LockStatus> = removed.iter().map(|l| lock_json(&store.repo, l, now)).collect();
         return ui.json(&out);
     }
     ui.say(format!("removed {} released or expired lease(s)", removed.len()))

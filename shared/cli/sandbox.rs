@@ -1054,41 +1054,29 @@ fn merge(ui: &mut Ui, main: &Main, r: &Record, rebase: bool) -> Result<(), Comma
 
 fn land(ui: &mut Ui, main: &Main, a: LandArgs) -> Result<(), CommandError> {
     let r = find_ready(main, &a.name)?;
-    if let Some(m) = &a.message
-        && let Some(c) = commit(main, &r, m, false)?
-    {
-        ui.note(format!("committed {} on {}", &c[..12], r.branch));
-    }
     let mut opts = sandbox::land::LandOptions::new(main);
     if a.rebase {
         opts.strategy = sandbox::land::Strategy::Rebase;
     }
     opts.remote = a.remote.clone();
     opts.deadline = crate::lock::parse_duration(&a.timeout)?;
-    let landed = sandbox::land::land(main, &r, &opts)?;
-    let mut released = None;
-    if !a.keep_locks {
-        released = Some(
-            ops(main)
-                .release_locks(&r, &format!("landed sandbox {}", r.name))?
-                .released,
-        );
-    }
-    if a.rm {
-        let removed = ops(main).remove(&r.name, false, false, true)?;
-        for w in &removed.warnings {
-            ui.note(format!("warning: {w}"));
-        }
-        if removed.branch_kept {
-            ui.note(format!("its branch {} stays: it holds commits not merged", r.branch));
-        }
-    }
+    let req = crate::ops::sandboxes::LandRequest {
+        message: a.message.clone(),
+        keep_locks: a.keep_locks,
+        remove: a.rm,
+    };
+    let report = ops(main).land(&r, &opts, &req)?;
     if ui.json {
-        let mut v = serde_json::to_value(&landed).expect("serialises");
-        v["released"] = serde_json::json!(released.unwrap_or_default());
-        v["removed"] = serde_json::json!(a.rm);
-        return ui.json(&v);
+        return ui.json(&report);
     }
+    if let Some(c) = &report.committed {
+        ui.note(format!("committed {} on {}", &c[..12], r.branch));
+    }
+    note_gone(ui, &report.gone);
+    if report.branch_kept {
+        ui.note(format!("its branch {} stays: it holds commits not merged", r.branch));
+    }
+    let landed = &report.landed;
     for w in &landed.warnings {
         ui.note(format!("warning: {}", super::term::esc(w)));
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::event::{ActorId, Id};
-use crate::lock::{self, Lock, Policy, Resource, Scope, View};
+use crate::lock::{self, LeaseChange, Lock, Policy, Resource, Scope, View};
 use crate::repo::{Repo, format_time, now_ms};
 use crate::store::Store;
 
@@ -138,14 +138,29 @@ pub fn take(
     note: &str,
     scope: &Scope,
 ) -> Result<Vec<Lock>> {
+    acquire(store, std::slice::from_ref(resource), ttl, note, scope, None)
+}
+
+/// Takes leases on every one of `resources` for the current actor, or none (one it holds
+/// already is renewed); `wait` keeps trying that long while others hold one. A lease someone
+/// else holds is [`Error::Locked`].
+pub fn acquire(
+    store: &Store,
+    resources: &[Resource],
+    ttl: std::time::Duration,
+    note: &str,
+    scope: &Scope,
+    wait: Option<std::time::Duration>,
+) -> Result<Vec<Lock>> {
+    let note = lease_note(note)?;
     let actor = store.actor()?;
     let who = lock::Actor::of(&actor);
     let req = lock::Request {
-        resources: std::slice::from_ref(resource),
+        resources,
         ttl,
-        note,
+        note: &note,
         scope: scope.clone(),
-        wait: None,
+        wait,
     };
     match lock::acquire(&store.repo, Some(&store.index), &who, &req) {
         Ok(l) => Ok(l),
@@ -155,6 +170,135 @@ pub fn take(
         }
         Err(lock::Denied::Error(e)) => Err(e),
     }
+}
+
+/// Renews or releases the current actor's leases on `resources`; `force` ends another's
+/// (recorded as a break, by whom, in the lock's history).
+pub fn change(store: &Store, resources: &[Resource], what: LeaseChange, scope: &Scope, force: bool) -> Result<Vec<Lock>> {
+    let actor = store.actor()?;
+    let who = lock::Actor::of(&actor);
+    match lock::change(&store.repo, &who, resources, what, scope, force) {
+        Ok(locks) => Ok(locks),
+        Err(lock::Refused::NotHeld(r)) => Err(Error::Failed {
+            message: format!("{r} is not locked"),
+            hint: "`git lock status` lists the locks this clone knows of".into(),
+        }),
+        Err(lock::Refused::NotOwner(l)) => Err(conflict_with_hint(
+            &store.repo,
+            &[&l],
+            match what {
+                LeaseChange::Release => {
+                    "only its owner releases a lease; `--force` breaks an abandoned one (recorded in its history)"
+                }
+                LeaseChange::Renew(_) => "only its owner renews a lease",
+            },
+        )),
+        Err(lock::Refused::Error(e)) => Err(e),
+    }
+}
+
+/// A lease note is shown to everyone who meets the lock: one line of printable text.
+pub fn lease_note(note: &str) -> Result<String> {
+    if note.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "the note contains control characters",
+            "a single line of printable text is expected",
+        ));
+    }
+    if note.len() > 1024 {
+        return Err(Error::invalid("the note is too long", "use at most 1024 bytes"));
+    }
+    Ok(note.trim().to_owned())
+}
+
+/// One lock as every face reports it (`git lock status --json`, the MCP lock tools).
+#[derive(Serialize)]
+pub struct LockStatus {
+    #[serde(flatten)]
+    pub lock: Lock,
+    pub owner_name: String,
+    /// Which of the owner's actors: its local label, or `actor <id prefix>`.
+    pub owner_actor: Option<String>,
+    pub active: bool,
+    pub expires_at: String,
+    /// The sandbox the lease was taken for (its note, `sandbox NAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    /// Whether that sandbox is gone from this clone while the lease is still held by one of
+    /// its actors: what a release that failed left behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orphaned: Option<bool>,
+}
+
+impl LockStatus {
+    pub fn of(repo: &Repo, l: Lock, now: u64) -> LockStatus {
+        LockStatus {
+            owner_name: holder(repo, l.lease.owner),
+            owner_actor: l.lease.owner.map(|o| crate::actor::which(repo, &o)),
+            active: l.lease.active(now),
+            expires_at: format_time(l.lease.expires_ms),
+            sandbox: None,
+            orphaned: None,
+            lock: l,
+        }
+    }
+}
+
+/// Which locks `status` lists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusFilter {
+    /// Only the current actor's.
+    pub mine: bool,
+    /// Released and expired leases too.
+    pub all: bool,
+}
+
+/// The locks this clone knows of, by resource; `dir` finds the sandboxes, to tell orphaned
+/// sandbox leases.
+pub fn status(store: &Store, dir: &std::path::Path, filter: StatusFilter) -> Result<Vec<LockStatus>> {
+    let repo = &store.repo;
+    let view = View::load(repo, Some(&store.index))?;
+    let now = now_ms();
+    let mine = if filter.mine {
+        Some(crate::actor::find(repo, &crate::actor::selected_label(repo))?.map(|x| x.id()))
+    } else {
+        None
+    };
+    let mut locks: Vec<Lock> = view
+        .locks
+        .into_values()
+        .filter(|l| l.lease.owner.is_some() && (filter.all || l.lease.active(now)))
+        .filter(|l| mine.is_none_or(|m| m.is_some() && l.lease.owner == m))
+        .collect();
+    locks.sort_by(|x, y| x.lease.resource.cmp(&y.lease.resource));
+    let mine_all: Vec<ActorId> = crate::actor::list_local(repo)
+        .map(|v| v.iter().map(|a| a.id()).collect())
+        .unwrap_or_default();
+    let main = crate::sandbox::Main::discover(dir).ok();
+    Ok(locks
+        .into_iter()
+        .map(|l| {
+            let sandbox = sandbox_of(&l).map(str::to_owned);
+            let orphaned = sandbox.as_ref().map(|name| {
+                l.lease.held
+                    && l.lease.owner.is_some_and(|o| mine_all.contains(&o))
+                    && main.as_ref().is_some_and(|m| matches!(m.load(name), Ok(None)))
+            });
+            LockStatus {
+                sandbox,
+                orphaned,
+                ..LockStatus::of(repo, l, now)
+            }
+        })
+        .collect())
+}
+
+/// The sandbox a lease was taken for (its note, `sandbox NAME`).
+fn sandbox_of(l: &Lock) -> Option<&str> {
+    l.lease
+        .note
+        .strip_prefix("sandbox ")
+        .filter(|n| crate::sandbox::validate_name(n).is_ok())
 }
 
 /// A path or issue that is locked by someone else.

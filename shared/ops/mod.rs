@@ -10,6 +10,7 @@ pub mod locks;
 pub mod prime;
 pub mod query;
 pub mod sandboxes;
+pub mod show;
 
 pub use issues::{Edit, Issues, LinkChange, NewIssue, StateChange, Written};
 pub use locks::Claim;

@@ -228,6 +228,35 @@ pub struct Merged {
     pub fast_forward: bool,
 }
 
+/// What landing a sandbox does besides landing it.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct LandRequest {
+    /// Commit what the sandbox holds first, with this message.
+    pub message: Option<String>,
+    /// Keep the sandbox's locks (by default they are given back once it has landed).
+    pub keep_locks: bool,
+    /// Remove the sandbox once it has landed.
+    pub remove: bool,
+}
+
+/// What a land did: the commit made first, the land itself, the locks given back and whether
+/// the sandbox was removed.
+#[derive(Debug, Serialize)]
+#[non_exhaustive]
+pub struct LandReport {
+    /// The commit made before landing (`LandRequest::message`), if there was anything to commit.
+    pub committed: Option<String>,
+    #[serde(flatten)]
+    pub landed: sandbox::land::Landed,
+    pub released: Vec<String>,
+    /// Leases that were no longer this actor's when they were given back.
+    pub gone: Vec<String>,
+    pub removed: bool,
+    /// The branch stays after removal when it holds commits merged nowhere.
+    pub branch_kept: bool,
+}
+
 impl<'a> Sandboxes<'a> {
     /// The sandboxes of the repository at (or above) `dir`, from the main tree or a sandbox.
     pub fn open(dir: &Path) -> Result<Sandboxes<'static>> {
@@ -673,6 +702,36 @@ impl<'a> Sandboxes<'a> {
             released,
             warnings,
         })
+    }
+
+    /// Lands sandbox `r` on the main tree's branch and pushes it (`sandbox::land::land`), after
+    /// committing what it holds when `req.message` is given; then gives back its locks and
+    /// removes it as `req` asks.
+    pub fn land(&self, r: &Record, opts: &sandbox::land::LandOptions, req: &LandRequest) -> Result<LandReport> {
+        let committed = match &req.message {
+            Some(m) => self.commit(r, m, false, true)?.commit,
+            None => None,
+        };
+        let landed = sandbox::land::land(&self.main, r, opts)?;
+        let mut released = Released::default();
+        if !req.keep_locks {
+            released = self.release_locks(r, &format!("landed sandbox {}", r.name))?;
+        }
+        let mut report = LandReport {
+            committed,
+            landed,
+            released: released.released,
+            gone: released.gone,
+            removed: false,
+            branch_kept: false,
+        };
+        if req.remove {
+            let removed = self.remove(&r.name, false, false, true)?;
+            report.landed.warnings.extend(removed.warnings);
+            report.removed = true;
+            report.branch_kept = removed.branch_kept;
+        }
+        Ok(report)
     }
 
     /// The files a merge of sandbox `r`'s branch into the current branch would conflict on,
