@@ -235,7 +235,10 @@ pub fn create(repo: &Repo, label: &str, name: &str, email: &str) -> Result<Actor
     let dir = actors_dir(repo);
     fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
     let path = dir.join(format!("{label}.key"));
-    let tmp = dir.join(format!(".{label}.{}.tmp", std::process::id()));
+    // Unique per thread too: a server creates actors for several sessions at once.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{label}.{}.{seq}.tmp", std::process::id()));
     {
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create_new(true);

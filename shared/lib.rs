@@ -22,6 +22,7 @@ pub mod live;
 pub mod lock;
 pub mod loose;
 pub mod maintenance;
+pub mod mcp;
 pub mod ops;
 pub mod parallel;
 pub mod quarantine;

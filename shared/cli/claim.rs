@@ -9,17 +9,6 @@ use crate::store::Store;
 
 pub use crate::ops::locks::Claim;
 
-/// Writes `,"claim":…` into a `list --json` row.
-pub fn claim_field(c: Option<&Claim>, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    match c {
-        None => out.write_all(b",\"claim\":null"),
-        Some(c) => {
-            out.write_all(b",\"claim\":")?;
-            serde_json::to_writer(out, c).map_err(std::io::Error::from)
-        }
-    }
-}
-
 /// Active claims by issue, from the locks this clone knows of.
 pub fn claims(store: &Store) -> Result<HashMap<Id, Claim>, CommandError> {
     Ok(crate::ops::locks::claims(store)?)

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 
-use super::claim::{Claim, claim_field, claims};
+use super::claim::{Claim, claims};
 use super::term::esc;
 use super::{CommandError, Ui, columns};
 use crate::event::{Id, State};
@@ -204,22 +204,11 @@ pub fn print(
         .transpose()?;
     let short_of = |id: &Id| store.index.short_id(id);
     if ui.json && output.fields.is_empty() && template.is_none() {
-        let blocked_by = |id: &Id, out: &mut dyn std::io::Write| -> std::io::Result<()> {
-            if let Rows::Found(_) = rows {
-                let ids: Vec<String> = rows.blockers(id).into_iter().flatten().map(Id::to_hex).collect();
-                out.write_all(b",\"blocked_by\":")?;
-                serde_json::to_writer(&mut *out, &ids).map_err(std::io::Error::from)?;
-            }
-            Ok(())
+        let blockers = match rows {
+            Rows::Found(f) => Some(&f.blockers),
+            Rows::Filter(_) => None,
         };
-        store.index.write_rows_json(
-            |f| rows.each(store, f),
-            ui.out(),
-            |id, out| {
-                claim_field(claims.get(id), out)?;
-                blocked_by(id, out)
-            },
-        )?;
+        crate::ops::query::write_listing(store, |f| rows.each(store, f), claims, blockers, ui.out())?;
         return Ok(());
     }
     if ui.json || template.is_some() {

@@ -107,6 +107,16 @@ pub enum Command {
     /// sandbox API on a Unix socket (see docs/protocol.md)
     #[command(subcommand)]
     Daemon(super::live::DaemonCommand),
+    /// Serve grit to coding agents over the Model Context Protocol (stdio, or HTTP with --http)
+    ///
+    /// Tools for issues (ready, claim_next, claim, unclaim, show, search, create, comment, edit,
+    /// close, link), locks (lock_acquire, lock_release, lock_status), sandboxes (sandbox_create,
+    /// sandbox_exec, sandbox_diff, sandbox_commit, sandbox_land, sandbox_remove) and sync;
+    /// resources grit://issue/{id}, grit://ready, grit://claims/me and
+    /// grit://sandbox/{name}/diff, with subscriptions; prompts prime and work-next. Each request
+    /// acts as --actor or GRIT_ACTOR when given, else as the actor the client names itself at
+    /// initialise (clientInfo.name, when it is a valid actor label). See docs/mcp.md.
+    Mcp(McpArgs),
     /// Webhooks from git config (grit.webhook.<name>.url or .command, .query, .events, .secret):
     /// list, test, retry parked deliveries, deliver without the daemon
     #[command(subcommand)]
@@ -276,6 +286,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Doctor(a) => doctor(ui, a),
         Command::Watch(a) => super::live::watch(ui, a),
         Command::Daemon(a) => super::live::daemon_cmd(ui, a),
+        Command::Mcp(a) => mcp(ui, a),
         Command::Webhook(a) => super::live::webhook_cmd(ui, a),
         Command::Hooks(a) => sync::hooks_cmd(ui, a),
         Command::Hook(a) => sync::hook(ui, a),
@@ -731,5 +742,40 @@ fn doctor(ui: &mut Ui, a: DoctorArgs) -> Result<(), CommandError> {
             hints: vec![],
         });
     }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Serve streamable HTTP on 127.0.0.1:PORT instead of stdio (0 picks a free port)
+    #[arg(long, value_name = "PORT")]
+    pub http: Option<u16>,
+    /// Every request acts as this local actor (default: GRIT_ACTOR, else the client's name)
+    #[arg(long, value_name = "LABEL")]
+    pub actor: Option<String>,
+    /// With --http, require `Authorization: Bearer TOKEN` of every request
+    #[arg(long, env = "GRIT_MCP_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// With --http, a browser origin allowed besides the server's own (repeatable)
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+}
+
+fn mcp(ui: &mut Ui, a: McpArgs) -> Result<(), CommandError> {
+    if a.http.is_none() && (a.token.is_some() || !a.allow_origin.is_empty()) && std::env::var_os("GRIT_MCP_TOKEN").is_none() {
+        return Err(CommandError::usage(
+            "--token and --allow-origin are for --http",
+            "add --http PORT, or leave them out for stdio",
+        ));
+    }
+    let mut opts = crate::mcp::Options::new(ui.dir.clone());
+    opts.actor = a.actor;
+    opts.http = a.http.map(|port| {
+        let mut h = crate::mcp::HttpOptions::on(port);
+        h.token = a.token.filter(|t| !t.is_empty());
+        h.origins = a.allow_origin;
+        h
+    });
+    crate::mcp::serve(opts)?;
     Ok(())
 }

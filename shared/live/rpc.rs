@@ -411,8 +411,7 @@ impl Session {
         // what cannot be isolated is refused, never run bare; sandbox.autosync syncs first.
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
         let allow: Vec<std::path::PathBuf> = str_list(p, "allow")?.into_iter().map(Into::into).collect();
-        let (isolate, _) = ops.isolation(flag("isolate"), flag("net"), &allow)?;
-        ops.autosync(&r)?;
+        let (isolate, _) = ops.prepare(&r, flag("isolate"), flag("net"), &allow)?;
         let exec = Exec {
             cmd,
             sh: flag("sh"),

@@ -138,3 +138,47 @@ pub fn context(store: &Store) -> Result<SearchContext> {
 pub fn ready(store: &Store, q: &Query, limit: usize) -> Result<Found> {
     store.index.search(q, &context(store)?, Queue::Ready, limit)
 }
+
+/// Writes the issues `each` yields as the JSON array every listing gives (`list --json`, the
+/// MCP `ready` and `search` tools): each row with its claim and, for a search's hits, the
+/// open issues that block it.
+pub fn write_listing<W: std::io::Write>(
+    store: &Store,
+    each: impl FnOnce(&mut dyn FnMut(crate::index::Row<'_>) -> Result<()>) -> Result<usize>,
+    claims: &HashMap<Id, Claim>,
+    blockers: Option<&HashMap<Id, Vec<Id>>>,
+    out: &mut W,
+) -> Result<usize> {
+    store.index.write_rows_json(each, out, |id, out| {
+        match claims.get(id) {
+            None => out.write_all(b",\"claim\":null")?,
+            Some(c) => {
+                out.write_all(b",\"claim\":")?;
+                serde_json::to_writer(&mut *out, c).map_err(std::io::Error::from)?;
+            }
+        }
+        if let Some(b) = blockers {
+            let ids: Vec<String> = b.get(id).into_iter().flatten().map(Id::to_hex).collect();
+            out.write_all(b",\"blocked_by\":")?;
+            serde_json::to_writer(&mut *out, &ids).map_err(std::io::Error::from)?;
+        }
+        Ok(())
+    })
+}
+
+/// A search's hits as `write_listing` gives them, parsed.
+pub fn listing(store: &Store, found: &Found, claims: &HashMap<Id, Claim>) -> Result<serde_json::Value> {
+    let mut buf = Vec::new();
+    let items: Vec<(Id, u64)> = found.hits.iter().map(|h| (h.id, h.facts.created_ms)).collect();
+    write_listing(
+        store,
+        |f| {
+            store.index.for_each_listed(&items, f)?;
+            Ok(found.total)
+        },
+        claims,
+        Some(&found.blockers),
+        &mut buf,
+    )?;
+    Ok(serde_json::from_slice(&buf).expect("the index writes valid JSON"))
+}

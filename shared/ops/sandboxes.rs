@@ -448,6 +448,15 @@ impl<'a> Sandboxes<'a> {
         sandbox::isolate::resolve(&self.main, isolate, net, allow)
     }
 
+    /// What every face does before running a command in sandbox `r`: the isolation asked for
+    /// (`isolate`, or `sandbox.isolate=true`; refused, never run bare, when it cannot be had),
+    /// and `sandbox.autosync` applied. Returns the isolation and the note on which tool gives it.
+    pub fn prepare(&self, r: &Record, isolate: bool, net: bool, allow: &[PathBuf]) -> Result<(Option<Isolate>, Option<String>)> {
+        let iso = self.isolation(isolate, net, allow)?;
+        self.autosync(r)?;
+        Ok(iso)
+    }
+
     /// Runs a command in sandbox `r` and records the run (command, environment, exit code,
     /// times, isolation). The sandbox's leases are renewed while it runs. The child starts with
     /// no signal blocked, whatever the face blocks.

@@ -1,0 +1,137 @@
+//! The streamable HTTP transport: `POST/GET/DELETE /mcp` on 127.0.0.1 only. The SDK checks the
+//! Host header (only loopback names, so a DNS-rebound page cannot reach it) and the Origin (only
+//! this server's own, for browsers); a bearer token, when set, is required of every request.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
+use super::{Core, Server};
+use crate::error::{Error, Result};
+
+/// How to serve over HTTP.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct HttpOptions {
+    /// 0 picks a free port (printed on stderr).
+    pub port: u16,
+    /// Required as `Authorization: Bearer <token>` when set.
+    pub token: Option<String>,
+    /// Browser origins allowed besides the server's own (`http://localhost:5173`).
+    pub origins: Vec<String>,
+}
+
+impl HttpOptions {
+    pub fn on(port: u16) -> HttpOptions {
+        HttpOptions {
+            port,
+            ..HttpOptions::default()
+        }
+    }
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<BoxBody<Bytes, Infallible>> {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))).boxed());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    r
+}
+
+/// Compares without leaking where two tokens differ through the time it takes.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+pub(super) async fn serve(core: Arc<Core>, opts: &HttpOptions) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
+        .await
+        .map_err(|e| Error::Failed {
+            message: format!("cannot listen on 127.0.0.1:{}: {e}", opts.port),
+            hint: "pick another port with --http PORT (0 picks a free one)".into(),
+        })?;
+    let port = listener.local_addr().map_err(Error::io("the listening socket"))?.port();
+    let hosts = ["127.0.0.1", "localhost", "[::1]"];
+    let mut origins: Vec<String> = hosts.iter().map(|h| format!("http://{h}:{port}")).collect();
+    origins.extend(opts.origins.iter().cloned());
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(
+            hosts
+                .iter()
+                .flat_map(|h| [h.to_string(), format!("{h}:{port}")])
+                .chain(["::1".to_owned()]),
+        )
+        .with_allowed_origins(origins)
+        .with_sse_keep_alive(Some(Duration::from_secs(30)));
+    let service = StreamableHttpService::new(
+        move || Ok(Server::new(core.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    eprintln!("grit: MCP over HTTP at http://127.0.0.1:{port}/mcp");
+    let token: Option<Arc<str>> = opts.token.as_deref().map(Arc::from);
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let (socket, _) = tokio::select! {
+            () = &mut stop => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of descriptors, say: the next accept may do better.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (service, token) = (service.clone(), token.clone());
+        let handler = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let (service, token) = (service.clone(), token.clone());
+            async move {
+                if req.uri().path() != "/mcp" {
+                    return Ok::<_, Infallible>(plain(StatusCode::NOT_FOUND, "not found: the MCP endpoint is /mcp"));
+                }
+                if let Some(t) = &token {
+                    let given = req
+                        .headers()
+                        .get(hyper::header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "));
+                    if !given.is_some_and(|g| same(g.as_bytes(), t.as_bytes())) {
+                        let mut r = plain(StatusCode::UNAUTHORIZED, "a bearer token is required");
+                        r.headers_mut().insert(
+                            hyper::header::WWW_AUTHENTICATE,
+                            hyper::header::HeaderValue::from_static("Bearer"),
+                        );
+                        return Ok(r);
+                    }
+                }
+                Ok(service.handle(req).await)
+            }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(socket), handler)
+                .await;
+        });
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
