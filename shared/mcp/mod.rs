@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, CompletionInfo, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptArgument,
     PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam, Role, ServerCapabilities, ServerConfig,
+    ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam, Role, ServerCapabilities, ServerConfig,
     SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
 #[allow(deprecated)]
@@ -372,6 +372,7 @@ impl ServerHandler for Server {
                 .enable_resources_subscribe()
                 .enable_prompts()
                 .enable_logging()
+                .enable_completions()
                 .build(),
         )
         .with_server_info(Implementation::new("grit", env!("CARGO_PKG_VERSION")))
@@ -601,6 +602,47 @@ impl ServerHandler for Server {
             }
         };
         Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> std::result::Result<CompleteResult, McpError> {
+        let (uri, value) = match &request.r#ref {
+            Reference::Resource(r) => (r.uri.clone(), request.argument.value.to_ascii_lowercase()),
+            // The prompts' arguments are free text.
+            _ => (String::new(), String::new()),
+        };
+        let arg = request.argument.name.clone();
+        let values = self
+            .blocking(&context, move |s, _| -> Result<Vec<String>> {
+                Ok(match (uri.as_str(), arg.as_str()) {
+                    ("grit://issue/{id}", "id") => {
+                        let q = crate::ops::query::parse(s, None, Some("is:open"))?;
+                        let found = s.index.search(&q, &crate::ops::query::context(s)?, crate::index::search::Queue::All, usize::MAX)?;
+                        let mut out = Vec::new();
+                        for h in found.hits.iter().filter(|h| h.id.to_hex().starts_with(&value)) {
+                            out.push(s.index.short_id(&h.id)?);
+                        }
+                        out
+                    }
+                    ("grit://sandbox/{name}/diff", "name") => tools::sandboxes(s)?
+                        .list()?
+                        .into_iter()
+                        .map(|l| l.name)
+                        .filter(|n| n.starts_with(&value))
+                        .collect(),
+                    _ => Vec::new(),
+                })
+            })
+            .await
+            .map_err(|e| protocol_error(&e))?;
+        let total = values.len();
+        let shown: Vec<String> = values.into_iter().take(CompletionInfo::MAX_VALUES).collect();
+        let info = CompletionInfo::with_pagination(shown, Some(total as u32), total > CompletionInfo::MAX_VALUES)
+            .map_err(|e| McpError::internal_error(e, None))?;
+        Ok(CompleteResult::new(info))
     }
 
     #[allow(deprecated)]

@@ -11,6 +11,7 @@ mod hooks;
 mod issue;
 mod live;
 mod lock;
+mod mcp;
 mod queue;
 mod sandbox;
 mod scale;
