@@ -542,11 +542,23 @@ fn the_http_transport_refuses_rebound_hosts_foreign_origins_and_missing_tokens()
     assert!(status >= 400, "GET without a session: {status}");
 }
 
+/// A tool the tests use from outside: `env` names it, else it is in target/test-tools.
+fn test_tool(env: &str, under_test_tools: &str) -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
+        return Some(p.into());
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools").join(under_test_tools);
+    p.exists().then_some(p)
+}
+
 /// The official Python SDK (`mcp` from PyPI) drives a whole agent loop over stdio.
 #[test]
 fn the_python_sdk_drives_an_agent_loop_to_a_closed_issue() {
-    let Some(python) = std::env::var_os("GRIT_TEST_PYTHON").filter(|p| !p.is_empty()) else {
-        eprintln!("skipped: GRIT_TEST_PYTHON names no Python with the `mcp` SDK (.ci/run installs one)");
+    let Some(python) = test_tool("GRIT_TEST_PYTHON", "mcp-venv/bin/python") else {
+        eprintln!(
+            "skipped: no Python with the `mcp` SDK in target/test-tools/mcp-venv or GRIT_TEST_PYTHON \
+             (.ci/run installs it: `python3 -m venv target/test-tools/mcp-venv` and `pip install mcp==2.3.0`)"
+        );
         return;
     };
     let t = TestEnv::new();
@@ -600,8 +612,11 @@ fn the_python_sdk_drives_an_agent_loop_to_a_closed_issue() {
 /// tool, resource or prompt of the suite's own passes.
 #[test]
 fn the_conformance_suite_passes_every_scenario_that_needs_no_suite_fixture() {
-    let Some(suite) = std::env::var_os("GRIT_TEST_MCP_CONFORMANCE").filter(|p| !p.is_empty()) else {
-        eprintln!("skipped: GRIT_TEST_MCP_CONFORMANCE names no conformance suite (.ci/run installs one)");
+    let Some(suite) = test_tool("GRIT_TEST_MCP_CONFORMANCE", "node_modules/.bin/conformance") else {
+        eprintln!(
+            "skipped: no MCP conformance suite in target/test-tools or GRIT_TEST_MCP_CONFORMANCE (.ci/run \
+             installs it: `npm install --prefix target/test-tools @modelcontextprotocol/conformance@0.1.9`)"
+        );
         return;
     };
     let t = TestEnv::new();
