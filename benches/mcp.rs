@@ -46,7 +46,12 @@ impl Server {
             "initialize",
             json!({ "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "bench", "version": "1" } }),
         );
-        writeln!(s.stdin, "{}", json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).unwrap();
+        writeln!(
+            s.stdin,
+            "{}",
+            json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })
+        )
+        .unwrap();
         s
     }
 
@@ -111,7 +116,11 @@ fn cli(dir: &Path, tool: &str, args: &[&str]) -> Duration {
         .output()
         .unwrap();
     let took = start.elapsed();
-    assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     took
 }
 
@@ -151,7 +160,10 @@ fn main() {
     for i in 0..loops {
         let start = Instant::now();
         let claimed = server.call("claim_next", json!({}));
-        server.call("sandbox_create", json!({ "name": format!("m{i}"), "issue": claimed["id"] }));
+        server.call(
+            "sandbox_create",
+            json!({ "name": format!("m{i}"), "issue": claimed["id"] }),
+        );
         let ran = server.call("sandbox_exec", json!({ "name": format!("m{i}"), "command": ["true"] }));
         over_mcp.push(start.elapsed());
         assert_eq!(ran["exit_code"], 0);

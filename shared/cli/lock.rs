@@ -239,7 +239,10 @@ fn change(ui: &mut Ui, args: &[String], what: LeaseChange, scope: &ScopeArgs, fo
 fn status(ui: &mut Ui, a: StatusArgs) -> Result<(), CommandError> {
     let store = Store::open_unfolded(&ui.dir)?;
     let repo = &store.repo;
-    let filter = crate::ops::locks::StatusFilter { mine: a.mine, all: a.all };
+    let filter = crate::ops::locks::StatusFilter {
+        mine: a.mine,
+        all: a.all,
+    };
     let locks = crate::ops::locks::status(&store, &ui.dir, filter)?;
     if ui.json {
         return ui.json(&locks);

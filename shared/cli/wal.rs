@@ -117,6 +117,9 @@ pub enum Command {
     /// acts as --actor or GRIT_ACTOR when given, else as the actor the client names itself at
     /// initialise (clientInfo.name, when it is a valid actor label). See docs/mcp.md.
     Mcp(McpArgs),
+    /// Set the repository up for coding agents: MCP client configuration and AGENTS.md
+    #[command(subcommand)]
+    Agents(AgentsCommand),
     /// Webhooks from git config (grit.webhook.<name>.url or .command, .query, .events, .secret):
     /// list, test, retry parked deliveries, deliver without the daemon
     #[command(subcommand)]
@@ -287,6 +290,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Watch(a) => super::live::watch(ui, a),
         Command::Daemon(a) => super::live::daemon_cmd(ui, a),
         Command::Mcp(a) => mcp(ui, a),
+        Command::Agents(AgentsCommand::Init(a)) => agents_init(ui, a),
         Command::Webhook(a) => super::live::webhook_cmd(ui, a),
         Command::Hooks(a) => sync::hooks_cmd(ui, a),
         Command::Hook(a) => sync::hook(ui, a),
@@ -762,7 +766,10 @@ pub struct McpArgs {
 }
 
 fn mcp(ui: &mut Ui, a: McpArgs) -> Result<(), CommandError> {
-    if a.http.is_none() && (a.token.is_some() || !a.allow_origin.is_empty()) && std::env::var_os("GRIT_MCP_TOKEN").is_none() {
+    if a.http.is_none()
+        && (a.token.is_some() || !a.allow_origin.is_empty())
+        && std::env::var_os("GRIT_MCP_TOKEN").is_none()
+    {
         return Err(CommandError::usage(
             "--token and --allow-origin are for --http",
             "add --http PORT, or leave them out for stdio",
@@ -777,5 +784,76 @@ fn mcp(ui: &mut Ui, a: McpArgs) -> Result<(), CommandError> {
         h
     });
     crate::mcp::serve(opts)?;
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Write the grit MCP server into the agent harnesses' configuration (.mcp.json,
+    /// .cursor/mcp.json, .vscode/mcp.json, .gemini/settings.json) and a section into AGENTS.md
+    ///
+    /// Prints each change as a diff and changes nothing without --write. Files that hold the
+    /// grit server already are left alone; the AGENTS.md section is replaced between its markers.
+    Init(AgentsInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsInitArgs {
+    /// Write the changes (without it, only the diff is printed)
+    #[arg(long)]
+    pub write: bool,
+    /// Only these harnesses (claude, cursor, vscode, gemini; repeatable; default all)
+    #[arg(long = "harness", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(["claude", "cursor", "vscode", "gemini"]))]
+    pub harness: Vec<String>,
+}
+
+fn agents_init(ui: &mut Ui, a: AgentsInitArgs) -> Result<(), CommandError> {
+    use crate::ops::agents;
+    let repo = Repo::discover(&ui.dir)?;
+    let root = repo.git.workdir().map(std::path::Path::to_owned).ok_or_else(|| {
+        CommandError::usage(
+            "a bare repository has no work tree for agent configuration",
+            "run it in a clone with a work tree",
+        )
+    })?;
+    let chosen: Vec<agents::Harness> = agents::HARNESSES
+        .iter()
+        .filter(|h| a.harness.iter().any(|n| n == h.name))
+        .copied()
+        .collect();
+    let planned = agents::plan(&root, &chosen)?;
+    if planned.is_empty() {
+        ui.note("the agent configuration and AGENTS.md are up to date");
+        return Ok(());
+    }
+    let scratch = tempfile::tempdir()?;
+    for p in &planned {
+        let new = scratch.path().join("b").join(&p.path);
+        std::fs::create_dir_all(new.parent().expect("a file in a directory"))?;
+        std::fs::write(&new, &p.new)?;
+        let old = match &p.old {
+            Some(text) => {
+                let old = scratch.path().join("a").join(&p.path);
+                std::fs::create_dir_all(old.parent().expect("a file in a directory"))?;
+                std::fs::write(&old, text)?;
+                format!("a/{}", p.path.display())
+            }
+            None => "/dev/null".into(),
+        };
+        let out = std::process::Command::new("git")
+            .args(["diff", "--no-index", "--no-color", "--no-prefix", "--", &old])
+            .arg(format!("b/{}", p.path.display()))
+            .current_dir(scratch.path())
+            .output()?;
+        ui.say(String::from_utf8_lossy(&out.stdout).trim_end())?;
+        if a.write {
+            agents::write(&root, p)?;
+        }
+    }
+    if a.write {
+        ui.note(format!("wrote {} file(s)", planned.len()));
+    } else {
+        ui.note("nothing was changed: run `git wal agents init --write` to write this");
+    }
     Ok(())
 }

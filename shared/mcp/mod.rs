@@ -17,16 +17,16 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, CompletionInfo, CallToolResult, ContentBlock, GetPromptRequestParams,
-    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptArgument,
-    PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam, Role, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
-};
 #[allow(deprecated)]
 use rmcp::model::SetLevelRequestParams;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult, CompletionInfo,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam,
+    Role, ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+};
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
@@ -236,7 +236,12 @@ enum Changed {
     Sandbox(String),
 }
 
-fn watch_feed(store: Store, waker: crate::live::Waker, mut stream: crate::live::Stream, tx: broadcast::Sender<Changed>) {
+fn watch_feed(
+    store: Store,
+    waker: crate::live::Waker,
+    mut stream: crate::live::Stream,
+    tx: broadcast::Sender<Changed>,
+) {
     let mut fold = crate::live::FoldLater::default();
     let filter = crate::live::Filter::default();
     loop {
@@ -245,9 +250,9 @@ fn watch_feed(store: Store, waker: crate::live::Waker, mut stream: crate::live::
                 let change = match (item.kind.as_str(), item.issue) {
                     (_, Some(id)) => Changed::Issue(id.to_hex()),
                     ("lock", None) => Changed::Lock,
-                    ("sandbox", None) => Changed::Sandbox(
-                        item.record["sandbox"]["name"].as_str().unwrap_or_default().to_owned(),
-                    ),
+                    ("sandbox", None) => {
+                        Changed::Sandbox(item.record["sandbox"]["name"].as_str().unwrap_or_default().to_owned())
+                    }
                     _ => continue,
                 };
                 if tx.send(change).is_err() {
@@ -320,13 +325,10 @@ impl Server {
         ctx: &RequestContext<RoleServer>,
         f: impl FnOnce(&Store, Option<&str>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.core
-            .run(self.actor(ctx), f)
-            .await
-            .map_err(|_| Error::Failed {
-                message: "the operation ended without an answer (it panicked)".into(),
-                hint: "this is a bug in grit; please report it with what the call was".into(),
-            })?
+        self.core.run(self.actor(ctx), f).await.map_err(|_| Error::Failed {
+            message: "the operation ended without an answer (it panicked)".into(),
+            hint: "this is a bug in grit; please report it with what the call was".into(),
+        })?
     }
 }
 
@@ -472,7 +474,10 @@ impl ServerHandler for Server {
         context: RequestContext<RoleServer>,
     ) -> std::result::Result<(), McpError> {
         if !known_uri(&request.uri) {
-            return Err(McpError::resource_not_found(format!("no resource {}", request.uri), None));
+            return Err(McpError::resource_not_found(
+                format!("no resource {}", request.uri),
+                None,
+            ));
         }
         let mut rx = self.core.changes().map_err(|e| protocol_error(&e))?;
         self.subscribed
@@ -562,13 +567,20 @@ impl ServerHandler for Server {
         Ok(ListPromptsResult::with_all_items(vec![
             Prompt::new(
                 "prime",
-                Some("Your bearings in this repository: your claims, the ready queue, what changed since you last looked, your locks and sandboxes, and the team's conventions"),
-                Some(vec![PromptArgument::new("max_bytes").with_description("The primer's size bound (default 8192)")]),
+                Some(
+                    "Your bearings in this repository: your claims, the ready queue, what changed since you last looked, your locks and sandboxes, and the team's conventions",
+                ),
+                Some(vec![
+                    PromptArgument::new("max_bytes").with_description("The primer's size bound (default 8192)"),
+                ]),
             ),
             Prompt::new(
                 "work-next",
                 Some("Claim the next ready issue and work it through a sandbox to landing"),
-                Some(vec![PromptArgument::new("query").with_description("Only issues that match this query (the -S language)")]),
+                Some(vec![
+                    PromptArgument::new("query")
+                        .with_description("Only issues that match this query (the -S language)"),
+                ]),
             ),
         ]))
     }
@@ -578,7 +590,14 @@ impl ServerHandler for Server {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> std::result::Result<GetPromptResponse, McpError> {
-        let arg = |k: &str| request.arguments.as_ref().and_then(|a| a.get(k)).and_then(Value::as_str).map(str::to_owned);
+        let arg = |k: &str| {
+            request
+                .arguments
+                .as_ref()
+                .and_then(|a| a.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         let max_bytes = match arg("max_bytes") {
             None => 8192,
             Some(n) => n
@@ -620,7 +639,12 @@ impl ServerHandler for Server {
                 Ok(match (uri.as_str(), arg.as_str()) {
                     ("grit://issue/{id}", "id") => {
                         let q = crate::ops::query::parse(s, None, Some("is:open"))?;
-                        let found = s.index.search(&q, &crate::ops::query::context(s)?, crate::index::search::Queue::All, usize::MAX)?;
+                        let found = s.index.search(
+                            &q,
+                            &crate::ops::query::context(s)?,
+                            crate::index::search::Queue::All,
+                            usize::MAX,
+                        )?;
                         let mut out = Vec::new();
                         for h in found.hits.iter().filter(|h| h.id.to_hex().starts_with(&value)) {
                             out.push(s.index.short_id(&h.id)?);
@@ -706,7 +730,10 @@ fn known_uri(uri: &str) -> bool {
 
 /// Reads a resource.
 fn resource(s: &Store, uri: &str) -> Result<Vec<ResourceContents>> {
-    let json_of = |v: &Value| ResourceContents::text(serde_json::to_string_pretty(v).expect("serialises"), uri).with_mime_type("application/json");
+    let json_of = |v: &Value| {
+        ResourceContents::text(serde_json::to_string_pretty(v).expect("serialises"), uri)
+            .with_mime_type("application/json")
+    };
     if uri == "grit://ready" {
         let q = crate::ops::query::parse(s, None, None)?;
         let found = crate::ops::query::ready(s, &q, 50)?;
@@ -732,7 +759,10 @@ fn resource(s: &Store, uri: &str) -> Result<Vec<ResourceContents>> {
         out.push(json_of(&v));
         return Ok(out);
     }
-    if let Some(name) = uri.strip_prefix("grit://sandbox/").and_then(|p| p.strip_suffix("/diff")) {
+    if let Some(name) = uri
+        .strip_prefix("grit://sandbox/")
+        .and_then(|p| p.strip_suffix("/diff"))
+    {
         let sb = tools::sandboxes(s)?;
         let r = sb.find(name)?;
         let diff = sb.diff(&r)?;
@@ -775,15 +805,18 @@ fn markdown(d: &crate::ops::show::Detail) -> String {
     out.push_str(if v.body.is_empty() { "(no description)" } else { &v.body });
     out.push('\n');
     for c in &v.comments {
-        out.push_str(&format!("\n## {} at {}\n\n{}\n", c.author.display(), c.created_at, c.body));
+        out.push_str(&format!(
+            "\n## {} at {}\n\n{}\n",
+            c.author.display(),
+            c.created_at,
+            c.body
+        ));
     }
     out
 }
 
 fn work_next(primer: &str, query: Option<&str>) -> String {
-    let q = query
-        .map(|q| format!(" with `query` \"{q}\""))
-        .unwrap_or_default();
+    let q = query.map(|q| format!(" with `query` \"{q}\"")).unwrap_or_default();
     format!(
         "{primer}\n\nWork the next issue through to landing:\n\
          1. Call `claim_next`{q}. If nothing is ready, stop and say so.\n\

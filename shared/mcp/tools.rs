@@ -288,7 +288,13 @@ enum Effect {
     Destroys,
 }
 
-fn tool<A: JsonSchema + 'static>(name: &'static str, title: &str, description: &'static str, effect: Effect, output: Value) -> Tool {
+fn tool<A: JsonSchema + 'static>(
+    name: &'static str,
+    title: &str,
+    description: &'static str,
+    effect: Effect,
+    output: Value,
+) -> Tool {
     let annotations = ToolAnnotations::with_title(title)
         .read_only(effect == Effect::Reads)
         .destructive(effect == Effect::Destroys)
@@ -320,27 +326,153 @@ fn listing() -> Value {
 pub fn all() -> Vec<Tool> {
     use Effect::*;
     vec![
-        tool::<ReadyArgs>("ready", "Ready issues", "The issues ready to work on (open, unblocked, unclaimed by others), highest priority first.", Reads, listing()),
-        tool::<ClaimNextArgs>("claim_next", "Claim the next issue", "Claims the first ready issue (matching `query`) for this session's actor: a lease on issue:<id>, taken on the lock remote so that of many agents exactly one gets it.", Writes, object(&["id"])),
-        tool::<ClaimArgs>("claim", "Claim an issue", "Claims one issue for this session's actor.", Writes, object(&["id"])),
-        tool::<UnclaimArgs>("unclaim", "Give a claim back", "Gives back this session's claim on an issue.", Writes, object(&["id"])),
-        tool::<IssueArgs>("show", "Show an issue", "One issue in full: title, body, state, labels, comments, claim and links.", Reads, object(&["id", "title"])),
-        tool::<SearchArgs>("search", "Search issues", "Issues that match a query in the `-S` language of `git issue list`.", Reads, listing()),
-        tool::<CreateArgs>("create", "Create an issue", "Creates an issue, signed by this session's actor.", Writes, object(&["id"])),
-        tool::<CommentArgs>("comment", "Comment on an issue", "Adds a comment to an issue.", Writes, object(&["id"])),
-        tool::<EditArgs>("edit", "Edit an issue", "Changes an issue's title, body, labels, assignees, priority, type or parent.", Writes, object(&["id"])),
-        tool::<CloseArgs>("close", "Close an issue", "Closes an issue (completed, or not_planned), with an optional comment.", Writes, object(&["id"])),
-        tool::<LinkArgs>("link", "Link two issues", "Adds (or with `remove`, removes) a link between two issues; a blocking or parent cycle is refused.", Writes, object(&["id"])),
-        tool::<LockArgs>("lock_acquire", "Take locks", "Takes leases on paths, issues or the repository, all or none; a lease another holds is refused naming the holder.", Writes, object(&["locks"])),
-        tool::<ReleaseArgs>("lock_release", "Release locks", "Gives leases back.", Writes, object(&["locks"])),
-        tool::<StatusArgs>("lock_status", "Lock status", "The locks this clone knows of.", Reads, object(&["locks"])),
-        tool::<SandboxCreateArgs>("sandbox_create", "Create a sandbox", "Makes a sandbox: an isolated work tree on its own branch, from HEAD with the main tree's changes carried.", Writes, object(&["name", "branch", "path"])),
-        tool::<SandboxExecArgs>("sandbox_exec", "Run in a sandbox", "Runs a command in a sandbox; its output comes as progress notifications while it runs and in the result, with the exit code.", Writes, object(&["exit_code"])),
-        tool::<SandboxArgs>("sandbox_diff", "A sandbox's changes", "What the sandbox changed against its base: the files and the patch.", Reads, object(&["files", "patch"])),
-        tool::<SandboxCommitArgs>("sandbox_commit", "Commit in a sandbox", "Commits the sandbox's changes on its branch; a `Fixes: <id>` trailer closes the issue once it lands.", Writes, object(&["name"])),
-        tool::<SandboxLandArgs>("sandbox_land", "Land a sandbox", "Lands the sandbox's commits on the main tree's branch and pushes them; `Fixes:` trailers close their issues; its locks are given back.", Writes, object(&["name", "target"])),
-        tool::<SandboxRemoveArgs>("sandbox_remove", "Remove a sandbox", "Removes a sandbox (refused when that would lose work, unless `force`).", Destroys, object(&["name"])),
-        tool::<SyncArgs>("sync", "Sync", "Fetches others' events and locks and pushes this clone's, through plain git.", Writes, object(&["refs"])),
+        tool::<ReadyArgs>(
+            "ready",
+            "Ready issues",
+            "The issues ready to work on (open, unblocked, unclaimed by others), highest priority first.",
+            Reads,
+            listing(),
+        ),
+        tool::<ClaimNextArgs>(
+            "claim_next",
+            "Claim the next issue",
+            "Claims the first ready issue (matching `query`) for this session's actor: a lease on issue:<id>, taken on the lock remote so that of many agents exactly one gets it.",
+            Writes,
+            object(&["id"]),
+        ),
+        tool::<ClaimArgs>(
+            "claim",
+            "Claim an issue",
+            "Claims one issue for this session's actor.",
+            Writes,
+            object(&["id"]),
+        ),
+        tool::<UnclaimArgs>(
+            "unclaim",
+            "Give a claim back",
+            "Gives back this session's claim on an issue.",
+            Writes,
+            object(&["id"]),
+        ),
+        tool::<IssueArgs>(
+            "show",
+            "Show an issue",
+            "One issue in full: title, body, state, labels, comments, claim and links.",
+            Reads,
+            object(&["id", "title"]),
+        ),
+        tool::<SearchArgs>(
+            "search",
+            "Search issues",
+            "Issues that match a query in the `-S` language of `git issue list`.",
+            Reads,
+            listing(),
+        ),
+        tool::<CreateArgs>(
+            "create",
+            "Create an issue",
+            "Creates an issue, signed by this session's actor.",
+            Writes,
+            object(&["id"]),
+        ),
+        tool::<CommentArgs>(
+            "comment",
+            "Comment on an issue",
+            "Adds a comment to an issue.",
+            Writes,
+            object(&["id"]),
+        ),
+        tool::<EditArgs>(
+            "edit",
+            "Edit an issue",
+            "Changes an issue's title, body, labels, assignees, priority, type or parent.",
+            Writes,
+            object(&["id"]),
+        ),
+        tool::<CloseArgs>(
+            "close",
+            "Close an issue",
+            "Closes an issue (completed, or not_planned), with an optional comment.",
+            Writes,
+            object(&["id"]),
+        ),
+        tool::<LinkArgs>(
+            "link",
+            "Link two issues",
+            "Adds (or with `remove`, removes) a link between two issues; a blocking or parent cycle is refused.",
+            Writes,
+            object(&["id"]),
+        ),
+        tool::<LockArgs>(
+            "lock_acquire",
+            "Take locks",
+            "Takes leases on paths, issues or the repository, all or none; a lease another holds is refused naming the holder.",
+            Writes,
+            object(&["locks"]),
+        ),
+        tool::<ReleaseArgs>(
+            "lock_release",
+            "Release locks",
+            "Gives leases back.",
+            Writes,
+            object(&["locks"]),
+        ),
+        tool::<StatusArgs>(
+            "lock_status",
+            "Lock status",
+            "The locks this clone knows of.",
+            Reads,
+            object(&["locks"]),
+        ),
+        tool::<SandboxCreateArgs>(
+            "sandbox_create",
+            "Create a sandbox",
+            "Makes a sandbox: an isolated work tree on its own branch, from HEAD with the main tree's changes carried.",
+            Writes,
+            object(&["name", "branch", "path"]),
+        ),
+        tool::<SandboxExecArgs>(
+            "sandbox_exec",
+            "Run in a sandbox",
+            "Runs a command in a sandbox; its output comes as progress notifications while it runs and in the result, with the exit code.",
+            Writes,
+            object(&["exit_code"]),
+        ),
+        tool::<SandboxArgs>(
+            "sandbox_diff",
+            "A sandbox's changes",
+            "What the sandbox changed against its base: the files and the patch.",
+            Reads,
+            object(&["files", "patch"]),
+        ),
+        tool::<SandboxCommitArgs>(
+            "sandbox_commit",
+            "Commit in a sandbox",
+            "Commits the sandbox's changes on its branch; a `Fixes: <id>` trailer closes the issue once it lands.",
+            Writes,
+            object(&["name"]),
+        ),
+        tool::<SandboxLandArgs>(
+            "sandbox_land",
+            "Land a sandbox",
+            "Lands the sandbox's commits on the main tree's branch and pushes them; `Fixes:` trailers close their issues; its locks are given back.",
+            Writes,
+            object(&["name", "target"]),
+        ),
+        tool::<SandboxRemoveArgs>(
+            "sandbox_remove",
+            "Remove a sandbox",
+            "Removes a sandbox (refused when that would lose work, unless `force`).",
+            Destroys,
+            object(&["name"]),
+        ),
+        tool::<SyncArgs>(
+            "sync",
+            "Sync",
+            "Fetches others' events and locks and pushes this clone's, through plain git.",
+            Writes,
+            object(&["refs"]),
+        ),
     ]
 }
 
@@ -355,7 +487,11 @@ fn ttl(s: Option<&str>, default: &str) -> Result<Duration> {
 }
 
 fn scope(store: &Store, local: bool) -> Scope {
-    if local { Scope::Local } else { lock::default_scope(&store.repo) }
+    if local {
+        Scope::Local
+    } else {
+        lock::default_scope(&store.repo)
+    }
 }
 
 fn written(store: &Store, w: &ops::Written) -> Result<Value> {
@@ -382,23 +518,23 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).expect("results serialise")
 }
 
-/// A tool's work once its arguments are decoded: `Err(message)` for arguments that do not fit.
+/// Work on a store, with its answer.
+pub type StoreWork = Box<dyn FnOnce(&Store) -> Result<Value> + Send>;
+
+/// A tool's work once its arguments are decoded.
 pub enum Call {
-    Store(Box<dyn FnOnce(&Store) -> Result<Value> + Send>),
+    Store(StoreWork),
     /// A sandbox command, with where its output goes.
     Exec(SandboxExecArgs),
 }
 
 /// The work of tool `name`, or `None` for a tool there is not.
 pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Call, String>> {
-    fn on<A: serde::de::DeserializeOwned + 'static>(
+    fn on<A: serde::de::DeserializeOwned + Send + 'static>(
         name: &str,
         a: Option<&JsonObject>,
         f: impl FnOnce(&Store, A) -> Result<Value> + Send + 'static,
-    ) -> std::result::Result<Call, String>
-    where
-        A: Send,
-    {
+    ) -> std::result::Result<Call, String> {
         let parsed: A = args(name, a)?;
         Ok(Call::Store(Box::new(move |s| f(s, parsed))))
     }
@@ -409,7 +545,12 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
         }),
         "search" => on(name, a, |s, a: SearchArgs| {
             let q = ops::query::parse(s, None, Some(&a.query))?;
-            let found = s.index.search(&q, &ops::query::context(s)?, crate::index::search::Queue::All, a.limit.unwrap_or(50))?;
+            let found = s.index.search(
+                &q,
+                &ops::query::context(s)?,
+                crate::index::search::Queue::All,
+                a.limit.unwrap_or(50),
+            )?;
             issues_json(s, &found)
         }),
         "claim_next" => on(name, a, |s, a: ClaimNextArgs| {
@@ -489,7 +630,10 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
             Ok(json!({ "locks": lock_list(s, locks) }))
         }),
         "lock_status" => on(name, a, |s, a: StatusArgs| {
-            let filter = ops::locks::StatusFilter { mine: a.mine, all: a.all };
+            let filter = ops::locks::StatusFilter {
+                mine: a.mine,
+                all: a.all,
+            };
             let dir = s.repo.git.workdir().unwrap_or(s.repo.git.git_dir()).to_owned();
             Ok(json!({ "locks": ops::locks::status(s, &dir, filter)? }))
         }),
@@ -560,7 +704,15 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
                 Some(r) => r,
                 None => crate::sync::default_remote(&s.repo)?,
             };
-            let report = crate::sync::sync(s, &remote, crate::sync::Options { fetch: true, push: true, issue: None })?;
+            let report = crate::sync::sync(
+                s,
+                &remote,
+                crate::sync::Options {
+                    fetch: true,
+                    push: true,
+                    issue: None,
+                },
+            )?;
             Ok(to_value(&report))
         }),
         _ => return None,
@@ -582,9 +734,17 @@ pub fn sandboxes(s: &Store) -> Result<Sandboxes<'static>> {
 
 /// Runs a sandbox command, each chunk of output to `sink` as it comes; the result holds the
 /// exit code and the output's tail.
-pub fn exec(s: &Store, a: &SandboxExecArgs, actor: Option<&str>, sink: &(dyn Fn(&'static str, &[u8]) + Sync)) -> Result<Value> {
+pub fn exec(
+    s: &Store,
+    a: &SandboxExecArgs,
+    actor: Option<&str>,
+    sink: &(dyn Fn(&'static str, &[u8]) + Sync),
+) -> Result<Value> {
     if a.command.is_empty() {
-        return Err(Error::invalid("the command is empty", "give the program and its arguments in \"command\""));
+        return Err(Error::invalid(
+            "the command is empty",
+            "give the program and its arguments in \"command\"",
+        ));
     }
     let sb = sandboxes(s)?;
     let r = sb.find(&a.name)?;

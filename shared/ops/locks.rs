@@ -174,7 +174,13 @@ pub fn acquire(
 
 /// Renews or releases the current actor's leases on `resources`; `force` ends another's
 /// (recorded as a break, by whom, in the lock's history).
-pub fn change(store: &Store, resources: &[Resource], what: LeaseChange, scope: &Scope, force: bool) -> Result<Vec<Lock>> {
+pub fn change(
+    store: &Store,
+    resources: &[Resource],
+    what: LeaseChange,
+    scope: &Scope,
+    force: bool,
+) -> Result<Vec<Lock>> {
     let actor = store.actor()?;
     let who = lock::Actor::of(&actor);
     match lock::change(&store.repo, &who, resources, what, scope, force) {

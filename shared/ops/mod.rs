@@ -5,6 +5,7 @@
 //! notes and warnings in the result. A rule (who may close, when a claim counts, what isolation
 //! a run gets) lives here once.
 
+pub mod agents;
 pub mod issues;
 pub mod locks;
 pub mod prime;

@@ -451,7 +451,13 @@ impl<'a> Sandboxes<'a> {
     /// What every face does before running a command in sandbox `r`: the isolation asked for
     /// (`isolate`, or `sandbox.isolate=true`; refused, never run bare, when it cannot be had),
     /// and `sandbox.autosync` applied. Returns the isolation and the note on which tool gives it.
-    pub fn prepare(&self, r: &Record, isolate: bool, net: bool, allow: &[PathBuf]) -> Result<(Option<Isolate>, Option<String>)> {
+    pub fn prepare(
+        &self,
+        r: &Record,
+        isolate: bool,
+        net: bool,
+        allow: &[PathBuf],
+    ) -> Result<(Option<Isolate>, Option<String>)> {
         let iso = self.isolation(isolate, net, allow)?;
         self.autosync(r)?;
         Ok(iso)

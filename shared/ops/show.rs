@@ -121,9 +121,11 @@ pub fn cycles(store: &Store, id: &Id) -> Result<Vec<(&'static str, Vec<String>)>
         return Ok(out);
     }
     for (link, cycle) in store.index.cycles(Some(id))? {
-        let ids = cycle.iter().map(|i| store.index.short_id(i)).collect::<Result<Vec<_>>>()?;
+        let ids = cycle
+            .iter()
+            .map(|i| store.index.short_id(i))
+            .collect::<Result<Vec<_>>>()?;
         out.push((link, ids));
     }
     Ok(out)
 }
-

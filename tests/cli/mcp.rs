@@ -137,9 +137,27 @@ fn every_tool_has_schemas_and_annotations_and_the_lists_hold_what_the_docs_say()
     let tools = tools["result"]["tools"].as_array().unwrap().clone();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
     for want in [
-        "ready", "claim_next", "claim", "unclaim", "show", "search", "create", "comment", "edit", "close", "link",
-        "lock_acquire", "lock_release", "lock_status", "sandbox_create", "sandbox_exec", "sandbox_diff",
-        "sandbox_commit", "sandbox_land", "sandbox_remove", "sync",
+        "ready",
+        "claim_next",
+        "claim",
+        "unclaim",
+        "show",
+        "search",
+        "create",
+        "comment",
+        "edit",
+        "close",
+        "link",
+        "lock_acquire",
+        "lock_release",
+        "lock_status",
+        "sandbox_create",
+        "sandbox_exec",
+        "sandbox_diff",
+        "sandbox_commit",
+        "sandbox_land",
+        "sandbox_remove",
+        "sync",
     ] {
         assert!(names.contains(&want), "{want} is missing from {names:?}");
     }
@@ -147,7 +165,10 @@ fn every_tool_has_schemas_and_annotations_and_the_lists_hold_what_the_docs_say()
         assert_eq!(tool["inputSchema"]["type"], "object", "{tool}");
         assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
         let a = &tool["annotations"];
-        assert!(a["readOnlyHint"].is_boolean() && a["destructiveHint"].is_boolean(), "{tool}");
+        assert!(
+            a["readOnlyHint"].is_boolean() && a["destructiveHint"].is_boolean(),
+            "{tool}"
+        );
     }
     let by = |n: &str| tools.iter().find(|t| t["name"] == n).unwrap()["annotations"].clone();
     assert_eq!(by("ready")["readOnlyHint"], true);
@@ -194,14 +215,24 @@ fn tools_do_what_the_cli_does_signed_by_the_session_actor() {
     // The CLI sees the claim, by the session's actor.
     let shown = t.json("issue", &r, &["show", &id]);
     assert_eq!(shown["claim"]["by_actor"], "agent-a", "{shown}");
-    let made = s.ok("create", json!({ "title": "Found while fixing", "discovered_from": [id], "priority": 1 }));
+    let made = s.ok(
+        "create",
+        json!({ "title": "Found while fixing", "discovered_from": [id], "priority": 1 }),
+    );
     let new = made["id"].as_str().unwrap().to_owned();
     s.ok("comment", json!({ "id": new, "body": "a note" }));
     s.ok("edit", json!({ "id": new, "add_labels": ["parser"] }));
     s.ok("link", json!({ "id": new, "kind": "blocked-by", "other": id }));
     let detail = s.ok("show", json!({ "id": new }));
     assert_eq!(detail["labels"], json!(["parser"]), "{detail}");
-    assert!(detail["links"].as_array().unwrap().iter().any(|l| l["link"] == "blocked_by"), "{detail}");
+    assert!(
+        detail["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["link"] == "blocked_by"),
+        "{detail}"
+    );
     let found = s.ok("search", json!({ "query": "label:parser" }));
     assert_eq!(found["issues"].as_array().unwrap().len(), 1, "{found}");
     s.ok("close", json!({ "id": new, "reason": "not_planned" }));
@@ -221,16 +252,38 @@ fn tools_do_what_the_cli_does_signed_by_the_session_actor() {
         assert_eq!(ev["actor"], agent, "{ev}");
     }
     // Locks: taken, listed, given back.
-    let taken = s.ok("lock_acquire", json!({ "resources": ["path:src/parser.rs"], "note": "parser work", "local": true }));
+    let taken = s.ok(
+        "lock_acquire",
+        json!({ "resources": ["path:src/parser.rs"], "note": "parser work", "local": true }),
+    );
     assert_eq!(taken["locks"][0]["resource"], "path:src/parser.rs", "{taken}");
     let status = s.ok("lock_status", json!({ "mine": true }));
-    assert!(status["locks"].as_array().unwrap().iter().any(|l| l["resource"] == "path:src/parser.rs"), "{status}");
-    s.ok("lock_release", json!({ "resources": ["path:src/parser.rs"], "local": true }));
+    assert!(
+        status["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["resource"] == "path:src/parser.rs"),
+        "{status}"
+    );
+    s.ok(
+        "lock_release",
+        json!({ "resources": ["path:src/parser.rs"], "local": true }),
+    );
     // Resources read what the tools wrote.
-    let res = s.request("resources/read", json!({ "uri": format!("grit://issue/{}", &new[..8]) }));
+    let res = s.request(
+        "resources/read",
+        json!({ "uri": format!("grit://issue/{}", &new[..8]) }),
+    );
     let contents = res["result"]["contents"].as_array().unwrap();
     assert_eq!(contents[0]["mimeType"], "text/markdown", "{res}");
-    assert!(contents[0]["text"].as_str().unwrap().starts_with("# Found while fixing"), "{res}");
+    assert!(
+        contents[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("# Found while fixing"),
+        "{res}"
+    );
     assert_eq!(contents[1]["mimeType"], "application/json");
     let mine = s.request("resources/read", json!({ "uri": "grit://claims/me" }));
     let mine: Value = serde_json::from_str(mine["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
@@ -252,10 +305,19 @@ fn bad_input_gets_the_protocols_error_and_the_server_keeps_serving() {
     let missing = s.call("show", json!({ "id": "deadbeef" }));
     assert_eq!(missing["result"]["isError"], true, "{missing}");
     let text = missing["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.contains("no issue matches 'deadbeef'") && text.contains("\nhint: "), "{text}");
+    assert!(
+        text.contains("no issue matches 'deadbeef'") && text.contains("\nhint: "),
+        "{text}"
+    );
     let escape = s.call("sandbox_create", json!({ "name": "../../etc" }));
     assert_eq!(escape["result"]["isError"], true, "{escape}");
-    assert!(escape["result"]["content"][0]["text"].as_str().unwrap().contains("'..'"), "{escape}");
+    assert!(
+        escape["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("'..'"),
+        "{escape}"
+    );
     assert!(!r.join("../../etc").join(".git").exists());
     let query = s.call("search", json!({ "query": "priority:9" }));
     assert_eq!(query["result"]["isError"], true, "{query}");
@@ -285,8 +347,12 @@ fn a_subscriber_hears_of_an_issue_changed_from_the_cli_within_200ms() {
     let mut worst = Duration::ZERO;
     for round in 0..3 {
         // Drop what the unrelated change (or the previous round) may have said.
-        while s.notification("notifications/resources/updated", Duration::from_millis(300)).is_some() {}
-        let out = t.std_cmd("issue", &r)
+        while s
+            .notification("notifications/resources/updated", Duration::from_millis(300))
+            .is_some()
+        {}
+        let out = t
+            .std_cmd("issue", &r)
             .args(["comment", &id, "--body", &format!("round {round}")])
             .output()
             .unwrap();
@@ -302,7 +368,8 @@ fn a_subscriber_hears_of_an_issue_changed_from_the_cli_within_200ms() {
     s.request("resources/unsubscribe", json!({ "uri": uri }));
     t.ok("issue", &r, &["comment", &id, "--body", "after"]);
     assert!(
-        s.notification("notifications/resources/updated", Duration::from_millis(500)).is_none(),
+        s.notification("notifications/resources/updated", Duration::from_millis(500))
+            .is_none(),
         "nothing after unsubscribing"
     );
 }
@@ -312,7 +379,10 @@ fn a_subscriber_hears_of_an_issue_changed_from_the_cli_within_200ms() {
 fn http(port: u16, method: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<(String, String)>, String) {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} /mcp HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} /mcp HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
     }
@@ -332,7 +402,9 @@ fn http(port: u16, method: &str, headers: &[(&str, &str)], body: &str) -> (u16, 
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
     let mut body = String::new();
     if chunked {
         let mut rest = rest;
@@ -383,8 +455,7 @@ impl HttpSession {
             .lines()
             .filter_map(|l| l.strip_prefix("data:"))
             .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .filter(|v| v.get("id").is_some())
-            .last()
+            .rfind(|v| v.get("id").is_some())
             .or_else(|| serde_json::from_str(&body).ok());
         (status, headers, msg)
     }
@@ -531,12 +602,21 @@ fn the_http_transport_refuses_rebound_hosts_foreign_origins_and_missing_tokens()
     assert_eq!(with(&[("Host", "evil.example")], false), 403, "a foreign Host");
     assert_eq!(with(&[("Host", &format!("evil.example:{port}"))], false), 403);
     // A browser page of another origin.
-    assert_eq!(with(&[("Origin", "http://evil.example")], false), 403, "a foreign Origin");
+    assert_eq!(
+        with(&[("Origin", "http://evil.example")], false),
+        403,
+        "a foreign Origin"
+    );
     let own = format!("http://127.0.0.1:{port}");
     assert_eq!(with(&[("Origin", &own)], false), 200, "the server's own origin");
     // A request without a session, once initialised elsewhere, is not taken as one.
     let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }).to_string();
-    let (status, _, _) = http(port, "POST", &[base[0], base[1], base[2], ("Mcp-Session-Id", "made-up")], &list);
+    let (status, _, _) = http(
+        port,
+        "POST",
+        &[base[0], base[1], base[2], ("Mcp-Session-Id", "made-up")],
+        &list,
+    );
     assert!(status == 404 || status == 400, "an unknown session: {status}");
     let (status, _, _) = http(port, "GET", &[base[2]], "");
     assert!(status >= 400, "GET without a session: {status}");
@@ -547,7 +627,9 @@ fn test_tool(env: &str, under_test_tools: &str) -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         return Some(p.into());
     }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools").join(under_test_tools);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-tools")
+        .join(under_test_tools);
     p.exists().then_some(p)
 }
 
@@ -577,14 +659,18 @@ fn the_python_sdk_drives_an_agent_loop_to_a_closed_issue() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let seen: Value = serde_json::from_slice(out.stdout.split(|b| *b == b'\n').find(|l| l.starts_with(b"{")).unwrap())
-        .unwrap();
+    let seen: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').find(|l| l.starts_with(b"{")).unwrap()).unwrap();
     assert_eq!(seen["issue"], id.as_str(), "{seen}");
     assert!(seen["prime"].as_str().unwrap().contains("Fix the parser"), "{seen}");
     assert_eq!(seen["exit_code"], 0);
     assert_eq!(seen["diff_files"], json!(["fix.txt"]));
     assert!(
-        seen["progress"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().contains("wrote it")),
+        seen["progress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().contains("wrote it")),
         "the output came as progress: {seen}"
     );
     assert_eq!(seen["closed"], json!([id]));
@@ -631,7 +717,10 @@ fn the_conformance_suite_passes_every_scenario_that_needs_no_suite_fixture() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let summary = text.split("=== SUMMARY ===").nth(1).unwrap_or_else(|| panic!("no summary: {text}"));
+    let summary = text
+        .split("=== SUMMARY ===")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no summary: {text}"));
     for scenario in [
         "server-initialize",
         "logging-set-level",
@@ -643,8 +732,68 @@ fn the_conformance_suite_passes_every_scenario_that_needs_no_suite_fixture() {
         "prompts-list",
     ] {
         assert!(
-            summary.lines().any(|l| l.starts_with('✓') && l.contains(&format!(" {scenario}:"))),
+            summary
+                .lines()
+                .any(|l| l.starts_with('✓') && l.contains(&format!(" {scenario}:"))),
             "{scenario} did not pass:\n{summary}"
         );
     }
+}
+
+#[test]
+fn agents_init_prints_a_diff_writes_only_with_write_and_keeps_what_is_there() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    std::fs::write(
+        r.join(".mcp.json"),
+        "{ \"mcpServers\": { \"other\": { \"command\": \"x\" } } }\n",
+    )
+    .unwrap();
+    std::fs::write(r.join("AGENTS.md"), "# Agents\n\nBe kind.\n").unwrap();
+    let dry = t.ok("wal", &r, &["agents", "init"]);
+    assert!(
+        dry.contains("+++ b/.mcp.json") && dry.contains("+    \"grit\": {"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("+++ b/.vscode/mcp.json") && dry.contains("\"type\": \"stdio\""),
+        "{dry}"
+    );
+    assert!(dry.contains("+## Coordinating through grit"), "{dry}");
+    assert!(!r.join(".vscode").exists(), "nothing is written without --write");
+    assert_eq!(
+        std::fs::read_to_string(r.join("AGENTS.md")).unwrap(),
+        "# Agents\n\nBe kind.\n"
+    );
+    t.ok("wal", &r, &["agents", "init", "--write"]);
+    let claude: Value = serde_json::from_str(&std::fs::read_to_string(r.join(".mcp.json")).unwrap()).unwrap();
+    assert_eq!(claude["mcpServers"]["other"]["command"], "x", "the other server stays");
+    assert_eq!(
+        claude["mcpServers"]["grit"],
+        json!({ "command": "git", "args": ["wal", "mcp"] })
+    );
+    for f in [".cursor/mcp.json", ".vscode/mcp.json", ".gemini/settings.json"] {
+        assert!(r.join(f).exists(), "{f}");
+    }
+    let agents = std::fs::read_to_string(r.join("AGENTS.md")).unwrap();
+    assert!(
+        agents.starts_with("# Agents\n\nBe kind.\n\n<!-- grit:begin"),
+        "{agents}"
+    );
+    // Again: nothing to do, and the section is there once.
+    let again = t.cmd("wal", &r).args(["agents", "init", "--write"]).output().unwrap();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("up to date"));
+    assert_eq!(std::fs::read_to_string(r.join("AGENTS.md")).unwrap(), agents);
+    // A configuration that is not JSON: a usage error, and nothing is changed.
+    std::fs::write(r.join(".cursor/mcp.json"), "{ broken").unwrap();
+    std::fs::remove_file(r.join(".gemini/settings.json")).unwrap();
+    let bad = t.cmd("wal", &r).args(["agents", "init", "--write"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("hint: "),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(!r.join(".gemini/settings.json").exists(), "nothing was written");
 }
