@@ -95,6 +95,8 @@ struct Session {
     next: u64,
     /// Set once the answer to `subscribe` is out: its records may follow.
     answered: Option<Arc<AtomicBool>>,
+    /// The actor this connection acts as (`session.actor`).
+    actor: Option<String>,
 }
 
 /// Serves one client until it disconnects.
@@ -109,6 +111,7 @@ pub fn serve(shared: &Arc<Shared>, conn: UnixStream) {
         subscriptions: Vec::new(),
         next: 1,
         answered: None,
+        actor: None,
     };
     // A line begun must end within the read timeout, and a client without a subscription may
     // not sit idle past it either: stalled connections would hold a thread each and keep the
@@ -192,33 +195,68 @@ impl Session {
         let method = msg["method"].as_str().unwrap_or_default().to_owned();
         let params = msg.get("params").cloned().unwrap_or_else(|| json!({}));
         let id_or_null = id.clone().unwrap_or(Value::Null);
-        let result = match method.as_str() {
-            "status" => Ok(self.shared.status()),
-            "subscribe" => self.subscribe(&params),
-            "unsubscribe" => self.unsubscribe(&params),
-            "daemon.stop" => {
-                reply(&self.writer, &id_or_null, Ok(json!(true)));
-                self.shared.log("asked to stop");
-                self.shared.stop();
-                return false;
+        // The actor a request acts as: its own "actor", else the session's (`session.actor`),
+        // else the daemon's. Its writes are signed with that actor's key.
+        let actor = match params.get("actor") {
+            None | Some(Value::Null) => self.actor.clone(),
+            Some(Value::String(a)) => Some(a.clone()),
+            Some(_) => {
+                return reply(
+                    &self.writer,
+                    &id_or_null,
+                    Err(RpcError::params("\"actor\" must be a label")),
+                );
             }
-            "sandbox.create" => self.sandbox_create(&params),
-            "sandbox.list" => self
-                .sandboxes()
-                .and_then(|s| Ok(serde_json::to_value(s.list()?).expect("serialises"))),
-            "sandbox.exec" => self.sandbox_exec(&id_or_null, &params),
-            "sandbox.diff" => self.sandbox_diff(&params),
-            "sandbox.commit" => self.sandbox_commit(&params),
-            "sandbox.remove" => self.sandbox_remove(&params),
-            "sandbox.land" => self.sandbox_land(&params),
-            other => Err(RpcError::new(METHOD_NOT_FOUND, format!("no method '{other}'"))),
         };
+        if method == "daemon.stop" {
+            reply(&self.writer, &id_or_null, Ok(json!(true)));
+            self.shared.log("asked to stop");
+            self.shared.stop();
+            return false;
+        }
+        let result = match &actor {
+            Some(a) => crate::actor::acting_as(a, || self.dispatch(&method, &params, &id_or_null, Some(a)))
+                .unwrap_or_else(|e| Err(e.into())),
+            None => self.dispatch(&method, &params, &id_or_null, None),
+        };
+        if method == "session.actor" && result.is_ok() {
+            self.actor = actor;
+        }
         // A notification (no id) gets no answer, not even an error.
         let ok = id.is_none() || reply(&self.writer, &id_or_null, result);
         if let Some(go) = self.answered.take() {
             go.store(true, Ordering::Release);
         }
         ok
+    }
+
+    /// Runs one method, as the thread's actor.
+    fn dispatch(&mut self, method: &str, params: &Value, id: &Value, actor: Option<&str>) -> Result<Value, RpcError> {
+        let id_or_null = id;
+        match method {
+            "status" => Ok(self.shared.status()),
+            // Every later request of this connection acts as this actor (made on first use).
+            "session.actor" => match actor {
+                None => Err(RpcError::params("\"actor\" names the label to act as")),
+                Some(_) => {
+                    let repo = crate::repo::Repo::discover(&self.shared.dir)?;
+                    let a = crate::actor::current(&repo)?;
+                    Ok(json!({ "actor": a.label, "id": a.id().to_hex() }))
+                }
+            },
+            "subscribe" => self.subscribe(params),
+            "unsubscribe" => self.unsubscribe(params),
+            "sandbox.create" => self.sandbox_create(params),
+            "sandbox.list" => self
+                .sandboxes()
+                .and_then(|s| Ok(serde_json::to_value(s.list()?).expect("serialises"))),
+            "sandbox.exec" => self.sandbox_exec(id_or_null, &params, actor),
+            "sandbox.diff" => self.sandbox_diff(params),
+            "sandbox.commit" => self.sandbox_commit(params),
+            "sandbox.remove" => self.sandbox_remove(params),
+            "sandbox.land" => self.sandbox_land(params),
+            other => Err(RpcError::new(METHOD_NOT_FOUND, format!("no method '{other}'"))),
+        }
     }
 
     fn subscribe(&mut self, p: &Value) -> Result<Value, RpcError> {
@@ -389,7 +427,7 @@ impl Session {
         Ok(out)
     }
 
-    fn sandbox_exec(&self, id: &Value, p: &Value) -> Result<Value, RpcError> {
+    fn sandbox_exec(&self, id: &Value, p: &Value, actor: Option<&str>) -> Result<Value, RpcError> {
         let ops = self.sandboxes()?;
         let r = ops.find(req_str(p, "name")?)?;
         let cmd = str_list(p, "cmd")?;
@@ -412,6 +450,11 @@ impl Session {
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
         let allow: Vec<std::path::PathBuf> = str_list(p, "allow")?.into_iter().map(Into::into).collect();
         let (isolate, _) = ops.prepare(&r, flag("isolate"), flag("net"), &allow)?;
+        let mut env = env;
+        // grit commands inside act as the request's actor too.
+        if let Some(a) = actor {
+            env.push(("GRIT_ACTOR".into(), a.to_owned()));
+        }
         let exec = Exec {
             cmd,
             sh: flag("sh"),

@@ -972,3 +972,62 @@ fn sandbox_create_over_the_socket_honours_templates_as_the_cli_does() {
     assert!(bad["error"]["data"]["hint"].is_string(), "{bad}");
     t.ok("wal", &r, &["daemon", "stop"]);
 }
+
+#[test]
+fn the_socket_acts_for_many_agents_each_request_signed_by_its_own_actor() {
+    let t = TestEnv::new();
+    let r = api_repo(&t);
+    let first = t.create(&r, "first");
+    let second = t.create(&r, "second");
+    let (_g, _) = start_daemon(&t, &r);
+    let mut a = Client::connect(&r);
+    let mut b = Client::connect(&r);
+    // A's connection acts as agent-a throughout; B names its actor per request.
+    let (_, hello) = a.call("session.actor", json!({ "actor": "agent-a" }));
+    assert_eq!(hello["result"]["actor"], "agent-a", "{hello}");
+    let (_, made) = a.call("sandbox.create", json!({ "name": "sa", "issue": first }));
+    assert!(made["error"].is_null(), "{made}");
+    let (_, made) = b.call(
+        "sandbox.create",
+        json!({ "name": "sb", "issue": second, "actor": "agent-b" }),
+    );
+    assert!(made["error"].is_null(), "{made}");
+    let (_, ran) = a.call(
+        "sandbox.exec",
+        json!({ "name": "sa", "cmd": ["sh", "-c", "echo $GRIT_ACTOR > who"] }),
+    );
+    assert_eq!(ran["result"]["exit_code"], 0, "{ran}");
+    assert_eq!(
+        std::fs::read_to_string(r.join(".sandboxes/sa/who")).unwrap(),
+        "agent-a\n"
+    );
+    let (_, bad) = b.call("sandbox.list", json!({ "actor": "../x" }));
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid actor label"),
+        "{bad}"
+    );
+    let actors = t.json("wal", &r, &["actor", "list"]);
+    let id_of = |label: &str| {
+        actors
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["label"] == label)
+            .unwrap_or_else(|| panic!("no {label}: {actors}"))["id"]
+            .clone()
+    };
+    for (issue, label) in [(&first, "agent-a"), (&second, "agent-b")] {
+        let log = t.json("wal", &r, &["log", "--issue", issue]);
+        let comment = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "issue.comment_added")
+            .unwrap_or_else(|| panic!("the sandbox's comment: {log}"));
+        assert_eq!(comment["actor"], id_of(label), "{comment}");
+    }
+    t.ok("wal", &r, &["daemon", "stop"]);
+}
