@@ -250,7 +250,7 @@ impl Session {
             "sandbox.list" => self
                 .sandboxes()
                 .and_then(|s| Ok(serde_json::to_value(s.list()?).expect("serialises"))),
-            "sandbox.exec" => self.sandbox_exec(id_or_null, &params, actor),
+            "sandbox.exec" => self.sandbox_exec(id_or_null, params, actor),
             "sandbox.diff" => self.sandbox_diff(params),
             "sandbox.commit" => self.sandbox_commit(params),
             "sandbox.remove" => self.sandbox_remove(params),
