@@ -325,6 +325,8 @@ pub struct Shared {
     /// How long a client may take to finish a line it began, and may sit idle without a
     /// subscription (`grit.daemon.readTimeout`).
     pub read_timeout: Duration,
+    /// The port the MCP server listens on (grit.daemon.mcpPort), once it does; 0 before.
+    pub mcp_port: Arc<std::sync::atomic::AtomicU16>,
 }
 
 /// Clients served at once; one more is told so and closed (`grit.daemon.maxClients`).
@@ -406,11 +408,17 @@ impl Shared {
             "sync": *self.sync.lock().unwrap_or_else(|p| p.into_inner()),
             "webhooks": *self.webhooks.lock().unwrap_or_else(|p| p.into_inner()),
             "feed_end": feed,
+            "mcp": match self.mcp_port.load(Ordering::SeqCst) {
+                0 => Value::Null,
+                port => json!(format!("http://127.0.0.1:{port}/mcp")),
+            },
         })
     }
 
     fn busy(&self) -> bool {
-        self.clients.load(Ordering::Relaxed) > 0
+        // Agents reach the MCP endpoint at any time: a daemon serving it stays until stopped.
+        self.mcp_port.load(Ordering::Relaxed) != 0
+            || self.clients.load(Ordering::Relaxed) > 0
             || self
                 .webhooks
                 .lock()
@@ -477,6 +485,7 @@ pub fn run(dir: &Path) -> Result<bool> {
         subscriptions: AtomicUsize::new(0),
         config: std::sync::atomic::AtomicU64::new(0),
         read_timeout,
+        mcp_port: Arc::default(),
     });
     // The socket: a stale one (a crashed daemon's) is ours to replace, as we hold the lease.
     let _ = fs::remove_file(&paths.socket);
@@ -526,6 +535,31 @@ pub fn run(dir: &Path) -> Result<bool> {
     {
         let s = shared.clone();
         spawn("webhooks", Box::new(move || super::webhook::run(&s)))?;
+    }
+    // MCP over HTTP for the agents of this clone (grit.daemon.mcpPort), beside the socket.
+    if let Some(port) = repo.config_string("grit.daemon.mcpPort") {
+        let port: u16 = port.trim().parse().map_err(|_| {
+            Error::invalid(
+                format!("grit.daemon.mcpPort is '{port}', not a port number"),
+                "`git config grit.daemon.mcpPort 8765` (0 picks a free port; `git wal daemon status` shows it)",
+            )
+        })?;
+        let s = shared.clone();
+        spawn(
+            "mcp",
+            Box::new(move || {
+                let mut http = crate::mcp::HttpOptions::on(port);
+                http.own_signals = false;
+                http.token = std::env::var("GRIT_MCP_TOKEN").ok().filter(|t| !t.is_empty());
+                http.bound = Some(s.mcp_port.clone());
+                let mut opts = crate::mcp::Options::new(s.dir.clone());
+                opts.http = Some(http);
+                s.log(format!("serving MCP over HTTP on 127.0.0.1:{port}"));
+                if let Err(e) = crate::mcp::serve(opts) {
+                    s.log(format!("the MCP server stopped: {e}"));
+                }
+            }),
+        )?;
     }
     {
         let s = shared.clone();

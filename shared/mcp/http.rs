@@ -26,12 +26,18 @@ pub struct HttpOptions {
     pub token: Option<String>,
     /// Browser origins allowed besides the server's own (`http://localhost:5173`).
     pub origins: Vec<String>,
+    /// Stop on SIGINT and SIGTERM (a server of its own); a host process that handles signals
+    /// itself (the daemon) leaves them alone.
+    pub own_signals: bool,
+    /// Set to the port once it listens (for a host to report).
+    pub bound: Option<Arc<std::sync::atomic::AtomicU16>>,
 }
 
 impl HttpOptions {
     pub fn on(port: u16) -> HttpOptions {
         HttpOptions {
             port,
+            own_signals: true,
             ..HttpOptions::default()
         }
     }
@@ -77,9 +83,14 @@ pub(super) async fn serve(core: Arc<Core>, opts: &HttpOptions) -> Result<()> {
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    eprintln!("grit: MCP over HTTP at http://127.0.0.1:{port}/mcp");
+    if let Some(b) = &opts.bound {
+        b.store(port, std::sync::atomic::Ordering::SeqCst);
+    }
+    if opts.own_signals {
+        eprintln!("grit: MCP over HTTP at http://127.0.0.1:{port}/mcp");
+    }
     let token: Option<Arc<str>> = opts.token.as_deref().map(Arc::from);
-    let stop = stop_signal();
+    let stop = stop_signal(opts.own_signals);
     tokio::pin!(stop);
     loop {
         let (socket, _) = tokio::select! {
@@ -126,9 +137,12 @@ pub(super) async fn serve(core: Arc<Core>, opts: &HttpOptions) -> Result<()> {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn stop_signal() {
+/// Resolves on SIGINT or SIGTERM (never, when the host handles signals).
+async fn stop_signal(own: bool) {
     use tokio::signal::unix::{SignalKind, signal};
+    if !own {
+        return std::future::pending().await;
+    }
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         return std::future::pending().await;
     };

@@ -797,3 +797,45 @@ fn agents_init_prints_a_diff_writes_only_with_write_and_keeps_what_is_there() {
     );
     assert!(!r.join(".gemini/settings.json").exists(), "nothing was written");
 }
+
+#[test]
+fn the_daemon_serves_mcp_over_http_for_the_clones_agents() {
+    let t = TestEnv::new();
+    let (r, id) = repo_with_issue(&t);
+    t.git(&r, &["config", "grit.daemon.mcpPort", "0"]);
+    struct Stop<'a>(&'a TestEnv, &'a Path);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.cmd("wal", self.1).args(["daemon", "stop"]).output();
+        }
+    }
+    t.ok("wal", &r, &["daemon", "start"]);
+    let _stop = Stop(&t, &r);
+    // The endpoint is up once the status names it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let url = loop {
+        let status = t.json("wal", &r, &["daemon", "status"]);
+        if let Some(u) = status["mcp"].as_str() {
+            break u.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no MCP endpoint: {status}");
+        std::thread::yield_now();
+    };
+    let port: u16 = url
+        .trim_end_matches("/mcp")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut s = HttpSession::open(port, "agent-d", None);
+    let ready = s.call("ready", json!({}));
+    assert_eq!(
+        ready["result"]["structuredContent"]["issues"][0]["id"],
+        id.as_str(),
+        "{ready}"
+    );
+    let claimed = s.call("claim", json!({ "id": id }));
+    assert_eq!(claimed["result"]["isError"], false, "{claimed}");
+    assert_eq!(t.json("issue", &r, &["show", &id])["claim"]["by_actor"], "agent-d");
+}
