@@ -31,6 +31,7 @@ pub mod refs;
 pub mod repo;
 pub mod retire;
 pub mod sandbox;
+pub mod serve;
 pub mod snapshot;
 pub mod store;
 pub mod sync;

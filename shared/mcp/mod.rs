@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex};
 
 #[allow(deprecated)]
 use rmcp::model::SetLevelRequestParams;
@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::error::{Error, Result};
+use crate::serve::{Changed, Hub, Workers};
 use crate::store::Store;
 
 mod http;
@@ -69,11 +70,11 @@ pub fn serve(opts: Options) -> Result<()> {
     }
     // The repository must be there before a client is told anything.
     drop(Store::open(&opts.dir)?);
+    let workers = Workers::new(opts.dir.clone());
     let core = Arc::new(Core {
-        dir: opts.dir.clone(),
+        hub: Hub::new(opts.dir.clone()),
+        workers,
         pinned: opts.actor.clone(),
-        idle: Mutex::new(Vec::new()),
-        hub: OnceLock::new(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,166 +107,25 @@ fn failed(message: String) -> Error {
     }
 }
 
-/// A piece of work for a worker: the worker's store, brought up to date, or why it could not be.
-type Job = Box<dyn FnOnce(Result<&Store>) + Send>;
-
-/// What every session of one server shares: the repository, the workers (threads that each
-/// keep a store open, so that a call costs no open; a store's repository handle stays on its
-/// thread), and the feed's watcher.
+/// What every session of one server shares: the workers on the repository, the actor pinned
+/// for every request, and the feed's changes.
 pub(crate) struct Core {
-    dir: PathBuf,
+    workers: Arc<Workers>,
     pinned: Option<String>,
-    /// Workers waiting for work. A busy server starts more; at most `IDLE` wait.
-    idle: Mutex<Vec<mpsc::Sender<Job>>>,
-    hub: OnceLock<broadcast::Sender<Changed>>,
+    hub: Hub,
 }
 
-/// How many workers wait for work at most (the rest end once they are done).
-const IDLE: usize = 4;
-
 impl Core {
-    /// Runs `f` on a worker's store, as `actor` when one is named; the answer comes back on
-    /// the returned channel.
     fn run<T: Send + 'static>(
-        self: &Arc<Self>,
+        &self,
         actor: Option<String>,
         f: impl FnOnce(&Store, Option<&str>) -> Result<T> + Send + 'static,
     ) -> tokio::sync::oneshot::Receiver<Result<T>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |store| {
-            let out = store.and_then(|s| match &actor {
-                Some(a) => crate::actor::acting_as(a, || f(s, Some(a))).and_then(|r| r),
-                None => f(s, None),
-            });
-            let _ = tx.send(out);
-        });
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let job = match idle {
-            Some(w) => match w.send(job) {
-                Ok(()) => return rx,
-                Err(mpsc::SendError(job)) => job,
-            },
-            None => job,
-        };
-        if let Err(mpsc::SendError(job)) = self.worker().send(job) {
-            job(Err(Error::Failed {
-                message: "no worker thread could be started".into(),
-                hint: "the machine is out of threads or memory; try again".into(),
-            }));
-        }
-        rx
+        self.workers.run(actor, f)
     }
 
-    /// Starts a worker: a thread that opens a store on its first job and keeps it.
-    fn worker(self: &Arc<Self>) -> mpsc::Sender<Job> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let (core, me) = (self.clone(), tx.clone());
-        let _ = std::thread::Builder::new().name("grit-mcp".into()).spawn(move || {
-            let mut store: Option<Store> = None;
-            while let Ok(job) = rx.recv() {
-                let ready = match store.take() {
-                    Some(s) => s.index.refresh(&s.repo).map(|_| s),
-                    None => Store::open(&core.dir),
-                };
-                match ready {
-                    Ok(s) => {
-                        job(Ok(&s));
-                        store = Some(s);
-                    }
-                    Err(e) => job(Err(e)),
-                }
-                let mut idle = core.idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() >= IDLE {
-                    return;
-                }
-                idle.push(me.clone());
-            }
-        });
-        tx
-    }
-
-    /// Changes as the feed records them, from a watcher started on first use.
     fn changes(&self) -> Result<broadcast::Receiver<Changed>> {
-        if let Some(tx) = self.hub.get() {
-            return Ok(tx.subscribe());
-        }
-        let (tx, rx) = broadcast::channel(1024);
-        if self.hub.set(tx.clone()).is_err() {
-            // Another session started it meanwhile.
-            return Ok(self.hub.get().expect("set").subscribe());
-        }
-        // The watcher's store lives on its thread; it says when it is watching.
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
-        let dir = self.dir.clone();
-        std::thread::Builder::new()
-            .name("grit-mcp-feed".into())
-            .spawn(move || {
-                let started = Store::open(&dir).and_then(|s| {
-                    let waker = crate::live::Waker::new(&s.repo)?;
-                    let (stream, _) = crate::live::Stream::open(&s.repo, &crate::live::Since::Now)?;
-                    Ok((s, waker, stream))
-                });
-                match started {
-                    Ok((s, waker, stream)) => {
-                        let _ = ready_tx.send(Ok(()));
-                        watch_feed(s, waker, stream, tx);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })
-            .map_err(Error::io("a thread"))?;
-        ready_rx.recv().unwrap_or_else(|_| {
-            Err(Error::Failed {
-                message: "the feed's watcher did not start".into(),
-                hint: "try again".into(),
-            })
-        })?;
-        Ok(rx)
-    }
-}
-
-/// A change the feed recorded, as subscriptions need it.
-#[derive(Debug, Clone)]
-enum Changed {
-    /// An event on this issue (hex id).
-    Issue(String),
-    Lock,
-    /// A step of this sandbox.
-    Sandbox(String),
-}
-
-fn watch_feed(
-    store: Store,
-    waker: crate::live::Waker,
-    mut stream: crate::live::Stream,
-    tx: broadcast::Sender<Changed>,
-) {
-    let mut fold = crate::live::FoldLater::default();
-    let filter = crate::live::Filter::default();
-    loop {
-        if let Ok(items) = stream.poll(&store, &filter, 1 << 20) {
-            for item in items {
-                let change = match (item.kind.as_str(), item.issue) {
-                    (_, Some(id)) => Changed::Issue(id.to_hex()),
-                    ("lock", None) => Changed::Lock,
-                    ("sandbox", None) => {
-                        Changed::Sandbox(item.record["sandbox"]["name"].as_str().unwrap_or_default().to_owned())
-                    }
-                    _ => continue,
-                };
-                if tx.send(change).is_err() {
-                    // Nobody listens any more.
-                    return;
-                }
-            }
-        }
-        let woken = waker.wait(fold.timeout(std::time::Duration::from_secs(3600)));
-        fold.note(&woken);
-        if fold.due() {
-            let _ = store.index.refresh(&store.repo);
-        }
+        self.hub.subscribe()
     }
 }
 
