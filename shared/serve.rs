@@ -135,7 +135,6 @@ fn watch_feed(
     }
 }
 
-
 /// The feed's changes, from a watcher started on first use.
 pub struct Hub {
     dir: PathBuf,

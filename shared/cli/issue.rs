@@ -71,6 +71,9 @@ pub enum Command {
     Prime(PrimeArgs),
     /// An issue (an epic, usually) with its children, their children, and what blocks each
     Tree(TreeArgs),
+    /// The dependency graph of a query's issues (default: the open ones), with each issue's
+    /// downstream count (how much work it unblocks) and the critical path, as SVG, DOT or JSON
+    Graph(GraphArgs),
     /// Link two issues: `git issue link A blocks B` (also blocked-by, parent, child, related,
     /// duplicate-of, discovered-from)
     Link(LinkArgs),
@@ -95,6 +98,31 @@ pub enum Command {
     Ui(super::UiArgs),
     /// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub query: search::QueryArgs,
+    /// svg (a drawing, each issue a link), dot (Graphviz) or json
+    #[arg(long, default_value = "svg", value_parser = ["svg", "dot", "json"])]
+    pub format: String,
+    /// At most this many issues
+    #[arg(short = 'L', long, default_value_t = 500, value_name = "N")]
+    pub limit: usize,
+}
+
+fn graph(ui: &mut Ui, a: GraphArgs) -> Result<(), CommandError> {
+    let store = open(ui)?;
+    let g = crate::ops::graph::graph(&store, a.query.view.as_deref(), a.query.search.as_deref(), a.limit)?;
+    if ui.json || a.format == "json" {
+        return ui.json(&g);
+    }
+    let text = match a.format.as_str() {
+        "dot" => crate::ops::graph::dot(&g),
+        _ => crate::ops::graph::svg(&g, "#"),
+    };
+    ui.say(text.trim_end())
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +433,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Blocked(a) => search::blocked(ui, a),
         Command::Prime(a) => prime(ui, a),
         Command::Tree(a) => search::tree(ui, a),
+        Command::Graph(a) => graph(ui, a),
         Command::Link(a) => links::link(ui, a, true),
         Command::Unlink(a) => links::link(ui, a, false),
         Command::Export(a) => super::transfer::export(ui, a),

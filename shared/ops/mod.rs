@@ -6,6 +6,7 @@
 //! a run gets) lives here once.
 
 pub mod agents;
+pub mod graph;
 pub mod issues;
 pub mod locks;
 pub mod prime;

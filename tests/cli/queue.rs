@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::env::{TestEnv, titles};
 
@@ -538,4 +538,87 @@ fn qualifiers_for_people_parents_claims_times_comments_and_prefixes() {
     assert_eq!(q("claimed:true"), ["Crashes on start"]);
     assert_eq!(q("claimed:false").len(), 3);
     assert_eq!(q("is:claimed"), ["Crashes on start"]);
+}
+
+#[test]
+fn graph_counts_downstream_work_and_finds_the_critical_path_through_a_cycle_a_diamond_and_a_chain() {
+    let env = TestEnv::new();
+    let (_remote, a, b) = env.pair();
+    // A chain: c1 -> c2 -> c3 -> c4 -> c5 (each blocks the next).
+    let c: Vec<String> = (1..=5).map(|i| new(&env, &a, &["-t", &format!("chain {i}")])).collect();
+    for w in c.windows(2) {
+        env.ok("issue", &a, &["link", &w[1], "blocked-by", &w[0]]);
+    }
+    // A diamond: d1 -> d2, d1 -> d3, d2 -> d4, d3 -> d4.
+    let d: Vec<String> = (1..=4)
+        .map(|i| new(&env, &a, &["-t", &format!("diamond {i}")]))
+        .collect();
+    for (from, to) in [(0, 1), (0, 2), (1, 3), (2, 3)] {
+        env.ok("issue", &a, &["link", &d[to], "blocked-by", &d[from]]);
+    }
+    // A cycle x <-> y made by two clones, and y -> z after it; an epic with a child.
+    let x = new(&env, &a, &["-t", "cycle x"]);
+    let y = new(&env, &a, &["-t", "cycle y"]);
+    let z = new(&env, &a, &["-t", "after the cycle", "--blocked-by", &y]);
+    let epic = new(&env, &a, &["-t", "epic", "--type", "epic"]);
+    let child = new(&env, &a, &["-t", "child", "--parent", &epic]);
+    sync(&env, &a);
+    sync(&env, &b);
+    env.ok("issue", &a, &["link", &y, "blocked-by", &x]);
+    env.ok("issue", &b, &["link", &x, "blocked-by", &y]);
+    sync(&env, &a);
+    sync(&env, &b);
+    sync(&env, &a);
+    let g = env.json("issue", &a, &["graph"]);
+    let node = |id: &str| {
+        g["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .unwrap_or_else(|| panic!("no node {id}: {g}"))
+            .clone()
+    };
+    let down = |id: &str| node(id)["downstream"].as_u64().unwrap();
+    assert_eq!(g["nodes"].as_array().unwrap().len(), 14);
+    assert_eq!((down(&c[0]), down(&c[2]), down(&c[4])), (4, 2, 0));
+    assert_eq!(
+        (down(&d[0]), down(&d[1]), down(&d[3])),
+        (3, 1, 0),
+        "the diamond's sink counts once"
+    );
+    assert_eq!(
+        (down(&x), down(&y), down(&z)),
+        (2, 2, 0),
+        "a cycle's issues unblock each other and z"
+    );
+    assert_eq!(down(&child), 1, "a child comes before its epic");
+    // The critical path is the chain, the longest.
+    assert_eq!(g["critical_path"], json!(c), "{}", g["critical_path"]);
+    assert!(node(&c[3])["critical"].as_bool().unwrap() && !node(&d[0])["critical"].as_bool().unwrap());
+    let cycles = g["cycles"].as_array().unwrap();
+    assert_eq!(cycles.len(), 1);
+    let mut members: Vec<&str> = cycles[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    members.sort();
+    let mut want = [x.as_str(), y.as_str()];
+    want.sort();
+    assert_eq!(members, want);
+    // DOT: every issue a node, every link an edge, the parent link dashed, the path in red.
+    let dot = env.ok("issue", &a, &["graph", "--format", "dot"]);
+    assert!(dot.starts_with("digraph grit {"), "{dot}");
+    assert_eq!(dot.matches(" -> ").count(), 4 + 4 + 2 + 1 + 1, "{dot}");
+    assert_eq!(dot.matches("style=dashed").count(), 1, "{dot}");
+    assert_eq!(dot.matches("color=red").count(), 5, "{dot}");
+    // SVG: a node per issue, each linking to it; a query narrows it.
+    let svg = env.ok("issue", &a, &["graph", "-S", "diamond"]);
+    assert!(svg.starts_with("<svg"), "{svg}");
+    assert_eq!(svg.matches("<a href=").count(), 4, "{svg}");
+    for id in &d {
+        assert!(svg.contains(&format!("data-id=\"{id}\"")));
+    }
 }
