@@ -40,6 +40,7 @@ pub mod text;
 pub mod trailers;
 pub mod tui;
 pub mod wal;
+pub mod web;
 
 #[cfg(test)]
 mod decode_props;

@@ -71,6 +71,9 @@ pub enum Command {
     Prime(PrimeArgs),
     /// An issue (an epic, usually) with its children, their children, and what blocks each
     Tree(TreeArgs),
+    /// Serve the web dashboard: board, dependency graph, issue pages with actions, agents and
+    /// sandboxes, updated live (on 127.0.0.1 unless --bind, which needs a token)
+    Serve(ServeArgs),
     /// The dependency graph of a query's issues (default: the open ones), with each issue's
     /// downstream count (how much work it unblocks) and the critical path, as SVG, DOT or JSON
     Graph(GraphArgs),
@@ -98,6 +101,56 @@ pub enum Command {
     Ui(super::UiArgs),
     /// Run a short tour in a new scratch repository (through `git issue`, so PATH is checked too)
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The port (0 picks a free one)
+    #[arg(long, default_value_t = 8080, value_name = "N")]
+    pub port: u16,
+    /// The address to listen on; anything but loopback needs a token
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: std::net::IpAddr,
+    /// Require this token: open the page once as /?token=TOKEN (then a cookie carries it)
+    #[arg(long, env = "GRIT_WEB_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The actor the page's actions act as (default: GRIT_ACTOR, grit.actor)
+    #[arg(long, value_name = "LABEL")]
+    pub actor: Option<String>,
+    /// Open the page in the browser (xdg-open, or open on macOS)
+    #[arg(long)]
+    pub open: bool,
+}
+
+fn serve(ui: &mut Ui, a: ServeArgs) -> Result<(), CommandError> {
+    let mut opts = crate::web::Options::new(ui.dir.clone());
+    opts.bind = a.bind;
+    opts.port = a.port;
+    opts.token = a.token.filter(|t| !t.is_empty());
+    opts.actor = a.actor;
+    let token = opts.token.clone();
+    let quiet = ui.quiet;
+    crate::web::serve(opts, |addr| {
+        let url = match &token {
+            Some(t) => format!("http://{addr}/?token={t}"),
+            None => format!("http://{addr}/"),
+        };
+        if !quiet {
+            eprintln!("grit: serving the dashboard at {url}");
+        }
+        if a.open {
+            let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+            if let Err(e) = std::process::Command::new(opener)
+                .arg(&url)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+            {
+                eprintln!("warning: could not open a browser ({opener}: {e}); open {url}");
+            }
+        }
+    })?;
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -434,6 +487,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Prime(a) => prime(ui, a),
         Command::Tree(a) => search::tree(ui, a),
         Command::Graph(a) => graph(ui, a),
+        Command::Serve(a) => serve(ui, a),
         Command::Link(a) => links::link(ui, a, true),
         Command::Unlink(a) => links::link(ui, a, false),
         Command::Export(a) => super::transfer::export(ui, a),

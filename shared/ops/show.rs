@@ -129,3 +129,95 @@ pub fn cycles(store: &Store, id: &Id) -> Result<Vec<(&'static str, Vec<String>)>
     }
     Ok(out)
 }
+
+/// One step of an issue's history, as the timeline shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub time: String,
+    /// Who: the person's name and which of their actors.
+    pub by: String,
+    /// What, in a few words ("opened", "commented", "set the state to closed", "added label bug").
+    pub what: String,
+    /// The comment's text, for a comment.
+    pub body: Option<String>,
+}
+
+/// The history of an issue as the index knows it: its opening, every comment (commit notes
+/// among them), and the latest change of each field and label, each with who made it. Every
+/// one of these came from an event whose signature was checked when it was folded in.
+pub fn timeline(store: &Store, id: &Id) -> Result<Vec<Step>> {
+    let Some(s) = store.index.issue(id)? else {
+        return Err(crate::Error::NotFound {
+            what: "issue",
+            query: id.to_hex(),
+        });
+    };
+    let who = |actor: &[u8; 32]| -> Result<String> {
+        let a = crate::event::ActorId(*actor);
+        let name = store.index.author(&a)?.display();
+        Ok(format!("{name} ({})", crate::actor::which(&store.repo, &a)))
+    };
+    let mut steps: Vec<(u64, u64, Step)> = Vec::new();
+    let mut push = |lamport: u64, wall: u64, actor: &[u8; 32], what: String, body: Option<String>| -> Result<()> {
+        steps.push((
+            wall,
+            lamport,
+            Step {
+                time: crate::repo::format_time(wall),
+                by: who(actor)?,
+                what,
+                body,
+            },
+        ));
+        Ok(())
+    };
+    if let Some(c) = &s.created {
+        push(0, c.created_ms, &c.author, "opened the issue".into(), None)?;
+    }
+    for c in &s.comments {
+        push(
+            c.stamp.lamport,
+            c.stamp.wall_ms,
+            &c.stamp.actor,
+            "commented".into(),
+            Some(c.body.clone()),
+        )?;
+    }
+    // What the opening event set is part of "opened".
+    let opened = s.id;
+    let mut reg = |stamp: &crate::issue::Stamp, what: String| {
+        if stamp.id == opened {
+            return Ok(());
+        }
+        push(stamp.lamport, stamp.wall_ms, &stamp.actor, what, None)
+    };
+    if let Some(r) = &s.title {
+        reg(&r.stamp, format!("set the title to “{}”", r.value))?;
+    }
+    if let Some(r) = &s.state {
+        let state = format!("{:?}", r.value.state).to_lowercase();
+        reg(
+            &r.stamp,
+            format!(
+                "set the state to {state}{}",
+                r.value.reason.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
+            ),
+        )?;
+    }
+    if let Some(r) = &s.priority {
+        reg(&r.stamp, format!("set the priority to P{}", r.value))?;
+    }
+    if let Some(r) = &s.issue_type {
+        reg(&r.stamp, format!("set the type to {}", r.value))?;
+    }
+    for (label, e) in &s.labels {
+        if let Some(a) = &e.add {
+            reg(a, format!("added the label {label}"))?;
+        }
+        if let Some(r) = &e.remove {
+            reg(r, format!("removed the label {label}"))?;
+        }
+    }
+    steps.sort_by_key(|(wall, lamport, _)| (*wall, *lamport));
+    Ok(steps.into_iter().map(|(_, _, s)| s).collect())
+}
