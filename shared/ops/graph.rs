@@ -287,24 +287,42 @@ const GAP_Y: usize = 16;
 /// right of everything it depends on, rows ordered to keep edges short). Every node links to
 /// `link` followed by the issue's id; all text is escaped.
 pub fn svg(g: &Graph, link: &str) -> String {
-    let layers = g.nodes.iter().map(|n| n.layer).max().map_or(0, |m| m + 1);
-    let mut columns: Vec<Vec<usize>> = vec![Vec::new(); layers];
-    for (i, n) in g.nodes.iter().enumerate() {
-        columns[n.layer].push(i);
-    }
     let at: HashMap<&str, usize> = g.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
+    let mut linked = vec![false; g.nodes.len()];
     for e in &g.edges {
-        preds[at[e.to.as_str()]].push(at[e.from.as_str()]);
+        let (a, b) = (at[e.from.as_str()], at[e.to.as_str()]);
+        preds[b].push(a);
+        linked[a] = true;
+        linked[b] = true;
     }
-    // Rows: the first column by priority, then each by the mean row of its predecessors.
+    // Linked issues in columns by depth; the rest in a grid below them, by priority.
+    let layers = g
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| linked[*i])
+        .map(|(_, n)| n.layer)
+        .max()
+        .map_or(0, |m| m + 1);
+    let mut columns: Vec<Vec<usize>> = vec![Vec::new(); layers];
+    let mut loose: Vec<usize> = Vec::new();
+    for (i, n) in g.nodes.iter().enumerate() {
+        if linked[i] {
+            columns[n.layer].push(i);
+        } else {
+            loose.push(i);
+        }
+    }
+    loose.sort_by_key(|&i| (g.nodes[i].priority, g.nodes[i].short_id.clone()));
+    // Rows: the first column by what it unblocks, then each by the mean row of its predecessors.
     let mut row = vec![0f64; g.nodes.len()];
     for (c, col) in columns.iter_mut().enumerate() {
         if c == 0 {
             col.sort_by_key(|&i| {
                 (
-                    g.nodes[i].priority,
                     std::cmp::Reverse(g.nodes[i].downstream),
+                    g.nodes[i].priority,
                     g.nodes[i].short_id.clone(),
                 )
             });
@@ -328,13 +346,27 @@ pub fn svg(g: &Graph, link: &str) -> String {
         }
     }
     let rows = columns.iter().map(Vec::len).max().unwrap_or(0);
-    let width = layers * (W + GAP_X) + GAP_X;
-    let height = rows * (H + GAP_Y) + GAP_Y;
-    let pos = |i: usize| {
-        let x = GAP_X / 2 + g.nodes[i].layer * (W + GAP_X);
-        let y = GAP_Y + row[i] as usize * (H + GAP_Y);
-        (x, y)
-    };
+    let per_row = layers.max(6);
+    let loose_rows = loose.len().div_ceil(per_row);
+    let width = per_row * (W + GAP_X) + GAP_X;
+    let height = (rows + loose_rows) * (H + GAP_Y) + GAP_Y + if loose_rows > 0 && rows > 0 { GAP_Y * 2 } else { 0 };
+    let mut xy = vec![(0usize, 0usize); g.nodes.len()];
+    for col in &columns {
+        for &i in col {
+            xy[i] = (
+                GAP_X / 2 + g.nodes[i].layer * (W + GAP_X),
+                GAP_Y + row[i] as usize * (H + GAP_Y),
+            );
+        }
+    }
+    let top = rows * (H + GAP_Y) + if rows > 0 { GAP_Y * 2 } else { 0 };
+    for (k, &i) in loose.iter().enumerate() {
+        xy[i] = (
+            GAP_X / 2 + (k % per_row) * (W + GAP_X),
+            top + GAP_Y + (k / per_row) * (H + GAP_Y),
+        );
+    }
+    let pos = |i: usize| xy[i];
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"grit-graph\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#888\"/></marker></defs>\n"

@@ -211,6 +211,14 @@ fn query_map(q: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
+/// How many issues a graph draws: `?limit=N`, 500 by default and at most.
+fn limit(params: &HashMap<String, String>) -> usize {
+    params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .map_or(500, |l: usize| l.clamp(1, 500))
+}
+
 async fn handle(state: &Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
     // DNS rebinding: the Host must be this server's own name.
     let host = header(&req, "host").unwrap_or("");
@@ -282,9 +290,11 @@ async fn handle(state: &Arc<State>, req: Request<hyper::body::Incoming>) -> Resp
         },
         "/graph" => pages::Page::Graph {
             q: params.get("q").cloned().filter(|q| !q.trim().is_empty()),
+            limit: limit(&params),
         },
         "/graph.svg" => pages::Page::GraphSvg {
             q: params.get("q").cloned().filter(|q| !q.trim().is_empty()),
+            limit: limit(&params),
         },
         "/agents" => pages::Page::Agents,
         "/sandboxes" => pages::Page::Sandboxes,

@@ -19,8 +19,8 @@ pub const APP_CSS: &str = include_str!("app.css");
 pub enum Page {
     Board { q: Option<String>, view: Option<String> },
     Issue(String),
-    Graph { q: Option<String> },
-    GraphSvg { q: Option<String> },
+    Graph { q: Option<String>, limit: usize },
+    GraphSvg { q: Option<String>, limit: usize },
     Agents,
     Sandboxes,
     Sandbox(String),
@@ -34,9 +34,9 @@ pub fn render(s: &Store, page: &Page, csrf: &str, fragment: bool) -> Result<Stri
             let (title, main) = issue(s, id, csrf)?;
             (title, "board", main)
         }
-        Page::Graph { q } => ("Graph".to_owned(), "graph", graph(s, q.as_deref())?),
-        Page::GraphSvg { q } => {
-            let g = ops::graph::graph(s, None, q.as_deref(), 500)?;
+        Page::Graph { q, limit } => ("Graph".to_owned(), "graph", graph(s, q.as_deref(), *limit)?),
+        Page::GraphSvg { q, limit } => {
+            let g = ops::graph::graph(s, None, q.as_deref(), *limit)?;
             return Ok(ops::graph::svg(&g, "/issue/"));
         }
         Page::Agents => ("Agents".to_owned(), "agents", agents(s)?),
@@ -398,8 +398,8 @@ pub fn act(s: &Store, query: &str, action: &str, form: &HashMap<String, String>)
     Ok(id.to_hex())
 }
 
-fn graph(s: &Store, q: Option<&str>) -> Result<String> {
-    let g = ops::graph::graph(s, None, q, 500)?;
+fn graph(s: &Store, q: Option<&str>, limit: usize) -> Result<String> {
+    let g = ops::graph::graph(s, None, q, limit)?;
     let critical: Vec<String> = g
         .critical_path
         .iter()

@@ -22,3 +22,4 @@ mod transfer;
 mod trust;
 mod tui;
 mod wal;
+mod web;

@@ -1,0 +1,309 @@
+//! `git issue serve`: the web dashboard over real HTTP, and in a real headless Chromium driven by
+//! Playwright (`tests/web/browser.py`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::env::TestEnv;
+
+struct Server(Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(t: &TestEnv, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut c = t.std_cmd("issue", dir);
+    c.args(["serve", "--port", "0"]).args(args).envs(env.iter().copied());
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    Server(child, port)
+}
+
+/// One HTTP/1.1 request: the status, the headers (lower-cased names) and the body.
+fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    c.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn csrf_of(page: &str) -> String {
+    page.split("<meta name=\"csrf\" content=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page carries its CSRF token")
+        .to_owned()
+}
+
+#[test]
+fn the_dashboard_escapes_what_strangers_wrote_and_refuses_forged_requests() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let evil = t.json(
+        "issue",
+        &r,
+        &[
+            "create",
+            "--title",
+            "<img src=x onerror=alert(1)>",
+            "--label",
+            "<b>bold</b>",
+            "--body",
+            "<script>alert(2)</script>\n\n[x](javascript:alert(3)) and [ok](https://example.com)",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = serve(&t, &r, &[], &[]);
+    let (status, head, board) = request(s.1, "GET", "/", &[], "");
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{head}"
+    );
+    assert!(
+        board.contains("&lt;img src=x onerror=alert(1)&gt;") && !board.contains("<img src=x"),
+        "{board}"
+    );
+    assert!(board.contains("&lt;b&gt;bold&lt;/b&gt;") && !board.contains("<b>bold</b>"));
+    assert!(
+        !board.contains("<script>") || board.matches("<script").count() == 1,
+        "only the page's own script"
+    );
+    let (_, _, page) = request(s.1, "GET", &format!("/issue/{evil}"), &[], "");
+    assert!(
+        page.contains("&lt;script&gt;alert(2)&lt;/script&gt;"),
+        "raw HTML is text: {page}"
+    );
+    assert!(!page.contains("javascript:"), "a script link is dropped: {page}");
+    assert!(page.contains("href=\"https://example.com\""));
+    // Requests of another site, or through a rebound name, are refused.
+    let host = format!("evil.example:{}", s.1);
+    assert_eq!(request(s.1, "GET", "/", &[("Host", &host)], "").0, 403);
+    assert_eq!(
+        request(s.1, "GET", "/", &[("Origin", "http://evil.example")], "").0,
+        403
+    );
+    // A POST without the page's CSRF token is refused and writes nothing.
+    let form = "body=forged";
+    let kind = ("Content-Type", "application/x-www-form-urlencoded");
+    let (status, _, _) = request(s.1, "POST", &format!("/issue/{evil}/comment"), &[kind], form);
+    assert_eq!(status, 403);
+    let (status, _, _) = request(
+        s.1,
+        "POST",
+        &format!("/issue/{evil}/comment"),
+        &[kind, ("X-CSRF-Token", "0000")],
+        form,
+    );
+    assert_eq!(status, 403);
+    assert!(
+        t.json("issue", &r, &["show", &evil])["comments"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // With it, the action is the CLI's: the comment is there, and so is a claim.
+    let csrf = csrf_of(&page);
+    let own_origin = format!("http://127.0.0.1:{}", s.1);
+    let (status, _, _) = request(
+        s.1,
+        "POST",
+        &format!("/issue/{evil}/comment"),
+        &[kind, ("Origin", &own_origin)],
+        &format!("csrf={csrf}&body=from+the+page"),
+    );
+    assert_eq!(status, 303);
+    let (status, _, _) = request(
+        s.1,
+        "POST",
+        &format!("/issue/{evil}/claim"),
+        &[kind, ("X-CSRF-Token", &csrf)],
+        "",
+    );
+    assert_eq!(status, 200);
+    let shown = t.json("issue", &r, &["show", &evil]);
+    assert_eq!(shown["comments"][0]["body"], "from the page");
+    assert!(shown["claim"].is_object(), "{shown}");
+    // A bad action is the operation's error, with its hint.
+    let (status, _, body) = request(
+        s.1,
+        "POST",
+        &format!("/issue/{evil}/label"),
+        &[kind, ("X-CSRF-Token", &csrf)],
+        "label=",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("hint: "), "{body}");
+    // Pages of what is not there.
+    assert_eq!(request(s.1, "GET", "/issue/ffffffff", &[], "").0, 404);
+    assert_eq!(request(s.1, "GET", "/nowhere", &[], "").0, 200, "a page saying so");
+}
+
+#[test]
+fn serving_beyond_loopback_needs_a_token_and_the_token_is_checked() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let out = t
+        .cmd("issue", &r)
+        .args(["serve", "--bind", "0.0.0.0", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a token") && err.contains("hint: "), "{err}");
+    let s = serve(&t, &r, &[], &[("GRIT_WEB_TOKEN", "s3cret")]);
+    assert_eq!(request(s.1, "GET", "/", &[], "").0, 401);
+    assert_eq!(request(s.1, "GET", "/?token=wrong", &[], "").0, 401);
+    let (status, head, _) = request(s.1, "GET", "/?token=s3cret", &[], "");
+    assert_eq!(status, 303);
+    assert!(
+        head.contains("set-cookie: grit_token=s3cret; httponly; samesite=strict"),
+        "{head}"
+    );
+    assert_eq!(request(s.1, "GET", "/", &[("Cookie", "grit_token=s3cret")], "").0, 200);
+    assert_eq!(
+        request(s.1, "GET", "/", &[("Authorization", "Bearer s3cret")], "").0,
+        200
+    );
+}
+
+#[test]
+fn the_event_stream_announces_a_write_from_the_cli() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let id = t.create(&r, "watched");
+    let s = serve(&t, &r, &[], &[]);
+    let mut c = TcpStream::connect(("127.0.0.1", s.1)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(c, "GET /events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", s.1).unwrap();
+    let mut reader = BufReader::new(c);
+    let mut line = String::new();
+    // The stream is open once its first line (the retry interval) arrives.
+    while !line.starts_with("retry:") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0);
+    }
+    t.ok("issue", &r, &["comment", &id, "--body", "hello"]);
+    loop {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended");
+        if line.contains("data: ") && line.contains(&id) {
+            break;
+        }
+    }
+}
+
+/// A tool the tests use from outside: `env` names it, else it is in target/test-tools.
+fn test_tool(env: &str, under_test_tools: &str) -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
+        return Some(p.into());
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-tools")
+        .join(under_test_tools);
+    p.exists().then_some(p)
+}
+
+/// The dashboard in a real browser: Playwright for Python drives Debian's Chromium.
+#[test]
+fn the_dashboard_works_in_a_real_browser() {
+    let Some(python) = test_tool("GRIT_TEST_PYTHON", "mcp-venv/bin/python") else {
+        eprintln!("skipped: no Python with Playwright in target/test-tools/mcp-venv (.ci/run installs it)");
+        return;
+    };
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(chromium) = chromium else {
+        eprintln!("skipped: no Chromium at /usr/bin/chromium (.ci/run installs Debian's chromium)");
+        return;
+    };
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import playwright"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: Playwright for Python is not installed (.ci/run installs it)");
+        return;
+    }
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    // 200 issues, some blocked, one with a hostile title.
+    let out = t
+        .wrapped("sh", &r)
+        .args([
+            "-c",
+            "set -e; prev=; for i in $(seq 1 199); do \
+               if [ $((i % 10)) = 0 ]; then \
+                 prev=$(git issue create --title \"Task $i\" --label area$((i % 3)) --blocked-by $prev); \
+               else \
+                 prev=$(git issue create --title \"Task $i\" --label area$((i % 3)) --priority $((i % 5))); \
+               fi; done; \
+             git issue create --title '<img src=x onerror=alert(1)>' >/dev/null",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = serve(&t, &r, &[], &[]);
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/web");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/browser.py");
+    let out = t
+        .wrapped(python.to_str().unwrap(), &r)
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{}", s.1))
+        .arg(chromium)
+        .arg(&shots)
+        .arg(&r)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    for shot in ["board.png", "issue.png", "graph.png", "agents.png"] {
+        assert!(shots.join(shot).exists(), "no screenshot {shot}");
+    }
+}
