@@ -297,20 +297,24 @@ pub fn read_record(repo: &Repo, commit: gix::ObjectId) -> Result<Option<Record>>
 /// Which of a person's actors `id` is: its local label (`agent-1`), or, for an actor of another
 /// clone, the start of its id. A record names the person; every agent of theirs shares it.
 pub fn which(repo: &Repo, id: &ActorId) -> String {
+    type Labels = (Option<std::time::SystemTime>, Vec<(ActorId, String)>);
     thread_local! {
-        static LOCAL: std::cell::OnceCell<Vec<(ActorId, String)>> = const { std::cell::OnceCell::new() };
+        static LOCAL: std::cell::RefCell<Option<Labels>> = const { std::cell::RefCell::new(None) };
     }
+    // Read again when the actors' directory changed: a server runs for long, and makes actors.
+    let stamp = fs::metadata(actors_dir(repo)).and_then(|m| m.modified()).ok();
     let label = LOCAL.with(|l| {
-        l.get_or_init(|| {
-            list_local(repo)
+        let mut l = l.borrow_mut();
+        if l.as_ref().is_none_or(|(at, _)| *at != stamp) {
+            let list = list_local(repo)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|a| (a.id(), a.label))
-                .collect()
-        })
-        .iter()
-        .find(|(a, _)| a == id)
-        .map(|(_, label)| label.clone())
+                .collect();
+            *l = Some((stamp, list));
+        }
+        let (_, list) = l.as_ref().expect("filled above");
+        list.iter().find(|(a, _)| a == id).map(|(_, label)| label.clone())
     });
     label.unwrap_or_else(|| format!("actor {}", &id.to_hex()[..8]))
 }

@@ -380,13 +380,12 @@ impl Waker {
     }
 
     /// Waits until something changes or `timeout` passes; a burst of changes is one wake.
+    /// Reading wakes nothing: a reader of the feed (this one's own poll, or another watcher's)
+    /// opens its files, and the kernel reports that too.
     pub fn wait(&self, timeout: Duration) -> Woken {
+        let deadline = std::time::Instant::now() + timeout;
         let mut woken = Woken::default();
-        let first = match self.rx.recv_timeout(timeout) {
-            Ok(e) => e,
-            Err(_) => return woken,
-        };
-        let mut note = |e: notify::Result<notify::Event>| {
+        let note = |woken: &mut Woken, e: notify::Result<notify::Event>| {
             let Ok(e) = e else {
                 // The kernel dropped events (a full queue): anything may have changed.
                 woken.any = true;
@@ -394,8 +393,8 @@ impl Waker {
                 woken.config = true;
                 return;
             };
-            // Reading changes nothing (and readers of the feed would wake each other forever);
-            // a file closed after writing does.
+            // A file closed after writing is a change; opening, reading or closing a file only
+            // read is not.
             use notify::event::{AccessKind, AccessMode, EventKind};
             if matches!(e.kind, EventKind::Access(k) if k != AccessKind::Close(AccessMode::Write)) {
                 return;
@@ -410,9 +409,15 @@ impl Waker {
                 woken.config |= s.ends_with("/config");
             }
         };
-        note(first);
-        while let Ok(e) = self.rx.try_recv() {
-            note(e);
+        while !woken.any {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(e) => note(&mut woken, e),
+                Err(_) => return woken,
+            }
+            while let Ok(e) = self.rx.try_recv() {
+                note(&mut woken, e);
+            }
         }
         woken
     }

@@ -1031,3 +1031,38 @@ fn the_socket_acts_for_many_agents_each_request_signed_by_its_own_actor() {
     }
     t.ok("wal", &r, &["daemon", "stop"]);
 }
+
+/// CPU time (user + system, in clock ticks) a process has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_idle_watcher_sleeps_while_nothing_changes() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let id = t.create(&r, "x");
+    // A watcher reads the feed when it wakes; its own reading must not wake it again.
+    let mut watch = t
+        .std_cmd("wal", &r)
+        .args(["watch", "--no-daemon", "--json", "--since", "start"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(watch.stdout.take().unwrap());
+    t.ok("issue", &r, &["comment", &id, "--body", "wake up"]);
+    let mut line = String::new();
+    while !line.contains("wake up") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the watcher ended");
+    }
+    let before = cpu_ticks(watch.id());
+    // Measured over a while of nothing happening (not waited on for anything).
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(watch.id()) - before;
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(used <= 20, "an idle watcher used {used} ticks of CPU in 2 s");
+}

@@ -231,6 +231,42 @@ fn the_event_stream_announces_a_write_from_the_cli() {
     }
 }
 
+#[test]
+fn the_dashboard_sleeps_while_nothing_changes_with_a_page_open() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let id = t.create(&r, "watched");
+    let s = serve(&t, &r, &[], &[]);
+    let mut c = TcpStream::connect(("127.0.0.1", s.1)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(c, "GET /events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", s.1).unwrap();
+    let mut reader = BufReader::new(c);
+    let mut line = String::new();
+    t.ok("issue", &r, &["comment", &id, "--body", "hello"]);
+    while !line.contains(&id) {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0);
+    }
+    let ticks = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let f: Vec<u64> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        f[0] + f[1]
+    };
+    let before = ticks(s.0.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = ticks(s.0.id()) - before;
+    assert!(used <= 20, "an idle dashboard used {used} ticks of CPU in 2 s");
+}
+
 /// A tool the tests use from outside: `env` names it, else it is in target/test-tools.
 fn test_tool(env: &str, under_test_tools: &str) -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
