@@ -403,6 +403,9 @@ fn the_real_binary_under_tmux_filters_comments_quits_and_restores_the_terminal()
         let out = t.wrapped("tmux", &r).arg("-S").arg(&sock).args(args).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    // A session that outlives the others keeps the server up: a server that exits with its last
+    // session races the next `new-session` on the same socket, which then starts nothing.
+    tmux(&["new-session", "-d", "-s", "keep", "sleep 600"]);
     let script = format!(
         "stty -g > {b}; EDITOR={e} {ui} ui; stty -g > {a}; sleep 60",
         b = before.display(),
