@@ -243,6 +243,11 @@ fn the_dashboard_sleeps_while_nothing_changes_with_a_page_open() {
     write!(c, "GET /events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", s.1).unwrap();
     let mut reader = BufReader::new(c);
     let mut line = String::new();
+    // Subscribed once the stream's first line (the retry interval) is out.
+    while !line.starts_with("retry:") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0);
+    }
     t.ok("issue", &r, &["comment", &id, "--body", "hello"]);
     while !line.contains(&id) {
         line.clear();
