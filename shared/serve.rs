@@ -190,3 +190,60 @@ impl Hub {
         Ok(rx)
     }
 }
+
+/// Compares two secrets without leaking, through the time it takes, where they differ.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// Resolves on SIGINT or SIGTERM; never, when `own` is false (a host process that handles
+/// signals itself, as the daemon does).
+pub async fn stop_signal(own: bool) {
+    use tokio::signal::unix::{SignalKind, signal};
+    if !own {
+        return std::future::pending().await;
+    }
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Accepts HTTP/1.1 connections on `listener` until `stop` resolves, each served by the service
+/// `service` makes for it.
+pub async fn accept<S, B>(
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()>,
+    service: impl Fn() -> S,
+) where
+    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = hyper::Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(stop);
+    loop {
+        let (socket, _) = tokio::select! {
+            () = &mut stop => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of descriptors, say: the next accept may do better.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let handler = service();
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), handler)
+                .await;
+        });
+    }
+}

@@ -9,12 +9,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use super::{Core, Server};
 use crate::error::{Error, Result};
+use crate::serve::same_secret;
 
 /// How to serve over HTTP.
 #[derive(Debug, Clone, Default)]
@@ -53,11 +53,6 @@ fn plain(status: StatusCode, text: &str) -> Response<BoxBody<Bytes, Infallible>>
     r
 }
 
-/// Compares without leaking where two tokens differ through the time it takes.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
 pub(super) async fn serve(core: Arc<Core>, opts: &HttpOptions) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
         .await
@@ -90,22 +85,9 @@ pub(super) async fn serve(core: Arc<Core>, opts: &HttpOptions) -> Result<()> {
         eprintln!("grit: MCP over HTTP at http://127.0.0.1:{port}/mcp");
     }
     let token: Option<Arc<str>> = opts.token.as_deref().map(Arc::from);
-    let stop = stop_signal(opts.own_signals);
-    tokio::pin!(stop);
-    loop {
-        let (socket, _) = tokio::select! {
-            () = &mut stop => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                // Out of descriptors, say: the next accept may do better.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    crate::serve::accept(listener, crate::serve::stop_signal(opts.own_signals), move || {
         let (service, token) = (service.clone(), token.clone());
-        let handler = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let (service, token) = (service.clone(), token.clone());
             async move {
                 if req.uri().path() != "/mcp" {
@@ -117,7 +99,7 @@ pub(super) async fn serve(core: Arc<Core>, opts: &HttpOptions) -> Result<()> {
                         .get(hyper::header::AUTHORIZATION)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.strip_prefix("Bearer "));
-                    if !given.is_some_and(|g| same(g.as_bytes(), t.as_bytes())) {
+                    if !given.is_some_and(|g| same_secret(g.as_bytes(), t.as_bytes())) {
                         let mut r = plain(StatusCode::UNAUTHORIZED, "a bearer token is required");
                         r.headers_mut().insert(
                             hyper::header::WWW_AUTHENTICATE,
@@ -128,26 +110,8 @@ pub(super) async fn serve(core: Arc<Core>, opts: &HttpOptions) -> Result<()> {
                 }
                 Ok(service.handle(req).await)
             }
-        });
-        tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(socket), handler)
-                .await;
-        });
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM (never, when the host handles signals).
-async fn stop_signal(own: bool) {
-    use tokio::signal::unix::{SignalKind, signal};
-    if !own {
-        return std::future::pending().await;
-    }
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
+        })
+    })
+    .await;
+    Ok(())
 }

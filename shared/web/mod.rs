@@ -19,7 +19,6 @@ use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 
 use crate::error::{Error, Result};
 use crate::serve::{Hub, Workers};
@@ -118,42 +117,16 @@ pub fn serve(opts: Options, ready: impl FnOnce(SocketAddr)) -> Result<()> {
             hosts,
         });
         ready(addr);
-        let stop = stop_signal();
-        tokio::pin!(stop);
-        loop {
-            let (socket, _) = tokio::select! {
-                () = &mut stop => return Ok(()),
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
+        crate::serve::accept(listener, crate::serve::stop_signal(true), move || {
             let state = state.clone();
-            let handler = hyper::service::service_fn(move |req| {
+            hyper::service::service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(secured(handle(&state, req).await)) }
-            });
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(socket), handler)
-                    .await;
-            });
-        }
+            })
+        })
+        .await;
+        Ok(())
     })
-}
-
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
 }
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -200,9 +173,8 @@ fn header<'a>(req: &'a Request<hyper::body::Incoming>, name: &str) -> Option<&'a
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Compares without leaking where two secrets differ through the time it takes.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+    crate::serve::same_secret(a.as_bytes(), b.as_bytes())
 }
 
 fn query_map(q: Option<&str>) -> HashMap<String, String> {
