@@ -336,3 +336,14 @@ pub fn read_request(r: &mut impl std::io::BufRead) -> Option<Request> {
     r.read_exact(&mut body).ok()?;
     Some((method, target, headers, body))
 }
+
+/// A tool the tests use from outside: `var` names it, else it is in target/test-tools.
+pub fn test_tool(var: &str, under_test_tools: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        return Some(p.into());
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-tools")
+        .join(under_test_tools);
+    p.exists().then_some(p)
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::env::TestEnv;
+use crate::env::{TestEnv, test_tool};
 
 /// A stdio session: JSON-RPC lines in and out.
 struct Session {
@@ -620,17 +620,6 @@ fn the_http_transport_refuses_rebound_hosts_foreign_origins_and_missing_tokens()
     assert!(status == 404 || status == 400, "an unknown session: {status}");
     let (status, _, _) = http(port, "GET", &[base[2]], "");
     assert!(status >= 400, "GET without a session: {status}");
-}
-
-/// A tool the tests use from outside: `env` names it, else it is in target/test-tools.
-fn test_tool(env: &str, under_test_tools: &str) -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
-        return Some(p.into());
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/test-tools")
-        .join(under_test_tools);
-    p.exists().then_some(p)
 }
 
 /// The official Python SDK (`mcp` from PyPI) drives a whole agent loop over stdio.

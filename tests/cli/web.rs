@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use crate::env::TestEnv;
+use crate::env::{TestEnv, test_tool};
 
 struct Server(Child, u16);
 
@@ -270,17 +270,6 @@ fn the_dashboard_sleeps_while_nothing_changes_with_a_page_open() {
     std::thread::sleep(Duration::from_secs(2));
     let used = ticks(s.0.id()) - before;
     assert!(used <= 20, "an idle dashboard used {used} ticks of CPU in 2 s");
-}
-
-/// A tool the tests use from outside: `env` names it, else it is in target/test-tools.
-fn test_tool(env: &str, under_test_tools: &str) -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
-        return Some(p.into());
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/test-tools")
-        .join(under_test_tools);
-    p.exists().then_some(p)
 }
 
 /// The dashboard in a real browser: Playwright for Python drives Debian's Chromium.
