@@ -11,7 +11,7 @@ use gix::ObjectId;
 use crate::error::{Error, Result};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
-use crate::event::{ActorId, DecodeError, SignedEvent, blake2b256, to_cbor};
+use crate::event::{ActorId, DecodeError, Id, SignedEvent, blake2b256, to_cbor};
 use crate::refs;
 use crate::repo::Repo;
 use crate::wal::{self, Author};
@@ -623,6 +623,14 @@ pub fn choose(
                 refused = Some(format!("event {}: {}", &id.to_hex()[..12], why.reason()));
                 return Err(Error::invalid("refused", ""));
             }
+            // A link vouches for its commits: one that lacks an event they hold would hide it.
+            if !own && let Some((c, id)) = uncovered(repo, &snap.name, &link)? {
+                refused = Some(format!(
+                    "it claims to cover commit {c} but lacks its event {}",
+                    &id.to_hex()[..12]
+                ));
+                return Err(Error::invalid("refused", ""));
+            }
             chain.commits.extend(link.commits);
             chain.links.push(commit);
             held += link.events.iter().map(&cost).sum::<usize>();
@@ -645,6 +653,38 @@ pub fn choose(
         }
     }
     Ok(out)
+}
+
+/// The first event that `link`'s commits hold, that the link lacks, and that a fold of the WAL
+/// would apply (it keeps within bounds, sits on its chunk's writer and verifies), with its
+/// commit. Such a link would hide the event from every clone that starts from it. The commits
+/// are read a group at a time, so a link of a million commits is not held whole.
+fn uncovered(repo: &Repo, name: &str, link: &Loaded) -> Result<Option<(ObjectId, Id)>> {
+    let held: HashSet<Id> = link.events.iter().map(|e| e.id).collect();
+    for group in link.commits.chunks(4096) {
+        let items: Vec<(&str, ObjectId)> = group.iter().map(|c| (name, *c)).collect();
+        for chunk in wal::read_chunks(repo, &items)? {
+            let chunk = match chunk {
+                Ok(c) => c,
+                // A chunk that does not decode holds nothing a fold applies.
+                Err(Error::Corrupt { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let missing: Vec<SignedEvent> = chunk
+                .events
+                .into_iter()
+                .filter(|e| !held.contains(&e.id) && e.check_structure(chunk.owner.as_ref()).is_ok())
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let bad: HashSet<usize> = crate::event::verify_all(&missing).into_iter().map(|(i, _)| i).collect();
+            if let Some((_, e)) = missing.iter().enumerate().find(|(i, _)| !bad.contains(i)) {
+                return Ok(Some((chunk.commit, e.id)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Writes a snapshot of the events on this clone's own WAL refs that the newest local snapshot

@@ -32,6 +32,17 @@ pub fn encode_chunk(actor: &ActorId, events: &[SignedEvent]) -> Vec<u8> {
     ]))
 }
 
+/// The actor a chunk's header names (`[format, actor, …]`), read without decoding its events.
+pub fn chunk_owner(bytes: &[u8]) -> Option<ActorId> {
+    // An array of 3, the format (a small uint), then a byte string of 32.
+    match bytes {
+        [0x83, f, 0x58, 0x20, rest @ ..] if u64::from(*f) == CHUNK_FORMAT && rest.len() >= 32 => {
+            Some(ActorId(rest[..32].try_into().ok()?))
+        }
+        _ => None,
+    }
+}
+
 pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<SignedEvent>, DecodeError> {
     if let Some(events) = crate::event::decode_chunk_fast(bytes, CHUNK_FORMAT) {
         return Ok(events);
@@ -146,6 +157,8 @@ pub struct Chunk {
     pub commit: ObjectId,
     pub parents: Vec<ObjectId>,
     pub events: Vec<SignedEvent>,
+    /// The actor the chunk names as its writer (`None` for a commit without a chunk).
+    pub owner: Option<ActorId>,
 }
 
 /// Reads the chunk a WAL commit adds; a commit without one (a union merge) has no events.
@@ -183,6 +196,7 @@ fn decode_chunk_of(reference: &str, commit: ObjectId, parents: Vec<ObjectId>, by
         commit,
         parents,
         events,
+        owner: bytes.and_then(chunk_owner),
     })
 }
 

@@ -275,6 +275,11 @@ fn a_snapshot_that_hides_anothers_commits_hides_nothing() {
     t.git(&remote, &["update-ref", "-d", &name]);
     let name = push_snapshot(&t, &remote, &lying, &[tip.trim()], 98);
     t.git(&c, &["fetch", "-q", "--prune"]);
+    // It is not used: the fold reads the WAL, and says why.
+    let rebuilt = t.json("wal", &c, &["rebuild"]);
+    assert!(rebuilt["snapshot"].is_null(), "{rebuilt}");
+    assert!(rebuilt.to_string().contains("lacks its event"), "{rebuilt}");
+    assert_eq!(titles(&t, &c), ["issue 0", "issue 1", "issue 2"]);
     t.cmd("wal", &c)
         .args(["check"])
         .assert()
