@@ -214,8 +214,15 @@ pub fn export(ui: &mut Ui, a: ExportArgs) -> Result<(), CommandError> {
 }
 
 /// Reads the documents of `path` (a file, or every file of a directory in name order): JSON
-/// (one document) or JSON Lines (one per line).
-fn read_docs(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<(String, Value)>, CommandError> {
+/// (one document) or JSON Lines (one per line), each handed to `each` as it is read. Nothing
+/// holds a file whole: JSON Lines are read a line at a time, and a document is parsed from the
+/// file as it is read.
+fn read_docs(
+    path: &Path,
+    skipped: &mut Vec<Skipped>,
+    mut each: impl FnMut(String, Value, &mut Vec<Skipped>),
+) -> Result<(), CommandError> {
+    use std::io::BufRead;
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut f: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(crate::Error::io(path))?
@@ -233,36 +240,74 @@ fn read_docs(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<(String, Val
             "give the file `gh issue list --json …` wrote, a directory of REST pages, or .beads/issues.jsonl",
         ));
     };
-    let mut docs = Vec::new();
+    let unreadable = |f: &Path, e: &dyn std::fmt::Display| {
+        CommandError::usage(format!("cannot read {}: {e}", f.display()), "is it a UTF-8 text file?")
+    };
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| {
-            CommandError::usage(format!("cannot read {}: {e}", f.display()), "is it a UTF-8 text file?")
-        })?;
         let name = f.display().to_string();
-        match serde_json::from_str::<Value>(&text) {
-            Ok(v) => docs.push((name, v)),
-            // Not one document: JSON Lines.
-            Err(_) => {
-                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                    match serde_json::from_str::<Value>(line) {
-                        Ok(v) => docs.push((format!("{name}:{}", i + 1), v)),
-                        Err(e) => skipped.push(Skipped {
-                            at: format!("{name}:{}", i + 1),
-                            reason: format!("not JSON: {e}"),
-                        }),
-                    }
-                }
+        let open = || std::fs::File::open(&f).map(std::io::BufReader::new).map_err(|e| unreadable(&f, &e));
+        // JSON Lines when the first line that is not blank is a whole document; else the file
+        // is one document (pretty-printed JSON), parsed as it is read.
+        let mut lines = open()?.lines().enumerate();
+        let mut first = None;
+        for (i, line) in lines.by_ref() {
+            let line = line.map_err(|e| unreadable(&f, &e))?;
+            if !line.trim().is_empty() {
+                first = Some((i, line));
+                break;
             }
         }
+        let Some((i, line)) = first else { continue };
+        // The first record waits to learn whether it is the file's only one (then named by
+        // the file alone, as a document is).
+        let mut pending = None;
+        match serde_json::from_str::<Value>(&line) {
+            Ok(v) => pending = Some((i, v)),
+            Err(e) => match serde_json::from_reader::<_, Value>(open()?) {
+                Ok(v) => {
+                    each(name, v, skipped);
+                    continue;
+                }
+                // Neither: JSON Lines whose first record is damaged.
+                Err(_) => skipped.push(Skipped {
+                    at: format!("{name}:{}", i + 1),
+                    reason: format!("not JSON: {e}"),
+                }),
+            },
+        }
+        for (i, line) in lines {
+            let line = line.map_err(|e| unreadable(&f, &e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Some((i, v)) = pending.take() {
+                each(format!("{name}:{}", i + 1), v, skipped);
+            }
+            match serde_json::from_str::<Value>(&line) {
+                Ok(v) => each(format!("{name}:{}", i + 1), v, skipped),
+                Err(e) => skipped.push(Skipped {
+                    at: format!("{name}:{}", i + 1),
+                    reason: format!("not JSON: {e}"),
+                }),
+            }
+        }
+        if let Some((_, v)) = pending {
+            each(name, v, skipped);
+        }
     }
-    Ok(docs)
+    Ok(())
 }
 
-fn parse(from: From, docs: Vec<(String, Value)>, skipped: &mut Vec<Skipped>) -> Vec<Incoming> {
+/// The issues of `path`'s documents in `from`'s format; what cannot be read goes to `skipped`.
+/// Records are converted as they are read (a GitHub export's comments are matched to their
+/// issues once every document is read).
+fn parse(from: From, path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Incoming>, CommandError> {
     if from == From::Github {
+        let mut docs = Vec::new();
+        read_docs(path, skipped, |at, v, _| docs.push((at, v)))?;
         let (issues, mut s) = interchange::read_github(docs);
         skipped.append(&mut s);
-        return issues
+        return Ok(issues
             .into_iter()
             .filter_map(|x| {
                 let at = x.source.clone();
@@ -270,10 +315,10 @@ fn parse(from: From, docs: Vec<(String, Value)>, skipped: &mut Vec<Skipped>) -> 
                     .map_err(|reason| skipped.push(Skipped { at, reason }))
                     .ok()
             })
-            .collect();
+            .collect());
     }
     let mut out = Vec::new();
-    for (at, doc) in docs {
+    read_docs(path, skipped, |at, doc, skipped| {
         let items = match doc {
             Value::Array(a) => a
                 .into_iter()
@@ -293,8 +338,8 @@ fn parse(from: From, docs: Vec<(String, Value)>, skipped: &mut Vec<Skipped>) -> 
                 Err(reason) => skipped.push(Skipped { at, reason }),
             }
         }
-    }
-    out
+    })?;
+    Ok(out)
 }
 
 #[derive(serde::Serialize, Default)]
@@ -465,8 +510,7 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
         dry_run: a.dry_run,
         ..Default::default()
     };
-    let docs = read_docs(&a.path, &mut report.skipped)?;
-    let incoming = parse(from, docs, &mut report.skipped);
+    let incoming = parse(from, &a.path, &mut report.skipped)?;
     if a.strict && !report.skipped.is_empty() {
         let s = &report.skipped[0];
         return Err(CommandError::usage(
@@ -482,8 +526,16 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
     if ui.json {
         return ui.json(&report);
     }
-    for s in &report.skipped {
+    // A file of thousands of bad records names the first few; --json names every one.
+    const NAMED: usize = 20;
+    for s in report.skipped.iter().take(NAMED) {
         ui.note(format!("warning: skipped {}: {}", esc(&s.at), esc(&s.reason)));
+    }
+    if report.skipped.len() > NAMED {
+        ui.note(format!(
+            "warning: … and {} more skipped record(s); --json lists every one",
+            report.skipped.len() - NAMED
+        ));
     }
     if !report.pending_links.is_empty() {
         ui.note(format!(
