@@ -548,12 +548,17 @@ impl Incoming {
                 reason: self.state_reason.clone().filter(|_| self.state == State::Closed),
             });
         }
-        let seen: BTreeSet<&str> = cur
+        // A comment is here when it was imported from the same source, or when it is the very
+        // comment an export of this repository names (`grit:<its event id>`).
+        let seen: BTreeSet<String> = cur
             .comments
             .iter()
-            .filter_map(|c| c.origin.as_ref().map(|o| o.source.as_str()))
+            .flat_map(|c| {
+                let own = format!("grit:{}", crate::event::Id(c.stamp.id).to_hex());
+                std::iter::once(own).chain(c.origin.as_ref().map(|o| o.source.clone()))
+            })
             .collect();
-        for c in self.comments.iter().filter(|c| !seen.contains(c.source.as_str())) {
+        for c in self.comments.iter().filter(|c| !seen.contains(&c.source)) {
             kinds.push(Kind::CommentImported {
                 body: c.body.trim_end().to_owned(),
                 origin: Origin {

@@ -392,10 +392,25 @@ pub(crate) fn apply(
         }
         Ok(())
     };
+    // The issue a source names here: one imported from it, or, for an export of this very
+    // repository (`grit:<id>`), the issue itself, so that importing it back changes nothing.
+    let known = |source: &str| -> Result<Option<Id>, CommandError> {
+        if let Some(id) = store.index.by_source(source)? {
+            return Ok(Some(id));
+        }
+        match source.strip_prefix("grit:").and_then(Id::from_hex) {
+            Some(id) if store.index.issue(&id)?.is_some() => Ok(Some(id)),
+            _ => Ok(None),
+        }
+    };
     for (n, x) in incoming.iter().enumerate() {
-        let existing = store.index.by_source(&x.source)?;
+        let existing = known(&x.source)?;
         let current = existing.map(|id| store.index.issue(&id)).transpose()?.flatten();
-        let kinds = x.events(current.as_ref());
+        let mut kinds = x.events(current.as_ref());
+        // An issue of this repository, read back from its export, was not imported from anywhere.
+        if existing.is_some_and(|id| x.source == format!("grit:{id}")) {
+            kinds.retain(|k| !matches!(k, Kind::Imported { .. }));
+        }
         match (existing, kinds.is_empty()) {
             (Some(id), true) => {
                 report.unchanged += 1;
@@ -440,7 +455,7 @@ pub(crate) fn apply(
         for (spec, other) in wanted {
             let target = match ids.get(other) {
                 Some(t) => Some(*t),
-                None => store.index.by_source(other)?,
+                None => known(other)?,
             };
             match target {
                 Some(t) if t != id => changes.push(super::links::Change {

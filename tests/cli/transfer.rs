@@ -86,6 +86,15 @@ fn an_export_imports_back_into_a_fresh_repository_unchanged() {
         (Some(0), Some(0)),
         "{again}"
     );
+    // Back into the repository it came from (and into a clone that synced it): the same issues,
+    // with their comments, links and states; nothing new, nothing written.
+    let home = import(&env, &a, &out, "grit");
+    assert_eq!(
+        (home["created"].as_u64(), home["updated"].as_u64(), home["events"].as_u64()),
+        (Some(0), Some(0), Some(0)),
+        "{home}"
+    );
+    assert_eq!(env.json("issue", &a, &["show", &x])["source"], Value::Null, "not marked imported");
     // Markdown, one file per issue.
     let md = env.tmp.path().join("md");
     env.ok(
