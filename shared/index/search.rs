@@ -56,7 +56,13 @@ enum Compiled {
     HasLabel,
     HasAssignee,
     HasParent,
-    Authors(HashSet<[u8; 32]>),
+    /// Issues written by these actors, except that an imported issue (in `imported`) has the
+    /// author its source names, and matches only if it is in `named`.
+    Authors {
+        actors: HashSet<[u8; 32]>,
+        imported: IdSet,
+        named: IdSet,
+    },
     Types(Vec<u8>),
     Priority(crate::query::Cmp),
     Created(crate::query::Cmp),
@@ -141,7 +147,10 @@ impl<'a> Eval<'a> {
             Compiled::HasLabel => f.has_labels,
             Compiled::HasAssignee => f.has_assignees,
             Compiled::HasParent => f.has_parent,
-            Compiled::Authors(a) => a.contains(&f.author),
+            Compiled::Authors { actors, imported, named } => match imported.contains(&id.0) {
+                true => named.contains(&id.0),
+                false => actors.contains(&f.author),
+            },
             Compiled::Types(t) => t.contains(&f.type_code),
             Compiled::Priority(c) => c.matches(u64::from(f.priority)),
             Compiled::Created(c) => c.matches(f.created_ms),
@@ -189,7 +198,7 @@ fn cost(c: &Compiled) -> u8 {
         Compiled::Phrase(..) => 3,
         Compiled::And(v) | Compiled::Or(v) => v.iter().map(cost).max().unwrap_or(0),
         Compiled::Not(c) => cost(c),
-        Compiled::Words(..) | Compiled::In(_) | Compiled::Authors(_) | Compiled::Blocked | Compiled::Claimed => 1,
+        Compiled::Words(..) | Compiled::In(_) | Compiled::Authors { .. } | Compiled::Blocked | Compiled::Claimed => 1,
         _ => 0,
     }
 }
@@ -324,7 +333,14 @@ impl Index {
                 Term::NoLabel => Compiled::Not(Box::new(Compiled::HasLabel)),
                 Term::NoAssignee => Compiled::Not(Box::new(Compiled::HasAssignee)),
                 Term::NoParent => Compiled::Not(Box::new(Compiled::HasParent)),
-                Term::Author(who) => Compiled::Authors(self.actors_named(rtxn, who)?),
+                Term::Author(who) => {
+                    let (imported, named) = self.imported_by(rtxn, who)?;
+                    Compiled::Authors {
+                        actors: self.actors_named(rtxn, who)?,
+                        imported,
+                        named,
+                    }
+                }
                 Term::Type(types) => Compiled::Types(types.iter().map(|t| tables::type_code(t)).collect()),
                 Term::Priority(c) => Compiled::Priority(*c),
                 Term::Created(c) => Compiled::Created(*c),
@@ -394,6 +410,36 @@ impl Index {
     }
 
     /// Actors whose name or email is `who` (any case), or whose id is `id:<hex prefix>`.
+    /// The imported issues (every one with a source), and those whose source names `who` as
+    /// their author (by name, email or, for `id:<hex>`, the original actor an export names).
+    fn imported_by(&self, rtxn: &RoTxn, who: &str) -> Result<(IdSet, IdSet)> {
+        let (mut imported, mut named) = (IdSet::default(), IdSet::default());
+        for item in self.sources.iter(rtxn).map_err(self.err())? {
+            let (_, v) = item.map_err(self.err())?;
+            let Some(id) = Id::from_slice(v) else { continue };
+            if !imported.insert(id.0) {
+                continue;
+            }
+            let Some(origin) = self.load_issue(rtxn, &id)?.and_then(|s| s.origin).map(|o| o.value) else {
+                imported.remove(&id.0);
+                continue;
+            };
+            let hit = match who.strip_prefix("id:") {
+                Some(p) => origin
+                    .author_id
+                    .is_some_and(|a| a.to_ascii_lowercase().starts_with(&p.to_ascii_lowercase())),
+                None => {
+                    origin.author.eq_ignore_ascii_case(who)
+                        || origin.author_email.is_some_and(|e| e.eq_ignore_ascii_case(who))
+                }
+            };
+            if hit {
+                named.insert(id.0);
+            }
+        }
+        Ok((imported, named))
+    }
+
     fn actors_named(&self, rtxn: &RoTxn, who: &str) -> Result<HashSet<[u8; 32]>> {
         let mut out = HashSet::new();
         let prefix = who.strip_prefix("id:").map(str::to_ascii_lowercase);

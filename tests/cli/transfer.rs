@@ -170,6 +170,24 @@ fn github_json_in_both_shapes_imports_once() {
     assert_eq!(show["comments"][7]["author"]["name"], "bot");
     let text = env.ok("issue", &dir, &["show", one["id"].as_str().unwrap()]);
     assert!(text.contains("monalisa opened 2024-03-01") && text.contains("Imported from github:acme/widgets#1"));
+    // The author `show` names is the one a search finds; the importer is not.
+    let native = env.create(&dir, "written here");
+    for q in [
+        vec!["-S", "author:monalisa"],
+        vec!["--author", "MonaLisa"],
+        vec!["-S", "author:monalisa OR author:nobody"],
+    ] {
+        let mut args = vec!["list", "--state", "all"];
+        args.extend(q.iter().copied());
+        assert_eq!(
+            titles(&env.json("issue", &dir, &args)),
+            ["Empty body", "Ünïcode ✓ title"],
+            "{q:?}"
+        );
+    }
+    let mine = env.json("issue", &dir, &["list", "--state", "all", "--author", "@me"]);
+    assert_eq!(mine[0]["id"], native.as_str(), "{mine}");
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
     let closed = list
         .as_array()
         .unwrap()
