@@ -172,3 +172,44 @@ mod tests {
         assert!(!status.success());
     }
 }
+
+/// Opens the user's editor on `template` in `dir` and returns what was saved, or `None` when
+/// the editor failed. The editor is git's own choice (`git var GIT_EDITOR`: `$GIT_EDITOR`,
+/// `core.editor`, `$VISUAL`, `$EDITOR`, then `vi`), run as git runs it, through the shell. The
+/// editor starts with no signal blocked, so Ctrl-C works in it.
+pub fn edit_text(dir: &std::path::Path, template: &str) -> crate::Result<Option<String>> {
+    let out = std::process::Command::new("git")
+        .args(["var", "GIT_EDITOR"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(crate::Error::io("git var GIT_EDITOR"))?;
+    let editor = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() || editor.is_empty() {
+        return Err(crate::Error::invalid(
+            "no editor is set",
+            "set $EDITOR or core.editor (e.g. `git config --global core.editor vim`), or pass the text as an option",
+        ));
+    }
+    let file = tempfile::Builder::new()
+        .prefix("grit-")
+        .suffix(".md")
+        .tempfile()
+        .map_err(crate::Error::io("a temporary file"))?;
+    std::fs::write(file.path(), template).map_err(crate::Error::io(file.path()))?;
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("{editor} \"$@\""))
+        .arg(&editor)
+        .arg(file.path())
+        .current_dir(dir);
+    let status = unblock_signals_on_exec(&mut cmd)
+        .status()
+        .map_err(crate::Error::io("the editor"))?;
+    if !status.success() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(file.path())
+        .map(Some)
+        .map_err(crate::Error::io(file.path()))
+}

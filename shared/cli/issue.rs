@@ -259,8 +259,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Title of the issue
-    #[arg(short, long, required = true)]
+    /// Title of the issue (without it, on a terminal, your editor opens on the title and body)
+    #[arg(short, long)]
     pub title: Option<String>,
     #[command(flatten)]
     pub body: BodyArgs,
@@ -547,13 +547,33 @@ fn read_body(b: &BodyArgs) -> Result<Option<String>, CommandError> {
     Ok(Some(text.trim_end().to_owned()))
 }
 
+/// Whether a person is at the keyboard: text left out may be asked for in their editor.
+fn at_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
 fn create(ui: &mut Ui, a: CreateArgs) -> Result<(), CommandError> {
-    let title = a
-        .title
-        .as_deref()
-        .ok_or_else(|| CommandError::usage("a title is required", "`git issue create --title \"…\" [--body \"…\"]`"))?;
-    let title = clean_text("title", title, false)?;
     let body = read_body(&a.body)?.unwrap_or_default();
+    // Without --title on a terminal, the editor opens (as `git commit` and `gh issue create` do).
+    let (title, body) = match a.title {
+        Some(t) => (t, body),
+        None if at_terminal() => {
+            let template = format!("\n{body}\n{}", crate::text::ISSUE_TEMPLATE);
+            let text = crate::sys::edit_text(&ui.dir, &template)?;
+            match text.as_deref().and_then(crate::text::edited_issue) {
+                Some(written) => written,
+                None => return Err(cancelled()),
+            }
+        }
+        None => {
+            return Err(CommandError::usage(
+                "a title is required",
+                "`git issue create --title \"…\" [--body \"…\"]` (on a terminal, without --title, your editor opens)",
+            ));
+        }
+    };
+    let title = clean_text("title", &title, false)?;
     let store = open(ui)?;
     let new = crate::ops::NewIssue {
         title,
@@ -795,13 +815,28 @@ fn edit(ui: &mut Ui, a: EditArgs) -> Result<(), CommandError> {
     print_written(ui, &store, &done.id, "edited")
 }
 
+/// The editor was left empty, or failed: nothing is written.
+fn cancelled() -> CommandError {
+    CommandError::usage(
+        "the text was left empty; nothing was written",
+        "write the text in the editor and save it, or pass it as an option",
+    )
+}
+
 fn comment(ui: &mut Ui, a: CommentArgs) -> Result<(), CommandError> {
-    let body = read_body(&a.body)?.ok_or_else(|| {
-        CommandError::usage(
-            "a comment needs a body",
-            "`git issue comment ID --body \"…\"` or `--body-file FILE`",
-        )
-    })?;
+    let body = match read_body(&a.body)? {
+        Some(b) => b,
+        None if at_terminal() => {
+            let text = crate::sys::edit_text(&ui.dir, crate::text::COMMENT_TEMPLATE)?;
+            text.as_deref().and_then(crate::text::edited).ok_or_else(cancelled)?
+        }
+        None => {
+            return Err(CommandError::usage(
+                "a comment needs a body",
+                "`git issue comment ID --body \"…\"` or `--body-file FILE` (on a terminal, your editor opens)",
+            ));
+        }
+    };
     let body = clean_text("comment", &body, true)?;
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;

@@ -245,7 +245,11 @@ fn read_docs(
     };
     for f in files {
         let name = f.display().to_string();
-        let open = || std::fs::File::open(&f).map(std::io::BufReader::new).map_err(|e| unreadable(&f, &e));
+        let open = || {
+            std::fs::File::open(&f)
+                .map(std::io::BufReader::new)
+                .map_err(|e| unreadable(&f, &e))
+        };
         // JSON Lines when the first line that is not blank is a whole document; else the file
         // is one document (pretty-printed JSON), parsed as it is read.
         let mut lines = open()?.lines().enumerate();

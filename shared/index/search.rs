@@ -147,7 +147,11 @@ impl<'a> Eval<'a> {
             Compiled::HasLabel => f.has_labels,
             Compiled::HasAssignee => f.has_assignees,
             Compiled::HasParent => f.has_parent,
-            Compiled::Authors { actors, imported, named } => match imported.contains(&id.0) {
+            Compiled::Authors {
+                actors,
+                imported,
+                named,
+            } => match imported.contains(&id.0) {
                 true => named.contains(&id.0),
                 false => actors.contains(&f.author),
             },

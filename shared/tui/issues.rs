@@ -250,9 +250,7 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
         }
         KeyCode::Char('c') => {
             return Effect::Edit {
-                template: "\n\n# The first line is the title; the rest is the body.\n\
-                           # Lines starting with # are left out; an empty text cancels.\n"
-                    .into(),
+                template: crate::text::ISSUE_TEMPLATE.into(),
                 purpose: Purpose::Create,
             };
         }

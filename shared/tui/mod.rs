@@ -351,13 +351,12 @@ impl App {
 
     /// The text an editor returned, for what it was opened for.
     pub fn edited(&mut self, purpose: Purpose, text: Option<String>) {
-        let Some(text) = text.map(|t| strip_comments(&t)).filter(|t| !t.trim().is_empty()) else {
+        let Some(text) = text.as_deref().and_then(crate::text::edited) else {
             return self.say("cancelled: nothing was written");
         };
         match purpose {
             Purpose::Create => {
-                let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
-                let (title, body) = (title.trim().to_owned(), body.trim().to_owned());
+                let (title, body) = crate::text::edited_issue(&text).unwrap_or_default();
                 let made = crate::ops::Issues::new(&self.store).create(&crate::ops::NewIssue {
                     title,
                     body,
@@ -482,31 +481,6 @@ pub fn e(s: &str) -> String {
 }
 
 /// Drops the `#` lines of an editor template.
-fn strip_comments(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Runs $VISUAL or $EDITOR (else `vi`) on `template`; returns the text, or `None` if the
-/// editor failed.
-pub fn edit_text(template: &str) -> Option<String> {
-    let file = tempfile::Builder::new().prefix("grit-").suffix(".md").tempfile().ok()?;
-    std::fs::write(file.path(), template).ok()?;
-    let editor = ["VISUAL", "EDITOR"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| "vi".into());
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(file.path());
-    let status = unblocked(&mut cmd).status().ok()?;
-    if !status.success() {
-        return None;
-    }
-    std::fs::read_to_string(file.path()).ok()
-}
-
 /// A child gets the signals this process blocks for itself (Ctrl-C works in the shell).
 fn unblocked(cmd: &mut std::process::Command) -> &mut std::process::Command {
     crate::sys::unblock_signals_on_exec(cmd)
@@ -665,7 +639,10 @@ fn event_loop(app: &mut App) -> Result<(), CommandError> {
             Effect::None => {}
             Effect::Quit => break,
             Effect::Edit { template, purpose } => {
-                let text = suspended(&paused, &reading, &mut terminal, || edit_text(&template))?;
+                let dir = app.dir.clone();
+                let text = suspended(&paused, &reading, &mut terminal, || {
+                    crate::sys::edit_text(&dir, &template).unwrap_or(None)
+                })?;
                 app.edited(purpose, text);
             }
             Effect::Shell(dir) => {

@@ -90,11 +90,19 @@ fn an_export_imports_back_into_a_fresh_repository_unchanged() {
     // with their comments, links and states; nothing new, nothing written.
     let home = import(&env, &a, &out, "grit");
     assert_eq!(
-        (home["created"].as_u64(), home["updated"].as_u64(), home["events"].as_u64()),
+        (
+            home["created"].as_u64(),
+            home["updated"].as_u64(),
+            home["events"].as_u64()
+        ),
         (Some(0), Some(0), Some(0)),
         "{home}"
     );
-    assert_eq!(env.json("issue", &a, &["show", &x])["source"], Value::Null, "not marked imported");
+    assert_eq!(
+        env.json("issue", &a, &["show", &x])["source"],
+        Value::Null,
+        "not marked imported"
+    );
     // Markdown, one file per issue.
     let md = env.tmp.path().join("md");
     env.ok(

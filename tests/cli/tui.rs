@@ -548,3 +548,80 @@ fn a_title_and_a_label_that_begin_with_a_dash_are_text_not_flags() {
         serde_json::json!(["--remove-label", "-x"])
     );
 }
+
+/// On a terminal, `create` without --title and `comment` without --body open git's editor (here
+/// `GIT_EDITOR`); a text left empty writes nothing; outside a terminal both still refuse.
+#[test]
+fn create_and_comment_open_the_editor_on_a_terminal() {
+    let t = TestEnv::new();
+    if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let target = t.create(&r, "needs a comment");
+    let editor = t.tmp.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\n\
+         if grep -q 'Write the comment' \"$1\"; then printf 'said in the editor\\n# left out\\n' > \"$1\";\n\
+         elif [ -e \"$1.cancel\" ] || [ -n \"$CANCEL\" ]; then : > \"$1\";\n\
+         else printf '\\nTitle from the editor\\n\\nThe body,\\nin two lines.\\n# left out\\n' > \"$1\"; fi\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let sock = t.tmp.path().join("tmux.sock");
+    let done = t.tmp.path().join("done");
+    let tmux = |args: &[&str]| {
+        let out = t.wrapped("tmux", &r).arg("-S").arg(&sock).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    tmux(&["new-session", "-d", "-s", "keep", "sleep 600"]);
+    let issue = crate::env::exe("issue");
+    let script = format!(
+        "export GIT_EDITOR={e}; {issue} create -l bug; a=$?; {issue} comment {target}; b=$?; \
+         CANCEL=1 {issue} create; c=$?; echo \"$a $b $c\" > {d}.tmp; mv {d}.tmp {d}; sleep 60",
+        e = editor.display(),
+        d = done.display(),
+    );
+    tmux(&["new-session", "-d", "-s", "ed", "-x", "100", "-y", "30", &script]);
+    for _ in 0..400 {
+        if done.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let screen = tmux(&["capture-pane", "-p", "-t", "ed"]);
+    tmux(&["kill-server"]);
+    let codes = std::fs::read_to_string(&done).unwrap_or_else(|_| panic!("never finished:\n{screen}"));
+    assert_eq!(codes.trim(), "0 0 2", "{screen}");
+    assert!(screen.contains("left empty; nothing was written"), "{screen}");
+    let made = t.json("issue", &r, &["list", "-S", "label:bug"]);
+    assert_eq!(made[0]["title"], "Title from the editor", "{made}");
+    let shown = t.json("issue", &r, &["show", made[0]["id"].as_str().unwrap()]);
+    assert_eq!(shown["body"], "The body,\nin two lines.");
+    assert_eq!(
+        t.json("issue", &r, &["show", &target])["comments"][0]["body"],
+        "said in the editor"
+    );
+    assert_eq!(
+        t.json("issue", &r, &["list"]).as_array().unwrap().len(),
+        2,
+        "the cancelled one was not made"
+    );
+    // Outside a terminal: refused, with the hint.
+    t.cmd("issue", &r)
+        .args(["create"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("a title is required"));
+    t.cmd("issue", &r)
+        .args(["comment", &target])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("a comment needs a body"));
+}
