@@ -260,6 +260,9 @@ pub fn open_store(ui: &Ui) -> Result<Store, CommandError> {
     for w in &store.warnings {
         ui.note(format!("warning: {w}"));
     }
+    if let Some(w) = crate::hooks::displaced_warning(&store.repo) {
+        ui.note(format!("warning: {w}"));
+    }
     warn_rejected(ui, &store.repo, &store.folded.rejected);
     Ok(store)
 }

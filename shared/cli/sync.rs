@@ -145,14 +145,31 @@ pub fn init(ui: &mut Ui, a: InitArgs) -> Result<(), CommandError> {
     for r in &a.remote {
         sync::check_remote(&repo, r)?;
     }
-    let policy = a.foreign.policy();
-    if policy == Foreign::Refuse
-        && let Some(h) = hooks::conflicts(&repo)?.first()
-    {
-        return Err(CommandError::usage(
-            format!("{} is a hook grit did not write; nothing was changed", h.path),
-            "`git wal init --chain` keeps it and runs it first; `--force` sets it aside (uninstall restores it)",
-        ));
+    let mut policy = a.foreign.policy();
+    if policy == Foreign::Refuse {
+        let conflicts = hooks::conflicts(&repo)?;
+        // A hook manager's dispatchers are chained without asking: they must keep running.
+        let known: Vec<Option<&str>> = conflicts
+            .iter()
+            .map(|h| hooks::manager(std::path::Path::new(&h.path)))
+            .collect();
+        if let Some(h) = conflicts.iter().zip(&known).find(|(_, m)| m.is_none()).map(|(h, _)| h) {
+            return Err(CommandError::usage(
+                format!("{} is a hook grit did not write; nothing was changed", h.path),
+                "`git wal init --chain` keeps it and runs it first; `--force` sets it aside (uninstall restores it)",
+            ));
+        }
+        if !conflicts.is_empty() {
+            policy = Foreign::Chain;
+            for (h, m) in conflicts.iter().zip(known) {
+                ui.note(format!(
+                    "note: {} was written by {}: it is kept and runs first, then grit's (`git wal hooks uninstall` \
+                     puts it back alone)",
+                    h.path,
+                    m.unwrap_or_default()
+                ));
+            }
+        }
     }
     let actor = crate::actor::current(&repo)?;
     let hooks = hooks::install(&repo, policy)?;

@@ -97,8 +97,13 @@ fn man_pages_name_every_value_mark_required_and_repeated_ones_and_never_cite_the
     assert!(see_also.contains(r"\fBgit\-lock\fR(1)"), "{see_also}");
     let (synopsis, _) = page("git-issue-create");
     assert!(
-        synopsis.contains(r" \fB\-t\fR|\fB\-\-title\fR \fITITLE\fR "),
-        "required, so no brackets: {synopsis}"
+        synopsis.contains(r"[\fB\-t\fR|\fB\-\-title\fR \fITITLE\fR]"),
+        "optional (the editor asks for it on a terminal): {synopsis}"
+    );
+    let (release, _) = page("git-lock-release");
+    assert!(
+        !release.contains(r"[\fIRESOURCE\fR"),
+        "required, so no brackets: {release}"
     );
     assert!(
         synopsis.contains(r"[\fB\-l\fR|\fB\-\-label\fR \fINAME\fR]..."),

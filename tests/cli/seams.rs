@@ -297,7 +297,12 @@ fn husky_hooks_keep_running_after_grit_chains_in() {
     }
     t.git(&r, &["config", "core.hooksPath", ".husky/_"]);
     std::fs::write(r.join(".husky/pre-commit"), "echo husky-user-hook-ran >> husky.log\n").unwrap();
-    t.ok("wal", &r, &["hooks", "install", "--chain"]);
+    // husky first, then a plain init: husky's dispatchers are recognised and chained.
+    t.cmd("wal", &r)
+        .args(["init"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("written by husky"));
     assert!(underscore.join("grit-chained/pre-commit").exists());
     std::fs::write(r.join("f"), "x").unwrap();
     t.git(&r, &["add", "f"]);
@@ -315,6 +320,24 @@ fn husky_hooks_keep_running_after_grit_chains_in() {
     t.git(&r, &["add", "f"]);
     let (ok, _, _) = git_logged(&t, &r, &["commit", "-q", "-m", "two"]);
     assert!(!ok, "its status counts");
+    // husky's `prepare` script on the next `npm install` writes its dispatchers over grit's:
+    // the next grit command says so, once, with the fix.
+    std::fs::write(r.join(".husky/pre-commit"), "echo husky-user-hook-ran >> husky.log\n").unwrap();
+    std::fs::write(
+        underscore.join("pre-commit"),
+        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"",
+    )
+    .unwrap();
+    let warned = |expect: bool| {
+        let out = t.cmd("issue", &r).args(["list"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(err.contains("replaced by another tool (pre-commit)"), expect, "{err}");
+        assert_eq!(err.contains("git wal init --chain"), expect, "{err}");
+    };
+    warned(true);
+    warned(false);
+    t.ok("wal", &r, &["init", "--chain"]);
+    warned(false);
     t.ok("wal", &r, &["hooks", "uninstall"]);
     assert!(!underscore.join("grit-chained").exists());
     assert_eq!(
@@ -405,6 +428,71 @@ fn the_pre_commit_framework_moving_grits_hook_aside_is_recognised_and_runs_it_on
 }
 
 #[test]
+fn the_pre_commit_framework_installed_first_is_chained_by_a_plain_init() {
+    if !on_path("pre-commit") {
+        eprintln!(
+            "skipped: the pre-commit framework is not on PATH; .ci/run installs it with `pip install pre-commit`"
+        );
+        return;
+    }
+    let t = TestEnv::new();
+    let remote = t.remote();
+    let r = t.clone(&remote, "r", "Ann", "ann");
+    std::fs::write(
+        r.join(".pre-commit-config.yaml"),
+        "repos:\n- repo: local\n  hooks:\n  - id: mark\n    name: mark\n    entry: sh -c 'echo framework-ran >> framework.log'\n    language: system\n    pass_filenames: false\n",
+    )
+    .unwrap();
+    let cache = t.tmp.path().join("pc-cache");
+    let out = std::process::Command::new("pre-commit")
+        .arg("install")
+        .current_dir(&r)
+        .env("HOME", t.home())
+        .env("PRE_COMMIT_HOME", &cache)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    t.cmd("wal", &r)
+        .args(["init"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "written by the pre-commit framework: it is kept and runs first",
+        ));
+    let status = t.json("wal", &r, &["hooks", "status"]);
+    assert_eq!(status[2]["state"], "chained", "{status}");
+    std::fs::write(r.join("f"), "x").unwrap();
+    t.git(&r, &["add", "f"]);
+    let log = t.tmp.path().join("hooks.log");
+    let (ok, _, err) = t.git_env(
+        &r,
+        &["commit", "-q", "-m", "one"],
+        &[
+            ("GRIT_HOOK_LOG", log.to_str().unwrap()),
+            ("PRE_COMMIT_HOME", cache.to_str().unwrap()),
+        ],
+    );
+    assert!(ok, "{err}");
+    let ran = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(ran.lines().filter(|h| *h == "pre-commit").count(), 1, "{ran}");
+    assert!(
+        std::fs::read_to_string(r.join("framework.log"))
+            .unwrap()
+            .contains("framework-ran")
+    );
+    // A hook no manager wrote is still refused, and nothing is changed.
+    let other = t.clone(&remote, "o", "Bo", "bo");
+    std::fs::write(other.join(".git/hooks/pre-push"), "#!/bin/sh\nexit 0\n").unwrap();
+    t.cmd("wal", &other)
+        .args(["init"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "is a hook grit did not write; nothing was changed",
+        ));
+}
+
+#[test]
 fn git_lfs_overwriting_a_chained_pre_push_is_detected_and_adopted() {
     if !on_path("git-lfs") {
         eprintln!("skipped: git-lfs is not on PATH; .ci/run installs Debian's git-lfs");
@@ -415,8 +503,14 @@ fn git_lfs_overwriting_a_chained_pre_push_is_detected_and_adopted() {
     let r = t.clone(&remote, "r", "Ann", "ann");
     t.git(&r, &["lfs", "install", "--local"]);
     let lfs_hook = std::fs::read_to_string(r.join(".git/hooks/pre-push")).unwrap();
-    t.cmd("wal", &r).args(["init"]).assert().code(2);
-    t.ok("wal", &r, &["init", "--chain"]);
+    // git-lfs's hook is a dispatcher init recognises: kept and run first, without --chain.
+    t.cmd("wal", &r)
+        .args(["init"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "written by git-lfs: it is kept and runs first",
+        ));
     assert_eq!(
         std::fs::read_to_string(r.join(".git/hooks/grit-chained/pre-push")).unwrap(),
         lfs_hook
