@@ -325,20 +325,6 @@ pub fn uninstall(repo: &Repo) -> Result<Vec<HookReport>> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_shim_carries_its_marker_and_is_posix_sh() {
-        for (name, shim) in SHIMS {
-            assert!(shim.starts_with("#!/bin/sh\n"), "{name}");
-            assert!(is_ours(shim, name), "{name}");
-            assert!(!is_ours(shim, "post-checkout"), "{name}");
-        }
-    }
-}
-
 /// grit's hooks that another tool has written over since `git wal init` (a hook manager that
 /// rewrites the hooks directory: husky on every `npm install`), read without running git: the
 /// hooks directory from `core.hooksPath` or the common git directory. A hook that is absent is
@@ -402,5 +388,19 @@ pub fn manager(path: &Path) -> Option<&'static str> {
         Some("git-lfs")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shim_carries_its_marker_and_is_posix_sh() {
+        for (name, shim) in SHIMS {
+            assert!(shim.starts_with("#!/bin/sh\n"), "{name}");
+            assert!(is_ours(shim, name), "{name}");
+            assert!(!is_ours(shim, "post-checkout"), "{name}");
+        }
     }
 }
