@@ -143,36 +143,6 @@ pub fn unblock_signals_on_exec(cmd: &mut std::process::Command) -> &mut std::pro
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn only_a_half_written_worktree_file_is_run_again() {
-        let half = b"fatal: failed to read /r/.git/worktrees/t-1/commondir: Success\nerror: x did not send all necessary objects\n";
-        assert!(super::half_made_worktree(half));
-        assert!(!super::half_made_worktree(
-            b"fatal: failed to read /r/.git/worktrees/t-1/commondir: Permission denied\n"
-        ));
-        assert!(!super::half_made_worktree(
-            b"fatal: 'origin' does not appear to be a git repository\n"
-        ));
-    }
-
-    #[test]
-    fn this_process_is_alive_and_a_group_it_started_can_be_ended() {
-        use std::os::unix::process::CommandExt;
-        assert!(super::alive(std::process::id()));
-        assert!(!super::alive(0));
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "sleep 30 & sleep 30"])
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        super::kill_group(child.id() as i32);
-        let status = child.wait().unwrap();
-        assert!(!status.success());
-    }
-}
-
 /// Opens the user's editor on `template` in `dir` and returns what was saved, or `None` when
 /// the editor failed. The editor is git's own choice (`git var GIT_EDITOR`: `$GIT_EDITOR`,
 /// `core.editor`, `$VISUAL`, `$EDITOR`, then `vi`), run as git runs it, through the shell. The
@@ -212,4 +182,34 @@ pub fn edit_text(dir: &std::path::Path, template: &str) -> crate::Result<Option<
     std::fs::read_to_string(file.path())
         .map(Some)
         .map_err(crate::Error::io(file.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_a_half_written_worktree_file_is_run_again() {
+        let half = b"fatal: failed to read /r/.git/worktrees/t-1/commondir: Success\nerror: x did not send all necessary objects\n";
+        assert!(super::half_made_worktree(half));
+        assert!(!super::half_made_worktree(
+            b"fatal: failed to read /r/.git/worktrees/t-1/commondir: Permission denied\n"
+        ));
+        assert!(!super::half_made_worktree(
+            b"fatal: 'origin' does not appear to be a git repository\n"
+        ));
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_group_it_started_can_be_ended() {
+        use std::os::unix::process::CommandExt;
+        assert!(super::alive(std::process::id()));
+        assert!(!super::alive(0));
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        super::kill_group(child.id() as i32);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+    }
 }

@@ -168,6 +168,31 @@ pub fn html(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// What the user wrote in an editor, without the lines that begin with `#` (the template's
+/// instructions) and without blank lines around it; `None` when nothing is left (the user
+/// cancelled).
+pub fn edited(text: &str) -> Option<String> {
+    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let kept = kept.join("\n");
+    let kept = kept.trim();
+    (!kept.is_empty()).then(|| kept.to_owned())
+}
+
+/// [`edited`] text as an issue: the first line is the title, the rest the body.
+pub fn edited_issue(text: &str) -> Option<(String, String)> {
+    let text = edited(text)?;
+    let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
+    Some((title.trim().to_owned(), body.trim().to_owned()))
+}
+
+/// The template an editor opens on for a new issue.
+pub const ISSUE_TEMPLATE: &str = "\n\n# The first line is the title; the rest is the body.\n\
+                                  # Lines starting with # are left out; an empty text cancels.\n";
+
+/// The template an editor opens on for a comment.
+pub const COMMENT_TEMPLATE: &str = "\n\n# Write the comment above.\n\
+                                    # Lines starting with # are left out; an empty text cancels.\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,28 +245,3 @@ mod tests {
         assert!(!contains_phrase(&hay, &p("connection reset")));
     }
 }
-
-/// What the user wrote in an editor, without the lines that begin with `#` (the template's
-/// instructions) and without blank lines around it; `None` when nothing is left (the user
-/// cancelled).
-pub fn edited(text: &str) -> Option<String> {
-    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-    let kept = kept.join("\n");
-    let kept = kept.trim();
-    (!kept.is_empty()).then(|| kept.to_owned())
-}
-
-/// [`edited`] text as an issue: the first line is the title, the rest the body.
-pub fn edited_issue(text: &str) -> Option<(String, String)> {
-    let text = edited(text)?;
-    let (title, body) = text.split_once('\n').unwrap_or((&text, ""));
-    Some((title.trim().to_owned(), body.trim().to_owned()))
-}
-
-/// The template an editor opens on for a new issue.
-pub const ISSUE_TEMPLATE: &str = "\n\n# The first line is the title; the rest is the body.\n\
-                                  # Lines starting with # are left out; an empty text cancels.\n";
-
-/// The template an editor opens on for a comment.
-pub const COMMENT_TEMPLATE: &str = "\n\n# Write the comment above.\n\
-                                    # Lines starting with # are left out; an empty text cancels.\n";
