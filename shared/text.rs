@@ -195,6 +195,18 @@ pub const COMMENT_TEMPLATE: &str = "\n\n# Write the comment above.\n\
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn edited_text_drops_instructions_and_blank_edges_and_splits_title_from_body() {
+        let t = "\n\n  Title here \n\nBody line\n# an instruction\nsecond\n\n# end\n";
+        assert_eq!(
+            super::edited_issue(t),
+            Some(("Title here".into(), "Body line\nsecond".into()))
+        );
+        assert_eq!(super::edited_issue(super::ISSUE_TEMPLATE), None, "untouched: cancelled");
+        assert_eq!(super::edited("# only\n\n"), None);
+        assert_eq!(super::edited_issue("just a title"), Some(("just a title".into(), String::new())));
+    }
+
     use super::*;
 
     #[test]
