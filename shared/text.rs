@@ -204,7 +204,10 @@ mod tests {
         );
         assert_eq!(super::edited_issue(super::ISSUE_TEMPLATE), None, "untouched: cancelled");
         assert_eq!(super::edited("# only\n\n"), None);
-        assert_eq!(super::edited_issue("just a title"), Some(("just a title".into(), String::new())));
+        assert_eq!(
+            super::edited_issue("just a title"),
+            Some(("just a title".into(), String::new()))
+        );
     }
 
     use super::*;

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 use serde_json::Value;
 
 use super::e;
-use super::{App, Effect, Prompt, Purpose, Then};
+use super::{Action, App, Effect, Prompt, Purpose, Then};
 use crate::cli::CommandError;
 use crate::event::Id;
 use crate::index::search::Queue;
@@ -296,14 +296,27 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
             purpose: Purpose::Comment(hex),
         },
         KeyCode::Char('x') => {
-            let (change, done) = if d.view.state == crate::event::State::Open {
-                (crate::ops::StateChange::close(), format!("closed {short}"))
-            } else {
-                (crate::ops::StateChange::reopen(), format!("reopened {short}"))
-            };
-            app.apply(&done, |store| {
-                Ok(crate::ops::Issues::new(store).set_state(&id, &change)?.warnings)
-            });
+            let close = d.view.state == crate::event::State::Open;
+            // Another agent is working on it: closing it under them is asked first.
+            let theirs = app
+                .issues
+                .claims
+                .get(&id)
+                .filter(|c| Some(&c.by) != app.issues.me.as_ref())
+                .map(|c| c.who());
+            match theirs {
+                Some(who) if close => {
+                    app.prompt = Some(Prompt {
+                        question: format!("{short} is claimed by {}; close it anyway? (y/n)", e(&who)),
+                        input: String::new(),
+                        on_enter: Then::Confirm(Action::SetState { id: hex, close }),
+                    });
+                }
+                _ => app.run(
+                    Action::SetState { id: hex, close },
+                    &format!("{} {short}", if close { "closed" } else { "reopened" }),
+                ),
+            }
             Effect::None
         }
         KeyCode::Char('l') => {
@@ -378,7 +391,9 @@ pub fn set_labels(app: &mut App, id: &str, input: &str) {
 pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     let wide = area.width >= 120;
     let [list_area, detail_area] = if wide {
-        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
+        // The details keep to a readable measure; a wider screen goes to the list's titles.
+        let detail = (area.width * 42 / 100).min(76);
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(detail)]).areas(area)
     } else {
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
     };
@@ -420,6 +435,21 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     }
     let t = &app.issues;
     let narrow = table_area.width < 100;
+    // The labels and who columns are as wide as what they show (within a bound), so that the
+    // title takes the rest.
+    let (mut labels_w, mut who_w) = (6u16, 3u16);
+    for r in &t.rows {
+        let who = match t.claims.get(&r.id) {
+            Some(c) => 2 + c.by_name.chars().count(),
+            None => r.assignees.join(",").chars().count(),
+        };
+        labels_w = labels_w.max(r.labels.join(",").chars().count() as u16);
+        who_w = who_w.max(who as u16);
+    }
+    let (labels_w, who_w) = (
+        labels_w.min(if narrow { 10 } else { 18 }),
+        who_w.min(if narrow { 10 } else { 16 }),
+    );
     let rows: Vec<Row> = t
         .rows
         .iter()
@@ -463,9 +493,10 @@ pub fn render(app: &mut App, f: &mut Frame, area: Rect) {
     }
     widths.extend([
         Constraint::Length(6),
-        Constraint::Min(12),
-        Constraint::Max(if narrow { 10 } else { 18 }),
-        Constraint::Max(if narrow { 10 } else { 16 }),
+        // The title takes what the other columns leave.
+        Constraint::Fill(1),
+        Constraint::Length(labels_w),
+        Constraint::Length(who_w),
     ]);
     header.extend(["state", "title", "labels", "who"]);
     if !narrow {

@@ -139,6 +139,8 @@ pub enum Action {
     RemoveSandbox { name: String, force: bool },
     /// Merge a sandbox's branch into the current branch.
     MergeSandbox { name: String },
+    /// Close (or reopen) an issue, by its full id.
+    SetState { id: String, close: bool },
 }
 
 /// The whole application: the tabs' state, the prompt, the help, the status line.
@@ -261,6 +263,17 @@ impl App {
                 let ops = crate::ops::Sandboxes::open(&dir)?;
                 ops.merge(&ops.find(&name)?, false)?;
                 Ok(Vec::new())
+            }
+            Action::SetState { id, close } => {
+                let id = crate::event::Id::from_hex(&id).ok_or_else(|| crate::Error::NotFound {
+                    what: "issue",
+                    query: id.clone(),
+                })?;
+                let change = match close {
+                    true => crate::ops::StateChange::close(),
+                    false => crate::ops::StateChange::reopen(),
+                };
+                Ok(crate::ops::Issues::new(store).set_state(&id, &change)?.warnings)
             }
         });
     }

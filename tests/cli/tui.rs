@@ -625,3 +625,59 @@ fn create_and_comment_open_the_editor_on_a_terminal() {
         .code(2)
         .stderr(predicates::str::contains("a comment needs a body"));
 }
+
+/// `x` on an issue another agent has claimed asks first; `n` leaves it open, `y` closes it.
+/// On an unclaimed issue it closes at once.
+#[test]
+fn closing_an_issue_another_agent_claimed_asks_first() {
+    hermetic();
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let id = t.create(&r, "being worked on");
+    let out = t
+        .std_cmd("issue", &r)
+        .args(["claim", &id])
+        .env("GRIT_ACTOR", "agent-7")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut app = App::new(r.clone(), Tab::Issues, Theme { color: false }).unwrap();
+    assert!(matches!(app.key(key('x')), Effect::None));
+    let question = app.prompt.as_ref().map(|p| p.question.clone()).unwrap_or_default();
+    assert!(
+        question.contains("claimed by") && question.contains("close it anyway"),
+        "{question}"
+    );
+    typed(&mut app, "n");
+    app.key(code(KeyCode::Enter));
+    assert_eq!(t.json("issue", &r, &["show", &id])["state"], "open", "n keeps it open");
+    app.key(key('x'));
+    typed(&mut app, "y");
+    app.key(code(KeyCode::Enter));
+    assert_eq!(t.json("issue", &r, &["show", &id])["state"], "closed", "y closes it");
+    // Reopening asks nothing, nor does closing an issue nobody claimed.
+    let mut all = App::new(r.clone(), Tab::Issues, Theme { color: false }).unwrap();
+    typed(&mut all, "/");
+    all.key(code(KeyCode::Backspace));
+    for _ in 0..12 {
+        all.key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+    }
+    typed(&mut all, "is:closed");
+    all.key(code(KeyCode::Enter));
+    all.key(key('x'));
+    assert!(all.prompt.is_none());
+    assert_eq!(t.json("issue", &r, &["show", &id])["state"], "open", "reopened at once");
+    let free = t.create(&r, "nobody's");
+    let mut app = App::new(r.clone(), Tab::Issues, Theme { color: false }).unwrap();
+    for _ in 0..app.issues.hits.len() {
+        if app.issues.selected_id().map(|i| i.to_hex()) == Some(free.clone()) {
+            break;
+        }
+        app.key(code(KeyCode::Down));
+    }
+    assert_eq!(app.issues.selected_id().map(|i| i.to_hex()), Some(free.clone()));
+    app.key(key('x'));
+    assert!(app.prompt.is_none());
+    assert_eq!(t.json("issue", &r, &["show", &free])["state"], "closed");
+}
