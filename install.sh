@@ -20,6 +20,7 @@ case "${1:-}" in
         rm -f "$root/bin/git-$tool" "$data/bash-completion/completions/git-$tool" \
             "$data/zsh/site-functions/_git-$tool" "$data/fish/vendor_completions.d/git-$tool.fish"
     done
+    rm -f "$data/fish/vendor_conf.d/grit.fish"
     for page in man/*.1; do
         rm -f "$root/share/man/man1/${page#man/}"
     done
@@ -48,12 +49,15 @@ echo "[2/3] installing man pages and shell completions"
 mkdir -p "$root/share/man/man1"
 cp man/*.1 "$root/share/man/man1/"
 
-mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$data/fish/vendor_completions.d"
+mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$data/fish/vendor_completions.d" \
+    "$data/fish/vendor_conf.d"
 for tool in issue wal lock sandbox; do
     cp "completions/git-$tool.bash" "$data/bash-completion/completions/git-$tool"
     cp "completions/_git-$tool" "$data/zsh/site-functions/"
     cp "completions/git-$tool.fish" "$data/fish/vendor_completions.d/"
 done
+# `git issue <TAB>` in fish: registered for git at startup (fish's git completion misses it).
+cp completions/grit.fish "$data/fish/vendor_conf.d/grit.fish"
 
 case ":$PATH:" in
     *":$root/bin:"*) ;;

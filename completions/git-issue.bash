@@ -13,7 +13,9 @@ _grit_complete() {
     if [[ $out == __files__ ]]; then
         COMPREPLY=($(compgen -f -- "$cur"))
     else
+        # A candidate may carry a description after a tab (an issue's title): bash shows none.
         COMPREPLY=($out)
+        COMPREPLY=("${COMPREPLY[@]%%$'\t'*}")
     fi
     # bash replaces only what follows the last `:` of the word (COMP_WORDBREAKS has `:`), so
     # each candidate loses what the word already holds up to there (`issue:` of `issue:1a7`).

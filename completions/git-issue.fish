@@ -1,5 +1,6 @@
-# fish completion for `git-issue …` (grit); fish's git completion (3.6 and later) runs it for
-# `git issue …` too. Generated: the candidates come from `git-issue __complete`.
+# fish completion for `git-issue …` (grit); `git issue …` is completed by grit.fish, in fish's
+# vendor_conf.d. Generated: the candidates come from `git-issue __complete` (an issue's title
+# after a tab is fish's description).
 
 function __grit_complete_issue
     set -l words (commandline -opc)

@@ -1,5 +1,6 @@
-# fish completion for `git-lock …` (grit); fish's git completion (3.6 and later) runs it for
-# `git lock …` too. Generated: the candidates come from `git-lock __complete`.
+# fish completion for `git-lock …` (grit); `git lock …` is completed by grit.fish, in fish's
+# vendor_conf.d. Generated: the candidates come from `git-lock __complete` (an issue's title
+# after a tab is fish's description).
 
 function __grit_complete_lock
     set -l words (commandline -opc)

@@ -1,5 +1,6 @@
-# fish completion for `git-sandbox …` (grit); fish's git completion (3.6 and later) runs it for
-# `git sandbox …` too. Generated: the candidates come from `git-sandbox __complete`.
+# fish completion for `git-sandbox …` (grit); `git sandbox …` is completed by grit.fish, in fish's
+# vendor_conf.d. Generated: the candidates come from `git-sandbox __complete` (an issue's title
+# after a tab is fish's description).
 
 function __grit_complete_sandbox
     set -l words (commandline -opc)

@@ -1,5 +1,6 @@
-# fish completion for `git-wal …` (grit); fish's git completion (3.6 and later) runs it for
-# `git wal …` too. Generated: the candidates come from `git-wal __complete`.
+# fish completion for `git-wal …` (grit); `git wal …` is completed by grit.fish, in fish's
+# vendor_conf.d. Generated: the candidates come from `git-wal __complete` (an issue's title
+# after a tab is fish's description).
 
 function __grit_complete_wal
     set -l words (commandline -opc)

@@ -148,7 +148,11 @@ fn values(tool: &str, cmd: &Command, arg: &clap::Arg, dir: &Path) -> Vec<String>
         (_, _, "remote", _) => Dynamic::Remotes,
         (_, _, "label" | "add-label" | "remove-label", _) => Dynamic::Labels,
         (_, "RESOURCE", ..) => Dynamic::Resources,
-        (_, "ID", ..) | ("issue", _, _, "id") => Dynamic::Issues,
+        // `reopen` takes a closed issue; everything else an open one.
+        ("issue", "ID", ..) | ("issue", _, _, "id") if cmd.get_name() == "reopen" => {
+            Dynamic::Issues(crate::event::State::Closed)
+        }
+        (_, "ID", ..) | ("issue", _, _, "id") => Dynamic::Issues(crate::event::State::Open),
         ("sandbox", _, _, "name") if cmd.get_name() != "run" => Dynamic::Sandboxes,
         _ => return Vec::new(),
     };
@@ -156,7 +160,8 @@ fn values(tool: &str, cmd: &Command, arg: &clap::Arg, dir: &Path) -> Vec<String>
 }
 
 enum Dynamic {
-    Issues,
+    /// Issues in this state, each with its title as the description.
+    Issues(crate::event::State),
     Labels,
     Sandboxes,
     Resources,
@@ -193,28 +198,56 @@ fn dynamic(which: Dynamic, dir: &Path) -> Option<Vec<String>> {
             out.dedup();
             out
         }
-        Dynamic::Issues | Dynamic::Labels => {
+        Dynamic::Issues(_) | Dynamic::Labels => {
             let index = crate::index::Index::open(&repo).ok()?;
             index.refresh(&repo).ok()?;
             match which {
-                Dynamic::Labels => index.label_names().ok()?,
-                _ => {
+                Dynamic::Issues(state) => {
                     let mut ids = Vec::new();
                     let filter = crate::index::ListFilter {
+                        state: Some(state),
                         limit: 500,
                         ..Default::default()
                     };
                     index
                         .for_each_row(&filter, |row| {
-                            ids.push(row.short_id.to_owned());
+                            ids.push(with_title(row.short_id, row.fragment));
                             Ok(())
                         })
                         .ok()?;
                     ids
                 }
+                _ => index.label_names().ok()?,
             }
         }
     })
+}
+
+/// A candidate with a description: `value<TAB>text`, as fish reads it; the bash script keeps
+/// what precedes the tab, and the zsh script shows the text beside the value.
+pub const DESCRIBED: char = '\t';
+
+/// An issue's short id with its title (from the row's JSON) as the description, on one line
+/// and at most 60 characters.
+fn with_title(short: &str, fragment: &[u8]) -> String {
+    let mut json = Vec::with_capacity(fragment.len() + 2);
+    json.push(b'{');
+    json.extend_from_slice(fragment);
+    json.push(b'}');
+    let title = serde_json::from_slice::<serde_json::Value>(&json)
+        .ok()
+        .and_then(|v| v.get("title").and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    let mut title: String = title
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(60)
+        .collect();
+    if title.is_empty() {
+        return short.to_owned();
+    }
+    title.insert(0, DESCRIBED);
+    format!("{short}{title}")
 }
 
 #[cfg(test)]

@@ -286,6 +286,7 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
             files.push((PathBuf::from(format!("completions/{file}")), script.into_bytes()));
         }
     }
+    files.push((PathBuf::from("completions/grit.fish"), FISH_GIT.as_bytes().to_vec()));
     files
 }
 
@@ -306,7 +307,9 @@ _grit_complete() {
     if [[ $out == __files__ ]]; then
         COMPREPLY=($(compgen -f -- "$cur"))
     else
+        # A candidate may carry a description after a tab (an issue's title): bash shows none.
         COMPREPLY=($out)
+        COMPREPLY=("${COMPREPLY[@]%%$'\t'*}")
     fi
     # bash replaces only what follows the last `:` of the word (COMP_WORDBREAKS has `:`), so
     # each candidate loses what the word already holds up to there (`issue:` of `issue:1a7`).
@@ -343,20 +346,32 @@ const ZSH: &str = r#"#compdef git-@tool@
 # Put this file in a directory of $fpath before compinit runs.
 
 _git-@tool@() {
-  local -a out
+  local -a out vals shown
+  local line
   out=("${(@f)$(git-@tool@ __complete $((CURRENT - 2)) "${(@)words[2,-1]}" 2>/dev/null)}")
   if [[ ${out[1]} == __files__ ]]; then
     _files
-  else
-    compadd -a out
+    return
   fi
+  # A candidate may carry a description after a tab (an issue's title), shown beside it.
+  for line in $out; do
+    [[ -n $line ]] || continue
+    vals+=("${line%%$'\t'*}")
+    if [[ $line == *$'\t'* ]]; then
+      shown+=("${line%%$'\t'*}  -- ${line#*$'\t'}")
+    else
+      shown+=("$line")
+    fi
+  done
+  compadd -l -d shown -a vals
 }
 
 _git-@tool@ "$@"
 "#;
 
-const FISH: &str = r#"# fish completion for `git-@tool@ …` (grit); fish's git completion (3.6 and later) runs it for
-# `git @tool@ …` too. Generated: the candidates come from `git-@tool@ __complete`.
+const FISH: &str = r#"# fish completion for `git-@tool@ …` (grit); `git @tool@ …` is completed by grit.fish, in fish's
+# vendor_conf.d. Generated: the candidates come from `git-@tool@ __complete` (an issue's title
+# after a tab is fish's description).
 
 function __grit_complete_@fn@
     set -l words (commandline -opc)
@@ -372,6 +387,56 @@ function __grit_complete_@fn@
 end
 
 complete -c git-@tool@ -f -a '(__grit_complete_@fn@)'
+"#;
+
+/// `git issue|wal|lock|sandbox <TAB>` in fish. fish's own git completion before 3.7 registers a
+/// `git-NAME` command's completions under `git-NAME`, never `NAME`, so `git issue <TAB>` offered
+/// file names; this file, loaded at startup from vendor_conf.d, registers them for `git`.
+const FISH_GIT: &str = r#"# fish: `git issue|wal|lock|sandbox <TAB>` (grit). fish's git completion before 3.7 looks for a
+# git-NAME command's completions under the wrong name, so `git issue <TAB>` offered file names;
+# this registers them for `git` itself. Installed in fish's vendor_conf.d. Generated.
+
+function __grit_git_command --description 'the git subcommand on the command line'
+    set -l words (commandline -opc)
+    set -e words[1]
+    while set -q words[1]
+        switch $words[1]
+            case -C -c --git-dir --work-tree --namespace --exec-path --config-env
+                set -e words[1..2]
+            case '-*'
+                set -e words[1]
+            case '*'
+                echo $words[1]
+                return 0
+        end
+    end
+    return 1
+end
+
+function __grit_git_using -a tool --description 'whether the command line is `git TOOL …`'
+    set -l cmd (__grit_git_command)
+    test "$cmd" = "$tool"
+end
+
+function __grit_git_complete -a tool --description 'grit completes a word of `git TOOL …`'
+    set -l words (commandline -opc)
+    set -l cur (commandline -ct)
+    set -l at (contains -i -- $tool $words)
+    set -l args
+    if test $at -lt (count $words)
+        set args $words[(math $at + 1)..-1]
+    end
+    set -l out (git-$tool __complete (count $args) $args $cur 2>/dev/null)
+    if test "$out" = __files__
+        __fish_complete_path $cur
+    else
+        printf '%s\n' $out
+    end
+end
+
+for tool in issue wal lock sandbox
+    complete -c git -f -n "__grit_git_using $tool" -a "(__grit_git_complete $tool)"
+end
 "#;
 
 fn run_shown(ui: &mut Ui, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, CommandError> {

@@ -111,6 +111,84 @@ impl Shell {
         Some(shell)
     }
 
+    /// A real fish (the one on PATH; Debian 12's is 3.6) under tmux, with grit's fish files
+    /// where `install.sh` puts them (vendor_completions.d and vendor_conf.d of XDG_DATA_HOME).
+    fn start_fish(t: &TestEnv, dir: &std::path::Path) -> Option<Shell> {
+        let tmux = std::process::Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !tmux || !on_path("fish") {
+            eprintln!("skipped: needs tmux and fish (tmux={tmux}, fish={})", on_path("fish"));
+            return None;
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let data = t.tmp.path().join("data");
+        let (completions, conf) = (data.join("fish/vendor_completions.d"), data.join("fish/vendor_conf.d"));
+        std::fs::create_dir_all(&completions).unwrap();
+        std::fs::create_dir_all(&conf).unwrap();
+        for tool in ["issue", "wal", "lock", "sandbox"] {
+            let file = format!("git-{tool}.fish");
+            std::fs::copy(root.join("completions").join(&file), completions.join(&file)).unwrap();
+        }
+        std::fs::copy(root.join("completions/grit.fish"), conf.join("grit.fish")).unwrap();
+        let config = t.tmp.path().join("config/fish");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("config.fish"),
+            format!(
+                "function fish_prompt; echo '$ '; end\nfunction fish_greeting; end\ncd {}\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_git-issue"))
+            .parent()
+            .unwrap()
+            .to_owned();
+        let socket = format!("grit-fish-{}-{}", std::process::id(), t.tmp.path().as_os_str().len());
+        let ok = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "200",
+                "-y",
+                "50",
+            ])
+            .arg(format!(
+                "env -i TERM=xterm PATH={}:{}:/usr/bin:/bin HOME={} XDG_DATA_HOME={} XDG_CONFIG_HOME={} \
+                 GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null fish",
+                bin.display(),
+                t.git_only_bin().display(),
+                t.home().display(),
+                data.display(),
+                t.tmp.path().join("config").display(),
+            ))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux starts");
+        let shell = Shell { socket };
+        shell.wait_for("$");
+        Some(shell)
+    }
+
+    /// fish: clears the line, types `line`, presses Tab once (fish shows the candidates with
+    /// their descriptions); returns the screen once `expect` shows.
+    fn tab_once(&self, line: &str, expect: &str) -> String {
+        // Escape closes a pager; the line is emptied by keys, not by C-c (which fish may take
+        // before it has drawn the last completion).
+        self.tmux(&["send-keys", "Escape", "C-e", "C-u", "C-l"]);
+        self.tmux(&["send-keys", "-l", line]);
+        self.tmux(&["send-keys", "Tab"]);
+        self.wait_for(expect)
+    }
+
     fn tmux(&self, args: &[&str]) -> String {
         let out = std::process::Command::new("tmux")
             .arg("-L")
@@ -191,6 +269,56 @@ fn git_tool_tab_completes_subcommands_flags_and_values_in_a_real_bash() {
         assert!(screen.contains(&format!("acquire issue:{id}")), "{line}:\n{screen}");
         assert!(!screen.contains("issue:issue:"), "{line}:\n{screen}");
     }
+}
+
+/// `git issue <TAB>` in a real fish (Debian 12's 3.6, whose git completion misses `git-NAME`
+/// commands): subcommands, issue ids with their titles (open ones for close, closed ones for
+/// reopen), and lock resources.
+#[test]
+fn git_tool_tab_completes_in_a_real_fish() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let open = t.json("issue", &r, &["create", "--title", "still open"])["short_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = t.json("issue", &r, &["create", "--title", "finished already"])["short_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ok("issue", &r, &["close", &done]);
+    // Two of each, so that fish lists them (a single candidate is inserted as it is).
+    t.create(&r, "another open one");
+    let also = t.create(&r, "also finished");
+    t.ok("issue", &r, &["close", &also]);
+    let Some(sh) = Shell::start_fish(&t, &r) else { return };
+    let screen = sh.tab_once("git issue cl", "close");
+    assert!(screen.contains("claim") && screen.contains("close"), "{screen}");
+    assert!(
+        !screen.contains("Cargo") && !screen.contains(".git/"),
+        "no file names:\n{screen}"
+    );
+    let screen = sh.tab_once("git issue close ", "still open");
+    assert!(
+        screen.contains(&open) && screen.contains("another open one"),
+        "{screen}"
+    );
+    assert!(!screen.contains(&done) && !screen.contains("also finished"), "{screen}");
+    let screen = sh.tab_once("git issue reopen ", "finished already");
+    assert!(screen.contains(&done) && screen.contains("also finished"), "{screen}");
+    assert!(!screen.contains("still open"), "{screen}");
+    let screen = sh.tab_once("git wal ho", "hooks");
+    assert!(screen.contains("git wal hooks"), "{screen}");
+    let screen = sh.tab_once(
+        &format!("git lock acquire issue:{}", &open[..4]),
+        &format!("issue:{open}"),
+    );
+    assert!(screen.contains(&format!("issue:{open}")), "{screen}");
+    let screen = sh.tab_once("git -C . sandbox l", "list");
+    assert!(screen.contains("list"), "{screen}");
+    // git-issue typed whole works as before.
+    let screen = sh.tab_once("git-issue close ", "still open");
+    assert!(screen.contains(&open), "{screen}");
 }
 
 #[test]
