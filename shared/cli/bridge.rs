@@ -98,7 +98,7 @@ fn check_repo(repo: &str) -> Result<(), CommandError> {
     }
 }
 
-fn token() -> Option<String> {
+pub(crate) fn token() -> Option<String> {
     ["GITHUB_TOKEN", "GH_TOKEN"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()))

@@ -270,6 +270,16 @@ pub struct LandArgs {
     /// Give up retrying a push that keeps losing races after this long (default 5m)
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     pub timeout: String,
+    /// Push the sandbox's branch and open a GitHub pull request for it instead of landing
+    /// (the token from GITHUB_TOKEN or GH_TOKEN); the sandbox and its locks stay
+    #[arg(long, conflicts_with_all = ["rebase", "rm"])]
+    pub pr: bool,
+    /// With --pr: the GitHub repository (default: grit.github.repo, else the remote's URL)
+    #[arg(long, value_name = "OWNER/NAME", requires = "pr")]
+    pub repo: Option<String>,
+    /// With --pr: open it as a draft
+    #[arg(long, requires = "pr")]
+    pub draft: bool,
 }
 
 #[derive(Debug, Args)]
@@ -1054,6 +1064,9 @@ fn merge(ui: &mut Ui, main: &Main, r: &Record, rebase: bool) -> Result<(), Comma
 
 fn land(ui: &mut Ui, main: &Main, a: LandArgs) -> Result<(), CommandError> {
     let r = find_ready(main, &a.name)?;
+    if a.pr {
+        return propose(ui, main, &r, a);
+    }
     let mut opts = sandbox::land::LandOptions::new(main);
     if a.rebase {
         opts.strategy = sandbox::land::Strategy::Rebase;
@@ -1099,6 +1112,50 @@ fn land(ui: &mut Ui, main: &Main, a: LandArgs) -> Result<(), CommandError> {
     for i in &landed.closed {
         ui.note(format!("closed issue {}", &i[..i.len().min(12)]));
     }
+    Ok(())
+}
+
+/// `land --pr`: the branch pushed and a pull request opened, through the operation.
+fn propose(ui: &mut Ui, main: &Main, r: &Record, a: LandArgs) -> Result<(), CommandError> {
+    let token = super::bridge::token().ok_or_else(|| {
+        CommandError::usage(
+            "--pr opens a pull request through GitHub's API, and no token is set",
+            "export GITHUB_TOKEN (a fine-grained token with Pull requests: read and write), or GH_TOKEN",
+        )
+    })?;
+    let mut api = crate::github::Client::new(Some(token));
+    let quiet = ui.quiet;
+    api.on_wait = Box::new(move |why, d| {
+        if !quiet {
+            eprintln!("waiting {} s: {why}", d.as_secs());
+        }
+    });
+    let opts = sandbox::land::ProposeOptions {
+        remote: a.remote.clone(),
+        repo: a.repo.clone(),
+        draft: a.draft,
+    };
+    let p = ops(main).propose(r, &opts, a.message.as_deref(), &mut api)?;
+    if ui.json {
+        return ui.json(&p);
+    }
+    ui.say(format!(
+        "pushed {} to {}; pull request #{} {} {}",
+        p.branch,
+        p.remote,
+        p.number,
+        if p.created {
+            "opened:"
+        } else {
+            "(already open) updated:"
+        },
+        super::term::esc(&p.url)
+    ))?;
+    ui.note(format!(
+        "nothing landed: the sandbox stays (and any lock it holds) until the pull request merges; its {} \
+         Fixes:/Closes:/Refs: trailer(s) act then",
+        p.trailers.len()
+    ));
     Ok(())
 }
 

@@ -749,6 +749,22 @@ impl<'a> Sandboxes<'a> {
         Ok(report)
     }
 
+    /// Puts sandbox `r`'s work up for review instead of landing it: commits what it holds first
+    /// (with `message`), pushes its branch and opens a pull request on GitHub through `api`
+    /// (see [`sandbox::land::propose`]). The sandbox and its locks stay until it lands.
+    pub fn propose(
+        &self,
+        r: &Record,
+        opts: &sandbox::land::ProposeOptions,
+        message: Option<&str>,
+        api: &mut crate::github::Client,
+    ) -> Result<sandbox::land::Proposed> {
+        if let Some(m) = message {
+            self.commit(r, m, false, true)?;
+        }
+        sandbox::land::propose(&self.main, r, opts, api)
+    }
+
     /// The files a merge of sandbox `r`'s branch into the current branch would conflict on,
     /// changing nothing.
     pub fn preview(&self, r: &Record) -> Result<Vec<String>> {

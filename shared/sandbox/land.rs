@@ -425,3 +425,221 @@ fn backoff(n: u32) -> Duration {
     let jitter = u64::from_le_bytes(seed) % base.max(1);
     Duration::from_millis(base / 2 + jitter)
 }
+
+/// Where a sandbox's work goes up for review instead of landing: the remote, the GitHub
+/// repository, and whether the pull request is a draft.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ProposeOptions {
+    /// The remote to push the branch to (as a land chooses it when `None`).
+    pub remote: Option<String>,
+    /// `OWNER/NAME` on GitHub; `None`: `grit.github.repo`, else read from the remote's URL.
+    pub repo: Option<String>,
+    pub draft: bool,
+}
+
+/// What `propose` did: the branch pushed, and the pull request opened (or found open).
+#[derive(Debug, Serialize)]
+#[non_exhaustive]
+pub struct Proposed {
+    pub name: String,
+    pub branch: String,
+    pub remote: String,
+    /// The branch the pull request asks to merge into (the main work tree's).
+    pub base: String,
+    pub repo: String,
+    pub number: u64,
+    pub url: String,
+    pub title: String,
+    /// A new pull request; false when one was already open for the branch (the push updated it).
+    pub created: bool,
+    /// The `Fixes:`/`Closes:`/`Refs:` trailers of the commits, carried into the description.
+    pub trailers: Vec<String>,
+}
+
+/// `OWNER/NAME` of a GitHub remote URL (`git@github.com:o/n.git`, `https://github.com/o/n`,
+/// `ssh://git@github.com/o/n.git`), or `None` for another host.
+pub fn github_repo_of(url: &str) -> Option<String> {
+    let rest = [
+        "git@github.com:",
+        "https://github.com/",
+        "http://github.com/",
+        "ssh://git@github.com/",
+        "git://github.com/",
+    ]
+    .iter()
+    .find_map(|p| url.strip_prefix(p))?;
+    let rest = rest.trim_end_matches('/').trim_end_matches(".git");
+    let (owner, name) = rest.split_once('/')?;
+    let part = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    (part(owner) && part(name)).then(|| format!("{owner}/{name}"))
+}
+
+/// Pushes sandbox `r`'s branch to the remote under its own name and opens a pull request for
+/// it on GitHub against the branch of the main work tree (or finds the one already open, which
+/// the push updated). Its title is the sandbox's issue's title, else its first commit's subject;
+/// its description lists the commits and carries their `Fixes:` trailers, so the issues close
+/// when it merges, not before. Nothing lands, and the sandbox and its locks stay.
+pub fn propose(main: &Main, r: &Record, opts: &ProposeOptions, api: &mut crate::github::Client) -> Result<Proposed> {
+    if super::dirty(r)? {
+        return Err(Error::invalid(
+            format!("sandbox {} has uncommitted changes", r.name),
+            format!(
+                "`git sandbox commit {} -m MSG` first, or pass -m; nothing was pushed",
+                r.name
+            ),
+        ));
+    }
+    let base = crate::trailers::current_branch(&main.repo).ok_or_else(|| {
+        Error::invalid(
+            "the main work tree has no branch checked out (a detached HEAD)",
+            "`git switch BRANCH` in the main work tree names the branch the pull request targets",
+        )
+    })?;
+    let land = LandOptions {
+        remote: opts.remote.clone(),
+        ..LandOptions::new(main)
+    };
+    let remote = remote_for(main, &base, &land).ok_or_else(|| {
+        Error::invalid(
+            "there is no remote to push the sandbox's branch to",
+            "`git remote add origin URL`, or name one with --remote",
+        )
+    })?;
+    let repo = match opts.repo.clone().or_else(|| main.repo.config_string("grit.github.repo")) {
+        Some(r) => r,
+        None => main
+            .repo
+            .config_string(&format!("remote.{remote}.url"))
+            .as_deref()
+            .and_then(github_repo_of)
+            .ok_or_else(|| {
+                Error::invalid(
+                    format!("the remote '{remote}' is not on GitHub, so the repository to open the pull request in is unknown"),
+                    "name it with --repo OWNER/NAME, or `git config grit.github.repo OWNER/NAME`",
+                )
+            })?,
+    };
+    // The commits the pull request brings: those of the branch the base lacks.
+    let range = format!("{base}..refs/heads/{}", r.branch);
+    let log = git_ok(
+        main,
+        &["log", "--reverse", "--format=%s%x1f%(trailers:only,unfold)%x1e", &range],
+    )?;
+    let mut subjects = Vec::new();
+    let mut trailers = Vec::new();
+    for entry in log.split('\x1e').map(str::trim).filter(|e| !e.is_empty()) {
+        let (subject, rest) = entry.split_once('\x1f').unwrap_or((entry, ""));
+        subjects.push(subject.to_owned());
+        for t in rest.lines().map(str::trim) {
+            let key = t.split(':').next().unwrap_or_default().to_ascii_lowercase();
+            if ["fixes", "closes", "refs"].contains(&key.as_str()) && !trailers.iter().any(|x| x == t) {
+                trailers.push(t.to_owned());
+            }
+        }
+    }
+    if subjects.is_empty() {
+        return Err(Error::invalid(
+            format!(
+                "sandbox {} has no commits that {base} lacks; nothing was pushed",
+                r.name
+            ),
+            format!("commit in the sandbox first (`git sandbox commit {} -m MSG`)", r.name),
+        ));
+    }
+    let push = git(
+        main,
+        &[
+            "push",
+            "--quiet",
+            &remote,
+            &format!("refs/heads/{b}:refs/heads/{b}", b = r.branch),
+        ],
+    )?;
+    if !push.status.success() {
+        return Err(Error::Remote {
+            message: format!(
+                "could not push {} to {remote}: {}",
+                r.branch,
+                String::from_utf8_lossy(&push.stderr).trim()
+            ),
+            hint: "if the remote's branch has commits the sandbox lacks (a reviewer's), bring them in with \
+                   `git sandbox sync` or a merge in the sandbox, and try again"
+                .into(),
+        });
+    }
+    let issue_title = r.issue.as_deref().and_then(|id| {
+        let store = crate::store::Store::open(&main.tree).ok()?;
+        let id = store.index.resolve(id).ok()?;
+        store.index.issue(&id).ok()??.title.map(|t| t.value)
+    });
+    let title = issue_title.unwrap_or_else(|| subjects[0].clone());
+    let mut body = String::from("Commits:\n\n");
+    for s in &subjects {
+        body.push_str(&format!("- {s}\n"));
+    }
+    if !trailers.is_empty() {
+        body.push('\n');
+        for t in &trailers {
+            body.push_str(t);
+            body.push('\n');
+        }
+    }
+    body.push_str(&format!(
+        "\nFrom sandbox `{}` (`git sandbox land {} --pr`).\n",
+        r.name, r.name
+    ));
+    let owner = repo.split('/').next().unwrap_or_default();
+    let open = api.request(
+        "GET",
+        &format!("/repos/{repo}/pulls?state=open&head={owner}:{}", r.branch),
+        None,
+    )?;
+    let (pr, created) = match open.body.as_array().and_then(|a| a.first()).cloned() {
+        Some(pr) => (pr, false),
+        None => {
+            let input = serde_json::json!({
+                "title": title, "head": r.branch, "base": base, "body": body, "draft": opts.draft,
+            });
+            (
+                api.request("POST", &format!("/repos/{repo}/pulls"), Some(&input))?.body,
+                true,
+            )
+        }
+    };
+    Ok(Proposed {
+        name: r.name.clone(),
+        branch: r.branch.clone(),
+        remote,
+        base,
+        repo,
+        number: pr["number"].as_u64().unwrap_or(0),
+        url: pr["html_url"].as_str().unwrap_or_default().to_owned(),
+        title: pr["title"].as_str().map_or(title, str::to_owned),
+        created,
+        trailers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn github_repositories_are_read_from_their_remote_urls() {
+        for url in [
+            "git@github.com:acme/widgets.git",
+            "https://github.com/acme/widgets",
+            "https://github.com/acme/widgets.git/",
+            "ssh://git@github.com/acme/widgets.git",
+        ] {
+            assert_eq!(super::github_repo_of(url).as_deref(), Some("acme/widgets"), "{url}");
+        }
+        for url in [
+            "/srv/git/widgets.git",
+            "https://gitlab.com/acme/widgets",
+            "https://notgithub.com/acme/widgets",
+            "git@github.com:acme",
+        ] {
+            assert_eq!(super::github_repo_of(url), None, "{url}");
+        }
+    }
+}

@@ -31,6 +31,7 @@ struct Faults {
 #[derive(Default)]
 struct State {
     issues: Vec<Value>,
+    pulls: Vec<Value>,
     comments: HashMap<u64, Vec<Value>>,
     faults: Faults,
     /// Each request: method, path with query.
@@ -199,6 +200,26 @@ impl State {
                 issue["comments"] = json!(issue["comments"].as_u64().unwrap() + 1);
                 issue["updated_at"] = json!(now);
                 (201, headers, c)
+            }
+            ("GET", ["repos", "acme", "widgets", "pulls"]) => {
+                let head = q.get("head").cloned().unwrap_or_default();
+                let open: Vec<Value> = self
+                    .pulls
+                    .iter()
+                    .filter(|p| p["state"] == "open" && format!("acme:{}", p["head"]["ref"].as_str().unwrap()) == head)
+                    .cloned()
+                    .collect();
+                (200, headers, json!(open))
+            }
+            ("POST", ["repos", "acme", "widgets", "pulls"]) if auth => {
+                let n = self.pulls.len() as u64 + 1;
+                let pr = json!({
+                    "number": n, "html_url": format!("https://github.com/acme/widgets/pull/{n}"),
+                    "title": input["title"], "body": input["body"], "state": "open", "draft": input["draft"],
+                    "head": { "ref": input["head"] }, "base": { "ref": input["base"] },
+                });
+                self.pulls.push(pr.clone());
+                (201, headers, pr)
             }
             ("GET", ["user"]) if auth => (200, headers, json!({ "login": "grit-bot", "id": 99 })),
             _ => (404, headers, json!({ "message": "Not Found" })),
@@ -581,4 +602,108 @@ fn a_forged_marker_on_someone_elses_issue_never_takes_over_a_local_issue() {
             .iter()
             .any(|i| i["title"] == "Local, never pushed" && i["user"]["login"] == "grit-bot")
     );
+}
+
+/// `git sandbox land NAME --pr`: the branch goes to the remote under its own name and a pull
+/// request opens against the main work tree's branch, titled after the sandbox's issue, with
+/// the commits' `Fixes:` trailer in its description; nothing lands, and the issue and the
+/// sandbox stay. A second time finds the pull request already open.
+#[test]
+fn land_pr_pushes_the_branch_and_opens_one_pull_request() {
+    let t = TestEnv::new();
+    let s = server();
+    let bare = t.remote();
+    let a = t.clone(&bare, "a", "Ann", "ann");
+    t.git(&a, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    t.git(&a, &["push", "-q", "origin", "HEAD:refs/heads/main"]);
+    t.git(&a, &["branch", "-q", "--set-upstream-to=origin/main"]);
+    t.ok("wal", &a, &["init"]);
+    let id = t.create(&a, "Make the widget spin");
+    let short = &id[..8];
+    let message = format!("Spin the widget\n\nFixes: {short}");
+    t.ok(
+        "sandbox",
+        &a,
+        &[
+            "run",
+            "spin",
+            "--issue",
+            &id,
+            "--lock",
+            "path:w.txt",
+            "--commit",
+            &message,
+            "--sh",
+            "--",
+            "echo spin > w.txt",
+        ],
+    );
+    let pr = |extra: &[&str]| {
+        let mut c = t.cmd("sandbox", &a);
+        c.args(["land", "spin", "--pr", "--repo", "acme/widgets", "--json"])
+            .args(extra)
+            .env("GRIT_GITHUB_API", &s.base)
+            .env("GITHUB_TOKEN", "t0ken");
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = pr(&[]);
+    assert_eq!(
+        (first["created"].as_bool(), first["number"].as_u64()),
+        (Some(true), Some(1)),
+        "{first}"
+    );
+    assert_eq!(
+        first["title"], "Make the widget spin",
+        "titled after the issue: {first}"
+    );
+    assert_eq!(first["base"], "main");
+    assert_eq!(
+        t.git(&bare, &["rev-parse", "refs/heads/sandbox/spin"]),
+        t.git(&a, &["rev-parse", "refs/heads/sandbox/spin"]),
+        "the branch is on the remote"
+    );
+    {
+        let st = s.state.lock().unwrap();
+        let body = st.pulls[0]["body"].as_str().unwrap();
+        assert!(
+            body.contains(&format!("Fixes: {short}")) && body.contains("- Spin the widget"),
+            "{body}"
+        );
+        assert_eq!(st.pulls[0]["head"]["ref"], "sandbox/spin");
+    }
+    // Nothing landed: main is as it was, the issue open, the sandbox there.
+    assert_eq!(t.git(&bare, &["rev-parse", "main"]), t.git(&a, &["rev-parse", "main"]));
+    assert!(!t.git(&a, &["log", "--format=%s", "main"]).contains("Spin"));
+    assert_eq!(t.json("issue", &a, &["show", &id])["state"], "open");
+    assert_eq!(t.json("sandbox", &a, &["list"]).as_array().unwrap().len(), 1);
+    // More work, and --pr again: the push updates the same pull request.
+    t.ok("sandbox", &a, &["exec", "spin", "--sh", "--", "echo faster > w.txt"]);
+    let again = pr(&["-m", "Spin faster"]);
+    assert_eq!(
+        (again["created"].as_bool(), again["number"].as_u64()),
+        (Some(false), Some(1)),
+        "{again}"
+    );
+    assert_eq!(s.state.lock().unwrap().pulls.len(), 1);
+    assert_eq!(
+        t.git(&bare, &["rev-parse", "refs/heads/sandbox/spin"]),
+        t.git(&a, &["rev-parse", "refs/heads/sandbox/spin"])
+    );
+    // Without a token: refused before anything is pushed, with the hint.
+    t.cmd("sandbox", &a)
+        .args(["land", "spin", "--pr", "--repo", "acme/widgets"])
+        .env("GRIT_GITHUB_API", &s.base)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("GITHUB_TOKEN"));
+    // A remote that is not GitHub, and no --repo: the hint says how to name it.
+    t.cmd("sandbox", &a)
+        .args(["land", "spin", "--pr"])
+        .env("GRIT_GITHUB_API", &s.base)
+        .env("GITHUB_TOKEN", "t0ken")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--repo OWNER/NAME"));
 }
