@@ -982,20 +982,39 @@ fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
         ui.note("no sandboxes; `git sandbox run NAME -- CMD` makes one");
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = listed
-        .iter()
-        .map(|s| {
-            vec![
-                s.name.clone(),
-                if s.dirty { "dirty".into() } else { "clean".into() },
-                format!("+{} -{}", s.ahead, s.behind),
-                s.base_ref.as_deref().unwrap_or(&s.base).chars().take(20).collect(),
-                format!("{:?}", s.backend).to_lowercase(),
-                s.created_at.clone(),
-                s.path.clone(),
-            ]
-        })
-        .collect();
+    // A person at a terminal (or anyone asking for colour) gets a header and colour; a script
+    // reading a pipe gets the rows alone, as before.
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    if ui.tty || ui.color {
+        rows.push(
+            ["NAME", "STATE", "AHEAD", "BASE", "BACKEND", "CREATED", "PATH"]
+                .iter()
+                .map(|h| ui.paint("1", h))
+                .collect(),
+        );
+    }
+    rows.extend(listed.iter().map(|s| {
+        vec![
+            ui.paint("1", &super::term::esc(&s.name)),
+            if s.dirty {
+                ui.paint("33", "dirty")
+            } else {
+                ui.paint("32", "clean")
+            },
+            match (s.ahead, s.behind) {
+                (0, 0) => ui.paint("2", "+0 -0"),
+                (a, b) => format!(
+                    "{} {}",
+                    ui.paint("32", &format!("+{a}")),
+                    ui.paint("31", &format!("-{b}"))
+                ),
+            },
+            s.base_ref.as_deref().unwrap_or(&s.base).chars().take(20).collect(),
+            format!("{:?}", s.backend).to_lowercase(),
+            s.created_at.clone(),
+            ui.paint("2", &super::term::esc(&s.path)),
+        ]
+    }));
     for line in columns(&rows) {
         ui.say(line)?;
     }

@@ -1232,3 +1232,55 @@ fn the_default_action_is_honoured_without_a_terminal_and_sandbox_default_action_
     assert!(String::from_utf8_lossy(&out.stderr).contains("no terminal to ask"));
     assert_eq!(t.json("sandbox", &r, &["list"])[0]["name"], "d3", "kept, and said so");
 }
+
+/// `list` for a person: a header and colour with `--color always` (as on a terminal); for a
+/// pipe, the rows alone; NO_COLOR and `--color never` turn colour off.
+#[test]
+fn list_has_a_header_and_colour_for_a_person_and_plain_rows_for_a_pipe() {
+    let t = TestEnv::new();
+    let r = one_file_repo(&t);
+    run_ok(&t, &r, &["run", "neat", "--", "true"]);
+    run_ok(&t, &r, &["run", "messy", "--sh", "--", "echo x > new.txt"]);
+    let plain = run_ok(&t, &r, &["list"]);
+    assert_eq!(plain.lines().count(), 2, "{plain}");
+    assert!(!plain.contains('\x1b') && !plain.contains("NAME"), "{plain}");
+    let coloured = run_ok(&t, &r, &["--color", "always", "list"]);
+    let first = coloured.lines().next().unwrap();
+    assert!(
+        first.contains("NAME") && first.contains("STATE") && first.contains("PATH"),
+        "{coloured}"
+    );
+    assert!(
+        coloured.contains("\x1b[33mdirty") && coloured.contains("\x1b[32mclean"),
+        "{coloured}"
+    );
+    // Columns line up whatever the colour: the state starts at the same place on every line.
+    let stripped: Vec<String> = coloured
+        .lines()
+        .map(|l| {
+            let mut out = String::new();
+            let mut esc = false;
+            for c in l.chars() {
+                match (esc, c) {
+                    (false, '\x1b') => esc = true,
+                    (true, 'm') => esc = false,
+                    (false, c) => out.push(c),
+                    _ => {}
+                }
+            }
+            out
+        })
+        .collect();
+    let at: Vec<usize> = stripped
+        .iter()
+        .map(|l| {
+            l.find("STATE")
+                .or_else(|| l.find("dirty"))
+                .or_else(|| l.find("clean"))
+                .unwrap()
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] == w[1]), "{stripped:?}");
+    let never = run_ok(&t, &r, &["--color", "never", "list"]);
+    assert!(!never.contains('\x1b'), "{never}");
+}
