@@ -24,6 +24,9 @@ case "${1:-}" in
     for page in man/*.1; do
         rm -f "$root/share/man/man1/${page#man/}"
     done
+    for page in man/*.7; do
+        rm -f "$root/share/man/man7/${page#man/}"
+    done
     echo "removed git-issue, git-wal, git-lock, git-sandbox, their man pages and completions from $root and $data"
     echo "(each repository's state stays in its .git/grit and refs/grit/: \`git wal hooks uninstall\` removes a"
     echo " repository's hooks)"
@@ -46,8 +49,9 @@ echo "      built in $(( $(date +%s) - start )) s"
 echo "[2/3] installing man pages and shell completions"
 
 # man finds pages in <prefix>/share/man for every <prefix>/bin on PATH, so `git help issue` works.
-mkdir -p "$root/share/man/man1"
+mkdir -p "$root/share/man/man1" "$root/share/man/man7"
 cp man/*.1 "$root/share/man/man1/"
+cp man/*.7 "$root/share/man/man7/"
 
 mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$data/fish/vendor_completions.d" \
     "$data/fish/vendor_conf.d"

@@ -287,6 +287,12 @@ pub fn generated_files() -> Vec<(PathBuf, Vec<u8>)> {
         }
     }
     files.push((PathBuf::from("completions/grit.fish"), FISH_GIT.as_bytes().to_vec()));
+    for t in super::topics::TOPICS {
+        files.push((
+            PathBuf::from(format!("man/git-{}-{}.7", t.tool, t.name)),
+            super::topics::render_man(t),
+        ));
+    }
     files
 }
 

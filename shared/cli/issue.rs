@@ -25,7 +25,15 @@ use crate::store::Store;
 /// Every change is a signed event appended to the writer's own ref under refs/grit/, shared by
 /// plain `git fetch` and `git push`; a local index answers queries instantly.
 #[derive(Debug, Parser)]
-#[command(name = "git-issue", bin_name = "git issue", version, after_help = super::EXIT_STATUS_HELP)]
+#[command(
+    name = "git-issue",
+    bin_name = "git issue",
+    version,
+    after_help = concat!(
+        super::exit_status_help!(),
+        "\n\nTopics: `git issue help TOPIC` for query (man git-issue-TOPIC)"
+    )
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

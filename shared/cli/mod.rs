@@ -15,6 +15,7 @@ pub mod sandbox;
 pub mod search;
 pub mod sync;
 pub mod term;
+pub mod topics;
 pub mod transfer;
 pub mod wal;
 pub mod watch;
@@ -30,13 +31,21 @@ use crate::store::Store;
 
 pub use crate::error::exit;
 
-pub const EXIT_STATUS_HELP: &str = "\
+/// The exit codes, as every tool's `--help` ends (a macro, so that a tool can add a line).
+macro_rules! exit_status_help {
+    () => {
+        "\
 Exit status:
   0  success
   1  failure (git or filesystem error, not found, ...)
   2  usage error or invalid input; nothing was written
   3  lock conflict: someone else holds the lock
-  4  verification failed: a signature or id does not check out";
+  4  verification failed: a signature or id does not check out"
+    };
+}
+pub(crate) use exit_status_help;
+
+pub const EXIT_STATUS_HELP: &str = exit_status_help!();
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -340,6 +349,33 @@ pub fn main_with_args<P: Parser>(
         let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         complete::answer(P::command(), &args);
         return ExitCode::SUCCESS;
+    }
+    // `help TOPIC`: a topic page; `help SUBCOMMAND` is clap's own.
+    if args.get(1).is_some_and(|a| a == "help")
+        && let Some(word) = args.get(2).map(|a| a.to_string_lossy().into_owned())
+    {
+        let cmd = P::command();
+        if let Some(t) = topics::find(cmd.get_name(), &word) {
+            print!("{}", topics::render_text(t));
+            return ExitCode::SUCCESS;
+        }
+        if cmd.find_subcommand(&word).is_none() {
+            let tool = cmd.get_name().trim_start_matches("git-");
+            let names: Vec<&str> = topics::of(tool).map(|t| t.name).collect();
+            eprintln!(
+                "error: '{}' is neither a command nor a help topic of git {tool}",
+                term::line(&word, false)
+            );
+            eprintln!(
+                "hint: {}`git {tool} --help` lists the commands",
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!("the topics are {}; ", names.join(", "))
+                }
+            );
+            return ExitCode::from(exit::USAGE);
+        }
     }
     let parsed = match P::try_parse_from(args) {
         Ok(p) => p,

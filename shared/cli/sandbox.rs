@@ -22,7 +22,15 @@ use crate::sandbox::{self, Main, Record, Spec, Stopped};
 /// under sandbox.root (default $XDG_DATA_HOME/grit/sandboxes/<repo-id>/NAME). Run from inside a
 /// sandbox, every command acts on the original repository.
 #[derive(Debug, Parser)]
-#[command(name = "git-sandbox", bin_name = "git sandbox", version, after_help = super::EXIT_STATUS_HELP)]
+#[command(
+    name = "git-sandbox",
+    bin_name = "git sandbox",
+    version,
+    after_help = concat!(
+        super::exit_status_help!(),
+        "\n\nTopics: `git sandbox help TOPIC` for backends, templates, isolation, provenance, matrix (man git-sandbox-TOPIC)"
+    )
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

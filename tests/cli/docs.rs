@@ -135,6 +135,7 @@ fn every_man_page_names_its_own_command_and_no_two_share_a_summary() {
             .file_name()
             .to_string_lossy()
             .trim_end_matches(".1")
+            .trim_end_matches(".7")
             .replace('-', "\\-");
         assert_eq!(cmd, file, "the NAME line of {}", e.path().display());
         assert!(!summary.trim().is_empty());
@@ -142,4 +143,38 @@ fn every_man_page_names_its_own_command_and_no_two_share_a_summary() {
             panic!("{cmd} and {other} share the summary {summary:?}: one is not its own");
         }
     }
+}
+
+/// `git sandbox help TOPIC` and `git issue help query` print their pages (and each is a man
+/// page in section 7); `help COMMAND` is still the command's help; anything else exits 2 naming
+/// the topics.
+#[test]
+fn help_topics_are_pages_and_man_pages() {
+    let t = crate::env::TestEnv::new();
+    let dir = t.tmp.path();
+    for topic in grit::cli::topics::TOPICS {
+        let out = t.ok(topic.tool, dir, &["help", topic.name]);
+        assert!(
+            out.starts_with(&format!("git {} help {} — ", topic.tool, topic.name)),
+            "{out}"
+        );
+        assert!(out.lines().count() > 5, "{out}");
+        let man =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("man/git-{}-{}.7", topic.tool, topic.name));
+        assert!(man.exists(), "{}", man.display());
+    }
+    let backends = t.ok("sandbox", dir, &["help", "backends"]);
+    for word in ["reflink", "copy", "overlay", "auto"] {
+        assert!(backends.contains(word), "{backends}");
+    }
+    assert!(
+        t.ok("sandbox", dir, &["help", "run"])
+            .contains("Usage: git sandbox run")
+    );
+    t.cmd("sandbox", dir)
+        .args(["help", "backend"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("the topics are backends, templates"));
+    assert!(t.ok("sandbox", dir, &["--help"]).contains("git sandbox help TOPIC"));
 }

@@ -1,0 +1,267 @@
+//! Help topics: `git sandbox help backends`, `git issue help query`, … Each is a page of plain
+//! text, shown by `help TOPIC` and generated as a section 7 man page (`git-sandbox-backends(7)`).
+//! Paragraphs are separated by blank lines; a line indented by four spaces is an example, kept
+//! as it is.
+
+/// One help topic of a tool.
+pub struct Topic {
+    /// The tool, without `git-`: `sandbox`, `issue`.
+    pub tool: &'static str,
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub text: &'static str,
+}
+
+/// Every topic, by tool.
+pub const TOPICS: &[Topic] = &[
+    Topic {
+        tool: "sandbox",
+        name: "backends",
+        summary: "how a sandbox's files are made: reflink, copy, overlay and auto",
+        text: BACKENDS,
+    },
+    Topic {
+        tool: "sandbox",
+        name: "templates",
+        summary: "named sets of sandbox settings in git config",
+        text: TEMPLATES,
+    },
+    Topic {
+        tool: "sandbox",
+        name: "isolation",
+        summary: "what --isolate lets a command see, change and reach",
+        text: ISOLATION,
+    },
+    Topic {
+        tool: "sandbox",
+        name: "provenance",
+        summary: "the signed Sandbox-Provenance trailer and how verify judges it",
+        text: PROVENANCE,
+    },
+    Topic {
+        tool: "sandbox",
+        name: "matrix",
+        summary: "one sandbox per matching path, run in parallel",
+        text: MATRIX,
+    },
+    Topic {
+        tool: "issue",
+        name: "query",
+        summary: "the query language of -S, saved views and the dashboard's query bar",
+        text: QUERY,
+    },
+];
+
+/// The topics of `tool` (`git-sandbox` or `sandbox`).
+pub fn of(tool: &str) -> impl Iterator<Item = &'static Topic> + '_ {
+    let tool = tool.trim_start_matches("git-");
+    TOPICS.iter().filter(move |t| t.tool == tool)
+}
+
+/// The topic `name` of `tool`.
+pub fn find(tool: &str, name: &str) -> Option<&'static Topic> {
+    of(tool).find(|t| t.name == name)
+}
+
+/// The page as a terminal shows it: a title line, then the text.
+pub fn render_text(t: &Topic) -> String {
+    format!("git {} help {} — {}\n\n{}", t.tool, t.name, t.summary, t.text)
+}
+
+/// The page as a section 7 man page.
+pub fn render_man(t: &Topic) -> Vec<u8> {
+    let esc = |s: &str| {
+        let s = s.replace('\\', "\\e").replace('-', "\\-");
+        if s.starts_with('.') || s.starts_with('\'') {
+            format!("\\&{s}")
+        } else {
+            s
+        }
+    };
+    let page = format!("git-{}-{}", t.tool, t.name);
+    let mut out = format!(
+        ".TH {} 7 \"\" \"grit\" \"grit manual\"\n.SH NAME\n{} \\- {}\n.SH DESCRIPTION\n",
+        page.to_uppercase(),
+        esc(&page),
+        esc(t.summary)
+    );
+    for para in t.text.split("\n\n") {
+        let lines: Vec<&str> = para.lines().collect();
+        if lines.is_empty() {
+            continue;
+        }
+        if lines.iter().all(|l| l.starts_with("    ")) {
+            out.push_str(".PP\n.nf\n.RS 4\n");
+            for l in lines {
+                out.push_str(&esc(&l[4..]));
+                out.push('\n');
+            }
+            out.push_str(".RE\n.fi\n");
+        } else {
+            out.push_str(".PP\n");
+            for l in lines {
+                out.push_str(&esc(l.trim_start()));
+                out.push('\n');
+            }
+        }
+    }
+    out.push_str(&format!(".SH \"SEE ALSO\"\n\\fBgit\\-{}\\fR(1)\n", t.tool));
+    out.into_bytes()
+}
+
+const BACKENDS: &str = "\
+A sandbox is a git worktree on its own branch, sandbox/NAME, with the files git does not carry
+brought along: the main tree's uncommitted changes, untracked files and ignored files (build
+output, .env, node_modules), all of them or only those matching .worktreeinclude. How those
+files are made is the backend: sandbox.backend in git config, or --backend on run.
+
+reflink: each file is cloned (FICLONE), sharing its blocks with the original until one side
+writes. Instant and free of space on file systems that can (XFS, btrfs); refused elsewhere.
+
+copy: a parallel in-kernel copy (copy_file_range) that keeps modes, symlinks, empty directories,
+hard links within the copied set, and modification times, so a build that was fresh in the main
+tree is fresh in the sandbox and the first git status is instant.
+
+overlay: an immutable base layer is made once per base commit and set of included files (the
+tracked files at the base, the ignored files, with the main tree's times, and its git index), and
+each sandbox is an overlayfs mount over it: the second and later sandboxes on the same base cost
+a mount, not a copy. Every write lands in the sandbox's own upper directory; the layer is never
+written. A layer keeps the ignored files as they were when it was made; uncommitted and untracked
+files are copied fresh into each sandbox. Mounting needs root or CAP_SYS_ADMIN: without it,
+overlay says so and falls back to a copy. Mounts do not survive a reboot. Layers are counted by
+the sandboxes on them; rm of the last user, clean and gc remove unused ones beyond
+sandbox.layerCacheSize (default 0), oldest first.
+
+auto (the default): probes once per repository and remembers: reflink where it works, else copy.
+
+    git config sandbox.backend overlay
+    git sandbox run build --backend copy -- cargo build
+";
+
+const TEMPLATES: &str = "\
+A template is a named set of sandbox settings in git config, so a team can share them through an
+include file. --template NAME on run chooses one; sandbox.defaultTemplate applies one to every
+run (and to sandboxes made over the daemon's socket or MCP, which resolve templates the same way).
+
+sandbox.template.NAME.include: globs of ignored files to bring (repeatable); without it, every
+ignored file comes, or those .worktreeinclude names.
+
+sandbox.template.NAME.exclude: globs of ignored or untracked paths to leave out (repeatable;
+sandbox.exclude and --exclude add to it).
+
+sandbox.template.NAME.setup: a shell line run once in the new sandbox, before the command.
+
+sandbox.template.NAME.env: NAME=VALUE for every command run in the sandbox (repeatable).
+
+sandbox.template.NAME.backend: the backend (see git sandbox help backends).
+
+    git config sandbox.template.rust.include 'target/**'
+    git config sandbox.template.rust.setup 'cargo fetch'
+    git config sandbox.template.rust.env 'CARGO_TERM_COLOR=always'
+    git sandbox run fix-123 --template rust -- cargo test
+";
+
+const ISOLATION: &str = "\
+--isolate on run, exec and repeat (or sandbox.isolate=true for every run, whichever face starts
+it) runs the command in new user, mount, PID, IPC, UTS and network namespaces, through bubblewrap,
+or through util-linux's unshare where bubblewrap is not installed (sandbox.isolateWith=auto, bwrap
+or unshare chooses). Where neither may make namespaces, the command is refused with the reason;
+it never runs unisolated instead.
+
+What it may write: the sandbox, its git directory, a private /tmp, and each --allow PATH.
+Everything else is read-only.
+
+What it may reach: no network unless --net.
+
+What it cannot change: the files that tell git where the sandbox's repository is (the sandbox's
+.git file, its git directory's commondir, gitdir and config.worktree) are read-only inside, so the
+command cannot point the host's next git at a repository whose config would run a program. grit's
+own git calls on a sandbox run with core.fsmonitor=false and no hooks, and commit to the
+sandbox's branch by name.
+
+What it cannot see: the actors' signing keys (.git/grit/actors is an empty directory) and $HOME
+(an empty directory; under bubblewrap the PATH entries under $HOME and ~/.rustup come back
+read-only, so tools installed there still run).
+
+Its environment: only PATH, HOME, USER, LOGNAME, SHELL, the terminal (TERM, COLORTERM,
+NO_COLOR), the locale (LANG, LANGUAGE, LC_*), TZ, TMPDIR, RUSTUP_HOME, CARGO_HOME and
+RUSTUP_TOOLCHAIN, plus --env and sandbox.env (git config, repeatable: a bare name passes the
+caller's value, NAME=VALUE sets one). No token reaches it unless named.
+
+Cost: about 30 ms a run through bubblewrap, 150-350 ms through unshare (which binds at most 7
+paths).
+
+    git sandbox run try --isolate -- ./configure && make
+    git sandbox exec try --isolate --net --allow ~/.cache/pip -- pip install -r requirements.txt
+";
+
+const PROVENANCE: &str = "\
+commit and run --commit add a Sandbox-Provenance: trailer to the commit, in the same trailer
+block as its Fixes:, Closes: and Refs: lines: a record of the command, its exit code, the base
+commit, the backend, the isolation, the versions of the tools sandbox.provenanceTools names, and
+the times, signed with your actor's Ed25519 key over the record and the commit's tree.
+sandbox.provenance=false leaves it out.
+
+git sandbox verify COMMIT... checks each commit's record: it must decode, name the commit's own
+tree, and verify under a key that is an actor this repository knows (a published actor record,
+here or in a remote's copy) or an id listed in grit.provenanceSigners. Otherwise it exits 4 and
+says why (signed by an unknown key, a tree that is not the commit's, a malformed record). The
+pre-push hook trusts a commit's maker on the same terms.
+
+The format is docs/provenance.md in the source.
+
+    git sandbox run fix --commit 'Fix the parser
+
+    Fixes: 1a7f5c4' -- cargo test
+    git sandbox verify HEAD
+";
+
+const MATRIX: &str = "\
+run NAME --matrix GLOB -- CMD makes one sandbox per path matching GLOB (NAME-crates-foo, ...) and
+runs CMD in each, -j N at a time (default: the number of cores). {match} in the command is
+replaced by the path. Each item's output goes to a log of its own; a summary names each item, its
+exit code and its log, and the command exits 1 if any item failed.
+
+With --commit, each item commits on its own branch. With --discard, each item's sandbox goes once
+it is done (and an overlay layer it alone used with it).
+
+    git sandbox run t --matrix 'crates/*' -j 4 -- cargo test -p {match}
+";
+
+const QUERY: &str = "\
+-S QUERY on list, ready, blocked, count, export, claim --next, watch and graph, the query bar of
+the terminal UI and the dashboard, and MCP's search all take the same language, modelled on
+GitHub's issue search.
+
+Terms side by side must all match. OR, NOT (or a leading -) and parentheses combine them.
+
+Qualifiers:
+
+    is:open  is:closed  is:blocked  is:claimed
+    state:open|closed
+    label:x  label:a,b (any of them)  -label:x  no:label
+    assignee:x  assignee:@me  no:assignee
+    author:x (a name or email; @me; id:HEX; an imported issue's author is the one its source names)
+    type:bug (also feature, task, epic, chore)
+    priority:<=1 (also <, >, >=, =, a range 1..3)
+    parent:ID  no:parent
+    blocked:true|false  claimed:true|false
+    created:>2026-11-01 (a date is a whole day, UTC)  updated:<7d (an age in m, h, d, w, y)
+    comments:>3
+    sort:created|updated|priority|comments, with -asc or -desc
+
+Words and \"quoted phrases\" search titles, bodies and comments through the index's word index:
+words are folded to Unicode NFKC and lower case and cut by a small English plural stemmer
+(crashes finds crash); time* finds every word beginning with time.
+
+list adds is:open unless the query or --state names a state. A query that does not parse exits 2
+and points at the column.
+
+Saved views are git config: issue.view.NAME holds a query, and --view NAME (or the dashboard's
+?view=NAME) runs it; an include file shares them with a team.
+
+    git issue list -S 'is:open label:bug priority:<=1 sort:updated'
+    git issue list -S '\"connection reset\" OR timeout -label:wontfix'
+    git issue list -S 'assignee:@me (type:bug OR type:chore) updated:<7d'
+    git config issue.view.mine 'assignee:@me is:open sort:priority'
+";
