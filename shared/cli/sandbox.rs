@@ -244,8 +244,20 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The sandbox's name (`git sandbox list` shows them)
-    pub name: String,
+    /// The sandboxes' names (`git sandbox list` shows them); several are planned together
+    #[arg(required_unless_present_any = ["all", "search"])]
+    pub names: Vec<String>,
+    /// Every sandbox: conflicts with the target and between sandboxes are found first (with
+    /// `git merge-tree`, touching nothing), then those that merge cleanly are merged
+    #[arg(long, conflicts_with = "preview")]
+    pub all: bool,
+    /// The sandboxes of the issues this query finds (the `-S` language)
+    #[arg(short = 'S', long = "search", value_name = "QUERY", conflicts_with = "preview")]
+    pub search: Option<String>,
+    /// With several sandboxes: print the plan (what merges, in what order, and the groups that
+    /// fight over files) and merge nothing
+    #[arg(long)]
+    pub plan: bool,
     /// List the files that would conflict, and change nothing (`git merge-tree --write-tree`);
     /// exits 1 when some would (with --json, 0 and `"clean": false`)
     #[arg(long, conflicts_with = "rebase")]
@@ -395,14 +407,21 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             }
             Ok(())
         }
-        Command::Merge(a) => {
-            let r = find(&main, &a.name)?;
-            if a.preview {
-                preview(ui, &main, &r)
-            } else {
-                merge(ui, &main, &r, a.rebase)
+        Command::Merge(a) => match (&a.names[..], a.all || a.search.is_some() || a.plan) {
+            ([name], false) => {
+                let r = find(&main, name)?;
+                if a.preview {
+                    preview(ui, &main, &r)
+                } else {
+                    merge(ui, &main, &r, a.rebase)
+                }
             }
-        }
+            _ if a.preview => Err(CommandError::usage(
+                "--preview takes one sandbox",
+                "`git sandbox merge --plan NAME…` (or --all) shows what several would do",
+            )),
+            _ => merge_many(ui, &main, &a),
+        },
         Command::Land(a) => land(ui, &main, a),
         Command::Rm(a) => rm(ui, &main, &a.name, a.force, a.delete_branch, a.keep_locks),
         Command::Clean(_) => clean(ui, &main),
@@ -1138,6 +1157,89 @@ fn land(ui: &mut Ui, main: &Main, a: LandArgs) -> Result<(), CommandError> {
     }
     for i in &landed.closed {
         ui.note(format!("closed issue {}", &i[..i.len().min(12)]));
+    }
+    Ok(())
+}
+
+/// `merge --all`, `merge -S QUERY` and `merge NAME NAME…`: the plan, then (without --plan) the
+/// merges it allows.
+fn merge_many(ui: &mut Ui, main: &Main, a: &MergeArgs) -> Result<(), CommandError> {
+    let all = main.list()?;
+    let mut chosen: Vec<Record> = if a.all {
+        all.clone()
+    } else {
+        a.names.iter().map(|n| find(main, n)).collect::<Result<_, _>>()?
+    };
+    if let Some(q) = &a.search {
+        let store = crate::store::Store::open(&main.tree)?;
+        let query = crate::ops::query::parse(&store, None, Some(q))?;
+        let ctx = crate::ops::query::context(&store)?;
+        let found = store.index.search(&query, &ctx, crate::index::search::Queue::All, 0)?;
+        let ids: std::collections::HashSet<crate::event::Id> = found.hits.iter().map(|h| h.id).collect();
+        chosen.extend(all.into_iter().filter(|r| {
+            r.issue
+                .as_deref()
+                .and_then(|i| store.index.resolve(i).ok())
+                .is_some_and(|id| ids.contains(&id))
+        }));
+        chosen.sort_by(|x, y| x.name.cmp(&y.name));
+        chosen.dedup_by(|x, y| x.name == y.name);
+    }
+    if chosen.is_empty() {
+        ui.note("no sandboxes to merge");
+        return Ok(());
+    }
+    let ops = ops(main);
+    let (plan, merged) = if a.plan {
+        (ops.plan_merge(&chosen)?, None)
+    } else {
+        let done = ops.merge_all(&chosen, a.rebase)?;
+        (done.plan, Some(done.merged))
+    };
+    if ui.json {
+        let mut v = serde_json::to_value(&plan).map_err(std::io::Error::from)?;
+        if let Some(m) = &merged {
+            v["merged"] = serde_json::to_value(m).map_err(std::io::Error::from)?;
+        }
+        return ui.json(&v);
+    }
+    let esc = |s: &str| super::term::esc(s).into_owned();
+    let verb = if merged.is_some() { "merged" } else { "would merge" };
+    ui.say(format!(
+        "{verb} into {}: {}",
+        plan.target,
+        if plan.merge.is_empty() {
+            "nothing".to_owned()
+        } else {
+            plan.merge.iter().map(|n| esc(n)).collect::<Vec<_>>().join(", ")
+        }
+    ))?;
+    for g in &plan.groups {
+        ui.say(format!(
+            "conflict group: {} over {}",
+            g.sandboxes.iter().map(|n| esc(n)).collect::<Vec<_>>().join(", "),
+            g.files.iter().map(|f| esc(f)).collect::<Vec<_>>().join(", ")
+        ))?;
+    }
+    if !plan.held.is_empty() {
+        ui.say(format!(
+            "held (each conflicts with one merged before it): {}",
+            plan.held.iter().map(|n| esc(n)).collect::<Vec<_>>().join(", ")
+        ))?;
+    }
+    for w in &plan.conflicts_with_target {
+        ui.say(format!(
+            "conflicts with {}: {} over {}",
+            plan.target,
+            esc(&w.name),
+            w.files.iter().map(|f| esc(f)).collect::<Vec<_>>().join(", ")
+        ))?;
+    }
+    if !plan.up_to_date.is_empty() {
+        ui.say(format!("already merged: {}", plan.up_to_date.join(", ")))?;
+    }
+    if !plan.held.is_empty() || !plan.conflicts_with_target.is_empty() {
+        ui.note("hint: resolve a held sandbox with `git sandbox merge NAME` (the conflict is left to resolve), then plan again");
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod agents;
 pub mod graph;
 pub mod issues;
 pub mod locks;
+pub mod merge_plan;
 pub mod prime;
 pub mod query;
 pub mod sandboxes;

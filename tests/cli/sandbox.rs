@@ -1284,3 +1284,107 @@ fn list_has_a_header_and_colour_for_a_person_and_plain_rows_for_a_pipe() {
     let never = run_ok(&t, &r, &["--color", "never", "list"]);
     assert!(!never.contains('\x1b'), "{never}");
 }
+
+/// `merge --all --plan` over sandboxes: two pairs that fight over a file each, two independent
+/// ones, one that conflicts with the target and one already merged. The plan groups them, and
+/// `merge --all` merges those it can in order, holds the rest, and leaves the main tree clean.
+#[test]
+fn merge_all_plans_groups_and_merges_what_merges_cleanly() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    for f in ["f1", "f2", "f3", "f4"] {
+        fs::write(r.join(f), "one\ntwo\nthree\n").unwrap();
+    }
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let change = |name: &str, line: &str| {
+        run_ok(
+            &t,
+            &r,
+            &["run", name, "--commit", &format!("{name} changes"), "--sh", "--", line],
+        );
+    };
+    change("a1", "printf 'A\\ntwo\\nthree\\n' > f1");
+    change("a2", "printf 'B\\ntwo\\nthree\\n' > f1");
+    change("b1", "printf 'one\\ntwo\\nA\\n' > f2");
+    change("b2", "printf 'one\\ntwo\\nB\\n' > f2");
+    change("c", "printf 'one\\nC\\nthree\\n' > f3");
+    change("d", "echo new > d.txt");
+    change("e", "printf 'E\\ntwo\\nthree\\n' > f4");
+    run_ok(&t, &r, &["run", "idle", "--", "true"]);
+    // The target moves: f4's first line, which e changes too.
+    fs::write(r.join("f4"), "main\ntwo\nthree\n").unwrap();
+    t.git(&r, &["commit", "-q", "-am", "main changes f4"]);
+    let head = t.git(&r, &["rev-parse", "HEAD"]);
+    let plan: Value = serde_json::from_str(&run_ok(&t, &r, &["merge", "--all", "--plan", "--json"])).unwrap();
+    assert_eq!(plan["merge"], serde_json::json!(["a1", "b1", "c", "d"]), "{plan}");
+    assert_eq!(plan["held"], serde_json::json!(["a2", "b2"]), "{plan}");
+    assert_eq!(
+        plan["groups"],
+        serde_json::json!([
+            { "sandboxes": ["a1", "a2"], "files": ["f1"] },
+            { "sandboxes": ["b1", "b2"], "files": ["f2"] },
+        ]),
+        "{plan}"
+    );
+    assert_eq!(plan["conflicts_with_target"][0]["name"], "e", "{plan}");
+    assert_eq!(
+        plan["conflicts_with_target"][0]["files"],
+        serde_json::json!(["f4"]),
+        "{plan}"
+    );
+    assert_eq!(plan["up_to_date"], serde_json::json!(["idle"]), "{plan}");
+    assert_eq!(t.git(&r, &["rev-parse", "HEAD"]), head, "a plan changes nothing");
+    // The merge: the four, in order; the rest untouched, the main tree clean.
+    let done: Value = serde_json::from_str(&run_ok(&t, &r, &["merge", "--all", "--json"])).unwrap();
+    let merged: Vec<&str> = done["merged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(merged, ["a1", "b1", "c", "d"], "{done}");
+    assert_eq!(fs::read_to_string(r.join("f1")).unwrap(), "A\ntwo\nthree\n");
+    assert_eq!(fs::read_to_string(r.join("f2")).unwrap(), "one\ntwo\nA\n");
+    assert_eq!(fs::read_to_string(r.join("d.txt")).unwrap(), "new\n");
+    assert_eq!(t.git(&r, &["status", "--porcelain"]), "", "the main tree is clean");
+    // Planned again: the merged ones are up to date; a2 and b2 now conflict with the target.
+    let again: Value = serde_json::from_str(&run_ok(&t, &r, &["merge", "--plan", "a2", "b2", "c", "--json"])).unwrap();
+    assert_eq!(again["merge"], serde_json::json!([]), "{again}");
+    assert_eq!(again["up_to_date"], serde_json::json!(["c"]), "{again}");
+    let names: Vec<&str> = again["conflicts_with_target"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a2", "b2"], "{again}");
+    // Human output names the groups.
+    let text = run_ok(&t, &r, &["merge", "--all", "--plan"]);
+    assert!(text.contains("conflicts with main: a2 over f1"), "{text}");
+    sb(&t, &r).args(["merge", "--preview", "a2", "b2"]).assert().code(2);
+    // -S: the sandboxes of the issues a query finds.
+    let id = t.json("issue", &r, &["create", "-t", "merge me", "-l", "ship"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    run_ok(
+        &t,
+        &r,
+        &[
+            "run",
+            "s",
+            "--issue",
+            &id,
+            "--commit",
+            "s changes",
+            "--sh",
+            "--",
+            "echo s > s.txt",
+        ],
+    );
+    let by_issue: Value =
+        serde_json::from_str(&run_ok(&t, &r, &["merge", "-S", "label:ship", "--plan", "--json"])).unwrap();
+    assert_eq!(by_issue["merge"], serde_json::json!(["s"]), "{by_issue}");
+    assert_eq!(by_issue["held"], serde_json::json!([]), "{by_issue}");
+}
