@@ -51,6 +51,9 @@ pub struct MergedAll {
     pub merged: Vec<Merged>,
 }
 
+/// A sandbox against the target: the files it changes, and those in conflict if it conflicts.
+type Against = (BTreeSet<String>, Option<Vec<String>>);
+
 fn git(tree: &Path, args: &[&str]) -> Result<std::process::Output> {
     crate::sys::git_output(
         crate::sandbox::git_cmd(tree)
@@ -129,17 +132,14 @@ impl Sandboxes<'_> {
         };
         // Each sandbox against the target, and what it changes.
         let tree = main.tree.as_path();
-        let checked = crate::parallel::map(
-            records,
-            |r| -> Result<Option<(BTreeSet<String>, Option<Vec<String>>)>> {
-                let branch = format!("refs/heads/{}", r.branch);
-                let ahead = git(tree, &["merge-base", "--is-ancestor", &branch, &at])?;
-                if ahead.status.success() {
-                    return Ok(None);
-                }
-                Ok(Some((changed(tree, &at, &branch)?, conflicts(tree, &at, &branch)?)))
-            },
-        );
+        let checked = crate::parallel::map(records, |r| -> Result<Option<Against>> {
+            let branch = format!("refs/heads/{}", r.branch);
+            let ahead = git(tree, &["merge-base", "--is-ancestor", &branch, &at])?;
+            if ahead.status.success() {
+                return Ok(None);
+            }
+            Ok(Some((changed(tree, &at, &branch)?, conflicts(tree, &at, &branch)?)))
+        });
         let mut live: Vec<(&Record, BTreeSet<String>)> = Vec::new();
         for (r, c) in records.iter().zip(checked) {
             match c? {
