@@ -171,13 +171,13 @@ impl Sandboxes<'_> {
         }
         // In order: a sandbox joins unless it fights with one that joined.
         let mut joined: Vec<usize> = Vec::new();
-        for i in 0..live.len() {
+        for (i, (r, _)) in live.iter().enumerate() {
             let fights = joined.iter().any(|&j| edges.contains_key(&(j.min(i), j.max(i))));
             if fights {
-                plan.held.push(live[i].0.name.clone());
+                plan.held.push(r.name.clone());
             } else {
                 joined.push(i);
-                plan.merge.push(live[i].0.name.clone());
+                plan.merge.push(r.name.clone());
             }
         }
         // The groups: connected through fights.
