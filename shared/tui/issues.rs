@@ -2,7 +2,7 @@
 //! that reads only the rows on screen (so 100,000 issues scroll as fast as 100), and the
 //! selected issue's body, comments and links.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
@@ -29,9 +29,95 @@ pub const KEYS: &[(&str, &str)] = &[
     ("x", "close the issue, or reopen it"),
     ("l", "edit its labels"),
     ("a", "claim it, or give your claim up"),
-    ("1-9", "jump to the issue of that link"),
+    ("e", "edit title, body, priority, type, assignees"),
+    ("s", "sort: updated, priority, created, the query's"),
+    ("1-9", "jump to the issue of that link (b: back)"),
+    ("y", "copy its id (to the terminal's clipboard)"),
     ("J K", "scroll the details"),
 ];
+
+/// The sorts `s` steps through; after the last, the query's own (none).
+const SORTS: [&str; 3] = ["sort:updated", "sort:priority", "sort:created"];
+
+/// The query with its sort replaced by the next of [`SORTS`] (or removed after the last).
+pub fn next_sort(query: &str) -> String {
+    let mut terms: Vec<&str> = query.split_whitespace().collect();
+    let current = terms.iter().position(|t| t.starts_with("sort:"));
+    let next = match current.map(|i| terms[i]) {
+        None => Some(SORTS[0]),
+        Some(t) => SORTS
+            .iter()
+            .position(|s| t.starts_with(s))
+            .and_then(|i| SORTS.get(i + 1))
+            .copied(),
+    };
+    if let Some(i) = current {
+        terms.remove(i);
+    }
+    terms.extend(next);
+    terms.join(" ")
+}
+
+/// The text `e` opens: the fields as `key: value` lines, `---`, then the body.
+pub fn edit_template(v: &IssueView) -> String {
+    format!(
+        "title: {}\npriority: {}\ntype: {}\nassignees: {}\n---\n{}\n\n\
+         # Change the fields above the --- line and the body below it.\n\
+         # Lines starting with # are left out; an empty text cancels.\n",
+        v.title,
+        v.priority,
+        v.issue_type,
+        v.assignees.join(", "),
+        v.body
+    )
+}
+
+/// The edit that turns `v` into what `text` (an [`edit_template`], edited) says; an error names
+/// a line that does not read.
+pub fn parse_edit(v: &IssueView, text: &str) -> Result<crate::ops::Edit, String> {
+    let text = crate::text::edited(text).ok_or("the text was left empty")?;
+    let (head, body) = text
+        .split_once("\n---")
+        .ok_or("the --- line between the fields and the body is gone")?;
+    let mut edit = crate::ops::Edit::default();
+    for line in head.lines().filter(|l| !l.trim().is_empty()) {
+        let (key, value) = line
+            .split_once(':')
+            .ok_or_else(|| format!("'{line}' is not `field: value`"))?;
+        let value = value.trim();
+        match key.trim() {
+            "title" if value != v.title => edit.title = Some(value.to_owned()),
+            "priority" => {
+                let p: u8 = value
+                    .parse()
+                    .ok()
+                    .filter(|p| *p <= 4)
+                    .ok_or_else(|| format!("priority '{value}' is not 0 to 4"))?;
+                if p != v.priority {
+                    edit.priority = Some(p);
+                }
+            }
+            "type" if value != v.issue_type => edit.issue_type = Some(value.to_owned()),
+            "assignees" => {
+                let want: BTreeSet<String> = value
+                    .split(',')
+                    .map(|a| a.trim().to_owned())
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                let have: BTreeSet<String> = v.assignees.iter().cloned().collect();
+                edit.add_assignees = want.difference(&have).cloned().collect();
+                edit.remove_assignees = have.difference(&want).cloned().collect();
+            }
+            "title" | "type" => {}
+            other => return Err(format!("'{other}' is not a field (title, priority, type, assignees)")),
+        }
+    }
+    let body = body.trim_start_matches('-').trim();
+    if body != v.body.trim() {
+        edit.body = Some(body.to_owned());
+    }
+    Ok(edit)
+}
 
 /// One row on screen.
 #[derive(Debug, Clone)]
@@ -76,6 +162,8 @@ pub struct IssuesTab {
     pub me: Option<String>,
     /// Rows that fit on screen, as last drawn.
     pub page: usize,
+    /// Where each link jump came from (the selection and the pinned issue), for `b`.
+    pub back: Vec<(usize, Option<Id>)>,
 }
 
 impl IssuesTab {
@@ -254,11 +342,38 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
                 purpose: Purpose::Create,
             };
         }
+        KeyCode::Char('s') => {
+            t.query = next_sort(&t.query);
+            let r = t.reload(&app.store);
+            app.report(r);
+            let sort = app
+                .issues
+                .query
+                .split_whitespace()
+                .find(|w| w.starts_with("sort:"))
+                .map(str::to_owned);
+            app.say(match sort {
+                Some(s) => format!("sorted: {s}"),
+                None => "sorted as the query says".into(),
+            });
+            return Effect::None;
+        }
+        KeyCode::Char('b') | KeyCode::Backspace => {
+            let Some((selected, pinned)) = t.back.pop() else {
+                app.say("nothing to go back to");
+                return Effect::None;
+            };
+            t.selected = selected.min(last);
+            t.pinned = pinned;
+            t_reload_detail(app);
+            return Effect::None;
+        }
         KeyCode::Char(c @ '1'..='9') => {
             let n = c as usize - '1' as usize;
             let Some((_, other, short, _, _)) = t.detail.as_ref().and_then(|d| d.links.get(n)).cloned() else {
                 return Effect::None;
             };
+            t.back.push((t.selected, t.pinned));
             match t.hits.iter().position(|h| h.0 == other) {
                 Some(i) => {
                     t.selected = i;
@@ -288,6 +403,14 @@ pub fn key(app: &mut App, k: KeyEvent) -> Effect {
     };
     let short = d.view.short_id.clone();
     match k.code {
+        KeyCode::Char('e') => Effect::Edit {
+            template: edit_template(&d.view),
+            purpose: Purpose::Edit(hex),
+        },
+        KeyCode::Char('y') => {
+            app.say(format!("copied {hex}"));
+            Effect::Copy(hex)
+        }
         KeyCode::Char('m') => Effect::Edit {
             template: format!(
                 "\n\n# A comment on {short}: {}\n# Lines starting with # are left out; an empty text cancels.\n",

@@ -101,6 +101,8 @@ pub enum Effect {
     },
     /// Suspend, run $SHELL in this directory, resume.
     Shell(PathBuf),
+    /// Put this text on the terminal's clipboard (OSC 52; tmux and most terminals pass it on).
+    Copy(String),
     /// Suspend, run sandbox NAME's last command again where its output shows, wait for Enter,
     /// resume.
     Repeat(String),
@@ -111,6 +113,8 @@ pub enum Effect {
 pub enum Purpose {
     Create,
     Comment(String),
+    /// The fields and body of the issue with this full id.
+    Edit(String),
 }
 
 /// A one-line prompt at the bottom: its question, what was typed, and what Enter does.
@@ -384,6 +388,24 @@ impl App {
                     Err(err) => self.fail(&err.into()),
                 }
             }
+            Purpose::Edit(id) => {
+                let Some(view) = self
+                    .issues
+                    .detail
+                    .as_ref()
+                    .filter(|d| d.id.to_hex() == id)
+                    .map(|d| d.view.clone())
+                else {
+                    return self.say("the issue changed under the editor; nothing was written");
+                };
+                match issues::parse_edit(&view, &text) {
+                    Err(why) => self.say(format!("nothing was written: {why}")),
+                    Ok(edit) if edit.is_empty() => self.say("nothing changed"),
+                    Ok(edit) => self.apply(&format!("edited {}", view.short_id), |store| {
+                        Ok(crate::ops::Issues::new(store).edit(&id, &edit)?.warnings)
+                    }),
+                }
+            }
             Purpose::Comment(id) => self.apply("commented", |store| {
                 let id = crate::event::Id::from_hex(&id).ok_or_else(|| crate::Error::NotFound {
                     what: "issue",
@@ -494,6 +516,26 @@ pub fn e(s: &str) -> String {
 }
 
 /// Drops the `#` lines of an editor template.
+/// Standard base64 (RFC 4648, padded), for the clipboard's escape sequence.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A child gets the signals this process blocks for itself (Ctrl-C works in the shell).
 fn unblocked(cmd: &mut std::process::Command) -> &mut std::process::Command {
     crate::sys::unblock_signals_on_exec(cmd)
@@ -658,6 +700,12 @@ fn event_loop(app: &mut App) -> Result<(), CommandError> {
                 })?;
                 app.edited(purpose, text);
             }
+            Effect::Copy(text) => {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                let _ = out.flush();
+            }
             Effect::Shell(dir) => {
                 let code = suspended(&paused, &reading, &mut terminal, || {
                     let shell = std::env::var("SHELL")
@@ -767,5 +815,23 @@ fn release_stderr() {
 impl Drop for StderrCapture {
     fn drop(&mut self) {
         release_stderr();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_is_rfc_4648() {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), coded, "{plain}");
+        }
     }
 }

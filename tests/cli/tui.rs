@@ -681,3 +681,78 @@ fn closing_an_issue_another_agent_claimed_asks_first() {
     assert!(app.prompt.is_none());
     assert_eq!(t.json("issue", &r, &["show", &free])["state"], "closed");
 }
+
+/// `e` edits the title, body, priority, type and assignees in the editor's text; `s` steps the
+/// sort; `b` goes back after a link jump; `y` copies the id.
+#[test]
+fn keys_edit_fields_sort_go_back_and_copy() {
+    hermetic();
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let blocker = t.create(&r, "the blocker");
+    let id = t.json(
+        "issue",
+        &r,
+        &["create", "-t", "to edit", "-b", "old body", "--blocked-by", &blocker],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut app = App::new(r.clone(), Tab::Issues, Theme { color: false }).unwrap();
+    for _ in 0..app.issues.hits.len() {
+        if app.issues.selected_id().map(|i| i.to_hex()) == Some(id.clone()) {
+            break;
+        }
+        app.key(code(KeyCode::Down));
+    }
+    // e: the fields, edited.
+    let Effect::Edit { template, purpose } = app.key(key('e')) else {
+        panic!("e opens the editor")
+    };
+    assert!(
+        template.starts_with("title: to edit\npriority: 2\ntype: task\nassignees: \n---\nold body"),
+        "{template}"
+    );
+    let edited = template
+        .replace("title: to edit", "title: edited in the UI")
+        .replace("priority: 2", "priority: 0")
+        .replace("type: task", "type: bug")
+        .replace("assignees: ", "assignees: ann, bo")
+        .replace("old body", "new body\nsecond line");
+    app.edited(purpose, Some(edited));
+    let v = t.json("issue", &r, &["show", &id]);
+    assert_eq!(v["title"], "edited in the UI", "{v}");
+    assert_eq!(
+        (v["priority"].as_u64(), v["type"].as_str()),
+        (Some(0), Some("bug")),
+        "{v}"
+    );
+    assert_eq!(v["assignees"], serde_json::json!(["ann", "bo"]), "{v}");
+    assert_eq!(v["body"], "new body\nsecond line", "{v}");
+    // A field that does not read writes nothing, and says why.
+    let Effect::Edit { template, purpose } = app.key(key('e')) else {
+        panic!()
+    };
+    app.edited(purpose, Some(template.replace("priority: 0", "priority: urgent")));
+    assert!(app.status.contains("nothing was written"), "{:?}", app.status);
+    assert_eq!(t.json("issue", &r, &["show", &id])["priority"], 0);
+    // s: sort by updated, priority, created, then none.
+    for want in ["sort:updated", "sort:priority", "sort:created"] {
+        app.key(key('s'));
+        assert!(app.issues.query.ends_with(want), "{}", app.issues.query);
+    }
+    app.key(key('s'));
+    assert!(!app.issues.query.contains("sort:"), "{}", app.issues.query);
+    // 1 jumps to the blocker; b comes back.
+    let here = app.issues.selected_id();
+    app.key(key('1'));
+    assert_eq!(app.issues.selected_id().map(|i| i.to_hex()), Some(blocker.clone()));
+    app.key(key('b'));
+    assert_eq!(app.issues.selected_id(), here);
+    // y: the full id, for the clipboard.
+    let Effect::Copy(copied) = app.key(key('y')) else {
+        panic!("y copies")
+    };
+    assert_eq!(Some(copied), here.map(|i| i.to_hex()));
+}
