@@ -109,6 +109,9 @@ pub struct FoldStats {
     /// How many sorted runs a bulk fold's events made (more than one when they did not fit in
     /// `grit.foldMemory` at once), or 1 for a merge into the index.
     pub batches: usize,
+    /// Writes of this clone's actors that concurrent writes of others overrode.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overridden: Vec<crate::issue::Overridden>,
 }
 
 /// An event that did not verify, and where it was found.

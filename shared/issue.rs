@@ -558,3 +558,95 @@ impl LinkSpec {
         }
     }
 }
+
+/// A write of this clone's that a concurrent one overrode: under the clock rule another actor's
+/// value for the field won, and its writer had not seen this one (nothing this clone knows names
+/// it as a parent). The person who wrote it may want to redo it.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Overridden {
+    /// The issue's full id.
+    pub issue: String,
+    /// `title`, `body`, `priority`, `type` or `parent`.
+    pub field: String,
+    /// The value that lost, and the event that wrote it.
+    pub lost: String,
+    pub lost_event: String,
+    /// The value that won, the event that wrote it, and its writer (actor id).
+    pub won: String,
+    pub won_event: String,
+    pub by: String,
+}
+
+/// The writes of `local` actors that the change from `old` to `new` overrode concurrently:
+/// for each field, a winner of `old` written by a local actor that `new` replaced with another
+/// actor's value, where `named(id)` says no known event names the old winner as a parent.
+pub fn overridden(
+    old: &IssueState,
+    new: &IssueState,
+    local: &std::collections::HashSet<[u8; 32]>,
+    named: &dyn Fn(&Id) -> bool,
+) -> Vec<Overridden> {
+    fn check<T: Clone>(
+        out: &mut Vec<Overridden>,
+        field: &str,
+        issue: &[u8; 32],
+        old: &Option<Reg<T>>,
+        new: &Option<Reg<T>>,
+        shown: &dyn Fn(&T) -> String,
+        local: &std::collections::HashSet<[u8; 32]>,
+        named: &dyn Fn(&Id) -> bool,
+    ) {
+        let (Some(o), Some(n)) = (old, new) else { return };
+        if o.stamp == n.stamp || !local.contains(&o.stamp.actor) || local.contains(&n.stamp.actor) {
+            return;
+        }
+        // The opening event is not a write of a field.
+        if o.stamp.id == *issue || named(&Id(o.stamp.id)) {
+            return;
+        }
+        out.push(Overridden {
+            issue: Id(*issue).to_hex(),
+            field: field.to_owned(),
+            lost: shown(&o.value),
+            lost_event: Id(o.stamp.id).to_hex(),
+            won: shown(&n.value),
+            won_event: Id(n.stamp.id).to_hex(),
+            by: ActorId(n.stamp.actor).to_hex(),
+        });
+    }
+    let mut out = Vec::new();
+    let text = |s: &String| s.clone();
+    check(&mut out, "title", &new.id, &old.title, &new.title, &text, local, named);
+    check(&mut out, "body", &new.id, &old.body, &new.body, &text, local, named);
+    check(
+        &mut out,
+        "priority",
+        &new.id,
+        &old.priority,
+        &new.priority,
+        &|p: &u8| format!("P{p}"),
+        local,
+        named,
+    );
+    check(
+        &mut out,
+        "type",
+        &new.id,
+        &old.issue_type,
+        &new.issue_type,
+        &text,
+        local,
+        named,
+    );
+    check(
+        &mut out,
+        "parent",
+        &new.id,
+        &old.parent,
+        &new.parent,
+        &|p: &Option<Id>| p.map_or_else(|| "none".into(), |p| p.to_hex()),
+        local,
+        named,
+    );
+    out
+}

@@ -24,6 +24,7 @@ pub mod loose;
 pub mod maintenance;
 pub mod mcp;
 pub mod ops;
+pub mod overrides;
 pub mod parallel;
 pub mod quarantine;
 pub mod query;

@@ -763,6 +763,21 @@ pub fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
         ui.say(format!("Claimed by {} until {}", esc(&c.who()), c.until))?;
     }
     ui.say(format!("Priority: P{} • Type: {}", v.priority, esc(&v.issue_type)))?;
+    for o in crate::ops::show::overridden(&store, &id)? {
+        let who = crate::event::ActorId::from_hex(&o.by)
+            .and_then(|a| store.index.author(&a).ok())
+            .map_or_else(|| o.by[..12].to_owned(), |a| a.display());
+        let lost: String = o.lost.chars().take(60).collect();
+        ui.say(ui.paint(
+            "33",
+            &format!(
+                "Overridden: your {} (“{}”) lost to {}'s concurrent edit; redo it with `git issue edit`",
+                o.field,
+                esc(&lost),
+                esc(&who)
+            ),
+        ))?;
+    }
     if let Some(src) = &v.source {
         let url = v.url.as_deref().map(|u| format!(" ({})", esc(u))).unwrap_or_default();
         ui.say(format!("Imported from {}{url}", esc(src)))?;

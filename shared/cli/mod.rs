@@ -272,8 +272,34 @@ pub fn open_store(ui: &Ui) -> Result<Store, CommandError> {
     if let Some(w) = crate::hooks::displaced_warning(&store.repo) {
         ui.note(format!("warning: {w}"));
     }
+    tell_overridden(ui, &store);
     warn_rejected(ui, &store.repo, &store.folded.rejected);
     Ok(store)
+}
+
+/// Tells, once, each write of this clone's that a concurrent write of another actor overrode
+/// (the clock rule chose theirs), with how to redo it.
+pub fn tell_overridden(ui: &Ui, store: &Store) {
+    for o in crate::overrides::take_untold(&store.repo) {
+        let Some(id) = crate::event::Id::from_hex(&o.issue) else {
+            continue;
+        };
+        let short = store.index.short_id(&id).unwrap_or_else(|_| o.issue[..7].to_owned());
+        let who = crate::event::ActorId::from_hex(&o.by)
+            .and_then(|a| store.index.author(&a).ok())
+            .map_or_else(|| o.by[..12].to_owned(), |a| a.display());
+        let clip = |s: &str| {
+            let s: String = s.chars().take(60).collect();
+            term::esc(&s).into_owned()
+        };
+        ui.note(format!(
+            "note: your {} on {short} (“{}”) was overridden by {}'s concurrent edit (“{}”); `git issue edit {short}` redoes it",
+            o.field,
+            clip(&o.lost),
+            term::esc(&who),
+            clip(&o.won)
+        ));
+    }
 }
 
 /// Names, on stderr, the snapshots a fold skipped and every unresolved quarantined event: each

@@ -285,6 +285,7 @@ pub fn sync_cmd(ui: &mut Ui, remote: Option<String>, issue: Option<String>, opts
     } else {
         print_sync(ui, &report)?;
     }
+    super::tell_overridden(ui, &store);
     if rejected > 0 {
         return Err(CommandError::failure(format!(
             "{rejected} ref(s) could not be integrated or pushed (see above)"

@@ -331,7 +331,12 @@ impl Index {
                 if !events.is_empty() {
                     stats.batches += 1;
                 }
-                stats.events += self.apply(&mut wtxn, events)?;
+                // Writes of this clone's actors that others' concurrent ones overrode are told.
+                let local: std::collections::HashSet<[u8; 32]> =
+                    crate::actor::list_local(repo)?.iter().map(|a| a.id().0).collect();
+                let (n, overridden) = self.apply_noting(&mut wtxn, events, Some(&local))?;
+                stats.events += n;
+                stats.overridden = overridden;
             }
         }
         stats.millis = start.elapsed().as_secs_f64() * 1000.0;
@@ -351,6 +356,7 @@ impl Index {
             )
             .map_err(&err)?;
         wtxn.commit().map_err(&err)?;
+        crate::overrides::record(repo, &stats.overridden)?;
         Ok(stats)
     }
 
@@ -649,7 +655,18 @@ impl Index {
     }
 
     /// Applies a batch of events, each once, in any order. Returns how many were new.
-    pub fn apply(&self, wtxn: &mut RwTxn, mut batch: Vec<SignedEvent>) -> Result<usize> {
+    pub fn apply(&self, wtxn: &mut RwTxn, batch: Vec<SignedEvent>) -> Result<usize> {
+        Ok(self.apply_noting(wtxn, batch, None)?.0)
+    }
+
+    /// `apply`, also returning the writes of the `local` actors that the batch overrode
+    /// concurrently (see [`crate::issue::overridden`]).
+    pub fn apply_noting(
+        &self,
+        wtxn: &mut RwTxn,
+        mut batch: Vec<SignedEvent>,
+        local: Option<&std::collections::HashSet<[u8; 32]>>,
+    ) -> Result<(usize, Vec<crate::issue::Overridden>)> {
         let err = self.err();
         // Sorted keys make LMDB's inserts sequential; the result does not depend on order.
         batch.sort_unstable_by_key(|e| e.id);
@@ -687,7 +704,12 @@ impl Index {
         // How many more rows are closed than before.
         let mut closed: i64 = 0;
         let is_closed = |row: Option<u8>| i64::from(row == Some(state_byte(State::Closed)));
+        let mut overridden = Vec::new();
         for (id, (state, old)) in touched {
+            if let (Some(local), Some(old)) = (local, &old) {
+                let named = |e: &Id| self.parented.get(wtxn, &parent_key(&id, e)).ok().flatten().is_some();
+                overridden.extend(crate::issue::overridden(old, &state, local, &named));
+            }
             self.store_issue(wtxn, &id, &state, old.as_ref())?;
             closed += is_closed(row_state(&state)) - is_closed(old.as_ref().and_then(row_state));
         }
@@ -697,7 +719,7 @@ impl Index {
             self.meta.put(wtxn, CLOSED, &n.to_be_bytes()).map_err(&err)?;
         }
         self.meta.put(wtxn, "lamport", &lamport.to_be_bytes()).map_err(&err)?;
-        Ok(applied)
+        Ok((applied, overridden))
     }
 
     /// Writes an issue's new state and the difference in its secondary entries from `old`.

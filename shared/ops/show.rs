@@ -20,6 +20,38 @@ pub struct Detail {
     pub links: Vec<LinkView>,
     /// Cycles of `blocked-by` or `parent` links through this issue (two clones made them).
     pub cycles: Vec<Cycle>,
+    /// This clone's writes to a field that a concurrent write overrode, while that winner stands.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overridden: Vec<crate::issue::Overridden>,
+}
+
+/// The writes of this clone's to issue `id` that a concurrent write overrode and that still
+/// stand overridden: the winner is still the field's value (once anyone writes the field again,
+/// the mark goes).
+pub fn overridden(store: &Store, id: &Id) -> Result<Vec<crate::issue::Overridden>> {
+    let found = crate::overrides::of_issue(&store.repo, &id.to_hex());
+    if found.is_empty() {
+        return Ok(found);
+    }
+    let Some(s) = store.index.issue(id)? else {
+        return Ok(Vec::new());
+    };
+    let winner = |field: &str| -> Option<[u8; 32]> {
+        match field {
+            "title" => s.title.as_ref().map(|r| r.stamp.id),
+            "body" => s.body.as_ref().map(|r| r.stamp.id),
+            "priority" => s.priority.as_ref().map(|r| r.stamp.id),
+            "type" => s.issue_type.as_ref().map(|r| r.stamp.id),
+            "parent" => s.parent.as_ref().map(|r| r.stamp.id),
+            _ => None,
+        }
+    };
+    let mut out: Vec<crate::issue::Overridden> = found
+        .into_iter()
+        .filter(|o| winner(&o.field).is_some_and(|w| Id(w).to_hex() == o.won_event))
+        .collect();
+    out.dedup_by(|a, b| a.lost_event == b.lost_event);
+    Ok(out)
 }
 
 /// A cycle of links through an issue.
@@ -46,6 +78,7 @@ pub fn detail_of(store: &Store, id: &Id, view: IssueView) -> Result<Detail> {
             .into_iter()
             .map(|(link, short_ids)| Cycle { link, short_ids })
             .collect(),
+        overridden: overridden(store, id)?,
     })
 }
 

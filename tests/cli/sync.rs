@@ -514,3 +514,54 @@ fn an_unreachable_remote_fails_with_a_hint_and_loses_nothing() {
     assert_eq!(t.json("issue", &r, &["show", &id])["title"], "kept");
     t.ok("lock", &r, &["acquire", "path:x", "--local"]);
 }
+
+/// An edit that loses to a concurrent one is told to its writer, once, at the sync that brings
+/// the winner, and `show` marks it until someone writes the field again. An edit made after
+/// seeing the other is not a loss and says nothing.
+#[test]
+fn a_local_edit_overridden_by_a_concurrent_one_is_told_once_and_marked_in_show() {
+    let t = TestEnv::new();
+    let (_remote, a, b) = t.pair();
+    let id = t.create(&a, "first title");
+    t.ok("wal", &a, &["sync"]);
+    t.ok("wal", &b, &["sync"]);
+    // Concurrently: Ann retitles; Bob sets the priority, then retitles (his clock runs ahead).
+    t.ok("issue", &a, &["edit", &id, "--title", "Ann's title"]);
+    t.ok("issue", &b, &["edit", &id, "--priority", "1"]);
+    t.ok("issue", &b, &["edit", &id, "--title", "Bob's title"]);
+    t.ok("wal", &b, &["sync"]);
+    let out = t.cmd("wal", &a).args(["sync"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("your title on")
+            && err.contains("Ann's title")
+            && err.contains("Bob's title")
+            && err.contains("Bob"),
+        "{err}"
+    );
+    assert_eq!(t.json("issue", &a, &["show", &id])["title"], "Bob's title");
+    // Told once.
+    let again = t.cmd("issue", &a).args(["list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("overridden"));
+    // show marks it, in text and JSON.
+    let shown = t.ok("issue", &a, &["show", &id]);
+    assert!(
+        shown.contains("Overridden: your title (“Ann's title”) lost to Bob"),
+        "{shown}"
+    );
+    let json = t.json("issue", &a, &["show", &id]);
+    assert_eq!(json["overridden"][0]["field"], "title", "{json}");
+    assert_eq!(json["overridden"][0]["lost"], "Ann's title", "{json}");
+    // Redone: the mark goes. Bob, who never lost, was told nothing.
+    t.ok("issue", &a, &["edit", &id, "--title", "Ann's title, again"]);
+    assert!(!t.ok("issue", &a, &["show", &id]).contains("Overridden"));
+    assert!(t.json("issue", &a, &["show", &id]).get("overridden").is_none());
+    t.ok("wal", &a, &["sync"]);
+    let out = t.cmd("wal", &b).args(["sync"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("overridden"),
+        "Bob saw Ann's edit first"
+    );
+    assert_eq!(t.json("issue", &b, &["show", &id])["title"], "Ann's title, again");
+}
