@@ -586,67 +586,38 @@ pub fn overridden(
     local: &std::collections::HashSet<[u8; 32]>,
     named: &dyn Fn(&Id) -> bool,
 ) -> Vec<Overridden> {
-    fn check<T: Clone>(
-        out: &mut Vec<Overridden>,
-        field: &str,
-        issue: &[u8; 32],
-        old: &Option<Reg<T>>,
-        new: &Option<Reg<T>>,
-        shown: &dyn Fn(&T) -> String,
-        local: &std::collections::HashSet<[u8; 32]>,
-        named: &dyn Fn(&Id) -> bool,
-    ) {
-        let (Some(o), Some(n)) = (old, new) else { return };
-        if o.stamp == n.stamp || !local.contains(&o.stamp.actor) || local.contains(&n.stamp.actor) {
+    let mut out = Vec::new();
+    let mut check = |field: &str, o: Option<(&Stamp, String)>, n: Option<(&Stamp, String)>| {
+        let (Some((os, lost)), Some((ns, won))) = (o, n) else {
+            return;
+        };
+        if os == ns || !local.contains(&os.actor) || local.contains(&ns.actor) {
             return;
         }
         // The opening event is not a write of a field.
-        if o.stamp.id == *issue || named(&Id(o.stamp.id)) {
+        if os.id == new.id || named(&Id(os.id)) {
             return;
         }
         out.push(Overridden {
-            issue: Id(*issue).to_hex(),
+            issue: Id(new.id).to_hex(),
             field: field.to_owned(),
-            lost: shown(&o.value),
-            lost_event: Id(o.stamp.id).to_hex(),
-            won: shown(&n.value),
-            won_event: Id(n.stamp.id).to_hex(),
-            by: ActorId(n.stamp.actor).to_hex(),
+            lost,
+            lost_event: Id(os.id).to_hex(),
+            won,
+            won_event: Id(ns.id).to_hex(),
+            by: ActorId(ns.actor).to_hex(),
         });
+    };
+    fn reg<T>(r: &Option<Reg<T>>, shown: impl Fn(&T) -> String) -> Option<(&Stamp, String)> {
+        r.as_ref().map(|r| (&r.stamp, shown(&r.value)))
     }
-    let mut out = Vec::new();
     let text = |s: &String| s.clone();
-    check(&mut out, "title", &new.id, &old.title, &new.title, &text, local, named);
-    check(&mut out, "body", &new.id, &old.body, &new.body, &text, local, named);
-    check(
-        &mut out,
-        "priority",
-        &new.id,
-        &old.priority,
-        &new.priority,
-        &|p: &u8| format!("P{p}"),
-        local,
-        named,
-    );
-    check(
-        &mut out,
-        "type",
-        &new.id,
-        &old.issue_type,
-        &new.issue_type,
-        &text,
-        local,
-        named,
-    );
-    check(
-        &mut out,
-        "parent",
-        &new.id,
-        &old.parent,
-        &new.parent,
-        &|p: &Option<Id>| p.map_or_else(|| "none".into(), |p| p.to_hex()),
-        local,
-        named,
-    );
+    check("title", reg(&old.title, text), reg(&new.title, text));
+    check("body", reg(&old.body, text), reg(&new.body, text));
+    let p = |p: &u8| format!("P{p}");
+    check("priority", reg(&old.priority, p), reg(&new.priority, p));
+    check("type", reg(&old.issue_type, text), reg(&new.issue_type, text));
+    let parent = |p: &Option<Id>| p.map_or_else(|| "none".into(), |p| p.to_hex());
+    check("parent", reg(&old.parent, parent), reg(&new.parent, parent));
     out
 }
