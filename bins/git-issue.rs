@@ -1,4 +1,4 @@
 fn main() -> std::process::ExitCode {
-    grit::arm_binary();
+    grit::arm_binary(env!("GRIT_COMMIT"));
     grit::cli::issue::main()
 }

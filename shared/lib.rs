@@ -48,12 +48,19 @@ mod decode_props;
 
 pub use error::{Error, Result};
 
+/// The commit a grit binary was built from, when it knows (`--version` names it).
+pub static COMMIT: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 /// Arms what belongs to a grit binary's process, not to the library: the index's fault guard
 /// (handlers for SIGBUS, SIGSEGV and SIGABRT that delete a damaged index and run the command
-/// again) and the daemon's auto-start (`grit.daemon.autoStart`). The `git-*` binaries call it
-/// first thing; a program that embeds the library does not, and opening a store then installs
-/// no handler and starts no process.
-pub fn arm_binary() {
+/// again), the daemon's auto-start (`grit.daemon.autoStart`), and the commit it was built from
+/// (`commit`, empty when unknown). The `git-*` binaries call it first thing; a program that
+/// embeds the library does not, and opening a store then installs no handler and starts no
+/// process.
+pub fn arm_binary(commit: &'static str) {
+    if !commit.is_empty() {
+        let _ = COMMIT.set(commit);
+    }
     index::enable_fault_guard();
     store::on_open(live::daemon::auto_start);
 }

@@ -403,7 +403,15 @@ pub fn main_with_args<P: Parser>(
             return ExitCode::from(exit::USAGE);
         }
     }
-    let parsed = match P::try_parse_from(args) {
+    // `--version` names the commit the binary was built from, when it knows.
+    let mut cmd = P::command();
+    if let Some(commit) = crate::COMMIT.get() {
+        cmd = cmd.version(format!("{} ({commit})", env!("CARGO_PKG_VERSION")));
+    }
+    let parsed = match cmd
+        .try_get_matches_from(args)
+        .and_then(|mut m| <P as clap::FromArgMatches>::from_arg_matches_mut(&mut m))
+    {
         Ok(p) => p,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };

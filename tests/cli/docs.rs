@@ -178,3 +178,43 @@ fn help_topics_are_pages_and_man_pages() {
         .stderr(predicates::str::contains("the topics are backends, templates"));
     assert!(t.ok("sandbox", dir, &["--help"]).contains("git sandbox help TOPIC"));
 }
+
+/// The licence files match Cargo.toml's licence, the changelog has an entry for this version,
+/// and `--version` names the version and, built from a checkout, the commit.
+#[test]
+fn licences_changelog_and_version_agree_with_the_package() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let licence = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("license = "))
+        .unwrap()
+        .trim_matches('"');
+    assert_eq!(licence, "MIT OR Apache-2.0");
+    let mit = std::fs::read_to_string(root.join("LICENSE-MIT")).unwrap();
+    assert!(mit.contains("Permission is hereby granted, free of charge"));
+    let apache = std::fs::read_to_string(root.join("LICENSE-APACHE")).unwrap();
+    assert!(apache.contains("Apache License") && apache.contains("Version 2.0, January 2004"));
+    for f in ["CONTRIBUTING.md", "SECURITY.md"] {
+        assert!(root.join(f).exists(), "{f}");
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.lines().any(|l| l.starts_with(&format!("## [{version}] - "))),
+        "CHANGELOG.md has no entry for {version}"
+    );
+    assert!(changelog.contains("## [Unreleased]"));
+    let t = crate::env::TestEnv::new();
+    let shown = t.ok("issue", t.tmp.path(), &["--version"]);
+    assert!(shown.starts_with(&format!("git-issue {version}")), "{shown}");
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    if head.status.success() {
+        let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+        assert!(shown.contains(&format!("({head})")), "{shown} names {head}");
+    }
+}
