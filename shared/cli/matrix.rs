@@ -220,6 +220,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                             duration_ms: took,
                             isolation: iso.as_ref().map_or("none", |i| i.with.name()).into(),
                             isolate: iso.clone(),
+                            log: Some(log.clone()),
                         };
                         out.push((i, run, result.map(|c| (c, took))));
                     }

@@ -57,6 +57,9 @@ pub enum Command {
     Exec(ExecArgs),
     /// Run the last command run in a sandbox again, with the same environment
     Repeat(NameArgs),
+    /// Show what a run printed: the last run's output, or an earlier one's (kept for runs whose
+    /// output was not a terminal: agents, scripts, the socket, MCP)
+    Logs(LogsArgs),
     /// Run a command in a sandbox, then again whenever a file in it changes (not .git, not
     /// ignored build output); debounced, through inotify; Ctrl-C ends it
     Watch(super::watch::WatchArgs),
@@ -169,6 +172,18 @@ pub struct OpenArgs {
 pub struct NameArgs {
     /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The sandbox's name (`git sandbox list` shows them)
+    pub name: String,
+    /// Which run, counting back from the last (1)
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 1)]
+    pub run: usize,
+    /// List the runs kept (command, exit code, time, whether output was kept) instead
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]
@@ -375,6 +390,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             let code = run_recorded(ui, &main, &r, &a.cmd, a.sh, &env, iso.as_ref())?;
             ran(ui, &r, code)
         }
+        Command::Logs(a) => logs(ui, &find(&main, &a.name)?, &a),
         Command::Repeat(a) => {
             let r = find(&main, &a.name)?;
             let Some(last) = r.runs.last().cloned() else {
@@ -1159,6 +1175,74 @@ fn land(ui: &mut Ui, main: &Main, a: LandArgs) -> Result<(), CommandError> {
         ui.note(format!("closed issue {}", &i[..i.len().min(12)]));
     }
     Ok(())
+}
+
+/// `logs NAME`: a kept run's output, or the list of runs.
+fn logs(ui: &mut Ui, r: &Record, a: &LogsArgs) -> Result<(), CommandError> {
+    if a.list {
+        if ui.json {
+            return ui.json(&r.runs);
+        }
+        let rows: Vec<Vec<String>> = r
+            .runs
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, run)| {
+                vec![
+                    format!("{}", i + 1),
+                    run.started_at.clone(),
+                    format!("exit {}", run.exit_code),
+                    format!("{} ms", run.duration_ms),
+                    if run.log.is_some() { "log".into() } else { "-".into() },
+                    super::term::esc(&run.cmd.join(" ")).into_owned(),
+                ]
+            })
+            .collect();
+        for line in columns(&rows) {
+            ui.say(line)?;
+        }
+        return Ok(());
+    }
+    let Some(run) = r.runs.len().checked_sub(a.run.max(1)).and_then(|i| r.runs.get(i)) else {
+        return Err(CommandError::usage(
+            format!(
+                "sandbox {} has {} run(s) kept; there is no run {}",
+                r.name,
+                r.runs.len(),
+                a.run
+            ),
+            format!("`git sandbox logs {} --list` lists them", r.name),
+        ));
+    };
+    let Some(path) = &run.log else {
+        return Err(CommandError::failure(format!(
+            "the output of that run ({}) was not kept: it went to a terminal",
+            super::term::esc(&run.cmd.join(" "))
+        ))
+        .hint("runs whose output is not a terminal (agents, scripts, the socket, MCP) are kept"));
+    };
+    let text = std::fs::read(path).map_err(crate::Error::io(path))?;
+    if ui.json {
+        return ui.json(&serde_json::json!({
+            "name": r.name,
+            "cmd": run.cmd,
+            "exit_code": run.exit_code,
+            "started_at": run.started_at,
+            "output": String::from_utf8_lossy(&text),
+        }));
+    }
+    // Another program's output, shown as it is to a pipe and escaped to a terminal.
+    if ui.tty {
+        for line in String::from_utf8_lossy(&text).lines() {
+            ui.say(super::term::esc(line).into_owned())?;
+        }
+        Ok(())
+    } else {
+        ui.flush()?;
+        use std::io::Write;
+        std::io::stdout().write_all(&text).map_err(CommandError::from)
+    }
 }
 
 /// `merge --all`, `merge -S QUERY` and `merge NAME NAME…`: the plan, then (without --plan) the

@@ -476,8 +476,16 @@ impl<'a> Sandboxes<'a> {
         let start = Instant::now();
         let started_at = format_time(crate::repo::now_ms());
         let renewer = sandbox::leases::Renewer::start(main, &r.locks);
-        let status = match output {
-            Output::Inherit { stdout_to_stderr } => {
+        // The output is kept in a log wherever it does not go to a person's terminal: a
+        // terminal's program may behave differently on a pipe (colour, progress, prompts).
+        use std::io::IsTerminal;
+        let at_terminal = std::io::stdout().is_terminal() || std::io::stderr().is_terminal();
+        let log = match (&output, at_terminal) {
+            (Output::Inherit { .. }, true) => None,
+            _ => sandbox::runs::Log::create(main, &r.name).ok(),
+        };
+        let status = match (output, &log) {
+            (Output::Inherit { stdout_to_stderr }, None) => {
                 if stdout_to_stderr {
                     use std::os::fd::AsFd;
                     let fd = std::io::stderr()
@@ -488,9 +496,36 @@ impl<'a> Sandboxes<'a> {
                 }
                 p.status()
             }
-            Output::Stream(sink) => stream(&mut p, sink),
+            (Output::Inherit { stdout_to_stderr }, Some(log)) => {
+                // Passed on as it comes, and kept.
+                let tee = |stream: &'static str, bytes: &[u8]| {
+                    use std::io::Write;
+                    log.write(bytes);
+                    let _ = if stream == "stderr" || stdout_to_stderr {
+                        std::io::stderr().write_all(bytes)
+                    } else {
+                        let mut out = std::io::stdout().lock();
+                        out.write_all(bytes).and_then(|()| out.flush())
+                    };
+                };
+                stream_with(&mut p, &tee, false)
+            }
+            (Output::Stream(sink), log) => {
+                let tee = |stream: &'static str, bytes: &[u8]| {
+                    if let Some(l) = log {
+                        l.write(bytes);
+                    }
+                    sink(stream, bytes);
+                };
+                stream_with(&mut p, &tee, true)
+            }
         };
         drop(renewer);
+        let log = log.map(|l| {
+            let path = l.path.clone();
+            l.finish();
+            path
+        });
         let mut not_found = None;
         let code = match status {
             Ok(s) => {
@@ -520,6 +555,7 @@ impl<'a> Sandboxes<'a> {
                 duration_ms,
                 isolation: isolation.clone(),
                 isolate: exec.isolate.clone(),
+                log,
             },
         )?;
         Ok(Ran {
@@ -969,12 +1005,17 @@ pub fn command_in(
 }
 
 /// Runs `p` with its output piped to `sink`, chunk by chunk, and its stdin empty.
-fn stream(p: &mut Command, sink: &(dyn Fn(&'static str, &[u8]) + Sync)) -> std::io::Result<std::process::ExitStatus> {
-    let mut child = p
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+/// Runs `p` with its output, as it comes, to `sink`; its stdin is empty unless `keep_stdin`
+/// is false, when it is this process's.
+fn stream_with(
+    p: &mut Command,
+    sink: &(dyn Fn(&'static str, &[u8]) + Sync),
+    null_stdin: bool,
+) -> std::io::Result<std::process::ExitStatus> {
+    if null_stdin {
+        p.stdin(Stdio::null());
+    }
+    let mut child = p.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let out = child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>);
     let err = child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>);
     std::thread::scope(|scope| {

@@ -683,6 +683,7 @@ pub fn remove_keeping(main: &Main, r: &Record, keep_branch: bool) -> Result<()> 
         let _ = main.git(&["branch", "-D", "-q", &r.branch]);
     }
     let _ = fs::remove_file(main.record_path(&r.name));
+    runs::prune_logs(main, &r.name, &[]);
     if r.state == "ready" {
         note(main, "removed", r, serde_json::json!({ "branch_kept": keep_branch }));
     }

@@ -26,6 +26,73 @@ pub struct Run {
     pub isolation: String,
     #[serde(default)]
     pub isolate: Option<super::isolate::Isolate>,
+    /// The file its output went to (stdout and stderr as they came), when it was kept: always
+    /// for a run over the socket or MCP, and from the CLI when its output is not a terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<std::path::PathBuf>,
+}
+
+/// The most of a run's output a log keeps; past it, the log says how much more there was.
+pub const LOG_LIMIT: u64 = 1 << 20;
+
+/// A run's output log as it is written: its first `LOG_LIMIT` bytes, then how many more came.
+pub struct Log {
+    pub path: std::path::PathBuf,
+    file: std::sync::Mutex<(std::fs::File, u64)>,
+}
+
+impl Log {
+    /// A new log for a run of sandbox `name`, in `<grit>/sandboxes/<name>.logs/`.
+    pub fn create(main: &Main, name: &str) -> Result<Log> {
+        let dir = main.repo.grit_dir.join("sandboxes").join(format!("{name}.logs"));
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let stamp = crate::repo::now_ms();
+        let path = dir.join(format!("{stamp}-{}.log", std::process::id()));
+        let file = std::fs::File::create(&path).map_err(Error::io(&path))?;
+        Ok(Log {
+            path,
+            file: std::sync::Mutex::new((file, 0)),
+        })
+    }
+
+    /// Appends what the command wrote, within the limit.
+    pub fn write(&self, bytes: &[u8]) {
+        use std::io::Write;
+        let mut g = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let (file, written) = &mut *g;
+        let room = LOG_LIMIT.saturating_sub(*written) as usize;
+        let _ = file.write_all(&bytes[..bytes.len().min(room)]);
+        *written += bytes.len() as u64;
+    }
+
+    /// Ends the log, saying how much was left out.
+    pub fn finish(self) {
+        use std::io::Write;
+        let (mut file, written) = self.file.into_inner().unwrap_or_else(|e| e.into_inner());
+        if written > LOG_LIMIT {
+            let _ = write!(
+                file,
+                "\n[grit: {} more bytes of output were not kept]\n",
+                written - LOG_LIMIT
+            );
+        }
+    }
+}
+
+/// Removes the logs of runs no longer in `r`'s record (beyond the last `KEPT`), or all of them
+/// when the sandbox goes.
+pub fn prune_logs(main: &Main, name: &str, keep: &[Run]) {
+    let dir = main.repo.grit_dir.join("sandboxes").join(format!("{name}.logs"));
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        if !keep.iter().any(|r| r.log.as_deref() == Some(path.as_path())) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    if keep.is_empty() {
+        let _ = std::fs::remove_dir(&dir);
+    }
 }
 
 fn none() -> String {
@@ -45,8 +112,12 @@ pub fn record(main: &Main, name: &str, run: Run) -> Result<()> {
     );
     r.runs.push(run);
     let extra = r.runs.len().saturating_sub(KEPT);
-    r.runs.drain(..extra);
-    main.save(&r)
+    let dropped: Vec<Run> = r.runs.drain(..extra).collect();
+    main.save(&r)?;
+    if dropped.iter().any(|d| d.log.is_some()) {
+        prune_logs(main, name, &r.runs);
+    }
+    Ok(())
 }
 
 /// `NAME=VALUE`, as `--env` and `sandbox.template.<name>.env` take it.

@@ -584,7 +584,32 @@ fn sandbox(s: &Store, name: &str) -> Result<String> {
             run.duration_ms,
             h(&run.isolation)
         );
+        // The output it left, its last 64 KiB, folded away until asked for.
+        if let Some(text) = run.log.as_deref().and_then(|p| log_tail(p, 64 << 10)) {
+            let _ = write!(
+                m,
+                "<tr class=\"log\"><td colspan=\"5\"><details><summary>output</summary><pre class=\"log\">{}</pre></details></td></tr>",
+                h(&text)
+            );
+        }
     }
     m.push_str("</table>");
     Ok(m)
+}
+
+/// The last `limit` bytes of a run's log, as text, said to be cut when it is.
+fn log_tail(path: &std::path::Path, limit: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let from = len.saturating_sub(limit);
+    f.seek(SeekFrom::Start(from)).ok()?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Some(if from > 0 {
+        format!("[… {from} bytes before]\n{text}")
+    } else {
+        text
+    })
 }

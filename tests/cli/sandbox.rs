@@ -1388,3 +1388,50 @@ fn merge_all_plans_groups_and_merges_what_merges_cleanly() {
     assert_eq!(by_issue["merge"], serde_json::json!(["s"]), "{by_issue}");
     assert_eq!(by_issue["held"], serde_json::json!([]), "{by_issue}");
 }
+
+/// A run whose output is not a terminal (an agent's, a script's) is passed on as it comes and
+/// kept: `logs` shows the last run's or an earlier one's, `--list` the runs; a log keeps its
+/// first MiB and says how much more there was; `rm` takes the logs with the sandbox.
+#[test]
+fn runs_keep_their_output_and_logs_show_it() {
+    let t = TestEnv::new();
+    let r = one_file_repo(&t);
+    let out = sb(&t, &r)
+        .args(["run", "s", "--sh", "--", "echo to-stdout; echo to-stderr >&2; exit 3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("to-stdout"), "passed on");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("to-stderr"), "passed on");
+    let log = run_ok(&t, &r, &["logs", "s"]);
+    assert!(log.contains("to-stdout\n") && log.contains("to-stderr\n"), "{log}");
+    run_ok(&t, &r, &["exec", "s", "--", "echo", "second run"]);
+    assert_eq!(run_ok(&t, &r, &["logs", "s"]), "second run\n");
+    assert!(run_ok(&t, &r, &["logs", "s", "-n", "2"]).contains("to-stdout"));
+    let list = run_ok(&t, &r, &["logs", "s", "--list"]);
+    assert!(
+        list.contains("exit 3") && list.contains("exit 0") && list.contains("log"),
+        "{list}"
+    );
+    let json: Value = serde_json::from_str(&run_ok(&t, &r, &["logs", "s", "--json"])).unwrap();
+    assert_eq!(json["output"], "second run\n");
+    sb(&t, &r).args(["logs", "s", "-n", "9"]).assert().code(2);
+    // A flood is cut at 1 MiB, and says so.
+    run_ok(
+        &t,
+        &r,
+        &["exec", "s", "--sh", "--", "yes x | tr -d '\\n' | head -c 1500000"],
+    );
+    let big = run_ok(&t, &r, &["logs", "s"]);
+    assert!(
+        big.starts_with("xxxx") && big.contains("[grit: 451424 more bytes of output were not kept]"),
+        "{}",
+        &big[big.len() - 80..]
+    );
+    // The record names each log; rm takes them.
+    let listed = listed(&t, &r);
+    let path = PathBuf::from(listed[0]["last_run"]["log"].as_str().unwrap());
+    assert!(path.exists());
+    run_ok(&t, &r, &["rm", "s", "--force"]);
+    assert!(!path.exists() && !path.parent().unwrap().exists());
+}

@@ -337,3 +337,27 @@ fn the_dashboard_works_in_a_real_browser() {
         assert!(shots.join(shot).exists(), "no screenshot {shot}");
     }
 }
+
+/// A sandbox's page shows each run's output (escaped: a command prints what it likes).
+#[test]
+fn a_sandbox_page_shows_what_its_runs_printed_escaped() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    std::fs::write(r.join("a.txt"), "a\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.ok(
+        "sandbox",
+        &r,
+        &["run", "s", "--sh", "--", "echo '<script>alert(1)</script> built fine'"],
+    );
+    let s = serve(&t, &r, &[], &[]);
+    let (status, _, page) = request(s.1, "GET", "/sandbox/s", &[], "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<summary>output</summary>"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt; built fine"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+}
