@@ -1235,7 +1235,7 @@ fn logs(ui: &mut Ui, r: &Record, a: &LogsArgs) -> Result<(), CommandError> {
     // Another program's output, shown as it is to a pipe and escaped to a terminal.
     if ui.tty {
         for line in String::from_utf8_lossy(&text).lines() {
-            ui.say(&super::term::esc(line))?;
+            ui.say(super::term::esc(line))?;
         }
         Ok(())
     } else {
