@@ -238,8 +238,12 @@ pub struct CommitArgs {
     /// The sandbox's name (`git sandbox list` shows them)
     pub name: String,
     /// The commit message
-    #[arg(short, long, value_name = "MSG")]
-    pub message: String,
+    #[arg(short, long, value_name = "MSG", required_unless_present = "suggest")]
+    pub message: Option<String>,
+    /// Print a proposed message instead of committing: `type(scope): subject` from what changed
+    /// (`git sandbox help commit-suggest` gives the rules), with the sandbox's issue as a trailer
+    #[arg(long, conflicts_with = "message")]
+    pub suggest: bool,
     /// Commit the changes carried from the main tree at creation too
     #[arg(long)]
     pub include_carried: bool,
@@ -416,7 +420,15 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Diff(a) => diff(ui, &main, &find(&main, &a.name)?, a.stat),
         Command::Commit(a) => {
             let r = find(&main, &a.name)?;
-            let c = commit(&main, &r, &a.message, a.include_carried)?;
+            let Some(message) = a.message.as_deref() else {
+                let s = ops(&main).suggest(&r)?;
+                if ui.json {
+                    return ui.json(&s);
+                }
+                ui.note(format!("({}: {})", s.kind, s.because));
+                return ui.say(&s.message);
+            };
+            let c = commit(&main, &r, message, a.include_carried)?;
             after_commit(ui, &r, c.as_deref())?;
             if c.is_some() && !a.keep_locks {
                 release_locks(ui, &main, &r, &format!("committed sandbox {}", r.name))?;

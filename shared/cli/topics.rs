@@ -45,6 +45,12 @@ pub const TOPICS: &[Topic] = &[
         text: MATRIX,
     },
     Topic {
+        tool: "sandbox",
+        name: "commit-suggest",
+        summary: "how commit --suggest proposes a Conventional Commits message",
+        text: SUGGEST,
+    },
+    Topic {
         tool: "issue",
         name: "query",
         summary: "the query language of -S, saved views and the dashboard's query bar",
@@ -264,4 +270,36 @@ Saved views are git config: issue.view.NAME holds a query, and --view NAME (or t
     git issue list -S '\"connection reset\" OR timeout -label:wontfix'
     git issue list -S 'assignee:@me (type:bug OR type:chore) updated:<7d'
     git config issue.view.mine 'assignee:@me is:open sort:priority'
+";
+
+const SUGGEST: &str = "\
+git sandbox commit NAME --suggest prints a message for what the sandbox would commit now (its
+changes since its last commit, or since it began), as type(scope): subject, and commits nothing.
+--json gives the type, scope, subject, trailers and the reason. To commit with it:
+
+    git sandbox commit fix-12 -m \"$(git sandbox commit fix-12 --suggest)\"
+
+The type, by the first rule that holds:
+
+test: every changed file is a test (under a tests, test or __tests__ directory, or named as tests
+are: *_test.*, test_*.py, *.test.*, *.spec.*).
+
+docs: every changed file is documentation (*.md, *.rst, *.adoc, *.txt, a man page, anything under
+docs/ or doc/).
+
+style: every changed file is one the repository's formatter covers (Rust files, with rustfmt and
+the edition Cargo.toml names), and formatting the file as it was gives the file as it is.
+
+feat: the change adds a public item (pub fn, pub struct, pub enum, pub trait, pub mod, pub const
+in Rust; export in JavaScript and TypeScript; a top-level def or class not starting with _ in
+Python) or a new source file.
+
+fix: the sandbox's issue is a bug, or the change adds more lines than it removes.
+
+refactor: otherwise (the change removes at least as many lines as it adds).
+
+The scope is the one top-level directory every changed file is under, and none when they spread
+over several or sit at the root. The subject is the sandbox's issue's title (--issue), else
+change FILE or change N files. The issue goes in a Fixes: trailer (Refs: for docs, test and
+style), in the same trailer block as the provenance.
 ";

@@ -1435,3 +1435,110 @@ fn runs_keep_their_output_and_logs_show_it() {
     run_ok(&t, &r, &["rm", "s", "--force"]);
     assert!(!path.exists() && !path.parent().unwrap().exists());
 }
+
+/// `commit --suggest` proposes `type(scope): subject` by the documented rules: tests only,
+/// docs only, a rustfmt-only change, a new public function, and the sandbox's issue as subject
+/// and trailer.
+#[test]
+fn commit_suggest_proposes_a_conventional_message_from_the_change() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::create_dir_all(r.join("src")).unwrap();
+    fs::create_dir_all(r.join("tests")).unwrap();
+    fs::write(r.join("Cargo.toml"), "[package]\nname = \"x\"\nedition = \"2021\"\n").unwrap();
+    fs::write(r.join("src/lib.rs"), "fn helper() -> u32 {\n    1\n}\n").unwrap();
+    fs::write(r.join("tests/t.rs"), "#[test]\nfn t() {}\n").unwrap();
+    fs::write(r.join("README.md"), "# x\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let suggest = |name: &str, change: &str| -> Value {
+        run_ok(&t, &r, &["run", name, "--sh", "--", change]);
+        serde_json::from_str(&run_ok(&t, &r, &["commit", name, "--suggest", "--json"])).unwrap()
+    };
+    let s = suggest("tests-only", "printf '#[test]\\nfn u() {}\\n' >> tests/t.rs");
+    assert_eq!(
+        (s["type"].as_str(), s["scope"].as_str()),
+        (Some("test"), Some("tests")),
+        "{s}"
+    );
+    let s = suggest("docs-only", "echo more >> README.md; mkdir -p docs; echo x > docs/a.md");
+    assert_eq!((s["type"].as_str(), s["scope"].as_str()), (Some("docs"), None), "{s}");
+    // rustfmt through rustup needs rustup's own variables (the tests' HOME is a scratch one).
+    let rustup: Vec<(String, String)> = ["RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "CARGO_HOME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+        .collect();
+    let with_rust = |args: &[&str]| {
+        let mut c = sb(&t, &r);
+        c.args(args).envs(rustup.iter().map(|(k, v)| (k, v)));
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let rustfmt = std::process::Command::new("rustfmt")
+        .arg("--version")
+        .envs(rustup.iter().map(|(k, v)| (k, v)))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if rustfmt {
+        // A file committed unformatted, then only formatted: layout alone changed.
+        with_rust(&[
+            "run",
+            "messy",
+            "--sh",
+            "--",
+            "printf 'fn helper() -> u32 { 1 }\\n' > src/lib.rs",
+        ]);
+        with_rust(&["commit", "messy", "-m", "messy"]);
+        with_rust(&["exec", "messy", "--sh", "--", "rustfmt --edition 2021 src/lib.rs"]);
+        let s: Value = serde_json::from_str(&with_rust(&["commit", "messy", "--suggest", "--json"])).unwrap();
+        assert_eq!(
+            (s["type"].as_str(), s["scope"].as_str()),
+            (Some("style"), Some("src")),
+            "{s}"
+        );
+    } else {
+        eprintln!("skipped the style case: rustfmt cannot run here");
+    }
+    let s = suggest(
+        "new-api",
+        "printf 'pub fn parse(s: &str) -> usize {\\n    s.len()\\n}\\n' >> src/lib.rs",
+    );
+    assert_eq!(
+        (s["type"].as_str(), s["scope"].as_str()),
+        (Some("feat"), Some("src")),
+        "{s}"
+    );
+    assert_eq!(s["subject"], "change lib.rs", "{s}");
+    // With an issue: its title is the subject and it is named in a trailer.
+    let id = t.json("issue", &r, &["create", "-t", "Crash on empty input", "--type", "bug"])["short_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    run_ok(
+        &t,
+        &r,
+        &[
+            "run",
+            "bugfix",
+            "--issue",
+            &id,
+            "--sh",
+            "--",
+            "sed -i 's/1/2/' src/lib.rs",
+        ],
+    );
+    let text = run_ok(&t, &r, &["commit", "bugfix", "--suggest"]);
+    assert_eq!(text, format!("fix(src): crash on empty input\n\nFixes: {id}\n"));
+    // Nothing was committed by --suggest; the message commits as it is.
+    run_ok(&t, &r, &["commit", "bugfix", "-m", text.trim_end()]);
+    let log = t.git(&r, &["log", "-1", "--format=%B", "sandbox/bugfix"]);
+    assert!(
+        log.starts_with("fix(src): crash on empty input") && log.contains(&format!("Fixes: {id}")),
+        "{log}"
+    );
+}
