@@ -1051,10 +1051,17 @@ fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
     rows.extend(listed.iter().map(|s| {
         vec![
             ui.paint("1", &super::term::esc(&s.name)),
-            if s.dirty {
-                ui.paint("33", "dirty")
-            } else {
-                ui.paint("32", "clean")
+            match (s.dirty, &s.sync_conflict) {
+                (_, Some(_)) => ui.paint(
+                    "31",
+                    if s.dirty {
+                        "dirty, base conflicts"
+                    } else {
+                        "base conflicts"
+                    },
+                ),
+                (true, None) => ui.paint("33", "dirty"),
+                (false, None) => ui.paint("32", "clean"),
             },
             match (s.ahead, s.behind) {
                 (0, 0) => ui.paint("2", "+0 -0"),

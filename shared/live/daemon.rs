@@ -327,6 +327,8 @@ pub struct Shared {
     pub read_timeout: Duration,
     /// The port the MCP server listens on (grit.daemon.mcpPort), once it does; 0 before.
     pub mcp_port: Arc<std::sync::atomic::AtomicU16>,
+    /// Sandboxes are synced on a schedule (`sandbox.autosync=interval:…`): the daemon stays.
+    pub autosyncing: std::sync::atomic::AtomicBool,
 }
 
 /// Clients served at once; one more is told so and closed (`grit.daemon.maxClients`).
@@ -418,6 +420,7 @@ impl Shared {
     fn busy(&self) -> bool {
         // Agents reach the MCP endpoint at any time: a daemon serving it stays until stopped.
         self.mcp_port.load(Ordering::Relaxed) != 0
+            || self.autosyncing.load(Ordering::Relaxed)
             || self.clients.load(Ordering::Relaxed) > 0
             || self
                 .webhooks
@@ -486,6 +489,7 @@ pub fn run(dir: &Path) -> Result<bool> {
         config: std::sync::atomic::AtomicU64::new(0),
         read_timeout,
         mcp_port: Arc::default(),
+        autosyncing: std::sync::atomic::AtomicBool::new(false),
     });
     // The socket: a stale one (a crashed daemon's) is ours to replace, as we hold the lease.
     let _ = fs::remove_file(&paths.socket);
@@ -535,6 +539,10 @@ pub fn run(dir: &Path) -> Result<bool> {
     {
         let s = shared.clone();
         spawn("webhooks", Box::new(move || super::webhook::run(&s)))?;
+    }
+    {
+        let s = shared.clone();
+        spawn("autosync", Box::new(move || autosync_loop(&s)))?;
     }
     // MCP over HTTP for the agents of this clone (grit.daemon.mcpPort), beside the socket.
     if let Some(port) = repo.config_string("grit.daemon.mcpPort") {
@@ -774,6 +782,48 @@ fn sync_loop(s: &Shared) {
         st.failures = failures;
         drop(st);
         s.bump();
+    }
+}
+
+/// `sandbox.autosync=interval:DURATION`: every DURATION, the base branch merged into each idle
+/// sandbox of this clone (see `Sandboxes::autosync_all`), each result in the daemon's log.
+fn autosync_loop(s: &Shared) {
+    let Some(interval) = Repo::discover(&s.dir)
+        .ok()
+        .and_then(|repo| crate::ops::sandboxes::autosync_interval(&repo))
+    else {
+        return;
+    };
+    s.log(format!("syncing sandboxes every {} ms", interval.as_millis()));
+    // A schedule is kept only by a daemon that stays.
+    s.autosyncing.store(true, Ordering::Relaxed);
+    loop {
+        let deadline = Instant::now() + jitter(interval);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if s.stopping.load(Ordering::Relaxed) {
+                return;
+            }
+            s.wait_past(s.generation(), left);
+        }
+        if s.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        match crate::ops::Sandboxes::open(&s.dir).and_then(|ops| ops.autosync_all()) {
+            Ok(done) => {
+                for d in done.iter().filter(|d| matches!(d.outcome, "synced" | "conflict")) {
+                    s.log(format!(
+                        "autosync: sandbox {} {}{}",
+                        d.name,
+                        d.outcome,
+                        d.detail.as_deref().map(|x| format!(": {x}")).unwrap_or_default()
+                    ));
+                }
+                if done.iter().any(|d| d.outcome == "synced") {
+                    s.touch();
+                }
+            }
+            Err(e) => s.log(format!("autosync failed: {e}")),
+        }
     }
 }
 

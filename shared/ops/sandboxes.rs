@@ -182,6 +182,40 @@ pub struct Listed {
     pub locks: Vec<String>,
     /// The last command run in it (`git sandbox repeat` runs it again).
     pub last_run: Option<Run>,
+    /// Why the last automatic sync of its base into it stopped, until one succeeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_conflict: Option<String>,
+}
+
+/// What the automatic sync of one sandbox did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoSynced {
+    pub name: String,
+    /// `synced`, `conflict` (undone, and marked), or why it was left alone: `running`,
+    /// `uncommitted`, `current`.
+    pub outcome: &'static str,
+    pub detail: Option<String>,
+}
+
+/// `sandbox.autosync`: `true` syncs a sandbox's base branch into it before each `exec` and
+/// `repeat`; `interval:DURATION` (e.g. `interval:10m`) does that too, and the daemon syncs every
+/// idle sandbox every DURATION. The interval, when there is one.
+pub fn autosync_interval(repo: &crate::repo::Repo) -> Option<std::time::Duration> {
+    let v = repo.config_string("sandbox.autosync")?;
+    let d = v.trim().strip_prefix("interval:")?;
+    crate::live::daemon::duration(d.trim()).ok().filter(|d| !d.is_zero())
+}
+
+/// Whether a command runs in sandbox `name` now (a marker that names a live process).
+fn running(main: &Main, name: &str) -> bool {
+    std::fs::read_to_string(running_marker(main, name))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        .is_some_and(crate::sys::alive)
+}
+
+fn running_marker(main: &Main, name: &str) -> PathBuf {
+    main.repo.grit_dir.join("sandboxes").join(format!("{name}.running"))
 }
 
 /// What releasing a sandbox's locks did.
@@ -305,8 +339,77 @@ impl<'a> Sandboxes<'a> {
                 copied_bytes: r.copied_bytes,
                 issue: r.issue,
                 locks: r.locks,
+                sync_conflict: r.sync_conflict,
             })
             .collect())
+    }
+
+    /// The daemon's automatic sync (`sandbox.autosync=interval:…`): the base branch merged into
+    /// every idle sandbox that is behind it. Idle means no command runs in it and it holds no
+    /// uncommitted change (an agent's work in progress is never touched). A merge that conflicts
+    /// is undone, the sandbox left as it was and marked (`list` shows it, the feed says so); the
+    /// next sync that succeeds clears the mark.
+    pub fn autosync_all(&self) -> Result<Vec<AutoSynced>> {
+        let main = &self.main;
+        let mut out = Vec::new();
+        for r in main.list()? {
+            if r.base_ref.is_none() || r.state != "ready" || !r.path.exists() {
+                continue;
+            }
+            let mut said = |outcome: &'static str, detail: Option<String>| {
+                out.push(AutoSynced {
+                    name: r.name.clone(),
+                    outcome,
+                    detail,
+                })
+            };
+            if running(main, &r.name) {
+                said("running", None);
+                continue;
+            }
+            if sandbox::dirty(&r)? {
+                said("uncommitted", None);
+                continue;
+            }
+            let base = r.base_ref.clone().unwrap_or_default();
+            let behind = sandbox::git_in(&r.path, &["rev-list", "--count", &format!("HEAD..{base}")])
+                .map(|n| n.trim().parse::<u64>().unwrap_or(0))
+                .unwrap_or(0);
+            if behind == 0 {
+                said("current", None);
+                continue;
+            }
+            match self.sync(&r) {
+                Ok(s) => {
+                    if let Some(mut fresh) = main.load(&r.name)? {
+                        fresh.sync_conflict = None;
+                        main.save(&fresh)?;
+                    }
+                    sandbox::note(
+                        main,
+                        "synced",
+                        &r,
+                        serde_json::json!({ "base": s.base, "after": s.after }),
+                    );
+                    said("synced", Some(s.after));
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    if let Some(mut fresh) = main.load(&r.name)? {
+                        fresh.sync_conflict = Some(why.clone());
+                        main.save(&fresh)?;
+                    }
+                    sandbox::note(
+                        main,
+                        "sync-conflict",
+                        &r,
+                        serde_json::json!({ "base": base, "why": why }),
+                    );
+                    said("conflict", Some(why));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Applies the template (the request's, else `sandbox.defaultTemplate`) and `sandbox.*`
@@ -476,6 +579,9 @@ impl<'a> Sandboxes<'a> {
         let start = Instant::now();
         let started_at = format_time(crate::repo::now_ms());
         let renewer = sandbox::leases::Renewer::start(main, &r.locks);
+        // While it runs, the daemon's automatic sync leaves the sandbox alone.
+        let marker = running_marker(main, &r.name);
+        let _ = std::fs::write(&marker, std::process::id().to_string());
         // The output is kept in a log wherever it does not go to a person's terminal: a
         // terminal's program may behave differently on a pipe (colour, progress, prompts).
         use std::io::IsTerminal;
@@ -521,6 +627,7 @@ impl<'a> Sandboxes<'a> {
             }
         };
         drop(renewer);
+        let _ = std::fs::remove_file(&marker);
         let log = log.map(|l| {
             let path = l.path.clone();
             l.finish();
@@ -642,7 +749,8 @@ impl<'a> Sandboxes<'a> {
 
     /// `sync` before a command, when `sandbox.autosync` is set.
     pub fn autosync(&self, r: &Record) -> Result<Option<Synced>> {
-        if self.main.repo.config_bool("sandbox.autosync") == Some(true) {
+        if self.main.repo.config_bool("sandbox.autosync") == Some(true) || autosync_interval(&self.main.repo).is_some()
+        {
             return self.sync(r).map(Some);
         }
         Ok(None)

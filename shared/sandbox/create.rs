@@ -186,6 +186,7 @@ pub fn create(
         layer: None,
         carried: None,
         runs: Vec::new(),
+        sync_conflict: None,
     };
     main.save(&record)?;
     match populate(main, spec, &mut record, head.trim() == base, interrupted, progress) {

@@ -85,6 +85,10 @@ pub struct Record {
     /// The last runs in it, oldest first.
     #[serde(default)]
     pub runs: Vec<runs::Run>,
+    /// Why the last automatic sync of its base branch into it stopped (a conflict, undone);
+    /// cleared by the next one that succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_conflict: Option<String>,
 }
 
 /// The repository a sandbox command acts on: always the main work tree, even when run from
@@ -683,6 +687,7 @@ pub fn remove_keeping(main: &Main, r: &Record, keep_branch: bool) -> Result<()> 
         let _ = main.git(&["branch", "-D", "-q", &r.branch]);
     }
     let _ = fs::remove_file(main.record_path(&r.name));
+    let _ = fs::remove_file(main.records_dir().join(format!("{}.running", r.name)));
     runs::prune_logs(main, &r.name, &[]);
     if r.state == "ready" {
         note(main, "removed", r, serde_json::json!({ "branch_kept": keep_branch }));

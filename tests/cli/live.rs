@@ -1066,3 +1066,106 @@ fn an_idle_watcher_sleeps_while_nothing_changes() {
     let _ = watch.wait();
     assert!(used <= 20, "an idle watcher used {used} ticks of CPU in 2 s");
 }
+
+/// `sandbox.autosync=interval:…`: the daemon merges the base branch into each idle sandbox
+/// behind it; one that would conflict is left exactly as it was and marked (list and the feed
+/// say so); one with uncommitted work is not touched.
+#[test]
+fn the_daemon_syncs_idle_sandboxes_and_marks_a_conflict_it_undid() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    std::fs::write(r.join("f.txt"), "one\n").unwrap();
+    std::fs::write(r.join(".gitignore"), ".sandboxes/\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.git(&r, &["config", "sandbox.root", ".sandboxes"]);
+    t.ok("sandbox", &r, &["run", "calm", "--", "true"]);
+    t.ok(
+        "sandbox",
+        &r,
+        &[
+            "run",
+            "clash",
+            "--commit",
+            "theirs",
+            "--sh",
+            "--",
+            "echo theirs > f.txt",
+        ],
+    );
+    t.ok("sandbox", &r, &["run", "busy", "--sh", "--", "echo wip > wip.txt"]);
+    let head_of = |name: &str| t.git(&r.join(".sandboxes").join(name), &["rev-parse", "HEAD"]);
+    let (clash_before, busy_before) = (head_of("clash"), head_of("busy"));
+    // The base moves: f.txt (which clash changed too) and a new file.
+    std::fs::write(r.join("f.txt"), "main\n").unwrap();
+    std::fs::write(r.join("new.txt"), "new\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "main moves"]);
+    let moved = t.git(&r, &["rev-parse", "HEAD"]);
+    let feed = Watch::start(&t, &r, &["--no-daemon", "--kind", "sandbox"]);
+    t.git(&r, &["config", "sandbox.autosync", "interval:1s"]);
+    t.git(&r, &["config", "grit.daemon.syncInterval", "0"]);
+    let _daemon = start_daemon(&t, &r);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let listed = loop {
+        let l = t.json("sandbox", &r, &["list"]);
+        let clash = l
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "clash")
+            .unwrap()
+            .clone();
+        let calm_synced = t
+            .wrapped("git", &r.join(".sandboxes/calm"))
+            .args(["merge-base", "--is-ancestor", moved.trim(), "HEAD"])
+            .status()
+            .unwrap()
+            .success();
+        if calm_synced && clash.get("sync_conflict").is_some() {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "not synced in time: {l}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(r.join(".sandboxes/calm/new.txt").exists());
+    // The conflicting one: as it was, clean, and marked.
+    assert_eq!(head_of("clash"), clash_before);
+    assert_eq!(t.git(&r.join(".sandboxes/clash"), &["status", "--porcelain"]), "");
+    assert_eq!(
+        std::fs::read_to_string(r.join(".sandboxes/clash/f.txt")).unwrap(),
+        "theirs\n"
+    );
+    let clash = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "clash")
+        .unwrap();
+    assert!(clash["sync_conflict"].as_str().unwrap().contains("conflict"), "{clash}");
+    assert!(
+        t.ok("sandbox", &r, &["--color", "always", "list"])
+            .contains("base conflicts")
+    );
+    // The busy one: untouched.
+    assert_eq!(head_of("busy"), busy_before);
+    assert_eq!(
+        std::fs::read_to_string(r.join(".sandboxes/busy/wip.txt")).unwrap(),
+        "wip\n"
+    );
+    // The feed told both.
+    let steps: Vec<String> = feed
+        .take(2)
+        .iter()
+        .map(|x| {
+            format!(
+                "{} {}",
+                x["sandbox"]["name"].as_str().unwrap(),
+                x["sandbox"]["step"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for want in ["calm synced", "clash sync-conflict"] {
+        assert!(steps.iter().any(|s| s == want), "{steps:?}");
+    }
+}
