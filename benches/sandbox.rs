@@ -228,6 +228,86 @@ fn bench_list(root: &Path, n: usize) {
     );
 }
 
+/// `fleet`: a repository of `files` tracked files with `n` overlay sandboxes (a few of them
+/// changed), and `list --json` cold (every sandbox checked in full: what every list cost before
+/// the kept answers) against warm (nothing changed since), beside `git status` in each sandbox;
+/// then `merge --all --plan` over them.
+fn bench_fleet(root: &Path, files: usize, n: usize) {
+    let repo = new_repo(root, "fleet");
+    fill(&repo, "src", files, 64);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "files"]);
+    let data = root.join("data-fleet");
+    if grit::sandbox::overlay::probe(root).is_err() {
+        println!("fleet: skipped, this process cannot mount an overlay here");
+        return;
+    }
+    let made = Instant::now();
+    for i in 0..n {
+        let name = format!("s{i:03}");
+        // Every tenth sandbox has a commit of its own and an uncommitted change.
+        let args: Vec<String> = if i % 10 == 0 {
+            vec![
+                "run".into(),
+                name.clone(),
+                "--backend".into(),
+                "overlay".into(),
+                "--commit".into(),
+                format!("{name} work"),
+                "--sh".into(),
+                "--".into(),
+                format!("echo {i} > src/d0000/f{}.txt && echo {i} > {name}.txt", i % 100),
+            ]
+        } else {
+            ["run", &name, "--backend", "overlay", "--keep", "--", "true"]
+                .map(String::from)
+                .to_vec()
+        };
+        let out = sandbox(&repo, &data, &args.iter().map(String::as_str).collect::<Vec<_>>())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    println!(
+        "fleet: {files} files, {n} overlay sandboxes made in {:.1} s",
+        made.elapsed().as_secs_f64()
+    );
+    // Cold: no kept answer, every sandbox checked in full (as every list did before).
+    let cold = {
+        for e in std::fs::read_dir(repo.join(".git/grit/sandboxes")).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "status") {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+        timed(sandbox(&repo, &data, &["list", "--json"]))
+    };
+    let warm = med((0..11)
+        .map(|_| timed(sandbox(&repo, &data, &["list", "--json"])))
+        .collect());
+    let listed: serde_json::Value =
+        serde_json::from_slice(&sandbox(&repo, &data, &["list", "--json"]).output().unwrap().stdout).unwrap();
+    let started = Instant::now();
+    for s in listed.as_array().unwrap() {
+        let mut c = Command::new("git");
+        c.args(["status", "--porcelain"])
+            .current_dir(s["path"].as_str().unwrap());
+        c.output().unwrap();
+    }
+    let statuses = started.elapsed();
+    println!(
+        "git sandbox list --json, {n} overlay sandboxes: warm median {:.1} ms, cold (every one checked) {:.1} ms   \
+         baseline git status in each {:.1} ms   (target <= 250 ms)",
+        ms(warm),
+        ms(cold),
+        ms(statuses)
+    );
+    let plan = timed(sandbox(&repo, &data, &["merge", "--all", "--plan", "--json"]));
+    println!(
+        "git sandbox merge --all --plan over {n} sandboxes: {:.1} ms   (target <= 10 s)",
+        ms(plan)
+    );
+}
+
 /// A cargo-shaped tree: `tracked` source files, and a target/ of `built` files where every
 /// fifth one also has a second name under deps/ (as cargo leaves its outputs).
 fn cargo_shaped(root: &Path, name: &str, tracked: usize, built: usize, size: usize) -> std::path::PathBuf {
@@ -404,5 +484,8 @@ fn main() {
     }
     if on("workflows") {
         bench_workflows(tmp.path(), scale);
+    }
+    if on("fleet") {
+        bench_fleet(tmp.path(), 50_000 / scale, 100 / scale);
     }
 }

@@ -13,6 +13,7 @@ pub mod leases;
 pub mod overlay;
 pub mod provenance;
 pub mod runs;
+pub mod status;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -413,7 +414,30 @@ pub fn statuses(main: &Main, records: &[Record]) -> Result<Vec<Status>> {
             }
         }
     }
-    let dirty = crate::parallel::map(records, |r| dirty(r).unwrap_or(false));
+    // Overlay sandboxes answer from what they kept when nothing changed (see `status`).
+    let root = main.root();
+    let fps: Vec<Option<u64>> = records.iter().map(|r| status::fingerprint(main, &root, r)).collect();
+    let need: Vec<&Record> = records
+        .iter()
+        .zip(&fps)
+        .filter(|(r, fp)| fp.is_none() || !status::kept_matches(main, &r.name, fp.unwrap_or(0)))
+        .map(|(r, _)| r)
+        .collect();
+    let checked = crate::parallel::map(&need, |r| dirty(r).unwrap_or(false));
+    let mut fresh: std::collections::HashMap<&str, bool> = need.iter().map(|r| r.name.as_str()).zip(checked).collect();
+    let dirty: Vec<bool> = records
+        .iter()
+        .zip(&fps)
+        .map(|(r, fp)| match fresh.remove(r.name.as_str()) {
+            Some(answer) => {
+                if let Some(fp) = fp {
+                    status::keep(main, &r.name, *fp, answer);
+                }
+                answer
+            }
+            None => status::kept(main, &r.name).unwrap_or(false),
+        })
+        .collect();
     Ok(records
         .iter()
         .zip(dirty)
@@ -688,6 +712,7 @@ pub fn remove_keeping(main: &Main, r: &Record, keep_branch: bool) -> Result<()> 
     }
     let _ = fs::remove_file(main.record_path(&r.name));
     let _ = fs::remove_file(main.records_dir().join(format!("{}.running", r.name)));
+    let _ = fs::remove_file(main.records_dir().join(format!("{}.status", r.name)));
     runs::prune_logs(main, &r.name, &[]);
     if r.state == "ready" {
         note(main, "removed", r, serde_json::json!({ "branch_kept": keep_branch }));

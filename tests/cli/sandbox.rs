@@ -1542,3 +1542,68 @@ fn commit_suggest_proposes_a_conventional_message_from_the_change() {
         "{log}"
     );
 }
+
+/// Overlay sandboxes answer `list` from what they kept while their upper directory, index and
+/// HEAD are unchanged; any change, through grit or behind its back, is checked again. Each
+/// answer matches `git status` in the sandbox.
+#[test]
+fn overlay_list_keeps_its_answers_and_sees_every_change_behind_its_back() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    if let Err(e) = grit::sandbox::overlay::probe(t.tmp.path()) {
+        eprintln!("skipped: this process cannot mount an overlay here ({e})");
+        return;
+    }
+    for i in 0..20 {
+        fs::write(r.join(format!("f{i}.txt")), format!("{i}\n")).unwrap();
+    }
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    for n in ["a", "b", "c"] {
+        run_ok(&t, &r, &["run", n, "--backend", "overlay", "--", "true"]);
+    }
+    let agree = |when: &str| {
+        let l = listed(&t, &r);
+        for s in l.as_array().unwrap() {
+            let path = PathBuf::from(s["path"].as_str().unwrap());
+            let status = t.git(&path, &["status", "--porcelain"]);
+            assert_eq!(
+                s["dirty"].as_bool().unwrap(),
+                !status.is_empty(),
+                "{when}: {} ({status:?})",
+                s["name"]
+            );
+        }
+        l
+    };
+    agree("fresh");
+    for n in ["a", "b", "c"] {
+        assert!(
+            r.join(format!(".git/grit/sandboxes/{n}.status")).exists(),
+            "{n}'s answer is kept"
+        );
+    }
+    agree("listed again, from what was kept");
+    let a = path_of(&t, &r, "a");
+    let b = path_of(&t, &r, "b");
+    // Behind grit's back: an edit in place, a new file, a deletion, a staged-only removal.
+    fs::write(a.join("f1.txt"), "changed\n").unwrap();
+    agree("edited in place");
+    fs::write(a.join("f1.txt"), "1\n").unwrap();
+    agree("edited back: clean again");
+    fs::write(b.join("new.txt"), "n\n").unwrap();
+    agree("a new file");
+    fs::remove_file(b.join("new.txt")).unwrap();
+    fs::remove_file(b.join("f2.txt")).unwrap();
+    agree("a deletion");
+    t.git(&b, &["checkout", "--", "f2.txt"]);
+    agree("restored");
+    let c = path_of(&t, &r, "c");
+    t.git(&c, &["rm", "-q", "--cached", "f3.txt"]);
+    agree("a staged removal, the work tree untouched");
+    t.git(&c, &["reset", "-q"]);
+    agree("unstaged");
+    fs::write(c.join("f4.txt"), "committed\n").unwrap();
+    t.git(&c, &["commit", "-q", "-am", "in the sandbox"]);
+    agree("committed by git itself");
+}
