@@ -236,6 +236,23 @@ pub struct SandboxArgs {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct SandboxLogsArgs {
+    pub name: String,
+    /// Which run, counting back from the last (1, the default).
+    #[serde(default)]
+    pub run: Option<usize>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxMergePlanArgs {
+    /// The sandboxes to plan; empty: every sandbox.
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SandboxCommitArgs {
     pub name: String,
     /// The commit message; a `Fixes: <id>` trailer closes the issue once the commit lands.
@@ -444,6 +461,27 @@ pub fn all() -> Vec<Tool> {
             "What the sandbox changed against its base: the files and the patch.",
             Reads,
             object(&["files", "patch"]),
+        ),
+        tool::<SandboxLogsArgs>(
+            "sandbox_logs",
+            "A run's output",
+            "What a run in the sandbox printed (the last run by default; `run: 2` the one before), as it was kept: its first MiB.",
+            Reads,
+            object(&["name", "cmd", "exit_code", "output"]),
+        ),
+        tool::<SandboxArgs>(
+            "sandbox_suggest",
+            "Propose a commit message",
+            "A Conventional Commits message for what the sandbox would commit now (type, scope, subject, and its issue as a Fixes:/Refs: trailer); commits nothing.",
+            Reads,
+            object(&["type", "subject", "message"]),
+        ),
+        tool::<SandboxMergePlanArgs>(
+            "sandbox_merge_plan",
+            "Plan merging sandboxes",
+            "Which sandboxes merge cleanly into the main tree's branch, in what order, and which conflict with it or with each other, grouped by the files they fight over; changes nothing.",
+            Reads,
+            object(&["target", "merge", "held", "groups"]),
         ),
         tool::<SandboxCommitArgs>(
             "sandbox_commit",
@@ -668,6 +706,53 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
             let mut v = to_value(&diff);
             v["patch"] = json!(sb.patch(&diff, &r)?);
             Ok(v)
+        }),
+        "sandbox_logs" => on(name, a, |s, a: SandboxLogsArgs| {
+            let sb = sandboxes(s)?;
+            let r = sb.find(&a.name)?;
+            let back = a.run.unwrap_or(1).max(1);
+            let run = r
+                .runs
+                .len()
+                .checked_sub(back)
+                .and_then(|i| r.runs.get(i))
+                .ok_or_else(|| {
+                    crate::Error::invalid(
+                        format!(
+                            "sandbox {} has {} run(s) kept; there is no run {back}",
+                            r.name,
+                            r.runs.len()
+                        ),
+                        "ask for run 1 (the last) up to the number kept",
+                    )
+                })?;
+            let output = match &run.log {
+                Some(p) => String::from_utf8_lossy(&std::fs::read(p).map_err(crate::Error::io(p))?).into_owned(),
+                None => {
+                    return Err(crate::Error::Failed {
+                        message: "that run's output went to a terminal and was not kept".into(),
+                        hint: "runs through MCP, the socket or a script are kept".into(),
+                    });
+                }
+            };
+            Ok(json!({
+                "name": r.name, "cmd": run.cmd, "exit_code": run.exit_code,
+                "started_at": run.started_at, "output": output,
+            }))
+        }),
+        "sandbox_suggest" => on(name, a, |s, a: SandboxArgs| {
+            let sb = sandboxes(s)?;
+            let r = sb.find(&a.name)?;
+            Ok(to_value(&sb.suggest(&r)?))
+        }),
+        "sandbox_merge_plan" => on(name, a, |s, a: SandboxMergePlanArgs| {
+            let sb = sandboxes(s)?;
+            let records = if a.names.is_empty() {
+                sb.main().list()?
+            } else {
+                a.names.iter().map(|n| sb.find(n)).collect::<crate::Result<Vec<_>>>()?
+            };
+            Ok(to_value(&sb.plan_merge(&records)?))
         }),
         "sandbox_commit" => on(name, a, |s, a: SandboxCommitArgs| {
             let sb = sandboxes(s)?;

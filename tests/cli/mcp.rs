@@ -154,6 +154,9 @@ fn every_tool_has_schemas_and_annotations_and_the_lists_hold_what_the_docs_say()
         "sandbox_create",
         "sandbox_exec",
         "sandbox_diff",
+        "sandbox_logs",
+        "sandbox_suggest",
+        "sandbox_merge_plan",
         "sandbox_commit",
         "sandbox_land",
         "sandbox_remove",
@@ -827,4 +830,34 @@ fn the_daemon_serves_mcp_over_http_for_the_clones_agents() {
     let claimed = s.call("claim", json!({ "id": id }));
     assert_eq!(claimed["result"]["isError"], false, "{claimed}");
     assert_eq!(t.json("issue", &r, &["show", &id])["claim"]["by_actor"], "agent-d");
+}
+
+/// The sandbox tools beyond the loop: what a run printed, a proposed commit message, and the
+/// plan of merging, each as the CLI gives it.
+#[test]
+fn sandbox_logs_suggest_and_merge_plan_answer_as_the_cli_does() {
+    let t = TestEnv::new();
+    let (r, id) = repo_with_issue(&t);
+    let mut s = Session::start(&t, &r, "agent-a", &[]);
+    s.ok("sandbox_create", json!({ "name": "m1", "issue": id }));
+    let ran = s.ok(
+        "sandbox_exec",
+        json!({ "name": "m1", "command": ["echo 'pub fn f() {}' > x.rs; echo printed"], "sh": true }),
+    );
+    assert_eq!(ran["exit_code"], 0, "{ran}");
+    let logs = s.ok("sandbox_logs", json!({ "name": "m1" }));
+    assert_eq!(logs["output"], "printed\n", "{logs}");
+    let cli: Value = serde_json::from_str(&t.ok("sandbox", &r, &["logs", "m1", "--json"])).unwrap();
+    assert_eq!(cli["output"], logs["output"]);
+    let suggested = s.ok("sandbox_suggest", json!({ "name": "m1" }));
+    assert_eq!(suggested["type"], "feat", "{suggested}");
+    assert_eq!(suggested["subject"], "fix the parser", "{suggested}");
+    let message = suggested["message"].as_str().unwrap().to_owned();
+    s.ok("sandbox_commit", json!({ "name": "m1", "message": message }));
+    let plan = s.ok("sandbox_merge_plan", json!({}));
+    assert_eq!(plan["merge"], json!(["m1"]), "{plan}");
+    let cli: Value = serde_json::from_str(&t.ok("sandbox", &r, &["merge", "--all", "--plan", "--json"])).unwrap();
+    assert_eq!(cli["merge"], plan["merge"]);
+    let missing = s.call("sandbox_logs", json!({ "name": "m1", "run": 9 }));
+    assert_eq!(missing["result"]["isError"], json!(true), "{missing}");
 }
