@@ -101,7 +101,7 @@ fn the_actions_scripts_close_fixed_issues_and_summarise_a_push() {
 }
 
 #[test]
-fn action_yml_and_the_example_workflow_follow_githubs_schemas() {
+fn action_yml_the_example_workflow_and_dependabot_follow_githubs_schemas() {
     let env = TestEnv::new();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let Ok(probe) = env.wrapped("check-jsonschema", dir).arg("--version").output() else {
@@ -114,6 +114,7 @@ fn action_yml_and_the_example_workflow_follow_githubs_schemas() {
     for (schema, file) in [
         ("vendor.github-actions", "action.yml"),
         ("vendor.github-workflows", "docs/examples/grit.yml"),
+        ("vendor.dependabot", ".github/dependabot.yml"),
     ] {
         let out = env
             .wrapped("check-jsonschema", dir)
