@@ -149,11 +149,44 @@ fn board(s: &Store, q: Option<&str>, view: Option<&str>) -> Result<String> {
         let found = s.index.search(&parsed, &ctx, queue, limit)?;
         let cards: String = rows(s, &found)?.iter().map(card).collect();
         Ok(format!(
-            "<section class=\"column {class}\"><h2>{name} <span class=\"count\">{}</span></h2><ul>{cards}</ul></section>",
+            "<section class=\"column {class}\"><h2>{} <span class=\"count\">{}</span></h2><ul>{cards}</ul></section>",
+            h(name),
             found.total
         ))
     };
     use crate::index::search::Queue;
+    let form = format!(
+        "<form class=\"query\" method=\"get\" action=\"/\"><input name=\"q\" id=\"q\" placeholder=\"label:bug priority:&lt;=1 &quot;free text&quot;\" value=\"{}\">\
+         {}<button>Filter</button></form>",
+        h(q.unwrap_or("")),
+        view.map(|v| format!("<input type=\"hidden\" name=\"view\" value=\"{}\">", h(v)))
+            .unwrap_or_default(),
+    );
+    // Columns of the team's own (`issue.board.column`, repeatable: `NAME: QUERY`, where the
+    // query may be `view:NAME` for a saved view), else ready, claimed, blocked, closed recently.
+    let configured: Vec<String> = s
+        .repo
+        .git
+        .config_snapshot()
+        .strings("issue.board.column")
+        .unwrap_or_default()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    if !configured.is_empty() {
+        let mut columns = String::new();
+        for (i, spec) in configured.iter().enumerate() {
+            let (name, query) = spec
+                .split_once(':')
+                .map_or((spec.as_str(), ""), |(n, q)| (n.trim(), q.trim()));
+            let query = match query.strip_prefix("view:") {
+                Some(v) => ops::query::view(s, v.trim())?,
+                None => query.to_owned(),
+            };
+            columns.push_str(&column(name, &format!("custom c{i}"), and(&query, q), Queue::All, 200)?);
+        }
+        return Ok(format!("{form}\n<div class=\"board\">{columns}</div>"));
+    }
     let ready = {
         let parsed = ops::query::parse(s, view, q)?;
         let found = ops::query::ready(s, &parsed, 200)?;
@@ -173,11 +206,7 @@ fn board(s: &Store, q: Option<&str>, view: Option<&str>) -> Result<String> {
         30,
     )?;
     Ok(format!(
-        "<form class=\"query\" method=\"get\" action=\"/\"><input name=\"q\" id=\"q\" placeholder=\"label:bug priority:&lt;=1 &quot;free text&quot;\" value=\"{}\">\
-         {}<button>Filter</button></form>\n<div class=\"board\">{ready}{claimed}{blocked}{closed}</div>",
-        h(q.unwrap_or("")),
-        view.map(|v| format!("<input type=\"hidden\" name=\"view\" value=\"{}\">", h(v)))
-            .unwrap_or_default(),
+        "{form}\n<div class=\"board\">{ready}{claimed}{blocked}{closed}</div>"
     ))
 }
 

@@ -361,3 +361,39 @@ fn a_sandbox_page_shows_what_its_runs_printed_escaped() {
     );
     assert!(!page.contains("<script>alert(1)"), "{page}");
 }
+
+/// The board's columns are the team's when `issue.board.column` names them (a query, or a saved
+/// view), escaped; the query bar narrows each.
+#[test]
+fn the_board_takes_its_columns_from_config_and_saved_views() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    t.json("issue", &r, &["create", "-t", "urgent bug", "-l", "bug", "-p", "0"]);
+    t.json("issue", &r, &["create", "-t", "calm task", "-p", "3"]);
+    t.ok("issue", &r, &["view", "save", "low", "-S", "priority:>=3"]);
+    t.git(
+        &r,
+        &["config", "--add", "issue.board.column", "Hot <now>: priority:<=1"],
+    );
+    t.git(&r, &["config", "--add", "issue.board.column", "Later: view:low"]);
+    let s = serve(&t, &r, &[], &[]);
+    let (status, _, board) = request(s.1, "GET", "/", &[], "");
+    assert_eq!(status, 200, "{board}");
+    assert!(
+        board.contains("<h2>Hot &lt;now&gt; <span class=\"count\">1</span>"),
+        "{board}"
+    );
+    assert!(board.contains("<h2>Later <span class=\"count\">1</span>"), "{board}");
+    assert!(
+        !board.contains("Closed recently"),
+        "the default columns give way: {board}"
+    );
+    let hot = board.split("Later").next().unwrap();
+    assert!(hot.contains("urgent bug") && !hot.contains("calm task"), "{board}");
+    let (_, _, narrowed) = request(s.1, "GET", "/?q=label%3Abug", &[], "");
+    assert!(
+        narrowed.contains("<h2>Later <span class=\"count\">0</span>"),
+        "{narrowed}"
+    );
+}
