@@ -80,10 +80,21 @@ impl Shell {
             ),
         )
         .unwrap();
-        let socket = format!(
-            "grit-test-{}",
-            std::process::id() as u64 * 1000 + (t.tmp.path().as_os_str().len() as u64)
-        );
+        Some(Shell::launch(
+            t,
+            "bash",
+            format!(
+                "env -i TERM=xterm PATH={}:/usr/bin:/bin bash --noprofile --rcfile {}",
+                t.git_only_bin().display(),
+                rc.display()
+            ),
+        ))
+    }
+
+    /// `command` (a shell set to prompt with `$`) in a new tmux server of its own, 200×50,
+    /// once its prompt shows.
+    fn launch(t: &TestEnv, kind: &str, command: String) -> Shell {
+        let socket = format!("grit-{kind}-{}-{}", std::process::id(), t.tmp.path().as_os_str().len());
         let ok = std::process::Command::new("tmux")
             .args([
                 "-L",
@@ -97,18 +108,14 @@ impl Shell {
                 "-y",
                 "50",
             ])
-            .arg(format!(
-                "env -i TERM=xterm PATH={}:/usr/bin:/bin bash --noprofile --rcfile {}",
-                t.git_only_bin().display(),
-                rc.display()
-            ))
+            .arg(command)
             .status()
             .unwrap()
             .success();
         assert!(ok, "tmux starts");
         let shell = Shell { socket };
         shell.wait_for("$");
-        Some(shell)
+        shell
     }
 
     /// A real fish (the one on PATH; Debian 12's is 3.6) under tmux, with grit's fish files
@@ -146,21 +153,10 @@ impl Shell {
             .parent()
             .unwrap()
             .to_owned();
-        let socket = format!("grit-fish-{}-{}", std::process::id(), t.tmp.path().as_os_str().len());
-        let ok = std::process::Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "200",
-                "-y",
-                "50",
-            ])
-            .arg(format!(
+        Some(Shell::launch(
+            t,
+            "fish",
+            format!(
                 "env -i TERM=xterm PATH={}:{}:/usr/bin:/bin HOME={} XDG_DATA_HOME={} XDG_CONFIG_HOME={} \
                  GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null fish",
                 bin.display(),
@@ -168,14 +164,8 @@ impl Shell {
                 t.home().display(),
                 data.display(),
                 t.tmp.path().join("config").display(),
-            ))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux starts");
-        let shell = Shell { socket };
-        shell.wait_for("$");
-        Some(shell)
+            ),
+        ))
     }
 
     /// fish: clears the line, types `line`, presses Tab once (fish shows the candidates with

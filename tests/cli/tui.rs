@@ -379,23 +379,35 @@ fn outside_a_terminal_it_refuses_with_a_hint() {
         .stderr(predicates::str::contains("git issue list"));
 }
 
+/// Whether tmux can run here (a test that needs it says so and skips when not).
+fn tmux_here() -> bool {
+    let ok = std::process::Command::new("tmux").arg("-V").output().is_ok();
+    if !ok {
+        eprintln!("skipped: tmux is not installed");
+    }
+    ok
+}
+
+/// An executable shell script at `name` in the test's directory: an editor for the tests.
+fn script(t: &TestEnv, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = t.tmp.path().join(name);
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
 #[test]
 fn the_real_binary_under_tmux_filters_comments_quits_and_restores_the_terminal() {
     let t = TestEnv::new();
-    if std::process::Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !tmux_here() {
         return;
     }
     let r = t.repo("r");
     t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
     t.create(&r, "crash on start");
     t.create(&r, "slow search");
-    let editor = t.tmp.path().join("editor.sh");
-    std::fs::write(&editor, "#!/bin/sh\nprintf 'written in tmux\\n' > \"$1\"\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let editor = script(&t, "editor.sh", "#!/bin/sh\nprintf 'written in tmux\\n' > \"$1\"\n");
     let sock = t.tmp.path().join("tmux.sock");
     let before = t.tmp.path().join("stty.before");
     let after = t.tmp.path().join("stty.after");
@@ -554,26 +566,20 @@ fn a_title_and_a_label_that_begin_with_a_dash_are_text_not_flags() {
 #[test]
 fn create_and_comment_open_the_editor_on_a_terminal() {
     let t = TestEnv::new();
-    if std::process::Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !tmux_here() {
         return;
     }
     let r = t.repo("r");
     t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
     let target = t.create(&r, "needs a comment");
-    let editor = t.tmp.path().join("editor.sh");
-    std::fs::write(
-        &editor,
+    let editor = script(
+        &t,
+        "editor.sh",
         "#!/bin/sh\n\
          if grep -q 'Write the comment' \"$1\"; then printf 'said in the editor\\n# left out\\n' > \"$1\";\n\
-         elif [ -e \"$1.cancel\" ] || [ -n \"$CANCEL\" ]; then : > \"$1\";\n\
+         elif [ -n \"$CANCEL\" ]; then : > \"$1\";\n\
          else printf '\\nTitle from the editor\\n\\nThe body,\\nin two lines.\\n# left out\\n' > \"$1\"; fi\n",
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     let sock = t.tmp.path().join("tmux.sock");
     let done = t.tmp.path().join("done");
     let tmux = |args: &[&str]| {
