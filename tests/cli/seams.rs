@@ -464,6 +464,26 @@ fn husky_hooks_keep_running_after_grit_chains_in() {
     );
 }
 
+/// A `.pre-commit-config.yaml` whose one hook logs that it ran, and `pre-commit install` in `r`;
+/// returns the framework's cache directory (PRE_COMMIT_HOME) for the commits that follow.
+fn pre_commit_install(t: &TestEnv, r: &std::path::Path) -> std::path::PathBuf {
+    std::fs::write(
+        r.join(".pre-commit-config.yaml"),
+        "repos:\n- repo: local\n  hooks:\n  - id: mark\n    name: mark\n    entry: sh -c 'echo framework-ran >> framework.log'\n    language: system\n    pass_filenames: false\n",
+    )
+    .unwrap();
+    let cache = t.tmp.path().join("pc-cache");
+    let out = std::process::Command::new("pre-commit")
+        .arg("install")
+        .current_dir(r)
+        .env("HOME", t.home())
+        .env("PRE_COMMIT_HOME", &cache)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cache
+}
+
 #[test]
 fn the_pre_commit_framework_moving_grits_hook_aside_is_recognised_and_runs_it_once() {
     if !on_path("pre-commit") {
@@ -476,19 +496,7 @@ fn the_pre_commit_framework_moving_grits_hook_aside_is_recognised_and_runs_it_on
     let remote = t.remote();
     let r = t.clone(&remote, "r", "Ann", "ann");
     t.ok("wal", &r, &["hooks", "install"]);
-    std::fs::write(
-        r.join(".pre-commit-config.yaml"),
-        "repos:\n- repo: local\n  hooks:\n  - id: mark\n    name: mark\n    entry: sh -c 'echo framework-ran >> framework.log'\n    language: system\n    pass_filenames: false\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new("pre-commit")
-        .arg("install")
-        .current_dir(&r)
-        .env("HOME", t.home())
-        .env("PRE_COMMIT_HOME", t.tmp.path().join("pc-cache"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    pre_commit_install(&t, &r);
     assert!(
         r.join(".git/hooks/pre-commit.legacy").exists(),
         "the framework moved ours aside"
@@ -556,20 +564,7 @@ fn the_pre_commit_framework_installed_first_is_chained_by_a_plain_init() {
     let t = TestEnv::new();
     let remote = t.remote();
     let r = t.clone(&remote, "r", "Ann", "ann");
-    std::fs::write(
-        r.join(".pre-commit-config.yaml"),
-        "repos:\n- repo: local\n  hooks:\n  - id: mark\n    name: mark\n    entry: sh -c 'echo framework-ran >> framework.log'\n    language: system\n    pass_filenames: false\n",
-    )
-    .unwrap();
-    let cache = t.tmp.path().join("pc-cache");
-    let out = std::process::Command::new("pre-commit")
-        .arg("install")
-        .current_dir(&r)
-        .env("HOME", t.home())
-        .env("PRE_COMMIT_HOME", &cache)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cache = pre_commit_install(&t, &r);
     t.cmd("wal", &r)
         .args(["init"])
         .assert()
