@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::event::{Id, Kind, Origin, State};
-use crate::issue::{IssueState, LinkSpec, TYPES};
+use crate::issue::{IssueState, LinkSpec};
+
+pub mod beads;
 
 /// Where an import reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,107 +291,6 @@ pub fn read_github(docs: Vec<(String, Value)>) -> (Vec<Incoming>, Vec<Skipped>) 
     (issues, skipped)
 }
 
-/// beads' `issues.jsonl`: priorities, types and dependencies mapped to ours.
-pub fn beads_issue(v: &Value) -> Result<Incoming, String> {
-    let id = text(v, "id");
-    if id.is_empty() {
-        return Err("no id".into());
-    }
-    let title = text(v, "title");
-    if title.trim().is_empty() {
-        return Err("no title".into());
-    }
-    let source = format!("beads:{id}");
-    let state = match text(v, "status").as_str() {
-        "closed" => State::Closed,
-        "open" | "in_progress" | "blocked" | "" => State::Open,
-        other => return Err(format!("unknown status '{other}'")),
-    };
-    let priority = match v.get("priority") {
-        None | Some(Value::Null) => None,
-        Some(p) => Some(
-            p.as_u64()
-                .filter(|p| *p <= 4)
-                .ok_or_else(|| format!("priority {p} is not 0 to 4"))? as u8,
-        ),
-    };
-    let issue_type = Some(text(v, "issue_type")).filter(|t| TYPES.contains(&t.as_str()));
-    let mut links = Vec::new();
-    let mut parent = None;
-    for d in v.get("dependencies").and_then(Value::as_array).into_iter().flatten() {
-        let on = text(d, "depends_on_id");
-        if on.is_empty() {
-            continue;
-        }
-        let other = format!("beads:{on}");
-        match text(d, "type").as_str() {
-            "blocks" | "" => links.push((LinkSpec::BlockedBy, other)),
-            "related" => links.push((LinkSpec::Related, other)),
-            "discovered-from" => links.push((LinkSpec::DiscoveredFrom, other)),
-            "parent-child" => parent = Some(other),
-            _ => {}
-        }
-    }
-    let mut body = text(v, "description");
-    for (k, head) in [
-        ("design", "Design"),
-        ("acceptance_criteria", "Acceptance criteria"),
-        ("notes", "Notes"),
-    ] {
-        let t = text(v, k);
-        if !t.is_empty() {
-            body.push_str(&format!("\n\n## {head}\n\n{t}"));
-        }
-    }
-    let created_ms = time_ms(v.get("created_at").unwrap_or(&Value::Null)).ok_or("no creation time")?;
-    let mut comments = Vec::new();
-    for (i, c) in v
-        .get("comments")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        comments.push(IncomingComment {
-            source: format!(
-                "{source}/comment/{}",
-                c.get("id").map_or_else(|| i.to_string(), |x| x.to_string())
-            ),
-            author: Some(text(c, "author"))
-                .filter(|a| !a.is_empty())
-                .unwrap_or_else(|| "beads".into()),
-            author_email: None,
-            author_id: None,
-            created_ms: time_ms(c.get("created_at").unwrap_or(&Value::Null)).unwrap_or(created_ms),
-            body: text(c, "text"),
-        });
-    }
-    Ok(Incoming {
-        url: None,
-        title,
-        body: body.trim().to_owned(),
-        state,
-        state_reason: (state == State::Closed).then(|| "completed".to_owned()),
-        labels: names(v.get("labels"), "name"),
-        assignees: Some(text(v, "assignee"))
-            .filter(|a| !a.is_empty())
-            .into_iter()
-            .collect(),
-        priority,
-        issue_type,
-        author: Some(text(v, "created_by"))
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| "beads".into()),
-        author_email: None,
-        author_id: None,
-        created_ms,
-        comments,
-        links,
-        parent,
-        source,
-    })
-}
-
 /// This suite's own export (`git issue export --format jsonl`).
 pub fn grit_issue(v: &Value) -> Result<Incoming, String> {
     let id = text(v, "id");
@@ -555,7 +456,14 @@ impl Incoming {
             .iter()
             .flat_map(|c| {
                 let own = format!("grit:{}", crate::event::Id(c.stamp.id).to_hex());
-                std::iter::once(own).chain(c.origin.as_ref().map(|o| o.source.clone()))
+                // Imports before 0.3 kept a beads comment's string id in quotes.
+                let unquoted = c.origin.as_ref().and_then(|o| {
+                    let (head, id) = o.source.split_once("/comment/\"")?;
+                    Some(format!("{head}/comment/{}", id.strip_suffix('"')?))
+                });
+                std::iter::once(own)
+                    .chain(c.origin.as_ref().map(|o| o.source.clone()))
+                    .chain(unquoted)
             })
             .collect();
         for c in self.comments.iter().filter(|c| !seen.contains(&c.source)) {

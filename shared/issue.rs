@@ -318,8 +318,59 @@ impl IssueState {
 
 pub const DEFAULT_PRIORITY: u8 = 2;
 pub const DEFAULT_TYPE: &str = "task";
-/// The types writers accept, in the order `--help` lists them.
+/// The types `--help` offers, in its order.
 pub const TYPES: [&str; 5] = ["bug", "feature", "task", "epic", "chore"];
+/// Every type the model knows: `TYPES`, then the kinds other trackers hold (beads' among them),
+/// kept so that an import does not turn a message or an agent into a task. The index stores a
+/// type as its position here, so new kinds go at the end.
+pub const ALL_TYPES: [&str; 18] = [
+    "bug",
+    "feature",
+    "task",
+    "epic",
+    "chore",
+    "decision",
+    "spike",
+    "story",
+    "milestone",
+    "message",
+    "event",
+    "gate",
+    "molecule",
+    "agent",
+    "role",
+    "rig",
+    "convoy",
+    "merge-request",
+];
+/// Labels that keep an open issue out of `ready`, as another tracker's states that mean "not
+/// now" do (beads' in_progress, blocked, deferred, hooked and pinned statuses, which an import
+/// keeps as these labels), and the `pinned` and `ephemeral` flags. A query that names one of
+/// them (`ready -S label:status:hooked`) lifts it.
+pub const HELD_LABELS: [&str; 7] = [
+    "status:in_progress",
+    "status:blocked",
+    "status:deferred",
+    "status:hooked",
+    "status:pinned",
+    "pinned",
+    EPHEMERAL,
+];
+/// The label of an ephemeral issue (beads' wisps): out of `ready` unless `--include-ephemeral`.
+pub const EPHEMERAL: &str = "ephemeral";
+/// Types that are not work: `ready` leaves them out unless its query names a type (beads'
+/// ready queue does the same).
+pub const NOT_WORK: [&str; 9] = [
+    "message",
+    "event",
+    "gate",
+    "molecule",
+    "agent",
+    "role",
+    "rig",
+    "convoy",
+    "merge-request",
+];
 
 /// A link an issue holds to another, as stored: each kind of link lives on one side (the
 /// blocked issue holds `blocked-by`; `related` lives on the issue whose id sorts first), and
@@ -400,6 +451,9 @@ pub struct CommentView {
     pub author: AuthorView,
     pub created_at: String,
     pub body: String,
+    /// For an imported comment, its id in the source (`beads:bd-1/comment/7`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// `git issue show --json`: the list fields plus body and comments.
@@ -465,6 +519,7 @@ impl IssueView {
                         .map_or_else(|| author(&ActorId(c.stamp.actor)), origin_author),
                     created_at: format_time(c.origin.as_ref().map_or(c.stamp.wall_ms, |o| o.created_ms)),
                     body: c.body.clone(),
+                    source: c.origin.as_ref().map(|o| o.source.clone()),
                 })
                 .collect(),
             priority: s.priority(),

@@ -342,10 +342,14 @@ impl Parser<'_> {
             "author" => Term::Author(value.to_owned()),
             "type" => {
                 let types: Vec<String> = list().iter().map(|t| t.to_ascii_lowercase()).collect();
-                if let Some(bad) = types.iter().find(|t| !crate::issue::TYPES.contains(&t.as_str())) {
+                if let Some(bad) = types.iter().find(|t| !crate::issue::ALL_TYPES.contains(&t.as_str())) {
                     return Err(err(
                         vcol,
-                        format!("'{bad}' is not a type; use {}", crate::issue::TYPES.join(", ")),
+                        format!(
+                            "'{bad}' is not a type; use {} (or an imported kind: {})",
+                            crate::issue::TYPES.join(", "),
+                            crate::issue::ALL_TYPES[crate::issue::TYPES.len()..].join(", ")
+                        ),
                     ));
                 }
                 Term::Type(types)
@@ -747,7 +751,7 @@ mod tests {
             ("created:yesterday", 9),
             ("(a) -sort:created", 6),
             ("sort:size", 6),
-            ("type:story", 6),
+            ("type:saga", 6),
             ("is:", 4),
             ("()", 1),
         ];

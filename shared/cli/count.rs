@@ -64,7 +64,7 @@ pub fn count(ui: &mut Ui, a: CountArgs) -> Result<(), CommandError> {
                     By::State => vec![if h.facts.open { "open" } else { "closed" }.into()],
                     By::Priority => vec![h.facts.priority.to_string()],
                     By::Type => vec![
-                        crate::issue::TYPES
+                        crate::issue::ALL_TYPES
                             .get(usize::from(h.facts.type_code))
                             .map_or("other", |t| t)
                             .to_owned(),

@@ -405,6 +405,7 @@ pub fn ready(
     query: &QueryArgs,
     labels: &[String],
     limit: usize,
+    include_ephemeral: bool,
     output: &OutputArgs,
 ) -> Result<(), CommandError> {
     let store = super::open_store(ui)?;
@@ -416,9 +417,9 @@ pub fn ready(
         });
     }
     let claims = claims(&store)?;
-    let found = store
-        .index
-        .search(&q, &context(&store, &claims)?, Queue::Ready, limit)?;
+    let mut ctx = context(&store, &claims)?;
+    ctx.include_ephemeral = include_ephemeral;
+    let found = store.index.search(&q, &ctx, Queue::Ready, limit)?;
     print(ui, &store, &Rows::Found(found), &claims, output, limit, "ready ")
 }
 

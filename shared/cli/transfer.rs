@@ -23,11 +23,14 @@ pub enum ExportFormat {
     Jsonl,
     Json,
     Md,
+    /// beads' `.beads/issues.jsonl`
+    Beads,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// jsonl (every field, one issue per line; what `import --from grit` reads), json or md
+    /// jsonl (every field, one issue per line; what `import --from grit` reads), json, md, or
+    /// beads (a `.beads/issues.jsonl` that beads and `import --from beads` read)
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: ExportFormat,
     #[command(flatten)]
@@ -165,6 +168,15 @@ pub fn export(ui: &mut Ui, a: ExportArgs) -> Result<(), CommandError> {
                 sink.write_all(b"\n")?;
             }
             ExportFormat::Json => all.push(v),
+            ExportFormat::Beads => {
+                let ids = |hex: &str| -> Option<String> {
+                    let view = store.index.view(&Id::from_hex(hex)?).ok()?;
+                    Some(interchange::beads::id_of(view.source.as_deref(), &view.id))
+                };
+                serde_json::to_writer(&mut sink, &interchange::beads::record(&v, &ids))
+                    .map_err(std::io::Error::from)?;
+                sink.write_all(b"\n")?;
+            }
             ExportFormat::Md if md_dir => {
                 let slug: String = v["title"]
                     .as_str()
@@ -333,7 +345,7 @@ fn parse(from: From, path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Inco
         };
         for (at, v) in items {
             let r = match from {
-                From::Beads => interchange::beads_issue(&v),
+                From::Beads => interchange::beads::issue(&v),
                 _ => interchange::grit_issue(&v),
             }
             .and_then(interchange::validate);

@@ -15,6 +15,8 @@ pub struct SearchContext {
     pub claimed: HashSet<Id>,
     /// Of those, the ones claimed by someone other than the current actor.
     pub claimed_by_others: HashSet<Id>,
+    /// `ready --include-ephemeral`: the `ephemeral` label does not hold an issue back.
+    pub include_ephemeral: bool,
 }
 
 /// Which issues a search starts from.
@@ -22,7 +24,9 @@ pub struct SearchContext {
 pub enum Queue {
     /// Every issue.
     All,
-    /// `ready`: open, no open blocker, not claimed by someone else, not an epic with open children.
+    /// `ready`: open, no open blocker, not claimed by someone else, not an epic with open
+    /// children, not held by a label of `HELD_LABELS` the query does not name, and work (a type
+    /// outside `NOT_WORK`, unless the query names a type).
     Ready,
     /// `blocked`: open, with an open blocker.
     Blocked,
@@ -236,6 +240,11 @@ impl Index {
         } else {
             Default::default()
         };
+        let (held, not_work) = if queue == Queue::Ready {
+            self.held(&rtxn, query, ctx)?
+        } else {
+            Default::default()
+        };
         let compiled = query.expr.as_ref().map(|e| self.compile(&rtxn, e)).transpose()?;
         let mut eval = Eval::new(self, &rtxn, &blocked, ctx, &collided);
         let epic = tables::type_code("epic");
@@ -248,7 +257,10 @@ impl Index {
                 Queue::All => true,
                 Queue::Ready => {
                     let epic_with_work = facts.type_code == epic && open_children.contains(&id.0);
-                    let held = blocked.contains_key(&id) || ctx.claimed_by_others.contains(&id);
+                    let held = blocked.contains_key(&id)
+                        || ctx.claimed_by_others.contains(&id)
+                        || held.contains(&id.0)
+                        || not_work.contains(&facts.type_code);
                     facts.open && !held && !epic_with_work
                 }
                 Queue::Blocked => facts.open && blocked.contains_key(&id),
@@ -275,6 +287,34 @@ impl Index {
             }
         }
         Ok(Found { hits, total, blockers })
+    }
+
+    /// What keeps an open issue out of `ready` besides blockers and claims: the issues with a
+    /// held label the query does not name, and the type codes that are not work (none when the
+    /// query names a type).
+    fn held(&self, rtxn: &RoTxn, query: &Query, ctx: &SearchContext) -> Result<(IdSet, Vec<u8>)> {
+        let mut named_labels = Vec::new();
+        let mut names_type = false;
+        if let Some(e) = &query.expr {
+            terms(e, &mut |t| match t {
+                Term::Label(l) => named_labels.extend(l.iter().cloned()),
+                Term::Type(_) => names_type = true,
+                _ => {}
+            });
+        }
+        let labels: Vec<String> = crate::issue::HELD_LABELS
+            .iter()
+            .filter(|l| !named_labels.iter().any(|n| n == *l))
+            .filter(|l| !(ctx.include_ephemeral && **l == crate::issue::EPHEMERAL))
+            .map(|l| (*l).to_owned())
+            .collect();
+        let held = self.name_sets(rtxn, &self.labels, &labels)?;
+        let not_work = if names_type {
+            Vec::new()
+        } else {
+            crate::issue::NOT_WORK.iter().map(|t| tables::type_code(t)).collect()
+        };
+        Ok((held, not_work))
     }
 
     /// Issues with an open blocker (and which block them), and issues with an open child.
@@ -617,6 +657,15 @@ impl Index {
         let v = self.facts.get(&rtxn, &id.0).map_err(self.err())?;
         v.map(|v| Facts::decode(v).ok_or_else(|| self.damaged("a facts record has the wrong size")))
             .transpose()
+    }
+}
+
+/// Calls `f` on every term of `e`.
+fn terms(e: &Expr, f: &mut impl FnMut(&Term)) {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| terms(e, f)),
+        Expr::Not(e) => terms(e, f),
+        Expr::Term(t) => f(t),
     }
 }
 

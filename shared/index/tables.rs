@@ -3,9 +3,9 @@
 //! writes the difference between an issue's entries before and after.
 
 use super::*;
-use crate::issue::{Link, TYPES};
+use crate::issue::{ALL_TYPES, Link};
 
-/// `facts` values: state byte, priority, type (position in `TYPES`, 255 for another), flags
+/// `facts` values: state byte, priority, type (position in `ALL_TYPES`, 255 for another), flags
 /// (1: has a parent, 2: has labels, 4: has assignees), comments (u32 BE), created_ms, updated_ms (u64 BE), author.
 pub(super) const FACTS_LEN: usize = 56;
 /// `edges` keys: issue ++ link byte ++ other issue.
@@ -79,9 +79,9 @@ impl Facts {
     }
 }
 
-/// The position of a type in `TYPES`, or 255.
+/// The position of a type in `ALL_TYPES`, or 255.
 pub fn type_code(t: &str) -> u8 {
-    TYPES.iter().position(|x| *x == t).map_or(255, |i| i as u8)
+    ALL_TYPES.iter().position(|x| *x == t).map_or(255, |i| i as u8)
 }
 
 /// Everything an issue puts in the secondary tables.

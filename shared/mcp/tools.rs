@@ -26,6 +26,9 @@ pub struct ReadyArgs {
     pub query: Option<String>,
     /// How many to return (default 10).
     pub limit: Option<usize>,
+    /// Also ephemeral issues (labelled `ephemeral`), which ready leaves out by default.
+    #[serde(default)]
+    pub include_ephemeral: bool,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -579,7 +582,10 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
     Some(match name {
         "ready" => on(name, a, |s, a: ReadyArgs| {
             let q = ops::query::parse(s, None, a.query.as_deref())?;
-            issues_json(s, &ops::query::ready(s, &q, a.limit.unwrap_or(10))?)
+            issues_json(
+                s,
+                &ops::query::ready_including(s, &q, a.limit.unwrap_or(10), a.include_ephemeral)?,
+            )
         }),
         "search" => on(name, a, |s, a: SearchArgs| {
             let q = ops::query::parse(s, None, Some(&a.query))?;

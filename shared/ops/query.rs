@@ -125,6 +125,7 @@ pub fn context_of(store: &Store, claims: &HashMap<Id, Claim>) -> Result<SearchCo
             .filter(|(_, c)| me.as_deref() != Some(c.by.as_str()))
             .map(|(id, _)| *id)
             .collect(),
+        include_ephemeral: false,
     })
 }
 
@@ -136,7 +137,14 @@ pub fn context(store: &Store) -> Result<SearchContext> {
 /// The first `limit` issues of the ready queue that match `q` (the order `git issue ready`
 /// prints), for the current actor: issues others have claimed are not ready for it.
 pub fn ready(store: &Store, q: &Query, limit: usize) -> Result<Found> {
-    store.index.search(q, &context(store)?, Queue::Ready, limit)
+    ready_including(store, q, limit, false)
+}
+
+/// `ready`, and with `include_ephemeral` the issues labelled `ephemeral` too.
+pub fn ready_including(store: &Store, q: &Query, limit: usize, include_ephemeral: bool) -> Result<Found> {
+    let mut ctx = context(store)?;
+    ctx.include_ephemeral = include_ephemeral;
+    store.index.search(q, &ctx, Queue::Ready, limit)
 }
 
 /// Writes the issues `each` yields as the JSON array every listing gives (`list --json`, the

@@ -19,7 +19,9 @@ fn comparable(mut v: Value) -> Value {
         o.remove(k);
     }
     for c in o["comments"].as_array_mut().unwrap() {
-        c.as_object_mut().unwrap().remove("id");
+        let c = c.as_object_mut().unwrap();
+        c.remove("id");
+        c.remove("source");
     }
     for l in o["links"].as_array_mut().unwrap() {
         let l = l.as_object_mut().unwrap();
@@ -320,9 +322,12 @@ fn beads_jsonl_maps_priorities_types_and_dependencies() {
     assert_eq!(tree["children"][0]["title"], "Child");
     assert_eq!(tree["children"][0]["priority"], 0);
     assert_eq!(tree["children"][0]["blocked_by"][0]["title"], "Blocker");
-    // The blocker is closed, so the child is ready.
-    let ready = env.json("issue", &dir, &["ready"]);
-    assert_eq!(titles(&ready), ["Child"]);
+    // The blocker is closed, but the child is in progress (beads' claim): not ready, as in
+    // beads; it carries its status and assignee.
+    assert!(env.json("issue", &dir, &["ready"]).as_array().unwrap().is_empty());
+    let child = &env.json("issue", &dir, &["list", "-S", "label:status:in_progress"])[0];
+    assert_eq!(child["title"], "Child");
+    assert_eq!(child["assignees"], json!(["agent-1"]));
     assert_eq!(
         env.json("issue", &dir, &["list", "-S", "type:bug", "--state", "all"])[0]["state"],
         "closed"
@@ -440,4 +445,270 @@ fn an_import_refuses_the_cycles_and_the_label_floods_the_cli_refuses() {
         "{}",
         String::from_utf8_lossy(&strict.stderr)
     );
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The titles of beads' ready queue for a file of its records, by the rule of its
+/// `GetReadyWork` written out: status `open` (an `in_progress` issue is claimed work, which
+/// `br ready` leaves out), not pinned, not ephemeral, a type outside beads' non-work list (with
+/// `event` and `convoy`), and no blocking dependency (`blocks`, `conditional-blocks`,
+/// `waits-for`) on an issue that is not closed.
+fn beads_ready(records: &[Value]) -> Vec<String> {
+    let status = |id: &str| -> String {
+        records
+            .iter()
+            .find(|r| r["id"] == id)
+            .map_or("closed".into(), |r| r["status"].as_str().unwrap_or("open").to_owned())
+    };
+    let not_work = [
+        "merge-request",
+        "gate",
+        "molecule",
+        "message",
+        "agent",
+        "role",
+        "rig",
+        "event",
+        "convoy",
+    ];
+    let mut out: Vec<String> = records
+        .iter()
+        .filter(|r| r["status"].as_str().unwrap_or("open") == "open")
+        .filter(|r| r["pinned"] != true && r["ephemeral"] != true)
+        .filter(|r| !not_work.contains(&r["issue_type"].as_str().unwrap_or("task")))
+        .filter(|r| {
+            !r["dependencies"].as_array().into_iter().flatten().any(|d| {
+                ["blocks", "conditional-blocks", "waits-for"].contains(&d["type"].as_str().unwrap())
+                    && status(d["depends_on_id"].as_str().unwrap()) != "closed"
+            })
+        })
+        .map(|r| r["title"].as_str().unwrap().to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn all_of_beads_statuses_flags_types_and_dependencies_and_its_ready_queue() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    let file = fixture("beads/issues.jsonl");
+    let records: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let r = import(&env, &dir, &file, "beads");
+    assert_eq!(r["created"], records.len(), "every record comes in: {r}");
+    assert!(r["skipped"].as_array().unwrap().is_empty(), "{r}");
+    assert!(r["pending_links"].as_array().unwrap().is_empty(), "{r}");
+    // The ready queue is beads' own.
+    let ready = sorted(titles(&env.json("issue", &dir, &["ready", "-L", "0"])));
+    assert_eq!(ready, beads_ready(&records));
+    assert!(ready.contains(&"Conditional on closed".to_owned()), "{ready:?}");
+    // Statuses and flags are kept, shown, and can be asked for.
+    let with = |q: &str| sorted(titles(&env.json("issue", &dir, &["list", "-S", q, "--state", "all"])));
+    assert_eq!(with("label:status:hooked"), ["Hooked by a worker"]);
+    assert_eq!(with("label:status:pinned"), ["Pinned status"]);
+    assert_eq!(with("label:pinned"), ["Pinned flag"]);
+    assert_eq!(with("label:status:deferred"), ["Put on ice"]);
+    assert_eq!(with("label:ephemeral"), ["A wisp"]);
+    let wisp = with("label:ephemeral");
+    let including = sorted(titles(&env.json(
+        "issue",
+        &dir,
+        &["ready", "-L", "0", "--include-ephemeral"],
+    )));
+    assert_eq!(including.len(), ready.len() + 1);
+    assert!(including.contains(&wisp[0]));
+    assert_eq!(
+        titles(&env.json("issue", &dir, &["ready", "-S", "label:ephemeral"])),
+        wisp
+    );
+    // The kinds that are not work keep their type, and a query for the type finds them.
+    assert_eq!(with("type:message"), ["A message"]);
+    assert_eq!(with("type:convoy"), ["A convoy"]);
+    assert_eq!(
+        titles(&env.json("issue", &dir, &["ready", "-S", "type:agent"])),
+        ["An agent"]
+    );
+    // Claimed work carries its assignee; the close reason is kept in the body; tracks is related.
+    let show = |title: &str| {
+        let id = env.json(
+            "issue",
+            &dir,
+            &["list", "-S", &format!("\"{title}\""), "--state", "all"],
+        )[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        env.json("issue", &dir, &["show", &id])
+    };
+    assert_eq!(show("Claimed work")["assignees"], json!(["ada"]));
+    assert!(
+        show("Done")["body"]
+            .as_str()
+            .unwrap()
+            .contains("## Close reason\n\nfixed in abc123")
+    );
+    let convoy = show("A convoy");
+    assert_eq!(convoy["links"][0]["title"], "Open task");
+    let many = show("Many references");
+    let kinds: Vec<&str> = many["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["link"].as_str().unwrap())
+        .collect();
+    for k in ["discovered_from", "related", "duplicate_of"] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    let parent = show("Parent feature")["id"].clone();
+    assert_eq!(show("Child task")["parent"], parent);
+    let one = show("Open task");
+    assert_eq!(one["comments"].as_array().unwrap().len(), 2);
+
+    // Out to beads and back: a fixed point.
+    let out1 = env.tmp.path().join("e1.jsonl");
+    env.ok(
+        "issue",
+        &dir,
+        &["export", "--format", "beads", "-o", out1.to_str().unwrap()],
+    );
+    let e1: Vec<Value> = std::fs::read_to_string(&out1)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(e1.len(), records.len());
+    // beads' schema: its field names and shapes, its ids, statuses and dependency kinds.
+    for e in &e1 {
+        let r = records
+            .iter()
+            .find(|r| r["id"] == e["id"])
+            .expect("an id of the fixture");
+        assert_eq!(
+            e["status"],
+            r["status"].as_str().map_or(json!("open"), |s| json!(s)),
+            "{e}"
+        );
+        assert_eq!(e["issue_type"], r["issue_type"]);
+        assert_eq!(e["priority"], r["priority"]);
+        for k in ["pinned", "ephemeral", "assignee"] {
+            assert_eq!(e.get(k), r.get(k), "{k} of {}", r["id"]);
+        }
+        assert!(
+            e.get("closed_at").is_some() == (r["status"] == "closed"),
+            "closed_at is there exactly when closed: {e}"
+        );
+        for k in e.as_object().unwrap().keys() {
+            assert!(
+                BEADS_FIELDS.contains(&k.as_str()),
+                "{k} is not a field of beads' schema"
+            );
+        }
+    }
+    let dep_of = |id: &str| -> Vec<String> {
+        let e = e1.iter().find(|e| e["id"] == id).unwrap();
+        e["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    d["type"].as_str().unwrap(),
+                    d["depends_on_id"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(dep_of("fx-15"), ["blocks fx-1"]);
+    assert_eq!(dep_of("fx-14"), ["parent-child fx-13"]);
+    assert!(dep_of("fx-18").contains(&"discovered-from fx-1".to_owned()));
+    // Read back here: nothing changes.
+    let again = import(&env, &dir, &out1, "beads");
+    assert_eq!(again["events"], 0, "{again}");
+    // Read into a fresh repository and exported again: the same records.
+    let fresh = env.repo("fresh");
+    let r2 = import(&env, &fresh, &out1, "beads");
+    assert!(r2["skipped"].as_array().unwrap().is_empty(), "{r2}");
+    let out2 = env.tmp.path().join("e2.jsonl");
+    env.ok(
+        "issue",
+        &fresh,
+        &["export", "--format", "beads", "-o", out2.to_str().unwrap()],
+    );
+    let e2: Vec<Value> = std::fs::read_to_string(&out2)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let timeless = |v: &[Value]| -> Vec<Value> {
+        v.iter()
+            .map(|e| {
+                let mut e = e.clone();
+                let o = e.as_object_mut().unwrap();
+                o.remove("updated_at");
+                o.remove("closed_at");
+                e
+            })
+            .collect()
+    };
+    assert_eq!(timeless(&e1), timeless(&e2));
+    assert_eq!(sorted(titles(&env.json("issue", &fresh, &["ready", "-L", "0"]))), ready);
+}
+
+/// The fields of beads' issue record (its `types.Issue` JSON names) an export may write.
+const BEADS_FIELDS: [&str; 18] = [
+    "id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "issue_type",
+    "assignee",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "closed_at",
+    "close_reason",
+    "labels",
+    "dependencies",
+    "comments",
+    "pinned",
+    "ephemeral",
+    "external_ref",
+];
+
+#[test]
+fn a_native_issue_goes_out_to_beads_and_comes_back_to_itself() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    let a = env.create(&dir, "Native");
+    let b = env.create(&dir, "Blocker");
+    env.ok("issue", &dir, &["link", &a, "blocked-by", &b]);
+    env.ok("issue", &dir, &["comment", &a, "-m", "a note"]);
+    let out = env.tmp.path().join("b.jsonl");
+    env.ok(
+        "issue",
+        &dir,
+        &["export", "--format", "beads", "-o", out.to_str().unwrap()],
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let first: Value = serde_json::from_str(text.lines().find(|l| l.contains("Native")).unwrap()).unwrap();
+    assert_eq!(first["id"], format!("grit-{}", &a[..12]));
+    assert_eq!(first["external_ref"], format!("grit:{a}"));
+    assert_eq!(first["dependencies"][0]["depends_on_id"], format!("grit-{}", &b[..12]));
+    assert!(first["comments"][0]["id"].as_str().unwrap().starts_with("grit:"));
+    let r = import(&env, &dir, &out, "beads");
+    assert_eq!((r["created"].as_u64(), r["events"].as_u64()), (Some(0), Some(0)), "{r}");
 }

@@ -215,8 +215,20 @@ pub struct ReadyArgs {
     /// Show at most N issues (0: all)
     #[arg(short = 'L', long, default_value_t = 30, value_name = "N")]
     pub limit: usize,
+    /// Also ephemeral issues (labelled `ephemeral`, as beads' wisps are imported)
+    #[arg(long)]
+    pub include_ephemeral: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `-T`: the types `--help` lists, and (unlisted) the kinds an import keeps.
+fn type_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::issue::ALL_TYPES
+            .iter()
+            .map(|t| clap::builder::PossibleValue::new(t).hide(!TYPES.contains(t))),
+    )
 }
 
 // Priority, type and links, as `create` and `edit` take them (a plain comment: a doc comment on
@@ -227,7 +239,7 @@ pub struct PlanArgs {
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
     pub priority: Option<u8>,
     /// bug, feature, task, epic or chore; task unless set
-    #[arg(short = 'T', long = "type", value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(TYPES))]
+    #[arg(short = 'T', long = "type", value_name = "TYPE", value_parser = type_parser())]
     pub issue_type: Option<String>,
 }
 
@@ -259,8 +271,8 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct BodyArgs {
-    /// Body text
-    #[arg(short, long, conflicts_with = "body_file")]
+    /// Body text (`-m`, as git commit takes a message, says the same)
+    #[arg(short, long, short_alias = 'm', alias = "message", conflicts_with = "body_file")]
     pub body: Option<String>,
     /// Read the body from a file (`-` for standard input)
     #[arg(short = 'F', long, value_name = "FILE")]
@@ -456,7 +468,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Reopen(a) => set_state(ui, &a.id, a.lock.lock, State::Open, None, a.comment),
         Command::Claim(a) => claim(ui, a),
         Command::Unclaim(a) => unclaim(ui, a),
-        Command::Ready(a) => search::ready(ui, &a.query, &a.labels, a.limit, &a.output),
+        Command::Ready(a) => search::ready(ui, &a.query, &a.labels, a.limit, a.include_ephemeral, &a.output),
         Command::Blocked(a) => search::blocked(ui, a),
         Command::Prime(a) => prime(ui, a),
         Command::Tree(a) => search::tree(ui, a),
