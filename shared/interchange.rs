@@ -12,11 +12,13 @@ use crate::event::{Id, Kind, Origin, State};
 use crate::issue::{IssueState, LinkSpec};
 
 pub mod beads;
+pub mod gitlab;
 
 /// Where an import reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum From {
     Github,
+    Gitlab,
     Beads,
     Grit,
 }

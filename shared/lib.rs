@@ -11,7 +11,6 @@ pub mod event;
 pub mod feed;
 #[doc(hidden)]
 pub mod fixtures;
-pub mod github;
 pub mod health;
 pub mod hex;
 pub mod hooks;
@@ -30,6 +29,7 @@ pub mod quarantine;
 pub mod query;
 pub mod refs;
 pub mod repo;
+pub mod rest;
 pub mod retire;
 pub mod sandbox;
 pub mod serve;

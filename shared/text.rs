@@ -193,6 +193,26 @@ pub const ISSUE_TEMPLATE: &str = "\n\n# The first line is the title; the rest is
 pub const COMMENT_TEMPLATE: &str = "\n\n# Write the comment above.\n\
                                     # Lines starting with # are left out; an empty text cancels.\n";
 
+/// Standard base64 (RFC 4648, padded): the clipboard's escape sequence, HTTP basic credentials.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,15 +1,17 @@
-//! `git issue bridge github pull|push --repo OWNER/NAME`: issues and comments both ways through
-//! GitHub's REST API (`crate::github`).
+//! `git issue bridge github|gitlab pull|push`: issues and comments both ways through GitHub's
+//! or GitLab's REST API (`crate::rest`). One implementation; a [`Forge`] says how each names
+//! its paths and fields.
 //!
-//! `pull` imports what changed since the last pull (a cursor in the index: GitHub's `updated_at`
-//! of the last page taken), a page at a time, through the same code as `git issue import`, so it
-//! is idempotent and an interrupted pull resumes where it stopped. `push` creates GitHub issues
+//! `pull` imports what changed since the last pull (a cursor in the index: the `updated_at` of
+//! the last page taken), a page at a time, through the same code as `git issue import`, so it
+//! is idempotent and an interrupted pull resumes where it stopped. `push` creates issues there
 //! for local ones and records each mapping as an `issue.imported` event (so every clone knows
 //! it, and a pull finds the issue instead of duplicating it), updates mapped issues that differ,
-//! and posts local comments GitHub lacks. What push writes to GitHub carries a hidden marker
+//! and posts local comments the other side lacks. What push writes carries a hidden marker
 //! (`<!-- grit:issue ID -->`, `<!-- grit:comment ID -->`): a pull skips comments that came from
-//! this repository and strips the markers, and a push interrupted between GitHub's answer and
-//! the local record finds its issue again by the marker instead of creating a second one.
+//! this repository and strips the markers, and a push interrupted between the answer and the
+//! local record finds its issue again by the marker instead of creating a second one. A marker
+//! counts only on an issue the token's own user created: anyone can write one.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -19,8 +21,8 @@ use serde_json::{Value, json};
 use super::transfer::{ImportReport, apply};
 use super::{CommandError, Ui};
 use crate::event::{Id, Kind, Origin, State};
-use crate::github::Client;
-use crate::interchange::{Incoming, Skipped, github_comment, github_issue};
+use crate::interchange::{Incoming, IncomingComment, Skipped, github_comment, github_issue, gitlab};
+use crate::rest::{Client, Dialect};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +30,33 @@ pub enum BridgeCommand {
     /// Issues and comments with a GitHub repository, through the REST API and GITHUB_TOKEN
     #[command(subcommand)]
     Github(GithubCommand),
+    /// Issues and notes with a GitLab project, through the REST API (v4) and GITLAB_TOKEN
+    #[command(subcommand)]
+    Gitlab(GitlabCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GitlabCommand {
+    /// Import the project's issues and notes that changed since the last pull
+    Pull(GitlabArgs),
+    /// Create GitLab issues for local ones, update those that differ, post missing notes
+    Push(GitlabArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GitlabArgs {
+    /// The GitLab project
+    #[arg(long, value_name = "GROUP/NAME")]
+    pub project: String,
+    /// A self-managed instance: its URL (`https://gitlab.example.com`; `/api/v4` is added) or
+    /// GRIT_GITLAB_API; gitlab.com otherwise
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Also confidential issues (left out otherwise)
+    #[arg(long)]
+    pub include_confidential: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,13 +72,242 @@ pub struct BridgeArgs {
     /// The GitHub repository
     #[arg(long, value_name = "OWNER/NAME")]
     pub repo: String,
-    /// Give up rather than wait longer than this on GitHub's rate limits in all (what was done
-    /// is kept; run again to resume)
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+// What every bridge takes (a plain comment, see `PlanArgs`).
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Give up rather than wait longer than this on rate limits in all (what was done is kept;
+    /// run again to resume)
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub max_wait: String,
     /// Pull: everything, not only what changed since the last pull
     #[arg(long)]
     pub full: bool,
+}
+
+/// How one forge names what the bridge needs: paths, fields and writes.
+struct Forge {
+    dialect: Dialect,
+    /// `OWNER/NAME` or `GROUP/NAME`.
+    project: String,
+    include_confidential: bool,
+}
+
+impl Forge {
+    fn github(repo: &str) -> Forge {
+        Forge {
+            dialect: Dialect::GitHub,
+            project: repo.to_owned(),
+            include_confidential: false,
+        }
+    }
+
+    /// The project's path in a URL: GitLab takes it percent-encoded as one segment.
+    fn at(&self) -> String {
+        match self.dialect {
+            Dialect::GitLab => format!("/projects/{}", self.project.replace('/', "%2F")),
+            _ => format!("/repos/{}", self.project),
+        }
+    }
+
+    fn source_prefix(&self) -> String {
+        match self.dialect {
+            Dialect::GitLab => format!("gitlab:{}#", self.project),
+            _ => format!("github:{}#", self.project),
+        }
+    }
+
+    fn cursor_key(&self, what: &str) -> String {
+        match self.dialect {
+            Dialect::GitLab => format!("bridge.gitlab.{}.{what}", self.project),
+            _ => format!("bridge.github.{}.{what}", self.project),
+        }
+    }
+
+    /// Every issue, oldest change first, changed since `since` if given.
+    fn issues_path(&self, since: Option<&str>) -> String {
+        let (mut path, key) = match self.dialect {
+            Dialect::GitLab => (
+                format!(
+                    "{}/issues?scope=all&order_by=updated_at&sort=asc&per_page=100",
+                    self.at()
+                ),
+                "updated_after",
+            ),
+            _ => (
+                format!("{}/issues?state=all&sort=updated&direction=asc&per_page=100", self.at()),
+                "since",
+            ),
+        };
+        if let Some(s) = since {
+            path.push_str(&format!("&{key}={s}"));
+        }
+        path
+    }
+
+    fn issue_path(&self, n: u64) -> String {
+        format!("{}/issues/{n}", self.at())
+    }
+
+    fn comments_path(&self, n: u64) -> String {
+        match self.dialect {
+            Dialect::GitLab => format!("{}/notes", self.issue_path(n)),
+            _ => format!("{}/comments", self.issue_path(n)),
+        }
+    }
+
+    /// The issue's number in its project (GitHub's `number`, GitLab's `iid`).
+    fn number(&self, item: &Value) -> Option<u64> {
+        item.get(if self.dialect == Dialect::GitLab {
+            "iid"
+        } else {
+            "number"
+        })
+        .and_then(Value::as_u64)
+    }
+
+    fn body<'a>(&self, item: &'a Value) -> &'a str {
+        item.get(if self.dialect == Dialect::GitLab {
+            "description"
+        } else {
+            "body"
+        })
+        .and_then(Value::as_str)
+        .unwrap_or("")
+    }
+
+    fn author<'a>(&self, item: &'a Value) -> Option<&'a str> {
+        match self.dialect {
+            Dialect::GitLab => item.pointer("/author/username"),
+            _ => item.pointer("/user/login"),
+        }
+        .and_then(Value::as_str)
+    }
+
+    fn has_comments(&self, item: &Value) -> bool {
+        item.get(if self.dialect == Dialect::GitLab {
+            "user_notes_count"
+        } else {
+            "comments"
+        })
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+            > 0
+    }
+
+    /// Why an item is not imported: GitHub lists pull requests among issues, and GitLab's
+    /// confidential issues stay there unless asked for.
+    fn left_out(&self, item: &Value) -> bool {
+        match self.dialect {
+            Dialect::GitLab => gitlab::confidential(item) && !self.include_confidential,
+            _ => item.get("pull_request").is_some(),
+        }
+    }
+
+    fn incoming(&self, item: &Value) -> Result<Incoming, String> {
+        match self.dialect {
+            Dialect::GitLab => gitlab::issue(item, Some(&self.project)),
+            _ => github_issue(item),
+        }
+    }
+
+    /// A comment as incoming, or None for one not to import (GitLab's system notes).
+    fn comment(&self, c: &Value, source: &str, n: usize) -> Option<Result<IncomingComment, String>> {
+        match self.dialect {
+            Dialect::GitLab => gitlab::note(c, source, n),
+            _ => Some(github_comment(c, source, n)),
+        }
+    }
+
+    /// The token's own user's name there, or None without a token or an answer.
+    fn own_login(&self, api: &mut Client) -> Option<String> {
+        if !api.has_token() {
+            return None;
+        }
+        let page = api.get("/user").ok()?;
+        let field = if self.dialect == Dialect::GitLab {
+            "username"
+        } else {
+            "login"
+        };
+        page.body.get(field).and_then(Value::as_str).map(str::to_owned)
+    }
+
+    /// The labels an issue there carries, as a push compares them.
+    fn labels_of(&self, item: &Value) -> BTreeSet<String> {
+        item["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().or_else(|| l["name"].as_str()).map(str::to_owned))
+            .collect()
+    }
+
+    fn is_open(&self, item: &Value) -> bool {
+        matches!(item["state"].as_str(), Some("open" | "opened"))
+    }
+
+    /// The fields a push sets: title, body, labels and state.
+    fn want(&self, title: &str, body: &str, labels: &[String], closed: bool, reason: Option<String>) -> Value {
+        match self.dialect {
+            Dialect::GitLab => json!({
+                "title": title,
+                "description": body,
+                "labels": labels.join(","),
+                "state_event": if closed { "close" } else { "reopen" },
+            }),
+            _ => json!({
+                "title": title,
+                "body": body,
+                "labels": labels,
+                "state": if closed { "closed" } else { "open" },
+                "state_reason": if closed { Some(reason.unwrap_or_else(|| "completed".into())) } else { None },
+            }),
+        }
+    }
+
+    fn create(&self, api: &mut Client, want: &Value) -> crate::Result<Value> {
+        let mut fields = want.clone();
+        if let Some(o) = fields.as_object_mut() {
+            for k in ["state", "state_reason", "state_event"] {
+                o.remove(k);
+            }
+        }
+        Ok(api
+            .request("POST", &format!("{}/issues", self.at()), Some(&fields))?
+            .body)
+    }
+
+    fn update(&self, api: &mut Client, n: u64, want: &Value) -> crate::Result<()> {
+        let method = if self.dialect == Dialect::GitLab {
+            "PUT"
+        } else {
+            "PATCH"
+        };
+        api.request(method, &self.issue_path(n), Some(want))?;
+        Ok(())
+    }
+
+    fn close(&self, api: &mut Client, n: u64, want: &Value) -> crate::Result<()> {
+        let fields = match self.dialect {
+            Dialect::GitLab => json!({ "state_event": "close" }),
+            _ => json!({ "state": "closed", "state_reason": want["state_reason"] }),
+        };
+        self.update(api, n, &fields)
+    }
+
+    fn url_of(&self, item: &Value) -> Option<String> {
+        item.get(if self.dialect == Dialect::GitLab {
+            "web_url"
+        } else {
+            "html_url"
+        })
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    }
 }
 
 const MARK_ISSUE: &str = "<!-- grit:issue ";
@@ -104,8 +362,15 @@ pub(crate) fn token() -> Option<String> {
         .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()))
 }
 
-fn client(ui: &Ui, a: &BridgeArgs) -> Result<Client, CommandError> {
-    let mut c = Client::new(token());
+fn forge_token(f: &Forge) -> Option<String> {
+    match f.dialect {
+        Dialect::GitLab => std::env::var("GITLAB_TOKEN").ok().filter(|t| !t.is_empty()),
+        _ => token(),
+    }
+}
+
+fn client(ui: &Ui, f: &Forge, base: Option<String>, a: &CommonArgs) -> Result<Client, CommandError> {
+    let mut c = Client::of(f.dialect, forge_token(f), base);
     c.max_wait = crate::live::daemon::duration(&a.max_wait)?;
     let quiet = ui.quiet;
     c.on_wait = Box::new(move |why, d| {
@@ -116,45 +381,70 @@ fn client(ui: &Ui, a: &BridgeArgs) -> Result<Client, CommandError> {
     Ok(c)
 }
 
-/// The login of the token's own user (`GET /user`), or `None` without a token or an answer.
-/// A marker counts for recovery only on an issue that user created: anyone can write one.
-fn own_login(api: &mut Client) -> Option<String> {
-    if !api.has_token() {
-        return None;
+/// Whether an issue there was created by `login`.
+fn created_by(f: &Forge, item: &Value, login: Option<&str>) -> bool {
+    login.is_some_and(|l| f.author(item) == Some(l))
+}
+
+/// GitLab's API base from `--url`: an instance's URL gets `/api/v4`.
+fn gitlab_base(url: Option<&str>) -> Option<String> {
+    let u = url?.trim_end_matches('/');
+    Some(if u.ends_with("/api/v4") {
+        u.to_owned()
+    } else {
+        format!("{u}/api/v4")
+    })
+}
+
+fn check_project(project: &str) -> Result<(), CommandError> {
+    let part = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if project.split('/').count() >= 2 && project.split('/').all(part) {
+        Ok(())
+    } else {
+        Err(CommandError::usage(
+            format!("'{project}' is not GROUP/NAME"),
+            "name the project by its path, e.g. --project gitlab-org/gitlab (subgroups: a/b/c)",
+        ))
     }
-    let page = api.get("/user").ok()?;
-    page.body.get("login").and_then(Value::as_str).map(str::to_owned)
-}
-
-/// Whether a GitHub issue was created by `login`.
-fn created_by(item: &Value, login: Option<&str>) -> bool {
-    login.is_some_and(|l| item.pointer("/user/login").and_then(Value::as_str) == Some(l))
-}
-
-fn cursor_key(repo: &str, what: &str) -> String {
-    format!("bridge.github.{repo}.{what}")
 }
 
 pub fn bridge(ui: &mut Ui, c: BridgeCommand) -> Result<(), CommandError> {
-    match c {
-        BridgeCommand::Github(GithubCommand::Pull(a)) => pull(ui, a),
-        BridgeCommand::Github(GithubCommand::Push(a)) => push(ui, a),
+    let (f, base, common, pulling) = match c {
+        BridgeCommand::Github(c) => {
+            let (a, pulling) = match c {
+                GithubCommand::Pull(a) => (a, true),
+                GithubCommand::Push(a) => (a, false),
+            };
+            check_repo(&a.repo)?;
+            (Forge::github(&a.repo), None, a.common, pulling)
+        }
+        BridgeCommand::Gitlab(c) => {
+            let (a, pulling) = match c {
+                GitlabCommand::Pull(a) => (a, true),
+                GitlabCommand::Push(a) => (a, false),
+            };
+            check_project(&a.project)?;
+            let f = Forge {
+                dialect: Dialect::GitLab,
+                project: a.project.clone(),
+                include_confidential: a.include_confidential,
+            };
+            (f, gitlab_base(a.url.as_deref()), a.common, pulling)
+        }
+    };
+    if pulling {
+        pull(ui, &f, base, &common)
+    } else {
+        push(ui, &f, base, &common)
     }
 }
 
-fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
-    check_repo(&a.repo)?;
+fn pull(ui: &mut Ui, f: &Forge, base: Option<String>, a: &CommonArgs) -> Result<(), CommandError> {
     let store = super::open_store(ui)?;
-    let mut api = client(ui, &a)?;
-    let key = cursor_key(&a.repo, "pulled");
+    let mut api = client(ui, f, base, a)?;
+    let key = f.cursor_key("pulled");
     let since = if a.full { None } else { store.index.meta_string(&key)? };
-    let mut path = format!(
-        "/repos/{}/issues?state=all&sort=updated&direction=asc&per_page=100",
-        a.repo
-    );
-    if let Some(s) = &since {
-        path.push_str(&format!("&since={s}"));
-    }
+    let path = f.issues_path(since.as_deref());
     let mut report = ImportReport::default();
     let mut pages = 0;
     let mut newest = since.clone();
@@ -169,10 +459,13 @@ fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
             {
                 newest = Some(u.to_owned());
             }
-            if item.get("pull_request").is_some() {
+            if f.left_out(item) {
+                if f.dialect == Dialect::GitLab {
+                    report.confidential += 1;
+                }
                 continue;
             }
-            let mut x = match github_issue(item).and_then(crate::interchange::validate) {
+            let mut x = match f.incoming(item).and_then(crate::interchange::validate) {
                 Ok(x) => x,
                 Err(reason) => {
                     report.skipped.push(Skipped {
@@ -183,10 +476,12 @@ fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
                 }
             };
             x.body = strip_markers(&x.body);
-            if item.get("comments").and_then(Value::as_u64).unwrap_or(0) > 0 {
-                let number = item["number"].as_u64().unwrap_or(0);
-                let mut cpath = format!("/repos/{}/issues/{number}/comments?per_page=100", a.repo);
-                if let Some(s) = &since {
+            if f.has_comments(item) {
+                let number = f.number(item).unwrap_or(0);
+                let mut cpath = format!("{}?per_page=100", f.comments_path(number));
+                // GitHub takes only the comments changed since; GitLab's notes are all read
+                // (matched by their ids, those already here write nothing).
+                if let Some(s) = since.as_ref().filter(|_| f.dialect == Dialect::GitHub) {
                     cpath.push_str(&format!("&since={s}"));
                 }
                 let mut n = 0;
@@ -198,20 +493,21 @@ fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
                         if marker(body, MARK_COMMENT).is_some() {
                             continue;
                         }
-                        match github_comment(&c, &x.source, n) {
-                            Ok(c) => x.comments.push(c),
-                            Err(reason) => report.skipped.push(Skipped {
+                        match f.comment(&c, &x.source, n) {
+                            Some(Ok(c)) => x.comments.push(c),
+                            Some(Err(reason)) => report.skipped.push(Skipped {
                                 at: format!("{} comment {n}", x.source),
                                 reason,
                             }),
+                            None => {}
                         }
                     }
                     Ok(true)
                 })?;
             }
             // A marker is a stranger's word unless the token's own user wrote the issue.
-            let marked = marker(item.get("body").and_then(Value::as_str).unwrap_or(""), MARK_ISSUE)
-                .filter(|_| created_by(item, own.get_or_insert_with(|| own_login(api)).as_deref()));
+            let marked = marker(f.body(item), MARK_ISSUE)
+                .filter(|_| created_by(f, item, own.get_or_insert_with(|| f.own_login(api)).as_deref()));
             reconcile(&store, &mut x, marked)?;
             incoming.push(x);
         }
@@ -225,7 +521,7 @@ fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
     })?;
     if ui.json {
         return ui.json(&json!({
-            "repo": a.repo,
+            "repo": f.project,
             "pages": pages,
             "requests": api.requests,
             "waited_ms": api.waited().as_millis() as u64,
@@ -240,9 +536,15 @@ fn pull(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
             super::term::esc(&s.reason)
         ));
     }
+    if report.confidential > 0 {
+        ui.note(format!(
+            "note: {} confidential issue(s) left out; --include-confidential pulls them",
+            report.confidential
+        ));
+    }
     ui.say(format!(
         "pulled {} issue(s) from {}: {} new, {} changed, {} unchanged; {} event(s)",
-        report.issues, a.repo, report.created, report.updated, report.unchanged, report.events
+        report.issues, f.project, report.created, report.updated, report.unchanged, report.events
     ))
 }
 
@@ -304,32 +606,31 @@ struct PushReport {
     recovered: usize,
 }
 
-fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
-    check_repo(&a.repo)?;
-    if token().is_none() {
+fn push(ui: &mut Ui, f: &Forge, base: Option<String>, a: &CommonArgs) -> Result<(), CommandError> {
+    if forge_token(f).is_none() {
         return Err(CommandError::usage(
-            "pushing to GitHub needs a token",
-            "set GITHUB_TOKEN (a fine-grained token with Issues: read and write on the repository)",
+            format!("pushing to {} needs a token", f.dialect.name()),
+            match f.dialect {
+                Dialect::GitLab => "set GITLAB_TOKEN (a token with the api scope on the project)",
+                _ => "set GITHUB_TOKEN (a fine-grained token with Issues: read and write on the repository)",
+            },
         ));
     }
     let store = super::open_store(ui)?;
-    let mut api = client(ui, &a)?;
+    let mut api = client(ui, f, base, a)?;
     let started = crate::repo::now_ms();
-    let key = cursor_key(&a.repo, "pushed");
+    let key = f.cursor_key("pushed");
     let pushed_ms: u64 = store.index.meta_string(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    let prefix = format!("github:{}#", a.repo);
+    let prefix = f.source_prefix();
     let mut report = PushReport::default();
     // Issues a push created but could not record (it stopped in between): found by marker.
     let mut marked: HashMap<Id, Value> = HashMap::new();
     let mut own: Option<Option<String>> = None;
-    let mut path = format!("/repos/{}/issues?state=all&per_page=100", a.repo);
-    if pushed_ms > 0 {
-        path.push_str(&format!("&since={}", crate::repo::format_time(pushed_ms)));
-    }
+    let path = f.issues_path((pushed_ms > 0).then(|| crate::repo::format_time(pushed_ms)).as_deref());
     api.each_page(&path, |api, items| {
         for item in items {
-            if let Some(id) = marker(item.get("body").and_then(Value::as_str).unwrap_or(""), MARK_ISSUE)
-                && created_by(&item, own.get_or_insert_with(|| own_login(api)).as_deref())
+            if let Some(id) = marker(f.body(&item), MARK_ISSUE)
+                && created_by(f, &item, own.get_or_insert_with(|| f.own_login(api)).as_deref())
             {
                 marked.insert(id, item);
             }
@@ -354,17 +655,16 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
         };
         let title = s.title.as_ref().map(|t| t.value.clone()).unwrap_or_default();
         let body = with_marker(s.body.as_ref().map_or("", |b| b.value.as_str()), MARK_ISSUE, &id);
-        let labels = s.labels();
+        // A milestone is the forge's to set: its label is not pushed as a label.
+        let labels: Vec<String> = s
+            .labels()
+            .into_iter()
+            .filter(|l| f.dialect != Dialect::GitLab || !l.starts_with(gitlab::MILESTONE))
+            .collect();
         let (state, reason) = s
             .state_reg()
             .map_or((State::Open, None), |r| (r.value.state, r.value.reason));
-        let want = json!({
-            "title": title,
-            "body": body,
-            "labels": labels,
-            "state": if state == State::Open { "open" } else { "closed" },
-            "state_reason": if state == State::Closed { Some(reason.unwrap_or_else(|| "completed".into())) } else { None },
-        });
+        let want = f.want(&title, &body, &labels, state == State::Closed, reason);
         let (number, fresh) = match number {
             Some(n) => (n, false),
             None => {
@@ -374,29 +674,25 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
                         item
                     }
                     None => {
-                        let created = api
-                            .request(
-                                "POST",
-                                &format!("/repos/{}/issues", a.repo),
-                                Some(
-                                    &json!({ "title": want["title"], "body": want["body"], "labels": want["labels"] }),
-                                ),
-                            )?
-                            .body;
+                        let created = f.create(&mut api, &want)?;
                         report.created += 1;
                         created
                     }
                 };
-                let n = gh["number"].as_u64().ok_or_else(|| {
-                    CommandError::failure(format!("GitHub's answer for {} has no issue number", id.to_hex()))
+                let n = f.number(&gh).ok_or_else(|| {
+                    CommandError::failure(format!(
+                        "{}'s answer for {} has no issue number",
+                        f.dialect.name(),
+                        id.to_hex()
+                    ))
                 })?;
                 store.write(
                     Some(id),
                     vec![Kind::Imported {
                         origin: Origin {
                             source: format!("{prefix}{n}"),
-                            url: gh["html_url"].as_str().map(str::to_owned),
-                            author: gh["user"]["login"].as_str().unwrap_or("ghost").to_owned(),
+                            url: f.url_of(&gh),
+                            author: f.author(&gh).unwrap_or("ghost").to_owned(),
                             author_email: None,
                             author_id: None,
                             created_ms: s.created_ms().unwrap_or(0),
@@ -404,11 +700,7 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
                     }],
                 )?;
                 if state == State::Closed {
-                    api.request(
-                        "PATCH",
-                        &format!("/repos/{}/issues/{n}", a.repo),
-                        Some(&json!({ "state": "closed", "state_reason": want["state_reason"] })),
-                    )?;
+                    f.close(&mut api, n, &want)?;
                 }
                 (n, true)
             }
@@ -420,22 +712,15 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
         }
         if !fresh {
             // Only what differs: a pull's own changes would otherwise come back as updates.
-            let gh = api.get(&format!("/repos/{}/issues/{number}", a.repo))?.body;
-            let gh_labels: BTreeSet<String> = gh["labels"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|l| l["name"].as_str().map(str::to_owned))
-                .collect();
+            let gh = api.get(&f.issue_path(number))?.body;
             let same = gh["title"] == want["title"]
-                && strip_markers(gh["body"].as_str().unwrap_or(""))
-                    == strip_markers(want["body"].as_str().unwrap_or(""))
-                && gh["state"] == want["state"]
-                && gh_labels == labels.iter().cloned().collect::<BTreeSet<_>>();
+                && strip_markers(f.body(&gh)) == strip_markers(&body)
+                && f.is_open(&gh) == (state == State::Open)
+                && f.labels_of(&gh) == labels.iter().cloned().collect::<BTreeSet<_>>();
             if same {
                 report.unchanged += 1;
             } else {
-                api.request("PATCH", &format!("/repos/{}/issues/{number}", a.repo), Some(&want))?;
+                f.update(&mut api, number, &want)?;
                 report.updated += 1;
             }
         }
@@ -446,17 +731,14 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
         }
         let mut there = BTreeSet::new();
         if !fresh {
-            api.each_page(
-                &format!("/repos/{}/issues/{number}/comments?per_page=100", a.repo),
-                |_, cs| {
-                    for c in cs {
-                        if let Some(id) = marker(c["body"].as_str().unwrap_or(""), MARK_COMMENT) {
-                            there.insert(id);
-                        }
+            api.each_page(&format!("{}?per_page=100", f.comments_path(number)), |_, cs| {
+                for c in cs {
+                    if let Some(id) = marker(c["body"].as_str().unwrap_or(""), MARK_COMMENT) {
+                        there.insert(id);
                     }
-                    Ok(true)
-                },
-            )?;
+                }
+                Ok(true)
+            })?;
         }
         for c in local {
             let cid = Id(c.stamp.id);
@@ -465,7 +747,7 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
             }
             api.request(
                 "POST",
-                &format!("/repos/{}/issues/{number}/comments", a.repo),
+                &f.comments_path(number),
                 Some(&json!({ "body": with_marker(&c.body, MARK_COMMENT, &cid) })),
             )?;
             report.comments += 1;
@@ -473,7 +755,7 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
     }
     store.index.set_meta_string(&key, &started.to_string())?;
     if ui.json {
-        return ui.json(&json!({ "repo": a.repo, "requests": api.requests, "push": report }));
+        return ui.json(&json!({ "repo": f.project, "requests": api.requests, "push": report }));
     }
     if report.foreign > 0 {
         ui.note(format!(
@@ -483,7 +765,7 @@ fn push(ui: &mut Ui, a: BridgeArgs) -> Result<(), CommandError> {
     }
     ui.say(format!(
         "pushed to {}: {} created, {} updated, {} unchanged, {} comment(s)",
-        a.repo,
+        f.project,
         report.created + report.recovered,
         report.updated,
         report.unchanged,

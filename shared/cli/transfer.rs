@@ -44,6 +44,7 @@ pub struct ExportArgs {
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Source {
     Github,
+    Gitlab,
     Beads,
     Grit,
 }
@@ -53,10 +54,16 @@ pub struct ImportArgs {
     /// A file, or a directory of files (pages of a REST listing, say)
     #[arg(value_name = "FILE|DIR")]
     pub path: PathBuf,
-    /// github (`gh issue list --json …` or REST objects), beads (.beads/issues.jsonl) or grit
-    /// (`git issue export`)
+    /// github (`gh issue list --json …` or REST objects), gitlab (REST v4 issues and notes, or
+    /// a project export's issues.ndjson), beads (.beads/issues.jsonl) or grit (`git issue export`)
     #[arg(long = "from", value_enum)]
     pub from: Source,
+    /// gitlab: the project's GROUP/NAME, for records that do not say it (an export's)
+    #[arg(long, value_name = "GROUP/NAME")]
+    pub project: Option<String>,
+    /// gitlab: import confidential issues too (skipped otherwise)
+    #[arg(long)]
+    pub include_confidential: bool,
     /// Say what would change, and write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -317,7 +324,11 @@ fn read_docs(
 /// The issues of `path`'s documents in `from`'s format; what cannot be read goes to `skipped`.
 /// Records are converted as they are read (a GitHub export's comments are matched to their
 /// issues once every document is read).
-fn parse(from: From, path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Incoming>, CommandError> {
+fn parse(from: From, path: &Path, a: &ImportArgs, report: &mut ImportReport) -> Result<Vec<Incoming>, CommandError> {
+    if from == From::Gitlab {
+        return parse_gitlab(path, a, report);
+    }
+    let skipped = &mut report.skipped;
     if from == From::Github {
         let mut docs = Vec::new();
         read_docs(path, skipped, |at, v, _| docs.push((at, v)))?;
@@ -358,6 +369,64 @@ fn parse(from: From, path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Inco
     Ok(out)
 }
 
+/// GitLab's records: issues (notes inside, as an export has them) and REST note objects, which
+/// go to their issues (`noteable_iid`) once every document is read.
+fn parse_gitlab(path: &Path, a: &ImportArgs, report: &mut ImportReport) -> Result<Vec<Incoming>, CommandError> {
+    use crate::interchange::gitlab;
+    let mut issues: Vec<Incoming> = Vec::new();
+    let mut notes: Vec<(u64, Value, String)> = Vec::new();
+    let mut confidential = 0;
+    read_docs(path, &mut report.skipped, |at, doc, skipped| {
+        let items = match doc {
+            Value::Array(a) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (format!("{at}[{i}]"), v))
+                .collect(),
+            v => vec![(at, v)],
+        };
+        for (at, v) in items {
+            if v.get("noteable_type").is_some() {
+                match v.get("noteable_iid").and_then(Value::as_u64) {
+                    Some(iid) if v["noteable_type"] == "Issue" => notes.push((iid, v, at)),
+                    Some(_) => {}
+                    None => skipped.push(Skipped {
+                        at,
+                        reason: "a note without noteable_iid".into(),
+                    }),
+                }
+                continue;
+            }
+            if gitlab::confidential(&v) && !a.include_confidential {
+                confidential += 1;
+                continue;
+            }
+            match gitlab::issue(&v, a.project.as_deref()).and_then(interchange::validate) {
+                Ok(x) => issues.push(x),
+                Err(reason) => skipped.push(Skipped { at, reason }),
+            }
+        }
+    })?;
+    report.confidential = confidential;
+    for (iid, n, at) in notes {
+        let suffix = format!("#{iid}");
+        let Some(x) = issues.iter_mut().find(|x| x.source.ends_with(&suffix)) else {
+            continue;
+        };
+        match gitlab::note(&n, &x.source, x.comments.len()) {
+            Some(Ok(c)) => x.comments.push(c),
+            Some(Err(reason)) => report.skipped.push(Skipped { at, reason }),
+            None => {}
+        }
+    }
+    for x in &mut issues {
+        x.comments
+            .sort_by(|a, b| (a.created_ms, &a.source).cmp(&(b.created_ms, &b.source)));
+        x.comments.dedup_by(|a, b| a.source == b.source);
+    }
+    Ok(issues)
+}
+
 #[derive(serde::Serialize, Default)]
 pub(crate) struct ImportReport {
     pub(crate) issues: usize,
@@ -370,6 +439,13 @@ pub(crate) struct ImportReport {
     pub(crate) skipped: Vec<Skipped>,
     /// Links to issues that are not in this import or this repository, kept for a later one.
     pub(crate) pending_links: Vec<String>,
+    /// GitLab's confidential issues, left out (`--include-confidential` takes them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(crate) confidential: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Issues written per commit: big imports go in a few chunks, not one commit per issue.
@@ -534,6 +610,7 @@ pub(crate) fn apply(
 pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
     let from = match a.from {
         Source::Github => From::Github,
+        Source::Gitlab => From::Gitlab,
         Source::Beads => From::Beads,
         Source::Grit => From::Grit,
     };
@@ -541,7 +618,7 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
         dry_run: a.dry_run,
         ..Default::default()
     };
-    let incoming = parse(from, &a.path, &mut report.skipped)?;
+    let incoming = parse(from, &a.path, &a, &mut report)?;
     if a.strict && !report.skipped.is_empty() {
         let s = &report.skipped[0];
         return Err(CommandError::usage(
@@ -566,6 +643,12 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
         ui.note(format!(
             "warning: … and {} more skipped record(s); --json lists every one",
             report.skipped.len() - NAMED
+        ));
+    }
+    if report.confidential > 0 {
+        ui.note(format!(
+            "note: {} confidential issue(s) left out; --include-confidential imports them",
+            report.confidential
         ));
     }
     if !report.pending_links.is_empty() {

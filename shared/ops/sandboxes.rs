@@ -901,7 +901,7 @@ impl<'a> Sandboxes<'a> {
         r: &Record,
         opts: &sandbox::land::ProposeOptions,
         message: Option<&str>,
-        api: &mut crate::github::Client,
+        api: &mut crate::rest::Client,
     ) -> Result<sandbox::land::Proposed> {
         if let Some(m) = message {
             self.commit(r, m, false, true)?;

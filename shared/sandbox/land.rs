@@ -480,7 +480,7 @@ pub fn github_repo_of(url: &str) -> Option<String> {
 /// the push updated). Its title is the sandbox's issue's title, else its first commit's subject;
 /// its description lists the commits and carries their `Fixes:` trailers, so the issues close
 /// when it merges, not before. Nothing lands, and the sandbox and its locks stay.
-pub fn propose(main: &Main, r: &Record, opts: &ProposeOptions, api: &mut crate::github::Client) -> Result<Proposed> {
+pub fn propose(main: &Main, r: &Record, opts: &ProposeOptions, api: &mut crate::rest::Client) -> Result<Proposed> {
     if super::dirty(r)? {
         return Err(Error::invalid(
             format!("sandbox {} has uncommitted changes", r.name),

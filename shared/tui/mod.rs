@@ -515,27 +515,6 @@ pub fn e(s: &str) -> String {
     crate::cli::term::esc(s).into_owned()
 }
 
-/// Drops the `#` lines of an editor template.
-/// Standard base64 (RFC 4648, padded), for the clipboard's escape sequence.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// A child gets the signals this process blocks for itself (Ctrl-C works in the shell).
 fn unblocked(cmd: &mut std::process::Command) -> &mut std::process::Command {
     crate::sys::unblock_signals_on_exec(cmd)
@@ -703,7 +682,7 @@ fn event_loop(app: &mut App) -> Result<(), CommandError> {
             Effect::Copy(text) => {
                 use std::io::Write;
                 let mut out = std::io::stdout();
-                let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                let _ = write!(out, "\x1b]52;c;{}\x07", crate::text::base64(text.as_bytes()));
                 let _ = out.flush();
             }
             Effect::Shell(dir) => {
@@ -831,7 +810,7 @@ mod tests {
             ("fooba", "Zm9vYmE="),
             ("foobar", "Zm9vYmFy"),
         ] {
-            assert_eq!(super::base64(plain.as_bytes()), coded, "{plain}");
+            assert_eq!(crate::text::base64(plain.as_bytes()), coded, "{plain}");
         }
     }
 }

@@ -7,6 +7,7 @@ mod bridge;
 mod docs;
 mod env;
 mod faces;
+mod gitlab;
 mod hooks;
 mod issue;
 mod live;

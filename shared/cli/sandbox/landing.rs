@@ -190,7 +190,7 @@ pub(in crate::cli) fn propose(ui: &mut Ui, main: &Main, r: &Record, a: LandArgs)
             "export GITHUB_TOKEN (a fine-grained token with Pull requests: read and write), or GH_TOKEN",
         )
     })?;
-    let mut api = crate::github::Client::new(Some(token));
+    let mut api = crate::rest::Client::new(Some(token));
     let quiet = ui.quiet;
     api.on_wait = Box::new(move |why, d| {
         if !quiet {

@@ -1,8 +1,11 @@
-//! GitHub's REST API, as the bridge uses it: a blocking client (ureq) with the token, `Link`
-//! pagination, and rate limits handled the way GitHub documents them: after a 403 or 429 wait
-//! `retry-after` seconds, or until `x-ratelimit-reset` when `x-ratelimit-remaining` is 0, or at
-//! least a minute (doubling) for a secondary limit that says neither; then resume. The base URL
-//! is `GRIT_GITHUB_API` (default `https://api.github.com`), so tests use a local server.
+//! The REST APIs of the trackers the bridges and imports speak to (GitHub, GitLab, Jira): a
+//! blocking client (ureq) with the token, `Link` pagination, and rate limits handled the way
+//! each documents them: after a 403 or 429 wait `retry-after` seconds, or until the reset time
+//! when the remaining count is 0 (GitHub's `x-ratelimit-*`, GitLab's `ratelimit-*`), or at
+//! least a minute (doubling) for a secondary limit that says neither; then resume. Server
+//! errors are retried three times. Each API's base URL comes from an environment variable
+//! (`GRIT_GITHUB_API`, `GRIT_GITLAB_API`, `GRIT_JIRA_API`) or the command line, so tests use a
+//! local server.
 
 use std::time::Duration;
 
@@ -10,14 +13,83 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// The API's default base.
+/// GitHub's API's default base.
 pub const API: &str = "https://api.github.com";
+
+/// Which API a client speaks to: how it authenticates, which headers say its limits, and what
+/// its errors advise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    GitHub,
+    GitLab,
+    Jira,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::GitHub => "GitHub",
+            Dialect::GitLab => "GitLab",
+            Dialect::Jira => "Jira",
+        }
+    }
+
+    /// The environment variable that names the base URL.
+    pub fn base_var(self) -> &'static str {
+        match self {
+            Dialect::GitHub => "GRIT_GITHUB_API",
+            Dialect::GitLab => "GRIT_GITLAB_API",
+            Dialect::Jira => "GRIT_JIRA_API",
+        }
+    }
+
+    fn default_base(self) -> &'static str {
+        match self {
+            Dialect::GitHub => API,
+            Dialect::GitLab => "https://gitlab.com/api/v4",
+            Dialect::Jira => "",
+        }
+    }
+
+    /// The header that carries `token`. Jira's `EMAIL:TOKEN` is HTTP basic; a bare token is a
+    /// bearer (a personal access token of Jira Data Center).
+    fn auth(self, token: &str) -> (&'static str, String) {
+        match self {
+            Dialect::GitHub => ("Authorization", format!("Bearer {token}")),
+            Dialect::GitLab => ("PRIVATE-TOKEN", token.to_owned()),
+            Dialect::Jira if token.contains(':') => (
+                "Authorization",
+                format!("Basic {}", crate::text::base64(token.as_bytes())),
+            ),
+            Dialect::Jira => ("Authorization", format!("Bearer {token}")),
+        }
+    }
+
+    fn hint(self, status: u16) -> &'static str {
+        match (self, status) {
+            (Dialect::GitHub, 401) => {
+                "GITHUB_TOKEN was refused: set a valid token (a fine-grained one with Issues: read and write)"
+            }
+            (Dialect::GitHub, 403) => "the token may lack a permission (Issues: read and write for push)",
+            (Dialect::GitHub, 404) => "check --repo OWNER/NAME, and that the token can see that repository",
+            (Dialect::GitLab, 401) => "GITLAB_TOKEN was refused: set a valid token (scope api, or read_api to pull)",
+            (Dialect::GitLab, 403) => "the token may lack a scope (api for push) or a role on the project",
+            (Dialect::GitLab, 404) => "check --project GROUP/NAME, --url, and that the token can see that project",
+            (Dialect::Jira, 401) => {
+                "JIRA_TOKEN was refused: set EMAIL:API_TOKEN (Jira Cloud) or a personal access token"
+            }
+            (Dialect::Jira, 403 | 404) => "check --url, the JQL, and that the account can browse the project",
+            _ => "run it again; what was done so far is kept",
+        }
+    }
+}
 
 /// Called with why a request waits, and for how long.
 pub type OnWait = Box<dyn FnMut(&str, Duration)>;
 
 /// A client for one run: its token, and how long it may wait on rate limits in all.
 pub struct Client {
+    pub dialect: Dialect,
     pub base: String,
     token: Option<String>,
     agent: ureq::Agent,
@@ -61,6 +133,18 @@ pub fn next_link(link: &str) -> Option<String> {
     })
 }
 
+/// `url` with its `page` query parameter set to `n`.
+fn with_page(url: &str, n: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut parts: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("page="))
+        .map(str::to_owned)
+        .collect();
+    parts.push(format!("page={n}"));
+    format!("{path}?{}", parts.join("&"))
+}
+
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -68,12 +152,19 @@ fn now_secs() -> u64 {
 }
 
 impl Client {
+    /// A GitHub client.
     pub fn new(token: Option<String>) -> Client {
-        let base = std::env::var("GRIT_GITHUB_API")
-            .ok()
+        Client::of(Dialect::GitHub, token, None)
+    }
+
+    /// A client of `dialect` at `base` (else its environment variable, else its default).
+    pub fn of(dialect: Dialect, token: Option<String>, base: Option<String>) -> Client {
+        let base = base
             .filter(|b| !b.is_empty())
-            .unwrap_or_else(|| API.to_owned());
+            .or_else(|| std::env::var(dialect.base_var()).ok().filter(|b| !b.is_empty()))
+            .unwrap_or_else(|| dialect.default_base().to_owned());
         Client {
+            dialect,
             base: base.trim_end_matches('/').to_owned(),
             token,
             agent: ureq::Agent::config_builder()
@@ -97,7 +188,8 @@ impl Client {
             if origin(path) != origin(&self.base) {
                 return Err(Error::Remote {
                     message: format!(
-                        "GitHub's answer points to another origin ({}); not followed",
+                        "{}'s answer points to another origin ({}); not followed",
+                        self.dialect.name(),
                         origin(path)
                     ),
                     hint: format!(
@@ -116,7 +208,8 @@ impl Client {
         if self.waited + d > self.max_wait {
             return Err(Error::Remote {
                 message: format!(
-                    "GitHub's rate limit would keep this waiting {} s more ({why})",
+                    "{}'s rate limit would keep this waiting {} s more ({why})",
+                    self.dialect.name(),
                     d.as_secs()
                 ),
                 hint: "what was done so far is kept: run the same command later and it resumes".into(),
@@ -136,15 +229,18 @@ impl Client {
         let mut server_errors = 0;
         loop {
             self.requests += 1;
-            let mut req = ureq::http::Request::builder()
-                .method(method)
-                .uri(&url)
-                .header("Accept", "application/vnd.github+json")
-                .header("X-GitHub-Api-Version", "2022-11-28");
+            let mut req = ureq::http::Request::builder().method(method).uri(&url);
+            req = match self.dialect {
+                Dialect::GitHub => req
+                    .header("Accept", "application/vnd.github+json")
+                    .header("X-GitHub-Api-Version", "2022-11-28"),
+                _ => req.header("Accept", "application/json"),
+            };
             if let Some(t) = &self.token
                 && origin(&url) == origin(&self.base)
             {
-                req = req.header("Authorization", format!("Bearer {t}"));
+                let (name, value) = self.dialect.auth(t);
+                req = req.header(name, value);
             }
             let payload = body
                 .map(|b| serde_json::to_vec(b).expect("serialises"))
@@ -163,10 +259,18 @@ impl Client {
                 stderr: e.to_string(),
             })?;
             let status = resp.status().as_u16();
-            let remaining = header(&resp, "x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
-            let reset = header(&resp, "x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
+            let limit = |name: &str| {
+                header(&resp, &format!("x-{name}"))
+                    .or_else(|| header(&resp, name))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let (remaining, reset) = (limit("ratelimit-remaining"), limit("ratelimit-reset"));
             let retry_after = header(&resp, "retry-after").and_then(|v| v.parse::<u64>().ok());
-            let next = header(&resp, "link").as_deref().and_then(next_link);
+            // GitLab gives `x-next-page` beside `Link`, and only it past 10,000 items.
+            let next = header(&resp, "link").as_deref().and_then(next_link).or_else(|| {
+                let n = header(&resp, "x-next-page").filter(|n| !n.trim().is_empty())?;
+                Some(with_page(&url, n.trim()))
+            });
             let text = resp.into_body().read_to_string().unwrap_or_default();
             match status {
                 200..=299 => {
@@ -191,7 +295,7 @@ impl Client {
                 }
                 403 | 429 if retry_after.is_some() => {
                     let d = Duration::from_secs(retry_after.unwrap_or(60));
-                    self.wait("GitHub asked to retry after a while (secondary rate limit)", d)?;
+                    self.wait("asked to retry after a while (secondary rate limit)", d)?;
                 }
                 403 | 429 if remaining == Some(0) => {
                     let until = reset.unwrap_or_else(|| now_secs() + 60);
@@ -213,17 +317,9 @@ impl Client {
                         .ok()
                         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
                         .unwrap_or_else(|| text.chars().take(200).collect());
-                    let hint = match status {
-                        401 => {
-                            "GITHUB_TOKEN was refused: set a valid token (a fine-grained one with Issues: read and write)"
-                        }
-                        403 => "the token may lack a permission (Issues: read and write for push)",
-                        404 => "check --repo OWNER/NAME, and that the token can see that repository",
-                        _ => "run it again; what was done so far is kept",
-                    };
                     return Err(Error::Remote {
-                        message: format!("GitHub answered {status} to {method} {url}: {message}"),
-                        hint: hint.into(),
+                        message: format!("{} answered {status} to {method} {url}: {message}", self.dialect.name()),
+                        hint: self.dialect.hint(status).into(),
                     });
                 }
             }
@@ -242,8 +338,9 @@ impl Client {
     pub fn each_page(&mut self, path: &str, mut each: impl FnMut(&mut Self, Vec<Value>) -> Result<bool>) -> Result<()> {
         let mut next = Some(path.to_owned());
         let mut seen = std::collections::HashSet::new();
+        let name = self.dialect.name();
         let looping = |why: String| Error::Remote {
-            message: format!("GitHub's pagination {why}; stopped"),
+            message: format!("{name}'s pagination {why}; stopped"),
             hint: "what was read so far is kept; run it again later, or report it if it repeats".into(),
         };
         while let Some(p) = next {
