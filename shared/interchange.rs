@@ -13,12 +13,14 @@ use crate::issue::{IssueState, LinkSpec};
 
 pub mod beads;
 pub mod gitlab;
+pub mod jira;
 
 /// Where an import reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum From {
     Github,
     Gitlab,
+    Jira,
     Beads,
     Grit,
 }

@@ -45,6 +45,7 @@ pub struct ExportArgs {
 pub enum Source {
     Github,
     Gitlab,
+    Jira,
     Beads,
     Grit,
 }
@@ -55,7 +56,8 @@ pub struct ImportArgs {
     #[arg(value_name = "FILE|DIR")]
     pub path: PathBuf,
     /// github (`gh issue list --json …` or REST objects), gitlab (REST v4 issues and notes, or
-    /// a project export's issues.ndjson), beads (.beads/issues.jsonl) or grit (`git issue export`)
+    /// a project export's issues.ndjson), jira (pages of the REST search, /rest/api/3/search),
+    /// beads (.beads/issues.jsonl) or grit (`git issue export`)
     #[arg(long = "from", value_enum)]
     pub from: Source,
     /// gitlab: the project's GROUP/NAME, for records that do not say it (an export's)
@@ -232,7 +234,8 @@ pub fn export(ui: &mut Ui, a: ExportArgs) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// Reads the documents of `path` (a file, or every file of a directory in name order): JSON
+/// Reads the documents of `path` (a file, or every `.json`, `.jsonl` and `.ndjson` file of a
+/// directory in name order): JSON
 /// (one document) or JSON Lines (one per line), each handed to `each` as it is read. Nothing
 /// holds a file whole: JSON Lines are read a line at a time, and a document is parsed from the
 /// file as it is read.
@@ -247,7 +250,13 @@ fn read_docs(
             .map_err(crate::Error::io(path))?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.is_file())
+            // A directory of pages: its JSON files (a README beside them is not a page).
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| ["json", "jsonl", "ndjson"].contains(&e.to_ascii_lowercase().as_str()))
+            })
             .collect();
         f.sort();
         f
@@ -344,9 +353,24 @@ fn parse(from: From, path: &Path, a: &ImportArgs, report: &mut ImportReport) -> 
             })
             .collect());
     }
+    let jira = if from == From::Jira {
+        Some(jira_mapping()?)
+    } else {
+        None
+    };
     let mut out = Vec::new();
     read_docs(path, skipped, |at, doc, skipped| {
         let items = match doc {
+            // A page of Jira's search: its issues.
+            Value::Object(mut o) if jira.is_some() && o.get("issues").is_some_and(Value::is_array) => {
+                let Some(Value::Array(a)) = o.remove("issues") else {
+                    unreachable!()
+                };
+                a.into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{at}[{i}]"), v))
+                    .collect()
+            }
             Value::Array(a) => a
                 .into_iter()
                 .enumerate()
@@ -356,6 +380,7 @@ fn parse(from: From, path: &Path, a: &ImportArgs, report: &mut ImportReport) -> 
         };
         for (at, v) in items {
             let r = match from {
+                From::Jira => interchange::jira::issue(&v, jira.as_ref().expect("read above")),
                 From::Beads => interchange::beads::issue(&v),
                 _ => interchange::grit_issue(&v),
             }
@@ -367,6 +392,20 @@ fn parse(from: From, path: &Path, a: &ImportArgs, report: &mut ImportReport) -> 
         }
     })?;
     Ok(out)
+}
+
+/// Jira's types and priorities: the defaults and `issue.jira.*` in git config.
+fn jira_mapping() -> Result<interchange::jira::Mapping, CommandError> {
+    let out = std::process::Command::new("git")
+        .args(["config", "--get-regexp", r"^issue\.jira\.(type|priority)$"])
+        .output()
+        .map_err(|e| CommandError::failure(format!("cannot run git config: {e}")))?;
+    interchange::jira::Mapping::with_config(&String::from_utf8_lossy(&out.stdout)).map_err(|e| {
+        CommandError::usage(
+            e,
+            "fix it with git config --replace-all issue.jira.type 'NAME=TYPE' (or issue.jira.priority 'NAME=0..4')",
+        )
+    })
 }
 
 /// GitLab's records: issues (notes inside, as an export has them) and REST note objects, which
@@ -611,6 +650,7 @@ pub fn import(ui: &mut Ui, a: ImportArgs) -> Result<(), CommandError> {
     let from = match a.from {
         Source::Github => From::Github,
         Source::Gitlab => From::Gitlab,
+        Source::Jira => From::Jira,
         Source::Beads => From::Beads,
         Source::Grit => From::Grit,
     };

@@ -712,3 +712,96 @@ fn a_native_issue_goes_out_to_beads_and_comes_back_to_itself() {
     let r = import(&env, &dir, &out, "beads");
     assert_eq!((r["created"].as_u64(), r["events"].as_u64()), (Some(0), Some(0)), "{r}");
 }
+
+#[test]
+fn jira_search_pages_map_types_links_adf_and_resolutions() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    let pages = fixture("jira");
+    // The config table over the defaults: Jira's "Improvement" is a chore here.
+    let git = |args: &[&str]| {
+        assert!(
+            std::process::Command::new("git")
+                .args(args)
+                .current_dir(&dir)
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    git(&["config", "--add", "issue.jira.type", "Improvement=chore"]);
+    let r = import(&env, &dir, &pages, "jira");
+    assert_eq!(r["created"], 5, "{r}");
+    let skipped = r["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{r}");
+    assert!(skipped[0]["at"].as_str().unwrap().contains("search-2.json[2]"), "{r}");
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("APP-6"), "{r}");
+    let show = |title: &str| {
+        let list = env.json("issue", &dir, &["list", "--state", "all"]);
+        let id = list.as_array().unwrap().iter().find(|i| i["title"] == title).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        env.json("issue", &dir, &["show", &id])
+    };
+    let crash = show("Crash on save");
+    assert_eq!(
+        (crash["type"].as_str(), crash["priority"].as_u64()),
+        (Some("bug"), Some(0))
+    );
+    assert_eq!(crash["labels"], json!(["component:editor", "crash"]));
+    assert_eq!(crash["assignees"], json!(["Bob"]));
+    assert_eq!(crash["author"]["name"], "Ada");
+    assert_eq!(crash["url"], "https://acme.atlassian.net/browse/APP-1");
+    assert_eq!(
+        crash["body"],
+        "### Steps\n\n1. open the app\n2. click **Save**\n\n```python\nprint('crash')\n```\n\ncc @Bob see [the log](https://logs.acme.test/1)"
+    );
+    assert_eq!(crash["comments"][0]["body"], "Reproduced on 日本語 locale ✓");
+    assert_eq!(crash["created_at"], "2024-01-01T09:00:00Z", "the offset is applied");
+    let links: Vec<String> = crash["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{} {}", l["link"].as_str().unwrap(), l["title"].as_str().unwrap()))
+        .collect();
+    assert!(links.contains(&"blocked_by Ünïcode fix".to_owned()), "{links:?}");
+    let fix = show("Ünïcode fix");
+    assert_eq!(
+        (
+            fix["state"].as_str(),
+            fix["state_reason"].as_str(),
+            fix["body"].as_str()
+        ),
+        (Some("closed"), Some("completed"), Some(""))
+    );
+    assert_eq!(fix["type"], "story");
+    let wont = show("Won't do this");
+    assert_eq!(
+        (wont["state_reason"].as_str(), wont["type"].as_str()),
+        (Some("not_planned"), Some("chore"))
+    );
+    let kinds: Vec<&str> = wont["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["link"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"duplicate_of") && kinds.contains(&"related"),
+        "{kinds:?}"
+    );
+    assert_eq!(show("Sub-task of the epic")["parent"], show("An epic")["id"]);
+    assert_eq!(show("Sub-task of the epic")["priority"], 4);
+    // Again: nothing.
+    assert_eq!(import(&env, &dir, &pages, "jira")["events"], 0);
+    // A bad table entry is refused before anything is read.
+    git(&["config", "--add", "issue.jira.priority", "P1=9"]);
+    let bad = env
+        .cmd("issue", &dir)
+        .args(["import", pages.to_str().unwrap(), "--from", "jira"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a priority"));
+}
