@@ -360,25 +360,14 @@ fn parse(from: From, path: &Path, a: &ImportArgs, report: &mut ImportReport) -> 
     };
     let mut out = Vec::new();
     read_docs(path, skipped, |at, doc, skipped| {
-        let items = match doc {
+        let doc = match doc {
             // A page of Jira's search: its issues.
             Value::Object(mut o) if jira.is_some() && o.get("issues").is_some_and(Value::is_array) => {
-                let Some(Value::Array(a)) = o.remove("issues") else {
-                    unreachable!()
-                };
-                a.into_iter()
-                    .enumerate()
-                    .map(|(i, v)| (format!("{at}[{i}]"), v))
-                    .collect()
+                o.remove("issues").expect("checked above")
             }
-            Value::Array(a) => a
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (format!("{at}[{i}]"), v))
-                .collect(),
-            v => vec![(at, v)],
+            v => v,
         };
-        for (at, v) in items {
+        for (at, v) in records(at, doc) {
             let r = match from {
                 From::Jira => interchange::jira::issue(&v, jira.as_ref().expect("read above")),
                 From::Beads => interchange::beads::issue(&v),
@@ -392,6 +381,18 @@ fn parse(from: From, path: &Path, a: &ImportArgs, report: &mut ImportReport) -> 
         }
     })?;
     Ok(out)
+}
+
+/// The records of a document: an array's items (named `at[i]`), or the document itself.
+fn records(at: String, doc: Value) -> Vec<(String, Value)> {
+    match doc {
+        Value::Array(a) => a
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{at}[{i}]"), v))
+            .collect(),
+        v => vec![(at, v)],
+    }
 }
 
 /// Jira's types and priorities: the defaults and `issue.jira.*` in git config.
@@ -416,15 +417,7 @@ fn parse_gitlab(path: &Path, a: &ImportArgs, report: &mut ImportReport) -> Resul
     let mut notes: Vec<(u64, Value, String)> = Vec::new();
     let mut confidential = 0;
     read_docs(path, &mut report.skipped, |at, doc, skipped| {
-        let items = match doc {
-            Value::Array(a) => a
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (format!("{at}[{i}]"), v))
-                .collect(),
-            v => vec![(at, v)],
-        };
-        for (at, v) in items {
+        for (at, v) in records(at, doc) {
             if v.get("noteable_type").is_some() {
                 match v.get("noteable_iid").and_then(Value::as_u64) {
                     Some(iid) if v["noteable_type"] == "Issue" => notes.push((iid, v, at)),

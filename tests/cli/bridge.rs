@@ -279,8 +279,6 @@ fn labels(v: &Value) -> Value {
 }
 
 fn server() -> Server {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
     let mut st = State {
         issues: fixture("issues.json").as_array().unwrap().clone(),
         ..Default::default()
@@ -289,31 +287,10 @@ fn server() -> Server {
         st.comments.insert(n.parse().unwrap(), cs.as_array().unwrap().clone());
     }
     let state = Arc::new(Mutex::new(st));
-    let (s, b) = (state.clone(), base.clone());
-    std::thread::spawn(move || {
-        for conn in l.incoming().flatten() {
-            let (s, b) = (s.clone(), b.clone());
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().unwrap());
-                let mut w = conn;
-                while let Some((method, target, headers, body)) = crate::env::read_request(&mut r) {
-                    let auth = headers.get("authorization").is_some_and(|v| v == "Bearer t0ken");
-                    let (status, headers, out) = s.lock().unwrap().answer(&method, &target, auth, &body, &b);
-                    let out = serde_json::to_vec(&out).unwrap();
-                    let mut resp = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-                        out.len()
-                    );
-                    for (k, v) in headers {
-                        resp.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    resp.push_str("\r\n");
-                    if w.write_all(resp.as_bytes()).is_err() || w.write_all(&out).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
+    let s = state.clone();
+    let base = crate::env::json_server(move |(method, target, headers, body), base| {
+        let auth = headers.get("authorization").is_some_and(|v| v == "Bearer t0ken");
+        s.lock().unwrap().answer(method, target, auth, body, base)
     });
     Server { base, state }
 }

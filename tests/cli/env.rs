@@ -337,6 +337,45 @@ pub fn read_request(r: &mut impl std::io::BufRead) -> Option<Request> {
     Some((method, target, headers, body))
 }
 
+/// What a fake API answers: status, headers and a JSON body.
+pub type Answer = (u16, Vec<(String, String)>, serde_json::Value);
+
+/// A local HTTP server on 127.0.0.1 that answers every request (kept-alive connections, one
+/// thread each) with `answer(request, its base URL)`, as a recorded API would. Returns the
+/// base URL (`http://127.0.0.1:PORT`).
+pub fn json_server(answer: impl Fn(&Request, &str) -> Answer + Send + Sync + 'static) -> String {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let answer = std::sync::Arc::new(answer);
+    let b = base.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let (answer, b) = (answer.clone(), b.clone());
+            std::thread::spawn(move || {
+                let mut r = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut w = conn;
+                while let Some(req) = read_request(&mut r) {
+                    let (status, headers, out) = answer(&req, &b);
+                    let out = serde_json::to_vec(&out).unwrap();
+                    let mut resp = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+                        out.len()
+                    );
+                    for (k, v) in headers {
+                        resp.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    resp.push_str("\r\n");
+                    if w.write_all(resp.as_bytes()).is_err() || w.write_all(&out).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
 /// A tool the tests use from outside: `var` names it, else it is in target/test-tools.
 pub fn test_tool(var: &str, under_test_tools: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
