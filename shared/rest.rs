@@ -133,6 +133,19 @@ pub fn next_link(link: &str) -> Option<String> {
     })
 }
 
+/// `s` percent-encoded for a URL's query (RFC 3986: unreserved characters kept).
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// `url` with its `page` query parameter set to `n`.
 fn with_page(url: &str, n: &str) -> String {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));

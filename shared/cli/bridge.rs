@@ -33,6 +33,27 @@ pub enum BridgeCommand {
     /// Issues and notes with a GitLab project, through the REST API (v4) and GITLAB_TOKEN
     #[command(subcommand)]
     Gitlab(GitlabCommand),
+    /// Issues and comments from Jira, through its REST search and JIRA_TOKEN
+    #[command(subcommand)]
+    Jira(JiraCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JiraCommand {
+    /// Import the issues a JQL query finds, with their comments, that changed since the last pull
+    Pull(JiraArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JiraArgs {
+    /// The site (`https://acme.atlassian.net`), or GRIT_JIRA_API
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Which issues, in JQL (`project = APP`); they are read oldest change first
+    #[arg(long, value_name = "JQL")]
+    pub jql: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -369,8 +390,14 @@ fn forge_token(f: &Forge) -> Option<String> {
     }
 }
 
-fn client(ui: &Ui, f: &Forge, base: Option<String>, a: &CommonArgs) -> Result<Client, CommandError> {
-    let mut c = Client::of(f.dialect, forge_token(f), base);
+fn client(
+    ui: &Ui,
+    dialect: Dialect,
+    token: Option<String>,
+    base: Option<String>,
+    a: &CommonArgs,
+) -> Result<Client, CommandError> {
+    let mut c = Client::of(dialect, token, base);
     c.max_wait = crate::live::daemon::duration(&a.max_wait)?;
     let quiet = ui.quiet;
     c.on_wait = Box::new(move |why, d| {
@@ -410,6 +437,7 @@ fn check_project(project: &str) -> Result<(), CommandError> {
 
 pub fn bridge(ui: &mut Ui, c: BridgeCommand) -> Result<(), CommandError> {
     let (f, base, common, pulling) = match c {
+        BridgeCommand::Jira(JiraCommand::Pull(a)) => return pull_jira(ui, &a),
         BridgeCommand::Github(c) => {
             let (a, pulling) = match c {
                 GithubCommand::Pull(a) => (a, true),
@@ -441,7 +469,7 @@ pub fn bridge(ui: &mut Ui, c: BridgeCommand) -> Result<(), CommandError> {
 
 fn pull(ui: &mut Ui, f: &Forge, base: Option<String>, a: &CommonArgs) -> Result<(), CommandError> {
     let store = super::open_store(ui)?;
-    let mut api = client(ui, f, base, a)?;
+    let mut api = client(ui, f.dialect, forge_token(f), base, a)?;
     let key = f.cursor_key("pulled");
     let since = if a.full { None } else { store.index.meta_string(&key)? };
     let path = f.issues_path(since.as_deref());
@@ -548,6 +576,146 @@ fn pull(ui: &mut Ui, f: &Forge, base: Option<String>, a: &CommonArgs) -> Result<
     ))
 }
 
+/// The most pages of a Jira search one pull reads (100 issues each).
+const JIRA_MAX_PAGES: usize = 10_000;
+
+/// `bridge jira pull`: the search's pages (`startAt`, 100 at a time, oldest change first), each
+/// imported as it lands; an issue's comments past those the search carries are read from its
+/// comment list. The cursor is the day before the newest change taken (JQL compares dates in
+/// the account's time zone, so a day's margin is read again, and writes nothing).
+fn pull_jira(ui: &mut Ui, a: &JiraArgs) -> Result<(), CommandError> {
+    if a.jql.to_ascii_lowercase().contains("order by") {
+        return Err(CommandError::usage(
+            "the JQL has an ORDER BY",
+            "leave the order out: a pull reads oldest change first, to resume where it stopped",
+        ));
+    }
+    let mapping = super::transfer::jira_mapping()?;
+    let token = std::env::var("JIRA_TOKEN").ok().filter(|t| !t.is_empty());
+    let mut api = client(ui, Dialect::Jira, token, a.url.clone(), &a.common)?;
+    if api.base.is_empty() {
+        return Err(CommandError::usage(
+            "which Jira?",
+            "name the site with --url https://SITE.atlassian.net, or GRIT_JIRA_API",
+        ));
+    }
+    let store = super::open_store(ui)?;
+    let key = format!("bridge.jira.{}.{}.pulled", api.base, a.jql);
+    let since = if a.common.full {
+        None
+    } else {
+        store.index.meta_string(&key)?
+    };
+    let jql = match &since {
+        Some(day) => format!("({}) AND updated >= \"{day}\" ORDER BY updated ASC", a.jql),
+        None => format!("({}) ORDER BY updated ASC", a.jql),
+    };
+    let mut report = ImportReport::default();
+    let (mut start, mut pages) = (0usize, 0usize);
+    let mut newest: Option<u64> = None;
+    loop {
+        if pages >= JIRA_MAX_PAGES {
+            return Err(CommandError::failure(format!(
+                "Jira's search goes past {JIRA_MAX_PAGES} pages; stopped (what was read is kept)"
+            )));
+        }
+        let page = api
+            .get(&format!(
+                "/rest/api/3/search?jql={}&startAt={start}&maxResults=100&fields=*all",
+                crate::rest::encode(&jql)
+            ))?
+            .body;
+        pages += 1;
+        let Some(items) = page.get("issues").and_then(Value::as_array) else {
+            return Err(CommandError::failure("Jira's search answered without an issues list"));
+        };
+        if items.is_empty() {
+            break;
+        }
+        let mut incoming = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let mut item = item.clone();
+            let issue_key = item["key"].as_str().unwrap_or("").to_owned();
+            let changed = item
+                .pointer("/fields/updated")
+                .or_else(|| item.pointer("/fields/created"));
+            if let Some(u) = crate::interchange::jira::jira_time(changed) {
+                newest = newest.max(Some(u));
+            }
+            // The search carries the first comments; the rest are read from the issue.
+            let (have, total) = (
+                item.pointer("/fields/comment/comments")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len),
+                item.pointer("/fields/comment/total")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0) as usize,
+            );
+            if total > have && !issue_key.is_empty() {
+                let mut more = Vec::new();
+                let mut at = have;
+                while at < total && more.len() < 100_000 {
+                    let p = api
+                        .get(&format!(
+                            "/rest/api/3/issue/{}/comment?startAt={at}&maxResults=100",
+                            crate::rest::encode(&issue_key)
+                        ))?
+                        .body;
+                    let list = p.get("comments").and_then(Value::as_array).cloned().unwrap_or_default();
+                    if list.is_empty() {
+                        break;
+                    }
+                    at += list.len();
+                    more.extend(list);
+                }
+                if let Some(Value::Array(cs)) = item.pointer_mut("/fields/comment/comments") {
+                    cs.extend(more);
+                }
+            }
+            match crate::interchange::jira::issue(&item, &mapping).and_then(crate::interchange::validate) {
+                Ok(x) => incoming.push(x),
+                Err(reason) => report.skipped.push(Skipped {
+                    at: format!("page {pages}[{i}]"),
+                    reason,
+                }),
+            }
+        }
+        apply(ui, &store, &incoming, &mut report)?;
+        if let Some(n) = newest {
+            let day = crate::repo::format_time(n.saturating_sub(86_400_000));
+            store.index.set_meta_string(&key, &day[..10])?;
+        }
+        start += items.len();
+        if page
+            .get("total")
+            .and_then(Value::as_u64)
+            .is_some_and(|t| start as u64 >= t)
+        {
+            break;
+        }
+    }
+    if ui.json {
+        return ui.json(&json!({
+            "site": api.base,
+            "pages": pages,
+            "requests": api.requests,
+            "waited_ms": api.waited().as_millis() as u64,
+            "import": report,
+        }));
+    }
+    for s in &report.skipped {
+        ui.note(format!(
+            "warning: skipped {}: {}",
+            super::term::esc(&s.at),
+            super::term::esc(&s.reason)
+        ));
+    }
+    ui.say(format!(
+        "pulled {} issue(s) from Jira: {} new, {} changed, {} unchanged; {} event(s)",
+        report.issues, report.created, report.updated, report.unchanged, report.events
+    ))
+}
+
 /// Makes an incoming issue agree with what is local where the bridge, not GitHub, is right: a
 /// local issue that push created (named by its marker) is that issue, local assignees stay
 /// (GitHub's are added), and the origin push recorded stays.
@@ -617,7 +785,7 @@ fn push(ui: &mut Ui, f: &Forge, base: Option<String>, a: &CommonArgs) -> Result<
         ));
     }
     let store = super::open_store(ui)?;
-    let mut api = client(ui, f, base, a)?;
+    let mut api = client(ui, f.dialect, forge_token(f), base, a)?;
     let started = crate::repo::now_ms();
     let key = f.cursor_key("pushed");
     let pushed_ms: u64 = store.index.meta_string(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0);

@@ -396,7 +396,7 @@ fn records(at: String, doc: Value) -> Vec<(String, Value)> {
 }
 
 /// Jira's types and priorities: the defaults and `issue.jira.*` in git config.
-fn jira_mapping() -> Result<interchange::jira::Mapping, CommandError> {
+pub(crate) fn jira_mapping() -> Result<interchange::jira::Mapping, CommandError> {
     let out = std::process::Command::new("git")
         .args(["config", "--get-regexp", r"^issue\.jira\.(type|priority)$"])
         .output()

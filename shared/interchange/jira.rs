@@ -108,7 +108,7 @@ impl Mapping {
 }
 
 /// Jira's times: `2024-01-31T10:00:00.000+0100` (an offset without a colon).
-fn jira_time(v: Option<&Value>) -> Option<u64> {
+pub fn jira_time(v: Option<&Value>) -> Option<u64> {
     let s = v?.as_str()?;
     let fixed = match s.len().checked_sub(5).map(|i| s.split_at(i)) {
         Some((head, off))

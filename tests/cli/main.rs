@@ -10,6 +10,7 @@ mod faces;
 mod gitlab;
 mod hooks;
 mod issue;
+mod jira;
 mod live;
 mod lock;
 mod mcp;
