@@ -56,7 +56,8 @@ pub struct ImportArgs {
     #[arg(value_name = "FILE|DIR")]
     pub path: PathBuf,
     /// github (`gh issue list --json …` or REST objects), gitlab (REST v4 issues and notes, or
-    /// a project export's issues.ndjson), jira (pages of the REST search, /rest/api/3/search),
+    /// a project export's issues.ndjson), jira (pages of the REST search, /rest/api/3/search, or
+    /// the CSV export),
     /// beads (.beads/issues.jsonl) or grit (`git issue export`)
     #[arg(long = "from", value_enum)]
     pub from: Source,
@@ -359,6 +360,23 @@ fn parse(from: From, path: &Path, a: &ImportArgs, report: &mut ImportReport) -> 
         None
     };
     let mut out = Vec::new();
+    if let Some(m) = &jira {
+        for f in csv_files(path)? {
+            let file = std::fs::File::open(&f).map_err(crate::Error::io(&f))?;
+            for (at, r) in interchange::jira::csv_records(std::io::BufReader::new(file), &f.display().to_string()) {
+                match r
+                    .and_then(|v| interchange::jira::issue(&v, m))
+                    .and_then(interchange::validate)
+                {
+                    Ok(x) => out.push(x),
+                    Err(reason) => skipped.push(Skipped { at, reason }),
+                }
+            }
+        }
+        if path.is_file() && is_csv(path) {
+            return Ok(out);
+        }
+    }
     read_docs(path, skipped, |at, doc, skipped| {
         let doc = match doc {
             // A page of Jira's search: its issues.
@@ -381,6 +399,34 @@ fn parse(from: From, path: &Path, a: &ImportArgs, report: &mut ImportReport) -> 
         }
     })?;
     Ok(out)
+}
+
+fn is_csv(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// The CSV files `path` names: itself, or a directory's, in name order.
+fn csv_files(path: &Path) -> Result<Vec<PathBuf>, CommandError> {
+    if path.is_file() {
+        return Ok(if is_csv(path) {
+            vec![path.to_owned()]
+        } else {
+            Vec::new()
+        });
+    }
+    if !path.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut f: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(crate::Error::io(path))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && is_csv(p))
+        .collect();
+    f.sort();
+    Ok(f)
 }
 
 /// The records of a document: an array's items (named `at[i]`), or the document itself.

@@ -254,6 +254,146 @@ pub fn issue(v: &Value, m: &Mapping) -> Result<Incoming, String> {
     })
 }
 
+/// Jira's CSV times: `05/Jan/24 10:00 AM` (its default format; the exporter's zone, taken as
+/// UTC), or ISO 8601 as some exports and the API write them. As `2024-01-05T10:00:00.000+0000`.
+fn csv_time(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.len() >= 19 && s.as_bytes()[4] == b'-' {
+        return Some(s.to_owned());
+    }
+    let (date, rest) = s.split_once(' ')?;
+    let mut d = date.split('/');
+    let (day, month, year) = (
+        d.next()?.parse::<u32>().ok()?,
+        d.next()?,
+        d.next()?.parse::<u32>().ok()?,
+    );
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let month = MONTHS.iter().position(|m| month.eq_ignore_ascii_case(m))? + 1;
+    let year = if year < 100 { 2000 + year } else { year };
+    let (clock, half) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+    let (h, m) = clock.split_once(':')?;
+    let (mut h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+    match half.to_ascii_uppercase().as_str() {
+        "PM" if h < 12 => h += 12,
+        "AM" if h == 12 => h = 0,
+        _ => {}
+    }
+    (day <= 31 && h < 24 && m < 60).then(|| format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:00.000+0000"))
+}
+
+/// The records of Jira's CSV export, each as the search's JSON shape that [`issue`] reads, named
+/// `at:line`; a row that cannot be read is named with why. Columns are found by their names
+/// (`Summary`, `Issue key`, `Issue Type`, `Status`, `Status Category`, `Priority`, `Resolution`,
+/// `Assignee`, `Reporter`, `Created`, `Description`, and the repeated `Labels`, `Component/s`,
+/// `Comment`, `Parent`, `Inward issue link (Blocks)`, `Outward issue link (…)`); the others are
+/// not read. The description is Jira's wiki markup, kept as written.
+pub fn csv_records(r: impl std::io::Read, at: &str) -> Vec<(String, Result<Value, String>)> {
+    use serde_json::json;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(r);
+    let headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
+        Err(e) => return vec![(at.to_owned(), Err(format!("not a CSV file: {e}")))],
+    };
+    let mut out = Vec::new();
+    // The header's line; a row cut off at the end of the file has no position of its own.
+    let mut last = 1;
+    for row in reader.records() {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                out.push((format!("{at}:{line}"), Err(format!("not CSV: {e}"))));
+                continue;
+            }
+        };
+        let line = row.position().map_or(0, |p| p.line()).max(last + 1);
+        last = line;
+        // Jira writes every column of every row: a short row is a file cut off.
+        if row.len() != headers.len() {
+            out.push((
+                format!("{at}:{line}"),
+                Err(format!(
+                    "the row has {} of the {} columns (a file cut off?)",
+                    row.len(),
+                    headers.len()
+                )),
+            ));
+            continue;
+        }
+        let all = |name: &str| -> Vec<&str> {
+            headers
+                .iter()
+                .zip(row.iter())
+                .filter(|(h, v)| h.as_str() == name && !v.trim().is_empty())
+                .map(|(_, v)| v)
+                .collect()
+        };
+        let one = |name: &str| all(name).first().map(|v| v.trim().to_owned());
+        let key = one("issue key").unwrap_or_default();
+        let created = one("created").and_then(|c| csv_time(&c));
+        let category = one("status category")
+            .map(|c| if c.eq_ignore_ascii_case("done") { "done" } else { "new" })
+            .unwrap_or(if one("resolution").is_some() { "done" } else { "new" });
+        let mut comments = Vec::new();
+        for (i, c) in all("comment").iter().enumerate() {
+            // `05/Jan/24 10:00 AM;<account id>;the text`
+            let mut parts = c.splitn(3, ';');
+            let (when, who, body) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next());
+            let (when, who, body) = match body {
+                Some(b) => (csv_time(when), who, b),
+                None => (None, "", *c),
+            };
+            comments.push(json!({
+                "id": format!("csv{i}"),
+                "author": { "displayName": if who.is_empty() { "unknown" } else { who }, "accountId": who },
+                "created": when.clone().or(created.clone()),
+                "body": body,
+            }));
+        }
+        let mut links = Vec::new();
+        for (h, v) in headers.iter().zip(row.iter()) {
+            let v = v.trim();
+            if v.is_empty() {
+                continue;
+            }
+            let (side, kind) = if let Some(k) = h.strip_prefix("inward issue link (") {
+                ("inwardIssue", k.trim_end_matches(')'))
+            } else if let Some(k) = h.strip_prefix("outward issue link (") {
+                ("outwardIssue", k.trim_end_matches(')'))
+            } else {
+                continue;
+            };
+            links.push(json!({ "type": { "name": kind }, side: { "key": v } }));
+        }
+        let person = |name: &str| one(name).map(|n| json!({ "displayName": n }));
+        let parent = one("parent key").or_else(|| one("parent")).filter(|p| p.contains('-'));
+        let record = json!({
+            "key": key,
+            "fields": {
+                "summary": one("summary").unwrap_or_default(),
+                "status": { "name": one("status"), "statusCategory": { "key": category } },
+                "resolution": one("resolution").map(|r| json!({ "name": r })),
+                "issuetype": one("issue type").map(|t| json!({ "name": t })),
+                "priority": one("priority").map(|p| json!({ "name": p })),
+                "labels": all("labels"),
+                "components": all("component/s").iter().map(|c| json!({ "name": c })).collect::<Vec<_>>(),
+                "assignee": person("assignee"),
+                "reporter": person("reporter"),
+                "created": created,
+                "description": one("description"),
+                "issuelinks": links,
+                "parent": parent.map(|p| json!({ "key": p })),
+                "comment": { "comments": comments },
+            }
+        });
+        out.push((format!("{at}:{line}"), Ok(record)));
+    }
+    out
+}
+
 /// A description or comment as Markdown: an ADF document (Jira Cloud's v3), or plain text
 /// (v2, and Jira Data Center).
 pub fn adf(v: &Value) -> String {
@@ -447,5 +587,15 @@ mod tests {
         assert!(Mapping::with_config("issue.jira.type Story=saga").is_err());
         assert!(Mapping::with_config("issue.jira.priority P1=9").is_err());
         assert!(Mapping::with_config("issue.jira.type Story").is_err());
+    }
+
+    #[test]
+    fn rows_are_named_by_their_line() {
+        let text = "Summary,Issue key\nA,K-1\n\"multi\nline\",K-2\nB,K-3\n\"cut";
+        let at: Vec<String> = super::csv_records(text.as_bytes(), "f")
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        assert_eq!(at, ["f:2", "f:3", "f:5", "f:6"]);
     }
 }

@@ -805,3 +805,90 @@ fn jira_search_pages_map_types_links_adf_and_resolutions() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a priority"));
 }
+
+#[test]
+fn jira_csv_export_comes_in_as_its_search_does() {
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    let file = fixture("jira/csv/export.csv");
+    let r = import(&env, &dir, &file, "jira");
+    assert_eq!(r["created"], 4, "{r}");
+    let show = |title: &str| {
+        let list = env.json("issue", &dir, &["list", "--state", "all"]);
+        let id = list.as_array().unwrap().iter().find(|i| i["title"] == title).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        env.json("issue", &dir, &["show", &id])
+    };
+    let crash = show("Crash on save");
+    assert_eq!(
+        (crash["type"].as_str(), crash["priority"].as_u64()),
+        (Some("bug"), Some(0))
+    );
+    assert_eq!(crash["labels"], json!(["component:editor", "crash", "ui"]));
+    assert_eq!(crash["created_at"], "2024-01-05T10:00:00Z");
+    assert_eq!(
+        crash["body"], "Steps:\n# open\n# *save*\n\nünïcode ✓",
+        "wiki markup kept as written"
+    );
+    let comments: Vec<(&str, &str, &str)> = crash["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["author"]["name"].as_str().unwrap(),
+                c["created_at"].as_str().unwrap(),
+                c["body"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        comments,
+        [
+            (
+                "557058:bob",
+                "2024-01-06T09:15:00Z",
+                "Reproduced, quoted; with a semicolon"
+            ),
+            ("557058:ada", "2024-01-07T13:30:00Z", "Fixed ✓")
+        ]
+    );
+    assert!(
+        crash["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["link"] == "blocked_by" && l["title"] == "Ünïcode fix")
+    );
+    assert_eq!(show("Ünïcode fix")["state"], "closed");
+    assert_eq!(show("Won't do")["state_reason"], "not_planned");
+    assert_eq!(show("Sub-task")["parent"], crash["id"]);
+    assert_eq!(import(&env, &dir, &file, "jira")["events"], 0);
+    // Cut off inside a quoted field: the broken row is named, and --strict writes nothing.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let cut = env.tmp.path().join("cut.csv");
+    std::fs::write(&cut, &text[..text.find("ünïcode").unwrap()]).unwrap();
+    let fresh = env.repo("fresh");
+    let strict = env
+        .cmd("issue", &fresh)
+        .args(["import", cut.to_str().unwrap(), "--from", "jira", "--strict"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        strict.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
+    assert!(
+        env.json("issue", &fresh, &["list", "--state", "all"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let r = import(&env, &fresh, &cut, "jira");
+    assert_eq!(r["created"], 0, "{r}");
+    assert!(r["skipped"][0]["at"].as_str().unwrap().contains("cut.csv:2"), "{r}");
+}
