@@ -191,6 +191,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
     let configured = iso.as_ref().map(|_| sandbox::isolate::configured_env(main));
     type Done = (usize, sandbox::runs::Run, Result<(i32, u64), String>);
     let made_ref = &made;
+    let actor = crate::actor::selected_label(&main.repo);
     let results: Vec<Done> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..jobs.min(made.len()))
             .map(|_| {
@@ -221,6 +222,8 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                             isolation: iso.as_ref().map_or("none", |i| i.with.name()).into(),
                             isolate: iso.clone(),
                             log: Some(log.clone()),
+                            via: "matrix".into(),
+                            actor: actor.clone(),
                         };
                         out.push((i, run, result.map(|c| (c, took))));
                     }

@@ -107,7 +107,14 @@ pub fn watch(ui: &mut Ui, main: &Main, a: WatchArgs) -> Result<(), CommandError>
             )
         };
         ui.note(format!("watch {}: run {runs} ({})", r.name, super::term::esc(&what)));
-        let code = super::sandbox::run_recorded(ui, main, &r, &a.cmd, a.sh, &env, iso.as_ref())?;
+        let exec = crate::ops::sandboxes::Exec {
+            cmd: a.cmd.clone(),
+            sh: a.sh,
+            env: env.clone(),
+            isolate: iso.clone(),
+            via: "watch",
+        };
+        let code = super::sandbox::run_recorded(ui, main, &r, exec)?;
         ui.note(format!(
             "watch {}: run {runs} exited {code}; waiting for changes",
             r.name

@@ -460,6 +460,7 @@ impl Session {
             sh: flag("sh"),
             env,
             isolate,
+            via: "socket",
         };
         let (w, exec_id) = (self.writer.clone(), id.clone());
         let sink = move |stream: &'static str, data: &[u8]| {

@@ -850,6 +850,7 @@ pub fn exec(
         sh: a.sh,
         env,
         isolate,
+        via: "mcp",
     };
     const TAIL: usize = 64 * 1024;
     let out = std::sync::Mutex::new((Vec::<u8>::new(), Vec::<u8>::new()));

@@ -94,6 +94,8 @@ pub struct Exec {
     pub env: Vec<(String, String)>,
     /// The isolation (from [`Sandboxes::isolation`]): `None` runs it bare.
     pub isolate: Option<Isolate>,
+    /// The face that runs it, for the history: cli, repeat, watch, socket or mcp.
+    pub via: &'static str,
 }
 
 impl Exec {
@@ -663,6 +665,14 @@ impl<'a> Sandboxes<'a> {
                 isolation: isolation.clone(),
                 isolate: exec.isolate.clone(),
                 log,
+                via: exec.via.to_owned(),
+                // A request's actor (the socket's, MCP's) is the one its commands act as.
+                actor: exec
+                    .env
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == "GRIT_ACTOR")
+                    .map_or_else(|| crate::actor::selected_label(&main.repo), |(_, v)| v.clone()),
             },
         )?;
         Ok(Ran {
@@ -693,6 +703,7 @@ impl<'a> Sandboxes<'a> {
             sh: last.sh,
             env: last.env,
             isolate: last.isolate,
+            via: "repeat",
         };
         self.exec(
             r,

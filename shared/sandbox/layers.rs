@@ -62,13 +62,18 @@ fn disk_usage(dir: &Path) -> u64 {
 
 /// `sandbox.layerCacheSize`: bytes (with k, m, g suffixes) of unused layers to keep.
 pub fn cache_size(main: &Main) -> Result<u64> {
-    let Some(v) = main.repo.config_string("sandbox.layerCacheSize") else {
-        return Ok(0);
+    Ok(size_config(main, "sandbox.layerCacheSize")?.unwrap_or(0))
+}
+
+/// A size in git config: bytes with an optional k, m or g suffix; None when unset.
+pub fn size_config(main: &Main, key: &str) -> Result<Option<u64>> {
+    let Some(v) = main.repo.config_string(key) else {
+        return Ok(None);
     };
-    parse_size(&v).ok_or_else(|| {
+    parse_size(&v).map(Some).ok_or_else(|| {
         Error::invalid(
-            format!("sandbox.layerCacheSize is '{v}', not a size"),
-            "give bytes with an optional k, m or g suffix, e.g. `git config sandbox.layerCacheSize 2g`",
+            format!("{key} is '{v}', not a size"),
+            format!("give bytes with an optional k, m or g suffix, e.g. `git config {key} 2m`"),
         )
     })
 }

@@ -1,14 +1,33 @@
-//! What ran in a sandbox (each run's command, environment, exit code and times, the last
-//! `KEPT` of them in its record, so `repeat` can run the last again), and templates: named
-//! sets of creation options in git config (`sandbox.template.<name>.*`).
+//! What ran in a sandbox (each run's command, environment, exit code, times, actor and face,
+//! the last `sandbox.history` of them in its record with their output logs, so `git sandbox log`
+//! shows them and `repeat` can run the last again), and templates: named sets of creation
+//! options in git config (`sandbox.template.<name>.*`).
 
 use serde::{Deserialize, Serialize};
 
 use super::{Backend, Main};
 use crate::error::{Error, Result};
 
-/// Runs kept per sandbox.
+/// Runs kept per sandbox, unless `sandbox.history` says otherwise.
 pub const KEPT: usize = 20;
+
+/// `sandbox.history`: how many runs a sandbox's record keeps (with their logs).
+pub fn kept(main: &Main) -> Result<usize> {
+    match main.repo.config_string("sandbox.history") {
+        None => Ok(KEPT),
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                Error::invalid(
+                    format!("sandbox.history is '{v}', not a count from 1 to 10000"),
+                    "e.g. `git config sandbox.history 50`",
+                )
+            }),
+    }
+}
 
 /// One command run in a sandbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,20 +49,30 @@ pub struct Run {
     /// for a run over the socket or MCP, and from the CLI when its output is not a terminal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<std::path::PathBuf>,
+    /// Which face ran it: cli, repeat, watch, matrix, socket or mcp.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub via: String,
+    /// The actor it ran as (its label here, or the request's actor).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actor: String,
 }
 
-/// The most of a run's output a log keeps; past it, the log says how much more there was.
+/// The most of a run's output a log keeps, unless `sandbox.logLimit` says otherwise; past it,
+/// the log says how much more there was.
 pub const LOG_LIMIT: u64 = 1 << 20;
 
-/// A run's output log as it is written: its first `LOG_LIMIT` bytes, then how many more came.
+/// A run's output log as it is written: its first `limit` bytes, then how many more came.
 pub struct Log {
     pub path: std::path::PathBuf,
+    limit: u64,
     file: std::sync::Mutex<(std::fs::File, u64)>,
 }
 
 impl Log {
-    /// A new log for a run of sandbox `name`, in `<grit>/sandboxes/<name>.logs/`.
+    /// A new log for a run of sandbox `name`, in `<grit>/sandboxes/<name>.logs/`, bounded by
+    /// `sandbox.logLimit` (bytes, with k, m or g).
     pub fn create(main: &Main, name: &str) -> Result<Log> {
+        let limit = super::layers::size_config(main, "sandbox.logLimit")?.unwrap_or(LOG_LIMIT);
         let dir = main.repo.grit_dir.join("sandboxes").join(format!("{name}.logs"));
         std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         let stamp = crate::repo::now_ms();
@@ -51,6 +80,7 @@ impl Log {
         let file = std::fs::File::create(&path).map_err(Error::io(&path))?;
         Ok(Log {
             path,
+            limit,
             file: std::sync::Mutex::new((file, 0)),
         })
     }
@@ -60,7 +90,7 @@ impl Log {
         use std::io::Write;
         let mut g = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let (file, written) = &mut *g;
-        let room = LOG_LIMIT.saturating_sub(*written) as usize;
+        let room = self.limit.saturating_sub(*written) as usize;
         let _ = file.write_all(&bytes[..bytes.len().min(room)]);
         *written += bytes.len() as u64;
     }
@@ -69,11 +99,11 @@ impl Log {
     pub fn finish(self) {
         use std::io::Write;
         let (mut file, written) = self.file.into_inner().unwrap_or_else(|e| e.into_inner());
-        if written > LOG_LIMIT {
+        if written > self.limit {
             let _ = write!(
                 file,
                 "\n[grit: {} more bytes of output were not kept]\n",
-                written - LOG_LIMIT
+                written - self.limit
             );
         }
     }
@@ -111,7 +141,7 @@ pub fn record(main: &Main, name: &str, run: Run) -> Result<()> {
         serde_json::json!({ "cmd": run.cmd, "exit_code": run.exit_code, "duration_ms": run.duration_ms }),
     );
     r.runs.push(run);
-    let extra = r.runs.len().saturating_sub(KEPT);
+    let extra = r.runs.len().saturating_sub(kept(main)?);
     let dropped: Vec<Run> = r.runs.drain(..extra).collect();
     main.save(&r)?;
     if dropped.iter().any(|d| d.log.is_some()) {

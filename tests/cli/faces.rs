@@ -219,3 +219,58 @@ fn a_sandbox_made_run_and_committed_through_the_socket_matches_the_cli() {
     assert_eq!(kinds(&t, &sock), kinds(&t, &cli));
     t.ok("wal", &sock, &["daemon", "stop"]);
 }
+
+#[test]
+fn the_command_history_has_every_faces_runs_with_their_output_and_stays_bounded() {
+    let t = TestEnv::new();
+    let r = fresh(&t, "r");
+    t.git(&r, &["config", "sandbox.logLimit", "1k"]);
+    t.git(&r, &["config", "sandbox.history", "3"]);
+    // The CLI: output to a pipe is kept.
+    t.cmd("sandbox", &r)
+        .args(["run", "s", "--keep", "--sh", "--", "echo from the cli; exit 4"])
+        .assert()
+        .code(4);
+    // The socket.
+    t.json("wal", &r, &["daemon", "start"]);
+    let (_, ran) = call(
+        &r,
+        "sandbox.exec",
+        json!({ "name": "s", "cmd": ["echo over the socket"], "sh": true }),
+    );
+    assert_eq!(ran["result"]["exit_code"], 0, "{ran}");
+    // repeat runs the last again.
+    t.cmd("sandbox", &r).args(["repeat", "s"]).assert().success();
+    let log = t.json("sandbox", &r, &["log", "s"]);
+    let runs = log.as_array().unwrap();
+    let seen: Vec<(&str, i64)> = runs
+        .iter()
+        .map(|x| (x["via"].as_str().unwrap(), x["exit_code"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(seen, [("cli", 4), ("socket", 0), ("repeat", 0)]);
+    assert!(runs.iter().all(|x| !x["actor"].as_str().unwrap().is_empty()), "{log}");
+    let output = |x: &Value| std::fs::read_to_string(x["log"].as_str().unwrap()).unwrap();
+    assert_eq!(output(&runs[0]), "from the cli\n");
+    assert_eq!(output(&runs[1]), "over the socket\n");
+    // Bounded: a run's log keeps its first KiB and says how much more there was.
+    t.cmd("sandbox", &r)
+        .args(["exec", "s", "--sh", "--", "head -c 5000 /dev/zero | tr '\\0' x"])
+        .assert()
+        .success();
+    let log = t.json("sandbox", &r, &["log", "s"]);
+    let runs = log.as_array().unwrap();
+    assert_eq!(runs.len(), 3, "sandbox.history keeps 3: {log}");
+    assert_eq!(runs[0]["via"], "socket", "the oldest went");
+    let big = output(&runs[2]);
+    assert!(
+        big.starts_with(&"x".repeat(1024)) && big.contains("3976 more bytes"),
+        "{}",
+        &big[1000..]
+    );
+    // Only the kept runs' logs are on disk, and none once the sandbox goes.
+    let logs = r.join(".git/grit/sandboxes/s.logs");
+    assert_eq!(std::fs::read_dir(&logs).unwrap().count(), 3);
+    t.ok("wal", &r, &["daemon", "stop"]);
+    t.ok("sandbox", &r, &["rm", "s", "--force"]);
+    assert!(!logs.exists());
+}

@@ -1,24 +1,11 @@
 //! `git sandbox run`: making a sandbox, running the command in it, and what to do with it after.
 
 use super::*;
+use crate::ops::sandboxes::Exec;
 
-/// Runs a command in a sandbox and records it (command, environment, exit code, times), with
-/// the terminal's signals going to the command, not to this process.
-pub(in crate::cli) fn run_recorded(
-    ui: &Ui,
-    main: &Main,
-    r: &Record,
-    cmd: &[String],
-    sh: bool,
-    env: &[(String, String)],
-    iso: Option<&sandbox::isolate::Isolate>,
-) -> Result<i32, CommandError> {
-    let exec = crate::ops::sandboxes::Exec {
-        cmd: cmd.to_vec(),
-        sh,
-        env: env.to_vec(),
-        isolate: iso.cloned(),
-    };
+/// Runs a command in a sandbox and records it (command, environment, exit code, times, face),
+/// with the terminal's signals going to the command, not to this process.
+pub(in crate::cli) fn run_recorded(ui: &Ui, main: &Main, r: &Record, exec: Exec) -> Result<i32, CommandError> {
     block_signals();
     let ran = ops(main).exec(
         r,
@@ -141,7 +128,14 @@ pub(in crate::cli) fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<()
             )));
         }
     }
-    let code = run_recorded(ui, main, &record, &a.cmd, a.sh, env, iso.as_ref())?;
+    let exec = Exec {
+        cmd: a.cmd.clone(),
+        sh: a.sh,
+        env: env.to_vec(),
+        isolate: iso,
+        via: "cli",
+    };
+    let code = run_recorded(ui, main, &record, exec)?;
     // Its runs are in the record now, for a commit's provenance.
     let record = main.load(&record.name)?.unwrap_or(record);
     let tty = std::io::stdin().is_terminal();

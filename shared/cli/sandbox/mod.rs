@@ -72,6 +72,10 @@ pub enum Command {
     /// Show what a run printed: the last run's output, or an earlier one's (kept for runs whose
     /// output was not a terminal: agents, scripts, the socket, MCP)
     Logs(LogsArgs),
+    /// The command history: each run kept (`sandbox.history`, 20 unless set), with when, which
+    /// face ran it (cli, repeat, watch, matrix, socket, mcp), as which actor, its exit code and time,
+    /// and the command; `--json` gives them with their log files
+    Log(NameArgs),
     /// Run a command in a sandbox, then again whenever a file in it changes (not .git, not
     /// ignored build output); debounced, through inotify; Ctrl-C ends it
     Watch(super::watch::WatchArgs),
@@ -403,10 +407,26 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             let env = parse_envs(&a.env)?;
             let iso = isolation(&main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
             autosync(ui, &main, &r)?;
-            let code = run_recorded(ui, &main, &r, &a.cmd, a.sh, &env, iso.as_ref())?;
+            let exec = crate::ops::sandboxes::Exec {
+                cmd: a.cmd.clone(),
+                sh: a.sh,
+                env,
+                isolate: iso,
+                via: "cli",
+            };
+            let code = run_recorded(ui, &main, &r, exec)?;
             ran(ui, &r, code)
         }
         Command::Logs(a) => logs(ui, &find(&main, &a.name)?, &a),
+        Command::Log(a) => logs(
+            ui,
+            &find(&main, &a.name)?,
+            &LogsArgs {
+                name: a.name.clone(),
+                run: 1,
+                list: true,
+            },
+        ),
         Command::Repeat(a) => {
             let r = find(&main, &a.name)?;
             let Some(last) = r.runs.last().cloned() else {
@@ -420,7 +440,14 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
                 sandbox::isolate::choose(Some(iso.with.name()))?;
             }
             autosync(ui, &main, &r)?;
-            let code = run_recorded(ui, &main, &r, &last.cmd, last.sh, &last.env, last.isolate.as_ref())?;
+            let exec = crate::ops::sandboxes::Exec {
+                cmd: last.cmd,
+                sh: last.sh,
+                env: last.env,
+                isolate: last.isolate,
+                via: "repeat",
+            };
+            let code = run_recorded(ui, &main, &r, exec)?;
             ran(ui, &r, code)
         }
         Command::Verify(a) => verify(ui, &main, &a.commits),

@@ -88,6 +88,16 @@ pub(in crate::cli) fn logs(ui: &mut Ui, r: &Record, a: &LogsArgs) -> Result<(), 
                 vec![
                     format!("{}", i + 1),
                     run.started_at.clone(),
+                    if run.via.is_empty() {
+                        "-".into()
+                    } else {
+                        run.via.clone()
+                    },
+                    if run.actor.is_empty() {
+                        "-".into()
+                    } else {
+                        crate::cli::term::esc(&run.actor).into_owned()
+                    },
                     format!("exit {}", run.exit_code),
                     format!("{} ms", run.duration_ms),
                     if run.log.is_some() { "log".into() } else { "-".into() },
