@@ -439,7 +439,7 @@ fn bench_workflows(root: &Path, scale: usize) {
             &data,
             &["run", "iso", "--backend", "copy", "--keep", "--", "true"],
         ));
-        let (mut plain, mut isolated) = (vec![], vec![]);
+        let (mut plain, mut isolated, mut bare) = (vec![], vec![], vec![]);
         for _ in 0..11 {
             plain.push(timed(sandbox(&small, &data, &["exec", "iso", "--", "true"])));
             isolated.push(timed(sandbox(
@@ -447,13 +447,23 @@ fn bench_workflows(root: &Path, scale: usize) {
                 &data,
                 &["exec", "iso", "--isolate", "--", "true"],
             )));
+            bare.push(timed(sandbox(
+                &small,
+                &data,
+                &["exec", "iso", "--isolate", "--seccomp", "off", "--", "true"],
+            )));
         }
-        let (p, i) = (med(plain), med(isolated));
+        let (p, i, b) = (med(plain), med(isolated), med(bare));
         println!(
             "exec --isolate -- true {:6.1} ms   baseline exec -- true {:6.1} ms   adds {:5.1} ms   (target <= 50 ms)",
             ms(i),
             ms(p),
             ms(i) - ms(p)
+        );
+        println!(
+            "the seccomp filter of --isolate adds {:5.1} ms   (--seccomp off {:6.1} ms; target <= 5 ms)",
+            ms(i) - ms(b),
+            ms(b)
         );
     } else {
         println!("--isolate: skipped, bubblewrap cannot make namespaces here");

@@ -64,7 +64,7 @@ fn run_logged(
     log: &Path,
 ) -> std::io::Result<i32> {
     let out = fs::File::create(log)?;
-    let mut p = super::sandbox::command_in(dir, line, env, isolated);
+    let mut p = super::sandbox::command_in(dir, line, env, isolated).map_err(std::io::Error::other)?;
     p.stdin(std::process::Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out);
@@ -91,7 +91,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
         ));
     }
     sandbox::validate_name(&a.name)?;
-    let iso = super::sandbox::isolation(main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
+    let iso = super::sandbox::isolation(main, &a.isolate)?;
     let list = items(main, &glob)?;
     if list.is_empty() {
         return Err(CommandError::usage(

@@ -189,6 +189,15 @@ What it cannot see: the actors' signing keys (.git/grit/actors is an empty direc
 (an empty directory; under bubblewrap the PATH entries under $HOME and ~/.rustup come back
 read-only, so tools installed there still run).
 
+What it may call: under bubblewrap, a seccomp filter makes these system calls fail with EPERM:
+ptrace and process_vm_readv/writev (no tracing or reading other processes), mount, umount2,
+pivot_root and the new mount API, keyctl, add_key and request_key, bpf, perf_event_open, kexec,
+module loading, reboot, swapon/swapoff, setns, open_by_handle_at, userfaultfd, acct, quotactl,
+syslog, setting the clock, and unshare or clone of a new user namespace; clone3 fails with ENOSYS
+(its flags cannot be checked; C libraries fall back to clone). Builds, threads and tests do not
+notice. --seccomp off (or sandbox.seccomp=off) runs without it; unshare cannot load a filter, and
+says so. The run's record says which.
+
 Its environment: only PATH, HOME, USER, LOGNAME, SHELL, the terminal (TERM, COLORTERM,
 NO_COLOR), the locale (LANG, LANGUAGE, LC_*), TZ, TMPDIR, RUSTUP_HOME, CARGO_HOME and
 RUSTUP_TOOLCHAIN, plus --env and sandbox.env (git config, repeatable: a bare name passes the

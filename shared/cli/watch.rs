@@ -71,7 +71,7 @@ pub fn watch(ui: &mut Ui, main: &Main, a: WatchArgs) -> Result<(), CommandError>
         .iter()
         .map(|e| sandbox::runs::parse_env(e))
         .collect::<crate::Result<Vec<_>>>()?;
-    let iso = isolation(main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
+    let iso = isolation(main, &a.isolate)?;
     super::sandbox::block_signals_now();
     let (tx, rx) = mpsc::channel();
     let mut watcher =

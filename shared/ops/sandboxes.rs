@@ -576,7 +576,7 @@ impl<'a> Sandboxes<'a> {
         let iso = exec.isolate.as_ref();
         let line = argv(&r.path, &exec.cmd, exec.sh, iso)?;
         let configured = iso.map(|_| sandbox::isolate::configured_env(main));
-        let mut p = command_in(&r.path, &line, &exec.env, configured.as_deref());
+        let mut p = command_in(&r.path, &line, &exec.env, configured.as_deref())?;
         crate::sys::unblock_signals_on_exec(&mut p);
         let start = Instant::now();
         let started_at = format_time(crate::repo::now_ms());
@@ -1105,9 +1105,13 @@ pub fn command_in(
     line: &[String],
     env: &[(String, String)],
     isolated: Option<&[(String, String)]>,
-) -> Command {
+) -> Result<Command> {
     let mut p = Command::new(&line[0]);
     p.args(&line[1..]).current_dir(dir);
+    // bubblewrap reads the seccomp programs from the descriptors its line names.
+    if line[0] == "bwrap" && line.iter().any(|a| a == "--add-seccomp-fd") {
+        sandbox::seccomp::attach(&mut p, sandbox::seccomp::files()?);
+    }
     match isolated {
         Some(configured) => {
             let all: Vec<(String, String)> = configured.iter().chain(env).cloned().collect();
@@ -1120,7 +1124,7 @@ pub fn command_in(
                 .envs(env.iter().map(|(k, v)| (k, v)));
         }
     }
-    p
+    Ok(p)
 }
 
 /// Runs `p` with its output piped to `sink`, chunk by chunk, and its stdin empty.

@@ -1,7 +1,8 @@
 //! Running a sandbox's command isolated: new user, mount, PID, IPC and UTS namespaces (and
 //! network, unless allowed), through bubblewrap, or through util-linux's `unshare` where
 //! bubblewrap is not installed (`sandbox.isolateWith` chooses). Everything is read-only but the
-//! sandbox, its git directory, a private /tmp and the paths the user adds. Where neither tool
+//! sandbox, its git directory, a private /tmp and the paths the user adds. Through bubblewrap the
+//! command also runs under a seccomp filter (`seccomp.rs`; `--seccomp off`, `sandbox.seccomp`). Where neither tool
 //! can make the namespaces, the command does not run at all.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,9 @@ pub struct Isolate {
     /// The tool that makes the namespaces.
     #[serde(default)]
     pub with: Tool,
+    /// The seccomp filter (bubblewrap only).
+    #[serde(default)]
+    pub seccomp: super::seccomp::Profile,
 }
 
 /// What makes the namespaces.
@@ -259,6 +263,11 @@ pub fn wrapper(
     if let Some(k) = &g.keys {
         v.extend(["--tmpfs".into(), s(k)]);
     }
+    if iso.seccomp != super::seccomp::Profile::Off {
+        for fd in super::seccomp::FDS {
+            v.extend(["--add-seccomp-fd".into(), fd.to_string()]);
+        }
+    }
     v.extend(["--chdir".into(), s(sandbox), "--".into()]);
     Ok(v)
 }
@@ -389,12 +398,31 @@ pub fn resolve(
     if !isolate && main.repo.config_bool("sandbox.isolate") != Some(true) {
         return Ok((None, None));
     }
-    let (with, why) = choose(main.repo.config_string("sandbox.isolateWith").as_deref())?;
+    let (with, mut why) = choose(main.repo.config_string("sandbox.isolateWith").as_deref())?;
     let allow = allow
         .iter()
         .map(|p| std::fs::canonicalize(p).map_err(crate::Error::io(p)))
         .collect::<Result<Vec<_>>>()?;
-    Ok((Some(Isolate { net, allow, with }), why))
+    let mut seccomp = match main.repo.config_string("sandbox.seccomp") {
+        Some(p) => super::seccomp::Profile::parse(&p)?,
+        None => super::seccomp::Profile::Default,
+    };
+    if with == Tool::Unshare && seccomp != super::seccomp::Profile::Off {
+        seccomp = super::seccomp::Profile::Off;
+        why = Some(format!(
+            "{}no seccomp filter: unshare cannot load one (bubblewrap does)",
+            why.map(|w| format!("{w}; ")).unwrap_or_default()
+        ));
+    }
+    Ok((
+        Some(Isolate {
+            net,
+            allow,
+            with,
+            seccomp,
+        }),
+        why,
+    ))
 }
 
 /// The variables an isolated command gets from the caller's environment: what programs need to

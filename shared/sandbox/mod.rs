@@ -13,6 +13,7 @@ pub mod leases;
 pub mod overlay;
 pub mod provenance;
 pub mod runs;
+pub mod seccomp;
 pub mod status;
 
 use std::collections::BTreeSet;

@@ -337,6 +337,14 @@ pub fn read_request(r: &mut impl std::io::BufRead) -> Option<Request> {
     Some((method, target, headers, body))
 }
 
+/// Whether `tool` is a command here.
+pub fn on_path(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// What a fake API answers: status, headers and a JSON body.
 pub type Answer = (u16, Vec<(String, String)>, serde_json::Value);
 

@@ -1607,3 +1607,58 @@ fn overlay_list_keeps_its_answers_and_sees_every_change_behind_its_back() {
     t.git(&c, &["commit", "-q", "-am", "in the sandbox"]);
     agree("committed by git itself");
 }
+
+#[test]
+fn isolate_runs_under_a_seccomp_filter_that_a_build_does_not_notice() {
+    let t = TestEnv::new();
+    let r = one_file_repo(&t);
+    if let Err(e) = grit::sandbox::isolate::choose(Some("bwrap")) {
+        eprintln!("skipped: bubblewrap cannot isolate here ({e})");
+        return;
+    }
+    if !crate::env::on_path("strace") || !crate::env::on_path("make") {
+        eprintln!("skipped: strace or make is not installed");
+        return;
+    }
+    fs::write(r.join("Makefile"), "out.txt: a.txt\n\tcat a.txt a.txt > out.txt\n").unwrap();
+    t.git(&r, &["add", "Makefile"]);
+    t.git(&r, &["commit", "-q", "-m", "make"]);
+    // Each forbidden call fails inside; the line says which passed.
+    let probe = "unshare -U true 2>/dev/null && echo unshare-ran; \
+                 strace -f true >/dev/null 2>&1 && echo ptrace-ran; \
+                 mount -t tmpfs none /tmp 2>/dev/null && echo mount-ran; \
+                 seq 1 100000 | sort --parallel=4 -S 1M -n | tail -1; \
+                 make -s && cat out.txt";
+    let out = sb(&t, &r)
+        .args(["run", "f", "--keep", "--isolate", "--sh", "--", probe])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        stdout, "100000\na\na\n",
+        "nothing forbidden ran; threads and a build did"
+    );
+    // Recorded, and off when asked: then a new user namespace can be made again.
+    let log = t.json("sandbox", &r, &["log", "f"]);
+    assert_eq!(log[0]["isolate"]["seccomp"], "default", "{log}");
+    let off = sb(&t, &r)
+        .args([
+            "exec",
+            "f",
+            "--isolate",
+            "--seccomp",
+            "off",
+            "--sh",
+            "--",
+            "unshare -U true && echo unshare-ran",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&off.stdout), "unshare-ran\n");
+    let bad = sb(&t, &r)
+        .args(["exec", "f", "--isolate", "--seccomp", "strict", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

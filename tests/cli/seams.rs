@@ -125,8 +125,11 @@ impl Shell {
             .arg("-V")
             .output()
             .is_ok_and(|o| o.status.success());
-        if !tmux || !on_path("fish") {
-            eprintln!("skipped: needs tmux and fish (tmux={tmux}, fish={})", on_path("fish"));
+        if !tmux || !crate::env::on_path("fish") {
+            eprintln!(
+                "skipped: needs tmux and fish (tmux={tmux}, fish={})",
+                crate::env::on_path("fish")
+            );
             return None;
         }
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -370,13 +373,6 @@ fn husky_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/node_modules/husky")
 }
 
-fn on_path(tool: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Runs a git command with grit's hook log on; returns whether it succeeded and the hooks that ran.
 fn git_logged(t: &TestEnv, dir: &std::path::Path, args: &[&str]) -> (bool, Vec<String>, String) {
     let log = t.tmp.path().join(format!("hooks-{}.log", args.join("-").len()));
@@ -486,7 +482,7 @@ fn pre_commit_install(t: &TestEnv, r: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn the_pre_commit_framework_moving_grits_hook_aside_is_recognised_and_runs_it_once() {
-    if !on_path("pre-commit") {
+    if !crate::env::on_path("pre-commit") {
         eprintln!(
             "skipped: the pre-commit framework is not on PATH; .ci/run installs it with `pip install pre-commit`"
         );
@@ -555,7 +551,7 @@ fn the_pre_commit_framework_moving_grits_hook_aside_is_recognised_and_runs_it_on
 
 #[test]
 fn the_pre_commit_framework_installed_first_is_chained_by_a_plain_init() {
-    if !on_path("pre-commit") {
+    if !crate::env::on_path("pre-commit") {
         eprintln!(
             "skipped: the pre-commit framework is not on PATH; .ci/run installs it with `pip install pre-commit`"
         );
@@ -607,7 +603,7 @@ fn the_pre_commit_framework_installed_first_is_chained_by_a_plain_init() {
 
 #[test]
 fn git_lfs_overwriting_a_chained_pre_push_is_detected_and_adopted() {
-    if !on_path("git-lfs") {
+    if !crate::env::on_path("git-lfs") {
         eprintln!("skipped: git-lfs is not on PATH; .ci/run installs Debian's git-lfs");
         return;
     }

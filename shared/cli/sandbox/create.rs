@@ -26,13 +26,18 @@ pub(in crate::cli) fn run_recorded(ui: &Ui, main: &Main, r: &Record, exec: Exec)
 /// never `None` when it was asked for and cannot be had.
 pub(in crate::cli) fn isolation(
     main: &Main,
-    isolate: bool,
-    net: bool,
-    allow: &[PathBuf],
+    a: &IsolateArgs,
 ) -> Result<Option<sandbox::isolate::Isolate>, CommandError> {
-    let (iso, why) = ops(main).isolation(isolate, net, allow)?;
+    let (mut iso, why) = ops(main).isolation(a.isolate, a.net, &a.allow)?;
     if let Some(why) = why {
         eprintln!("note: {why}");
+    }
+    // --seccomp over sandbox.seccomp; unshare loads no filter, whatever is asked.
+    if let (Some(i), Some(p)) = (iso.as_mut(), &a.seccomp) {
+        let p = sandbox::seccomp::Profile::parse(p)?;
+        if i.with == sandbox::isolate::Tool::Bwrap {
+            i.seccomp = p;
+        }
     }
     Ok(iso)
 }
@@ -96,7 +101,7 @@ pub(in crate::cli) fn run_cmd(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<()
     }
     sandbox::validate_name(&a.name)?;
     // Isolation that cannot be had stops the run before anything is made.
-    let iso = isolation(main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
+    let iso = isolation(main, &a.isolate)?;
     let resolved = options(ui, main, &a)?;
     let (template, env) = (&resolved.template, &resolved.env);
     if let Some(sig) = pending_signal() {

@@ -247,6 +247,10 @@ pub struct IsolateArgs {
     /// With --isolate, let the command write PATH too (repeatable)
     #[arg(long, value_name = "PATH", requires = "isolate")]
     pub allow: Vec<PathBuf>,
+    /// With --isolate, the seccomp filter: default (ptrace, mount, keyctl, bpf, new user
+    /// namespaces… fail) or off; sandbox.seccomp sets it for every run
+    #[arg(long, value_name = "PROFILE", requires = "isolate")]
+    pub seccomp: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -405,7 +409,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
         Command::Exec(a) => {
             let r = find(&main, &a.name)?;
             let env = parse_envs(&a.env)?;
-            let iso = isolation(&main, a.isolate.isolate, a.isolate.net, &a.isolate.allow)?;
+            let iso = isolation(&main, &a.isolate)?;
             autosync(ui, &main, &r)?;
             let exec = crate::ops::sandboxes::Exec {
                 cmd: a.cmd.clone(),
@@ -557,7 +561,7 @@ pub(super) fn execute_in(
         (Some(_), Err(_)) => Some(Vec::new()),
         (None, _) => None,
     };
-    let mut p = command_in(dir, &line, env, configured.as_deref());
+    let mut p = command_in(dir, &line, env, configured.as_deref())?;
     // With --json, stdout is ours: the command writes to stderr.
     if stdout_to_stderr {
         // SAFETY: duplicating our own stderr descriptor for the child.
