@@ -146,6 +146,13 @@ pub fn encode(s: &str) -> String {
         .collect()
 }
 
+/// GitHub's token from the environment: `GITHUB_TOKEN`, else `GH_TOKEN` (as `gh` reads it).
+pub fn github_token() -> Option<String> {
+    ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()))
+}
+
 /// `url` with its `page` query parameter set to `n`.
 fn with_page(url: &str, n: &str) -> String {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));

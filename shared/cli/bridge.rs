@@ -377,16 +377,10 @@ fn check_repo(repo: &str) -> Result<(), CommandError> {
     }
 }
 
-pub(crate) fn token() -> Option<String> {
-    ["GITHUB_TOKEN", "GH_TOKEN"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()))
-}
-
 fn forge_token(f: &Forge) -> Option<String> {
     match f.dialect {
         Dialect::GitLab => std::env::var("GITLAB_TOKEN").ok().filter(|t| !t.is_empty()),
-        _ => token(),
+        _ => crate::rest::github_token(),
     }
 }
 

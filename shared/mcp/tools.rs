@@ -282,6 +282,15 @@ pub struct SandboxLandArgs {
     /// Remove the sandbox once it has landed.
     #[serde(default)]
     pub remove: bool,
+    /// Open a pull request on GitHub instead of landing: the branch is pushed and the sandbox
+    /// stays (needs GITHUB_TOKEN in the server's environment).
+    #[serde(default)]
+    pub pr: bool,
+    /// With `pr`: the GitHub repository, OWNER/NAME (default grit.github.repo, else the remote's URL).
+    pub repo: Option<String>,
+    /// With `pr`: open it as a draft.
+    #[serde(default)]
+    pub draft: bool,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -496,7 +505,7 @@ pub fn all() -> Vec<Tool> {
         tool::<SandboxLandArgs>(
             "sandbox_land",
             "Land a sandbox",
-            "Lands the sandbox's commits on the main tree's branch and pushes them; `Fixes:` trailers close their issues; its locks are given back.",
+            "Lands the sandbox's commits on the main tree's branch and pushes them; `Fixes:` trailers close their issues; its locks are given back. With `pr`, pushes its branch and opens (or finds) a GitHub pull request instead, and the sandbox stays.",
             Writes,
             object(&["name", "target"]),
         ),
@@ -768,6 +777,21 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
         "sandbox_land" => on(name, a, |s, a: SandboxLandArgs| {
             let sb = sandboxes(s)?;
             let r = sb.find(&a.name)?;
+            if a.pr {
+                let token = crate::rest::github_token().ok_or_else(|| {
+                    crate::Error::invalid(
+                        "pr opens a pull request through GitHub's API, and no token is set",
+                        "start the server with GITHUB_TOKEN (Pull requests: read and write) in its environment",
+                    )
+                })?;
+                let opts = crate::sandbox::land::ProposeOptions {
+                    remote: a.remote,
+                    repo: a.repo,
+                    draft: a.draft,
+                };
+                let mut api = crate::rest::Client::new(Some(token));
+                return Ok(to_value(&sb.propose(&r, &opts, a.message.as_deref(), &mut api)?));
+            }
             let mut opts = crate::sandbox::land::LandOptions::new(sb.main());
             if a.rebase {
                 opts.strategy = crate::sandbox::land::Strategy::Rebase;

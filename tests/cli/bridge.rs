@@ -668,6 +668,36 @@ fn land_pr_pushes_the_branch_and_opens_one_pull_request() {
         t.git(&bare, &["rev-parse", "refs/heads/sandbox/spin"]),
         t.git(&a, &["rev-parse", "refs/heads/sandbox/spin"])
     );
+    // The same through MCP's sandbox_land: the same operation, the same pull request.
+    t.ok("sandbox", &a, &["exec", "spin", "--sh", "--", "echo fastest > w.txt"]);
+    let mut mcp = crate::mcp::Session::start(
+        &t,
+        &a,
+        "agent",
+        &[("GRIT_GITHUB_API", s.base.as_str()), ("GITHUB_TOKEN", "t0ken")],
+    );
+    let via = mcp.ok(
+        "sandbox_land",
+        json!({ "name": "spin", "pr": true, "repo": "acme/widgets", "message": "Spin fastest" }),
+    );
+    assert_eq!(
+        (via["created"].as_bool(), via["number"].as_u64()),
+        (Some(false), Some(1)),
+        "{via}"
+    );
+    assert_eq!(
+        t.git(&bare, &["rev-parse", "refs/heads/sandbox/spin"]),
+        t.git(&a, &["rev-parse", "refs/heads/sandbox/spin"])
+    );
+    drop(mcp);
+    let mut bare_env = crate::mcp::Session::start(&t, &a, "agent", &[("GRIT_GITHUB_API", s.base.as_str())]);
+    let refused = bare_env.call(
+        "sandbox_land",
+        json!({ "name": "spin", "pr": true, "repo": "acme/widgets" }),
+    );
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert!(refused.to_string().contains("GITHUB_TOKEN"), "{refused}");
+    drop(bare_env);
     // Without a token: refused before anything is pushed, with the hint.
     t.cmd("sandbox", &a)
         .args(["land", "spin", "--pr", "--repo", "acme/widgets"])

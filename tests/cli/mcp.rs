@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::env::{TestEnv, test_tool};
 
 /// A stdio session: JSON-RPC lines in and out.
-struct Session {
+pub(crate) struct Session {
     child: Child,
     stdin: ChildStdin,
     lines: mpsc::Receiver<Value>,
@@ -23,7 +23,7 @@ struct Session {
 }
 
 impl Session {
-    fn start(t: &TestEnv, dir: &Path, client: &str, env: &[(&str, &str)]) -> Session {
+    pub(crate) fn start(t: &TestEnv, dir: &Path, client: &str, env: &[(&str, &str)]) -> Session {
         let mut c = t.std_cmd("wal", dir);
         c.args(["mcp"]).envs(env.iter().copied());
         let mut child = c
@@ -86,12 +86,12 @@ impl Session {
         }
     }
 
-    fn call(&mut self, tool: &str, args: Value) -> Value {
+    pub(crate) fn call(&mut self, tool: &str, args: Value) -> Value {
         self.request("tools/call", json!({ "name": tool, "arguments": args }))
     }
 
     /// A tool's structured result, which must not be an error.
-    fn ok(&mut self, tool: &str, args: Value) -> Value {
+    pub(crate) fn ok(&mut self, tool: &str, args: Value) -> Value {
         let r = self.call(tool, args);
         assert_eq!(r["result"]["isError"], json!(false), "{tool}: {r}");
         r["result"]["structuredContent"].clone()
@@ -485,7 +485,7 @@ impl HttpSession {
         s
     }
 
-    fn call(&mut self, tool: &str, args: Value) -> Value {
+    pub(crate) fn call(&mut self, tool: &str, args: Value) -> Value {
         let id = self.next;
         self.next += 1;
         let (status, _, msg) = self.post(&json!({

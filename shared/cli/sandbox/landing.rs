@@ -184,7 +184,7 @@ pub(in crate::cli) fn merge_many(ui: &mut Ui, main: &Main, a: &MergeArgs) -> Res
 
 /// `land --pr`: the branch pushed and a pull request opened, through the operation.
 pub(in crate::cli) fn propose(ui: &mut Ui, main: &Main, r: &Record, a: LandArgs) -> Result<(), CommandError> {
-    let token = crate::cli::bridge::token().ok_or_else(|| {
+    let token = crate::rest::github_token().ok_or_else(|| {
         CommandError::usage(
             "--pr opens a pull request through GitHub's API, and no token is set",
             "export GITHUB_TOKEN (a fine-grained token with Pull requests: read and write), or GH_TOKEN",
