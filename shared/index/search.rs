@@ -289,6 +289,16 @@ impl Index {
         Ok(Found { hits, total, blockers })
     }
 
+    /// The issues that carry `label`.
+    pub fn with_label(&self, label: &str) -> Result<Vec<Id>> {
+        let rtxn = self.env.read_txn().map_err(self.err())?;
+        Ok(self
+            .name_sets(&rtxn, &self.labels, &[label.to_owned()])?
+            .into_iter()
+            .map(Id)
+            .collect())
+    }
+
     /// What keeps an open issue out of `ready` besides blockers and claims: the issues with a
     /// held label the query does not name, and the type codes that are not work (none when the
     /// query names a type).

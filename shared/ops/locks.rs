@@ -52,8 +52,37 @@ pub fn claims(store: &Store) -> Result<HashMap<Id, Claim>> {
             },
         );
     }
+    // Another tracker's claim, imported: beads' in_progress is the label status:in_progress
+    // with its assignee. It is that assignee's claim (with no lease: it holds until the label
+    // goes), unless a lease here says otherwise.
+    for id in store.index.with_label(IMPORTED_CLAIM)? {
+        if out.contains_key(&id) {
+            continue;
+        }
+        let Some(s) = store.index.issue(&id)? else { continue };
+        let Some(who) = s
+            .assignees()
+            .into_iter()
+            .next()
+            .filter(|_| s.state() == crate::event::State::Open)
+        else {
+            continue;
+        };
+        out.insert(
+            id,
+            Claim {
+                by: String::new(),
+                by_name: who,
+                by_actor: "imported".into(),
+                until: String::new(),
+            },
+        );
+    }
     Ok(out)
 }
+
+/// The label of an imported claim (beads' in_progress).
+pub const IMPORTED_CLAIM: &str = "status:in_progress";
 
 /// Parses resource arguments (`path:…`, `issue:<id prefix>`, `repo:`), resolving issue ids.
 pub fn resources(store: &Store, args: &[String]) -> Result<Vec<Resource>> {

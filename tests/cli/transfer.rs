@@ -553,6 +553,10 @@ fn all_of_beads_statuses_flags_types_and_dependencies_and_its_ready_queue() {
         env.json("issue", &dir, &["show", &id])
     };
     assert_eq!(show("Claimed work")["assignees"], json!(["ada"]));
+    // beads' in_progress is a claim by its assignee: claimed: finds it, and listings say who.
+    let claimed = env.json("issue", &dir, &["list", "-S", "claimed:true"]);
+    assert_eq!(titles(&claimed), ["Claimed work"], "{claimed}");
+    assert_eq!(claimed[0]["claim"]["by_name"], "ada");
     assert!(
         show("Done")["body"]
             .as_str()
