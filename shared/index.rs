@@ -246,14 +246,52 @@ impl Index {
 
     fn reopen_checked(path: &Path) -> Result<Index> {
         let path = path.to_owned();
+        // Opening goes under a lock beside the index: shared while the index looks whole, and
+        // exclusive to create one, or to judge and wipe one that does not look whole. A new
+        // index's file is empty until LMDB has written its meta pages, and another process
+        // checking it in that moment must wait, not take it for a damaged one and wipe it.
+        // Where the lock cannot be had (a read-only repository), opening goes on without it.
+        let lock = path.file_name().and_then(|n| {
+            let lock_path = path.with_file_name(format!("{}.open.lock", n.to_string_lossy()));
+            // A new clone's grit directory may not be there yet.
+            std::fs::create_dir_all(lock_path.parent()?).ok()?;
+            std::fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(lock_path)
+                .ok()
+        });
+        let data = path.join("data.mdb");
+        let whole = || {
+            path.symlink_metadata().is_ok_and(|m| m.is_dir())
+                && data.metadata().is_ok_and(|m| m.len() > 0)
+                && guard::precheck(&data).is_none()
+        };
+        if let Some(l) = &lock {
+            let _ = l.lock_shared();
+            if !whole() {
+                let _ = l.unlock();
+                let _ = l.lock();
+            }
+        }
         if path.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
             eprintln!("warning: the index is not a directory; rebuilding it from the refs");
             Self::wipe(&path)?;
         }
-        if let Some(why) = guard::precheck(&path.join("data.mdb")) {
+        if let Some(why) = guard::precheck(&data) {
             eprintln!("warning: the index is damaged ({why}); rebuilding it from the refs");
             Self::wipe(&path)?;
         }
+        let opened = Self::open_checked_schema(&path);
+        drop(lock);
+        opened
+    }
+
+    /// Opens the index at `path`, starting it afresh when another schema wrote it or LMDB
+    /// cannot read it.
+    fn open_checked_schema(path: &Path) -> Result<Index> {
+        let path = path.to_owned();
         match Self::open_settled(&path) {
             Ok(index) if index.schema()? == SCHEMA_VERSION => Ok(index),
             Ok(index) => {

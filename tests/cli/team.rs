@@ -814,3 +814,36 @@ fn four_agents_on_two_clones_close_every_issue_once_with_no_double_or_blocked_cl
 fn ids_index(id: &str) -> usize {
     usize::from_str_radix(&id[..4], 16).unwrap()
 }
+
+/// The first commands in a clone race to create its index: each must wait for the one that
+/// creates it, not take its half-made file for a damaged index and wipe it.
+#[test]
+fn processes_that_race_to_create_the_index_never_take_it_for_damaged() {
+    let t = TestEnv::new();
+    let mut failures = Vec::new();
+    for round in 0..30 {
+        let r = t.repo(&format!("r{round}"));
+        let children: Vec<_> = (0..6)
+            .map(|i| {
+                let mut c = t.std_cmd("issue", &r);
+                if i % 2 == 0 {
+                    c.args(["list"]);
+                } else {
+                    c.env("GRIT_ACTOR", format!("a{i}")).args(["create", "--title", "t"]);
+                }
+                c.stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            if !out.status.success() || stderr.contains("damaged") {
+                failures.push(format!("round {round}: {:?}: {stderr}", out.status.code()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
