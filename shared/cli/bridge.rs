@@ -551,13 +551,7 @@ fn pull(ui: &mut Ui, f: &Forge, base: Option<String>, a: &CommonArgs) -> Result<
             "import": report,
         }));
     }
-    for s in &report.skipped {
-        ui.note(format!(
-            "warning: skipped {}: {}",
-            super::term::esc(&s.at),
-            super::term::esc(&s.reason)
-        ));
-    }
+    warn_skipped(ui, &report.skipped);
     if report.confidential > 0 {
         ui.note(format!(
             "note: {} confidential issue(s) left out; --include-confidential pulls them",
@@ -697,17 +691,22 @@ fn pull_jira(ui: &mut Ui, a: &JiraArgs) -> Result<(), CommandError> {
             "import": report,
         }));
     }
-    for s in &report.skipped {
+    warn_skipped(ui, &report.skipped);
+    ui.say(format!(
+        "pulled {} issue(s) from Jira: {} new, {} changed, {} unchanged; {} event(s)",
+        report.issues, report.created, report.updated, report.unchanged, report.events
+    ))
+}
+
+/// Names each record a pull skipped, and why.
+fn warn_skipped(ui: &Ui, skipped: &[Skipped]) {
+    for s in skipped {
         ui.note(format!(
             "warning: skipped {}: {}",
             super::term::esc(&s.at),
             super::term::esc(&s.reason)
         ));
     }
-    ui.say(format!(
-        "pulled {} issue(s) from Jira: {} new, {} changed, {} unchanged; {} event(s)",
-        report.issues, report.created, report.updated, report.unchanged, report.events
-    ))
 }
 
 /// Makes an incoming issue agree with what is local where the bridge, not GitHub, is right: a

@@ -154,6 +154,21 @@ impl TestEnv {
     }
 
     /// Creates an issue and returns its full id.
+    /// `show --json` of the issue titled `title` (in any state).
+    pub fn show_titled(&self, dir: &Path, title: &str) -> serde_json::Value {
+        let list = self.json("issue", dir, &["list", "--state", "all"]);
+        let id = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["title"] == title)
+            .unwrap_or_else(|| panic!("no issue titled {title:?}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.json("issue", dir, &["show", &id])
+    }
+
     pub fn create(&self, dir: &Path, title: &str) -> String {
         self.json("issue", dir, &["create", "--title", title])["id"]
             .as_str()

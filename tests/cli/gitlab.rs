@@ -261,15 +261,6 @@ fn titles(t: &TestEnv, dir: &Path) -> Vec<String> {
     v
 }
 
-fn show(t: &TestEnv, dir: &Path, title: &str) -> Value {
-    let list = t.json("issue", dir, &["list", "--state", "all"]);
-    let id = list.as_array().unwrap().iter().find(|i| i["title"] == title).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    t.json("issue", dir, &["show", &id])
-}
-
 #[test]
 fn a_pull_waits_out_limits_retries_errors_and_maps_every_field() {
     let t = TestEnv::new();
@@ -296,7 +287,7 @@ fn a_pull_waits_out_limits_retries_errors_and_maps_every_field() {
         titles(&t, &dir),
         ["Closed one", "Crash on start", "Incident", "Ünïcode title ✓ 日本語"]
     );
-    let crash = show(&t, &dir, "Crash on start");
+    let crash = t.show_titled(&dir, "Crash on start");
     assert_eq!(crash["labels"], json!(["bug", "milestone:v1.0"]));
     assert_eq!(crash["assignees"], json!(["ada"]));
     assert_eq!(crash["author"]["name"], "ada");
@@ -312,9 +303,9 @@ fn a_pull_waits_out_limits_retries_errors_and_maps_every_field() {
         ["I can reproduce", "Fixed ✓"],
         "the system note is not a comment"
     );
-    assert_eq!(show(&t, &dir, "Ünïcode title ✓ 日本語")["body"], "");
-    assert_eq!(show(&t, &dir, "Closed one")["state"], "closed");
-    assert_eq!(show(&t, &dir, "Incident")["type"], "bug");
+    assert_eq!(t.show_titled(&dir, "Ünïcode title ✓ 日本語")["body"], "");
+    assert_eq!(t.show_titled(&dir, "Closed one")["state"], "closed");
+    assert_eq!(t.show_titled(&dir, "Incident")["type"], "bug");
     // Again: nothing new, nothing written.
     let again = bridge(&t, &dir, &s, &["pull", "--full"]);
     assert_eq!(again["import"]["events"], 0, "{again}");
@@ -357,7 +348,7 @@ fn push_and_pull_round_trip_with_markers_that_only_the_bots_own_issues_carry() {
     // Pulled back: the same issue, no second comment.
     let back = bridge(&t, &dir, &s, &["pull"]);
     assert_eq!(back["import"]["created"], 0, "{back}");
-    let shown = show(&t, &dir, "Made here");
+    let shown = t.show_titled(&dir, "Made here");
     assert_eq!(shown["comments"].as_array().unwrap().len(), 1);
     assert!(shown["source"].as_str().unwrap().starts_with("gitlab:acme/app#"));
     assert!(
@@ -397,10 +388,10 @@ fn push_and_pull_round_trip_with_markers_that_only_the_bots_own_issues_carry() {
     }
     bridge(&t, &dir, &s, &["pull"]);
     assert!(
-        show(&t, &dir, "Never pushed")["source"].is_null(),
+        t.show_titled(&dir, "Never pushed")["source"].is_null(),
         "a stranger's marker names nothing"
     );
-    assert_eq!(show(&t, &dir, "Forged")["title"], "Forged");
+    assert_eq!(t.show_titled(&dir, "Forged")["title"], "Forged");
 }
 
 #[test]
@@ -425,7 +416,10 @@ fn import_reads_rest_pages_notes_and_an_export_and_refuses_bad_records() {
     assert_eq!(r["created"], 4, "{r}");
     assert_eq!(r["confidential"], 1, "{r}");
     assert_eq!(
-        show(&t, &dir, "Crash on start")["comments"].as_array().unwrap().len(),
+        t.show_titled(&dir, "Crash on start")["comments"]
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
     let again = t.json("issue", &dir, &["import", pages.to_str().unwrap(), "--from", "gitlab"]);

@@ -541,17 +541,7 @@ fn all_of_beads_statuses_flags_types_and_dependencies_and_its_ready_queue() {
         ["An agent"]
     );
     // Claimed work carries its assignee; the close reason is kept in the body; tracks is related.
-    let show = |title: &str| {
-        let id = env.json(
-            "issue",
-            &dir,
-            &["list", "-S", &format!("\"{title}\""), "--state", "all"],
-        )[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        env.json("issue", &dir, &["show", &id])
-    };
+    let show = |title: &str| env.show_titled(&dir, title);
     assert_eq!(show("Claimed work")["assignees"], json!(["ada"]));
     // beads' in_progress is a claim by its assignee: claimed: finds it, and listings say who.
     let claimed = env.json("issue", &dir, &["list", "-S", "claimed:true"]);
@@ -740,14 +730,7 @@ fn jira_search_pages_map_types_links_adf_and_resolutions() {
     assert_eq!(skipped.len(), 1, "{r}");
     assert!(skipped[0]["at"].as_str().unwrap().contains("search-2.json[2]"), "{r}");
     assert!(skipped[0]["reason"].as_str().unwrap().contains("APP-6"), "{r}");
-    let show = |title: &str| {
-        let list = env.json("issue", &dir, &["list", "--state", "all"]);
-        let id = list.as_array().unwrap().iter().find(|i| i["title"] == title).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        env.json("issue", &dir, &["show", &id])
-    };
+    let show = |title: &str| env.show_titled(&dir, title);
     let crash = show("Crash on save");
     assert_eq!(
         (crash["type"].as_str(), crash["priority"].as_u64()),
@@ -817,14 +800,7 @@ fn jira_csv_export_comes_in_as_its_search_does() {
     let file = fixture("jira/csv/export.csv");
     let r = import(&env, &dir, &file, "jira");
     assert_eq!(r["created"], 4, "{r}");
-    let show = |title: &str| {
-        let list = env.json("issue", &dir, &["list", "--state", "all"]);
-        let id = list.as_array().unwrap().iter().find(|i| i["title"] == title).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        env.json("issue", &dir, &["show", &id])
-    };
+    let show = |title: &str| env.show_titled(&dir, title);
     let crash = show("Crash on save");
     assert_eq!(
         (crash["type"].as_str(), crash["priority"].as_u64()),
