@@ -28,17 +28,20 @@ fn issue(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
+const WORDS: [&str; 10] = [
+    "crash", "login", "proxy", "timeout", "cache", "index", "build", "error", "page", "server",
+];
+
+/// `n` words of `WORDS`, varied by `seed`: an issue's text.
+fn sentence(seed: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| WORDS[(seed * 7 + i * 3) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A `gh issue list --json …` file: `issues` issues with five comments each.
 fn gh_file(path: &Path, issues: usize) {
-    let words = [
-        "crash", "login", "proxy", "timeout", "cache", "index", "build", "error", "page", "server",
-    ];
-    let sentence = |seed: usize, n: usize| -> String {
-        (0..n)
-            .map(|i| words[(seed * 7 + i * 3) % words.len()])
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     let all: Vec<serde_json::Value> = (1..=issues)
         .map(|n| {
             let comments: Vec<serde_json::Value> = (0..5)
@@ -52,7 +55,7 @@ fn gh_file(path: &Path, issues: usize) {
             serde_json::json!({
                 "number": n, "title": sentence(n, 6), "body": sentence(n * 3, 40),
                 "state": if n % 3 == 0 { "CLOSED" } else { "OPEN" },
-                "labels": [{"name": words[n % words.len()]}], "assignees": [], "author": {"login": "octo"},
+                "labels": [{"name": WORDS[n % WORDS.len()]}], "assignees": [], "author": {"login": "octo"},
                 "comments": comments, "createdAt": "2024-03-01T10:00:00Z", "closedAt": null,
                 "url": format!("https://github.com/acme/widgets/issues/{n}")
             })
@@ -65,15 +68,6 @@ fn gh_file(path: &Path, issues: usize) {
 /// the Atlassian Document Format.
 fn jira_pages(dir: &Path, issues: usize) {
     std::fs::create_dir_all(dir).unwrap();
-    let words = [
-        "crash", "login", "proxy", "timeout", "cache", "index", "build", "error", "page", "server",
-    ];
-    let sentence = |seed: usize, n: usize| -> String {
-        (0..n)
-            .map(|i| words[(seed * 7 + i * 3) % words.len()])
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     let adf = |text: String| {
         serde_json::json!({"type": "doc", "version": 1, "content": [
             {"type": "paragraph", "content": [{"type": "text", "text": text}]},
@@ -93,7 +87,7 @@ fn jira_pages(dir: &Path, issues: usize) {
                     "fields": {"summary": sentence(n, 6), "description": adf(sentence(n * 3, 40)),
                         "status": {"name": "To Do", "statusCategory": {"key": if n % 3 == 0 { "done" } else { "new" }}},
                         "resolution": if n % 3 == 0 { serde_json::json!({"name": "Done"}) } else { serde_json::Value::Null },
-                        "issuetype": {"name": "Task"}, "priority": {"name": "Medium"}, "labels": [words[n % words.len()]],
+                        "issuetype": {"name": "Task"}, "priority": {"name": "Medium"}, "labels": [WORDS[n % WORDS.len()]],
                         "reporter": {"displayName": "Ada"}, "created": "2024-03-01T10:00:00.000+0000",
                         "comment": {"comments": comments, "total": 5}}})
             })

@@ -134,6 +134,15 @@ impl Forge {
         }
     }
 
+    /// The name of a field in this forge's issue objects: GitHub's, or GitLab's.
+    fn field(&self, github: &'static str, gitlab: &'static str) -> &'static str {
+        if self.dialect == Dialect::GitLab {
+            gitlab
+        } else {
+            github
+        }
+    }
+
     fn source_prefix(&self) -> String {
         match self.dialect {
             Dialect::GitLab => format!("gitlab:{}#", self.project),
@@ -182,22 +191,13 @@ impl Forge {
 
     /// The issue's number in its project (GitHub's `number`, GitLab's `iid`).
     fn number(&self, item: &Value) -> Option<u64> {
-        item.get(if self.dialect == Dialect::GitLab {
-            "iid"
-        } else {
-            "number"
-        })
-        .and_then(Value::as_u64)
+        item.get(self.field("number", "iid")).and_then(Value::as_u64)
     }
 
     fn body<'a>(&self, item: &'a Value) -> &'a str {
-        item.get(if self.dialect == Dialect::GitLab {
-            "description"
-        } else {
-            "body"
-        })
-        .and_then(Value::as_str)
-        .unwrap_or("")
+        item.get(self.field("body", "description"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     fn author<'a>(&self, item: &'a Value) -> Option<&'a str> {
@@ -209,13 +209,9 @@ impl Forge {
     }
 
     fn has_comments(&self, item: &Value) -> bool {
-        item.get(if self.dialect == Dialect::GitLab {
-            "user_notes_count"
-        } else {
-            "comments"
-        })
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
+        item.get(self.field("comments", "user_notes_count"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
             > 0
     }
 
@@ -321,13 +317,9 @@ impl Forge {
     }
 
     fn url_of(&self, item: &Value) -> Option<String> {
-        item.get(if self.dialect == Dialect::GitLab {
-            "web_url"
-        } else {
-            "html_url"
-        })
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+        item.get(self.field("html_url", "web_url"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     }
 }
 
