@@ -245,12 +245,10 @@ impl Forge {
             return None;
         }
         let page = api.get("/user").ok()?;
-        let field = if self.dialect == Dialect::GitLab {
-            "username"
-        } else {
-            "login"
-        };
-        page.body.get(field).and_then(Value::as_str).map(str::to_owned)
+        page.body
+            .get(self.field("login", "username"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     }
 
     /// The labels an issue there carries, as a push compares them.
