@@ -175,14 +175,30 @@ pub fn files() -> Result<Vec<OwnedFd>> {
         .collect()
 }
 
-/// Gives the child `files` as `FDS` (dup2 clears close-on-exec on the copies).
+/// Gives the child `files` as `FDS`.
 pub fn attach(cmd: &mut std::process::Command, files: Vec<OwnedFd>) {
+    attach_at(cmd, files, FDS);
+}
+
+/// Gives the child `files` as the descriptors `to`, inheritable. A file may already sit on one
+/// of `to` (a busy process such as the daemon opens many): each is first copied above them all,
+/// so a copy never lands on a file not yet placed, and `dup2` onto a different number always
+/// clears close-on-exec (onto its own number it would not, and bubblewrap would find it closed).
+fn attach_at<const N: usize>(cmd: &mut std::process::Command, files: Vec<OwnedFd>, to: [i32; N]) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: only dup2, which is async-signal-safe, runs between fork and exec.
+    let above = to.iter().max().map_or(0, |m| m + 1);
+    // SAFETY: only fcntl and dup2, which are async-signal-safe, run between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            for (f, to) in files.iter().zip(FDS) {
-                if libc::dup2(f.as_raw_fd(), to) < 0 {
+            let mut moved = [0; N];
+            for (f, m) in files.iter().zip(moved.iter_mut()) {
+                *m = libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above);
+                if *m < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (m, to) in moved.into_iter().zip(to) {
+                if libc::dup2(m, to) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
@@ -200,5 +216,40 @@ mod tests {
         // BPF_RET | BPF_K
         assert_eq!(a.last().unwrap().code, 0x06);
         assert_eq!(super::bytes(&a).len(), a.len() * 8);
+    }
+
+    /// The daemon's descriptors are many: a program's file may already be on the number it
+    /// goes to, or on the other's. Each still reaches the child, open, with its own content.
+    #[test]
+    fn files_reach_the_child_whatever_descriptors_they_start_on() {
+        use std::io::{Seek, Write};
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let to = [900, 901];
+        // Sitting on the wrong target each (swapped), and on its own target, close-on-exec.
+        for starts in [[901, 900], [900, 901]] {
+            let files: Vec<OwnedFd> = ["first", "second"]
+                .iter()
+                .zip(starts)
+                .map(|(text, at)| {
+                    let mut f = tempfile::tempfile().unwrap();
+                    f.write_all(text.as_bytes()).unwrap();
+                    f.rewind().unwrap();
+                    // SAFETY: `at` is a number no other test uses; the copy is owned below.
+                    let fd = unsafe { libc::dup3(f.as_raw_fd(), at, libc::O_CLOEXEC) };
+                    assert_eq!(fd, at);
+                    unsafe { OwnedFd::from_raw_fd(fd) }
+                })
+                .collect();
+            let mut cmd = std::process::Command::new("sh");
+            cmd.args(["-c", "cat /proc/self/fd/900; echo; cat /proc/self/fd/901"]);
+            super::attach_at(&mut cmd, files, to);
+            let out = cmd.output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "first\nsecond",
+                "started on {starts:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }

@@ -756,11 +756,11 @@ fn sandbox_exec_over_the_socket_is_isolated_as_the_cli_is_under_sandbox_isolate(
     let isolation = ran["result"]["isolation"].as_str().unwrap_or_default();
     assert!(matches!(isolation, "bwrap" | "unshare"), "{ran}");
     assert!(!outside.exists(), "the command wrote outside its sandbox: {ran}");
+    let diff = t.json("sandbox", &r, &["diff", "iso"]);
     assert!(
-        r.join(".sandboxes/iso/inside.txt").exists()
-            || t.json("sandbox", &r, &["diff", "iso"])
-                .to_string()
-                .contains("inside.txt")
+        r.join(".sandboxes/iso/inside.txt").exists() || diff.to_string().contains("inside.txt"),
+        "the command's own write is in its sandbox: {ran}; diff {diff}; log {}",
+        t.ok("sandbox", &r, &["logs", "iso"])
     );
     let listed = t.json("sandbox", &r, &["list"]);
     assert!(
