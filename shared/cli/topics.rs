@@ -46,6 +46,12 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         tool: "sandbox",
+        name: "remote",
+        summary: "sandboxes whose commands run on another machine over ssh",
+        text: REMOTE,
+    },
+    Topic {
+        tool: "sandbox",
         name: "commit-suggest",
         summary: "how commit --suggest proposes a Conventional Commits message",
         text: SUGGEST,
@@ -241,6 +247,38 @@ With --commit, each item commits on its own branch. With --discard, each item's 
 it is done (and an overlay layer it alone used with it).
 
     git sandbox run t --matrix 'crates/*' -j 4 -- cargo test -p {match}
+";
+
+const REMOTE: &str = "\
+run NAME --on HOST -- CMD makes the sandbox here, as any run does, and runs CMD on another
+machine over ssh. HOST is an executor from git config, or an ssh destination (user@host). The
+branch sandbox/NAME, the sandbox's directory and every other command stay here: diff, commit,
+land, merge and rm work as for a local sandbox, and exec, repeat, the socket and MCP run there.
+
+    git config sandbox.executor.build.ssh ci@build-1
+    git config sandbox.executor.build.sshCommand 'ssh -p 2222 -i ~/.ssh/grit'
+    git config sandbox.executor.build.dir /srv/grit-sandboxes
+    git config sandbox.executor.build.wrap 'podman run --rm -v \"$PWD:/w\" -w /w rust:1'
+    git sandbox run fix --on build --commit 'fix: …' -- cargo test
+
+Each run sends everything the sandbox holds (its commit, and its uncommitted and untracked
+files) with git push to a repository in DIR/NAME-TAG there, made on first use: the remote needs
+only git and a POSIX shell, and ssh that logs in without a password (ssh runs with
+BatchMode=yes). The command runs there on that state, inside wrap when one is set, with its
+output streamed back and its exit code returned. Then the branch (with any commits the command
+made) and the files come back here with git fetch. Ignored files are not sent and do not come
+back: a build's target/ stays there, warm for the next run.
+
+Ctrl-C, or this process dying, stops the command there: ssh's input closes, and the remote end
+stops the command's process group and removes its directory (the next run sends everything
+again). A connection lost mid-run leaves the sandbox marked (list shows \"connection lost\"); the
+next command on it settles it: it brings the result back if the run finished there, and
+otherwise says the run was stopped and the sandbox holds what it had before.
+
+--isolate isolates on this machine only: for a remote sandbox it is refused unless the executor
+has a wrap, which is then the isolation (the run's record says wrap). rm removes the directory
+there too; when the host cannot be reached, the sandbox goes here and the error names what is
+left there.
 ";
 
 const QUERY: &str = "\

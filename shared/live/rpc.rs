@@ -383,6 +383,7 @@ impl Session {
         req.excludes = str_list(p, "exclude")?;
         req.template = opt_str(p, "template")?.map(str::to_owned);
         req.backend = opt_str(p, "backend")?.map(str::to_owned);
+        req.on = opt_str(p, "on")?.map(str::to_owned);
         req.issue = opt_str(p, "issue")?.map(str::to_owned);
         req.locks = str_list(p, "lock")?;
         let mut resolved = ops.resolve(&req)?;

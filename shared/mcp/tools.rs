@@ -209,6 +209,9 @@ pub struct SandboxCreateArgs {
     pub base: Option<String>,
     /// copy, worktree, overlay, layer or auto.
     pub backend: Option<String>,
+    /// Run its commands on another machine over ssh: an executor configured as
+    /// `sandbox.executor.<name>.*`, or an ssh destination.
+    pub on: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -698,6 +701,7 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
             req.locks = a.locks;
             req.base = a.base;
             req.backend = a.backend;
+            req.on = a.on;
             let mut warnings = Vec::new();
             let (record, _) = sb.create(&req, &|| None, &mut warnings).map_err(|e| match e {
                 crate::sandbox::Stopped::Failed(e) => e,

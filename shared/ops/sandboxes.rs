@@ -59,6 +59,8 @@ pub struct CreateRequest {
     pub issue: Option<String>,
     /// Lock resources taken for the sandbox (released when it commits, lands or is removed).
     pub locks: Vec<String>,
+    /// The executor its commands run on (`sandbox.executor.<on>.*`, or an ssh destination).
+    pub on: Option<String>,
 }
 
 impl CreateRequest {
@@ -187,6 +189,9 @@ pub struct Listed {
     /// Why the last automatic sync of its base into it stopped, until one succeeds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_conflict: Option<String>,
+    /// Where its commands run, when not here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<sandbox::remote::Remote>,
 }
 
 /// What the automatic sync of one sandbox did.
@@ -316,7 +321,23 @@ impl<'a> Sandboxes<'a> {
     /// A ready sandbox by name. Interrupted creations whose process is gone are rolled back
     /// first.
     pub fn find(&self, name: &str) -> Result<Record> {
-        find(&self.main, name)
+        Ok(self.find_settled(name)?.0)
+    }
+
+    /// `find`, with a remote run that lost its connection (or whose process died) settled
+    /// first, and what a person should hear of it. A host that cannot be reached leaves it
+    /// marked, and says so.
+    pub fn find_settled(&self, name: &str) -> Result<(Record, Option<String>)> {
+        let r = find(&self.main, name)?;
+        if r.remote.is_none() {
+            return Ok((r, None));
+        }
+        let said = match sandbox::remote::reconcile(&self.main, &r) {
+            Ok(said) => said,
+            Err(e) => Some(format!("sandbox {name}: its last remote run is not settled yet: {e}")),
+        };
+        let r = find(&self.main, name)?;
+        Ok((r, said))
     }
 
     /// Every sandbox with its state.
@@ -342,6 +363,7 @@ impl<'a> Sandboxes<'a> {
                 issue: r.issue,
                 locks: r.locks,
                 sync_conflict: r.sync_conflict,
+                remote: r.remote,
             })
             .collect())
     }
@@ -452,6 +474,11 @@ impl<'a> Sandboxes<'a> {
             backend,
             issue: None,
             locks: Vec::new(),
+            remote: req
+                .on
+                .as_deref()
+                .map(|on| sandbox::remote::executor(main, on))
+                .transpose()?,
         };
         Ok(Resolved {
             spec,
@@ -574,9 +601,31 @@ impl<'a> Sandboxes<'a> {
     pub fn exec(&self, r: &Record, exec: &Exec, output: Output<'_>) -> Result<Ran> {
         let main = &self.main;
         let iso = exec.isolate.as_ref();
-        let line = argv(&r.path, &exec.cmd, exec.sh, iso)?;
-        let configured = iso.map(|_| sandbox::isolate::configured_env(main));
-        let mut p = command_in(&r.path, &line, &exec.env, configured.as_deref())?;
+        // A remote sandbox's state goes there first, and its command runs there over ssh.
+        let sent = match &r.remote {
+            Some(rm) => Some((
+                rm,
+                remote_ready(r, rm, exec).and_then(|()| sandbox::remote::send(main, r, rm))?,
+            )),
+            None => None,
+        };
+        let mut p = match &sent {
+            Some((rm, _)) => {
+                let line = sandbox::remote::line(&exec.cmd, exec.sh, &exec.env);
+                rm.ssh(&sandbox::remote::script(r, rm, &line))
+            }
+            None => {
+                let line = argv(&r.path, &exec.cmd, exec.sh, iso)?;
+                let configured = iso.map(|_| sandbox::isolate::configured_env(main));
+                command_in(&r.path, &line, &exec.env, configured.as_deref())?
+            }
+        };
+        // ssh's input stays open for as long as this run: when it closes (this process is
+        // gone, or the connection), the remote end stops the command.
+        let hold = sent.is_some();
+        if hold {
+            sandbox::remote::mark(main, &r.name, "running", std::process::id())?;
+        }
         crate::sys::unblock_signals_on_exec(&mut p);
         let start = Instant::now();
         let started_at = format_time(crate::repo::now_ms());
@@ -602,7 +651,14 @@ impl<'a> Sandboxes<'a> {
                         .map_err(Error::io("stderr"))?;
                     p.stdout(Stdio::from(fd));
                 }
-                p.status()
+                if hold {
+                    p.stdin(Stdio::piped()).spawn().and_then(|mut c| {
+                        let _open = c.stdin.take();
+                        c.wait()
+                    })
+                } else {
+                    p.status()
+                }
             }
             (Output::Inherit { stdout_to_stderr }, Some(log)) => {
                 // Passed on as it comes, and kept.
@@ -616,7 +672,7 @@ impl<'a> Sandboxes<'a> {
                         out.write_all(bytes).and_then(|()| out.flush())
                     };
                 };
-                stream_with(&mut p, &tee, false)
+                stream_with(&mut p, &tee, if hold { In::Held } else { In::Inherit })
             }
             (Output::Stream(sink), log) => {
                 let tee = |stream: &'static str, bytes: &[u8]| {
@@ -625,7 +681,7 @@ impl<'a> Sandboxes<'a> {
                     }
                     sink(stream, bytes);
                 };
-                stream_with(&mut p, &tee, true)
+                stream_with(&mut p, &tee, if hold { In::Held } else { In::Null })
             }
         };
         drop(renewer);
@@ -636,9 +692,11 @@ impl<'a> Sandboxes<'a> {
             path
         });
         let mut not_found = None;
+        let mut signalled = false;
         let code = match status {
             Ok(s) => {
                 use std::os::unix::process::ExitStatusExt;
+                signalled = s.signal().is_some();
                 s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -650,8 +708,16 @@ impl<'a> Sandboxes<'a> {
             }
             Err(e) => return Err(Error::io(&r.path)(e)),
         };
+        if let Some((rm, sent)) = &sent {
+            finish_remote(main, r, rm, sent, code, signalled)?;
+        }
         let duration_ms = start.elapsed().as_millis() as u64;
-        let isolation = iso.map_or("none", |i| i.with.name()).to_owned();
+        let isolation = match &r.remote {
+            Some(rm) if rm.wrap.is_some() => "wrap",
+            Some(_) => "none",
+            None => iso.map_or("none", |i| i.with.name()),
+        }
+        .to_owned();
         sandbox::runs::record(
             main,
             &r.name,
@@ -1049,6 +1115,74 @@ fn find(main: &Main, name: &str) -> Result<Record> {
         })
 }
 
+/// Whether `exec` can run on remote sandbox `r`: a command (no interactive shell), and any
+/// isolation asked for given by the executor's `wrap` (this machine's cannot reach there).
+fn remote_ready(r: &Record, rm: &sandbox::remote::Remote, exec: &Exec) -> Result<()> {
+    if exec.cmd.is_empty() {
+        return Err(Error::invalid(
+            format!(
+                "sandbox {} runs on {}: it takes a command, not an interactive shell",
+                r.name, rm.on
+            ),
+            format!("`git sandbox exec {} -- CMD` runs one there", r.name),
+        ));
+    }
+    if exec.isolate.is_some() && rm.wrap.is_none() {
+        return Err(Error::invalid(
+            format!(
+                "sandbox {} runs on {}, where this machine's isolation cannot reach",
+                r.name, rm.on
+            ),
+            format!(
+                "set sandbox.executor.{}.wrap to a command that contains it there (`podman run …`, `bwrap …`)",
+                rm.on
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// After a remote run: its result brought back; a lost connection (ssh's 255) leaves the
+/// record marked for the next command to reconcile; an interrupted run left nothing there.
+fn finish_remote(
+    main: &Main,
+    r: &Record,
+    rm: &sandbox::remote::Remote,
+    sent: &sandbox::remote::Sent,
+    code: i32,
+    signalled: bool,
+) -> Result<()> {
+    if code == 255 && !signalled {
+        sandbox::remote::mark(main, &r.name, "lost", 0)?;
+        return Err(Error::Failed {
+            message: format!(
+                "the connection to {} was lost during the run in sandbox {}",
+                rm.on, r.name
+            ),
+            hint: format!(
+                "the sandbox is marked; the next command on it (`git sandbox diff {}`) settles it",
+                r.name
+            ),
+        });
+    }
+    sandbox::remote::mark(main, &r.name, "idle", 0)?;
+    // ssh ended by a signal here (Ctrl-C): the remote end stopped the command and removed its
+    // directory; there is nothing to bring back.
+    if !signalled && !sandbox::remote::bring_back(main, r, rm, sent)? {
+        return Err(Error::Failed {
+            message: format!(
+                "the run in sandbox {} on {} did not finish: its connection closed, and it was stopped there",
+                r.name, rm.on
+            ),
+            hint: format!(
+                "the sandbox holds what it had before; `git sandbox repeat {}` runs it again",
+                r.name
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Gives back locks taken for a creation that did not finish; a failure is a warning with its
 /// reason, after the creation's own error.
 fn release_quietly(main: &Main, locks: &[String], warnings: &mut Vec<String>) {
@@ -1130,15 +1264,30 @@ pub fn command_in(
 /// Runs `p` with its output piped to `sink`, chunk by chunk, and its stdin empty.
 /// Runs `p` with its output, as it comes, to `sink`; its stdin is empty unless `keep_stdin`
 /// is false, when it is this process's.
+/// A streamed child's standard input.
+enum In {
+    Inherit,
+    Null,
+    /// A pipe held open, never written, until the child ends (a remote run's watcher).
+    Held,
+}
+
 fn stream_with(
     p: &mut Command,
     sink: &(dyn Fn(&'static str, &[u8]) + Sync),
-    null_stdin: bool,
+    stdin: In,
 ) -> std::io::Result<std::process::ExitStatus> {
-    if null_stdin {
-        p.stdin(Stdio::null());
+    match stdin {
+        In::Inherit => {}
+        In::Null => {
+            p.stdin(Stdio::null());
+        }
+        In::Held => {
+            p.stdin(Stdio::piped());
+        }
     }
     let mut child = p.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let _open = child.stdin.take();
     let out = child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>);
     let err = child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>);
     std::thread::scope(|scope| {

@@ -47,6 +47,8 @@ pub struct Spec {
     pub backend: Backend,
     pub issue: Option<String>,
     pub locks: Vec<String>,
+    /// The executor its commands run on (`--on`); `None` runs them here.
+    pub remote: Option<super::remote::Remote>,
 }
 
 /// Why creation stopped.
@@ -187,6 +189,7 @@ pub fn create(
         carried: None,
         runs: Vec::new(),
         sync_conflict: None,
+        remote: spec.remote.as_ref().map(|e| e.for_sandbox(main, &spec.name)),
     };
     main.save(&record)?;
     match populate(main, spec, &mut record, head.trim() == base, interrupted, progress) {

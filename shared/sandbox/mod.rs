@@ -12,6 +12,7 @@ pub mod layers;
 pub mod leases;
 pub mod overlay;
 pub mod provenance;
+pub mod remote;
 pub mod runs;
 pub mod seccomp;
 pub mod status;
@@ -91,6 +92,9 @@ pub struct Record {
     /// cleared by the next one that succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_conflict: Option<String>,
+    /// Where its commands run when not here (`git sandbox run --on`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<remote::Remote>,
 }
 
 /// The repository a sandbox command acts on: always the main work tree, even when run from
@@ -552,6 +556,15 @@ pub fn commit_work(main: &Main, r: &Record, message: &str, include_carried: bool
         carried::commit_own(r, message, signer.as_ref())?
     };
     let Some(c) = commit else { return Ok(None) };
+    // Everything it held is committed now, carried changes too (a carried file it removed
+    // included): its work is measured from its commits from here on.
+    if include_carried
+        && let Some(mut now) = main.load(&r.name)?
+        && now.carried.is_some()
+    {
+        now.carried = None;
+        main.save(&now)?;
+    }
     if let Some(issue) = &r.issue {
         let store = crate::store::Store::open(&main.tree)?;
         let id = store.index.resolve(issue)?;
@@ -687,6 +700,28 @@ pub fn remove(main: &Main, r: &Record) -> Result<()> {
 pub fn remove_keeping(main: &Main, r: &Record, keep_branch: bool) -> Result<()> {
     overlay::unmount(&r.path)?;
     let mut first: Option<Error> = None;
+    // Its directory on a remote executor, and the refs that brought its results back. A host
+    // that cannot be reached does not keep the sandbox here: the error says what is left there.
+    if let Some(rm) = &r.remote {
+        if let Err(e) = remote::remove_dir(rm) {
+            first = Some(Error::Failed {
+                message: format!(
+                    "sandbox {} is removed here, but not its directory {} on {}: {e}",
+                    r.name, rm.dir, rm.destination
+                ),
+                hint: format!(
+                    "remove it there by hand: `{} {} rm -rf {}`",
+                    rm.ssh,
+                    rm.destination,
+                    remote::quote(&rm.dir)
+                ),
+            });
+        }
+        let ns = format!("refs/grit-remote/{}/", r.name);
+        for suffix in ["head", "result"] {
+            let _ = main.git(&["update-ref", "-d", &format!("{ns}{suffix}")]);
+        }
+    }
     let overlay_dir = overlay::dirs(&main.root(), &r.name).0;
     if let Some(d) = overlay_dir.parent().filter(|d| d.exists())
         && let Err(e) = fs::remove_dir_all(d)

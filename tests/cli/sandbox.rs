@@ -719,6 +719,17 @@ fn changes_carried_from_a_dirty_main_tree_are_not_the_sandboxes_own() {
     run_ok(&t, &r, &["commit", "all", "-m", "everything", "--include-carried"]);
     let files = t.git(&r, &["show", "--name-only", "--format=", "sandbox/all"]);
     assert_eq!(files, "a.txt\nnotes.txt\n");
+    // A carried file the sandbox removed is committed as removed, and then nothing is left.
+    run_ok(&t, &r, &["run", "gone", "--", "rm", "notes.txt"]);
+    run_ok(&t, &r, &["commit", "gone", "-m", "no notes", "--include-carried"]);
+    let gone = listed(&t, &r)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "gone")
+        .cloned()
+        .unwrap();
+    assert_eq!(gone["dirty"], false, "{gone}");
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub(in crate::cli) fn request(a: &RunArgs, name: &str) -> Result<CreateRequest, 
     req.template = a.template.clone();
     req.backend = a.backend.clone();
     req.env = parse_envs(&a.env)?;
+    req.on = a.on.clone();
     Ok(req)
 }
 

@@ -162,6 +162,10 @@ pub struct RunArgs {
     /// the command and $GRIT_MATRIX_ITEM give each its path
     #[arg(long, value_name = "GLOB")]
     pub matrix: Option<String>,
+    /// Run it on another machine over ssh: an executor (sandbox.executor.NAME.ssh, .sshCommand,
+    /// .dir, .wrap) or an ssh destination; the branch and every command stay here
+    #[arg(long, value_name = "HOST", conflicts_with = "matrix")]
+    pub on: Option<String>,
     /// With --matrix, how many run at once (default: the number of cores)
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -511,7 +515,11 @@ pub(crate) fn block_signals_now() {
 }
 
 fn find(main: &Main, name: &str) -> Result<Record, CommandError> {
-    Ok(ops(main).find(name)?)
+    let (r, said) = ops(main).find_settled(name)?;
+    if let Some(said) = said {
+        eprintln!("note: {}", crate::cli::term::esc(&said));
+    }
+    Ok(r)
 }
 
 /// The sandbox operations on `main`.

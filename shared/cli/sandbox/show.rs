@@ -46,7 +46,17 @@ pub(in crate::cli) fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError>
                 ),
             },
             s.base_ref.as_deref().unwrap_or(&s.base).chars().take(20).collect(),
-            format!("{:?}", s.backend).to_lowercase(),
+            match &s.remote {
+                None => format!("{:?}", s.backend).to_lowercase(),
+                Some(rm) => {
+                    let on = format!("on {}", crate::cli::term::esc(&rm.on));
+                    match rm.state.as_str() {
+                        "lost" => ui.paint("31", &format!("{on} (connection lost)")),
+                        "running" => ui.paint("33", &format!("{on} (running)")),
+                        _ => ui.paint("36", &on),
+                    }
+                }
+            },
             s.created_at.clone(),
             ui.paint("2", &crate::cli::term::esc(&s.path)),
         ]
