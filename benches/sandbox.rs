@@ -4,7 +4,8 @@
 //! stays fresh in the sandbox; `git sandbox list` with 50 sandboxes; and the workflows: a
 //! cargo-shaped repository whose target/ holds hard links and a small repository, each against
 //! `git worktree add` + `cp -a`, a matrix of 8 on overlay against one sandbox, and what
-//! `--isolate` adds to a command.
+//! `--isolate` adds to a command; and what a remote executor adds to a command (`remote`, against
+//! an sshd named by `GRIT_BENCH_SSH`).
 //! `benches/run --bench sandbox` (release build); `GRIT_BENCH_SMALL=1` scales down 10x.
 
 mod common;
@@ -470,6 +471,47 @@ fn bench_workflows(root: &Path, scale: usize) {
     }
 }
 
+/// What running on a remote executor costs over running here: `exec -- true` in a sandbox on
+/// `GRIT_BENCH_SSH` (an ssh destination that logs in without a password; options such as a
+/// port or key in `GRIT_BENCH_SSH_COMMAND`) against the same in a local sandbox, alternating.
+fn bench_remote(root: &Path) {
+    let Ok(destination) = std::env::var("GRIT_BENCH_SSH") else {
+        println!(
+            "remote: skipped; set GRIT_BENCH_SSH=user@host (and GRIT_BENCH_SSH_COMMAND='ssh -p N -i KEY') to measure"
+        );
+        return;
+    };
+    let repo = new_repo(root, "remote");
+    fill(&repo, "src", 200, 2000);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "files"]);
+    git(&repo, &["config", "sandbox.executor.bench.ssh", &destination]);
+    if let Ok(ssh) = std::env::var("GRIT_BENCH_SSH_COMMAND") {
+        git(&repo, &["config", "sandbox.executor.bench.sshCommand", &ssh]);
+    }
+    let data = root.join("data-remote");
+    for (name, on) in [("here", None), ("there", Some("bench"))] {
+        let mut args = vec!["run", name, "--backend", "copy", "--keep"];
+        args.extend(on.map(|o| ["--on", o]).into_iter().flatten());
+        args.extend(["--", "true"]);
+        let out = sandbox(&repo, &data, &args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let (mut here, mut there) = (vec![], vec![]);
+    for _ in 0..11 {
+        here.push(timed(sandbox(&repo, &data, &["exec", "here", "--", "true"])));
+        there.push(timed(sandbox(&repo, &data, &["exec", "there", "--", "true"])));
+    }
+    let (h, t) = (med(here), med(there));
+    println!(
+        "exec -- true on {destination} {:6.1} ms   baseline exec -- true here {:6.1} ms   adds {:6.1} ms",
+        ms(t),
+        ms(h),
+        ms(t) - ms(h)
+    );
+    timed(sandbox(&repo, &data, &["rm", "there", "--force"]));
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let on = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
@@ -497,5 +539,8 @@ fn main() {
     }
     if on("fleet") {
         bench_fleet(tmp.path(), 50_000 / scale, 100 / scale);
+    }
+    if on("remote") {
+        bench_remote(tmp.path());
     }
 }

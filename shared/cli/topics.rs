@@ -267,7 +267,9 @@ only git and a POSIX shell, and ssh that logs in without a password (ssh runs wi
 BatchMode=yes). The command runs there on that state, inside wrap when one is set, with its
 output streamed back and its exit code returned. Then the branch (with any commits the command
 made) and the files come back here with git fetch. Ignored files are not sent and do not come
-back: a build's target/ stays there, warm for the next run.
+back: a build's target/ stays there, warm for the next run. A run's steps share one ssh
+connection, which stays open for a minute after it (ControlMaster, with its socket in a
+directory of the user's own under the temporary directory), so the runs that follow log in once.
 
 Ctrl-C, or this process dying, stops the command there: ssh's input closes, and the remote end
 stops the command's process group and removes its directory (the next run sends everything

@@ -72,6 +72,19 @@ pub fn executor(main: &Main, on: &str) -> Result<Remote> {
     })
 }
 
+/// Where ssh's shared connections live: a directory of this user's alone under the temporary
+/// directory (a socket path must be short). `None`, and no sharing, when it cannot be trusted.
+fn control_dir() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::temp_dir().join(format!("grit-ssh-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let m = std::fs::symlink_metadata(&dir).ok()?;
+    let ours = m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0;
+    (ours && dir.as_os_str().len() < 60).then_some(dir)
+}
+
 /// `s` quoted for a POSIX shell.
 pub fn quote(s: &str) -> String {
     if !s.is_empty()
@@ -94,10 +107,23 @@ impl Remote {
         }
     }
 
+    /// The ssh command with grit's options: never prompt, and one connection shared by a
+    /// run's steps and the runs of the next minute (a login costs a key exchange each).
+    fn ssh_line(&self) -> String {
+        let mut line = format!("{} -o BatchMode=yes", self.ssh);
+        if let Some(dir) = control_dir() {
+            line.push_str(&format!(
+                " -o ControlMaster=auto -o ControlPersist=60 -o ControlPath={}",
+                quote(&format!("{}/%C", dir.display()))
+            ));
+        }
+        line
+    }
+
     /// `ssh` to the destination running `script` in its shell; never prompts.
     pub fn ssh(&self, script: &str) -> Command {
         let mut c = Command::new("sh");
-        c.args(["-c", &format!("{} \"$@\"", self.ssh), "ssh", "-o", "BatchMode=yes"])
+        c.args(["-c", &format!("{} \"$@\"", self.ssh_line()), "ssh"])
             .arg(&self.destination)
             .arg(script);
         c
@@ -106,8 +132,7 @@ impl Remote {
     /// `git` in the main tree with this executor's ssh for its transport.
     fn git(&self, main: &Main, args: &[&str]) -> Result<String> {
         let mut c = git_cmd(&main.tree);
-        c.env("GIT_SSH_COMMAND", format!("{} -o BatchMode=yes", self.ssh))
-            .env("GIT_SSH_VARIANT", "ssh");
+        c.env("GIT_SSH_COMMAND", self.ssh_line()).env("GIT_SSH_VARIANT", "ssh");
         let out = crate::sys::git_output(c.args(args)).map_err(Error::io("git"))?;
         if !out.status.success() {
             return Err(Error::Failed {
