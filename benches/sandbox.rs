@@ -440,7 +440,7 @@ fn bench_workflows(root: &Path, scale: usize) {
             &data,
             &["run", "iso", "--backend", "copy", "--keep", "--", "true"],
         ));
-        let (mut plain, mut isolated, mut bare) = (vec![], vec![], vec![]);
+        let (mut plain, mut isolated, mut bare, mut listed) = (vec![], vec![], vec![], vec![]);
         for _ in 0..11 {
             plain.push(timed(sandbox(&small, &data, &["exec", "iso", "--", "true"])));
             isolated.push(timed(sandbox(
@@ -453,8 +453,18 @@ fn bench_workflows(root: &Path, scale: usize) {
                 &data,
                 &["exec", "iso", "--isolate", "--seccomp", "off", "--", "true"],
             )));
+            listed.push(timed(sandbox(
+                &small,
+                &data,
+                &["exec", "iso", "--isolate", "--allow-host", "example.org:443", "--", "true"],
+            )));
         }
-        let (p, i, b) = (med(plain), med(isolated), med(bare));
+        let (p, i, b, l) = (med(plain), med(isolated), med(bare), med(listed));
+        println!(
+            "the allowlist (--allow-host) adds {:5.1} ms   ({:6.1} ms against --isolate alone; target <= 20 ms)",
+            ms(l) - ms(i),
+            ms(l)
+        );
         println!(
             "exec --isolate -- true {:6.1} ms   baseline exec -- true {:6.1} ms   adds {:5.1} ms   (target <= 50 ms)",
             ms(i),

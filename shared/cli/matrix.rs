@@ -206,10 +206,13 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                         let start = Instant::now();
                         let started_at = crate::repo::format_time(crate::repo::now_ms());
                         let log = logs.join(format!("{}.log", r.name));
+                        let mut net = Vec::new();
                         let result = super::sandbox::argv(&r.path, &cmd, a.sh, iso.as_ref())
                             .map_err(|e| e.to_string())
                             .and_then(|line| {
-                                run_logged(&r.path, &line, &env, configured.as_deref(), &log).map_err(|e| e.to_string())
+                                let ran = run_logged(&r.path, &line.argv, &env, configured.as_deref(), &log);
+                                net = line.proxy.map(|p| p.events()).unwrap_or_default();
+                                ran.map_err(|e| e.to_string())
                             });
                         let took = start.elapsed().as_millis() as u64;
                         let run = sandbox::runs::Run {
@@ -224,6 +227,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                             log: Some(log.clone()),
                             via: "matrix".into(),
                             actor: actor.clone(),
+                            net,
                         };
                         out.push((i, run, result.map(|c| (c, took))));
                     }

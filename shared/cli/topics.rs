@@ -183,7 +183,23 @@ it never runs unisolated instead.
 What it may write: the sandbox, its git directory, a private /tmp, and each --allow PATH.
 Everything else is read-only.
 
-What it may reach: no network unless --net.
+What it may reach: no network unless --net; or, with --allow-host HOST[:PORT] (repeatable; also
+sandbox.allowHost, multi-valued), only the hosts named. The command then runs in a network of its
+own with nothing but loopback, and HTTP_PROXY and HTTPS_PROXY (and their lower-case forms) point
+at a forwarder inside it, which carries each connection to a proxy outside. The proxy reaches a
+host only when the list names it: HOST on any port, HOST:PORT on that port, *.example.com for its
+subdomains. It refuses the rest with 403. Every connection asked for, allowed or refused, is in
+the run's record (git sandbox logs NAME --list --json, \"net\"). A program that ignores the proxy
+variables reaches nothing. Needs bubblewrap; not with --net.
+
+Secrets: sandbox.secret.NAME.host and sandbox.secret.NAME.env (the variable holding it, in the
+environment of the grit process that runs the command) make the proxy add the secret as the
+Authorization header (sandbox.secret.NAME.header names another; a value without a scheme is sent
+as Bearer VALUE) to plain-HTTP requests to that host. The secret is never in the sandbox's
+environment or files. What this cannot protect: an HTTPS connection is a tunnel the proxy cannot
+read, so nothing can be added to it (grit does not intercept TLS); a secret sent over plain HTTP
+is readable on the network past the proxy; and the allowed host may echo it back into the
+sandbox.
 
 What it cannot change: the files that tell git where the sandbox's repository is (the sandbox's
 .git file, its git directory's commondir, gitdir and config.worktree) are read-only inside, so the
@@ -214,6 +230,7 @@ paths).
 
     git sandbox run try --isolate -- ./configure && make
     git sandbox exec try --isolate --net --allow ~/.cache/pip -- pip install -r requirements.txt
+    git sandbox exec try --isolate --allow-host pypi.org:443 --allow-host files.pythonhosted.org:443 -- pip download -r requirements.txt
 ";
 
 const PROVENANCE: &str = "\

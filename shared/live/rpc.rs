@@ -450,7 +450,7 @@ impl Session {
         // what cannot be isolated is refused, never run bare; sandbox.autosync syncs first.
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
         let allow: Vec<std::path::PathBuf> = str_list(p, "allow")?.into_iter().map(Into::into).collect();
-        let (isolate, _) = ops.prepare(&r, flag("isolate"), flag("net"), &allow)?;
+        let (isolate, _) = ops.prepare(&r, flag("isolate"), flag("net"), &allow, &str_list(p, "allow_hosts")?)?;
         let mut env = env;
         // grit commands inside act as the request's actor too.
         if let Some(a) = actor {

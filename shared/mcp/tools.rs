@@ -229,6 +229,10 @@ pub struct SandboxExecArgs {
     /// With isolation, keep the network.
     #[serde(default)]
     pub net: bool,
+    /// Isolated, reach only these hosts (`HOST` or `HOST:PORT`) through a proxy that logs
+    /// each connection; not with `net`.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
     /// Environment variables for the command.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
@@ -867,7 +871,7 @@ pub fn exec(
     }
     let sb = sandboxes(s)?;
     let r = sb.find(&a.name)?;
-    let (isolate, _) = sb.prepare(&r, a.isolate, a.net, &[])?;
+    let (isolate, _) = sb.prepare(&r, a.isolate, a.net, &[], &a.allow_hosts)?;
     let mut env: Vec<(String, String)> = a.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     // grit commands run inside act as the session's actor.
     if let Some(actor) = actor {

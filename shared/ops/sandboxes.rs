@@ -583,16 +583,25 @@ impl<'a> Sandboxes<'a> {
     /// What every face does before running a command in sandbox `r`: the isolation asked for
     /// (`isolate`, or `sandbox.isolate=true`; refused, never run bare, when it cannot be had),
     /// and `sandbox.autosync` applied. Returns the isolation and the note on which tool gives it.
+    /// `hosts` narrows the network to those hosts (`--allow-host`), and asks for isolation.
     pub fn prepare(
         &self,
         r: &Record,
         isolate: bool,
         net: bool,
         allow: &[PathBuf],
+        hosts: &[String],
     ) -> Result<(Option<Isolate>, Option<String>)> {
-        let iso = self.isolation(isolate, net, allow)?;
+        let (mut iso, why) = self.isolation(isolate || !hosts.is_empty(), net, allow)?;
+        if let Some(i) = iso.as_mut() {
+            let hosts = hosts
+                .iter()
+                .map(|h| sandbox::proxy::Allowed::parse(h))
+                .collect::<Result<Vec<_>>>()?;
+            i.allow_hosts(hosts)?;
+        }
         self.autosync(r)?;
-        Ok(iso)
+        Ok((iso, why))
     }
 
     /// Runs a command in sandbox `r` and records the run (command, environment, exit code,
@@ -609,15 +618,18 @@ impl<'a> Sandboxes<'a> {
             )),
             None => None,
         };
+        // Lives until the command ends: the allowlist's proxy runs while it does.
+        let mut line: Option<Line> = None;
         let mut p = match &sent {
             Some((rm, _)) => {
                 let line = sandbox::remote::line(&exec.cmd, exec.sh, &exec.env);
                 rm.ssh(&sandbox::remote::script(r, rm, &line))
             }
             None => {
-                let line = argv(&r.path, &exec.cmd, exec.sh, iso)?;
+                line = Some(argv(&r.path, &exec.cmd, exec.sh, iso)?);
+                let argv = &line.as_ref().expect("just set").argv;
                 let configured = iso.map(|_| sandbox::isolate::configured_env(main));
-                command_in(&r.path, &line, &exec.env, configured.as_deref())?
+                command_in(&r.path, argv, &exec.env, configured.as_deref())?
             }
         };
         // ssh's input stays open for as long as this run: when it closes (this process is
@@ -685,6 +697,12 @@ impl<'a> Sandboxes<'a> {
             }
         };
         drop(renewer);
+        let net = line
+            .as_ref()
+            .and_then(|l| l.proxy.as_ref())
+            .map(|p| p.events())
+            .unwrap_or_default();
+        drop(line);
         let _ = std::fs::remove_file(&marker);
         let log = log.map(|l| {
             let path = l.path.clone();
@@ -732,6 +750,7 @@ impl<'a> Sandboxes<'a> {
                 isolate: exec.isolate.clone(),
                 log,
                 via: exec.via.to_owned(),
+                net,
                 // A request's actor (the socket's, MCP's) is the one its commands act as.
                 actor: exec
                     .env
@@ -1203,15 +1222,37 @@ pub fn diff_trees(r: &Record) -> Result<(String, String)> {
     })
 }
 
+/// A command line to run, with the allowlist's proxy it needs for as long as it runs.
+pub struct Line {
+    pub argv: Vec<String>,
+    /// Running while this lives (`--allow-host`); its decisions go into the run's record.
+    pub proxy: Option<sandbox::proxy::Proxy>,
+    /// What a person should hear (a secret left out).
+    pub notes: Vec<String>,
+}
+
 /// The command line to run: an interactive $SHELL when `cmd` is empty, `sh -c` with `sh`,
-/// inside bubblewrap (or unshare) with `iso`.
-pub fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&Isolate>) -> Result<Vec<String>> {
+/// inside bubblewrap (or unshare) with `iso`, behind the allowlist's proxy when it names hosts.
+pub fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&Isolate>) -> Result<Line> {
+    let (mut proxy, mut notes) = (None, Vec::new());
     let mut v = match iso {
         Some(iso) => {
             let git = |args: &[&str]| sandbox::git_in(dir, args).ok().map(|d| PathBuf::from(d.trim()));
             let git_dir = git(&["rev-parse", "--absolute-git-dir"]);
             let common = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]);
-            sandbox::isolate::wrapper(dir, git_dir.as_deref(), common.as_deref(), iso)?
+            if !iso.allow_hosts.is_empty() {
+                let secrets = match Main::discover(dir) {
+                    Ok(main) => {
+                        let (secrets, said) = sandbox::proxy::secrets(&main);
+                        notes = said;
+                        secrets
+                    }
+                    Err(_) => Vec::new(),
+                };
+                proxy = Some(sandbox::proxy::Proxy::start(iso.allow_hosts.clone(), secrets)?);
+            }
+            let through = proxy.as_ref().map(|p| p.dir.as_path());
+            sandbox::isolate::wrapper(dir, git_dir.as_deref(), common.as_deref(), iso, through)?
         }
         None => Vec::new(),
     };
@@ -1227,7 +1268,7 @@ pub fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&Isolate>) -> Resu
     } else {
         v.extend(cmd.iter().cloned());
     }
-    Ok(v)
+    Ok(Line { argv: v, proxy, notes })
 }
 
 /// The process for `line` in a sandbox: its directory, the caller's environment without git's

@@ -24,6 +24,10 @@ pub struct Isolate {
     /// The seccomp filter (bubblewrap only).
     #[serde(default)]
     pub seccomp: super::seccomp::Profile,
+    /// The only hosts it may reach, through the allowlist's proxy (`proxy.rs`); empty: none,
+    /// or all with `net`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_hosts: Vec<super::proxy::Allowed>,
 }
 
 /// What makes the namespaces.
@@ -211,6 +215,7 @@ pub fn wrapper(
     git_dir: Option<&Path>,
     common_dir: Option<&Path>,
     iso: &Isolate,
+    proxy: Option<&Path>,
 ) -> Result<Vec<String>> {
     let g = guard(sandbox, git_dir, common_dir);
     if iso.with == Tool::Unshare {
@@ -268,7 +273,22 @@ pub fn wrapper(
             v.extend(["--add-seccomp-fd".into(), fd.to_string()]);
         }
     }
+    // The allowlist: the proxy's directory, the forwarder bound read-only into it, and the
+    // command run by the forwarder.
+    let inside = Path::new(super::proxy::INSIDE_DIR);
+    let shim = match proxy {
+        Some(dir) => {
+            let exe = super::proxy::shim_exe()?;
+            v.extend(["--bind".into(), s(dir), s(inside)]);
+            v.extend(["--ro-bind".into(), s(&exe), s(&inside.join("shim"))]);
+            Some(inside.join("shim"))
+        }
+        None => None,
+    };
     v.extend(["--chdir".into(), s(sandbox), "--".into()]);
+    if let Some(shim) = shim {
+        v.extend([s(&shim), "__netshim".into(), s(&inside.join("proxy.sock")), "--".into()]);
+    }
     Ok(v)
 }
 
@@ -414,15 +434,52 @@ pub fn resolve(
             why.map(|w| format!("{w}; ")).unwrap_or_default()
         ));
     }
-    Ok((
-        Some(Isolate {
-            net,
-            allow,
-            with,
-            seccomp,
-        }),
-        why,
-    ))
+    let allow_hosts = main
+        .repo
+        .git
+        .config_snapshot()
+        .strings("sandbox.allowHost")
+        .unwrap_or_default()
+        .iter()
+        .map(|h| super::proxy::Allowed::parse(&h.to_string()))
+        .collect::<Result<Vec<_>>>()?;
+    let mut iso = Isolate {
+        net,
+        allow,
+        with,
+        seccomp,
+        allow_hosts: Vec::new(),
+    };
+    iso.allow_hosts(allow_hosts)?;
+    Ok((Some(iso), why))
+}
+
+impl Isolate {
+    /// Adds hosts to the allowlist: only bubblewrap can carry it, and `net` (every host)
+    /// cannot be narrowed by it.
+    pub fn allow_hosts(&mut self, hosts: Vec<super::proxy::Allowed>) -> Result<()> {
+        if hosts.is_empty() {
+            return Ok(());
+        }
+        if self.net {
+            return Err(Error::invalid(
+                "--net keeps every host reachable; an allowlist (--allow-host, sandbox.allowHost) narrows an isolated network",
+                "give one or the other",
+            ));
+        }
+        if self.with == Tool::Unshare {
+            return Err(Error::invalid(
+                "the network allowlist needs bubblewrap (unshare cannot bind its proxy in)",
+                "install bubblewrap, or set sandbox.isolateWith=bwrap",
+            ));
+        }
+        for h in hosts {
+            if !self.allow_hosts.contains(&h) {
+                self.allow_hosts.push(h);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The variables an isolated command gets from the caller's environment: what programs need to

@@ -12,6 +12,7 @@ pub mod layers;
 pub mod leases;
 pub mod overlay;
 pub mod provenance;
+pub mod proxy;
 pub mod remote;
 pub mod runs;
 pub mod seccomp;

@@ -55,6 +55,9 @@ pub struct Run {
     /// The actor it ran as (its label here, or the request's actor).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub actor: String,
+    /// Each connection it asked the allowlist's proxy for, allowed or refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub net: Vec<super::proxy::NetEvent>,
 }
 
 /// The most of a run's output a log keeps, unless `sandbox.logLimit` says otherwise; past it,

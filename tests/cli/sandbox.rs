@@ -1673,3 +1673,97 @@ fn isolate_runs_under_a_seccomp_filter_that_a_build_does_not_notice() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn allow_host_reaches_only_the_hosts_named_logs_each_and_injects_a_secret_the_sandbox_never_sees() {
+    let t = TestEnv::new();
+    let r = one_file_repo(&t);
+    if let Err(e) = grit::sandbox::isolate::choose(Some("bwrap")) {
+        eprintln!("skipped: bubblewrap cannot isolate here ({e})");
+        return;
+    }
+    // A client outside $HOME (isolation hides it), which honours http_proxy.
+    let Some(python) = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("skipped: no python3 outside $HOME to act as the sandbox's HTTP client");
+        return;
+    };
+    // Two servers on loopback: each answers with its name and the Authorization it got.
+    let server = |name: &'static str| {
+        crate::env::json_server(move |req, _| {
+            (
+                200,
+                vec![],
+                serde_json::json!({ "server": name, "auth": req.2.get("authorization") }),
+            )
+        })
+    };
+    let (allowed, other) = (server("allowed"), server("other"));
+    let port = |base: &str| base.rsplit(':').next().unwrap().to_owned();
+    t.git(&r, &["config", "sandbox.secret.api.host", "127.0.0.1"]);
+    t.git(&r, &["config", "sandbox.secret.api.env", "API_TOKEN"]);
+    let client = format!(
+        "import urllib.request, os\n\
+         for url in ('{allowed}/a', '{other}/b'):\n\
+         \x20   try: print(urllib.request.urlopen(url, timeout=20).read().decode())\n\
+         \x20   except Exception as e: print('refused', e)\n\
+         print('token in env:', any('s3cret' in v for v in os.environ.values()))\n\
+         try:\n\
+         \x20   urllib.request.build_opener(urllib.request.ProxyHandler({{}})).open('{allowed}/', timeout=5)\n\
+         \x20   print('direct: reached')\n\
+         except Exception as e: print('direct: failed')\n"
+    );
+    let out = t
+        .std_cmd("sandbox", &r)
+        .env("API_TOKEN", "s3cret")
+        .args(["run", "net", "--keep", "--isolate", "--allow-host"])
+        .arg(format!("127.0.0.1:{}", port(&allowed)))
+        .args(["--", python, "-c", &client])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // The allowed server is reached, with the secret added on the way.
+    assert!(
+        stdout.contains(r#"{"auth":"Bearer s3cret","server":"allowed"}"#),
+        "{stdout}"
+    );
+    // The other is refused by the proxy, and nothing is reached around it.
+    assert!(stdout.contains("refused HTTP Error 403"), "{stdout}");
+    assert!(!stdout.contains("\"other\""), "{stdout}");
+    assert!(stdout.contains("direct: failed"), "{stdout}");
+    // The sandbox never holds the secret.
+    assert!(stdout.contains("token in env: False"), "{stdout}");
+    // Both decisions are in the run's record.
+    let runs = t.json("sandbox", &r, &["logs", "net", "--list"]);
+    let net = runs.as_array().unwrap().last().unwrap()["net"].clone();
+    let seen: Vec<(String, bool)> = net
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["port"].to_string(), e["allowed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(seen, vec![(port(&allowed), true), (port(&other), false)], "{net}");
+    assert_eq!(net[0]["secret"], "api");
+    // --net and an allowlist do not go together; a bad host is named.
+    sb(&t, &r)
+        .args([
+            "exec",
+            "net",
+            "--isolate",
+            "--net",
+            "--allow-host",
+            "x.org",
+            "--",
+            "true",
+        ])
+        .assert()
+        .code(2);
+    sb(&t, &r)
+        .args(["exec", "net", "--isolate", "--allow-host", "x.org:http", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not HOST or HOST:PORT"));
+}

@@ -39,6 +39,14 @@ pub(in crate::cli) fn isolation(
             i.seccomp = p;
         }
     }
+    if let Some(i) = iso.as_mut() {
+        let hosts = a
+            .allow_host
+            .iter()
+            .map(|h| sandbox::proxy::Allowed::parse(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        i.allow_hosts(hosts)?;
+    }
     Ok(iso)
 }
 

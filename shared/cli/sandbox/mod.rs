@@ -255,6 +255,10 @@ pub struct IsolateArgs {
     /// namespaces… fail) or off; sandbox.seccomp sets it for every run
     #[arg(long, value_name = "PROFILE", requires = "isolate")]
     pub seccomp: Option<String>,
+    /// With --isolate, let the command reach HOST (on PORT only, if given) through a proxy,
+    /// and nothing else (repeatable; also sandbox.allowHost); every connection is logged
+    #[arg(long, value_name = "HOST[:PORT]", requires = "isolate", conflicts_with = "net")]
+    pub allow_host: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -563,13 +567,14 @@ pub(super) fn execute_in(
     stdout_to_stderr: bool,
     iso: Option<&sandbox::isolate::Isolate>,
 ) -> Result<i32, CommandError> {
+    // Held until the command ends: the allowlist's proxy runs while it does.
     let line = argv(dir, cmd, sh, iso)?;
     let configured = match (iso, Main::discover(dir)) {
         (Some(_), Ok(main)) => Some(sandbox::isolate::configured_env(&main)),
         (Some(_), Err(_)) => Some(Vec::new()),
         (None, _) => None,
     };
-    let mut p = command_in(dir, &line, env, configured.as_deref())?;
+    let mut p = command_in(dir, &line.argv, env, configured.as_deref())?;
     // With --json, stdout is ours: the command writes to stderr.
     if stdout_to_stderr {
         // SAFETY: duplicating our own stderr descriptor for the child.
