@@ -456,7 +456,15 @@ fn bench_workflows(root: &Path, scale: usize) {
             listed.push(timed(sandbox(
                 &small,
                 &data,
-                &["exec", "iso", "--isolate", "--allow-host", "example.org:443", "--", "true"],
+                &[
+                    "exec",
+                    "iso",
+                    "--isolate",
+                    "--allow-host",
+                    "example.org:443",
+                    "--",
+                    "true",
+                ],
             )));
         }
         let (p, i, b, l) = (med(plain), med(isolated), med(bare), med(listed));

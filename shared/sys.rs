@@ -33,6 +33,19 @@ pub fn lock_file(path: &std::path::Path) -> crate::Result<std::fs::File> {
     Ok(f)
 }
 
+/// A directory of this user's alone under the temporary directory (`grit-<uid>`, mode 0700,
+/// owned by the user, not a link): for sockets, whose paths must be short, and for what this
+/// user's processes share. `None` when it cannot be made or trusted.
+pub fn private_tmp() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::temp_dir().join(format!("grit-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let m = std::fs::symlink_metadata(&dir).ok()?;
+    (m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0).then_some(dir)
+}
+
 /// Runs `cmd` (a git command) and returns its output whatever its exit status; runs it again
 /// when it failed only because it read a linked worktree's admin directory that a `git worktree
 /// add` of another process was still writing. git writes `commondir` in two steps (create, then

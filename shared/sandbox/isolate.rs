@@ -110,12 +110,45 @@ fn probe_unshare() -> Result<()> {
 }
 
 /// Checks that bubblewrap is installed and may make namespaces here; the error says which not.
+/// A success is remembered for this boot and this bubblewrap (a stamp in the user's private
+/// directory), so runs after the first skip the probe's 15 ms; should namespaces be turned off
+/// since, bubblewrap itself then refuses, and nothing runs unisolated either way.
 pub fn probe() -> Result<()> {
+    let stamp = probe_stamp();
+    let remembered = stamp.as_ref().and_then(|(path, want)| {
+        let have = std::fs::read_to_string(path).ok()?;
+        (have == *want).then_some(())
+    });
+    if remembered.is_some() {
+        return Ok(());
+    }
     probe_with(
         "bwrap",
         &["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
         "--isolate runs the command through bubblewrap (bwrap), which is not installed; nothing was run",
-    )
+    )?;
+    if let Some((path, want)) = stamp {
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, want).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+    Ok(())
+}
+
+/// Where a successful probe is remembered, and what it says: this boot, and the bubblewrap
+/// on `PATH` (its path, size and modification time).
+fn probe_stamp() -> Option<(PathBuf, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let bwrap = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("bwrap"))
+        .find(|p| p.is_file())?;
+    let m = std::fs::metadata(&bwrap).ok()?;
+    let want = format!("{} {} {} {}\n", boot.trim(), bwrap.display(), m.size(), m.mtime());
+    Some((crate::sys::private_tmp()?.join("bwrap-probe"), want))
 }
 
 /// Runs `program args` (a command that makes namespaces and does nothing in them); the error
@@ -279,7 +312,8 @@ pub fn wrapper(
     let shim = match proxy {
         Some(dir) => {
             let exe = super::proxy::shim_exe()?;
-            v.extend(["--bind".into(), s(dir), s(inside)]);
+            // Read-only: the command connects to the socket, and cannot change what is there.
+            v.extend(["--ro-bind".into(), s(dir), s(inside)]);
             v.extend(["--ro-bind".into(), s(&exe), s(&inside.join("shim"))]);
             Some(inside.join("shim"))
         }

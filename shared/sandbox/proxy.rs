@@ -156,12 +156,15 @@ impl Proxy {
         use std::os::unix::fs::DirBuilderExt;
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Under the temporary directory (a socket's path must be short), this user's alone.
-        let dir = std::env::temp_dir().join(format!(
-            "grit-proxy-{}-{n}-{}",
-            std::process::id(),
-            crate::repo::now_ms()
-        ));
+        // In this user's private directory (a socket's path must be short).
+        let private = crate::sys::private_tmp().ok_or_else(|| Error::Failed {
+            message: format!(
+                "no private directory for the allowlist's proxy under {}",
+                std::env::temp_dir().display()
+            ),
+            hint: "set TMPDIR to a directory of your own".into(),
+        })?;
+        let dir = private.join(format!("proxy-{}-{n}-{}", std::process::id(), crate::repo::now_ms()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)

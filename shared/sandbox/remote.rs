@@ -72,17 +72,10 @@ pub fn executor(main: &Main, on: &str) -> Result<Remote> {
     })
 }
 
-/// Where ssh's shared connections live: a directory of this user's alone under the temporary
-/// directory (a socket path must be short). `None`, and no sharing, when it cannot be trusted.
+/// Where ssh's shared connections live: this user's private directory (a socket path must be
+/// short). `None`, and no sharing, when it cannot be trusted.
 fn control_dir() -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    // SAFETY: getuid has no preconditions.
-    let uid = unsafe { libc::getuid() };
-    let dir = std::env::temp_dir().join(format!("grit-ssh-{uid}"));
-    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
-    let m = std::fs::symlink_metadata(&dir).ok()?;
-    let ours = m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0;
-    (ours && dir.as_os_str().len() < 60).then_some(dir)
+    crate::sys::private_tmp().filter(|d| d.as_os_str().len() < 60)
 }
 
 /// `s` quoted for a POSIX shell.
