@@ -225,7 +225,8 @@ NO_COLOR), the locale (LANG, LANGUAGE, LC_*), TZ, TMPDIR, RUSTUP_HOME, CARGO_HOM
 RUSTUP_TOOLCHAIN, plus --env and sandbox.env (git config, repeatable: a bare name passes the
 caller's value, NAME=VALUE sets one). No token reaches it unless named.
 
-Cost: about 30 ms a run through bubblewrap, 150-350 ms through unshare (which binds at most 7
+Cost: about 50 ms a run through bubblewrap on a 2-core machine (about half of it bubblewrap's own
+/dev and /proc), 5 ms more with an allowlist, 150-350 ms through unshare (which binds at most 7
 paths).
 
     git sandbox run try --isolate -- ./configure && make
