@@ -167,7 +167,16 @@ sandbox.template.NAME.env: NAME=VALUE for every command run in the sandbox (repe
 
 sandbox.template.NAME.backend: the backend (see git sandbox help backends).
 
-    git config sandbox.template.rust.include 'target/**'
+sandbox.template.NAME.cache: a language cache its sandboxes share (cargo). With cargo, a new
+sandbox gets a private copy of the last successful build's target/ (reflinked on the reflink
+backend, copied otherwise, times kept) instead of the main tree's, so its build compiles only
+what differs; after each run in it that exits 0, its target/ replaces the cache's, whole, under a
+lock. Freshness is cargo's own (its fingerprints), so nothing stale passes for fresh. Limits: the
+replacement is a copy of target/ (cheap only with reflinks); the last successful run wins; a
+sandbox made while the cache is being replaced starts without it and builds in full; Node's
+node_modules has no cache yet.
+
+    git config sandbox.template.rust.cache cargo
     git config sandbox.template.rust.setup 'cargo fetch'
     git config sandbox.template.rust.env 'CARGO_TERM_COLOR=always'
     git sandbox run fix-123 --template rust -- cargo test

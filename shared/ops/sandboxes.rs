@@ -479,6 +479,7 @@ impl<'a> Sandboxes<'a> {
                 .as_deref()
                 .map(|on| sandbox::remote::executor(main, on))
                 .transpose()?,
+            caches: template.as_ref().map(|t| t.caches.clone()).unwrap_or_default(),
         };
         Ok(Resolved {
             spec,
@@ -726,8 +727,20 @@ impl<'a> Sandboxes<'a> {
             }
             Err(e) => return Err(Error::io(&r.path)(e)),
         };
-        if let Some((rm, sent)) = &sent {
-            finish_remote(main, r, rm, sent, code, signalled)?;
+        let code = match &sent {
+            Some((rm, sent)) => finish_remote(main, r, rm, sent, code, signalled)?,
+            None => code,
+        };
+        // A build that succeeded here becomes the language caches' (best effort: a cache that
+        // cannot be written only means the next sandbox builds more).
+        if code == 0 && r.remote.is_none() {
+            let method = match r.backend {
+                Backend::Reflink => sandbox::Method::Reflink,
+                _ => sandbox::Method::Copy,
+            };
+            for kind in &r.caches {
+                let _ = sandbox::caches::publish(main, &r.path, *kind, method);
+            }
         }
         let duration_ms = start.elapsed().as_millis() as u64;
         let isolation = match &r.remote {
@@ -1163,6 +1176,7 @@ fn remote_ready(r: &Record, rm: &sandbox::remote::Remote, exec: &Exec) -> Result
 
 /// After a remote run: its result brought back; a lost connection (ssh's 255) leaves the
 /// record marked for the next command to reconcile; an interrupted run left nothing there.
+/// Returns the exit code to report (128 + the signal, for an interrupted run).
 fn finish_remote(
     main: &Main,
     r: &Record,
@@ -1170,8 +1184,12 @@ fn finish_remote(
     sent: &sandbox::remote::Sent,
     code: i32,
     signalled: bool,
-) -> Result<()> {
-    if code == 255 && !signalled {
+) -> Result<i32> {
+    // A Ctrl-C reaches ssh too; a client sharing a connection then exits 255, as for a lost
+    // one. A face that holds such signals pending (the CLI) was interrupted, not cut off.
+    let pending = crate::sys::pending_signal(&crate::sys::GUARDED);
+    let interrupted = signalled || pending.is_some();
+    if code == 255 && !interrupted {
         sandbox::remote::mark(main, &r.name, "lost", 0)?;
         return Err(Error::Failed {
             message: format!(
@@ -1185,9 +1203,9 @@ fn finish_remote(
         });
     }
     sandbox::remote::mark(main, &r.name, "idle", 0)?;
-    // ssh ended by a signal here (Ctrl-C): the remote end stopped the command and removed its
-    // directory; there is nothing to bring back.
-    if !signalled && !sandbox::remote::bring_back(main, r, rm, sent)? {
+    // Interrupted here (Ctrl-C): the remote end stopped the command and removed its directory;
+    // there is nothing to bring back.
+    if !interrupted && !sandbox::remote::bring_back(main, r, rm, sent)? {
         return Err(Error::Failed {
             message: format!(
                 "the run in sandbox {} on {} did not finish: its connection closed, and it was stopped there",
@@ -1199,7 +1217,10 @@ fn finish_remote(
             ),
         });
     }
-    Ok(())
+    Ok(match pending {
+        Some(sig) if !signalled => 128 + sig,
+        _ => code,
+    })
 }
 
 /// Gives back locks taken for a creation that did not finish; a failure is a warning with its

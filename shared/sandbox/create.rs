@@ -49,6 +49,8 @@ pub struct Spec {
     pub locks: Vec<String>,
     /// The executor its commands run on (`--on`); `None` runs them here.
     pub remote: Option<super::remote::Remote>,
+    /// The language caches it shares (a template's `cache`).
+    pub caches: Vec<super::caches::Kind>,
 }
 
 /// Why creation stopped.
@@ -190,6 +192,7 @@ pub fn create(
         runs: Vec::new(),
         sync_conflict: None,
         remote: spec.remote.as_ref().map(|e| e.for_sandbox(main, &spec.name)),
+        caches: spec.caches.clone(),
     };
     main.save(&record)?;
     match populate(main, spec, &mut record, head.trim() == base, interrupted, progress) {
@@ -311,6 +314,13 @@ fn select(main: &Main, spec: &Spec, base_is_head: bool, ignored: bool, times: bo
 
 fn excludes(main: &Main, spec: &Spec) -> Vec<String> {
     let mut all = spec.excludes.clone();
+    // A filled language cache stands in for the main tree's copy of its directory.
+    all.extend(
+        spec.caches
+            .iter()
+            .filter(|k| super::caches::filled(main, **k))
+            .map(|k| k.exclude()),
+    );
     all.extend(
         main.repo
             .git
@@ -504,6 +514,11 @@ fn populate(
     tracked?;
     phases.done("copying the rest, and the tracked files' times and index");
     check()?;
+    for kind in &spec.caches {
+        if super::caches::seed(main, &path, *kind, method)? {
+            phases.done("the language cache");
+        }
+    }
     // What came along from the main tree, kept as a tree, so that the sandbox's own work can be
     // told from it later.
     if !sel.changed.is_empty() || !sel.untracked.is_empty() {

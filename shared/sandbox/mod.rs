@@ -3,6 +3,7 @@
 //! keeping modes, symlinks and modification times. Creation is journalled so that an interrupted
 //! one is rolled back; every sandbox has a record under `<git-common-dir>/grit/sandboxes/`.
 
+pub mod caches;
 pub mod carried;
 pub mod copy;
 mod create;
@@ -96,6 +97,9 @@ pub struct Record {
     /// Where its commands run when not here (`git sandbox run --on`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<remote::Remote>,
+    /// The language caches it shares (`sandbox.template.<t>.cache`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<caches::Kind>,
 }
 
 /// The repository a sandbox command acts on: always the main work tree, even when run from

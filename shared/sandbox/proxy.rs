@@ -338,7 +338,7 @@ pub fn shim_exe() -> Result<PathBuf> {
 /// The forwarder inside the namespace (`git-sandbox __netshim SOCKET -- CMD…`): listens on
 /// loopback's `INSIDE_PORT`, carries each connection to the proxy's socket, and runs the
 /// command with `HTTP(S)_PROXY` set to it. Returns the command's exit code.
-pub fn shim(args: &[String]) -> i32 {
+pub fn shim(args: &[std::ffi::OsString]) -> i32 {
     let (Some(socket), Some(cmd)) = (
         args.first(),
         args.iter().position(|a| a == "--").map(|i| &args[i + 1..]),
@@ -396,11 +396,11 @@ pub fn shim(args: &[String]) -> i32 {
             s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("grit: {}: command not found", cmd[0]);
+            eprintln!("grit: {}: command not found", cmd[0].to_string_lossy());
             127
         }
         Err(e) => {
-            eprintln!("grit: {}: {e}", cmd[0]);
+            eprintln!("grit: {}: {e}", cmd[0].to_string_lossy());
             126
         }
     }

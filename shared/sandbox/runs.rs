@@ -176,6 +176,8 @@ pub struct Template {
     pub setup: Option<String>,
     pub env: Vec<(String, String)>,
     pub backend: Option<Backend>,
+    /// Language caches its sandboxes share (`cache`, repeatable: cargo).
+    pub caches: Vec<super::caches::Kind>,
 }
 
 /// The template `name`; an error when git config defines none of its keys.
@@ -197,6 +199,10 @@ pub fn template(main: &Main, name: &str) -> Result<Template> {
         .string(key("backend").as_str())
         .map(|b| Backend::parse(&b.to_string()))
         .transpose()?;
+    let caches = strings("cache")
+        .iter()
+        .map(|c| super::caches::Kind::parse(c))
+        .collect::<Result<Vec<_>>>()?;
     let t = Template {
         name: name.to_owned(),
         includes: strings("include"),
@@ -204,8 +210,15 @@ pub fn template(main: &Main, name: &str) -> Result<Template> {
         setup: cfg.string(key("setup").as_str()).map(|s| s.to_string()),
         env,
         backend,
+        caches,
     };
-    if t.includes.is_empty() && t.excludes.is_empty() && t.setup.is_none() && t.env.is_empty() && t.backend.is_none() {
+    if t.includes.is_empty()
+        && t.excludes.is_empty()
+        && t.setup.is_none()
+        && t.env.is_empty()
+        && t.backend.is_none()
+        && t.caches.is_empty()
+    {
         return Err(Error::invalid(
             format!("there is no sandbox template '{name}'"),
             format!("define one in git config, e.g. `git config sandbox.template.{name}.setup 'cargo fetch'`"),

@@ -1767,3 +1767,85 @@ fn allow_host_reaches_only_the_hosts_named_logs_each_and_injects_a_secret_the_sa
         .code(2)
         .stderr(predicate::str::contains("is not HOST or HOST:PORT"));
 }
+
+#[test]
+fn a_cargo_cache_shared_by_a_template_makes_a_second_sandbox_build_only_what_changed() {
+    let t = TestEnv::new();
+    // The toolchain's own cargo and rustc (the test's $HOME is not the user's, so rustup's
+    // proxies would find no toolchain).
+    let Some(cargo) = std::env::var_os("CARGO").map(PathBuf::from).filter(|c| c.is_file()) else {
+        eprintln!("skipped: no cargo binary named by $CARGO");
+        return;
+    };
+    let rustc = cargo.with_file_name("rustc");
+    if !rustc.is_file() {
+        eprintln!("skipped: no rustc beside {}", cargo.display());
+        return;
+    }
+    let r = t.repo("r");
+    let w = |p: &str, s: &str| {
+        let f = r.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(f, s).unwrap();
+    };
+    w(".gitignore", "target/\n");
+    w(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"app\", \"lib1\"]\nresolver = \"2\"\n",
+    );
+    w(
+        "lib1/Cargo.toml",
+        "[package]\nname = \"lib1\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    w("lib1/src/lib.rs", "pub fn one() -> u32 { 1 }\n");
+    w(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nlib1 = { path = \"../lib1\" }\n",
+    );
+    w("app/src/main.rs", "fn main() { println!(\"{}\", lib1::one()); }\n");
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "workspace"]);
+    t.git(&r, &["config", "sandbox.template.rust.cache", "cargo"]);
+    let cargo_home = t.tmp.path().join("cargo-home");
+    let build = |name: &str| {
+        let out = sb(&t, &r)
+            .env("RUSTC", &rustc)
+            .env("CARGO_HOME", &cargo_home)
+            .args(["exec", name, "--"])
+            .arg(&cargo)
+            .args(["build", "--offline"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        let mut compiled: Vec<String> = err
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Compiling "))
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect();
+        compiled.sort();
+        compiled
+    };
+    run_ok(&t, &r, &["run", "a", "--template", "rust", "--keep", "--", "true"]);
+    assert_eq!(build("a"), ["app", "lib1"]);
+    // The second sandbox starts from the first's build: nothing to compile.
+    run_ok(&t, &r, &["run", "b", "--template", "rust", "--keep", "--", "true"]);
+    assert!(path_of(&t, &r, "b").join("target").is_dir());
+    assert_eq!(build("b"), Vec::<String>::new());
+    // An edit to one crate rebuilds that crate alone.
+    fs::write(
+        path_of(&t, &r, "b").join("app/src/main.rs"),
+        "fn main() { println!(\"{}\", lib1::one() + 1); }\n",
+    )
+    .unwrap();
+    assert_eq!(build("b"), ["app"]);
+    // The cache is its own: the first sandbox's build is untouched by the second's.
+    assert_eq!(build("a"), Vec::<String>::new());
+    // A bad cache kind is named.
+    t.git(&r, &["config", "sandbox.template.bad.cache", "maven"]);
+    sb(&t, &r)
+        .args(["run", "c", "--template", "bad", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'maven' is not a sandbox cache"));
+}
