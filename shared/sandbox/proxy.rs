@@ -310,13 +310,43 @@ fn serve(conn: UnixStream, allowed: &[Allowed], secrets: &[Secret], log: &Mutex<
     // What was read past the head (a body's start), then both ways until either side ends.
     let early = reader.buffer().to_vec();
     (&upstream).write_all(&early)?;
-    let (up2, conn2) = (upstream.try_clone()?, conn.try_clone()?);
+    splice(reader.into_inner(), upstream)
+}
+
+/// A socket that can be copied both ways at once: std's TCP and Unix streams.
+trait Duplex: std::io::Read + Write + Send + Sized + 'static {
+    fn twin(&self) -> std::io::Result<Self>;
+    fn end_writes(&self);
+}
+
+impl Duplex for TcpStream {
+    fn twin(&self) -> std::io::Result<Self> {
+        self.try_clone()
+    }
+    fn end_writes(&self) {
+        let _ = self.shutdown(Shutdown::Write);
+    }
+}
+
+impl Duplex for UnixStream {
+    fn twin(&self) -> std::io::Result<Self> {
+        self.try_clone()
+    }
+    fn end_writes(&self) {
+        let _ = self.shutdown(Shutdown::Write);
+    }
+}
+
+/// Carries `a` to `b` and `b` to `a` until both ends are done, ending each direction's writes
+/// when its source ends.
+fn splice(mut a: impl Duplex, mut b: impl Duplex) -> std::io::Result<()> {
+    let (mut a2, mut b2) = (a.twin()?, b.twin()?);
     let back = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut &up2, &mut &conn2);
-        let _ = conn2.shutdown(Shutdown::Write);
+        let _ = std::io::copy(&mut b2, &mut a2);
+        a2.end_writes();
     });
-    let _ = std::io::copy(&mut reader.into_inner(), &mut &upstream);
-    let _ = upstream.shutdown(Shutdown::Write);
+    let _ = std::io::copy(&mut a, &mut b);
+    b.end_writes();
     let _ = back.join();
     Ok(())
 }
@@ -363,16 +393,7 @@ pub fn shim(args: &[std::ffi::OsString]) -> i32 {
             let socket = socket.clone();
             std::thread::spawn(move || {
                 let Ok(up) = UnixStream::connect(&socket) else { return };
-                let (Ok(up2), Ok(conn2)) = (up.try_clone(), conn.try_clone()) else {
-                    return;
-                };
-                let back = std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut &up2, &mut &conn2);
-                    let _ = conn2.shutdown(Shutdown::Write);
-                });
-                let _ = std::io::copy(&mut &conn, &mut &up);
-                let _ = up.shutdown(Shutdown::Write);
-                let _ = back.join();
+                let _ = splice(conn, up);
             });
         }
     });
