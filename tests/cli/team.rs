@@ -34,6 +34,27 @@ fn ok(t: &TestEnv, tool: &str, dir: &Path, actor: &str, args: &[&str]) -> String
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Starts every command at once (stdout discarded), then waits for each: its exit code and
+/// stderr, in order.
+fn run_together(commands: Vec<std::process::Command>) -> Vec<(Option<i32>, String)> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        })
+        .collect()
+}
+
 fn show(t: &TestEnv, dir: &Path, id: &str) -> Value {
     t.json("issue", dir, &["show", id])
 }
@@ -476,20 +497,15 @@ fn thousands_of_creates_by_new_actors_never_fail_or_warn() {
     while n < total {
         let children: Vec<_> = (n..(n + 4).min(total))
             .map(|i| {
-                t.std_cmd("issue", &r)
-                    .env("GRIT_ACTOR", format!("a{i}"))
-                    .args(["create", "--title", &format!("t{i}")])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
+                let mut c = t.std_cmd("issue", &r);
+                c.env("GRIT_ACTOR", format!("a{i}"))
+                    .args(["create", "--title", &format!("t{i}")]);
+                c
             })
             .collect();
-        for c in children {
-            let out = c.wait_with_output().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            if !out.status.success() || !stderr.trim().is_empty() {
-                failures.push(format!("{:?}: {stderr}", out.status.code()));
+        for (code, stderr) in run_together(children) {
+            if code != Some(0) || !stderr.trim().is_empty() {
+                failures.push(format!("{code:?}: {stderr}"));
             }
         }
         n += 4;
@@ -831,17 +847,12 @@ fn processes_that_race_to_create_the_index_never_take_it_for_damaged() {
                 } else {
                     c.env("GRIT_ACTOR", format!("a{i}")).args(["create", "--title", "t"]);
                 }
-                c.stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
+                c
             })
             .collect();
-        for c in children {
-            let out = c.wait_with_output().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            if !out.status.success() || stderr.contains("damaged") {
-                failures.push(format!("round {round}: {:?}: {stderr}", out.status.code()));
+        for (code, stderr) in run_together(children) {
+            if code != Some(0) || stderr.contains("damaged") {
+                failures.push(format!("round {round}: {code:?}: {stderr}"));
             }
         }
     }
