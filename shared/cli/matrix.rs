@@ -58,7 +58,7 @@ fn item_name(base: &str, item: &str) -> String {
 /// Runs `cmd` in `dir` with its output to `log`, the terminal's signals unblocked.
 fn run_logged(
     dir: &Path,
-    line: &[String],
+    line: &crate::ops::sandboxes::Line,
     env: &[(String, String)],
     isolated: Option<&[(String, String)]>,
     log: &Path,
@@ -210,7 +210,7 @@ pub fn run(ui: &mut Ui, main: &Main, a: RunArgs) -> Result<(), CommandError> {
                         let result = super::sandbox::argv(&r.path, &cmd, a.sh, iso.as_ref())
                             .map_err(|e| e.to_string())
                             .and_then(|line| {
-                                let ran = run_logged(&r.path, &line.argv, &env, configured.as_deref(), &log);
+                                let ran = run_logged(&r.path, &line, &env, configured.as_deref(), &log);
                                 net = line.proxy.map(|p| p.events()).unwrap_or_default();
                                 ran.map_err(|e| e.to_string())
                             });

@@ -226,8 +226,21 @@ pivot_root and the new mount API, keyctl, add_key and request_key, bpf, perf_eve
 module loading, reboot, swapon/swapoff, setns, open_by_handle_at, userfaultfd, acct, quotactl,
 syslog, setting the clock, and unshare or clone of a new user namespace; clone3 fails with ENOSYS
 (its flags cannot be checked; C libraries fall back to clone). Builds, threads and tests do not
-notice. --seccomp off (or sandbox.seccomp=off) runs without it; unshare cannot load a filter, and
-says so. The run's record says which.
+notice. unshare cannot load a filter, and says so. The run's record says which filter ran.
+
+Other profiles: --seccomp PROFILE (or sandbox.seccomp=PROFILE for every run) picks another.
+  default   the list above
+  strict    the list, and io_uring, personality, chroot, name_to_handle_at, kcmp, pidfd_getfd,
+            fanotify_init, the NUMA calls, sethostname, vhangup, every kind of new namespace, and
+            sockets other than unix, IPv4, IPv6 and netlink
+  trace     the list without ptrace, process_vm_readv/writev and perf_event_open: gdb, strace
+            and perf run inside
+  off       no filter
+A team's own is a few lines of git config, named like the built-in ones:
+  sandbox.seccomp.NAME.extends   default, strict or trace (default when unset)
+  sandbox.seccomp.NAME.deny      system calls that fail with EPERM too (repeatable, or commas)
+  sandbox.seccomp.NAME.allow     the base's calls that are let through
+An unknown name, or a system call grit cannot name, is refused before anything runs.
 
 Its environment: only PATH, HOME, USER, LOGNAME, SHELL, the terminal (TERM, COLORTERM,
 NO_COLOR), the locale (LANG, LANGUAGE, LC_*), TZ, TMPDIR, RUSTUP_HOME, CARGO_HOME and
@@ -240,6 +253,7 @@ paths).
 
     git sandbox run try --isolate -- ./configure && make
     git sandbox exec try --isolate --net --allow ~/.cache/pip -- pip install -r requirements.txt
+    git sandbox exec try --isolate --seccomp trace -- strace -f make
     git sandbox exec try --isolate --allow-host pypi.org:443 --allow-host files.pythonhosted.org:443 -- pip download -r requirements.txt
 ";
 

@@ -450,7 +450,20 @@ impl Session {
         // what cannot be isolated is refused, never run bare; sandbox.autosync syncs first.
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
         let allow: Vec<std::path::PathBuf> = str_list(p, "allow")?.into_iter().map(Into::into).collect();
-        let (isolate, _) = ops.prepare(&r, flag("isolate"), flag("net"), &allow, &str_list(p, "allow_hosts")?)?;
+        let hosts = str_list(p, "allow_hosts")?;
+        let seccomp = match p.get("seccomp") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(RpcError::params("\"seccomp\" must be a profile's name")),
+        };
+        let asked = crate::ops::sandboxes::Policy {
+            isolate: flag("isolate"),
+            net: flag("net"),
+            allow: &allow,
+            hosts: &hosts,
+            seccomp,
+        };
+        let (isolate, _) = ops.prepare(&r, &asked)?;
         let mut env = env;
         // grit commands inside act as the request's actor too.
         if let Some(a) = actor {

@@ -233,6 +233,10 @@ pub struct SandboxExecArgs {
     /// each connection; not with `net`.
     #[serde(default)]
     pub allow_hosts: Vec<String>,
+    /// Isolated, the seccomp profile: default, strict, trace, off, or one git config defines
+    /// (sandbox.seccomp.NAME.*); sandbox.seccomp when not given.
+    #[serde(default)]
+    pub seccomp: Option<String>,
     /// Environment variables for the command.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
@@ -871,7 +875,14 @@ pub fn exec(
     }
     let sb = sandboxes(s)?;
     let r = sb.find(&a.name)?;
-    let (isolate, _) = sb.prepare(&r, a.isolate, a.net, &[], &a.allow_hosts)?;
+    let asked = crate::ops::sandboxes::Policy {
+        isolate: a.isolate,
+        net: a.net,
+        allow: &[],
+        hosts: &a.allow_hosts,
+        seccomp: a.seccomp.as_deref(),
+    };
+    let (isolate, _) = sb.prepare(&r, &asked)?;
     let mut env: Vec<(String, String)> = a.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     // grit commands run inside act as the session's actor.
     if let Some(actor) = actor {

@@ -574,33 +574,34 @@ impl<'a> Sandboxes<'a> {
         Ok((record, resolved))
     }
 
-    /// The isolation asked for (`isolate`, or `sandbox.isolate=true`), checked to be possible:
-    /// never `None` when it was asked for and cannot be had. The note says which tool was
-    /// chosen when the configured one was not there.
-    pub fn isolation(&self, isolate: bool, net: bool, allow: &[PathBuf]) -> Result<(Option<Isolate>, Option<String>)> {
-        sandbox::isolate::resolve(&self.main, isolate, net, allow)
-    }
-
-    /// What every face does before running a command in sandbox `r`: the isolation asked for
-    /// (`isolate`, or `sandbox.isolate=true`; refused, never run bare, when it cannot be had),
-    /// and `sandbox.autosync` applied. Returns the isolation and the note on which tool gives it.
-    /// `hosts` narrows the network to those hosts (`--allow-host`), and asks for isolation.
-    pub fn prepare(
-        &self,
-        r: &Record,
-        isolate: bool,
-        net: bool,
-        allow: &[PathBuf],
-        hosts: &[String],
-    ) -> Result<(Option<Isolate>, Option<String>)> {
-        let (mut iso, why) = self.isolation(isolate || !hosts.is_empty(), net, allow)?;
+    /// The isolation `asked` for (or `sandbox.isolate=true`), checked to be possible: never
+    /// `None` when it was asked for and cannot be had. Hosts (`--allow-host`) ask for isolation
+    /// and narrow its network to them; a seccomp profile's name overrides `sandbox.seccomp`.
+    /// The note says which tool was chosen when the configured one was not there.
+    pub fn isolation(&self, asked: &Policy<'_>) -> Result<(Option<Isolate>, Option<String>)> {
+        let (mut iso, why) = sandbox::isolate::resolve(
+            &self.main,
+            asked.isolate || !asked.hosts.is_empty(),
+            asked.net,
+            asked.allow,
+            asked.seccomp,
+        )?;
         if let Some(i) = iso.as_mut() {
-            let hosts = hosts
+            let hosts = asked
+                .hosts
                 .iter()
                 .map(|h| sandbox::proxy::Allowed::parse(h))
                 .collect::<Result<Vec<_>>>()?;
             i.allow_hosts(hosts)?;
         }
+        Ok((iso, why))
+    }
+
+    /// What every face does before running a command in sandbox `r`: the isolation asked for
+    /// (refused, never run bare, when it cannot be had; see `isolation`), and `sandbox.autosync`
+    /// applied. Returns the isolation and the note on which tool gives it.
+    pub fn prepare(&self, r: &Record, asked: &Policy<'_>) -> Result<(Option<Isolate>, Option<String>)> {
+        let (iso, why) = self.isolation(asked)?;
         self.autosync(r)?;
         Ok((iso, why))
     }
@@ -627,10 +628,9 @@ impl<'a> Sandboxes<'a> {
                 rm.ssh(&sandbox::remote::script(r, rm, &line))
             }
             None => {
-                line = Some(argv(&r.path, &exec.cmd, exec.sh, iso)?);
-                let argv = &line.as_ref().expect("just set").argv;
+                let made = line.insert(argv(&r.path, &exec.cmd, exec.sh, iso)?);
                 let configured = iso.map(|_| sandbox::isolate::configured_env(main));
-                command_in(&r.path, argv, &exec.env, configured.as_deref())?
+                command_in(&r.path, made, &exec.env, configured.as_deref())?
             }
         };
         // ssh's input stays open for as long as this run: when it closes (this process is
@@ -1243,6 +1243,17 @@ pub fn diff_trees(r: &Record) -> Result<(String, String)> {
     })
 }
 
+/// What a face asks of a run's isolation: `--isolate`, `--net`, `--allow PATH`,
+/// `--allow-host HOST` and `--seccomp PROFILE`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy<'a> {
+    pub isolate: bool,
+    pub net: bool,
+    pub allow: &'a [PathBuf],
+    pub hosts: &'a [String],
+    pub seccomp: Option<&'a str>,
+}
+
 /// A command line to run, with the allowlist's proxy it needs for as long as it runs.
 pub struct Line {
     pub argv: Vec<String>,
@@ -1250,6 +1261,8 @@ pub struct Line {
     pub proxy: Option<sandbox::proxy::Proxy>,
     /// What a person should hear (a secret left out).
     pub notes: Vec<String>,
+    /// The filter bubblewrap loads (`--add-seccomp-fd`).
+    pub seccomp: Option<sandbox::seccomp::Profile>,
 }
 
 /// The command line to run: an interactive $SHELL when `cmd` is empty, `sh -c` with `sh`,
@@ -1299,7 +1312,13 @@ pub fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&Isolate>) -> Resu
     } else {
         v.extend(cmd.iter().cloned());
     }
-    Ok(Line { argv: v, proxy, notes })
+    let seccomp = iso.filter(|i| v.first().is_some_and(|t| t == "bwrap") && !i.seccomp.is_off());
+    Ok(Line {
+        argv: v,
+        proxy,
+        notes,
+        seccomp: seccomp.map(|i| i.seccomp.clone()),
+    })
 }
 
 /// The process for `line` in a sandbox: its directory, the caller's environment without git's
@@ -1308,15 +1327,15 @@ pub fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&Isolate>) -> Resu
 /// the caller's reaches it.
 pub fn command_in(
     dir: &Path,
-    line: &[String],
+    line: &Line,
     env: &[(String, String)],
     isolated: Option<&[(String, String)]>,
 ) -> Result<Command> {
-    let mut p = Command::new(&line[0]);
-    p.args(&line[1..]).current_dir(dir);
+    let mut p = Command::new(&line.argv[0]);
+    p.args(&line.argv[1..]).current_dir(dir);
     // bubblewrap reads the seccomp programs from the descriptors its line names.
-    if line[0] == "bwrap" && line.iter().any(|a| a == "--add-seccomp-fd") {
-        sandbox::seccomp::attach(&mut p, sandbox::seccomp::files()?);
+    if let Some(profile) = &line.seccomp {
+        sandbox::seccomp::attach(&mut p, sandbox::seccomp::files(profile)?);
     }
     match isolated {
         Some(configured) => {

@@ -301,7 +301,7 @@ pub fn wrapper(
     if let Some(k) = &g.keys {
         v.extend(["--tmpfs".into(), s(k)]);
     }
-    if iso.seccomp != super::seccomp::Profile::Off {
+    if !iso.seccomp.is_off() {
         for fd in super::seccomp::FDS {
             v.extend(["--add-seccomp-fd".into(), fd.to_string()]);
         }
@@ -448,6 +448,7 @@ pub fn resolve(
     isolate: bool,
     net: bool,
     allow: &[std::path::PathBuf],
+    seccomp: Option<&str>,
 ) -> Result<(Option<Isolate>, Option<String>)> {
     if !isolate && main.repo.config_bool("sandbox.isolate") != Some(true) {
         return Ok((None, None));
@@ -457,12 +458,16 @@ pub fn resolve(
         .iter()
         .map(|p| std::fs::canonicalize(p).map_err(crate::Error::io(p)))
         .collect::<Result<Vec<_>>>()?;
-    let mut seccomp = match main.repo.config_string("sandbox.seccomp") {
-        Some(p) => super::seccomp::Profile::parse(&p)?,
-        None => super::seccomp::Profile::Default,
+    // The one asked for, over sandbox.seccomp.
+    let mut seccomp = match seccomp
+        .map(str::to_owned)
+        .or_else(|| main.repo.config_string("sandbox.seccomp"))
+    {
+        Some(name) => super::seccomp::Profile::resolve(main, &name)?,
+        None => super::seccomp::Profile::default(),
     };
-    if with == Tool::Unshare && seccomp != super::seccomp::Profile::Off {
-        seccomp = super::seccomp::Profile::Off;
+    if with == Tool::Unshare && !seccomp.is_off() {
+        seccomp = super::seccomp::Profile::builtin(super::seccomp::Base::Off);
         why = Some(format!(
             "{}no seccomp filter: unshare cannot load one (bubblewrap does)",
             why.map(|w| format!("{w}; ")).unwrap_or_default()

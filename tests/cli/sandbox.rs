@@ -1668,10 +1668,76 @@ fn isolate_runs_under_a_seccomp_filter_that_a_build_does_not_notice() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&off.stdout), "unshare-ran\n");
     let bad = sb(&t, &r)
-        .args(["exec", "f", "--isolate", "--seccomp", "strict", "--", "true"])
+        .args(["exec", "f", "--isolate", "--seccomp", "nonesuch", "--", "true"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("hint:"));
+}
+
+#[test]
+fn named_seccomp_profiles_strict_trace_and_one_in_git_config_each_decide_what_fails() {
+    let t = TestEnv::new();
+    let r = one_file_repo(&t);
+    if let Err(e) = grit::sandbox::isolate::choose(Some("bwrap")) {
+        eprintln!("skipped: bubblewrap cannot isolate here ({e})");
+        return;
+    }
+    if !crate::env::on_path("strace") || !crate::env::on_path("setarch") {
+        eprintln!("skipped: strace or setarch is not installed");
+        return;
+    }
+    sb(&t, &r).args(["run", "f", "--keep", "--", "true"]).assert().success();
+    // personality (setarch -R) and ptrace (strace): which of the two ran, under each profile.
+    let probe = "setarch $(uname -m) -R true 2>/dev/null && echo personality; \
+                 strace -f -o /dev/null true 2>/dev/null && echo ptrace; true";
+    let under = |profile: Option<&str>| {
+        let mut c = sb(&t, &r);
+        c.args(["exec", "f", "--isolate"]);
+        if let Some(p) = profile {
+            c.args(["--seccomp", p]);
+        }
+        let out = c.args(["--sh", "--", probe]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(under(None), "personality\n", "default: no tracing");
+    assert_eq!(under(Some("strict")), "", "strict: no personality either");
+    assert_eq!(under(Some("trace")), "personality\nptrace\n", "trace: a debugger runs");
+    // One of the team's own: trace, without personality; named by sandbox.seccomp too.
+    t.git(&r, &["config", "sandbox.seccomp.debug.extends", "trace"]);
+    t.git(
+        &r,
+        &["config", "sandbox.seccomp.debug.deny", "personality, io_uring_setup"],
+    );
+    assert_eq!(under(Some("debug")), "ptrace\n");
+    t.git(&r, &["config", "sandbox.seccomp", "debug"]);
+    assert_eq!(under(None), "ptrace\n");
+    let log = t.json("sandbox", &r, &["log", "f"]);
+    let last = &log[log.as_array().unwrap().len() - 1]["isolate"]["seccomp"];
+    assert_eq!(last["name"], "debug", "{log}");
+    assert_eq!(last["base"], "trace", "{log}");
+    assert_eq!(
+        last["deny"],
+        serde_json::json!(["personality", "io_uring_setup"]),
+        "{log}"
+    );
+    // A call grit cannot name, and a built-in redefined: refused before anything runs.
+    t.git(&r, &["config", "sandbox.seccomp.debug.deny", "nosuchcall"]);
+    let out = sb(&t, &r)
+        .args(["exec", "f", "--isolate", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nosuchcall") && err.contains("hint:"), "{err}");
+    t.git(&r, &["config", "--unset-all", "sandbox.seccomp.debug.deny"]);
+    t.git(&r, &["config", "sandbox.seccomp.strict.allow", "ptrace"]);
+    let out = sb(&t, &r)
+        .args(["exec", "f", "--isolate", "--seccomp", "strict", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -28,24 +28,9 @@ pub(in crate::cli) fn isolation(
     main: &Main,
     a: &IsolateArgs,
 ) -> Result<Option<sandbox::isolate::Isolate>, CommandError> {
-    let (mut iso, why) = ops(main).isolation(a.isolate, a.net, &a.allow)?;
+    let (iso, why) = ops(main).isolation(&a.policy())?;
     if let Some(why) = why {
         eprintln!("note: {why}");
-    }
-    // --seccomp over sandbox.seccomp; unshare loads no filter, whatever is asked.
-    if let (Some(i), Some(p)) = (iso.as_mut(), &a.seccomp) {
-        let p = sandbox::seccomp::Profile::parse(p)?;
-        if i.with == sandbox::isolate::Tool::Bwrap {
-            i.seccomp = p;
-        }
-    }
-    if let Some(i) = iso.as_mut() {
-        let hosts = a
-            .allow_host
-            .iter()
-            .map(|h| sandbox::proxy::Allowed::parse(h))
-            .collect::<Result<Vec<_>, _>>()?;
-        i.allow_hosts(hosts)?;
     }
     Ok(iso)
 }

@@ -252,13 +252,26 @@ pub struct IsolateArgs {
     #[arg(long, value_name = "PATH", requires = "isolate")]
     pub allow: Vec<PathBuf>,
     /// With --isolate, the seccomp filter: default (ptrace, mount, keyctl, bpf, new user
-    /// namespaces… fail) or off; sandbox.seccomp sets it for every run
+    /// namespaces… fail), strict, trace (lets debuggers trace), off, or one git config defines
+    /// (sandbox.seccomp.NAME.*); sandbox.seccomp sets it for every run
     #[arg(long, value_name = "PROFILE", requires = "isolate")]
     pub seccomp: Option<String>,
     /// With --isolate, let the command reach HOST (on PORT only, if given) through a proxy,
     /// and nothing else (repeatable; also sandbox.allowHost); every connection is logged
     #[arg(long, value_name = "HOST[:PORT]", requires = "isolate", conflicts_with = "net")]
     pub allow_host: Vec<String>,
+}
+
+impl IsolateArgs {
+    pub(in crate::cli) fn policy(&self) -> crate::ops::sandboxes::Policy<'_> {
+        crate::ops::sandboxes::Policy {
+            isolate: self.isolate,
+            net: self.net,
+            allow: &self.allow,
+            hosts: &self.allow_host,
+            seccomp: self.seccomp.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -574,7 +587,7 @@ pub(super) fn execute_in(
         (Some(_), Err(_)) => Some(Vec::new()),
         (None, _) => None,
     };
-    let mut p = command_in(dir, &line.argv, env, configured.as_deref())?;
+    let mut p = command_in(dir, &line, env, configured.as_deref())?;
     // With --json, stdout is ours: the command writes to stderr.
     if stdout_to_stderr {
         // SAFETY: duplicating our own stderr descriptor for the child.
