@@ -167,16 +167,29 @@ sandbox.template.NAME.env: NAME=VALUE for every command run in the sandbox (repe
 
 sandbox.template.NAME.backend: the backend (see git sandbox help backends).
 
-sandbox.template.NAME.cache: a language cache its sandboxes share (cargo). With cargo, a new
-sandbox gets a private copy of the last successful build's target/ (reflinked on the reflink
-backend, copied otherwise, times kept) instead of the main tree's, so its build compiles only
-what differs; after each run in it that exits 0, its target/ replaces the cache's, whole, under a
-lock. Freshness is cargo's own (its fingerprints), so nothing stale passes for fresh. Limits: the
-replacement is a copy of target/ (cheap only with reflinks); the last successful run wins; a
-sandbox made while the cache is being replaced starts without it and builds in full; Node's
-node_modules has no cache yet.
+sandbox.template.NAME.cache: a language cache its sandboxes share (cargo, node; repeatable).
+
+With cargo, a new sandbox gets a private copy of the last successful build's target/ (reflinked
+on the reflink backend, copied otherwise, times kept) instead of the main tree's, so its build
+compiles only what differs; after each run in it that exits 0, its target/ replaces the cache's,
+whole, under a lock. Freshness is cargo's own (its fingerprints), so nothing stale passes for
+fresh. Limits: the replacement is a copy of target/ (cheap only with reflinks); the last
+successful run wins; a sandbox made while the cache is being replaced starts without it and
+builds in full.
+
+With node, there is one cache per lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock,
+pnpm-lock.yaml or bun.lock; keyed by its content). The first run that exits 0 in a sandbox whose
+lockfile has none makes that sandbox's node_modules the cache, once. A new sandbox whose lockfile
+has one gets it mounted at node_modules, read-only and shared, under an overlay whose upper layer
+is the sandbox's own: an npm install there writes into that sandbox alone. Where grit may not
+mount (not root) the sandbox gets a private copy (reflinked on the reflink backend). The mount
+comes back with the next command after a reboot and goes with rm. Limits: the cache is what the
+first successful run left, matched to the lockfile by nothing but that run (npm ci makes a
+node_modules that matches; one installed by hand may not); the main tree's node_modules is not
+checked either; the caches of the 4 newest lockfiles are kept, and those a sandbox stands on.
 
     git config sandbox.template.rust.cache cargo
+    git config sandbox.template.web.cache node
     git config sandbox.template.rust.setup 'cargo fetch'
     git config sandbox.template.rust.env 'CARGO_TERM_COLOR=always'
     git sandbox run fix-123 --template rust -- cargo test

@@ -192,6 +192,12 @@ pub struct Listed {
     /// Where its commands run, when not here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<sandbox::remote::Remote>,
+    /// The language caches it shares (a template's `cache`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<sandbox::caches::Kind>,
+    /// The node cache mounted at its `node_modules` (its lockfile's key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_modules: Option<String>,
 }
 
 /// What the automatic sync of one sandbox did.
@@ -364,6 +370,8 @@ impl<'a> Sandboxes<'a> {
                 locks: r.locks,
                 sync_conflict: r.sync_conflict,
                 remote: r.remote,
+                caches: r.caches,
+                node_modules: r.node_modules,
             })
             .collect())
     }
@@ -628,6 +636,7 @@ impl<'a> Sandboxes<'a> {
                 rm.ssh(&sandbox::remote::script(r, rm, &line))
             }
             None => {
+                sandbox::caches::remount(main, r)?;
                 let made = line.insert(argv(&r.path, &exec.cmd, exec.sh, iso)?);
                 let configured = iso.map(|_| sandbox::isolate::configured_env(main));
                 command_in(&r.path, made, &exec.env, configured.as_deref())?

@@ -193,6 +193,7 @@ pub fn create(
         sync_conflict: None,
         remote: spec.remote.as_ref().map(|e| e.for_sandbox(main, &spec.name)),
         caches: spec.caches.clone(),
+        node_modules: None,
     };
     main.save(&record)?;
     match populate(main, spec, &mut record, head.trim() == base, interrupted, progress) {
@@ -318,7 +319,7 @@ fn excludes(main: &Main, spec: &Spec) -> Vec<String> {
     all.extend(
         spec.caches
             .iter()
-            .filter(|k| super::caches::filled(main, **k))
+            .filter(|k| super::caches::filled(main, **k, &main.tree))
             .map(|k| k.exclude()),
     );
     all.extend(
@@ -515,8 +516,13 @@ fn populate(
     phases.done("copying the rest, and the tracked files' times and index");
     check()?;
     for kind in &spec.caches {
-        if super::caches::seed(main, &path, *kind, method)? {
-            phases.done("the language cache");
+        match super::caches::seed(main, &record.name, &path, *kind, method)? {
+            super::caches::Seeded::Nothing => {}
+            super::caches::Seeded::Copied => phases.done("the language cache"),
+            super::caches::Seeded::Mounted(key) => {
+                record.node_modules = Some(key);
+                phases.done("the language cache");
+            }
         }
     }
     // What came along from the main tree, kept as a tree, so that the sandbox's own work can be

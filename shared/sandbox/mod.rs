@@ -100,6 +100,10 @@ pub struct Record {
     /// The language caches it shares (`sandbox.template.<t>.cache`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caches: Vec<caches::Kind>,
+    /// The node cache (its lockfile's key) mounted at its `node_modules`, read-only under its
+    /// own writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_modules: Option<String>,
 }
 
 /// The repository a sandbox command acts on: always the main work tree, even when run from
@@ -703,6 +707,8 @@ pub fn remove(main: &Main, r: &Record) -> Result<()> {
 /// Removes a sandbox: its mount, worktree, directory, record, and its branch unless
 /// `keep_branch` (committed work not merged anywhere lives only there).
 pub fn remove_keeping(main: &Main, r: &Record, keep_branch: bool) -> Result<()> {
+    // The shared node_modules first: it is mounted inside the sandbox (and its overlay).
+    caches::unmount(&r.path)?;
     overlay::unmount(&r.path)?;
     let mut first: Option<Error> = None;
     // Its directory on a remote executor, and the refs that brought its results back. A host

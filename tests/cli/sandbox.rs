@@ -1915,3 +1915,129 @@ fn a_cargo_cache_shared_by_a_template_makes_a_second_sandbox_build_only_what_cha
         .code(2)
         .stderr(predicate::str::contains("'maven' is not a sandbox cache"));
 }
+
+#[test]
+fn a_node_cache_is_shared_per_lockfile_and_a_write_to_it_stays_in_its_sandbox() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    let lock = |v: &str| {
+        format!(
+            "{{\"name\":\"app\",\"lockfileVersion\":3,\"packages\":{{\"node_modules/left-pad\":{{\"version\":\"{v}\"}}}}}}\n"
+        )
+    };
+    fs::write(r.join(".gitignore"), "node_modules/\n").unwrap();
+    fs::write(r.join("package.json"), "{\"name\":\"app\"}\n").unwrap();
+    fs::write(r.join("package-lock.json"), lock("1.3.0")).unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "app"]);
+    t.git(&r, &["config", "sandbox.template.js.cache", "node"]);
+    let read = |p: &Path| fs::read_to_string(p.join("node_modules/left-pad/index.js")).unwrap_or_default();
+    // The first sandbox installs (by hand: no registry here) and succeeds: its node_modules
+    // becomes the cache of its lockfile.
+    run_ok(
+        &t,
+        &r,
+        &[
+            "run",
+            "a",
+            "--template",
+            "js",
+            "--keep",
+            "--sh",
+            "--",
+            "mkdir -p node_modules/left-pad && echo v1 > node_modules/left-pad/index.js",
+        ],
+    );
+    let caches: Vec<PathBuf> = fs::read_dir(r.join(".git/grit/cache/node"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(caches.len(), 1, "one lockfile, one cache: {caches:?}");
+    let cache = &caches[0];
+    assert_eq!(read(cache), "v1\n");
+    // The second stands on it: mounted read-only under its own layer where this process may
+    // mount, a private copy where it may not.
+    run_ok(&t, &r, &["run", "b", "--template", "js", "--keep", "--", "true"]);
+    let b = path_of(&t, &r, "b");
+    assert_eq!(read(&b), "v1\n");
+    let mounted = grit::sandbox::overlay::is_mounted(&b.join("node_modules"));
+    let root = unsafe { libc::geteuid() } == 0;
+    assert_eq!(mounted, root, "mounted where this process may mount");
+    let listed = listed(&t, &r);
+    let entry = listed.as_array().unwrap().iter().find(|s| s["name"] == "b").unwrap();
+    assert_eq!(entry["caches"], serde_json::json!(["node"]), "{entry}");
+    assert_eq!(entry["node_modules"].is_string(), mounted, "{entry}");
+    // A write inside lands in that sandbox only: not in the cache, not in the next sandbox.
+    run_ok(
+        &t,
+        &r,
+        &[
+            "exec",
+            "b",
+            "--sh",
+            "--",
+            "echo v2 > node_modules/left-pad/index.js && mkdir node_modules/extra",
+        ],
+    );
+    assert_eq!(read(&b), "v2\n");
+    assert_eq!(read(cache), "v1\n");
+    assert!(!cache.join("node_modules/extra").exists());
+    run_ok(&t, &r, &["run", "c", "--template", "js", "--keep", "--", "true"]);
+    let c = path_of(&t, &r, "c");
+    assert_eq!(read(&c), "v1\n");
+    assert!(!c.join("node_modules/extra").exists());
+    // An isolated command sees the sandbox's view.
+    if grit::sandbox::isolate::choose(Some("bwrap")).is_ok() {
+        let out = run_ok(
+            &t,
+            &r,
+            &["exec", "b", "--isolate", "--", "cat", "node_modules/left-pad/index.js"],
+        );
+        assert_eq!(out, "v2\n");
+    }
+    // Gone (as after a reboot): the next command mounts it again, with the sandbox's writes.
+    if mounted {
+        grit::sandbox::caches::unmount(&b).unwrap();
+        assert_eq!(read(&b), "");
+        let out = run_ok(&t, &r, &["exec", "b", "--", "cat", "node_modules/left-pad/index.js"]);
+        assert_eq!(out, "v2\n");
+    }
+    // A new lockfile has no cache yet: its sandbox gets none (the main tree has no node_modules).
+    fs::write(r.join("package-lock.json"), lock("1.3.1")).unwrap();
+    t.git(&r, &["commit", "-q", "-am", "bump"]);
+    run_ok(&t, &r, &["run", "d", "--template", "js", "--keep", "--", "true"]);
+    assert!(!path_of(&t, &r, "d").join("node_modules").exists());
+    // rm unmounts and removes the sandbox's layer; the cache stays for the next one.
+    run_ok(&t, &r, &["rm", "b"]);
+    assert!(!b.exists());
+    assert!(!grit::sandbox::overlay::is_mounted(&b.join("node_modules")));
+    assert_eq!(read(cache), "v1\n");
+    // Old lockfiles' caches go, but the 4 newest and those a sandbox stands on (c) stay.
+    for v in 2..=6 {
+        fs::write(r.join("package-lock.json"), lock(&format!("1.4.{v}"))).unwrap();
+        t.git(&r, &["commit", "-q", "-am", "bump"]);
+        let name = format!("e{v}");
+        run_ok(
+            &t,
+            &r,
+            &[
+                "run",
+                &name,
+                "--template",
+                "js",
+                "--sh",
+                "--",
+                "mkdir -p node_modules/x",
+            ],
+        );
+    }
+    let kept = fs::read_dir(r.join(".git/grit/cache/node"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert_eq!(kept, if mounted { 5 } else { 4 });
+    assert_eq!(read(cache) == "v1\n", mounted);
+}

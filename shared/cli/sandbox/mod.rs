@@ -418,6 +418,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
             } else {
                 Vec::new()
             };
+            sandbox::caches::remount(&main, &r)?;
             let renewer = sandbox::leases::Renewer::start(&main, &r.locks);
             let code = execute(&r.path, &cmd, a.editor, &[], ui.json);
             drop(renewer);
