@@ -5,7 +5,8 @@
 //! cargo-shaped repository whose target/ holds hard links and a small repository, each against
 //! `git worktree add` + `cp -a`, a matrix of 8 on overlay against one sandbox, and what
 //! `--isolate` adds to a command; and what a remote executor adds to a command (`remote`, against
-//! an sshd named by `GRIT_BENCH_SSH`).
+//! an sshd named by `GRIT_BENCH_SSH`); and a real crate's second sandbox with the cargo cache
+//! against one without it (`cache`, run only when named: this repository, or `GRIT_BENCH_CRATE`).
 //! `benches/run --bench sandbox` (release build); `GRIT_BENCH_SMALL=1` scales down 10x.
 
 mod common;
@@ -199,6 +200,49 @@ fn bench_cargo(root: &Path) {
     let rebuilt = build(&path);
     println!(
         "cargo build in a fresh sandbox after a fresh build in the main tree: {rebuilt} crate(s) rebuilt (target 0)"
+    );
+}
+
+/// A real crate's second sandbox with the cargo cache against its first (no cache yet: the
+/// same full build a sandbox without the cache does): this repository itself, or the one
+/// `GRIT_BENCH_CRATE` names, cloned, built with `cargo build --offline` (debug).
+fn bench_cargo_cache(root: &Path) {
+    if Command::new("cargo").arg("--version").output().is_err() {
+        println!("cargo cache: skipped (no cargo on PATH)");
+        return;
+    }
+    let source = std::env::var("GRIT_BENCH_CRATE").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let repo = root.join("real-crate");
+    let out = Command::new("git")
+        .args(["clone", "-q", "--no-hardlinks", &source])
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    git(&repo, &["config", "sandbox.template.rust.cache", "cargo"]);
+    let data = root.join("data-real-crate");
+    let build = |name: &str, template: bool| {
+        let mut args = vec!["run", name, "--keep"];
+        if template {
+            args.extend(["--template", "rust"]);
+        }
+        args.extend(["--", "cargo", "build", "--offline", "--quiet"]);
+        let mut c = sandbox(&repo, &data, &args);
+        c.env_remove("CARGO_TARGET_DIR");
+        timed(c)
+    };
+    let name = std::path::Path::new(&source)
+        .file_name()
+        .map_or("the crate".into(), |n| n.to_string_lossy().into_owned());
+    let without = build("plain", false);
+    let first = build("first", true);
+    let second = build("second", true);
+    println!(
+        "{name}, cargo build in a new sandbox: {:.1} s without the cache, {:.1} s for the template's first (fills it), {:.1} s for its second ({:.0}x)",
+        without.as_secs_f64(),
+        first.as_secs_f64(),
+        second.as_secs_f64(),
+        without.as_secs_f64() / second.as_secs_f64().max(0.001)
     );
 }
 
@@ -548,6 +592,10 @@ fn main() {
     }
     if on("cargo") {
         bench_cargo(tmp.path());
+    }
+    // Minutes of builds: only when named.
+    if filter.iter().any(|f| f == "cache") {
+        bench_cargo_cache(tmp.path());
     }
     if on("list") {
         bench_list(tmp.path(), 50);
