@@ -228,7 +228,12 @@ fn bench_cargo_cache(root: &Path) {
         }
         args.extend(["--", "cargo", "build", "--offline", "--quiet"]);
         let mut c = sandbox(&repo, &data, &args);
-        c.env_remove("CARGO_TARGET_DIR");
+        // What `benches/run` sets for grit's own static build is not the crate's.
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CARGO_TARGET_") || k.starts_with("CARGO_BUILD_") || k.ends_with("RUSTFLAGS") {
+                c.env_remove(k);
+            }
+        }
         timed(c)
     };
     let name = std::path::Path::new(&source)

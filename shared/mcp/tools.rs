@@ -267,6 +267,16 @@ pub struct SandboxMergePlanArgs {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct SandboxSquashArgs {
+    pub name: String,
+    /// Move the sandbox's branch to the plan's commits (its files and index stay as they are;
+    /// the old tip stays in the branch's reflog).
+    #[serde(default)]
+    pub apply: bool,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SandboxCommitArgs {
     pub name: String,
     /// The commit message; a `Fixes: <id>` trailer closes the issue once the commit lands.
@@ -505,6 +515,13 @@ pub fn all() -> Vec<Tool> {
             "Which sandboxes merge cleanly into the main tree's branch, in what order, and which conflict with it or with each other, grouped by the files they fight over; changes nothing.",
             Reads,
             object(&["target", "merge", "held", "groups"]),
+        ),
+        tool::<SandboxSquashArgs>(
+            "sandbox_squash_plan",
+            "Plan squashing a sandbox's commits",
+            "How the sandbox's commits group by kind (test, docs, style, feat, fix, refactor) and top directory, one commit per group, checked to give the same tree; `apply: true` moves its branch to them.",
+            Writes,
+            object(&["branch", "commits", "groups", "reordered"]),
         ),
         tool::<SandboxCommitArgs>(
             "sandbox_commit",
@@ -780,6 +797,11 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
                 a.names.iter().map(|n| sb.find(n)).collect::<crate::Result<Vec<_>>>()?
             };
             Ok(to_value(&sb.plan_merge(&records)?))
+        }),
+        "sandbox_squash_plan" => on(name, a, |s, a: SandboxSquashArgs| {
+            let sb = sandboxes(s)?;
+            let r = sb.find(&a.name)?;
+            Ok(to_value(&sb.squash(&r, a.apply)?))
         }),
         "sandbox_commit" => on(name, a, |s, a: SandboxCommitArgs| {
             let sb = sandboxes(s)?;

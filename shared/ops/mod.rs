@@ -14,6 +14,7 @@ pub mod prime;
 pub mod query;
 pub mod sandboxes;
 pub mod show;
+pub mod squash;
 pub mod suggest;
 
 pub use issues::{Edit, Issues, LinkChange, NewIssue, StateChange, Written};

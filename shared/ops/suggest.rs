@@ -142,59 +142,11 @@ impl Sandboxes<'_> {
         } else {
             d.from.clone()
         };
-        let names = sandbox::git_in(&r.path, &["diff", "--name-status", "-z", "--no-renames", &from, &d.to])?;
-        let mut fields = names.split('\0').filter(|s| !s.is_empty());
-        let mut files: Vec<(String, bool)> = Vec::new();
-        while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
-            files.push((path.to_owned(), status == "A"));
-        }
-        let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
-        let patch = sandbox::git_in(&r.path, &["diff", "--no-color", "-U0", &from, &d.to])?;
-        let (mut added, mut removed, mut public, mut current) = (0u64, 0u64, false, String::new());
-        for line in patch.lines() {
-            if let Some(p) = line.strip_prefix("+++ b/") {
-                current = p.to_owned();
-            } else if let Some(l) = line.strip_prefix('+').filter(|_| !line.starts_with("+++")) {
-                added += 1;
-                public |= public_item(&current, l);
-            } else if line.starts_with('-') && !line.starts_with("---") {
-                removed += 1;
-            }
-        }
-        let issue = r.issue.as_deref().and_then(|q| {
-            let store = crate::store::Store::open(&self.main().tree).ok()?;
-            let id = store.index.resolve(q).ok()?;
-            let s = store.index.issue(&id).ok()??;
-            Some((
-                store.index.short_id(&id).ok()?,
-                s.title.map(|t| t.value).unwrap_or_default(),
-                s.issue_type.map(|t| t.value).unwrap_or_default(),
-            ))
-        });
-        let all = |f: fn(&str) -> bool| !paths.is_empty() && paths.iter().all(|p| f(p));
-        let (kind, because) = if paths.is_empty() {
-            ("chore", "nothing changed")
-        } else if all(is_test) {
-            ("test", "every changed file is a test")
-        } else if all(is_doc) {
-            ("docs", "every changed file is documentation")
-        } else if paths.iter().all(|p| layout_only(r, &from, &d.to, p)) {
-            ("style", "formatting the files as they were gives them as they are")
-        } else if public || files.iter().any(|(p, new)| *new && is_source(p) && !is_test(p)) {
-            ("feat", "it adds a public item or a source file")
-        } else if issue.as_ref().is_some_and(|(_, _, t)| t == "bug") || added > removed {
-            ("fix", "the issue is a bug, or the change adds more than it removes")
-        } else {
-            ("refactor", "the change removes at least as much as it adds")
-        };
-        let tops: BTreeSet<Option<&str>> = paths.iter().map(|p| p.split_once('/').map(|(top, _)| top)).collect();
-        let scope = match tops.iter().collect::<Vec<_>>()[..] {
-            [Some(top)] => Some((*top).to_owned()),
-            _ => None,
-        };
-        let subject = match (&issue, &paths[..]) {
-            (Some((_, title, _)), _) if !title.is_empty() => {
-                let mut c = title.chars();
+        let issue = self.issue_of(r);
+        let c = classify(r, &from, &d.to, issue.as_ref())?;
+        let subject = match (&issue, &c.files[..]) {
+            (Some(i), _) if !i.title.is_empty() => {
+                let mut c = i.title.chars();
                 c.next()
                     .map(|f| f.to_lowercase().chain(c).collect::<String>())
                     .unwrap_or_default()
@@ -204,30 +156,112 @@ impl Sandboxes<'_> {
         };
         let trailers: Vec<String> = issue
             .iter()
-            .map(|(short, _, _)| match kind {
-                "docs" | "test" | "style" | "chore" => format!("Refs: {short}"),
-                _ => format!("Fixes: {short}"),
+            .map(|i| match c.kind {
+                "docs" | "test" | "style" | "chore" => format!("Refs: {}", i.short),
+                _ => format!("Fixes: {}", i.short),
             })
             .collect();
-        let header = match &scope {
-            Some(s) => format!("{kind}({s}): {subject}"),
-            None => format!("{kind}: {subject}"),
-        };
-        let mut message = header;
+        let mut message = header(c.kind, c.scope.as_deref(), &subject);
         if !trailers.is_empty() {
             message.push_str("\n\n");
             message.push_str(&trailers.join("\n"));
         }
         Ok(Suggestion {
-            kind: kind.into(),
-            scope,
+            kind: c.kind.into(),
+            scope: c.scope,
             subject,
             trailers,
             message,
-            because: because.into(),
-            files: paths,
+            because: c.because.into(),
+            files: c.files,
         })
     }
+
+    /// The sandbox's issue, as a message names it.
+    pub(super) fn issue_of(&self, r: &Record) -> Option<Issue> {
+        let q = r.issue.as_deref()?;
+        let store = crate::store::Store::open(&self.main().tree).ok()?;
+        let id = store.index.resolve(q).ok()?;
+        let s = store.index.issue(&id).ok()??;
+        Some(Issue {
+            short: store.index.short_id(&id).ok()?,
+            title: s.title.map(|t| t.value).unwrap_or_default(),
+            kind: s.issue_type.map(|t| t.value).unwrap_or_default(),
+        })
+    }
+}
+
+/// A sandbox's issue: its short id, title and type.
+pub(super) struct Issue {
+    pub short: String,
+    pub title: String,
+    pub kind: String,
+}
+
+/// What a change between two trees is, by the module's rules.
+pub(super) struct Classified {
+    pub kind: &'static str,
+    pub because: &'static str,
+    pub scope: Option<String>,
+    pub files: Vec<String>,
+}
+
+/// `type(scope): subject`, or `type: subject` without a scope.
+pub(super) fn header(kind: &str, scope: Option<&str>, subject: &str) -> String {
+    match scope {
+        Some(s) => format!("{kind}({s}): {subject}"),
+        None => format!("{kind}: {subject}"),
+    }
+}
+
+/// Classifies the change from tree (or commit) `from` to `to` in sandbox `r`.
+pub(super) fn classify(r: &Record, from: &str, to: &str, issue: Option<&Issue>) -> Result<Classified> {
+    let names = sandbox::git_in(&r.path, &["diff", "--name-status", "-z", "--no-renames", from, to])?;
+    let mut fields = names.split('\0').filter(|s| !s.is_empty());
+    let mut files: Vec<(String, bool)> = Vec::new();
+    while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
+        files.push((path.to_owned(), status == "A"));
+    }
+    let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+    let patch = sandbox::git_in(&r.path, &["diff", "--no-color", "-U0", from, to])?;
+    let (mut added, mut removed, mut public, mut current) = (0u64, 0u64, false, String::new());
+    for line in patch.lines() {
+        if let Some(p) = line.strip_prefix("+++ b/") {
+            current = p.to_owned();
+        } else if let Some(l) = line.strip_prefix('+').filter(|_| !line.starts_with("+++")) {
+            added += 1;
+            public |= public_item(&current, l);
+        } else if line.starts_with('-') && !line.starts_with("---") {
+            removed += 1;
+        }
+    }
+    let all = |f: fn(&str) -> bool| !paths.is_empty() && paths.iter().all(|p| f(p));
+    let (kind, because) = if paths.is_empty() {
+        ("chore", "nothing changed")
+    } else if all(is_test) {
+        ("test", "every changed file is a test")
+    } else if all(is_doc) {
+        ("docs", "every changed file is documentation")
+    } else if paths.iter().all(|p| layout_only(r, from, to, p)) {
+        ("style", "formatting the files as they were gives them as they are")
+    } else if public || files.iter().any(|(p, new)| *new && is_source(p) && !is_test(p)) {
+        ("feat", "it adds a public item or a source file")
+    } else if issue.is_some_and(|i| i.kind == "bug") || added > removed {
+        ("fix", "the issue is a bug, or the change adds more than it removes")
+    } else {
+        ("refactor", "the change removes at least as much as it adds")
+    };
+    let tops: BTreeSet<Option<&str>> = paths.iter().map(|p| p.split_once('/').map(|(top, _)| top)).collect();
+    let scope = match tops.iter().collect::<Vec<_>>()[..] {
+        [Some(top)] => Some((*top).to_owned()),
+        _ => None,
+    };
+    Ok(Classified {
+        kind,
+        because,
+        scope,
+        files: paths,
+    })
 }
 
 #[cfg(test)]

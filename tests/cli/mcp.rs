@@ -157,6 +157,7 @@ fn every_tool_has_schemas_and_annotations_and_the_lists_hold_what_the_docs_say()
         "sandbox_logs",
         "sandbox_suggest",
         "sandbox_merge_plan",
+        "sandbox_squash_plan",
         "sandbox_commit",
         "sandbox_land",
         "sandbox_remove",
@@ -858,6 +859,10 @@ fn sandbox_logs_suggest_and_merge_plan_answer_as_the_cli_does() {
     assert_eq!(plan["merge"], json!(["m1"]), "{plan}");
     let cli: Value = serde_json::from_str(&t.ok("sandbox", &r, &["merge", "--all", "--plan", "--json"])).unwrap();
     assert_eq!(cli["merge"], plan["merge"]);
+    let squash = s.ok("sandbox_squash_plan", json!({ "name": "m1" }));
+    let cli: Value = serde_json::from_str(&t.ok("sandbox", &r, &["squash-plan", "m1", "--json"])).unwrap();
+    assert_eq!(squash["commits"], 1, "{squash}");
+    assert_eq!(squash["groups"], cli["groups"]);
     let missing = s.call("sandbox_logs", json!({ "name": "m1", "run": 9 }));
     assert_eq!(missing["result"]["isError"], json!(true), "{missing}");
 }

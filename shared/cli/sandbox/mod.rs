@@ -91,6 +91,11 @@ pub enum Command {
     /// Commit what changed in a sandbox (what it carried from the main tree stays uncommitted
     /// unless --include-carried)
     Commit(CommitArgs),
+    /// Propose how to squash a sandbox's commits: grouped by kind (test, docs, style, feat, fix,
+    /// refactor, as commit --suggest tells them) and top directory, checked to give the same
+    /// tree; --apply moves the branch to it (its files and index stay as they are)
+    #[command(name = "squash-plan")]
+    SquashPlan(SquashArgs),
     /// Merge a sandbox's branch into the current branch (`git merge --no-edit`), rebase it first
     /// (--rebase), or list what would conflict (--preview)
     Merge(MergeArgs),
@@ -303,6 +308,16 @@ pub struct DiffArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The sandbox's name
+    #[arg(allow_hyphen_values = true)]
+    pub name: String,
+    /// Move the sandbox's branch to the plan's commits (the old tip stays in its reflog)
+    #[arg(long)]
+    pub apply: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The sandboxes' names (`git sandbox list` shows them); several are planned together
     #[arg(required_unless_present_any = ["all", "search"])]
@@ -499,6 +514,11 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
                 release_locks(ui, &main, &r, &format!("committed sandbox {}", r.name))?;
             }
             Ok(())
+        }
+        Command::SquashPlan(a) => {
+            let r = find(&main, &a.name)?;
+            let plan = ops(&main).squash(&r, a.apply)?;
+            show::squash_plan(ui, &r, &plan)
         }
         Command::Merge(a) => match (&a.names[..], a.all || a.search.is_some() || a.plan) {
             ([name], false) => {

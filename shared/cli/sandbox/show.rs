@@ -160,3 +160,52 @@ pub(in crate::cli) fn logs(ui: &mut Ui, r: &Record, a: &LogsArgs) -> Result<(), 
         std::io::stdout().write_all(&text).map_err(CommandError::from)
     }
 }
+
+/// A squash plan: each group's header and commits; then how to apply it, or what applying did.
+pub(in crate::cli) fn squash_plan(
+    ui: &mut Ui,
+    r: &Record,
+    plan: &crate::ops::squash::SquashPlan,
+) -> Result<(), CommandError> {
+    if ui.json {
+        return ui.json(plan);
+    }
+    let short = |id: &str| id.chars().take(10).collect::<String>();
+    ui.say(format!(
+        "{}: {} commit(s) since {}, in {} group(s)",
+        plan.branch,
+        plan.commits,
+        short(&plan.base),
+        plan.groups.len()
+    ))?;
+    for g in &plan.groups {
+        let title = g.message.lines().next().unwrap_or_default();
+        ui.say(format!("  {}", ui.paint("1", &crate::cli::term::esc(title))))?;
+        for c in &g.commits {
+            ui.say(format!(
+                "      {} {}",
+                ui.paint("33", &short(&c.id)),
+                crate::cli::term::esc(&c.subject)
+            ))?;
+        }
+    }
+    if let Some(n) = &plan.note {
+        ui.note(n);
+    }
+    match &plan.applied {
+        Some(_) => ui.note(format!(
+            "squashed {} into {} commit(s): {} was {}; `git -C {} reset --soft {}` undoes it",
+            plan.branch,
+            plan.groups.len(),
+            plan.branch,
+            short(&plan.head),
+            crate::cli::term::esc(&r.path.display().to_string()),
+            short(&plan.head)
+        )),
+        None if plan.groups.len() < plan.commits => {
+            ui.note(format!("apply it: git sandbox squash-plan {} --apply", r.name));
+        }
+        None => {}
+    }
+    Ok(())
+}
