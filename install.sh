@@ -17,16 +17,9 @@ case "${1:-}" in
     # cargo's own record of the install first, then whatever is left of ours.
     cargo uninstall --root "$root" grit >/dev/null 2>&1 || true
     for tool in issue wal lock sandbox; do
-        rm -f "$root/bin/git-$tool" "$data/bash-completion/completions/git-$tool" \
-            "$data/zsh/site-functions/_git-$tool" "$data/fish/vendor_completions.d/git-$tool.fish"
+        rm -f "$root/bin/git-$tool"
     done
-    rm -f "$data/fish/vendor_conf.d/grit.fish"
-    for page in man/*.1; do
-        rm -f "$root/share/man/man1/${page#man/}"
-    done
-    for page in man/*.7; do
-        rm -f "$root/share/man/man7/${page#man/}"
-    done
+    sh tools/place-files.sh remove . "$root" "$data"
     echo "removed git-issue, git-wal, git-lock, git-sandbox, their man pages and completions from $root and $data"
     echo "(each repository's state stays in its .git/grit and refs/grit/: \`git wal hooks uninstall\` removes a"
     echo " repository's hooks)"
@@ -48,20 +41,7 @@ cargo install --locked --path . --root "$root" $target_args
 echo "      built in $(( $(date +%s) - start )) s"
 echo "[2/3] installing man pages and shell completions"
 
-# man finds pages in <prefix>/share/man for every <prefix>/bin on PATH, so `git help issue` works.
-mkdir -p "$root/share/man/man1" "$root/share/man/man7"
-cp man/*.1 "$root/share/man/man1/"
-cp man/*.7 "$root/share/man/man7/"
-
-mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$data/fish/vendor_completions.d" \
-    "$data/fish/vendor_conf.d"
-for tool in issue wal lock sandbox; do
-    cp "completions/git-$tool.bash" "$data/bash-completion/completions/git-$tool"
-    cp "completions/_git-$tool" "$data/zsh/site-functions/"
-    cp "completions/git-$tool.fish" "$data/fish/vendor_completions.d/"
-done
-# `git issue <TAB>` in fish: registered for git at startup (fish's git completion misses it).
-cp completions/grit.fish "$data/fish/vendor_conf.d/grit.fish"
+sh tools/place-files.sh install . "$root" "$data"
 
 case ":$PATH:" in
     *":$root/bin:"*) ;;

@@ -201,6 +201,7 @@ fn action_yml_the_example_workflow_and_dependabot_follow_githubs_schemas() {
         ("vendor.github-actions", "action.yml"),
         ("vendor.github-workflows", "docs/examples/grit.yml"),
         ("vendor.github-workflows", "docs/examples/sandbox-run.yml"),
+        ("vendor.github-workflows", ".github/workflows/release.yml"),
         ("vendor.dependabot", ".github/dependabot.yml"),
     ] {
         let out = env

@@ -15,6 +15,7 @@ mod live;
 mod lock;
 mod mcp;
 mod queue;
+mod release;
 mod remote;
 mod sandbox;
 mod scale;
