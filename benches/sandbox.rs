@@ -236,9 +236,14 @@ fn bench_cargo_cache(root: &Path) {
         }
         timed(c)
     };
-    let name = std::path::Path::new(&source)
-        .file_name()
-        .map_or("the crate".into(), |n| n.to_string_lossy().into_owned());
+    // The package's name, from its manifest.
+    let name = std::fs::read_to_string(repo.join("Cargo.toml"))
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.trim().strip_prefix("name = ").map(|n| n.trim_matches('"').to_owned()))
+        })
+        .unwrap_or_else(|| "the crate".into());
     let without = build("plain", false);
     let first = build("first", true);
     let second = build("second", true);
