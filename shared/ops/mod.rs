@@ -12,6 +12,7 @@ pub mod locks;
 pub mod merge_plan;
 pub mod prime;
 pub mod query;
+pub mod resolve;
 pub mod sandboxes;
 pub mod show;
 pub mod squash;

@@ -106,6 +106,12 @@ pub enum Effect {
     /// Suspend, run sandbox NAME's last command again where its output shows, wait for Enter,
     /// resume.
     Repeat(String),
+    /// Suspend, run a program (an editor, `git mergetool`) in `dir`, resume, and tell the
+    /// conflict view it is done.
+    Tool {
+        dir: PathBuf,
+        argv: Vec<String>,
+    },
 }
 
 /// What an edited text is for.
@@ -700,6 +706,17 @@ fn event_loop(app: &mut App) -> Result<(), CommandError> {
                     code.map_or("signal".into(), |c| c.to_string())
                 ));
                 app.refresh_all();
+            }
+            Effect::Tool { dir, argv } => {
+                let ran = suspended(&paused, &reading, &mut terminal, || {
+                    let mut cmd = std::process::Command::new(&argv[0]);
+                    cmd.args(&argv[1..]).current_dir(&dir);
+                    unblocked(&mut cmd).status().ok().and_then(|s| s.code())
+                })?;
+                if ran.is_none() {
+                    app.say(format!("{} did not run", e(&argv[0])));
+                }
+                sandboxes::tool_done(app);
             }
             Effect::Repeat(name) => {
                 let dir = app.dir.clone();

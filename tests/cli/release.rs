@@ -77,8 +77,16 @@ fn a_release_archive_installs_without_a_toolchain_from_disk_or_by_address_and_ch
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
         .expect("an archive");
-    let name = archive.file_name().unwrap().to_string_lossy().trim_end_matches(".tar.gz").to_owned();
-    assert!(name.starts_with("grit-") && name.contains(std::env::consts::ARCH), "{name}");
+    let name = archive
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_end_matches(".tar.gz")
+        .to_owned();
+    assert!(
+        name.starts_with("grit-") && name.contains(std::env::consts::ARCH),
+        "{name}"
+    );
     // The release workflow gathers the checksum lines into SHA256SUMS.
     let line = std::fs::read_to_string(out.join(format!("{name}.tar.gz.sha256"))).unwrap();
     std::fs::write(out.join("SHA256SUMS"), &line).unwrap();
@@ -86,7 +94,12 @@ fn a_release_archive_installs_without_a_toolchain_from_disk_or_by_address_and_ch
     // Unpacked, its install.sh installs from beside itself, and runs the demo.
     let unpacked = env.tmp.path().join("unpacked");
     std::fs::create_dir_all(&unpacked).unwrap();
-    let tar = env.wrapped("tar", &unpacked).arg("-xzf").arg(&archive).output().unwrap();
+    let tar = env
+        .wrapped("tar", &unpacked)
+        .arg("-xzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
     assert!(tar.status.success(), "{}", said(&tar));
     let dir = unpacked.join(&name);
     assert_eq!(
@@ -96,26 +109,61 @@ fn a_release_archive_installs_without_a_toolchain_from_disk_or_by_address_and_ch
     let prefix = env.tmp.path().join("prefix");
     let o = sh(&env, &dir.join("install.sh"), &["--prefix", prefix.to_str().unwrap()]);
     assert!(o.status.success(), "{}", said(&o));
-    assert!(said(&o).contains("Everything above lives in refs/grit/"), "the demo ran: {}", said(&o));
+    assert!(
+        said(&o).contains("Everything above lives in refs/grit/"),
+        "the demo ran: {}",
+        said(&o)
+    );
     assert_installed(&env, &prefix, true);
-    let version = env.wrapped(prefix.join("bin/git-issue").to_str().unwrap(), env.tmp.path()).arg("--version").output().unwrap();
+    let version = env
+        .wrapped(prefix.join("bin/git-issue").to_str().unwrap(), env.tmp.path())
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
     // --uninstall takes it all away again.
-    let o = sh(&env, &dir.join("install.sh"), &["--prefix", prefix.to_str().unwrap(), "--uninstall"]);
+    let o = sh(
+        &env,
+        &dir.join("install.sh"),
+        &["--prefix", prefix.to_str().unwrap(), "--uninstall"],
+    );
     assert!(o.status.success(), "{}", said(&o));
     assert_installed(&env, &prefix, false);
 
     // By address (file://, as curl fetches https://), checked against SHA256SUMS.
     let script = root().join("tools/install-prebuilt.sh");
     let from = format!("file://{}", out.display());
-    let o = sh(&env, &script, &["--from", &from, "--prefix", prefix.to_str().unwrap(), "--no-demo"]);
+    let o = sh(
+        &env,
+        &script,
+        &["--from", &from, "--prefix", prefix.to_str().unwrap(), "--no-demo"],
+    );
     assert!(o.status.success(), "{}", said(&o));
     assert_installed(&env, &prefix, true);
-    sh(&env, &dir.join("install.sh"), &["--prefix", prefix.to_str().unwrap(), "--uninstall"]);
+    sh(
+        &env,
+        &dir.join("install.sh"),
+        &["--prefix", prefix.to_str().unwrap(), "--uninstall"],
+    );
     // A checksum that does not match: exit 4, nothing installed.
-    let bad: String = line.chars().map(|c| if c == '0' { '1' } else if c == '1' { '0' } else { c }).collect();
+    let bad: String = line
+        .chars()
+        .map(|c| {
+            if c == '0' {
+                '1'
+            } else if c == '1' {
+                '0'
+            } else {
+                c
+            }
+        })
+        .collect();
     std::fs::write(out.join("SHA256SUMS"), bad).unwrap();
-    let o = sh(&env, &script, &["--from", &from, "--prefix", prefix.to_str().unwrap(), "--no-demo"]);
+    let o = sh(
+        &env,
+        &script,
+        &["--from", &from, "--prefix", prefix.to_str().unwrap(), "--no-demo"],
+    );
     assert_eq!(o.status.code(), Some(4), "{}", said(&o));
     assert!(said(&o).contains("does not match its checksum") && said(&o).contains("hint:"));
     assert_installed(&env, &prefix, false);

@@ -762,3 +762,109 @@ fn keys_edit_fields_sort_go_back_and_copy() {
     };
     assert_eq!(Some(copied), here.map(|i| i.to_hex()));
 }
+
+#[test]
+fn the_conflict_view_resolves_a_sandbox_against_main_hunk_by_hunk_and_it_then_merges_cleanly() {
+    hermetic();
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    std::fs::write(r.join(".gitignore"), ".sandboxes/\n").unwrap();
+    std::fs::write(r.join("f.txt"), "one\ntwo\nthree\n").unwrap();
+    t.git(&r, &["add", "."]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.git(&r, &["config", "sandbox.root", ".sandboxes"]);
+    t.git(&r, &["config", "sandbox.backend", "copy"]);
+    // Two sandboxes change the same line; one of them lands first.
+    for (name, line) in [("a", "TWO-a"), ("b", "TWO-b")] {
+        t.ok(
+            "sandbox",
+            &r,
+            &[
+                "run",
+                name,
+                "--keep",
+                "--sh",
+                "--",
+                &format!("sed -i s/two/{line}/ f.txt"),
+            ],
+        );
+        t.ok("sandbox", &r, &["commit", name, "-m", &format!("{name} changes two")]);
+    }
+    t.ok("sandbox", &r, &["merge", "a"]);
+    let mut app = App::new(r.clone(), Tab::Sandboxes, Theme { color: false }).unwrap();
+    app.sandboxes.selected = app.sandboxes.list.iter().position(|s| s.name == "b").unwrap();
+    // The plan of every sandbox says which one conflicts with main.
+    app.key(key('G'));
+    let plan = app.sandboxes.diff.as_ref().expect("the plan").lines.join("\n");
+    assert!(plan.contains("conflicts with main: b — over f.txt"), "{plan}");
+    app.key(code(KeyCode::Esc));
+    // R merges main into the sandbox and shows the hunk: the sandbox's side and main's.
+    app.key(key('R'));
+    let v = app
+        .sandboxes
+        .resolve
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}", app.status));
+    assert_eq!(v.files.len(), 1);
+    let h = v.files[0].hunks().next().unwrap();
+    assert_eq!(
+        (h.ours.clone(), h.theirs.clone()),
+        (vec!["TWO-b".to_owned()], vec!["TWO-a".to_owned()])
+    );
+    let s = screen(&mut app, 100, 24);
+    assert!(
+        s.contains("resolving main into sandbox b") && s.contains("TWO-a"),
+        "{s}"
+    );
+    // An editor or mergetool is handed the file; C refuses while it is unmerged.
+    assert!(matches!(app.key(key('e')), Effect::Tool { argv, .. } if argv.last().unwrap() == "f.txt"));
+    app.key(key('C'));
+    assert!(app.status.contains("still unmerged"), "{}", app.status);
+    // Both sides, then commit: the resolution is on the sandbox's branch, which then merges
+    // into main without a conflict.
+    app.key(key('b'));
+    assert!(
+        app.sandboxes.resolve.as_ref().unwrap().files.is_empty(),
+        "{}",
+        app.status
+    );
+    app.key(key('C'));
+    assert!(app.sandboxes.resolve.is_none());
+    assert!(
+        app.status.contains("committed the resolution on sandbox/b"),
+        "{}",
+        app.status
+    );
+    assert_eq!(t.git(&r, &["show", "sandbox/b:f.txt"]), "one\nTWO-b\nTWO-a\nthree\n");
+    app.key(key('M'));
+    assert!(
+        app.prompt.as_ref().unwrap().question.contains("no conflicts"),
+        "{:?}",
+        app.prompt
+    );
+    app.key(key('y'));
+    app.key(code(KeyCode::Enter));
+    assert_eq!(
+        std::fs::read_to_string(r.join("f.txt")).unwrap(),
+        "one\nTWO-b\nTWO-a\nthree\n"
+    );
+    // Abandoning puts a sandbox back as it was.
+    t.ok(
+        "sandbox",
+        &r,
+        &["run", "c", "--keep", "--sh", "--", "sed -i s/one/ONE-c/ f.txt"],
+    );
+    t.ok("sandbox", &r, &["commit", "c", "-m", "c changes one"]);
+    std::fs::write(r.join("f.txt"), "ONE-main\nTWO-b\nTWO-a\nthree\n").unwrap();
+    t.git(&r, &["commit", "-q", "-am", "main changes one"]);
+    app.refresh_all();
+    app.sandboxes.selected = app.sandboxes.list.iter().position(|s| s.name == "c").unwrap();
+    let before = t.git(&r, &["rev-parse", "sandbox/c"]);
+    app.key(key('R'));
+    assert!(app.sandboxes.resolve.is_some(), "{}", app.status);
+    app.key(key('A'));
+    assert!(app.sandboxes.resolve.is_none());
+    assert_eq!(t.git(&r, &["rev-parse", "sandbox/c"]), before);
+    let c = app.sandboxes.list.iter().find(|s| s.name == "c").unwrap();
+    assert!(!c.dirty, "{}", app.status);
+}
