@@ -23,6 +23,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::error::{Error, Result};
 use crate::serve::{Hub, Workers};
 
+mod highlight;
 mod pages;
 
 /// How to serve.

@@ -585,6 +585,8 @@ fn sandbox(s: &Store, name: &str) -> Result<String> {
         diff.files.len()
     );
     m.push_str("<pre class=\"diff\">");
+    // Each file's code lines are coloured for its language (by the path in its header).
+    let mut lang = super::highlight::Lang::Plain;
     for line in patch.lines() {
         let class = match line.as_bytes().first() {
             Some(b'+') if !line.starts_with("+++") => "add",
@@ -599,7 +601,26 @@ fn sandbox(s: &Store, name: &str) -> Result<String> {
             }
             _ => "ctx",
         };
-        let _ = writeln!(m, "<span class=\"{class}\">{}</span>", h(line));
+        if let Some(path) = line
+            .strip_prefix("+++ b/")
+            .or_else(|| line.strip_prefix("diff --git a/"))
+        {
+            lang = super::highlight::Lang::of(path.split(' ').next().unwrap_or(path));
+        }
+        match class {
+            "add" | "del" | "ctx" if !line.is_empty() => {
+                let (mark, code) = line.split_at(1);
+                let _ = writeln!(
+                    m,
+                    "<span class=\"{class}\">{}{}</span>",
+                    h(mark),
+                    super::highlight::line(lang, code)
+                );
+            }
+            _ => {
+                let _ = writeln!(m, "<span class=\"{class}\">{}</span>", h(line));
+            }
+        }
     }
     m.push_str("</pre><h2>Runs</h2><table class=\"runs\"><tr><th>Started</th><th>Command</th><th>Exit</th><th>Took</th><th>Isolation</th></tr>");
     for run in r.runs.iter().rev() {

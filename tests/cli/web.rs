@@ -349,7 +349,15 @@ fn a_sandbox_page_shows_what_its_runs_printed_escaped() {
     t.ok(
         "sandbox",
         &r,
-        &["run", "s", "--sh", "--", "echo '<script>alert(1)</script> built fine'"],
+        &[
+            "run",
+            "s",
+            "--keep",
+            "--sh",
+            "--",
+            "echo '<script>alert(1)</script> built fine'; \
+             printf 'pub fn f() -> &str { \"<img src=x onerror=alert(2)>\" } // 42\\n' > lib.rs",
+        ],
     );
     let s = serve(&t, &r, &[], &[]);
     let (status, _, page) = request(s.1, "GET", "/sandbox/s", &[], "");
@@ -360,6 +368,17 @@ fn a_sandbox_page_shows_what_its_runs_printed_escaped() {
         "{page}"
     );
     assert!(!page.contains("<script>alert(1)"), "{page}");
+    // The diff's code is coloured for its language, and a string in it stays text.
+    assert!(
+        page.contains("<span class=\"add\">+<span class=\"k\">pub</span> <span class=\"k\">fn</span> f()"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<span class=\"s\">&quot;&lt;img src=x onerror=alert(2)&gt;&quot;</span>"),
+        "{page}"
+    );
+    assert!(page.contains("<span class=\"c\">// 42</span>"), "{page}");
+    assert!(!page.contains("<img src=x"), "{page}");
 }
 
 /// The board's columns are the team's when `issue.board.column` names them (a query, or a saved
