@@ -47,7 +47,7 @@ impl Limits {
 pub(super) struct Bulk {
     events: Sorter,
     limits: Limits,
-    lamport: u64,
+    pub(super) lamport: u64,
     dir: std::path::PathBuf,
 }
 

@@ -91,6 +91,8 @@ impl Index {
             return self.after_fold_elsewhere(repo, use_snapshot);
         }
         let mut stats = FoldStats::default();
+        // The latest clock this clone has: no event may run too far past it (`checked`).
+        let mut clock = meta_u64(self.meta.get(&wtxn, "lamport").map_err(&err)?);
         let fresh_index = self.tips.is_empty(&wtxn).map_err(&err)? && self.commits.is_empty(&wtxn).map_err(&err)?;
         let budget = fold_memory(repo);
         // Into an empty index, checked events go to a bulk fold, which sorts them within the
@@ -126,6 +128,7 @@ impl Index {
                     }
                 }
                 stats.snapshot = Some(snap.name);
+                clock = clock.max(bulk.lamport);
             }
         }
         let mut current = BTreeSet::new();
@@ -266,7 +269,13 @@ impl Index {
             }
             // Checked a group at a time, what a bulk fold keeps of events is their stored bytes.
             if let Some(bulk) = &mut bulk {
-                bulk.add(Self::checked(std::mem::take(&mut batch), &quarantine, &mut found, true))?;
+                bulk.add(Self::checked(
+                    std::mem::take(&mut batch),
+                    &quarantine,
+                    &mut found,
+                    true,
+                    &mut clock,
+                ))?;
                 in_memory = 0;
             }
             // So many events into a small index that a rebuild in bulk (streaming as above) is
@@ -295,9 +304,9 @@ impl Index {
             self.tips.delete(&mut wtxn, &k).map_err(&err)?;
         }
         if let Some(bulk) = &mut bulk {
-            bulk.add(Self::checked(batch, &quarantine, &mut found, true))?;
+            bulk.add(Self::checked(batch, &quarantine, &mut found, true, &mut clock))?;
         } else {
-            checked.push(Self::checked(batch, &quarantine, &mut found, false));
+            checked.push(Self::checked(batch, &quarantine, &mut found, false, &mut clock));
         }
         // The quarantine is written before the fold commits, and before sync can integrate what
         // it found: whatever sits in a local ref is either applied or listed there.
@@ -399,8 +408,10 @@ impl Index {
         quarantine: &crate::quarantine::Quarantine,
         found: &mut Vec<crate::quarantine::Entry>,
         keep_bodies: bool,
+        clock: &mut u64,
     ) -> Vec<SignedEvent> {
         let mut out = Vec::new();
+        let mut out_origins = Vec::new();
         let mut candidates = Vec::new();
         let mut origins = Vec::new();
         for f in batch {
@@ -422,6 +433,7 @@ impl Index {
                     origins.push((f.reference, f.commit));
                     candidates.push(ev);
                 } else {
+                    out_origins.push((f.reference, f.commit));
                     out.push(ev);
                 }
             }
@@ -438,7 +450,36 @@ impl Index {
             ));
             skip[i] = true;
         }
-        out.extend(candidates.into_iter().zip(skip).filter(|(_, s)| !s).map(|(e, _)| e));
+        for ((ev, s), origin) in candidates.into_iter().zip(skip).zip(origins) {
+            if !s {
+                out.push(ev);
+                out_origins.push(origin);
+            }
+        }
+        // A clock may run ahead of every event this clone has (those before it in clock order)
+        // by at most CLOCK_STEP: an honest writer's clock is one past what it had seen, so it
+        // runs ahead only by what it saw and this clone has not. One far ahead (a validly signed
+        // 2^53 - 1, say) would leave every later writer no clock to take; it is quarantined, and
+        // reaching the format's bound a step at a time takes 2^29 signed events.
+        let mut order: Vec<usize> = (0..out.len()).collect();
+        order.sort_by_key(|&i| out[i].event.lamport);
+        let mut far = vec![false; out.len()];
+        for i in order {
+            let l = out[i].event.lamport;
+            if l > clock.saturating_add(CLOCK_STEP) {
+                let (reference, commit) = out_origins[i];
+                found.push(crate::quarantine::Entry::new(
+                    Some(out[i].id),
+                    commit,
+                    reference,
+                    format!("Lamport clock {l} runs more than {CLOCK_STEP} past every event before it ({clock})"),
+                ));
+                far[i] = true;
+            } else {
+                *clock = (*clock).max(l);
+            }
+        }
+        let mut out: Vec<SignedEvent> = out.into_iter().zip(far).filter(|(_, f)| !f).map(|(e, _)| e).collect();
         // Checked, an event's stored bytes have served a merge: the index keeps what was decoded
         // from them. Freed now, they do not add to what a batch holds while it is applied. A
         // bulk fold keeps the bytes, and not the decoded form.
@@ -853,6 +894,9 @@ fn feed_entries(relevant: &[&(String, ObjectId)], jobs: &[(usize, ObjectId)]) ->
 
 /// How many WAL commits a streaming fold reads at a time (on every core).
 const READ_GROUP: usize = 4096;
+
+/// How far past every event before it one event's clock may run (see `checked`).
+pub const CLOCK_STEP: u64 = 1 << 24;
 
 /// What an event costs a fold in memory while it is decoded: its bytes and its decoded form
 /// (measured: about 1.5 KiB for a short event). Read groups are sized from it.

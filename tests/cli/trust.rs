@@ -131,6 +131,62 @@ fn a_clock_at_the_end_of_the_range_is_quarantined_and_freezes_nobody() {
         .stdout(predicate::str::contains("bounds"));
 }
 
+/// Defect 4: a validly signed event whose clock is the last the format allows, 2^53 - 1, would
+/// leave every later writer without a clock. An event may run only so far past every event
+/// before it; one that runs farther is quarantined, and a modest jump is not.
+#[test]
+fn a_clock_that_runs_far_past_every_event_before_it_is_quarantined_and_exhausts_nobody() {
+    let t = TestEnv::new();
+    let (remote, a, b) = t.pair();
+    let id = t.create(&a, "before");
+    t.ok("wal", &a, &["sync"]);
+    let mallory = key_of("mallory");
+    let target = Some(Id::from_hex(&id).unwrap());
+    // Within the bound: 1,000 ahead of what the clones have is what an honest writer who saw
+    // more could write.
+    let near = event(&mallory, target, 1_000, Kind::TitleSet { title: "near".into() });
+    let far = event(
+        &mallory,
+        target,
+        grit::event::MAX_LAMPORT,
+        Kind::TitleSet { title: "frozen".into() },
+    );
+    append_chunk(
+        &t,
+        &remote,
+        &wal_ref(&actor_of(&mallory)),
+        &actor_of(&mallory),
+        &[near, far.clone()],
+    );
+    t.cmd("wal", &b)
+        .args(["sync"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "runs more than 16777216 past every event before it",
+        ));
+    assert_eq!(
+        titles(&t, &b),
+        ["near"],
+        "the modest jump is applied, the far one never"
+    );
+    let q = quarantined(&t, &b);
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0]["event"], far.id.to_hex());
+    // Everyone's later edits still take a clock, and win.
+    t.ok("issue", &b, &["edit", &id, "--title", "after"]);
+    assert_eq!(t.json("issue", &b, &["show", &id])["title"], "after");
+    let clock = t.json("wal", &b, &["stats"])["lamport"].as_u64().unwrap();
+    assert!((1_000..2_000).contains(&clock), "{clock}");
+    // A fresh clone, folding everything at once, decides the same.
+    let c = t.clone(&remote, "c", "Cid", "cid");
+    t.ok("wal", &c, &["init"]);
+    t.ok("wal", &c, &["sync"]);
+    let shown = t.json("issue", &c, &["show", &id]);
+    assert_ne!(shown["title"], "frozen", "{shown}");
+    assert!(t.json("wal", &c, &["stats"])["lamport"].as_u64().unwrap() < 2_000);
+}
+
 #[test]
 fn an_event_of_another_actor_on_an_actors_ref_is_quarantined() {
     let t = TestEnv::new();
