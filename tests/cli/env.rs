@@ -72,6 +72,11 @@ impl TestEnv {
         if let Some(format) = ref_format() {
             c.env("GIT_DEFAULT_REF_FORMAT", format);
         }
+        // Under tools/coverage the binaries write their profiles where cargo-llvm-cov says,
+        // not into the repository the test is looking at.
+        if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+            c.env("LLVM_PROFILE_FILE", profile);
+        }
     }
 
     /// A directory holding only the `git` the tests run (the first on PATH, which may be newer
