@@ -493,29 +493,24 @@ fn render_resolve(app: &App, v: &ResolveView, f: &mut Frame, area: Rect) {
                 } else {
                     ""
                 };
-                lines.push(Line::from(Span::styled(
+                // Each side: its heading, then its lines, in its colour.
+                let mut side = |heading: String, body: &[String], style| {
+                    lines.push(Line::from(Span::styled(heading, style)));
+                    lines.extend(
+                        body.iter()
+                            .map(|l| Line::from(Span::styled(format!("  {}", e(l)), style))),
+                    );
+                };
+                side(
                     format!("ours: sandbox/{}{}{both}", e(&v.name), chosen(Side::Ours)),
+                    &h.ours,
                     theme.fg(Color::Green),
-                )));
-                lines.extend(
-                    h.ours
-                        .iter()
-                        .map(|l| Line::from(Span::styled(format!("  {}", e(l)), theme.fg(Color::Green)))),
                 );
-                lines.push(Line::from(Span::styled("base", theme.dim())));
-                lines.extend(
-                    h.base
-                        .iter()
-                        .map(|l| Line::from(Span::styled(format!("  {}", e(l)), theme.dim()))),
-                );
-                lines.push(Line::from(Span::styled(
+                side("base".into(), &h.base, theme.dim());
+                side(
                     format!("theirs: {}{}{both}", e(&v.target), chosen(Side::Theirs)),
+                    &h.theirs,
                     theme.fg(Color::Cyan),
-                )));
-                lines.extend(
-                    h.theirs
-                        .iter()
-                        .map(|l| Line::from(Span::styled(format!("  {}", e(l)), theme.fg(Color::Cyan)))),
                 );
             }
         }

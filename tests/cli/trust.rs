@@ -86,14 +86,19 @@ fn quarantined(t: &TestEnv, dir: &Path) -> Vec<Value> {
     t.json("wal", dir, &["quarantine"]).as_array().unwrap().clone()
 }
 
-#[test]
-fn a_clock_at_the_end_of_the_range_is_quarantined_and_freezes_nobody() {
-    let t = TestEnv::new();
+/// Two clones of a remote, an issue of the first's synced, and a stranger with push access.
+fn issue_and_a_stranger(t: &TestEnv) -> (PathBuf, PathBuf, PathBuf, String, SigningKey) {
     let (remote, a, b) = t.pair();
     let id = t.create(&a, "before");
     t.ok("wal", &a, &["sync"]);
+    (remote, a, b, id, key_of("mallory"))
+}
+
+#[test]
+fn a_clock_at_the_end_of_the_range_is_quarantined_and_freezes_nobody() {
+    let t = TestEnv::new();
     // A validly signed event with the largest clock there is, by someone with push access.
-    let mallory = key_of("mallory");
+    let (remote, _a, b, id, mallory) = issue_and_a_stranger(&t);
     let forged = event(
         &mallory,
         Some(Id::from_hex(&id).unwrap()),
@@ -137,10 +142,7 @@ fn a_clock_at_the_end_of_the_range_is_quarantined_and_freezes_nobody() {
 #[test]
 fn a_clock_that_runs_far_past_every_event_before_it_is_quarantined_and_exhausts_nobody() {
     let t = TestEnv::new();
-    let (remote, a, b) = t.pair();
-    let id = t.create(&a, "before");
-    t.ok("wal", &a, &["sync"]);
-    let mallory = key_of("mallory");
+    let (remote, _a, b, id, mallory) = issue_and_a_stranger(&t);
     let target = Some(Id::from_hex(&id).unwrap());
     // Within the bound: 1,000 ahead of what the clones have is what an honest writer who saw
     // more could write.
