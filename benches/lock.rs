@@ -30,6 +30,7 @@ fn hold(dir: &Path, n: usize) {
         note: "bench",
         scope: Scope::Local,
         wait: None,
+        optimistic: false,
     };
     assert!(lock::acquire(&repo, None, &who, &req).is_ok());
     // What the background maintenance after writes would have done.

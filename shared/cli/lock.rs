@@ -15,9 +15,9 @@ use crate::store::Store;
 
 /// Lease locks on paths, issues or the whole repository
 ///
-/// A lock is a lease: it expires unless renewed. Resources are `repo:` (conflicts with every
-/// other lock), `path:<file>` and `path:<dir>/` (conflict when one contains the other) and
-/// `issue:<id>`. Leases live in refs/grit/locks/ and, with a remote (lock.remote, else origin),
+/// A lock is a lease: it expires unless renewed. Resources are `repo:` (the whole tree:
+/// conflicts with every path lock), `path:<file>` and `path:<dir>/` (conflict when one contains
+/// the other) and `issue:<id>` (a claim: conflicts only with itself). Leases live in refs/grit/locks/ and, with a remote (lock.remote, else origin),
 /// are taken there by an atomic push with --force-with-lease: of many clones racing, exactly one
 /// wins and the others exit 3 naming the holder. lock.policy (off, warn, require; default warn)
 /// decides what the pre-commit and pre-push hooks and `git issue` writes do about others' locks.

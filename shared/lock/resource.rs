@@ -102,7 +102,9 @@ impl Resource {
         format!("{LOCKS_PREFIX}{}", hash(&self.to_string()))
     }
 
-    /// The resources that contain this one: parent directories, then `repo:`.
+    /// The resources that contain this one: a path's parent directories, then `repo:`. An
+    /// issue has none: `repo:` is the whole tree, and a claim is not a path. So claims of
+    /// different issues share no ref, and a fleet's claims never wait on each other.
     pub fn ancestors(&self) -> Vec<Resource> {
         let mut out = Vec::new();
         if let Resource::Path { path, .. } = self {
@@ -113,8 +115,6 @@ impl Resource {
                     dir: true,
                 });
             }
-        }
-        if *self != Resource::Repo {
             out.push(Resource::Repo);
         }
         out
@@ -123,12 +123,12 @@ impl Resource {
     /// Whether holding both at once would conflict.
     pub fn overlaps(&self, other: &Resource) -> bool {
         match (self, other) {
-            (Resource::Repo, _) | (_, Resource::Repo) => true,
             (Resource::Issue(a), Resource::Issue(b)) => a == b,
+            (Resource::Issue(_), _) | (_, Resource::Issue(_)) => false,
+            (Resource::Repo, _) | (_, Resource::Repo) => true,
             (Resource::Path { path: a, dir: da }, Resource::Path { path: b, dir: db }) => {
                 a == b || (*da && contains(a, b)) || (*db && contains(b, a))
             }
-            _ => false,
         }
     }
 
@@ -231,7 +231,12 @@ mod tests {
             !res("path:src").overlaps(&res("path:src/a.rs")),
             "a file is not a directory"
         );
-        assert!(res("repo:").overlaps(&res("issue:x")));
+        assert!(res("repo:").overlaps(&res("path:x")));
+        assert!(
+            !res("repo:").overlaps(&res("issue:x")),
+            "repo: is the tree; a claim is not in it"
+        );
+        assert!(res("issue:x").ancestors().is_empty());
         assert!(!res("issue:x").overlaps(&res("path:x")));
         assert_eq!(
             res("path:a/b/c").ancestors(),

@@ -279,6 +279,11 @@ pub struct Request<'a> {
     pub scope: Scope,
     /// Keep trying this long while others hold a lease.
     pub wait: Option<Duration>,
+    /// Build on the remote-tracking lock refs as they are, without a fetch first. The atomic
+    /// push's leases still refuse any ref the remote has moved; only a refused push, or a
+    /// conflict seen in the refs as they were, costs a fetch (so nothing is refused on a stale
+    /// view). An uncontended claim is then one push, not a fetch and a push.
+    pub optimistic: bool,
 }
 
 /// Takes every resource in `req` or none. A resource the actor already holds is renewed.
@@ -290,16 +295,23 @@ pub fn acquire(
 ) -> std::result::Result<Vec<Lock>, Denied> {
     let deadline = Instant::now() + req.wait.unwrap_or_default();
     let mut races = 0;
+    let remote = matches!(req.scope, Scope::Remote(_));
+    // Whether the view is as the remote has it: fetched by this call.
+    let mut fresh = false;
     if let Scope::Remote(r) = &req.scope {
-        fetch(repo, r)?;
+        if !req.optimistic {
+            fetch(repo, r)?;
+            fresh = true;
+        }
         publish_actor(repo, r, &who.id);
     }
-    let mut fetched = true;
+    let mut stale = false;
     loop {
         if let Scope::Remote(r) = &req.scope
-            && !std::mem::take(&mut fetched)
+            && std::mem::take(&mut stale)
         {
             fetch(repo, r)?;
+            fresh = true;
         }
         let mutex = Mutex::take(repo)?;
         let view = View::load_overlapping(repo, cache, req.resources)?;
@@ -315,7 +327,13 @@ pub fn acquire(
         }
         if !conflicts.is_empty() {
             drop(mutex);
+            if remote && !fresh {
+                // Seen in the refs as they were: the remote may have moved on since.
+                stale = true;
+                continue;
+            }
             if Instant::now() < deadline {
+                stale = remote;
                 std::thread::sleep(Duration::from_millis(500).min(deadline - Instant::now()));
                 continue;
             }
@@ -357,6 +375,7 @@ pub fn acquire(
             Applied::Done(done) => return Ok(noted(repo, to_locks(done, &req.scope), None)),
             Applied::Raced => {
                 races += 1;
+                stale = remote;
                 if races > 50 && Instant::now() >= deadline {
                     return Err(Denied::Error(Error::Contention {
                         reference: LOCKS_PREFIX.into(),
@@ -364,7 +383,12 @@ pub fn acquire(
                         attempts: races,
                     }));
                 }
-                std::thread::sleep(Duration::from_millis(u64::from(std::process::id() % 20) + 5));
+                // The first retry goes at once: it fetches, and usually finds the winner's lease
+                // in the way (a claim then moves on to another issue). Only writers that keep
+                // meeting on a shared guard back off.
+                if races > 1 {
+                    std::thread::sleep(Duration::from_millis(u64::from(std::process::id() % 20) + 5));
+                }
             }
         }
     }
@@ -416,23 +440,39 @@ pub fn change(
     force: bool,
 ) -> std::result::Result<Vec<Lock>, Refused> {
     let mut races = 0;
+    // As an acquire does, build on the remote-tracking refs as they are: a release of one's
+    // own lease is then one push. A refused push, or a refusal seen in the refs as they were,
+    // fetches and looks again.
+    let mut fresh = !matches!(scope, Scope::Remote(_));
+    let mut stale = false;
     loop {
-        if let Scope::Remote(r) = scope {
+        if let Scope::Remote(r) = scope
+            && std::mem::take(&mut stale)
+        {
             fetch(repo, r)?;
+            fresh = true;
         }
         let view = View::load_exact(repo, resources)?;
         let now = now_ms();
+        let refuse = |why: Refused| if fresh { Err(why) } else { Ok(()) };
         let mut steps = Vec::new();
+        let mut look_again = false;
         for r in resources {
             let Some(lock) = view.get(r).filter(|l| l.lease.held) else {
-                return Err(Refused::NotHeld(r.to_string()));
+                refuse(Refused::NotHeld(r.to_string()))?;
+                look_again = true;
+                break;
             };
             let mine = lock.lease.owner == Some(who.id);
             if !(mine || force && what == LeaseChange::Release) {
-                return Err(Refused::NotOwner(Box::new(lock.clone())));
+                refuse(Refused::NotOwner(Box::new(lock.clone())))?;
+                look_again = true;
+                break;
             }
             if mine && !lock.lease.active(now) && what != LeaseChange::Release {
-                return Err(Refused::NotHeld(format!("{r} (your lease expired; acquire it again)")));
+                refuse(Refused::NotHeld(format!("{r} (your lease expired; acquire it again)")))?;
+                look_again = true;
+                break;
             }
             let (base, _) = base_of(&view, r, scope);
             let old = &lock.lease;
@@ -459,10 +499,15 @@ pub fn change(
                 lease,
             });
         }
+        if look_again {
+            stale = true;
+            continue;
+        }
         match apply(repo, who, scope, steps)? {
             Applied::Done(done) => return Ok(noted(repo, to_locks(done, scope), None)),
             Applied::Raced if races < 50 => {
                 races += 1;
+                stale = matches!(scope, Scope::Remote(_));
                 std::thread::sleep(Duration::from_millis(u64::from(std::process::id() % 20) + 5));
             }
             Applied::Raced => {

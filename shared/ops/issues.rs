@@ -511,38 +511,64 @@ impl<'a> Issues<'a> {
         locks::take(self.store, &Resource::Issue(*id), ttl, "claim", scope).map(|_| ())
     }
 
-    /// Claims the first ready issue matching `q` that nobody else takes first: each candidate
-    /// is a compare-and-swap on its lease, so of several agents doing this at once each ends up
-    /// with a different one. The head of the queue is tried first; after a lost race the next
-    /// candidate is drawn at random from the rest, so that the agents that lost to the same
-    /// winner do not all race again for the second issue, and the third (each try is a round
-    /// trip to the remote).
+    /// Claims a ready issue matching `q` that nobody else takes first: each try is a
+    /// compare-and-swap on the issue's lease, so of several agents doing this at once each ends
+    /// up with a different one.
+    ///
+    /// Which one: an issue the actor holds already, if one is ready (renewed); otherwise one at
+    /// random among the head of the queue, the first `issue.claimSpread` (default 8; 1 takes
+    /// strictly the first) that share the first one's priority. A fleet's agents then
+    /// rarely race for the same issue, and none takes a less urgent issue while a more urgent one
+    /// is ready. After a lost race the queue is read again (the race fetched the remote's
+    /// claims), without the issues already tried.
+    ///
+    /// The queue is read from the remote's claims as last fetched: each try is one push whose
+    /// lease refuses an issue the remote has seen claimed since. Only a queue that looks empty
+    /// fetches before saying so.
     pub fn claim_next(&self, q: &Query, ttl: Duration, scope: &Scope) -> Result<Id> {
+        let spread = claim_spread(&self.store.repo)?;
         let mut tried = std::collections::HashSet::new();
-        let mut lost = false;
+        let mut fetched = false;
         loop {
-            let mut candidates: Vec<Id> = super::query::ready(self.store, q, 64)?
+            let ctx = super::query::context(self.store)?;
+            let mut candidates: Vec<(Id, u8)> = self
+                .store
+                .index
+                .search(q, &ctx, crate::index::search::Queue::Ready, 64)?
                 .hits
                 .into_iter()
-                .map(|h| h.id)
-                .filter(|id| !tried.contains(id))
+                .filter(|h| !tried.contains(&h.id))
+                .map(|h| (h.id, h.facts.priority))
                 .collect();
-            if candidates.is_empty() {
+            // An issue this actor holds comes back first, so a restarted agent resumes it.
+            if let Some(at) = candidates
+                .iter()
+                .position(|(id, _)| ctx.claimed.contains(id) && !ctx.claimed_by_others.contains(id))
+            {
+                candidates.swap(0, at);
+                candidates.truncate(1);
+            }
+            if candidates.is_empty()
+                && let Scope::Remote(remote) = scope
+                && !std::mem::replace(&mut fetched, true)
+            {
+                lock::fetch(&self.store.repo, remote)?;
+                continue;
+            }
+            let Some(&(_, urgency)) = candidates.first() else {
                 return Err(Error::Failed {
                     message: "no issue is ready to claim".into(),
                     hint: "`git issue ready` shows the queue; `git issue blocked` shows what waits on what".into(),
                 });
-            }
-            while !candidates.is_empty() {
-                let at = if lost { random_below(candidates.len()) } else { 0 };
-                let id = candidates.remove(at);
-                tried.insert(id);
-                match locks::take(self.store, &Resource::Issue(id), ttl, "claim --next", scope) {
-                    Ok(_) => return Ok(id),
-                    // Someone else took it between the queue and the lease: another one.
-                    Err(Error::Locked { .. }) => lost = true,
-                    Err(e) => return Err(e),
-                }
+            };
+            let lead = candidates.iter().take_while(|c| c.1 == urgency).count().min(spread);
+            let (id, _) = candidates[random_below(lead)];
+            tried.insert(id);
+            match locks::take(self.store, &Resource::Issue(id), ttl, "claim --next", scope) {
+                Ok(_) => return Ok(id),
+                // Someone else took it between the queue and the lease: another one.
+                Err(Error::Locked { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
     }
@@ -599,6 +625,19 @@ fn plan_kinds(priority: Option<u8>, issue_type: Option<&str>, cur: Option<&Issue
         });
     }
     kinds
+}
+
+/// `issue.claimSpread`: among how many of the head of the queue `claim --next` draws.
+fn claim_spread(repo: &crate::repo::Repo) -> Result<usize> {
+    let Some(v) = repo.config_string("issue.claimSpread") else {
+        return Ok(8);
+    };
+    v.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Error::invalid(
+            format!("issue.claimSpread is '{v}', not a number of issues"),
+            "set it to 1 to claim strictly the head of the queue, or to how many of the head to draw among (default 8)",
+        )
+    })
 }
 
 /// A number below `n` (> 0), from the system's random source.

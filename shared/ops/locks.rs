@@ -190,6 +190,7 @@ pub fn acquire(
         note: &note,
         scope: scope.clone(),
         wait,
+        optimistic: true,
     };
     match lock::acquire(&store.repo, Some(&store.index), &who, &req) {
         Ok(l) => Ok(l),

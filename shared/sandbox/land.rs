@@ -184,7 +184,7 @@ pub fn land(main: &Main, r: &Record, opts: &LandOptions) -> Result<Landed> {
             format!("`git sandbox commit {} -m MSG` first; nothing was landed", r.name),
         ));
     }
-    let _turn = lock(main)?;
+    let mut turn = lock(main)?;
     let target = crate::trailers::current_branch(&main.repo).ok_or_else(|| {
         Error::invalid(
             "the main work tree has no branch checked out (a detached HEAD)",
@@ -325,10 +325,17 @@ pub fn land(main: &Main, r: &Record, opts: &LandOptions) -> Result<Landed> {
             let _ = git(main, &["reset", "-q", "--keep", &pre]);
         }
         out.retries += 1;
-        std::thread::sleep(backoff(out.retries));
+        // A push lost to another clone goes round again at once: the fetch and merge space the
+        // tries. Only a land that keeps losing backs off, and it lets the other agents of this
+        // clone land meanwhile (each round starts from the remote's target again).
+        if out.retries > 1 {
+            drop(turn);
+            std::thread::sleep(backoff(out.retries - 1));
+            turn = lock(main)?;
+        }
     }
     // The checkout is the target's now: the next land may go while this one applies trailers.
-    drop(_turn);
+    drop(turn);
     // The sandbox follows its rebased commits, so that it counts as landed.
     if opts.strategy == Strategy::Rebase && !out.already {
         let _ = git_cmd(&r.path).args(["reset", "-q", "--keep", &out.after]).output();

@@ -425,6 +425,74 @@ fn claims_show_in_list_and_show_and_ready_skips_them() {
     );
 }
 
+/// Claims of different issues share no ref: eight clones claiming at once each write their
+/// issue's lock and nothing else (before, each also wrote a guard on `repo:`, so all eight
+/// raced for one ref). `repo:` is the tree: it and a claim do not exclude each other.
+#[test]
+fn claims_share_no_ref_and_repo_lock_is_the_tree_not_the_issues() {
+    let t = TestEnv::new();
+    let (remote, c) = team(&t, 8);
+    let ids: Vec<String> = (0..8).map(|i| t.create(&c[0], &format!("i{i}"))).collect();
+    t.ok("wal", &c[0], &["sync"]);
+    for dir in &c[1..] {
+        t.ok("wal", dir, &["sync"]);
+    }
+    t.ok("lock", &c[1], &["acquire", "repo:"]);
+    let children: Vec<_> = c
+        .iter()
+        .zip(&ids)
+        .map(|(dir, id)| {
+            t.std_cmd("issue", dir)
+                .args(["claim", id])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for ch in children {
+        let out = ch.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let refs = t.git(&remote, &["for-each-ref", "--format=%(refname)", "refs/grit/locks/"]);
+    assert_eq!(
+        refs.lines().count(),
+        9,
+        "eight claims and the repo: lock, no guard:\n{refs}"
+    );
+    // A path lock still meets repo:.
+    t.cmd("lock", &c[2])
+        .args(["acquire", "path:src/a.rs"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("repo: is held by Agent1"));
+}
+
+/// A claim is taken on the remote's claims as last fetched, and a queue that looks empty is
+/// looked at again on the remote: a claim released since the last fetch is claimed, not
+/// reported as "no issue is ready".
+#[test]
+fn claim_next_sees_a_claim_released_since_the_last_fetch() {
+    let t = TestEnv::new();
+    let (_, c) = team(&t, 2);
+    let one = t.create(&c[0], "one");
+    t.ok("wal", &c[0], &["sync"]);
+    t.ok("wal", &c[1], &["sync"]);
+    t.ok("issue", &c[0], &["claim", &one]);
+    t.git(&c[1], &["fetch", "-q"]);
+    t.ok("issue", &c[0], &["unclaim", &one]);
+    let got = t.json("issue", &c[1], &["claim", "--next"]);
+    assert_eq!(got["id"], one.as_str());
+    // And the other way: a claim taken since the last fetch is refused by the push's lease.
+    t.ok("issue", &c[1], &["unclaim", &one]);
+    t.git(&c[0], &["fetch", "-q"]);
+    t.ok("issue", &c[1], &["claim", &one]);
+    t.cmd("issue", &c[0])
+        .args(["claim", "--next"])
+        .assert()
+        .code(predicate::ne(0))
+        .stderr(predicate::str::contains("no issue is ready"));
+}
+
 #[test]
 fn bad_resources_and_durations_exit_2_and_write_nothing() {
     let t = TestEnv::new();

@@ -201,6 +201,61 @@ fn claim_next_by_eight_processes_gives_eight_distinct_issues() {
     assert!(String::from_utf8_lossy(&err.stderr).contains("no issue is ready"));
 }
 
+/// `claim --next` draws among the head of the queue of the first issue's priority: never a
+/// less urgent issue while a more urgent one is ready, and with `issue.claimSpread = 1` strictly
+/// the first.
+#[test]
+fn claim_next_spreads_over_the_head_but_never_past_a_more_urgent_issue() {
+    use predicates::prelude::*;
+    let env = TestEnv::new();
+    let dir = env.repo("r");
+    env.ok("wal", &dir, &["init"]);
+    let urgent = new(&env, &dir, &["-t", "urgent", "-p", "0"]);
+    for i in 0..12 {
+        new(&env, &dir, &["-t", &format!("task {i}"), "-p", "2"]);
+    }
+    let claim = |actor: &str| {
+        let out = env
+            .cmd("issue", &dir)
+            .args(["claim", "--next", "--json"])
+            .env("GRIT_ACTOR", actor)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["title"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(claim("a0"), "urgent", "{urgent}: the only issue of priority 0");
+    // Of twelve equally urgent issues, each claim draws among the first eight of the queue.
+    let mut got = BTreeSet::new();
+    for i in 1..=4 {
+        let head: BTreeSet<String> = env
+            .json("issue", &dir, &["ready", "--limit", "8"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["title"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(head.len(), 8);
+        let t = claim(&format!("a{i}"));
+        assert!(head.contains(&t), "{t} is beyond the head of the queue {head:?}");
+        got.insert(t);
+    }
+    assert_eq!(got.len(), 4);
+    env.git(&dir, &["config", "issue.claimSpread", "1"]);
+    let next = env.json("issue", &dir, &["ready"])[0]["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(claim("a5"), next, "strictly the head");
+    env.git(&dir, &["config", "issue.claimSpread", "many"]);
+    env.cmd("issue", &dir)
+        .args(["claim", "--next"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("issue.claimSpread").and(predicates::str::contains("hint:")));
+}
+
 #[test]
 fn saved_views_live_in_git_config() {
     let env = TestEnv::new();

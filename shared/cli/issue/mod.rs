@@ -179,8 +179,9 @@ pub struct ClaimArgs {
     /// Issue id, or any unique prefix of it
     #[arg(required_unless_present = "next")]
     pub id: Option<String>,
-    /// Claim the first issue of `git issue ready` (atomically: agents running this at once
-    /// each get a different issue); -S narrows the queue
+    /// Claim an issue at the head of `git issue ready` (atomically: agents running this at once
+    /// each get a different issue); -S narrows the queue. It draws among the first
+    /// issue.claimSpread (default 8; 1 for strictly the first) of the first one's priority
     #[arg(long, conflicts_with = "id")]
     pub next: bool,
     #[command(flatten)]
