@@ -638,7 +638,7 @@ pub struct Overridden {
 pub fn overridden(
     old: &IssueState,
     new: &IssueState,
-    local: &std::collections::HashSet<[u8; 32]>,
+    local: &dyn Fn(&[u8; 32]) -> bool,
     named: &dyn Fn(&Id) -> bool,
 ) -> Vec<Overridden> {
     let mut out = Vec::new();
@@ -646,7 +646,7 @@ pub fn overridden(
         let (Some((os, lost)), Some((ns, won))) = (o, n) else {
             return;
         };
-        if os == ns || !local.contains(&os.actor) || local.contains(&ns.actor) {
+        if os == ns || !local(&os.actor) || local(&ns.actor) {
             return;
         }
         // The opening event is not a write of a field.

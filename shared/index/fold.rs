@@ -23,6 +23,9 @@ const RETIRED_LINKS: &str = "retired_links";
 /// from its first commit to its last; others wait on it rather than read half an index.
 struct FoldLock(#[allow(dead_code)] std::fs::File);
 
+/// Whether an actor (by id) is one of this clone's.
+type IsLocal<'a> = &'a dyn Fn(&[u8; 32]) -> bool;
+
 impl FoldLock {
     fn take(dir: &std::path::Path) -> Result<FoldLock> {
         crate::sys::lock_file(&dir.join("fold.lock")).map(FoldLock)
@@ -341,9 +344,21 @@ impl Index {
                     stats.batches += 1;
                 }
                 // Writes of this clone's actors that others' concurrent ones overrode are told.
-                let local: std::collections::HashSet<[u8; 32]> =
-                    crate::actor::list_local(repo)?.iter().map(|a| a.id().0).collect();
-                let (n, overridden) = self.apply_noting(&mut wtxn, events, Some(&local))?;
+                // Which actors are this clone's is read only when a field changed hands: it
+                // reads every local key, and a clone of a fleet has thousands.
+                let local = std::cell::OnceCell::new();
+                let is_local = |a: &[u8; 32]| {
+                    local
+                        .get_or_init(|| {
+                            crate::actor::list_local(repo)
+                                .unwrap_or_default()
+                                .iter()
+                                .map(|a| a.id().0)
+                                .collect::<std::collections::HashSet<[u8; 32]>>()
+                        })
+                        .contains(a)
+                };
+                let (n, overridden) = self.apply_noting(&mut wtxn, events, Some(&is_local))?;
                 stats.events += n;
                 stats.overridden = overridden;
             }
@@ -712,7 +727,7 @@ impl Index {
         &self,
         wtxn: &mut RwTxn,
         mut batch: Vec<SignedEvent>,
-        local: Option<&std::collections::HashSet<[u8; 32]>>,
+        local: Option<IsLocal<'_>>,
     ) -> Result<(usize, Vec<crate::issue::Overridden>)> {
         let err = self.err();
         // Sorted keys make LMDB's inserts sequential; the result does not depend on order.
