@@ -300,7 +300,7 @@ pub fn text(p: &Primer, max_bytes: usize) -> String {
     lines.push(String::new());
     lines.push(format!("## Your claims ({})", p.claims.len()));
     if p.claims.is_empty() {
-        lines.push("none: `git issue claim --next` takes the first ready issue".into());
+        lines.push("none: `git issue claim --next` takes one from the head of the ready queue".into());
     }
     for c in &p.claims {
         lines.push(format!(
