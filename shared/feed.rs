@@ -448,6 +448,33 @@ mod tests {
     }
 
     #[test]
+    fn a_cursor_past_the_end_resumes_at_the_end_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = feed(dir.path(), 64, 100);
+        for n in 0..3 {
+            f.append(&[lock(n)]).unwrap();
+        }
+        let end = f.end().unwrap();
+        let (c, why) = f
+            .resume(&Cursor {
+                epoch: end.epoch.clone(),
+                offset: end.offset + 1_000_000,
+                n: 99,
+            })
+            .unwrap();
+        assert_eq!(c.offset, end.offset, "not past the end");
+        assert!(why.unwrap().contains("past the end of the feed"));
+        // The next record is read from there: nothing is skipped.
+        f.append(&[lock(3)]).unwrap();
+        let next = f.read(c.offset, 1 << 20).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].entry, lock(3));
+        // A cursor at the end is taken as it is.
+        let (same, why) = f.resume(&end).unwrap();
+        assert_eq!((same.offset, why), (end.offset, None));
+    }
+
+    #[test]
     fn cursors_print_and_parse() {
         let c = Cursor {
             epoch: "0a1b".into(),
