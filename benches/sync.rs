@@ -1,7 +1,8 @@
 //! Benchmarks of sync and hooks, each against plain git in the same run: pushing 10,000 events
 //! to a fresh bare remote (baseline: `git push` of the same refs), fetching them into a fresh
 //! clone and folding them into the index (baseline: `git fetch` of the same refs alone), and
-//! what the installed hooks add to `git commit`. `benches/run --bench sync` (release build);
+//! what the installed hooks add to `git commit`; and what a flood of forged events costs later
+//! commands (`flood`). `benches/run --bench sync` (release build);
 //! `GRIT_BENCH_SMALL=1` scales down 10x.
 
 mod common;
@@ -164,4 +165,141 @@ fn main() {
     if on("hook") {
         bench_hooks(tmp.path(), 201 / scale);
     }
+    if on("flood") {
+        bench_flood(tmp.path(), 50_000 / scale);
+    }
+}
+
+/// A stranger with push access floods the remote with `n` forged events (a reused signature on
+/// changed bodies, in 50 chunks). Clone `b` fetches them; clone `a` never does and is the
+/// baseline: `list` and `create` in each, alternating, before and after.
+fn bench_flood(root: &Path, n: usize) {
+    use grit::event::{ActorId, Event, FORMAT_VERSION, Kind, SignedEvent};
+    let seed = new_repo(root, "flood-seed");
+    let remote = root.join("flood.git");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            seed.to_str().unwrap(),
+            remote.to_str().unwrap(),
+        ],
+    );
+    let clone = |name: &str| {
+        let d = root.join(name);
+        git(root, &["clone", "-q", remote.to_str().unwrap(), d.to_str().unwrap()]);
+        git(&d, &["config", "user.name", name]);
+        git(&d, &["config", "user.email", "x@example.com"]);
+        timed(in_dir(&d, exe("wal"), &["init"]));
+        d
+    };
+    let (a, b) = (clone("flood-a"), clone("flood-b"));
+    for i in 0..20 {
+        timed(in_dir(&a, exe("issue"), &["create", "-t", &format!("real {i}")]));
+    }
+    timed(in_dir(&a, exe("wal"), &["sync", "--quiet"]));
+    timed(in_dir(&b, exe("wal"), &["sync", "--quiet"]));
+    let runs = 21;
+    let on_path = |mut c: Command| {
+        c.env("PATH", common::path_with_binaries());
+        c
+    };
+    let list = |d: &Path| on_path(in_dir(d, exe("issue"), &["list"]));
+    let create = |d: &Path| on_path(in_dir(d, exe("issue"), &["create", "-t", "timed"]));
+    let [la0, lb0] = common::medians(runs, [&mut || list(&a), &mut || list(&b)]);
+    let [ca0, cb0] = common::medians(runs, [&mut || create(&a), &mut || create(&b)]);
+
+    let key = ed25519_dalek::SigningKey::from_bytes(&grit::event::blake2b256(b"bench flood"));
+    let who = ActorId(key.verifying_key().to_bytes());
+    let template = Event {
+        version: FORMAT_VERSION,
+        entity: None,
+        actor: who,
+        lamport: 1,
+        wall_ms: 1_763_700_000_000,
+        parents: vec![],
+        kind: Kind::IssueCreated {
+            title: "flood".into(),
+            body: String::new(),
+            labels: vec![],
+        },
+    }
+    .sign(&key);
+    let reference = format!("refs/grit/wal/{who}");
+    let mut parent: Option<String> = None;
+    for c in 0..50 {
+        let events: Vec<SignedEvent> = (0..n / 50)
+            .map(|i| {
+                let mut e = template.clone();
+                e.event.kind = Kind::IssueCreated {
+                    title: format!("flood {c} {i}"),
+                    body: String::new(),
+                    labels: vec![],
+                };
+                e.body = e.event.encode();
+                SignedEvent::from_value(e.to_value()).unwrap()
+            })
+            .collect();
+        let file = root.join("chunk.cbor");
+        std::fs::write(&file, grit::wal::encode_chunk(&who, &events)).unwrap();
+        let blob = git(&remote, &["hash-object", "-w", file.to_str().unwrap()]);
+        let mut mktree = Command::new("git")
+            .args(["mktree"])
+            .current_dir(&remote)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(mktree.stdin.take().unwrap(), "100644 blob {}\tchunk.cbor", blob.trim()).unwrap();
+        let tree = String::from_utf8(mktree.wait_with_output().unwrap().stdout).unwrap();
+        let mut args = vec![
+            "-c",
+            "user.name=M",
+            "-c",
+            "user.email=m@x",
+            "commit-tree",
+            tree.trim(),
+            "-m",
+            "x",
+        ];
+        if let Some(p) = &parent {
+            args.extend(["-p", p.as_str()]);
+        }
+        let commit = git(&remote, &args).trim().to_owned();
+        git(&remote, &["update-ref", &reference, &commit]);
+        parent = Some(commit);
+    }
+    let fetched = timed(in_dir(&b, exe("wal"), &["sync", "--quiet"]));
+    let out = Command::new(exe("wal"))
+        .args(["quarantine", "--json"])
+        .current_dir(&b)
+        .output()
+        .unwrap();
+    let q: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        q.as_array().map(Vec::len),
+        Some(n),
+        "each forged event quarantined once"
+    );
+    let [la, lb] = common::medians(runs, [&mut || list(&a), &mut || list(&b)]);
+    let [ca, cb] = common::medians(runs, [&mut || create(&a), &mut || create(&b)]);
+    println!(
+        "after a sync that brings {n} forged events (it took {:.0} ms): list {:.2} ms against {:.2} ms in a clone \
+         without them, ratio {:.2} (before the flood {:.2} against {:.2}); create {:.2} ms against {:.2} ms, \
+         ratio {:.2} (before {:.2} against {:.2}); target <= 2",
+        ms(fetched),
+        ms(lb),
+        ms(la),
+        ms(lb) / ms(la),
+        ms(lb0),
+        ms(la0),
+        ms(cb),
+        ms(ca),
+        ms(cb) / ms(ca),
+        ms(cb0),
+        ms(ca0),
+    );
 }
