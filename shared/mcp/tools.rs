@@ -386,7 +386,7 @@ pub fn all() -> Vec<Tool> {
         tool::<ClaimNextArgs>(
             "claim_next",
             "Claim the next issue",
-            "Claims an issue at the head of the ready queue (matching `query`) for this session's actor, as `git issue claim --next` does: one it holds already, else one drawn among the first issue.claimSpread (default 8) of the head's priority. A lease on issue:<id>, taken on the lock remote so that of many agents exactly one gets it.",
+            "Claims an issue at the head of the ready queue (matching `query`) for this session's actor, as `git issue claim --next` does: one it does not hold yet, drawn among the first issue.claimSpread (default 8) of the head's priority. A lease on issue:<id>, taken on the lock remote so that of many agents exactly one gets it.",
             Writes,
             object(&["id"]),
         ),

@@ -515,9 +515,9 @@ impl<'a> Issues<'a> {
     /// compare-and-swap on the issue's lease, so of several agents doing this at once each ends
     /// up with a different one.
     ///
-    /// Which one: an issue the actor holds already, if one is ready (renewed); otherwise one at
-    /// random among the head of the queue, the first `issue.claimSpread` (default 8; 1 takes
-    /// strictly the first) that share the first one's priority. A fleet's agents then
+    /// Which one: an issue the actor does not hold yet, at random among the head of the queue,
+    /// the first `issue.claimSpread` (default 8; 1 takes strictly the first) that share the first
+    /// one's priority. A fleet's agents then
     /// rarely race for the same issue, and none takes a less urgent issue while a more urgent one
     /// is ready. After a lost race the queue is read again (the race fetched the remote's
     /// claims), without the issues already tried.
@@ -531,23 +531,17 @@ impl<'a> Issues<'a> {
         let mut fetched = false;
         loop {
             let ctx = super::query::context(self.store)?;
-            let mut candidates: Vec<(Id, u8)> = self
+            let candidates: Vec<(Id, u8)> = self
                 .store
                 .index
                 .search(q, &ctx, crate::index::search::Queue::Ready, 64)?
                 .hits
                 .into_iter()
-                .filter(|h| !tried.contains(&h.id))
+                // Not one this actor holds already: an agent whose land stopped on a conflict
+                // keeps that claim, and must not be handed the same issue again.
+                .filter(|h| !tried.contains(&h.id) && !ctx.claimed.contains(&h.id))
                 .map(|h| (h.id, h.facts.priority))
                 .collect();
-            // An issue this actor holds comes back first, so a restarted agent resumes it.
-            if let Some(at) = candidates
-                .iter()
-                .position(|(id, _)| ctx.claimed.contains(id) && !ctx.claimed_by_others.contains(id))
-            {
-                candidates.swap(0, at);
-                candidates.truncate(1);
-            }
             if candidates.is_empty()
                 && let Scope::Remote(remote) = scope
                 && !std::mem::replace(&mut fetched, true)

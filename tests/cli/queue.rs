@@ -202,8 +202,8 @@ fn claim_next_by_eight_processes_gives_eight_distinct_issues() {
 }
 
 /// `claim --next` draws among the head of the queue of the first issue's priority: never a
-/// less urgent issue while a more urgent one is ready, and with `issue.claimSpread = 1` strictly
-/// the first.
+/// less urgent issue while a more urgent one is ready, never one the actor holds, and with
+/// `issue.claimSpread = 1` strictly the first.
 #[test]
 fn claim_next_spreads_over_the_head_but_never_past_a_more_urgent_issue() {
     use predicates::prelude::*;
@@ -226,6 +226,8 @@ fn claim_next_spreads_over_the_head_but_never_past_a_more_urgent_issue() {
         v["title"].as_str().unwrap().to_owned()
     };
     assert_eq!(claim("a0"), "urgent", "{urgent}: the only issue of priority 0");
+    // Not handed the issue it holds again (its land may have stopped on a conflict).
+    assert_ne!(claim("a0"), "urgent");
     // Of twelve equally urgent issues, each claim draws among the first eight of the queue.
     let mut got = BTreeSet::new();
     for i in 1..=4 {
