@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{exe, git, med, ms, scratch};
+use common::{children_cpu, exe, git, med, ms, scratch};
 
 fn grit(tool: &str, dir: &Path, actor: &str, data: &Path, args: &[&str]) -> (Output, Duration) {
     let start = Instant::now();
@@ -419,13 +419,4 @@ fn claim_figures(tmp: &tempfile::TempDir) {
         ms(many),
         ms(many) / ms(single)
     );
-}
-
-/// User and system CPU time of this process's waited-for children so far.
-fn children_cpu() -> Duration {
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid rusage for the kernel to fill.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
-    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    tv(u.ru_utime) + tv(u.ru_stime)
 }

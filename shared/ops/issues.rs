@@ -517,10 +517,9 @@ impl<'a> Issues<'a> {
     ///
     /// Which one: an issue the actor does not hold yet, at random among the head of the queue,
     /// the first `issue.claimSpread` (default 8; 1 takes strictly the first) that share the first
-    /// one's priority. A fleet's agents then
-    /// rarely race for the same issue, and none takes a less urgent issue while a more urgent one
-    /// is ready. After a lost race the queue is read again (the race fetched the remote's
-    /// claims), without the issues already tried.
+    /// one's priority. A fleet's agents then rarely race for the same issue, and none takes a
+    /// less urgent issue while a more urgent one is ready. After a lost race the queue is read
+    /// again (the race fetched the remote's claims), without the issues already tried.
     ///
     /// The queue is read from the remote's claims as last fetched: each try is one push whose
     /// lease refuses an issue the remote has seen claimed since. Only a queue that looks empty
