@@ -1,6 +1,7 @@
 //! The platform calls the library makes, in one place: whether a process is alive, ending a
-//! process group, exclusive lock files, and signal masks (blocking the terminal's signals in a
-//! face, unblocking them in a child before it execs). Everything `unsafe` about processes is
+//! process group, exclusive lock files, signal masks (blocking the terminal's signals in a
+//! face, unblocking them in a child before it execs), descriptors given to a child, and
+//! whether the mount table changed. Everything `unsafe` about processes is
 //! here.
 
 /// Whether process `pid` exists (as this user or another: EPERM says it does).
@@ -153,6 +154,77 @@ pub fn unblock_signals_on_exec(cmd: &mut std::process::Command) -> &mut std::pro
             libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             Ok(())
         })
+    }
+}
+
+/// Gives the child of `cmd` each file as the descriptor number beside it, inheritable. A file
+/// may already sit on one of the numbers (a busy process such as the daemon opens many): each is
+/// first copied above them all, so a copy never lands on a file not yet placed, and `dup2` onto
+/// a different number always clears close-on-exec (onto its own number it would not, and the
+/// child would find it closed). A file that can seek is given from its start, so that a command
+/// spawned again reads what the first read. At most eight.
+pub fn give_fds(cmd: &mut std::process::Command, files: Vec<(std::os::fd::OwnedFd, i32)>) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    const MAX: usize = 8;
+    assert!(files.len() <= MAX, "at most {MAX} descriptors");
+    let above = files.iter().map(|(_, to)| *to).max().map_or(0, |m| m + 1);
+    // SAFETY: only fcntl, dup2 and lseek, which are async-signal-safe, run between fork and
+    // exec, on a fixed array (nothing is allocated there).
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut moved = [0; MAX];
+            for ((f, _), m) in files.iter().zip(moved.iter_mut()) {
+                *m = libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above);
+                if *m < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for ((_, to), m) in files.iter().zip(moved) {
+                if libc::dup2(m, *to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // A pipe cannot seek: ESPIPE, and nothing to rewind.
+                libc::lseek(*to, 0, libc::SEEK_SET);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Makes reads of `fd` return at once with what is there (`WouldBlock` when nothing is).
+pub fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on a descriptor the borrow keeps open.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// This process's mount table, watched from when it was made: whether a mount came or went since
+/// (the kernel marks `/proc/self/mountinfo` with a priority event on each change).
+pub struct MountWatch(std::fs::File);
+
+impl MountWatch {
+    /// `None` where /proc cannot be read.
+    pub fn new() -> Option<Self> {
+        std::fs::File::open("/proc/self/mountinfo").ok().map(Self)
+    }
+
+    /// Whether a filesystem was mounted or unmounted since [`MountWatch::new`].
+    pub fn changed(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut p = libc::pollfd {
+            fd: self.0.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        };
+        // SAFETY: one pollfd on a descriptor this value owns; a zero timeout does not wait.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n > 0 && p.revents & (libc::POLLPRI | libc::POLLERR) != 0
     }
 }
 

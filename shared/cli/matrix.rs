@@ -67,9 +67,13 @@ fn run_logged(
     let mut p = super::sandbox::command_in(dir, line, env, isolated).map_err(std::io::Error::other)?;
     p.stdin(std::process::Stdio::null())
         .stdout(out.try_clone()?)
-        .stderr(out);
+        .stderr(out.try_clone()?);
     crate::sys::unblock_signals_on_exec(&mut p);
-    match p.status() {
+    let note = |n: &str| {
+        use std::io::Write;
+        let _ = (&out).write_all(n.as_bytes());
+    };
+    match crate::ops::sandboxes::run_line(line, &mut p, |p| p.status(), &note) {
         Ok(s) => Ok(s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(127),
         Err(e) => Err(e),

@@ -663,6 +663,14 @@ impl<'a> Sandboxes<'a> {
             (Output::Inherit { .. }, true) => None,
             _ => sandbox::runs::Log::create(main, &r.name).ok(),
         };
+        // Again where bubblewrap's setup lost a race with a mount (`run_line`); a remote run
+        // has no line here.
+        let settled = |p: &mut Command,
+                       run: &mut dyn FnMut(&mut Command) -> std::io::Result<std::process::ExitStatus>,
+                       note: &dyn Fn(&str)| match &line {
+            Some(l) => run_line(l, p, run, note),
+            None => run(p),
+        };
         let status = match (output, &log) {
             (Output::Inherit { stdout_to_stderr }, None) => {
                 if stdout_to_stderr {
@@ -673,14 +681,17 @@ impl<'a> Sandboxes<'a> {
                         .map_err(Error::io("stderr"))?;
                     p.stdout(Stdio::from(fd));
                 }
-                if hold {
-                    p.stdin(Stdio::piped()).spawn().and_then(|mut c| {
-                        let _open = c.stdin.take();
-                        c.wait()
-                    })
-                } else {
-                    p.status()
-                }
+                let mut run = |p: &mut Command| {
+                    if hold {
+                        p.stdin(Stdio::piped()).spawn().and_then(|mut c| {
+                            let _open = c.stdin.take();
+                            c.wait()
+                        })
+                    } else {
+                        p.status()
+                    }
+                };
+                settled(&mut p, &mut run, &|n| eprint!("{n}"))
             }
             (Output::Inherit { stdout_to_stderr }, Some(log)) => {
                 // Passed on as it comes, and kept.
@@ -694,7 +705,10 @@ impl<'a> Sandboxes<'a> {
                         out.write_all(bytes).and_then(|()| out.flush())
                     };
                 };
-                stream_with(&mut p, &tee, if hold { In::Held } else { In::Inherit })
+                let stdin = || if hold { In::Held } else { In::Inherit };
+                settled(&mut p, &mut |p| stream_with(p, &tee, stdin()), &|n| {
+                    tee("stderr", n.as_bytes())
+                })
             }
             (Output::Stream(sink), log) => {
                 let tee = |stream: &'static str, bytes: &[u8]| {
@@ -703,7 +717,10 @@ impl<'a> Sandboxes<'a> {
                     }
                     sink(stream, bytes);
                 };
-                stream_with(&mut p, &tee, if hold { In::Held } else { In::Null })
+                let stdin = || if hold { In::Held } else { In::Null };
+                settled(&mut p, &mut |p| stream_with(p, &tee, stdin()), &|n| {
+                    tee("stderr", n.as_bytes())
+                })
             }
         };
         drop(renewer);
@@ -1272,6 +1289,8 @@ pub struct Line {
     pub notes: Vec<String>,
     /// The filter bubblewrap loads (`--add-seccomp-fd`).
     pub seccomp: Option<sandbox::seccomp::Profile>,
+    /// What bubblewrap says of its setup (`--json-status-fd`).
+    pub setup: Option<sandbox::isolate::Setup>,
 }
 
 /// The command line to run: an interactive $SHELL when `cmd` is empty, `sh -c` with `sh`,
@@ -1321,12 +1340,18 @@ pub fn argv(dir: &Path, cmd: &[String], sh: bool, iso: Option<&Isolate>) -> Resu
     } else {
         v.extend(cmd.iter().cloned());
     }
-    let seccomp = iso.filter(|i| v.first().is_some_and(|t| t == "bwrap") && !i.seccomp.is_off());
+    let bwrap = v.first().is_some_and(|t| t == "bwrap");
+    let seccomp = iso.filter(|i| bwrap && !i.seccomp.is_off());
     Ok(Line {
         argv: v,
         proxy,
         notes,
         seccomp: seccomp.map(|i| i.seccomp.clone()),
+        setup: if bwrap {
+            Some(sandbox::isolate::Setup::new()?)
+        } else {
+            None
+        },
     })
 }
 
@@ -1342,10 +1367,16 @@ pub fn command_in(
 ) -> Result<Command> {
     let mut p = Command::new(&line.argv[0]);
     p.args(&line.argv[1..]).current_dir(dir);
-    // bubblewrap reads the seccomp programs from the descriptors its line names.
+    // bubblewrap reads the seccomp programs from the descriptors its line names, and reports its
+    // setup on another.
+    let mut fds = Vec::new();
     if let Some(profile) = &line.seccomp {
-        sandbox::seccomp::attach(&mut p, sandbox::seccomp::files(profile)?);
+        fds.extend(sandbox::seccomp::files(profile)?.into_iter().zip(sandbox::seccomp::FDS));
     }
+    if let Some(setup) = &line.setup {
+        fds.push((setup.writer()?, sandbox::isolate::STATUS_FD));
+    }
+    crate::sys::give_fds(&mut p, fds);
     match isolated {
         Some(configured) => {
             let all: Vec<(String, String)> = configured.iter().chain(env).cloned().collect();
@@ -1361,9 +1392,34 @@ pub fn command_in(
     Ok(p)
 }
 
-/// Runs `p` with its output piped to `sink`, chunk by chunk, and its stdin empty.
-/// Runs `p` with its output, as it comes, to `sink`; its stdin is empty unless `keep_stdin`
-/// is false, when it is this process's.
+/// Runs `p`, made by [`command_in`] from `line`, with `run`; and again, at most ten more
+/// times, each said through `note`, while bubblewrap's setup failed because a mount of the host
+/// came or went under it (see [`sandbox::isolate::Setup`]). A setup that fails with the mounts
+/// unchanged (a path that is not there, a command not found) is not tried again.
+pub fn run_line(
+    line: &Line,
+    p: &mut Command,
+    mut run: impl FnMut(&mut Command) -> std::io::Result<std::process::ExitStatus>,
+    note: &dyn Fn(&str),
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut again = 0;
+    loop {
+        let watch = line.setup.as_ref().and_then(|_| crate::sys::MountWatch::new());
+        let status = run(p);
+        let (Some(setup), Some(watch)) = (&line.setup, watch) else {
+            return status;
+        };
+        let unstarted = status.as_ref().is_ok_and(|s| s.code() == Some(1)) && !setup.started();
+        if !(unstarted && watch.changed() && again < 10) {
+            return status;
+        }
+        again += 1;
+        note(
+            "note: a mount of this machine came or went while the sandbox's isolation was set up; setting it up again\n",
+        );
+    }
+}
+
 /// A streamed child's standard input.
 enum In {
     Inherit,

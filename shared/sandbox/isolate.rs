@@ -239,6 +239,50 @@ fn guard(sandbox: &Path, git_dir: Option<&Path>, common_dir: Option<&Path>) -> G
     }
 }
 
+/// The descriptor bubblewrap reports its setup on (`--json-status-fd`).
+pub const STATUS_FD: i32 = 12;
+
+/// What bubblewrap says of a run's setup. It writes `{ "exit-code": N }` only for a command it
+/// started: a run without one failed before the command, in bubblewrap's own setup. That setup
+/// binds the host's every mount and then makes each read-only one by one, so a mount that goes
+/// in between (another sandbox removed, a probe) fails it; such a run is worth one more try.
+pub struct Setup {
+    reader: std::io::PipeReader,
+    writer: std::os::fd::OwnedFd,
+}
+
+impl Setup {
+    pub fn new() -> Result<Self> {
+        let (reader, writer) = std::io::pipe().map_err(Error::io("pipe"))?;
+        use std::os::fd::AsFd;
+        crate::sys::set_nonblocking(reader.as_fd()).map_err(Error::io("pipe"))?;
+        Ok(Setup {
+            reader,
+            writer: writer.into(),
+        })
+    }
+
+    /// The end bubblewrap writes, for [`STATUS_FD`].
+    pub fn writer(&self) -> Result<std::os::fd::OwnedFd> {
+        self.writer.try_clone().map_err(Error::io("pipe"))
+    }
+
+    /// Whether the command of the run that just ended started (what bubblewrap wrote since the
+    /// last call says so).
+    pub fn started(&self) -> bool {
+        use std::io::Read;
+        let mut said = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = (&self.reader).read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            said.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&said).contains("\"exit-code\"")
+    }
+}
+
 /// The bubblewrap command line that runs what follows it inside `sandbox`. Its git directory
 /// (a worktree's lives in the repository's) is writable too, and the repository's common git
 /// directory readable even where the private /tmp would hide it; see [`Guard`] for what is
@@ -272,9 +316,11 @@ pub fn wrapper(
         "/proc",
         "--tmpfs",
         "/tmp",
+        "--json-status-fd",
     ]
     .map(String::from)
     .to_vec();
+    v.push(STATUS_FD.to_string());
     if !iso.net {
         v.push("--unshare-net".into());
     }

@@ -7,7 +7,7 @@
 //! (`--add-seccomp-fd`) just before it runs the command, so its own set-up is not filtered.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
@@ -508,34 +508,7 @@ pub fn files(profile: &Profile) -> Result<Vec<OwnedFd>> {
 
 /// Gives the child `files` as `FDS`.
 pub fn attach(cmd: &mut std::process::Command, files: Vec<OwnedFd>) {
-    attach_at(cmd, files, FDS);
-}
-
-/// Gives the child `files` as the descriptors `to`, inheritable. A file may already sit on one
-/// of `to` (a busy process such as the daemon opens many): each is first copied above them all,
-/// so a copy never lands on a file not yet placed, and `dup2` onto a different number always
-/// clears close-on-exec (onto its own number it would not, and bubblewrap would find it closed).
-fn attach_at<const N: usize>(cmd: &mut std::process::Command, files: Vec<OwnedFd>, to: [i32; N]) {
-    use std::os::unix::process::CommandExt;
-    let above = to.iter().max().map_or(0, |m| m + 1);
-    // SAFETY: only fcntl and dup2, which are async-signal-safe, run between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            let mut moved = [0; N];
-            for (f, m) in files.iter().zip(moved.iter_mut()) {
-                *m = libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above);
-                if *m < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            for (m, to) in moved.into_iter().zip(to) {
-                if libc::dup2(m, to) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
+    crate::sys::give_fds(cmd, files.into_iter().zip(FDS).collect());
 }
 
 #[cfg(test)]
@@ -612,7 +585,7 @@ mod tests {
                 .collect();
             let mut cmd = std::process::Command::new("sh");
             cmd.args(["-c", "cat /proc/self/fd/900; echo; cat /proc/self/fd/901"]);
-            super::attach_at(&mut cmd, files, to);
+            crate::sys::give_fds(&mut cmd, files.into_iter().zip(to).collect());
             let out = cmd.output().unwrap();
             assert_eq!(
                 String::from_utf8_lossy(&out.stdout),

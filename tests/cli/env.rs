@@ -44,6 +44,32 @@ fn path_var() -> String {
     format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default())
 }
 
+/// What a test's sandboxes left mounted in its directory (an overlay the test did not remove) is
+/// unmounted with it: left, each would stay in the mount table of every later process, which
+/// every isolated run's setup then walks.
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+            return;
+        };
+        let roots = [
+            self.tmp.path().to_path_buf(),
+            self.tmp.path().canonicalize().unwrap_or_default(),
+        ];
+        let mut mounted: Vec<PathBuf> = info
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .map(|m| PathBuf::from(m.replace("\\040", " ")))
+            .filter(|m| roots.iter().any(|r| !r.as_os_str().is_empty() && m.starts_with(r)))
+            .collect();
+        // The deepest first.
+        mounted.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+        for m in mounted {
+            let _ = grit::sandbox::overlay::unmount(&m);
+        }
+    }
+}
+
 impl TestEnv {
     pub fn new() -> TestEnv {
         TestEnv {

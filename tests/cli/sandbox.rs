@@ -1012,6 +1012,128 @@ fn isolate_keeps_the_command_off_the_network_and_out_of_the_rest_of_the_disk() {
     isolation_through(None);
 }
 
+/// bubblewrap binds every mount of the machine, then makes each read-only one by one: a mount
+/// that goes in between (another sandbox removed) fails its setup before the command starts.
+/// Such a run is set up again; a setup that fails with the mounts unchanged is not, and says
+/// why once.
+#[test]
+fn an_isolated_run_whose_setup_lost_a_race_with_a_mount_is_set_up_again() {
+    use grit::ops::sandboxes::{argv, command_in, run_line};
+    use std::cell::RefCell;
+    let t = TestEnv::new();
+    if let Err(e) = grit::sandbox::isolate::choose(Some("bwrap")) {
+        eprintln!("skipped: bubblewrap cannot isolate here ({e})");
+        return;
+    }
+    let m = t.tmp.path().join("m");
+    fs::create_dir_all(&m).unwrap();
+    let mount = |on: bool| {
+        let mut c = std::process::Command::new(if on { "mount" } else { "umount" });
+        if on {
+            c.args(["-t", "tmpfs", "none"]);
+        }
+        c.arg(&m).status().is_ok_and(|s| s.success())
+    };
+    if !mount(true) {
+        eprintln!("skipped: this process cannot mount a tmpfs here");
+        return;
+    }
+    assert!(mount(false));
+    let dir = t.tmp.path().join("work");
+    fs::create_dir_all(&dir).unwrap();
+    // A path to bind that is not there makes a setup fail before the command, on every try
+    // until it is made.
+    let later = t.tmp.path().join("later");
+    let iso = grit::sandbox::isolate::Isolate {
+        allow: vec![later.clone()],
+        ..Default::default()
+    };
+    let cmd = ["sh".to_owned(), "-c".to_owned(), "exit 0".to_owned()];
+    let line = argv(&dir, &cmd, false, Some(&iso)).unwrap();
+    let notes = RefCell::new(Vec::<String>::new());
+    let note = |n: &str| notes.borrow_mut().push(n.to_owned());
+    // The first try: a mount comes and goes while it runs (as another sandbox's removal does),
+    // and its setup fails. The second finds the path.
+    let mut tries = 0;
+    let mut p = command_in(&dir, &line, &[], Some(&[])).unwrap();
+    let status = run_line(
+        &line,
+        &mut p,
+        |p| {
+            tries += 1;
+            if tries == 1 {
+                assert!(mount(true) && mount(false));
+            } else {
+                fs::create_dir_all(&later).unwrap();
+            }
+            p.status()
+        },
+        &note,
+    )
+    .unwrap();
+    assert!(status.success(), "set up again, and ran");
+    assert_eq!(tries, 2);
+    assert_eq!(notes.borrow().len(), 1, "{:?}", notes.borrow());
+    assert!(notes.borrow()[0].contains("set up"), "{:?}", notes.borrow());
+    // With the mounts left alone, a failed setup is the run's end: once, no note.
+    fs::remove_dir(&later).unwrap();
+    notes.borrow_mut().clear();
+    let mut tries = 0;
+    let status = run_line(
+        &line,
+        &mut p,
+        |p| {
+            tries += 1;
+            p.status()
+        },
+        &note,
+    )
+    .unwrap();
+    assert_eq!((status.code(), tries), (Some(1), 1));
+    assert!(notes.borrow().is_empty(), "{:?}", notes.borrow());
+}
+
+/// Many at once: isolated runs in one sandbox while another process creates and removes overlay
+/// sandboxes beside it. Every run runs.
+#[test]
+fn isolated_runs_go_on_while_other_sandboxes_come_and_go() {
+    let t = TestEnv::new();
+    let r = one_file_repo(&t);
+    if let Err(e) = grit::sandbox::isolate::choose(Some("bwrap")) {
+        eprintln!("skipped: bubblewrap cannot isolate here ({e})");
+        return;
+    }
+    if let Err(e) = grit::sandbox::overlay::probe(t.tmp.path()) {
+        eprintln!("skipped: this process cannot mount an overlay here ({e})");
+        return;
+    }
+    run_ok(&t, &r, &["run", "steady", "--keep", "--", "true"]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..6 {
+                let name = format!("o{i}");
+                run_ok(&t, &r, &["run", &name, "--backend", "overlay", "--keep", "--", "true"]);
+                run_ok(&t, &r, &["rm", &name, "--force"]);
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut runs = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) || runs < 10 {
+            let out = sb(&t, &r)
+                .args(["exec", "steady", "--isolate", "--", "true"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "run {runs}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            runs += 1;
+        }
+    });
+}
+
 /// The same through util-linux's `unshare`, as where bubblewrap is not installed.
 #[test]
 fn isolate_through_unshare_keeps_the_command_off_the_network_and_out_of_the_rest_of_the_disk() {

@@ -620,7 +620,7 @@ pub(super) fn execute_in(
     }
     block_signals();
     crate::sys::unblock_signals_on_exec(&mut p);
-    let status = match p.status() {
+    let status = match crate::ops::sandboxes::run_line(&line, &mut p, |p| p.status(), &|n| eprint!("{n}")) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             eprintln!(
