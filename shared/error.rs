@@ -130,6 +130,17 @@ impl Error {
         )
     }
 
+    /// Whether a write found the index's map full (MDB_MAP_FULL).
+    pub fn is_map_full(&self) -> bool {
+        matches!(
+            self,
+            Error::Index {
+                source: heed::Error::Mdb(heed::MdbError::MapFull),
+                ..
+            }
+        )
+    }
+
     /// The exit code a command that fails with this error gives (the socket and MCP report it
     /// too).
     pub fn exit_code(&self) -> u8 {
@@ -203,6 +214,13 @@ impl Error {
                         "you@example.com"
                     }
                 )],
+            ),
+            e @ Error::Index { .. } if e.is_map_full() => (
+                exit::FAILURE,
+                vec![
+                    "the index needs more address space than this process may map: raise `ulimit -v`, or run it where there is no such limit"
+                        .into(),
+                ],
             ),
             Error::Index { .. } => (
                 exit::FAILURE,

@@ -31,19 +31,75 @@ const MAP_SIZE: usize = 16 << 30;
 /// what the data file already holds, with headroom.
 fn map_size(path: &Path) -> usize {
     let data = std::fs::metadata(path.join("data.mdb")).map_or(0, |m| m.len() as usize);
+    let size = match address_limit() {
+        Some(limit) => MAP_SIZE.min(limit / 3),
+        None => MAP_SIZE,
+    };
+    let floor = data + data / 2 + (64 << 20);
+    size.max(floor).next_multiple_of(1 << 20)
+}
+
+/// This process's address-space limit (`ulimit -v`), if it has one.
+fn address_limit() -> Option<usize> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the struct it is given.
     let got = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
-    let size = if got && limit.rlim_cur != libc::RLIM_INFINITY {
-        MAP_SIZE.min(usize::try_from(limit.rlim_cur / 3).unwrap_or(MAP_SIZE))
-    } else {
-        MAP_SIZE
-    };
-    let floor = data + data / 2 + (64 << 20);
-    size.max(floor).next_multiple_of(1 << 20)
+    (got && limit.rlim_cur != libc::RLIM_INFINITY).then(|| usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX))
+}
+
+/// The largest a map may grow to (`Index::grow`): half the address-space limit, or 1 TiB.
+fn map_ceiling() -> usize {
+    address_limit().map_or(1 << 40, |l| l / 2)
+}
+
+/// Held shared by each of this process's transactions while it is open, and exclusively to move
+/// the map: LMDB may resize a map only while no transaction of the process is open
+/// (`mdb_env_set_mapsize`). Only `pause` takes it exclusively, and never waits in line for it,
+/// so a thread that holds it shared and begins another transaction is never blocked.
+static MAP_GATE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A transaction's hold on the map: kept until the transaction ends.
+type Held = std::sync::RwLockReadGuard<'static, ()>;
+
+/// This process's transactions, paused so the map may move: `None` when one stays open past a
+/// few seconds (a thread that asks while it holds one).
+fn pause() -> Option<std::sync::RwLockWriteGuard<'static, ()>> {
+    use std::sync::TryLockError;
+    let until = Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match MAP_GATE.try_write() {
+            Ok(all) => return Some(all),
+            Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) if Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => return None,
+        }
+    }
+}
+
+/// A transaction of `env`, with its hold on the map. A map another process grew past this
+/// one's (MDB_MAP_RESIZED) is adopted first.
+fn begin<'e, T>(env: &'e Env, open: impl Fn(&'e Env) -> heed::Result<T>) -> heed::Result<(Held, T)> {
+    let mut adopted = false;
+    loop {
+        let held = MAP_GATE.read().unwrap_or_else(|p| p.into_inner());
+        match open(env) {
+            Err(heed::Error::Mdb(heed::MdbError::MapResized)) if !adopted => {
+                drop(held);
+                adopted = true;
+                if let Some(_all) = pause() {
+                    // SAFETY: no transaction of this process is open (`pause`); size 0 adopts
+                    // the size the environment's meta page records.
+                    unsafe { env.resize(0)? };
+                }
+            }
+            other => return other.map(|t| (held, t)),
+        }
+    }
 }
 /// The `meta` key counting closed rows, so `list` can say how many rows of a state it left out
 /// without walking them (the open ones are the rest).
@@ -374,19 +430,24 @@ impl Index {
     }
 
     fn open_at(path: &Path) -> Result<Index> {
+        Self::open_sized(path, map_size(path))
+    }
+
+    /// [`Index::open_at`] with a map of `size` bytes (where this process opens it first).
+    fn open_sized(path: &Path, size: usize) -> Result<Index> {
         if !path.is_dir() {
             std::fs::create_dir_all(path).map_err(Error::io(path))?;
         }
         let err = lmdb(path);
-        let env = Self::shared_env(path)?;
+        let env = Self::shared_env(path, size)?;
         guard::arm(path);
         // Every database exists after the first open: open them in a read transaction, so that
         // a command does not wait for (or hold up) a writer just to start.
-        let rtxn = match env.read_txn() {
+        let (_held, rtxn) = match begin(&env, Env::read_txn) {
             // Full of slots of processes that died since this one opened: free them, once.
             Err(heed::Error::Mdb(heed::MdbError::ReadersFull)) => {
                 let _ = env.clear_stale_readers();
-                env.read_txn()
+                begin(&env, Env::read_txn)
             }
             other => other,
         }
@@ -413,10 +474,11 @@ impl Index {
         })()
         .map_err(&err)?;
         rtxn.commit().map_err(&err)?;
+        drop(_held);
         if let Some(index) = opened {
             return Ok(index);
         }
-        let mut wtxn = env.write_txn().map_err(&err)?;
+        let (_held, mut wtxn) = begin(&env, Env::write_txn).map_err(&err)?;
         macro_rules! create {
             ($name:literal) => {
                 create!($name, DatabaseFlags::empty())
@@ -443,7 +505,7 @@ impl Index {
 
     /// The environment at `path`, opened once per process and shared by every `Index` of it
     /// (a long-running process, the daemon, opens one per thread).
-    fn shared_env(path: &Path) -> Result<Env> {
+    fn shared_env(path: &Path, size: usize) -> Result<Env> {
         let err = lmdb(path);
         let key = path.canonicalize().map_err(Error::io(path))?;
         let mut open = OPEN_ENVS.lock().unwrap_or_else(|p| p.into_inner());
@@ -455,7 +517,7 @@ impl Index {
         // modified by other means.
         let env = unsafe {
             EnvOpenOptions::new()
-                .map_size(map_size(path))
+                .map_size(size)
                 .max_dbs(24)
                 // One reader slot per thread with a read open: a fleet of agents on one machine
                 // runs hundreds of processes at once (LMDB's default is 126).
@@ -486,8 +548,43 @@ impl Index {
         lmdb(&self.path)
     }
 
+    /// A read transaction (see [`begin`]).
+    fn read(&self) -> heed::Result<(Held, RoTxn<'_, heed::WithTls>)> {
+        begin(&self.env, Env::read_txn)
+    }
+
+    /// A write transaction (see [`begin`]).
+    fn write(&self) -> heed::Result<(Held, RwTxn<'_>)> {
+        begin(&self.env, Env::write_txn)
+    }
+
+    /// Runs `op`, and again each time a write of it found the map full (MDB_MAP_FULL) and the
+    /// map could grow: such a write is undone whole, and the map grows between transactions.
+    pub(crate) fn growing<T>(&self, mut op: impl FnMut() -> Result<T>) -> Result<T> {
+        loop {
+            match op() {
+                Err(e) if e.is_map_full() && self.grow()? => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Makes the map twice as large, within [`map_ceiling`]. False when it cannot grow (the
+    /// ceiling reached, or a transaction of this process stays open).
+    fn grow(&self) -> Result<bool> {
+        let now = self.env.info().map_size;
+        let want = now.saturating_mul(2).min(map_ceiling()).next_multiple_of(1 << 20);
+        if want <= now {
+            return Ok(false);
+        }
+        let Some(_all) = pause() else { return Ok(false) };
+        // SAFETY: no transaction of this process is open (`pause`).
+        unsafe { self.env.resize(want) }.map_err(self.err())?;
+        Ok(true)
+    }
+
     fn schema(&self) -> Result<u32> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let v = self.meta.get(&rtxn, "schema").map_err(self.err())?;
         Ok(v.and_then(|b| b.try_into().ok()).map_or(0, u32::from_be_bytes))
     }
@@ -682,5 +779,51 @@ mod tests {
         let index = Index::reopen_checked(&path).unwrap();
         assert_eq!(index.schema().unwrap(), SCHEMA_VERSION);
         assert_eq!(index.lamport().unwrap(), 0, "the old contents are gone");
+    }
+
+    /// A map sized small (as under `ulimit -v`) fills: each write that finds it full is undone,
+    /// the map doubles, and the write runs again. Nothing is lost, and what the map holds
+    /// afterwards reads back after the index is opened again.
+    #[test]
+    fn a_write_that_finds_the_map_full_grows_it_and_loses_nothing() {
+        use crate::event::{ActorId, Event, FORMAT_VERSION, Kind};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let start = 1 << 20;
+        let index = Index::open_sized(&path, start).unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let body = "a body long enough to fill pages. ".repeat(90);
+        let mut applied = 0;
+        for batch in 0..8u64 {
+            let events = (0..200u64)
+                .map(|i| {
+                    Event {
+                        version: FORMAT_VERSION,
+                        entity: None,
+                        actor: ActorId(key.verifying_key().to_bytes()),
+                        lamport: 1,
+                        wall_ms: 1000 + batch * 1000 + i,
+                        parents: vec![],
+                        kind: Kind::IssueCreated {
+                            title: format!("issue {batch}-{i}"),
+                            body: body.clone(),
+                            labels: vec![],
+                        },
+                    }
+                    .sign(&key)
+                })
+                .collect();
+            applied += index.apply_batch(events).unwrap();
+        }
+        assert_eq!(applied, 1600);
+        let grown = index.env.info().map_size;
+        assert!(grown >= 8 * start, "the map grew from {start} to {grown}");
+        assert_eq!(index.stats().unwrap().issues, 1600);
+        index.set_meta_string("after", "growing").unwrap();
+        index.close();
+        // Opened again with the small size asked for, LMDB keeps the larger one it recorded.
+        let index = Index::open_sized(&path, start).unwrap();
+        assert_eq!(index.stats().unwrap().issues, 1600);
+        assert_eq!(index.meta_string("after").unwrap().as_deref(), Some("growing"));
     }
 }

@@ -226,7 +226,7 @@ impl Index {
         for ev in events {
             bulk.add(vec![ev])?;
         }
-        let wtxn = self.env.write_txn().map_err(self.err())?;
+        let (_held, wtxn) = self.write().map_err(self.err())?;
         let mut commit = |txn: RwTxn<'_>| -> Result<RwTxn<'_>> {
             txn.commit().map_err(self.err())?;
             self.env.write_txn().map_err(self.err())

@@ -50,8 +50,13 @@ impl Index {
         self.refresh_with(repo, true)
     }
 
-    /// `refresh`, choosing whether a first fold may start from a snapshot.
+    /// `refresh`, choosing whether a first fold may start from a snapshot. A fold that finds
+    /// the map full grows it and folds again (`growing`).
     pub fn refresh_with(&self, repo: &Repo, use_snapshot: bool) -> Result<FoldStats> {
+        self.growing(|| self.refresh_once(repo, use_snapshot))
+    }
+
+    fn refresh_once(&self, repo: &Repo, use_snapshot: bool) -> Result<FoldStats> {
         let start = Instant::now();
         let err = self.err();
         // Half an index, from a fold that commits in batches: wait for it to finish, or, when the
@@ -74,7 +79,7 @@ impl Index {
         let relevant: Vec<&(String, ObjectId)> = owned.iter().collect();
         if !self.changed(&relevant)? {
             // Something else moved (a lock ref packed, a ref rewritten to its value).
-            let mut wtxn = self.env.write_txn().map_err(&err)?;
+            let (_held, mut wtxn) = self.write().map_err(&err)?;
             // The refs may match because a fold in batches began meanwhile.
             if held.is_none() && self.marked_partial(&wtxn)? {
                 drop(wtxn);
@@ -88,7 +93,7 @@ impl Index {
             return Ok(FoldStats::default());
         }
         let mut quarantine = crate::quarantine::Quarantine::lookup(repo)?;
-        let mut wtxn = self.env.write_txn().map_err(&err)?;
+        let (_held, mut wtxn) = self.write().map_err(&err)?;
         if held.is_none() && self.marked_partial(&wtxn)? {
             drop(wtxn);
             return self.after_fold_elsewhere(repo, use_snapshot);
@@ -515,7 +520,7 @@ impl Index {
     /// Empties every table, keeping the environment open (a fold then takes the bulk path).
     fn clear(&self) -> Result<()> {
         let err = self.err();
-        let mut wtxn = self.env.write_txn().map_err(&err)?;
+        let (_held, mut wtxn) = self.write().map_err(&err)?;
         self.meta.clear(&mut wtxn).map_err(&err)?;
         self.tips.clear(&mut wtxn).map_err(&err)?;
         self.commits.clear(&mut wtxn).map_err(&err)?;
@@ -538,7 +543,7 @@ impl Index {
 
     /// Whether a fold in batches left the index incomplete (it is running, or it died).
     fn partial(&self) -> Result<bool> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         self.marked_partial(&rtxn)
     }
 
@@ -574,7 +579,7 @@ impl Index {
             .filter(|(name, _)| is_wal_ref(name) || is_actor_ref(name))
             .cloned()
             .collect();
-        let rtxn = self.env.read_txn().map_err(&err)?;
+        let (_held, rtxn) = self.read().map_err(&err)?;
         let stored = self.meta.get(&rtxn, RETIRED_LINKS).map_err(&err)?.unwrap_or_default();
         let mut seen: std::collections::HashSet<ObjectId> = stored
             .chunks_exact(20)
@@ -623,12 +628,13 @@ impl Index {
 
     /// Whether the fold has applied (and so checked) `reference` at `tip`.
     pub fn has_applied(&self, reference: &str, tip: &ObjectId) -> Result<bool> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         Ok(self.tips.get(&rtxn, reference).map_err(self.err())? == Some(oid_bytes(tip)))
     }
 
     /// Folds in a commit this process just appended, without reading it back from git. Returns
-    /// false (and does nothing) unless the index had applied exactly the tip it was put on.
+    /// false (and does nothing) unless the index had applied exactly the tip it was put on, or
+    /// when the map was full (it grows, and the next fold reads the commit).
     /// `record`: the actor's record and its commit, when this write also published it.
     pub fn fold_own_append(
         &self,
@@ -637,8 +643,21 @@ impl Index {
         events: Vec<SignedEvent>,
         record: Option<(&Record, ObjectId)>,
     ) -> Result<bool> {
+        match self.fold_own_append_once(repo, appended, events, record) {
+            Err(e) if e.is_map_full() && self.grow()? => Ok(false),
+            other => other,
+        }
+    }
+
+    fn fold_own_append_once(
+        &self,
+        repo: &Repo,
+        appended: &wal::Appended,
+        events: Vec<SignedEvent>,
+        record: Option<(&Record, ObjectId)>,
+    ) -> Result<bool> {
         let err = self.err();
-        let mut wtxn = self.env.write_txn().map_err(&err)?;
+        let (_held, mut wtxn) = self.write().map_err(&err)?;
         let applied = self.tips.get(&wtxn, &appended.reference).map_err(&err)?;
         if applied != appended.parent.as_ref().map(oid_bytes) {
             return Ok(false);
@@ -687,7 +706,7 @@ impl Index {
 
     /// The stamp of the refs as of the last fold that looked at them all.
     fn stamp(&self) -> Result<Option<Stamp>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         Ok(self
             .meta
             .get(&rtxn, STAMP)
@@ -696,7 +715,7 @@ impl Index {
     }
 
     fn changed(&self, refs: &[&(String, ObjectId)]) -> Result<bool> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         if self.tips.len(&rtxn).map_err(self.err())? != refs.len() as u64 {
             return Ok(true);
         }
@@ -885,7 +904,11 @@ impl Index {
     /// Applies events directly (no git), in one transaction, the way a fold does (in bulk when
     /// the index is empty). For tests and benchmarks of the fold.
     pub fn apply_batch(&self, batch: Vec<SignedEvent>) -> Result<usize> {
-        let mut wtxn = self.env.write_txn().map_err(self.err())?;
+        self.growing(|| self.apply_batch_once(batch.clone()))
+    }
+
+    fn apply_batch_once(&self, batch: Vec<SignedEvent>) -> Result<usize> {
+        let (_held, mut wtxn) = self.write().map_err(self.err())?;
         let n;
         (wtxn, n) = match self.events.is_empty(&wtxn).map_err(self.err())? {
             true => self.apply_to_empty(wtxn, batch)?,

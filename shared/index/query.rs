@@ -6,14 +6,14 @@ use super::*;
 impl Index {
     /// The largest Lamport clock seen; a new event takes this plus one.
     pub fn lamport(&self) -> Result<u64> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         Ok(meta_u64(self.meta.get(&rtxn, "lamport").map_err(self.err())?))
     }
 
     /// Waits until no other process is writing: a reader that learned of a write early (the
     /// feed records a fold before it commits) then sees it.
     pub fn wait_for_writer(&self) -> Result<()> {
-        let wtxn = self.env.write_txn().map_err(self.err())?;
+        let (_held, wtxn) = self.write().map_err(self.err())?;
         wtxn.abort();
         Ok(())
     }
@@ -21,28 +21,30 @@ impl Index {
     /// A string kept in the index's metadata (a bridge's cursor): a cache like the rest,
     /// gone when the index is rebuilt.
     pub fn meta_string(&self, key: &str) -> Result<Option<String>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let v = self.meta.get(&rtxn, &format!("s:{key}")).map_err(self.err())?;
         Ok(v.map(|b| String::from_utf8_lossy(b).into_owned()))
     }
 
     pub fn set_meta_string(&self, key: &str, value: &str) -> Result<()> {
-        let mut wtxn = self.env.write_txn().map_err(self.err())?;
-        self.meta
-            .put(&mut wtxn, &format!("s:{key}"), value.as_bytes())
-            .map_err(self.err())?;
-        wtxn.commit().map_err(self.err())
+        self.growing(|| {
+            let (_held, mut wtxn) = self.write().map_err(self.err())?;
+            self.meta
+                .put(&mut wtxn, &format!("s:{key}"), value.as_bytes())
+                .map_err(self.err())?;
+            wtxn.commit().map_err(self.err())
+        })
     }
 
     pub fn issue(&self, id: &Id) -> Result<Option<IssueState>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         self.load_issue(&rtxn, id)
     }
 
     /// Resolves a full id or any unique hex prefix to an issue id.
     /// Resolves an issue id, or a unique prefix of one of at least [`MIN_PREFIX`] digits.
     pub fn resolve(&self, query: &str) -> Result<Id> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         self.resolve_in(&rtxn, query)
     }
 
@@ -116,7 +118,7 @@ impl Index {
     }
 
     pub fn short_id(&self, id: &Id) -> Result<String> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         Ok(id.to_hex()[..self.short_len(&rtxn, id)?].to_owned())
     }
 
@@ -152,7 +154,7 @@ impl Index {
 
     /// How an actor is shown; unknown actors (record not fetched yet) show their id only.
     pub fn author(&self, id: &ActorId) -> Result<AuthorView> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         self.author_in(&rtxn, id)
     }
 
@@ -173,7 +175,7 @@ impl Index {
 
     /// The full view of one issue for `show`.
     pub fn view(&self, id: &Id) -> Result<IssueView> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let state = self.load_issue(&rtxn, id)?.ok_or_else(|| Error::NotFound {
             what: "issue",
             query: id.to_hex(),
@@ -194,7 +196,7 @@ impl Index {
     /// all (beyond the limit too), so callers can say what they left out.
     pub fn for_each_row(&self, filter: &ListFilter, mut f: impl FnMut(Row<'_>) -> Result<()>) -> Result<usize> {
         let err = self.err();
-        let rtxn = self.env.read_txn().map_err(&err)?;
+        let (_held, rtxn) = self.read().map_err(&err)?;
         let label_sets: Vec<BTreeSet<[u8; 32]>> = filter
             .labels
             .iter()
@@ -250,7 +252,7 @@ impl Index {
 
     /// Calls `f` for each of `items` (an issue and its creation time), in that order.
     pub fn for_each_listed(&self, items: &[(Id, u64)], mut f: impl FnMut(Row<'_>) -> Result<()>) -> Result<()> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let mut emit = RowEmitter::new(self, &rtxn, items.len())?;
         for (id, created_ms) in items {
             let mut key = [0u8; 40];
@@ -281,7 +283,7 @@ impl Index {
 
     /// Every label some issue carries now, sorted.
     pub fn label_names(&self) -> Result<Vec<String>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let mut out: Vec<String> = Vec::new();
         for item in self.labels.iter(&rtxn).map_err(self.err())? {
             let (k, _) = item.map_err(self.err())?;
@@ -362,7 +364,7 @@ impl Index {
     /// Looks up the cached message of each lock commit, calling `f` with its position and the
     /// bytes (borrowed from the map, no copy), or `None` where it is not cached yet.
     pub fn with_cached_leases(&self, commits: &[ObjectId], mut f: impl FnMut(usize, Option<&[u8]>)) -> Result<()> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         for (i, c) in commits.iter().enumerate() {
             f(i, self.leases.get(&rtxn, oid_bytes(c)).map_err(self.err())?);
         }
@@ -374,22 +376,24 @@ impl Index {
         if items.is_empty() {
             return Ok(());
         }
-        let mut wtxn = self.env.write_txn().map_err(self.err())?;
-        for (c, m) in items {
-            self.leases.put(&mut wtxn, oid_bytes(c), m).map_err(self.err())?;
-        }
-        wtxn.commit().map_err(self.err())
+        self.growing(|| {
+            let (_held, mut wtxn) = self.write().map_err(self.err())?;
+            for (c, m) in items {
+                self.leases.put(&mut wtxn, oid_bytes(c), m).map_err(self.err())?;
+            }
+            wtxn.commit().map_err(self.err())
+        })
     }
 
     /// How many distinct events the index holds.
     pub fn event_count(&self) -> Result<u64> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         self.events.len(&rtxn).map_err(self.err())
     }
 
     pub fn stats(&self) -> Result<Stats> {
         let err = self.err();
-        let rtxn = self.env.read_txn().map_err(&err)?;
+        let (_held, rtxn) = self.read().map_err(&err)?;
         let folded_at = meta_u64(self.meta.get(&rtxn, "folded_at").map_err(&err)?);
         let fold_micros = self.meta.get(&rtxn, "fold_micros").map_err(&err)?;
         Ok(Stats {
@@ -444,14 +448,14 @@ impl Index {
 
     /// The issue imported from `source`, if one was.
     pub fn by_source(&self, source: &str) -> Result<Option<Id>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let v = self.sources.get(&rtxn, source.as_bytes()).map_err(self.err())?;
         Ok(v.and_then(Id::from_slice))
     }
 
     /// Every event id of every issue, by issue (one pass over the events table).
     pub fn events_by_issue(&self) -> Result<HashMap<Id, Vec<Id>>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let mut out: HashMap<Id, Vec<Id>> = HashMap::new();
         for item in self.events.iter(&rtxn).map_err(self.err())? {
             let (k, v) = item.map_err(self.err())?;
@@ -464,7 +468,7 @@ impl Index {
 
     /// A canonical dump of the projection, for tests that compare two indexes byte for byte.
     pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let mut out = Vec::new();
         for (tag, db) in [(b'i', &self.issues), (b'r', &self.rows)] {
             for item in db.iter(&rtxn).map_err(self.err())? {

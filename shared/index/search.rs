@@ -216,7 +216,7 @@ impl Index {
     /// query sorts; `ready`'s by priority, then oldest first), at most `limit` (0: all).
     pub fn search(&self, query: &Query, ctx: &SearchContext, queue: Queue, limit: usize) -> Result<Found> {
         let err = self.err();
-        let rtxn = self.env.read_txn().map_err(&err)?;
+        let (_held, rtxn) = self.read().map_err(&err)?;
         // Issues whose ids begin alike share postings; word matches on them are checked against
         // their text. Only a text query needs to know (and it essentially never happens).
         let mut collided = IdSet::default();
@@ -291,7 +291,7 @@ impl Index {
 
     /// The issues that carry `label`.
     pub fn with_label(&self, label: &str) -> Result<Vec<Id>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         Ok(self
             .name_sets(&rtxn, &self.labels, &[label.to_owned()])?
             .into_iter()
@@ -540,7 +540,7 @@ impl Index {
 
     /// Every link of `id`, both ways: (link byte, other issue), sorted.
     pub fn links_of(&self, id: &Id) -> Result<Vec<(u8, Id)>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let mut out = Vec::new();
         for item in self
             .edges
@@ -566,7 +566,7 @@ impl Index {
     /// [`Index::path`] over the links in the index and those `more` adds (links about to be
     /// written: an import checks its own against each other).
     pub fn path_with(&self, from: &Id, to: &Id, link: u8, more: &dyn Fn(&Id) -> Vec<Id>) -> Result<Option<Vec<Id>>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let mut seen: HashMap<Id, Id> = HashMap::new();
         let mut queue = std::collections::VecDeque::from([*from]);
         while let Some(at) = queue.pop_front() {
@@ -596,7 +596,7 @@ impl Index {
     /// Cycles of `blocks` and `parent` links (two clones can make one between them), each as
     /// the issues on it, starting from its smallest id. With `through`, only cycles through it.
     pub fn cycles(&self, through: Option<&Id>) -> Result<Vec<(&'static str, Vec<Id>)>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let mut out = Vec::new();
         for (link, name) in [(BLOCKED_BY, "blocked-by"), (PARENT, "parent")] {
             let mut graph: HashMap<Id, Vec<Id>> = HashMap::new();
@@ -623,7 +623,7 @@ impl Index {
     /// `git wal watch -S` puts each event's issue to, without a pass over every issue.
     pub fn matching(&self, query: &Query, ctx: &SearchContext, ids: &[Id]) -> Result<HashSet<Id>> {
         let err = self.err();
-        let rtxn = self.env.read_txn().map_err(&err)?;
+        let (_held, rtxn) = self.read().map_err(&err)?;
         let blocked = if query.expr.as_ref().is_some_and(uses_blocked) {
             self.blocked_in(&rtxn)?.0
         } else {
@@ -663,7 +663,7 @@ impl Index {
 
     /// The facts of one issue.
     pub fn facts(&self, id: &Id) -> Result<Option<Facts>> {
-        let rtxn = self.env.read_txn().map_err(self.err())?;
+        let (_held, rtxn) = self.read().map_err(self.err())?;
         let v = self.facts.get(&rtxn, &id.0).map_err(self.err())?;
         v.map(|v| Facts::decode(v).ok_or_else(|| self.damaged("a facts record has the wrong size")))
             .transpose()
