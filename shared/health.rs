@@ -689,11 +689,10 @@ pub fn doctor(store: &Store, fix: bool) -> Result<DoctorReport> {
         if let Ok(entries) = std::fs::read_dir(main.root()) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let Some(pid) = name.strip_prefix(".overlay-probe-").and_then(|p| p.parse::<i32>().ok()) else {
+                let Some(pid) = name.strip_prefix(".overlay-probe-").and_then(|p| p.parse::<u32>().ok()) else {
                     continue;
                 };
-                // SAFETY: signal 0 only asks whether the process exists.
-                if unsafe { libc::kill(pid, 0) } == 0 {
+                if crate::sys::alive(pid) {
                     continue;
                 }
                 let path = e.path();

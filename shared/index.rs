@@ -31,7 +31,7 @@ const MAP_SIZE: usize = 16 << 30;
 /// what the data file already holds, with headroom.
 fn map_size(path: &Path) -> usize {
     let data = std::fs::metadata(path.join("data.mdb")).map_or(0, |m| m.len() as usize);
-    let size = match address_limit() {
+    let size = match crate::sys::address_limit() {
         Some(limit) => MAP_SIZE.min(limit / 3),
         None => MAP_SIZE,
     };
@@ -39,20 +39,9 @@ fn map_size(path: &Path) -> usize {
     size.max(floor).next_multiple_of(1 << 20)
 }
 
-/// This process's address-space limit (`ulimit -v`), if it has one.
-fn address_limit() -> Option<usize> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the struct it is given.
-    let got = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
-    (got && limit.rlim_cur != libc::RLIM_INFINITY).then(|| usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX))
-}
-
 /// The largest a map may grow to (`Index::grow`): half the address-space limit, or 1 TiB.
 fn map_ceiling() -> usize {
-    address_limit().map_or(1 << 40, |l| l / 2)
+    crate::sys::address_limit().map_or(1 << 40, |l| l / 2)
 }
 
 /// Held shared by each of this process's transactions while it is open, and exclusively to move
@@ -83,6 +72,7 @@ fn pause() -> Option<std::sync::RwLockWriteGuard<'static, ()>> {
 
 /// A transaction of `env`, with its hold on the map. A map another process grew past this
 /// one's (MDB_MAP_RESIZED) is adopted first.
+#[allow(unsafe_code)]
 fn begin<'e, T>(env: &'e Env, open: impl Fn(&'e Env) -> heed::Result<T>) -> heed::Result<(Held, T)> {
     let mut adopted = false;
     loop {
@@ -505,6 +495,7 @@ impl Index {
 
     /// The environment at `path`, opened once per process and shared by every `Index` of it
     /// (a long-running process, the daemon, opens one per thread).
+    #[allow(unsafe_code)]
     fn shared_env(path: &Path, size: usize) -> Result<Env> {
         let err = lmdb(path);
         let key = path.canonicalize().map_err(Error::io(path))?;
@@ -571,6 +562,7 @@ impl Index {
 
     /// Makes the map twice as large, within [`map_ceiling`]. False when it cannot grow (the
     /// ceiling reached, or a transaction of this process stays open).
+    #[allow(unsafe_code)]
     fn grow(&self) -> Result<bool> {
         let now = self.env.info().map_size;
         let want = now.saturating_mul(2).min(map_ceiling()).next_multiple_of(1 << 20);
@@ -739,6 +731,7 @@ fn write_label_key(label: &str, id: &Id, out: &mut Vec<u8>) {
 
 mod bulk;
 mod fold;
+#[allow(unsafe_code)]
 mod guard;
 mod query;
 pub mod search;

@@ -139,6 +139,8 @@ impl Store {
     }
 
     fn after_append(&self, actor: &Actor, appended: &wal::Appended, out: &[SignedEvent]) -> Result<()> {
+        // Fault injection for the tests (the `fault-injection` feature, which only they build).
+        #[cfg(feature = "fault-injection")]
         if std::env::var("GRIT_TEST_FAIL").is_ok_and(|v| v == "index-after-append") {
             return Err(Error::Io {
                 path: self.repo.grit_dir.join("index"),

@@ -269,6 +269,260 @@ pub fn edit_text(dir: &std::path::Path, template: &str) -> crate::Result<Option<
         .map_err(crate::Error::io(file.path()))
 }
 
+/// The user this process runs as (effective).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Asks process `pid` to end (SIGTERM). False when it could not be signalled.
+pub fn terminate(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: a signal to one process id; no handler runs in this process.
+    pid > 0 && unsafe { libc::kill(pid, libc::SIGTERM) } == 0
+}
+
+/// An anonymous file in memory holding `bytes`, read from its start, closed on exec unless it
+/// is given to a child ([`give_fds`]).
+pub fn memory_file(name: &std::ffi::CStr, bytes: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::io::{Seek, Write};
+    use std::os::fd::FromRawFd;
+    // SAFETY: a valid NUL-terminated name; the result is checked and owned below.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor this process owns and nothing else does.
+    let mut f = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+    f.write_all(bytes)?;
+    f.rewind()?;
+    Ok(f.into())
+}
+
+fn c_path(p: &std::path::Path) -> std::io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
+}
+
+fn check(rc: libc::c_int) -> std::io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Mounts an overlay of `lower` and `upper` (with `work`) at `target`.
+pub fn mount_overlay(
+    lower: &std::path::Path,
+    upper: &std::path::Path,
+    work: &std::path::Path,
+    target: &std::path::Path,
+) -> std::io::Result<()> {
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    let data = std::ffi::CString::new(opts).map_err(std::io::Error::other)?;
+    let tgt = c_path(target)?;
+    let kind = c"overlay";
+    // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
+    check(unsafe { libc::mount(kind.as_ptr(), tgt.as_ptr(), kind.as_ptr(), 0, data.as_ptr().cast()) })
+}
+
+/// Unmounts `target` now, or as soon as nothing uses it (MNT_DETACH).
+pub fn unmount_detached(target: &std::path::Path) -> std::io::Result<()> {
+    let t = c_path(target)?;
+    // SAFETY: umount2(2) with a NUL-terminated path.
+    check(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) })
+}
+
+/// Sets the access and modification times of `path` itself, a symbolic link included (std
+/// sets a file's times only through an open file, which a link cannot be).
+pub fn set_times_nofollow(path: &std::path::Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let c = c_path(path)?;
+    let times = [
+        libc::timespec {
+            tv_sec: meta.atime() as libc::time_t,
+            tv_nsec: meta.atime_nsec() as libc::c_long,
+        },
+        libc::timespec {
+            tv_sec: meta.mtime() as libc::time_t,
+            tv_nsec: meta.mtime_nsec() as libc::c_long,
+        },
+    ];
+    // SAFETY: a valid NUL-terminated path and two timespecs, as utimensat(2) requires.
+    check(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
+}
+
+/// Makes `dst` share `src`'s blocks (FICLONE), where the filesystem can.
+pub fn reflink(src: &std::fs::File, dst: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: two open file descriptors; FICLONE takes the source's as its argument.
+    check(unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONE as _, src.as_raw_fd()) })
+}
+
+/// Copies up to `len` bytes from `src` to `dst` inside the kernel, from and advancing each
+/// file's own offset; returns how many it copied (0 at the end of `src`).
+pub fn copy_file_range(src: &std::fs::File, dst: &std::fs::File, len: usize) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: two open file descriptors and null offsets (both files' own offsets advance).
+    let n = unsafe {
+        libc::copy_file_range(
+            src.as_raw_fd(),
+            std::ptr::null_mut(),
+            dst.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            0,
+        )
+    };
+    usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
+}
+
+/// Makes the child of `cmd` die with this process (SIGKILL when it goes), and not start at all
+/// when this process is already gone by then.
+pub fn tie_to_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid is called before the fork.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: prctl, getppid and _exit are async-signal-safe, as a pre_exec hook requires.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // The parent may have died between the fork and the prctl.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Starts the child of `cmd` in a session of its own (no terminal to hang it up), with `keep`
+/// left open across the exec.
+pub fn detach_keeping(cmd: &mut std::process::Command, keep: std::os::fd::RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            let flags = libc::fcntl(keep, libc::F_GETFD);
+            libc::fcntl(keep, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+}
+
+/// The file behind descriptor `fd`, which the process that started this one left open for it
+/// (named in the environment variable `var`, which is removed). Closed on exec from now on.
+/// Call it before other threads start: it changes the environment.
+pub fn inherited_file(var: &str) -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let fd = std::env::var(var).ok()?.parse::<i32>().ok()?;
+    // SAFETY: removing a variable before any other thread starts (the caller's promise).
+    unsafe { std::env::remove_var(var) };
+    // SAFETY: F_GETFD only asks whether the descriptor is open.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: the starter left this descriptor open for this process, and nothing else here
+    // owns it; F_SETFD on it then.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        Some(std::fs::File::from_raw_fd(fd))
+    }
+}
+
+/// Runs `f` with the process's file-creation mask set to `mask`, then puts the old one back.
+/// The mask is process-wide: call it while no other thread creates files.
+pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
+    // SAFETY: umask cannot fail.
+    let old = unsafe { libc::umask(mask as libc::mode_t) };
+    let out = f();
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    out
+}
+
+/// The user the peer of a Unix socket runs as (SO_PEERCRED).
+pub fn peer_uid(conn: &std::os::unix::net::UnixStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED fills a ucred of the size given.
+    let rc = unsafe {
+        libc::getsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cred.uid)
+}
+
+/// Whether the peer of a connection hung up (a read would return end-of-file), without
+/// waiting or taking what it sent.
+pub fn peer_closed(conn: &std::os::unix::net::UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut b = [0u8; 1];
+    // SAFETY: a non-blocking peek into a one-byte buffer this function owns.
+    let n = unsafe {
+        libc::recv(
+            conn.as_raw_fd(),
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n == 0
+}
+
+/// Points this process's stderr at `to`; returns the descriptor of the old one, for
+/// [`restore_stderr`].
+pub fn swap_stderr(to: &std::fs::File) -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: duplicating and replacing this process's standard error.
+    unsafe {
+        let saved = libc::dup(2);
+        if saved < 0 {
+            return None;
+        }
+        if libc::dup2(to.as_raw_fd(), 2) < 0 {
+            libc::close(saved);
+            return None;
+        }
+        Some(saved)
+    }
+}
+
+/// Puts back the stderr [`swap_stderr`] saved.
+pub fn restore_stderr(saved: std::os::fd::RawFd) {
+    // SAFETY: putting back (and closing) the descriptor `swap_stderr` saved.
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+}
+
+/// This process's address-space limit (`ulimit -v`), if it has one.
+pub fn address_limit() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
+    (got && limit.rlim_cur != libc::RLIM_INFINITY).then(|| usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -296,5 +550,40 @@ mod tests {
         super::kill_group(child.id() as i32);
         let status = child.wait().unwrap();
         assert!(!status.success());
+    }
+
+    /// The daemon's descriptors are many: a program's file may already be on the number it
+    /// goes to, or on the other's. Each still reaches the child, open, with its own content.
+    #[test]
+    fn files_reach_the_child_whatever_descriptors_they_start_on() {
+        use std::io::{Seek, Write};
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let to = [900, 901];
+        // Sitting on the wrong target each (swapped), and on its own target, close-on-exec.
+        for starts in [[901, 900], [900, 901]] {
+            let files: Vec<OwnedFd> = ["first", "second"]
+                .iter()
+                .zip(starts)
+                .map(|(text, at)| {
+                    let mut f = tempfile::tempfile().unwrap();
+                    f.write_all(text.as_bytes()).unwrap();
+                    f.rewind().unwrap();
+                    // SAFETY: `at` is a number no other test uses; the copy is owned below.
+                    let fd = unsafe { libc::dup3(f.as_raw_fd(), at, libc::O_CLOEXEC) };
+                    assert_eq!(fd, at);
+                    unsafe { OwnedFd::from_raw_fd(fd) }
+                })
+                .collect();
+            let mut cmd = std::process::Command::new("sh");
+            cmd.args(["-c", "cat /proc/self/fd/900; echo; cat /proc/self/fd/901"]);
+            super::give_fds(&mut cmd, files.into_iter().zip(to).collect());
+            let out = cmd.output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "first\nsecond",
+                "started on {starts:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }

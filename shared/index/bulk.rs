@@ -615,6 +615,8 @@ struct Appender<'t> {
     cursor: heed::RwIter<'t, Bytes, Bytes>,
 }
 
+/// LMDB's appending writes are `unsafe` in heed: the one other place the index uses it.
+#[allow(unsafe_code)]
 impl Appender<'_> {
     fn put(&mut self, key: &[u8], value: &[u8]) -> heed::Result<()> {
         // SAFETY: nothing read from the table is held while it is written.

@@ -408,7 +408,9 @@ impl Index {
         wtxn.commit().map_err(&err)?;
         release_mapped_files(&self.path);
         *commits += 1;
-        // Fault injection for the tests: die, or pause, with half an index committed.
+        // Fault injection for the tests (the `fault-injection` feature, which only they build):
+        // die, or pause, with half an index committed.
+        #[cfg(feature = "fault-injection")]
         match std::env::var("GRIT_TEST_FAIL").as_deref() {
             Ok("fold-exit-after-batch") => std::process::exit(137),
             Ok("fold-pause-after-batch") if *commits == 1 => std::thread::sleep(std::time::Duration::from_millis(1500)),
@@ -984,6 +986,7 @@ pub(crate) fn release_mapped_files(index_dir: &std::path::Path) {
 }
 
 /// `release_mapped_files` of the packs only (and of `data`, a file's canonical path, if given).
+#[allow(unsafe_code)]
 pub(crate) fn release_mappings(data: Option<&str>) {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return;

@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -230,7 +230,6 @@ pub fn auto_start(repo: &Repo) {
 
 /// Runs `git-wal daemon run` detached (its own session, no terminal), handing it the lease.
 fn spawn(repo: &Repo, lock: &fs::File) -> Result<()> {
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().map_err(Error::io("the running program"))?;
     let wal = exe.with_file_name("git-wal");
     let wal = if wal.exists() { wal } else { PathBuf::from("git-wal") };
@@ -247,16 +246,8 @@ fn spawn(repo: &Repo, lock: &fs::File) -> Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().map_err(Error::io("daemon log"))?)
         .stderr(log);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            // The lease descriptor survives the exec.
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            Ok(())
-        });
-    }
+    // The lease descriptor survives the exec.
+    crate::sys::detach_keeping(&mut cmd, fd);
     cmd.spawn().map_err(|e| Error::Io { path: wal, source: e })?;
     Ok(())
 }
@@ -278,8 +269,7 @@ pub fn stop(grit_dir: &Path) -> Result<Option<Info>> {
         return Ok(None);
     };
     if call(grit_dir, "daemon.stop", json!({})).is_err() {
-        // SAFETY: a signal to a process id read from our own state file.
-        unsafe { libc::kill(info.pid as libc::pid_t, libc::SIGTERM) };
+        crate::sys::terminate(info.pid);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while alive(info.pid) && Instant::now() < deadline {
@@ -433,16 +423,11 @@ impl Shared {
 
 /// Takes the lease this process was handed, or takes it itself.
 fn take_lease(paths: &Paths) -> Result<Option<fs::File>> {
-    if let Some(fd) = std::env::var(LEASE_FD).ok().and_then(|v| v.parse::<i32>().ok()) {
-        // SAFETY: the starter left this descriptor open for us, and nothing else owns it.
-        let f = unsafe { fs::File::from_raw_fd(fd) };
-        // SAFETY: F_SETFD on a descriptor this process owns.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        // SAFETY: removing a variable before any other thread starts.
-        unsafe { std::env::remove_var(LEASE_FD) };
-        if try_flock(&f) {
-            return Ok(Some(f));
-        }
+    // Before any other thread starts.
+    if let Some(f) = crate::sys::inherited_file(LEASE_FD)
+        && try_flock(&f)
+    {
+        return Ok(Some(f));
     }
     let f = open_lock(paths)?;
     Ok(try_flock(&f).then_some(f))
@@ -493,13 +478,10 @@ pub fn run(dir: &Path) -> Result<bool> {
     });
     // The socket: a stale one (a crashed daemon's) is ours to replace, as we hold the lease.
     let _ = fs::remove_file(&paths.socket);
-    // SAFETY: umask is process-wide and only this thread runs yet: the socket is born 0600.
-    let old = unsafe { libc::umask(0o177) };
     // Bound by a relative name, from the directory: a socket address holds 108 bytes at most.
     std::env::set_current_dir(&repo.grit_dir).map_err(Error::io(&repo.grit_dir))?;
-    let bound = UnixListener::bind("daemon.sock");
-    // SAFETY: as above.
-    unsafe { libc::umask(old) };
+    // The mask is process-wide, and only this thread runs yet: the socket is born 0600.
+    let bound = crate::sys::with_umask(0o177, || UnixListener::bind("daemon.sock"));
     let listener = bound.map_err(|e| Error::Io {
         path: paths.socket.clone(),
         source: e,
@@ -625,20 +607,7 @@ pub fn run(dir: &Path) -> Result<bool> {
 
 /// Whether the peer of a connection runs as this process's user.
 fn same_user(conn: &UnixStream) -> bool {
-    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: SO_PEERCRED fills a ucred of the size given.
-    let ok = unsafe {
-        libc::getsockopt(
-            conn.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    } == 0;
-    // SAFETY: geteuid cannot fail.
-    ok && cred.uid == unsafe { libc::geteuid() }
+    crate::sys::peer_uid(conn) == Some(crate::sys::euid())
 }
 
 /// SIGTERM, SIGINT and SIGHUP are taken by one thread (`wait_for_signal`), not by whichever

@@ -4,7 +4,6 @@
 //! A request that is not valid JSON-RPC gets a JSON-RPC error, never a crash.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -360,17 +359,7 @@ impl Session {
 
     /// Whether the client hung up (a read would return end-of-file).
     fn gone(&self) -> bool {
-        let mut b = [0u8; 1];
-        // SAFETY: a non-blocking peek into a one-byte buffer this function owns.
-        let n = unsafe {
-            libc::recv(
-                self.conn.as_raw_fd(),
-                b.as_mut_ptr().cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        n == 0
+        crate::sys::peer_closed(&self.conn)
     }
 
     fn sandbox_create(&self, p: &Value) -> Result<Value, RpcError> {

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -67,35 +66,11 @@ fn walk(src: &Path, rel: &Path, out: &mut Vec<Entry>, skip: &dyn Fn(&Path) -> bo
 
 /// Sets a path's access and modification times without following a symlink.
 pub fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let times = [
-        libc::timespec {
-            tv_sec: meta.atime() as libc::time_t,
-            tv_nsec: meta.atime_nsec() as libc::c_long,
-        },
-        libc::timespec {
-            tv_sec: meta.mtime() as libc::time_t,
-            tv_nsec: meta.mtime_nsec() as libc::c_long,
-        },
-    ];
-    // SAFETY: a valid NUL-terminated path and two timespecs, as utimensat(2) requires.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::set_times_nofollow(path, meta)
 }
 
 fn reflink_fd(src: &fs::File, dst: &fs::File) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: two open file descriptors; FICLONE takes the source fd as its argument.
-    let rc = unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONE as _, src.as_raw_fd()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sys::reflink(src, dst)
 }
 
 fn reflink(from: &Path, to: &Path) -> io::Result<()> {
@@ -120,32 +95,20 @@ pub fn probe_reflink(dir: &Path) -> bool {
 /// Copies `len` bytes inside the kernel, falling back to a read/write copy where the kernel or
 /// filesystem cannot (an old kernel, or two filesystems it will not copy between).
 fn copy_contents(src: &mut fs::File, dst: &mut fs::File, len: u64) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let mut left = len;
     while left > 0 {
         let want = left.min(1 << 30) as usize;
-        // SAFETY: two open file descriptors and null offsets (both files' own offsets advance).
-        let n = unsafe {
-            libc::copy_file_range(
-                src.as_raw_fd(),
-                std::ptr::null_mut(),
-                dst.as_raw_fd(),
-                std::ptr::null_mut(),
-                want,
-                0,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
+        let n = match crate::sys::copy_file_range(src, dst, want) {
+            Ok(n) => n,
+            Err(e) => match e.raw_os_error() {
                 Some(libc::EINTR) => continue,
                 Some(libc::EXDEV | libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL) if left == len => {
                     io::copy(src, dst)?;
                     return Ok(());
                 }
                 _ => return Err(e),
-            }
-        }
+            },
+        };
         if n == 0 {
             // The file shrank since it was listed: it is copied as it is now.
             break;

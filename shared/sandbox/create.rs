@@ -407,8 +407,11 @@ fn copy_times(main: &Main, to: &Path, paths: &[String]) {
     });
 }
 
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
 fn pause_for_tests(interrupted: &(dyn Fn() -> Option<i32> + Sync)) {
-    // Fault injection for the tests of interrupted creation: a pause with the worktree half made.
+    // Fault injection for the tests of interrupted creation (the `fault-injection` feature,
+    // which only they build): a pause with the worktree half made.
+    #[cfg(feature = "fault-injection")]
     if let Some(ms) = std::env::var("GRIT_TEST_SANDBOX_PAUSE_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

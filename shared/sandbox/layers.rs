@@ -114,9 +114,8 @@ pub fn collect(main: &Main) -> Result<Collected> {
     for e in entries.flatten() {
         let key = e.file_name().to_string_lossy().into_owned();
         if let Some(rest) = key.strip_prefix(".tmp-") {
-            let pid: Option<i32> = rest.split('-').next().and_then(|p| p.parse().ok());
-            // SAFETY: kill with signal 0 only asks whether the process exists.
-            let alive = pid.is_some_and(|p| unsafe { libc::kill(p, 0) } == 0);
+            let pid: Option<u32> = rest.split('-').next().and_then(|p| p.parse().ok());
+            let alive = pid.is_some_and(crate::sys::alive);
             if !alive && fs::remove_dir_all(e.path()).is_ok() {
                 out.leftovers += 1;
             }

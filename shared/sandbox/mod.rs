@@ -303,21 +303,8 @@ pub fn git_in(dir: &Path, args: &[&str]) -> Result<String> {
 /// killed outright must not leave a `git worktree add` running on its own, finishing the
 /// worktree after the next command has rolled the creation back.
 pub fn git_in_tied(dir: &Path, args: &[&str]) -> Result<String> {
-    use std::os::unix::process::CommandExt;
     let mut c = git_cmd(dir);
-    // SAFETY: getpid is async-signal-safe and called before the fork.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: prctl, getppid and _exit are async-signal-safe, as a pre_exec hook requires.
-    unsafe {
-        c.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            // The parent may have died between the fork and the prctl.
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    crate::sys::tie_to_parent(&mut c);
     run_git(c, args)
 }
 

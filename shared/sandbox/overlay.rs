@@ -5,9 +5,7 @@
 //! cached with it (overlayfs passes lower inode numbers and times through, and git does not
 //! compare device numbers), so a new sandbox's `git status` needs no re-hashing.
 
-use std::ffi::CString;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -38,31 +36,9 @@ pub fn existing(root: &Path, key: &str) -> Option<Layer> {
     })
 }
 
-fn cstr(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::invalid("a path holds a NUL byte", "rename it"))
-}
-
 /// Mounts `lower` + `upper` (with `work`) at `target`.
 pub fn mount(lower: &Path, upper: &Path, work: &Path, target: &Path) -> std::io::Result<()> {
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.display(),
-        upper.display(),
-        work.display()
-    );
-    let (src, tgt, fstype) = (
-        CString::new("overlay").expect("no NUL"),
-        CString::new(target.as_os_str().as_bytes()).map_err(std::io::Error::other)?,
-        CString::new("overlay").expect("no NUL"),
-    );
-    let data = CString::new(opts).map_err(std::io::Error::other)?;
-    // SAFETY: mount(2) with NUL-terminated strings that outlive the call.
-    let rc = unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fstype.as_ptr(), 0, data.as_ptr().cast()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    crate::sys::mount_overlay(lower, upper, work, target)
 }
 
 /// Unmounts `target` if something is mounted there.
@@ -70,17 +46,7 @@ pub fn unmount(target: &Path) -> Result<()> {
     if !is_mounted(target) {
         return Ok(());
     }
-    let t = cstr(target)?;
-    // SAFETY: umount2(2) with a NUL-terminated path.
-    let rc = unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(Error::Io {
-            path: target.to_owned(),
-            source: std::io::Error::last_os_error(),
-        })
-    }
+    crate::sys::unmount_detached(target).map_err(Error::io(target))
 }
 
 /// Whether `target` is a mount point (from /proc/self/mountinfo).
@@ -122,8 +88,7 @@ pub fn sweep_probes(root: &Path) {
             .and_then(|rest| rest.split('.').next())
             .and_then(|p| p.parse::<i32>().ok());
         let Some(pid) = pid else { continue };
-        // SAFETY: kill with signal 0 only asks whether the process exists.
-        if pid == std::process::id() as i32 || unsafe { libc::kill(pid, 0) } == 0 {
+        if pid == std::process::id() as i32 || u32::try_from(pid).is_ok_and(crate::sys::alive) {
             continue;
         }
         let path = e.path();

@@ -7,7 +7,7 @@
 //! (`--add-seccomp-fd`) just before it runs the command, so its own set-up is not filtered.
 
 use std::collections::BTreeMap;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
@@ -489,20 +489,7 @@ fn bytes(p: &BpfProgram) -> Vec<u8> {
 pub fn files(profile: &Profile) -> Result<Vec<OwnedFd>> {
     programs(profile)?
         .iter()
-        .map(|p| {
-            use std::io::{Seek, Write};
-            let name = c"grit-seccomp";
-            // SAFETY: a valid name; the result is checked and owned below.
-            let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-            if fd < 0 {
-                return Err(Error::io("memfd_create")(std::io::Error::last_os_error()));
-            }
-            // SAFETY: a fresh descriptor this process owns.
-            let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-            f.write_all(&bytes(p)).map_err(Error::io("memfd"))?;
-            f.rewind().map_err(Error::io("memfd"))?;
-            Ok(OwnedFd::from(f))
-        })
+        .map(|p| crate::sys::memory_file(c"grit-seccomp", &bytes(p)).map_err(Error::io("memfd")))
         .collect()
 }
 
@@ -559,40 +546,5 @@ mod tests {
         let r = mine.rules().unwrap();
         assert!(r.contains_key(&libc::SYS_execveat) && !r.contains_key(&libc::SYS_bpf));
         assert!(super::number("nosuch").is_err());
-    }
-
-    /// The daemon's descriptors are many: a program's file may already be on the number it
-    /// goes to, or on the other's. Each still reaches the child, open, with its own content.
-    #[test]
-    fn files_reach_the_child_whatever_descriptors_they_start_on() {
-        use std::io::{Seek, Write};
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-        let to = [900, 901];
-        // Sitting on the wrong target each (swapped), and on its own target, close-on-exec.
-        for starts in [[901, 900], [900, 901]] {
-            let files: Vec<OwnedFd> = ["first", "second"]
-                .iter()
-                .zip(starts)
-                .map(|(text, at)| {
-                    let mut f = tempfile::tempfile().unwrap();
-                    f.write_all(text.as_bytes()).unwrap();
-                    f.rewind().unwrap();
-                    // SAFETY: `at` is a number no other test uses; the copy is owned below.
-                    let fd = unsafe { libc::dup3(f.as_raw_fd(), at, libc::O_CLOEXEC) };
-                    assert_eq!(fd, at);
-                    unsafe { OwnedFd::from_raw_fd(fd) }
-                })
-                .collect();
-            let mut cmd = std::process::Command::new("sh");
-            cmd.args(["-c", "cat /proc/self/fd/900; echo; cat /proc/self/fd/901"]);
-            crate::sys::give_fds(&mut cmd, files.into_iter().zip(to).collect());
-            let out = cmd.output().unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                "first\nsecond",
-                "started on {starts:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
     }
 }

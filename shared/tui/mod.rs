@@ -637,16 +637,7 @@ fn event_loop(app: &mut App) -> Result<(), CommandError> {
     {
         let tx = tx.clone();
         std::thread::spawn(move || {
-            // SAFETY: waiting for signals this process blocks.
-            unsafe {
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
-                    libc::sigaddset(&mut set, sig);
-                }
-                let mut sig = 0;
-                libc::sigwait(&set, &mut sig);
-            }
+            crate::sys::wait_for_signal(&crate::sys::GUARDED);
             let _ = tx.send(Msg::Stop);
         });
     }
@@ -783,28 +774,19 @@ impl StderrCapture {
 }
 
 fn capture_stderr() {
-    use std::os::fd::AsRawFd;
     if SAVED_STDERR.load(Ordering::SeqCst) >= 0 {
         return;
     }
     let Ok(sink) = tempfile::tempfile() else { return };
-    // SAFETY: duplicating and replacing standard descriptors of this process.
-    unsafe {
-        let saved = libc::dup(2);
-        if saved >= 0 && libc::dup2(sink.as_raw_fd(), 2) >= 0 {
-            SAVED_STDERR.store(saved, Ordering::SeqCst);
-        }
+    if let Some(saved) = crate::sys::swap_stderr(&sink) {
+        SAVED_STDERR.store(saved, Ordering::SeqCst);
     }
 }
 
 fn release_stderr() {
     let fd = SAVED_STDERR.swap(-1, Ordering::SeqCst);
     if fd >= 0 {
-        // SAFETY: putting back the descriptor saved by `capture_stderr`.
-        unsafe {
-            libc::dup2(fd, 2);
-            libc::close(fd);
-        }
+        crate::sys::restore_stderr(fd);
     }
 }
 

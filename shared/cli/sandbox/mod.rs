@@ -611,11 +611,9 @@ pub(super) fn execute_in(
     let mut p = command_in(dir, &line, env, configured.as_deref())?;
     // With --json, stdout is ours: the command writes to stderr.
     if stdout_to_stderr {
-        // SAFETY: duplicating our own stderr descriptor for the child.
-        let fd = unsafe { libc::dup(2) };
-        if fd >= 0 {
-            // SAFETY: `fd` is a fresh descriptor this process owns.
-            p.stdout(unsafe { <std::process::Stdio as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+            p.stdout(std::process::Stdio::from(fd));
         }
     }
     block_signals();
