@@ -7,7 +7,9 @@
 //! - webhook deliveries per second to a local HTTP receiver (baseline: the same POSTs sent by
 //!   `curl`-free plain HTTP from this process);
 //! - `sandbox.create` over the socket against `git sandbox run --keep -- true` on the overlay
-//!   backend's cached base (copy where overlay cannot mount).
+//!   backend's cached base (copy where overlay cannot mount);
+//! - whether a read would gain from going through the daemon: `ready` and `show` in full against
+//!   the least a routed command costs (the binary's start and one socket request).
 //!
 //! `benches/run --bench live`; `GRIT_BENCH_SMALL=1` runs 10x fewer events.
 
@@ -144,6 +146,10 @@ fn main() {
         100.0 * used as f64 / hz / secs,
         rss_kb as f64 / 1024.0
     );
+
+    // 6. Whether a read would gain from going through the daemon: what it costs in full, against
+    //    what a routed one could not avoid (the process's start, and one request to the socket).
+    routing(&dir, if small { 20 } else { 100 });
 
     // 5. sandbox.create over the socket against the CLI.
     sandboxes(&dir, if small { 5 } else { 15 });
@@ -316,6 +322,48 @@ fn webhooks(root: &Path, n: usize) {
         ms(took),
         delivered as f64 / took.as_secs_f64(),
         delivered as f64 / base.as_secs_f64()
+    );
+}
+
+/// `git issue ready --json` and `git issue show --json` against the least a command routed
+/// through the daemon would cost: the same binary's start (`--version`) plus one request (the
+/// daemon's `status`, which does nothing) from a process already running. Medians over `runs`,
+/// the kinds alternating.
+fn routing(dir: &Path, runs: usize) {
+    let id = ok({
+        let mut c = tool("issue", dir);
+        c.args(["list", "--json", "--fields", "short_id", "-L", "1"]);
+        c
+    });
+    let id: serde_json::Value = serde_json::from_str(&id).unwrap();
+    let id = id[0]["short_id"].as_str().unwrap().to_owned();
+    let time = |args: &[&str]| {
+        let start = Instant::now();
+        ok({
+            let mut c = tool("issue", dir);
+            c.args(args);
+            c
+        });
+        start.elapsed()
+    };
+    let (mut ready, mut show, mut start, mut request) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ready.push(time(&["ready", "--json"]));
+        show.push(time(&["show", &id, "--json"]));
+        start.push(time(&["--version"]));
+        let t = Instant::now();
+        call(dir, "status", serde_json::json!({}));
+        request.push(t.elapsed());
+    }
+    let floor = ms(percentile(&mut start, 0.5)) + ms(percentile(&mut request, 0.5));
+    println!(
+        "routing reads through the daemon: `ready --json` {:.2} ms and `show --json` {:.2} ms in full; \
+         a routed command could cost no less than {floor:.2} ms (the binary's start {:.2} ms, one socket request {:.2} ms), \
+         before the daemon's own query",
+        ms(percentile(&mut ready, 0.5)),
+        ms(percentile(&mut show, 0.5)),
+        ms(percentile(&mut start, 0.5)),
+        ms(percentile(&mut request, 0.5)),
     );
 }
 
