@@ -11,6 +11,8 @@
 
 pub mod actor;
 pub mod cbor;
+/// The command-line faces the `git-*` binaries call: not part of the library's API.
+#[doc(hidden)]
 pub mod cli;
 pub mod error;
 pub mod event;
@@ -46,6 +48,8 @@ pub mod sync;
 pub mod sys;
 pub mod text;
 pub mod trailers;
+/// The terminal UI (`git issue tui`): a face, not part of the library's API.
+#[doc(hidden)]
 pub mod tui;
 pub mod wal;
 pub mod web;
