@@ -1,5 +1,6 @@
 //! Embedding grit: open a repository, create an issue, run a query, make a sandbox and run a
-//! command in it, with no terminal, no daemon and no signal handler installed by the library.
+//! command in it, with no terminal, no daemon, no signal handler installed by the library, and
+//! its warnings taken as data.
 //!
 //! `cargo run --example embed [REPO]` (without REPO it makes a throwaway repository). It checks
 //! through `/proc/self/status` that the library installed no signal handler.
@@ -96,6 +97,10 @@ fn main() -> grit::Result<()> {
         diff.files.len()
     );
     sandboxes.remove(&record.name, true, true, false)?;
+    // What the library warned of came back as data (it printed nothing).
+    for w in warnings.iter().cloned().chain(grit::warnings::take()) {
+        println!("the library warned: {w}");
+    }
 
     let after = caught();
     assert_eq!(

@@ -195,10 +195,10 @@ impl Feed {
     /// local state that a watcher resumes from, not the log.
     fn make_dir(&self) -> Result<()> {
         if self.dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
-            eprintln!(
-                "warning: {} is not a directory; it is moved aside and the feed starts again",
+            crate::warnings::warn(format!(
+                "{} is not a directory; it is moved aside and the feed starts again",
                 self.dir.display()
-            );
+            ));
             let aside = self.dir.with_extension(format!("damaged-{}", std::process::id()));
             fs::rename(&self.dir, &aside).map_err(io(&self.dir))?;
             let _ = fs::remove_file(&aside);
@@ -369,7 +369,7 @@ impl Feed {
 /// watchers, and a write that landed must not be reported as failed because of it.
 pub fn note(repo: &Repo, entries: &[Entry]) {
     if let Err(e) = Feed::of(repo).append(entries) {
-        eprintln!("warning: could not add to the feed: {e}");
+        crate::warnings::warn(format!("could not add to the feed: {e}"));
     }
 }
 

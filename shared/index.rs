@@ -322,11 +322,11 @@ impl Index {
             }
         }
         if path.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
-            eprintln!("warning: the index is not a directory; rebuilding it from the refs");
+            crate::warnings::warn("the index is not a directory; rebuilding it from the refs");
             Self::wipe(&path)?;
         }
         if let Some(why) = guard::precheck(&data) {
-            eprintln!("warning: the index is damaged ({why}); rebuilding it from the refs");
+            crate::warnings::warn(format!("the index is damaged ({why}); rebuilding it from the refs"));
             Self::wipe(&path)?;
         }
         let opened = Self::open_checked_schema(&path);

@@ -52,6 +52,7 @@ pub mod trailers;
 #[doc(hidden)]
 pub mod tui;
 pub mod wal;
+pub mod warnings;
 pub mod web;
 
 #[cfg(test)]
@@ -64,7 +65,8 @@ pub static COMMIT: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new(
 
 /// Arms what belongs to a grit binary's process, not to the library: the index's fault guard
 /// (handlers for SIGBUS, SIGSEGV and SIGABRT that delete a damaged index and run the command
-/// again), the daemon's auto-start (`grit.daemon.autoStart`), and the commit it was built from
+/// again), warnings printed to stderr as they come (`warnings`), the daemon's auto-start
+/// (`grit.daemon.autoStart`), and the commit it was built from
 /// (`commit`, empty when unknown). The `git-*` binaries call it first thing; a program that
 /// embeds the library does not, and opening a store then installs no handler and starts no
 /// process.
@@ -73,5 +75,6 @@ pub fn arm_binary(commit: &'static str) {
         let _ = COMMIT.set(commit);
     }
     index::enable_fault_guard();
+    warnings::to_stderr();
     store::on_open(live::daemon::auto_start);
 }

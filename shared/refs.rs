@@ -397,12 +397,12 @@ fn warn_broken_ref(error: &str) {
     if seen.iter().any(|s| s == error) {
         return;
     }
-    eprintln!("warning: ignoring broken ref: {error}");
-    if seen.is_empty() {
-        eprintln!(
-            "hint: a ref is a file under .git/refs/; move the broken one aside (`git update-ref` refuses to touch it)"
-        );
-    }
+    let hint = if seen.is_empty() {
+        "\nhint: a ref is a file under .git/refs/; move the broken one aside (`git update-ref` refuses to touch it)"
+    } else {
+        ""
+    };
+    crate::warnings::warn(format!("ignoring broken ref: {error}{hint}"));
     seen.push(error.to_owned());
 }
 

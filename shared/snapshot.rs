@@ -534,7 +534,9 @@ pub fn trusted_signers(repo: &Repo) -> Result<HashSet<ActorId>> {
                 Some(id) => {
                     out.insert(id);
                 }
-                None => eprintln!("warning: grit.snapshotSigners: '{word}' is not a full actor id; ignored"),
+                None => crate::warnings::warn(format!(
+                    "grit.snapshotSigners: '{word}' is not a full actor id; ignored"
+                )),
             }
         }
     }
