@@ -130,6 +130,17 @@ impl Error {
         )
     }
 
+    /// A failed subprocess's error, named by `command` (shorter than the command line it ran).
+    pub fn for_command(self, command: &str) -> Error {
+        match self {
+            Error::Subprocess { stderr, .. } => Error::Subprocess {
+                command: command.to_owned(),
+                stderr,
+            },
+            other => other,
+        }
+    }
+
     /// Whether a write found the index's map full (MDB_MAP_FULL).
     pub fn is_map_full(&self) -> bool {
         matches!(

@@ -18,7 +18,7 @@ use crate::event::{ActorId, Id, IdMap, SignedEvent, State};
 use crate::hex;
 use crate::issue::{AuthorView, IssueState, IssueView};
 use crate::repo::Repo;
-use crate::{snapshot, sync, wal};
+use crate::{snapshot, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
 pub const SCHEMA_VERSION: u32 = 9;
@@ -624,7 +624,7 @@ fn is_read_only(e: &Error) -> bool {
 /// WAL refs: `refs/grit/wal/<actor>` and remote-tracking copies `refs/grit/remotes/<r>/wal/<actor>`.
 pub fn is_wal_ref(name: &str) -> bool {
     name.starts_with(wal::WAL_PREFIX)
-        || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/wal/"))
+        || (name.starts_with(crate::refs::TRACKING_ROOT) && name.contains("/wal/"))
         || name.starts_with(RETIRED_PREFIX)
 }
 
@@ -687,7 +687,7 @@ pub fn wal_owner(name: &str) -> Option<ActorId> {
 
 /// Actor records: `refs/grit/actors/<id>` and their remote-tracking copies.
 pub fn is_actor_ref(name: &str) -> bool {
-    name.starts_with(ACTORS_PREFIX) || (name.starts_with(sync::TRACKING_ROOT) && name.contains("/actors/"))
+    name.starts_with(ACTORS_PREFIX) || (name.starts_with(crate::refs::TRACKING_ROOT) && name.contains("/actors/"))
 }
 
 /// Appends the `rows` value of an issue whose creation event has arrived, and returns its key.

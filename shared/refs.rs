@@ -15,6 +15,40 @@ use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
 use crate::error::{Error, Result};
 use crate::repo::{RefFormat, Repo};
 
+/// Where remote-tracking copies of other clones' refs live: `refs/grit/remotes/<remote>/…`.
+pub const TRACKING_ROOT: &str = "refs/grit/remotes/";
+
+/// Where the grit refs of `remote` are mirrored: `refs/grit/remotes/<remote>/`.
+pub fn tracking_prefix(remote: &str) -> String {
+    format!("{TRACKING_ROOT}{remote}/")
+}
+
+/// Where snapshots are kept (`snapshot`).
+pub const SNAPSHOTS_PREFIX: &str = "refs/grit/snapshots/";
+
+/// This clone's lock on the tracking refs of one remote (`refs/grit/remotes/<remote>/`), held
+/// while a grit process fetches into them or pushes (which updates them too). Two `git fetch`
+/// or `git push` that update the same tracking ref at once fail with "cannot lock ref": grit's
+/// own processes in one clone take turns instead. Released when dropped.
+pub struct TrackingLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes [`TrackingLock`] for `remote`, waiting for another process that holds it.
+pub fn tracking_lock(repo: &Repo, remote: &str) -> Result<TrackingLock> {
+    // Remote names may hold `/`; the lock's name must be one file name.
+    let safe: String = remote
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                b as char
+            } else {
+                '%'
+            }
+        })
+        .collect();
+    let path = repo.git.common_dir().join("grit").join(format!("tracking-{safe}.lock"));
+    crate::sys::lock_file(&path).map(TrackingLock)
+}
+
 /// How long an update waits for another process's `<ref>.lock` to go away. git waits 100 ms
 /// (`core.filesRefLockTimeout`); writers hold the lock for microseconds, but a loaded machine
 /// can deschedule one while it does, and many writers of one actor queue on it.

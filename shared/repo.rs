@@ -326,6 +326,22 @@ pub fn parse_time(s: &str) -> Option<u64> {
     u64::try_from(secs).ok().map(|s| s * 1000)
 }
 
+/// The repository's remotes, by name.
+pub fn remote_names(repo: &Repo) -> Vec<String> {
+    repo.git.remote_names().into_iter().map(|n| n.to_string()).collect()
+}
+
+/// An error with a hint unless `remote` names one of the repository's remotes.
+pub fn check_remote(repo: &Repo, remote: &str) -> Result<()> {
+    if remote_names(repo).iter().any(|n| n == remote) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        format!("no remote named '{remote}'"),
+        "`git remote -v` lists the remotes; grit syncs with named remotes only",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

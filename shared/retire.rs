@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::event::ActorId;
-use crate::refs::{self, Swap};
+use crate::refs;
 use crate::repo::{Repo, now_ms};
 use crate::store::Store;
 use crate::sync::{self, Options};
@@ -46,7 +46,7 @@ pub struct Report {
 pub fn candidates(repo: &Repo, remote: &str, older_than_ms: u64) -> Result<Vec<(ActorId, ObjectId, u64)>> {
     let own: HashSet<ActorId> = crate::actor::list_local(repo)?.iter().map(|a| a.id()).collect();
     let tracking: BTreeMap<String, ObjectId> =
-        refs::list_refs(repo, &format!("{}wal/", sync::tracking_prefix(remote)))?
+        refs::list_refs(repo, &format!("{}wal/", crate::refs::tracking_prefix(remote)))?
             .into_iter()
             .collect();
     let cutoff = now_ms().saturating_sub(older_than_ms);
@@ -58,7 +58,7 @@ pub fn candidates(repo: &Repo, remote: &str, older_than_ms: u64) -> Result<Vec<(
         if own.contains(&actor) {
             continue;
         }
-        let theirs = format!("{}wal/{}", sync::tracking_prefix(remote), actor.to_hex());
+        let theirs = format!("{}wal/{}", crate::refs::tracking_prefix(remote), actor.to_hex());
         if tracking.get(&theirs) != Some(&tip) {
             continue;
         }
@@ -120,7 +120,7 @@ pub fn retire(store: &Store, remote: &str, older_than_ms: u64, dry_run: bool) ->
     let pushed = sync::sync(store, remote, Options { fetch: false, ..whole })?;
     let tracking = format!(
         "{}snapshots/{}",
-        sync::tracking_prefix(remote),
+        crate::refs::tracking_prefix(remote),
         &link.name[snapshot::SNAPSHOTS_PREFIX.len()..]
     );
     if refs::ref_tip(repo, &tracking)? != Some(link.commit) {
@@ -147,7 +147,7 @@ pub fn retire(store: &Store, remote: &str, older_than_ms: u64, dry_run: bool) ->
     }
     // The sync that pushed the link already deleted the copies it found (the link is this
     // clone's own, so trusted); what is left goes now.
-    report.local_refs_deleted = pushed.retired_refs_deleted + forget(repo, &retired)?;
+    report.local_refs_deleted = pushed.retired_refs_deleted + snapshot::forget(repo, &retired)?;
     store.index.refresh(repo)?;
     Ok(report)
 }
@@ -175,7 +175,7 @@ fn delete_on_remote(
         args.extend(part.iter().map(|(name, _)| format!(":{name}")));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let result = {
-            let _turn = crate::sync::tracking_lock(repo, remote)?;
+            let _turn = crate::refs::tracking_lock(repo, remote)?;
             repo.git_output(&args)?
         };
         let stdout = String::from_utf8_lossy(&result.stdout);
@@ -201,50 +201,4 @@ fn delete_on_remote(
         }
     }
     Ok(out)
-}
-
-/// Deletes this clone's copies of the retired refs that still hold their retired tip: the local
-/// WAL ref (never one of this clone's own actors, whose clone keeps writing on it) and every
-/// remote's tracking copy. A ref that moved is an actor that came back, and stays. Returns how
-/// many refs it deleted.
-pub fn forget(repo: &Repo, retired: &HashSet<snapshot::Retirement>) -> Result<usize> {
-    if retired.is_empty() {
-        return Ok(0);
-    }
-    let own: HashSet<ActorId> = crate::actor::list_local(repo)?.iter().map(|a| a.id()).collect();
-    let mut names = Vec::new();
-    for (actor, tip) in retired {
-        if !own.contains(actor) {
-            names.push((format!("{}{}", wal::WAL_PREFIX, actor.to_hex()), *tip));
-        }
-        for remote in sync::remote_names(repo) {
-            names.push((
-                format!("{}wal/{}", sync::tracking_prefix(&remote), actor.to_hex()),
-                *tip,
-            ));
-        }
-    }
-    let mut deleted = 0;
-    for (name, tip) in names {
-        if refs::ref_tip(repo, &name)? == Some(tip) && matches!(refs::delete_ref(repo, &name, tip)?, Swap::Done) {
-            deleted += 1;
-        }
-    }
-    Ok(deleted)
-}
-
-/// What sync does with retirements: reads those of trusted chains, and deletes this clone's
-/// copies of retired refs. Returns the retirements, so that a push leaves out a ref of this
-/// clone's own still at its retired tip.
-pub fn forget_trusted(repo: &Repo) -> Result<(HashSet<snapshot::Retirement>, usize)> {
-    let mut snaps = refs::list_refs(repo, snapshot::SNAPSHOTS_PREFIX)?;
-    for remote in sync::remote_names(repo) {
-        snaps.extend(refs::list_refs(
-            repo,
-            &format!("{}snapshots/", sync::tracking_prefix(&remote)),
-        )?);
-    }
-    let retired = snapshot::trusted_retirements(repo, &snaps)?;
-    let deleted = forget(repo, &retired)?;
-    Ok((retired, deleted))
 }

@@ -16,7 +16,7 @@ use crate::refs;
 use crate::repo::Repo;
 use crate::wal::{self, Author};
 
-pub const SNAPSHOTS_PREFIX: &str = "refs/grit/snapshots/";
+pub use crate::refs::SNAPSHOTS_PREFIX;
 pub const SNAPSHOT_FILE: &str = "snapshot.cbor";
 /// Format 3 is one link of a chain, signed by the actor that wrote it; format 4 is a link that
 /// also retires actors (`retire`); format 2 (signed, whole) starts a chain; format 1 (unsigned)
@@ -58,7 +58,7 @@ pub struct Loaded {
 }
 
 fn is_snapshot_ref(name: &str) -> bool {
-    name.starts_with(SNAPSHOTS_PREFIX) || (name.starts_with(crate::sync::TRACKING_ROOT) && name.contains("/snapshots/"))
+    name.starts_with(SNAPSHOTS_PREFIX) || (name.starts_with(crate::refs::TRACKING_ROOT) && name.contains("/snapshots/"))
 }
 
 /// Parses `…/snapshots/<events>-<hex>`.
@@ -584,7 +584,7 @@ pub fn choose(
         if !signer_of(&bytes).is_some_and(|s| trusted.contains(&s)) {
             continue;
         }
-        let foreign = snap.name.starts_with(crate::sync::TRACKING_ROOT);
+        let foreign = snap.name.starts_with(crate::refs::TRACKING_ROOT);
         let mut chain = Chain {
             commits: Vec::new(),
             links: Vec::new(),
@@ -842,14 +842,60 @@ pub fn due(repo: &Repo, indexed: u64) -> Result<bool> {
         return Ok(false);
     }
     let mut refs = refs::list_refs(repo, SNAPSHOTS_PREFIX)?;
-    for remote in crate::sync::remote_names(repo) {
+    for remote in crate::repo::remote_names(repo) {
         refs.extend(refs::list_refs(
             repo,
-            &format!("{}snapshots/", crate::sync::tracking_prefix(&remote)),
+            &format!("{}snapshots/", crate::refs::tracking_prefix(&remote)),
         )?);
     }
     let covered = newest(&refs).map_or(0, |s| s.events);
     Ok(indexed >= covered + every)
+}
+
+/// Deletes this clone's copies of the retired refs that still hold their retired tip: the local
+/// WAL ref (never one of this clone's own actors, whose clone keeps writing on it) and every
+/// remote's tracking copy. A ref that moved is an actor that came back, and stays. Returns how
+/// many refs it deleted.
+pub fn forget(repo: &Repo, retired: &HashSet<Retirement>) -> Result<usize> {
+    if retired.is_empty() {
+        return Ok(0);
+    }
+    let own: HashSet<ActorId> = crate::actor::list_local(repo)?.iter().map(|a| a.id()).collect();
+    let mut names = Vec::new();
+    for (actor, tip) in retired {
+        if !own.contains(actor) {
+            names.push((format!("{}{}", wal::WAL_PREFIX, actor.to_hex()), *tip));
+        }
+        for remote in crate::repo::remote_names(repo) {
+            names.push((
+                format!("{}wal/{}", crate::refs::tracking_prefix(&remote), actor.to_hex()),
+                *tip,
+            ));
+        }
+    }
+    let mut deleted = 0;
+    for (name, tip) in names {
+        if refs::ref_tip(repo, &name)? == Some(tip) && matches!(refs::delete_ref(repo, &name, tip)?, refs::Swap::Done) {
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
+/// What sync does with retirements: reads those of trusted chains, and deletes this clone's
+/// copies of retired refs. Returns the retirements, so that a push leaves out a ref of this
+/// clone's own still at its retired tip.
+pub fn forget_trusted(repo: &Repo) -> Result<(HashSet<Retirement>, usize)> {
+    let mut snaps = refs::list_refs(repo, SNAPSHOTS_PREFIX)?;
+    for remote in crate::repo::remote_names(repo) {
+        snaps.extend(refs::list_refs(
+            repo,
+            &format!("{}snapshots/", crate::refs::tracking_prefix(&remote)),
+        )?);
+    }
+    let retired = trusted_retirements(repo, &snaps)?;
+    let deleted = forget(repo, &retired)?;
+    Ok((retired, deleted))
 }
 
 #[cfg(test)]

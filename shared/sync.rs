@@ -15,16 +15,13 @@ use crate::repo::{RefFormat, Repo};
 use crate::store::Store;
 use crate::wal::{self, Relation};
 
-/// Where remote-tracking copies of other clones' refs live: `refs/grit/remotes/<remote>/…`.
-pub const TRACKING_ROOT: &str = "refs/grit/remotes/";
+pub use crate::refs::{TRACKING_ROOT, TrackingLock, tracking_lock, tracking_prefix};
+pub use crate::repo::{check_remote, remote_names};
+
 /// The namespaces under `refs/grit/` that travel between clones.
 pub const NAMESPACES: [&str; 3] = ["wal", "actors", "snapshots"];
 /// Fetch–integrate–push rounds before giving up on a remote that keeps moving.
 const ROUNDS: u32 = 5;
-
-pub fn tracking_prefix(remote: &str) -> String {
-    format!("{TRACKING_ROOT}{remote}/")
-}
 
 /// The namespaces a plain `git fetch` mirrors (locks too, for the hooks' checks; sync never
 /// pushes those: leases are taken on the remote by `git lock` itself).
@@ -36,10 +33,6 @@ pub fn fetch_refspecs(remote: &str) -> Vec<String> {
         .iter()
         .map(|ns| format!("+refs/grit/{ns}/*:{TRACKING_ROOT}{remote}/{ns}/*"))
         .collect()
-}
-
-pub fn remote_names(repo: &Repo) -> Vec<String> {
-    repo.git.remote_names().into_iter().map(|n| n.to_string()).collect()
 }
 
 /// The remote to use when none is named: `grit.remote`, else `origin`, else the only remote.
@@ -64,16 +57,6 @@ pub fn default_remote(repo: &Repo) -> Result<String> {
     }
 }
 
-pub fn check_remote(repo: &Repo, remote: &str) -> Result<()> {
-    if remote_names(repo).iter().any(|n| n == remote) {
-        return Ok(());
-    }
-    Err(Error::invalid(
-        format!("no remote named '{remote}'"),
-        "`git remote -v` lists the remotes; grit syncs with named remotes only",
-    ))
-}
-
 /// Adds the refspecs of [`fetch_refspecs`] to `remote.<remote>.fetch` where missing; returns
 /// the ones added. Never touches `remote.<remote>.push`.
 pub fn configure_fetch(repo: &Repo, remote: &str) -> Result<Vec<String>> {
@@ -96,29 +79,6 @@ pub fn configure_fetch(repo: &Repo, remote: &str) -> Result<Vec<String>> {
     Ok(added)
 }
 
-/// This clone's lock on the tracking refs of one remote (`refs/grit/remotes/<remote>/`), held
-/// while a grit process fetches into them or pushes (which updates them too). Two `git fetch`
-/// or `git push` that update the same tracking ref at once fail with "cannot lock ref": grit's
-/// own processes in one clone take turns instead. Released when dropped.
-pub struct TrackingLock(#[allow(dead_code)] std::fs::File);
-
-/// Takes [`TrackingLock`] for `remote`, waiting for another process that holds it.
-pub fn tracking_lock(repo: &Repo, remote: &str) -> Result<TrackingLock> {
-    // Remote names may hold `/`; the lock's name must be one file name.
-    let safe: String = remote
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                b as char
-            } else {
-                '%'
-            }
-        })
-        .collect();
-    let path = repo.git.common_dir().join("grit").join(format!("tracking-{safe}.lock"));
-    crate::sys::lock_file(&path).map(TrackingLock)
-}
-
 /// Fetches a remote's grit refs into its tracking namespace, quietly; returns how many refs
 /// under `refs/grit/remotes/<remote>/` there are afterwards.
 pub fn fetch_grit(repo: &Repo, remote: &str) -> Result<usize> {
@@ -139,7 +99,7 @@ pub fn fetch_grit(repo: &Repo, remote: &str) -> Result<usize> {
     let specs = fetch_refspecs(remote);
     args.extend(specs.iter().map(String::as_str));
     repo.git_command(&args)
-        .map_err(|e| short_command(e, &format!("git fetch {remote}")))?;
+        .map_err(|e| e.for_command(&format!("git fetch {remote}")))?;
     // A first fetch from a team of thousands of agents writes a loose file per ref; packed, they
     // cost every later ref listing (each command's) a binary search instead of a file each.
     let loose = repo.git.common_dir().join(format!("{}wal", tracking_prefix(remote)));
@@ -359,7 +319,7 @@ pub fn sync(store: &Store, remote: &str, opts: Options) -> Result<SyncReport> {
         report.rejected_events.extend(folded.rejected);
         integrate(store, remote, &mut refs)?;
         // Refs a trusted snapshot retired: this clone's copies go, and are never pushed back.
-        let (retired, forgotten) = crate::retire::forget_trusted(repo)?;
+        let (retired, forgotten) = crate::snapshot::forget_trusted(repo)?;
         report.retired_refs_deleted += forgotten;
         report.events_folded += store.index.refresh(repo)?.events;
         if !opts.push {
@@ -408,17 +368,6 @@ pub fn fetch(repo: &Repo, remote: &str, refs: &mut BTreeMap<String, RefReport>) 
         }
     }
     Ok(())
-}
-
-/// Names a failed git command briefly (the refspecs say nothing to a user).
-pub fn short_command(e: Error, command: &str) -> Error {
-    match e {
-        Error::Subprocess { stderr, .. } => Error::Subprocess {
-            command: command.to_owned(),
-            stderr,
-        },
-        other => other,
-    }
 }
 
 fn is_actor_hex(s: &str) -> bool {

@@ -439,7 +439,8 @@ impl Index {
         for f in batch {
             let owner = wal_owner(f.reference);
             // Retired chains are read as a stranger's, whoever retired them.
-            let foreign = f.reference.starts_with(sync::TRACKING_ROOT) || f.reference.starts_with(RETIRED_PREFIX);
+            let foreign =
+                f.reference.starts_with(crate::refs::TRACKING_ROOT) || f.reference.starts_with(RETIRED_PREFIX);
             for ev in f.events {
                 if quarantine.has_event(&ev.id) {
                     continue;
@@ -613,7 +614,7 @@ impl Index {
             wal::WAL_PREFIX,
             ACTORS_PREFIX,
             snapshot::SNAPSHOTS_PREFIX,
-            sync::TRACKING_ROOT,
+            crate::refs::TRACKING_ROOT,
         ];
         if repo.refs == crate::repo::RefFormat::Reftable {
             // One git process for all of them rather than one per prefix.

@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::event::{ActorId, Id};
 use crate::refs;
+use crate::refs::TRACKING_ROOT;
 use crate::repo::Repo;
-use crate::sync::TRACKING_ROOT;
 
 pub use resource::{Resource, parse_duration};
 pub use take::{Actor, Conflict, Denied, LeaseChange, Refused, Request, acquire, actor_record, change, fetch, gc};
@@ -195,7 +195,7 @@ impl View {
                 ("local".to_owned(), n, c)
             })
             .collect();
-        for remote in crate::sync::remote_names(repo) {
+        for remote in crate::repo::remote_names(repo) {
             let prefix = format!("{TRACKING_ROOT}{remote}/locks/");
             for (mut name, commit) in refs::list_refs(repo, &prefix)? {
                 name.drain(..prefix.len());
@@ -209,7 +209,7 @@ impl View {
     /// each, however many locks exist. The few commits are read from git directly; the index's
     /// cache (and its write transaction) pays off only when reading every lock.
     pub fn load_exact<'r>(repo: &Repo, resources: impl IntoIterator<Item = &'r Resource>) -> Result<View> {
-        let remotes = crate::sync::remote_names(repo);
+        let remotes = crate::repo::remote_names(repo);
         let mut refs = Vec::new();
         for r in resources {
             let name = r.ref_name();
@@ -334,7 +334,7 @@ pub fn any(repo: &Repo) -> Result<bool> {
     if refs::has_refs(repo, LOCKS_PREFIX)? {
         return Ok(true);
     }
-    for remote in crate::sync::remote_names(repo) {
+    for remote in crate::repo::remote_names(repo) {
         if refs::has_refs(repo, &format!("{TRACKING_ROOT}{remote}/locks/"))? {
             return Ok(true);
         }
@@ -399,7 +399,7 @@ pub fn default_scope(repo: &Repo) -> Scope {
     if let Some(r) = repo.config_string("lock.remote").filter(|r| !r.is_empty()) {
         return Scope::Remote(r);
     }
-    if crate::sync::remote_names(repo).iter().any(|n| n == "origin") {
+    if crate::repo::remote_names(repo).iter().any(|n| n == "origin") {
         return Scope::Remote("origin".into());
     }
     Scope::Local

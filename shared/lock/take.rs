@@ -13,9 +13,9 @@ use crate::actor::ACTORS_PREFIX;
 use crate::error::{Error, Result};
 use crate::event::ActorId;
 use crate::index::Index;
+use crate::refs::TRACKING_ROOT;
 use crate::refs::{self, Swap};
 use crate::repo::{Repo, now_ms};
-use crate::sync::TRACKING_ROOT;
 use crate::wal::{self, Author};
 
 /// A lock someone else holds.
@@ -83,8 +83,8 @@ impl Mutex {
 
 /// Brings the remote's lock refs into `refs/grit/remotes/<remote>/locks/`.
 pub fn fetch(repo: &Repo, remote: &str) -> Result<()> {
-    crate::sync::check_remote(repo, remote)?;
-    let _turn = crate::sync::tracking_lock(repo, remote)?;
+    crate::repo::check_remote(repo, remote)?;
+    let _turn = crate::refs::tracking_lock(repo, remote)?;
     // Actor records come along so holders are shown by name.
     let locks = format!("+{LOCKS_PREFIX}*:{TRACKING_ROOT}{remote}/locks/*");
     let actors = format!("+{ACTORS_PREFIX}*:{TRACKING_ROOT}{remote}/actors/*");
@@ -98,7 +98,7 @@ pub fn fetch(repo: &Repo, remote: &str) -> Result<()> {
         &locks,
         &actors,
     ])
-    .map_err(|e| crate::sync::short_command(e, &format!("git fetch {remote} (locks)")))?;
+    .map_err(|e| e.for_command(&format!("git fetch {remote} (locks)")))?;
     Ok(())
 }
 
@@ -106,7 +106,7 @@ pub fn fetch(repo: &Repo, remote: &str) -> Result<()> {
 pub fn actor_record(repo: &Repo, id: &ActorId) -> Option<crate::actor::Record> {
     let mut names = vec![format!("{ACTORS_PREFIX}{id}")];
     names.extend(
-        crate::sync::remote_names(repo)
+        crate::repo::remote_names(repo)
             .into_iter()
             .map(|r| format!("{TRACKING_ROOT}{r}/actors/{id}")),
     );
@@ -128,7 +128,7 @@ fn publish_actor(repo: &Repo, remote: &str, who: &ActorId) {
         return;
     };
     let spec = format!("{tip}:{name}");
-    let Ok(_turn) = crate::sync::tracking_lock(repo, remote) else {
+    let Ok(_turn) = crate::refs::tracking_lock(repo, remote) else {
         return;
     };
     if let Ok(out) = repo.git_output(&["push", "--quiet", "--no-verify", remote, &spec])
@@ -193,7 +193,7 @@ fn apply(repo: &Repo, who: &Actor<'_>, scope: &Scope, steps: Vec<Step>) -> Resul
                 args.push(format!("{c}:{}", s.resource.ref_name()));
             }
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let _turn = crate::sync::tracking_lock(repo, remote)?;
+            let _turn = crate::refs::tracking_lock(repo, remote)?;
             let out = repo.git_output(&args)?;
             if !out.status.success() {
                 let stdout = String::from_utf8_lossy(&out.stdout);
@@ -552,7 +552,7 @@ pub fn gc(repo: &Repo, cache: Option<&Index>, scope: &Scope) -> Result<Vec<Lock>
         if any {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             {
-                let _turn = crate::sync::tracking_lock(repo, remote)?;
+                let _turn = crate::refs::tracking_lock(repo, remote)?;
                 repo.git_output(&args)?;
             }
             fetch(repo, remote)?;
