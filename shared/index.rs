@@ -774,39 +774,43 @@ mod tests {
         assert_eq!(index.lamport().unwrap(), 0, "the old contents are gone");
     }
 
+    /// `n` issue creations of about 3 KB each, one key, wall times from `from`.
+    fn big_issues(from: u64, n: u64) -> Vec<crate::event::SignedEvent> {
+        use crate::event::{ActorId, Event, FORMAT_VERSION, Kind};
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let body = "a body long enough to fill pages. ".repeat(90);
+        (from..from + n)
+            .map(|i| {
+                Event {
+                    version: FORMAT_VERSION,
+                    entity: None,
+                    actor: ActorId(key.verifying_key().to_bytes()),
+                    lamport: 1,
+                    wall_ms: 1000 + i,
+                    parents: vec![],
+                    kind: Kind::IssueCreated {
+                        title: format!("issue {i}"),
+                        body: body.clone(),
+                        labels: vec![],
+                    },
+                }
+                .sign(&key)
+            })
+            .collect()
+    }
+
     /// A map sized small (as under `ulimit -v`) fills: each write that finds it full is undone,
     /// the map doubles, and the write runs again. Nothing is lost, and what the map holds
     /// afterwards reads back after the index is opened again.
     #[test]
     fn a_write_that_finds_the_map_full_grows_it_and_loses_nothing() {
-        use crate::event::{ActorId, Event, FORMAT_VERSION, Kind};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
         let start = 1 << 20;
         let index = Index::open_sized(&path, start).unwrap();
-        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let body = "a body long enough to fill pages. ".repeat(90);
         let mut applied = 0;
         for batch in 0..8u64 {
-            let events = (0..200u64)
-                .map(|i| {
-                    Event {
-                        version: FORMAT_VERSION,
-                        entity: None,
-                        actor: ActorId(key.verifying_key().to_bytes()),
-                        lamport: 1,
-                        wall_ms: 1000 + batch * 1000 + i,
-                        parents: vec![],
-                        kind: Kind::IssueCreated {
-                            title: format!("issue {batch}-{i}"),
-                            body: body.clone(),
-                            labels: vec![],
-                        },
-                    }
-                    .sign(&key)
-                })
-                .collect();
-            applied += index.apply_batch(events).unwrap();
+            applied += index.apply_batch(big_issues(batch * 1000, 200)).unwrap();
         }
         assert_eq!(applied, 1600);
         let grown = index.env.info().map_size;
@@ -818,5 +822,41 @@ mod tests {
         let index = Index::open_sized(&path, start).unwrap();
         assert_eq!(index.stats().unwrap().issues, 1600);
         assert_eq!(index.meta_string("after").unwrap().as_deref(), Some("growing"));
+    }
+
+    /// Another process writes past this one's map (with a larger one of its own): this one's
+    /// next transaction adopts the size the index now records (MDB_MAP_RESIZED) and reads what
+    /// the other wrote. The other process is this test binary again, running this test alone.
+    #[test]
+    fn a_map_another_process_grew_is_adopted() {
+        const WRITER: &str = "GRIT_TEST_MAP_WRITER";
+        if let Some(dir) = std::env::var_os(WRITER) {
+            let index = Index::open_sized(Path::new(&dir), 64 << 20).unwrap();
+            index.apply_batch(big_issues(100_000, 1600)).unwrap();
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let index = Index::open_sized(&path, 1 << 20).unwrap();
+        assert_eq!(index.apply_batch(big_issues(0, 10)).unwrap(), 10);
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "index::tests::a_map_another_process_grew_is_adopted"])
+            .env(WRITER, &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the other process: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(index.env.info().map_size, 1 << 20, "this process's map is still small");
+        assert_eq!(index.stats().unwrap().issues, 1610, "what the other wrote reads back");
+        assert!(index.env.info().map_size >= 8 << 20, "the larger map was adopted");
+        assert_eq!(
+            index.apply_batch(big_issues(200_000, 10)).unwrap(),
+            10,
+            "and written to"
+        );
     }
 }
