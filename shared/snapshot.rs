@@ -835,12 +835,8 @@ pub fn every(repo: &Repo) -> u64 {
         .unwrap_or(DEFAULT_EVERY)
 }
 
-/// Whether `indexed` events are far enough past the newest snapshot to write a new one.
-pub fn due(repo: &Repo, indexed: u64) -> Result<bool> {
-    let every = every(repo);
-    if every == 0 || indexed < every {
-        return Ok(false);
-    }
+/// This clone's snapshot refs and every remote's tracking copies of theirs.
+fn every_snapshot_ref(repo: &Repo) -> Result<Vec<(String, ObjectId)>> {
     let mut refs = refs::list_refs(repo, SNAPSHOTS_PREFIX)?;
     for remote in crate::repo::remote_names(repo) {
         refs.extend(refs::list_refs(
@@ -848,7 +844,16 @@ pub fn due(repo: &Repo, indexed: u64) -> Result<bool> {
             &format!("{}snapshots/", crate::refs::tracking_prefix(&remote)),
         )?);
     }
-    let covered = newest(&refs).map_or(0, |s| s.events);
+    Ok(refs)
+}
+
+/// Whether `indexed` events are far enough past the newest snapshot to write a new one.
+pub fn due(repo: &Repo, indexed: u64) -> Result<bool> {
+    let every = every(repo);
+    if every == 0 || indexed < every {
+        return Ok(false);
+    }
+    let covered = newest(&every_snapshot_ref(repo)?).map_or(0, |s| s.events);
     Ok(indexed >= covered + every)
 }
 
@@ -886,14 +891,7 @@ pub fn forget(repo: &Repo, retired: &HashSet<Retirement>) -> Result<usize> {
 /// copies of retired refs. Returns the retirements, so that a push leaves out a ref of this
 /// clone's own still at its retired tip.
 pub fn forget_trusted(repo: &Repo) -> Result<(HashSet<Retirement>, usize)> {
-    let mut snaps = refs::list_refs(repo, SNAPSHOTS_PREFIX)?;
-    for remote in crate::repo::remote_names(repo) {
-        snaps.extend(refs::list_refs(
-            repo,
-            &format!("{}snapshots/", crate::refs::tracking_prefix(&remote)),
-        )?);
-    }
-    let retired = trusted_retirements(repo, &snaps)?;
+    let retired = trusted_retirements(repo, &every_snapshot_ref(repo)?)?;
     let deleted = forget(repo, &retired)?;
     Ok((retired, deleted))
 }
