@@ -454,6 +454,16 @@ impl<'a> IssueGuard<'a> {
             warnings.extend(hit_warnings(&store.repo, "issue is locked", &hits));
             return Ok(None);
         }
+        // The writer's own claim guards the write already: taking the lease again would cut the
+        // claim to the guard's five minutes, and giving it back would end the claim.
+        let me = store.actor()?.id();
+        let view = lock::View::load_exact(&store.repo, std::slice::from_ref(&resource))?;
+        if view
+            .get(&resource)
+            .is_some_and(|l| l.lease.owner == Some(me) && l.lease.active(crate::repo::now_ms()))
+        {
+            return Ok(None);
+        }
         let scope = lock::default_scope(&store.repo);
         take(
             store,

@@ -516,3 +516,32 @@ fn bad_resources_and_durations_exit_2_and_write_nothing() {
     }
     assert_eq!(t.grit_refs(&r), "", "nothing was written");
 }
+
+/// A write with `--lock` by the issue's claimer (every write of the MCP server and the dashboard
+/// asks for the lock) is guarded by the claim: the claim keeps its end, and outlives the write.
+#[test]
+fn a_locked_write_by_the_claimer_leaves_the_claim_as_it_was() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    t.git(&r, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    let id = t.create(&r, "claimed work");
+    t.ok("issue", &r, &["claim", &id]);
+    let before = t.json("issue", &r, &["show", &id])["claim"].clone();
+    assert!(before.is_object(), "{before}");
+    t.ok("issue", &r, &["comment", &id, "--body", "progress", "--lock"]);
+    t.ok("issue", &r, &["edit", &id, "--priority", "1", "--lock"]);
+    t.ok("issue", &r, &["close", &id, "--lock"]);
+    assert_eq!(t.json("issue", &r, &["show", &id])["claim"], before);
+    // Another actor's locked write is refused while the claim holds.
+    let out = t
+        .cmd("issue", &r)
+        .env("GRIT_ACTOR", "other")
+        .args(["reopen", &id, "--lock"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    // Without a claim, the lock is taken for the write and given back after it.
+    t.ok("issue", &r, &["unclaim", &id]);
+    t.ok("issue", &r, &["reopen", &id, "--lock"]);
+    assert!(t.json("issue", &r, &["show", &id])["claim"].is_null());
+}
