@@ -21,7 +21,7 @@ use crate::repo::Repo;
 use crate::{snapshot, wal};
 
 /// Bump when the stored layout or the merge rules change: the index then rebuilds itself.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 /// Shortest id prefix ever printed.
 pub const MIN_SHORT: usize = 7;
 const MAP_SIZE: usize = 16 << 30;
@@ -137,6 +137,8 @@ pub struct Index {
     /// word → the first `tables::POSTING` bytes of each issue id whose text holds it (sorted
     /// duplicates of a fixed size): the full-text index.
     words: Database<Bytes, Bytes>,
+    /// entity id ++ event id → the event's step in the issue's history (`history`).
+    history: Database<Bytes, Bytes>,
 }
 
 /// What one fold did.
@@ -252,6 +254,7 @@ macro_rules! databases {
             assigned: $db!("assigned"),
             sources: $db!("sources", DatabaseFlags::DUP_SORT | DatabaseFlags::DUP_FIXED),
             words: $db!("words", DatabaseFlags::DUP_SORT | DatabaseFlags::DUP_FIXED),
+            history: $db!("history"),
             path: $path.to_owned(),
             env: $env.clone(),
             _scratch: None,
@@ -733,6 +736,7 @@ mod bulk;
 mod fold;
 #[allow(unsafe_code)]
 mod guard;
+pub mod history;
 mod query;
 pub mod search;
 mod spill;

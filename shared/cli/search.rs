@@ -560,7 +560,7 @@ fn check_view_name(name: &str) -> Result<(), CommandError> {
 pub fn view(ui: &mut Ui, a: ViewArgs) -> Result<(), CommandError> {
     let Some(command) = a.command else {
         let id = a.id.expect("clap requires an id without a subcommand");
-        return super::issue::show(ui, super::issue::ShowArgs { id });
+        return super::issue::show(ui, super::issue::ShowArgs { id, history: false });
     };
     let store = super::open_store(ui)?;
     let scope = |global: bool| if global { "--global" } else { "--local" };

@@ -146,10 +146,13 @@ impl Index {
                     let out = out?;
                     applied += out.events;
                     closed += out.closed;
-                    for (db, recs) in [self.issues, self.facts, self.parented.remap_data_type::<Bytes>()]
-                        .into_iter()
-                        .zip(&out.direct)
-                    {
+                    let direct = [
+                        self.issues,
+                        self.facts,
+                        self.parented.remap_data_type::<Bytes>(),
+                        self.history,
+                    ];
+                    for (db, recs) in direct.into_iter().zip(&out.direct) {
                         w.append(db, |t| recs.iter().try_for_each(|(k, v)| t.put(k, v)))
                             .map_err(&err)?;
                         w.wrote(recs.bytes.len())?;
@@ -401,9 +404,9 @@ struct Group {
 }
 
 /// What folding a batch gives the writer: the records of the tables keyed by entity (states,
-/// facts, parents), in key order. The other tables' records stay in the folding thread's sorts.
+/// facts, parents, history), in key order. The other tables' records stay in the folding thread's sorts.
 struct Output {
-    direct: [Records; 3],
+    direct: [Records; 4],
     events: usize,
     closed: u64,
 }
@@ -526,7 +529,7 @@ fn fold_batch(batch: Vec<Group>, sorts: &mut [Sorter; SORTED], words: &mut Words
     };
     let mut key = Vec::new();
     let (mut word, mut doc, mut named, mut parents) = (String::new(), Vec::<String>::new(), Vec::new(), Vec::new());
-    let mut row = Vec::new();
+    let (mut row, mut step) = (Vec::new(), Vec::new());
     for Group { entity: id, events } in batch {
         let events: Vec<SignedEvent> = events
             .into_iter()
@@ -558,6 +561,9 @@ fn fold_batch(batch: Vec<Group>, sorts: &mut [Sorter; SORTED], words: &mut Words
         for ev in &events {
             state.apply(ev, named.binary_search(&ev.id).is_ok());
             sorts[EVENTS].push(&ev.id.0, &id.0);
+            // The events come sorted by id: so do their keys.
+            history::encode(ev, &mut step);
+            out.direct[3].push(&history::key(&id, &ev.id), &step);
         }
         row.clear();
         state.encode(&mut row);

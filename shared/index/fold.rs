@@ -538,6 +538,7 @@ impl Index {
         self.assigned.clear(&mut wtxn).map_err(&err)?;
         self.sources.clear(&mut wtxn).map_err(&err)?;
         self.words.clear(&mut wtxn).map_err(&err)?;
+        self.history.clear(&mut wtxn).map_err(&err)?;
         self.meta
             .put(&mut wtxn, "schema", &SCHEMA_VERSION.to_be_bytes())
             .map_err(&err)?;
@@ -759,12 +760,17 @@ impl Index {
         let mut touched: HashMap<Id, (IssueState, Option<IssueState>)> = HashMap::new();
         let mut lamport = meta_u64(self.meta.get(wtxn, "lamport").map_err(&err)?);
         let mut applied = 0;
+        let mut step = Vec::with_capacity(128);
         for ev in &batch {
             if self.events.get(wtxn, &ev.id.0).map_err(&err)?.is_some() {
                 continue;
             }
             let entity = ev.entity();
             self.events.put(wtxn, &ev.id.0, &entity.0).map_err(&err)?;
+            history::encode(ev, &mut step);
+            self.history
+                .put(wtxn, &history::key(&entity, &ev.id), &step)
+                .map_err(&err)?;
             for p in &ev.event.parents {
                 self.parented.put(wtxn, &parent_key(&entity, p), &()).map_err(&err)?;
             }

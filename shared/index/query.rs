@@ -41,6 +41,22 @@ impl Index {
         self.load_issue(&rtxn, id)
     }
 
+    /// Every event of issue `id` the index holds, in the order they happened: by wall time, then
+    /// Lamport clock, then id. Each was checked (signature, owner, bounds) before it was folded in.
+    pub fn history(&self, id: &Id) -> Result<Vec<history::Entry>> {
+        let (_held, rtxn) = self.read().map_err(self.err())?;
+        let mut out = Vec::new();
+        for item in self.history.prefix_iter(&rtxn, &id.0).map_err(self.err())? {
+            let (k, v) = item.map_err(self.err())?;
+            out.push(history::Entry::decode(k, v).ok_or_else(|| Error::Index {
+                path: self.path.clone(),
+                source: heed::Error::Decoding(format!("a step of issue {} is stored malformed", id.to_hex()).into()),
+            })?);
+        }
+        out.sort_by_key(|e| (e.wall_ms, e.lamport, e.event));
+        Ok(out)
+    }
+
     /// Resolves a full id or any unique hex prefix to an issue id.
     /// Resolves an issue id, or a unique prefix of one of at least [`MIN_PREFIX`] digits.
     pub fn resolve(&self, query: &str) -> Result<Id> {
@@ -476,7 +492,12 @@ impl Index {
                 out.push(([&[tag][..], k].concat(), v.to_vec()));
             }
         }
-        for (tag, db) in [(b'f', &self.facts), (b'w', &self.words), (b's', &self.sources)] {
+        for (tag, db) in [
+            (b'f', &self.facts),
+            (b'w', &self.words),
+            (b's', &self.sources),
+            (b'h', &self.history),
+        ] {
             for item in db.iter(&rtxn).map_err(self.err())? {
                 let (k, v) = item.map_err(self.err())?;
                 out.push(([&[tag][..], k].concat(), v.to_vec()));

@@ -411,6 +411,13 @@ pub fn all() -> Vec<Tool> {
             Reads,
             object(&["id", "title"]),
         ),
+        tool::<IssueArgs>(
+            "history",
+            "An issue's history",
+            "Every event of one issue, oldest first: what it changed, who wrote it, and what its signature vouches for.",
+            Reads,
+            object(&["id", "events"]),
+        ),
         tool::<SearchArgs>(
             "search",
             "Search issues",
@@ -650,6 +657,10 @@ pub fn call(name: &str, a: Option<&JsonObject>) -> Option<std::result::Result<Ca
             brief(s, &id)
         }),
         "show" => on(name, a, |s, a: IssueArgs| Ok(to_value(&ops::show::detail(s, &a.id)?))),
+        "history" => on(name, a, |s, a: IssueArgs| {
+            let id = s.index.resolve(&a.id)?;
+            Ok(json!({ "id": id.to_hex(), "events": ops::show::timeline(s, &id)? }))
+        }),
         "create" => on(name, a, |s, a: CreateArgs| {
             let mut new = ops::NewIssue::titled(a.title);
             new.body = a.body;

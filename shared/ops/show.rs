@@ -1,6 +1,8 @@
 //! One issue as every face shows it: its view, its claim, its links both ways and the cycles
 //! through it (`git issue show --json`, the MCP `show` tool and `grit://issue/{id}`).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::error::Result;
@@ -163,21 +165,55 @@ pub fn cycles(store: &Store, id: &Id) -> Result<Vec<(&'static str, Vec<String>)>
     Ok(out)
 }
 
-/// One step of an issue's history, as the timeline shows it.
+/// One step of an issue's history, as the timeline shows it: one event.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub time: String,
     /// Who: the person's name and which of their actors.
     pub by: String,
-    /// What, in a few words ("opened", "commented", "set the state to closed", "added label bug").
+    /// What, in a few words ("opened the issue", "commented", "closed the issue", "added the
+    /// label bug").
     pub what: String,
     /// The comment's text, for a comment.
     pub body: Option<String>,
+    /// The event's id in hex.
+    pub event: String,
+    /// The event's kind (`issue.title_set`).
+    pub kind: &'static str,
+    /// The key that signed it: the actor's id in hex.
+    pub signer: String,
+    /// How far the signature vouches for `by` (see [`Signature`]).
+    pub signature: Signature,
 }
 
-/// The history of an issue as the index knows it: its opening, every comment (commit notes
-/// among them), and the latest change of each field and label, each with who made it. Every
-/// one of these came from an event whose signature was checked when it was folded in.
+/// What an event's signature says of its writer. Every event in the index was checked before
+/// it was folded in: signed by the key of the actor it names, and on that actor's own ref. What
+/// differs is what is known of the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Signature {
+    /// Signed with a key of this clone: one of its own actors.
+    Local,
+    /// Signed with a key whose actor published a record (a name and an email) under it.
+    Published,
+    /// Signed with a key no published record names: the name shown is only the key's.
+    Unnamed,
+}
+
+impl Signature {
+    /// A few words for a person.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Signature::Local => "signed with a key of this clone",
+            Signature::Published => "signed with the key its actor published",
+            Signature::Unnamed => "signed with a key no actor record names",
+        }
+    }
+}
+
+/// The history of an issue: every event the index holds for it, in the order they happened,
+/// each with who wrote it and what its signature vouches for. An event that lost to a
+/// concurrent one is still shown: the history is what was written, not what stands.
 pub fn timeline(store: &Store, id: &Id) -> Result<Vec<Step>> {
     let Some(s) = store.index.issue(id)? else {
         return Err(crate::Error::NotFound {
@@ -185,72 +221,84 @@ pub fn timeline(store: &Store, id: &Id) -> Result<Vec<Step>> {
             query: id.to_hex(),
         });
     };
-    let who = |actor: &[u8; 32]| -> Result<String> {
-        let a = crate::event::ActorId(*actor);
-        let name = store.index.author(&a)?.display();
-        Ok(format!("{name} ({})", crate::actor::which(&store.repo, &a)))
+    let local: Vec<crate::event::ActorId> = crate::actor::list_local(&store.repo)?
+        .iter()
+        .map(crate::actor::Actor::id)
+        .collect();
+    let mut people: HashMap<crate::event::ActorId, (String, Signature)> = HashMap::new();
+    let short = |hex: &str| -> Result<String> {
+        Ok(match Id::from_hex(hex) {
+            Some(i) if store.index.issue(&i)?.is_some() => store.index.short_id(&i)?,
+            _ => hex.chars().take(12).collect(),
+        })
     };
-    let mut steps: Vec<(u64, u64, Step)> = Vec::new();
-    let mut push = |lamport: u64, wall: u64, actor: &[u8; 32], what: String, body: Option<String>| -> Result<()> {
-        steps.push((
-            wall,
-            lamport,
-            Step {
-                time: crate::repo::format_time(wall),
-                by: who(actor)?,
-                what,
-                body,
+    let mut steps = Vec::new();
+    for e in store.index.history(id)? {
+        let (by, signature) = match people.get(&e.actor) {
+            Some(p) => p.clone(),
+            None => {
+                let author = store.index.author(&e.actor)?;
+                let signature = if local.contains(&e.actor) {
+                    Signature::Local
+                } else if author.name.is_some() {
+                    Signature::Published
+                } else {
+                    Signature::Unnamed
+                };
+                let p = (
+                    format!("{} ({})", author.display(), crate::actor::which(&store.repo, &e.actor)),
+                    signature,
+                );
+                people.insert(e.actor, p.clone());
+                p
+            }
+        };
+        let body = s
+            .comments
+            .iter()
+            .find(|c| c.stamp.id == e.event.0)
+            .map(|c| c.body.clone());
+        let f = |i: usize| e.field(i);
+        let what = match e.kind {
+            "issue.created" => format!("opened the issue “{}”", f(0)),
+            "issue.title_set" => format!("set the title to “{}”", f(0)),
+            "issue.body_set" => "edited the description".to_owned(),
+            "issue.state_set" => match (f(0), f(1)) {
+                ("closed", "") => "closed the issue".to_owned(),
+                ("closed", why) => format!("closed the issue as {}", why.replace('_', " ")),
+                _ => "reopened the issue".to_owned(),
             },
-        ));
-        Ok(())
-    };
-    if let Some(c) = &s.created {
-        push(0, c.created_ms, &c.author, "opened the issue".into(), None)?;
+            "issue.comment_added" => "commented".to_owned(),
+            "issue.label_added" => format!("added the label {}", f(0)),
+            "issue.label_removed" => format!("removed the label {}", f(0)),
+            "issue.assignee_added" => format!("assigned {}", f(0)),
+            "issue.assignee_removed" => format!("unassigned {}", f(0)),
+            "issue.priority_set" => format!("set the priority to P{}", f(0)),
+            "issue.type_set" => format!("set the type to {}", f(0)),
+            "issue.parent_set" if f(0).is_empty() => "removed the parent".to_owned(),
+            "issue.parent_set" => format!("set the parent to {}", short(f(0))?),
+            "issue.link_added" => format!("added the link {} {}", f(0), short(f(1))?),
+            "issue.link_removed" => format!("removed the link {} {}", f(0), short(f(1))?),
+            "issue.imported" => format!("imported it from {} (opened there by {})", f(0), f(1)),
+            "issue.comment_imported" => format!("imported a comment by {} from {}", f(1), f(0)),
+            "issue.commit_referenced" => {
+                let commit: String = f(0).chars().take(12).collect();
+                let verb = if f(2) == "closes" { "closes it" } else { "refers to it" };
+                let again = if body.is_none() { " (noted already)" } else { "" };
+                format!("noted commit {commit} “{}”, which {verb}{again}", f(1))
+            }
+            _ => format!("wrote an event of a kind this version does not know ({})", f(0)),
+        };
+        steps.push(Step {
+            time: crate::repo::format_time(e.wall_ms),
+            by,
+            what,
+            body,
+            event: e.event.to_hex(),
+            kind: e.kind,
+            signer: e.actor.to_hex(),
+            signature,
+        });
     }
-    for c in &s.comments {
-        push(
-            c.stamp.lamport,
-            c.stamp.wall_ms,
-            &c.stamp.actor,
-            "commented".into(),
-            Some(c.body.clone()),
-        )?;
-    }
-    // What the opening event set is part of "opened".
-    let opened = s.id;
-    let mut reg = |stamp: &crate::issue::Stamp, what: String| {
-        if stamp.id == opened {
-            return Ok(());
-        }
-        push(stamp.lamport, stamp.wall_ms, &stamp.actor, what, None)
-    };
-    if let Some(r) = &s.title {
-        reg(&r.stamp, format!("set the title to “{}”", r.value))?;
-    }
-    if let Some(r) = &s.state {
-        let state = format!("{:?}", r.value.state).to_lowercase();
-        reg(
-            &r.stamp,
-            format!(
-                "set the state to {state}{}",
-                r.value.reason.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
-            ),
-        )?;
-    }
-    if let Some(r) = &s.priority {
-        reg(&r.stamp, format!("set the priority to P{}", r.value))?;
-    }
-    if let Some(r) = &s.issue_type {
-        reg(&r.stamp, format!("set the type to {}", r.value))?;
-    }
-    for (label, e) in &s.labels {
-        if let Some(a) = &e.add {
-            reg(a, format!("added the label {label}"))?;
-        }
-        if let Some(r) = &e.remove {
-            reg(r, format!("removed the label {label}"))?;
-        }
-    }
-    steps.sort_by_key(|(wall, lamport, _)| (*wall, *lamport));
-    Ok(steps.into_iter().map(|(_, _, s)| s).collect())
+    Ok(steps)
 }

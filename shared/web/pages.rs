@@ -336,10 +336,23 @@ fn issue(s: &Store, query: &str, csrf: &str) -> Result<(String, String)> {
     for step in ops::show::timeline(s, &id)? {
         let _ = write!(
             m,
-            "<li><span class=\"when\">{}</span> <span class=\"who\">{}</span> {} <span class=\"sig\" title=\"its signature was checked\">✓ signed</span>{}</li>",
+            "<li class=\"step\" data-event=\"{}\"><span class=\"when\">{}</span> <span class=\"who\">{}</span> {} <span class=\"sig sig-{}\" title=\"{}: key {}\">✓ {}</span>{}</li>",
+            h(&step.event),
             h(&step.time),
             h(&step.by),
             h(&step.what),
+            match step.signature {
+                ops::show::Signature::Local => "local",
+                ops::show::Signature::Published => "published",
+                ops::show::Signature::Unnamed => "unnamed",
+            },
+            step.signature.describe(),
+            h(&step.signer),
+            match step.signature {
+                ops::show::Signature::Local => "signed here",
+                ops::show::Signature::Published => "signed",
+                ops::show::Signature::Unnamed => "signed, unnamed key",
+            },
             step.body
                 .as_deref()
                 .map(|b| format!("<div class=\"comment\">{}</div>", markdown(b)))
@@ -353,10 +366,33 @@ fn issue(s: &Store, query: &str, csrf: &str) -> Result<(String, String)> {
          <form method=\"post\" action=\"/issue/{id}/comment\" class=\"comment-form\">{f}<textarea name=\"body\" rows=\"4\" required placeholder=\"Comment (markdown)\"></textarea><button>Comment</button></form>\
          <form method=\"post\" action=\"/issue/{id}/label\">{f}<input name=\"label\" placeholder=\"label\" required><button>Add label</button></form>\
          <form method=\"post\" action=\"/issue/{id}/edit\">{f}<input name=\"title\" value=\"{title}\" required><button>Rename</button></form>\
+         <details><summary>Edit</summary><form method=\"post\" action=\"/issue/{id}/edit\" class=\"edit-form\">{f}\
+         <input name=\"title\" value=\"{title}\" required>\
+         <textarea name=\"body\" rows=\"6\">{body}</textarea>\
+         <select name=\"priority\">{priorities}</select>\
+         <select name=\"type\">{types}</select>\
+         <button>Save</button></form></details>\
          {state_action}</section>",
         id = v.id,
         f = csrf_field(csrf),
         title = h(&v.title),
+        body = h(&v.body),
+        priorities = (0..=4u8)
+            .map(|p| format!(
+                "<option value=\"{p}\"{}>P{p}</option>",
+                if p == v.priority { " selected" } else { "" }
+            ))
+            .collect::<String>(),
+        types = crate::issue::TYPES
+            .iter()
+            .copied()
+            .chain((!crate::issue::TYPES.contains(&v.issue_type.as_str())).then_some(v.issue_type.as_str()))
+            .map(|t| format!(
+                "<option value=\"{0}\"{1}>{0}</option>",
+                h(t),
+                if t == v.issue_type { " selected" } else { "" }
+            ))
+            .collect::<String>(),
         state_action = match v.state {
             State::Open => action(csrf, &v.id, "close", "Close"),
             State::Closed => action(csrf, &v.id, "reopen", "Reopen"),
@@ -397,6 +433,16 @@ pub fn act(s: &Store, query: &str, action: &str, form: &HashMap<String, String>)
                 ops::StateChange::reopen()
             };
             change.lock = true;
+            let given = |k: &str| {
+                form.get(k)
+                    .map(|v| v.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            };
+            if action == "close" {
+                change.reason = given("reason");
+            }
+            change.comment = given("comment");
             issues.set_state(&id, &change)?;
         }
         "claim" => issues.claim(
@@ -413,7 +459,27 @@ pub fn act(s: &Store, query: &str, action: &str, form: &HashMap<String, String>)
             match action {
                 "label" => edit.add_labels = vec![field("label")?.to_owned()],
                 "unlabel" => edit.remove_labels = vec![field("label")?.to_owned()],
-                _ => edit.title = Some(field("title")?.to_owned()),
+                _ => {
+                    // Only what the form holds changes: a field left out, or as it was, is not
+                    // written again (an edit writes an event per field it sets).
+                    let cur = s.index.view(&id)?;
+                    edit.title = field("title").ok().filter(|t| *t != cur.title).map(str::to_owned);
+                    edit.body = form
+                        .get("body")
+                        .map(|b| b.replace("\r\n", "\n"))
+                        .filter(|b| b.trim_end() != cur.body.trim_end());
+                    edit.priority = match field("priority").ok() {
+                        Some(p) => Some(p.parse::<u8>().ok().filter(|p| *p <= 4).ok_or_else(|| {
+                            Error::invalid(format!("'{p}' is not a priority"), "use 0 (most urgent) to 4")
+                        })?),
+                        None => None,
+                    }
+                    .filter(|p| *p != cur.priority);
+                    edit.issue_type = field("type").ok().filter(|t| *t != cur.issue_type).map(str::to_owned);
+                    if edit.is_empty() {
+                        return Ok(id.to_hex());
+                    }
+                }
             }
             issues.edit(&id.to_hex(), &edit)?;
         }

@@ -274,3 +274,75 @@ fn the_command_history_has_every_faces_runs_with_their_output_and_stays_bounded(
     t.ok("sandbox", &r, &["rm", "s", "--force"]);
     assert!(!logs.exists());
 }
+
+/// An issue's history with what differs between any two repositories left out: who, when, and
+/// the ids. What each event did, its kind, and a comment's text stay.
+fn history(t: &TestEnv, r: &Path, id: &str) -> Vec<Value> {
+    let h = t.json("issue", r, &["show", id, "--history"]);
+    h.as_array()
+        .unwrap_or_else(|| panic!("a list: {h}"))
+        .iter()
+        .map(|s| json!({ "kind": s["kind"], "what": s["what"], "body": s["body"], "signature": s["signature"] }))
+        .collect()
+}
+
+/// The same work through the CLI, the MCP server and the web dashboard (and, above, the terminal
+/// UI): each face calls the same operation, so each writes the same events, the history shows
+/// them alike, and the issue ends the same.
+#[test]
+fn comment_label_claim_and_close_write_the_same_history_from_the_cli_mcp_and_the_web() {
+    let t = TestEnv::new();
+    let made = |r: &Path| {
+        t.json("issue", r, &["create", "--title", "same work", "--body", "the body"])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The CLI.
+    let cli = fresh(&t, "cli");
+    let id = made(&cli);
+    t.ok("issue", &cli, &["comment", &id, "--body", "a comment"]);
+    t.ok("issue", &cli, &["edit", &id, "--add-label", "bug"]);
+    t.ok("issue", &cli, &["claim", &id]);
+    t.ok("issue", &cli, &["close", &id, "--reason", "not-planned"]);
+    // An agent over MCP.
+    let mcp = fresh(&t, "mcp");
+    let mcp_id = made(&mcp);
+    let mut s = crate::mcp::Session::start(&t, &mcp, "agent-a", &[]);
+    s.ok("comment", json!({ "id": mcp_id, "body": "a comment" }));
+    s.ok("edit", json!({ "id": mcp_id, "add_labels": ["bug"] }));
+    s.ok("claim", json!({ "id": mcp_id }));
+    s.ok("close", json!({ "id": mcp_id, "reason": "not_planned" }));
+    // The session stays open to the end: its claims are its own, and end with it.
+    // A person on the dashboard.
+    let web = fresh(&t, "web");
+    let web_id = made(&web);
+    let server = crate::web::serve(&t, &web, &[], &[]);
+    let (_, _, page) = crate::web::request(server.1, "GET", &format!("/issue/{web_id}"), &[], "");
+    let csrf = crate::web::csrf_of(&page);
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    for (action, body) in [
+        ("comment", "body=a+comment"),
+        ("label", "label=bug"),
+        ("claim", ""),
+        ("close", "reason=not_planned"),
+    ] {
+        let (status, _, out) = crate::web::request(
+            server.1,
+            "POST",
+            &format!("/issue/{web_id}/{action}"),
+            &[form, ("X-CSRF-Token", &csrf)],
+            body,
+        );
+        assert!(status < 400, "{action}: {status} {out}");
+    }
+    drop(server);
+    let want = history(&t, &cli, &id);
+    assert_eq!(want.len(), 4, "created, commented, labelled, closed: {want:?}");
+    assert_eq!(want[3]["what"], "closed the issue as not planned", "{want:?}");
+    for (face, r, i) in [("mcp", &mcp, &mcp_id), ("web", &web, &web_id)] {
+        assert_eq!(history(&t, r, i), want, "{face}");
+        assert_eq!(essence(&t, r, i), essence(&t, &cli, &id), "{face}");
+    }
+    drop(s);
+}

@@ -241,6 +241,20 @@ fn tools_do_what_the_cli_does_signed_by_the_session_actor() {
     assert_eq!(found["issues"].as_array().unwrap().len(), 1, "{found}");
     s.ok("close", json!({ "id": new, "reason": "not_planned" }));
     assert_eq!(t.json("issue", &r, &["show", &new])["state"], "closed");
+    // The history is the CLI's, event for event.
+    let history = s.ok("history", json!({ "id": new }));
+    assert_eq!(history["events"], t.json("issue", &r, &["show", &new, "--history"]));
+    let what: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert!(what.contains(&"closed the issue as not planned"), "{what:?}");
+    assert!(
+        what.iter().any(|w| w.starts_with("added the link blocked-by ")),
+        "{what:?}"
+    );
     // Every event the session wrote is the session actor's.
     let actors = t.json("wal", &r, &["actor", "list"]);
     let agent = actors

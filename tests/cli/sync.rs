@@ -565,3 +565,102 @@ fn a_local_edit_overridden_by_a_concurrent_one_is_told_once_and_marked_in_show()
     );
     assert_eq!(t.json("issue", &b, &["show", &id])["title"], "Ann's title, again");
 }
+
+/// `show --history` lists every event of an issue, the ones that lost to a concurrent write
+/// among them, each with who wrote it and what its signature vouches for; a rebuild from the
+/// refs (the bulk fold) gives the same history as the folds one sync at a time.
+#[test]
+fn the_history_holds_every_event_with_its_signer_and_survives_a_rebuild() {
+    let t = TestEnv::new();
+    let (_remote, a, b) = t.pair();
+    let id = t.create(&a, "first title");
+    t.ok("wal", &a, &["sync"]);
+    t.ok("wal", &b, &["sync"]);
+    t.ok(
+        "issue",
+        &a,
+        &["edit", &id, "--title", "Ann's title", "--add-label", "bug"],
+    );
+    t.ok("issue", &b, &["edit", &id, "--priority", "1"]);
+    t.ok("issue", &b, &["edit", &id, "--title", "Bob's title"]);
+    t.ok("issue", &b, &["comment", &id, "--body", "a note\nover two lines"]);
+    t.ok("issue", &a, &["edit", &id, "--remove-label", "bug"]);
+    t.ok("issue", &a, &["close", &id]);
+    t.ok("wal", &b, &["sync"]);
+    t.ok("wal", &a, &["sync"]);
+    let history = t.json("issue", &a, &["show", &id, "--history"]);
+    let steps = history.as_array().unwrap();
+    let kinds: Vec<&str> = steps.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    let mut sorted = kinds.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        [
+            "issue.comment_added",
+            "issue.created",
+            "issue.label_added",
+            "issue.label_removed",
+            "issue.priority_set",
+            "issue.state_set",
+            "issue.title_set",
+            "issue.title_set",
+        ],
+        "{history}"
+    );
+    assert_eq!(kinds[0], "issue.created", "{history}");
+    let what: Vec<&str> = steps.iter().map(|s| s["what"].as_str().unwrap()).collect();
+    // The title that lost is in the history as well as the one that stands.
+    for want in [
+        "opened the issue “first title”",
+        "set the title to “Ann's title”",
+        "set the title to “Bob's title”",
+        "set the priority to P1",
+        "added the label bug",
+        "removed the label bug",
+        "closed the issue",
+        "commented",
+    ] {
+        assert!(what.contains(&want), "{want} missing from {what:?}");
+    }
+    let comment = steps.iter().find(|s| s["kind"] == "issue.comment_added").unwrap();
+    assert_eq!(comment["body"], "a note\nover two lines");
+    // Ann's events were signed here; Bob's with the key his published record names.
+    for s in steps {
+        let by = s["by"].as_str().unwrap();
+        let want = if by.starts_with("Ann") { "local" } else { "published" };
+        assert!(by.starts_with("Ann") || by.starts_with("Bob"), "{s}");
+        assert_eq!(s["signature"], want, "{s}");
+        assert_eq!(s["signer"].as_str().unwrap().len(), 64, "{s}");
+    }
+    // Every event id is one of the issue's events, once.
+    let mut ids: Vec<&str> = steps.iter().map(|s| s["event"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), steps.len());
+    // They are the events the WAL holds for the issue, read from the refs without the index.
+    let log = t.json("wal", &a, &["log", "--issue", &id]);
+    let mut logged: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    logged.sort_unstable();
+    assert_eq!(ids, logged);
+    // Bob's clone, which folded the same events in another order, agrees; so does a rebuild.
+    t.ok("wal", &b, &["sync"]);
+    assert_eq!(
+        t.json("issue", &b, &["show", &id, "--history"])
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    t.ok("wal", &a, &["rebuild", "--full"]);
+    assert_eq!(t.json("issue", &a, &["show", &id, "--history"]), history);
+    // The text form: a line per event, the comment's lines below it.
+    let text = t.ok("issue", &a, &["show", &id, "--history"]);
+    assert!(text.contains("set the title to “Ann's title”"), "{text}");
+    assert!(text.contains("    over two lines"), "{text}");
+    assert!(text.contains("[signed here "), "{text}");
+}

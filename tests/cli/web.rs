@@ -7,9 +7,11 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::env::{TestEnv, test_tool};
 
-struct Server(Child, u16);
+pub(crate) struct Server(Child, pub(crate) u16);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -18,7 +20,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(t: &TestEnv, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+pub(crate) fn serve(t: &TestEnv, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut c = t.std_cmd("issue", dir);
     c.args(["serve", "--port", "0"]).args(args).envs(env.iter().copied());
     let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
@@ -36,7 +38,13 @@ fn serve(t: &TestEnv, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server
 }
 
 /// One HTTP/1.1 request: the status, the headers (lower-cased names) and the body.
-fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+pub(crate) fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut req = format!(
@@ -60,7 +68,7 @@ fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: 
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     page.split("<meta name=\"csrf\" content=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())
@@ -110,7 +118,15 @@ fn the_dashboard_escapes_what_strangers_wrote_and_refuses_forged_requests() {
         page.contains("&lt;script&gt;alert(2)&lt;/script&gt;"),
         "raw HTML is text: {page}"
     );
-    assert!(!page.contains("javascript:"), "a script link is dropped: {page}");
+    let article = page
+        .split("<article class=\"body\">")
+        .nth(1)
+        .and_then(|a| a.split("</article>").next());
+    assert!(
+        !article.unwrap().contains("javascript:"),
+        "a script link is dropped: {page}"
+    );
+    assert!(!page.contains("href=\"javascript:"), "{page}");
     assert!(page.contains("href=\"https://example.com\""));
     // Requests of another site, or through a rebound name, are refused.
     let host = format!("evil.example:{}", s.1);
@@ -160,6 +176,69 @@ fn the_dashboard_escapes_what_strangers_wrote_and_refuses_forged_requests() {
     let shown = t.json("issue", &r, &["show", &evil]);
     assert_eq!(shown["comments"][0]["body"], "from the page");
     assert!(shown["claim"].is_object(), "{shown}");
+    // The timeline is the issue's history, event for event, in the CLI's order, each step marked
+    // with what its signature vouches for; the hostile title in it is text.
+    let (_, _, page) = request(s.1, "GET", &format!("/issue/{evil}"), &[], "");
+    let history = t.json("issue", &r, &["show", &evil, "--history"]);
+    let events: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events.len(),
+        2,
+        "created and commented; a claim is a lock, not an event of the issue: {history}"
+    );
+    let shown_events: Vec<&str> = page.split("data-event=\"").skip(1).map(|rest| &rest[..64]).collect();
+    assert_eq!(shown_events, events, "{page}");
+    assert_eq!(page.matches("class=\"sig sig-local\"").count(), 2, "{page}");
+    assert!(
+        page.contains("opened the issue “&lt;img src=x onerror=alert(1)&gt;”"),
+        "{page}"
+    );
+    // The edit form changes what it holds anew, and nothing else.
+    let (status, _, out) = request(
+        s.1,
+        "POST",
+        &format!("/issue/{evil}/edit"),
+        &[kind, ("X-CSRF-Token", &csrf)],
+        "title=%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E&body=new+body%0D%0Aline+two&priority=1&type=bug",
+    );
+    assert!(status < 400, "{status} {out}");
+    let shown = t.json("issue", &r, &["show", &evil]);
+    assert_eq!(
+        (&shown["body"], &shown["priority"], &shown["type"], &shown["title"]),
+        (
+            &json!("new body\nline two"),
+            &json!(1),
+            &json!("bug"),
+            &json!("<img src=x onerror=alert(1)>")
+        ),
+        "{shown}"
+    );
+    let kinds: Vec<String> = t
+        .json("issue", &r, &["show", &evil, "--history"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds[2..],
+        ["issue.body_set", "issue.priority_set", "issue.type_set"],
+        "the unchanged title is not written again"
+    );
+    let (status, _, out) = request(
+        s.1,
+        "POST",
+        &format!("/issue/{evil}/edit"),
+        &[kind, ("X-CSRF-Token", &csrf)],
+        "title=x&priority=9",
+    );
+    assert_eq!(status, 400, "{out}");
+    assert!(out.contains("hint: use 0"), "{out}");
     // A bad action is the operation's error, with its hint.
     let (status, _, body) = request(
         s.1,

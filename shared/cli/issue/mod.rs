@@ -314,6 +314,10 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// Issue id, or any unique prefix of it
     pub id: String,
+    /// Show every event of the issue, oldest first, with who wrote it and what its signature
+    /// vouches for, instead of the issue as it stands (with --json: the events as an array)
+    #[arg(long)]
+    pub history: bool,
 }
 
 #[derive(Debug, Args)]

@@ -96,6 +96,9 @@ pub(in crate::cli) fn list(ui: &mut Ui, a: ListArgs) -> Result<(), CommandError>
 pub(in crate::cli) fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError> {
     let store = open(ui)?;
     let id = store.index.resolve(&a.id)?;
+    if a.history {
+        return history(ui, &store, &id);
+    }
     if ui.json {
         return ui.json(&crate::ops::show::detail(&store, &a.id)?);
     }
@@ -171,6 +174,33 @@ pub(in crate::cli) fn show(ui: &mut Ui, a: ShowArgs) -> Result<(), CommandError>
         ))?;
         for line in c.body.lines() {
             ui.say(format!("  {}", esc(line)))?;
+        }
+    }
+    Ok(())
+}
+
+/// `show --history`: every event of the issue, a line each (a comment's text below it).
+fn history(ui: &mut Ui, store: &Store, id: &crate::event::Id) -> Result<(), CommandError> {
+    let steps = crate::ops::show::timeline(store, id)?;
+    if ui.json {
+        return ui.json(&steps);
+    }
+    for step in &steps {
+        let sig = match step.signature {
+            crate::ops::show::Signature::Unnamed => ui.paint("33", "signed, unnamed key"),
+            crate::ops::show::Signature::Local => ui.paint("32", "signed here"),
+            crate::ops::show::Signature::Published => ui.paint("32", "signed"),
+        };
+        ui.say(format!(
+            "{} {} {} {} [{sig} {}]",
+            ui.paint("33", &step.event[..12]),
+            step.time,
+            ui.paint("1", &esc(&step.by)),
+            esc(&step.what),
+            &step.signer[..12],
+        ))?;
+        for line in step.body.iter().flat_map(|b| b.lines()) {
+            ui.say(format!("    {}", esc(line)))?;
         }
     }
     Ok(())
