@@ -146,6 +146,13 @@ sandbox.layerCacheSize (default 0), oldest first.
 
 auto (the default): probes once per repository and remembers: reflink where it works, else copy.
 
+list's dirty flag: each sandbox's last answer is kept with a fingerprint of what can change it.
+An overlay sandbox's covers its upper directory, index and HEAD, so every write is seen. A copy or
+reflink sandbox of fewer than sandbox.listFullCheckBelow files (10,000) is checked in full each
+time; a larger one's covers its index, HEAD, branch, top directory and the end of each command
+grit ran in it, so a file edited in place behind grit's back shows after its next run, or with
+list --exact.
+
     git config sandbox.backend overlay
     git sandbox run build --backend copy -- cargo build
 ";

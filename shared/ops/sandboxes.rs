@@ -348,8 +348,14 @@ impl<'a> Sandboxes<'a> {
 
     /// Every sandbox with its state.
     pub fn list(&self) -> Result<Vec<Listed>> {
+        self.list_checked(false)
+    }
+
+    /// Every sandbox with its state; with `exact`, each one's files checked in full, not
+    /// answered from what was kept (see [`sandbox::status`]).
+    pub fn list_checked(&self, exact: bool) -> Result<Vec<Listed>> {
         let records = self.main.list()?;
-        let statuses = sandbox::statuses(&self.main, &records)?;
+        let statuses = sandbox::statuses(&self.main, &records, exact)?;
         Ok(records
             .into_iter()
             .zip(statuses)
@@ -1403,6 +1409,8 @@ pub fn run_line(
     note: &dyn Fn(&str),
 ) -> std::io::Result<std::process::ExitStatus> {
     let mut again = 0;
+    // Whatever the command changes, the sandbox's kept status is checked again after it.
+    let _mark = p.get_current_dir().and_then(sandbox::status::RunMark::start);
     loop {
         let watch = line.setup.as_ref().and_then(|_| crate::sys::MountWatch::new());
         let status = run(p);

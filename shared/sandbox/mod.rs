@@ -394,9 +394,11 @@ pub struct Status {
     pub exists: bool,
 }
 
-/// Status of many sandboxes: one `for-each-ref` per distinct base for ahead/behind, and an
-/// in-process status per sandbox, spread over every core.
-pub fn statuses(main: &Main, records: &[Record]) -> Result<Vec<Status>> {
+/// Status of many sandboxes: one `for-each-ref` per distinct base for ahead/behind, and the
+/// dirty flag kept from the last check while nothing that could change it changed (see
+/// `status`), else (or, with `exact`, always) an in-process status per sandbox, spread over every
+/// core.
+pub fn statuses(main: &Main, records: &[Record], exact: bool) -> Result<Vec<Status>> {
     let mut counts: std::collections::HashMap<String, (u64, u64)> = Default::default();
     let bases: BTreeSet<String> = records.iter().map(against).collect();
     for b in bases {
@@ -415,13 +417,17 @@ pub fn statuses(main: &Main, records: &[Record]) -> Result<Vec<Status>> {
             }
         }
     }
-    // Overlay sandboxes answer from what they kept when nothing changed (see `status`).
+    // A sandbox answers from what it kept when nothing changed (see `status`), unless `exact`.
     let root = main.root();
-    let fps: Vec<Option<u64>> = records.iter().map(|r| status::fingerprint(main, &root, r)).collect();
+    let full_below = status::full_check_below(main);
+    let fps: Vec<Option<u64>> = records
+        .iter()
+        .map(|r| status::fingerprint(main, &root, r, full_below))
+        .collect();
     let need: Vec<&Record> = records
         .iter()
         .zip(&fps)
-        .filter(|(r, fp)| fp.is_none() || !status::kept_matches(main, &r.name, fp.unwrap_or(0)))
+        .filter(|(r, fp)| exact || fp.is_none() || !status::kept_matches(main, &r.name, fp.unwrap_or(0)))
         .map(|(r, _)| r)
         .collect();
     let checked = crate::parallel::map(&need, |r| dirty(r).unwrap_or(false));

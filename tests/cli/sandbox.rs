@@ -2284,3 +2284,83 @@ fn squash_plan_groups_commits_by_kind_keeps_the_tree_and_applies_only_when_asked
     assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
     assert_eq!(t.git(&q, &["rev-parse", "HEAD"]), before);
 }
+
+/// A copy sandbox of at least `sandbox.listFullCheckBelow` files answers `list` from the answer
+/// kept at its last check while nothing grit can see changed: a run through grit, a git command
+/// in it, or a file made at its top makes the next `list` check again; a command running in it
+/// makes every `list` check; `--exact` checks in full. A smaller one is checked in full every time.
+#[test]
+fn a_large_copy_sandbox_answers_list_from_what_was_kept_until_something_changes() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    fs::write(r.join("b.txt"), "b\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    t.git(&r, &["config", "sandbox.backend", "copy"]);
+    // Two files are "large" here.
+    t.git(&r, &["config", "sandbox.listFullCheckBelow", "1"]);
+    run_ok(&t, &r, &["run", "s", "--keep", "--", "true"]);
+    let s = path_of(&t, &r, "s");
+    let dirty = |args: &[&str]| -> bool {
+        let out: Value = serde_json::from_str(&run_ok(&t, &r, &[&["list", "--json"][..], args].concat())).unwrap();
+        out[0]["dirty"].as_bool().unwrap()
+    };
+    assert!(!dirty(&[]));
+    // A run through grit, editing a file in place.
+    run_ok(&t, &r, &["exec", "s", "--sh", "--", "printf x > a.txt"]);
+    assert!(dirty(&[]));
+    run_ok(&t, &r, &["exec", "s", "--", "git", "checkout", "--", "a.txt"]);
+    assert!(!dirty(&[]));
+    // Behind grit's back, in place: the kept answer stands until --exact looks, which keeps
+    // what it finds.
+    fs::write(s.join("a.txt"), "y\n").unwrap();
+    assert!(!dirty(&[]), "kept: nothing grit can see changed");
+    assert!(dirty(&["--exact"]));
+    assert!(dirty(&[]));
+    // git in the sandbox changes its index; a new file at the top changes its directory.
+    t.git(&s, &["checkout", "--", "a.txt"]);
+    assert!(!dirty(&[]));
+    fs::write(s.join("new.txt"), "n\n").unwrap();
+    assert!(dirty(&[]));
+    fs::remove_file(s.join("new.txt")).unwrap();
+    assert!(!dirty(&[]));
+    // While a command runs in it, every list checks in full.
+    let fifo = t.tmp.path().join("go");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut running = t
+        .std_cmd("sandbox", &r)
+        .envs(sandbox_env(&t))
+        .args([
+            "exec",
+            "s",
+            "--sh",
+            "--",
+            &format!("printf z > a.txt; cat {} > /dev/null", fifo.display()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while fs::read_to_string(s.join("a.txt")).unwrap() != "z" {
+        assert!(std::time::Instant::now() < until, "the command never wrote");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(dirty(&[]));
+    fs::write(&fifo, "").unwrap();
+    assert!(running.wait().unwrap().success());
+    assert!(dirty(&[]));
+    // Below the threshold (by default, 10,000 files), every list checks in full.
+    t.git(&r, &["config", "--unset", "sandbox.listFullCheckBelow"]);
+    run_ok(&t, &r, &["exec", "s", "--", "git", "checkout", "--", "a.txt"]);
+    assert!(!dirty(&[]));
+    fs::write(s.join("b.txt"), "c\n").unwrap();
+    assert!(dirty(&[]));
+}

@@ -182,7 +182,15 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {}
+pub struct ListArgs {
+    /// Check every sandbox's files in full. Without it, a copy or reflink sandbox of at least
+    /// sandbox.listFullCheckBelow files (10,000) has the dirty flag found at its last check, kept
+    /// while its index, HEAD, branch and top directory are unchanged and no command grit ran in
+    /// it has ended since: a file edited in place behind grit's back shows here, or after the
+    /// sandbox's next run
+    #[arg(long)]
+    pub exact: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct OpenArgs {
@@ -415,7 +423,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> Result<(), CommandError> {
     match cli.command {
         Command::Ui(_) => unreachable!("handled above"),
         Command::Run(a) => run_cmd(ui, &main, *a),
-        Command::List(_) => list(ui, &main),
+        Command::List(a) => list(ui, &main, a.exact),
         Command::Open(a) => {
             let r = find(&main, &a.name)?;
             let cmd: Vec<String> = if a.editor {

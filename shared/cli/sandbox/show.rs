@@ -2,8 +2,8 @@
 
 use super::*;
 
-pub(in crate::cli) fn list(ui: &mut Ui, main: &Main) -> Result<(), CommandError> {
-    let listed = ops(main).list()?;
+pub(in crate::cli) fn list(ui: &mut Ui, main: &Main, exact: bool) -> Result<(), CommandError> {
+    let listed = ops(main).list_checked(exact)?;
     if ui.json {
         return ui.json(&listed);
     }
