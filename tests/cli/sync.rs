@@ -663,4 +663,30 @@ fn the_history_holds_every_event_with_its_signer_and_survives_a_rebuild() {
     assert!(text.contains("set the title to “Ann's title”"), "{text}");
     assert!(text.contains("    over two lines"), "{text}");
     assert!(text.contains("[signed here "), "{text}");
+    // Without Bob's published record, his events are still his key's, and the history says that
+    // no record names it.
+    let bob_key = steps
+        .iter()
+        .find(|s| s["by"].as_str().unwrap().starts_with("Bob"))
+        .unwrap()["signer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (name, _) in t.refs(&a, "refs/grit/") {
+        if name.contains(&bob_key) && !name.contains("/wal/") {
+            t.git(&a, &["update-ref", "-d", &name]);
+        }
+    }
+    t.ok("wal", &a, &["rebuild", "--full"]);
+    let unnamed = t.json("issue", &a, &["show", &id, "--history"]);
+    for s in unnamed.as_array().unwrap() {
+        let want = if s["signer"] == bob_key.as_str() {
+            "unnamed"
+        } else {
+            "local"
+        };
+        assert_eq!(s["signature"], want, "{unnamed}");
+    }
+    let text = t.ok("issue", &a, &["show", &id, "--history"]);
+    assert!(text.contains("[signed, unnamed key "), "{text}");
 }
