@@ -2325,6 +2325,16 @@ fn a_large_copy_sandbox_answers_list_from_what_was_kept_until_something_changes(
     assert!(dirty(&[]));
     fs::remove_file(s.join("new.txt")).unwrap();
     assert!(!dirty(&[]));
+    // A shell opened in it (`open`), editing in place: its end is a run's end.
+    sb(&t, &r)
+        .args(["open", "s"])
+        .env("SHELL", "/bin/sh")
+        .write_stdin("printf q > a.txt\n")
+        .assert()
+        .success();
+    assert!(dirty(&[]));
+    run_ok(&t, &r, &["exec", "s", "--", "git", "checkout", "--", "a.txt"]);
+    assert!(!dirty(&[]));
     // While a command runs in it, every list checks in full.
     let fifo = t.tmp.path().join("go");
     assert!(
