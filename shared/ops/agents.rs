@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 /// An agent harness whose MCP configuration lives in the repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Harness {
+    /// The harness's name, as `git wal agents init --harness` takes it.
     pub name: &'static str,
     /// The file, relative to the work tree's root.
     pub path: &'static str,
@@ -20,6 +21,7 @@ pub struct Harness {
     typed: bool,
 }
 
+/// The harnesses `git wal agents init` knows, and where each keeps its MCP servers.
 pub const HARNESSES: [Harness; 4] = [
     Harness {
         name: "claude",
@@ -69,8 +71,11 @@ This repository keeps its issues, locks and sandboxes in git with grit. Use its 
 /// One file to write: its path (relative to the root), what it holds now, what it would hold.
 #[derive(Debug, Clone)]
 pub struct Planned {
+    /// The file, relative to the work tree's root.
     pub path: PathBuf,
+    /// What it holds now; `None` when it does not exist.
     pub old: Option<String>,
+    /// What it would hold, with grit's server added.
     pub new: String,
 }
 

@@ -20,10 +20,15 @@ use crate::text::html as esc;
 /// One issue of the graph.
 #[derive(Debug, Clone, Serialize)]
 pub struct Node {
+    /// The issue's full id in hex.
     pub id: String,
+    /// Its shortest unique prefix.
     pub short_id: String,
+    /// Its title.
     pub title: String,
+    /// Open or closed.
     pub state: State,
+    /// Its priority, 0 (most urgent) to 4.
     pub priority: u8,
     /// How many issues of the graph depend on this one, directly or not.
     pub downstream: usize,
@@ -36,15 +41,20 @@ pub struct Node {
 /// A dependency: `from` comes before `to`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Edge {
+    /// The issue that comes first (its full id).
     pub from: String,
+    /// The issue that waits for it.
     pub to: String,
     /// `blocks` or `parent` (`from` is a child of `to`).
     pub kind: &'static str,
 }
 
+/// The dependency graph of a query's issues (`git issue graph`, the dashboard's graph page).
 #[derive(Debug, Clone, Serialize)]
 pub struct Graph {
+    /// Every issue of the query, and every issue a link of theirs reaches.
     pub nodes: Vec<Node>,
+    /// Every blocking and parent link between them.
     pub edges: Vec<Edge>,
     /// The longest chain of dependencies, first to last (ids).
     pub critical_path: Vec<String>,

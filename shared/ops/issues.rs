@@ -28,16 +28,23 @@ pub struct Issues<'a> {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct NewIssue {
+    /// The title: one line, not empty.
     pub title: String,
+    /// The body, markdown; may be empty.
     pub body: String,
     /// Labels; `@me` is not special here.
     pub labels: Vec<String>,
     /// Assignees; `@me` stands for the current actor's email.
     pub assignees: Vec<String>,
+    /// Priority 0 (most urgent) to 4; `None` for the default, 2.
     pub priority: Option<u8>,
+    /// Its type (`bug`, `feature`, `task`, `epic`, `chore`); `None` for the default, `task`.
     pub issue_type: Option<String>,
+    /// The parent (an epic), as a query.
     pub parent: Option<String>,
+    /// Issues it waits for, as queries.
     pub blocked_by: Vec<String>,
+    /// Issues whose work found it, as queries.
     pub discovered_from: Vec<String>,
 }
 
@@ -56,13 +63,21 @@ impl NewIssue {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Edit {
+    /// A new title.
     pub title: Option<String>,
+    /// A new body.
     pub body: Option<String>,
+    /// Labels to add.
     pub add_labels: Vec<String>,
+    /// Labels to remove.
     pub remove_labels: Vec<String>,
+    /// Assignees to add; `@me` stands for the current actor's email.
     pub add_assignees: Vec<String>,
+    /// Assignees to remove.
     pub remove_assignees: Vec<String>,
+    /// A new priority, 0 to 4.
     pub priority: Option<u8>,
+    /// A new type.
     pub issue_type: Option<String>,
     /// `Some("none")` removes the parent.
     pub parent: Option<String>,
@@ -92,9 +107,11 @@ impl Edit {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct StateChange {
+    /// The state to move to.
     pub to: State,
     /// `completed` or `not_planned`, for a close.
     pub reason: Option<String>,
+    /// A comment written with the change, in the same write.
     pub comment: Option<String>,
     /// Hold `issue:<id>` while writing.
     pub lock: bool,
@@ -138,9 +155,13 @@ pub struct Written {
 /// One link to add or remove: "`a` SPEC `b`".
 #[derive(Debug, Clone, Copy)]
 pub struct LinkChange {
+    /// The issue the link is written on.
     pub a: Id,
+    /// Which link, read from `a` to `b`.
     pub spec: LinkSpec,
+    /// The issue it points to.
     pub b: Id,
+    /// Add it (`true`) or remove it.
     pub add: bool,
 }
 

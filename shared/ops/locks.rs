@@ -250,12 +250,16 @@ pub fn lease_note(note: &str) -> Result<String> {
 /// One lock as every face reports it (`git lock status --json`, the MCP lock tools).
 #[derive(Serialize)]
 pub struct LockStatus {
+    /// The lock as its newest copy records it.
     #[serde(flatten)]
     pub lock: Lock,
+    /// The owner's name, from the actor's record (or the start of its id).
     pub owner_name: String,
     /// Which of the owner's actors: its local label, or `actor <id prefix>`.
     pub owner_actor: Option<String>,
+    /// Whether the lease is held and not expired now.
     pub active: bool,
+    /// When it runs out, unless renewed (RFC 3339).
     pub expires_at: String,
     /// The sandbox the lease was taken for (its note, `sandbox NAME`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -267,6 +271,7 @@ pub struct LockStatus {
 }
 
 impl LockStatus {
+    /// The status of `l` at `now` (milliseconds since the epoch), with its owner named.
     pub fn of(repo: &Repo, l: Lock, now: u64) -> LockStatus {
         LockStatus {
             owner_name: holder(repo, l.lease.owner),

@@ -15,6 +15,7 @@ use crate::sandbox::Record;
 /// Sandboxes that fight over files: a connected group of the "would conflict with" relation.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Group {
+    /// The sandboxes of the group, by name.
     pub sandboxes: Vec<String>,
     /// The files that conflict between them.
     pub files: Vec<String>,
@@ -23,7 +24,9 @@ pub struct Group {
 /// A sandbox that conflicts with the target itself, whatever else is merged.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct WithTarget {
+    /// The sandbox's name.
     pub name: String,
+    /// The files that would conflict.
     pub files: Vec<String>,
 }
 
@@ -32,12 +35,15 @@ pub struct WithTarget {
 pub struct Plan {
     /// The branch checked out in the main work tree, and its commit.
     pub target: String,
+    /// That commit, in hex.
     pub at: String,
     /// Merged in this order, each cleanly on top of those before it.
     pub merge: Vec<String>,
     /// Left for a person: each conflicts with one merged before it (its group says which).
     pub held: Vec<String>,
+    /// The groups of sandboxes that conflict with each other.
     pub groups: Vec<Group>,
+    /// The sandboxes that conflict with the target itself.
     pub conflicts_with_target: Vec<WithTarget>,
     /// Nothing to merge: their commits are on the target already.
     pub up_to_date: Vec<String>,
@@ -46,8 +52,10 @@ pub struct Plan {
 /// What `merge_all` did: the plan, and each merge made.
 #[derive(Debug, Serialize)]
 pub struct MergedAll {
+    /// The plan it followed.
     #[serde(flatten)]
     pub plan: Plan,
+    /// Each merge it made, in order.
     pub merged: Vec<Merged>,
 }
 

@@ -26,6 +26,7 @@ pub const AGENTS_FILE: &str = ".grit/AGENTS.md";
 pub struct Primer {
     /// The actor this session acts as.
     pub actor: Who,
+    /// The issues this actor has claimed.
     pub claims: Vec<Brief>,
     /// The first issues of the ready queue for this actor.
     pub ready: Vec<Brief>,
@@ -34,7 +35,9 @@ pub struct Primer {
     /// What changed since the last primer of this actor, by issue, newest last; `None` on the
     /// first one (there is no last time).
     pub since: Option<Vec<Change>>,
+    /// The leases this actor holds, claims apart.
     pub locks: Vec<Held>,
+    /// The sandboxes of this clone.
     pub sandboxes: Vec<Sandbox>,
     /// The conventions file's path and text, if the repository has one.
     pub conventions: Option<(String, String)>,
@@ -43,19 +46,28 @@ pub struct Primer {
 /// The current actor.
 #[derive(Debug, Clone, Serialize)]
 pub struct Who {
+    /// The actor's id in hex.
     pub id: String,
+    /// Its local label (`agent-1`).
     pub label: String,
+    /// The person's name, from git's identity.
     pub name: String,
+    /// The person's email.
     pub email: String,
 }
 
 /// An issue in a line.
 #[derive(Debug, Clone, Serialize)]
 pub struct Brief {
+    /// The issue's full id in hex.
     pub id: String,
+    /// Its shortest unique prefix.
     pub short_id: String,
+    /// Its title.
     pub title: String,
+    /// `open` or `closed`.
     pub state: String,
+    /// Its priority, 0 (most urgent) to 4.
     pub priority: u8,
     /// For a claim: when it runs out.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,8 +77,11 @@ pub struct Brief {
 /// What happened to one issue since the last primer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
+    /// The issue's full id in hex.
     pub id: String,
+    /// Its shortest unique prefix.
     pub short_id: String,
+    /// Its title.
     pub title: String,
     /// One line per event: `closed by Ada`, `comment by Bob`.
     pub what: Vec<String>,
@@ -75,18 +90,26 @@ pub struct Change {
 /// A lease this actor holds (claims are listed apart).
 #[derive(Debug, Clone, Serialize)]
 pub struct Held {
+    /// The resource (`path:src/`, `issue:…`).
     pub resource: String,
+    /// When the lease runs out, unless renewed.
     pub until: String,
+    /// Why it was taken.
     pub note: String,
 }
 
 /// A sandbox of this clone.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sandbox {
+    /// The sandbox's name.
     pub name: String,
+    /// Its branch (`sandbox/NAME`).
     pub branch: String,
+    /// Whether it holds uncommitted changes of its own.
     pub dirty: bool,
+    /// How many commits it has that its base does not.
     pub ahead: u64,
+    /// The issue it works on, if it was made for one.
     pub issue: Option<String>,
 }
 

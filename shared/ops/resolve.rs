@@ -32,9 +32,13 @@ pub enum Side {
 /// One conflict of a file: both sides and their common base, and the side chosen, if any.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Hunk {
+    /// The sandbox's lines.
     pub ours: Vec<String>,
+    /// The lines of the common base.
     pub base: Vec<String>,
+    /// The target's lines.
     pub theirs: Vec<String>,
+    /// The side chosen; `None` while it is open.
     pub choice: Option<Side>,
 }
 
@@ -53,14 +57,18 @@ impl Hunk {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Piece {
+    /// Lines both sides agree on.
     Text(Vec<String>),
+    /// A conflict.
     Hunk(Hunk),
 }
 
 /// A file git could not merge.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConflictFile {
+    /// The file's path, from the work tree's root.
     pub path: String,
+    /// The file, in order.
     pub pieces: Vec<Piece>,
     /// Whether the file ended with a newline.
     pub newline: bool,
@@ -117,6 +125,7 @@ impl ConflictFile {
         }
     }
 
+    /// The file's conflicts, in order.
     pub fn hunks(&self) -> impl Iterator<Item = &Hunk> {
         self.pieces.iter().filter_map(|p| match p {
             Piece::Hunk(h) => Some(h),
@@ -155,6 +164,7 @@ impl ConflictFile {
 /// A merge of the target into a sandbox, under way.
 #[derive(Debug, Clone, Serialize)]
 pub struct Resolving {
+    /// The sandbox's name.
     pub name: String,
     /// The branch merged in.
     pub target: String,

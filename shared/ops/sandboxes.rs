@@ -44,14 +44,17 @@ impl std::ops::Deref for Holder<'_> {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct CreateRequest {
+    /// The sandbox's name: its branch is `sandbox/NAME`.
     pub name: String,
     /// A commit or branch to start from (default: HEAD, with the main tree's changes carried).
     pub base: Option<String>,
     /// Start from the commit alone, carrying nothing.
     pub clean: bool,
+    /// Globs of ignored or untracked paths not to carry, after `sandbox.exclude`.
     pub excludes: Vec<String>,
+    /// A template by name (`sandbox.template.NAME.*`); `None` for `sandbox.defaultTemplate`.
     pub template: Option<String>,
-    /// copy, worktree, overlay, layer or auto.
+    /// auto, reflink, copy or overlay.
     pub backend: Option<String>,
     /// `NAME=VALUE` pairs for the commands run in it, after the template's.
     pub env: Vec<(String, String)>,
@@ -77,7 +80,9 @@ impl CreateRequest {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Resolved {
+    /// What to make, every choice settled.
     pub spec: Spec,
+    /// The template applied, if any.
     pub template: Option<Template>,
     /// The template's environment, then the request's.
     pub env: Vec<(String, String)>,
@@ -93,6 +98,7 @@ pub struct Exec {
     pub cmd: Vec<String>,
     /// Run `cmd` joined by spaces with `sh -c`.
     pub sh: bool,
+    /// `NAME=VALUE` pairs for the command, after the template's.
     pub env: Vec<(String, String)>,
     /// The isolation (from [`Sandboxes::isolation`]): `None` runs it bare.
     pub isolate: Option<Isolate>,
@@ -114,7 +120,10 @@ impl Exec {
 pub enum Output<'a> {
     /// This process's terminal; with `stdout_to_stderr`, the command's stdout goes to stderr
     /// (the face's stdout holds its JSON).
-    Inherit { stdout_to_stderr: bool },
+    Inherit {
+        /// Send the command's stdout to stderr.
+        stdout_to_stderr: bool,
+    },
     /// Each chunk, as it comes, to the callback: `(stream, bytes)` with stream `stdout` or
     /// `stderr`. Stdin is empty.
     Stream(&'a (dyn Fn(&'static str, &[u8]) + Sync)),
@@ -124,9 +133,11 @@ pub enum Output<'a> {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Ran {
+    /// The sandbox's name.
     pub name: String,
     /// The command's exit code; 128+N for signal N; 127 when it was not found.
     pub exit_code: i32,
+    /// How long it ran, in milliseconds.
     pub duration_ms: u64,
     /// none, bwrap or unshare.
     pub isolation: String,
@@ -139,9 +150,13 @@ pub struct Ran {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Synced {
+    /// The sandbox's name.
     pub name: String,
+    /// The base branch merged in.
     pub base: String,
+    /// The sandbox's commit before the sync.
     pub before: String,
+    /// Its commit after it (the same when the base had nothing new).
     pub after: String,
 }
 
@@ -149,9 +164,11 @@ pub struct Synced {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileChange {
+    /// The file's path, from the work tree's root.
     pub path: String,
     /// Lines added; `None` for a binary file.
     pub added: Option<u64>,
+    /// Lines removed; `None` for a binary file.
     pub removed: Option<u64>,
 }
 
@@ -160,10 +177,13 @@ pub struct FileChange {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Diff {
+    /// The sandbox's name.
     pub name: String,
     /// The tree or commit compared from, and the tree compared to.
     pub from: String,
+    /// The work tree's tree, as written for the comparison.
     pub to: String,
+    /// Each changed file.
     pub files: Vec<FileChange>,
 }
 
@@ -171,18 +191,32 @@ pub struct Diff {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Listed {
+    /// The sandbox's name.
     pub name: String,
+    /// Its work tree.
     pub path: String,
+    /// Its branch (`sandbox/NAME`).
     pub branch: String,
+    /// The commit it started from.
     pub base: String,
+    /// The branch it started from and merges back into, if it started from one.
     pub base_ref: Option<String>,
+    /// How its files were made.
     pub backend: Backend,
+    /// When it was made (RFC 3339).
     pub created_at: String,
+    /// Whether it holds changes of its own, uncommitted (see `sandbox::status` for when this is a
+    /// kept answer).
     pub dirty: bool,
+    /// Commits on its branch that its base does not have.
     pub ahead: u64,
+    /// Commits on its base that its branch does not have.
     pub behind: u64,
+    /// Bytes brought along besides the checkout, at creation.
     pub copied_bytes: u64,
+    /// The issue it works on, if it was made for one.
     pub issue: Option<String>,
+    /// The lock resources taken for it.
     pub locks: Vec<String>,
     /// The last command run in it (`git sandbox repeat` runs it again).
     pub last_run: Option<Run>,
@@ -203,10 +237,12 @@ pub struct Listed {
 /// What the automatic sync of one sandbox did.
 #[derive(Debug, Clone, Serialize)]
 pub struct AutoSynced {
+    /// The sandbox's name.
     pub name: String,
     /// `synced`, `conflict` (undone, and marked), or why it was left alone: `running`,
     /// `uncommitted`, `current`.
     pub outcome: &'static str,
+    /// The conflicting files, or why it was left alone, in a few words.
     pub detail: Option<String>,
 }
 
@@ -235,6 +271,7 @@ fn running_marker(main: &Main, name: &str) -> PathBuf {
 #[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct Released {
+    /// Leases given back.
     pub released: Vec<String>,
     /// Leases that were no longer this actor's (expired, broken or released).
     pub gone: Vec<String>,
@@ -244,7 +281,9 @@ pub struct Released {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Committed {
+    /// The sandbox's name.
     pub name: String,
+    /// Its branch.
     pub branch: String,
     /// The new commit; `None` when there was nothing to commit.
     pub commit: Option<String>,
@@ -256,10 +295,13 @@ pub struct Committed {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Removed {
+    /// The sandbox's record, as it was.
     pub record: Record,
     /// The branch stays when it holds commits merged nowhere (unless asked to delete it).
     pub branch_kept: bool,
+    /// The locks given back.
     pub released: Released,
+    /// What went wrong on the way that did not stop the removal.
     pub warnings: Vec<String>,
 }
 
@@ -267,11 +309,17 @@ pub struct Removed {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Merged {
+    /// The sandbox's name.
     pub name: String,
+    /// Its branch.
     pub branch: String,
+    /// Whether it was rebased onto the target (and then fast-forwarded) rather than merged.
     pub rebased: bool,
+    /// The target's commit before.
     pub before: String,
+    /// The target's commit after.
     pub after: String,
+    /// Whether the target moved forward without a merge commit.
     pub fast_forward: bool,
 }
 
@@ -294,11 +342,14 @@ pub struct LandRequest {
 pub struct LandReport {
     /// The commit made before landing (`LandRequest::message`), if there was anything to commit.
     pub committed: Option<String>,
+    /// The land itself: what was pushed, to where.
     #[serde(flatten)]
     pub landed: sandbox::land::Landed,
+    /// Leases given back.
     pub released: Vec<String>,
     /// Leases that were no longer this actor's when they were given back.
     pub gone: Vec<String>,
+    /// Whether the sandbox was removed.
     pub removed: bool,
     /// The branch stays after removal when it holds commits merged nowhere.
     pub branch_kept: bool,
@@ -1279,15 +1330,21 @@ pub fn diff_trees(r: &Record) -> Result<(String, String)> {
 /// `--allow-host HOST` and `--seccomp PROFILE`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Policy<'a> {
+    /// Run it isolated (bubblewrap, else unshare).
     pub isolate: bool,
+    /// Let it reach the network.
     pub net: bool,
+    /// More paths it may write.
     pub allow: &'a [PathBuf],
+    /// Hosts it may reach through the allowlist's proxy (`HOST[:PORT]`).
     pub hosts: &'a [String],
+    /// A seccomp profile by name (`strict`, `trace`, or one from git config).
     pub seccomp: Option<&'a str>,
 }
 
 /// A command line to run, with the allowlist's proxy it needs for as long as it runs.
 pub struct Line {
+    /// The program and its arguments, the isolation's wrapper first.
     pub argv: Vec<String>,
     /// Running while this lives (`--allow-host`); its decisions go into the run's record.
     pub proxy: Option<sandbox::proxy::Proxy>,

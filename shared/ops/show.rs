@@ -15,8 +15,10 @@ use crate::store::Store;
 /// An issue in full.
 #[derive(Serialize)]
 pub struct Detail {
+    /// The issue as `show --json` prints it.
     #[serde(flatten)]
     pub view: IssueView,
+    /// Who holds its claim, if anyone does.
     pub claim: Option<Claim>,
     /// Every link, both ways.
     pub links: Vec<LinkView>,
@@ -59,7 +61,9 @@ pub fn overridden(store: &Store, id: &Id) -> Result<Vec<crate::issue::Overridden
 /// A cycle of links through an issue.
 #[derive(Serialize)]
 pub struct Cycle {
+    /// `blocked-by` or `parent`.
     pub link: &'static str,
+    /// The issues of the cycle, in order, by short id.
     pub short_ids: Vec<String>,
 }
 
@@ -90,10 +94,13 @@ pub struct LinkView {
     /// blocks, blocked_by, parent, child, related, duplicate_of, duplicated_by,
     /// discovered_from or discovered
     pub link: &'static str,
+    /// The linked issue's full id in hex.
     pub id: String,
+    /// Its shortest unique prefix.
     pub short_id: String,
     /// None when the linked issue has not arrived in this clone.
     pub state: Option<State>,
+    /// Its title; `None` when it has not arrived in this clone.
     pub title: Option<String>,
 }
 
@@ -168,6 +175,7 @@ pub fn cycles(store: &Store, id: &Id) -> Result<Vec<(&'static str, Vec<String>)>
 /// One step of an issue's history, as the timeline shows it: one event.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
+    /// When, as RFC 3339 in UTC.
     pub time: String,
     /// Who: the person's name and which of their actors.
     pub by: String,

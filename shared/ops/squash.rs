@@ -28,33 +28,45 @@ use crate::sandbox::{self, Record};
 /// A commit of the sandbox's branch, as the plan sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Planned {
+    /// The commit's id in hex.
     pub id: String,
+    /// Its subject line.
     pub subject: String,
+    /// The Conventional Commits type the plan gives it (`fix`, `test`, `docs`…).
     #[serde(rename = "type")]
     pub kind: String,
+    /// Its scope: the one top directory it touches, if one.
     pub scope: Option<String>,
 }
 
 /// One commit of the plan: the commits it joins, and its message.
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
+    /// The Conventional Commits type of the joined commit.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Its scope, if its commits share one.
     pub scope: Option<String>,
+    /// Its proposed message.
     pub message: String,
+    /// The commits it joins, oldest first.
     pub commits: Vec<Planned>,
 }
 
 /// What `squash-plan` proposes (and, applied, did).
 #[derive(Debug, Clone, Serialize)]
 pub struct SquashPlan {
+    /// The sandbox's name.
     pub name: String,
+    /// Its branch.
     pub branch: String,
     /// Where the sandbox's own commits start (the merge base with its base).
     pub base: String,
     /// The tip the plan was made from.
     pub head: String,
+    /// How many commits the sandbox's branch has of its own.
     pub commits: usize,
+    /// The commits the plan makes, oldest first.
     pub groups: Vec<Group>,
     /// Whether the plan moves commits past others (grouping by kind); `false` when it joins
     /// neighbours only.

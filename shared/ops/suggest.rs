@@ -29,15 +29,20 @@ use crate::sandbox::{self, Record};
 /// A proposed commit message and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Suggestion {
+    /// The Conventional Commits type (`feat`, `fix`, `refactor`, `test`, `docs` or `style`).
     #[serde(rename = "type")]
     pub kind: String,
+    /// The scope: the one top directory the change touches, if one.
     pub scope: Option<String>,
+    /// The subject line after `type(scope): `.
     pub subject: String,
+    /// Trailers to add (`Fixes: <issue>` for the sandbox's issue).
     pub trailers: Vec<String>,
     /// The whole message: the header line, a blank line and the trailers.
     pub message: String,
     /// Why this type, in a few words.
     pub because: String,
+    /// The files the change touches.
     pub files: Vec<String>,
 }
 
