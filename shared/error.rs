@@ -1,50 +1,98 @@
 //! The library's error type: what went wrong, with enough context for the CLI to say what to do.
 //! The CLI layer (`cli::CommandError`) turns these into messages, hints and exit codes.
 
+#![deny(missing_docs)]
+
 use std::path::PathBuf;
 
 use crate::event::{DecodeError, VerifyError};
 
+/// The library's result: [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Exit codes, documented in every man page; the socket and MCP report them too.
 pub mod exit {
+    /// It worked.
     pub const OK: u8 = 0;
+    /// It failed for a reason the message names (not the caller's input).
     pub const FAILURE: u8 = 1;
+    /// The input was wrong: a bad argument, an unknown id, a query that does not parse.
     pub const USAGE: u8 = 2;
+    /// A lease someone else holds stands in the way.
     pub const LOCK_CONFLICT: u8 = 3;
+    /// A signature, a provenance record or a check did not verify.
     pub const VERIFY_FAILED: u8 = 4;
     /// A content conflict (`git sandbox land`): nothing was changed, the sandbox is intact.
     pub const CONFLICT: u8 = 5;
 }
 
+/// Everything the library can fail with. [`Error::exit_code`] and [`Error::hints`] say what a face
+/// does with each.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No git repository contains the directory.
     #[error("not a git repository (or any of the parent directories): {}", path.display())]
-    NotARepo { path: PathBuf },
+    NotARepo {
+        /// Where the search started.
+        path: PathBuf,
+    },
+    /// git (through gix) failed.
     #[error("git: {0}")]
     Git(#[from] gix::Error),
+    /// The repository keeps its refs in a form grit does not read.
     #[error("this repository stores its refs as '{format}'; grit supports git's files and reftable backends")]
-    UnsupportedRefFormat { format: String },
+    UnsupportedRefFormat {
+        /// The format git config names (`extensions.refStorage`).
+        format: String,
+    },
+    /// The index (LMDB) failed.
     #[error("index at {}: {source}", path.display())]
-    Index { path: PathBuf, source: heed::Error },
+    Index {
+        /// The index's directory.
+        path: PathBuf,
+        /// What LMDB said.
+        source: heed::Error,
+    },
+    /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// Input the user can correct; the CLI exits with the usage code.
     #[error("{message}")]
-    Invalid { message: String, hint: Option<String> },
+    Invalid {
+        /// What is wrong with it.
+        message: String,
+        /// How to put it right.
+        hint: Option<String>,
+    },
     /// A service this ran against (GitHub's API) refused or failed: not the caller's input.
     #[error("{message}")]
-    Remote { message: String, hint: String },
+    Remote {
+        /// What the service said, in a sentence.
+        message: String,
+        /// What to check or do.
+        hint: String,
+    },
     /// An operation that could not be done, for a reason the message names (not the caller's
     /// input): a lock that would not release, say.
     #[error("{message}")]
-    Failed { message: String, hint: String },
+    Failed {
+        /// What could not be done, and why.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// A real content conflict: two changes to the same lines. Nothing was changed, and the work
     /// that conflicts is intact where it was.
     #[error("{message}")]
     Conflict {
+        /// What conflicts, in a sentence.
         message: String,
+        /// What to do.
         hint: String,
         /// The files that conflict, as git names them.
         files: Vec<String>,
@@ -53,56 +101,106 @@ pub enum Error {
     /// the others.
     #[error("{message}")]
     Locked {
+        /// The first holder, and what they hold.
         message: String,
+        /// The other holders.
         causes: Vec<String>,
+        /// What to do (wait, ask the holder, `--force` for an abandoned lease).
         hints: Vec<String>,
     },
     /// A query (the `-S` language) that does not parse; `column` counts characters from 1.
     #[error("the query does not parse at column {column}: {message}")]
     Query {
+        /// The query as given.
         text: String,
+        /// Where it stops parsing, in characters from 1.
         column: usize,
+        /// What was expected there.
         message: String,
     },
+    /// Nothing matches a name or id.
     #[error("no {what} matches '{query}'")]
-    NotFound { what: &'static str, query: String },
+    NotFound {
+        /// What was looked for (`issue`, `sandbox`, `view`…).
+        what: &'static str,
+        /// The name or id given.
+        query: String,
+    },
+    /// An id prefix matches more than one.
     #[error("'{prefix}' is ambiguous: it matches {} {what}s", candidates.len())]
     Ambiguous {
+        /// What was looked for.
         what: &'static str,
+        /// The prefix given.
         prefix: String,
+        /// What it matches, each as a line a person can choose from.
         candidates: Vec<String>,
     },
+    /// An actor cannot be made without a name and an email.
     #[error("cannot create an actor: {missing} is not set")]
-    NoIdentity { missing: &'static str },
+    NoIdentity {
+        /// The git setting missing (`user.name` or `user.email`).
+        missing: &'static str,
+    },
+    /// A WAL commit's chunk does not decode.
     #[error("commit {commit} on {reference} holds a malformed chunk: {source}")]
     Corrupt {
+        /// The ref it was read from.
         reference: String,
+        /// The commit, in hex.
         commit: String,
+        /// What the decoder found.
         source: DecodeError,
     },
+    /// A WAL commit, or an object it needs, is not in the object database.
     #[error("commit {commit} on {reference} cannot be read: {why}")]
     MissingObject {
+        /// The ref it was read from.
         reference: String,
+        /// The commit, in hex.
         commit: String,
+        /// What git said.
         why: String,
     },
+    /// An event's signature or structure does not check.
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// The Lamport clock would pass the format's bound.
     #[error("the Lamport clock has reached {lamport}, the format's bound; nothing was written")]
-    ClockExhausted { lamport: u64 },
+    ClockExhausted {
+        /// The clock reached.
+        lamport: u64,
+    },
+    /// A program grit ran (git, where gix has no support) failed.
     #[error("`{command}` failed: {stderr}")]
-    Subprocess { command: String, stderr: String },
+    Subprocess {
+        /// The command line.
+        command: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// A ref's lock file is held (a git or grit process is writing it, or one died doing so).
     #[error("cannot update {reference}: {} exists", lock.display())]
-    RefLocked { reference: String, lock: PathBuf },
+    RefLocked {
+        /// The ref.
+        reference: String,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+    /// A ref changed under each of several attempts to update it.
     #[error("{reference} kept moving while {what}; gave up after {attempts} attempts")]
     Contention {
+        /// The ref.
         reference: String,
+        /// What was being done (`appending events`…).
         what: &'static str,
+        /// How many attempts were made.
         attempts: u32,
     },
 }
 
 impl Error {
+    /// Input the user can correct, with how to correct it.
     pub fn invalid(message: impl Into<String>, hint: impl Into<String>) -> Error {
         Error::Invalid {
             message: message.into(),
@@ -290,6 +388,7 @@ impl Error {
         }
     }
 
+    /// For `map_err`: an I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, source }
