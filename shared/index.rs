@@ -2,6 +2,8 @@
 //! Each command folds in only the commits that arrived since the stored tips; the whole index
 //! is a cache that can be deleted at any time (or is wiped on a schema change) and rebuilt.
 
+#![deny(missing_docs)]
+
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::ops::Bound;
@@ -144,9 +146,13 @@ pub struct Index {
 /// What one fold did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct FoldStats {
+    /// WAL refs whose tips moved since the last fold.
     pub refs_changed: usize,
+    /// WAL commits read.
     pub commits: usize,
+    /// Events applied.
     pub events: usize,
+    /// How long it took, in milliseconds.
     pub millis: f64,
     /// The snapshot a first fold started from.
     pub snapshot: Option<String>,
@@ -165,11 +171,14 @@ pub struct FoldStats {
 /// An event that did not verify, and where it was found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Rejected {
+    /// The ref it was found on.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// The WAL commit holding it, in hex.
     pub commit: String,
     /// None when the whole chunk was unreadable.
     pub event: Option<String>,
+    /// Why it was refused (a bad signature, another actor's ref, out of bounds…).
     pub reason: String,
 }
 
@@ -183,26 +192,40 @@ struct Fetched<'a> {
 /// `git wal stats`.
 #[derive(Debug, serde::Serialize)]
 pub struct Stats {
+    /// Events in the index.
     pub events: u64,
+    /// Issues in the index.
     pub issues: u64,
+    /// Actors with a published record.
     pub actors: u64,
+    /// WAL refs folded in.
     pub refs: u64,
+    /// The index's size on disk.
     pub index_bytes: u64,
+    /// Where the index is.
     pub index_path: String,
+    /// The layout it was written in ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
+    /// When the last fold ran (RFC 3339).
     pub last_fold_at: Option<String>,
+    /// How long it took, in milliseconds.
     pub last_fold_ms: Option<f64>,
+    /// The highest Lamport clock seen.
     pub lamport: u64,
     /// Bytes of LMDB pages each table uses (branch, leaf and overflow pages).
     pub tables: std::collections::BTreeMap<&'static str, u64>,
 }
 
+/// What `list` keeps: issues in a state, with labels, an assignee or an author.
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
+    /// Open or closed; `None` for both.
     pub state: Option<State>,
     /// Issues carrying every one of these labels.
     pub labels: Vec<String>,
+    /// Issues assigned to this one (an email, or `@me` resolved).
     pub assignee: Option<String>,
+    /// Issues opened by this actor.
     pub author: Option<ActorId>,
     /// Issues left out (e.g. claimed ones, for `ready`).
     pub exclude: std::collections::HashSet<Id>,
@@ -212,11 +235,15 @@ pub struct ListFilter {
 
 /// One row of `list`, borrowed from the index.
 pub struct Row<'a> {
+    /// The issue's id.
     pub id: Id,
     /// The id in full hex.
     pub hex: &'a str,
+    /// Its shortest unique prefix.
     pub short_id: &'a str,
+    /// Its author, as a JSON object.
     pub author_json: &'a str,
+    /// The rest of its `list --json` object, as JSON members.
     pub fragment: &'a [u8],
 }
 

@@ -1,6 +1,8 @@
 //! The store: an open repository with its index, and the one write path every command uses.
 //! A write signs events as the current actor, appends them to its WAL ref, then folds them in.
 
+#![deny(missing_docs)]
+
 use std::path::Path;
 
 use crate::actor::{self, Actor};
@@ -10,8 +12,11 @@ use crate::index::{FoldStats, Index};
 use crate::repo::{Repo, now_ms};
 use crate::wal;
 
+/// A repository opened for grit: its git side and its index, folded up to date when opened.
 pub struct Store {
+    /// The repository.
     pub repo: Repo,
+    /// Its index.
     pub index: Index,
     /// What opening folded in (the CLI warns about rejected events).
     pub folded: FoldStats,
@@ -78,6 +83,8 @@ impl Store {
         crate::snapshot::create(&self.repo, &actor.author(now_ms()), &actor.key, &quarantine)
     }
 
+    /// The actor this process writes as (`GRIT_ACTOR`, `grit.actor`, or the default), made on first
+    /// use.
     pub fn actor(&self) -> Result<Actor> {
         actor::current(&self.repo)
     }

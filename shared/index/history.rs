@@ -96,9 +96,13 @@ fn cut(text: &str) -> std::borrow::Cow<'_, str> {
 /// One event of an issue's history, as the index keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The event's id.
     pub event: Id,
+    /// Its Lamport clock.
     pub lamport: u64,
+    /// Its writer's wall time, in milliseconds since the epoch.
     pub wall_ms: u64,
+    /// The actor that signed it.
     pub actor: ActorId,
     /// The kind's name (`issue.title_set`), or `unknown` for a kind of a newer version.
     pub kind: &'static str,

@@ -26,6 +26,7 @@ impl Index {
         Ok(v.map(|b| String::from_utf8_lossy(b).into_owned()))
     }
 
+    /// Keeps a string in the index's meta table under `key` (a cache: a rebuild drops it).
     pub fn set_meta_string(&self, key: &str, value: &str) -> Result<()> {
         self.growing(|| {
             let (_held, mut wtxn) = self.write().map_err(self.err())?;
@@ -36,6 +37,7 @@ impl Index {
         })
     }
 
+    /// The state of issue `id`, if the index has it.
     pub fn issue(&self, id: &Id) -> Result<Option<IssueState>> {
         let (_held, rtxn) = self.read().map_err(self.err())?;
         self.load_issue(&rtxn, id)
@@ -133,6 +135,7 @@ impl Index {
         Ok((n + 1).max(MIN_SHORT))
     }
 
+    /// The shortest prefix of `id`, at least [`MIN_SHORT`] digits, that no other issue shares.
     pub fn short_id(&self, id: &Id) -> Result<String> {
         let (_held, rtxn) = self.read().map_err(self.err())?;
         Ok(id.to_hex()[..self.short_len(&rtxn, id)?].to_owned())
@@ -407,6 +410,7 @@ impl Index {
         self.events.len(&rtxn).map_err(self.err())
     }
 
+    /// What `git wal stats` reports.
     pub fn stats(&self) -> Result<Stats> {
         let err = self.err();
         let (_held, rtxn) = self.read().map_err(&err)?;

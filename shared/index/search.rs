@@ -35,7 +35,9 @@ pub enum Queue {
 /// An issue a search found.
 #[derive(Debug, Clone)]
 pub struct Hit {
+    /// The issue.
     pub id: Id,
+    /// Its facts, for sorting and printing.
     pub facts: Facts,
 }
 
@@ -43,8 +45,11 @@ pub struct Hit {
 /// the open issues that block it.
 #[derive(Debug, Default)]
 pub struct Found {
+    /// The hits, sorted, up to the limit.
     pub hits: Vec<Hit>,
+    /// How many issues matched in all.
     pub total: usize,
+    /// For each hit, the open issues that block it.
     pub blockers: HashMap<Id, Vec<Id>>,
 }
 

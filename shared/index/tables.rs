@@ -16,14 +16,23 @@ pub(super) const POSTING: usize = 8;
 /// The link bytes of `edges`: each link as its holder stores it, and the inverse the other
 /// issue sees.
 pub const BLOCKED_BY: u8 = b'b';
+/// The inverse of [`BLOCKED_BY`]: this issue blocks the other.
 pub const BLOCKS: u8 = b'B';
+/// Related to the other issue.
 pub const RELATED: u8 = b'r';
+/// The inverse of [`RELATED`].
 pub const RELATED_FROM: u8 = b'R';
+/// A duplicate of the other issue.
 pub const DUPLICATE_OF: u8 = b'd';
+/// The inverse of [`DUPLICATE_OF`]: the other issue duplicates this one.
 pub const DUPLICATED_BY: u8 = b'D';
+/// Found while working on the other issue.
 pub const DISCOVERED_FROM: u8 = b'f';
+/// The inverse of [`DISCOVERED_FROM`]: the other issue was found while working on this one.
 pub const DISCOVERED: u8 = b'F';
+/// The other issue is this one's parent.
 pub const PARENT: u8 = b'p';
+/// The inverse of [`PARENT`]: the other issue is this one's child.
 pub const CHILD: u8 = b'c';
 
 fn link_bytes(l: Link) -> (u8, u8) {
@@ -46,15 +55,25 @@ pub(super) fn edge_key(a: &Id, link: u8, b: &Id) -> [u8; EDGE_LEN] {
 /// The facts of an issue, decoded.
 #[derive(Clone, Copy, Debug)]
 pub struct Facts {
+    /// Open (not closed).
     pub open: bool,
+    /// Priority 0 (most urgent) to 4.
     pub priority: u8,
+    /// The type's position in [`ALL_TYPES`], 255 for another.
     pub type_code: u8,
+    /// It has a parent.
     pub has_parent: bool,
+    /// It carries a label.
     pub has_labels: bool,
+    /// It is assigned to someone.
     pub has_assignees: bool,
+    /// How many comments it has.
     pub comments: u32,
+    /// When it was opened (milliseconds since the epoch; the original time for an import).
     pub created_ms: u64,
+    /// When it last changed.
     pub updated_ms: u64,
+    /// Its author's actor id.
     pub author: [u8; 32],
 }
 
