@@ -1,6 +1,8 @@
 //! The event model: what an event says, its canonical CBOR encoding, its id and its signature.
 //! Everything here is pure (no git, no disk); `docs/event-format.md` is the byte-level spec.
 
+#![deny(missing_docs)]
+
 use std::fmt;
 
 use blake2::digest::consts::U32;
@@ -64,13 +66,16 @@ pub struct ActorId(pub [u8; 32]);
 macro_rules! hex_id {
     ($t:ident) => {
         impl $t {
+            /// In lower-case hex, 64 digits.
             pub fn to_hex(&self) -> String {
                 hex::encode(&self.0)
             }
+            /// From 64 hex digits; `None` for anything else.
             pub fn from_hex(s: &str) -> Option<Self> {
                 let v = hex::decode(s)?;
                 Some(Self(v.try_into().ok()?))
             }
+            /// From 32 bytes; `None` for another length.
             pub fn from_slice(b: &[u8]) -> Option<Self> {
                 Some(Self(b.try_into().ok()?))
             }
@@ -94,73 +99,107 @@ hex_id!(ActorId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
+    /// Open: work to do.
     Open,
+    /// Closed: done, or not to be done.
     Closed,
 }
 
 /// What an event does. Codes are part of the format; unknown codes survive as `Unknown`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kind {
+    /// An issue is opened.
     IssueCreated {
+        /// Its title.
         title: String,
+        /// Its body (markdown; may be empty).
         body: String,
+        /// The labels it starts with.
         labels: Vec<String>,
     },
+    /// The title changes.
     TitleSet {
+        /// The new title.
         title: String,
     },
+    /// The body changes.
     BodySet {
+        /// The new body.
         body: String,
     },
+    /// The issue is closed or reopened.
     StateSet {
+        /// The state it moves to.
         state: State,
+        /// Why it was closed (`completed`, `not_planned`), for a close.
         reason: Option<String>,
     },
+    /// A comment is added.
     CommentAdded {
+        /// Its text (markdown).
         body: String,
     },
+    /// A label is added.
     LabelAdded {
+        /// The label.
         label: String,
     },
+    /// A label is removed.
     LabelRemoved {
+        /// The label.
         label: String,
     },
+    /// Someone is assigned.
     AssigneeAdded {
+        /// Who (an email or a name).
         assignee: String,
     },
+    /// Someone is unassigned.
     AssigneeRemoved {
+        /// Who.
         assignee: String,
     },
     /// Priority 0 (highest) to 4.
     PrioritySet {
+        /// The new priority.
         priority: u8,
     },
     /// bug, feature, task, epic or chore (writers write these; readers keep any text).
     TypeSet {
+        /// The new type.
         issue_type: String,
     },
     /// The issue's one parent (an epic), or none.
     ParentSet {
+        /// The parent's id; `None` removes it.
         parent: Option<Id>,
     },
     /// A link from this issue to `target`: `blocked-by`, `related`, `duplicate-of` or
     /// `discovered-from` (readers keep any other name and skip it).
     LinkAdded {
+        /// The link's name.
         link: String,
+        /// The issue it points to.
         target: Id,
     },
+    /// A link from this issue is removed.
     LinkRemoved {
+        /// The link's name.
         link: String,
+        /// The issue it pointed to.
         target: Id,
     },
     /// Where an imported issue came from: its source id (`github:owner/name#12`,
     /// `beads:bd-12`, `grit:<id>`), URL, original author and creation time.
     Imported {
+        /// The issue's origin.
         origin: Origin,
     },
     /// A comment carried over from another tracker, with its original author and time.
     CommentImported {
+        /// Its text.
         body: String,
+        /// Its origin.
         origin: Origin,
     },
     /// A commit whose `Fixes:`/`Closes:` (`closes`) or `Refs:` trailer names the issue, seen on
@@ -170,7 +209,9 @@ pub enum Kind {
     CommitReferenced {
         /// The commit id in lower-case hex (40 or 64 digits).
         commit: String,
+        /// The commit's subject line.
         subject: String,
+        /// Whether the trailer closes the issue (`Fixes:`/`Closes:`) or only refers to it.
         closes: bool,
         /// What stays the same when the commit is rebased, cherry-picked or amended: 32 hex
         /// digits of BLAKE2b-256 over its author's email, author time and subject (see
@@ -179,7 +220,9 @@ pub enum Kind {
     },
     /// A kind from a newer version: kept byte for byte, skipped by the projection.
     Unknown {
+        /// The kind's code.
         code: u64,
+        /// Its payload, as it was.
         payload: Value,
     },
 }
@@ -207,6 +250,7 @@ pub const KIND_NAMES: &[&str] = &[
 ];
 
 impl Kind {
+    /// The kind's code in the format (`docs/event-format.md`).
     pub fn code(&self) -> u64 {
         match self {
             Kind::IssueCreated { .. } => 1,
@@ -412,12 +456,15 @@ impl Kind {
 pub struct Origin {
     /// `github:owner/name#12`, `github:owner/name#12/comment/345`, `beads:bd-12`, `grit:<id>`.
     pub source: String,
+    /// The issue's or comment's page there, if it has one.
     pub url: Option<String>,
     /// The original author as the source names them (a login, a name).
     pub author: String,
+    /// The original author's email, if the source gives it.
     pub author_email: Option<String>,
     /// For an export of this suite: the original author's actor id.
     pub author_id: Option<String>,
+    /// When it was written there (milliseconds since the epoch).
     pub created_ms: u64,
 }
 
@@ -465,24 +512,32 @@ impl Origin {
 /// The fields of an event, before it is encoded and signed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
+    /// The format's version ([`FORMAT_VERSION`]).
     pub version: u64,
     /// The entity changed; `None` for an event that creates one (its id becomes the entity's).
     pub entity: Option<Id>,
+    /// The writer: its public key, which signs the event.
     pub actor: ActorId,
+    /// The writer's Lamport clock: past every event it had seen.
     pub lamport: u64,
     /// Milliseconds since the Unix epoch, as the writer's clock saw it.
     pub wall_ms: u64,
     /// Ids of the entity's latest events the writer had seen (sorted, no duplicates when encoded).
     pub parents: Vec<Id>,
+    /// What it does.
     pub kind: Kind,
 }
 
 /// An event as stored: its canonical body bytes, id and signature.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignedEvent {
+    /// BLAKE2b-256 of `body`.
     pub id: Id,
+    /// The canonical encoding of `event` ([`Event::encode`]).
     pub body: Vec<u8>,
+    /// The actor's Ed25519 signature of `body`.
     pub signature: [u8; 64],
+    /// The event, decoded.
     pub event: Event,
 }
 
@@ -590,22 +645,36 @@ pub fn verify_all(events: &[SignedEvent]) -> Vec<(usize, VerifyError)> {
     .collect()
 }
 
+/// Bytes that are not an event of the format: what is wrong, in a few words.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("malformed event: {0}")]
 pub struct DecodeError(pub &'static str);
 
+/// Why an event that decodes is refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum VerifyError {
+    /// Its body does not hash to its id.
     #[error("event {0} does not hash to its id")]
     IdMismatch(Id),
+    /// Its actor is not an Ed25519 public key.
     #[error("actor {0} is not a valid Ed25519 public key")]
     BadKey(ActorId),
+    /// Its signature is not its actor's over its body.
     #[error("event {0} has a bad signature")]
     BadSignature(Id),
+    /// A clock or time past the format's bound: the event, the field, its value.
     #[error("event {0} has a {1} of {2}, past the format's bound")]
     OutOfBounds(Id, &'static str, u64),
+    /// It sits on another actor's WAL ref.
     #[error("event {event} by actor {actor} sits on the WAL ref of actor {owner}")]
-    NotOwner { event: Id, actor: ActorId, owner: ActorId },
+    NotOwner {
+        /// The event.
+        event: Id,
+        /// The actor that signed it.
+        actor: ActorId,
+        /// The actor whose ref holds it.
+        owner: ActorId,
+    },
 }
 
 impl VerifyError {
@@ -650,6 +719,7 @@ pub fn to_cbor(value: &Value) -> Vec<u8> {
     out
 }
 
+/// Decodes CBOR.
 pub fn from_cbor(bytes: &[u8]) -> Result<Value, DecodeError> {
     ciborium::de::from_reader(bytes).map_err(|_| DecodeError("not valid CBOR"))
 }
@@ -659,6 +729,7 @@ pub fn blake2b256(bytes: &[u8]) -> [u8; 32] {
     Blake2b::<U32>::digest(bytes).into()
 }
 
+/// The id of an event whose canonical body is `body`.
 pub fn id_of(body: &[u8]) -> Id {
     Id(blake2b256(body))
 }
@@ -681,6 +752,8 @@ impl Event {
         ]))
     }
 
+    /// Decodes an event's body. Its id and signature are not checked here (see
+    /// [`SignedEvent::verify`]).
     pub fn decode(body: &[u8]) -> Result<Event, DecodeError> {
         // Known kinds take a fast path over the canonical subset; anything else goes through
         // the general decoder, which also handles payloads of unknown kinds.
@@ -774,6 +847,7 @@ impl SignedEvent {
         ])
     }
 
+    /// The inverse of `to_value`: the body is decoded, not checked (see `verify`).
     pub fn from_value(v: Value) -> Result<SignedEvent, DecodeError> {
         let Value::Array(f) = v else {
             return Err(DecodeError("signed event is not an array"));
