@@ -1,6 +1,8 @@
 //! Issues: the projection of issue events (merge rules) and the views commands print.
 //! `IssueState::apply` is the only place the merge rules live; it is order-independent.
 
+#![deny(missing_docs)]
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -13,13 +15,18 @@ mod codec;
 /// Orders concurrent writes: (Lamport clock, wall time, actor, event id), compared in that order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stamp {
+    /// The writer's Lamport clock.
     pub lamport: u64,
+    /// The writer's wall time (milliseconds since the epoch).
     pub wall_ms: u64,
+    /// The writer's actor id.
     pub actor: [u8; 32],
+    /// The event's id.
     pub id: [u8; 32],
 }
 
 impl Stamp {
+    /// The stamp of `ev`.
     pub fn of(ev: &SignedEvent) -> Stamp {
         Stamp {
             lamport: ev.event.lamport,
@@ -37,7 +44,9 @@ impl Stamp {
 /// A last-writer-wins register.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reg<T> {
+    /// The write that set it.
     pub stamp: Stamp,
+    /// The value it set.
     pub value: T,
 }
 
@@ -50,7 +59,9 @@ fn set_reg<T>(reg: &mut Option<Reg<T>>, stamp: Stamp, value: T) {
 /// One element of a set: the latest add and the latest remove it has seen.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Element {
+    /// The latest add.
     pub add: Option<Stamp>,
+    /// The latest remove.
     pub remove: Option<Stamp>,
 }
 
@@ -81,9 +92,12 @@ fn members(set: &BTreeMap<String, Element>) -> Vec<String> {
         .collect()
 }
 
+/// A comment of an issue.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comment {
+    /// The event that wrote it.
     pub stamp: Stamp,
+    /// Its text (markdown).
     pub body: String,
     /// Who wrote it, and when, in the tracker it was imported from.
     pub origin: Option<Origin>,
@@ -92,6 +106,7 @@ pub struct Comment {
 /// The first note of a commit whose trailer named the issue.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CommitNote {
+    /// The event that wrote it.
     pub stamp: Stamp,
     /// `Fixes:`/`Closes:`: the note closes the issue, as a `state_set` at its stamp would.
     pub closes: bool,
@@ -103,33 +118,48 @@ pub fn commit_comment(commit: &str, subject: &str, closes: bool) -> String {
     format!("{what} by commit {commit}: {subject}")
 }
 
+/// The opening of an issue: who and when.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Created {
+    /// The author's actor id.
     pub author: [u8; 32],
+    /// When it was opened (milliseconds since the epoch).
     pub created_ms: u64,
 }
 
+/// An issue's state, with why it was closed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateValue {
+    /// Open or closed.
     pub state: State,
+    /// Why it was closed (`completed`, `not_planned`), for a close.
     pub reason: Option<String>,
 }
 
 /// Everything known about one issue. A pure function of the set of its events.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IssueState {
+    /// The issue's id (its creation event's).
     pub id: [u8; 32],
     /// `None` until the creation event has arrived (events can arrive in any order).
     pub created: Option<Created>,
+    /// The title.
     pub title: Option<Reg<String>>,
+    /// The body.
     pub body: Option<Reg<String>>,
+    /// Open or closed, as `state_set` events say (see `state_reg` for commits that close it).
     pub state: Option<Reg<StateValue>>,
+    /// Labels, each with its latest add and remove.
     pub labels: BTreeMap<String, Element>,
+    /// Assignees, each with its latest add and remove.
     pub assignees: BTreeMap<String, Element>,
     /// Sorted by stamp; append-only.
     pub comments: Vec<Comment>,
+    /// The priority, 0 (highest) to 4.
     pub priority: Option<Reg<u8>>,
+    /// The type.
     pub issue_type: Option<Reg<String>>,
+    /// The parent (an epic), or a register saying it has none.
     pub parent: Option<Reg<Option<Id>>>,
     /// Links from this issue, keyed `<link>:<target id in hex>` (see `link_key`).
     pub links: BTreeMap<String, Element>,
@@ -144,11 +174,14 @@ pub struct IssueState {
     /// (A parent in another entity is ignored, so that the heads never depend on the order
     /// events arrive in.)
     pub heads: Vec<Id>,
+    /// The latest wall time of its events.
     pub updated_ms: u64,
+    /// How many events it holds.
     pub events: u64,
 }
 
 impl IssueState {
+    /// An issue with no event yet.
     pub fn new(id: Id) -> IssueState {
         IssueState {
             id: id.0,
@@ -256,6 +289,7 @@ impl IssueState {
         }
     }
 
+    /// Open or closed, commits that close it counted.
     pub fn state(&self) -> State {
         self.state_reg().map_or(State::Open, |r| r.value.state)
     }
@@ -283,10 +317,12 @@ impl IssueState {
         self.commits.contains_key(key) || self.comments.iter().any(|m| m.body.contains(commit))
     }
 
+    /// The labels it carries now, sorted.
     pub fn labels(&self) -> Vec<String> {
         members(&self.labels)
     }
 
+    /// Its assignees now, sorted.
     pub fn assignees(&self) -> Vec<String> {
         members(&self.assignees)
     }
@@ -301,6 +337,7 @@ impl IssueState {
         self.issue_type.as_ref().map_or(DEFAULT_TYPE, |r| r.value.as_str())
     }
 
+    /// Its parent now, if it has one.
     pub fn parent(&self) -> Option<Id> {
         self.parent.as_ref().and_then(|r| r.value)
     }
@@ -316,7 +353,9 @@ impl IssueState {
     }
 }
 
+/// The priority of an issue that never set one.
 pub const DEFAULT_PRIORITY: u8 = 2;
+/// The type of an issue that never set one.
 pub const DEFAULT_TYPE: &str = "task";
 /// The types `--help` offers, in its order.
 pub const TYPES: [&str; 5] = ["bug", "feature", "task", "epic", "chore"];
@@ -377,13 +416,18 @@ pub const NOT_WORK: [&str; 9] = [
 /// the other side sees the inverse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Link {
+    /// It waits for the target.
     BlockedBy,
+    /// Related to the target.
     Related,
+    /// A duplicate of the target.
     DuplicateOf,
+    /// Found while working on the target.
     DiscoveredFrom,
 }
 
 impl Link {
+    /// Every link an event can hold.
     pub const ALL: [Link; 4] = [Link::BlockedBy, Link::Related, Link::DuplicateOf, Link::DiscoveredFrom];
 
     /// The name in events.
@@ -396,6 +440,7 @@ impl Link {
         }
     }
 
+    /// The link named `s` in an event; `None` for a name this version does not know.
     pub fn from_name(s: &str) -> Option<Link> {
         Link::ALL.into_iter().find(|l| l.name() == s)
     }
@@ -414,42 +459,62 @@ fn parse_link_key(k: &str) -> Option<(Link, Id)> {
 /// A list row's fields, as `IssueState::row_fragment` writes them.
 #[derive(Serialize, Deserialize)]
 pub struct RowFields {
+    /// The title.
     pub title: String,
+    /// Open or closed.
     pub state: State,
+    /// Why it was closed.
     pub state_reason: Option<String>,
+    /// Its labels, sorted.
     pub labels: Vec<String>,
+    /// Its assignees, sorted.
     pub assignees: Vec<String>,
+    /// How many comments it has.
     pub comments: usize,
+    /// When it was opened (RFC 3339).
     pub created_at: String,
+    /// When it last changed (RFC 3339).
     pub updated_at: String,
+    /// Priority 0 (highest) to 4.
     pub priority: u8,
+    /// Its type.
     #[serde(rename = "type")]
     pub issue_type: String,
     /// Where it was imported from (`github:owner/name#12`, …), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Its parent's full id, if it has one.
     pub parent: Option<String>,
 }
 
 /// Who wrote something, as printed.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuthorView {
+    /// The actor's id in hex; for an imported author, empty or the original actor's.
     pub id: String,
+    /// The name, from the actor's record or the source.
     pub name: Option<String>,
+    /// The email, if known.
     pub email: Option<String>,
 }
 
 impl AuthorView {
+    /// The name, else the start of the id.
     pub fn display(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.id[..12].to_owned())
     }
 }
 
+/// A comment as `show` prints it.
 #[derive(Clone, Debug, Serialize)]
 pub struct CommentView {
+    /// The event's id in hex.
     pub id: String,
+    /// Who wrote it.
     pub author: AuthorView,
+    /// When (RFC 3339; the original time for an imported one).
     pub created_at: String,
+    /// Its text (markdown).
     pub body: String,
     /// For an imported comment, its id in the source (`beads:bd-1/comment/7`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -459,24 +524,40 @@ pub struct CommentView {
 /// `git issue show --json`: the list fields plus body and comments.
 #[derive(Clone, Debug, Serialize)]
 pub struct IssueView {
+    /// The issue's full id in hex.
     pub id: String,
+    /// Its shortest unique prefix.
     pub short_id: String,
+    /// The title.
     pub title: String,
+    /// Open or closed.
     pub state: State,
+    /// Why it was closed.
     pub state_reason: Option<String>,
+    /// Its labels, sorted.
     pub labels: Vec<String>,
+    /// Its assignees, sorted.
     pub assignees: Vec<String>,
+    /// Who opened it.
     pub author: AuthorView,
+    /// When it was opened (RFC 3339).
     pub created_at: String,
+    /// When it last changed (RFC 3339).
     pub updated_at: String,
+    /// The body (markdown).
     pub body: String,
+    /// Its comments, oldest first.
     pub comments: Vec<CommentView>,
+    /// Priority 0 (highest) to 4.
     pub priority: u8,
+    /// Its type.
     #[serde(rename = "type")]
     pub issue_type: String,
+    /// Its parent's full id, if it has one.
     pub parent: Option<String>,
     /// Where it was imported from, if it was: source id and URL.
     pub source: Option<String>,
+    /// Its page in the source.
     pub url: Option<String>,
 }
 
@@ -491,6 +572,7 @@ fn origin_author(o: &Origin) -> AuthorView {
 }
 
 impl IssueView {
+    /// The view of `s`, with `short_id` and authors named by `author`.
     pub fn new(s: &IssueState, short_id: String, author: &dyn Fn(&ActorId) -> AuthorView) -> IssueView {
         let created = s.created.as_ref();
         IssueView {
@@ -535,16 +617,24 @@ impl IssueView {
 /// `A parent B` (B is A's parent), `A child B`, `A related B`, …
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkSpec {
+    /// The first issue blocks the second.
     Blocks,
+    /// The first issue waits for the second.
     BlockedBy,
+    /// The second issue is the first's parent.
     Parent,
+    /// The second issue is the first's child.
     Child,
+    /// The two are related.
     Related,
+    /// The first duplicates the second.
     DuplicateOf,
+    /// The first was found while working on the second.
     DiscoveredFrom,
 }
 
 impl LinkSpec {
+    /// Every name `parse` takes, in the order `--help` gives them.
     pub const NAMES: [&'static str; 7] = [
         "blocks",
         "blocked-by",
@@ -555,6 +645,7 @@ impl LinkSpec {
         "discovered-from",
     ];
 
+    /// The name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             LinkSpec::Blocks => "blocks",
@@ -567,6 +658,7 @@ impl LinkSpec {
         }
     }
 
+    /// The link named `s` (`_` or `-`, any case); `None` for another name.
     pub fn parse(s: &str) -> Option<LinkSpec> {
         Some(match s.to_ascii_lowercase().replace('_', "-").as_str() {
             "blocks" => LinkSpec::Blocks,
@@ -625,10 +717,13 @@ pub struct Overridden {
     pub field: String,
     /// The value that lost, and the event that wrote it.
     pub lost: String,
+    /// The event that wrote the value that lost.
     pub lost_event: String,
     /// The value that won, the event that wrote it, and its writer (actor id).
     pub won: String,
+    /// The event that wrote the value that won.
     pub won_event: String,
+    /// Its writer (actor id in hex).
     pub by: String,
 }
 
