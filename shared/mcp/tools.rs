@@ -3,6 +3,8 @@
 //! through the same function of the operations tier; its result is that function's result as
 //! structured content.
 
+#![deny(missing_docs)]
+
 use std::time::Duration;
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
@@ -31,6 +33,7 @@ pub struct ReadyArgs {
     pub include_ephemeral: bool,
 }
 
+/// The `search` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchArgs {
@@ -40,6 +43,7 @@ pub struct SearchArgs {
     pub limit: Option<usize>,
 }
 
+/// The `claim_next` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimNextArgs {
@@ -49,6 +53,7 @@ pub struct ClaimNextArgs {
     pub ttl: Option<String>,
 }
 
+/// The arguments of tools that take one issue (`show`, `history`).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueArgs {
@@ -56,6 +61,7 @@ pub struct IssueArgs {
     pub id: String,
 }
 
+/// The `claim` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimArgs {
@@ -65,6 +71,7 @@ pub struct ClaimArgs {
     pub ttl: Option<String>,
 }
 
+/// The `unclaim` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnclaimArgs {
@@ -75,13 +82,16 @@ pub struct UnclaimArgs {
     pub force: bool,
 }
 
+/// The `create` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateArgs {
+    /// The title: one line.
     pub title: String,
     /// The description, in markdown.
     #[serde(default)]
     pub body: String,
+    /// Labels it starts with.
     #[serde(default)]
     pub labels: Vec<String>,
     /// Emails; `@me` is this session's actor.
@@ -102,38 +112,52 @@ pub struct CreateArgs {
     pub discovered_from: Vec<String>,
 }
 
+/// The `comment` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentArgs {
+    /// The issue: its id or a unique prefix of it.
     pub id: String,
     /// The comment, in markdown.
     pub body: String,
 }
 
+/// The `edit` tool's arguments: only what is given changes.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditArgs {
+    /// The issue: its id or a unique prefix of it.
     pub id: String,
+    /// A new title.
     pub title: Option<String>,
+    /// A new description, in markdown.
     pub body: Option<String>,
+    /// Labels to add.
     #[serde(default)]
     pub add_labels: Vec<String>,
+    /// Labels to remove.
     #[serde(default)]
     pub remove_labels: Vec<String>,
+    /// Assignees to add (emails; `@me` is this session's actor).
     #[serde(default)]
     pub add_assignees: Vec<String>,
+    /// Assignees to remove.
     #[serde(default)]
     pub remove_assignees: Vec<String>,
+    /// A new priority, 0 (highest) to 4.
     pub priority: Option<u8>,
+    /// A new type: task, bug, feature, epic, chore…
     #[serde(rename = "type")]
     pub issue_type: Option<String>,
     /// The new parent (id or prefix), or `none`.
     pub parent: Option<String>,
 }
 
+/// The `close` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseArgs {
+    /// The issue: its id or a unique prefix of it.
     pub id: String,
     /// `completed` (default) or `not_planned`.
     pub reason: Option<String>,
@@ -141,6 +165,7 @@ pub struct CloseArgs {
     pub comment: Option<String>,
 }
 
+/// The `link` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkArgs {
@@ -156,6 +181,7 @@ pub struct LinkArgs {
     pub remove: bool,
 }
 
+/// The `lock_acquire` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockArgs {
@@ -171,17 +197,21 @@ pub struct LockArgs {
     pub local: bool,
 }
 
+/// The `lock_release` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseArgs {
+    /// The resources to give back, as `lock_acquire` took them.
     pub resources: Vec<String>,
     /// End another actor's abandoned lease (recorded in its history).
     #[serde(default)]
     pub force: bool,
+    /// Leases taken only in this clone (`local` on `lock_acquire`).
     #[serde(default)]
     pub local: bool,
 }
 
+/// The `lock_status` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusArgs {
@@ -193,6 +223,7 @@ pub struct StatusArgs {
     pub all: bool,
 }
 
+/// The `sandbox_create` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxCreateArgs {
@@ -207,16 +238,18 @@ pub struct SandboxCreateArgs {
     pub locks: Vec<String>,
     /// A commit or branch to start from (default HEAD, with the main tree's changes carried).
     pub base: Option<String>,
-    /// copy, worktree, overlay, layer or auto.
+    /// auto, reflink, copy or overlay.
     pub backend: Option<String>,
     /// Run its commands on another machine over ssh: an executor configured as
     /// `sandbox.executor.<name>.*`, or an ssh destination.
     pub on: Option<String>,
 }
 
+/// The `sandbox_exec` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxExecArgs {
+    /// The sandbox's name.
     pub name: String,
     /// The program and its arguments.
     pub command: Vec<String>,
@@ -242,21 +275,27 @@ pub struct SandboxExecArgs {
     pub env: std::collections::BTreeMap<String, String>,
 }
 
+/// The arguments of tools that take one sandbox (`sandbox_diff`, `sandbox_suggest`,
+/// `sandbox_remove`…).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxArgs {
+    /// The sandbox's name.
     pub name: String,
 }
 
+/// The `sandbox_logs` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxLogsArgs {
+    /// The sandbox's name.
     pub name: String,
     /// Which run, counting back from the last (1, the default).
     #[serde(default)]
     pub run: Option<usize>,
 }
 
+/// The `sandbox_merge_plan` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxMergePlanArgs {
@@ -265,9 +304,11 @@ pub struct SandboxMergePlanArgs {
     pub names: Vec<String>,
 }
 
+/// The `sandbox_squash_plan` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxSquashArgs {
+    /// The sandbox's name.
     pub name: String,
     /// Move the sandbox's branch to the plan's commits (its files and index stay as they are;
     /// the old tip stays in the branch's reflog).
@@ -275,9 +316,11 @@ pub struct SandboxSquashArgs {
     pub apply: bool,
 }
 
+/// The `sandbox_commit` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxCommitArgs {
+    /// The sandbox's name.
     pub name: String,
     /// The commit message; a `Fixes: <id>` trailer closes the issue once the commit lands.
     pub message: String,
@@ -289,9 +332,11 @@ pub struct SandboxCommitArgs {
     pub keep_locks: bool,
 }
 
+/// The `sandbox_land` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxLandArgs {
+    /// The sandbox's name.
     pub name: String,
     /// Commit what the sandbox holds first, with this message.
     pub message: Option<String>,
@@ -314,15 +359,18 @@ pub struct SandboxLandArgs {
     pub draft: bool,
 }
 
+/// The `sandbox_remove` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxRemoveArgs {
+    /// The sandbox's name.
     pub name: String,
     /// Remove it even with uncommitted changes or unmerged commits (the branch keeps them).
     #[serde(default)]
     pub force: bool,
 }
 
+/// The `sync` tool's arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncArgs {
@@ -608,6 +656,7 @@ pub type StoreWork = Box<dyn FnOnce(&Store) -> Result<Value> + Send>;
 
 /// A tool's work once its arguments are decoded.
 pub enum Call {
+    /// Work on the session's store.
     Store(StoreWork),
     /// A sandbox command, with where its output goes.
     Exec(SandboxExecArgs),
