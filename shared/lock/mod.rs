@@ -4,6 +4,8 @@
 //! remote, serialising overlapping resources through their ancestors' refs there and through a
 //! mutex file among the processes of one clone.
 
+#![deny(missing_docs)]
+
 mod resource;
 mod take;
 
@@ -22,6 +24,7 @@ use crate::repo::Repo;
 pub use resource::{Resource, parse_duration};
 pub use take::{Actor, Conflict, Denied, LeaseChange, Refused, Request, acquire, actor_record, change, fetch, gc};
 
+/// Where locks live: one ref per resource, named by the hash of its canonical form.
 pub const LOCKS_PREFIX: &str = "refs/grit/locks/";
 /// `--ttl` when none is given.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
@@ -30,8 +33,11 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
+    /// A lease was taken.
     Acquire,
+    /// A lease was extended.
     Renew,
+    /// A lease was given back.
     Release,
     /// Another actor ended a lease (`--force`).
     Break,
@@ -40,6 +46,7 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action as a lock commit names it.
     pub fn name(self) -> &'static str {
         match self {
             Action::Acquire => "acquire",
@@ -65,17 +72,25 @@ impl Action {
 /// A lease, as one lock commit records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lease {
+    /// The resource, in its canonical form (`path:src/`, `issue:<id>`, `repo:`).
     pub resource: String,
     /// The holder; `None` on a guard commit of a lock nobody ever held.
     #[serde(serialize_with = "serialize_actor")]
     pub owner: Option<ActorId>,
+    /// Whether the lease is held (not released or broken).
     pub held: bool,
+    /// When it was taken (milliseconds since the epoch).
     pub acquired_ms: u64,
+    /// When it runs out unless renewed.
     pub expires_ms: u64,
+    /// Why it was taken, as its holder wrote it.
     pub note: String,
+    /// A random value of this lease, kept when it is renewed: two leases of one holder are told
+    /// apart by it.
     pub nonce: String,
     /// Length of the lock's commit chain; the newest copy of a lease wins.
     pub seq: u64,
+    /// What this commit did.
     pub action: Action,
     /// Who wrote this commit (differs from the owner on a break or a guard).
     #[serde(serialize_with = "serialize_actor")]
@@ -166,18 +181,22 @@ impl Lease {
 /// One lock as this clone sees it: the newest lease among the local ref and every remote's copy.
 #[derive(Debug, Clone, Serialize)]
 pub struct Lock {
+    /// The lock's ref (under [`LOCKS_PREFIX`]).
     #[serde(rename = "ref")]
     pub reference: String,
+    /// The commit holding the newest copy.
     #[serde(serialize_with = "crate::hex::serialize_oid")]
     pub commit: ObjectId,
     /// Where the newest copy was found: "local" or a remote's name.
     pub source: String,
+    /// The lease it records.
     #[serde(flatten)]
     pub lease: Lease,
 }
 
 /// Every lock this clone knows of, keyed by lock ref hash.
 pub struct View {
+    /// The locks, by the hash in their ref's name.
     pub locks: HashMap<String, Lock>,
     /// Per hash: the local tip ("local") and each remote's tip.
     tips: HashMap<String, Vec<(String, ObjectId)>>,
@@ -300,6 +319,7 @@ impl View {
             .and_then(|t| t.iter().find(|(s, _)| s == source).map(|(_, c)| *c))
     }
 
+    /// The lock on `r`, if this clone knows of one.
     pub fn get(&self, r: &Resource) -> Option<&Lock> {
         self.locks.get(&r.ref_name()[LOCKS_PREFIX.len()..])
     }
@@ -381,7 +401,9 @@ pub fn path_resources(paths: &[String]) -> Option<Vec<Resource>> {
 /// Where leases are taken.
 #[derive(Debug, Clone)]
 pub enum Scope {
+    /// Leases in this clone only.
     Local,
+    /// Leases on this remote, taken by an atomic push.
     Remote(String),
 }
 
@@ -409,11 +431,15 @@ pub fn default_scope(repo: &Repo) -> Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
+    /// Locks are not checked.
     Off,
+    /// A write to a locked path or issue goes ahead, with a warning.
     Warn,
+    /// A write to a locked path or issue is refused.
     Require,
 }
 
+/// `lock.policy` as git config sets it (`warn` unless set); an unknown value is an error.
 pub fn policy(repo: &Repo) -> Result<Policy> {
     match repo.config_string("lock.policy").as_deref().map(str::trim) {
         None | Some("warn") | Some("") => Ok(Policy::Warn),

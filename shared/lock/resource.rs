@@ -15,9 +15,12 @@ pub enum Resource {
     Repo,
     /// A repository-relative path, normalised; `dir` when written with a trailing `/`.
     Path {
+        /// The path, from the work tree's root, without a trailing `/`.
         path: String,
+        /// Whether it names a directory (and everything under it).
         dir: bool,
     },
+    /// An issue: its claim.
     Issue(Id),
 }
 
@@ -151,11 +154,11 @@ fn hash(s: &str) -> String {
     crate::hex::encode(&crate::event::blake2b256(s.as_bytes()))
 }
 
-/// Parses `90s`, `15m`, `2h`, `1d` (a plain number is seconds).
 /// The longest lease or wait a duration may give: ten years, far below where a time in
 /// milliseconds could overflow.
 pub const MAX_DURATION_SECS: u64 = 10 * 366 * 86_400;
 
+/// Parses `90s`, `15m`, `2h`, `1d` (a plain number is seconds), at most [`MAX_DURATION_SECS`].
 pub fn parse_duration(s: &str) -> Result<Duration> {
     let t = s.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));

@@ -21,7 +21,9 @@ use crate::wal::{self, Author};
 /// A lock someone else holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Conflict {
+    /// The resource asked for.
     pub wanted: String,
+    /// The lock that holds it.
     #[serde(flatten)]
     pub held: Lock,
 }
@@ -29,7 +31,9 @@ pub struct Conflict {
 /// Why an acquire did not happen.
 #[derive(Debug)]
 pub enum Denied {
+    /// Others hold some of the resources.
     Conflicts(Vec<Conflict>),
+    /// Something else went wrong.
     Error(Error),
 }
 
@@ -41,7 +45,9 @@ impl From<Error> for Denied {
 
 /// Who is acting, and when.
 pub struct Actor<'a> {
+    /// The actor's id.
     pub id: ActorId,
+    /// How its commits are authored (name, email, time).
     pub author: Author<'a>,
 }
 
@@ -273,9 +279,13 @@ fn guard_steps(view: &View, scope: &Scope, changing: &BTreeSet<Resource>, who: &
 
 /// Options of an acquire or renew.
 pub struct Request<'a> {
+    /// The resources, all or none.
     pub resources: &'a [Resource],
+    /// How long the leases last unless renewed.
     pub ttl: Duration,
+    /// Why they are taken, for anyone who meets them.
     pub note: &'a str,
+    /// Where they are taken.
     pub scope: Scope,
     /// Keep trying this long while others hold a lease.
     pub wait: Option<Duration>,
@@ -413,6 +423,7 @@ pub enum Refused {
     NotHeld(String),
     /// Someone else holds it (and `--force` was not given, or the lease is still live).
     NotOwner(Box<Lock>),
+    /// Something else went wrong.
     Error(Error),
 }
 
@@ -425,7 +436,9 @@ impl From<Error> for Refused {
 /// What `change` does to a lease the actor holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseChange {
+    /// Extend the lease by this long from now.
     Renew(Duration),
+    /// Give it back.
     Release,
 }
 
