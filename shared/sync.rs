@@ -3,6 +3,8 @@
 //! into the local refs (create, fast-forward, or a union merge when one actor's WAL diverged),
 //! and pushed back fast-forward only. gix has no push, so fetch and push run `git`.
 
+#![deny(missing_docs)]
+
 use std::collections::{BTreeMap, HashSet};
 
 use gix::ObjectId;
@@ -207,14 +209,19 @@ pub fn remotes_with_unfetched_events(repo: &Repo) -> Result<Vec<String>> {
 /// How a ref's tip moved.
 #[derive(Debug, Clone, Serialize)]
 pub struct Move {
+    /// The tip before, if the ref existed.
     pub old: Option<String>,
+    /// The tip after, if the ref still exists.
     pub new: Option<String>,
 }
 
+/// How a fetched ref was taken into the local one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Integrated {
+    /// The local ref did not exist: it was made at the fetched tip.
     Created,
+    /// The local ref moved forward to the fetched tip.
     FastForward,
     /// The local and remote histories diverged; a merge commit now holds both.
     Union,
@@ -222,21 +229,27 @@ pub enum Integrated {
     KeptLocal,
 }
 
+/// How a local ref reached the remote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pushed {
+    /// The remote did not have it.
     New,
+    /// The remote's copy moved forward to it.
     FastForward,
 }
 
 /// What one sync did to one ref (named by its local name, `refs/grit/…`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RefReport {
+    /// The ref's local name.
     #[serde(rename = "ref")]
     pub reference: String,
     /// The remote-tracking copy moved.
     pub fetched: Option<Move>,
+    /// How the fetched copy was taken in, if it moved.
     pub integrated: Option<Integrated>,
+    /// How it was pushed, if it was.
     pub pushed: Option<Pushed>,
     /// The commit that was pushed (for a partial sync, possibly older than the local tip).
     pub pushed_commit: Option<String>,
@@ -247,12 +260,17 @@ pub struct RefReport {
 /// What `git wal sync` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
+    /// The remote synced with.
     pub remote: String,
     /// Fetch–integrate–push rounds (more than one when the remote moved during the push).
     pub rounds: u32,
+    /// Events folded into the index from what was fetched.
     pub events_folded: usize,
+    /// Each ref that moved or was refused.
     pub refs: Vec<RefReport>,
+    /// A snapshot written during the sync, if one was due.
     pub snapshot: Option<String>,
+    /// For `--issue`: what went along and what was held back.
     pub partial: Option<Partial>,
     /// Fetched events that failed verification and were not applied.
     pub rejected_events: Vec<crate::index::Rejected>,
@@ -265,6 +283,7 @@ pub struct SyncReport {
 /// A sync limited to one issue's events.
 #[derive(Debug, Clone, Serialize)]
 pub struct Partial {
+    /// The issue's full id.
     pub issue: String,
     /// Events of other issues that went along because they sit earlier in the same chains.
     pub carried_events: usize,
@@ -273,14 +292,18 @@ pub struct Partial {
 }
 
 impl SyncReport {
+    /// The refs that could not be integrated or pushed.
     pub fn rejected(&self) -> impl Iterator<Item = &RefReport> {
         self.refs.iter().filter(|r| r.rejected.is_some())
     }
 }
 
+/// What a sync does.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
+    /// Fetch the remote's refs.
     pub fetch: bool,
+    /// Push this clone's refs.
     pub push: bool,
     /// Push only what carries this issue's events.
     pub issue: Option<Id>,

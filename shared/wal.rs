@@ -2,6 +2,8 @@
 //! Each commit's tree holds one chunk (`[format, actor, [signed events…]]`); the ref update,
 //! compare-and-swap on the old tip, is the commit point (`loose` writes the objects, `refs` the ref).
 
+#![deny(missing_docs)]
+
 use std::time::Duration;
 
 use ciborium::value::{Integer, Value};
@@ -12,13 +14,16 @@ use crate::event::{ActorId, DecodeError, SignedEvent, from_cbor, to_cbor};
 use crate::refs::{self, Swap};
 use crate::repo::Repo;
 
+/// Where each actor's WAL lives: `refs/grit/wal/<actor id>`.
 pub const WAL_PREFIX: &str = "refs/grit/wal/";
+/// The chunk format this version writes and reads.
 pub const CHUNK_FORMAT: u64 = 1;
 /// The file name of the chunk inside each WAL commit's tree.
 pub const CHUNK_FILE: &str = "chunk.cbor";
 /// How often an append retries when another process of the same actor moves the ref first.
 const CAS_ATTEMPTS: u32 = 1000;
 
+/// The WAL ref of `actor`.
 pub fn wal_ref(actor: &ActorId) -> String {
     format!("{WAL_PREFIX}{actor}")
 }
@@ -43,6 +48,7 @@ pub fn chunk_owner(bytes: &[u8]) -> Option<ActorId> {
     }
 }
 
+/// Decodes a chunk (see [`encode_chunk`]); its events are decoded, not verified.
 pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<SignedEvent>, DecodeError> {
     if let Some(events) = crate::event::decode_chunk_fast(bytes, CHUNK_FORMAT) {
         return Ok(events);
@@ -66,8 +72,11 @@ pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<SignedEvent>, DecodeError> {
 
 /// A git identity and time for the commits grit writes.
 pub struct Author<'a> {
+    /// The name.
     pub name: &'a str,
+    /// The email.
     pub email: &'a str,
+    /// The time (milliseconds since the epoch).
     pub time_ms: u64,
 }
 
@@ -97,6 +106,7 @@ pub fn write_single_file_tree(repo: &Repo, file: &str, bytes: &[u8]) -> Result<O
     crate::loose::write(repo, &tree)
 }
 
+/// Writes a commit of `tree` with `parents`, authored and committed by `author`.
 pub fn write_commit(
     repo: &Repo,
     tree: ObjectId,
@@ -119,8 +129,11 @@ pub fn write_commit(
 
 /// What an append did: the new commit and the tip it was put on.
 pub struct Appended {
+    /// The WAL ref.
     pub reference: String,
+    /// The commit appended.
     pub commit: ObjectId,
+    /// The tip it was put on; `None` for the ref's first commit.
     pub parent: Option<ObjectId>,
 }
 
@@ -154,8 +167,11 @@ pub fn append(repo: &Repo, actor: &ActorId, author: &Author<'_>, events: &[Signe
 
 /// A commit of a WAL ref, read back.
 pub struct Chunk {
+    /// The commit.
     pub commit: ObjectId,
+    /// Its parents (more than one for a union of two histories).
     pub parents: Vec<ObjectId>,
+    /// Its chunk's events, decoded.
     pub events: Vec<SignedEvent>,
     /// The actor the chunk names as its writer (`None` for a commit without a chunk).
     pub owner: Option<ActorId>,
@@ -320,11 +336,13 @@ fn walk<T>(
 /// How one commit's history relates to another's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relation {
+    /// The same commit.
     Same,
     /// The first contains the second (a fast-forward from the second).
     Ahead,
     /// The second contains the first.
     Behind,
+    /// Each has commits the other does not.
     Diverged,
 }
 
