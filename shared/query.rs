@@ -3,6 +3,8 @@
 //! `"quoted phrases"` (title, body and comments), `OR`, `NOT`/`-`, parentheses and `sort:`.
 //! This module parses; the index evaluates (`index::search`).
 
+#![deny(missing_docs)]
+
 use std::fmt;
 
 use crate::event::State;
@@ -10,37 +12,57 @@ use crate::event::State;
 /// A parsed query: what to match (everything when `None`) and how to order it.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Query {
+    /// What to match; `None` matches every issue.
     pub expr: Option<Expr>,
+    /// How to order what matches; `None` for the face's own order.
     pub sort: Option<Sort>,
 }
 
+/// A query's structure.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
+    /// Every one matches.
     And(Vec<Expr>),
+    /// Any one matches.
     Or(Vec<Expr>),
+    /// It does not match.
     Not(Box<Expr>),
+    /// A qualifier or a word.
     Term(Term),
 }
 
+/// One qualifier or word.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Term {
+    /// `is:open`, `is:closed`.
     State(State),
     /// Any of these labels.
     Label(Vec<String>),
+    /// `no:label`.
     NoLabel,
+    /// `assignee:a,b`: any of these (`@me`: the current actor's email).
     Assignee(Vec<String>),
+    /// `no:assignee`.
     NoAssignee,
     /// A name or email of the author (`@me`: the current actor), or `id:<hex prefix>`.
     Author(String),
+    /// `type:a,b`: any of these types.
     Type(Vec<String>),
+    /// `priority:…` (`1`, `<=1`, `0..2`).
     Priority(Cmp),
     /// An issue id or prefix: its children.
     Parent(String),
+    /// `no:parent`.
     NoParent,
+    /// `is:blocked`, `blocked:true` or `blocked:false`: whether an open issue blocks it.
     Blocked(bool),
+    /// `is:claimed`, `claimed:true` or `claimed:false`: whether someone holds its claim.
     Claimed(bool),
+    /// `created:…` (`<7d`, `>2024-01-01`).
     Created(Cmp),
+    /// `updated:…`.
     Updated(Cmp),
+    /// `comments:…`.
     Comments(Cmp),
     /// A normalised word.
     Word(String),
@@ -53,27 +75,38 @@ pub enum Term {
 /// A comparison of a number (a time is milliseconds since the epoch): `low <= n <= high`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cmp {
+    /// The least value that matches.
     pub low: u64,
+    /// The greatest value that matches.
     pub high: u64,
 }
 
 impl Cmp {
+    /// Whether `n` matches.
     pub fn matches(&self, n: u64) -> bool {
         self.low <= n && n <= self.high
     }
 }
 
+/// What `sort:` orders by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortKey {
+    /// When opened.
     Created,
+    /// When last changed.
     Updated,
+    /// Priority.
     Priority,
+    /// How many comments.
     Comments,
 }
 
+/// An order: `sort:KEY`, `sort:KEY-asc` or `sort:KEY-desc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sort {
+    /// What it orders by.
     pub key: SortKey,
+    /// Largest first.
     pub descending: bool,
 }
 
@@ -88,7 +121,9 @@ impl Sort {
 /// A query that does not parse, with the column (1-based, in characters) where it went wrong.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryError {
+    /// Where it went wrong, in characters from 1.
     pub column: usize,
+    /// What was expected there.
     pub message: String,
 }
 
