@@ -4,6 +4,8 @@
 //! index agree with it (all of them for a new issue, only the differences for one imported
 //! before).
 
+#![deny(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -18,41 +20,67 @@ pub mod jira;
 /// Where an import reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum From {
+    /// GitHub issues, as `gh issue list --json` or the REST API gives them.
     Github,
+    /// GitLab issues.
     Gitlab,
+    /// Jira issues.
     Jira,
+    /// A beads database's JSONL.
     Beads,
+    /// An export of this suite (`git issue export`).
     Grit,
 }
 
 /// A comment as another tracker had it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncomingComment {
+    /// Its id there (`github:owner/name#12/comment/345`).
     pub source: String,
+    /// Who wrote it, as the source names them.
     pub author: String,
+    /// Their email, if the source gives it.
     pub author_email: Option<String>,
+    /// For an export of this suite: the author's actor id.
     pub author_id: Option<String>,
+    /// When it was written (milliseconds since the epoch).
     pub created_ms: u64,
+    /// Its text.
     pub body: String,
 }
 
 /// An issue as another tracker had it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incoming {
+    /// Its id there (`github:owner/name#12`, `beads:bd-12`, `grit:<id>`).
     pub source: String,
+    /// Its page there.
     pub url: Option<String>,
+    /// The title.
     pub title: String,
+    /// The body.
     pub body: String,
+    /// Open or closed.
     pub state: State,
+    /// Why it was closed (`completed`, `not_planned`).
     pub state_reason: Option<String>,
+    /// Its labels.
     pub labels: Vec<String>,
+    /// Its assignees.
     pub assignees: Vec<String>,
+    /// Its priority, 0 to 4, if the source has one.
     pub priority: Option<u8>,
+    /// Its type, if the source has one.
     pub issue_type: Option<String>,
+    /// Who opened it, as the source names them.
     pub author: String,
+    /// Their email, if the source gives it.
     pub author_email: Option<String>,
+    /// For an export of this suite: the author's actor id.
     pub author_id: Option<String>,
+    /// When it was opened (milliseconds since the epoch).
     pub created_ms: u64,
+    /// Its comments, oldest first.
     pub comments: Vec<IncomingComment>,
     /// Links to other incoming issues, by their source ids.
     pub links: Vec<(LinkSpec, String)>,
@@ -65,6 +93,7 @@ pub struct Incoming {
 pub struct Skipped {
     /// `file:line` or `file[index]`.
     pub at: String,
+    /// Why it could not be read.
     pub reason: String,
 }
 
@@ -124,10 +153,10 @@ fn github_key(url: &str, number: u64) -> String {
     }
 }
 
-/// One GitHub issue, in either shape (`gh` camelCase or REST snake_case).
 /// The most labels one imported issue may carry, and the longest label: a record past them is
 /// skipped and named (one issue with a million labels cost minutes and gigabytes).
 pub const MAX_LABELS: usize = 100;
+/// The longest label, in bytes (see [`MAX_LABELS`]).
 pub const MAX_LABEL_BYTES: usize = 256;
 
 /// Checks what every source's record must hold to be written as the CLI would write it.
@@ -159,6 +188,7 @@ pub fn validate(x: Incoming) -> Result<Incoming, String> {
     Ok(x)
 }
 
+/// One GitHub issue, in either shape (`gh` camelCase or REST snake_case).
 pub fn github_issue(v: &Value) -> Result<Incoming, String> {
     let number = v.get("number").and_then(Value::as_u64).ok_or("no issue number")?;
     if v.get("pull_request").is_some() {
@@ -226,6 +256,7 @@ pub fn github_issue(v: &Value) -> Result<Incoming, String> {
     })
 }
 
+/// Comment `i` of the GitHub issue whose source id is `issue_source`, in either shape.
 pub fn github_comment(c: &Value, issue_source: &str, i: usize) -> Result<IncomingComment, String> {
     let id = c
         .get("id")

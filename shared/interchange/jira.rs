@@ -29,7 +29,9 @@ use crate::issue::{ALL_TYPES, LinkSpec};
 /// multi-valued `issue.jira.type` and `issue.jira.priority` in git config add or change.
 #[derive(Debug, Clone)]
 pub struct Mapping {
+    /// Jira's issue type (lower-cased) to ours.
     pub types: HashMap<String, String>,
+    /// Jira's priority name (lower-cased) to ours, 0 to 4.
     pub priorities: HashMap<String, u8>,
 }
 
