@@ -33,14 +33,20 @@ const LEASE_FD: &str = "GRIT_DAEMON_LEASE_FD";
 
 /// Where a repository's daemon keeps things.
 pub struct Paths {
+    /// The daemon's directory, `<grit dir>/daemon`.
     pub dir: PathBuf,
+    /// The lock file the running daemon holds.
     pub lock: PathBuf,
+    /// Where it says who it is (`state.json`).
     pub state: PathBuf,
+    /// Its socket.
     pub socket: PathBuf,
+    /// Its log.
     pub log: PathBuf,
 }
 
 impl Paths {
+    /// The paths of the daemon of the repository whose grit directory is `grit_dir`.
     pub fn of(grit_dir: &Path) -> Paths {
         let dir = grit_dir.join("daemon");
         Paths {
@@ -56,8 +62,11 @@ impl Paths {
 /// What a running daemon says about itself in `daemon/state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Info {
+    /// Its process id.
     pub pid: u32,
+    /// When it started (milliseconds since the epoch).
     pub started_ms: u64,
+    /// Its socket.
     pub socket: PathBuf,
 }
 
@@ -281,14 +290,23 @@ pub fn stop(grit_dir: &Path) -> Result<Option<Info>> {
 /// The background sync's state, as `status` shows it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncState {
+    /// How often it syncs, in milliseconds (0: never).
     pub interval_ms: u64,
+    /// The remote it syncs with.
     pub remote: Option<String>,
+    /// When the last sync ran (RFC 3339).
     pub last_at: Option<String>,
+    /// Whether it worked.
     pub last_ok: Option<bool>,
+    /// What it said.
     pub last_message: Option<String>,
+    /// Events the last sync folded in.
     pub events_folded: usize,
+    /// Failures in a row.
     pub failures: u32,
+    /// When the next runs.
     pub next_in_ms: Option<u64>,
+    /// Syncs run since the daemon started.
     pub runs: u64,
 }
 
@@ -296,19 +314,26 @@ pub struct SyncState {
 pub struct Shared {
     /// The work tree (or git dir) each thread opens the repository at.
     pub dir: PathBuf,
+    /// The repository's grit directory.
     pub grit_dir: PathBuf,
+    /// When the daemon started (milliseconds since the epoch).
     pub started_ms: u64,
     /// Bumped whenever something may have reached the feed; waiters wake on it.
     generation: Mutex<u64>,
     changed: Condvar,
+    /// Clients connected now.
     pub clients: AtomicUsize,
+    /// Set when the daemon is stopping.
     pub stopping: AtomicBool,
     last_activity: Mutex<Instant>,
+    /// The background sync's state.
     pub sync: Mutex<SyncState>,
+    /// Each webhook's state.
     pub webhooks: Mutex<Vec<super::webhook::Status>>,
     log: Mutex<Option<fs::File>>,
     log_cap: u64,
     log_path: PathBuf,
+    /// Live subscriptions now.
     pub subscriptions: AtomicUsize,
     /// Bumped when the repository's config file changes (webhooks are read again).
     pub config: std::sync::atomic::AtomicU64,
@@ -334,6 +359,7 @@ impl Shared {
         self.changed.notify_all();
     }
 
+    /// The generation now (see `bump`).
     pub fn generation(&self) -> u64 {
         *self.generation.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -348,6 +374,7 @@ impl Shared {
         *g
     }
 
+    /// Marks activity now: the idle timeout starts again.
     pub fn touch(&self) {
         *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
@@ -356,6 +383,7 @@ impl Shared {
         self.last_activity.lock().unwrap_or_else(|p| p.into_inner()).elapsed()
     }
 
+    /// Makes every thread stop.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.bump();
@@ -380,6 +408,7 @@ impl Shared {
         }
     }
 
+    /// The daemon's state, as `git wal daemon status --json` prints it.
     pub fn status(&self) -> Value {
         let feed = crate::feed::Feed::of(&match Repo::discover(&self.dir) {
             Ok(r) => r,

@@ -3,6 +3,8 @@
 //! the wait for more, on the kernel's change notification (inotify) on the refs and the feed.
 //! `git wal watch`, the daemon's subscriptions and webhooks all read through `Stream`.
 
+#![deny(missing_docs)]
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -26,20 +28,32 @@ pub mod webhook;
 /// One event, as `git wal log --json` and the live records show it.
 #[derive(Serialize, Clone)]
 pub struct EventJson {
+    /// The event's id in hex.
     pub id: String,
+    /// The issue it is about, in hex.
     pub entity: String,
+    /// Its kind (`issue.title_set`).
     pub kind: &'static str,
+    /// Its kind's code.
     pub code: u64,
+    /// The actor that signed it, in hex.
     pub actor: String,
+    /// Its Lamport clock.
     pub lamport: u64,
+    /// Its writer's time (RFC 3339).
     pub time: String,
+    /// The ids of its parents.
     pub parents: Vec<String>,
+    /// The WAL commit it was read from.
     pub commit: String,
+    /// The ref that commit is on.
     pub reference: String,
+    /// What it did, in a line.
     pub summary: String,
 }
 
 impl EventJson {
+    /// The view of `ev`, read from `commit` on `reference`.
     pub fn of(ev: &SignedEvent, commit: String, reference: String) -> EventJson {
         EventJson {
             id: ev.id.to_hex(),
@@ -108,6 +122,7 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Parses a comma-separated list of record kinds, refusing one that names nothing.
     pub fn parse_kinds(list: &str) -> Result<Vec<String>> {
         let kinds: Vec<String> = list
             .split(',')
@@ -135,6 +150,7 @@ impl Filter {
         Ok(kinds)
     }
 
+    /// Whether a record of `kind` passes.
     pub fn wants(&self, kind: &str) -> bool {
         if self.query.is_some() && (kind == "lock" || kind == "sandbox") {
             return false;
@@ -156,10 +172,12 @@ pub enum Since {
     Now,
     /// Every record the feed still holds.
     Start,
+    /// Right after this cursor.
     At(Cursor),
 }
 
 impl Since {
+    /// `now`, `start` (or `0`), or a cursor.
     pub fn parse(s: &str) -> Result<Since> {
         Ok(match s {
             "now" => Since::Now,
@@ -172,11 +190,13 @@ impl Since {
 /// One record for a consumer, and the cursor that resumes right after it.
 #[derive(Debug, Clone)]
 pub struct Item {
+    /// Resumes right after this record.
     pub cursor: Cursor,
     /// `event`, `lock` or `sandbox`, then the event's kind for events.
     pub kind: String,
     /// The issue an event is about.
     pub issue: Option<Id>,
+    /// The record, as the feed holds it.
     pub record: Value,
 }
 
@@ -362,6 +382,7 @@ pub struct Woken {
 }
 
 impl Waker {
+    /// Watches the repository's refs and the feed.
     pub fn new(repo: &Repo) -> Result<Waker> {
         use notify::Watcher;
         let common = repo.git.common_dir().to_owned();
@@ -442,6 +463,7 @@ impl FoldLater {
             .map_or(max, |d| d.saturating_duration_since(std::time::Instant::now()).min(max))
     }
 
+    /// Counts in what `w` saw: a changed ref makes a fold due.
     pub fn note(&mut self, w: &Woken) {
         if w.refs && self.due.is_none() {
             self.due = Some(std::time::Instant::now() + FOLD_DELAY);

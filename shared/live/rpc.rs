@@ -18,9 +18,13 @@ use crate::ops::sandboxes::{CreateRequest, Exec, Output};
 use crate::sandbox;
 use crate::store::Store;
 
+/// JSON-RPC: the request is not JSON.
 pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC: the request is not a request.
 pub const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC: no such method.
 pub const METHOD_NOT_FOUND: i64 = -32601;
+/// JSON-RPC: the parameters do not fit the method.
 pub const INVALID_PARAMS: i64 = -32602;
 /// A method that ran and failed; `data` holds the hint and the exit code the CLI would give.
 pub const FAILED: i64 = -32000;
@@ -33,8 +37,11 @@ type Writer = Arc<Mutex<UnixStream>>;
 /// A JSON-RPC error object.
 #[derive(Debug)]
 pub struct RpcError {
+    /// The JSON-RPC error code.
     pub code: i64,
+    /// What went wrong.
     pub message: String,
+    /// More: the hint and exit code, for a method that failed.
     pub data: Option<Value>,
 }
 

@@ -38,6 +38,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Where a webhook delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// An HTTP(S) URL, POSTed the JSON.
     Url(String),
     /// A shell command line, given the JSON on stdin.
     Command(String),
@@ -46,13 +47,21 @@ pub enum Target {
 /// One configured webhook.
 #[derive(Debug, Clone)]
 pub struct Hook {
+    /// Its name: `grit.webhook.<name>.*`.
     pub name: String,
+    /// Where it delivers.
     pub target: Target,
+    /// Only records of issues matching this query (the `-S` language).
     pub query: Option<String>,
+    /// Only these record kinds (a comma-separated list, as `git wal watch --kind` takes it).
     pub events: Option<String>,
+    /// The HMAC-SHA256 key that signs each delivery.
     pub secret: Option<String>,
+    /// How long one attempt may take.
     pub timeout: Duration,
+    /// Attempts before a delivery is parked.
     pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each.
     pub backoff: Duration,
     /// The configuration as read, to notice a change.
     pub fingerprint: String,
@@ -61,14 +70,21 @@ pub struct Hook {
 /// A webhook's state, as `status` shows it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
+    /// Its name.
     pub name: String,
+    /// Where it delivers, as a person reads it.
     pub target: String,
+    /// Where in the feed it has delivered up to.
     pub cursor: Option<String>,
+    /// Deliveries made since the daemon started.
     pub delivered: u64,
+    /// Attempts that failed since the daemon started.
     pub failed_attempts: u64,
+    /// Deliveries parked after their last attempt failed.
     pub parked: usize,
     /// A delivery is being attempted (or waits for its next attempt).
     pub in_flight: bool,
+    /// What the last failed attempt said.
     pub last_error: Option<String>,
 }
 
@@ -263,6 +279,7 @@ impl Hook {
         fs::rename(&tmp, &path).map_err(Error::io(&path))
     }
 
+    /// Where it delivers, as a person reads it: the URL, or `command: …`.
     pub fn target_text(&self) -> String {
         match &self.target {
             Target::Url(u) => u.clone(),
@@ -283,6 +300,7 @@ pub struct CursorFile {
 const CURSOR_WIDTH: usize = 80;
 
 impl CursorFile {
+    /// Moves the cursor to `c`.
     pub fn save(&self, c: &Cursor) -> Result<()> {
         use std::os::unix::fs::FileExt;
         let mut line = c.to_string();
@@ -311,17 +329,24 @@ fn file_name(name: &str) -> String {
 /// about, and the body sent.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Delivery {
+    /// The delivery's id: the same on every attempt.
     pub id: String,
+    /// The record's kind (`issue.created`, `lock`, `sandbox`, `ping`).
     pub event: String,
+    /// The JSON sent.
     pub body: Value,
 }
 
 /// A delivery parked after its last attempt failed.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Parked {
+    /// The delivery.
     pub delivery: Delivery,
+    /// Attempts made.
     pub attempts: u32,
+    /// What the last one said.
     pub error: String,
+    /// When it was parked (RFC 3339).
     pub parked_at: String,
 }
 
@@ -372,6 +397,7 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// A sender for `hook`.
     pub fn new(hook: Hook) -> Sender {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(hook.timeout))
@@ -521,7 +547,9 @@ fn run_command(
 /// What one pass of deliveries did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Pass {
+    /// Deliveries made.
     pub delivered: u64,
+    /// Deliveries parked.
     pub parked: u64,
 }
 
