@@ -47,6 +47,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// `cargo` or `node`.
     pub fn parse(s: &str) -> Result<Kind> {
         match s.trim() {
             "cargo" => Ok(Kind::Cargo),
@@ -58,6 +59,7 @@ impl Kind {
         }
     }
 
+    /// The name config uses.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Cargo => "cargo",

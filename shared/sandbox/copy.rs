@@ -20,9 +20,13 @@ pub enum Method {
 /// What was copied.
 #[derive(Debug, Default)]
 pub struct Copied {
+    /// Regular files copied.
     pub files: u64,
+    /// Their bytes.
     pub bytes: u64,
+    /// Directories made.
     pub dirs: u64,
+    /// Symbolic links made.
     pub symlinks: u64,
     /// Files made as hard links to a file copied before them: links within the copied set are
     /// kept, as `cp -a` keeps them (a cargo `target/` holds hundreds).

@@ -38,14 +38,21 @@ impl Phases {
 /// What to create.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// Its name.
     pub name: String,
+    /// A commit or branch to start from; `None`: HEAD, with the main tree's changes carried.
     pub base: Option<String>,
+    /// Start from the commit alone, carrying nothing.
     pub clean: bool,
+    /// Globs of ignored or untracked paths not to carry.
     pub excludes: Vec<String>,
     /// Globs of ignored files to bring (a template's `include`); every ignored file when empty.
     pub includes: Vec<String>,
+    /// How to make its files.
     pub backend: Backend,
+    /// The issue it works on.
     pub issue: Option<String>,
+    /// Lock resources to take for it.
     pub locks: Vec<String>,
     /// The executor its commands run on (`--on`); `None` runs them here.
     pub remote: Option<super::remote::Remote>,
@@ -55,7 +62,9 @@ pub struct Spec {
 
 /// Why creation stopped.
 pub enum Stopped {
+    /// A signal stopped it (the number); what was made is rolled back.
     Interrupted(i32),
+    /// It failed; what was made is rolled back.
     Failed(Error),
 }
 

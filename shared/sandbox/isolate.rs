@@ -34,12 +34,15 @@ pub struct Isolate {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tool {
+    /// bubblewrap.
     #[default]
     Bwrap,
+    /// util-linux's `unshare`, with a script that sets up the mounts.
     Unshare,
 }
 
 impl Tool {
+    /// The tool's program name.
     pub fn name(self) -> &'static str {
         match self {
             Tool::Bwrap => "bwrap",
@@ -252,6 +255,7 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// A pipe for bubblewrap's `--json-status-fd`.
     pub fn new() -> Result<Self> {
         let (reader, writer) = std::io::pipe().map_err(Error::io("pipe"))?;
         use std::os::fd::AsFd;

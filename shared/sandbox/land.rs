@@ -34,6 +34,7 @@ impl Strategy {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct LandOptions {
+    /// Merge or rebase (`sandbox.landStrategy`).
     pub strategy: Strategy,
     /// The remote to push to; `None`: the target's upstream remote, else `origin` if it exists,
     /// else no push (the land is local).
@@ -43,6 +44,7 @@ pub struct LandOptions {
 }
 
 impl LandOptions {
+    /// The options `sandbox.landStrategy` and the defaults give.
     pub fn new(main: &Main) -> LandOptions {
         LandOptions {
             strategy: Strategy::configured(main),
@@ -56,22 +58,29 @@ impl LandOptions {
 #[derive(Debug, Serialize)]
 #[non_exhaustive]
 pub struct Landed {
+    /// The sandbox's name.
     pub name: String,
+    /// Its branch.
     pub branch: String,
     /// The branch landed onto.
     pub target: String,
+    /// The remote pushed to, if any.
     pub remote: Option<String>,
+    /// How it landed.
     pub strategy: Strategy,
     /// The target before and after.
     pub before: String,
+    /// The target's commit after.
     pub after: String,
     /// The sandbox's commits were on the target already: nothing to land.
     pub already: bool,
+    /// Whether the target was pushed.
     pub pushed: bool,
     /// Pushes that lost a race and were tried again.
     pub retries: u32,
     /// Issues the landed commits' `Fixes:`/`Closes:` trailers closed, and `Refs:` referenced.
     pub closed: Vec<String>,
+    /// Issues the landed commits' `Refs:` trailers referenced.
     pub referenced: Vec<String>,
     /// What the trailers could not do (an id that names no issue, say).
     pub warnings: Vec<String>,
@@ -442,6 +451,7 @@ pub struct ProposeOptions {
     pub remote: Option<String>,
     /// `OWNER/NAME` on GitHub; `None`: `grit.github.repo`, else read from the remote's URL.
     pub repo: Option<String>,
+    /// Open it as a draft.
     pub draft: bool,
 }
 
@@ -449,14 +459,21 @@ pub struct ProposeOptions {
 #[derive(Debug, Serialize)]
 #[non_exhaustive]
 pub struct Proposed {
+    /// The sandbox's name.
     pub name: String,
+    /// Its branch.
     pub branch: String,
+    /// The remote the branch was pushed to.
     pub remote: String,
     /// The branch the pull request asks to merge into (the main work tree's).
     pub base: String,
+    /// The GitHub repository, `OWNER/NAME`.
     pub repo: String,
+    /// The pull request's number.
     pub number: u64,
+    /// Its page.
     pub url: String,
+    /// Its title.
     pub title: String,
     /// A new pull request; false when one was already open for the branch (the push updated it).
     pub created: bool,

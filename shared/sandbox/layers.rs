@@ -15,18 +15,22 @@ use crate::error::{Error, Result};
 /// One layer as `gc` saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerInfo {
+    /// The layer's key: a hash of its base commit and what it includes and leaves out.
     pub key: String,
     /// Bytes on disk (each inode once).
     pub bytes: u64,
     /// Sandboxes using it.
     pub sandboxes: Vec<String>,
+    /// When a sandbox last used it (milliseconds since the epoch).
     pub last_used_ms: u64,
 }
 
 /// What `gc` did.
 #[derive(Debug, Default, Serialize)]
 pub struct Collected {
+    /// Layers removed.
     pub removed: Vec<LayerInfo>,
+    /// Layers kept.
     pub kept: Vec<LayerInfo>,
     /// Half-built layers of processes that are gone, removed.
     pub leftovers: usize,

@@ -3,6 +3,8 @@
 //! keeping modes, symlinks and modification times. Creation is journalled so that an interrupted
 //! one is rolled back; every sandbox has a record under `<git-common-dir>/grit/sandboxes/`.
 
+#![deny(missing_docs)]
+
 pub mod caches;
 pub mod carried;
 pub mod copy;
@@ -32,19 +34,25 @@ use crate::repo::Repo;
 pub use copy::Method;
 pub use create::{Spec, Stopped, create, resolve_backend};
 
+/// Every sandbox's branch is `sandbox/<name>`.
 pub const BRANCH_PREFIX: &str = "sandbox/";
 
 /// How the rest of the work tree is brought along (`sandbox.backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
+    /// Probe once per repository and remember: reflink where it works, else copy.
     Auto,
+    /// Clone each file's blocks (FICLONE).
     Reflink,
+    /// Copy each file, in the kernel (copy_file_range), times and modes kept.
     Copy,
+    /// An overlayfs mount over a shared base layer.
     Overlay,
 }
 
 impl Backend {
+    /// `auto`, `reflink`, `copy` or `overlay`.
     pub fn parse(s: &str) -> Result<Backend> {
         Ok(match s {
             "auto" => Backend::Auto,
@@ -64,21 +72,29 @@ impl Backend {
 /// A sandbox, as recorded at `<git-common-dir>/grit/sandboxes/<name>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// Its name.
     pub name: String,
+    /// Its work tree.
     pub path: PathBuf,
+    /// Its branch (`sandbox/<name>`).
     pub branch: String,
     /// The commit it started from.
     pub base: String,
     /// The branch it started from, if any: "merged" is judged against it.
     pub base_ref: Option<String>,
+    /// How its files were made.
     pub backend: Backend,
+    /// When it was made (milliseconds since the epoch).
     pub created_ms: u64,
     /// Bytes brought along besides the checkout, at creation.
     pub copied_bytes: u64,
+    /// The issue it works on, if it was made for one.
     pub issue: Option<String>,
+    /// The lock resources taken for it.
     pub locks: Vec<String>,
     /// "creating" until the sandbox is complete, then "ready".
     pub state: String,
+    /// The process that created it (a creation whose process died is rolled back).
     pub pid: u32,
     /// The overlay base layer it stands on (`layers` counts its users by this).
     #[serde(default)]
@@ -109,7 +125,9 @@ pub struct Record {
 /// The repository a sandbox command acts on: always the main work tree, even when run from
 /// inside a sandbox (sandboxes never nest).
 pub struct Main {
+    /// The main repository.
     pub repo: Repo,
+    /// Its work tree.
     pub tree: PathBuf,
 }
 
@@ -121,6 +139,7 @@ fn not_nested(e: impl std::fmt::Display) -> Error {
 }
 
 impl Main {
+    /// The main repository of `dir`, even from inside a sandbox.
     pub fn discover(dir: &Path) -> Result<Main> {
         let here = Repo::discover(dir)?;
         let common = here.git.common_dir().to_owned();
@@ -163,6 +182,7 @@ impl Main {
         self.records_dir().join(format!("{name}.json"))
     }
 
+    /// Writes `r`'s record, whole (a rename).
     pub fn save(&self, r: &Record) -> Result<()> {
         let dir = self.records_dir();
         fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
@@ -173,6 +193,7 @@ impl Main {
         fs::rename(&tmp, &path).map_err(Error::io(&path))
     }
 
+    /// The record of sandbox `name`, if there is one.
     pub fn load(&self, name: &str) -> Result<Option<Record>> {
         let path = self.record_path(name);
         match fs::read(&path) {
@@ -319,6 +340,7 @@ fn run_git(mut c: Command, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A `git` command run in `dir`.
 pub fn git_cmd(dir: &Path) -> Command {
     // `-C` rather than a working directory for the child: std can then spawn with posix_spawn
     // (no fork of this process's address space), which `list` does once per sandbox.
@@ -388,9 +410,13 @@ pub fn validate_name(name: &str) -> Result<()> {
 /// A sandbox's state, for `list`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
+    /// Whether it holds changes of its own.
     pub dirty: bool,
+    /// Commits it has that its base does not.
     pub ahead: u64,
+    /// Commits its base has that it does not.
     pub behind: u64,
+    /// Whether its work tree is still there.
     pub exists: bool,
 }
 
@@ -596,7 +622,9 @@ pub fn note(main: &Main, step: &str, r: &Record, extra: serde_json::Value) {
 
 /// Who signs sandbox commits' provenance, and the tool versions it records.
 pub struct Signer {
+    /// The actor that signs.
     pub actor: crate::actor::Actor,
+    /// The tools (name, version) recorded as having built the change.
     pub tools: Vec<(String, String)>,
 }
 

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// A materialised base layer.
 pub struct Layer {
+    /// The layer's files: the tree every sandbox on it starts from.
     pub tree: PathBuf,
     /// The git index of a sandbox made from this layer, before any change of the main tree.
     pub index: PathBuf,
@@ -23,6 +24,7 @@ pub fn dirs(root: &Path, name: &str) -> (PathBuf, PathBuf) {
     (base.join("upper"), base.join("work"))
 }
 
+/// Where the layer of `key` lives under the sandboxes' root.
 pub fn layer_dir(root: &Path, key: &str) -> PathBuf {
     root.join(".layers").join(key)
 }

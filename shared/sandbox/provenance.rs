@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::event::{ActorId, from_cbor, to_cbor};
 
+/// The trailer that carries the record on a sandbox commit.
 pub const TRAILER: &str = "Sandbox-Provenance";
 /// The version of the record this code writes.
 pub const VERSION: u64 = 1;
@@ -18,19 +19,27 @@ pub const VERSION: u64 = 1;
 /// What a sandbox commit's trailer says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Provenance {
+    /// The record's version ([`VERSION`]).
     pub version: u64,
     /// The commit's tree: the content the record speaks for.
     pub tree: String,
+    /// The commit the sandbox started from.
     pub base: String,
+    /// The command that made the change.
     pub cmd: Vec<String>,
+    /// Its exit code.
     pub exit_code: i64,
+    /// The sandbox's backend.
     pub backend: String,
     /// none, bwrap or unshare.
     pub isolation: String,
     /// (tool, what `tool --version` printed first), sorted by tool.
     pub tools: Vec<(String, String)>,
+    /// When the command started (milliseconds since the epoch).
     pub started_ms: u64,
+    /// When it ended.
     pub ended_ms: u64,
+    /// The signing actor's id, in hex.
     pub actor: String,
 }
 
@@ -123,11 +132,15 @@ impl Provenance {
 /// Why a trailer does not verify.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bad {
+    /// It does not decode: what is wrong.
     Malformed(&'static str),
+    /// The signature is not the named actor's over the record.
     Signature,
     /// The record speaks for another tree than the commit's.
     Tree {
+        /// The tree the record names.
         recorded: String,
+        /// The commit's tree.
         actual: String,
     },
     /// Signed by a key that is no actor of this repository: anyone can sign a record.

@@ -31,7 +31,9 @@ pub const INSIDE_DIR: &str = "/tmp/.grit-proxy";
 /// one port or any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allowed {
+    /// The host name or address (`*.example.com` for its subdomains).
     pub host: String,
+    /// The port; `None` for any.
     pub port: Option<u16>,
 }
 
@@ -78,9 +80,13 @@ impl Allowed {
 /// A secret the proxy adds to plain-HTTP requests to one host.
 #[derive(Debug, Clone)]
 pub struct Secret {
+    /// The secret's name (`sandbox.secret.<name>.*`).
     pub name: String,
+    /// The host it is sent to.
     pub host: String,
+    /// The header it goes in.
     pub header: String,
+    /// Its value.
     pub value: String,
 }
 
@@ -132,10 +138,13 @@ pub fn secrets(main: &super::Main) -> (Vec<Secret>, Vec<String>) {
 /// One connection the command asked for, as the run's record keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetEvent {
+    /// The host asked for.
     pub host: String,
+    /// The port asked for.
     pub port: u16,
     /// CONNECT, or the plain-HTTP request's method.
     pub method: String,
+    /// Whether the allowlist let it through.
     pub allowed: bool,
     /// The secret added to it, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,6 +154,7 @@ pub struct NetEvent {
 /// A running proxy: its directory (socket and forwarder) and what it decided. It stops when
 /// dropped.
 pub struct Proxy {
+    /// The proxy's directory: its socket and forwarder.
     pub dir: PathBuf,
     log: Arc<Mutex<Vec<NetEvent>>>,
     socket: PathBuf,

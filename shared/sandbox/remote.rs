@@ -44,6 +44,7 @@ pub struct Remote {
     pub wrap: Option<String>,
     /// idle, running (a run by `pid` is under way), or lost (a run lost its connection).
     pub state: String,
+    /// The process of the run under way, when `state` is running.
     #[serde(default)]
     pub pid: u32,
 }
@@ -151,7 +152,9 @@ impl Remote {
 
 /// What a run sent: the sandbox's commit and its state (every file it held, as a commit).
 pub struct Sent {
+    /// The sandbox's commit.
     pub head: String,
+    /// Everything it held, as a commit.
     pub state: String,
 }
 

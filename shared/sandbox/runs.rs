@@ -32,17 +32,22 @@ pub fn kept(main: &Main) -> Result<usize> {
 /// One command run in a sandbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
+    /// The command and its arguments (empty: an interactive shell).
     pub cmd: Vec<String>,
     /// Run as a shell command line (`sh -c`).
     pub sh: bool,
     /// Variables set for it beyond the caller's environment (`--env`, the template's).
     pub env: Vec<(String, String)>,
+    /// Its exit code; 128+N for signal N.
     pub exit_code: i32,
+    /// When it started (RFC 3339).
     pub started_at: String,
+    /// How long it ran, in milliseconds.
     pub duration_ms: u64,
     /// none, or bwrap with its options.
     #[serde(default = "none")]
     pub isolation: String,
+    /// The isolation it asked for, in full.
     #[serde(default)]
     pub isolate: Option<super::isolate::Isolate>,
     /// The file its output went to (stdout and stderr as they came), when it was kept: always
@@ -66,6 +71,7 @@ pub const LOG_LIMIT: u64 = 1 << 20;
 
 /// A run's output log as it is written: its first `limit` bytes, then how many more came.
 pub struct Log {
+    /// The log file.
     pub path: std::path::PathBuf,
     limit: u64,
     file: std::sync::Mutex<(std::fs::File, u64)>,
@@ -168,13 +174,17 @@ pub fn parse_env(s: &str) -> Result<(String, String)> {
 /// `.env` and `.backend`.
 #[derive(Debug, Clone, Default)]
 pub struct Template {
+    /// The template's name.
     pub name: String,
     /// Globs of ignored files to bring (all of them when empty).
     pub includes: Vec<String>,
+    /// Globs of ignored or untracked paths not to carry.
     pub excludes: Vec<String>,
     /// A shell command run once after creation.
     pub setup: Option<String>,
+    /// `NAME=VALUE` pairs for every command run in its sandboxes.
     pub env: Vec<(String, String)>,
+    /// The backend its sandboxes use.
     pub backend: Option<Backend>,
     /// Language caches its sandboxes share (`cache`, repeatable: cargo).
     pub caches: Vec<super::caches::Kind>,

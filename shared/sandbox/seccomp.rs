@@ -37,6 +37,7 @@ pub enum Base {
 impl Base {
     const ALL: [Base; 4] = [Base::Default, Base::Strict, Base::Trace, Base::Off];
 
+    /// The profile's name as config and `--seccomp` give it.
     pub fn name(self) -> &'static str {
         match self {
             Base::Default => "default",
@@ -61,7 +62,9 @@ impl Base {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "Repr", into = "Repr")]
 pub struct Profile {
+    /// The profile's name: a built-in one's, or the one git config gives.
     pub name: String,
+    /// The built-in profile it extends.
     pub base: Base,
     /// Calls that fail with EPERM besides the base's.
     pub deny: Vec<String>,
@@ -124,6 +127,7 @@ impl Default for Profile {
 }
 
 impl Profile {
+    /// The built-in profile `base`, unchanged.
     pub fn builtin(base: Base) -> Profile {
         Profile {
             name: base.name().to_owned(),

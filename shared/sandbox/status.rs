@@ -132,6 +132,7 @@ pub struct RunMark {
 }
 
 impl RunMark {
+    /// Marks a run starting in the sandbox at `dir`.
     pub fn start(dir: &Path) -> Option<RunMark> {
         let git_dir = git_dir_of(dir)?;
         let running = git_dir.join(format!("{RUNNING}{}.{}", std::process::id(), next()));
