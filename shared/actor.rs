@@ -15,22 +15,28 @@ use crate::refs;
 use crate::repo::{Repo, now_ms};
 use crate::wal;
 
+/// Where actors publish their records: `refs/grit/actors/<actor id>`.
 pub const ACTORS_PREFIX: &str = "refs/grit/actors/";
 const RECORD_FILE: &str = "actor.cbor";
 const DEFAULT_LABEL: &str = "default";
 
 /// A local actor: its key and its public record.
 pub struct Actor {
+    /// Its label in this clone (`default`, `agent-1`).
     pub label: String,
+    /// Its record.
     pub record: Record,
+    /// Its signing key (kept in this clone only).
     pub key: SigningKey,
 }
 
 impl Actor {
+    /// Its id: its public key.
     pub fn id(&self) -> ActorId {
         self.record.id
     }
 
+    /// A git identity for the commits it writes at `time_ms`.
     pub fn author(&self, time_ms: u64) -> wal::Author<'_> {
         wal::Author {
             name: &self.record.name,
@@ -43,10 +49,14 @@ impl Actor {
 /// The public, self-signed description of an actor.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Record {
+    /// The actor's id: its public key.
     #[serde(serialize_with = "ser_hex")]
     pub id: ActorId,
+    /// The person's name.
     pub name: String,
+    /// The person's email.
     pub email: String,
+    /// When it was made (milliseconds since the epoch).
     pub created_ms: u64,
 }
 

@@ -23,24 +23,29 @@ pub fn head(out: &mut Vec<u8>, major: u8, n: u64) {
     }
 }
 
+/// Writes an unsigned integer.
 pub fn uint(out: &mut Vec<u8>, n: u64) {
     head(out, 0, n);
 }
 
+/// Writes a byte string.
 pub fn bytes(out: &mut Vec<u8>, b: &[u8]) {
     head(out, 2, b.len() as u64);
     out.extend_from_slice(b);
 }
 
+/// Writes a text string.
 pub fn text(out: &mut Vec<u8>, s: &str) {
     head(out, 3, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
+/// Writes the head of an array of `len` items.
 pub fn array(out: &mut Vec<u8>, len: usize) {
     head(out, 4, len as u64);
 }
 
+/// The encoding of null.
 pub const NULL: u8 = 0xf6;
 
 /// `f`'s encoding of the value, or null.
@@ -55,6 +60,7 @@ pub fn option<T>(out: &mut Vec<u8>, v: Option<&T>, f: impl FnOnce(&mut Vec<u8>, 
 pub struct Cursor<'a>(pub &'a [u8]);
 
 impl<'a> Cursor<'a> {
+    /// The next item's major type and argument.
     pub fn head(&mut self) -> Option<(u8, u64)> {
         let (&b, rest) = self.0.split_first()?;
         self.0 = rest;
@@ -72,6 +78,7 @@ impl<'a> Cursor<'a> {
         Some((major, n))
     }
 
+    /// An unsigned integer.
     pub fn uint(&mut self) -> Option<u64> {
         match self.head()? {
             (0, n) => Some(n),
@@ -79,6 +86,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The head of an array: its length.
     pub fn array(&mut self) -> Option<usize> {
         match self.head()? {
             (4, n) => usize::try_from(n).ok(),
@@ -99,10 +107,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A byte string of 32 bytes (an id).
     pub fn id(&mut self) -> Option<[u8; 32]> {
         self.take(2)?.try_into().ok()
     }
 
+    /// A text string.
     pub fn text(&mut self) -> Option<String> {
         String::from_utf8(self.take(3)?.to_vec()).ok()
     }

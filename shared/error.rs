@@ -1,8 +1,6 @@
 //! The library's error type: what went wrong, with enough context for the CLI to say what to do.
 //! The CLI layer (`cli::CommandError`) turns these into messages, hints and exit codes.
 
-#![deny(missing_docs)]
-
 use std::path::PathBuf;
 
 use crate::event::{DecodeError, VerifyError};

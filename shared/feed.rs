@@ -33,8 +33,16 @@ const SEGMENTS: usize = 8;
 /// One record of the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
-    Wal { commit: ObjectId, reference: String },
+    /// A WAL commit landed on a ref.
+    Wal {
+        /// The commit.
+        commit: ObjectId,
+        /// The ref.
+        reference: String,
+    },
+    /// A lock changed: `{"change": …, "lock": …}`, the lock as `git lock status --json` prints one.
     Lock(serde_json::Value),
+    /// A sandbox changed: what happened to it.
     Sandbox(serde_json::Value),
 }
 
@@ -73,8 +81,11 @@ impl Entry {
 /// A place in the feed: the record at `offset`, of which `n` items were delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
+    /// Names this feed: a cursor of a deleted feed is recognised.
     pub epoch: String,
+    /// Where the record starts, in bytes.
     pub offset: u64,
+    /// How many of its items were delivered.
     pub n: u32,
 }
 
@@ -85,6 +96,7 @@ impl std::fmt::Display for Cursor {
 }
 
 impl Cursor {
+    /// Reads a cursor as `epoch:offset:n`.
     pub fn parse(s: &str) -> Result<Cursor> {
         let bad = || {
             Error::invalid(
@@ -111,9 +123,11 @@ impl Cursor {
 /// A record read back, with where it is.
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// Where it starts, in bytes.
     pub offset: u64,
     /// Where the next record starts.
     pub next: u64,
+    /// What it records.
     pub entry: Entry,
 }
 
@@ -132,6 +146,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 impl Feed {
+    /// The feed of `repo`, with `grit.feed.segmentBytes` and `grit.feed.segments` applied.
     pub fn of(repo: &Repo) -> Feed {
         let num = |key: &str| repo.config_string(key).and_then(|v| v.trim().parse::<u64>().ok());
         Feed {
@@ -145,6 +160,7 @@ impl Feed {
         }
     }
 
+    /// Where the feed of the repository whose grit directory is `grit_dir` lives.
     pub fn dir(grit_dir: &Path) -> PathBuf {
         grit_dir.join("feed")
     }

@@ -22,10 +22,14 @@ pub struct Finding {
     /// What kind of check found it: chunk, owner, bounds, encoding, parent, snapshot, index,
     /// signature, record.
     pub check: &'static str,
+    /// The ref it is on.
     #[serde(rename = "ref")]
     pub reference: Option<String>,
+    /// The commit, in hex.
     pub commit: Option<String>,
+    /// The event, in hex.
     pub event: Option<String>,
+    /// What is wrong.
     pub message: String,
     /// Quarantined and resolved by someone: still reported, no longer a failure.
     pub resolved: bool,
@@ -63,11 +67,17 @@ impl Finding {
 /// What `git wal check` or `git wal verify` looked at, and what it found.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// WAL refs looked at.
     pub refs: usize,
+    /// Commits read.
     pub commits: usize,
+    /// Events read.
     pub events: usize,
+    /// Snapshots read.
     pub snapshots: usize,
+    /// How long it took, in milliseconds.
     pub millis: f64,
+    /// What is wrong.
     pub findings: Vec<Finding>,
     /// What is worth knowing but no fault of the log: cycles of `blocked-by` or `parent` links
     /// that two clones made between them (each write was fine where it was made).
@@ -422,17 +432,22 @@ pub struct Problem {
     /// hooks, refspecs, index, stale-lock, actor-record, quarantine, loose-objects,
     /// key-permissions, sandbox.
     pub check: &'static str,
+    /// What is wrong.
     pub message: String,
     /// What repairs it: done by `--fix` when `fixable`, else left for the user.
     pub repair: String,
+    /// Whether `--fix` can repair it.
     pub fixable: bool,
+    /// Whether this run repaired it.
     pub fixed: bool,
 }
 
+/// What `git wal doctor` found.
 #[derive(Debug, Serialize)]
 pub struct DoctorReport {
     /// Every check that ran.
     pub checked: Vec<&'static str>,
+    /// What is wrong.
     pub problems: Vec<Problem>,
 }
 

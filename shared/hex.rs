@@ -8,6 +8,7 @@ pub fn serialize_oid<S: serde::Serializer>(id: &gix::ObjectId, s: S) -> Result<S
     s.collect_str(id)
 }
 
+/// `bytes` in lower-case hex.
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = vec![0; bytes.len() * 2];
     encode_to(bytes, &mut out);

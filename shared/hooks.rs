@@ -41,9 +41,11 @@ pub enum Foreign {
     Replace,
 }
 
+/// What holds a hook's place now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
+    /// Nothing.
     Absent,
     /// Our shim, current version.
     Installed,
@@ -58,28 +60,40 @@ pub enum State {
     Moved,
 }
 
+/// What install or uninstall did to a hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
+    /// Ours was put in.
     Installed,
+    /// Ours was brought up to date.
     Updated,
+    /// Ours was already current.
     UpToDate,
+    /// Ours was put in, with the foreign hook chained before it.
     Chained,
     /// The foreign hook was moved to `<hook>.grit-backup`.
     Replaced,
+    /// Ours was taken out.
     Removed,
     /// The hook that was there before us is back.
     Restored,
     /// Not ours: left alone.
     LeftAlone,
+    /// Ours was not there to take out.
     NotInstalled,
 }
 
+/// One hook, as install, uninstall or status reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct HookReport {
+    /// The hook's name (`post-merge`).
     pub name: &'static str,
+    /// Its file.
     pub path: String,
+    /// What holds its place (after the action).
     pub state: State,
+    /// What was done, if anything.
     pub action: Option<Action>,
     /// Anything else install or uninstall did that the user should know (an orphaned chained
     /// hook adopted or kept aside, a shim another manager moved).

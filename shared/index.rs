@@ -2,8 +2,6 @@
 //! Each command folds in only the commits that arrived since the stored tips; the whole index
 //! is a cache that can be deleted at any time (or is wiped on a schema change) and rebuilt.
 
-#![deny(missing_docs)]
-
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::ops::Bound;

@@ -4,8 +4,6 @@
 //! index agree with it (all of them for a new issue, only the differences for one imported
 //! before).
 
-#![deny(missing_docs)]
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;

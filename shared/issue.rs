@@ -1,8 +1,6 @@
 //! Issues: the projection of issue events (merge rules) and the views commands print.
 //! `IssueState::apply` is the only place the merge rules live; it is order-independent.
 
-#![deny(missing_docs)]
-
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

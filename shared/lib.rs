@@ -5,9 +5,11 @@
 //!
 //! `unsafe` is denied everywhere but in `sys` (the platform calls), the index's fault guard, and
 //! the few items of the index that call LMDB's own `unsafe` API (opening and resizing its map,
-//! appending in order, dropping mapped pages), each allowed by name.
+//! appending in order, dropping mapped pages), each allowed by name. Every public item is
+//! documented (`missing_docs` is denied).
 
 #![deny(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod actor;
 pub mod cbor;

@@ -21,15 +21,19 @@ const FILE: &str = "quarantine";
 pub struct Entry {
     /// The event's id in hex; absent when the chunk itself could not be read.
     pub event: Option<String>,
+    /// The WAL commit it was found in, in hex.
     pub commit: String,
+    /// The ref that commit is on.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Why it is quarantined.
     pub reason: String,
     /// When this clone found it (RFC 3339).
     pub found_at: String,
 }
 
 impl Entry {
+    /// An entry found now.
     pub fn new(event: Option<Id>, commit: ObjectId, reference: &str, reason: impl Into<String>) -> Entry {
         Entry {
             event: event.map(|e| e.to_hex()),
@@ -293,6 +297,7 @@ impl Quarantine {
         }
     }
 
+    /// Whether event `id` is quarantined.
     pub fn has_event(&self, id: &Id) -> bool {
         self.events.binary_search(&id.0).is_ok()
     }
@@ -302,6 +307,7 @@ impl Quarantine {
         self.commits.binary_search(&padded(commit.as_bytes())).is_ok()
     }
 
+    /// Whether nothing is quarantined, resolved or not.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty() && self.commits.is_empty() && self.entries.is_empty()
     }
@@ -317,6 +323,7 @@ impl Quarantine {
         self.unresolved
     }
 
+    /// Whether someone resolved `e`.
     pub fn is_resolved(&self, e: &Entry) -> bool {
         self.resolved.contains(e.key())
     }

@@ -3,8 +3,6 @@
 //! `"quoted phrases"` (title, body and comments), `OR`, `NOT`/`-`, parentheses and `sort:`.
 //! This module parses; the index evaluates (`index::search`).
 
-#![deny(missing_docs)]
-
 use std::fmt;
 
 use crate::event::State;

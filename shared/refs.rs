@@ -198,6 +198,7 @@ pub fn ref_tip(repo: &Repo, name: &str) -> Result<Option<ObjectId>> {
 
 /// What a compare-and-swap found.
 pub enum Swap {
+    /// The ref moved.
     Done,
     /// The ref was not at the expected value (another writer got there first).
     Moved,
@@ -456,6 +457,7 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// The bytes of a stamp as `to_bytes` writes it.
     pub const LEN: usize = 48;
 
     /// The stamp of the refs now.
@@ -519,6 +521,7 @@ impl Stamp {
         self
     }
 
+    /// The stamp as bytes, for the index to keep.
     pub fn to_bytes(self) -> [u8; Self::LEN] {
         let mut out = [0; Self::LEN];
         for (chunk, v) in out.chunks_mut(8).zip(self.packed) {
@@ -528,6 +531,7 @@ impl Stamp {
         out
     }
 
+    /// A stamp `to_bytes` wrote; `None` for other bytes.
     pub fn from_bytes(bytes: &[u8]) -> Option<Stamp> {
         if bytes.len() != Self::LEN {
             return None;

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 
 /// An open repository and the paths grit derives from it.
 pub struct Repo {
+    /// The repository, through gix.
     pub git: gix::Repository,
     /// `<git-common-dir>/grit`: shared by every worktree and sandbox of the repository.
     pub grit_dir: PathBuf,
@@ -20,7 +21,9 @@ pub struct Repo {
 /// `update-ref --stdin` transactions), which is the only reader and writer of its tables here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefFormat {
+    /// Loose files and `packed-refs`.
     Files,
+    /// A reftable.
     Reftable,
 }
 
@@ -86,10 +89,12 @@ impl Repo {
         }
     }
 
+    /// A git config value, as text.
     pub fn config_string(&self, key: &str) -> Option<String> {
         self.git.config_snapshot().string(key).map(|s| s.to_string())
     }
 
+    /// A git config value, as a boolean.
     pub fn config_bool(&self, key: &str) -> Option<bool> {
         self.git.config_snapshot().boolean(key)
     }

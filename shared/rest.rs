@@ -20,12 +20,16 @@ pub const API: &str = "https://api.github.com";
 /// its errors advise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// GitHub's REST API.
     GitHub,
+    /// GitLab's REST API.
     GitLab,
+    /// Jira's REST API.
     Jira,
 }
 
 impl Dialect {
+    /// The service's name, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Dialect::GitHub => "GitHub",
@@ -89,7 +93,9 @@ pub type OnWait = Box<dyn FnMut(&str, Duration)>;
 
 /// A client for one run: its token, and how long it may wait on rate limits in all.
 pub struct Client {
+    /// The API it speaks.
     pub dialect: Dialect,
+    /// The API's base URL.
     pub base: String,
     token: Option<String>,
     agent: ureq::Agent,
@@ -98,12 +104,15 @@ pub struct Client {
     waited: Duration,
     /// Told of each wait, and why.
     pub on_wait: OnWait,
+    /// Requests made.
     pub requests: u64,
 }
 
 /// One answer: its JSON and the next page, if the `Link` header names one.
 pub struct Page {
+    /// The answer's JSON.
     pub body: Value,
+    /// The next page's URL.
     pub next: Option<String>,
 }
 
@@ -346,6 +355,8 @@ impl Client {
         }
     }
 
+    /// GETs `path` (from the base URL, or a whole URL of the same origin, such as a `next`
+    /// page).
     pub fn get(&mut self, path: &str) -> Result<Page> {
         self.request("GET", path, None)
     }

@@ -19,7 +19,9 @@ use crate::{snapshot, wal};
 /// One actor retired, or that would be.
 #[derive(Debug, Clone, Serialize)]
 pub struct Retired {
+    /// The actor's id, in hex.
     pub actor: String,
+    /// The tip of its WAL ref when it was retired.
     #[serde(serialize_with = "crate::hex::serialize_oid")]
     pub tip: ObjectId,
     /// When its WAL ref last moved (the tip's commit time).
@@ -29,13 +31,17 @@ pub struct Retired {
     pub remote: Option<String>,
 }
 
+/// What `git wal retire` did (or, with `--dry-run`, would do).
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The remote it retired on.
     pub remote: String,
+    /// Whether it only said what it would do.
     pub dry_run: bool,
     /// The snapshot link that records the retirements.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// The actors retired.
     pub retired: Vec<Retired>,
     /// This clone's copies of retired refs deleted (local and remote-tracking).
     pub local_refs_deleted: usize,

@@ -24,6 +24,7 @@ pub struct Workers {
 const IDLE: usize = 4;
 
 impl Workers {
+    /// Workers for the repository at `dir`; none starts until there is work.
     pub fn new(dir: PathBuf) -> Arc<Workers> {
         Arc::new(Workers {
             dir,
@@ -97,6 +98,7 @@ impl Workers {
 pub enum Changed {
     /// An event on this issue (hex id).
     Issue(String),
+    /// A lock changed.
     Lock,
     /// A step of this sandbox.
     Sandbox(String),
@@ -142,6 +144,7 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// A hub for the repository at `dir`; its watcher starts on first use.
     pub fn new(dir: PathBuf) -> Hub {
         Hub {
             dir,

@@ -17,6 +17,7 @@ use crate::repo::Repo;
 use crate::wal::{self, Author};
 
 pub use crate::refs::SNAPSHOTS_PREFIX;
+/// The file of a snapshot commit's tree that holds the snapshot.
 pub const SNAPSHOT_FILE: &str = "snapshot.cbor";
 /// Format 3 is one link of a chain, signed by the actor that wrote it; format 4 is a link that
 /// also retires actors (`retire`); format 2 (signed, whole) starts a chain; format 1 (unsigned)
@@ -35,10 +36,13 @@ pub type Retirement = (ActorId, ObjectId);
 /// A snapshot ref: where it is, and how many events it holds (from its name).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SnapshotRef {
+    /// The ref's name.
     #[serde(rename = "ref")]
     pub name: String,
+    /// The commit it points to.
     #[serde(serialize_with = "crate::hex::serialize_oid")]
     pub commit: ObjectId,
+    /// How many events it holds.
     pub events: u64,
 }
 
@@ -54,6 +58,7 @@ pub struct Loaded {
     pub commits: Vec<ObjectId>,
     /// The actors this link retires, each with the tip its WAL ref had (format 4).
     pub retired: Vec<Retirement>,
+    /// The events it holds.
     pub events: Vec<SignedEvent>,
 }
 
@@ -269,6 +274,7 @@ pub fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
     })
 }
 
+/// Decodes one snapshot link; its signature is not checked here.
 pub fn decode(bytes: &[u8]) -> Result<Loaded, DecodeError> {
     let header = header(bytes)?;
     let mut rest = &bytes[header.events.clone()];
@@ -545,6 +551,7 @@ pub fn trusted_signers(repo: &Repo) -> Result<HashSet<ActorId>> {
 
 /// What choosing a snapshot found: the one to start from, and those that failed their checks.
 pub struct Chosen {
+    /// The snapshot to start from, with its chain; `None` when none passed.
     pub snapshot: Option<(SnapshotRef, Chain)>,
     /// Snapshots skipped because they failed a check: (snapshot, reason).
     pub failed: Vec<(SnapshotRef, String)>,

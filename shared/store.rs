@@ -1,8 +1,6 @@
 //! The store: an open repository with its index, and the one write path every command uses.
 //! A write signs events as the current actor, appends them to its WAL ref, then folds them in.
 
-#![deny(missing_docs)]
-
 use std::path::Path;
 
 use crate::actor::{self, Actor};

@@ -3,8 +3,6 @@
 //! into the local refs (create, fast-forward, or a union merge when one actor's WAL diverged),
 //! and pushed back fast-forward only. gix has no push, so fetch and push run `git`.
 
-#![deny(missing_docs)]
-
 use std::collections::{BTreeMap, HashSet};
 
 use gix::ObjectId;

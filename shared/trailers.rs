@@ -14,17 +14,22 @@ use crate::store::Store;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// `Fixes:` or `Closes:`: close the issue.
     Close,
+    /// `Refs:`: note the commit on the issue.
     Refer,
 }
 
 /// A commit's trailers that name issues: (action, the id or prefix as written).
 #[derive(Debug, Clone)]
 pub struct CommitTrailers {
+    /// The commit, in hex.
     pub commit: String,
+    /// Its subject line.
     pub subject: String,
     /// What a rebase, cherry-pick or amend keeps of the commit ([`commit_key`]).
     pub key: String,
+    /// What its trailers ask, in order.
     pub items: Vec<(Action, String)>,
 }
 
@@ -33,6 +38,7 @@ pub struct CommitTrailers {
 pub struct Applied {
     /// (issue id, commit)
     pub closed: Vec<(String, String)>,
+    /// (issue id, commit)
     pub referenced: Vec<(String, String)>,
     /// Already applied by an earlier run (or the issue was closed already).
     pub unchanged: usize,
@@ -259,6 +265,7 @@ pub fn head_message_fast(work_tree: &std::path::Path) -> Option<HeadCommit> {
 /// HEAD's commit, as much of it as the post-commit hook needs.
 #[derive(Debug, PartialEq, Eq)]
 pub struct HeadCommit {
+    /// Its message.
     pub message: Vec<u8>,
     /// More than one: a merge, concluded by `git commit` after a conflict.
     pub parents: usize,

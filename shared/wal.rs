@@ -2,8 +2,6 @@
 //! Each commit's tree holds one chunk (`[format, actor, [signed events…]]`); the ref update,
 //! compare-and-swap on the old tip, is the commit point (`loose` writes the objects, `refs` the ref).
 
-#![deny(missing_docs)]
-
 use std::time::Duration;
 
 use ciborium::value::{Integer, Value};

@@ -3,8 +3,6 @@
 //! the wait for more, on the kernel's change notification (inotify) on the refs and the feed.
 //! `git wal watch`, the daemon's subscriptions and webhooks all read through `Stream`.
 
-#![deny(missing_docs)]
-
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc;

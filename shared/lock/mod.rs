@@ -4,8 +4,6 @@
 //! remote, serialising overlapping resources through their ancestors' refs there and through a
 //! mutex file among the processes of one clone.
 
-#![deny(missing_docs)]
-
 mod resource;
 mod take;
 

@@ -34,6 +34,7 @@ pub struct HttpOptions {
 }
 
 impl HttpOptions {
+    /// Serving on `port` (0: any free port), handling its own signals.
     pub fn on(port: u16) -> HttpOptions {
         HttpOptions {
             port,

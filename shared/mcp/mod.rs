@@ -54,6 +54,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// Serving the repository at `dir` over stdio, each request acting by the client's name.
     pub fn new(dir: PathBuf) -> Options {
         Options {
             dir,

@@ -3,8 +3,6 @@
 //! through the same function of the operations tier; its result is that function's result as
 //! structured content.
 
-#![deny(missing_docs)]
-
 use std::time::Duration;
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};

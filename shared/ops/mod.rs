@@ -4,10 +4,6 @@
 //! exit code and installs no signal handler. What a person should hear besides comes back as
 //! notes and warnings in the result. A rule (who may close, when a claim counts, what isolation
 //! a run gets) lives here once.
-//!
-//! Every public item of the tier is documented, and the lint keeps it so.
-
-#![deny(missing_docs)]
 
 pub mod agents;
 pub mod graph;

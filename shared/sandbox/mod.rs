@@ -3,8 +3,6 @@
 //! keeping modes, symlinks and modification times. Creation is journalled so that an interrupted
 //! one is rolled back; every sandbox has a record under `<git-common-dir>/grit/sandboxes/`.
 
-#![deny(missing_docs)]
-
 pub mod caches;
 pub mod carried;
 pub mod copy;

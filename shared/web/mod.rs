@@ -30,7 +30,9 @@ mod pages;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
+    /// The repository to serve.
     pub dir: PathBuf,
+    /// The address to listen on (127.0.0.1 unless `--bind`).
     pub bind: IpAddr,
     /// 0 picks a free port (printed on stderr).
     pub port: u16,
@@ -41,6 +43,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// Serving the repository at `dir` on 127.0.0.1:8080.
     pub fn new(dir: PathBuf) -> Options {
         Options {
             dir,
