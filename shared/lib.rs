@@ -7,6 +7,41 @@
 //! the few items of the index that call LMDB's own `unsafe` API (opening and resizing its map,
 //! appending in order, dropping mapped pages), each allowed by name. Every public item is
 //! documented (`missing_docs` is denied).
+//!
+//! # Embedding
+//!
+//! A program opens a [`store::Store`] and calls the operations tier ([`ops`]), as every face
+//! does; nothing is printed, and no signal handler or daemon is installed (`arm_binary` is for
+//! grit's own binaries):
+//!
+//! ```
+//! # fn main() -> grit::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let git = |args: &[&str]| {
+//! #     let ok = std::process::Command::new("git").arg("-C").arg(dir.path()).args(args).status();
+//! #     assert!(ok.unwrap().success());
+//! # };
+//! # git(&["init", "-q"]);
+//! # git(&["config", "user.name", "Ada Lovelace"]);
+//! # git(&["config", "user.email", "ada@example.com"]);
+//! # git(&["commit", "-q", "--allow-empty", "-m", "init"]);
+//! use grit::ops::{Issues, NewIssue, query};
+//! use grit::store::Store;
+//!
+//! let store = Store::open(dir.path())?;
+//! let mut new = NewIssue::titled("Fix the parser");
+//! new.labels = vec!["bug".into()];
+//! let made = Issues::new(&store).create(&new)?;
+//!
+//! let found = query::ready(&store, &query::parse(&store, None, Some("label:bug"))?, 10)?;
+//! assert_eq!(found.hits[0].id, made.id);
+//!
+//! // Every event of the issue, with what its signature vouches for.
+//! let history = grit::ops::show::timeline(&store, &made.id)?;
+//! assert_eq!(history[0].what, "opened the issue “Fix the parser”");
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
