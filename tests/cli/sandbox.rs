@@ -47,6 +47,16 @@ fn workspace(t: &TestEnv) -> PathBuf {
     r
 }
 
+/// A repository with two committed files, `a.txt` and `b.txt`.
+fn two_file_repo(t: &TestEnv) -> PathBuf {
+    let r = t.repo("r");
+    fs::write(r.join("a.txt"), "a\n").unwrap();
+    fs::write(r.join("b.txt"), "b\n").unwrap();
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "init"]);
+    r
+}
+
 /// A repository with one committed file, `a.txt`.
 fn one_file_repo(t: &TestEnv) -> PathBuf {
     let r = t.repo("r");
@@ -647,11 +657,7 @@ fn an_early_ctrl_c_says_so_and_leaves_no_probe_behind() {
 #[test]
 fn changes_carried_from_a_dirty_main_tree_are_not_the_sandboxes_own() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    fs::write(r.join("b.txt"), "b\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = two_file_repo(&t);
     // The user's local edits and scratch files, as they are when agents start.
     fs::write(r.join("a.txt"), "a, edited locally\n").unwrap();
     fs::write(r.join("notes.txt"), "my notes\n").unwrap();
@@ -2292,11 +2298,7 @@ fn squash_plan_groups_commits_by_kind_keeps_the_tree_and_applies_only_when_asked
 #[test]
 fn a_large_copy_sandbox_answers_list_from_what_was_kept_until_something_changes() {
     let t = TestEnv::new();
-    let r = t.repo("r");
-    fs::write(r.join("a.txt"), "a\n").unwrap();
-    fs::write(r.join("b.txt"), "b\n").unwrap();
-    t.git(&r, &["add", "-A"]);
-    t.git(&r, &["commit", "-q", "-m", "init"]);
+    let r = two_file_repo(&t);
     t.git(&r, &["config", "sandbox.backend", "copy"]);
     // Two files are "large" here.
     t.git(&r, &["config", "sandbox.listFullCheckBelow", "1"]);
