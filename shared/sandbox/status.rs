@@ -8,13 +8,13 @@
 //!   grit or behind its back, changes it.
 //! - **Copy and reflink.** Their files are a whole tree. One of fewer than
 //!   `sandbox.listFullCheckBelow` files (10,000 by default) is checked in full by every `list`.
-//!   A larger one is too many to look at on every `list` of a fleet: its fingerprint covers the git index, HEAD and its ref, the sandbox's top directory, and a mark
-//!   each command grit runs in the sandbox leaves when it ends (`grit-ran` in the sandbox's git
-//!   directory; see [`RunMark`]).
-//!   While a command runs there is no fingerprint, so every `list` checks in full. So the answer
-//!   is the one recorded at the last run, commit, `git add` or check: a file edited in place
-//!   behind grit's back, with no git command after, shows at the next run or with
-//!   `list --exact`, which checks every sandbox in full.
+//!   A larger one is too many to look at on every `list` of a fleet: its fingerprint covers the
+//!   git index, HEAD and its ref, the sandbox's top directory, and a mark each command grit runs
+//!   in the sandbox leaves when it ends (`grit-ran` in the sandbox's git directory; see
+//!   [`RunMark`]). While a command runs there is no fingerprint, so every `list` checks in full.
+//!   So the answer is the one recorded at the last run, commit, `git add` or check: a file
+//!   edited in place behind grit's back, with no git command after, shows at the next run or
+//!   with `list --exact`, which checks every sandbox in full.
 
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
@@ -68,9 +68,15 @@ pub fn fingerprint(main: &Main, root: &Path, r: &Record, full_below: u64) -> Opt
         }
         for e in std::fs::read_dir(&git_dir).ok()?.flatten() {
             let name = e.file_name();
-            let pid = name.to_str().and_then(|n| n.strip_prefix(RUNNING)?.split('.').next());
-            if pid.and_then(|p| p.parse::<u32>().ok()).is_some_and(crate::sys::alive) {
-                return None;
+            let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(RUNNING)?.split('.').next()) else {
+                continue;
+            };
+            match pid.parse::<u32>() {
+                Ok(pid) if crate::sys::alive(pid) => return None,
+                // The mark of a run whose process was killed outright: it marks nothing.
+                _ => {
+                    let _ = std::fs::remove_file(e.path());
+                }
             }
         }
         stat(&mut h, &git_dir.join(RAN));

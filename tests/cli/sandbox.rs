@@ -2369,6 +2369,18 @@ fn a_large_copy_sandbox_answers_list_from_what_was_kept_until_something_changes(
     fs::write(&fifo, "").unwrap();
     assert!(running.wait().unwrap().success());
     assert!(dirty(&[]));
+    // The mark of a run killed outright names no live process: list ignores it and removes it.
+    let git_dir = PathBuf::from(
+        fs::read_to_string(s.join(".git"))
+            .unwrap()
+            .trim()
+            .strip_prefix("gitdir: ")
+            .unwrap(),
+    );
+    let stale = git_dir.join("grit-running.999999999.0");
+    fs::write(&stale, "").unwrap();
+    assert!(dirty(&[]));
+    assert!(!stale.exists(), "a dead run's mark is removed");
     // Below the threshold (by default, 10,000 files), every list checks in full.
     t.git(&r, &["config", "--unset", "sandbox.listFullCheckBelow"]);
     run_ok(&t, &r, &["exec", "s", "--", "git", "checkout", "--", "a.txt"]);
