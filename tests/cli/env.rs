@@ -40,7 +40,7 @@ pub fn skip_unless_files_backend(test: &str) -> bool {
     false
 }
 
-fn path_var() -> String {
+pub fn path_var() -> String {
     format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default())
 }
 

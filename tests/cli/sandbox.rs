@@ -2388,3 +2388,80 @@ fn a_large_copy_sandbox_answers_list_from_what_was_kept_until_something_changes(
     fs::write(s.join("b.txt"), "c\n").unwrap();
     assert!(dirty(&[]));
 }
+
+/// `list` of a fleet runs git once per base, not once per sandbox, and each sandbox's dirty
+/// flag is what `git status` says in it after an edit by `exec`, by a shell in it, behind grit's
+/// back, and after a commit.
+#[test]
+fn list_of_twenty_sandboxes_runs_no_git_process_per_sandbox_and_agrees_with_git_status() {
+    let t = TestEnv::new();
+    let r = t.repo("r");
+    for d in 0..20 {
+        let dir = r.join(format!("src/d{d:02}"));
+        fs::create_dir_all(&dir).unwrap();
+        for f in 0..100 {
+            fs::write(dir.join(format!("f{f:03}.txt")), format!("{d} {f}\n")).unwrap();
+        }
+    }
+    t.git(&r, &["add", "-A"]);
+    t.git(&r, &["commit", "-q", "-m", "2,000 files"]);
+    t.git(&r, &["config", "sandbox.backend", "copy"]);
+    let names: Vec<String> = (0..20).map(|i| format!("s{i:02}")).collect();
+    for n in &names {
+        run_ok(&t, &r, &["run", n, "--keep", "--", "true"]);
+    }
+    let path = |n: &str| path_of(&t, &r, n);
+    run_ok(&t, &r, &["exec", "s00", "--sh", "--", "echo x > src/d00/f000.txt"]);
+    sb(&t, &r)
+        .args(["open", "s01"])
+        .env("SHELL", "/bin/sh")
+        .write_stdin("echo y >> src/d01/f001.txt\n")
+        .assert()
+        .success();
+    fs::write(path("s02").join("src/d02/f002.txt"), "behind its back\n").unwrap();
+    let s03 = path("s03");
+    fs::write(s03.join("src/d03/f003.txt"), "committed\n").unwrap();
+    t.git(&s03, &["commit", "-q", "-am", "in the sandbox"]);
+    // Every git process `list` starts, counted by a git of our own in front of the real one.
+    let wrapper = t.tmp.path().join("counting-git");
+    fs::create_dir_all(&wrapper).unwrap();
+    let count = t.tmp.path().join("git-runs");
+    let real = t.git_only_bin().join("git");
+    fs::write(
+        wrapper.join("git"),
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nexec '{}' \"$@\"\n",
+            count.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(wrapper.join("git"), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = t
+        .std_cmd("sandbox", &r)
+        .envs(sandbox_env(&t))
+        .env("PATH", format!("{}:{}", wrapper.display(), crate::env::path_var()))
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let runs = fs::read_to_string(&count).unwrap_or_default().lines().count();
+    if crate::env::ref_format().as_deref() == Some("reftable") {
+        // gix reads no reftable, so each sandbox's status there is git's own.
+        eprintln!("note: in a reftable repository list runs git status per sandbox ({runs} runs)");
+    } else {
+        // One `for-each-ref` for their one base (the count shows the counting git was the one run).
+        assert_eq!(runs, 1, "list ran git {runs} times for 20 sandboxes");
+    }
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for s in listed.as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        let git_says = !status(&t, Path::new(s["path"].as_str().unwrap())).is_empty();
+        assert_eq!(s["dirty"], git_says, "{name}");
+        assert_eq!(
+            git_says,
+            matches!(name, "s00" | "s01" | "s02"),
+            "{name}: the case tests what it says"
+        );
+    }
+}
